@@ -1,0 +1,49 @@
+//! The kinds of change a console cares about. Each is one row of the event log and one Socket.IO event
+//! whose name is [`EventKind::as_str`] (the seed's snake_case names).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A bot registered (came online) for an account.
+    BotRegister,
+    /// Messages arrived; carries only the ones that were new.
+    NewMessages,
+    /// Notifications arrived; carries only the ones that were new.
+    NewNotifications,
+    /// A bot reported its status (online, offline, needs_login, …).
+    BotStatus,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 4] =
+        [Self::BotRegister, Self::NewMessages, Self::NewNotifications, Self::BotStatus];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BotRegister => "bot_register",
+            Self::NewMessages => "new_messages",
+            Self::NewNotifications => "new_notifications",
+            Self::BotStatus => "bot_status",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).ok(), Some(serde_json::Value::from(kind.as_str())));
+        }
+        assert_eq!(EventKind::parse("nope"), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! Switchboard's domain: the shapes of what bots and consoles exchange and the rules they must obey.
+//!
+//! Nothing here does I/O. The storage crate persists these types, the role crates move them over HTTP
+//! and Socket.IO, and both rely on the validation here so a rule is written exactly once.
+
+pub mod auth;
+pub mod event;
+pub mod ingest;
+pub mod timestamp;
+pub mod validation;
+
+pub use auth::Principal;
+pub use event::EventKind;
+pub use timestamp::UnixMillis;
+pub use validation::ValidationError;

@@ -1,0 +1,247 @@
+//! Socket.IO building blocks: who is connecting, and the resumable event stream each socket gets.
+
+use crate::feed::{EventFeed, FeedEvent};
+use serde_json::Value;
+use socketioxide::SendError;
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::DisconnectReason;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_domain::Principal;
+use switchboard_storage::Store;
+use tokio::sync::watch;
+
+/// Why a connection was refused; the client receives the message in its `connect_error`.
+#[derive(Debug, thiserror::Error)]
+pub enum RealtimeError {
+    #[error("authentication required: pass the token as auth.token or the `token` query parameter")]
+    MissingToken,
+    #[error("the token is unknown or revoked")]
+    BadToken,
+    #[error("`{0}` must be a non-negative integer event id")]
+    BadEventId(&'static str),
+    #[error("the server cannot check tokens right now; retry")]
+    Unavailable,
+}
+
+/// What a client says when it connects, from the `auth` payload or, for clients that cannot send one
+/// (like the seed's, which adds `?token=` to its URL), from the query string. `auth` wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handshake {
+    pub token: Option<String>,
+    /// The last event id the client has; it receives everything after it. `None`: live events only.
+    pub last_event_id: Option<i64>,
+    /// Limit the stream to these accounts (`user_id_chat`); empty means every account the client may see.
+    pub accounts: Vec<String>,
+}
+
+fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        Some((percent_decode(key)?, percent_decode(value)?))
+    })
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn event_id(value: &Value, name: &'static str) -> Result<Option<i64>, RealtimeError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_i64().filter(|n| *n >= 0).map(Some).ok_or(RealtimeError::BadEventId(name)),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or(RealtimeError::BadEventId(name)),
+        _ => Err(RealtimeError::BadEventId(name)),
+    }
+}
+
+impl Handshake {
+    pub fn parse(auth: Option<&Value>, query: Option<&str>) -> Result<Self, RealtimeError> {
+        let mut handshake = Self::default();
+        for (key, value) in query.map(query_pairs).into_iter().flatten() {
+            match key.as_str() {
+                "token" if !value.is_empty() => handshake.token = Some(value),
+                "last_event_id" => handshake.last_event_id = event_id(&Value::String(value), "last_event_id")?,
+                "accounts" => {
+                    handshake.accounts =
+                        value.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+                }
+                _ => {}
+            }
+        }
+        if let Some(Value::Object(auth)) = auth {
+            if let Some(Value::String(token)) = auth.get("token").filter(|t| t.as_str().is_some_and(|t| !t.is_empty())) {
+                handshake.token = Some(token.clone());
+            }
+            if let Some(value) = auth.get("last_event_id") {
+                if let Some(id) = event_id(value, "last_event_id")? {
+                    handshake.last_event_id = Some(id);
+                }
+            }
+            if let Some(Value::Array(accounts)) = auth.get("accounts") {
+                handshake.accounts = accounts.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+            }
+        }
+        Ok(handshake)
+    }
+}
+
+/// Connect middleware body: checks the token and stores the [`Principal`] and [`Handshake`] on the socket.
+pub async fn authenticate(store: &Store, socket: &SocketRef, auth: Option<&Value>) -> Result<(), RealtimeError> {
+    let handshake = Handshake::parse(auth, socket.req_parts().uri.query())?;
+    let token = handshake.token.as_deref().ok_or(RealtimeError::MissingToken)?;
+    let principal = store.authenticate(token).await.map_err(|error| {
+        tracing::error!(%error, "socket authentication failed");
+        RealtimeError::Unavailable
+    })?;
+    let principal = principal.ok_or(RealtimeError::BadToken)?;
+    socket.extensions.insert(principal);
+    socket.extensions.insert(handshake);
+    Ok(())
+}
+
+/// Whether `principal`, having asked for `accounts`, should receive `event`.
+fn visible(principal: &Principal, accounts: &[String], event: &FeedEvent) -> bool {
+    let Some(account) = event.account.as_deref() else {
+        return principal.account_scope().is_none() && accounts.is_empty();
+    };
+    principal.account_scope().is_none_or(|own| own == account)
+        && (accounts.is_empty() || accounts.iter().any(|a| a == account))
+}
+
+/// How long to wait before retrying a send to a client whose outgoing buffer is full.
+const BACKPRESSURE_PAUSE: Duration = Duration::from_millis(5);
+
+/// Streams the event log to an authenticated socket, from its handshake's `last_event_id` (or from now),
+/// until it disconnects. Each event is sent once, in log order; a client that reads slowly is waited for.
+pub fn stream_events(socket: SocketRef, feed: EventFeed) {
+    let (Some(principal), Some(handshake)) =
+        (socket.extensions.get::<Principal>(), socket.extensions.get::<Handshake>())
+    else {
+        tracing::warn!(sid = %socket.id, "stream_events called on an unauthenticated socket");
+        return;
+    };
+    let (closed_tx, closed_rx) = watch::channel(false);
+    let closed_tx = Arc::new(closed_tx);
+    socket.on_disconnect(move |_: DisconnectReason| async move {
+        closed_tx.send_replace(true);
+    });
+    tokio::spawn(async move {
+        let start = handshake.last_event_id.map_or(feed.head(), |id| id.min(feed.head()));
+        if let Err(reason) = run_stream(&socket, &feed, &principal, &handshake.accounts, start, closed_rx).await {
+            tracing::debug!(sid = %socket.id, %reason, "event stream ended");
+        }
+    });
+}
+
+async fn run_stream(
+    socket: &SocketRef,
+    feed: &EventFeed,
+    principal: &Principal,
+    accounts: &[String],
+    mut cursor: i64,
+    mut closed: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut head = feed.subscribe();
+    loop {
+        head.borrow_and_update();
+        let events = feed.after(cursor, 256).await.map_err(|e| e.to_string())?;
+        if events.is_empty() {
+            tokio::select! {
+                changed = head.changed() => changed.map_err(|_| "feed stopped".to_owned())?,
+                _ = closed.wait_for(|c| *c) => return Ok(()),
+            }
+            continue;
+        }
+        for event in events {
+            if visible(principal, accounts, &event) {
+                send(socket, &event, &mut closed).await?;
+            }
+            cursor = event.id;
+        }
+    }
+}
+
+async fn send(socket: &SocketRef, event: &Arc<FeedEvent>, closed: &mut watch::Receiver<bool>) -> Result<(), String> {
+    loop {
+        match socket.emit(event.kind.as_str(), &event.payload) {
+            Ok(()) => return Ok(()),
+            Err(SendError::Socket(socketioxide::SocketError::InternalChannelFull)) => {
+                tokio::select! {
+                    () = tokio::time::sleep(BACKPRESSURE_PAUSE) => {},
+                    _ = closed.wait_for(|c| *c) => return Err("disconnected".to_owned()),
+                }
+            }
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn auth_payload_wins_over_query() {
+        let auth = json!({"token": "from-auth", "last_event_id": 7});
+        let handshake = Handshake::parse(Some(&auth), Some("token=from-query&last_event_id=3&EIO=4")).expect("ok");
+        assert_eq!(handshake.token.as_deref(), Some("from-auth"));
+        assert_eq!(handshake.last_event_id, Some(7));
+    }
+
+    #[test]
+    fn query_alone_works_for_the_seed_client() {
+        let handshake =
+            Handshake::parse(None, Some("EIO=4&transport=polling&token=sba_ab%2Bc&accounts=a1,%20a2")).expect("ok");
+        assert_eq!(handshake.token.as_deref(), Some("sba_ab+c"));
+        assert_eq!(handshake.accounts, ["a1", "a2"]);
+        assert_eq!(handshake.last_event_id, None);
+    }
+
+    #[test]
+    fn bad_event_ids_are_refused() {
+        assert!(Handshake::parse(Some(&json!({"last_event_id": -1})), None).is_err());
+        assert!(Handshake::parse(Some(&json!({"last_event_id": "x"})), None).is_err());
+        assert!(Handshake::parse(None, Some("last_event_id=1.5")).is_err());
+        assert_eq!(Handshake::parse(Some(&json!({"last_event_id": "12"})), None).ok().and_then(|h| h.last_event_id), Some(12));
+    }
+
+    #[test]
+    fn bots_see_only_their_account() {
+        let event = |account: Option<&str>| FeedEvent {
+            id: 1,
+            kind: switchboard_domain::EventKind::NewMessages,
+            account: account.map(str::to_owned),
+            payload: serde_json::value::RawValue::from_string("{}".into()).expect("raw"),
+        };
+        let bot = Principal::Bot { token_id: 1, account: "a1".into() };
+        let integrator = Principal::Integrator { token_id: 2, name: "crm".into() };
+        assert!(visible(&bot, &[], &event(Some("a1"))));
+        assert!(!visible(&bot, &[], &event(Some("a2"))));
+        assert!(!visible(&bot, &[], &event(None)));
+        assert!(visible(&integrator, &[], &event(Some("a2"))));
+        assert!(!visible(&integrator, &["a1".into()], &event(Some("a2"))));
+    }
+}

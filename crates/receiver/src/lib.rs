@@ -1,0 +1,119 @@
+//! The API Receiver: where bots push what they collect from Facebook.
+//!
+//! `POST /api/bot/register`, `/api/bot/new_messages`, `/api/bot/new_notifications` and
+//! `/api/bot/status_update` (bodies in `docs/protocol.md`). A 2xx means the data is committed together
+//! with the event that announces it; the same events stream live over Socket.IO on this port to every
+//! client that may see them, resumable from the last event id a client has.
+
+mod handlers;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::{get, post};
+use socketioxide::SocketIo;
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use std::net::SocketAddr;
+use std::time::Duration;
+use switchboard_realtime::EventFeed;
+use switchboard_storage::Store;
+use switchboard_web::{BindError, Shutdown};
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub feed: EventFeed,
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.store.clone()
+    }
+}
+
+/// Most packets queued for one Socket.IO client before its stream waits for it to catch up.
+const SOCKET_BUFFER: usize = 1024;
+
+/// The receiver's routes and its Socket.IO endpoint, ready to serve.
+pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
+    let (socket_layer, io) = SocketIo::builder().max_buffer_size(SOCKET_BUFFER).build_layer();
+    let (store, feed) = (state.store.clone(), state.feed.clone());
+    io.ns(
+        "/",
+        (move |socket: SocketRef| {
+            let feed = feed.clone();
+            async move {
+                tracing::debug!(sid = %socket.id, "socket connected");
+                switchboard_realtime::stream_events(socket, feed);
+            }
+        })
+        .with(move |socket: SocketRef, TryData(auth): TryData<serde_json::Value>| {
+            let store = store.clone();
+            async move { switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref()).await }
+        }),
+    );
+    let router = Router::new()
+        .route("/api/bot/register", post(handlers::register))
+        .route("/api/bot/new_messages", post(handlers::new_messages))
+        .route("/api/bot/new_notifications", post(handlers::new_notifications))
+        .route("/api/bot/status_update", post(handlers::status_update))
+        .route("/healthz", get(switchboard_web::healthz))
+        .fallback(handlers::not_found)
+        .with_state(state)
+        .layer(socket_layer)
+        .layer(DefaultBodyLimit::max(switchboard_web::json::BODY_LIMIT))
+        .layer(cors(cors_origins))
+        .layer(TraceLayer::new_for_http());
+    (router, io)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<_> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+        .allow_credentials(true)
+}
+
+/// A bound, not yet running receiver. Binding first lets callers (and tests, on port 0) learn the port.
+pub struct Receiver {
+    listener: TcpListener,
+    router: Router,
+    io: SocketIo,
+}
+
+impl Receiver {
+    pub async fn bind(addr: SocketAddr, state: AppState, cors_origins: &[String]) -> Result<Self, BindError> {
+        let listener = switchboard_web::bind(addr, "--listen (SWITCHBOARD_RECEIVER_LISTEN)").await?;
+        let (router, io) = router(state, cors_origins);
+        Ok(Self { listener, router, io })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` triggers, then lets in-flight requests finish (for at most `grace`).
+    pub async fn run(self, shutdown: Shutdown, grace: Duration) -> std::io::Result<()> {
+        let io = self.io.clone();
+        let stop = shutdown.clone();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            stop.wait().await;
+            io.close().await;
+        });
+        let server = server.into_future();
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result,
+            () = async { shutdown.wait().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}

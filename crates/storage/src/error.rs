@@ -1,0 +1,42 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in storage. The web layer maps it to HTTP once; most variants are
+/// the caller's to fix (a 4xx), the database ones are ours (an opaque 500, logged).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("unknown account `{0}`")]
+    UnknownAccount(String),
+    #[error("account `{0}` is disabled")]
+    AccountDisabled(String),
+    #[error("unknown token id {0}")]
+    UnknownToken(i64),
+    #[error(
+        "unsupported database URL `{0}`: use sqlite://PATH (PostgreSQL support is planned, not built yet)"
+    )]
+    UnsupportedUrl(String),
+    #[error("cannot open the database at {path}: {source}")]
+    Open { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error(
+        "the database at {path} has schema version {found}, newer than this switchboard knows ({known}); run a newer switchboard"
+    )]
+    NewerSchema { path: PathBuf, found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error("a storage task stopped unexpectedly: {0}")]
+    Task(String),
+}
+
+impl StorageError {
+    /// True when the error says the caller asked for something that cannot be (not our fault).
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, Self::UnknownAccount(_) | Self::AccountDisabled(_) | Self::UnknownToken(_))
+    }
+}
+
+impl From<serde_json::Error> for StorageError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Corrupt(error.to_string())
+    }
+}

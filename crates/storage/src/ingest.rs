@@ -1,0 +1,232 @@
+//! Storing what bots collect. Idempotent by (account, platform id): a retried batch stores nothing twice.
+
+use crate::accounts::writable;
+use crate::events::append;
+use crate::{Result, Store};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use switchboard_domain::ingest::{Batch, NewMessage, NewNotification};
+use switchboard_domain::{EventKind, UnixMillis};
+
+/// What became of a batch: how many items it had, how many were new, and the event that announced them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    pub received: usize,
+    pub new: usize,
+    pub duplicates: usize,
+    /// `None` when nothing was new, so no event was written.
+    pub event_id: Option<i64>,
+}
+
+impl IngestOutcome {
+    fn new(received: usize, new: usize, event_id: Option<i64>) -> Self {
+        Self { received, new, duplicates: received - new, event_id }
+    }
+}
+
+/// Conversation id for a thread, created on first sight; the participant's name is refreshed when known.
+fn conversation_id(tx: &Transaction<'_>, account_id: i64, message: &NewMessage, now: i64) -> Result<i64> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO conversations (account_id, thread_id, participant_id, participant_name, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (account_id, thread_id) DO UPDATE SET
+                 participant_name = CASE WHEN excluded.participant_name <> '' THEN excluded.participant_name
+                                         ELSE participant_name END
+             RETURNING id",
+        )?
+        .query_row(
+            params![account_id, message.thread_id, message.participant_id, message.participant_name, now],
+            |r| r.get(0),
+        )?)
+}
+
+/// Per conversation: the newest of the batch's new messages and how many unread ones it adds.
+struct ConversationChange<'a> {
+    newest: &'a NewMessage,
+    unread: i64,
+}
+
+fn apply_conversation_change(tx: &Transaction<'_>, id: i64, change: &ConversationChange<'_>, now: i64) -> Result<Value> {
+    let newest = change.newest;
+    Ok(tx
+        .prepare_cached(
+            "UPDATE conversations SET
+                 unread_count = unread_count + ?2,
+                 last_message_text = CASE WHEN ?3 >= COALESCE(last_message_at, 0) THEN ?4 ELSE last_message_text END,
+                 last_message_direction = CASE WHEN ?3 >= COALESCE(last_message_at, 0) THEN ?5 ELSE last_message_direction END,
+                 last_message_at = MAX(COALESCE(last_message_at, 0), ?3),
+                 updated_at = ?6
+             WHERE id = ?1
+             RETURNING id, thread_id, participant_id, participant_name, last_message_text, last_message_direction,
+                       last_message_at, unread_count",
+        )?
+        .query_row(
+            params![id, change.unread, newest.sent_at.0, newest.preview(), newest.direction.as_str(), now],
+            |r| {
+                Ok(json!({
+                    "id": r.get::<_, i64>(0)?,
+                    "thread_id": r.get::<_, String>(1)?,
+                    "participant_id": r.get::<_, String>(2)?,
+                    "participant_name": r.get::<_, String>(3)?,
+                    "last_message_text": r.get::<_, String>(4)?,
+                    "last_message_direction": r.get::<_, Option<String>>(5)?,
+                    "last_message_at": UnixMillis(r.get(6)?).to_rfc3339(),
+                    "unread_count": r.get::<_, i64>(7)?,
+                }))
+            },
+        )?)
+}
+
+impl Store {
+    /// Stores a batch of messages in one transaction, with its `new_messages` event when any were new.
+    pub async fn ingest_messages(&self, batch: Batch<NewMessage>) -> Result<IngestOutcome> {
+        self.write(move |tx| {
+            let account = writable(tx, &batch.account)?;
+            let now = UnixMillis::now().0;
+            let mut conversation_ids: HashMap<&str, i64> = HashMap::new();
+            let mut changes: Vec<(i64, ConversationChange<'_>)> = Vec::new();
+            let mut stored = Vec::new();
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, attachments,
+                                       status, sent_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (account_id, platform_message_id) DO NOTHING
+                 RETURNING id",
+            )?;
+            for message in &batch.items {
+                let conversation = match conversation_ids.get(message.thread_id.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = conversation_id(tx, account.id, message, now)?;
+                        conversation_ids.insert(&message.thread_id, id);
+                        id
+                    }
+                };
+                let status = match message.direction {
+                    switchboard_domain::ingest::Direction::In => "received",
+                    switchboard_domain::ingest::Direction::Out => "sent",
+                };
+                let attachments = serde_json::to_string(&message.attachments)?;
+                let id: Option<i64> = insert
+                    .query_row(
+                        params![
+                            account.id,
+                            conversation,
+                            message.message_id,
+                            message.direction.as_str(),
+                            message.text,
+                            attachments,
+                            status,
+                            message.sent_at.0,
+                            now
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(id) = id else { continue };
+                let unread = i64::from(message.direction == switchboard_domain::ingest::Direction::In);
+                match changes.iter_mut().find(|(c, _)| *c == conversation) {
+                    Some((_, change)) => {
+                        change.unread += unread;
+                        if message.sent_at >= change.newest.sent_at {
+                            change.newest = message;
+                        }
+                    }
+                    None => changes.push((conversation, ConversationChange { newest: message, unread })),
+                }
+                stored.push(json!({
+                    "id": id,
+                    "conversation_id": conversation,
+                    "message_id": message.message_id,
+                    "thread_id": message.thread_id,
+                    "participant_id": message.participant_id,
+                    "participant_name": message.participant_name,
+                    "direction": message.direction,
+                    "text": message.text,
+                    "attachments": message.attachments,
+                    "status": status,
+                    "sent_at": message.sent_at,
+                }));
+            }
+            drop(insert);
+            if stored.is_empty() {
+                return Ok(IngestOutcome::new(batch.items.len(), 0, None));
+            }
+            let conversations = changes
+                .iter()
+                .map(|(id, change)| apply_conversation_change(tx, *id, change, now))
+                .collect::<Result<Vec<_>>>()?;
+            let new = stored.len();
+            let event_id = append(
+                tx,
+                EventKind::NewMessages,
+                Some((account.id, &account.user_id_chat)),
+                json!({"user_id_chat": account.user_id_chat, "messages": stored, "conversations": conversations}),
+            )?;
+            Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
+        })
+        .await
+    }
+
+    /// Stores a batch of notifications in one transaction, with its `new_notifications` event.
+    pub async fn ingest_notifications(&self, batch: Batch<NewNotification>) -> Result<IngestOutcome> {
+        self.write(move |tx| {
+            let account = writable(tx, &batch.account)?;
+            let now = UnixMillis::now().0;
+            let mut stored = Vec::new();
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO notifications (account_id, platform_notification_id, kind, text, link, occurred_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (account_id, platform_notification_id) DO NOTHING
+                 RETURNING id",
+            )?;
+            for n in &batch.items {
+                let id: Option<i64> = insert
+                    .query_row(
+                        params![account.id, n.notification_id, n.kind, n.text, n.link, n.occurred_at.0, now],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = id {
+                    stored.push(json!({
+                        "id": id,
+                        "notification_id": n.notification_id,
+                        "kind": n.kind,
+                        "text": n.text,
+                        "link": n.link,
+                        "occurred_at": n.occurred_at,
+                    }));
+                }
+            }
+            drop(insert);
+            if stored.is_empty() {
+                return Ok(IngestOutcome::new(batch.items.len(), 0, None));
+            }
+            let new = stored.len();
+            let event_id = append(
+                tx,
+                EventKind::NewNotifications,
+                Some((account.id, &account.user_id_chat)),
+                json!({"user_id_chat": account.user_id_chat, "notifications": stored}),
+            )?;
+            Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
+        })
+        .await
+    }
+
+    /// Number of messages stored for an account (operators' and tests' sanity check).
+    pub async fn message_count(&self, user_id_chat: &str) -> Result<i64> {
+        let user_id_chat = user_id_chat.to_owned();
+        self.read(move |tx| {
+            Ok(tx.query_row(
+                "SELECT COUNT(*) FROM messages m JOIN facebook_accounts a ON a.id = m.account_id WHERE a.user_id_chat = ?1",
+                [user_id_chat],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,28 @@
+//! Switchboard's storage: the only crate that speaks SQL and the only owner of migrations.
+//!
+//! [`Store`] is the contract the roles use. Its methods are whole operations ("ingest this batch",
+//! "events after id N"), each one transaction, so a second backend (PostgreSQL) implements the same list
+//! of functions. The SQLite backend keeps one write connection (SQLite has one writer at a time anyway)
+//! and a few read connections; WAL lets readers run beside the writer. Writes start with
+//! `BEGIN IMMEDIATE`, which takes the write lock up front and so never fails half-way with SQLITE_BUSY
+//! when another process (split mode) writes to the same file.
+
+mod accounts;
+mod error;
+mod events;
+mod ingest;
+mod migrate;
+mod sqlite;
+mod tokens;
+
+pub use accounts::{Account, AccountKind};
+pub use error::StorageError;
+pub use events::StoredEvent;
+pub use ingest::IngestOutcome;
+pub use sqlite::Store;
+pub use tokens::{TokenInfo, TokenKind};
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Where the embedded database lives when nothing else is configured.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchboard.db";

@@ -1,0 +1,45 @@
+//! Schema migrations: numbered SQL files compiled into the binary and applied in order at start.
+
+use crate::{Result, StorageError};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// Applies every migration the database has not seen, each in its own immediate transaction, so two
+/// processes starting on one file at once apply each migration exactly once.
+pub(crate) fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT    NOT NULL,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    let known = SQLITE_MIGRATIONS.last().map_or(0, |m| m.0);
+    for &(version, name, sql) in SQLITE_MIGRATIONS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 =
+            tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+        if current > known {
+            return Err(StorageError::NewerSchema { path: path.to_owned(), found: current, known });
+        }
+        if current >= version {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, name, switchboard_domain::UnixMillis::now().0],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, name, "applied migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) fn latest() -> i64 {
+    SQLITE_MIGRATIONS.last().map_or(0, |m| m.0)
+}

@@ -1,0 +1,184 @@
+//! The SQLite backend: opening the file, the connections, and running work off the async runtime.
+
+use crate::{Result, StorageError, migrate};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Read connections kept open. Reads are short (a page of rows), so a few serve many clients.
+const READERS: usize = 4;
+
+/// A handle to the database. Cheap to clone; every clone shares the same connections.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.inner.path).finish()
+    }
+}
+
+/// Turns `sqlite://data/x.db`, `sqlite:x.db` or a plain path into a file path.
+pub(crate) fn sqlite_path(url: &str) -> Result<PathBuf> {
+    if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let rest = rest.split('?').next().unwrap_or_default();
+        if rest.is_empty() {
+            return Err(StorageError::UnsupportedUrl(url.to_owned()));
+        }
+        return Ok(PathBuf::from(rest));
+    }
+    if url.contains("://") {
+        return Err(StorageError::UnsupportedUrl(url.to_owned()));
+    }
+    Ok(PathBuf::from(url))
+}
+
+fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StorageError::Open { path: path.to_owned(), source: Box::new(e) })?;
+    // synchronous=FULL: a commit is on disk before we answer 2xx, even across a power cut.
+    conn.execute_batch(
+        "PRAGMA busy_timeout = 10000;
+         PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = FULL;",
+    )?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database named by `url` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let path = sqlite_path(url)?;
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StorageError::Open { path: path.clone(), source: Box::new(e) })?;
+        }
+        let mut writer = open_connection(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(%mode, "SQLite refused WAL mode; concurrent readers will wait for writers");
+        }
+        migrate::apply(&mut writer, &path)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                open_connection(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .map(Mutex::new)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tracing::info!(path = %path.display(), "database ready");
+        Ok(Self {
+            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `work` inside one `BEGIN IMMEDIATE` transaction on a blocking thread; commits if it succeeds.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
+    /// Runs `work` on a read connection (one consistent snapshot) on a blocking thread.
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+            let count = inner.readers.len();
+            // Prefer an idle connection; wait on our turn's one only if all are busy.
+            let mut conn = (0..count)
+                .find_map(|i| inner.readers[(start + i) % count].try_lock().ok())
+                .unwrap_or_else(|| {
+                    inner.readers[start % count].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+                });
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let value = work(&tx)?;
+            tx.finish()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_files() {
+        assert_eq!(sqlite_path("sqlite://data/s.db").ok(), Some(PathBuf::from("data/s.db")));
+        assert_eq!(sqlite_path("sqlite:///tmp/s.db").ok(), Some(PathBuf::from("/tmp/s.db")));
+        assert_eq!(sqlite_path("sqlite:s.db?mode=rwc").ok(), Some(PathBuf::from("s.db")));
+        assert_eq!(sqlite_path("plain/file.db").ok(), Some(PathBuf::from("plain/file.db")));
+        assert!(matches!(sqlite_path("postgres://x/y"), Err(StorageError::UnsupportedUrl(_))));
+    }
+
+    #[tokio::test]
+    async fn opening_twice_applies_migrations_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("nested/dir/s.db").display());
+        let first = Store::open(&url).await.expect("first open");
+        drop(first);
+        let store = Store::open(&url).await.expect("second open");
+        let versions: i64 = store
+            .read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?))
+            .await
+            .expect("count");
+        assert_eq!(versions, migrate::latest());
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let store = Store::open(&url).await.expect("open");
+        store
+            .write(|tx| {
+                tx.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)", [])?;
+                Ok(())
+            })
+            .await
+            .expect("insert");
+        drop(store);
+        let error = Store::open(&url).await.expect_err("newer schema");
+        assert!(error.to_string().contains("newer than this switchboard"), "{error}");
+    }
+}

@@ -1,0 +1,135 @@
+//! Bearer tokens for bots and integrators. A token is 32 random bytes shown once; only its SHA-256 is
+//! stored (the token is high-entropy, so a slow password hash would add nothing but latency).
+
+use crate::{Result, Store, StorageError, accounts};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use switchboard_domain::{Principal, UnixMillis};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Bound to one account: `user_id_chat`.
+    Bot { account: String },
+    /// An integrator's token, named for the person or system that holds it.
+    Api { name: String },
+}
+
+/// A token as an admin sees it: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub account: Option<String>,
+    pub created_at: String,
+    pub revoked: bool,
+}
+
+fn hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_secret() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StorageError::Task(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Store {
+    /// Creates a token and returns `(id, secret)`. The secret is not stored and cannot be shown again.
+    pub async fn issue_token(&self, kind: TokenKind) -> Result<(i64, String)> {
+        let prefix = match kind {
+            TokenKind::Bot { .. } => "sbb_",
+            TokenKind::Api { .. } => "sba_",
+        };
+        let secret = format!("{prefix}{}", random_secret()?);
+        let token_hash = hash(&secret);
+        let id = self
+            .write(move |tx| {
+                let now = UnixMillis::now().0;
+                match kind {
+                    TokenKind::Bot { account } => {
+                        let account = accounts::find(tx, &account)?
+                            .ok_or_else(|| StorageError::UnknownAccount(account.clone()))?;
+                        tx.execute(
+                            "INSERT INTO auth_tokens (kind, name, account_id, token_hash, created_at) VALUES ('bot', ?1, ?2, ?3, ?4)",
+                            params![format!("bot for {}", account.user_id_chat), account.id, token_hash, now],
+                        )?;
+                    }
+                    TokenKind::Api { name } => {
+                        tx.execute(
+                            "INSERT INTO auth_tokens (kind, name, token_hash, created_at) VALUES ('api', ?1, ?2, ?3)",
+                            params![name, token_hash, now],
+                        )?;
+                    }
+                }
+                Ok(tx.last_insert_rowid())
+            })
+            .await?;
+        Ok((id, secret))
+    }
+
+    /// Who holds `token`, or `None` for an unknown or revoked token (or a disabled bot account).
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>> {
+        let token_hash = hash(token.trim());
+        self.read(move |tx| {
+            Ok(tx
+                .prepare_cached(
+                    "SELECT t.id, t.kind, t.name, a.user_id_chat, a.enabled FROM auth_tokens t
+                     LEFT JOIN facebook_accounts a ON a.id = t.account_id
+                     WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
+                )?
+                .query_row([token_hash], |r| {
+                    let id: i64 = r.get(0)?;
+                    let kind: String = r.get(1)?;
+                    let account: Option<String> = r.get(3)?;
+                    let enabled: Option<bool> = r.get(4)?;
+                    Ok(match (kind.as_str(), account, enabled) {
+                        ("bot", Some(account), Some(true)) => Some(Principal::Bot { token_id: id, account }),
+                        ("api", _, _) => Some(Principal::Integrator { token_id: id, name: r.get(2)? }),
+                        _ => None,
+                    })
+                })
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    pub async fn revoke_token(&self, id: i64) -> Result<()> {
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE auth_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, UnixMillis::now().0],
+            )?;
+            if changed == 0 {
+                return Err(StorageError::UnknownToken(id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        self.read(|tx| {
+            let mut statement = tx.prepare_cached(
+                "SELECT t.id, t.kind, t.name, a.user_id_chat, t.created_at, t.revoked_at IS NOT NULL
+                 FROM auth_tokens t LEFT JOIN facebook_accounts a ON a.id = t.account_id ORDER BY t.id",
+            )?;
+            let rows = statement.query_map([], |r| {
+                Ok(TokenInfo {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    name: r.get(2)?,
+                    account: r.get(3)?,
+                    created_at: UnixMillis(r.get(4)?).to_rfc3339(),
+                    revoked: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+}

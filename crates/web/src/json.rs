@@ -1,0 +1,95 @@
+//! A JSON body extractor whose errors say which item and field are wrong, as a JSON 4xx.
+
+use crate::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use switchboard_domain::ValidationError;
+
+/// A request body parsed as `T`. Rejects non-JSON, oversized, malformed and mistyped bodies with a 4xx
+/// that names the offending spot (`item 3, field conversation.thread_id`).
+pub struct JsonBody<T>(pub T);
+
+/// Splits serde's path (`messages[3].conversation.thread_id`) into the item index and the field inside it.
+fn locate(path: &str) -> (Option<usize>, String) {
+    if let Some(open) = path.find('[')
+        && let Some(close) = path[open..].find(']')
+        && let Ok(index) = path[open + 1..open + close].parse::<usize>()
+    {
+        let rest = path[open + close + 1..].trim_start_matches('.');
+        let field = if rest.is_empty() { path[..open].to_owned() } else { rest.to_owned() };
+        return (Some(index), field);
+    }
+    (None, if path == "." { String::new() } else { path.to_owned() })
+}
+
+/// Turns serde's "unknown variant `x`, expected one of …" into plain words without internals.
+fn problem(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) => text[..cut].to_owned(),
+        None => text,
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit: crate::json::BODY_LIMIT }
+            } else {
+                ApiError::BadRequest { code: "unreadable_body", message: rejection.body_text() }
+            }
+        })?;
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return ApiError::BadRequest {
+                    code: "malformed_json",
+                    message: format!("the body is not valid JSON: {inner}"),
+                };
+            }
+            let (item, field) = locate(&path);
+            let mut validation = ValidationError::new(field, problem(inner));
+            validation.item = item;
+            ApiError::Invalid(validation)
+        })?;
+        Ok(Self(value))
+    }
+}
+
+/// Largest request body any role accepts: 500 items of a few KiB each, with room to spare.
+pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// A successful answer: `{"success": true, "data": …}`, the shape every Switchboard API uses.
+pub fn ok<T: Serialize>(data: T) -> Response {
+    (StatusCode::OK, axum::Json(serde_json::json!({"success": true, "data": data}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    #[test]
+    fn paths_are_split_into_item_and_field() {
+        assert_eq!(locate("messages[3].conversation.thread_id"), (Some(3), "conversation.thread_id".into()));
+        assert_eq!(locate("messages[0]"), (Some(0), "messages".into()));
+        assert_eq!(locate("user_id_chat"), (None, "user_id_chat".into()));
+        assert_eq!(locate("."), (None, String::new()));
+    }
+}
