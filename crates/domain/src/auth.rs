@@ -32,10 +32,16 @@ mod tests {
 
     #[test]
     fn a_bot_writes_only_for_its_account() {
-        let bot = Principal::Bot { token_id: 1, account: "acc1".into() };
+        let bot = Principal::Bot {
+            token_id: 1,
+            account: "acc1".into(),
+        };
         assert!(bot.may_ingest_for("acc1"));
         assert!(!bot.may_ingest_for("acc2"));
-        let integrator = Principal::Integrator { token_id: 2, name: "crm".into() };
+        let integrator = Principal::Integrator {
+            token_id: 2,
+            name: "crm".into(),
+        };
         assert!(!integrator.may_ingest_for("acc1"));
         assert_eq!(integrator.account_scope(), None);
     }

@@ -17,8 +17,12 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] =
-        [Self::BotRegister, Self::NewMessages, Self::NewNotifications, Self::BotStatus];
+    pub const ALL: [EventKind; 4] = [
+        Self::BotRegister,
+        Self::NewMessages,
+        Self::NewNotifications,
+        Self::BotStatus,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,7 +46,10 @@ mod tests {
     fn names_round_trip() {
         for kind in EventKind::ALL {
             assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
-            assert_eq!(serde_json::to_value(kind).ok(), Some(serde_json::Value::from(kind.as_str())));
+            assert_eq!(
+                serde_json::to_value(kind).ok(),
+                Some(serde_json::Value::from(kind.as_str()))
+            );
         }
         assert_eq!(EventKind::parse("nope"), None);
     }

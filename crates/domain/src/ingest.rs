@@ -166,7 +166,10 @@ fn optional_name(field: &str, value: Option<&str>) -> Result<String, ValidationE
     let name = value.map(str::trim).unwrap_or_default();
     validation::text(field, name, MAX_NAME_CHARS)?;
     if name.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -189,21 +192,29 @@ impl MessageIn {
     fn validate(self, account: &str) -> Result<NewMessage, ValidationError> {
         same_account(account, self.user_id_chat.as_deref())?;
         let message_id = validation::identifier("message_id", &self.message_id, MAX_ID_CHARS)?;
-        let thread_id =
-            validation::identifier("conversation.thread_id", &self.conversation.thread_id, MAX_ID_CHARS)?;
+        let thread_id = validation::identifier(
+            "conversation.thread_id",
+            &self.conversation.thread_id,
+            MAX_ID_CHARS,
+        )?;
         let participant_id = validation::identifier(
             "conversation.participant_id",
             &self.conversation.participant_id,
             MAX_ID_CHARS,
         )?;
-        let participant_name =
-            optional_name("conversation.participant_name", self.conversation.participant_name.as_deref())?;
+        let participant_name = optional_name(
+            "conversation.participant_name",
+            self.conversation.participant_name.as_deref(),
+        )?;
         let text = self.text.unwrap_or_default();
         validation::text("text", &text, MAX_TEXT_CHARS)?;
         if self.attachments.len() > MAX_ATTACHMENTS {
             return Err(ValidationError::new(
                 "attachments",
-                format!("holds {} attachments; at most {MAX_ATTACHMENTS}", self.attachments.len()),
+                format!(
+                    "holds {} attachments; at most {MAX_ATTACHMENTS}",
+                    self.attachments.len()
+                ),
             ));
         }
         let attachments = self
@@ -216,7 +227,10 @@ impl MessageIn {
             })
             .collect::<Result<Vec<_>, ValidationError>>()?;
         if text.trim().is_empty() && attachments.is_empty() {
-            return Err(ValidationError::new("text", "a message needs text or at least one attachment"));
+            return Err(ValidationError::new(
+                "text",
+                "a message needs text or at least one attachment",
+            ));
         }
         Ok(NewMessage {
             message_id,
@@ -253,8 +267,17 @@ impl NotificationIn {
         let kind = validation::identifier("kind", &self.kind, 64)?;
         let text = self.text.unwrap_or_default();
         validation::text("text", &text, MAX_TEXT_CHARS)?;
-        let link = self.link.map(|l| validation::web_url("link", &l)).transpose()?;
-        Ok(NewNotification { notification_id, kind, text, link, occurred_at: self.occurred_at })
+        let link = self
+            .link
+            .map(|l| validation::web_url("link", &l))
+            .transpose()?;
+        Ok(NewNotification {
+            notification_id,
+            kind,
+            text,
+            link,
+            occurred_at: self.occurred_at,
+        })
     }
 }
 
@@ -281,9 +304,15 @@ impl BotStatus {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Online, Self::Offline, Self::Error, Self::NeedsLogin, Self::RateLimited]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            Self::Online,
+            Self::Offline,
+            Self::Error,
+            Self::NeedsLogin,
+            Self::RateLimited,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -308,7 +337,11 @@ impl StatusUpdateIn {
         let account = account_id("user_id_chat", &self.user_id_chat)?;
         let message = self.message.unwrap_or_default();
         validation::text("message", &message, 2_000)?;
-        Ok(StatusUpdate { account, status: self.status, message })
+        Ok(StatusUpdate {
+            account,
+            status: self.status,
+            message,
+        })
     }
 }
 
@@ -360,13 +393,16 @@ mod tests {
     }
 
     fn parse(body: serde_json::Value) -> Result<Batch<NewMessage>, ValidationError> {
-        serde_json::from_value::<MessageBatch>(body).expect("shape").validate()
+        serde_json::from_value::<MessageBatch>(body)
+            .expect("shape")
+            .validate()
     }
 
     #[test]
     fn a_valid_batch_keeps_order_and_trims() {
-        let batch = parse(json!({"user_id_chat": " acc1 ", "messages": [message("m2"), message("m1")]}))
-            .expect("valid");
+        let batch =
+            parse(json!({"user_id_chat": " acc1 ", "messages": [message("m2"), message("m1")]}))
+                .expect("valid");
         assert_eq!(batch.account, "acc1");
         let ids: Vec<_> = batch.items.iter().map(|m| m.message_id.as_str()).collect();
         assert_eq!(ids, ["m2", "m1"]);
@@ -377,7 +413,8 @@ mod tests {
     fn the_bad_item_is_named() {
         let mut bad = message("m2");
         bad["attachments"][0]["url"] = json!("javascript:alert(1)");
-        let error = parse(json!({"user_id_chat": "acc1", "messages": [message("m1"), bad]})).unwrap_err();
+        let error =
+            parse(json!({"user_id_chat": "acc1", "messages": [message("m1"), bad]})).unwrap_err();
         assert_eq!(error.item, Some(1));
         assert_eq!(error.field, "attachments[0].url");
     }
@@ -387,13 +424,18 @@ mod tests {
         let mut other = message("m1");
         other["user_id_chat"] = json!("acc2");
         let error = parse(json!({"user_id_chat": "acc1", "messages": [other]})).unwrap_err();
-        assert_eq!((error.item, error.field.as_str()), (Some(0), "user_id_chat"));
+        assert_eq!(
+            (error.item, error.field.as_str()),
+            (Some(0), "user_id_chat")
+        );
     }
 
     #[test]
     fn empty_and_oversized_batches_are_refused() {
         assert!(parse(json!({"user_id_chat": "acc1", "messages": []})).is_err());
-        let many: Vec<_> = (0..=MAX_BATCH_ITEMS).map(|i| message(&format!("m{i}"))).collect();
+        let many: Vec<_> = (0..=MAX_BATCH_ITEMS)
+            .map(|i| message(&format!("m{i}")))
+            .collect();
         let error = parse(json!({"user_id_chat": "acc1", "messages": many})).unwrap_err();
         assert_eq!(error.field, "messages");
     }
@@ -413,7 +455,10 @@ mod tests {
             {"notification_id": "n1", "kind": "comment", "text": "Lan đã bình luận", "link": "https://facebook.com/1", "occurred_at": 1767225600},
             {"notification_id": "n2", "kind": "comment", "link": "ftp://x", "occurred_at": 1767225600}
         ]});
-        let error = serde_json::from_value::<NotificationBatch>(body).expect("shape").validate().unwrap_err();
+        let error = serde_json::from_value::<NotificationBatch>(body)
+            .expect("shape")
+            .validate()
+            .unwrap_err();
         assert_eq!((error.item, error.field.as_str()), (Some(1), "link"));
     }
 }
@@ -424,7 +469,11 @@ impl NewMessage {
         const MAX: usize = 200;
         let text = self.text.trim();
         if text.is_empty() {
-            let kinds: Vec<_> = self.attachments.iter().map(|a| format!("[{}]", a.kind.as_str())).collect();
+            let kinds: Vec<_> = self
+                .attachments
+                .iter()
+                .map(|a| format!("[{}]", a.kind.as_str()))
+                .collect();
             return kinds.join(" ");
         }
         match text.char_indices().nth(MAX) {
@@ -466,9 +515,15 @@ mod preview_tests {
 
     #[test]
     fn preview_names_attachments_when_there_is_no_text() {
-        let image = Attachment { kind: AttachmentKind::Image, url: "https://x/a.jpg".into() };
+        let image = Attachment {
+            kind: AttachmentKind::Image,
+            url: "https://x/a.jpg".into(),
+        };
         assert_eq!(message("", vec![image]).preview(), "[image]");
         assert_eq!(message(" chào ", vec![]).preview(), "chào");
-        assert_eq!(message(&"ă".repeat(300), vec![]).preview().chars().count(), 201);
+        assert_eq!(
+            message(&"ă".repeat(300), vec![]).preview().chars().count(),
+            201
+        );
     }
 }

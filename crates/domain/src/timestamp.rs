@@ -21,8 +21,9 @@ impl UnixMillis {
 
     /// Parses RFC 3339 (`2026-11-22T09:15:00+07:00`) into UTC milliseconds.
     pub fn parse_rfc3339(text: &str) -> Result<Self, String> {
-        let parsed = OffsetDateTime::parse(text.trim(), &Rfc3339)
-            .map_err(|_| format!("`{text}` is not an RFC 3339 time such as 2026-11-22T09:15:00+07:00"))?;
+        let parsed = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
+            format!("`{text}` is not an RFC 3339 time such as 2026-11-22T09:15:00+07:00")
+        })?;
         Self::checked((parsed.unix_timestamp_nanos() / 1_000_000) as i64)
     }
 
@@ -38,7 +39,10 @@ impl UnixMillis {
         if (EARLIEST..=LATEST).contains(&millis) {
             Ok(Self(millis))
         } else {
-            Err("must be between the year 2000 and 9999 (Unix seconds, not milliseconds)".to_owned())
+            Err(
+                "must be between the year 2000 and 9999 (Unix seconds, not milliseconds)"
+                    .to_owned(),
+            )
         }
     }
 
@@ -99,7 +103,8 @@ mod tests {
 
     #[test]
     fn seconds_and_strings_agree() {
-        let from_string: UnixMillis = serde_json::from_str("\"2026-01-01T00:00:00Z\"").expect("string");
+        let from_string: UnixMillis =
+            serde_json::from_str("\"2026-01-01T00:00:00Z\"").expect("string");
         let from_number: UnixMillis = serde_json::from_str("1767225600").expect("number");
         assert_eq!(from_string, from_number);
     }

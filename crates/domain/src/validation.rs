@@ -15,7 +15,11 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { item: None, field: field.into(), problem: problem.into() }
+        Self {
+            item: None,
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
 
     pub fn at_item(mut self, item: usize) -> Self {
@@ -40,10 +44,16 @@ pub fn identifier(field: &str, value: &str, max: usize) -> Result<String, Valida
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -51,7 +61,10 @@ pub fn identifier(field: &str, value: &str, max: usize) -> Result<String, Valida
 /// Checks free text is at most `max` characters; text is stored as sent (it is rendered as text, never HTML).
 pub fn text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
     if value.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -63,15 +76,23 @@ pub fn web_url(field: &str, value: &str) -> Result<String, ValidationError> {
     let rest = lower
         .strip_prefix("https://")
         .or_else(|| lower.strip_prefix("http://"))
-        .ok_or_else(|| ValidationError::new(field, "must be an absolute http:// or https:// URL"))?;
+        .ok_or_else(|| {
+            ValidationError::new(field, "must be an absolute http:// or https:// URL")
+        })?;
     if rest.is_empty() || rest.starts_with('/') {
         return Err(ValidationError::new(field, "must name a host"));
     }
     if trimmed.len() > MAX_URL_LEN {
-        return Err(ValidationError::new(field, format!("must be at most {MAX_URL_LEN} bytes")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {MAX_URL_LEN} bytes"),
+        ));
     }
     if trimmed.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ValidationError::new(field, "must not contain spaces or control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain spaces or control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }

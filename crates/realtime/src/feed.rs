@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use switchboard_domain::EventKind;
-use switchboard_storage::{Store, StorageError, StoredEvent};
+use switchboard_storage::{StorageError, Store, StoredEvent};
 use tokio::sync::{Notify, watch};
 
 /// One event ready to send: its JSON is encoded once and shared by every client.
@@ -20,7 +20,12 @@ pub struct FeedEvent {
 impl FeedEvent {
     fn encode(event: StoredEvent) -> Result<Self, StorageError> {
         let payload = RawValue::from_string(serde_json::to_string(&event.payload)?)?;
-        Ok(Self { id: event.id, kind: event.kind, account: event.account, payload })
+        Ok(Self {
+            id: event.id,
+            kind: event.kind,
+            account: event.account,
+            payload,
+        })
     }
 
     fn size(&self) -> usize {
@@ -41,7 +46,11 @@ pub struct FeedOptions {
 
 impl Default for FeedOptions {
     fn default() -> Self {
-        Self { poll_interval: Duration::from_millis(200), max_events: 4096, max_bytes: 32 * 1024 * 1024 }
+        Self {
+            poll_interval: Duration::from_millis(200),
+            max_events: 4096,
+            max_bytes: 32 * 1024 * 1024,
+        }
     }
 }
 
@@ -129,9 +138,14 @@ impl EventFeed {
         loop {
             let head = self.head();
             let events = self.inner.store.events_after(head, PAGE).await?;
-            let Some(last) = events.last().map(|e| e.id) else { return Ok(()) };
+            let Some(last) = events.last().map(|e| e.id) else {
+                return Ok(());
+            };
             let full_page = events.len() == PAGE;
-            let encoded = events.into_iter().map(FeedEvent::encode).collect::<Result<Vec<_>, _>>()?;
+            let encoded = events
+                .into_iter()
+                .map(FeedEvent::encode)
+                .collect::<Result<Vec<_>, _>>()?;
             self.remember(encoded);
             self.inner.head.send_replace(last);
             if !full_page {
@@ -142,7 +156,11 @@ impl EventFeed {
 
     fn remember(&self, events: Vec<FeedEvent>) {
         let options = self.inner.options;
-        let mut recent = self.inner.recent.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut recent = self
+            .inner
+            .recent
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for event in events {
             recent.bytes += event.size();
             recent.events.push_back(Arc::new(event));
@@ -157,20 +175,37 @@ impl EventFeed {
 
     /// Up to `limit` events with an id above `cursor`, oldest first: from memory when the feed still holds
     /// them, otherwise from the database (a client resuming after a long absence).
-    pub async fn after(&self, cursor: i64, limit: usize) -> Result<Vec<Arc<FeedEvent>>, StorageError> {
+    pub async fn after(
+        &self,
+        cursor: i64,
+        limit: usize,
+    ) -> Result<Vec<Arc<FeedEvent>>, StorageError> {
         {
-            let recent = self.inner.recent.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let recent = self
+                .inner
+                .recent
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let oldest = recent.events.front().map(|e| e.id);
             if oldest.is_some_and(|oldest| oldest <= cursor + 1) {
                 // Ids in memory are consecutive committed ids, so a binary search finds the start.
                 let start = recent.events.partition_point(|e| e.id <= cursor);
-                return Ok(recent.events.iter().skip(start).take(limit).cloned().collect());
+                return Ok(recent
+                    .events
+                    .iter()
+                    .skip(start)
+                    .take(limit)
+                    .cloned()
+                    .collect());
             }
             if oldest.is_none() && cursor >= self.head() {
                 return Ok(Vec::new());
             }
         }
         let stored = self.inner.store.events_after(cursor, limit).await?;
-        stored.into_iter().map(|e| FeedEvent::encode(e).map(Arc::new)).collect()
+        stored
+            .into_iter()
+            .map(|e| FeedEvent::encode(e).map(Arc::new))
+            .collect()
     }
 }

@@ -69,9 +69,18 @@ fn percent_decode(text: &str) -> Option<String> {
 fn event_id(value: &Value, name: &'static str) -> Result<Option<i64>, RealtimeError> {
     match value {
         Value::Null => Ok(None),
-        Value::Number(n) => n.as_i64().filter(|n| *n >= 0).map(Some).ok_or(RealtimeError::BadEventId(name)),
+        Value::Number(n) => n
+            .as_i64()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or(RealtimeError::BadEventId(name)),
         Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or(RealtimeError::BadEventId(name)),
+        Value::String(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or(RealtimeError::BadEventId(name)),
         _ => Err(RealtimeError::BadEventId(name)),
     }
 }
@@ -82,25 +91,38 @@ impl Handshake {
         for (key, value) in query.map(query_pairs).into_iter().flatten() {
             match key.as_str() {
                 "token" if !value.is_empty() => handshake.token = Some(value),
-                "last_event_id" => handshake.last_event_id = event_id(&Value::String(value), "last_event_id")?,
+                "last_event_id" => {
+                    handshake.last_event_id = event_id(&Value::String(value), "last_event_id")?
+                }
                 "accounts" => {
-                    handshake.accounts =
-                        value.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+                    handshake.accounts = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_owned)
+                        .collect();
                 }
                 _ => {}
             }
         }
         if let Some(Value::Object(auth)) = auth {
-            if let Some(Value::String(token)) = auth.get("token").filter(|t| t.as_str().is_some_and(|t| !t.is_empty())) {
+            if let Some(Value::String(token)) = auth
+                .get("token")
+                .filter(|t| t.as_str().is_some_and(|t| !t.is_empty()))
+            {
                 handshake.token = Some(token.clone());
             }
-            if let Some(value) = auth.get("last_event_id") {
-                if let Some(id) = event_id(value, "last_event_id")? {
-                    handshake.last_event_id = Some(id);
-                }
+            if let Some(value) = auth.get("last_event_id")
+                && let Some(id) = event_id(value, "last_event_id")?
+            {
+                handshake.last_event_id = Some(id);
             }
             if let Some(Value::Array(accounts)) = auth.get("accounts") {
-                handshake.accounts = accounts.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+                handshake.accounts = accounts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
             }
         }
         Ok(handshake)
@@ -108,9 +130,16 @@ impl Handshake {
 }
 
 /// Connect middleware body: checks the token and stores the [`Principal`] and [`Handshake`] on the socket.
-pub async fn authenticate(store: &Store, socket: &SocketRef, auth: Option<&Value>) -> Result<(), RealtimeError> {
+pub async fn authenticate(
+    store: &Store,
+    socket: &SocketRef,
+    auth: Option<&Value>,
+) -> Result<(), RealtimeError> {
     let handshake = Handshake::parse(auth, socket.req_parts().uri.query())?;
-    let token = handshake.token.as_deref().ok_or(RealtimeError::MissingToken)?;
+    let token = handshake
+        .token
+        .as_deref()
+        .ok_or(RealtimeError::MissingToken)?;
     let principal = store.authenticate(token).await.map_err(|error| {
         tracing::error!(%error, "socket authentication failed");
         RealtimeError::Unavailable
@@ -136,9 +165,10 @@ const BACKPRESSURE_PAUSE: Duration = Duration::from_millis(5);
 /// Streams the event log to an authenticated socket, from its handshake's `last_event_id` (or from now),
 /// until it disconnects. Each event is sent once, in log order; a client that reads slowly is waited for.
 pub fn stream_events(socket: SocketRef, feed: EventFeed) {
-    let (Some(principal), Some(handshake)) =
-        (socket.extensions.get::<Principal>(), socket.extensions.get::<Handshake>())
-    else {
+    let (Some(principal), Some(handshake)) = (
+        socket.extensions.get::<Principal>(),
+        socket.extensions.get::<Handshake>(),
+    ) else {
         tracing::warn!(sid = %socket.id, "stream_events called on an unauthenticated socket");
         return;
     };
@@ -148,8 +178,19 @@ pub fn stream_events(socket: SocketRef, feed: EventFeed) {
         closed_tx.send_replace(true);
     });
     tokio::spawn(async move {
-        let start = handshake.last_event_id.map_or(feed.head(), |id| id.min(feed.head()));
-        if let Err(reason) = run_stream(&socket, &feed, &principal, &handshake.accounts, start, closed_rx).await {
+        let start = handshake
+            .last_event_id
+            .map_or(feed.head(), |id| id.min(feed.head()));
+        if let Err(reason) = run_stream(
+            &socket,
+            &feed,
+            &principal,
+            &handshake.accounts,
+            start,
+            closed_rx,
+        )
+        .await
+        {
             tracing::debug!(sid = %socket.id, %reason, "event stream ended");
         }
     });
@@ -183,7 +224,11 @@ async fn run_stream(
     }
 }
 
-async fn send(socket: &SocketRef, event: &Arc<FeedEvent>, closed: &mut watch::Receiver<bool>) -> Result<(), String> {
+async fn send(
+    socket: &SocketRef,
+    event: &Arc<FeedEvent>,
+    closed: &mut watch::Receiver<bool>,
+) -> Result<(), String> {
     loop {
         match socket.emit(event.kind.as_str(), &event.payload) {
             Ok(()) => return Ok(()),
@@ -206,15 +251,20 @@ mod tests {
     #[test]
     fn auth_payload_wins_over_query() {
         let auth = json!({"token": "from-auth", "last_event_id": 7});
-        let handshake = Handshake::parse(Some(&auth), Some("token=from-query&last_event_id=3&EIO=4")).expect("ok");
+        let handshake =
+            Handshake::parse(Some(&auth), Some("token=from-query&last_event_id=3&EIO=4"))
+                .expect("ok");
         assert_eq!(handshake.token.as_deref(), Some("from-auth"));
         assert_eq!(handshake.last_event_id, Some(7));
     }
 
     #[test]
     fn query_alone_works_for_the_seed_client() {
-        let handshake =
-            Handshake::parse(None, Some("EIO=4&transport=polling&token=sba_ab%2Bc&accounts=a1,%20a2")).expect("ok");
+        let handshake = Handshake::parse(
+            None,
+            Some("EIO=4&transport=polling&token=sba_ab%2Bc&accounts=a1,%20a2"),
+        )
+        .expect("ok");
         assert_eq!(handshake.token.as_deref(), Some("sba_ab+c"));
         assert_eq!(handshake.accounts, ["a1", "a2"]);
         assert_eq!(handshake.last_event_id, None);
@@ -225,7 +275,12 @@ mod tests {
         assert!(Handshake::parse(Some(&json!({"last_event_id": -1})), None).is_err());
         assert!(Handshake::parse(Some(&json!({"last_event_id": "x"})), None).is_err());
         assert!(Handshake::parse(None, Some("last_event_id=1.5")).is_err());
-        assert_eq!(Handshake::parse(Some(&json!({"last_event_id": "12"})), None).ok().and_then(|h| h.last_event_id), Some(12));
+        assert_eq!(
+            Handshake::parse(Some(&json!({"last_event_id": "12"})), None)
+                .ok()
+                .and_then(|h| h.last_event_id),
+            Some(12)
+        );
     }
 
     #[test]
@@ -236,8 +291,14 @@ mod tests {
             account: account.map(str::to_owned),
             payload: serde_json::value::RawValue::from_string("{}".into()).expect("raw"),
         };
-        let bot = Principal::Bot { token_id: 1, account: "a1".into() };
-        let integrator = Principal::Integrator { token_id: 2, name: "crm".into() };
+        let bot = Principal::Bot {
+            token_id: 1,
+            account: "a1".into(),
+        };
+        let integrator = Principal::Integrator {
+            token_id: 2,
+            name: "crm".into(),
+        };
         assert!(visible(&bot, &[], &event(Some("a1"))));
         assert!(!visible(&bot, &[], &event(Some("a2"))));
         assert!(!visible(&bot, &[], &event(None)));

@@ -34,7 +34,9 @@ pub async fn register(
     let event_id = state.store.register_bot(registration).await?;
     state.feed.notify();
     tracing::info!(%account, "bot registered");
-    Ok(ok(json!({"user_id_chat": account, "status": "online", "event_id": event_id})))
+    Ok(ok(
+        json!({"user_id_chat": account, "status": "online", "event_id": event_id}),
+    ))
 }
 
 #[tracing::instrument(skip_all, fields(account, items))]
@@ -44,7 +46,9 @@ pub async fn new_messages(
     JsonBody(body): JsonBody<MessageBatch>,
 ) -> Result<Response, ApiError> {
     let batch = body.validate()?;
-    tracing::Span::current().record("account", batch.account.as_str()).record("items", batch.items.len());
+    tracing::Span::current()
+        .record("account", batch.account.as_str())
+        .record("items", batch.items.len());
     may_write(&principal, &batch.account)?;
     let outcome = state.store.ingest_messages(batch).await?;
     if outcome.event_id.is_some() {
@@ -60,7 +64,9 @@ pub async fn new_notifications(
     JsonBody(body): JsonBody<NotificationBatch>,
 ) -> Result<Response, ApiError> {
     let batch = body.validate()?;
-    tracing::Span::current().record("account", batch.account.as_str()).record("items", batch.items.len());
+    tracing::Span::current()
+        .record("account", batch.account.as_str())
+        .record("items", batch.items.len());
     may_write(&principal, &batch.account)?;
     let outcome = state.store.ingest_notifications(batch).await?;
     if outcome.event_id.is_some() {
@@ -81,7 +87,9 @@ pub async fn status_update(
     let (account, status) = (update.account.clone(), update.status);
     let event_id = state.store.update_bot_status(update).await?;
     state.feed.notify();
-    Ok(ok(json!({"user_id_chat": account, "status": status, "event_id": event_id})))
+    Ok(ok(
+        json!({"user_id_chat": account, "status": status, "event_id": event_id}),
+    ))
 }
 
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -40,7 +40,9 @@ const SOCKET_BUFFER: usize = 1024;
 
 /// The receiver's routes and its Socket.IO endpoint, ready to serve.
 pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
-    let (socket_layer, io) = SocketIo::builder().max_buffer_size(SOCKET_BUFFER).build_layer();
+    let (socket_layer, io) = SocketIo::builder()
+        .max_buffer_size(SOCKET_BUFFER)
+        .build_layer();
     let (store, feed) = (state.store.clone(), state.feed.clone());
     io.ns(
         "/",
@@ -51,15 +53,22 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
                 switchboard_realtime::stream_events(socket, feed);
             }
         })
-        .with(move |socket: SocketRef, TryData(auth): TryData<serde_json::Value>| {
-            let store = store.clone();
-            async move { switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref()).await }
-        }),
+        .with(
+            move |socket: SocketRef, TryData(auth): TryData<serde_json::Value>| {
+                let store = store.clone();
+                async move {
+                    switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref()).await
+                }
+            },
+        ),
     );
     let router = Router::new()
         .route("/api/bot/register", post(handlers::register))
         .route("/api/bot/new_messages", post(handlers::new_messages))
-        .route("/api/bot/new_notifications", post(handlers::new_notifications))
+        .route(
+            "/api/bot/new_notifications",
+            post(handlers::new_notifications),
+        )
         .route("/api/bot/status_update", post(handlers::status_update))
         .route("/healthz", get(switchboard_web::healthz))
         .fallback(handlers::not_found)
@@ -76,7 +85,10 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-        .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+        ])
         .allow_credentials(true)
 }
 
@@ -88,10 +100,19 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub async fn bind(addr: SocketAddr, state: AppState, cors_origins: &[String]) -> Result<Self, BindError> {
-        let listener = switchboard_web::bind(addr, "--listen (SWITCHBOARD_RECEIVER_LISTEN)").await?;
+    pub async fn bind(
+        addr: SocketAddr,
+        state: AppState,
+        cors_origins: &[String],
+    ) -> Result<Self, BindError> {
+        let listener =
+            switchboard_web::bind(addr, "--listen (SWITCHBOARD_RECEIVER_LISTEN)").await?;
         let (router, io) = router(state, cors_origins);
-        Ok(Self { listener, router, io })
+        Ok(Self {
+            listener,
+            router,
+            io,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

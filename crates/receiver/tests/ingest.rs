@@ -9,7 +9,13 @@ use serde_json::json;
 async fn a_batch_is_stored_and_the_answer_counts_new_items() {
     let app = TestReceiver::spawn().await;
     let token = app.bot("page1").await;
-    let body = batch("page1", vec![message("m1", "t1", "Chào shop"), message("m2", "t1", "Còn hàng không?")]);
+    let body = batch(
+        "page1",
+        vec![
+            message("m1", "t1", "Chào shop"),
+            message("m2", "t1", "Còn hàng không?"),
+        ],
+    );
     let (status, answer) = app.post("/api/bot/new_messages", Some(&token), &body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["success"], true);
@@ -22,17 +28,35 @@ async fn a_batch_is_stored_and_the_answer_counts_new_items() {
 async fn retried_batches_do_not_duplicate() {
     let app = TestReceiver::spawn().await;
     let token = app.bot("page1").await;
-    let body = batch("page1", vec![message("m1", "t1", "một"), message("m2", "t2", "hai")]);
+    let body = batch(
+        "page1",
+        vec![message("m1", "t1", "một"), message("m2", "t2", "hai")],
+    );
     for _ in 0..3 {
         let (status, _) = app.post("/api/bot/new_messages", Some(&token), &body).await;
         assert_eq!(status, 200);
     }
-    let overlapping = batch("page1", vec![message("m2", "t2", "hai"), message("m3", "t2", "ba")]);
-    let (_, answer) = app.post("/api/bot/new_messages", Some(&token), &overlapping).await;
-    assert_eq!((answer["data"]["new"].as_i64(), answer["data"]["duplicates"].as_i64()), (Some(1), Some(1)));
+    let overlapping = batch(
+        "page1",
+        vec![message("m2", "t2", "hai"), message("m3", "t2", "ba")],
+    );
+    let (_, answer) = app
+        .post("/api/bot/new_messages", Some(&token), &overlapping)
+        .await;
+    assert_eq!(
+        (
+            answer["data"]["new"].as_i64(),
+            answer["data"]["duplicates"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
     assert_eq!(app.db_count("SELECT COUNT(*) FROM messages").await, 3);
     // Only batches that brought something new wrote an event.
-    assert_eq!(app.db_count("SELECT COUNT(*) FROM events WHERE kind = 'new_messages'").await, 2);
+    assert_eq!(
+        app.db_count("SELECT COUNT(*) FROM events WHERE kind = 'new_messages'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -56,7 +80,10 @@ async fn conversations_track_the_last_message_and_unread_count() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .expect("row");
-    assert_eq!((text.as_str(), direction.as_str(), unread), ("Dạ còn ạ", "out", 2));
+    assert_eq!(
+        (text.as_str(), direction.as_str(), unread),
+        ("Dạ còn ạ", "out", 2)
+    );
 }
 
 #[tokio::test]
@@ -74,10 +101,21 @@ async fn a_batch_with_one_bad_item_stores_nothing_and_names_it() {
 
     let mut bad = message("m2", "t1", "x");
     bad["attachments"] = json!([{"type": "image", "url": "javascript:alert(1)"}]);
-    let (status, answer) =
-        app.post("/api/bot/new_messages", Some(&token), &batch("page1", vec![message("m1", "t1", "ok"), bad])).await;
+    let (status, answer) = app
+        .post(
+            "/api/bot/new_messages",
+            Some(&token),
+            &batch("page1", vec![message("m1", "t1", "ok"), bad]),
+        )
+        .await;
     assert_eq!(status, 422);
-    assert_eq!((answer["error"]["item"].as_i64(), answer["error"]["field"].as_str()), (Some(1), Some("attachments[0].url")));
+    assert_eq!(
+        (
+            answer["error"]["item"].as_i64(),
+            answer["error"]["field"].as_str()
+        ),
+        (Some(1), Some("attachments[0].url"))
+    );
     assert_eq!(app.db_count("SELECT COUNT(*) FROM messages").await, 0);
     assert_eq!(app.db_count("SELECT COUNT(*) FROM conversations").await, 0);
     assert_eq!(app.db_count("SELECT COUNT(*) FROM events").await, 0);
@@ -90,8 +128,14 @@ async fn missing_fields_and_wrong_types_are_4xx_with_the_field() {
     let cases = [
         (json!({"messages": []}), "user_id_chat"),
         (json!({"user_id_chat": "page1"}), "messages"),
-        (json!({"user_id_chat": "page1", "messages": "nope"}), "messages"),
-        (json!({"user_id_chat": "page1", "messages": [{"message_id": "m"}]}), "messages"),
+        (
+            json!({"user_id_chat": "page1", "messages": "nope"}),
+            "messages",
+        ),
+        (
+            json!({"user_id_chat": "page1", "messages": [{"message_id": "m"}]}),
+            "messages",
+        ),
         (json!({"user_id_chat": "page1", "messages": []}), "messages"),
         (json!({"user_id_chat": 5, "messages": []}), "user_id_chat"),
     ];
@@ -99,7 +143,14 @@ async fn missing_fields_and_wrong_types_are_4xx_with_the_field() {
         let (status, answer) = app.post("/api/bot/new_messages", Some(&token), &body).await;
         assert!((400..500).contains(&status), "{body} gave {status}");
         let named = answer["error"]["field"].as_str().unwrap_or_default();
-        assert!(named == field || answer["error"]["message"].as_str().unwrap_or_default().contains(field), "{answer}");
+        assert!(
+            named == field
+                || answer["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(field),
+            "{answer}"
+        );
     }
 }
 
@@ -113,7 +164,9 @@ async fn oversized_malformed_and_non_json_bodies_are_refused_cleanly() {
         .post(format!("{}/api/bot/new_messages", app.url))
         .bearer_auth(&token)
         .header("content-type", "application/json")
-        .body(format!("{{\"user_id_chat\":\"page1\",\"messages\":[],\"pad\":\"{huge}\"}}"))
+        .body(format!(
+            "{{\"user_id_chat\":\"page1\",\"messages\":[],\"pad\":\"{huge}\"}}"
+        ))
         .send()
         .await
         .expect("send");
@@ -149,8 +202,13 @@ async fn requests_without_a_valid_token_are_refused() {
     let token = app.bot("page1").await;
     let body = batch("page1", vec![message("m1", "t1", "x")]);
     let (status, answer) = app.post("/api/bot/new_messages", None, &body).await;
-    assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("unauthorized")));
-    let (status, _) = app.post("/api/bot/new_messages", Some("sbb_not-a-token"), &body).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, _) = app
+        .post("/api/bot/new_messages", Some("sbb_not-a-token"), &body)
+        .await;
     assert_eq!(status, 401);
 
     let id = app.store.tokens().await.expect("tokens")[0].id;
@@ -165,21 +223,41 @@ async fn a_bot_cannot_write_for_another_account() {
     let app = TestReceiver::spawn().await;
     let token = app.bot("page1").await;
     app.bot("page2").await;
-    for path in ["/api/bot/new_messages", "/api/bot/register", "/api/bot/status_update"] {
+    for path in [
+        "/api/bot/new_messages",
+        "/api/bot/register",
+        "/api/bot/status_update",
+    ] {
         let body = json!({"user_id_chat": "page2", "messages": [common::message("m1", "t1", "x")], "status": "online"});
         let (status, answer) = app.post(path, Some(&token), &body).await;
         assert_eq!(status, 403, "{path}: {answer}");
-        assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("page2"));
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("page2")
+        );
     }
     // An item naming another account inside the bot's own batch is refused too.
     let mut sneaky = message("m1", "t1", "x");
     sneaky["user_id_chat"] = json!("page2");
-    let (status, _) = app.post("/api/bot/new_messages", Some(&token), &batch("page1", vec![sneaky])).await;
+    let (status, _) = app
+        .post(
+            "/api/bot/new_messages",
+            Some(&token),
+            &batch("page1", vec![sneaky]),
+        )
+        .await;
     assert_eq!(status, 422);
     // Integrator tokens read; they do not push bot data.
     let integrator = app.integrator().await;
-    let (status, _) =
-        app.post("/api/bot/new_messages", Some(&integrator), &batch("page1", vec![message("m1", "t1", "x")])).await;
+    let (status, _) = app
+        .post(
+            "/api/bot/new_messages",
+            Some(&integrator),
+            &batch("page1", vec![message("m1", "t1", "x")]),
+        )
+        .await;
     assert_eq!(status, 403);
     assert_eq!(app.db_count("SELECT COUNT(*) FROM messages").await, 0);
 }
@@ -189,36 +267,90 @@ async fn register_status_and_notifications_are_stored_with_events() {
     let app = TestReceiver::spawn().await;
     let token = app.bot("page1").await;
     let (status, answer) = app
-        .post("/api/bot/register", Some(&token), &json!({"user_id_chat": "page1", "bot_name": "bot-1", "driver": "sim"}))
+        .post(
+            "/api/bot/register",
+            Some(&token),
+            &json!({"user_id_chat": "page1", "bot_name": "bot-1", "driver": "sim"}),
+        )
         .await;
     assert_eq!(status, 200, "{answer}");
     let (status, _) = app
-        .post("/api/bot/status_update", Some(&token), &json!({"user_id_chat": "page1", "status": "needs_login", "message": "checkpoint"}))
+        .post(
+            "/api/bot/status_update",
+            Some(&token),
+            &json!({"user_id_chat": "page1", "status": "needs_login", "message": "checkpoint"}),
+        )
         .await;
     assert_eq!(status, 200);
-    let (status, answer) =
-        app.post("/api/bot/status_update", Some(&token), &json!({"user_id_chat": "page1", "status": "sleepy"})).await;
-    assert_eq!((status, answer["error"]["field"].as_str()), (422, Some("status")));
-    let account = app.store.account("page1").await.expect("read").expect("account");
-    assert_eq!((account.bot_status.as_str(), account.bot_status_message.as_str()), ("needs_login", "checkpoint"));
+    let (status, answer) = app
+        .post(
+            "/api/bot/status_update",
+            Some(&token),
+            &json!({"user_id_chat": "page1", "status": "sleepy"}),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (422, Some("status"))
+    );
+    let account = app
+        .store
+        .account("page1")
+        .await
+        .expect("read")
+        .expect("account");
+    assert_eq!(
+        (
+            account.bot_status.as_str(),
+            account.bot_status_message.as_str()
+        ),
+        ("needs_login", "checkpoint")
+    );
 
     let notifications = json!({"user_id_chat": "page1", "notifications": [
         {"notification_id": "n1", "kind": "comment", "text": "Hà đã bình luận về bài viết của bạn", "link": "https://facebook.com/p/1", "occurred_at": 1767225600},
         {"notification_id": "n1", "kind": "comment", "text": "again", "occurred_at": 1767225600}
     ]});
-    let (status, answer) = app.post("/api/bot/new_notifications", Some(&token), &notifications).await;
+    let (status, answer) = app
+        .post("/api/bot/new_notifications", Some(&token), &notifications)
+        .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!((answer["data"]["received"].as_i64(), answer["data"]["new"].as_i64()), (Some(2), Some(1)));
-    let kinds: Vec<String> = app.store.events_after(0, 10).await.expect("events").iter().map(|e| e.kind.as_str().to_owned()).collect();
+    assert_eq!(
+        (
+            answer["data"]["received"].as_i64(),
+            answer["data"]["new"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    let kinds: Vec<String> = app
+        .store
+        .events_after(0, 10)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.kind.as_str().to_owned())
+        .collect();
     assert_eq!(kinds, ["bot_register", "bot_status", "new_notifications"]);
 }
 
 #[tokio::test]
 async fn health_and_unknown_paths_answer_json() {
     let app = TestReceiver::spawn().await;
-    let health: serde_json::Value =
-        app.http.get(format!("{}/healthz", app.url)).send().await.expect("send").json().await.expect("json");
+    let health: serde_json::Value = app
+        .http
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(health["status"], "ok");
-    let response = app.http.get(format!("{}/api/nothing", app.url)).send().await.expect("send");
+    let response = app
+        .http
+        .get(format!("{}/api/nothing", app.url))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(response.status().as_u16(), 404);
 }

@@ -67,8 +67,14 @@ pub struct Client {
 /// Turns `http://host:port` (plus an optional query) into the Engine.IO WebSocket URL.
 fn websocket_url(server: &str, query: &str) -> String {
     let base = server.trim_end_matches('/');
-    let base = base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
-    let extra = if query.is_empty() { String::new() } else { format!("&{query}") };
+    let base = base
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
+    let extra = if query.is_empty() {
+        String::new()
+    } else {
+        format!("&{query}")
+    };
     format!("{base}/socket.io/?EIO=4&transport=websocket{extra}")
 }
 
@@ -77,8 +83,9 @@ impl Client {
     /// CONNECT packet and `query` (`a=1&b=2`, already encoded) in the URL.
     pub async fn connect(server: &str, auth: &Value, query: &str) -> Result<Self, ClientError> {
         let url = websocket_url(server, query);
-        let (mut socket, _) =
-            tokio_tungstenite::connect_async(url.as_str()).await.map_err(|e| ClientError::Transport(e.to_string()))?;
+        let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
         let open = next_text(&mut socket).await?;
         if !open.starts_with('0') {
             return Err(ClientError::Protocol(open));
@@ -90,16 +97,27 @@ impl Client {
         let sid = loop {
             let packet = next_text(&mut socket).await?;
             if packet == "2" {
-                socket.send(Message::text("3")).await.map_err(|e| ClientError::Transport(e.to_string()))?;
+                socket
+                    .send(Message::text("3"))
+                    .await
+                    .map_err(|e| ClientError::Transport(e.to_string()))?;
                 continue;
             }
             if let Some(body) = packet.strip_prefix("40") {
                 let body: Value = serde_json::from_str(body)?;
-                break body.get("sid").and_then(Value::as_str).unwrap_or_default().to_owned();
+                break body
+                    .get("sid")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
             }
             if let Some(body) = packet.strip_prefix("44") {
-                let body: Value = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
-                let message = body.get("message").and_then(Value::as_str).map_or_else(|| body.to_string(), str::to_owned);
+                let body: Value =
+                    serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
+                let message = body
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| body.to_string(), str::to_owned);
                 return Err(ClientError::Refused(message));
             }
             return Err(ClientError::Protocol(packet));
@@ -121,15 +139,26 @@ impl Client {
         let reader_pending = Arc::clone(&pending);
         tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
-                let Message::Text(text) = message else { continue };
+                let Message::Text(text) = message else {
+                    continue;
+                };
                 if !dispatch(text.as_str(), &reader_out, &event_tx, &reader_pending) {
                     break;
                 }
             }
             // Wake everyone waiting on an ack: the connection is gone.
-            reader_pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+            reader_pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
         });
-        Ok(Self { outgoing, events, pending, next_ack: AtomicU64::new(1), sid })
+        Ok(Self {
+            outgoing,
+            events,
+            pending,
+            next_ack: AtomicU64::new(1),
+            sid,
+        })
     }
 
     /// The next event from the server; `None` once the connection is closed.
@@ -140,21 +169,36 @@ impl Client {
     /// Sends an event without waiting for anything.
     pub fn emit<T: Serialize>(&self, name: &str, data: &T) -> Result<(), ClientError> {
         let packet = format!("42{}", serde_json::to_string(&(name, data))?);
-        self.outgoing.send(Message::text(packet)).map_err(|_| ClientError::Closed)
+        self.outgoing
+            .send(Message::text(packet))
+            .map_err(|_| ClientError::Closed)
     }
 
     /// Sends an event and waits for the server's acknowledgement (its first argument).
-    pub async fn emit_with_ack<T: Serialize>(&self, name: &str, data: &T, timeout: Duration) -> Result<Value, ClientError> {
+    pub async fn emit_with_ack<T: Serialize>(
+        &self,
+        name: &str,
+        data: &T,
+        timeout: Duration,
+    ) -> Result<Value, ClientError> {
         let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, tx);
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, tx);
         let packet = format!("42{id}{}", serde_json::to_string(&(name, data))?);
-        self.outgoing.send(Message::text(packet)).map_err(|_| ClientError::Closed)?;
+        self.outgoing
+            .send(Message::text(packet))
+            .map_err(|_| ClientError::Closed)?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(_)) => Err(ClientError::Closed),
             Err(_) => {
-                self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+                self.pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&id);
                 Err(ClientError::AckTimeout(timeout))
             }
         }
@@ -163,7 +207,9 @@ impl Client {
     /// Answers an event the server sent with an ack id.
     pub fn ack<T: Serialize>(&self, ack_id: u64, data: &T) -> Result<(), ClientError> {
         let packet = format!("43{ack_id}{}", serde_json::to_string(&[data])?);
-        self.outgoing.send(Message::text(packet)).map_err(|_| ClientError::Closed)
+        self.outgoing
+            .send(Message::text(packet))
+            .map_err(|_| ClientError::Closed)
     }
 
     /// Leaves the namespace and closes the connection.
@@ -195,7 +241,9 @@ where
 
 /// Splits `<digits>rest` into the number and the rest.
 fn leading_number(text: &str) -> (Option<u64>, &str) {
-    let end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     (text[..end].parse().ok(), &text[end..])
 }
 
@@ -215,9 +263,18 @@ fn dispatch(
                 Some(b'2') => {
                     let (ack_id, raw) = leading_number(&packet[1..]);
                     let name = serde_json::from_str::<(String, serde::de::IgnoredAny)>(raw)
-                        .or_else(|_| serde_json::from_str::<(String,)>(raw).map(|(n,)| (n, serde::de::IgnoredAny)));
+                        .or_else(|_| {
+                            serde_json::from_str::<(String,)>(raw)
+                                .map(|(n,)| (n, serde::de::IgnoredAny))
+                        });
                     match name {
-                        Ok((name, _)) => events.send(Event { name, raw: raw.to_owned(), ack_id }).is_ok(),
+                        Ok((name, _)) => events
+                            .send(Event {
+                                name,
+                                raw: raw.to_owned(),
+                                ack_id,
+                            })
+                            .is_ok(),
                         Err(error) => {
                             tracing::warn!(%error, "ignoring an event that is not a JSON array");
                             true
@@ -225,12 +282,18 @@ fn dispatch(
                     }
                 }
                 Some(b'3') => {
-                    let (Some(id), raw) = leading_number(&packet[1..]) else { return true };
+                    let (Some(id), raw) = leading_number(&packet[1..]) else {
+                        return true;
+                    };
                     let value = serde_json::from_str::<Vec<Value>>(raw)
                         .ok()
                         .and_then(|args| args.into_iter().next())
                         .unwrap_or(Value::Null);
-                    if let Some(tx) = pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id) {
+                    if let Some(tx) = pending
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&id)
+                    {
                         let _ = tx.send(value);
                     }
                     true
@@ -253,7 +316,10 @@ mod tests {
             websocket_url("http://127.0.0.1:5001/", "token=a"),
             "ws://127.0.0.1:5001/socket.io/?EIO=4&transport=websocket&token=a"
         );
-        assert_eq!(websocket_url("https://x", ""), "wss://x/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(
+            websocket_url("https://x", ""),
+            "wss://x/socket.io/?EIO=4&transport=websocket"
+        );
     }
 
     #[test]
@@ -261,9 +327,17 @@ mod tests {
         let (out, _out_rx) = mpsc::unbounded_channel();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let pending = PendingAcks::default();
-        assert!(dispatch(r#"4212["send_message_command",{"id":7}]"#, &out, &tx, &pending));
+        assert!(dispatch(
+            r#"4212["send_message_command",{"id":7}]"#,
+            &out,
+            &tx,
+            &pending
+        ));
         let event = rx.try_recv().expect("event");
-        assert_eq!((event.name.as_str(), event.ack_id), ("send_message_command", Some(12)));
+        assert_eq!(
+            (event.name.as_str(), event.ack_id),
+            ("send_message_command", Some(12))
+        );
         assert_eq!(event.data::<Value>().expect("data")["id"], 7);
         assert!(!dispatch("1", &out, &tx, &pending));
     }

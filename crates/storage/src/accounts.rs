@@ -1,7 +1,7 @@
 //! Facebook accounts and pages, and what their bots last said about themselves.
 
 use crate::events::append;
-use crate::{Result, Store, StorageError};
+use crate::{Result, StorageError, Store};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 use serde_json::json;
@@ -43,7 +43,8 @@ pub struct Account {
     pub bot_status_message: String,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, user_id_chat, name, kind, enabled, bot_status, bot_status_message";
+const ACCOUNT_COLUMNS: &str =
+    "id, user_id_chat, name, kind, enabled, bot_status, bot_status_message";
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let kind: String = row.get(3)?;
@@ -60,14 +61,17 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
 
 pub(crate) fn find(tx: &Transaction<'_>, user_id_chat: &str) -> Result<Option<Account>> {
     Ok(tx
-        .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts WHERE user_id_chat = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts WHERE user_id_chat = ?1"
+        ))?
         .query_row([user_id_chat], account_from_row)
         .optional()?)
 }
 
 /// The account a bot may write for: it must exist and be enabled.
 pub(crate) fn writable(tx: &Transaction<'_>, user_id_chat: &str) -> Result<Account> {
-    let account = find(tx, user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))?;
+    let account = find(tx, user_id_chat)?
+        .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))?;
     if !account.enabled {
         return Err(StorageError::AccountDisabled(user_id_chat.to_owned()));
     }
@@ -76,7 +80,12 @@ pub(crate) fn writable(tx: &Transaction<'_>, user_id_chat: &str) -> Result<Accou
 
 impl Store {
     /// Returns the account, creating it with `name` and `kind` if it does not exist (the bool says so).
-    pub async fn ensure_account(&self, user_id_chat: &str, name: &str, kind: AccountKind) -> Result<(Account, bool)> {
+    pub async fn ensure_account(
+        &self,
+        user_id_chat: &str,
+        name: &str,
+        kind: AccountKind,
+    ) -> Result<(Account, bool)> {
         let (user_id_chat, name) = (user_id_chat.to_owned(), name.to_owned());
         self.write(move |tx| {
             if let Some(account) = find(tx, &user_id_chat)? {
@@ -100,8 +109,9 @@ impl Store {
 
     pub async fn accounts(&self) -> Result<Vec<Account>> {
         self.read(|tx| {
-            let mut statement =
-                tx.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts ORDER BY user_id_chat"))?;
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts ORDER BY user_id_chat"
+            ))?;
             let rows = statement.query_map([], account_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })

@@ -15,11 +15,18 @@ pub enum StorageError {
     )]
     UnsupportedUrl(String),
     #[error("cannot open the database at {path}: {source}")]
-    Open { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    Open {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(
         "the database at {path} has schema version {found}, newer than this switchboard knows ({known}); run a newer switchboard"
     )]
-    NewerSchema { path: PathBuf, found: i64, known: i64 },
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("stored data could not be read: {0}")]
@@ -31,7 +38,10 @@ pub enum StorageError {
 impl StorageError {
     /// True when the error says the caller asked for something that cannot be (not our fault).
     pub fn is_client_error(&self) -> bool {
-        matches!(self, Self::UnknownAccount(_) | Self::AccountDisabled(_) | Self::UnknownToken(_))
+        matches!(
+            self,
+            Self::UnknownAccount(_) | Self::AccountDisabled(_) | Self::UnknownToken(_)
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! The event log: every change a console cares about, appended in the transaction that made it.
 
-use crate::{Result, Store, StorageError};
+use crate::{Result, StorageError, Store};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 use switchboard_domain::{EventKind, UnixMillis};
@@ -32,15 +32,29 @@ pub(crate) fn append(
     Ok(tx.last_insert_rowid())
 }
 
-fn decode(id: i64, kind: &str, account: Option<String>, payload: &str, created_at: i64) -> Result<StoredEvent> {
+fn decode(
+    id: i64,
+    kind: &str,
+    account: Option<String>,
+    payload: &str,
+    created_at: i64,
+) -> Result<StoredEvent> {
     let kind = EventKind::parse(kind)
         .ok_or_else(|| StorageError::Corrupt(format!("event {id} has unknown kind `{kind}`")))?;
     let body: Map<String, Value> = serde_json::from_str(payload)?;
     let mut wire = Map::with_capacity(body.len() + 2);
     wire.insert("event_id".into(), Value::from(id));
-    wire.insert("at".into(), Value::from(UnixMillis(created_at).to_rfc3339()));
+    wire.insert(
+        "at".into(),
+        Value::from(UnixMillis(created_at).to_rfc3339()),
+    );
     wire.extend(body);
-    Ok(StoredEvent { id, kind, account, payload: Value::Object(wire) })
+    Ok(StoredEvent {
+        id,
+        kind,
+        account,
+        payload: Value::Object(wire),
+    })
 }
 
 impl Store {
@@ -66,7 +80,9 @@ impl Store {
     pub async fn last_event_id(&self) -> Result<i64> {
         self.read(|tx| {
             Ok(tx
-                .query_row("SELECT MAX(id) FROM events", [], |r| r.get::<_, Option<i64>>(0))
+                .query_row("SELECT MAX(id) FROM events", [], |r| {
+                    r.get::<_, Option<i64>>(0)
+                })
                 .optional()?
                 .flatten()
                 .unwrap_or(0))

@@ -22,12 +22,22 @@ pub struct IngestOutcome {
 
 impl IngestOutcome {
     fn new(received: usize, new: usize, event_id: Option<i64>) -> Self {
-        Self { received, new, duplicates: received - new, event_id }
+        Self {
+            received,
+            new,
+            duplicates: received - new,
+            event_id,
+        }
     }
 }
 
 /// Conversation id for a thread, created on first sight; the participant's name is refreshed when known.
-fn conversation_id(tx: &Transaction<'_>, account_id: i64, message: &NewMessage, now: i64) -> Result<i64> {
+fn conversation_id(
+    tx: &Transaction<'_>,
+    account_id: i64,
+    message: &NewMessage,
+    now: i64,
+) -> Result<i64> {
     Ok(tx
         .prepare_cached(
             "INSERT INTO conversations (account_id, thread_id, participant_id, participant_name, created_at, updated_at)
@@ -49,7 +59,12 @@ struct ConversationChange<'a> {
     unread: i64,
 }
 
-fn apply_conversation_change(tx: &Transaction<'_>, id: i64, change: &ConversationChange<'_>, now: i64) -> Result<Value> {
+fn apply_conversation_change(
+    tx: &Transaction<'_>,
+    id: i64,
+    change: &ConversationChange<'_>,
+    now: i64,
+) -> Result<Value> {
     let newest = change.newest;
     Ok(tx
         .prepare_cached(
@@ -172,7 +187,10 @@ impl Store {
     }
 
     /// Stores a batch of notifications in one transaction, with its `new_notifications` event.
-    pub async fn ingest_notifications(&self, batch: Batch<NewNotification>) -> Result<IngestOutcome> {
+    pub async fn ingest_notifications(
+        &self,
+        batch: Batch<NewNotification>,
+    ) -> Result<IngestOutcome> {
         self.write(move |tx| {
             let account = writable(tx, &batch.account)?;
             let now = UnixMillis::now().0;

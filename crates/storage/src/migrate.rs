@@ -4,8 +4,11 @@ use crate::{Result, StorageError};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
 
 /// Applies every migration the database has not seen, each in its own immediate transaction, so two
 /// processes starting on one file at once apply each migration exactly once.
@@ -20,10 +23,17 @@ pub(crate) fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
     let known = SQLITE_MIGRATIONS.last().map_or(0, |m| m.0);
     for &(version, name, sql) in SQLITE_MIGRATIONS {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: i64 =
-            tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+        let current: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?;
         if current > known {
-            return Err(StorageError::NewerSchema { path: path.to_owned(), found: current, known });
+            return Err(StorageError::NewerSchema {
+                path: path.to_owned(),
+                found: current,
+                known,
+            });
         }
         if current >= version {
             continue;

@@ -24,13 +24,18 @@ struct Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.inner.path).finish()
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
 /// Turns `sqlite://data/x.db`, `sqlite:x.db` or a plain path into a file path.
 pub(crate) fn sqlite_path(url: &str) -> Result<PathBuf> {
-    if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         let rest = rest.split('?').next().unwrap_or_default();
         if rest.is_empty() {
             return Err(StorageError::UnsupportedUrl(url.to_owned()));
@@ -44,8 +49,10 @@ pub(crate) fn sqlite_path(url: &str) -> Result<PathBuf> {
 }
 
 fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
-    let conn = Connection::open_with_flags(path, flags)
-        .map_err(|e| StorageError::Open { path: path.to_owned(), source: Box::new(e) })?;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| StorageError::Open {
+        path: path.to_owned(),
+        source: Box::new(e),
+    })?;
     // synchronous=FULL: a commit is on disk before we answer 2xx, even across a power cut.
     conn.execute_batch(
         "PRAGMA busy_timeout = 10000;
@@ -66,12 +73,16 @@ impl Store {
 
     fn open_blocking(path: PathBuf) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StorageError::Open { path: path.clone(), source: Box::new(e) })?;
+            std::fs::create_dir_all(parent).map_err(|e| StorageError::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
         }
         let mut writer = open_connection(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -80,13 +91,21 @@ impl Store {
         migrate::apply(&mut writer, &path)?;
         let readers = (0..READERS)
             .map(|_| {
-                open_connection(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                    .map(Mutex::new)
+                open_connection(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map(Mutex::new)
             })
             .collect::<Result<Vec<_>>>()?;
         tracing::info!(path = %path.display(), "database ready");
         Ok(Self {
-            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) }),
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
         })
     }
 
@@ -102,7 +121,10 @@ impl Store {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut conn = inner
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
             tx.commit()?;
@@ -126,7 +148,9 @@ impl Store {
             let mut conn = (0..count)
                 .find_map(|i| inner.readers[(start + i) % count].try_lock().ok())
                 .unwrap_or_else(|| {
-                    inner.readers[start % count].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+                    inner.readers[start % count]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                 });
             let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
             let value = work(&tx)?;
@@ -144,11 +168,26 @@ mod tests {
 
     #[test]
     fn urls_name_files() {
-        assert_eq!(sqlite_path("sqlite://data/s.db").ok(), Some(PathBuf::from("data/s.db")));
-        assert_eq!(sqlite_path("sqlite:///tmp/s.db").ok(), Some(PathBuf::from("/tmp/s.db")));
-        assert_eq!(sqlite_path("sqlite:s.db?mode=rwc").ok(), Some(PathBuf::from("s.db")));
-        assert_eq!(sqlite_path("plain/file.db").ok(), Some(PathBuf::from("plain/file.db")));
-        assert!(matches!(sqlite_path("postgres://x/y"), Err(StorageError::UnsupportedUrl(_))));
+        assert_eq!(
+            sqlite_path("sqlite://data/s.db").ok(),
+            Some(PathBuf::from("data/s.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/s.db").ok(),
+            Some(PathBuf::from("/tmp/s.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:s.db?mode=rwc").ok(),
+            Some(PathBuf::from("s.db"))
+        );
+        assert_eq!(
+            sqlite_path("plain/file.db").ok(),
+            Some(PathBuf::from("plain/file.db"))
+        );
+        assert!(matches!(
+            sqlite_path("postgres://x/y"),
+            Err(StorageError::UnsupportedUrl(_))
+        ));
     }
 
     #[tokio::test]
@@ -159,7 +198,9 @@ mod tests {
         drop(first);
         let store = Store::open(&url).await.expect("second open");
         let versions: i64 = store
-            .read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?))
+            .read(
+                |tx| Ok(tx.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?),
+            )
             .await
             .expect("count");
         assert_eq!(versions, migrate::latest());
@@ -172,13 +213,19 @@ mod tests {
         let store = Store::open(&url).await.expect("open");
         store
             .write(|tx| {
-                tx.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)", [])?;
+                tx.execute(
+                    "INSERT INTO schema_migrations VALUES (999, 'future', 0)",
+                    [],
+                )?;
                 Ok(())
             })
             .await
             .expect("insert");
         drop(store);
         let error = Store::open(&url).await.expect_err("newer schema");
-        assert!(error.to_string().contains("newer than this switchboard"), "{error}");
+        assert!(
+            error.to_string().contains("newer than this switchboard"),
+            "{error}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Bearer tokens for bots and integrators. A token is 32 random bytes shown once; only its SHA-256 is
 //! stored (the token is high-entropy, so a slow password hash would add nothing but latency).
 
-use crate::{Result, Store, StorageError, accounts};
+use crate::{Result, StorageError, Store, accounts};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -87,8 +87,14 @@ impl Store {
                     let account: Option<String> = r.get(3)?;
                     let enabled: Option<bool> = r.get(4)?;
                     Ok(match (kind.as_str(), account, enabled) {
-                        ("bot", Some(account), Some(true)) => Some(Principal::Bot { token_id: id, account }),
-                        ("api", _, _) => Some(Principal::Integrator { token_id: id, name: r.get(2)? }),
+                        ("bot", Some(account), Some(true)) => Some(Principal::Bot {
+                            token_id: id,
+                            account,
+                        }),
+                        ("api", _, _) => Some(Principal::Integrator {
+                            token_id: id,
+                            name: r.get(2)?,
+                        }),
                         _ => None,
                     })
                 })

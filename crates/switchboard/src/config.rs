@@ -29,7 +29,10 @@ pub struct RoleFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -41,10 +44,17 @@ impl FileConfig {
     /// Reads `path`. A missing file is fine when it is the default one; a named one must exist.
     pub fn load(path: &Path, explicitly_named: bool) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string().trim().to_owned() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicitly_named => Ok(Self::default()),
-            Err(source) => Err(ConfigError::Read { path: path.to_owned(), source }),
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.to_string().trim().to_owned(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicitly_named => {
+                Ok(Self::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 }
@@ -65,8 +75,11 @@ mod tests {
     fn unknown_keys_are_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("switchboard.toml");
-        std::fs::write(&path, "database_url = \"sqlite://x.db\"\n[receiver]\nlisten = \"127.0.0.1:7001\"\nport = 3\n")
-            .expect("write");
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://x.db\"\n[receiver]\nlisten = \"127.0.0.1:7001\"\nport = 3\n",
+        )
+        .expect("write");
         let error = FileConfig::load(&path, false).expect_err("unknown key");
         assert!(error.to_string().contains("port"), "{error}");
         std::fs::write(&path, "[receiver]\nlisten = \"127.0.0.1:7001\"\n").expect("write");

@@ -14,10 +14,19 @@ use switchboard_storage::{AccountKind, DEFAULT_DATABASE_URL, Store, TokenKind};
 use switchboard_web::Shutdown;
 
 #[derive(Parser, Debug)]
-#[command(name = "switchboard", version, about = "Switchboard: an open contact-center CRM for Facebook and the phone")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: an open contact-center CRM for Facebook and the phone"
+)]
 struct Cli {
     /// Configuration file (TOML). Flags and SWITCHBOARD_* variables override it.
-    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", default_value = "switchboard.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_CONFIG",
+        default_value = "switchboard.toml"
+    )]
     config: PathBuf,
     /// Database to use: sqlite://PATH (created if missing).
     #[arg(long, global = true, env = "SWITCHBOARD_DATABASE_URL")]
@@ -104,7 +113,10 @@ fn init_logging(format: &str, filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     if format == "json" {
         builder.json().init();
     } else {
@@ -124,15 +136,29 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let log_format = cli.log_format.clone().or(file.log_format.clone()).unwrap_or_else(|| "text".into());
-    let log_level = cli.log_level.clone().or(file.log_level.clone()).unwrap_or_else(|| "info".into());
+    let log_format = cli
+        .log_format
+        .clone()
+        .or(file.log_format.clone())
+        .unwrap_or_else(|| "text".into());
+    let log_level = cli
+        .log_level
+        .clone()
+        .or(file.log_level.clone())
+        .unwrap_or_else(|| "info".into());
     init_logging(&log_format, &log_level);
     let settings = Settings {
-        database_url: cli.database_url.clone().or(file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-        cors_origins: file
-            .cors_origins
+        database_url: cli
+            .database_url
             .clone()
-            .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.iter().map(|o| (*o).to_owned()).collect()),
+            .or(file.database_url.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        cors_origins: file.cors_origins.clone().unwrap_or_else(|| {
+            DEFAULT_CORS_ORIGINS
+                .iter()
+                .map(|o| (*o).to_owned())
+                .collect()
+        }),
         grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(10)),
         file,
     };
@@ -146,7 +172,9 @@ async fn main() -> ExitCode {
 }
 
 fn not_built(role: &str, issue: u32) -> Result<(), String> {
-    Err(format!("the {role} role is not built yet (tracked in issue #{issue}); nothing was started"))
+    Err(format!(
+        "the {role} role is not built yet (tracked in issue #{issue}); nothing was started"
+    ))
 }
 
 async fn run(command: Command, settings: Settings) -> Result<(), String> {
@@ -155,7 +183,9 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
         Command::Callcenter => not_built("callcenter", 4),
         Command::Bot { .. } => not_built("bot", 5),
         Command::Serve { receiver_listen } => {
-            tracing::warn!("the sender, callcenter and console roles are not built yet; serving the receiver only");
+            tracing::warn!(
+                "the sender, callcenter and console roles are not built yet; serving the receiver only"
+            );
             serve_receiver(receiver_listen, "--receiver-listen", settings).await
         }
         Command::Receiver { listen } => serve_receiver(listen, "--listen", settings).await,
@@ -165,46 +195,82 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
 }
 
 async fn open(settings: &Settings) -> Result<Store, String> {
-    Store::open(&settings.database_url).await.map_err(|e| e.to_string())
+    Store::open(&settings.database_url)
+        .await
+        .map_err(|e| e.to_string())
 }
 
-async fn serve_receiver(listen: Option<SocketAddr>, flag: &str, settings: Settings) -> Result<(), String> {
-    let default: SocketAddr = DEFAULT_RECEIVER_LISTEN.parse().map_err(|e| format!("{e}"))?;
+async fn serve_receiver(
+    listen: Option<SocketAddr>,
+    flag: &str,
+    settings: Settings,
+) -> Result<(), String> {
+    let default: SocketAddr = DEFAULT_RECEIVER_LISTEN
+        .parse()
+        .map_err(|e| format!("{e}"))?;
     let listen = listen.or(settings.file.receiver.listen).unwrap_or(default);
     let store = open(&settings).await?;
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     let stop = shutdown.clone();
-    let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move { stop.wait().await })
-        .await
-        .map_err(|e| e.to_string())?;
+    let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move {
+        stop.wait().await
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     let state = switchboard_receiver::AppState { store, feed };
     let receiver = switchboard_receiver::Receiver::bind(listen, state, &settings.cors_origins)
         .await
-        .map_err(|e| e.to_string().replace("--listen (SWITCHBOARD_RECEIVER_LISTEN)", &format!("{flag} (SWITCHBOARD_RECEIVER_LISTEN)")))?;
+        .map_err(|e| {
+            e.to_string().replace(
+                "--listen (SWITCHBOARD_RECEIVER_LISTEN)",
+                &format!("{flag} (SWITCHBOARD_RECEIVER_LISTEN)"),
+            )
+        })?;
     let addr = receiver.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, "receiver listening");
     // A stable line on stdout for scripts and tests that start us on port 0.
     println!("switchboard receiver listening on http://{addr}");
-    receiver.run(shutdown, settings.grace).await.map_err(|e| e.to_string())?;
+    receiver
+        .run(shutdown, settings.grace)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!("receiver stopped");
     Ok(())
 }
 
 async fn bots(command: BotsCommand, store: &Store) -> Result<(), String> {
     match command {
-        BotsCommand::Add { account, name, kind } => {
-            let account = switchboard_domain::ingest::account_id("ACCOUNT", &account).map_err(|e| e.to_string())?;
-            let kind = AccountKind::parse(&kind).ok_or_else(|| format!("--kind must be `page` or `personal`, not `{kind}`"))?;
-            let (account, created) = store.ensure_account(&account, &name, kind).await.map_err(|e| e.to_string())?;
-            if created {
-                eprintln!("created account {} ({})", account.user_id_chat, account.kind.as_str());
-            }
-            let (id, token) = store
-                .issue_token(TokenKind::Bot { account: account.user_id_chat.clone() })
+        BotsCommand::Add {
+            account,
+            name,
+            kind,
+        } => {
+            let account = switchboard_domain::ingest::account_id("ACCOUNT", &account)
+                .map_err(|e| e.to_string())?;
+            let kind = AccountKind::parse(&kind)
+                .ok_or_else(|| format!("--kind must be `page` or `personal`, not `{kind}`"))?;
+            let (account, created) = store
+                .ensure_account(&account, &name, kind)
                 .await
                 .map_err(|e| e.to_string())?;
-            eprintln!("bot token {id} for {}; it is shown once, store it now:", account.user_id_chat);
+            if created {
+                eprintln!(
+                    "created account {} ({})",
+                    account.user_id_chat,
+                    account.kind.as_str()
+                );
+            }
+            let (id, token) = store
+                .issue_token(TokenKind::Bot {
+                    account: account.user_id_chat.clone(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "bot token {id} for {}; it is shown once, store it now:",
+                account.user_id_chat
+            );
             println!("{token}");
             Ok(())
         }
@@ -216,8 +282,12 @@ async fn bots(command: BotsCommand, store: &Store) -> Result<(), String> {
 async fn tokens(command: TokensCommand, store: &Store) -> Result<(), String> {
     match command {
         TokensCommand::Add { name } => {
-            let name = switchboard_domain::validation::identifier("NAME", &name, 128).map_err(|e| e.to_string())?;
-            let (id, token) = store.issue_token(TokenKind::Api { name }).await.map_err(|e| e.to_string())?;
+            let name = switchboard_domain::validation::identifier("NAME", &name, 128)
+                .map_err(|e| e.to_string())?;
+            let (id, token) = store
+                .issue_token(TokenKind::Api { name })
+                .await
+                .map_err(|e| e.to_string())?;
             eprintln!("API token {id}; it is shown once, store it now:");
             println!("{token}");
             Ok(())
@@ -229,7 +299,10 @@ async fn tokens(command: TokensCommand, store: &Store) -> Result<(), String> {
 
 async fn list_tokens(store: &Store, kind: &str) -> Result<(), String> {
     let tokens = store.tokens().await.map_err(|e| e.to_string())?;
-    println!("{:>5}  {:<8}  {:<24}  {:<24}  status", "id", "kind", "name", "created");
+    println!(
+        "{:>5}  {:<8}  {:<24}  {:<24}  status",
+        "id", "kind", "name", "created"
+    );
     for t in tokens.iter().filter(|t| t.kind == kind) {
         let name = t.account.as_deref().unwrap_or(&t.name);
         println!(

@@ -15,15 +15,28 @@ fn switchboard(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env_remove("SWITCHBOARD_RECEIVER_LISTEN")
-        .env("SWITCHBOARD_DATABASE_URL", format!("sqlite://{}", dir.join("sb.db").display()))
+        .env(
+            "SWITCHBOARD_DATABASE_URL",
+            format!("sqlite://{}", dir.join("sb.db").display()),
+        )
         .env("SWITCHBOARD_LOG", "warn");
     command
 }
 
 fn add_bot(dir: &Path, account: &str) -> String {
-    let output = switchboard(dir).args(["bots", "add", account]).output().expect("run bots add");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("utf8").trim().to_owned()
+    let output = switchboard(dir)
+        .args(["bots", "add", account])
+        .output()
+        .expect("run bots add");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned()
 }
 
 /// Starts the receiver on a free port and returns it with its base URL, read from its ready line.
@@ -36,9 +49,14 @@ fn start_receiver(dir: &Path) -> (Child, String) {
         .expect("spawn receiver");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("ready line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
     let url = line.trim().rsplit(' ').next().expect("url").to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "unexpected ready line: {line}");
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "unexpected ready line: {line}"
+    );
     (child, url)
 }
 
@@ -63,16 +81,31 @@ async fn every_acknowledged_item_survives_a_sigkill_and_the_event_log_has_no_gap
     let tokens: Vec<String> = accounts.iter().map(|a| add_bot(dir.path(), a)).collect();
     let (mut child, url) = start_receiver(dir.path());
     let acknowledged = Arc::new(Mutex::new(HashSet::new()));
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
     let mut posters = Vec::new();
     for (account, token) in accounts.iter().zip(&tokens) {
-        let (http, url, token, acknowledged) = (http.clone(), url.clone(), token.clone(), Arc::clone(&acknowledged));
+        let (http, url, token, acknowledged) = (
+            http.clone(),
+            url.clone(),
+            token.clone(),
+            Arc::clone(&acknowledged),
+        );
         let account = account.to_string();
         posters.push(tokio::spawn(async move {
             let mut next = 0;
             loop {
-                let batch = json!({"user_id_chat": account, "messages": messages(&account, next, 20)});
-                match http.post(format!("{url}/api/bot/new_messages")).bearer_auth(&token).json(&batch).send().await {
+                let batch =
+                    json!({"user_id_chat": account, "messages": messages(&account, next, 20)});
+                match http
+                    .post(format!("{url}/api/bot/new_messages"))
+                    .bearer_auth(&token)
+                    .json(&batch)
+                    .send()
+                    .await
+                {
                     Ok(response) if response.status().is_success() => {
                         let mut acked = acknowledged.lock().expect("lock");
                         acked.extend((next..next + 20).map(|i| format!("{account}-{i}")));
@@ -86,7 +119,9 @@ async fn every_acknowledged_item_survives_a_sigkill_and_the_event_log_has_no_gap
     }
     // Let the bots post for a while, then pull the plug mid-stream.
     let started = Instant::now();
-    while acknowledged.lock().expect("lock").len() < 4_000 && started.elapsed() < Duration::from_secs(20) {
+    while acknowledged.lock().expect("lock").len() < 4_000
+        && started.elapsed() < Duration::from_secs(20)
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.kill().expect("SIGKILL");
@@ -95,12 +130,21 @@ async fn every_acknowledged_item_survives_a_sigkill_and_the_event_log_has_no_gap
         poster.await.expect("poster");
     }
     let acknowledged = acknowledged.lock().expect("lock").clone();
-    assert!(acknowledged.len() > 4_000 - 100, "only {} acknowledged before the kill", acknowledged.len());
+    assert!(
+        acknowledged.len() > 4_000 - 100,
+        "only {} acknowledged before the kill",
+        acknowledged.len()
+    );
 
     // The receiver restarts cleanly on the same file and keeps taking data.
     let (mut child, url) = start_receiver(dir.path());
     let again = json!({"user_id_chat": "acc1", "messages": messages("acc1", 0, 5)});
-    let response = http.post(format!("{url}/api/bot/new_messages")).bearer_auth(&tokens[0]).json(&again).send().await;
+    let response = http
+        .post(format!("{url}/api/bot/new_messages"))
+        .bearer_auth(&tokens[0])
+        .json(&again)
+        .send()
+        .await;
     assert!(response.expect("post after restart").status().is_success());
     child.kill().expect("stop");
     child.wait().expect("reap");
@@ -118,9 +162,17 @@ async fn every_acknowledged_item_survives_a_sigkill_and_the_event_log_has_no_gap
 
     let mut ids = Vec::new();
     let mut announced = 0usize;
-    let mut statement = conn.prepare("SELECT id, kind, payload FROM events ORDER BY id").expect("prepare");
+    let mut statement = conn
+        .prepare("SELECT id, kind, payload FROM events ORDER BY id")
+        .expect("prepare");
     let rows = statement
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
         .expect("query");
     for row in rows {
         let (id, kind, payload) = row.expect("row");
@@ -130,8 +182,16 @@ async fn every_acknowledged_item_survives_a_sigkill_and_the_event_log_has_no_gap
             announced += payload["messages"].as_array().map_or(0, Vec::len);
         }
     }
-    assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "the event log has a gap");
-    assert_eq!(announced, stored.len(), "every stored message is announced by exactly one event");
+    assert_eq!(
+        ids,
+        (1..=ids.len() as i64).collect::<Vec<_>>(),
+        "the event log has a gap"
+    );
+    assert_eq!(
+        announced,
+        stored.len(),
+        "every stored message is announced by exactly one event"
+    );
 }
 
 #[test]
@@ -145,15 +205,24 @@ fn a_taken_port_gives_one_line_naming_the_port_and_the_flag() {
         .expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stderr.lines().find(|l| l.starts_with("switchboard:")).expect("error line");
-    assert!(line.contains(&port.to_string()) && line.contains("--listen"), "{line}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("switchboard:"))
+        .expect("error line");
+    assert!(
+        line.contains(&port.to_string()) && line.contains("--listen"),
+        "{line}"
+    );
 
     let output = switchboard(dir.path())
         .args(["serve", "--receiver-listen", &format!("127.0.0.1:{port}")])
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success() && stderr.contains("--receiver-listen"), "{stderr}");
+    assert!(
+        !output.status.success() && stderr.contains("--receiver-listen"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -162,17 +231,27 @@ fn roles_not_built_yet_say_so_and_fail() {
     for role in ["sender", "callcenter", "bot"] {
         let output = switchboard(dir.path()).arg(role).output().expect("run");
         assert!(!output.status.success(), "{role} pretended to work");
-        assert!(String::from_utf8_lossy(&output.stderr).contains("not built yet"), "{role}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("not built yet"),
+            "{role}"
+        );
     }
 }
 
 #[test]
 fn flags_beat_environment_which_beats_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("switchboard.toml"), "database_url = \"sqlite://from-file.db\"\n").expect("write");
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        "database_url = \"sqlite://from-file.db\"\n",
+    )
+    .expect("write");
     let run = |env: Option<&str>, flag: Option<&str>| {
         let mut command = Command::new(BIN);
-        command.current_dir(dir.path()).env_remove("SWITCHBOARD_DATABASE_URL").args(["tokens", "add", "t"]);
+        command
+            .current_dir(dir.path())
+            .env_remove("SWITCHBOARD_DATABASE_URL")
+            .args(["tokens", "add", "t"]);
         if let Some(env) = env {
             command.env("SWITCHBOARD_DATABASE_URL", env);
         }
@@ -189,7 +268,11 @@ fn flags_beat_environment_which_beats_the_file() {
     assert!(dir.path().join("from-flag.db").exists() && !dir.path().join("from-env2.db").exists());
 
     std::fs::write(dir.path().join("switchboard.toml"), "databse_url = 1\n").expect("write");
-    let output = Command::new(BIN).current_dir(dir.path()).args(["tokens", "list"]).output().expect("run");
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["tokens", "list"])
+        .output()
+        .expect("run");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("databse_url"));
 }
@@ -198,7 +281,10 @@ fn flags_beat_environment_which_beats_the_file() {
 fn sigterm_stops_the_receiver_gracefully() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut child, _url) = start_receiver(dir.path());
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let started = Instant::now();
     loop {
@@ -206,7 +292,10 @@ fn sigterm_stops_the_receiver_gracefully() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "did not stop on SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -216,15 +305,30 @@ fn bot_tokens_are_listed_without_secrets_and_can_be_revoked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = add_bot(dir.path(), "page-9");
     assert!(token.starts_with("sbb_") && token.len() > 40);
-    let list = switchboard(dir.path()).args(["bots", "list"]).output().expect("list");
+    let list = switchboard(dir.path())
+        .args(["bots", "list"])
+        .output()
+        .expect("list");
     let listing = String::from_utf8_lossy(&list.stdout);
-    assert!(listing.contains("page-9") && !listing.contains(&token[4..]), "{listing}");
-    let revoke = switchboard(dir.path()).args(["bots", "revoke", "1"]).output().expect("revoke");
+    assert!(
+        listing.contains("page-9") && !listing.contains(&token[4..]),
+        "{listing}"
+    );
+    let revoke = switchboard(dir.path())
+        .args(["bots", "revoke", "1"])
+        .output()
+        .expect("revoke");
     assert!(revoke.status.success());
-    let again = switchboard(dir.path()).args(["bots", "revoke", "1"]).output().expect("revoke");
+    let again = switchboard(dir.path())
+        .args(["bots", "revoke", "1"])
+        .output()
+        .expect("revoke");
     assert!(!again.status.success());
     for file in ["sb.db", "sb.db-wal"] {
         let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
-        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "{file} holds the token in plain text");
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{file} holds the token in plain text"
+        );
     }
 }

@@ -15,7 +15,10 @@ pub struct Authenticated(pub Principal);
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 impl<S> FromRequestParts<S> for Authenticated
@@ -26,8 +29,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let token = bearer_token(parts)
-            .ok_or(ApiError::Unauthorized("send a token as `Authorization: Bearer <token>`"))?;
+        let token = bearer_token(parts).ok_or(ApiError::Unauthorized(
+            "send a token as `Authorization: Bearer <token>`",
+        ))?;
         let store = Store::from_ref(state);
         match store.authenticate(token).await? {
             Some(principal) => Ok(Self(principal)),

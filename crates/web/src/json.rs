@@ -20,10 +20,21 @@ fn locate(path: &str) -> (Option<usize>, String) {
         && let Ok(index) = path[open + 1..open + close].parse::<usize>()
     {
         let rest = path[open + close + 1..].trim_start_matches('.');
-        let field = if rest.is_empty() { path[..open].to_owned() } else { rest.to_owned() };
+        let field = if rest.is_empty() {
+            path[..open].to_owned()
+        } else {
+            rest.to_owned()
+        };
         return (Some(index), field);
     }
-    (None, if path == "." { String::new() } else { path.to_owned() })
+    (
+        None,
+        if path == "." {
+            String::new()
+        } else {
+            path.to_owned()
+        },
+    )
 }
 
 /// Turns serde's "unknown variant `x`, expected one of …" into plain words without internals.
@@ -43,17 +54,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit: crate::json::BODY_LIMIT }
-            } else {
-                ApiError::BadRequest { code: "unreadable_body", message: rejection.body_text() }
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        limit: crate::json::BODY_LIMIT,
+                    }
+                } else {
+                    ApiError::BadRequest {
+                        code: "unreadable_body",
+                        message: rejection.body_text(),
+                    }
+                }
+            })?;
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let path = error.path().to_string();
@@ -78,7 +100,11 @@ pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// A successful answer: `{"success": true, "data": …}`, the shape every Switchboard API uses.
 pub fn ok<T: Serialize>(data: T) -> Response {
-    (StatusCode::OK, axum::Json(serde_json::json!({"success": true, "data": data}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"success": true, "data": data})),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -87,7 +113,10 @@ mod tests {
 
     #[test]
     fn paths_are_split_into_item_and_field() {
-        assert_eq!(locate("messages[3].conversation.thread_id"), (Some(3), "conversation.thread_id".into()));
+        assert_eq!(
+            locate("messages[3].conversation.thread_id"),
+            (Some(3), "conversation.thread_id".into())
+        );
         assert_eq!(locate("messages[0]"), (Some(0), "messages".into()));
         assert_eq!(locate("user_id_chat"), (None, "user_id_chat".into()));
         assert_eq!(locate("."), (None, String::new()));

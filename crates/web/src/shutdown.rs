@@ -12,7 +12,10 @@ pub struct Shutdown {
 impl Default for Shutdown {
     fn default() -> Self {
         let (sender, receiver) = watch::channel(false);
-        Self { sender: std::sync::Arc::new(sender), receiver }
+        Self {
+            sender: std::sync::Arc::new(sender),
+            receiver,
+        }
     }
 }
 

@@ -23,25 +23,55 @@ impl TestReceiver {
         let store = Store::open(&url).await.expect("open store");
         let shutdown = Shutdown::new();
         let stop = shutdown.clone();
-        let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move { stop.wait().await })
-            .await
-            .expect("feed");
-        let receiver = Receiver::bind("127.0.0.1:0".parse().expect("addr"), AppState { store: store.clone(), feed }, &[])
-            .await
-            .expect("bind");
+        let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move {
+            stop.wait().await
+        })
+        .await
+        .expect("feed");
+        let receiver = Receiver::bind(
+            "127.0.0.1:0".parse().expect("addr"),
+            AppState {
+                store: store.clone(),
+                feed,
+            },
+            &[],
+        )
+        .await
+        .expect("bind");
         let addr = receiver.local_addr().expect("addr");
         tokio::spawn(receiver.run(shutdown.clone(), Duration::from_secs(5)));
-        Self { url: format!("http://{addr}"), store, http: reqwest::Client::new(), shutdown, _dir: dir }
+        Self {
+            url: format!("http://{addr}"),
+            store,
+            http: reqwest::Client::new(),
+            shutdown,
+            _dir: dir,
+        }
     }
 
     /// Creates the account (if new) and a bot token for it.
     pub async fn bot(&self, account: &str) -> String {
-        self.store.ensure_account(account, "", AccountKind::Page).await.expect("account");
-        self.store.issue_token(TokenKind::Bot { account: account.into() }).await.expect("token").1
+        self.store
+            .ensure_account(account, "", AccountKind::Page)
+            .await
+            .expect("account");
+        self.store
+            .issue_token(TokenKind::Bot {
+                account: account.into(),
+            })
+            .await
+            .expect("token")
+            .1
     }
 
     pub async fn integrator(&self) -> String {
-        self.store.issue_token(TokenKind::Api { name: "console".into() }).await.expect("token").1
+        self.store
+            .issue_token(TokenKind::Api {
+                name: "console".into(),
+            })
+            .await
+            .expect("token")
+            .1
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
