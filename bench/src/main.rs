@@ -1,1 +1,415 @@
-fn main() {}
+//! Receiver benchmark: bots posting batches while Socket.IO clients follow the event stream.
+//!
+//! Runs the real receiver (in this process, on its own runtime and port 0, with a fresh SQLite file
+//! under the system temp dir), has `--bots` bots post batches of `--batch` messages as fast as they are
+//! answered, keeps `--clients` Socket.IO clients connected (our client crate), and prints messages/s
+//! committed and the delay from the start of a POST to the arrival of its event at a client.
+//!
+//! `cargo run --release -p switchboard-bench --bin receiver-bench -- --help`
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard_realtime::{EventFeed, FeedOptions};
+use switchboard_receiver::{AppState, Receiver};
+use switchboard_sioclient::Client;
+use switchboard_storage::{AccountKind, Store, TokenKind};
+use switchboard_web::Shutdown;
+
+/// glibc's allocator returns freed memory with madvise, and the TLB shootdowns that follow cost
+/// several percent of CPU under load (measured with perf); mimalloc keeps it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Options {
+    bots: usize,
+    batch: usize,
+    clients: usize,
+    seconds: u64,
+    /// Messages per second offered by all bots together; 0 posts back to back (finds the ceiling).
+    rate: u64,
+    /// `account`: each client follows one account (a console per team); `all`: every client gets everything.
+    scope: String,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        bots: 8,
+        batch: 100,
+        clients: 100,
+        seconds: 10,
+        rate: 0,
+        scope: "account".into(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!(
+                "receiver-bench [--bots 8] [--batch 100] [--clients 100] [--seconds 10] [--rate MSGS_PER_S] [--scope account|all]\n\
+                 Without --rate, bots post back to back (throughput ceiling); with it, batches start on a fixed\n\
+                 schedule whether or not earlier ones were answered, and delays count from the scheduled start."
+            );
+            std::process::exit(0);
+        }
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag} takes a number, not `{value}`"))
+        };
+        match flag.as_str() {
+            "--bots" => options.bots = number()? as usize,
+            "--batch" => options.batch = number()? as usize,
+            "--clients" => options.clients = number()? as usize,
+            "--seconds" => options.seconds = number()?,
+            "--rate" => options.rate = number()?,
+            "--scope" if value == "account" || value == "all" => options.scope = value,
+            _ => return Err(format!("unknown option {flag} {value}")),
+        }
+    }
+    if options.bots == 0 || options.batch == 0 || options.batch > 500 {
+        return Err("--bots must be at least 1 and --batch between 1 and 500".into());
+    }
+    Ok(options)
+}
+
+/// When each batch's POST started, keyed by the id of its first message.
+type SendTimes = Arc<Mutex<HashMap<String, Instant>>>;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant bounds are valid")
+}
+
+fn ms(micros: u64) -> String {
+    format!("{:.1} ms", micros as f64 / 1000.0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {cpu}")
+}
+
+/// A batch of realistic messages, `batch_size` of them, each in its own conversation of 500.
+fn batch_body(account: &str, seq: u64, batch_size: usize) -> Vec<u8> {
+    let messages: Vec<Value> = (0..batch_size)
+        .map(|i| {
+            let n = (seq as usize * batch_size + i) % 500;
+            json!({
+                "message_id": format!("{account}-{seq}-{i}"),
+                "conversation": {"thread_id": format!("t{n}"), "participant_id": format!("u{n}"),
+                                 "participant_name": "Phạm Minh Châu"},
+                "direction": "in",
+                "text": "Chào shop, mẫu áo này còn size M màu xanh không ạ? Giao về Đà Nẵng mất mấy ngày?",
+                "sent_at": 1_767_225_600 + seq as i64,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({"user_id_chat": account, "messages": messages})).unwrap_or_default()
+}
+
+/// Posts one batch; the number of new messages when it was committed.
+async fn post_batch(
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    body: Vec<u8>,
+) -> Option<u64> {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status().is_success() => {
+            let answer: Value = r.json().await.unwrap_or(Value::Null);
+            answer["data"]["new"].as_u64()
+        }
+        Ok(r) => {
+            eprintln!("HTTP {}", r.status());
+            None
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
+
+/// The first `"message_id":"…"` of an event, found without parsing the whole payload.
+fn first_message_id(raw: &str) -> Option<&str> {
+    let start = raw.find("\"message_id\":\"")? + "\"message_id\":\"".len();
+    let end = raw[start..].find('"')?;
+    Some(&raw[start..start + end])
+}
+
+fn main() -> Result<(), String> {
+    let options = parse_options()?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
+
+    // The server gets its own runtime, as it would in its own process.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("receiver")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let shutdown = Shutdown::new();
+    let (url, store) = server_runtime.block_on(async {
+        let store = Store::open(&database).await.map_err(|e| e.to_string())?;
+        let stop = shutdown.clone();
+        let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move {
+            stop.wait().await
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let receiver = Receiver::bind(
+            "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+            AppState {
+                store: store.clone(),
+                feed,
+            },
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let addr = receiver.local_addr().map_err(|e| e.to_string())?;
+        tokio::spawn(receiver.run(shutdown.clone(), Duration::from_secs(5)));
+        Ok::<_, String>((format!("http://{addr}"), store))
+    })?;
+
+    let load_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("load")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = load_runtime.block_on(run_load(&options, &url, &store));
+    shutdown.trigger();
+    drop(server_runtime);
+    result
+}
+
+async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), String> {
+    let mut bot_tokens = Vec::new();
+    for bot in 0..options.bots {
+        let account = format!("bench-{bot}");
+        store
+            .ensure_account(&account, "", AccountKind::Page)
+            .await
+            .map_err(|e| e.to_string())?;
+        bot_tokens.push(
+            store
+                .issue_token(TokenKind::Bot { account })
+                .await
+                .map_err(|e| e.to_string())?
+                .1,
+        );
+    }
+    let (_, console) = store
+        .issue_token(TokenKind::Api {
+            name: "bench".into(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let send_times: SendTimes = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let deliveries = Arc::new(AtomicU64::new(0));
+
+    let mut client_tasks = Vec::new();
+    for i in 0..options.clients {
+        let auth = if options.scope == "all" {
+            json!({"token": console})
+        } else {
+            json!({"token": console, "accounts": [format!("bench-{}", i % options.bots)]})
+        };
+        let mut client = Client::connect(url, &auth, "")
+            .await
+            .map_err(|e| e.to_string())?;
+        let (send_times, running, deliveries) = (
+            Arc::clone(&send_times),
+            Arc::clone(&running),
+            Arc::clone(&deliveries),
+        );
+        client_tasks.push(tokio::spawn(async move {
+            let mut delays = histogram();
+            while running.load(Ordering::Relaxed) {
+                let Ok(Some(event)) =
+                    tokio::time::timeout(Duration::from_millis(200), client.next_event()).await
+                else {
+                    continue;
+                };
+                let arrived = Instant::now();
+                if event.name != "new_messages" {
+                    continue;
+                }
+                let sent = first_message_id(event.raw()).and_then(|id| {
+                    send_times
+                        .lock()
+                        .ok()
+                        .and_then(|times| times.get(id).copied())
+                });
+                if let Some(sent) = sent {
+                    let _ = delays.record(arrived.duration_since(sent).as_micros() as u64);
+                    deliveries.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            delays
+        }));
+    }
+
+    let committed = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(options.seconds);
+    let mut bot_tasks = Vec::new();
+    for (bot, token) in bot_tokens.into_iter().enumerate() {
+        let (url, send_times, committed) = (
+            url.to_owned(),
+            Arc::clone(&send_times),
+            Arc::clone(&committed),
+        );
+        let (batch_size, bots) = (options.batch, options.bots);
+        let period = (options.rate > 0).then(|| {
+            Duration::from_secs_f64(batch_size as f64 * options.bots as f64 / options.rate as f64)
+        });
+        bot_tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let account = format!("bench-{bot}");
+            let post_latency = Arc::new(Mutex::new(histogram()));
+            // Bots are independent: spread their schedules over the period instead of firing together.
+            let mut ticker = period.map(|p| {
+                let offset = p.mul_f64(bot as f64 / bots as f64);
+                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + offset, p);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                t
+            });
+            let mut in_flight = Vec::new();
+            let mut seq = 0u64;
+            while Instant::now() < deadline {
+                let scheduled = match ticker.as_mut() {
+                    Some(t) => t.tick().await.into_std(),
+                    None => Instant::now(),
+                };
+                let body = batch_body(&account, seq, batch_size);
+                if let Ok(mut times) = send_times.lock() {
+                    times.insert(format!("{account}-{seq}-0"), scheduled);
+                }
+                let post = post_batch(
+                    http.clone(),
+                    format!("{url}/api/bot/new_messages"),
+                    token.clone(),
+                    body,
+                );
+                let (committed, post_latency) = (Arc::clone(&committed), Arc::clone(&post_latency));
+                let task = async move {
+                    if let Some(new) = post.await {
+                        committed.fetch_add(new, Ordering::Relaxed);
+                        if let Ok(mut h) = post_latency.lock() {
+                            let _ = h.record(scheduled.elapsed().as_micros() as u64);
+                        }
+                    }
+                };
+                if ticker.is_some() {
+                    in_flight.push(tokio::spawn(task));
+                } else {
+                    task.await;
+                }
+                seq += 1;
+            }
+            for task in in_flight {
+                let _ = task.await;
+            }
+            let latency = post_latency
+                .lock()
+                .map(|h| h.clone())
+                .unwrap_or_else(|_| histogram());
+            (latency, seq)
+        }));
+    }
+    let mut post_latency = histogram();
+    let mut batches = 0;
+    for task in bot_tasks {
+        let (h, n) = task.await.map_err(|e| e.to_string())?;
+        post_latency.add(h).map_err(|e| e.to_string())?;
+        batches += n;
+    }
+    let elapsed = started.elapsed();
+    // Give the last events time to reach the clients before stopping them.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.store(false, Ordering::Relaxed);
+    let mut delays = histogram();
+    for task in client_tasks {
+        delays
+            .add(task.await.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+
+    let committed = committed.load(Ordering::Relaxed);
+    let expected_deliveries = if options.scope == "all" {
+        batches * options.clients as u64
+    } else {
+        (0..options.clients)
+            .map(|i| {
+                batches / options.bots as u64
+                    + u64::from((i % options.bots) < (batches % options.bots as u64) as usize)
+            })
+            .sum::<u64>()
+    };
+    println!("switchboard receiver benchmark");
+    println!("  machine:  {}", machine());
+    println!(
+        "  load:     {} bots posting batches of {} messages {}; {} Socket.IO clients ({}); {:.1} s",
+        options.bots,
+        options.batch,
+        if options.rate > 0 {
+            format!("at {} messages/s in all", options.rate)
+        } else {
+            "back to back".into()
+        },
+        options.clients,
+        if options.scope == "all" {
+            "each gets every event"
+        } else {
+            "each follows one account"
+        },
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  committed: {committed} messages in {batches} batches = {:.0} messages/s",
+        committed as f64 / elapsed.as_secs_f64()
+    );
+    let from = if options.rate > 0 {
+        "scheduled start"
+    } else {
+        "start"
+    };
+    println!(
+        "  POST /api/bot/new_messages ({from} -> answer): p50 {}, p99 {}, max {}",
+        ms(post_latency.value_at_quantile(0.5)),
+        ms(post_latency.value_at_quantile(0.99)),
+        ms(post_latency.max())
+    );
+    println!(
+        "  POST {from} -> event at client: p50 {}, p99 {}, max {} ({} deliveries, about {} expected)",
+        ms(delays.value_at_quantile(0.5)),
+        ms(delays.value_at_quantile(0.99)),
+        ms(delays.max()),
+        deliveries.load(Ordering::Relaxed),
+        expected_deliveries
+    );
+    Ok(())
+}

@@ -1,36 +1,16 @@
 //! The event feed: follows the event log and keeps the newest events in memory for live clients.
 
-use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use switchboard_domain::EventKind;
 use switchboard_storage::{StorageError, Store, StoredEvent};
 use tokio::sync::{Notify, watch};
 
 /// One event ready to send: its JSON is encoded once and shared by every client.
-#[derive(Debug)]
-pub struct FeedEvent {
-    pub id: i64,
-    pub kind: EventKind,
-    pub account: Option<String>,
-    pub payload: Box<RawValue>,
-}
+pub type FeedEvent = StoredEvent;
 
-impl FeedEvent {
-    fn encode(event: StoredEvent) -> Result<Self, StorageError> {
-        let payload = RawValue::from_string(serde_json::to_string(&event.payload)?)?;
-        Ok(Self {
-            id: event.id,
-            kind: event.kind,
-            account: event.account,
-            payload,
-        })
-    }
-
-    fn size(&self) -> usize {
-        self.payload.get().len()
-    }
+fn size(event: &FeedEvent) -> usize {
+    event.payload.get().len()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -142,11 +122,7 @@ impl EventFeed {
                 return Ok(());
             };
             let full_page = events.len() == PAGE;
-            let encoded = events
-                .into_iter()
-                .map(FeedEvent::encode)
-                .collect::<Result<Vec<_>, _>>()?;
-            self.remember(encoded);
+            self.remember(events);
             self.inner.head.send_replace(last);
             if !full_page {
                 return Ok(());
@@ -162,12 +138,12 @@ impl EventFeed {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for event in events {
-            recent.bytes += event.size();
+            recent.bytes += size(&event);
             recent.events.push_back(Arc::new(event));
         }
         while recent.events.len() > options.max_events || recent.bytes > options.max_bytes {
             match recent.events.pop_front() {
-                Some(old) => recent.bytes -= old.size(),
+                Some(old) => recent.bytes -= size(&old),
                 None => break,
             }
         }
@@ -203,9 +179,6 @@ impl EventFeed {
             }
         }
         let stored = self.inner.store.events_after(cursor, limit).await?;
-        stored
-            .into_iter()
-            .map(|e| FeedEvent::encode(e).map(Arc::new))
-            .collect()
+        Ok(stored.into_iter().map(Arc::new).collect())
     }
 }

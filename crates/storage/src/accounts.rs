@@ -132,7 +132,7 @@ impl Store {
                 tx,
                 EventKind::BotRegister,
                 Some((account.id, &account.user_id_chat)),
-                json!({
+                &json!({
                     "user_id_chat": account.user_id_chat,
                     "account_name": account.name,
                     "bot_name": registration.bot_name,
@@ -159,7 +159,7 @@ impl Store {
                 tx,
                 EventKind::BotStatus,
                 Some((account.id, &account.user_id_chat)),
-                json!({"user_id_chat": account.user_id_chat, "status": update.status, "message": update.message}),
+                &json!({"user_id_chat": account.user_id_chat, "status": update.status, "message": update.message}),
             )
         })
         .await

@@ -2,19 +2,27 @@
 
 use crate::{Result, StorageError, Store};
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use switchboard_domain::{EventKind, UnixMillis};
 
 /// One row of the event log, as clients receive it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct StoredEvent {
     /// Strictly increasing; a client resumes with the last one it saw.
     pub id: i64,
     pub kind: EventKind,
     /// The account the event is about (`user_id_chat`), used to route it to that account's bot.
     pub account: Option<String>,
-    /// The event's body as it goes on the wire, `event_id` included.
-    pub payload: Value,
+    /// The event's body as it goes on the wire, `event_id` and `at` included, encoded once.
+    pub payload: Box<RawValue>,
+}
+
+impl StoredEvent {
+    /// The payload as a JSON value, for callers that need to look inside.
+    pub fn json(&self) -> Result<Value> {
+        Ok(serde_json::from_str(self.payload.get())?)
+    }
 }
 
 /// Appends an event inside the caller's transaction and returns its id.
@@ -22,9 +30,9 @@ pub(crate) fn append(
     tx: &Transaction<'_>,
     kind: EventKind,
     account: Option<(i64, &str)>,
-    payload: Value,
+    payload: &impl serde::Serialize,
 ) -> Result<i64> {
-    let text = serde_json::to_string(&payload)?;
+    let text = serde_json::to_string(payload)?;
     tx.prepare_cached(
         "INSERT INTO events (kind, account_id, account, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -41,19 +49,21 @@ fn decode(
 ) -> Result<StoredEvent> {
     let kind = EventKind::parse(kind)
         .ok_or_else(|| StorageError::Corrupt(format!("event {id} has unknown kind `{kind}`")))?;
-    let body: Map<String, Value> = serde_json::from_str(payload)?;
-    let mut wire = Map::with_capacity(body.len() + 2);
-    wire.insert("event_id".into(), Value::from(id));
-    wire.insert(
-        "at".into(),
-        Value::from(UnixMillis(created_at).to_rfc3339()),
-    );
-    wire.extend(body);
+    // The stored body is a JSON object; the wire form puts `event_id` and `at` first. Splicing the text
+    // avoids decoding and re-encoding payloads that run to tens of kilobytes.
+    let rest = payload
+        .trim()
+        .strip_prefix('{')
+        .ok_or_else(|| StorageError::Corrupt(format!("event {id} payload is not a JSON object")))?
+        .trim_start();
+    let separator = if rest.starts_with('}') { "" } else { "," };
+    let at = UnixMillis(created_at).to_rfc3339();
+    let wire = format!(r#"{{"event_id":{id},"at":"{at}"{separator}{rest}"#);
     Ok(StoredEvent {
         id,
         kind,
         account,
-        payload: Value::Object(wire),
+        payload: RawValue::from_string(wire)?,
     })
 }
 

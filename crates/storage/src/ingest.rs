@@ -5,8 +5,8 @@ use crate::events::append;
 use crate::{Result, Store};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
-use serde_json::{Value, json};
 use std::collections::HashMap;
+use switchboard_domain::ingest::{Attachment, Direction};
 use switchboard_domain::ingest::{Batch, NewMessage, NewNotification};
 use switchboard_domain::{EventKind, UnixMillis};
 
@@ -53,6 +53,55 @@ fn conversation_id(
         )?)
 }
 
+/// A stored message as events carry it. The conversation's details travel once, in `conversations`.
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    id: i64,
+    conversation_id: i64,
+    message_id: &'a str,
+    direction: Direction,
+    text: &'a str,
+    attachments: &'a [Attachment],
+    status: &'static str,
+    sent_at: UnixMillis,
+}
+
+/// A conversation's list entry after the change, so consoles can update their lists without a fetch.
+#[derive(Serialize)]
+struct ConversationOut {
+    id: i64,
+    thread_id: String,
+    participant_id: String,
+    participant_name: String,
+    last_message_text: String,
+    last_message_direction: Option<String>,
+    last_message_at: UnixMillis,
+    unread_count: i64,
+}
+
+#[derive(Serialize)]
+struct NewMessagesEvent<'a> {
+    user_id_chat: &'a str,
+    messages: Vec<MessageOut<'a>>,
+    conversations: Vec<ConversationOut>,
+}
+
+#[derive(Serialize)]
+struct NotificationOut<'a> {
+    id: i64,
+    notification_id: &'a str,
+    kind: &'a str,
+    text: &'a str,
+    link: Option<&'a str>,
+    occurred_at: UnixMillis,
+}
+
+#[derive(Serialize)]
+struct NewNotificationsEvent<'a> {
+    user_id_chat: &'a str,
+    notifications: Vec<NotificationOut<'a>>,
+}
+
 /// Per conversation: the newest of the batch's new messages and how many unread ones it adds.
 struct ConversationChange<'a> {
     newest: &'a NewMessage,
@@ -64,7 +113,7 @@ fn apply_conversation_change(
     id: i64,
     change: &ConversationChange<'_>,
     now: i64,
-) -> Result<Value> {
+) -> Result<ConversationOut> {
     let newest = change.newest;
     Ok(tx
         .prepare_cached(
@@ -81,16 +130,16 @@ fn apply_conversation_change(
         .query_row(
             params![id, change.unread, newest.sent_at.0, newest.preview(), newest.direction.as_str(), now],
             |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "thread_id": r.get::<_, String>(1)?,
-                    "participant_id": r.get::<_, String>(2)?,
-                    "participant_name": r.get::<_, String>(3)?,
-                    "last_message_text": r.get::<_, String>(4)?,
-                    "last_message_direction": r.get::<_, Option<String>>(5)?,
-                    "last_message_at": UnixMillis(r.get(6)?).to_rfc3339(),
-                    "unread_count": r.get::<_, i64>(7)?,
-                }))
+                Ok(ConversationOut {
+                    id: r.get(0)?,
+                    thread_id: r.get(1)?,
+                    participant_id: r.get(2)?,
+                    participant_name: r.get(3)?,
+                    last_message_text: r.get(4)?,
+                    last_message_direction: r.get(5)?,
+                    last_message_at: UnixMillis(r.get(6)?),
+                    unread_count: r.get(7)?,
+                })
             },
         )?)
 }
@@ -121,7 +170,7 @@ impl Store {
                     }
                 };
                 let status = match message.direction {
-                    switchboard_domain::ingest::Direction::In => "received",
+                    Direction::In => "received",
                     switchboard_domain::ingest::Direction::Out => "sent",
                 };
                 let attachments = serde_json::to_string(&message.attachments)?;
@@ -142,7 +191,7 @@ impl Store {
                     )
                     .optional()?;
                 let Some(id) = id else { continue };
-                let unread = i64::from(message.direction == switchboard_domain::ingest::Direction::In);
+                let unread = i64::from(message.direction == Direction::In);
                 match changes.iter_mut().find(|(c, _)| *c == conversation) {
                     Some((_, change)) => {
                         change.unread += unread;
@@ -152,19 +201,16 @@ impl Store {
                     }
                     None => changes.push((conversation, ConversationChange { newest: message, unread })),
                 }
-                stored.push(json!({
-                    "id": id,
-                    "conversation_id": conversation,
-                    "message_id": message.message_id,
-                    "thread_id": message.thread_id,
-                    "participant_id": message.participant_id,
-                    "participant_name": message.participant_name,
-                    "direction": message.direction,
-                    "text": message.text,
-                    "attachments": message.attachments,
-                    "status": status,
-                    "sent_at": message.sent_at,
-                }));
+                stored.push(MessageOut {
+                    id,
+                    conversation_id: conversation,
+                    message_id: &message.message_id,
+                    direction: message.direction,
+                    text: &message.text,
+                    attachments: &message.attachments,
+                    status,
+                    sent_at: message.sent_at,
+                });
             }
             drop(insert);
             if stored.is_empty() {
@@ -179,7 +225,7 @@ impl Store {
                 tx,
                 EventKind::NewMessages,
                 Some((account.id, &account.user_id_chat)),
-                json!({"user_id_chat": account.user_id_chat, "messages": stored, "conversations": conversations}),
+                &NewMessagesEvent { user_id_chat: &account.user_id_chat, messages: stored, conversations },
             )?;
             Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
         })
@@ -209,14 +255,14 @@ impl Store {
                     )
                     .optional()?;
                 if let Some(id) = id {
-                    stored.push(json!({
-                        "id": id,
-                        "notification_id": n.notification_id,
-                        "kind": n.kind,
-                        "text": n.text,
-                        "link": n.link,
-                        "occurred_at": n.occurred_at,
-                    }));
+                    stored.push(NotificationOut {
+                        id,
+                        notification_id: &n.notification_id,
+                        kind: &n.kind,
+                        text: &n.text,
+                        link: n.link.as_deref(),
+                        occurred_at: n.occurred_at,
+                    });
                 }
             }
             drop(insert);
@@ -228,7 +274,7 @@ impl Store {
                 tx,
                 EventKind::NewNotifications,
                 Some((account.id, &account.user_id_chat)),
-                json!({"user_id_chat": account.user_id_chat, "notifications": stored}),
+                &NewNotificationsEvent { user_id_chat: &account.user_id_chat, notifications: stored },
             )?;
             Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
         })
@@ -246,5 +292,77 @@ impl Store {
             )?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{AccountKind, StorageError, Store};
+    use switchboard_domain::UnixMillis;
+    use switchboard_domain::ingest::{Batch, Direction, NewMessage};
+
+    fn batch(account: &str, ids: &[&str]) -> Batch<NewMessage> {
+        let items = ids
+            .iter()
+            .map(|id| NewMessage {
+                message_id: (*id).to_owned(),
+                thread_id: "t1".into(),
+                participant_id: "u1".into(),
+                participant_name: "Vũ Thị Hoa".into(),
+                direction: Direction::In,
+                text: "xin chào".into(),
+                attachments: vec![],
+                sent_at: UnixMillis(1_767_225_600_000),
+            })
+            .collect();
+        Batch {
+            account: account.to_owned(),
+            items,
+        }
+    }
+
+    #[tokio::test]
+    async fn units_committed_together_fail_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+            .await
+            .expect("open");
+        store
+            .ensure_account("page1", "", AccountKind::Page)
+            .await
+            .expect("account");
+        // Many writes at once end up grouped in shared transactions; the bad ones must not take the
+        // good ones down with them, nor leave anything behind.
+        let writes = (0..40).map(|i| {
+            let store = store.clone();
+            let account = if i % 4 == 0 { "missing" } else { "page1" };
+            tokio::spawn(async move {
+                store
+                    .ingest_messages(batch(account, &[&format!("m{i}")]))
+                    .await
+            })
+        });
+        let mut failed = 0;
+        for write in writes {
+            match write.await.expect("join") {
+                Ok(outcome) => assert_eq!(outcome.new, 1),
+                Err(StorageError::UnknownAccount(_)) => failed += 1,
+                Err(other) => panic!("unexpected error {other}"),
+            }
+        }
+        assert_eq!(failed, 10);
+        assert_eq!(store.message_count("page1").await.expect("count"), 30);
+        let ids: Vec<i64> = store
+            .events_after(0, 100)
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(
+            ids,
+            (1..=30).collect::<Vec<_>>(),
+            "event ids stay gap-free across rolled-back units"
+        );
     }
 }

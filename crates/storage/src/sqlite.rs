@@ -17,7 +17,8 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// Work for the writer thread, which owns the only write connection.
+    writer: std::sync::mpsc::Sender<Box<dyn WriteJob>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -99,10 +100,18 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         tracing::info!(path = %path.display(), "database ready");
+        let (writer_tx, writer_rx) = std::sync::mpsc::channel::<Box<dyn WriteJob>>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(writer, writer_rx))
+            .map_err(|e| StorageError::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
+                writer: writer_tx,
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -113,25 +122,29 @@ impl Store {
         &self.inner.path
     }
 
-    /// Runs `work` inside one `BEGIN IMMEDIATE` transaction on a blocking thread; commits if it succeeds.
+    /// Runs `work` as one all-or-nothing unit of a write transaction and answers once it is committed.
+    ///
+    /// The writer thread commits whatever work is queued together (group commit): one `BEGIN IMMEDIATE`,
+    /// a savepoint per unit so a failing unit is rolled back alone, one `COMMIT` and one fsync for all.
+    /// Nothing is answered before the `COMMIT` succeeds.
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner
-                .writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = work(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = TypedJob {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        self.inner
+            .writer
+            .send(Box::new(job))
+            .map_err(|_| StorageError::Task("the database writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StorageError::Task("the database writer dropped a request".into()))?
     }
 
     /// Runs `work` on a read connection (one consistent snapshot) on a blocking thread.
@@ -160,6 +173,92 @@ impl Store {
         .await
         .map_err(|e| StorageError::Task(e.to_string()))?
     }
+}
+
+/// A unit of write work queued for the writer thread, type-erased so different results share a queue.
+trait WriteJob: Send {
+    /// Runs the work inside the open transaction; true when it succeeded.
+    fn run(&mut self, tx: &Transaction<'_>) -> bool;
+    /// Answers the caller, given how the transaction ended.
+    fn finish(self: Box<Self>, committed: std::result::Result<(), String>);
+}
+
+struct TypedJob<T, F> {
+    work: Option<F>,
+    result: Option<Result<T>>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> WriteJob for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, tx: &Transaction<'_>) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(tx)))
+            .unwrap_or_else(|_| Err(StorageError::Task("a database write panicked".into())));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: std::result::Result<(), String>) {
+        let answer = match (self.result, committed) {
+            (Some(Err(error)), _) => Err(error),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(reason)) => Err(StorageError::Task(format!(
+                "the transaction was not committed: {reason}"
+            ))),
+            (None, Ok(())) => Err(StorageError::Task("the write was never run".into())),
+        };
+        // The caller may have gone away (request cancelled); the data is committed either way.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// Most units of work committed in one transaction.
+const MAX_GROUP: usize = 64;
+
+fn write_loop(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Box<dyn WriteJob>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcome = run_group(&mut conn, &mut group);
+        if let Err(reason) = &outcome {
+            tracing::error!(%reason, units = group.len(), "write transaction failed");
+        }
+        for job in group {
+            job.finish(outcome.clone());
+        }
+    }
+}
+
+fn run_group(
+    conn: &mut Connection,
+    group: &mut [Box<dyn WriteJob>],
+) -> std::result::Result<(), String> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
+    for job in group.iter_mut() {
+        tx.execute_batch("SAVEPOINT unit")
+            .map_err(|e| e.to_string())?;
+        let end = if job.run(&tx) {
+            "RELEASE unit"
+        } else {
+            "ROLLBACK TO unit; RELEASE unit"
+        };
+        tx.execute_batch(end).map_err(|e| e.to_string())?;
+    }
+    tx.commit().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
