@@ -5,7 +5,10 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::json;
 use switchboard_domain::Principal;
-use switchboard_domain::ingest::{MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn};
+use switchboard_domain::ingest::{
+    Batch, MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn,
+};
+use switchboard_storage::{IngestOutcome, StorageError, Store};
 use switchboard_web::{ApiError, Authenticated, JsonBody, ok};
 
 /// Only a bot, and only for its own account, may push data.
@@ -39,22 +42,41 @@ pub async fn register(
     ))
 }
 
+/// The shared path of both batch endpoints: check who may write, store, wake the feed, answer.
+async fn ingest<T, F, Fut>(
+    state: AppState,
+    principal: &Principal,
+    batch: Batch<T>,
+    store: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Store, Batch<T>) -> Fut,
+    Fut: Future<Output = Result<IngestOutcome, StorageError>>,
+{
+    tracing::Span::current()
+        .record("account", batch.account.as_str())
+        .record("items", batch.items.len());
+    may_write(principal, &batch.account)?;
+    let outcome = store(state.store, batch).await?;
+    if outcome.event_id.is_some() {
+        state.feed.notify();
+    }
+    Ok(ok(outcome))
+}
+
 #[tracing::instrument(skip_all, fields(account, items))]
 pub async fn new_messages(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     JsonBody(body): JsonBody<MessageBatch>,
 ) -> Result<Response, ApiError> {
-    let batch = body.validate()?;
-    tracing::Span::current()
-        .record("account", batch.account.as_str())
-        .record("items", batch.items.len());
-    may_write(&principal, &batch.account)?;
-    let outcome = state.store.ingest_messages(batch).await?;
-    if outcome.event_id.is_some() {
-        state.feed.notify();
-    }
-    Ok(ok(outcome))
+    ingest(
+        state,
+        &principal,
+        body.validate()?,
+        |store, batch| async move { store.ingest_messages(batch).await },
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(account, items))]
@@ -63,16 +85,13 @@ pub async fn new_notifications(
     Authenticated(principal): Authenticated,
     JsonBody(body): JsonBody<NotificationBatch>,
 ) -> Result<Response, ApiError> {
-    let batch = body.validate()?;
-    tracing::Span::current()
-        .record("account", batch.account.as_str())
-        .record("items", batch.items.len());
-    may_write(&principal, &batch.account)?;
-    let outcome = state.store.ingest_notifications(batch).await?;
-    if outcome.event_id.is_some() {
-        state.feed.notify();
-    }
-    Ok(ok(outcome))
+    ingest(
+        state,
+        &principal,
+        body.validate()?,
+        |store, batch| async move { store.ingest_notifications(batch).await },
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(account))]
