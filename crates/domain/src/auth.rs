@@ -2,9 +2,41 @@
 
 use serde::Serialize;
 
+/// What a console user may do. Admins manage users, accounts and tokens; supervisors and agents work
+/// the inboxes (supervisors will get team views and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Supervisor,
+    Agent,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Supervisor => "supervisor",
+            Self::Agent => "agent",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Admin, Self::Supervisor, Self::Agent]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
+    /// A person logged in to the console.
+    User {
+        user_id: i64,
+        username: String,
+        role: Role,
+    },
     /// A bot: may push data for, and receive events and commands of, its one account.
     Bot { token_id: i64, account: String },
     /// An integrator's API token (a console, another CRM): reads everything, pushes no bot data.
@@ -21,7 +53,31 @@ impl Principal {
     pub fn account_scope(&self) -> Option<&str> {
         match self {
             Self::Bot { account, .. } => Some(account),
-            Self::Integrator { .. } => None,
+            Self::User { .. } | Self::Integrator { .. } => None,
+        }
+    }
+
+    /// Admins, and integrators' tokens (made by admins for systems that manage the CRM).
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Self::User {
+                role: Role::Admin,
+                ..
+            } | Self::Integrator { .. }
+        )
+    }
+
+    /// People and integrations read inboxes and send; bots do not.
+    pub fn works_inboxes(&self) -> bool {
+        matches!(self, Self::User { .. } | Self::Integrator { .. })
+    }
+
+    /// The console user behind a request, for "sent by" records.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Self::User { user_id, .. } => Some(*user_id),
+            _ => None,
         }
     }
 }

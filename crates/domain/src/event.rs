@@ -12,16 +12,25 @@ pub enum EventKind {
     NewMessages,
     /// Notifications arrived; carries only the ones that were new.
     NewNotifications,
-    /// A bot reported its status (online, offline, needs_login, …).
+    /// A bot reported its status (online, offline, needs_login, …), or connected to / left the sender.
     BotStatus,
+    /// An outgoing message changed status: queued, sent (with the platform id) or failed (with a reason).
+    MessageStatusUpdate,
+    /// A post changed status: queued, posted (with its id and link) or failed (with a reason).
+    PostStatusUpdate,
+    /// An agent read a conversation; its unread count is now 0.
+    ConversationRead,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 7] = [
         Self::BotRegister,
         Self::NewMessages,
         Self::NewNotifications,
         Self::BotStatus,
+        Self::MessageStatusUpdate,
+        Self::PostStatusUpdate,
+        Self::ConversationRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -30,6 +39,9 @@ impl EventKind {
             Self::NewMessages => "new_messages",
             Self::NewNotifications => "new_notifications",
             Self::BotStatus => "bot_status",
+            Self::MessageStatusUpdate => "message_status_update",
+            Self::PostStatusUpdate => "post_status_update",
+            Self::ConversationRead => "conversation_read",
         }
     }
 

@@ -6,10 +6,11 @@
 pub mod auth;
 pub mod event;
 pub mod ingest;
+pub mod outbound;
 pub mod timestamp;
 pub mod validation;
 
-pub use auth::Principal;
+pub use auth::{Principal, Role};
 pub use event::EventKind;
 pub use timestamp::UnixMillis;
 pub use validation::ValidationError;

@@ -10,4 +10,4 @@ mod feed;
 mod socket;
 
 pub use feed::{EventFeed, FeedEvent, FeedOptions};
-pub use socket::{Handshake, RealtimeError, authenticate, stream_events};
+pub use socket::{Handshake, RealtimeError, authenticate, closed_signal, send, stream_events};

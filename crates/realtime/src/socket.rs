@@ -162,9 +162,20 @@ fn visible(principal: &Principal, accounts: &[String], event: &FeedEvent) -> boo
 /// How long to wait before retrying a send to a client whose outgoing buffer is full.
 const BACKPRESSURE_PAUSE: Duration = Duration::from_millis(5);
 
+/// A flag that turns true when the socket disconnects. Call it once per socket: it installs the socket's
+/// disconnect handler, and long-lived tasks watch the flag to end (and clean up) themselves.
+pub fn closed_signal(socket: &SocketRef) -> watch::Receiver<bool> {
+    let (closed_tx, closed_rx) = watch::channel(false);
+    let closed_tx = Arc::new(closed_tx);
+    socket.on_disconnect(move |_: DisconnectReason| async move {
+        closed_tx.send_replace(true);
+    });
+    closed_rx
+}
+
 /// Streams the event log to an authenticated socket, from its handshake's `last_event_id` (or from now),
-/// until it disconnects. Each event is sent once, in log order; a client that reads slowly is waited for.
-pub fn stream_events(socket: SocketRef, feed: EventFeed) {
+/// until `closed` turns true. Each event is sent once, in log order; a slow client is waited for.
+pub fn stream_events(socket: SocketRef, feed: EventFeed, closed: watch::Receiver<bool>) {
     let (Some(principal), Some(handshake)) = (
         socket.extensions.get::<Principal>(),
         socket.extensions.get::<Handshake>(),
@@ -172,11 +183,6 @@ pub fn stream_events(socket: SocketRef, feed: EventFeed) {
         tracing::warn!(sid = %socket.id, "stream_events called on an unauthenticated socket");
         return;
     };
-    let (closed_tx, closed_rx) = watch::channel(false);
-    let closed_tx = Arc::new(closed_tx);
-    socket.on_disconnect(move |_: DisconnectReason| async move {
-        closed_tx.send_replace(true);
-    });
     tokio::spawn(async move {
         let start = handshake
             .last_event_id
@@ -187,7 +193,7 @@ pub fn stream_events(socket: SocketRef, feed: EventFeed) {
             &principal,
             &handshake.accounts,
             start,
-            closed_rx,
+            closed,
         )
         .await
         {
@@ -217,20 +223,22 @@ async fn run_stream(
         }
         for event in events {
             if visible(principal, accounts, &event) {
-                send(socket, &event, &mut closed).await?;
+                send(socket, event.kind.as_str(), &event.payload, &mut closed).await?;
             }
             cursor = event.id;
         }
     }
 }
 
-async fn send(
+/// Sends one event to one socket, waiting while the client's outgoing buffer is full.
+pub async fn send<T: serde::Serialize + ?Sized>(
     socket: &SocketRef,
-    event: &Arc<FeedEvent>,
+    name: &str,
+    payload: &T,
     closed: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
     loop {
-        match socket.emit(event.kind.as_str(), &event.payload) {
+        match socket.emit(name, payload) {
             Ok(()) => return Ok(()),
             Err(SendError::Socket(socketioxide::SocketError::InternalChannelFull)) => {
                 tokio::select! {

@@ -17,9 +17,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::Store;
-use switchboard_web::{BindError, Shutdown};
-use tokio::net::TcpListener;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use switchboard_web::{BindError, Server, Shutdown};
 use tower_http::trace::TraceLayer;
 
 /// Shared by every handler.
@@ -50,7 +48,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
             let feed = feed.clone();
             async move {
                 tracing::debug!(sid = %socket.id, "socket connected");
-                switchboard_realtime::stream_events(socket, feed);
+                let closed = switchboard_realtime::closed_signal(&socket);
+                switchboard_realtime::stream_events(socket, feed, closed);
             }
         })
         .with(
@@ -75,29 +74,13 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         .with_state(state)
         .layer(socket_layer)
         .layer(DefaultBodyLimit::max(switchboard_web::json::BODY_LIMIT))
-        .layer(cors(cors_origins))
+        .layer(switchboard_web::cors(cors_origins))
         .layer(TraceLayer::new_for_http());
     (router, io)
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
-    let origins: Vec<_> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-        .allow_headers([
-            axum::http::header::AUTHORIZATION,
-            axum::http::header::CONTENT_TYPE,
-        ])
-        .allow_credentials(true)
-}
-
 /// A bound, not yet running receiver. Binding first lets callers (and tests, on port 0) learn the port.
-pub struct Receiver {
-    listener: TcpListener,
-    router: Router,
-    io: SocketIo,
-}
+pub struct Receiver(Server);
 
 impl Receiver {
     pub async fn bind(
@@ -105,36 +88,18 @@ impl Receiver {
         state: AppState,
         cors_origins: &[String],
     ) -> Result<Self, BindError> {
-        let listener =
-            switchboard_web::bind(addr, "--listen (SWITCHBOARD_RECEIVER_LISTEN)").await?;
         let (router, io) = router(state, cors_origins);
-        Ok(Self {
-            listener,
-            router,
-            io,
-        })
+        Ok(Self(
+            Server::bind(addr, "--listen (SWITCHBOARD_RECEIVER_LISTEN)", router, io).await?,
+        ))
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.0.local_addr()
     }
 
     /// Serves until `shutdown` triggers, then lets in-flight requests finish (for at most `grace`).
     pub async fn run(self, shutdown: Shutdown, grace: Duration) -> std::io::Result<()> {
-        let io = self.io.clone();
-        let stop = shutdown.clone();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            stop.wait().await;
-            io.close().await;
-        });
-        let server = server.into_future();
-        tokio::pin!(server);
-        tokio::select! {
-            result = &mut server => result,
-            () = async { shutdown.wait().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
-                Ok(())
-            }
-        }
+        self.0.run(shutdown, grace).await
     }
 }

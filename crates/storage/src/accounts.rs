@@ -1,11 +1,13 @@
 //! Facebook accounts and pages, and what their bots last said about themselves.
 
+use crate::crypto::Cipher;
 use crate::events::append;
 use crate::{Result, StorageError, Store};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 use serde_json::json;
 use switchboard_domain::ingest::{Registration, StatusUpdate};
+use switchboard_domain::outbound::Credentials;
 use switchboard_domain::{EventKind, UnixMillis};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,21 +43,108 @@ pub struct Account {
     pub enabled: bool,
     pub bot_status: String,
     pub bot_status_message: String,
+    /// The bot said Facebook wants new credentials (code 190, a checkpoint): the console shows it.
+    pub needs_login: bool,
+    pub bot_seen_at: Option<UnixMillis>,
+    /// Which credentials are stored. The credentials themselves never leave the server this way.
+    pub credentials: CredentialsSet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CredentialsSet {
+    pub password: bool,
+    pub cookies: bool,
+    pub two_factor_secret: bool,
+    pub page_access_token: bool,
+}
+
+/// A new account or page, with its credentials in clear (they are encrypted before they are stored).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub user_id_chat: String,
+    pub name: String,
+    pub kind: AccountKind,
+    pub credentials: Credentials,
+}
+
+/// Changes to an account; `None` keeps a field. In `credentials`, `Some("")` removes a credential.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub kind: Option<AccountKind>,
+    pub enabled: Option<bool>,
+    pub credentials: Credentials,
 }
 
 const ACCOUNT_COLUMNS: &str =
-    "id, user_id_chat, name, kind, enabled, bot_status, bot_status_message";
+    "id, user_id_chat, name, kind, enabled, bot_status, bot_status_message, bot_seen_at,
+     password_enc IS NOT NULL, cookies_enc IS NOT NULL, two_factor_secret_enc IS NOT NULL,
+     page_access_token_enc IS NOT NULL";
+
+/// The four encrypted columns, in the order of [`Credentials`]' fields.
+const CREDENTIAL_COLUMNS: [&str; 4] = [
+    "password_enc",
+    "cookies_enc",
+    "two_factor_secret_enc",
+    "page_access_token_enc",
+];
+
+fn credential_fields(credentials: &Credentials) -> [&Option<String>; 4] {
+    [
+        &credentials.password,
+        &credentials.cookies,
+        &credentials.two_factor_secret,
+        &credentials.page_access_token,
+    ]
+}
+
+/// What to do with one encrypted column: `None` leave it, `Some(None)` clear it, `Some(Some(_))` set it.
+type SealedCredential = Option<Option<Vec<u8>>>;
+
+/// Encrypts the credentials that are given.
+fn sealed(credentials: &Credentials, cipher: &Cipher) -> Result<[SealedCredential; 4]> {
+    let mut out: [SealedCredential; 4] = Default::default();
+    for (slot, value) in out.iter_mut().zip(credential_fields(credentials)) {
+        *slot = match value.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(secret) => Some(Some(cipher.encrypt(secret.as_bytes())?)),
+        };
+    }
+    Ok(out)
+}
+
+fn write_credentials(tx: &Transaction<'_>, id: i64, sealed: [SealedCredential; 4]) -> Result<()> {
+    for (column, value) in CREDENTIAL_COLUMNS.iter().zip(sealed) {
+        if let Some(value) = value {
+            tx.execute(
+                &format!("UPDATE facebook_accounts SET {column} = ?2 WHERE id = ?1"),
+                params![id, value],
+            )?;
+        }
+    }
+    Ok(())
+}
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let kind: String = row.get(3)?;
+    let bot_status: String = row.get(5)?;
     Ok(Account {
         id: row.get(0)?,
         user_id_chat: row.get(1)?,
         name: row.get(2)?,
         kind: AccountKind::parse(&kind).unwrap_or(AccountKind::Page),
         enabled: row.get(4)?,
-        bot_status: row.get(5)?,
+        needs_login: bot_status == "needs_login",
+        bot_status,
         bot_status_message: row.get(6)?,
+        bot_seen_at: row.get::<_, Option<i64>>(7)?.map(UnixMillis),
+        credentials: CredentialsSet {
+            password: row.get(8)?,
+            cookies: row.get(9)?,
+            two_factor_secret: row.get(10)?,
+            page_access_token: row.get(11)?,
+        },
     })
 }
 
@@ -100,6 +189,146 @@ impl Store {
             Ok((account, true))
         })
         .await
+    }
+
+    /// Adds an account with its credentials encrypted by `cipher`.
+    pub async fn create_account(&self, new: NewAccount, cipher: &Cipher) -> Result<Account> {
+        let sealed = sealed(&new.credentials, cipher)?;
+        self.write(move |tx| {
+            let now = UnixMillis::now().0;
+            let inserted = tx.execute(
+                "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (user_id_chat) DO NOTHING",
+                params![new.user_id_chat, new.name, new.kind.as_str(), now],
+            )?;
+            if inserted == 0 {
+                return Err(StorageError::AccountExists(new.user_id_chat));
+            }
+            write_credentials(tx, tx.last_insert_rowid(), sealed)?;
+            find(tx, &new.user_id_chat)?.ok_or(StorageError::UnknownAccount(new.user_id_chat))
+        })
+        .await
+    }
+
+    /// Adds or updates many accounts at once, all or none; returns how many were created and updated.
+    pub async fn import_accounts(
+        &self,
+        accounts: Vec<NewAccount>,
+        cipher: &Cipher,
+    ) -> Result<(usize, usize)> {
+        let sealed = accounts
+            .iter()
+            .map(|a| sealed(&a.credentials, cipher))
+            .collect::<Result<Vec<_>>>()?;
+        self.write(move |tx| {
+            let (mut created, mut updated) = (0, 0);
+            let now = UnixMillis::now().0;
+            for (account, sealed) in accounts.into_iter().zip(sealed) {
+                let id = match find(tx, &account.user_id_chat)? {
+                    Some(existing) => {
+                        tx.execute(
+                            "UPDATE facebook_accounts SET name = CASE WHEN ?2 <> '' THEN ?2 ELSE name END, kind = ?3,
+                                 updated_at = ?4 WHERE id = ?1",
+                            params![existing.id, account.name, account.kind.as_str(), now],
+                        )?;
+                        updated += 1;
+                        existing.id
+                    }
+                    None => {
+                        tx.execute(
+                            "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at)
+                             VALUES (?1, ?2, ?3, ?4, ?4)",
+                            params![account.user_id_chat, account.name, account.kind.as_str(), now],
+                        )?;
+                        created += 1;
+                        tx.last_insert_rowid()
+                    }
+                };
+                write_credentials(tx, id, sealed)?;
+            }
+            Ok((created, updated))
+        })
+        .await
+    }
+
+    /// Edits an account. Disabling it also stops its bot's token from working.
+    pub async fn update_account(
+        &self,
+        user_id_chat: &str,
+        changes: AccountChanges,
+        cipher: &Cipher,
+    ) -> Result<Account> {
+        let sealed = sealed(&changes.credentials, cipher)?;
+        let user_id_chat = user_id_chat.to_owned();
+        self.write(move |tx| {
+            let account = find(tx, &user_id_chat)?
+                .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
+            tx.execute(
+                "UPDATE facebook_accounts SET name = COALESCE(?2, name), kind = COALESCE(?3, kind),
+                     enabled = COALESCE(?4, enabled), updated_at = ?5 WHERE id = ?1",
+                params![
+                    account.id,
+                    changes.name,
+                    changes.kind.map(AccountKind::as_str),
+                    changes.enabled,
+                    UnixMillis::now().0
+                ],
+            )?;
+            write_credentials(tx, account.id, sealed)?;
+            find(tx, &user_id_chat)?.ok_or(StorageError::UnknownAccount(user_id_chat))
+        })
+        .await
+    }
+
+    /// Removes an account with everything stored for it (conversations, messages, tokens, commands).
+    pub async fn delete_account(&self, user_id_chat: &str) -> Result<()> {
+        let user_id_chat = user_id_chat.to_owned();
+        self.write(move |tx| {
+            if tx.execute(
+                "DELETE FROM facebook_accounts WHERE user_id_chat = ?1",
+                [&user_id_chat],
+            )? == 0
+            {
+                return Err(StorageError::UnknownAccount(user_id_chat));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The account's credentials in clear, for its bot's driver. Never for an HTTP response.
+    pub async fn account_credentials(
+        &self,
+        user_id_chat: &str,
+        cipher: &Cipher,
+    ) -> Result<Credentials> {
+        let user_id_chat = user_id_chat.to_owned();
+        let blobs: [Option<Vec<u8>>; 4] = self
+            .read(move |tx| {
+                tx.query_row(
+                    "SELECT password_enc, cookies_enc, two_factor_secret_enc, page_access_token_enc
+                     FROM facebook_accounts WHERE user_id_chat = ?1",
+                    [&user_id_chat],
+                    |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+                )
+                .optional()?
+                .ok_or(StorageError::UnknownAccount(user_id_chat))
+            })
+            .await?;
+        let open = |blob: &Option<Vec<u8>>| -> Result<Option<String>> {
+            blob.as_deref()
+                .map(|b| {
+                    String::from_utf8(cipher.decrypt(b)?)
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))
+                })
+                .transpose()
+        };
+        Ok(Credentials {
+            password: open(&blobs[0])?,
+            cookies: open(&blobs[1])?,
+            two_factor_secret: open(&blobs[2])?,
+            page_access_token: open(&blobs[3])?,
+        })
     }
 
     pub async fn account(&self, user_id_chat: &str) -> Result<Option<Account>> {

@@ -29,6 +29,26 @@ pub enum StorageError {
     },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "the encryption key is missing but the database holds encrypted credentials; restore the key file (see encryption_key_path)"
+    )]
+    KeyMissing,
+    #[error(
+        "the encryption key does not open the credentials in this database; is it the right key file?"
+    )]
+    WrongKey,
+    #[error("unknown user")]
+    UnknownUser,
+    #[error("a user named `{0}` already exists")]
+    UserExists(String),
+    #[error("account `{0}` already exists")]
+    AccountExists(String),
+    #[error("unknown conversation {0}")]
+    UnknownConversation(i64),
+    #[error("unknown message {0}")]
+    UnknownMessage(i64),
+    #[error("{0}")]
+    Conflict(String),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
     #[error("a storage task stopped unexpectedly: {0}")]
@@ -40,7 +60,15 @@ impl StorageError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            Self::UnknownAccount(_) | Self::AccountDisabled(_) | Self::UnknownToken(_)
+            Self::UnknownAccount(_)
+                | Self::AccountDisabled(_)
+                | Self::UnknownToken(_)
+                | Self::UnknownUser
+                | Self::UserExists(_)
+                | Self::AccountExists(_)
+                | Self::UnknownConversation(_)
+                | Self::UnknownMessage(_)
+                | Self::Conflict(_)
         )
     }
 }

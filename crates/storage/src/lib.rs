@@ -8,19 +8,29 @@
 //! when another process (split mode) writes to the same file.
 
 mod accounts;
+mod commands;
+mod crypto;
 mod error;
 mod events;
+mod inbox;
 mod ingest;
 mod migrate;
 mod sqlite;
 mod tokens;
+mod users;
 
-pub use accounts::{Account, AccountKind};
+pub use accounts::{Account, AccountChanges, AccountKind, CredentialsSet, NewAccount};
+pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
+pub use crypto::{Cipher, KeyError};
 pub use error::StorageError;
 pub use events::StoredEvent;
+pub use inbox::{
+    ConversationFilter, ConversationView, MessageView, NotificationView, Page, PostView,
+};
 pub use ingest::IngestOutcome;
 pub use sqlite::Store;
 pub use tokens::{TokenInfo, TokenKind};
+pub use users::{User, UserChanges};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 

@@ -4,11 +4,18 @@ use crate::{Result, StorageError};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "sender",
+        include_str!("../migrations/sqlite/0002_sender.sql"),
+    ),
+];
 
 /// Applies every migration the database has not seen, each in its own immediate transaction, so two
 /// processes starting on one file at once apply each migration exactly once.

@@ -26,12 +26,12 @@ pub struct TokenInfo {
     pub revoked: bool,
 }
 
-fn hash(token: &str) -> String {
+pub(crate) fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn random_secret() -> Result<String> {
+pub(crate) fn random_secret() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| StorageError::Task(format!("no randomness: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
@@ -40,12 +40,21 @@ fn random_secret() -> Result<String> {
 impl Store {
     /// Creates a token and returns `(id, secret)`. The secret is not stored and cannot be shown again.
     pub async fn issue_token(&self, kind: TokenKind) -> Result<(i64, String)> {
+        self.issue_token_by(kind, None).await
+    }
+
+    /// Like [`Store::issue_token`], recording which console user made it.
+    pub async fn issue_token_by(
+        &self,
+        kind: TokenKind,
+        created_by: Option<i64>,
+    ) -> Result<(i64, String)> {
         let prefix = match kind {
             TokenKind::Bot { .. } => "sbb_",
             TokenKind::Api { .. } => "sba_",
         };
         let secret = format!("{prefix}{}", random_secret()?);
-        let token_hash = hash(&secret);
+        let token_hash = hash_token(&secret);
         let id = self
             .write(move |tx| {
                 let now = UnixMillis::now().0;
@@ -54,14 +63,14 @@ impl Store {
                         let account = accounts::find(tx, &account)?
                             .ok_or_else(|| StorageError::UnknownAccount(account.clone()))?;
                         tx.execute(
-                            "INSERT INTO auth_tokens (kind, name, account_id, token_hash, created_at) VALUES ('bot', ?1, ?2, ?3, ?4)",
-                            params![format!("bot for {}", account.user_id_chat), account.id, token_hash, now],
+                            "INSERT INTO auth_tokens (kind, name, account_id, token_hash, created_at, created_by) VALUES ('bot', ?1, ?2, ?3, ?4, ?5)",
+                            params![format!("bot for {}", account.user_id_chat), account.id, token_hash, now, created_by],
                         )?;
                     }
                     TokenKind::Api { name } => {
                         tx.execute(
-                            "INSERT INTO auth_tokens (kind, name, token_hash, created_at) VALUES ('api', ?1, ?2, ?3)",
-                            params![name, token_hash, now],
+                            "INSERT INTO auth_tokens (kind, name, token_hash, created_at, created_by) VALUES ('api', ?1, ?2, ?3, ?4)",
+                            params![name, token_hash, now, created_by],
                         )?;
                     }
                 }
@@ -73,8 +82,13 @@ impl Store {
 
     /// Who holds `token`, or `None` for an unknown or revoked token (or a disabled bot account).
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>> {
-        let token_hash = hash(token.trim());
+        let token = token.trim();
+        let token_hash = hash_token(token);
+        let is_session = token.starts_with("sbs_");
         self.read(move |tx| {
+            if is_session {
+                return crate::users::session_principal(tx, &token_hash);
+            }
             Ok(tx
                 .prepare_cached(
                     "SELECT t.id, t.kind, t.name, a.user_id_chat, a.enabled FROM auth_tokens t

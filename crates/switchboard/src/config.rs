@@ -16,8 +16,13 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub cors_origins: Option<Vec<String>>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub encryption_key_path: Option<std::path::PathBuf>,
+    pub session_hours: Option<u64>,
+    pub secure_cookies: Option<bool>,
     #[serde(default)]
     pub receiver: RoleFile,
+    #[serde(default)]
+    pub sender: RoleFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,6 +43,8 @@ pub enum ConfigError {
 }
 
 pub const DEFAULT_RECEIVER_LISTEN: &str = "127.0.0.1:5001";
+pub const DEFAULT_SENDER_LISTEN: &str = "127.0.0.1:5002";
+pub const DEFAULT_ENCRYPTION_KEY: &str = "data/encryption.key";
 pub const DEFAULT_CORS_ORIGINS: [&str; 2] = ["http://127.0.0.1:8000", "http://localhost:8000"];
 
 impl FileConfig {

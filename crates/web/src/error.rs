@@ -26,6 +26,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("too many attempts; wait {retry_after_seconds} s and try again")]
+    TooManyRequests { retry_after_seconds: u64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -59,7 +61,18 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Storage(StorageError::UnknownAccount(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Storage(StorageError::AccountDisabled(_)) => StatusCode::FORBIDDEN,
-            Self::Storage(StorageError::UnknownToken(_)) => StatusCode::NOT_FOUND,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Storage(
+                StorageError::UnknownToken(_)
+                | StorageError::UnknownUser
+                | StorageError::UnknownConversation(_)
+                | StorageError::UnknownMessage(_),
+            ) => StatusCode::NOT_FOUND,
+            Self::Storage(
+                StorageError::UserExists(_)
+                | StorageError::AccountExists(_)
+                | StorageError::Conflict(_),
+            ) => StatusCode::CONFLICT,
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -76,7 +89,17 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::Storage(StorageError::UnknownAccount(_)) => "unknown_account",
             Self::Storage(StorageError::AccountDisabled(_)) => "account_disabled",
-            Self::Storage(StorageError::UnknownToken(_)) => "not_found",
+            Self::TooManyRequests { .. } => "too_many_requests",
+            Self::Storage(
+                StorageError::UnknownToken(_)
+                | StorageError::UnknownUser
+                | StorageError::UnknownConversation(_)
+                | StorageError::UnknownMessage(_),
+            ) => "not_found",
+            Self::Storage(StorageError::UserExists(_) | StorageError::AccountExists(_)) => {
+                "already_exists"
+            }
+            Self::Storage(StorageError::Conflict(_)) => "conflict",
             Self::Storage(_) => "internal",
         }
     }
@@ -101,6 +124,15 @@ impl IntoResponse for ApiError {
             "error": ErrorBody { code: self.code(), message, item, field },
         });
         let mut response = (status, Json(body)).into_response();
+        if let Self::TooManyRequests {
+            retry_after_seconds,
+        } = &self
+            && let Ok(value) = axum::http::HeaderValue::from_str(&retry_after_seconds.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

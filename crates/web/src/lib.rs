@@ -4,14 +4,18 @@
 
 mod auth;
 mod bind;
+mod cors;
 mod error;
 mod health;
 pub mod json;
+mod server;
 mod shutdown;
 
-pub use auth::{Authenticated, bearer_token};
+pub use auth::{Authenticated, SESSION_COOKIE, bearer_token, session_cookie};
 pub use bind::{BindError, bind};
+pub use cors::cors;
 pub use error::ApiError;
 pub use health::healthz;
 pub use json::{JsonBody, ok};
+pub use server::Server;
 pub use shutdown::Shutdown;

@@ -1,0 +1,352 @@
+//! What the console asks for (send a message, publish a post, manage users and accounts), the commands
+//! the sender hands to bots, and what bots report back.
+
+use crate::auth::Role;
+use crate::validation::{self, ValidationError};
+use serde::{Deserialize, Serialize};
+
+/// Longest post a page can publish (Facebook allows 63,206 characters).
+pub const MAX_POST_CHARS: usize = 63_206;
+/// Longest message an agent sends (Messenger's limit is 2,000 characters).
+pub const MAX_SEND_CHARS: usize = 2_000;
+
+/// Body of `POST /api/send_message_from_crm`.
+#[derive(Debug, Deserialize)]
+pub struct SendMessageIn {
+    /// Switchboard's conversation id (from `GET /api/conversations/<user_id_chat>`).
+    pub conversation_id: i64,
+    /// The text; `message` is accepted too, as the seed's frontend names it.
+    #[serde(alias = "message")]
+    pub text: String,
+}
+
+impl SendMessageIn {
+    pub fn validate(self) -> Result<(i64, String), ValidationError> {
+        if self.conversation_id <= 0 {
+            return Err(ValidationError::new(
+                "conversation_id",
+                "must be a positive conversation id",
+            ));
+        }
+        let text = self.text.trim().to_owned();
+        if text.is_empty() {
+            return Err(ValidationError::new("text", "must not be empty"));
+        }
+        validation::text("text", &text, MAX_SEND_CHARS)?;
+        Ok((self.conversation_id, text))
+    }
+}
+
+/// Body of `POST /api/post_to_facebook`.
+#[derive(Debug, Deserialize)]
+pub struct PostIn {
+    pub user_id_chat: String,
+    #[serde(alias = "message")]
+    pub content: String,
+}
+
+impl PostIn {
+    pub fn validate(self) -> Result<(String, String), ValidationError> {
+        let account = crate::ingest::account_id("user_id_chat", &self.user_id_chat)?;
+        let content = self.content.trim().to_owned();
+        if content.is_empty() {
+            return Err(ValidationError::new("content", "must not be empty"));
+        }
+        validation::text("content", &content, MAX_POST_CHARS)?;
+        Ok((account, content))
+    }
+}
+
+/// `send_message_command`, as a bot receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessageCommand {
+    /// Unique and stable across redeliveries: execute a command id at most once.
+    pub command_id: String,
+    pub user_id_chat: String,
+    /// Switchboard's id of the outgoing message.
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub thread_id: String,
+    /// Who to send to (the customer's platform id).
+    pub recipient_id: String,
+    pub text: String,
+}
+
+/// `post_news_feed_command`, as a bot receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostCommand {
+    pub command_id: String,
+    pub user_id_chat: String,
+    /// Switchboard's id of the post.
+    pub post_id: i64,
+    pub content: String,
+}
+
+/// What a bot reports after trying to send a message (`message_status_update` from the bot).
+#[derive(Debug, Deserialize)]
+pub struct MessageResultIn {
+    pub command_id: String,
+    pub status: DeliveryStatus,
+    #[serde(default)]
+    pub platform_message_id: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// What a bot reports after trying to post (`post_status_update`, the seed's event).
+#[derive(Debug, Deserialize)]
+pub struct PostResultIn {
+    pub command_id: String,
+    pub status: DeliveryStatus,
+    #[serde(default)]
+    pub platform_post_id: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The outcome of a command. `posted` is accepted for `sent`, as posts say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    #[serde(alias = "posted", alias = "success")]
+    Sent,
+    #[serde(alias = "error")]
+    Failed,
+}
+
+/// A command's outcome, validated: either the platform's id (and link), or why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        platform_id: Option<String>,
+        link: Option<String>,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+fn outcome(
+    status: DeliveryStatus,
+    platform_id: Option<String>,
+    link: Option<String>,
+    error: Option<String>,
+) -> Result<Outcome, ValidationError> {
+    match status {
+        DeliveryStatus::Sent => {
+            let platform_id = platform_id
+                .filter(|id| !id.trim().is_empty())
+                .map(|id| validation::identifier("platform_id", &id, crate::ingest::MAX_ID_CHARS))
+                .transpose()?;
+            let link = link
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| validation::web_url("link", &l))
+                .transpose()?;
+            Ok(Outcome::Sent { platform_id, link })
+        }
+        DeliveryStatus::Failed => {
+            let reason = error.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+            let reason =
+                reason.unwrap_or_else(|| "the bot reported a failure without a reason".to_owned());
+            validation::text("error", &reason, 2_000)?;
+            Ok(Outcome::Failed { reason })
+        }
+    }
+}
+
+impl MessageResultIn {
+    pub fn validate(self) -> Result<(String, Outcome), ValidationError> {
+        let command_id = validation::identifier("command_id", &self.command_id, 64)?;
+        Ok((
+            command_id,
+            outcome(self.status, self.platform_message_id, None, self.error)?,
+        ))
+    }
+}
+
+impl PostResultIn {
+    pub fn validate(self) -> Result<(String, Outcome), ValidationError> {
+        let command_id = validation::identifier("command_id", &self.command_id, 64)?;
+        Ok((
+            command_id,
+            outcome(self.status, self.platform_post_id, self.link, self.error)?,
+        ))
+    }
+}
+
+/// A new console user (`POST /api/users`).
+#[derive(Debug, Deserialize)]
+pub struct NewUserIn {
+    pub username: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub role: Role,
+    pub password: String,
+}
+
+/// Changes to a user (`PATCH /api/users/{id}`); absent fields stay as they are.
+#[derive(Debug, Default, Deserialize)]
+pub struct UserPatchIn {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub password: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+pub fn username(value: &str) -> Result<String, ValidationError> {
+    let name = value.trim().to_lowercase();
+    if name.len() < 2 || name.len() > 64 {
+        return Err(ValidationError::new(
+            "username",
+            "must be 2 to 64 characters",
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(ValidationError::new(
+            "username",
+            "may use letters, digits and . _ - @ only",
+        ));
+    }
+    Ok(name)
+}
+
+pub fn password(value: &str) -> Result<(), ValidationError> {
+    let count = value.chars().count();
+    if count < MIN_PASSWORD_CHARS {
+        return Err(ValidationError::new(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if count > 1024 {
+        return Err(ValidationError::new(
+            "password",
+            "must be at most 1024 characters",
+        ));
+    }
+    Ok(())
+}
+
+pub fn display_name(value: &str) -> Result<String, ValidationError> {
+    let name = value.trim();
+    validation::text("display_name", name, 128)?;
+    if name.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            "display_name",
+            "must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A Facebook account's secrets. `Debug` never prints them.
+#[derive(Default, Clone, Deserialize, PartialEq, Eq)]
+pub struct Credentials {
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub cookies: Option<String>,
+    #[serde(default, alias = "2fa", alias = "two_fa")]
+    pub two_factor_secret: Option<String>,
+    #[serde(default)]
+    pub page_access_token: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| if v.is_some() { "<set>" } else { "<unchanged>" };
+        f.debug_struct("Credentials")
+            .field("password", &set(&self.password))
+            .field("cookies", &set(&self.cookies))
+            .field("two_factor_secret", &set(&self.two_factor_secret))
+            .field("page_access_token", &set(&self.page_access_token))
+            .finish()
+    }
+}
+
+/// A new account or page (`POST /api/fb_accounts`).
+#[derive(Debug, Deserialize)]
+pub struct NewAccountIn {
+    pub user_id_chat: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Credentials to store encrypted. An empty string means "not set".
+    #[serde(default)]
+    pub credentials: Credentials,
+}
+
+/// Changes to an account (`PATCH /api/fb_accounts/{user_id_chat}`). In `credentials`, an absent field stays,
+/// a string replaces it, and an empty string removes it.
+#[derive(Debug, Default, Deserialize)]
+pub struct AccountPatchIn {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub credentials: Credentials,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_show_in_debug_output() {
+        let credentials = Credentials {
+            password: Some("hunter2-secret".into()),
+            ..Default::default()
+        };
+        let text = format!("{credentials:?}");
+        assert!(
+            !text.contains("hunter2") && text.contains("<set>"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn usernames_and_passwords_have_rules() {
+        assert_eq!(username(" Lan.Nguyen ").as_deref(), Ok("lan.nguyen"));
+        assert!(username("a b").is_err());
+        assert!(password("short").is_err());
+        assert!(password("long enough password").is_ok());
+    }
+
+    #[test]
+    fn a_failure_without_a_reason_gets_one() {
+        let result: MessageResultIn =
+            serde_json::from_str(r#"{"command_id": "c1", "status": "error"}"#).expect("parse");
+        let (_, outcome) = result.validate().expect("valid");
+        assert!(matches!(outcome, Outcome::Failed { reason } if !reason.is_empty()));
+        let posted: PostResultIn =
+            serde_json::from_str(r#"{"command_id": "c2", "status": "posted", "platform_post_id": "1_2", "link": "https://facebook.com/1_2"}"#)
+                .expect("parse");
+        assert!(matches!(posted.validate(), Ok((_, Outcome::Sent { .. }))));
+    }
+
+    #[test]
+    fn sends_need_text() {
+        let empty = SendMessageIn {
+            conversation_id: 3,
+            text: "  ".into(),
+        };
+        assert_eq!(
+            empty.validate().map_err(|e| e.field),
+            Err("text".to_owned())
+        );
+        let seed_style: SendMessageIn =
+            serde_json::from_str(r#"{"conversation_id": 3, "message": "Dạ"}"#).expect("alias");
+        assert_eq!(
+            seed_style.validate().map(|v| v.1).ok().as_deref(),
+            Some("Dạ")
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! Administration: users, integrators' API tokens, Facebook accounts with their credentials, bot tokens.
+//! Admins only. Credentials go in, and never come out: answers say only which ones are set.
+
+use crate::AppState;
+use crate::auth::require_admin;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use switchboard_domain::outbound::{self, AccountPatchIn, NewAccountIn, NewUserIn, UserPatchIn};
+use switchboard_domain::{ValidationError, ingest};
+use switchboard_storage::{AccountChanges, AccountKind, NewAccount, TokenKind, UserChanges};
+use switchboard_web::{ApiError, Authenticated, JsonBody, ok};
+
+pub async fn users(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    Ok(ok(state.store.users().await?))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<NewUserIn>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    let username = outbound::username(&body.username)?;
+    outbound::password(&body.password)?;
+    let display_name = outbound::display_name(body.display_name.as_deref().unwrap_or_default())?;
+    let user = state
+        .store
+        .create_user(&username, &display_name, body.role, body.password)
+        .await?;
+    tracing::info!(user_id = user.id, role = user.role.as_str(), "user created");
+    Ok(ok(user))
+}
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<UserPatchIn>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    if let Some(password) = &body.password {
+        outbound::password(password)?;
+    }
+    let changes = UserChanges {
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(outbound::display_name)
+            .transpose()?,
+        role: body.role,
+        password: body.password,
+        disabled: body.disabled,
+    };
+    Ok(ok(state.store.update_user(id, changes).await?))
+}
+
+#[derive(Deserialize)]
+pub struct NewTokenIn {
+    name: String,
+}
+
+pub async fn tokens(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    Ok(ok(state.store.tokens().await?))
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<NewTokenIn>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    let name = switchboard_domain::validation::identifier("name", &body.name, 128)?;
+    let (id, token) = state
+        .store
+        .issue_token_by(TokenKind::Api { name: name.clone() }, principal.user_id())
+        .await?;
+    Ok(ok(json!({"id": id, "name": name, "token": token})))
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    state.store.revoke_token(id).await?;
+    Ok(ok(json!({"id": id, "revoked": true})))
+}
+
+fn kind(value: Option<&str>) -> Result<Option<AccountKind>, ValidationError> {
+    value
+        .map(|k| {
+            AccountKind::parse(k.trim())
+                .ok_or_else(|| ValidationError::new("kind", "must be `page` or `personal`"))
+        })
+        .transpose()
+}
+
+#[tracing::instrument(skip_all, fields(account))]
+pub async fn create_account(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<NewAccountIn>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    let user_id_chat = ingest::account_id("user_id_chat", &body.user_id_chat)?;
+    tracing::Span::current().record("account", user_id_chat.as_str());
+    let new = NewAccount {
+        user_id_chat,
+        name: outbound::display_name(body.name.as_deref().unwrap_or_default()).map_err(|e| {
+            ValidationError {
+                field: "name".into(),
+                ..e
+            }
+        })?,
+        kind: kind(body.kind.as_deref())?.unwrap_or(AccountKind::Page),
+        credentials: body.credentials,
+    };
+    let account = state.store.create_account(new, &state.cipher).await?;
+    tracing::info!("account created");
+    Ok(ok(account))
+}
+
+pub async fn update_account(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(user_id_chat): Path<String>,
+    JsonBody(body): JsonBody<AccountPatchIn>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    let changes = AccountChanges {
+        name: body
+            .name
+            .as_deref()
+            .map(outbound::display_name)
+            .transpose()
+            .map_err(|e| ValidationError {
+                field: "name".into(),
+                ..e
+            })?,
+        kind: kind(body.kind.as_deref())?,
+        enabled: body.enabled,
+        credentials: body.credentials,
+    };
+    let account = state
+        .store
+        .update_account(&user_id_chat, changes, &state.cipher)
+        .await?;
+    if !account.enabled {
+        // A disabled account's bot must stop receiving commands now, not at its next reconnect.
+        state.bots.disconnect(&account.user_id_chat);
+    }
+    Ok(ok(account))
+}
+
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(user_id_chat): Path<String>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    state.store.delete_account(&user_id_chat).await?;
+    state.bots.disconnect(&user_id_chat);
+    Ok(ok(json!({"user_id_chat": user_id_chat, "deleted": true})))
+}
+
+pub async fn create_bot_token(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(user_id_chat): Path<String>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    let (id, token) = state
+        .store
+        .issue_token_by(
+            TokenKind::Bot {
+                account: user_id_chat.clone(),
+            },
+            principal.user_id(),
+        )
+        .await?;
+    Ok(ok(
+        json!({"id": id, "user_id_chat": user_id_chat, "token": token}),
+    ))
+}
+
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no endpoint at {}", uri.path()))
+}

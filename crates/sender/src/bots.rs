@@ -1,0 +1,80 @@
+//! The bots connected to this sender: who to wake when a command is queued, and how many connections
+//! each account has (a bot that reconnects may briefly have two; it is offline only when both are gone).
+
+use socketioxide::extract::SocketRef;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+#[derive(Clone, Default)]
+pub struct BotRegistry {
+    accounts: Arc<Mutex<HashMap<String, Entry>>>,
+}
+
+struct Entry {
+    /// Bumped when a command for the account is queued; each delivery task watches it.
+    queued: watch::Sender<u64>,
+    sockets: Vec<SocketRef>,
+}
+
+impl BotRegistry {
+    fn with<T>(&self, account: &str, f: impl FnOnce(&mut Entry) -> T) -> T {
+        let mut accounts = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = accounts.entry(account.to_owned()).or_insert_with(|| Entry {
+            queued: watch::channel(0).0,
+            sockets: Vec::new(),
+        });
+        f(entry)
+    }
+
+    /// Registers a bot connection; returns its wake-up receiver and whether it is the account's first.
+    pub(crate) fn connected(
+        &self,
+        account: &str,
+        socket: SocketRef,
+    ) -> (watch::Receiver<u64>, bool) {
+        self.with(account, |entry| {
+            entry.sockets.push(socket);
+            (entry.queued.subscribe(), entry.sockets.len() == 1)
+        })
+    }
+
+    /// Forgets a bot connection; true when the account has no connection left.
+    pub(crate) fn disconnected(&self, account: &str, socket: &SocketRef) -> bool {
+        self.with(account, |entry| {
+            entry.sockets.retain(|s| s.id != socket.id);
+            entry.sockets.is_empty()
+        })
+    }
+
+    /// Wakes the account's delivery tasks: a command was queued.
+    pub fn wake_account(&self, account: &str) {
+        self.with(account, |entry| {
+            entry.queued.send_modify(|n| *n = n.wrapping_add(1))
+        });
+    }
+
+    /// Closes the account's bot connections (its account was disabled or removed).
+    pub fn disconnect(&self, account: &str) {
+        let sockets = self.with(account, |entry| entry.sockets.clone());
+        for socket in sockets {
+            let _ = socket.disconnect();
+        }
+    }
+
+    /// Accounts with a bot connected to this process.
+    pub fn connected_accounts(&self) -> Vec<String> {
+        let accounts = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        accounts
+            .iter()
+            .filter(|(_, e)| !e.sockets.is_empty())
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+}

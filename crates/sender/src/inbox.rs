@@ -1,0 +1,208 @@
+//! The seed's endpoints for the console: accounts, conversations, messages, notifications, posts, and
+//! sending. Thin: check the caller, validate, call the store, wake what must be woken, answer.
+
+use crate::AppState;
+use crate::auth::require_console;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+use switchboard_domain::outbound::{PostIn, SendMessageIn};
+use switchboard_domain::{Principal, ValidationError};
+use switchboard_storage::{ConversationFilter, StorageError};
+use switchboard_web::{ApiError, Authenticated, JsonBody, ok};
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+    /// Conversations only: `true` for those with unread messages.
+    unread: Option<bool>,
+    /// Conversations only: a name or words from the messages.
+    q: Option<String>,
+}
+
+const DEFAULT_PAGE: usize = 50;
+
+fn limit(query: &PageQuery) -> Result<usize, ApiError> {
+    match query.limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=200).contains(&n) => Ok(n),
+        Some(_) => Err(ValidationError::new("limit", "must be between 1 and 200").into()),
+    }
+}
+
+fn id(text: &str, field: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ValidationError::new(field, format!("`{text}` is not an id")).into())
+}
+
+/// A bad cursor is the client's mistake, not a conflict.
+fn cursor_error(error: StorageError) -> ApiError {
+    match error {
+        StorageError::Conflict(message) => ValidationError::new("cursor", message).into(),
+        other => other.into(),
+    }
+}
+
+fn console(principal: &Principal) -> Result<(), ApiError> {
+    require_console(principal)
+}
+
+pub async fn accounts(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    Ok(ok(state.store.accounts().await?))
+}
+
+pub async fn conversations(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(user_id_chat): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let filter = ConversationFilter {
+        unread_only: query.unread.unwrap_or(false),
+        search: query.q.clone(),
+    };
+    let page = state
+        .store
+        .conversations(
+            &user_id_chat,
+            filter,
+            query.cursor.as_deref(),
+            limit(&query)?,
+        )
+        .await
+        .map_err(cursor_error)?;
+    Ok(ok(page))
+}
+
+pub async fn mark_read(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(conversation_id): Path<String>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let (conversation, event) = state
+        .store
+        .mark_read(id(&conversation_id, "conversation_id")?)
+        .await?;
+    if event.is_some() {
+        state.feed.notify();
+    }
+    Ok(ok(conversation))
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(conversation_id): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let conversation_id = id(&conversation_id, "conversation_id")?;
+    let page = state
+        .store
+        .messages(conversation_id, query.cursor.as_deref(), limit(&query)?)
+        .await
+        .map_err(cursor_error)?;
+    Ok(ok(page))
+}
+
+pub async fn notifications(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(user_id_chat): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let page = state
+        .store
+        .notifications(&user_id_chat, query.cursor.as_deref(), limit(&query)?)
+        .await
+        .map_err(cursor_error)?;
+    Ok(ok(page))
+}
+
+pub async fn posts(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(user_id_chat): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let page = state
+        .store
+        .posts(&user_id_chat, query.cursor.as_deref(), limit(&query)?)
+        .await
+        .map_err(cursor_error)?;
+    Ok(ok(page))
+}
+
+#[tracing::instrument(skip_all, fields(conversation_id))]
+pub async fn send_message(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<SendMessageIn>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let (conversation_id, text) = body.validate()?;
+    tracing::Span::current().record("conversation_id", conversation_id);
+    let queued = state
+        .store
+        .queue_message(conversation_id, text, principal.user_id())
+        .await?;
+    state.feed.notify();
+    state.bots.wake_account(&queued.user_id_chat);
+    Ok(ok(queued))
+}
+
+pub async fn retry_message(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(message_id): Path<String>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let queued = state
+        .store
+        .retry_message(id(&message_id, "message_id")?)
+        .await?;
+    state.feed.notify();
+    state.bots.wake_account(&queued.user_id_chat);
+    Ok(ok(queued))
+}
+
+#[tracing::instrument(skip_all, fields(account))]
+pub async fn post_to_facebook(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<PostIn>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let (account, content) = body.validate()?;
+    tracing::Span::current().record("account", account.as_str());
+    let queued = state
+        .store
+        .queue_post(&account, content, principal.user_id())
+        .await?;
+    state.feed.notify();
+    state.bots.wake_account(&account);
+    Ok(ok(queued))
+}
+
+pub async fn retry_post(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(post_id): Path<String>,
+) -> Result<Response, ApiError> {
+    console(&principal)?;
+    let queued = state.store.retry_post(id(&post_id, "post_id")?).await?;
+    state.feed.notify();
+    state.bots.wake_account(&queued.post.user_id_chat);
+    Ok(ok(queued))
+}

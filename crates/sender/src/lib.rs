@@ -1,0 +1,156 @@
+//! The API Sender: the console's and integrators' Facebook API, logins and administration, and the
+//! commands it hands to bots over Socket.IO, never lost.
+//!
+//! Consoles connect to this role's Socket.IO to receive every event (the receiver's, forwarded through
+//! the shared event log, and this role's status changes), resumable from their last event id. Bots
+//! connect with their bot token to receive `send_message_command` and `post_news_feed_command`.
+
+mod admin;
+mod auth;
+mod bots;
+mod inbox;
+mod limiter;
+mod socket;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::{delete, get, patch, post};
+use socketioxide::SocketIo;
+use std::net::SocketAddr;
+use std::time::Duration;
+use switchboard_realtime::EventFeed;
+use switchboard_storage::{Cipher, Store};
+use switchboard_web::{BindError, Server, Shutdown};
+use tower_http::trace::TraceLayer;
+
+pub use bots::BotRegistry;
+
+/// Settings of this role.
+#[derive(Debug, Clone)]
+pub struct SenderOptions {
+    /// How long a console login lasts.
+    pub session_lifetime: Duration,
+    /// Mark the session cookie `Secure` (when the console is served over HTTPS).
+    pub secure_cookies: bool,
+    /// How often to look for commands queued by another sender process on the same database.
+    pub command_poll: Duration,
+}
+
+impl Default for SenderOptions {
+    fn default() -> Self {
+        Self {
+            session_lifetime: Duration::from_secs(12 * 3600),
+            secure_cookies: false,
+            command_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub feed: EventFeed,
+    /// Encrypts account credentials.
+    pub cipher: Cipher,
+    pub bots: BotRegistry,
+    pub options: SenderOptions,
+    limiter: limiter::LoginLimiter,
+}
+
+impl AppState {
+    pub fn new(store: Store, feed: EventFeed, cipher: Cipher, options: SenderOptions) -> Self {
+        Self {
+            store,
+            feed,
+            cipher,
+            bots: BotRegistry::default(),
+            options,
+            limiter: limiter::LoginLimiter::default(),
+        }
+    }
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.store.clone()
+    }
+}
+
+/// Most packets queued for one Socket.IO client before its stream waits for it.
+const SOCKET_BUFFER: usize = 1024;
+
+pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
+    let (socket_layer, io) = SocketIo::builder()
+        .max_buffer_size(SOCKET_BUFFER)
+        .build_layer();
+    socket::attach(&io, state.clone());
+    let api = Router::new()
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/me", get(auth::me))
+        .route(
+            "/api/fb_accounts",
+            get(inbox::accounts).post(admin::create_account),
+        )
+        .route(
+            "/api/fb_accounts/{user_id_chat}",
+            patch(admin::update_account).delete(admin::delete_account),
+        )
+        .route(
+            "/api/fb_accounts/{user_id_chat}/bot_token",
+            post(admin::create_bot_token),
+        )
+        .route("/api/conversations/{id}", get(inbox::conversations))
+        .route("/api/conversations/{id}/read", post(inbox::mark_read))
+        .route("/api/messages/{conversation_id}", get(inbox::messages))
+        .route(
+            "/api/messages/{message_id}/retry",
+            post(inbox::retry_message),
+        )
+        .route("/api/send_message_from_crm", post(inbox::send_message))
+        .route("/api/post_to_facebook", post(inbox::post_to_facebook))
+        .route("/api/posts/{id}", get(inbox::posts))
+        .route("/api/posts/{id}/retry", post(inbox::retry_post))
+        .route(
+            "/api/notifications/{user_id_chat}",
+            get(inbox::notifications),
+        )
+        .route("/api/users", get(admin::users).post(admin::create_user))
+        .route("/api/users/{id}", patch(admin::update_user))
+        .route("/api/tokens", get(admin::tokens).post(admin::create_token))
+        .route("/api/tokens/{id}", delete(admin::revoke_token))
+        .route("/healthz", get(switchboard_web::healthz))
+        .fallback(admin::not_found)
+        .with_state(state);
+    let router = api
+        .layer(socket_layer)
+        .layer(DefaultBodyLimit::max(switchboard_web::json::BODY_LIMIT))
+        .layer(switchboard_web::cors(cors_origins))
+        .layer(TraceLayer::new_for_http());
+    (router, io)
+}
+
+/// A bound, not yet running sender.
+pub struct Sender(Server);
+
+impl Sender {
+    pub async fn bind(
+        addr: SocketAddr,
+        state: AppState,
+        cors_origins: &[String],
+    ) -> Result<Self, BindError> {
+        let (router, io) = router(state, cors_origins);
+        Ok(Self(
+            Server::bind(addr, "--listen (SWITCHBOARD_SENDER_LISTEN)", router, io).await?,
+        ))
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+
+    pub async fn run(self, shutdown: Shutdown, grace: Duration) -> std::io::Result<()> {
+        self.0.run(shutdown, grace).await
+    }
+}

@@ -1,0 +1,228 @@
+//! The sender's Socket.IO: consoles receive the event stream; bots receive their commands and report
+//! what became of them.
+//!
+//! To a bot: `send_message_command` and `post_news_feed_command`, each with a `command_id`. From a bot:
+//! `command_ack {command_id}` once it has the command safely (until then it is sent again after every
+//! reconnect), then `message_status_update` or `post_status_update` with the outcome. Every bot event
+//! may carry a Socket.IO acknowledgement callback, answered `{success, error?}`; errors are also sent
+//! as an `error` event, so bots that cannot take acknowledgements still learn of them.
+
+use crate::AppState;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use switchboard_domain::outbound::{MessageResultIn, Outcome, PostResultIn};
+use switchboard_domain::{Principal, ValidationError};
+use switchboard_storage::StorageError;
+use tokio::sync::watch;
+
+pub fn attach(io: &SocketIo, state: AppState) {
+    let store = state.store.clone();
+    io.ns(
+        "/",
+        (move |socket: SocketRef| {
+            let state = state.clone();
+            async move { connected(socket, state).await }
+        })
+        .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
+            let store = store.clone();
+            async move { switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref()).await }
+        }),
+    );
+}
+
+async fn connected(socket: SocketRef, state: AppState) {
+    let closed = switchboard_realtime::closed_signal(&socket);
+    match socket.extensions.get::<Principal>() {
+        Some(Principal::Bot { account, .. }) => bot_connected(socket, state, account, closed),
+        Some(_) => switchboard_realtime::stream_events(socket, state.feed.clone(), closed),
+        None => {}
+    }
+}
+
+/// An error a bot caused, as it receives it.
+fn error_body(code: &str, message: &str, event: &str) -> Value {
+    json!({"success": false, "error": {"code": code, "message": message, "event": event}})
+}
+
+fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ValidationError> {
+    serde_json::from_value(value).map_err(|e| ValidationError::new("body", e.to_string()))
+}
+
+fn reply(socket: &SocketRef, ack: AckSender, event: &str, result: Result<(), (String, String)>) {
+    let body = match &result {
+        Ok(()) => json!({"success": true}),
+        Err((code, message)) => error_body(code, message, event),
+    };
+    if result.is_err() {
+        let _ = socket.emit("error", &body);
+    }
+    let _ = ack.send(&body);
+}
+
+fn storage_failure(error: StorageError) -> (String, String) {
+    if error.is_client_error() {
+        ("invalid_command".into(), error.to_string())
+    } else {
+        tracing::error!(%error, "cannot record a bot's report");
+        (
+            "internal".into(),
+            "the server could not record this; send it again".into(),
+        )
+    }
+}
+
+fn bot_connected(
+    socket: SocketRef,
+    state: AppState,
+    account: String,
+    closed: watch::Receiver<bool>,
+) {
+    tracing::info!(%account, sid = %socket.id, "bot connected to the sender");
+    let (queued, first) = state.bots.connected(&account, socket.clone());
+
+    let (ack_state, ack_account) = (state.clone(), account.clone());
+    socket.on(
+        "command_ack",
+        move |socket: SocketRef, Data(body): Data<Value>, ack: AckSender| {
+            let (state, account) = (ack_state.clone(), ack_account.clone());
+            async move {
+                let command_id = body
+                    .get("command_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let result = if command_id.is_empty() {
+                    Err((
+                        "invalid_field".to_owned(),
+                        "`command_id` is required".to_owned(),
+                    ))
+                } else {
+                    state
+                        .store
+                        .acknowledge_command(&account, &command_id)
+                        .await
+                        .map(|_| ())
+                        .map_err(storage_failure)
+                };
+                reply(&socket, ack, "command_ack", result);
+            }
+        },
+    );
+
+    for (event, is_post) in [
+        ("message_status_update", false),
+        ("post_status_update", true),
+    ] {
+        let (state, account) = (state.clone(), account.clone());
+        socket.on(
+            event,
+            move |socket: SocketRef, Data(body): Data<Value>, ack: AckSender| {
+                let (state, account) = (state.clone(), account.clone());
+                async move {
+                    let parsed = if is_post {
+                        parse::<PostResultIn>(body).and_then(PostResultIn::validate)
+                    } else {
+                        parse::<MessageResultIn>(body).and_then(MessageResultIn::validate)
+                    };
+                    let result = match parsed {
+                        Err(error) => Err(("invalid_field".to_owned(), error.to_string())),
+                        Ok((command_id, outcome)) => {
+                            record(&state, &account, &command_id, outcome).await
+                        }
+                    };
+                    reply(&socket, ack, event, result);
+                }
+            },
+        );
+    }
+
+    tokio::spawn(async move {
+        if first {
+            announce(&state, &account, true).await;
+        }
+        if let Err(reason) = deliver(&socket, &state, &account, queued, closed).await {
+            tracing::debug!(%account, %reason, "command delivery ended");
+        }
+        if state.bots.disconnected(&account, &socket) {
+            announce(&state, &account, false).await;
+        }
+        tracing::info!(%account, sid = %socket.id, "bot left the sender");
+    });
+}
+
+async fn record(
+    state: &AppState,
+    account: &str,
+    command_id: &str,
+    outcome: Outcome,
+) -> Result<(), (String, String)> {
+    // Reporting an outcome also means the bot has the command.
+    state
+        .store
+        .acknowledge_command(account, command_id)
+        .await
+        .map_err(storage_failure)?;
+    match state
+        .store
+        .record_outcome(account, command_id, outcome)
+        .await
+    {
+        Ok(Some(_)) => {
+            state.feed.notify();
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(error) => Err(storage_failure(error)),
+    }
+}
+
+async fn announce(state: &AppState, account: &str, online: bool) {
+    match state.store.bot_connection(account, online).await {
+        Ok(_) => state.feed.notify(),
+        Err(error) => tracing::warn!(%account, %error, "cannot record the bot's connection"),
+    }
+}
+
+/// Hands the account's unacknowledged commands to this connection, oldest first, then each new one as
+/// it is queued, until the connection closes.
+async fn deliver(
+    socket: &SocketRef,
+    state: &AppState,
+    account: &str,
+    mut queued: watch::Receiver<u64>,
+    mut closed: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut cursor = 0;
+    loop {
+        queued.borrow_and_update();
+        let commands = state
+            .store
+            .commands_to_deliver(account, cursor, 100)
+            .await
+            .map_err(|e| e.to_string())?;
+        if commands.is_empty() {
+            tokio::select! {
+                _ = queued.changed() => {},
+                // Commands queued by another sender process on the same database.
+                () = tokio::time::sleep(state.options.command_poll) => {},
+                _ = closed.wait_for(|c| *c) => return Ok(()),
+            }
+            continue;
+        }
+        let mut sent = Vec::with_capacity(commands.len());
+        for command in &commands {
+            switchboard_realtime::send(socket, command.event, &command.payload, &mut closed)
+                .await?;
+            sent.push(command.id);
+            cursor = command.id;
+        }
+        state
+            .store
+            .mark_delivered(sent)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+}

@@ -1,0 +1,263 @@
+//! Logins, sessions, roles and tokens on the sender.
+
+mod common;
+
+use common::{ADMIN_PASSWORD, TestSystem};
+use serde_json::json;
+use std::time::Duration;
+use switchboard_sender::SenderOptions;
+
+#[tokio::test]
+async fn login_gives_a_session_token_and_an_httponly_cookie() {
+    let app = TestSystem::spawn().await;
+    let response = app
+        .http
+        .post(format!("{}/api/auth/login", app.sender))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status().as_u16(), 200);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["user"]["role"], "admin");
+    assert!(body["data"]["user"].get("password_hash").is_none());
+
+    // The cookie alone authenticates, as the console's browser sends it.
+    let session = cookie.split(';').next().expect("pair").to_owned();
+    let me = app
+        .http
+        .get(format!("{}/api/auth/me", app.sender))
+        .header("cookie", session)
+        .send()
+        .await
+        .expect("me");
+    let status = me.status().as_u16();
+    assert_eq!(status, 200, "{}", me.text().await.unwrap_or_default());
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_and_then_slowed_down() {
+    let app = TestSystem::spawn().await;
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": "nope nope nope"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, _) = app
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "ghost", "password": ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 401);
+    for _ in 0..4 {
+        app.call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": "still wrong!"})),
+        )
+        .await;
+    }
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too_many_requests")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session() {
+    let app = TestSystem::spawn().await;
+    let token = app.admin().await;
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&token), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        app.call("POST", "/api/auth/logout", Some(&token), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&token), None)
+            .await
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn expired_sessions_and_revoked_tokens_are_refused() {
+    let app = TestSystem::spawn_with(SenderOptions {
+        session_lifetime: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let token = app.admin().await;
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&token), None)
+            .await
+            .0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&token), None)
+            .await
+            .0,
+        401
+    );
+
+    let admin = app.admin().await;
+    let (_, made) = app
+        .call(
+            "POST",
+            "/api/tokens",
+            Some(&admin),
+            Some(json!({"name": "erp"})),
+        )
+        .await;
+    let api_token = made["data"]["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&api_token), None)
+            .await
+            .0,
+        200
+    );
+    let id = made["data"]["id"].as_i64().expect("id");
+    assert_eq!(
+        app.call("DELETE", &format!("/api/tokens/{id}"), Some(&admin), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&api_token), None)
+            .await
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn agents_cannot_call_admin_endpoints_and_bots_cannot_use_the_api() {
+    let app = TestSystem::spawn().await;
+    let agent = app.user("lan", "agent").await;
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&agent), None)
+            .await
+            .0,
+        200
+    );
+    for (method, path, body) in [
+        ("GET", "/api/users", None),
+        (
+            "POST",
+            "/api/users",
+            Some(json!({"username": "x", "role": "admin", "password": "0123456789ab"})),
+        ),
+        (
+            "POST",
+            "/api/fb_accounts",
+            Some(json!({"user_id_chat": "p1"})),
+        ),
+        ("POST", "/api/tokens", Some(json!({"name": "t"}))),
+    ] {
+        let (status, body) = app.call(method, path, Some(&agent), body).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+    }
+    let bot = app.bot("page1").await;
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&bot), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(app.call("GET", "/api/fb_accounts", None, None).await.0, 401);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions() {
+    let app = TestSystem::spawn().await;
+    let agent = app.user("minh", "agent").await;
+    let admin = app.admin().await;
+    let (_, users) = app.call("GET", "/api/users", Some(&admin), None).await;
+    let id = users["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|u| u["username"] == "minh")
+        .expect("minh")["id"]
+        .as_i64()
+        .expect("id");
+    let (status, _) = app
+        .call(
+            "PATCH",
+            &format!("/api/users/{id}"),
+            Some(&admin),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.call("GET", "/api/fb_accounts", Some(&agent), None)
+            .await
+            .0,
+        401
+    );
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/users",
+            Some(&admin),
+            Some(json!({"username": "minh", "role": "agent", "password": "another password"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("already_exists"))
+    );
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/users",
+            Some(&admin),
+            Some(json!({"username": "an", "role": "agent", "password": "short"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("password"))
+    );
+}

@@ -1,0 +1,397 @@
+//! Commands to bots: stored with what they act on before anyone is answered, handed to the account's
+//! bot until it acknowledges them, and closed by the outcome the bot reports.
+
+use crate::events::append;
+use crate::inbox::{MessageView, PostView, conversation, message, post};
+use crate::tokens::random_secret;
+use crate::{Result, StorageError, Store, accounts};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde_json::json;
+use serde_json::value::RawValue;
+use switchboard_domain::outbound::{Outcome, PostCommand, SendMessageCommand};
+use switchboard_domain::{EventKind, UnixMillis};
+
+/// A command as it goes to a bot: the Socket.IO event name and its JSON payload.
+#[derive(Debug)]
+pub struct DeliverableCommand {
+    /// Row id: the order of delivery.
+    pub id: i64,
+    pub command_id: String,
+    pub event: &'static str,
+    pub payload: Box<RawValue>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedMessage {
+    pub user_id_chat: String,
+    pub message: MessageView,
+    pub command_id: String,
+    pub event_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueuedPost {
+    pub post: PostView,
+    pub command_id: String,
+    pub event_id: i64,
+}
+
+fn new_command_id() -> Result<String> {
+    Ok(random_secret()?[..32].to_owned())
+}
+
+fn insert_command(
+    tx: &Transaction<'_>,
+    account_id: i64,
+    kind: &str,
+    payload: &impl Serialize,
+    command_id: &str,
+    message_id: Option<i64>,
+    post_id: Option<i64>,
+) -> Result<()> {
+    let now = UnixMillis::now().0;
+    tx.prepare_cached(
+        "INSERT INTO commands (command_id, account_id, kind, payload, message_id, post_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    )?
+    .execute(params![command_id, account_id, kind, serde_json::to_string(payload)?, message_id, post_id, now])?;
+    Ok(())
+}
+
+fn message_event(tx: &Transaction<'_>, account: (i64, &str), view: &MessageView) -> Result<i64> {
+    append(
+        tx,
+        EventKind::MessageStatusUpdate,
+        Some(account),
+        &json!({"user_id_chat": account.1, "conversation_id": view.conversation_id, "message": view}),
+    )
+}
+
+fn post_event(tx: &Transaction<'_>, account: (i64, &str), view: &PostView) -> Result<i64> {
+    append(
+        tx,
+        EventKind::PostStatusUpdate,
+        Some(account),
+        &json!({"user_id_chat": account.1, "post": view}),
+    )
+}
+
+/// Queues a send of an existing outgoing message row (new or retried) and returns the command id.
+fn command_for_message(tx: &Transaction<'_>, message_id: i64) -> Result<(String, i64, String)> {
+    let (conversation_id, text): (i64, String) = tx.query_row(
+        "SELECT conversation_id, text FROM messages WHERE id = ?1",
+        [message_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let view = conversation(tx, conversation_id)?;
+    let account = accounts::writable(tx, &view.user_id_chat)?;
+    let command_id = new_command_id()?;
+    let command = SendMessageCommand {
+        command_id: command_id.clone(),
+        user_id_chat: view.user_id_chat.clone(),
+        message_id,
+        conversation_id,
+        thread_id: view.thread_id,
+        recipient_id: view.participant_id,
+        text,
+    };
+    insert_command(
+        tx,
+        account.id,
+        "send_message",
+        &command,
+        &command_id,
+        Some(message_id),
+        None,
+    )?;
+    Ok((command_id, account.id, account.user_id_chat))
+}
+
+fn command_for_post(tx: &Transaction<'_>, post_id: i64) -> Result<(String, i64, String)> {
+    let view = post(tx, post_id)?;
+    let account = accounts::writable(tx, &view.user_id_chat)?;
+    let command_id = new_command_id()?;
+    let command = PostCommand {
+        command_id: command_id.clone(),
+        user_id_chat: view.user_id_chat,
+        post_id,
+        content: view.content,
+    };
+    insert_command(
+        tx,
+        account.id,
+        "post_news_feed",
+        &command,
+        &command_id,
+        None,
+        Some(post_id),
+    )?;
+    Ok((command_id, account.id, account.user_id_chat))
+}
+
+impl Store {
+    /// Stores an agent's message as `queued` with its command, in one transaction.
+    pub async fn queue_message(
+        &self,
+        conversation_id: i64,
+        text: String,
+        author: Option<i64>,
+    ) -> Result<QueuedMessage> {
+        self.write(move |tx| {
+            let view = conversation(tx, conversation_id)?;
+            let account = accounts::writable(tx, &view.user_id_chat)?;
+            let now = UnixMillis::now().0;
+            // Until the bot reports the platform's id, the row holds a placeholder unique to this send.
+            let placeholder = format!("crm:{}", new_command_id()?);
+            tx.prepare_cached(
+                "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status,
+                                       sent_at, created_at, author_user_id)
+                 VALUES (?1, ?2, ?3, 'out', ?4, 'queued', ?5, ?5, ?6)",
+            )?
+            .execute(params![account.id, conversation_id, placeholder, text, now, author])?;
+            let message_id = tx.last_insert_rowid();
+            let preview: String = text.chars().take(200).collect();
+            tx.execute(
+                "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
+                     last_message_at = MAX(COALESCE(last_message_at, 0), ?3), updated_at = ?3 WHERE id = ?1",
+                params![conversation_id, preview, now],
+            )?;
+            let (command_id, _, _) = command_for_message(tx, message_id)?;
+            let view = message(tx, message_id)?;
+            let event_id = message_event(tx, (account.id, &account.user_id_chat), &view)?;
+            Ok(QueuedMessage { user_id_chat: account.user_id_chat, message: view, command_id, event_id })
+        })
+        .await
+    }
+
+    /// Sends a failed message again, with a new command.
+    pub async fn retry_message(&self, message_id: i64) -> Result<QueuedMessage> {
+        self.write(move |tx| {
+            let view = message(tx, message_id)?;
+            if view.status != "failed" {
+                return Err(StorageError::Conflict(format!(
+                    "message {message_id} is {}; only failed messages are retried",
+                    view.status
+                )));
+            }
+            tx.execute(
+                "UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1",
+                [message_id],
+            )?;
+            let (command_id, account_id, user_id_chat) = command_for_message(tx, message_id)?;
+            let view = message(tx, message_id)?;
+            let event_id = message_event(tx, (account_id, &user_id_chat), &view)?;
+            Ok(QueuedMessage {
+                user_id_chat,
+                message: view,
+                command_id,
+                event_id,
+            })
+        })
+        .await
+    }
+
+    /// Stores a post as `queued` with its command, in one transaction.
+    pub async fn queue_post(
+        &self,
+        user_id_chat: &str,
+        content: String,
+        author: Option<i64>,
+    ) -> Result<QueuedPost> {
+        let user_id_chat = user_id_chat.to_owned();
+        self.write(move |tx| {
+            let account = accounts::writable(tx, &user_id_chat)?;
+            let now = UnixMillis::now().0;
+            tx.execute(
+                "INSERT INTO posts (account_id, content, status, created_at, updated_at, author_user_id)
+                 VALUES (?1, ?2, 'queued', ?3, ?3, ?4)",
+                params![account.id, content, now, author],
+            )?;
+            let post_id = tx.last_insert_rowid();
+            let (command_id, _, _) = command_for_post(tx, post_id)?;
+            let view = post(tx, post_id)?;
+            let event_id = post_event(tx, (account.id, &account.user_id_chat), &view)?;
+            Ok(QueuedPost { post: view, command_id, event_id })
+        })
+        .await
+    }
+
+    pub async fn retry_post(&self, post_id: i64) -> Result<QueuedPost> {
+        self.write(move |tx| {
+            let view = post(tx, post_id)?;
+            if view.status != "failed" {
+                return Err(StorageError::Conflict(format!(
+                    "post {post_id} is {}; only failed posts are retried",
+                    view.status
+                )));
+            }
+            tx.execute(
+                "UPDATE posts SET status = 'queued', error = NULL, updated_at = ?2 WHERE id = ?1",
+                params![post_id, UnixMillis::now().0],
+            )?;
+            let (command_id, account_id, user_id_chat) = command_for_post(tx, post_id)?;
+            let view = post(tx, post_id)?;
+            let event_id = post_event(tx, (account_id, &user_id_chat), &view)?;
+            Ok(QueuedPost {
+                post: view,
+                command_id,
+                event_id,
+            })
+        })
+        .await
+    }
+
+    /// Commands for the account's bot that it has not acknowledged, after row `after`, oldest first.
+    pub async fn commands_to_deliver(
+        &self,
+        user_id_chat: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<DeliverableCommand>> {
+        let user_id_chat = user_id_chat.to_owned();
+        self.read(move |tx| {
+            let mut statement = tx.prepare_cached(
+                "SELECT c.id, c.command_id, c.kind, c.payload FROM commands c JOIN facebook_accounts a ON a.id = c.account_id
+                 WHERE a.user_id_chat = ?1 AND c.status IN ('pending', 'delivered') AND c.id > ?2
+                 ORDER BY c.id LIMIT ?3",
+            )?;
+            let rows = statement.query_map(params![user_id_chat, after, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            })?;
+            rows.map(|row| {
+                let (id, command_id, kind, payload) = row?;
+                let event = if kind == "post_news_feed" { "post_news_feed_command" } else { "send_message_command" };
+                Ok(DeliverableCommand { id, command_id, event, payload: RawValue::from_string(payload)? })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Notes that commands were handed to the bot (once more).
+    pub async fn mark_delivered(&self, ids: Vec<i64>) -> Result<()> {
+        self.write(move |tx| {
+            let mut statement = tx.prepare_cached(
+                "UPDATE commands SET attempts = attempts + 1, updated_at = ?2,
+                     status = CASE WHEN status = 'pending' THEN 'delivered' ELSE status END
+                 WHERE id = ?1",
+            )?;
+            let now = UnixMillis::now().0;
+            for id in ids {
+                statement.execute(params![id, now])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The bot has the command and will not need it again. True the first time.
+    pub async fn acknowledge_command(&self, user_id_chat: &str, command_id: &str) -> Result<bool> {
+        let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE commands SET status = 'acknowledged', updated_at = ?3
+                 WHERE command_id = ?1 AND status IN ('pending', 'delivered')
+                   AND account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?2)",
+                params![command_id, user_id_chat, UnixMillis::now().0],
+            )? > 0)
+        })
+        .await
+    }
+
+    /// Records what the bot reports about a command and announces the message's or post's new status.
+    /// A report for a command already closed changes nothing (`Ok(None)`): bots may repeat themselves.
+    pub async fn record_outcome(
+        &self,
+        user_id_chat: &str,
+        command_id: &str,
+        outcome: Outcome,
+    ) -> Result<Option<i64>> {
+        let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());
+        self.write(move |tx| {
+            let account = accounts::find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
+            let row: Option<(i64, String, Option<i64>, Option<i64>)> = tx
+                .query_row(
+                    "SELECT id, status, message_id, post_id FROM commands WHERE command_id = ?1 AND account_id = ?2",
+                    params![command_id, account.id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((id, status, message_id, post_id)) = row else {
+                return Err(StorageError::Conflict(format!("no command `{command_id}` for account `{user_id_chat}`")));
+            };
+            if status == "done" || status == "failed" {
+                return Ok(None);
+            }
+            let now = UnixMillis::now().0;
+            let (command_status, error) = match &outcome {
+                Outcome::Sent { .. } => ("done", None),
+                Outcome::Failed { reason } => ("failed", Some(reason.as_str())),
+            };
+            tx.execute(
+                "UPDATE commands SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, command_status, error, now],
+            )?;
+            let scope = (account.id, account.user_id_chat.as_str());
+            if let Some(message_id) = message_id {
+                match &outcome {
+                    Outcome::Sent { platform_id, .. } => {
+                        tx.execute("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", [message_id])?;
+                        if let Some(platform_id) = platform_id {
+                            // If the bot's scraper already brought the same message in, keep both rows
+                            // rather than fail: the placeholder id stays on ours.
+                            tx.execute(
+                                "UPDATE OR IGNORE messages SET platform_message_id = ?2 WHERE id = ?1",
+                                params![message_id, platform_id],
+                            )?;
+                        }
+                    }
+                    Outcome::Failed { reason } => {
+                        tx.execute("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", params![message_id, reason])?;
+                    }
+                }
+                let view = message(tx, message_id)?;
+                return message_event(tx, scope, &view).map(Some);
+            }
+            if let Some(post_id) = post_id {
+                match &outcome {
+                    Outcome::Sent { platform_id, link } => tx.execute(
+                        "UPDATE posts SET status = 'posted', platform_post_id = ?2, link = ?3, error = NULL, updated_at = ?4 WHERE id = ?1",
+                        params![post_id, platform_id, link, now],
+                    )?,
+                    Outcome::Failed { reason } => tx.execute(
+                        "UPDATE posts SET status = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
+                        params![post_id, reason, now],
+                    )?,
+                };
+                let view = post(tx, post_id)?;
+                return post_event(tx, scope, &view).map(Some);
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// Records that the account's bot connected to or left the sender, for consoles' online dots.
+    pub async fn bot_connection(&self, user_id_chat: &str, online: bool) -> Result<i64> {
+        let user_id_chat = user_id_chat.to_owned();
+        self.write(move |tx| {
+            let account = accounts::find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
+            let status = if online { "online" } else { "offline" };
+            let now = UnixMillis::now().0;
+            tx.execute(
+                "UPDATE facebook_accounts SET bot_status = ?2, bot_seen_at = ?3, updated_at = ?3 WHERE id = ?1
+                   AND NOT (bot_status = 'needs_login' AND ?2 = 'online')",
+                params![account.id, status, now],
+            )?;
+            append(
+                tx,
+                EventKind::BotStatus,
+                Some((account.id, &account.user_id_chat)),
+                &json!({"user_id_chat": account.user_id_chat, "status": status, "message": "", "source": "sender"}),
+            )
+        })
+        .await
+    }
+}

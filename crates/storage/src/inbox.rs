@@ -1,0 +1,348 @@
+//! What the console reads: conversations, messages, notifications and posts, newest first, a page at a
+//! time. Cursors are opaque to clients: pass back `next_cursor` to get the next (older) page.
+
+use crate::events::append;
+use crate::{Result, StorageError, Store};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+use serde_json::Value;
+use switchboard_domain::{EventKind, UnixMillis};
+
+/// Most items one page may hold.
+pub const MAX_PAGE: usize = 200;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Give it back as `cursor` for the next, older page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub unread_only: bool,
+    /// Matches the customer's name, or the text of any message in the conversation.
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationView {
+    pub id: i64,
+    pub user_id_chat: String,
+    pub thread_id: String,
+    pub participant_id: String,
+    pub participant_name: String,
+    pub last_message_text: String,
+    pub last_message_direction: Option<String>,
+    pub last_message_at: Option<UnixMillis>,
+    pub unread_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub conversation_id: i64,
+    /// The platform's id; `null` while a message sent from the CRM is not yet sent.
+    pub message_id: Option<String>,
+    pub direction: String,
+    pub text: String,
+    pub attachments: Value,
+    /// `received` (in), `sent` (out), or for messages sent from the CRM `queued`, `sent`, `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub sent_at: UnixMillis,
+    pub author_user_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationView {
+    pub id: i64,
+    pub notification_id: String,
+    pub kind: String,
+    pub text: String,
+    pub link: Option<String>,
+    pub occurred_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PostView {
+    pub id: i64,
+    pub user_id_chat: String,
+    pub content: String,
+    /// `queued`, `posted` or `failed`.
+    pub status: String,
+    pub platform_post_id: Option<String>,
+    pub link: Option<String>,
+    pub error: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    pub author_user_id: Option<i64>,
+}
+
+/// A cursor is `<sort key>:<id>` of the last item of the previous page.
+fn parse_cursor(cursor: Option<&str>) -> Result<(i64, i64)> {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok((i64::MAX, i64::MAX));
+    };
+    let bad = || StorageError::Conflict(format!("`{cursor}` is not a cursor this server gave out"));
+    let (key, id) = cursor.split_once(':').ok_or_else(bad)?;
+    Ok((
+        key.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+fn page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> (i64, i64)) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| {
+            let (k, id) = key(last);
+            format!("{k}:{id}")
+        })
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .trim()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub(crate) const CONVERSATION_COLUMNS: &str =
+    "c.id, a.user_id_chat, c.thread_id, c.participant_id, c.participant_name,
+     c.last_message_text, c.last_message_direction, c.last_message_at, c.unread_count";
+
+pub(crate) fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationView> {
+    Ok(ConversationView {
+        id: r.get(0)?,
+        user_id_chat: r.get(1)?,
+        thread_id: r.get(2)?,
+        participant_id: r.get(3)?,
+        participant_name: r.get(4)?,
+        last_message_text: r.get(5)?,
+        last_message_direction: r.get(6)?,
+        last_message_at: r.get::<_, Option<i64>>(7)?.map(UnixMillis),
+        unread_count: r.get(8)?,
+    })
+}
+
+pub(crate) fn conversation(tx: &Transaction<'_>, id: i64) -> Result<ConversationView> {
+    tx.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN facebook_accounts a ON a.id = c.account_id WHERE c.id = ?1"
+    ))?
+    .query_row([id], conversation_from_row)
+    .optional()?
+    .ok_or(StorageError::UnknownConversation(id))
+}
+
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id,
+     CASE WHEN platform_message_id LIKE 'crm:%' THEN NULL ELSE platform_message_id END,
+     direction, text, attachments, status, error, sent_at, author_user_id";
+
+pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageView> {
+    let attachments: String = r.get(5)?;
+    Ok(MessageView {
+        id: r.get(0)?,
+        conversation_id: r.get(1)?,
+        message_id: r.get(2)?,
+        direction: r.get(3)?,
+        text: r.get(4)?,
+        attachments: serde_json::from_str(&attachments).unwrap_or(Value::Array(Vec::new())),
+        status: r.get(6)?,
+        error: r.get(7)?,
+        sent_at: UnixMillis(r.get(8)?),
+        author_user_id: r.get(9)?,
+    })
+}
+
+pub(crate) fn message(tx: &Transaction<'_>, id: i64) -> Result<MessageView> {
+    tx.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+    ))?
+    .query_row([id], message_from_row)
+    .optional()?
+    .ok_or(StorageError::UnknownMessage(id))
+}
+
+pub(crate) const POST_COLUMNS: &str =
+    "p.id, a.user_id_chat, p.content, p.status, p.platform_post_id, p.link, p.error,
+     p.created_at, p.updated_at, p.author_user_id";
+
+pub(crate) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<PostView> {
+    Ok(PostView {
+        id: r.get(0)?,
+        user_id_chat: r.get(1)?,
+        content: r.get(2)?,
+        status: r.get(3)?,
+        platform_post_id: r.get(4)?,
+        link: r.get(5)?,
+        error: r.get(6)?,
+        created_at: UnixMillis(r.get(7)?),
+        updated_at: UnixMillis(r.get(8)?),
+        author_user_id: r.get(9)?,
+    })
+}
+
+pub(crate) fn post(tx: &Transaction<'_>, id: i64) -> Result<PostView> {
+    tx.prepare_cached(&format!(
+        "SELECT {POST_COLUMNS} FROM posts p JOIN facebook_accounts a ON a.id = p.account_id WHERE p.id = ?1"
+    ))?
+    .query_row([id], post_from_row)
+    .optional()?
+    .ok_or_else(|| StorageError::Conflict(format!("unknown post {id}")))
+}
+
+fn account_id(tx: &Transaction<'_>, user_id_chat: &str) -> Result<i64> {
+    crate::accounts::find(tx, user_id_chat)?
+        .map(|a| a.id)
+        .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))
+}
+
+impl Store {
+    /// An account's conversations, the most recently active first.
+    pub async fn conversations(
+        &self,
+        user_id_chat: &str,
+        filter: ConversationFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ConversationView>> {
+        let (before_at, before_id) = parse_cursor(cursor)?;
+        let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
+        self.read(move |tx| {
+            let account = account_id(tx, &user_id_chat)?;
+            let search = filter.search.as_deref().filter(|s| !s.trim().is_empty()).map(like_pattern);
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN facebook_accounts a ON a.id = c.account_id
+                 WHERE c.account_id = ?1
+                   AND (COALESCE(c.last_message_at, 0) < ?2 OR (COALESCE(c.last_message_at, 0) = ?2 AND c.id < ?3))
+                   AND (?4 = 0 OR c.unread_count > 0)
+                   AND (?5 IS NULL OR c.participant_name LIKE ?5 ESCAPE '\\' OR c.last_message_text LIKE ?5 ESCAPE '\\'
+                        OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ?5 ESCAPE '\\'))
+                 ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT ?6"
+            ))?;
+            let rows = statement.query_map(
+                params![account, before_at, before_id, filter.unread_only, search, (limit + 1) as i64],
+                conversation_from_row,
+            )?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(page(items, limit, |c| (c.last_message_at.map_or(0, |t| t.0), c.id)))
+        })
+        .await
+    }
+
+    pub async fn conversation(&self, id: i64) -> Result<ConversationView> {
+        self.read(move |tx| conversation(tx, id)).await
+    }
+
+    /// A conversation's messages, newest first.
+    pub async fn messages(
+        &self,
+        conversation_id: i64,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<MessageView>> {
+        let (before_at, before_id) = parse_cursor(cursor)?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.read(move |tx| {
+            conversation(tx, conversation_id)?;
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1
+                   AND (sent_at < ?2 OR (sent_at = ?2 AND id < ?3))
+                 ORDER BY sent_at DESC, id DESC LIMIT ?4"
+            ))?;
+            let rows = statement.query_map(
+                params![conversation_id, before_at, before_id, (limit + 1) as i64],
+                message_from_row,
+            )?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(page(items, limit, |m| (m.sent_at.0, m.id)))
+        })
+        .await
+    }
+
+    pub async fn notifications(
+        &self,
+        user_id_chat: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<NotificationView>> {
+        let (before_at, before_id) = parse_cursor(cursor)?;
+        let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
+        self.read(move |tx| {
+            let account = account_id(tx, &user_id_chat)?;
+            let mut statement = tx.prepare_cached(
+                "SELECT id, platform_notification_id, kind, text, link, occurred_at FROM notifications
+                 WHERE account_id = ?1 AND (occurred_at < ?2 OR (occurred_at = ?2 AND id < ?3))
+                 ORDER BY occurred_at DESC, id DESC LIMIT ?4",
+            )?;
+            let rows = statement.query_map(params![account, before_at, before_id, (limit + 1) as i64], |r| {
+                Ok(NotificationView {
+                    id: r.get(0)?,
+                    notification_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    text: r.get(3)?,
+                    link: r.get(4)?,
+                    occurred_at: UnixMillis(r.get(5)?),
+                })
+            })?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(page(items, limit, |n| (n.occurred_at.0, n.id)))
+        })
+        .await
+    }
+
+    pub async fn posts(
+        &self,
+        user_id_chat: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<PostView>> {
+        let (_, before_id) = parse_cursor(cursor)?;
+        let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
+        self.read(move |tx| {
+            let account = account_id(tx, &user_id_chat)?;
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT {POST_COLUMNS} FROM posts p JOIN facebook_accounts a ON a.id = p.account_id
+                 WHERE p.account_id = ?1 AND p.id < ?2 ORDER BY p.id DESC LIMIT ?3"
+            ))?;
+            let rows = statement.query_map(
+                params![account, before_id, (limit + 1) as i64],
+                post_from_row,
+            )?;
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(page(items, limit, |p| (p.id, p.id)))
+        })
+        .await
+    }
+
+    /// Marks a conversation read (unread count 0) and tells every console, so all of them clear the badge.
+    pub async fn mark_read(&self, conversation_id: i64) -> Result<(ConversationView, Option<i64>)> {
+        self.write(move |tx| {
+            let view = conversation(tx, conversation_id)?;
+            if view.unread_count == 0 {
+                return Ok((view, None));
+            }
+            tx.execute(
+                "UPDATE conversations SET unread_count = 0 WHERE id = ?1",
+                [conversation_id],
+            )?;
+            let view = conversation(tx, conversation_id)?;
+            let account = account_id(tx, &view.user_id_chat)?;
+            let event = append(
+                tx,
+                EventKind::ConversationRead,
+                Some((account, &view.user_id_chat)),
+                &serde_json::json!({"user_id_chat": view.user_id_chat, "conversation": view}),
+            )?;
+            Ok((view, Some(event)))
+        })
+        .await
+    }
+}

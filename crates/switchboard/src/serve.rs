@@ -1,0 +1,202 @@
+//! Starting server roles: one store, one event feed, every requested role bound before any runs (so a
+//! taken port stops the start cleanly), then all served until a signal.
+
+use crate::Settings;
+use crate::config::{DEFAULT_RECEIVER_LISTEN, DEFAULT_SENDER_LISTEN};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use switchboard_domain::Role as UserRole;
+use switchboard_realtime::{EventFeed, FeedOptions};
+use switchboard_storage::{Cipher, StorageError, Store};
+use switchboard_web::Shutdown;
+
+pub enum Role {
+    Receiver {
+        listen: Option<SocketAddr>,
+        flag: &'static str,
+    },
+    Sender {
+        listen: Option<SocketAddr>,
+        flag: &'static str,
+    },
+}
+
+/// Loads the credentials key, or creates it on first start; refuses a missing or wrong key when the
+/// database already holds encrypted credentials.
+pub async fn load_cipher(path: &Path, store: &Store) -> Result<Cipher, String> {
+    let explain = |error: StorageError| format!("{error} (key file: {})", path.display());
+    match Cipher::load(path).map_err(|e| e.to_string())? {
+        Some(cipher) => {
+            store
+                .check_key(Some(cipher.clone()))
+                .await
+                .map_err(explain)?;
+            Ok(cipher)
+        }
+        None => {
+            store.check_key(None).await.map_err(explain)?;
+            let cipher = Cipher::create(path).map_err(|e| e.to_string())?;
+            store
+                .check_key(Some(cipher.clone()))
+                .await
+                .map_err(explain)?;
+            tracing::info!(path = %path.display(), "created a new encryption key; back it up with the database");
+            Ok(cipher)
+        }
+    }
+}
+
+/// On the first start of an empty database, creates the `admin` user: with `SWITCHBOARD_ADMIN_PASSWORD`
+/// if set, otherwise with a random password printed once.
+async fn ensure_admin(store: &Store) -> Result<(), String> {
+    if store.user_count().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(());
+    }
+    let given = std::env::var("SWITCHBOARD_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let password = match &given {
+        Some(password) => {
+            switchboard_domain::outbound::password(password)
+                .map_err(|e| format!("SWITCHBOARD_ADMIN_PASSWORD: {}", e.problem))?;
+            password.clone()
+        }
+        None => crate::admin::random_password()?,
+    };
+    match store
+        .create_user("admin", "Administrator", UserRole::Admin, password.clone())
+        .await
+    {
+        Ok(_) => {}
+        // Another process on the same database got there first.
+        Err(StorageError::UserExists(_)) => return Ok(()),
+        Err(error) => return Err(error.to_string()),
+    }
+    if given.is_none() {
+        eprintln!(
+            "switchboard: first start: created the user `admin` with the password `{password}`"
+        );
+        eprintln!("switchboard: it is shown only this once; log in and change it");
+    } else {
+        eprintln!(
+            "switchboard: first start: created the user `admin` with the password from SWITCHBOARD_ADMIN_PASSWORD"
+        );
+    }
+    Ok(())
+}
+
+fn listen(
+    given: Option<SocketAddr>,
+    from_file: Option<SocketAddr>,
+    default: &str,
+) -> Result<SocketAddr, String> {
+    match given.or(from_file) {
+        Some(addr) => Ok(addr),
+        None => default.parse().map_err(|e| format!("{e}")),
+    }
+}
+
+pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
+    let store = settings.open().await?;
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let stop = shutdown.clone();
+    let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move {
+        stop.wait().await
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut servers = Vec::new();
+    for role in roles {
+        let (name, server) = match role {
+            Role::Receiver {
+                listen: given,
+                flag,
+            } => {
+                let addr = listen(
+                    *given,
+                    settings.file.receiver.listen,
+                    DEFAULT_RECEIVER_LISTEN,
+                )?;
+                let state = switchboard_receiver::AppState {
+                    store: store.clone(),
+                    feed: feed.clone(),
+                };
+                let bound =
+                    switchboard_receiver::Receiver::bind(addr, state, &settings.cors_origins)
+                        .await
+                        .map_err(|e| e.to_string().replace("--listen", flag))?;
+                let addr = bound.local_addr().map_err(|e| e.to_string())?;
+                (
+                    "receiver",
+                    (
+                        addr,
+                        Box::pin(bound.run(shutdown.clone(), settings.grace)) as Serving,
+                    ),
+                )
+            }
+            Role::Sender {
+                listen: given,
+                flag,
+            } => {
+                let addr = listen(*given, settings.file.sender.listen, DEFAULT_SENDER_LISTEN)?;
+                let cipher = load_cipher(&settings.encryption_key, &store).await?;
+                ensure_admin(&store).await?;
+                let options = switchboard_sender::SenderOptions {
+                    session_lifetime: Duration::from_secs(
+                        3600 * settings.file.session_hours.unwrap_or(12).max(1),
+                    ),
+                    secure_cookies: settings.file.secure_cookies.unwrap_or(false),
+                    ..Default::default()
+                };
+                let state =
+                    switchboard_sender::AppState::new(store.clone(), feed.clone(), cipher, options);
+                let bound = switchboard_sender::Sender::bind(addr, state, &settings.cors_origins)
+                    .await
+                    .map_err(|e| e.to_string().replace("--listen", flag))?;
+                let addr = bound.local_addr().map_err(|e| e.to_string())?;
+                (
+                    "sender",
+                    (
+                        addr,
+                        Box::pin(bound.run(shutdown.clone(), settings.grace)) as Serving,
+                    ),
+                )
+            }
+        };
+        servers.push((name, server));
+    }
+    for (name, (addr, _)) in &servers {
+        tracing::info!(%addr, "{name} listening");
+        // Stable lines on stdout for scripts and tests that start us on port 0.
+        println!("switchboard {name} listening on http://{addr}");
+    }
+    let results = futures_join(
+        servers
+            .into_iter()
+            .map(|(_, (_, serving))| serving)
+            .collect(),
+    )
+    .await;
+    for result in results {
+        result.map_err(|e| e.to_string())?;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+type Serving = std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+
+async fn futures_join(servers: Vec<Serving>) -> Vec<std::io::Result<()>> {
+    let handles: Vec<_> = servers.into_iter().map(tokio::spawn).collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(
+            handle
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string()))),
+        );
+    }
+    results
+}

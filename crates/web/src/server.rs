@@ -1,0 +1,58 @@
+//! A bound server: routes plus Socket.IO, on a listener that exists before it runs (tests use port 0).
+
+use crate::{BindError, Shutdown};
+use axum::Router;
+use socketioxide::SocketIo;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    io: SocketIo,
+}
+
+impl Server {
+    /// Binds `addr`; `flag` names the option that changes it, for the "port in use" message.
+    pub async fn bind(
+        addr: SocketAddr,
+        flag: &str,
+        router: Router,
+        io: SocketIo,
+    ) -> Result<Self, BindError> {
+        let listener = crate::bind(addr, flag).await?;
+        Ok(Self {
+            listener,
+            router,
+            io,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` triggers: then closes Socket.IO sessions (clients resume elsewhere from
+    /// their last event id) and lets in-flight requests finish, for at most `grace`.
+    pub async fn run(self, shutdown: Shutdown, grace: Duration) -> std::io::Result<()> {
+        let io = self.io.clone();
+        let stop = shutdown.clone();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            stop.wait().await;
+            io.close().await;
+        });
+        let server = server.into_future();
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result,
+            () = async { shutdown.wait().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
