@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ADMIN_PASSWORD = 'js tests admin password';
 export const BIN = process.env.SWITCHBOARD_BIN ?? path.join(root, 'target/debug/switchboard');
 
 export class Switchboard {
@@ -16,8 +17,11 @@ export class Switchboard {
       ...process.env,
       SWITCHBOARD_DATABASE_URL: `sqlite://${path.join(this.dir, 'sb.db')}`,
       SWITCHBOARD_LOG: 'warn',
+      SWITCHBOARD_ENCRYPTION_KEY: path.join(this.dir, 'encryption.key'),
+      SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
     };
     delete this.env.SWITCHBOARD_RECEIVER_LISTEN;
+    delete this.env.SWITCHBOARD_SENDER_LISTEN;
   }
 
   cli(...args) {
@@ -36,17 +40,55 @@ export class Switchboard {
 
   /** Starts `switchboard receiver` on port 0 and resolves with its base URL. */
   async startReceiver() {
-    this.child = spawn(BIN, ['receiver', '--listen', '127.0.0.1:0'], {
-      cwd: this.dir,
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const lines = readline.createInterface({ input: this.child.stdout });
-    this.url = await new Promise((resolve, reject) => {
-      this.child.once('exit', (code) => reject(new Error(`receiver exited early with ${code}`)));
-      lines.once('line', (line) => resolve(line.trim().split(' ').pop()));
-    });
+    const urls = await this.start(['receiver', '--listen', '127.0.0.1:0'], 1);
+    this.url = urls.receiver;
     return this.url;
+  }
+
+  /** Starts `switchboard serve` (receiver and sender) on port 0; resolves with both URLs. */
+  async startServe() {
+    const urls = await this.start(
+      ['serve', '--receiver-listen', '127.0.0.1:0', '--sender-listen', '127.0.0.1:0'],
+      2,
+    );
+    this.url = urls.receiver;
+    this.sender = urls.sender;
+    return urls;
+  }
+
+  /** Starts the binary and waits for the ready line of each of `roles` roles. */
+  async start(args, roles) {
+    this.child = spawn(BIN, args, { cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = readline.createInterface({ input: this.child.stdout });
+    return new Promise((resolve, reject) => {
+      const urls = {};
+      this.child.once('exit', (code) => reject(new Error(`switchboard ${args[0]} exited early with ${code}`)));
+      lines.on('line', (line) => {
+        const match = line.match(/^switchboard (\w+) listening on (\S+)$/);
+        if (match) urls[match[1]] = match[2];
+        if (Object.keys(urls).length === roles) resolve(urls);
+      });
+    });
+  }
+
+  async login(username = 'admin', password = ADMIN_PASSWORD) {
+    const response = await fetch(`${this.sender}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    const body = await response.json();
+    if (!body.success) throw new Error(`login failed: ${JSON.stringify(body)}`);
+    return body.data.token;
+  }
+
+  async api(method, path, token, body) {
+    const response = await fetch(`${this.sender}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
   }
 
   async post(path, token, body) {

@@ -2,62 +2,24 @@
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+mod common;
 
-fn switchboard(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .current_dir(dir)
-        .env_remove("SWITCHBOARD_RECEIVER_LISTEN")
-        .env(
-            "SWITCHBOARD_DATABASE_URL",
-            format!("sqlite://{}", dir.join("sb.db").display()),
-        )
-        .env("SWITCHBOARD_LOG", "warn");
-    command
-}
-
-fn add_bot(dir: &Path, account: &str) -> String {
-    let output = switchboard(dir)
-        .args(["bots", "add", account])
-        .output()
-        .expect("run bots add");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned()
-}
+use common::{BIN, add_bot, switchboard};
 
 /// Starts the receiver on a free port and returns it with its base URL, read from its ready line.
 fn start_receiver(dir: &Path) -> (Child, String) {
-    let mut child = switchboard(dir)
-        .args(["receiver", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn receiver");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("ready line");
-    let url = line.trim().rsplit(' ').next().expect("url").to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "unexpected ready line: {line}"
+    let running = common::start(
+        switchboard(dir),
+        &["receiver", "--listen", "127.0.0.1:0"],
+        1,
     );
-    (child, url)
+    let url = running.url("receiver").to_owned();
+    (running.child, url)
 }
 
 fn messages(prefix: &str, from: usize, count: usize) -> Vec<Value> {
@@ -228,7 +190,7 @@ fn a_taken_port_gives_one_line_naming_the_port_and_the_flag() {
 #[test]
 fn roles_not_built_yet_say_so_and_fail() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for role in ["sender", "callcenter", "bot"] {
+    for role in ["callcenter", "bot"] {
         let output = switchboard(dir.path()).arg(role).output().expect("run");
         assert!(!output.status.success(), "{role} pretended to work");
         assert!(

@@ -1,0 +1,87 @@
+//! Running the real `switchboard` binary in a temporary directory.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+pub const ADMIN_PASSWORD: &str = "process test admin password";
+
+/// `switchboard` with its database and key in `dir`, quiet logs, and a known first admin password.
+pub fn switchboard(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_remove("SWITCHBOARD_RECEIVER_LISTEN")
+        .env_remove("SWITCHBOARD_SENDER_LISTEN")
+        .env(
+            "SWITCHBOARD_DATABASE_URL",
+            format!("sqlite://{}", dir.join("sb.db").display()),
+        )
+        .env("SWITCHBOARD_ENCRYPTION_KEY", dir.join("encryption.key"))
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SWITCHBOARD_LOG", "warn");
+    command
+}
+
+pub fn add_bot(dir: &Path, account: &str) -> String {
+    let output = switchboard(dir)
+        .args(["bots", "add", account])
+        .output()
+        .expect("run bots add");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned()
+}
+
+/// A running server process and the URL of each role it serves (`receiver`, `sender`).
+pub struct Running {
+    pub child: Child,
+    pub urls: HashMap<String, String>,
+}
+
+impl Running {
+    pub fn url(&self, role: &str) -> &str {
+        self.urls
+            .get(role)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no {role} in {:?}", self.urls))
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+/// Starts `switchboard ARGS` and waits for the ready line of each of `roles`.
+pub fn start(mut command: Command, args: &[&str], roles: usize) -> Running {
+    let mut child = command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut urls = HashMap::new();
+    while urls.len() < roles {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).expect("ready line");
+        assert!(read > 0, "switchboard {args:?} exited before it was ready");
+        // "switchboard <role> listening on http://…"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [_, role, "listening", "on", url] = words.as_slice() {
+            urls.insert((*role).to_owned(), (*url).to_owned());
+        }
+    }
+    Running { child, urls }
+}
