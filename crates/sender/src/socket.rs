@@ -159,12 +159,7 @@ async fn record(
     command_id: &str,
     outcome: Outcome,
 ) -> Result<(), (String, String)> {
-    // Reporting an outcome also means the bot has the command.
-    state
-        .store
-        .acknowledge_command(account, command_id)
-        .await
-        .map_err(storage_failure)?;
+    // Recording the outcome closes the command, which also counts as its acknowledgement.
     match state
         .store
         .record_outcome(account, command_id, outcome)

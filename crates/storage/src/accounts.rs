@@ -2,8 +2,9 @@
 
 use crate::crypto::Cipher;
 use crate::events::append;
+use crate::sqlite::Cached;
 use crate::{Result, StorageError, Store};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::json;
 use switchboard_domain::ingest::{Registration, StatusUpdate};
@@ -114,10 +115,10 @@ fn sealed(credentials: &Credentials, cipher: &Cipher) -> Result<[SealedCredentia
     Ok(out)
 }
 
-fn write_credentials(tx: &Transaction<'_>, id: i64, sealed: [SealedCredential; 4]) -> Result<()> {
+fn write_credentials(tx: &Connection, id: i64, sealed: [SealedCredential; 4]) -> Result<()> {
     for (column, value) in CREDENTIAL_COLUMNS.iter().zip(sealed) {
         if let Some(value) = value {
-            tx.execute(
+            tx.run(
                 &format!("UPDATE facebook_accounts SET {column} = ?2 WHERE id = ?1"),
                 params![id, value],
             )?;
@@ -148,7 +149,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-pub(crate) fn find(tx: &Transaction<'_>, user_id_chat: &str) -> Result<Option<Account>> {
+pub(crate) fn find(tx: &Connection, user_id_chat: &str) -> Result<Option<Account>> {
     Ok(tx
         .prepare_cached(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts WHERE user_id_chat = ?1"
@@ -158,7 +159,7 @@ pub(crate) fn find(tx: &Transaction<'_>, user_id_chat: &str) -> Result<Option<Ac
 }
 
 /// The account a bot may write for: it must exist and be enabled.
-pub(crate) fn writable(tx: &Transaction<'_>, user_id_chat: &str) -> Result<Account> {
+pub(crate) fn writable(tx: &Connection, user_id_chat: &str) -> Result<Account> {
     let account = find(tx, user_id_chat)?
         .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))?;
     if !account.enabled {
@@ -181,7 +182,7 @@ impl Store {
                 return Ok((account, false));
             }
             let now = UnixMillis::now().0;
-            tx.execute(
+            tx.run(
                 "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
                 params![user_id_chat, name, kind.as_str(), now],
             )?;
@@ -196,7 +197,7 @@ impl Store {
         let sealed = sealed(&new.credentials, cipher)?;
         self.write(move |tx| {
             let now = UnixMillis::now().0;
-            let inserted = tx.execute(
+            let inserted = tx.run(
                 "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
                  ON CONFLICT (user_id_chat) DO NOTHING",
                 params![new.user_id_chat, new.name, new.kind.as_str(), now],
@@ -226,7 +227,7 @@ impl Store {
             for (account, sealed) in accounts.into_iter().zip(sealed) {
                 let id = match find(tx, &account.user_id_chat)? {
                     Some(existing) => {
-                        tx.execute(
+                        tx.run(
                             "UPDATE facebook_accounts SET name = CASE WHEN ?2 <> '' THEN ?2 ELSE name END, kind = ?3,
                                  updated_at = ?4 WHERE id = ?1",
                             params![existing.id, account.name, account.kind.as_str(), now],
@@ -235,7 +236,7 @@ impl Store {
                         existing.id
                     }
                     None => {
-                        tx.execute(
+                        tx.run(
                             "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at)
                              VALUES (?1, ?2, ?3, ?4, ?4)",
                             params![account.user_id_chat, account.name, account.kind.as_str(), now],
@@ -263,7 +264,7 @@ impl Store {
         self.write(move |tx| {
             let account = find(tx, &user_id_chat)?
                 .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
-            tx.execute(
+            tx.run(
                 "UPDATE facebook_accounts SET name = COALESCE(?2, name), kind = COALESCE(?3, kind),
                      enabled = COALESCE(?4, enabled), updated_at = ?5 WHERE id = ?1",
                 params![
@@ -284,7 +285,7 @@ impl Store {
     pub async fn delete_account(&self, user_id_chat: &str) -> Result<()> {
         let user_id_chat = user_id_chat.to_owned();
         self.write(move |tx| {
-            if tx.execute(
+            if tx.run(
                 "DELETE FROM facebook_accounts WHERE user_id_chat = ?1",
                 [&user_id_chat],
             )? == 0
@@ -305,7 +306,7 @@ impl Store {
         let user_id_chat = user_id_chat.to_owned();
         let blobs: [Option<Vec<u8>>; 4] = self
             .read(move |tx| {
-                tx.query_row(
+                tx.row(
                     "SELECT password_enc, cookies_enc, two_factor_secret_enc, page_access_token_enc
                      FROM facebook_accounts WHERE user_id_chat = ?1",
                     [&user_id_chat],
@@ -352,7 +353,7 @@ impl Store {
         self.write(move |tx| {
             let account = writable(tx, &registration.account)?;
             let now = UnixMillis::now().0;
-            tx.execute(
+            tx.run(
                 "UPDATE facebook_accounts SET bot_status = 'online', bot_status_message = '', bot_name = ?2,
                      bot_version = ?3, bot_driver = ?4, bot_seen_at = ?5, updated_at = ?5 WHERE id = ?1",
                 params![account.id, registration.bot_name, registration.version, registration.driver, now],
@@ -379,7 +380,7 @@ impl Store {
         self.write(move |tx| {
             let account = writable(tx, &update.account)?;
             let now = UnixMillis::now().0;
-            tx.execute(
+            tx.run(
                 "UPDATE facebook_accounts SET bot_status = ?2, bot_status_message = ?3, bot_seen_at = ?4, updated_at = ?4
                  WHERE id = ?1",
                 params![account.id, update.status.as_str(), update.message, now],

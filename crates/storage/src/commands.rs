@@ -2,10 +2,11 @@
 //! bot until it acknowledges them, and closed by the outcome the bot reports.
 
 use crate::events::append;
-use crate::inbox::{MessageView, PostView, conversation, message, post};
+use crate::inbox::{ConversationView, MessageView, PostView, conversation, message, post};
+use crate::sqlite::Cached;
 use crate::tokens::random_secret;
 use crate::{Result, StorageError, Store, accounts};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -42,7 +43,7 @@ fn new_command_id() -> Result<String> {
 }
 
 fn insert_command(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     account_id: i64,
     kind: &str,
     payload: &impl Serialize,
@@ -59,7 +60,7 @@ fn insert_command(
     Ok(())
 }
 
-fn message_event(tx: &Transaction<'_>, account: (i64, &str), view: &MessageView) -> Result<i64> {
+fn message_event(tx: &Connection, account: (i64, &str), view: &MessageView) -> Result<i64> {
     append(
         tx,
         EventKind::MessageStatusUpdate,
@@ -68,7 +69,7 @@ fn message_event(tx: &Transaction<'_>, account: (i64, &str), view: &MessageView)
     )
 }
 
-fn post_event(tx: &Transaction<'_>, account: (i64, &str), view: &PostView) -> Result<i64> {
+fn post_event(tx: &Connection, account: (i64, &str), view: &PostView) -> Result<i64> {
     append(
         tx,
         EventKind::PostStatusUpdate,
@@ -78,23 +79,23 @@ fn post_event(tx: &Transaction<'_>, account: (i64, &str), view: &PostView) -> Re
 }
 
 /// Queues a send of an existing outgoing message row (new or retried) and returns the command id.
-fn command_for_message(tx: &Transaction<'_>, message_id: i64) -> Result<(String, i64, String)> {
-    let (conversation_id, text): (i64, String) = tx.query_row(
-        "SELECT conversation_id, text FROM messages WHERE id = ?1",
-        [message_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let view = conversation(tx, conversation_id)?;
-    let account = accounts::writable(tx, &view.user_id_chat)?;
+/// Queues a send of an outgoing message row (new or retried) and returns the command id.
+fn command_for_message(
+    tx: &Connection,
+    account: &accounts::Account,
+    conversation: &ConversationView,
+    message_id: i64,
+    text: &str,
+) -> Result<String> {
     let command_id = new_command_id()?;
     let command = SendMessageCommand {
         command_id: command_id.clone(),
-        user_id_chat: view.user_id_chat.clone(),
+        user_id_chat: account.user_id_chat.clone(),
         message_id,
-        conversation_id,
-        thread_id: view.thread_id,
-        recipient_id: view.participant_id,
-        text,
+        conversation_id: conversation.id,
+        thread_id: conversation.thread_id.clone(),
+        recipient_id: conversation.participant_id.clone(),
+        text: text.to_owned(),
     };
     insert_command(
         tx,
@@ -105,10 +106,10 @@ fn command_for_message(tx: &Transaction<'_>, message_id: i64) -> Result<(String,
         Some(message_id),
         None,
     )?;
-    Ok((command_id, account.id, account.user_id_chat))
+    Ok(command_id)
 }
 
-fn command_for_post(tx: &Transaction<'_>, post_id: i64) -> Result<(String, i64, String)> {
+fn command_for_post(tx: &Connection, post_id: i64) -> Result<(String, i64, String)> {
     let view = post(tx, post_id)?;
     let account = accounts::writable(tx, &view.user_id_chat)?;
     let command_id = new_command_id()?;
@@ -152,15 +153,15 @@ impl Store {
             .execute(params![account.id, conversation_id, placeholder, text, now, author])?;
             let message_id = tx.last_insert_rowid();
             let preview: String = text.chars().take(200).collect();
-            tx.execute(
+            tx.run(
                 "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
                      last_message_at = MAX(COALESCE(last_message_at, 0), ?3), updated_at = ?3 WHERE id = ?1",
                 params![conversation_id, preview, now],
             )?;
-            let (command_id, _, _) = command_for_message(tx, message_id)?;
-            let view = message(tx, message_id)?;
-            let event_id = message_event(tx, (account.id, &account.user_id_chat), &view)?;
-            Ok(QueuedMessage { user_id_chat: account.user_id_chat, message: view, command_id, event_id })
+            let command_id = command_for_message(tx, &account, &view, message_id, &text)?;
+            let message = message(tx, message_id)?;
+            let event_id = message_event(tx, (account.id, &account.user_id_chat), &message)?;
+            Ok(QueuedMessage { user_id_chat: account.user_id_chat, message, command_id, event_id })
         })
         .await
     }
@@ -175,16 +176,19 @@ impl Store {
                     view.status
                 )));
             }
-            tx.execute(
+            tx.run(
                 "UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1",
                 [message_id],
             )?;
-            let (command_id, account_id, user_id_chat) = command_for_message(tx, message_id)?;
-            let view = message(tx, message_id)?;
-            let event_id = message_event(tx, (account_id, &user_id_chat), &view)?;
+            let conversation = conversation(tx, view.conversation_id)?;
+            let account = accounts::writable(tx, &conversation.user_id_chat)?;
+            let command_id =
+                command_for_message(tx, &account, &conversation, message_id, &view.text)?;
+            let message = message(tx, message_id)?;
+            let event_id = message_event(tx, (account.id, &account.user_id_chat), &message)?;
             Ok(QueuedMessage {
-                user_id_chat,
-                message: view,
+                user_id_chat: account.user_id_chat,
+                message,
                 command_id,
                 event_id,
             })
@@ -203,7 +207,7 @@ impl Store {
         self.write(move |tx| {
             let account = accounts::writable(tx, &user_id_chat)?;
             let now = UnixMillis::now().0;
-            tx.execute(
+            tx.run(
                 "INSERT INTO posts (account_id, content, status, created_at, updated_at, author_user_id)
                  VALUES (?1, ?2, 'queued', ?3, ?3, ?4)",
                 params![account.id, content, now, author],
@@ -226,7 +230,7 @@ impl Store {
                     view.status
                 )));
             }
-            tx.execute(
+            tx.run(
                 "UPDATE posts SET status = 'queued', error = NULL, updated_at = ?2 WHERE id = ?1",
                 params![post_id, UnixMillis::now().0],
             )?;
@@ -251,12 +255,14 @@ impl Store {
     ) -> Result<Vec<DeliverableCommand>> {
         let user_id_chat = user_id_chat.to_owned();
         self.read(move |tx| {
-            let mut statement = tx.prepare_cached(
-                "SELECT c.id, c.command_id, c.kind, c.payload FROM commands c JOIN facebook_accounts a ON a.id = c.account_id
-                 WHERE a.user_id_chat = ?1 AND c.status IN ('pending', 'delivered') AND c.id > ?2
-                 ORDER BY c.id LIMIT ?3",
-            )?;
-            let rows = statement.query_map(params![user_id_chat, after, limit as i64], |r| {
+            // The limit is part of the SQL text, not a parameter: SQLite specialises a statement to its
+            // bound LIMIT and prepares it again whenever the value changes (a quarter of the CPU, per perf).
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT c.id, c.command_id, c.kind, c.payload FROM commands c
+                 WHERE c.account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?1) AND c.status IN ('pending', 'delivered') AND c.id > ?2
+                 ORDER BY c.id LIMIT {limit}"
+            ))?;
+            let rows = statement.query_map(params![user_id_chat, after], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
             })?;
             rows.map(|row| {
@@ -290,7 +296,7 @@ impl Store {
     pub async fn acknowledge_command(&self, user_id_chat: &str, command_id: &str) -> Result<bool> {
         let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());
         self.write(move |tx| {
-            Ok(tx.execute(
+            Ok(tx.run(
                 "UPDATE commands SET status = 'acknowledged', updated_at = ?3
                  WHERE command_id = ?1 AND status IN ('pending', 'delivered')
                    AND account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?2)",
@@ -329,7 +335,7 @@ impl Store {
                 Outcome::Sent { .. } => ("done", None),
                 Outcome::Failed { reason } => ("failed", Some(reason.as_str())),
             };
-            tx.execute(
+            tx.run(
                 "UPDATE commands SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
                 params![id, command_status, error, now],
             )?;
@@ -337,18 +343,18 @@ impl Store {
             if let Some(message_id) = message_id {
                 match &outcome {
                     Outcome::Sent { platform_id, .. } => {
-                        tx.execute("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", [message_id])?;
+                        tx.run("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", [message_id])?;
                         if let Some(platform_id) = platform_id {
                             // If the bot's scraper already brought the same message in, keep both rows
                             // rather than fail: the placeholder id stays on ours.
-                            tx.execute(
+                            tx.run(
                                 "UPDATE OR IGNORE messages SET platform_message_id = ?2 WHERE id = ?1",
                                 params![message_id, platform_id],
                             )?;
                         }
                     }
                     Outcome::Failed { reason } => {
-                        tx.execute("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", params![message_id, reason])?;
+                        tx.run("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", params![message_id, reason])?;
                     }
                 }
                 let view = message(tx, message_id)?;
@@ -356,11 +362,11 @@ impl Store {
             }
             if let Some(post_id) = post_id {
                 match &outcome {
-                    Outcome::Sent { platform_id, link } => tx.execute(
+                    Outcome::Sent { platform_id, link } => tx.run(
                         "UPDATE posts SET status = 'posted', platform_post_id = ?2, link = ?3, error = NULL, updated_at = ?4 WHERE id = ?1",
                         params![post_id, platform_id, link, now],
                     )?,
-                    Outcome::Failed { reason } => tx.execute(
+                    Outcome::Failed { reason } => tx.run(
                         "UPDATE posts SET status = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
                         params![post_id, reason, now],
                     )?,
@@ -380,7 +386,7 @@ impl Store {
             let account = accounts::find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
             let status = if online { "online" } else { "offline" };
             let now = UnixMillis::now().0;
-            tx.execute(
+            tx.run(
                 "UPDATE facebook_accounts SET bot_status = ?2, bot_seen_at = ?3, updated_at = ?3 WHERE id = ?1
                    AND NOT (bot_status = 'needs_login' AND ?2 = 'online')",
                 params![account.id, status, now],

@@ -1,6 +1,7 @@
 //! Encryption at rest for Facebook credentials: XChaCha20-Poly1305 with a 32-byte key kept in a file
 //! (`encryption.key`, mode 0600) outside the database, so a copy of the database alone reveals nothing.
 
+use crate::sqlite::Cached;
 use crate::{Result, StorageError, Store};
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
@@ -126,7 +127,7 @@ impl Store {
             let check: Option<Vec<u8>> = tx
                 .query_row("SELECT value FROM settings WHERE key = 'key_check'", [], |r| r.get(0))
                 .optional()?;
-            let encrypted: i64 = tx.query_row(
+            let encrypted: i64 = tx.row(
                 "SELECT COUNT(*) FROM facebook_accounts WHERE password_enc IS NOT NULL OR cookies_enc IS NOT NULL
                      OR two_factor_secret_enc IS NOT NULL OR page_access_token_enc IS NOT NULL",
                 [],
@@ -144,7 +145,7 @@ impl Store {
                     if encrypted > 0 {
                         return Err(StorageError::WrongKey);
                     }
-                    tx.execute(
+                    tx.run(
                         "INSERT INTO settings (key, value) VALUES ('key_check', ?1)",
                         params![cipher.encrypt(KEY_CHECK)?],
                     )?;

@@ -1,7 +1,7 @@
 //! The event log: every change a console cares about, appended in the transaction that made it.
 
 use crate::{Result, StorageError, Store};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use switchboard_domain::{EventKind, UnixMillis};
@@ -27,7 +27,7 @@ impl StoredEvent {
 
 /// Appends an event inside the caller's transaction and returns its id.
 pub(crate) fn append(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     kind: EventKind,
     account: Option<(i64, &str)>,
     payload: &impl serde::Serialize,
@@ -71,10 +71,11 @@ impl Store {
     /// Events with an id above `after`, oldest first, at most `limit` of them.
     pub async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>> {
         self.read(move |tx| {
-            let mut statement = tx.prepare_cached(
-                "SELECT id, kind, account, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-            )?;
-            let rows = statement.query_map(params![after, limit as i64], |r| {
+            // LIMIT in the SQL text: a bound LIMIT makes SQLite prepare the statement again per value.
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT id, kind, account, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT {limit}"
+            ))?;
+            let rows = statement.query_map(params![after], |r| {
                 Ok((r.get(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get(4)?))
             })?;
             rows.map(|row| {

@@ -2,8 +2,9 @@
 //! time. Cursors are opaque to clients: pass back `next_cursor` to get the next (older) page.
 
 use crate::events::append;
+use crate::sqlite::Cached;
 use crate::{Result, StorageError, Store};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 use switchboard_domain::{EventKind, UnixMillis};
@@ -114,8 +115,10 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+// These columns and the queries below avoid JOINs on purpose: SQLite prepares a statement that joins
+// on a bound parameter again at every use (measured), while a correlated subquery keeps its plan.
 pub(crate) const CONVERSATION_COLUMNS: &str =
-    "c.id, a.user_id_chat, c.thread_id, c.participant_id, c.participant_name,
+    "c.id, (SELECT user_id_chat FROM facebook_accounts WHERE id = c.account_id), c.thread_id, c.participant_id, c.participant_name,
      c.last_message_text, c.last_message_direction, c.last_message_at, c.unread_count";
 
 pub(crate) fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationView> {
@@ -132,9 +135,9 @@ pub(crate) fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<Conversatio
     })
 }
 
-pub(crate) fn conversation(tx: &Transaction<'_>, id: i64) -> Result<ConversationView> {
+pub(crate) fn conversation(tx: &Connection, id: i64) -> Result<ConversationView> {
     tx.prepare_cached(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN facebook_accounts a ON a.id = c.account_id WHERE c.id = ?1"
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?1"
     ))?
     .query_row([id], conversation_from_row)
     .optional()?
@@ -161,7 +164,7 @@ pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageView> {
     })
 }
 
-pub(crate) fn message(tx: &Transaction<'_>, id: i64) -> Result<MessageView> {
+pub(crate) fn message(tx: &Connection, id: i64) -> Result<MessageView> {
     tx.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
     ))?
@@ -171,7 +174,7 @@ pub(crate) fn message(tx: &Transaction<'_>, id: i64) -> Result<MessageView> {
 }
 
 pub(crate) const POST_COLUMNS: &str =
-    "p.id, a.user_id_chat, p.content, p.status, p.platform_post_id, p.link, p.error,
+    "p.id, (SELECT user_id_chat FROM facebook_accounts WHERE id = p.account_id), p.content, p.status, p.platform_post_id, p.link, p.error,
      p.created_at, p.updated_at, p.author_user_id";
 
 pub(crate) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<PostView> {
@@ -189,16 +192,16 @@ pub(crate) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<PostView> {
     })
 }
 
-pub(crate) fn post(tx: &Transaction<'_>, id: i64) -> Result<PostView> {
+pub(crate) fn post(tx: &Connection, id: i64) -> Result<PostView> {
     tx.prepare_cached(&format!(
-        "SELECT {POST_COLUMNS} FROM posts p JOIN facebook_accounts a ON a.id = p.account_id WHERE p.id = ?1"
+        "SELECT {POST_COLUMNS} FROM posts p WHERE p.id = ?1"
     ))?
     .query_row([id], post_from_row)
     .optional()?
     .ok_or_else(|| StorageError::Conflict(format!("unknown post {id}")))
 }
 
-fn account_id(tx: &Transaction<'_>, user_id_chat: &str) -> Result<i64> {
+fn account_id(tx: &Connection, user_id_chat: &str) -> Result<i64> {
     crate::accounts::find(tx, user_id_chat)?
         .map(|a| a.id)
         .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))
@@ -219,16 +222,17 @@ impl Store {
             let account = account_id(tx, &user_id_chat)?;
             let search = filter.search.as_deref().filter(|s| !s.trim().is_empty()).map(like_pattern);
             let mut statement = tx.prepare_cached(&format!(
-                "SELECT {CONVERSATION_COLUMNS} FROM conversations c JOIN facebook_accounts a ON a.id = c.account_id
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations c
                  WHERE c.account_id = ?1
                    AND (COALESCE(c.last_message_at, 0) < ?2 OR (COALESCE(c.last_message_at, 0) = ?2 AND c.id < ?3))
                    AND (?4 = 0 OR c.unread_count > 0)
                    AND (?5 IS NULL OR c.participant_name LIKE ?5 ESCAPE '\\' OR c.last_message_text LIKE ?5 ESCAPE '\\'
                         OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ?5 ESCAPE '\\'))
-                 ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT ?6"
+                 ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {}",
+                limit + 1
             ))?;
             let rows = statement.query_map(
-                params![account, before_at, before_id, filter.unread_only, search, (limit + 1) as i64],
+                params![account, before_at, before_id, filter.unread_only, search],
                 conversation_from_row,
             )?;
             let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -255,10 +259,11 @@ impl Store {
             let mut statement = tx.prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1
                    AND (sent_at < ?2 OR (sent_at = ?2 AND id < ?3))
-                 ORDER BY sent_at DESC, id DESC LIMIT ?4"
+                 ORDER BY sent_at DESC, id DESC LIMIT {}",
+                limit + 1
             ))?;
             let rows = statement.query_map(
-                params![conversation_id, before_at, before_id, (limit + 1) as i64],
+                params![conversation_id, before_at, before_id],
                 message_from_row,
             )?;
             let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -277,12 +282,13 @@ impl Store {
         let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
         self.read(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
-            let mut statement = tx.prepare_cached(
+            let mut statement = tx.prepare_cached(&format!(
                 "SELECT id, platform_notification_id, kind, text, link, occurred_at FROM notifications
                  WHERE account_id = ?1 AND (occurred_at < ?2 OR (occurred_at = ?2 AND id < ?3))
-                 ORDER BY occurred_at DESC, id DESC LIMIT ?4",
-            )?;
-            let rows = statement.query_map(params![account, before_at, before_id, (limit + 1) as i64], |r| {
+                 ORDER BY occurred_at DESC, id DESC LIMIT {}",
+                limit + 1
+            ))?;
+            let rows = statement.query_map(params![account, before_at, before_id], |r| {
                 Ok(NotificationView {
                     id: r.get(0)?,
                     notification_id: r.get(1)?,
@@ -309,13 +315,11 @@ impl Store {
         self.read(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
             let mut statement = tx.prepare_cached(&format!(
-                "SELECT {POST_COLUMNS} FROM posts p JOIN facebook_accounts a ON a.id = p.account_id
-                 WHERE p.account_id = ?1 AND p.id < ?2 ORDER BY p.id DESC LIMIT ?3"
+                "SELECT {POST_COLUMNS} FROM posts p
+                 WHERE p.account_id = ?1 AND p.id < ?2 ORDER BY p.id DESC LIMIT {}",
+                limit + 1
             ))?;
-            let rows = statement.query_map(
-                params![account, before_id, (limit + 1) as i64],
-                post_from_row,
-            )?;
+            let rows = statement.query_map(params![account, before_id], post_from_row)?;
             let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(page(items, limit, |p| (p.id, p.id)))
         })
@@ -329,7 +333,7 @@ impl Store {
             if view.unread_count == 0 {
                 return Ok((view, None));
             }
-            tx.execute(
+            tx.run(
                 "UPDATE conversations SET unread_count = 0 WHERE id = ?1",
                 [conversation_id],
             )?;

@@ -2,8 +2,9 @@
 
 use crate::accounts::writable;
 use crate::events::append;
+use crate::sqlite::Cached;
 use crate::{Result, Store};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashMap;
 use switchboard_domain::ingest::{Attachment, Direction};
@@ -33,7 +34,7 @@ impl IngestOutcome {
 
 /// Conversation id for a thread, created on first sight; the participant's name is refreshed when known.
 fn conversation_id(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     account_id: i64,
     message: &NewMessage,
     now: i64,
@@ -109,7 +110,7 @@ struct ConversationChange<'a> {
 }
 
 fn apply_conversation_change(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: i64,
     change: &ConversationChange<'_>,
     now: i64,
@@ -285,7 +286,7 @@ impl Store {
     pub async fn message_count(&self, user_id_chat: &str) -> Result<i64> {
         let user_id_chat = user_id_chat.to_owned();
         self.read(move |tx| {
-            Ok(tx.query_row(
+            Ok(tx.row(
                 "SELECT COUNT(*) FROM messages m JOIN facebook_accounts a ON a.id = m.account_id WHERE a.user_id_chat = ?1",
                 [user_id_chat],
                 |r| r.get(0),

@@ -1,6 +1,7 @@
 //! Bearer tokens for bots and integrators. A token is 32 random bytes shown once; only its SHA-256 is
 //! stored (the token is high-entropy, so a slow password hash would add nothing but latency).
 
+use crate::sqlite::Cached;
 use crate::{Result, StorageError, Store, accounts};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -62,13 +63,13 @@ impl Store {
                     TokenKind::Bot { account } => {
                         let account = accounts::find(tx, &account)?
                             .ok_or_else(|| StorageError::UnknownAccount(account.clone()))?;
-                        tx.execute(
+                        tx.run(
                             "INSERT INTO auth_tokens (kind, name, account_id, token_hash, created_at, created_by) VALUES ('bot', ?1, ?2, ?3, ?4, ?5)",
                             params![format!("bot for {}", account.user_id_chat), account.id, token_hash, now, created_by],
                         )?;
                     }
                     TokenKind::Api { name } => {
-                        tx.execute(
+                        tx.run(
                             "INSERT INTO auth_tokens (kind, name, token_hash, created_at, created_by) VALUES ('api', ?1, ?2, ?3, ?4)",
                             params![name, token_hash, now, created_by],
                         )?;
@@ -91,9 +92,11 @@ impl Store {
             }
             Ok(tx
                 .prepare_cached(
-                    "SELECT t.id, t.kind, t.name, a.user_id_chat, a.enabled FROM auth_tokens t
-                     LEFT JOIN facebook_accounts a ON a.id = t.account_id
-                     WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
+                    // Subqueries, not a JOIN: SQLite re-prepares joins on bound parameters at every use.
+                    "SELECT t.id, t.kind, t.name,
+                            (SELECT user_id_chat FROM facebook_accounts WHERE id = t.account_id),
+                            (SELECT enabled FROM facebook_accounts WHERE id = t.account_id)
+                     FROM auth_tokens t WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
                 )?
                 .query_row([token_hash], |r| {
                     let id: i64 = r.get(0)?;
@@ -120,7 +123,7 @@ impl Store {
 
     pub async fn revoke_token(&self, id: i64) -> Result<()> {
         self.write(move |tx| {
-            let changed = tx.execute(
+            let changed = tx.run(
                 "UPDATE auth_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, UnixMillis::now().0],
             )?;

@@ -1,9 +1,10 @@
 //! Console users, their passwords (argon2id) and their login sessions.
 
+use crate::sqlite::Cached;
 use crate::tokens::{hash_token, random_secret};
 use crate::{Result, StorageError, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use std::time::Duration;
 use switchboard_domain::{Principal, Role, UnixMillis};
@@ -41,7 +42,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-fn find_user(tx: &Transaction<'_>, id: i64) -> Result<User> {
+fn find_user(tx: &Connection, id: i64) -> Result<User> {
     tx.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
         .query_row([id], user_from_row)
         .optional()?
@@ -76,8 +77,8 @@ fn verify_password(password: &str, hash: &str) -> bool {
 /// username takes as long as a wrong password.
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3dpdGNoYm9hcmRkZWNveQ$0pYc5Ud2zS2oT6Sx3b0yvQ3Hqf5m7wG8eWl1JcRz5eE";
 
-fn enabled_admins_besides(tx: &Transaction<'_>, id: i64) -> Result<i64> {
-    Ok(tx.query_row(
+fn enabled_admins_besides(tx: &Connection, id: i64) -> Result<i64> {
+    Ok(tx.row(
         "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?1",
         [id],
         |r| r.get(0),
@@ -96,7 +97,7 @@ impl Store {
         let (username, display_name) = (username.to_owned(), display_name.to_owned());
         self.write(move |tx| {
             let now = UnixMillis::now().0;
-            let inserted = tx.execute(
+            let inserted = tx.run(
                 "INSERT INTO users (username, display_name, role, password_hash, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (username) DO NOTHING",
                 params![username, display_name, role.as_str(), hash, now],
@@ -121,7 +122,7 @@ impl Store {
     }
 
     pub async fn user_count(&self) -> Result<i64> {
-        self.read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))
+        self.read(|tx| Ok(tx.row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))
             .await
     }
 
@@ -139,14 +140,14 @@ impl Store {
                 return Err(StorageError::Conflict("this is the last enabled admin; make another admin first".into()));
             }
             let now = UnixMillis::now().0;
-            tx.execute(
+            tx.run(
                 "UPDATE users SET display_name = COALESCE(?2, display_name), role = COALESCE(?3, role),
                      password_hash = COALESCE(?4, password_hash), disabled = COALESCE(?5, disabled), updated_at = ?6
                  WHERE id = ?1",
                 params![id, changes.display_name, changes.role.map(Role::as_str), hash, changes.disabled, now],
             )?;
             if changes.disabled == Some(true) || hash.is_some() {
-                tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL", params![id, now])?;
+                tx.run("UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL", params![id, now])?;
             }
             find_user(tx, id)
         })
@@ -192,7 +193,7 @@ impl Store {
         let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX / 2);
         self.write(move |tx| {
             let now = UnixMillis::now().0;
-            tx.execute(
+            tx.run(
                 "INSERT INTO sessions (user_id, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![user_id, token_hash, now, now.saturating_add(lifetime_ms)],
             )?;
@@ -206,7 +207,7 @@ impl Store {
     pub async fn logout(&self, token: &str) -> Result<bool> {
         let token_hash = hash_token(token.trim());
         self.write(move |tx| {
-            Ok(tx.execute(
+            Ok(tx.run(
                 "UPDATE sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
                 params![token_hash, UnixMillis::now().0],
             )? > 0)
@@ -220,14 +221,11 @@ impl Store {
 }
 
 /// The principal of a live session, if `token_hash` is one.
-pub(crate) fn session_principal(
-    tx: &Transaction<'_>,
-    token_hash: &str,
-) -> Result<Option<Principal>> {
+pub(crate) fn session_principal(tx: &Connection, token_hash: &str) -> Result<Option<Principal>> {
     Ok(tx
         .prepare_cached(
-            "SELECT u.id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 AND u.disabled = 0",
+            "SELECT u.id, u.username, u.role FROM users u WHERE u.disabled = 0 AND u.id =
+                 (SELECT user_id FROM sessions WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2)",
         )?
         .query_row(params![token_hash, UnixMillis::now().0], |r| {
             let role: String = r.get(2)?;

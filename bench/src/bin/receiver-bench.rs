@@ -7,20 +7,18 @@
 //!
 //! `cargo run --release -p switchboard-bench --bin receiver-bench -- --help`
 
-use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use switchboard_bench::{histogram, machine, ms};
 use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_receiver::{AppState, Receiver};
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, Store, TokenKind};
 use switchboard_web::Shutdown;
 
-/// glibc's allocator returns freed memory with madvise, and the TLB shootdowns that follow cost
-/// several percent of CPU under load (measured with perf); mimalloc keeps it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -78,27 +76,6 @@ fn parse_options() -> Result<Options, String> {
 
 /// When each batch's POST started, keyed by the id of its first message.
 type SendTimes = Arc<Mutex<HashMap<String, Instant>>>;
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant bounds are valid")
-}
-
-fn ms(micros: u64) -> String {
-    format!("{:.1} ms", micros as f64 / 1000.0)
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cores} cores, {cpu}")
-}
 
 /// A batch of realistic messages, `batch_size` of them, each in its own conversation of 500.
 fn batch_body(account: &str, seq: u64, batch_size: usize) -> Vec<u8> {

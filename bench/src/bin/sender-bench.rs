@@ -1,0 +1,327 @@
+//! Sender benchmark: agents' sends through `POST /api/send_message_from_crm` to connected bots.
+//!
+//! Runs the real sender (in this process, on its own runtime, port 0, a fresh SQLite file), connects
+//! `--bots` bots (our Socket.IO client), each of which acknowledges every command and reports it sent,
+//! as real bots do, and posts sends spread over the bots' conversations. Prints commands/s committed and
+//! delivered, and the delay from the start of the POST to the command's arrival at its bot.
+//!
+//! `cargo run --release -p switchboard-bench --bin sender-bench -- --help`
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard_bench::{histogram, machine, quantiles};
+use switchboard_domain::UnixMillis;
+use switchboard_domain::ingest::{Batch, Direction, NewMessage};
+use switchboard_realtime::{EventFeed, FeedOptions};
+use switchboard_sender::{AppState, Sender, SenderOptions};
+use switchboard_sioclient::Client;
+use switchboard_storage::{AccountKind, Cipher, Store, TokenKind};
+use switchboard_web::Shutdown;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Options {
+    bots: usize,
+    seconds: u64,
+    /// Sends per second offered; 0: `concurrency` agents send back to back.
+    rate: u64,
+    concurrency: usize,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        bots: 50,
+        seconds: 10,
+        rate: 0,
+        concurrency: 16,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!(
+                "sender-bench [--bots 50] [--seconds 10] [--rate SENDS_PER_S] [--concurrency 16]\n\
+                 Without --rate, --concurrency agents send back to back (the ceiling); with it, sends start on a\n\
+                 fixed schedule and delays count from the scheduled start."
+            );
+            std::process::exit(0);
+        }
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = value
+            .parse::<u64>()
+            .map_err(|_| format!("{flag} takes a number, not `{value}`"))?;
+        match flag.as_str() {
+            "--bots" => options.bots = number.max(1) as usize,
+            "--seconds" => options.seconds = number.max(1),
+            "--rate" => options.rate = number,
+            "--concurrency" => options.concurrency = number.max(1) as usize,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(options)
+}
+
+type SendTimes = Arc<Mutex<HashMap<u64, Instant>>>;
+
+fn main() -> Result<(), String> {
+    let options = parse_options()?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sender")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let shutdown = Shutdown::new();
+    let (url, store) = server_runtime.block_on(async {
+        let store = Store::open(&database).await.map_err(|e| e.to_string())?;
+        let cipher = Cipher::from_key(&[9; 32]);
+        store
+            .check_key(Some(cipher.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let stop = shutdown.clone();
+        let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move {
+            stop.wait().await
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let state = AppState::new(store.clone(), feed, cipher, SenderOptions::default());
+        let sender = Sender::bind(
+            "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+            state,
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let addr = sender.local_addr().map_err(|e| e.to_string())?;
+        tokio::spawn(sender.run(shutdown.clone(), Duration::from_secs(5)));
+        Ok::<_, String>((format!("http://{addr}"), store))
+    })?;
+    let load_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("load")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = load_runtime.block_on(run_load(&options, &url, &store));
+    shutdown.trigger();
+    drop(server_runtime);
+    result
+}
+
+async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), String> {
+    let error = |e: switchboard_storage::StorageError| e.to_string();
+    let mut conversations = Vec::new();
+    let mut bot_tokens = Vec::new();
+    for bot in 0..options.bots {
+        let account = format!("bench-{bot}");
+        store
+            .ensure_account(&account, "", AccountKind::Page)
+            .await
+            .map_err(error)?;
+        let message = NewMessage {
+            message_id: format!("{account}-in"),
+            thread_id: "t1".into(),
+            participant_id: "customer".into(),
+            participant_name: "Hoàng Gia Bảo".into(),
+            direction: Direction::In,
+            text: "Chào shop".into(),
+            attachments: vec![],
+            sent_at: UnixMillis::now(),
+        };
+        store
+            .ingest_messages(Batch {
+                account: account.clone(),
+                items: vec![message],
+            })
+            .await
+            .map_err(error)?;
+        let page = store
+            .conversations(&account, Default::default(), None, 1)
+            .await
+            .map_err(error)?;
+        conversations.push(page.items.first().map(|c| c.id).ok_or("no conversation")?);
+        bot_tokens.push(
+            store
+                .issue_token(TokenKind::Bot { account })
+                .await
+                .map_err(error)?
+                .1,
+        );
+    }
+    let (_, api_token) = store
+        .issue_token(TokenKind::Api {
+            name: "bench".into(),
+        })
+        .await
+        .map_err(error)?;
+
+    let send_times: SendTimes = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let mut bots = Vec::new();
+    for token in bot_tokens {
+        let mut client = Client::connect(url, &json!({"token": token}), "")
+            .await
+            .map_err(|e| e.to_string())?;
+        let (send_times, running, delivered) = (
+            Arc::clone(&send_times),
+            Arc::clone(&running),
+            Arc::clone(&delivered),
+        );
+        bots.push(tokio::spawn(async move {
+            let mut delays = histogram();
+            while running.load(Ordering::Relaxed) {
+                let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(200), client.next_event()).await else {
+                    continue;
+                };
+                let arrived = Instant::now();
+                if event.name != "send_message_command" {
+                    continue;
+                }
+                let Ok(command) = event.data::<Value>() else { continue };
+                let seq = command["text"].as_str().and_then(|t| t.rsplit(' ').next()).and_then(|n| n.parse::<u64>().ok());
+                if let Some(sent) = seq.and_then(|seq| send_times.lock().ok().and_then(|t| t.get(&seq).copied())) {
+                    let _ = delays.record(arrived.duration_since(sent).as_micros() as u64);
+                }
+                delivered.fetch_add(1, Ordering::Relaxed);
+                let id = command["command_id"].clone();
+                let _ = client.emit("command_ack", &json!({"command_id": id}));
+                let _ = client.emit(
+                    "message_status_update",
+                    &json!({"command_id": id, "status": "sent", "platform_message_id": format!("m_{}", id.as_str().unwrap_or(""))}),
+                );
+            }
+            delays
+        }));
+    }
+
+    let committed = Arc::new(AtomicU64::new(0));
+    let next_seq = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(options.seconds);
+    let conversations = Arc::new(conversations);
+    let posters = if options.rate > 0 {
+        options.concurrency.max(8)
+    } else {
+        options.concurrency
+    };
+    let period =
+        (options.rate > 0).then(|| Duration::from_secs_f64(posters as f64 / options.rate as f64));
+    let mut tasks = Vec::new();
+    for poster in 0..posters {
+        let (url, token) = (url.to_owned(), api_token.clone());
+        let (send_times, committed, next_seq, conversations) = (
+            Arc::clone(&send_times),
+            Arc::clone(&committed),
+            Arc::clone(&next_seq),
+            Arc::clone(&conversations),
+        );
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut latency = histogram();
+            let mut ticker = period.map(|p| {
+                let start = tokio::time::Instant::now() + p.mul_f64(poster as f64 / posters as f64);
+                let mut t = tokio::time::interval_at(start, p);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                t
+            });
+            let mut in_flight = Vec::new();
+            while Instant::now() < deadline {
+                let scheduled = match ticker.as_mut() {
+                    Some(t) => t.tick().await.into_std(),
+                    None => Instant::now(),
+                };
+                let seq = next_seq.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut times) = send_times.lock() {
+                    times.insert(seq, scheduled);
+                }
+                let conversation = conversations[seq as usize % conversations.len()];
+                let request = http
+                    .post(format!("{url}/api/send_message_from_crm"))
+                    .bearer_auth(&token)
+                    .json(&json!({"conversation_id": conversation, "text": format!("Dạ shop xin phép báo giá đơn {seq}")}));
+                let committed = Arc::clone(&committed);
+                let send = async move {
+                    match request.send().await {
+                        Ok(r) if r.status().is_success() => {
+                            committed.fetch_add(1, Ordering::Relaxed);
+                            Some(scheduled.elapsed().as_micros() as u64)
+                        }
+                        Ok(r) => {
+                            eprintln!("HTTP {}", r.status());
+                            None
+                        }
+                        Err(e) => {
+                            eprintln!("{e}");
+                            None
+                        }
+                    }
+                };
+                if ticker.is_some() {
+                    in_flight.push(tokio::spawn(send));
+                } else if let Some(micros) = send.await {
+                    let _ = latency.record(micros);
+                }
+            }
+            for task in in_flight {
+                if let Ok(Some(micros)) = task.await {
+                    let _ = latency.record(micros);
+                }
+            }
+            latency
+        }));
+    }
+    let mut post_latency = histogram();
+    for task in tasks {
+        post_latency
+            .add(task.await.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let elapsed = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.store(false, Ordering::Relaxed);
+    let mut delays = histogram();
+    for bot in bots {
+        delays
+            .add(bot.await.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let committed = committed.load(Ordering::Relaxed);
+    println!("switchboard sender benchmark");
+    println!("  machine:  {}", machine());
+    let load = if options.rate > 0 {
+        format!("{} sends/s offered on a fixed schedule", options.rate)
+    } else {
+        format!("{} agents sending back to back", posters)
+    };
+    println!(
+        "  load:     {load}; {} bots connected, each acknowledging and reporting every command; {:.1} s",
+        options.bots,
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  committed: {committed} sends = {:.0} commands/s; delivered to bots: {}",
+        committed as f64 / elapsed.as_secs_f64(),
+        delivered.load(Ordering::Relaxed)
+    );
+    let from = if options.rate > 0 {
+        "scheduled start"
+    } else {
+        "start"
+    };
+    println!(
+        "  POST send_message_from_crm ({from} -> answer): {}",
+        quantiles(&post_latency)
+    );
+    println!(
+        "  POST {from} -> command at its bot: {}",
+        quantiles(&delays)
+    );
+    Ok(())
+}
