@@ -95,6 +95,14 @@ impl Store {
             tracing::warn!(%mode, "SQLite refused WAL mode; concurrent readers will wait for writers");
         }
         migrate::apply(&mut writer, &path)?;
+        // Checkpoints run on their own thread (below), not inside a commit: an automatic checkpoint
+        // copies and fsyncs up to 4 MiB in the committing thread and stalled every writer for up to
+        // half a second (measured: p99 of sends went from 10 ms to 500 ms).
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let checkpointer = open_connection(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         let readers = (0..READERS)
             .map(|_| {
                 open_connection(
@@ -113,14 +121,21 @@ impl Store {
                 path: path.clone(),
                 source: Box::new(e),
             })?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path,
-                writer: writer_tx,
-                readers,
-                next_reader: AtomicUsize::new(0),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path,
+            writer: writer_tx,
+            readers,
+            next_reader: AtomicUsize::new(0),
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, weak))
+            .map_err(|e| StorageError::Open {
+                path: inner.path.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(Self { inner })
     }
 
     pub fn path(&self) -> &Path {
@@ -219,6 +234,27 @@ where
         };
         // The caller may have gone away (request cancelled); the data is committed either way.
         let _ = self.reply.send(answer);
+    }
+}
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies committed pages from the WAL into the database file beside the writer (PASSIVE never blocks
+/// it), until the store is dropped.
+fn checkpoint_loop(conn: Connection, store: std::sync::Weak<Inner>) {
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if store.upgrade().is_none() {
+            return;
+        }
+        let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        match result {
+            Ok((wal_pages, copied)) => tracing::trace!(wal_pages, copied, "checkpoint"),
+            Err(error) => tracing::warn!(%error, "checkpoint failed; will retry"),
+        }
     }
 }
 
