@@ -261,3 +261,41 @@ async fn disabling_a_user_ends_their_sessions() {
         (422, Some("password"))
     );
 }
+
+#[tokio::test]
+async fn browsers_may_call_only_from_allowed_origins() {
+    let app = TestSystem::spawn().await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/fb_accounts", app.sender),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("http://127.0.0.1:8000").await.expect("preflight");
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("http://127.0.0.1:8000")
+    );
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-credentials")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let refused = preflight("http://evil.example").await.expect("preflight");
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
