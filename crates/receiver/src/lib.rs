@@ -14,10 +14,9 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use std::net::SocketAddr;
-use std::time::Duration;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::Store;
-use switchboard_web::{BindError, Server, Shutdown};
+use switchboard_web::{BindError, Server};
 use tower_http::trace::TraceLayer;
 
 /// Shared by every handler.
@@ -79,27 +78,16 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
     (router, io)
 }
 
-/// A bound, not yet running receiver. Binding first lets callers (and tests, on port 0) learn the port.
-pub struct Receiver(Server);
+/// Binds the receiver role: a [`Server`] that exists (and knows its port) before it runs.
+pub struct Receiver;
 
 impl Receiver {
     pub async fn bind(
         addr: SocketAddr,
         state: AppState,
         cors_origins: &[String],
-    ) -> Result<Self, BindError> {
+    ) -> Result<Server, BindError> {
         let (router, io) = router(state, cors_origins);
-        Ok(Self(
-            Server::bind(addr, "--listen (SWITCHBOARD_RECEIVER_LISTEN)", router, io).await?,
-        ))
-    }
-
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-
-    /// Serves until `shutdown` triggers, then lets in-flight requests finish (for at most `grace`).
-    pub async fn run(self, shutdown: Shutdown, grace: Duration) -> std::io::Result<()> {
-        self.0.run(shutdown, grace).await
+        Server::bind(addr, "--listen (SWITCHBOARD_RECEIVER_LISTEN)", router, io).await
     }
 }

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{Cipher, Store};
-use switchboard_web::{BindError, Server, Shutdown};
+use switchboard_web::{BindError, Server};
 use tower_http::trace::TraceLayer;
 
 pub use bots::BotRegistry;
@@ -131,26 +131,16 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
     (router, io)
 }
 
-/// A bound, not yet running sender.
-pub struct Sender(Server);
+/// Binds the sender role: a [`Server`] that exists (and knows its port) before it runs.
+pub struct Sender;
 
 impl Sender {
     pub async fn bind(
         addr: SocketAddr,
         state: AppState,
         cors_origins: &[String],
-    ) -> Result<Self, BindError> {
+    ) -> Result<Server, BindError> {
         let (router, io) = router(state, cors_origins);
-        Ok(Self(
-            Server::bind(addr, "--listen (SWITCHBOARD_SENDER_LISTEN)", router, io).await?,
-        ))
-    }
-
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-
-    pub async fn run(self, shutdown: Shutdown, grace: Duration) -> std::io::Result<()> {
-        self.0.run(shutdown, grace).await
+        Server::bind(addr, "--listen (SWITCHBOARD_SENDER_LISTEN)", router, io).await
     }
 }
