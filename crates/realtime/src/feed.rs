@@ -46,6 +46,9 @@ struct Inner {
     recent: RwLock<Recent>,
     head: watch::Sender<i64>,
     wake: Notify,
+    /// Bumped when access was taken away (token revoked, user disabled, logout): every socket checks
+    /// its credentials again at once instead of at its next periodic check.
+    revalidate: watch::Sender<u64>,
 }
 
 #[derive(Default)]
@@ -72,6 +75,7 @@ impl EventFeed {
                 recent: RwLock::new(Recent::default()),
                 head: watch::channel(head).0,
                 wake: Notify::new(),
+                revalidate: watch::channel(0).0,
             }),
         };
         let pump = feed.clone();
@@ -87,6 +91,21 @@ impl EventFeed {
     /// Tells the feed that this process just committed events, so clients get them without waiting a poll.
     pub fn notify(&self) {
         self.inner.wake.notify_one();
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Asks every socket of this process to check its credentials again now.
+    pub fn revalidate_sockets(&self) {
+        self.inner
+            .revalidate
+            .send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn revalidations(&self) -> watch::Receiver<u64> {
+        self.inner.revalidate.subscribe()
     }
 
     /// The id of the newest event the feed has seen.

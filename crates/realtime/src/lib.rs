@@ -10,4 +10,6 @@ mod feed;
 mod socket;
 
 pub use feed::{EventFeed, FeedEvent, FeedOptions};
-pub use socket::{Handshake, RealtimeError, authenticate, closed_signal, send, stream_events};
+pub use socket::{
+    AccessGuard, Handshake, RealtimeError, authenticate, closed_signal, send, stream_events,
+};

@@ -173,6 +173,75 @@ pub fn closed_signal(socket: &SocketRef) -> watch::Receiver<bool> {
     closed_rx
 }
 
+/// How often a connected socket's token is checked again, for revocations made by another process
+/// (the command line, a second sender). Revocations in this process are applied at once.
+const REVALIDATE_EVERY: Duration = Duration::from_secs(30);
+
+/// Keeps a long-lived socket honest: its credentials are checked again periodically and whenever this
+/// process revokes access, and the socket is closed when they no longer hold.
+pub struct AccessGuard {
+    store: Store,
+    revalidations: watch::Receiver<u64>,
+    next_check: tokio::time::Instant,
+}
+
+impl AccessGuard {
+    pub fn new(feed: &EventFeed) -> Self {
+        let mut revalidations = feed.revalidations();
+        revalidations.borrow_and_update();
+        Self {
+            store: feed.store().clone(),
+            revalidations,
+            next_check: tokio::time::Instant::now() + REVALIDATE_EVERY,
+        }
+    }
+
+    /// Resolves when a check is due; for `select!` in an idle loop.
+    pub async fn due(&mut self) {
+        tokio::select! {
+            _ = self.revalidations.changed() => {
+                // `changed` marked the news as seen: make the next `still_allowed` check at once.
+                self.next_check = tokio::time::Instant::now();
+            }
+            () = tokio::time::sleep_until(self.next_check) => {},
+        }
+    }
+
+    /// Checks the socket's credentials if a check is due; returns false (after disconnecting the
+    /// socket) when they no longer grant what they granted at the handshake.
+    pub async fn still_allowed(&mut self, socket: &SocketRef) -> bool {
+        let changed = self.revalidations.has_changed().unwrap_or(false);
+        if !changed && tokio::time::Instant::now() < self.next_check {
+            return true;
+        }
+        self.revalidations.borrow_and_update();
+        self.next_check = tokio::time::Instant::now() + REVALIDATE_EVERY;
+        let (Some(handshake), Some(principal)) = (
+            socket.extensions.get::<Handshake>(),
+            socket.extensions.get::<Principal>(),
+        ) else {
+            return false;
+        };
+        let current = match handshake.token.as_deref() {
+            Some(token) => self.store.authenticate(token).await,
+            None => Ok(None),
+        };
+        match current {
+            Ok(Some(now)) if now == principal => true,
+            Ok(_) => {
+                tracing::info!(sid = %socket.id, "access revoked; closing the socket");
+                let _ = socket.clone().disconnect();
+                false
+            }
+            Err(error) => {
+                // A database hiccup is no reason to drop every client; check again soon.
+                tracing::warn!(%error, "cannot re-check a socket's token");
+                true
+            }
+        }
+    }
+}
+
 /// Streams the event log to an authenticated socket, from its handshake's `last_event_id` (or from now),
 /// until `closed` turns true. Each event is sent once, in log order; a slow client is waited for.
 pub fn stream_events(socket: SocketRef, feed: EventFeed, closed: watch::Receiver<bool>) {
@@ -184,10 +253,17 @@ pub fn stream_events(socket: SocketRef, feed: EventFeed, closed: watch::Receiver
         return;
     };
     tokio::spawn(async move {
-        let start = handshake
-            .last_event_id
-            .map_or(feed.head(), |id| id.min(feed.head()));
-        if let Err(reason) = run_stream(
+        // Clamp a resume point beyond the log (a client of a database that was reset) to the log's end,
+        // read from the database: another process may have written events this feed has not polled yet.
+        let start = match handshake.last_event_id {
+            None => feed.head(),
+            Some(id) if id <= feed.head() => id,
+            Some(id) => match feed.store().last_event_id().await {
+                Ok(last) => id.min(last),
+                Err(_) => id.min(feed.head()),
+            },
+        };
+        let result = run_stream(
             &socket,
             &feed,
             &principal,
@@ -195,9 +271,12 @@ pub fn stream_events(socket: SocketRef, feed: EventFeed, closed: watch::Receiver
             start,
             closed,
         )
-        .await
-        {
-            tracing::debug!(sid = %socket.id, %reason, "event stream ended");
+        .await;
+        if let Err(reason) = result {
+            // The socket stays open only while it is being served: close it, and the client will
+            // reconnect with its last event id and lose nothing.
+            tracing::warn!(sid = %socket.id, %reason, "event stream failed; closing the socket");
+            let _ = socket.disconnect();
         }
     });
 }
@@ -211,12 +290,17 @@ async fn run_stream(
     mut closed: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut head = feed.subscribe();
+    let mut guard = AccessGuard::new(feed);
     loop {
+        if !guard.still_allowed(socket).await {
+            return Ok(());
+        }
         head.borrow_and_update();
         let events = feed.after(cursor, 256).await.map_err(|e| e.to_string())?;
         if events.is_empty() {
             tokio::select! {
                 changed = head.changed() => changed.map_err(|_| "feed stopped".to_owned())?,
+                () = guard.due() => {},
                 _ = closed.wait_for(|c| *c) => return Ok(()),
             }
             continue;

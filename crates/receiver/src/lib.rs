@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::Store;
 use switchboard_web::{BindError, Server};
-use tower_http::trace::TraceLayer;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -74,7 +73,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         .layer(socket_layer)
         .layer(DefaultBodyLimit::max(switchboard_web::json::BODY_LIMIT))
         .layer(switchboard_web::cors(cors_origins))
-        .layer(TraceLayer::new_for_http());
+        .layer(switchboard_web::http_trace());
     (router, io)
 }
 

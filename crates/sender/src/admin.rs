@@ -3,14 +3,14 @@
 
 use crate::AppState;
 use crate::auth::require_admin;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_domain::outbound::{self, AccountPatchIn, NewAccountIn, NewUserIn, UserPatchIn};
 use switchboard_domain::{ValidationError, ingest};
 use switchboard_storage::{AccountChanges, AccountKind, NewAccount, TokenKind, UserChanges};
-use switchboard_web::{ApiError, Authenticated, JsonBody, ok};
+use switchboard_web::{ApiError, Authenticated, JsonBody, PathParam as Path, ok};
 
 pub async fn users(
     State(state): State<AppState>,
@@ -58,7 +58,10 @@ pub async fn update_user(
         password: body.password,
         disabled: body.disabled,
     };
-    Ok(ok(state.store.update_user(id, changes).await?))
+    let user = state.store.update_user(id, changes).await?;
+    // A disabled user, a new password or a new role: open consoles must log in again.
+    state.feed.revalidate_sockets();
+    Ok(ok(user))
 }
 
 #[derive(Deserialize)]
@@ -95,6 +98,7 @@ pub async fn revoke_token(
 ) -> Result<Response, ApiError> {
     require_admin(&principal)?;
     state.store.revoke_token(id).await?;
+    state.feed.revalidate_sockets();
     Ok(ok(json!({"id": id, "revoked": true})))
 }
 
@@ -160,6 +164,7 @@ pub async fn update_account(
     if !account.enabled {
         // A disabled account's bot must stop receiving commands now, not at its next reconnect.
         state.bots.disconnect(&account.user_id_chat);
+        state.feed.revalidate_sockets();
     }
     Ok(ok(account))
 }
@@ -172,6 +177,7 @@ pub async fn delete_account(
     require_admin(&principal)?;
     state.store.delete_account(&user_id_chat).await?;
     state.bots.disconnect(&user_id_chat);
+    state.feed.revalidate_sockets();
     Ok(ok(json!({"user_id_chat": user_id_chat, "deleted": true})))
 }
 

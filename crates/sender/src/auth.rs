@@ -59,17 +59,24 @@ pub async fn login(
     tracing::Span::current().record("username", body.username.as_str());
     state
         .limiter
-        .check(&body.username, peer.ip())
+        .attempt(&body.username, peer.ip())
         .map_err(|retry_after_seconds| ApiError::TooManyRequests {
             retry_after_seconds,
         })?;
     let lifetime = state.options.session_lifetime;
-    let Some((user, token)) = state
-        .store
-        .login(&body.username, &body.password, lifetime)
-        .await?
-    else {
-        state.limiter.failed(&body.username, peer.ip());
+    let checked = {
+        let _permit = state
+            .limiter
+            .checks
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Unauthorized("the server is stopping"))?;
+        state
+            .store
+            .login(&body.username, &body.password, lifetime)
+            .await?
+    };
+    let Some((user, token)) = checked else {
         tracing::info!("login refused");
         return Err(ApiError::Unauthorized("wrong username or password"));
     };
@@ -89,6 +96,7 @@ pub async fn logout(
     Authenticated(principal): Authenticated,
     parts: Parts,
 ) -> Result<Response, ApiError> {
+    require_console(&principal)?;
     if !matches!(principal, Principal::User { .. }) {
         return Err(ApiError::BadRequest {
             code: "not_a_session",
@@ -99,6 +107,7 @@ pub async fn logout(
         switchboard_web::bearer_token(&parts).or_else(|| switchboard_web::session_cookie(&parts))
     {
         state.store.logout(token).await?;
+        state.feed.revalidate_sockets();
     }
     let mut response = ok(json!({"logged_out": true}));
     if let Some(value) = cookie(&state, "", 0) {

@@ -3,13 +3,15 @@
 
 use crate::AppState;
 use crate::auth::require_console;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use switchboard_domain::outbound::{PostIn, SendMessageIn};
 use switchboard_domain::{Principal, ValidationError};
 use switchboard_storage::{ConversationFilter, StorageError};
-use switchboard_web::{ApiError, Authenticated, JsonBody, ok};
+use switchboard_web::{
+    ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {

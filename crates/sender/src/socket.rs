@@ -144,7 +144,10 @@ fn bot_connected(
             announce(&state, &account, true).await;
         }
         if let Err(reason) = deliver(&socket, &state, &account, queued, closed).await {
-            tracing::debug!(%account, %reason, "command delivery ended");
+            // Never leave a bot connected but unserved: closing makes it reconnect, and redelivery
+            // picks up every unacknowledged command.
+            tracing::warn!(%account, %reason, "command delivery failed; closing the bot's socket");
+            let _ = socket.clone().disconnect();
         }
         if state.bots.disconnected(&account, &socket) {
             announce(&state, &account, false).await;
@@ -191,7 +194,11 @@ async fn deliver(
     mut closed: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut cursor = 0;
+    let mut guard = switchboard_realtime::AccessGuard::new(&state.feed);
     loop {
+        if !guard.still_allowed(socket).await {
+            return Ok(());
+        }
         queued.borrow_and_update();
         let commands = state
             .store
@@ -203,6 +210,7 @@ async fn deliver(
                 _ = queued.changed() => {},
                 // Commands queued by another sender process on the same database.
                 () = tokio::time::sleep(state.options.command_poll) => {},
+                () = guard.due() => {},
                 _ = closed.wait_for(|c| *c) => return Ok(()),
             }
             continue;

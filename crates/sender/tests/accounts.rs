@@ -157,3 +157,21 @@ async fn accounts_are_added_disabled_and_removed_by_admins() {
         .await;
     assert_eq!(status, 422);
 }
+
+#[tokio::test]
+async fn removing_an_account_removes_its_events_from_the_log() {
+    let app = TestSystem::spawn().await;
+    let bot = app.bot("page9").await;
+    app.incoming(&bot, "page9", "m1", "t1", "bí mật của khách")
+        .await;
+    let other = app.bot("page8").await;
+    app.incoming(&other, "page8", "m1", "t1", "ở lại").await;
+    let admin = app.admin().await;
+    let (status, _) = app
+        .call("DELETE", "/api/fb_accounts/page9", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+    let events = app.store.events_after(0, 100).await.expect("events");
+    assert!(events.iter().all(|e| e.account.as_deref() != Some("page9")));
+    assert!(events.iter().any(|e| e.account.as_deref() == Some("page8")));
+}

@@ -299,3 +299,137 @@ async fn browsers_may_call_only_from_allowed_origins() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_past_the_limit() {
+    let app = TestSystem::spawn().await;
+    let guesses = (0..20).map(|i| {
+        let (http, url) = (app.http.clone(), app.sender.clone());
+        tokio::spawn(async move {
+            http.post(format!("{url}/api/auth/login"))
+                .json(&json!({"username": "admin", "password": format!("guess number {i}")}))
+                .send()
+                .await
+                .expect("login")
+                .status()
+                .as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.expect("join"));
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(
+        checked, 5,
+        "only 5 passwords may be checked per window: {statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15);
+}
+
+#[tokio::test]
+async fn revoking_access_closes_live_sockets() {
+    let app = TestSystem::spawn().await;
+    let agent = app.user("lan", "agent").await;
+    let bot_token = app.bot("page1").await;
+    let admin = app.admin().await;
+    let mut console = app.socket(&agent).await;
+    let mut bot = app.socket(&bot_token).await;
+
+    let (_, users) = app.call("GET", "/api/users", Some(&admin), None).await;
+    let id = users["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|u| u["username"] == "lan")
+        .expect("lan")["id"]
+        .as_i64()
+        .expect("id");
+    app.call(
+        "PATCH",
+        &format!("/api/users/{id}"),
+        Some(&admin),
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while console.next_event().await.is_some() {}
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the disabled agent's console was not disconnected"
+    );
+
+    let tokens = app.store.tokens().await.expect("tokens");
+    let bot_id = tokens
+        .iter()
+        .find(|t| t.kind == "bot")
+        .expect("bot token")
+        .id;
+    app.call(
+        "DELETE",
+        &format!("/api/tokens/{bot_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while bot.next_event().await.is_some() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the revoked bot stayed connected");
+}
+
+#[tokio::test]
+async fn bad_query_strings_and_paths_get_json_errors() {
+    let app = TestSystem::spawn().await;
+    let admin = app.admin().await;
+    for (method, path) in [
+        ("GET", "/api/conversations/page1?limit=-1"),
+        ("GET", "/api/conversations/page1?unread=maybe"),
+        ("PATCH", "/api/users/abc"),
+        ("POST", "/api/posts/x/retry"),
+    ] {
+        let (status, body) = app.call(method, path, Some(&admin), Some(json!({}))).await;
+        assert_eq!(
+            (status, body["success"].as_bool()),
+            (422, Some(false)),
+            "{method} {path}: {body}"
+        );
+    }
+    let (status, body) = app
+        .call("POST", "/api/posts/999/retry", Some(&admin), None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn cookie_sessions_change_nothing_without_a_json_request() {
+    let app = TestSystem::spawn().await;
+    let token = app.admin().await;
+    let cookie = format!("switchboard_session={token}");
+    // What a form on another page could send: no JSON content type.
+    let forged = app
+        .http
+        .post(format!("{}/api/tokens", app.sender))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=evil")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status().as_u16(), 403);
+    let real = app
+        .http
+        .post(format!("{}/api/tokens", app.sender))
+        .header("cookie", &cookie)
+        .json(&json!({"name": "from-console"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(real.status().as_u16(), 200);
+}

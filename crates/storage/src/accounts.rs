@@ -292,6 +292,10 @@ impl Store {
             {
                 return Err(StorageError::UnknownAccount(user_id_chat));
             }
+            // The account's events carry its customers' messages: they go with it, so no client
+            // resuming from an old event id replays them (and a new account of the same id does not
+            // inherit them). Ids are never reused, so the gaps this leaves are harmless to cursors.
+            tx.run("DELETE FROM events WHERE account = ?1", [&user_id_chat])?;
             Ok(())
         })
         .await

@@ -391,11 +391,18 @@ impl Store {
                    AND NOT (bot_status = 'needs_login' AND ?2 = 'online')",
                 params![account.id, status, now],
             )?;
+            // Announce what is stored: a bot that connects while its account needs a new login stays
+            // `needs_login` for the console, as in `GET /api/fb_accounts`.
+            let (stored, message): (String, String) = tx.row(
+                "SELECT bot_status, bot_status_message FROM facebook_accounts WHERE id = ?1",
+                [account.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             append(
                 tx,
                 EventKind::BotStatus,
                 Some((account.id, &account.user_id_chat)),
-                &json!({"user_id_chat": account.user_id_chat, "status": status, "message": "", "source": "sender"}),
+                &json!({"user_id_chat": account.user_id_chat, "status": stored, "message": message, "source": "sender"}),
             )
         })
         .await

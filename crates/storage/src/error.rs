@@ -47,6 +47,8 @@ pub enum StorageError {
     UnknownConversation(i64),
     #[error("unknown message {0}")]
     UnknownMessage(i64),
+    #[error("unknown post {0}")]
+    UnknownPost(i64),
     #[error("{0}")]
     Conflict(String),
     #[error("stored data could not be read: {0}")]
@@ -68,6 +70,7 @@ impl StorageError {
                 | Self::AccountExists(_)
                 | Self::UnknownConversation(_)
                 | Self::UnknownMessage(_)
+                | Self::UnknownPost(_)
                 | Self::Conflict(_)
         )
     }

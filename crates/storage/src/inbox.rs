@@ -198,7 +198,7 @@ pub(crate) fn post(tx: &Connection, id: i64) -> Result<PostView> {
     ))?
     .query_row([id], post_from_row)
     .optional()?
-    .ok_or_else(|| StorageError::Conflict(format!("unknown post {id}")))
+    .ok_or(StorageError::UnknownPost(id))
 }
 
 fn account_id(tx: &Connection, user_id_chat: &str) -> Result<i64> {

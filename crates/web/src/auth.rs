@@ -24,6 +24,21 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Whether a request cannot have come from a plain HTML form of another page: reads, and writes sent as
+/// JSON (which a browser sends cross-origin only after a CORS preflight the allowlist decides).
+fn is_safe(parts: &Parts) -> bool {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// The session token from the `Cookie` header, if there is one.
 pub fn session_cookie(parts: &Parts) -> Option<&str> {
     parts
@@ -46,11 +61,24 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let token = bearer_token(parts)
-            .or_else(|| session_cookie(parts))
-            .ok_or(ApiError::Unauthorized(
-                "log in, or send a token as `Authorization: Bearer <token>`",
-            ))?;
+        let (token, from_cookie) = match bearer_token(parts) {
+            Some(token) => (token, false),
+            None => match session_cookie(parts) {
+                Some(token) => (token, true),
+                None => {
+                    return Err(ApiError::Unauthorized(
+                        "log in, or send a token as `Authorization: Bearer <token>`",
+                    ));
+                }
+            },
+        };
+        if from_cookie && !is_safe(parts) {
+            return Err(ApiError::Forbidden(
+                "a change made with the session cookie must be sent with `Content-Type: application/json` \
+                 (this stops other pages from making it in your name)"
+                    .into(),
+            ));
+        }
         let store = Store::from_ref(state);
         match store.authenticate(token).await? {
             Some(principal) => Ok(Self(principal)),

@@ -66,7 +66,8 @@ impl ApiError {
                 StorageError::UnknownToken(_)
                 | StorageError::UnknownUser
                 | StorageError::UnknownConversation(_)
-                | StorageError::UnknownMessage(_),
+                | StorageError::UnknownMessage(_)
+                | StorageError::UnknownPost(_),
             ) => StatusCode::NOT_FOUND,
             Self::Storage(
                 StorageError::UserExists(_)
@@ -94,7 +95,8 @@ impl ApiError {
                 StorageError::UnknownToken(_)
                 | StorageError::UnknownUser
                 | StorageError::UnknownConversation(_)
-                | StorageError::UnknownMessage(_),
+                | StorageError::UnknownMessage(_)
+                | StorageError::UnknownPost(_),
             ) => "not_found",
             Self::Storage(StorageError::UserExists(_) | StorageError::AccountExists(_)) => {
                 "already_exists"

@@ -1,0 +1,49 @@
+//! Query-string and path extractors whose rejections are the API's JSON errors, not axum's plain text.
+
+use crate::ApiError;
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use switchboard_domain::ValidationError;
+
+/// Like `axum::extract::Query`, answering a bad query string with `422 invalid_field`.
+pub struct QueryParams<T>(pub T);
+
+/// Like `axum::extract::Path`, answering a bad path segment with `422 invalid_field`.
+pub struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| ValidationError::new("query", rejection.body_text()).into())
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|rejection| ValidationError::new("path", rejection.body_text()).into())
+    }
+}
+
+/// Request tracing that records the path but never the query string, where Socket.IO clients may
+/// carry their token (`?token=…`).
+pub type HttpTrace = tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&axum::http::Request<axum::body::Body>) -> tracing::Span,
+>;
+
+pub fn http_trace() -> HttpTrace {
+    fn span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+        tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+    }
+    tower_http::trace::TraceLayer::new_for_http().make_span_with(span as fn(&_) -> _)
+}
