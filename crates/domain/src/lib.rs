@@ -7,6 +7,8 @@ pub mod auth;
 pub mod event;
 pub mod ingest;
 pub mod outbound;
+pub mod phone;
+pub mod routing;
 pub mod timestamp;
 pub mod validation;
 
