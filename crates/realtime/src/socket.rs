@@ -263,6 +263,18 @@ pub fn stream_events(socket: SocketRef, feed: EventFeed, closed: watch::Receiver
                 Err(_) => id.min(feed.head()),
             },
         };
+        let mut start = start;
+        if let Some(requested) = handshake.last_event_id
+            && let Ok(Some(oldest)) = feed.store().oldest_event_id().await
+            && requested + 1 < oldest
+        {
+            start = start.max(oldest - 1);
+            // Events the client missed are past the retention period: it gets what is left, and must
+            // reload what it shows rather than trust its state to be complete.
+            let notice =
+                serde_json::json!({"requested_event_id": requested, "oldest_event_id": oldest});
+            let _ = socket.emit("resync_required", &notice);
+        }
         let result = run_stream(
             &socket,
             &feed,

@@ -214,3 +214,37 @@ async fn sockets_without_a_valid_token_are_refused() {
     .expect("refused");
     assert!(matches!(refused, ClientError::Refused(_)));
 }
+
+#[tokio::test]
+async fn resuming_from_before_the_retention_period_asks_the_client_to_resync() {
+    let app = TestReceiver::spawn().await;
+    let bot = app.bot("page1").await;
+    let console = app.integrator().await;
+    for i in 0..3 {
+        app.post(
+            "/api/bot/new_messages",
+            Some(&bot),
+            &batch("page1", vec![message(&format!("old{i}"), "t1", "x")]),
+        )
+        .await;
+    }
+    let later = switchboard_domain::UnixMillis(switchboard_domain::UnixMillis::now().0 + 60_000);
+    assert_eq!(app.store.prune_events(later, 100).await.expect("prune"), 3);
+    app.post(
+        "/api/bot/new_messages",
+        Some(&bot),
+        &batch("page1", vec![message("new", "t1", "x")]),
+    )
+    .await;
+    let mut client = Client::connect(&app.url, &json!({"token": console, "last_event_id": 1}), "")
+        .await
+        .expect("connect");
+    let notice = next(&mut client).await;
+    assert_eq!(notice.name, "resync_required");
+    assert_eq!(notice.data::<Value>().expect("data")["oldest_event_id"], 4);
+    let event = next(&mut client).await;
+    assert_eq!(
+        event.data::<Value>().expect("data")["messages"][0]["message_id"],
+        "new"
+    );
+}

@@ -87,17 +87,97 @@ impl Store {
         .await
     }
 
-    /// The id of the newest event, 0 when the log is empty.
+    /// The highest event id ever given, 0 when none was. Read from SQLite's AUTOINCREMENT counter, so
+    /// it does not go back when the newest events are removed with their account.
     pub async fn last_event_id(&self) -> Result<i64> {
         self.read(|tx| {
             Ok(tx
-                .query_row("SELECT MAX(id) FROM events", [], |r| {
-                    r.get::<_, Option<i64>>(0)
-                })
+                .query_row(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
                 .optional()?
-                .flatten()
                 .unwrap_or(0))
         })
         .await
+    }
+
+    /// The id of the oldest event still kept, `None` when the log is empty.
+    pub async fn oldest_event_id(&self) -> Result<Option<i64>> {
+        self.read(|tx| {
+            Ok(tx.query_row("SELECT MIN(id) FROM events", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })?)
+        })
+        .await
+    }
+
+    /// Removes events older than `before` (Unix milliseconds), oldest first, at most `limit` per call so
+    /// that one call never holds the writer for long. Returns how many were removed.
+    pub async fn prune_events(&self, before: UnixMillis, limit: usize) -> Result<usize> {
+        self.write(move |tx| {
+            Ok(tx.execute(
+                &format!(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ?1 ORDER BY id LIMIT {limit})"
+                ),
+                [before.0],
+            )?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{AccountKind, Store};
+    use switchboard_domain::UnixMillis;
+    use switchboard_domain::ingest::{Registration, StatusUpdate};
+
+    async fn store_with_events(n: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+            .await
+            .expect("open");
+        store
+            .ensure_account("a", "", AccountKind::Page)
+            .await
+            .expect("account");
+        for _ in 0..n {
+            let update = StatusUpdate {
+                account: "a".into(),
+                status: switchboard_domain::ingest::BotStatus::Online,
+                message: String::new(),
+            };
+            store.update_bot_status(update).await.expect("event");
+        }
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn pruning_removes_old_events_in_batches_and_keeps_the_high_water_mark() {
+        let (_dir, store) = store_with_events(12).await;
+        let later = UnixMillis(UnixMillis::now().0 + 60_000);
+        assert_eq!(
+            store.prune_events(UnixMillis(0), 5).await.expect("prune"),
+            0,
+            "nothing is that old"
+        );
+        assert_eq!(store.prune_events(later, 5).await.expect("prune"), 5);
+        assert_eq!(store.oldest_event_id().await.expect("oldest"), Some(6));
+        assert_eq!(store.prune_events(later, 100).await.expect("prune"), 7);
+        assert_eq!(store.oldest_event_id().await.expect("oldest"), None);
+        assert_eq!(
+            store.last_event_id().await.expect("last"),
+            12,
+            "ids are never given twice"
+        );
+        let registration = Registration {
+            account: "a".into(),
+            bot_name: String::new(),
+            version: String::new(),
+            driver: String::new(),
+        };
+        assert_eq!(store.register_bot(registration).await.expect("event"), 13);
     }
 }

@@ -19,6 +19,7 @@ pub struct FileConfig {
     pub encryption_key_path: Option<std::path::PathBuf>,
     pub session_hours: Option<u64>,
     pub secure_cookies: Option<bool>,
+    pub event_retention_hours: Option<u64>,
     #[serde(default)]
     pub receiver: RoleFile,
     #[serde(default)]

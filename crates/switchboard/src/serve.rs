@@ -11,6 +11,41 @@ use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_storage::{Cipher, StorageError, Store};
 use switchboard_web::Shutdown;
 
+/// How long events are kept for clients that resume after an absence (a week).
+const DEFAULT_EVENT_RETENTION_HOURS: u64 = 168;
+/// How often old events are removed, and how many per write.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+const PRUNE_BATCH: usize = 5_000;
+
+/// Removes events older than `retention`, a batch at a time so writers are never held up for long.
+async fn prune_events(store: Store, retention: Duration, shutdown: Shutdown) {
+    loop {
+        let age = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = switchboard_domain::UnixMillis(
+            switchboard_domain::UnixMillis::now().0.saturating_sub(age),
+        );
+        loop {
+            match store.prune_events(cutoff, PRUNE_BATCH).await {
+                Ok(removed) if removed == PRUNE_BATCH => continue,
+                Ok(removed) => {
+                    if removed > 0 {
+                        tracing::info!(removed, "old events removed");
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot remove old events; will retry");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PRUNE_EVERY) => {},
+            () = shutdown.wait() => return,
+        }
+    }
+}
+
 pub enum Role {
     Receiver {
         listen: Option<SocketAddr>,
@@ -107,6 +142,17 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())?;
+    let retention = settings
+        .file
+        .event_retention_hours
+        .unwrap_or(DEFAULT_EVENT_RETENTION_HOURS);
+    if retention > 0 {
+        tokio::spawn(prune_events(
+            store.clone(),
+            Duration::from_secs(retention * 3600),
+            shutdown.clone(),
+        ));
+    }
     let mut servers = Vec::new();
     for role in roles {
         let (name, server) = match role {
