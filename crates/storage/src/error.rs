@@ -49,6 +49,8 @@ pub enum StorageError {
     UnknownMessage(i64),
     #[error("unknown post {0}")]
     UnknownPost(i64),
+    #[error("unknown customer {0}")]
+    UnknownCustomer(i64),
     #[error("{0}")]
     Conflict(String),
     #[error("stored data could not be read: {0}")]
@@ -71,6 +73,7 @@ impl StorageError {
                 | Self::UnknownConversation(_)
                 | Self::UnknownMessage(_)
                 | Self::UnknownPost(_)
+                | Self::UnknownCustomer(_)
                 | Self::Conflict(_)
         )
     }

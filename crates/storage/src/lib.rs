@@ -10,6 +10,7 @@
 mod accounts;
 mod commands;
 mod crypto;
+mod customers;
 mod error;
 mod events;
 mod inbox;
@@ -22,6 +23,7 @@ mod users;
 pub use accounts::{Account, AccountChanges, AccountKind, CredentialsSet, NewAccount};
 pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
 pub use crypto::{Cipher, KeyError};
+pub use customers::Customer;
 pub use error::StorageError;
 pub use events::StoredEvent;
 pub use inbox::{

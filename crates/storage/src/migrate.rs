@@ -15,6 +15,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "sender",
         include_str!("../migrations/sqlite/0002_sender.sql"),
     ),
+    (
+        3,
+        "customers",
+        include_str!("../migrations/sqlite/0003_customers.sql"),
+    ),
 ];
 
 /// Applies every migration the database has not seen, each in its own immediate transaction, so two

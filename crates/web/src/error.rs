@@ -67,7 +67,8 @@ impl ApiError {
                 | StorageError::UnknownUser
                 | StorageError::UnknownConversation(_)
                 | StorageError::UnknownMessage(_)
-                | StorageError::UnknownPost(_),
+                | StorageError::UnknownPost(_)
+                | StorageError::UnknownCustomer(_),
             ) => StatusCode::NOT_FOUND,
             Self::Storage(
                 StorageError::UserExists(_)
@@ -96,7 +97,8 @@ impl ApiError {
                 | StorageError::UnknownUser
                 | StorageError::UnknownConversation(_)
                 | StorageError::UnknownMessage(_)
-                | StorageError::UnknownPost(_),
+                | StorageError::UnknownPost(_)
+                | StorageError::UnknownCustomer(_),
             ) => "not_found",
             Self::Storage(StorageError::UserExists(_) | StorageError::AccountExists(_)) => {
                 "already_exists"

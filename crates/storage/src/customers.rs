@@ -1,0 +1,293 @@
+//! Customers: found by any spelling of their phone number, linked to their Facebook conversations.
+
+use crate::sqlite::Cached;
+use crate::{Result, StorageError, Store};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use switchboard_domain::UnixMillis;
+use switchboard_domain::customer::CustomerFields;
+
+/// A customer as the call center's API shows it (camelCase, like the seed's `customerInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    pub id: i64,
+    pub full_name: String,
+    /// The main number (the first), or `""` when there is none.
+    pub phone_number: String,
+    pub phone_numbers: Vec<String>,
+    pub email: String,
+    pub cif: String,
+    pub notes: String,
+    pub conversation_ids: Vec<i64>,
+}
+
+fn customer(tx: &Connection, id: i64) -> Result<Customer> {
+    let (full_name, email, cif, notes): (String, String, String, String) = tx
+        .row(
+            "SELECT full_name, email, cif, notes FROM customers WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?
+        .ok_or(StorageError::UnknownCustomer(id))?;
+    let phone_numbers = tx
+        .prepare_cached("SELECT number FROM customer_phones WHERE customer_id = ?1 ORDER BY rowid")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let conversation_ids = tx
+        .prepare_cached("SELECT conversation_id FROM customer_conversations WHERE customer_id = ?1 ORDER BY conversation_id")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(Customer {
+        id,
+        full_name,
+        phone_number: phone_numbers.first().cloned().unwrap_or_default(),
+        phone_numbers,
+        email,
+        cif,
+        notes,
+        conversation_ids,
+    })
+}
+
+fn set_phones(tx: &Connection, id: i64, phones: &[String]) -> Result<()> {
+    tx.run("DELETE FROM customer_phones WHERE customer_id = ?1", [id])?;
+    for number in phones {
+        tx.run(
+            "INSERT INTO customer_phones (customer_id, number) VALUES (?1, ?2)",
+            params![id, number],
+        )?;
+    }
+    Ok(())
+}
+
+impl Store {
+    pub async fn create_customer(&self, fields: CustomerFields) -> Result<Customer> {
+        self.write(move |tx| {
+            let now = UnixMillis::now().0;
+            tx.run(
+                "INSERT INTO customers (full_name, email, cif, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![
+                    fields.full_name.unwrap_or_default(),
+                    fields.email.unwrap_or_default(),
+                    fields.cif.unwrap_or_default(),
+                    fields.notes.unwrap_or_default(),
+                    now
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            set_phones(tx, id, fields.phones.as_deref().unwrap_or_default())?;
+            customer(tx, id)
+        })
+        .await
+    }
+
+    /// Changes the given fields; a given list of phone numbers replaces the old one.
+    pub async fn update_customer(&self, id: i64, fields: CustomerFields) -> Result<Customer> {
+        self.write(move |tx| {
+            customer(tx, id)?;
+            tx.run(
+                "UPDATE customers SET full_name = COALESCE(?2, full_name), email = COALESCE(?3, email),
+                     cif = COALESCE(?4, cif), notes = COALESCE(?5, notes), updated_at = ?6 WHERE id = ?1",
+                params![id, fields.full_name, fields.email, fields.cif, fields.notes, UnixMillis::now().0],
+            )?;
+            if let Some(phones) = &fields.phones {
+                set_phones(tx, id, phones)?;
+            }
+            customer(tx, id)
+        })
+        .await
+    }
+
+    pub async fn customer(&self, id: i64) -> Result<Customer> {
+        self.read(move |tx| customer(tx, id)).await
+    }
+
+    /// Customers with this number. `exact`: the normalised number itself; otherwise any number whose
+    /// digits contain `digits` (a partial number, national zero dropped: `domain::phone::search_digits`).
+    pub async fn customers_by_phone(
+        &self,
+        number: &str,
+        exact: bool,
+        limit: usize,
+    ) -> Result<Vec<Customer>> {
+        let (number, limit) = (number.to_owned(), limit.clamp(1, 100));
+        self.read(move |tx| {
+            let ids = if exact {
+                tx.prepare_cached(&format!(
+                    "SELECT DISTINCT customer_id FROM customer_phones WHERE number = ?1 ORDER BY customer_id LIMIT {limit}"
+                ))?
+                .query_map([&number], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?
+            } else {
+                let escaped = number.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                tx.prepare_cached(&format!(
+                    "SELECT DISTINCT customer_id FROM customer_phones WHERE number LIKE ?1 ESCAPE '\\' ORDER BY customer_id LIMIT {limit}"
+                ))?
+                .query_map([format!("%{escaped}%")], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?
+            };
+            ids.into_iter().map(|id| customer(tx, id)).collect()
+        })
+        .await
+    }
+
+    /// Links a Facebook conversation to the customer (idempotent).
+    pub async fn link_conversation(
+        &self,
+        customer_id: i64,
+        conversation_id: i64,
+    ) -> Result<Customer> {
+        self.write(move |tx| {
+            customer(tx, customer_id)?;
+            crate::inbox::conversation(tx, conversation_id)?;
+            tx.run(
+                "INSERT INTO customer_conversations (customer_id, conversation_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![customer_id, conversation_id],
+            )?;
+            customer(tx, customer_id)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_domain::customer::CustomerIn;
+    use switchboard_domain::phone;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+            .await
+            .expect("open");
+        (dir, store)
+    }
+
+    fn fields(name: &str, phones: &[&str]) -> CustomerFields {
+        CustomerIn {
+            full_name: Some(name.into()),
+            phone_numbers: Some(phones.iter().map(|p| (*p).to_owned()).collect()),
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid")
+    }
+
+    #[tokio::test]
+    async fn every_spelling_of_a_number_finds_the_customer() {
+        let (_dir, store) = store().await;
+        let an = store
+            .create_customer(fields("Nguyễn Văn An", &["0912 345 678"]))
+            .await
+            .expect("create");
+        store
+            .create_customer(fields("Trần Bình", &["0987 654 321"]))
+            .await
+            .expect("create");
+        for spelling in ["+84912345678", "84912345678", "0912.345.678"] {
+            let number = phone::normalize(spelling).expect("number");
+            let found = store
+                .customers_by_phone(&number, true, 10)
+                .await
+                .expect("search");
+            assert_eq!(
+                found.iter().map(|c| c.id).collect::<Vec<_>>(),
+                [an.id],
+                "{spelling}"
+            );
+        }
+        let partial = store
+            .customers_by_phone(&phone::search_digits("345 678"), false, 10)
+            .await
+            .expect("search");
+        assert_eq!(partial.len(), 1);
+        assert_eq!(partial[0].phone_number, "+84912345678");
+        assert!(
+            store
+                .customers_by_phone("+84900000000", true, 10)
+                .await
+                .expect("search")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn edits_replace_numbers_and_keep_the_rest() {
+        let (_dir, store) = store().await;
+        let c = store
+            .create_customer(fields("Lê Thị Hoa", &["0912345678", "0283 822 1234"]))
+            .await
+            .expect("create");
+        assert_eq!(c.phone_numbers.len(), 2);
+        let changes = CustomerIn {
+            phone_number: Some("0909 000 111".into()),
+            cif: Some("CIF001230022".into()),
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid");
+        let edited = store.update_customer(c.id, changes).await.expect("update");
+        assert_eq!(
+            (edited.full_name.as_str(), edited.cif.as_str()),
+            ("Lê Thị Hoa", "CIF001230022")
+        );
+        assert_eq!(edited.phone_numbers, ["+84909000111"]);
+        assert!(matches!(
+            store.update_customer(999, CustomerFields::default()).await,
+            Err(StorageError::UnknownCustomer(999))
+        ));
+    }
+
+    #[tokio::test]
+    async fn conversations_are_linked_once() {
+        use switchboard_domain::ingest::{Batch, Direction, NewMessage};
+        let (_dir, store) = store().await;
+        store
+            .ensure_account("page1", "", crate::AccountKind::Page)
+            .await
+            .expect("account");
+        let message = NewMessage {
+            message_id: "m1".into(),
+            thread_id: "t1".into(),
+            participant_id: "p1".into(),
+            participant_name: "An".into(),
+            direction: Direction::In,
+            text: "alo".into(),
+            attachments: vec![],
+            sent_at: UnixMillis::now(),
+        };
+        store
+            .ingest_messages(Batch {
+                account: "page1".into(),
+                items: vec![message],
+            })
+            .await
+            .expect("ingest");
+        let conversation = store
+            .conversations("page1", Default::default(), None, 1)
+            .await
+            .expect("list")
+            .items[0]
+            .id;
+        let c = store
+            .create_customer(fields("An", &["0912345678"]))
+            .await
+            .expect("create");
+        store
+            .link_conversation(c.id, conversation)
+            .await
+            .expect("link");
+        let linked = store
+            .link_conversation(c.id, conversation)
+            .await
+            .expect("link again");
+        assert_eq!(linked.conversation_ids, [conversation]);
+        assert!(matches!(
+            store.link_conversation(c.id, 999).await,
+            Err(StorageError::UnknownConversation(999))
+        ));
+    }
+}
