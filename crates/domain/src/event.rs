@@ -20,10 +20,18 @@ pub enum EventKind {
     PostStatusUpdate,
     /// An agent read a conversation; its unread count is now 0.
     ConversationRead,
+    /// A call rings at an agent's console (the seed's call-center payload).
+    IncomingCallToCrm,
+    /// A call was answered; every console hides its popup.
+    CallAnswered,
+    /// A call ended (hung up, rejected, or missed).
+    CallEnded,
+    /// An agent's status changed (available, busy, away, offline).
+    AgentStatusUpdate,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 11] = [
         Self::BotRegister,
         Self::NewMessages,
         Self::NewNotifications,
@@ -31,6 +39,10 @@ impl EventKind {
         Self::MessageStatusUpdate,
         Self::PostStatusUpdate,
         Self::ConversationRead,
+        Self::IncomingCallToCrm,
+        Self::CallAnswered,
+        Self::CallEnded,
+        Self::AgentStatusUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +54,10 @@ impl EventKind {
             Self::MessageStatusUpdate => "message_status_update",
             Self::PostStatusUpdate => "post_status_update",
             Self::ConversationRead => "conversation_read",
+            Self::IncomingCallToCrm => "incoming_call_to_crm",
+            Self::CallAnswered => "call_answered",
+            Self::CallEnded => "call_ended",
+            Self::AgentStatusUpdate => "agent_status_update",
         }
     }
 

@@ -22,6 +22,10 @@ pub struct Customer {
     pub conversation_ids: Vec<i64>,
 }
 
+pub(crate) fn customer_by_id(tx: &Connection, id: i64) -> Result<Customer> {
+    customer(tx, id)
+}
+
 fn customer(tx: &Connection, id: i64) -> Result<Customer> {
     let (full_name, email, cif, notes): (String, String, String, String) = tx
         .row(

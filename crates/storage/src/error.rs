@@ -51,6 +51,14 @@ pub enum StorageError {
     UnknownPost(i64),
     #[error("unknown customer {0}")]
     UnknownCustomer(i64),
+    #[error("unknown agent {0}")]
+    UnknownAgent(i64),
+    #[error("unknown call `{0}`")]
+    UnknownCall(String),
+    #[error("call `{0}` was already answered")]
+    CallTaken(String),
+    #[error("call `{0}` has already ended")]
+    CallEnded(String),
     #[error("{0}")]
     Conflict(String),
     #[error("stored data could not be read: {0}")]
@@ -74,6 +82,10 @@ impl StorageError {
                 | Self::UnknownMessage(_)
                 | Self::UnknownPost(_)
                 | Self::UnknownCustomer(_)
+                | Self::UnknownAgent(_)
+                | Self::UnknownCall(_)
+                | Self::CallTaken(_)
+                | Self::CallEnded(_)
                 | Self::Conflict(_)
         )
     }

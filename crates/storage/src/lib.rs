@@ -8,6 +8,7 @@
 //! when another process (split mode) writes to the same file.
 
 mod accounts;
+mod calls;
 mod commands;
 mod crypto;
 mod customers;
@@ -21,6 +22,7 @@ mod tokens;
 mod users;
 
 pub use accounts::{Account, AccountChanges, AccountKind, CredentialsSet, NewAccount};
+pub use calls::{Agent, Call, Effects, NewAgent, NewCall, NewCallOutcome, Offer};
 pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
 pub use crypto::{Cipher, KeyError};
 pub use customers::Customer;

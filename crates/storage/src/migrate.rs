@@ -4,22 +4,12 @@ use crate::{Result, StorageError};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
+#[rustfmt::skip]
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
-    ),
-    (
-        2,
-        "sender",
-        include_str!("../migrations/sqlite/0002_sender.sql"),
-    ),
-    (
-        3,
-        "customers",
-        include_str!("../migrations/sqlite/0003_customers.sql"),
-    ),
+    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, "sender", include_str!("../migrations/sqlite/0002_sender.sql")),
+    (3, "customers", include_str!("../migrations/sqlite/0003_customers.sql")),
+    (4, "calls", include_str!("../migrations/sqlite/0004_calls.sql")),
 ];
 
 /// Applies every migration the database has not seen, each in its own immediate transaction, so two

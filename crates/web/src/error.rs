@@ -68,8 +68,13 @@ impl ApiError {
                 | StorageError::UnknownConversation(_)
                 | StorageError::UnknownMessage(_)
                 | StorageError::UnknownPost(_)
-                | StorageError::UnknownCustomer(_),
+                | StorageError::UnknownCustomer(_)
+                | StorageError::UnknownAgent(_)
+                | StorageError::UnknownCall(_),
             ) => StatusCode::NOT_FOUND,
+            Self::Storage(StorageError::CallTaken(_) | StorageError::CallEnded(_)) => {
+                StatusCode::CONFLICT
+            }
             Self::Storage(
                 StorageError::UserExists(_)
                 | StorageError::AccountExists(_)
@@ -98,8 +103,12 @@ impl ApiError {
                 | StorageError::UnknownConversation(_)
                 | StorageError::UnknownMessage(_)
                 | StorageError::UnknownPost(_)
-                | StorageError::UnknownCustomer(_),
+                | StorageError::UnknownCustomer(_)
+                | StorageError::UnknownAgent(_)
+                | StorageError::UnknownCall(_),
             ) => "not_found",
+            Self::Storage(StorageError::CallTaken(_)) => "call_taken",
+            Self::Storage(StorageError::CallEnded(_)) => "call_ended",
             Self::Storage(StorageError::UserExists(_) | StorageError::AccountExists(_)) => {
                 "already_exists"
             }
