@@ -522,6 +522,138 @@ impl Store {
     }
 }
 
+/// Filters of the call log (`GET /api/calls`). Every field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    /// Calls that started at or after this time.
+    pub from: Option<UnixMillis>,
+    /// Calls that started before this time.
+    pub until: Option<UnixMillis>,
+    /// Calls answered by, or last offered to, this agent.
+    pub agent_id: Option<i64>,
+    /// Calls from a number containing these digits (`domain::phone::search_digits`).
+    pub number_digits: Option<String>,
+    /// Only missed (`true`) or only answered (`false`) calls.
+    pub missed: Option<bool>,
+}
+
+/// Counts for `GET /api/call-center/status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallCenterStatus {
+    pub agents_total: i64,
+    pub agents_available: i64,
+    pub agents_busy: i64,
+    pub agents_away: i64,
+    pub agents_offline: i64,
+    pub agents_on_call: i64,
+    pub calls_ringing: i64,
+    pub calls_waiting: i64,
+    pub calls_connected: i64,
+}
+
+impl Store {
+    /// The call log, newest first, a page at a time (`cursor` is the `next_cursor` of the last page).
+    pub async fn calls(
+        &self,
+        filter: CallFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::Page<Call>> {
+        let before = match cursor.filter(|c| !c.is_empty()) {
+            None => (i64::MAX, i64::MAX),
+            Some(c) => {
+                let bad = || {
+                    StorageError::Conflict(format!("`{c}` is not a cursor this server gave out"))
+                };
+                let (at, id) = c.split_once(':').ok_or_else(bad)?;
+                (
+                    at.parse().map_err(|_| bad())?,
+                    id.parse().map_err(|_| bad())?,
+                )
+            }
+        };
+        let limit = limit.clamp(1, 200);
+        self.read(move |tx| {
+            let digits = filter
+                .number_digits
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| format!("%{d}%"));
+            let mut statement = tx.prepare_cached(&format!(
+                "SELECT {CALL_COLUMNS}, id FROM calls
+                 WHERE (started_at < ?1 OR (started_at = ?1 AND id < ?2))
+                   AND started_at >= ?3 AND started_at < ?4
+                   AND (?5 IS NULL OR answered_by = ?5 OR offered_agent_id = ?5)
+                   AND (?6 IS NULL OR caller_normalized LIKE ?6)
+                   AND (?7 IS NULL OR missed = ?7)
+                 ORDER BY started_at DESC, id DESC LIMIT {}",
+                limit + 1
+            ))?;
+            let rows = statement.query_map(
+                params![
+                    before.0,
+                    before.1,
+                    filter.from.map_or(i64::MIN, |t| t.0),
+                    filter.until.map_or(i64::MAX, |t| t.0),
+                    filter.agent_id,
+                    digits,
+                    filter.missed
+                ],
+                |r| Ok((call_from_row(r)?.0, r.get::<_, i64>(16)?)),
+            )?;
+            let mut items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let next_cursor = if items.len() > limit {
+                items.truncate(limit);
+                items
+                    .last()
+                    .map(|(c, id)| format!("{}:{id}", c.start_time.0))
+            } else {
+                None
+            };
+            Ok(crate::Page {
+                items: items.into_iter().map(|(c, _)| c).collect(),
+                next_cursor,
+            })
+        })
+        .await
+    }
+
+    pub async fn call_center_status(&self) -> Result<CallCenterStatus> {
+        self.read(|tx| {
+            let mut status = CallCenterStatus::default();
+            for (agent, _) in all_agents(tx)? {
+                status.agents_total += 1;
+                match agent.status {
+                    AgentStatus::Available => status.agents_available += 1,
+                    AgentStatus::Busy => status.agents_busy += 1,
+                    AgentStatus::Away => status.agents_away += 1,
+                    AgentStatus::Offline => status.agents_offline += 1,
+                }
+                if agent.state == AgentState::OnCall {
+                    status.agents_on_call += 1;
+                }
+            }
+            let mut statement = tx.prepare_cached(
+                "SELECT status, COUNT(*) FROM calls WHERE status <> 'ended' GROUP BY status",
+            )?;
+            let rows =
+                statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (call_status, count) = row?;
+                match call_status.as_str() {
+                    "ringing" => status.calls_ringing = count,
+                    "queued" => status.calls_waiting = count,
+                    "connected" => status.calls_connected = count,
+                    _ => {}
+                }
+            }
+            Ok(status)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -761,5 +893,87 @@ mod tests {
             store.answer_call("nope", 1).await,
             Err(StorageError::UnknownCall(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn the_call_log_filters_by_number_agent_and_missed() {
+        let (_dir, store) = store().await;
+        let one = available_agent(&store, "Một").await;
+        for (id, from) in [
+            ("A", "0912345678"),
+            ("B", "0987654321"),
+            ("C", "0912000111"),
+        ] {
+            accepted(store.new_call(call(id, from)).await.expect("call"));
+            if id == "B" {
+                store.answer_call(id, one.id).await.expect("answer");
+            }
+            store.end_call(id, "hangup").await.expect("end");
+        }
+        let all = store
+            .calls(CallFilter::default(), None, 2)
+            .await
+            .expect("log");
+        assert_eq!(
+            all.items
+                .iter()
+                .map(|c| c.call_id.as_str())
+                .collect::<Vec<_>>(),
+            ["C", "B"]
+        );
+        let rest = store
+            .calls(CallFilter::default(), all.next_cursor.as_deref(), 2)
+            .await
+            .expect("page 2");
+        assert_eq!(
+            rest.items
+                .iter()
+                .map(|c| c.call_id.as_str())
+                .collect::<Vec<_>>(),
+            ["A"]
+        );
+        let missed = store
+            .calls(
+                CallFilter {
+                    missed: Some(true),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .await
+            .expect("missed");
+        assert_eq!(missed.items.len(), 2);
+        let by_number = CallFilter {
+            number_digits: Some(switchboard_domain::phone::search_digits("0912")),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .calls(by_number, None, 10)
+                .await
+                .expect("number")
+                .items
+                .len(),
+            2
+        );
+        let by_agent = CallFilter {
+            agent_id: Some(one.id),
+            missed: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(
+            store.calls(by_agent, None, 10).await.expect("agent").items[0].call_id,
+            "B"
+        );
+        let status = store.call_center_status().await.expect("status");
+        assert_eq!(
+            (
+                status.agents_total,
+                status.agents_available,
+                status.calls_ringing
+            ),
+            (1, 1, 0)
+        );
     }
 }

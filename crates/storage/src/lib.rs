@@ -22,7 +22,9 @@ mod tokens;
 mod users;
 
 pub use accounts::{Account, AccountChanges, AccountKind, CredentialsSet, NewAccount};
-pub use calls::{Agent, Call, Effects, NewAgent, NewCall, NewCallOutcome, Offer};
+pub use calls::{
+    Agent, Call, CallCenterStatus, CallFilter, Effects, NewAgent, NewCall, NewCallOutcome, Offer,
+};
 pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
 pub use crypto::{Cipher, KeyError};
 pub use customers::Customer;
