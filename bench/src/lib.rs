@@ -34,3 +34,13 @@ pub fn quantiles(h: &Histogram<u64>) -> String {
         ms(h.max())
     )
 }
+
+/// A two-worker Tokio runtime: one for the server, one for the load, as if in two processes.
+pub fn runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}

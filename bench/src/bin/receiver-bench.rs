@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_bench::{histogram, machine, ms};
+use switchboard_bench::{histogram, machine, ms, runtime};
 use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_receiver::{AppState, Receiver};
 use switchboard_sioclient::Client;
@@ -138,12 +138,7 @@ fn main() -> Result<(), String> {
     let database = format!("sqlite://{}", dir.path().join("bench.db").display());
 
     // The server gets its own runtime, as it would in its own process.
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("receiver")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let server_runtime = runtime("receiver")?;
     let shutdown = Shutdown::new();
     let (url, store) = server_runtime.block_on(async {
         let store = Store::open(&database).await.map_err(|e| e.to_string())?;
@@ -168,12 +163,7 @@ fn main() -> Result<(), String> {
         Ok::<_, String>((format!("http://{addr}"), store))
     })?;
 
-    let load_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("load")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let load_runtime = runtime("load")?;
     let result = load_runtime.block_on(run_load(&options, &url, &store));
     shutdown.trigger();
     drop(server_runtime);

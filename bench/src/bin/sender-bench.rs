@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_bench::{histogram, machine, quantiles};
+use switchboard_bench::{histogram, machine, quantiles, runtime};
 use switchboard_domain::UnixMillis;
 use switchboard_domain::ingest::{Batch, Direction, NewMessage};
 use switchboard_realtime::{EventFeed, FeedOptions};
@@ -70,12 +70,7 @@ fn main() -> Result<(), String> {
     let options = parse_options()?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let database = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("sender")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let server_runtime = runtime("sender")?;
     let shutdown = Shutdown::new();
     let (url, store) = server_runtime.block_on(async {
         let store = Store::open(&database).await.map_err(|e| e.to_string())?;
@@ -102,12 +97,7 @@ fn main() -> Result<(), String> {
         tokio::spawn(sender.run(shutdown.clone(), Duration::from_secs(5)));
         Ok::<_, String>((format!("http://{addr}"), store))
     })?;
-    let load_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("load")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let load_runtime = runtime("load")?;
     let result = load_runtime.block_on(run_load(&options, &url, &store));
     shutdown.trigger();
     drop(server_runtime);

@@ -8,7 +8,7 @@
 mod handlers;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
@@ -31,14 +31,9 @@ impl FromRef<AppState> for Store {
     }
 }
 
-/// Most packets queued for one Socket.IO client before its stream waits for it to catch up.
-const SOCKET_BUFFER: usize = 1024;
-
 /// The receiver's routes and its Socket.IO endpoint, ready to serve.
 pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
-    let (socket_layer, io) = SocketIo::builder()
-        .max_buffer_size(SOCKET_BUFFER)
-        .build_layer();
+    let (socket_layer, io) = switchboard_web::socket_io();
     let (store, feed) = (state.store.clone(), state.feed.clone());
     io.ns(
         "/",
@@ -69,12 +64,11 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         .route("/api/bot/status_update", post(handlers::status_update))
         .route("/healthz", get(switchboard_web::healthz))
         .fallback(handlers::not_found)
-        .with_state(state)
-        .layer(socket_layer)
-        .layer(DefaultBodyLimit::max(switchboard_web::json::BODY_LIMIT))
-        .layer(switchboard_web::cors(cors_origins))
-        .layer(switchboard_web::http_trace());
-    (router, io)
+        .with_state(state);
+    (
+        switchboard_web::with_common_layers(router, socket_layer, cors_origins),
+        io,
+    )
 }
 
 /// Binds the receiver role: a [`Server`] that exists (and knows its port) before it runs.

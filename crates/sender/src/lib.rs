@@ -13,7 +13,7 @@ mod limiter;
 mod socket;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::FromRef;
 use axum::routing::{delete, get, patch, post};
 use socketioxide::SocketIo;
 use std::net::SocketAddr;
@@ -76,13 +76,8 @@ impl FromRef<AppState> for Store {
     }
 }
 
-/// Most packets queued for one Socket.IO client before its stream waits for it.
-const SOCKET_BUFFER: usize = 1024;
-
 pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
-    let (socket_layer, io) = SocketIo::builder()
-        .max_buffer_size(SOCKET_BUFFER)
-        .build_layer();
+    let (socket_layer, io) = switchboard_web::socket_io();
     socket::attach(&io, state.clone());
     let api = Router::new()
         .route("/api/auth/login", post(auth::login))
@@ -122,12 +117,10 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         .route("/healthz", get(switchboard_web::healthz))
         .fallback(admin::not_found)
         .with_state(state);
-    let router = api
-        .layer(socket_layer)
-        .layer(DefaultBodyLimit::max(switchboard_web::json::BODY_LIMIT))
-        .layer(switchboard_web::cors(cors_origins))
-        .layer(switchboard_web::http_trace());
-    (router, io)
+    (
+        switchboard_web::with_common_layers(api, socket_layer, cors_origins),
+        io,
+    )
 }
 
 /// Binds the sender role: a [`Server`] that exists (and knows its port) before it runs.

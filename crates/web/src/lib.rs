@@ -19,5 +19,5 @@ pub use error::ApiError;
 pub use extract::{HttpTrace, PathParam, QueryParams, http_trace};
 pub use health::healthz;
 pub use json::{JsonBody, ok};
-pub use server::Server;
+pub use server::{Server, socket_io, with_common_layers};
 pub use shutdown::Shutdown;

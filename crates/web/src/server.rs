@@ -7,6 +7,32 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// Most packets queued for one Socket.IO client before its stream waits for it to catch up.
+const SOCKET_BUFFER: usize = 1024;
+
+/// A Socket.IO server configured as every role wants it.
+pub fn socket_io() -> (socketioxide::layer::SocketIoLayer, SocketIo) {
+    SocketIo::builder()
+        .max_buffer_size(SOCKET_BUFFER)
+        .build_layer()
+}
+
+/// Wraps a role's routes in what every role has: its Socket.IO endpoint, the body limit, CORS by
+/// allowlist, and request tracing.
+pub fn with_common_layers(
+    routes: Router,
+    socket_layer: socketioxide::layer::SocketIoLayer,
+    cors_origins: &[String],
+) -> Router {
+    routes
+        .layer(socket_layer)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::json::BODY_LIMIT,
+        ))
+        .layer(crate::cors(cors_origins))
+        .layer(crate::http_trace())
+}
+
 pub struct Server {
     listener: TcpListener,
     router: Router,
