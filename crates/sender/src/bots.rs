@@ -64,17 +64,4 @@ impl BotRegistry {
             let _ = socket.disconnect();
         }
     }
-
-    /// Accounts with a bot connected to this process.
-    pub fn connected_accounts(&self) -> Vec<String> {
-        let accounts = self
-            .accounts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        accounts
-            .iter()
-            .filter(|(_, e)| !e.sockets.is_empty())
-            .map(|(a, _)| a.clone())
-            .collect()
-    }
 }

@@ -6,9 +6,9 @@ use crate::auth::require_console;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
+use switchboard_domain::ValidationError;
 use switchboard_domain::outbound::{PostIn, SendMessageIn};
-use switchboard_domain::{Principal, ValidationError};
-use switchboard_storage::{ConversationFilter, StorageError};
+use switchboard_storage::ConversationFilter;
 use switchboard_web::{
     ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok,
 };
@@ -40,23 +40,11 @@ fn id(text: &str, field: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ValidationError::new(field, format!("`{text}` is not an id")).into())
 }
 
-/// A bad cursor is the client's mistake, not a conflict.
-fn cursor_error(error: StorageError) -> ApiError {
-    match error {
-        StorageError::Conflict(message) => ValidationError::new("cursor", message).into(),
-        other => other.into(),
-    }
-}
-
-fn console(principal: &Principal) -> Result<(), ApiError> {
-    require_console(principal)
-}
-
 pub async fn accounts(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     Ok(ok(state.store.accounts().await?))
 }
 
@@ -66,7 +54,7 @@ pub async fn conversations(
     Path(user_id_chat): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let filter = ConversationFilter {
         unread_only: query.unread.unwrap_or(false),
         search: query.q.clone(),
@@ -79,8 +67,7 @@ pub async fn conversations(
             query.cursor.as_deref(),
             limit(&query)?,
         )
-        .await
-        .map_err(cursor_error)?;
+        .await?;
     Ok(ok(page))
 }
 
@@ -89,7 +76,7 @@ pub async fn mark_read(
     Authenticated(principal): Authenticated,
     Path(conversation_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let (conversation, event) = state
         .store
         .mark_read(id(&conversation_id, "conversation_id")?)
@@ -106,13 +93,12 @@ pub async fn messages(
     Path(conversation_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let conversation_id = id(&conversation_id, "conversation_id")?;
     let page = state
         .store
         .messages(conversation_id, query.cursor.as_deref(), limit(&query)?)
-        .await
-        .map_err(cursor_error)?;
+        .await?;
     Ok(ok(page))
 }
 
@@ -122,12 +108,11 @@ pub async fn notifications(
     Path(user_id_chat): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let page = state
         .store
         .notifications(&user_id_chat, query.cursor.as_deref(), limit(&query)?)
-        .await
-        .map_err(cursor_error)?;
+        .await?;
     Ok(ok(page))
 }
 
@@ -137,12 +122,11 @@ pub async fn posts(
     Path(user_id_chat): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let page = state
         .store
         .posts(&user_id_chat, query.cursor.as_deref(), limit(&query)?)
-        .await
-        .map_err(cursor_error)?;
+        .await?;
     Ok(ok(page))
 }
 
@@ -152,7 +136,7 @@ pub async fn send_message(
     Authenticated(principal): Authenticated,
     JsonBody(body): JsonBody<SendMessageIn>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let (conversation_id, text) = body.validate()?;
     tracing::Span::current().record("conversation_id", conversation_id);
     let queued = state
@@ -169,7 +153,7 @@ pub async fn retry_message(
     Authenticated(principal): Authenticated,
     Path(message_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let queued = state
         .store
         .retry_message(id(&message_id, "message_id")?)
@@ -185,7 +169,7 @@ pub async fn post_to_facebook(
     Authenticated(principal): Authenticated,
     JsonBody(body): JsonBody<PostIn>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let (account, content) = body.validate()?;
     tracing::Span::current().record("account", account.as_str());
     let queued = state
@@ -202,7 +186,7 @@ pub async fn retry_post(
     Authenticated(principal): Authenticated,
     Path(post_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    console(&principal)?;
+    require_console(&principal)?;
     let queued = state.store.retry_post(id(&post_id, "post_id")?).await?;
     state.feed.notify();
     state.bots.wake_account(&queued.post.user_id_chat);

@@ -3,7 +3,7 @@
 //! `agent_status_update` payloads). Who gets a call is decided by `domain::routing::pick`; the single
 //! writer makes "the first answer wins" exact.
 
-use crate::customers::{Customer, customer_by_id};
+use crate::customers::{Customer, customer};
 use crate::events::append;
 use crate::sqlite::Cached;
 use crate::{Result, StorageError, Store};
@@ -215,7 +215,7 @@ fn call(tx: &Connection, call_id: &str) -> Result<(Call, Vec<i64>)> {
 }
 
 fn customer_info(tx: &Connection, id: Option<i64>) -> Result<Option<Customer>> {
-    id.map(|id| customer_by_id(tx, id)).transpose()
+    id.map(|id| customer(tx, id)).transpose()
 }
 
 /// The seed's agent object: `{id, userId, fullName, status}` (plus our `state` and `extension`).
@@ -288,6 +288,16 @@ fn route_waiting(tx: &Connection, now: i64, effects: &mut Effects) -> Result<()>
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for call_id in waiting {
+        // A full call center is the common case while calls wait: stop as soon as nobody is free,
+        // instead of loading every agent again for every waiting call.
+        let anyone_free: bool = tx.row(
+            "SELECT EXISTS (SELECT 1 FROM agents WHERE status = 'available' AND state = 'idle')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !anyone_free {
+            break;
+        }
         let (call, declined) = call(tx, &call_id)?;
         // A call nobody can take stays queued; calls of other queues may still find an agent.
         offer(tx, &call, &declined, now, effects)?;
@@ -560,19 +570,7 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<crate::Page<Call>> {
-        let before = match cursor.filter(|c| !c.is_empty()) {
-            None => (i64::MAX, i64::MAX),
-            Some(c) => {
-                let bad = || {
-                    StorageError::Conflict(format!("`{c}` is not a cursor this server gave out"))
-                };
-                let (at, id) = c.split_once(':').ok_or_else(bad)?;
-                (
-                    at.parse().map_err(|_| bad())?,
-                    id.parse().map_err(|_| bad())?,
-                )
-            }
-        };
+        let before = crate::inbox::parse_cursor(cursor)?;
         let limit = limit.clamp(1, 200);
         self.read(move |tx| {
             let digits = filter
@@ -602,18 +600,11 @@ impl Store {
                 ],
                 |r| Ok((call_from_row(r)?.0, r.get::<_, i64>(16)?)),
             )?;
-            let mut items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-            let next_cursor = if items.len() > limit {
-                items.truncate(limit);
-                items
-                    .last()
-                    .map(|(c, id)| format!("{}:{id}", c.start_time.0))
-            } else {
-                None
-            };
+            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let page = crate::inbox::page(items, limit, |(call, id)| (call.start_time.0, *id));
             Ok(crate::Page {
-                items: items.into_iter().map(|(c, _)| c).collect(),
-                next_cursor,
+                items: page.items.into_iter().map(|(call, _)| call).collect(),
+                next_cursor: page.next_cursor,
             })
         })
         .await

@@ -22,11 +22,7 @@ pub struct Customer {
     pub conversation_ids: Vec<i64>,
 }
 
-pub(crate) fn customer_by_id(tx: &Connection, id: i64) -> Result<Customer> {
-    customer(tx, id)
-}
-
-fn customer(tx: &Connection, id: i64) -> Result<Customer> {
+pub(crate) fn customer(tx: &Connection, id: i64) -> Result<Customer> {
     let (full_name, email, cif, notes): (String, String, String, String) = tx
         .row(
             "SELECT full_name, email, cif, notes FROM customers WHERE id = ?1",
@@ -125,11 +121,11 @@ impl Store {
                 .query_map([&number], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<i64>>>()?
             } else {
-                let escaped = number.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+
                 tx.prepare_cached(&format!(
                     "SELECT DISTINCT customer_id FROM customer_phones WHERE number LIKE ?1 ESCAPE '\\' ORDER BY customer_id LIMIT {limit}"
                 ))?
-                .query_map([format!("%{escaped}%")], |r| r.get(0))?
+                .query_map([crate::inbox::like_pattern(&number)], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<i64>>>()?
             };
             ids.into_iter().map(|id| customer(tx, id)).collect()

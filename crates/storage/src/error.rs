@@ -59,6 +59,8 @@ pub enum StorageError {
     CallTaken(String),
     #[error("call `{0}` has already ended")]
     CallEnded(String),
+    #[error("`{0}` is not a cursor this server gave out")]
+    BadCursor(String),
     #[error("{0}")]
     Conflict(String),
     #[error("stored data could not be read: {0}")]
@@ -86,6 +88,7 @@ impl StorageError {
                 | Self::UnknownCall(_)
                 | Self::CallTaken(_)
                 | Self::CallEnded(_)
+                | Self::BadCursor(_)
                 | Self::Conflict(_)
         )
     }

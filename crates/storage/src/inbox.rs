@@ -81,11 +81,11 @@ pub struct PostView {
 }
 
 /// A cursor is `<sort key>:<id>` of the last item of the previous page.
-fn parse_cursor(cursor: Option<&str>) -> Result<(i64, i64)> {
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<(i64, i64)> {
     let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
         return Ok((i64::MAX, i64::MAX));
     };
-    let bad = || StorageError::Conflict(format!("`{cursor}` is not a cursor this server gave out"));
+    let bad = || StorageError::BadCursor(cursor.to_owned());
     let (key, id) = cursor.split_once(':').ok_or_else(bad)?;
     Ok((
         key.parse().map_err(|_| bad())?,
@@ -93,7 +93,7 @@ fn parse_cursor(cursor: Option<&str>) -> Result<(i64, i64)> {
     ))
 }
 
-fn page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> (i64, i64)) -> Page<T> {
+pub(crate) fn page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> (i64, i64)) -> Page<T> {
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
         items.last().map(|last| {
@@ -106,7 +106,7 @@ fn page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> (i64, i64)) -> P
     Page { items, next_cursor }
 }
 
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let escaped = text
         .trim()
         .replace('\\', "\\\\")

@@ -271,7 +271,7 @@ fn the_first_start_creates_an_admin_with_a_password_shown_once() {
     assert!(password.len() >= 16);
     child.kill().expect("kill");
     child.wait().expect("reap");
-    // The second start creates nobody and prints no password.
+    // The second start creates nobody.
     let mut command = switchboard(dir.path());
     command.env_remove("SWITCHBOARD_ADMIN_PASSWORD");
     let running = start(command, &["sender", "--listen", "127.0.0.1:0"], 1);

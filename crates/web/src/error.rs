@@ -59,7 +59,9 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Storage(StorageError::UnknownAccount(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Storage(StorageError::UnknownAccount(_) | StorageError::BadCursor(_)) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::Storage(StorageError::AccountDisabled(_)) => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Storage(
@@ -95,6 +97,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Storage(StorageError::UnknownAccount(_)) => "unknown_account",
+            Self::Storage(StorageError::BadCursor(_)) => "invalid_field",
             Self::Storage(StorageError::AccountDisabled(_)) => "account_disabled",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Storage(
@@ -130,6 +133,7 @@ impl IntoResponse for ApiError {
         };
         let (item, field) = match &self {
             Self::Invalid(e) => (e.item, Some(e.field.as_str())),
+            Self::Storage(StorageError::BadCursor(_)) => (None, Some("cursor")),
             _ => (None, None),
         };
         let body = serde_json::json!({
