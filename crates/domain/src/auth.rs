@@ -73,6 +73,18 @@ impl Principal {
         matches!(self, Self::User { .. } | Self::Integrator { .. })
     }
 
+    /// Admins, supervisors and integrators act for any agent (answer for them, set their status);
+    /// an agent acts only for themselves.
+    pub fn supervises_agents(&self) -> bool {
+        matches!(
+            self,
+            Self::User {
+                role: Role::Admin | Role::Supervisor,
+                ..
+            } | Self::Integrator { .. }
+        )
+    }
+
     /// The console user behind a request, for "sent by" records.
     pub fn user_id(&self) -> Option<i64> {
         match self {

@@ -4,6 +4,7 @@
 //! and Socket.IO, and both rely on the validation here so a rule is written exactly once.
 
 pub mod auth;
+pub mod callcenter;
 pub mod customer;
 pub mod event;
 pub mod ingest;

@@ -11,5 +11,6 @@ mod socket;
 
 pub use feed::{EventFeed, FeedEvent, FeedOptions};
 pub use socket::{
-    AccessGuard, Handshake, RealtimeError, authenticate, closed_signal, send, stream_events,
+    AccessGuard, Handshake, RealtimeError, Rewrite, StreamFilter, authenticate, closed_signal,
+    send, stream_events, stream_filtered,
 };

@@ -7,7 +7,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::DisconnectReason;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_domain::Principal;
+use switchboard_domain::{EventKind, Principal};
 use switchboard_storage::Store;
 use tokio::sync::watch;
 
@@ -33,6 +33,8 @@ pub struct Handshake {
     pub last_event_id: Option<i64>,
     /// Limit the stream to these accounts (`user_id_chat`); empty means every account the client may see.
     pub accounts: Vec<String>,
+    /// The language the client wants its messages in (`lang`), as given; roles that translate read it.
+    pub language: Option<String>,
 }
 
 fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
@@ -94,6 +96,7 @@ impl Handshake {
                 "last_event_id" => {
                     handshake.last_event_id = event_id(&Value::String(value), "last_event_id")?
                 }
+                "lang" if !value.is_empty() => handshake.language = Some(value),
                 "accounts" => {
                     handshake.accounts = value
                         .split(',')
@@ -116,6 +119,9 @@ impl Handshake {
                 && let Some(id) = event_id(value, "last_event_id")?
             {
                 handshake.last_event_id = Some(id);
+            }
+            if let Some(Value::String(language)) = auth.get("lang") {
+                handshake.language = Some(language.clone());
             }
             if let Some(Value::Array(accounts)) = auth.get("accounts") {
                 handshake.accounts = accounts
@@ -242,9 +248,30 @@ impl AccessGuard {
     }
 }
 
+/// Rewrites an event for one socket (a translation of its message), or `None` to send it as stored.
+pub type Rewrite = Arc<dyn Fn(&FeedEvent) -> Option<Value> + Send + Sync>;
+
+/// Which events a socket's stream carries, and how.
+#[derive(Clone, Default)]
+pub struct StreamFilter {
+    /// Only events of these kinds; empty for every kind.
+    pub kinds: &'static [EventKind],
+    pub rewrite: Option<Rewrite>,
+}
+
 /// Streams the event log to an authenticated socket, from its handshake's `last_event_id` (or from now),
 /// until `closed` turns true. Each event is sent once, in log order; a slow client is waited for.
 pub fn stream_events(socket: SocketRef, feed: EventFeed, closed: watch::Receiver<bool>) {
+    stream_filtered(socket, feed, closed, StreamFilter::default());
+}
+
+/// [`stream_events`], limited to the events `filter` lets through.
+pub fn stream_filtered(
+    socket: SocketRef,
+    feed: EventFeed,
+    closed: watch::Receiver<bool>,
+    filter: StreamFilter,
+) {
     let (Some(principal), Some(handshake)) = (
         socket.extensions.get::<Principal>(),
         socket.extensions.get::<Handshake>(),
@@ -278,8 +305,11 @@ pub fn stream_events(socket: SocketRef, feed: EventFeed, closed: watch::Receiver
         let result = run_stream(
             &socket,
             &feed,
-            &principal,
-            &handshake.accounts,
+            Audience {
+                principal: &principal,
+                accounts: &handshake.accounts,
+                filter: &filter,
+            },
             start,
             closed,
         )
@@ -293,11 +323,17 @@ pub fn stream_events(socket: SocketRef, feed: EventFeed, closed: watch::Receiver
     });
 }
 
+/// Who a stream is for, and what they asked to receive.
+struct Audience<'a> {
+    principal: &'a Principal,
+    accounts: &'a [String],
+    filter: &'a StreamFilter,
+}
+
 async fn run_stream(
     socket: &SocketRef,
     feed: &EventFeed,
-    principal: &Principal,
-    accounts: &[String],
+    audience: Audience<'_>,
     mut cursor: i64,
     mut closed: watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -318,8 +354,20 @@ async fn run_stream(
             continue;
         }
         for event in events {
-            if visible(principal, accounts, &event) {
-                send(socket, event.kind.as_str(), &event.payload, &mut closed).await?;
+            let wanted =
+                audience.filter.kinds.is_empty() || audience.filter.kinds.contains(&event.kind);
+            if wanted && visible(audience.principal, audience.accounts, &event) {
+                match audience
+                    .filter
+                    .rewrite
+                    .as_ref()
+                    .and_then(|rewrite| rewrite(&event))
+                {
+                    Some(payload) => {
+                        send(socket, event.kind.as_str(), &payload, &mut closed).await?
+                    }
+                    None => send(socket, event.kind.as_str(), &event.payload, &mut closed).await?,
+                }
             }
             cursor = event.id;
         }

@@ -10,11 +10,12 @@ use crate::{Result, StorageError, Store};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::json;
+use switchboard_domain::callcenter::Lang;
 use switchboard_domain::routing::{AgentState, AgentStatus, Candidate, pick};
 use switchboard_domain::{EventKind, UnixMillis};
 
-const CONNECTED: &str = "Cuộc gọi đã được kết nối";
-const ENDED: &str = "Cuộc gọi đã kết thúc";
+/// Events are stored in the default language; consoles that chose another get them translated.
+const LANG: Lang = Lang::Vi;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,6 +73,8 @@ pub struct NewCall {
     pub direction: String,
     pub queue: Option<String>,
     pub source: String,
+    /// Outbound calls only: the agent who dialled (matched by the phone system's extension or user).
+    pub agent_id: Option<i64>,
 }
 
 /// A call offered to an agent: the role starts the ring timer for it.
@@ -226,6 +229,23 @@ fn agent_json(agent: &Agent) -> serde_json::Value {
     })
 }
 
+/// The seed's `incoming_call_to_crm` payload for `call` ringing at `agent_id`.
+fn incoming_payload(tx: &Connection, call: &Call, agent_id: i64) -> Result<serde_json::Value> {
+    let agent = agent(tx, agent_id)?;
+    let customer = customer_info(tx, call.customer_id)?;
+    Ok(json!({
+        "callId": call.call_id,
+        "callerNumber": call.caller_number,
+        "calledNumber": call.called_number,
+        "assignedAgent": agent_json(&agent),
+        "customerInfo": customer,
+        "startTime": call.start_time,
+        "status": "ringing",
+        "source": call.source,
+        "queue": call.queue,
+    }))
+}
+
 /// Offers `call` to the best agent now, if any; writes `incoming_call_to_crm`.
 fn offer(
     tx: &Connection,
@@ -253,24 +273,8 @@ fn offer(
         "UPDATE calls SET status = 'ringing', offered_agent_id = ?2, offered_at = ?3 WHERE call_id = ?1",
         params![call.call_id, agent_id, now],
     )?;
-    let agent = agent(tx, agent_id)?;
-    let customer = customer_info(tx, call.customer_id)?;
-    append(
-        tx,
-        EventKind::IncomingCallToCrm,
-        None,
-        &json!({
-            "callId": call.call_id,
-            "callerNumber": call.caller_number,
-            "calledNumber": call.called_number,
-            "assignedAgent": agent_json(&agent),
-            "customerInfo": customer,
-            "startTime": call.start_time,
-            "status": "ringing",
-            "source": call.source,
-            "queue": call.queue,
-        }),
-    )?;
+    let payload = incoming_payload(tx, call, agent_id)?;
+    append(tx, EventKind::IncomingCallToCrm, None, &payload)?;
     effects.events += 1;
     effects.offers.push(Offer {
         call_id: call.call_id.clone(),
@@ -373,7 +377,8 @@ impl Store {
             let blocked: Option<String> = tx
                 .row("SELECT reason FROM blocked_numbers WHERE number = ?1", [&new.caller_normalized], |r| r.get(0))
                 .optional()?;
-            if let Some(reason) = blocked {
+            let outbound = new.direction == "out";
+            if let Some(reason) = blocked.filter(|_| !outbound) {
                 return Ok(NewCallOutcome::Blocked { reason });
             }
             let customer_id: Option<i64> = tx
@@ -400,9 +405,22 @@ impl Store {
                     now
                 ],
             )?;
-            let (queued, _) = call(tx, &new.call_id)?;
             let mut effects = Effects::default();
-            offer(tx, &queued, &[], now, &mut effects)?;
+            if outbound {
+                // The agent dialled it: nobody else is offered it and no timer runs; it rings at the
+                // customer until the phone system reports the answer or the hangup.
+                tx.run(
+                    "UPDATE calls SET status = 'ringing', offered_agent_id = ?2, offered_at = ?3 WHERE call_id = ?1",
+                    params![new.call_id, new.agent_id, now],
+                )?;
+                if let Some(agent_id) = new.agent_id {
+                    agent(tx, agent_id)?;
+                    set_state(tx, agent_id, AgentState::Ringing, now)?;
+                }
+            } else {
+                let (queued, _) = call(tx, &new.call_id)?;
+                offer(tx, &queued, &[], now, &mut effects)?;
+            }
             Ok(NewCallOutcome::Accepted { call: call(tx, &new.call_id)?.0, effects })
         })
         .await
@@ -436,7 +454,7 @@ impl Store {
                 &json!({
                     "call": {"callId": call_id, "status": "connected", "agentInfo": agent_json(&agent(tx, agent_id)?),
                              "customerInfo": customer},
-                    "message": CONNECTED,
+                    "message": LANG.call_connected(),
                 }),
             )?;
             let mut effects = Effects { events: 1, offers: Vec::new() };
@@ -456,7 +474,8 @@ impl Store {
                 return Err(StorageError::CallEnded(call_id));
             }
             let now = UnixMillis::now().0;
-            let missed = current.answered_by.is_none();
+            // An outbound call nobody picked up is not one the call center missed.
+            let missed = current.answered_by.is_none() && current.direction == "in";
             tx.run(
                 "UPDATE calls SET status = 'ended', ended_at = ?2, end_reason = ?3, missed = ?4 WHERE call_id = ?1",
                 params![call_id, now, reason, missed],
@@ -469,7 +488,7 @@ impl Store {
                 tx,
                 EventKind::CallEnded,
                 None,
-                &json!({"callId": call_id, "endReason": reason, "duration": ended.talk_seconds, "message": ENDED}),
+                &json!({"callId": call_id, "endReason": reason, "duration": ended.talk_seconds, "message": LANG.call_ended()}),
             )?;
             let mut effects = Effects { events: 1, offers: Vec::new() };
             route_waiting(tx, now, &mut effects)?;
@@ -518,6 +537,115 @@ impl Store {
         self.read(move |tx| Ok(call(tx, &call_id)?.0)).await
     }
 
+    /// Calls ringing at an agent: each offer (to restart its ring timer after a restart), when it was
+    /// made, and the `incoming_call_to_crm` payload a console that (re)connects is shown.
+    pub async fn ringing_calls(&self) -> Result<Vec<RingingCall>> {
+        self.read(|tx| {
+            let rows = tx
+                .prepare_cached(
+                    "SELECT call_id, offered_agent_id, offered_at FROM calls
+                     WHERE status = 'ringing' AND direction = 'in' AND offered_agent_id IS NOT NULL
+                     ORDER BY started_at, id",
+                )?
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(call_id, agent_id, offered_at)| {
+                    let (current, _) = call(tx, &call_id)?;
+                    Ok(RingingCall {
+                        payload: incoming_payload(tx, &current, agent_id)?,
+                        offered_at: UnixMillis(offered_at.unwrap_or(current.start_time.0)),
+                        offer: Offer { call_id, agent_id },
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    pub async fn agent(&self, id: i64) -> Result<Agent> {
+        self.read(move |tx| agent(tx, id)).await
+    }
+
+    /// The agent a console user works as, if they are one.
+    pub async fn agent_for_user(&self, user_id: i64) -> Result<Option<Agent>> {
+        self.read(move |tx| {
+            Ok(tx
+                .row(
+                    &format!("SELECT {AGENT_COLUMNS} FROM agents WHERE user_id = ?1"),
+                    [user_id],
+                    agent_from_row,
+                )
+                .optional()?
+                .map(|(agent, _)| agent))
+        })
+        .await
+    }
+
+    /// The agent a phone system means: by extension first, then by name (Zammad's `user`).
+    pub async fn find_agent(&self, extension: &str, name: &str) -> Result<Option<Agent>> {
+        let (extension, name) = (extension.to_owned(), name.to_owned());
+        self.read(move |tx| {
+            Ok(all_agents(tx)?.into_iter().map(|(a, _)| a).find(|a| {
+                (!extension.is_empty() && a.extension == extension)
+                    || (!name.is_empty() && a.full_name.eq_ignore_ascii_case(&name))
+            }))
+        })
+        .await
+    }
+
+    /// Changes an agent's name, extension or queues (`None`: keep).
+    pub async fn update_agent(&self, id: i64, changes: AgentChanges) -> Result<Agent> {
+        self.write(move |tx| {
+            let current = agent(tx, id)?;
+            let queues = changes.queues.unwrap_or(current.queues);
+            tx.run(
+                "UPDATE agents SET full_name = ?2, extension = ?3, queues = ?4, updated_at = ?5 WHERE id = ?1",
+                params![
+                    id,
+                    changes.full_name.unwrap_or(current.full_name),
+                    changes.extension.unwrap_or(current.extension),
+                    serde_json::to_string(&queues)?,
+                    UnixMillis::now().0
+                ],
+            )?;
+            agent(tx, id)
+        })
+        .await
+    }
+
+    pub async fn unblock_number(&self, number: &str) -> Result<bool> {
+        let number = number.to_owned();
+        self.write(move |tx| {
+            Ok(tx.run("DELETE FROM blocked_numbers WHERE number = ?1", [number])? > 0)
+        })
+        .await
+    }
+
+    pub async fn blocked_numbers(&self) -> Result<Vec<BlockedNumber>> {
+        self.read(|tx| {
+            Ok(tx
+                .prepare_cached(
+                    "SELECT number, reason, created_at FROM blocked_numbers ORDER BY number",
+                )?
+                .query_map([], |r| {
+                    Ok(BlockedNumber {
+                        number: r.get(0)?,
+                        reason: r.get(1)?,
+                        created_at: UnixMillis(r.get(2)?),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
     pub async fn block_number(&self, number: &str, reason: &str) -> Result<()> {
         let (number, reason) = (number.to_owned(), reason.to_owned());
         self.write(move |tx| {
@@ -530,6 +658,30 @@ impl Store {
         })
         .await
     }
+}
+
+/// A call ringing at an agent now.
+#[derive(Debug, Clone)]
+pub struct RingingCall {
+    pub offer: Offer,
+    pub offered_at: UnixMillis,
+    pub payload: serde_json::Value,
+}
+
+/// Changes to an agent (`None`: keep).
+#[derive(Debug, Clone, Default)]
+pub struct AgentChanges {
+    pub full_name: Option<String>,
+    pub extension: Option<String>,
+    pub queues: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedNumber {
+    pub number: String,
+    pub reason: String,
+    pub created_at: UnixMillis,
 }
 
 /// Filters of the call log (`GET /api/calls`). Every field narrows the list.
@@ -681,6 +833,7 @@ mod tests {
             direction: "in".into(),
             queue: None,
             source: "cti".into(),
+            agent_id: None,
         }
     }
 

@@ -133,6 +133,33 @@ impl Store {
         .await
     }
 
+    /// Customers whose name, email or CIF contains `text`, or one of whose numbers contains `digits`
+    /// (`domain::phone::search_digits` of the same text; empty to skip), by name.
+    pub async fn search_customers(
+        &self,
+        text: &str,
+        digits: &str,
+        limit: usize,
+    ) -> Result<Vec<Customer>> {
+        let limit = limit.clamp(1, 100);
+        let text = crate::inbox::like_pattern(text);
+        let digits = (!digits.is_empty()).then(|| crate::inbox::like_pattern(digits));
+        self.read(move |tx| {
+            let ids = tx
+                .prepare_cached(&format!(
+                    "SELECT id FROM customers c
+                     WHERE full_name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\' OR cif LIKE ?1 ESCAPE '\\'
+                        OR (?2 IS NOT NULL AND EXISTS (
+                            SELECT 1 FROM customer_phones p WHERE p.customer_id = c.id AND p.number LIKE ?2 ESCAPE '\\'))
+                     ORDER BY full_name, id LIMIT {limit}"
+                ))?
+                .query_map(params![text, digits], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            ids.into_iter().map(|id| customer(tx, id)).collect()
+        })
+        .await
+    }
+
     /// Links a Facebook conversation to the customer (idempotent).
     pub async fn link_conversation(
         &self,

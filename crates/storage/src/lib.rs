@@ -23,7 +23,8 @@ mod users;
 
 pub use accounts::{Account, AccountChanges, AccountKind, CredentialsSet, NewAccount};
 pub use calls::{
-    Agent, Call, CallCenterStatus, CallFilter, Effects, NewAgent, NewCall, NewCallOutcome, Offer,
+    Agent, AgentChanges, BlockedNumber, Call, CallCenterStatus, CallFilter, Effects, NewAgent,
+    NewCall, NewCallOutcome, Offer, RingingCall,
 };
 pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
 pub use crypto::{Cipher, KeyError};

@@ -24,6 +24,18 @@ pub struct FileConfig {
     pub receiver: RoleFile,
     #[serde(default)]
     pub sender: RoleFile,
+    #[serde(default)]
+    pub callcenter: CallCenterFile,
+}
+
+/// `[callcenter]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallCenterFile {
+    pub listen: Option<SocketAddr>,
+    pub ring_timeout_seconds: Option<f64>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,6 +57,7 @@ pub enum ConfigError {
 
 pub const DEFAULT_RECEIVER_LISTEN: &str = "127.0.0.1:5001";
 pub const DEFAULT_SENDER_LISTEN: &str = "127.0.0.1:5002";
+pub const DEFAULT_CALLCENTER_LISTEN: &str = "127.0.0.1:8000";
 pub const DEFAULT_ENCRYPTION_KEY: &str = "data/encryption.key";
 pub const DEFAULT_CORS_ORIGINS: [&str; 2] = ["http://127.0.0.1:8000", "http://localhost:8000"];
 

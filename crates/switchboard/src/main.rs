@@ -59,6 +59,11 @@ enum Command {
         /// Address of the sender (the console's API).
         #[arg(long, env = "SWITCHBOARD_SENDER_LISTEN")]
         sender_listen: Option<SocketAddr>,
+        /// Address of the call center (consoles' call popups, the phone system's webhook).
+        #[arg(long, env = "SWITCHBOARD_CALLCENTER_LISTEN")]
+        callcenter_listen: Option<SocketAddr>,
+        #[command(flatten)]
+        call_center: CallCenterArgs,
     },
     /// Run the API Receiver alone: bots push messages, notifications and status here.
     Receiver {
@@ -72,8 +77,14 @@ enum Command {
         #[arg(long, env = "SWITCHBOARD_SENDER_LISTEN")]
         listen: Option<SocketAddr>,
     },
-    /// Run the call center alone (not built yet).
-    Callcenter,
+    /// Run the call center alone: the seed's call-center Socket.IO and REST API, and the CTI webhook.
+    Callcenter {
+        /// Address to listen on.
+        #[arg(long, env = "SWITCHBOARD_CALLCENTER_LISTEN")]
+        listen: Option<SocketAddr>,
+        #[command(flatten)]
+        call_center: CallCenterArgs,
+    },
     /// Run a bot for one Facebook account (not built yet).
     Bot {
         /// The account's user_id_chat.
@@ -91,6 +102,24 @@ enum Command {
     /// Manage Facebook accounts and pages.
     #[command(subcommand)]
     Accounts(admin::AccountsCommand),
+}
+
+/// The call center's settings that are not addresses.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CallCenterArgs {
+    /// Seconds a call rings at one agent before it moves to the next (default 20).
+    #[arg(long, env = "SWITCHBOARD_RING_TIMEOUT_SECONDS")]
+    ring_timeout_seconds: Option<f64>,
+    /// URL the call center POSTs to when a console answers or rejects a call (the phone system's).
+    #[arg(long, env = "SWITCHBOARD_CALLCENTER_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// Secret that signs the webhook's body (X-Switchboard-Signature); set it in the environment.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_CALLCENTER_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    webhook_secret: Option<String>,
 }
 
 /// Settings every command needs, resolved from flags, environment, file and defaults.
@@ -186,14 +215,29 @@ fn not_built(role: &str, issue: u32) -> Result<(), String> {
 async fn run(command: Command, settings: Settings) -> Result<(), String> {
     use serve::Role;
     match command {
-        Command::Callcenter => not_built("callcenter", 4),
+        Command::Callcenter {
+            listen,
+            call_center,
+        } => {
+            serve::run(
+                &[Role::CallCenter {
+                    listen,
+                    flag: "--listen",
+                    args: call_center,
+                }],
+                settings,
+            )
+            .await
+        }
         Command::Bot { .. } => not_built("bot", 5),
         Command::Serve {
             receiver_listen,
             sender_listen,
+            callcenter_listen,
+            call_center,
         } => {
             tracing::warn!(
-                "the call center and console are not built yet; serving the receiver and the sender"
+                "the console is not built yet; serving the receiver, the sender and the call center"
             );
             let roles = [
                 Role::Receiver {
@@ -203,6 +247,11 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
                 Role::Sender {
                     listen: sender_listen,
                     flag: "--sender-listen",
+                },
+                Role::CallCenter {
+                    listen: callcenter_listen,
+                    flag: "--callcenter-listen",
+                    args: call_center,
                 },
             ];
             serve::run(&roles, settings).await

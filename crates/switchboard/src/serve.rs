@@ -2,7 +2,7 @@
 //! taken port stops the start cleanly), then all served until a signal.
 
 use crate::Settings;
-use crate::config::{DEFAULT_RECEIVER_LISTEN, DEFAULT_SENDER_LISTEN};
+use crate::config::{DEFAULT_CALLCENTER_LISTEN, DEFAULT_RECEIVER_LISTEN, DEFAULT_SENDER_LISTEN};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -55,6 +55,45 @@ pub enum Role {
         listen: Option<SocketAddr>,
         flag: &'static str,
     },
+    CallCenter {
+        listen: Option<SocketAddr>,
+        flag: &'static str,
+        args: crate::CallCenterArgs,
+    },
+}
+
+/// The call center's options: flags and environment over the `[callcenter]` table over defaults.
+fn call_center_options(
+    args: &crate::CallCenterArgs,
+    file: &crate::config::CallCenterFile,
+) -> Result<switchboard_callcenter::CallCenterOptions, String> {
+    let mut options = switchboard_callcenter::CallCenterOptions::default();
+    if let Some(seconds) = args.ring_timeout_seconds.or(file.ring_timeout_seconds) {
+        if !(0.1..=600.0).contains(&seconds) {
+            return Err(format!(
+                "ring_timeout_seconds must be between 0.1 and 600, not {seconds}"
+            ));
+        }
+        options.ring_timeout = Duration::from_secs_f64(seconds);
+    }
+    options.webhook_url = args
+        .webhook_url
+        .clone()
+        .or(file.webhook_url.clone())
+        .filter(|u| !u.is_empty());
+    if let Some(url) = &options.webhook_url
+        && !url.starts_with("http://")
+    {
+        return Err(format!(
+            "the call-center webhook URL must be http:// (the phone system on your network), not `{url}`"
+        ));
+    }
+    options.webhook_secret = args
+        .webhook_secret
+        .clone()
+        .or(file.webhook_secret.clone())
+        .filter(|s| !s.is_empty());
+    Ok(options)
 }
 
 /// Loads the credentials key, or creates it on first start; refuses a missing or wrong key when the
@@ -204,6 +243,34 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
                 let addr = bound.local_addr().map_err(|e| e.to_string())?;
                 (
                     "sender",
+                    (
+                        addr,
+                        Box::pin(bound.run(shutdown.clone(), settings.grace)) as Serving,
+                    ),
+                )
+            }
+            Role::CallCenter {
+                listen: given,
+                flag,
+                args,
+            } => {
+                let addr = listen(
+                    *given,
+                    settings.file.callcenter.listen,
+                    DEFAULT_CALLCENTER_LISTEN,
+                )?;
+                let options = call_center_options(args, &settings.file.callcenter)?;
+                let state =
+                    switchboard_callcenter::AppState::start(store.clone(), feed.clone(), options)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                let bound =
+                    switchboard_callcenter::CallCenter::bind(addr, state, &settings.cors_origins)
+                        .await
+                        .map_err(|e| e.to_string().replace("--listen", flag))?;
+                let addr = bound.local_addr().map_err(|e| e.to_string())?;
+                (
+                    "callcenter",
                     (
                         addr,
                         Box::pin(bound.run(shutdown.clone(), settings.grace)) as Serving,

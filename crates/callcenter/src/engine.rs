@@ -1,0 +1,285 @@
+//! What the call center does, whoever asks (a console over Socket.IO or REST, the phone system over the
+//! CTI webhook): check who may act, change the state in one transaction, wake the event feed, start the
+//! ring timers of new offers, and tell the phone system what the console decided.
+
+use crate::webhook::{PhoneSystemNotice, Webhook};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, CtiEvent, Direction, EndCallIn};
+use switchboard_domain::{Principal, UnixMillis, ValidationError, phone};
+use switchboard_realtime::EventFeed;
+use switchboard_storage::{
+    Agent, Call, Effects, NewCall, NewCallOutcome, Offer, StorageError, Store,
+};
+use switchboard_web::ApiError;
+
+/// Settings of the call center.
+#[derive(Debug, Clone)]
+pub struct CallCenterOptions {
+    /// How long a call rings at one agent before it moves on to the next.
+    pub ring_timeout: Duration,
+    /// Where to tell the phone system that a console answered or rejected a call (`None`: nowhere).
+    pub webhook_url: Option<String>,
+    /// Signs the webhook's body (`X-Switchboard-Signature: sha256=<hex HMAC>`), when set.
+    pub webhook_secret: Option<String>,
+}
+
+impl Default for CallCenterOptions {
+    fn default() -> Self {
+        Self {
+            ring_timeout: Duration::from_secs(20),
+            webhook_url: None,
+            webhook_secret: None,
+        }
+    }
+}
+
+/// What the phone system hears back from `newCall` (Zammad's answer: reject a blocked caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CtiReply {
+    Recorded(Box<Call>),
+    Reject { reason: String },
+}
+
+/// Cheap to clone; every handler holds one.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    feed: EventFeed,
+    options: Arc<CallCenterOptions>,
+    webhook: Webhook,
+}
+
+impl Engine {
+    pub fn new(store: Store, feed: EventFeed, options: CallCenterOptions) -> Self {
+        let webhook = Webhook::new(options.webhook_url.clone(), options.webhook_secret.clone());
+        Self {
+            store,
+            feed,
+            options: Arc::new(options),
+            webhook,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn feed(&self) -> &EventFeed {
+        &self.feed
+    }
+
+    /// Restarts the ring timers of calls that were ringing when the process stopped; an offer older than
+    /// the ring timeout moves on at once.
+    pub async fn resume(&self) -> Result<(), StorageError> {
+        let now = UnixMillis::now().0;
+        for ringing in self.store.ringing_calls().await? {
+            let elapsed =
+                Duration::from_millis(u64::try_from(now - ringing.offered_at.0).unwrap_or(0));
+            self.time(
+                ringing.offer,
+                self.options.ring_timeout.saturating_sub(elapsed),
+            );
+        }
+        Ok(())
+    }
+
+    /// Makes what a change did visible: consoles get its events now, and its offers start ringing.
+    fn apply(&self, effects: Effects) {
+        if effects.events > 0 {
+            self.feed.notify();
+        }
+        for offer in effects.offers {
+            self.time(offer, self.options.ring_timeout);
+        }
+    }
+
+    fn time(&self, offer: Offer, after: Duration) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            // A stale offer (answered, ended, moved on) is a no-op in the store.
+            match engine.store.ring_timeout(offer.clone()).await {
+                Ok(effects) => engine.apply(effects),
+                Err(StorageError::UnknownCall(_)) => {}
+                Err(error) => {
+                    tracing::error!(%error, call_id = %offer.call_id, "cannot move an unanswered call on");
+                }
+            }
+        });
+    }
+
+    /// The agent `principal` acts as: the one asked for, if they may act for others, or their own.
+    async fn acting_agent(
+        &self,
+        principal: &Principal,
+        requested: Option<i64>,
+    ) -> Result<Agent, ApiError> {
+        if principal.supervises_agents()
+            && let Some(id) = requested
+        {
+            return Ok(self.store.agent(id).await?);
+        }
+        let own = match principal.user_id() {
+            Some(user_id) => self.store.agent_for_user(user_id).await?,
+            None => None,
+        };
+        match (own, requested) {
+            (Some(own), None) => Ok(own),
+            (Some(own), Some(id)) if own.id == id => Ok(own),
+            (Some(_), Some(_)) => Err(ApiError::Forbidden("agents act only for themselves".into())),
+            (None, _) if principal.supervises_agents() => {
+                Err(ValidationError::new("agentId", "is required: say which agent").into())
+            }
+            (None, _) => Err(ApiError::Forbidden("your login is not an agent's".into())),
+        }
+    }
+
+    /// `answer_call`: the first answer wins; the others get `call_taken`.
+    pub async fn answer(
+        &self,
+        principal: &Principal,
+        input: AnswerCallIn,
+    ) -> Result<Call, ApiError> {
+        let agent = self.acting_agent(principal, input.agent_id).await?;
+        let (call, effects) = self.store.answer_call(&input.call_id, agent.id).await?;
+        self.apply(effects);
+        self.webhook
+            .notify(PhoneSystemNotice::answer(&call, &agent, &input.source));
+        Ok(call)
+    }
+
+    /// `end_call`: a reject while the call rings, a hangup once it is connected.
+    pub async fn end(&self, principal: &Principal, input: EndCallIn) -> Result<Call, ApiError> {
+        let current = self.store.call(&input.call_id).await?;
+        if !principal.supervises_agents() {
+            let agent = self.acting_agent(principal, None).await?;
+            let theirs = [current.offered_agent_id, current.answered_by].contains(&Some(agent.id));
+            if !theirs {
+                return Err(ApiError::Forbidden(format!(
+                    "call `{}` is not ringing at or connected to you",
+                    input.call_id
+                )));
+            }
+        }
+        let (call, effects) = self
+            .store
+            .end_call(&input.call_id, &input.end_reason)
+            .await?;
+        self.apply(effects);
+        let agent = match call.answered_by.or(current.offered_agent_id) {
+            Some(id) => self.store.agent(id).await.ok(),
+            None => None,
+        };
+        let connected = current.status == "connected";
+        self.webhook.notify(PhoneSystemNotice::end(
+            &call,
+            agent.as_ref(),
+            connected,
+            &input.source,
+        ));
+        Ok(call)
+    }
+
+    /// An agent's own status (or, for supervisors, anyone's).
+    pub async fn set_status(
+        &self,
+        principal: &Principal,
+        input: AgentStatusIn,
+    ) -> Result<Agent, ApiError> {
+        let agent = self.acting_agent(principal, input.agent_id).await?;
+        let (agent, effects) = self.store.set_agent_status(agent.id, input.status).await?;
+        self.apply(effects);
+        Ok(agent)
+    }
+
+    /// An event of the phone system. Reports are idempotent: a phone system that retries a request it
+    /// got no answer to changes nothing the second time.
+    pub async fn cti(&self, event: CtiEvent) -> Result<CtiReply, ApiError> {
+        match event {
+            CtiEvent::NewCall {
+                call_id,
+                from,
+                to,
+                direction,
+                users,
+                queue,
+            } => {
+                let (customer_number, agent_id) = match direction {
+                    Direction::In => (from.as_str(), None),
+                    Direction::Out => {
+                        let user = users.first().map_or("", String::as_str);
+                        let agent = self.store.find_agent(&from, user).await?;
+                        (to.as_str(), agent.map(|a| a.id))
+                    }
+                };
+                let new = NewCall {
+                    call_id,
+                    caller_normalized: phone::normalize(customer_number)
+                        .unwrap_or_else(|_| customer_number.to_owned()),
+                    caller_number: from,
+                    called_number: to,
+                    direction: direction.as_str().to_owned(),
+                    queue,
+                    source: "cti".to_owned(),
+                    agent_id,
+                };
+                match self.store.new_call(new).await? {
+                    NewCallOutcome::Accepted { call, effects } => {
+                        self.apply(effects);
+                        Ok(CtiReply::Recorded(Box::new(call)))
+                    }
+                    NewCallOutcome::Duplicate { call } => Ok(CtiReply::Recorded(Box::new(call))),
+                    NewCallOutcome::Blocked { reason } => Ok(CtiReply::Reject { reason }),
+                }
+            }
+            CtiEvent::Answer {
+                call_id,
+                user,
+                answering_number,
+            } => {
+                let current = self.store.call(&call_id).await?;
+                let named = self
+                    .store
+                    .find_agent(
+                        answering_number.as_deref().unwrap_or(""),
+                        user.as_deref().unwrap_or(""),
+                    )
+                    .await?
+                    .map(|a| a.id);
+                let Some(agent_id) = named.or(current.answered_by).or(current.offered_agent_id)
+                else {
+                    return Err(ValidationError::new(
+                        "answeringNumber",
+                        "matches no agent's extension (nor `user` an agent's name), and the call rings at nobody",
+                    )
+                    .into());
+                };
+                match self.store.answer_call(&call_id, agent_id).await {
+                    Ok((call, effects)) => {
+                        self.apply(effects);
+                        Ok(CtiReply::Recorded(Box::new(call)))
+                    }
+                    // The console answered first and the phone system confirms it.
+                    Err(StorageError::CallTaken(_)) if current.answered_by == Some(agent_id) => {
+                        Ok(CtiReply::Recorded(Box::new(current)))
+                    }
+                    Err(error) => Err(error.into()),
+                }
+            }
+            CtiEvent::Hangup { call_id, cause } => {
+                match self.store.end_call(&call_id, cause.end_reason()).await {
+                    Ok((call, effects)) => {
+                        self.apply(effects);
+                        Ok(CtiReply::Recorded(Box::new(call)))
+                    }
+                    // The console rejected it and the phone system reports the hangup that followed.
+                    Err(StorageError::CallEnded(_)) => Ok(CtiReply::Recorded(Box::new(
+                        self.store.call(&call_id).await?,
+                    ))),
+                    Err(error) => Err(error.into()),
+                }
+            }
+        }
+    }
+}

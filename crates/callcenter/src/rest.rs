@@ -1,0 +1,474 @@
+//! The call center's REST API: the seed's four endpoints, and what running a call center needs
+//! (agents, customers, the call log, blocked numbers, and the socket actions for clients without one).
+//! Every answer is `{success, data}`; every failure `{success: false, error}` (switchboard_web::ApiError).
+
+use crate::AppState;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, EndCallIn};
+use switchboard_domain::customer::CustomerIn;
+use switchboard_domain::routing::AgentStatus;
+use switchboard_domain::{Principal, UnixMillis, ValidationError, phone};
+use switchboard_storage::{AgentChanges, CallFilter, NewAgent};
+use switchboard_web::{
+    ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok,
+};
+
+/// People and integrations use the call center; bot tokens are for the Facebook side only.
+fn require_console(principal: &Principal) -> Result<(), ApiError> {
+    if principal.works_inboxes() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "bot tokens cannot use the call center; use a login or an API token".into(),
+        ))
+    }
+}
+
+fn require_supervisor(principal: &Principal) -> Result<(), ApiError> {
+    if principal.supervises_agents() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only a supervisor or an admin may do this".into(),
+        ))
+    }
+}
+
+fn id(text: &str, field: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ValidationError::new(field, format!("`{text}` is not an id")).into())
+}
+
+/// `GET /api/agents/status`: every agent with their status and state.
+pub async fn agents_status(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    Ok(ok(state.engine.store().agents().await?))
+}
+
+/// `GET /api/agents/available`: agents whose status is `available` (on a call or not: see `state`).
+pub async fn agents_available(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let agents = state.engine.store().agents().await?;
+    Ok(ok(agents
+        .into_iter()
+        .filter(|a| a.status == AgentStatus::Available)
+        .collect::<Vec<_>>()))
+}
+
+/// `GET /api/agents/me`: the agent the logged-in user works as.
+pub async fn agent_me(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let Some(user_id) = principal.user_id() else {
+        return Err(ApiError::NotFound("an API token is not an agent".into()));
+    };
+    match state.engine.store().agent_for_user(user_id).await? {
+        Some(agent) => Ok(ok(agent)),
+        None => Err(ApiError::NotFound("your login is not an agent's".into())),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentIn {
+    user_id: Option<i64>,
+    full_name: Option<String>,
+    extension: Option<String>,
+    queues: Option<Vec<String>>,
+}
+
+fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    value
+        .map(|v| {
+            let v = v.trim().to_owned();
+            switchboard_domain::validation::text(field, &v, max)?;
+            Ok(v)
+        })
+        .transpose()
+}
+
+fn queues(value: Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
+    value
+        .map(|queues| {
+            queues
+                .iter()
+                .enumerate()
+                .map(|(i, q)| {
+                    switchboard_domain::validation::identifier(&format!("queues[{i}]"), q, 100)
+                        .map_err(ApiError::from)
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+/// `POST /api/agents`: makes a console user (or a name alone) an agent.
+pub async fn create_agent(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<AgentIn>,
+) -> Result<Response, ApiError> {
+    require_supervisor(&principal)?;
+    let store = state.engine.store();
+    let mut full_name = text("fullName", body.full_name, 200)?.filter(|n| !n.is_empty());
+    if let Some(user_id) = body.user_id {
+        let user = store.user(user_id).await.map_err(|_| {
+            ApiError::from(ValidationError::new(
+                "userId",
+                format!("there is no user {user_id}"),
+            ))
+        })?;
+        full_name = full_name
+            .or(Some(user.display_name).filter(|n| !n.is_empty()))
+            .or(Some(user.username));
+    }
+    let full_name = full_name
+        .ok_or_else(|| ValidationError::new("fullName", "is required without a userId"))?;
+    let agent = store
+        .create_agent(NewAgent {
+            user_id: body.user_id,
+            full_name,
+            extension: text("extension", body.extension, 50)?.unwrap_or_default(),
+            queues: queues(body.queues)?.unwrap_or_default(),
+        })
+        .await?;
+    Ok(ok(agent))
+}
+
+/// `PATCH /api/agents/{id}`: name, extension, queues.
+pub async fn update_agent(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(agent_id): Path<String>,
+    JsonBody(body): JsonBody<AgentIn>,
+) -> Result<Response, ApiError> {
+    require_supervisor(&principal)?;
+    if body.user_id.is_some() {
+        return Err(
+            ValidationError::new("userId", "cannot be changed; create another agent").into(),
+        );
+    }
+    let changes = AgentChanges {
+        full_name: text("fullName", body.full_name, 200)?,
+        extension: text("extension", body.extension, 50)?,
+        queues: queues(body.queues)?,
+    };
+    if changes.full_name.as_deref() == Some("") {
+        return Err(ValidationError::new("fullName", "must not be empty").into());
+    }
+    let agent = state
+        .engine
+        .store()
+        .update_agent(id(&agent_id, "id")?, changes)
+        .await?;
+    Ok(ok(agent))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusIn {
+    status: String,
+}
+
+/// `PUT /api/agents/{id}/status {status}`: as `set_agent_status` over Socket.IO.
+pub async fn set_agent_status(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(agent_id): Path<String>,
+    JsonBody(body): JsonBody<StatusIn>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let input = AgentStatusIn::parse(
+        &serde_json::json!({"agentId": id(&agent_id, "id")?, "status": body.status}),
+    )?;
+    Ok(ok(state.engine.set_status(&principal, input).await?))
+}
+
+/// `GET /api/call-center/status`: agents by status, calls ringing, waiting and connected.
+pub async fn call_center_status(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    Ok(ok(state.engine.store().call_center_status().await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerSearchIn {
+    phone_number: String,
+    #[serde(default = "yes")]
+    exact_match: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /api/customers/search {phoneNumber, exactMatch}`: the customers with that number (any
+/// spelling), or, with `exactMatch: false`, whose numbers contain it. `data` is a list.
+pub async fn search_customers_by_phone(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<CustomerSearchIn>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let store = state.engine.store();
+    let customers = if body.exact_match {
+        let number = phone::normalize(&body.phone_number)
+            .map_err(|e| ValidationError::new("phoneNumber", e.problem))?;
+        store.customers_by_phone(&number, true, 50).await?
+    } else {
+        let digits = phone::search_digits(&body.phone_number);
+        if digits.len() < 3 {
+            return Err(
+                ValidationError::new("phoneNumber", "give at least 3 digits to search").into(),
+            );
+        }
+        store.customers_by_phone(&digits, false, 50).await?
+    };
+    Ok(ok(customers))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CustomerQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/customers?q=`: by name, email, CIF or part of a number.
+pub async fn customers(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Query(query): Query<CustomerQuery>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let q = query.q.unwrap_or_default();
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be between 1 and 100").into());
+    }
+    let digits = phone::search_digits(&q);
+    let digits = if digits.len() >= 3 {
+        digits
+    } else {
+        String::new()
+    };
+    Ok(ok(state
+        .engine
+        .store()
+        .search_customers(&q, &digits, limit)
+        .await?))
+}
+
+pub async fn create_customer(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<CustomerIn>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let fields = body.validate()?;
+    if fields.full_name.as_deref().is_none_or(str::is_empty) {
+        return Err(ValidationError::new("fullName", "is required").into());
+    }
+    Ok(ok(state.engine.store().create_customer(fields).await?))
+}
+
+pub async fn customer(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(customer_id): Path<String>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    Ok(ok(state
+        .engine
+        .store()
+        .customer(id(&customer_id, "id")?)
+        .await?))
+}
+
+pub async fn update_customer(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(customer_id): Path<String>,
+    JsonBody(body): JsonBody<CustomerIn>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let fields = body.validate()?;
+    if fields.full_name.as_deref() == Some("") {
+        return Err(ValidationError::new("fullName", "must not be empty").into());
+    }
+    Ok(ok(state
+        .engine
+        .store()
+        .update_customer(id(&customer_id, "id")?, fields)
+        .await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkIn {
+    conversation_id: i64,
+}
+
+/// `POST /api/customers/{id}/conversations {conversationId}`: this Facebook conversation is theirs.
+pub async fn link_conversation(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(customer_id): Path<String>,
+    JsonBody(body): JsonBody<LinkIn>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let customer = state
+        .engine
+        .store()
+        .link_conversation(id(&customer_id, "id")?, body.conversation_id)
+        .await?;
+    Ok(ok(customer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallQuery {
+    from: Option<String>,
+    until: Option<String>,
+    agent_id: Option<i64>,
+    number: Option<String>,
+    missed: Option<bool>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+fn time(field: &str, value: Option<String>) -> Result<Option<UnixMillis>, ApiError> {
+    value
+        .map(|v| {
+            UnixMillis::parse_rfc3339(&v).map_err(|e| {
+                ValidationError::new(field, format!("`{v}` is not an RFC 3339 time: {e}")).into()
+            })
+        })
+        .transpose()
+}
+
+/// `GET /api/calls`: the call log, newest first, filtered by time, agent, number and missed.
+pub async fn calls(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Query(query): Query<CallQuery>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be between 1 and 200").into());
+    }
+    let filter = CallFilter {
+        from: time("from", query.from)?,
+        until: time("until", query.until)?,
+        agent_id: query.agent_id,
+        number_digits: query.number.as_deref().map(phone::search_digits),
+        missed: query.missed,
+    };
+    let page = state
+        .engine
+        .store()
+        .calls(filter, query.cursor.as_deref(), limit)
+        .await?;
+    Ok(ok(page))
+}
+
+pub async fn call(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(call_id): Path<String>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    Ok(ok(state.engine.store().call(&call_id).await?))
+}
+
+/// `POST /api/calls/{callId}/answer {agentId?}`: `answer_call` for clients without a socket.
+pub async fn answer_call(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(call_id): Path<String>,
+    JsonBody(mut body): JsonBody<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("callId".into(), call_id.into());
+    }
+    let input = AnswerCallIn::parse(&body)?;
+    Ok(ok(state.engine.answer(&principal, input).await?))
+}
+
+/// `POST /api/calls/{callId}/end {endReason?}`: `end_call` for clients without a socket.
+pub async fn end_call(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(call_id): Path<String>,
+    JsonBody(mut body): JsonBody<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("callId".into(), call_id.into());
+    }
+    let input = EndCallIn::parse(&body)?;
+    Ok(ok(state.engine.end(&principal, input).await?))
+}
+
+pub async fn blocked_numbers(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    require_console(&principal)?;
+    Ok(ok(state.engine.store().blocked_numbers().await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BlockIn {
+    number: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/blocked-numbers {number, reason}`: calls from it are rejected from now on.
+pub async fn block_number(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    JsonBody(body): JsonBody<BlockIn>,
+) -> Result<Response, ApiError> {
+    require_supervisor(&principal)?;
+    let number =
+        phone::normalize(&body.number).map_err(|e| ValidationError::new("number", e.problem))?;
+    let reason = text("reason", Some(body.reason), 500)?.unwrap_or_default();
+    state.engine.store().block_number(&number, &reason).await?;
+    Ok(ok(serde_json::json!({"number": number, "reason": reason})))
+}
+
+pub async fn unblock_number(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    require_supervisor(&principal)?;
+    let number =
+        phone::normalize(&number).map_err(|e| ValidationError::new("number", e.problem))?;
+    if state.engine.store().unblock_number(&number).await? {
+        Ok(ok(serde_json::json!({"number": number})))
+    } else {
+        Err(ApiError::NotFound(format!("{number} is not blocked")))
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint on the call center; see docs/protocol.md".into())
+}

@@ -1,0 +1,263 @@
+//! The seed's Socket.IO protocol on the default namespace.
+//!
+//! A console connects with its token (`?token=` on the URL, as the seed's client can, or `auth.token`),
+//! emits `join_call_center`, and receives `joined_call_center`, the calls ringing now, then every
+//! `incoming_call_to_crm`, `call_answered`, `call_ended` and `agent_status_update` as they happen
+//! (resumable with `last_event_id`). It emits `answer_call`, `end_call` and `set_agent_status`; a bad
+//! one gets an `error` event `{success: false, error: {code, message, event}}` (and the same in the
+//! Socket.IO acknowledgement, when the client asked for one). The connection always stays up.
+
+use crate::AppState;
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use switchboard_domain::callcenter::{
+    AgentStatusIn, AnswerCallIn, EndCallIn, JOINED_MESSAGE, Lang,
+};
+use switchboard_domain::{EventKind, Principal, ValidationError};
+use switchboard_realtime::{FeedEvent, Handshake, RealtimeError, StreamFilter};
+use switchboard_web::ApiError;
+
+/// What a call-center console receives from the event log.
+const CALL_CENTER_EVENTS: &[EventKind] = &[
+    EventKind::IncomingCallToCrm,
+    EventKind::CallAnswered,
+    EventKind::CallEnded,
+    EventKind::AgentStatusUpdate,
+];
+
+/// The console's language; it may change it when it joins.
+#[derive(Clone, Default)]
+struct English(Arc<AtomicBool>);
+
+impl English {
+    fn lang(&self) -> Lang {
+        if self.0.load(Ordering::Relaxed) {
+            Lang::En
+        } else {
+            Lang::Vi
+        }
+    }
+
+    fn set(&self, lang: Lang) {
+        self.0.store(lang == Lang::En, Ordering::Relaxed);
+    }
+}
+
+pub fn attach(io: &SocketIo, state: AppState) {
+    let store = state.engine.store().clone();
+    io.ns(
+        "/",
+        (move |socket: SocketRef| {
+            let state = state.clone();
+            async move { connected(socket, state) }
+        })
+        .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
+            let store = store.clone();
+            async move {
+                switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref()).await?;
+                match socket.extensions.get::<Principal>() {
+                    Some(principal) if principal.works_inboxes() => Ok(()),
+                    _ => Err(RealtimeError::BadToken),
+                }
+            }
+        }),
+    );
+}
+
+/// Stored events carry the default language's messages; an English console gets them translated.
+fn translate(english: English) -> switchboard_realtime::Rewrite {
+    Arc::new(move |event: &FeedEvent| {
+        let lang = english.lang();
+        if lang == Lang::Vi {
+            return None;
+        }
+        let message = match event.kind {
+            EventKind::CallAnswered => lang.call_connected(),
+            EventKind::CallEnded => lang.call_ended(),
+            _ => return None,
+        };
+        let mut payload: Value = serde_json::from_str(event.payload.get()).ok()?;
+        payload
+            .as_object_mut()?
+            .insert("message".into(), message.into());
+        Some(payload)
+    })
+}
+
+fn connected(socket: SocketRef, state: AppState) {
+    let (Some(principal), Some(handshake)) = (
+        socket.extensions.get::<Principal>(),
+        socket.extensions.get::<Handshake>(),
+    ) else {
+        return;
+    };
+    let english = English::default();
+    if let Some(lang) = handshake.language.as_deref().and_then(Lang::parse) {
+        english.set(lang);
+    }
+    let closed = switchboard_realtime::closed_signal(&socket);
+    switchboard_realtime::stream_filtered(
+        socket.clone(),
+        state.engine.feed().clone(),
+        closed,
+        StreamFilter {
+            kinds: CALL_CENTER_EVENTS,
+            rewrite: Some(translate(english.clone())),
+        },
+    );
+
+    let (join_state, join_english) = (state.clone(), english.clone());
+    socket.on(
+        "join_call_center",
+        move |socket: SocketRef, TryData(body): TryData<Value>| {
+            let (state, english) = (join_state.clone(), join_english.clone());
+            async move { join(socket, state, english, body.unwrap_or(Value::Null)).await }
+        },
+    );
+
+    let (answer_state, answer_english, answer_principal) =
+        (state.clone(), english.clone(), principal.clone());
+    socket.on(
+        "answer_call",
+        move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
+            let (state, english, principal) = (
+                answer_state.clone(),
+                answer_english.clone(),
+                answer_principal.clone(),
+            );
+            async move {
+                let result = match body
+                    .map_err(|_| not_an_object())
+                    .and_then(|b| AnswerCallIn::parse(&b))
+                {
+                    Ok(input) => state
+                        .engine
+                        .answer(&principal, input)
+                        .await
+                        .map(|call| json!(call)),
+                    Err(error) => Err(error.into()),
+                };
+                reply(&socket, ack, english.lang(), "answer_call", result);
+            }
+        },
+    );
+
+    let (end_state, end_english, end_principal) =
+        (state.clone(), english.clone(), principal.clone());
+    socket.on(
+        "end_call",
+        move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
+            let (state, english, principal) = (
+                end_state.clone(),
+                end_english.clone(),
+                end_principal.clone(),
+            );
+            async move {
+                let result = match body
+                    .map_err(|_| not_an_object())
+                    .and_then(|b| EndCallIn::parse(&b))
+                {
+                    Ok(input) => state
+                        .engine
+                        .end(&principal, input)
+                        .await
+                        .map(|call| json!(call)),
+                    Err(error) => Err(error.into()),
+                };
+                reply(&socket, ack, english.lang(), "end_call", result);
+            }
+        },
+    );
+
+    socket.on(
+        "set_agent_status",
+        move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
+            let (state, english, principal) = (state.clone(), english.clone(), principal.clone());
+            async move {
+                let result = match body
+                    .map_err(|_| not_an_object())
+                    .and_then(|b| AgentStatusIn::parse(&b))
+                {
+                    Ok(input) => state
+                        .engine
+                        .set_status(&principal, input)
+                        .await
+                        .map(|agent| json!(agent)),
+                    Err(error) => Err(error.into()),
+                };
+                reply(&socket, ack, english.lang(), "set_agent_status", result);
+            }
+        },
+    );
+}
+
+fn not_an_object() -> ValidationError {
+    ValidationError::new("body", "must be a JSON object")
+}
+
+/// `joined_call_center`, then the calls ringing now: a console that (re)connects shows every popup it
+/// should, even those offered while it was away.
+async fn join(socket: SocketRef, state: AppState, english: English, body: Value) {
+    if let Some(lang) = ["lang", "language"]
+        .iter()
+        .find_map(|key| body.get(key).and_then(Value::as_str))
+        .and_then(Lang::parse)
+    {
+        english.set(lang);
+    }
+    let user_type = body
+        .get("userType")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty() && t.len() <= 100)
+        .unwrap_or("crm_system");
+    let _ = socket.emit(
+        "joined_call_center",
+        &json!({"message": JOINED_MESSAGE, "userType": user_type}),
+    );
+    match state.engine.store().ringing_calls().await {
+        Ok(calls) => {
+            for call in calls {
+                let _ = socket.emit("incoming_call_to_crm", &call.payload);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot list ringing calls for a joining console"),
+    }
+}
+
+/// The one mapping of errors to what a console receives: the code of the HTTP mapping, a message in
+/// the console's language, and the detail (which field, which call).
+fn error_body(error: &ApiError, lang: Lang, event: &str) -> Value {
+    let code = error.code();
+    let message = if error.status().is_server_error() {
+        tracing::error!(%error, event, "a console's request failed");
+        lang.error(code).to_owned()
+    } else {
+        format!("{}: {error}", lang.error(code))
+    };
+    let mut detail = json!({"code": code, "message": message, "event": event});
+    if let ApiError::Invalid(invalid) = error {
+        detail["field"] = json!(invalid.field);
+    }
+    json!({"success": false, "error": detail})
+}
+
+fn reply(
+    socket: &SocketRef,
+    ack: AckSender,
+    lang: Lang,
+    event: &str,
+    result: Result<Value, ApiError>,
+) {
+    let body = match &result {
+        Ok(data) => json!({"success": true, "data": data}),
+        Err(error) => error_body(error, lang, event),
+    };
+    if result.is_err() {
+        let _ = socket.emit("error", &body);
+    }
+    let _ = ack.send(&body);
+}
