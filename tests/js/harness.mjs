@@ -22,6 +22,7 @@ export class Switchboard {
     };
     delete this.env.SWITCHBOARD_RECEIVER_LISTEN;
     delete this.env.SWITCHBOARD_SENDER_LISTEN;
+    delete this.env.SWITCHBOARD_CALLCENTER_LISTEN;
   }
 
   cli(...args) {
@@ -45,15 +46,41 @@ export class Switchboard {
     return this.url;
   }
 
-  /** Starts `switchboard serve` (receiver and sender) on port 0; resolves with both URLs. */
-  async startServe() {
+  /** Starts `switchboard serve` (receiver, sender, call center) on port 0; resolves with the URLs. */
+  async startServe(extraArgs = []) {
     const urls = await this.start(
-      ['serve', '--receiver-listen', '127.0.0.1:0', '--sender-listen', '127.0.0.1:0'],
-      2,
+      [
+        'serve',
+        '--receiver-listen', '127.0.0.1:0',
+        '--sender-listen', '127.0.0.1:0',
+        '--callcenter-listen', '127.0.0.1:0',
+        ...extraArgs,
+      ],
+      3,
     );
     this.url = urls.receiver;
     this.sender = urls.sender;
+    this.callcenter = urls.callcenter;
     return urls;
+  }
+
+  /** A call-center REST call. */
+  async cc(method, path, token, body) {
+    const response = await fetch(`${this.callcenter}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  }
+
+  /** Posts a Generic-CTI event as form fields, as a PBX script written for Zammad does. */
+  async cti(token, fields) {
+    const response = await fetch(`${this.callcenter}/api/v1/cti/${token}`, {
+      method: 'POST',
+      body: new URLSearchParams(fields),
+    });
+    return { status: response.status, body: await response.json() };
   }
 
   /** Starts the binary and waits for the ready line of each of `roles` roles. */

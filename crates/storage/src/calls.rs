@@ -524,7 +524,7 @@ impl Store {
     pub async fn open_calls(&self) -> Result<Vec<Call>> {
         self.read(|tx| {
             Ok(tx
-                .prepare_cached(&format!("SELECT {CALL_COLUMNS} FROM calls WHERE status <> 'ended' ORDER BY started_at, id"))?
+                .prepare_cached(&format!("SELECT {CALL_COLUMNS} FROM calls WHERE status IN ('queued', 'ringing', 'connected') ORDER BY started_at, id"))?
                 .query_map([], call_from_row)?
                 .map(|r| r.map(|(c, _)| c))
                 .collect::<rusqlite::Result<Vec<_>>>()?)
@@ -778,7 +778,7 @@ impl Store {
                 }
             }
             let mut statement = tx.prepare_cached(
-                "SELECT status, COUNT(*) FROM calls WHERE status <> 'ended' GROUP BY status",
+                "SELECT status, COUNT(*) FROM calls WHERE status IN ('queued', 'ringing', 'connected') GROUP BY status",
             )?;
             let rows =
                 statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;

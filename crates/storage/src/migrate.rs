@@ -10,6 +10,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "sender", include_str!("../migrations/sqlite/0002_sender.sql")),
     (3, "customers", include_str!("../migrations/sqlite/0003_customers.sql")),
     (4, "calls", include_str!("../migrations/sqlite/0004_calls.sql")),
+    (5, "calls_by_status", include_str!("../migrations/sqlite/0005_calls_by_status.sql")),
 ];
 
 /// Applies every migration the database has not seen, each in its own immediate transaction, so two

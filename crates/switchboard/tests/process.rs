@@ -190,7 +190,7 @@ fn a_taken_port_gives_one_line_naming_the_port_and_the_flag() {
 #[test]
 fn roles_not_built_yet_say_so_and_fail() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for role in ["callcenter", "bot"] {
+    for role in ["bot"] {
         let output = switchboard(dir.path()).arg(role).output().expect("run");
         assert!(!output.status.success(), "{role} pretended to work");
         assert!(

@@ -47,11 +47,13 @@ async fn next_named(client: &mut Client, name: &str) -> Value {
     }
 }
 
-const SERVE: [&str; 5] = [
+const SERVE: [&str; 7] = [
     "serve",
     "--receiver-listen",
     "127.0.0.1:0",
     "--sender-listen",
+    "127.0.0.1:0",
+    "--callcenter-listen",
     "127.0.0.1:0",
 ];
 
@@ -60,7 +62,7 @@ async fn a_command_queued_before_a_sigkill_is_delivered_after_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bot = add_bot(dir.path(), "page1");
     let http = reqwest::Client::new();
-    let running = start(switchboard(dir.path()), &SERVE, 2);
+    let running = start(switchboard(dir.path()), &SERVE, 3);
     let (receiver, sender) = (
         running.url("receiver").to_owned(),
         running.url("sender").to_owned(),
@@ -89,7 +91,7 @@ async fn a_command_queued_before_a_sigkill_is_delivered_after_restart() {
     assert!(response.status().is_success());
     running.kill();
 
-    let running = start(switchboard(dir.path()), &SERVE, 2);
+    let running = start(switchboard(dir.path()), &SERVE, 3);
     let mut client = Client::connect(running.url("sender"), &json!({"token": bot}), "")
         .await
         .expect("bot connects");

@@ -16,6 +16,7 @@ pub fn switchboard(dir: &Path) -> Command {
         .current_dir(dir)
         .env_remove("SWITCHBOARD_RECEIVER_LISTEN")
         .env_remove("SWITCHBOARD_SENDER_LISTEN")
+        .env_remove("SWITCHBOARD_CALLCENTER_LISTEN")
         .env(
             "SWITCHBOARD_DATABASE_URL",
             format!("sqlite://{}", dir.join("sb.db").display()),
@@ -27,10 +28,12 @@ pub fn switchboard(dir: &Path) -> Command {
 }
 
 pub fn add_bot(dir: &Path, account: &str) -> String {
-    let output = switchboard(dir)
-        .args(["bots", "add", account])
-        .output()
-        .expect("run bots add");
+    cli(dir, &["bots", "add", account])
+}
+
+/// Runs a command-line subcommand and returns what it printed.
+pub fn cli(dir: &Path, args: &[&str]) -> String {
+    let output = switchboard(dir).args(args).output().expect("run bots add");
     assert!(
         output.status.success(),
         "{}",

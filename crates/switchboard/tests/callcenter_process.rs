@@ -1,0 +1,102 @@
+//! The call center as an operator runs it: `switchboard callcenter` alone, a ringing call survives a
+//! SIGKILL (a console that reconnects is shown it, and its ring timer resumes).
+
+mod common;
+
+use common::{cli, start, switchboard};
+use serde_json::{Value, json};
+use std::time::Duration;
+use switchboard_sioclient::Client;
+
+async fn next_named(client: &mut Client, name: &str) -> Value {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), client.next_event())
+            .await
+            .expect("in time")
+            .expect("open");
+        if event.name == name {
+            return event.data().expect("data");
+        }
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = cli(dir.path(), &["tokens", "add", "pbx"]);
+    let args = [
+        "callcenter",
+        "--listen",
+        "127.0.0.1:0",
+        "--ring-timeout-seconds",
+        "1.5",
+    ];
+    let running = start(switchboard(dir.path()), &args, 1);
+    let url = running.url("callcenter").to_owned();
+    let http = reqwest::Client::new();
+    let mut agents = Vec::new();
+    for (name, extension) in [("Lan", "101"), ("Minh", "102")] {
+        let agent = post(
+            &http,
+            &format!("{url}/api/agents"),
+            &token,
+            json!({"fullName": name, "extension": extension}),
+        )
+        .await;
+        let id = agent["data"]["id"].as_i64().expect("id");
+        post(
+            &http,
+            &format!("{url}/api/agents/{id}/status"),
+            &token,
+            json!({"status": "available"}),
+        )
+        .await;
+        agents.push(id);
+    }
+    let response = http
+        .post(format!("{url}/api/v1/cti/{token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("event=newCall&from=0912345678&to=1900&direction=in&callId=SURVIVOR")
+        .send()
+        .await
+        .expect("cti");
+    assert!(response.status().is_success());
+    running.kill();
+
+    let running = start(switchboard(dir.path()), &args, 1);
+    let url = running.url("callcenter").to_owned();
+    let mut console = Client::connect(&url, &json!({}), &format!("token={token}"))
+        .await
+        .expect("socket");
+    console
+        .emit("join_call_center", &json!({"userType": "crm_system"}))
+        .expect("join");
+    let shown = next_named(&mut console, "incoming_call_to_crm").await;
+    assert_eq!(
+        (&shown["callId"], &shown["assignedAgent"]["id"]),
+        (&json!("SURVIVOR"), &json!(agents[0]))
+    );
+    // Nobody answers: the resumed timer moves it to the other agent.
+    let moved = next_named(&mut console, "incoming_call_to_crm").await;
+    assert_eq!(
+        (&moved["callId"], &moved["assignedAgent"]["id"]),
+        (&json!("SURVIVOR"), &json!(agents[1]))
+    );
+    running.kill();
+}
