@@ -61,6 +61,13 @@ pub fn pick<'a>(
     queue: Option<&str>,
     declined: &[i64],
 ) -> Option<i64> {
+    // A queue nobody belongs to (a phone system naming queues the call center never set up) restricts
+    // nothing: the call would otherwise wait for ever.
+    let queue = queue.filter(|q| {
+        candidates
+            .iter()
+            .any(|c| c.queues.iter().any(|own| own == q))
+    });
     let eligible = candidates.iter().filter(|c| {
         c.status == AgentStatus::Available
             && c.state == AgentState::Idle
@@ -92,6 +99,20 @@ mod tests {
             idle_since,
             queues,
         }
+    }
+
+    #[test]
+    fn a_queue_nobody_belongs_to_restricts_nothing() {
+        let sales = vec!["sales".to_owned()];
+        let none: Vec<String> = vec![];
+        let agents = [
+            agent(1, AgentStatus::Available, AgentState::Idle, 10, &none),
+            agent(2, AgentStatus::Away, AgentState::Idle, 5, &sales),
+        ];
+        // Someone belongs to `sales`: a sales call waits for them.
+        assert_eq!(pick(&agents, Some("sales"), &[]), None);
+        // Nobody belongs to `support`: anyone free takes it.
+        assert_eq!(pick(&agents, Some("support"), &[]), Some(1));
     }
 
     #[test]
@@ -137,7 +158,8 @@ mod tests {
             agent(2, AgentStatus::Available, AgentState::Idle, 200, &sales),
         ];
         assert_eq!(pick(&agents, Some("sales"), &[]), Some(2));
-        assert_eq!(pick(&agents, Some("billing"), &[]), None);
+        // Nobody belongs to `billing`: the longest idle takes it rather than nobody.
+        assert_eq!(pick(&agents, Some("billing"), &[]), Some(1));
         assert_eq!(pick(&agents, None, &[]), Some(1));
     }
 
