@@ -18,6 +18,8 @@ use switchboard_web::ApiError;
 pub struct CallCenterOptions {
     /// How long a call rings at one agent before it moves on to the next.
     pub ring_timeout: Duration,
+    /// How long an agent stays in wrap-up (no offers) after a call they talked on; zero for none.
+    pub wrap_up: Duration,
     /// Where to tell the phone system that a console answered or rejected a call (`None`: nowhere).
     pub webhook_url: Option<String>,
     /// Signs the webhook's body (`X-Switchboard-Signature: sha256=<hex HMAC>`), when set.
@@ -28,6 +30,7 @@ impl Default for CallCenterOptions {
     fn default() -> Self {
         Self {
             ring_timeout: Duration::from_secs(20),
+            wrap_up: Duration::ZERO,
             webhook_url: None,
             webhook_secret: None,
         }
@@ -81,6 +84,10 @@ impl Engine {
                 self.options.ring_timeout.saturating_sub(elapsed),
             );
         }
+        // Wrap-ups interrupted by a restart end now rather than never.
+        for agent in self.store.agents_in_wrap_up().await? {
+            self.end_wrap_up(agent.id, Duration::ZERO);
+        }
         Ok(())
     }
 
@@ -92,6 +99,24 @@ impl Engine {
         for offer in effects.offers {
             self.time(offer, self.options.ring_timeout);
         }
+        for agent_id in effects.wrap_ups {
+            self.end_wrap_up(agent_id, self.options.wrap_up);
+        }
+    }
+
+    fn end_wrap_up(&self, agent_id: i64, after: Duration) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            match engine.store.finish_wrap_up(agent_id).await {
+                Ok(effects) => engine.apply(effects),
+                Err(error) => tracing::error!(%error, agent_id, "cannot end an agent's wrap-up"),
+            }
+        });
+    }
+
+    fn wrap_up(&self) -> bool {
+        !self.options.wrap_up.is_zero()
     }
 
     fn time(&self, offer: Offer, after: Duration) {
@@ -164,7 +189,7 @@ impl Engine {
         }
         let (call, effects) = self
             .store
-            .end_call(&input.call_id, &input.end_reason)
+            .end_call(&input.call_id, &input.end_reason, self.wrap_up())
             .await?;
         self.apply(effects);
         let agent = match call.answered_by.or(current.offered_agent_id) {
@@ -268,7 +293,11 @@ impl Engine {
                 }
             }
             CtiEvent::Hangup { call_id, cause } => {
-                match self.store.end_call(&call_id, cause.end_reason()).await {
+                match self
+                    .store
+                    .end_call(&call_id, cause.end_reason(), self.wrap_up())
+                    .await
+                {
                     Ok((call, effects)) => {
                         self.apply(effects);
                         Ok(CtiReply::Recorded(Box::new(call)))

@@ -630,3 +630,81 @@ async fn console_decisions_reach_the_phone_system_signed() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(phone_system.received.lock().expect("lock").len(), 2);
 }
+
+#[tokio::test]
+async fn after_a_call_the_agent_wraps_up_before_the_next_one() {
+    let app = TestCallCenter::spawn(CallCenterOptions {
+        wrap_up: Duration::from_millis(800),
+        ..options(20_000)
+    })
+    .await;
+    let (lan, _) = app.agent("lan", "101").await;
+    let mut console = app.console(&app.api_token).await;
+    app.new_call("WRAP_1", "0912000101").await;
+    next_named(&mut console, "incoming_call_to_crm").await;
+    let ack = console
+        .emit_with_ack(
+            "answer_call",
+            &json!({"callId": "WRAP_1", "agentId": lan.id}),
+            ACK,
+        )
+        .await
+        .expect("ack");
+    assert_eq!(ack["success"], true);
+    let (code, _) = app
+        .cti(&[
+            ("event", "hangup"),
+            ("callId", "WRAP_1"),
+            ("cause", "normalClearing"),
+        ])
+        .await;
+    assert_eq!(code, 200);
+    let (_, agents) = app
+        .call("GET", "/api/agents/status", Some(&app.api_token), None)
+        .await;
+    assert_eq!(agents["data"][0]["state"], "wrap_up", "{agents}");
+    // A call during the wrap-up waits; it rings once the wrap-up is over.
+    let asked = std::time::Instant::now();
+    app.new_call("WRAP_2", "0912000102").await;
+    let offered = next_named(&mut console, "incoming_call_to_crm").await;
+    assert_eq!(
+        (&offered["callId"], &offered["assignedAgent"]["id"]),
+        (&json!("WRAP_2"), &json!(lan.id))
+    );
+    assert!(
+        asked.elapsed() >= Duration::from_millis(500),
+        "offered during wrap-up"
+    );
+}
+
+#[tokio::test]
+async fn ending_a_call_answered_elsewhere_leaves_the_agent_it_first_rang_alone() {
+    let app = TestCallCenter::spawn(options(20_000)).await;
+    let (lan, _) = app.agent("lan", "101").await;
+    let (minh, _) = app.agent("minh", "102").await;
+    let mut console = app.console(&app.api_token).await;
+    app.new_call("FIRST", "0912000201").await;
+    let first = next_named(&mut console, "incoming_call_to_crm").await;
+    assert_eq!(first["assignedAgent"]["id"], lan.id);
+    // Minh picks up the call ringing at Lan; Lan is free again and gets the next call.
+    let ack = console
+        .emit_with_ack(
+            "answer_call",
+            &json!({"callId": "FIRST", "agentId": minh.id}),
+            ACK,
+        )
+        .await
+        .expect("ack");
+    assert_eq!(ack["success"], true);
+    app.new_call("SECOND", "0912000202").await;
+    let second = next_named(&mut console, "incoming_call_to_crm").await;
+    assert_eq!(second["assignedAgent"]["id"], lan.id);
+    // The first call ends: Lan's phone is still ringing with the second.
+    app.cti(&[("event", "hangup"), ("callId", "FIRST")]).await;
+    next_named(&mut console, "call_ended").await;
+    let lan_now = app.store.agent(lan.id).await.expect("agent");
+    assert_eq!(
+        lan_now.state,
+        switchboard_domain::routing::AgentState::Ringing
+    );
+}

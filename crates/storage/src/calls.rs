@@ -89,6 +89,8 @@ pub struct Offer {
 pub struct Effects {
     pub events: usize,
     pub offers: Vec<Offer>,
+    /// Agents who went into wrap-up: the role ends it after the wrap-up time.
+    pub wrap_ups: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -457,7 +459,7 @@ impl Store {
                     "message": LANG.call_connected(),
                 }),
             )?;
-            let mut effects = Effects { events: 1, offers: Vec::new() };
+            let mut effects = Effects { events: 1, ..Effects::default() };
             // The agent who was offered it is free again; another waiting call may be theirs.
             route_waiting(tx, now, &mut effects)?;
             Ok((call(tx, &call_id)?.0, effects))
@@ -466,7 +468,15 @@ impl Store {
     }
 
     /// The call ends (hung up, rejected, given up). Unanswered calls are marked missed.
-    pub async fn end_call(&self, call_id: &str, reason: &str) -> Result<(Call, Effects)> {
+    ///
+    /// With `wrap_up`, the agent who talked goes into wrap-up (no offers) until [`Store::finish_wrap_up`];
+    /// the role times it. Without, they are idle at once.
+    pub async fn end_call(
+        &self,
+        call_id: &str,
+        reason: &str,
+        wrap_up: bool,
+    ) -> Result<(Call, Effects)> {
         let (call_id, reason) = (call_id.to_owned(), reason.to_owned());
         self.write(move |tx| {
             let (current, _) = call(tx, &call_id)?;
@@ -480,8 +490,20 @@ impl Store {
                 "UPDATE calls SET status = 'ended', ended_at = ?2, end_reason = ?3, missed = ?4 WHERE call_id = ?1",
                 params![call_id, now, reason, missed],
             )?;
-            for agent_id in [current.answered_by, current.offered_agent_id].into_iter().flatten() {
-                set_state(tx, agent_id, AgentState::Idle, now)?;
+            let mut effects = Effects { events: 1, ..Effects::default() };
+            // Only the agent the call holds now: one it rang at before it was answered elsewhere was freed
+            // then, and may be ringing with another call by now.
+            match current.answered_by {
+                Some(agent_id) if wrap_up => {
+                    set_state(tx, agent_id, AgentState::WrapUp, now)?;
+                    effects.wrap_ups.push(agent_id);
+                }
+                Some(agent_id) => set_state(tx, agent_id, AgentState::Idle, now)?,
+                None => {
+                    if let Some(agent_id) = current.offered_agent_id {
+                        set_state(tx, agent_id, AgentState::Idle, now)?;
+                    }
+                }
             }
             let ended = call(tx, &call_id)?.0;
             append(
@@ -490,9 +512,36 @@ impl Store {
                 None,
                 &json!({"callId": call_id, "endReason": reason, "duration": ended.talk_seconds, "message": LANG.call_ended()}),
             )?;
-            let mut effects = Effects { events: 1, offers: Vec::new() };
             route_waiting(tx, now, &mut effects)?;
             Ok((ended, effects))
+        })
+        .await
+    }
+
+    /// An agent's wrap-up time is over: they are idle, and waiting calls may be theirs. Nothing happens
+    /// if they are no longer wrapping up.
+    pub async fn finish_wrap_up(&self, agent_id: i64) -> Result<Effects> {
+        self.write(move |tx| {
+            let mut effects = Effects::default();
+            if agent(tx, agent_id)?.state != AgentState::WrapUp {
+                return Ok(effects);
+            }
+            let now = UnixMillis::now().0;
+            set_state(tx, agent_id, AgentState::Idle, now)?;
+            route_waiting(tx, now, &mut effects)?;
+            Ok(effects)
+        })
+        .await
+    }
+
+    /// Agents in wrap-up now, to time after a restart.
+    pub async fn agents_in_wrap_up(&self) -> Result<Vec<Agent>> {
+        self.read(|tx| {
+            Ok(all_agents(tx)?
+                .into_iter()
+                .map(|(a, _)| a)
+                .filter(|a| a.state == AgentState::WrapUp)
+                .collect())
         })
         .await
     }
@@ -920,10 +969,13 @@ mod tests {
             (state(one.id), state(two.id)),
             (Some(AgentState::Idle), Some(AgentState::OnCall))
         );
-        let (ended, _) = store.end_call("C1", "customer_hangup").await.expect("end");
+        let (ended, _) = store
+            .end_call("C1", "customer_hangup", false)
+            .await
+            .expect("end");
         assert_eq!((ended.status.as_str(), ended.missed), ("ended", false));
         assert!(matches!(
-            store.end_call("C1", "again").await,
+            store.end_call("C1", "again", false).await,
             Err(StorageError::CallEnded(_))
         ));
         let events = store.events_after(0, 100).await.expect("events");
@@ -1000,7 +1052,7 @@ mod tests {
                 agent_id: one.id
             }]
         );
-        let (missed, _) = store.end_call("C1", "cancel").await.expect("end");
+        let (missed, _) = store.end_call("C1", "cancel", false).await.expect("end");
         assert!(missed.missed);
     }
 
@@ -1052,7 +1104,7 @@ mod tests {
             if id == "B" {
                 store.answer_call(id, one.id).await.expect("answer");
             }
-            store.end_call(id, "hangup").await.expect("end");
+            store.end_call(id, "hangup", false).await.expect("end");
         }
         let all = store
             .calls(CallFilter::default(), None, 2)

@@ -34,6 +34,7 @@ pub struct FileConfig {
 pub struct CallCenterFile {
     pub listen: Option<SocketAddr>,
     pub ring_timeout_seconds: Option<f64>,
+    pub wrap_up_seconds: Option<f64>,
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
 }

@@ -110,6 +110,9 @@ pub struct CallCenterArgs {
     /// Seconds a call rings at one agent before it moves to the next (default 20).
     #[arg(long, env = "SWITCHBOARD_RING_TIMEOUT_SECONDS")]
     ring_timeout_seconds: Option<f64>,
+    /// Seconds an agent stays in wrap-up (no new calls) after each call they talked on (default 0).
+    #[arg(long, env = "SWITCHBOARD_WRAP_UP_SECONDS")]
+    wrap_up_seconds: Option<f64>,
     /// URL the call center POSTs to when a console answers or rejects a call (the phone system's).
     #[arg(long, env = "SWITCHBOARD_CALLCENTER_WEBHOOK_URL")]
     webhook_url: Option<String>,

@@ -76,6 +76,14 @@ fn call_center_options(
         }
         options.ring_timeout = Duration::from_secs_f64(seconds);
     }
+    if let Some(seconds) = args.wrap_up_seconds.or(file.wrap_up_seconds) {
+        if !(0.0..=3600.0).contains(&seconds) {
+            return Err(format!(
+                "wrap_up_seconds must be between 0 and 3600, not {seconds}"
+            ));
+        }
+        options.wrap_up = Duration::from_secs_f64(seconds);
+    }
     options.webhook_url = args
         .webhook_url
         .clone()
