@@ -47,13 +47,13 @@ test('an agent send reaches the bot; the bot result reaches the console live', a
   const bot = await connect(sb.sender, { token: botToken });
   // The bot behaves as documented: acknowledge, execute once, report.
   const executed = new Set();
+  let reported;
+  const reportAnswered = new Promise((resolve) => { reported = resolve; });
   bot.on('send_message_command', (command) => {
     bot.emit('command_ack', { command_id: command.command_id });
     if (executed.has(command.command_id)) return;
     executed.add(command.command_id);
-    bot.emit('message_status_update', { command_id: command.command_id, status: 'sent', platform_message_id: 'm_js_1' }, (answer) => {
-      assert.equal(answer.success, true);
-    });
+    bot.emit('message_status_update', { command_id: command.command_id, status: 'sent', platform_message_id: 'm_js_1' }, reported);
   });
 
   const sentUpdate = until(console_, 'message_status_update', (e) => e.message.status === 'sent');
@@ -64,6 +64,9 @@ test('an agent send reaches the bot; the bot result reaches the console live', a
   assert.equal(update.message.id, body.data.message.id);
   assert.equal(update.message.message_id, 'm_js_1');
   assert.equal(executed.size, 1);
+  // The server acknowledged the bot's report (awaited here, so a missing or failed answer fails the test).
+  const answer = await reportAnswered;
+  assert.equal(answer.success, true);
   bot.close();
   console_.close();
 });

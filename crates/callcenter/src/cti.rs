@@ -1,6 +1,6 @@
 //! The Generic-CTI webhook, compatible with Zammad's: `POST /api/v1/cti/{token}` with the event as form
 //! fields (what PBX scripts written for Zammad send) or as a JSON object. The token in the path is an
-//! API token (`switchboard tokens create`), since phone systems cannot send headers of their choosing.
+//! API token (`switchboard tokens add`), since phone systems cannot send headers of their choosing.
 
 use crate::AppState;
 use crate::engine::CtiReply;
@@ -31,12 +31,9 @@ fn params(headers: &HeaderMap, body: &[u8]) -> Result<CtiParams, ApiError> {
         "application/x-www-form-urlencoded" | "" => Ok(form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()),
-        _ => Err(ApiError::BadRequest {
-            code: "unsupported_media_type",
-            message: format!(
-                "send the event as application/x-www-form-urlencoded or application/json, not `{media}`"
-            ),
-        }),
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "send the event as application/x-www-form-urlencoded or application/json, not `{media}`"
+        ))),
     }
 }
 
@@ -51,7 +48,7 @@ pub async fn webhook(
         Some(Principal::Integrator { .. }) => {}
         Some(_) => {
             return Err(ApiError::Forbidden(
-                "the CTI webhook takes an API token (switchboard tokens create), not a login or a bot token".into(),
+                "the CTI webhook takes an API token (switchboard tokens add), not a login or a bot token".into(),
             ));
         }
         None => {

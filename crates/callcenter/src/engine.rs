@@ -3,6 +3,7 @@
 //! ring timers of new offers, and tell the phone system what the console decided.
 
 use crate::webhook::{PhoneSystemNotice, Webhook};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, CtiEvent, Direction, EndCallIn};
@@ -33,6 +34,33 @@ impl Default for CallCenterOptions {
             wrap_up: Duration::ZERO,
             webhook_url: None,
             webhook_secret: None,
+        }
+    }
+}
+
+/// What a timer does when it fires.
+#[derive(Debug)]
+enum Timer {
+    RingOut(Offer),
+    WrapUp(i64),
+}
+
+/// What a console asks for, named by its Socket.IO event; the REST routes ask for the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleAction {
+    Answer,
+    End,
+    SetStatus,
+}
+
+impl ConsoleAction {
+    pub const ALL: [Self; 3] = [Self::Answer, Self::End, Self::SetStatus];
+
+    pub fn event(self) -> &'static str {
+        match self {
+            Self::Answer => "answer_call",
+            Self::End => "end_call",
+            Self::SetStatus => "set_agent_status",
         }
     }
 }
@@ -79,59 +107,52 @@ impl Engine {
         for ringing in self.store.ringing_calls().await? {
             let elapsed =
                 Duration::from_millis(u64::try_from(now - ringing.offered_at.0).unwrap_or(0));
-            self.time(
-                ringing.offer,
+            self.later(
                 self.options.ring_timeout.saturating_sub(elapsed),
+                Timer::RingOut(ringing.offer),
             );
         }
         // Wrap-ups interrupted by a restart end now rather than never.
         for agent in self.store.agents_in_wrap_up().await? {
-            self.end_wrap_up(agent.id, Duration::ZERO);
+            self.later(Duration::ZERO, Timer::WrapUp(agent.id));
         }
         Ok(())
     }
 
-    /// Makes what a change did visible: consoles get its events now, and its offers start ringing.
+    /// Makes what a change did visible: consoles get its events now, offers start ringing, wrap-ups
+    /// start counting.
     fn apply(&self, effects: Effects) {
         if effects.events > 0 {
             self.feed.notify();
         }
         for offer in effects.offers {
-            self.time(offer, self.options.ring_timeout);
+            self.later(self.options.ring_timeout, Timer::RingOut(offer));
         }
         for agent_id in effects.wrap_ups {
-            self.end_wrap_up(agent_id, self.options.wrap_up);
+            self.later(self.options.wrap_up, Timer::WrapUp(agent_id));
         }
     }
 
-    fn end_wrap_up(&self, agent_id: i64, after: Duration) {
+    /// Runs `timer` after `delay`. Timers are never cancelled: one whose moment has passed (the call was
+    /// answered, the wrap-up ended otherwise) is a no-op in the store.
+    fn later(&self, delay: Duration, timer: Timer) {
         let engine = self.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            match engine.store.finish_wrap_up(agent_id).await {
+            tokio::time::sleep(delay).await;
+            let result = match &timer {
+                Timer::RingOut(offer) => engine.store.ring_timeout(offer.clone()).await,
+                Timer::WrapUp(agent_id) => engine.store.finish_wrap_up(*agent_id).await,
+            };
+            match result {
                 Ok(effects) => engine.apply(effects),
-                Err(error) => tracing::error!(%error, agent_id, "cannot end an agent's wrap-up"),
+                Err(StorageError::UnknownCall(_) | StorageError::UnknownAgent(_)) => {}
+                Err(error) => tracing::error!(%error, ?timer, "a call-center timer failed"),
             }
         });
     }
 
     fn wrap_up(&self) -> bool {
         !self.options.wrap_up.is_zero()
-    }
-
-    fn time(&self, offer: Offer, after: Duration) {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            // A stale offer (answered, ended, moved on) is a no-op in the store.
-            match engine.store.ring_timeout(offer.clone()).await {
-                Ok(effects) => engine.apply(effects),
-                Err(StorageError::UnknownCall(_)) => {}
-                Err(error) => {
-                    tracing::error!(%error, call_id = %offer.call_id, "cannot move an unanswered call on");
-                }
-            }
-        });
     }
 
     /// The agent `principal` acts as: the one asked for, if they may act for others, or their own.
@@ -160,12 +181,30 @@ impl Engine {
         }
     }
 
-    /// `answer_call`: the first answer wins; the others get `call_taken`.
-    pub async fn answer(
+    /// A console's action with its payload as sent (the seed's shape), validated here once for Socket.IO
+    /// and REST alike; answers what the action changed.
+    pub async fn act(
         &self,
         principal: &Principal,
-        input: AnswerCallIn,
-    ) -> Result<Call, ApiError> {
+        action: ConsoleAction,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ApiError> {
+        Ok(match action {
+            ConsoleAction::Answer => {
+                json!(self.answer(principal, AnswerCallIn::parse(body)?).await?)
+            }
+            ConsoleAction::End => json!(self.end(principal, EndCallIn::parse(body)?).await?),
+            ConsoleAction::SetStatus => {
+                json!(
+                    self.set_status(principal, AgentStatusIn::parse(body)?)
+                        .await?
+                )
+            }
+        })
+    }
+
+    /// `answer_call`: the first answer wins; the others get `call_taken`.
+    async fn answer(&self, principal: &Principal, input: AnswerCallIn) -> Result<Call, ApiError> {
         let agent = self.acting_agent(principal, input.agent_id).await?;
         let (call, effects) = self.store.answer_call(&input.call_id, agent.id).await?;
         self.apply(effects);
@@ -175,11 +214,11 @@ impl Engine {
     }
 
     /// `end_call`: a reject while the call rings, a hangup once it is connected.
-    pub async fn end(&self, principal: &Principal, input: EndCallIn) -> Result<Call, ApiError> {
-        let current = self.store.call(&input.call_id).await?;
+    async fn end(&self, principal: &Principal, input: EndCallIn) -> Result<Call, ApiError> {
         if !principal.supervises_agents() {
             let agent = self.acting_agent(principal, None).await?;
-            let theirs = [current.offered_agent_id, current.answered_by].contains(&Some(agent.id));
+            let current = self.store.call(&input.call_id).await?;
+            let theirs = current.offered_agent_id == Some(agent.id);
             if !theirs {
                 return Err(ApiError::Forbidden(format!(
                     "call `{}` is not ringing at or connected to you",
@@ -192,22 +231,25 @@ impl Engine {
             .end_call(&input.call_id, &input.end_reason, self.wrap_up())
             .await?;
         self.apply(effects);
-        let agent = match call.answered_by.or(current.offered_agent_id) {
-            Some(id) => self.store.agent(id).await.ok(),
-            None => None,
-        };
-        let connected = current.status == "connected";
-        self.webhook.notify(PhoneSystemNotice::end(
-            &call,
-            agent.as_ref(),
-            connected,
-            &input.source,
-        ));
+        if self.webhook.is_enabled() {
+            // The agent the call held: who answered it, or the one it was ringing at.
+            let agent = match call.offered_agent_id {
+                Some(id) => self.store.agent(id).await.ok(),
+                None => None,
+            };
+            let was_connected = call.answered_at.is_some();
+            self.webhook.notify(PhoneSystemNotice::end(
+                &call,
+                agent.as_ref(),
+                was_connected,
+                &input.source,
+            ));
+        }
         Ok(call)
     }
 
     /// An agent's own status (or, for supervisors, anyone's).
-    pub async fn set_status(
+    async fn set_status(
         &self,
         principal: &Principal,
         input: AgentStatusIn,

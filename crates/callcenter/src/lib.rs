@@ -89,7 +89,6 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         )
         .route("/api/v1/cti/{token}", post(cti::webhook))
         .route("/healthz", get(switchboard_web::healthz))
-        .fallback(rest::not_found)
         .with_state(state);
     (
         switchboard_web::with_common_layers(api, socket_layer, cors_origins),

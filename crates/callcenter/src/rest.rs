@@ -3,28 +3,19 @@
 //! Every answer is `{success, data}`; every failure `{success: false, error}` (switchboard_web::ApiError).
 
 use crate::AppState;
+use crate::engine::ConsoleAction;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, EndCallIn};
 use switchboard_domain::customer::CustomerIn;
 use switchboard_domain::routing::AgentStatus;
+use switchboard_domain::validation::optional_text;
 use switchboard_domain::{Principal, UnixMillis, ValidationError, phone};
 use switchboard_storage::{AgentChanges, CallFilter, NewAgent};
 use switchboard_web::{
-    ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok,
+    ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok, path_id,
+    require_console,
 };
-
-/// People and integrations use the call center; bot tokens are for the Facebook side only.
-fn require_console(principal: &Principal) -> Result<(), ApiError> {
-    if principal.works_inboxes() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "bot tokens cannot use the call center; use a login or an API token".into(),
-        ))
-    }
-}
 
 fn require_supervisor(principal: &Principal) -> Result<(), ApiError> {
     if principal.supervises_agents() {
@@ -34,13 +25,6 @@ fn require_supervisor(principal: &Principal) -> Result<(), ApiError> {
             "only a supervisor or an admin may do this".into(),
         ))
     }
-}
-
-fn id(text: &str, field: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ValidationError::new(field, format!("`{text}` is not an id")).into())
 }
 
 /// `GET /api/agents/status`: every agent with their status and state.
@@ -81,22 +65,12 @@ pub async fn agent_me(
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AgentIn {
     user_id: Option<i64>,
     full_name: Option<String>,
     extension: Option<String>,
     queues: Option<Vec<String>>,
-}
-
-fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
-    value
-        .map(|v| {
-            let v = v.trim().to_owned();
-            switchboard_domain::validation::text(field, &v, max)?;
-            Ok(v)
-        })
-        .transpose()
 }
 
 fn queues(value: Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
@@ -122,7 +96,7 @@ pub async fn create_agent(
 ) -> Result<Response, ApiError> {
     require_supervisor(&principal)?;
     let store = state.engine.store();
-    let mut full_name = text("fullName", body.full_name, 200)?.filter(|n| !n.is_empty());
+    let mut full_name = optional_text("fullName", body.full_name, 200)?.filter(|n| !n.is_empty());
     if let Some(user_id) = body.user_id {
         let user = store.user(user_id).await.map_err(|_| {
             ApiError::from(ValidationError::new(
@@ -140,7 +114,7 @@ pub async fn create_agent(
         .create_agent(NewAgent {
             user_id: body.user_id,
             full_name,
-            extension: text("extension", body.extension, 50)?.unwrap_or_default(),
+            extension: optional_text("extension", body.extension, 50)?.unwrap_or_default(),
             queues: queues(body.queues)?.unwrap_or_default(),
         })
         .await?;
@@ -161,8 +135,8 @@ pub async fn update_agent(
         );
     }
     let changes = AgentChanges {
-        full_name: text("fullName", body.full_name, 200)?,
-        extension: text("extension", body.extension, 50)?,
+        full_name: optional_text("fullName", body.full_name, 200)?,
+        extension: optional_text("extension", body.extension, 50)?,
         queues: queues(body.queues)?,
     };
     if changes.full_name.as_deref() == Some("") {
@@ -171,7 +145,7 @@ pub async fn update_agent(
     let agent = state
         .engine
         .store()
-        .update_agent(id(&agent_id, "id")?, changes)
+        .update_agent(path_id(&agent_id, "id")?, changes)
         .await?;
     Ok(ok(agent))
 }
@@ -189,10 +163,11 @@ pub async fn set_agent_status(
     JsonBody(body): JsonBody<StatusIn>,
 ) -> Result<Response, ApiError> {
     require_console(&principal)?;
-    let input = AgentStatusIn::parse(
-        &serde_json::json!({"agentId": id(&agent_id, "id")?, "status": body.status}),
-    )?;
-    Ok(ok(state.engine.set_status(&principal, input).await?))
+    let body = serde_json::json!({"agentId": path_id(&agent_id, "id")?, "status": body.status});
+    Ok(ok(state
+        .engine
+        .act(&principal, ConsoleAction::SetStatus, &body)
+        .await?))
 }
 
 /// `GET /api/call-center/status`: agents by status, calls ringing, waiting and connected.
@@ -294,7 +269,7 @@ pub async fn customer(
     Ok(ok(state
         .engine
         .store()
-        .customer(id(&customer_id, "id")?)
+        .customer(path_id(&customer_id, "id")?)
         .await?))
 }
 
@@ -312,7 +287,7 @@ pub async fn update_customer(
     Ok(ok(state
         .engine
         .store()
-        .update_customer(id(&customer_id, "id")?, fields)
+        .update_customer(path_id(&customer_id, "id")?, fields)
         .await?))
 }
 
@@ -333,7 +308,7 @@ pub async fn link_conversation(
     let customer = state
         .engine
         .store()
-        .link_conversation(id(&customer_id, "id")?, body.conversation_id)
+        .link_conversation(path_id(&customer_id, "id")?, body.conversation_id)
         .await?;
     Ok(ok(customer))
 }
@@ -395,34 +370,39 @@ pub async fn call(
     Ok(ok(state.engine.store().call(&call_id).await?))
 }
 
-/// `POST /api/calls/{callId}/answer {agentId?}`: `answer_call` for clients without a socket.
+/// A socket action on the call in the path, for clients without a socket.
+async fn call_action(
+    state: &AppState,
+    principal: &Principal,
+    action: ConsoleAction,
+    call_id: String,
+    mut body: serde_json::Value,
+) -> Result<Response, ApiError> {
+    require_console(principal)?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("callId".into(), call_id.into());
+    }
+    Ok(ok(state.engine.act(principal, action, &body).await?))
+}
+
+/// `POST /api/calls/{callId}/answer {agentId?}`: as `answer_call`.
 pub async fn answer_call(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Path(call_id): Path<String>,
-    JsonBody(mut body): JsonBody<serde_json::Value>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
-    if let Some(object) = body.as_object_mut() {
-        object.insert("callId".into(), call_id.into());
-    }
-    let input = AnswerCallIn::parse(&body)?;
-    Ok(ok(state.engine.answer(&principal, input).await?))
+    call_action(&state, &principal, ConsoleAction::Answer, call_id, body).await
 }
 
-/// `POST /api/calls/{callId}/end {endReason?}`: `end_call` for clients without a socket.
+/// `POST /api/calls/{callId}/end {endReason?}`: as `end_call`.
 pub async fn end_call(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Path(call_id): Path<String>,
-    JsonBody(mut body): JsonBody<serde_json::Value>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
-    if let Some(object) = body.as_object_mut() {
-        object.insert("callId".into(), call_id.into());
-    }
-    let input = EndCallIn::parse(&body)?;
-    Ok(ok(state.engine.end(&principal, input).await?))
+    call_action(&state, &principal, ConsoleAction::End, call_id, body).await
 }
 
 pub async fn blocked_numbers(
@@ -449,7 +429,7 @@ pub async fn block_number(
     require_supervisor(&principal)?;
     let number =
         phone::normalize(&body.number).map_err(|e| ValidationError::new("number", e.problem))?;
-    let reason = text("reason", Some(body.reason), 500)?.unwrap_or_default();
+    let reason = optional_text("reason", Some(body.reason), 500)?.unwrap_or_default();
     state.engine.store().block_number(&number, &reason).await?;
     Ok(ok(serde_json::json!({"number": number, "reason": reason})))
 }
@@ -467,8 +447,4 @@ pub async fn unblock_number(
     } else {
         Err(ApiError::NotFound(format!("{number} is not blocked")))
     }
-}
-
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound("no such endpoint on the call center; see docs/protocol.md".into())
 }

@@ -8,15 +8,14 @@
 //! Socket.IO acknowledgement, when the client asked for one). The connection always stays up.
 
 use crate::AppState;
+use crate::engine::ConsoleAction;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use switchboard_domain::callcenter::{
-    AgentStatusIn, AnswerCallIn, EndCallIn, JOINED_MESSAGE, Lang,
-};
+use switchboard_domain::callcenter::{JOINED_MESSAGE, Lang};
 use switchboard_domain::{EventKind, Principal, ValidationError};
 use switchboard_realtime::{FeedEvent, Handshake, RealtimeError, StreamFilter};
 use switchboard_web::ApiError;
@@ -119,80 +118,23 @@ fn connected(socket: SocketRef, state: AppState) {
         },
     );
 
-    let (answer_state, answer_english, answer_principal) =
-        (state.clone(), english.clone(), principal.clone());
-    socket.on(
-        "answer_call",
-        move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
-            let (state, english, principal) = (
-                answer_state.clone(),
-                answer_english.clone(),
-                answer_principal.clone(),
-            );
-            async move {
-                let result = match body
-                    .map_err(|_| not_an_object())
-                    .and_then(|b| AnswerCallIn::parse(&b))
-                {
-                    Ok(input) => state
-                        .engine
-                        .answer(&principal, input)
-                        .await
-                        .map(|call| json!(call)),
-                    Err(error) => Err(error.into()),
-                };
-                reply(&socket, ack, english.lang(), "answer_call", result);
-            }
-        },
-    );
-
-    let (end_state, end_english, end_principal) =
-        (state.clone(), english.clone(), principal.clone());
-    socket.on(
-        "end_call",
-        move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
-            let (state, english, principal) = (
-                end_state.clone(),
-                end_english.clone(),
-                end_principal.clone(),
-            );
-            async move {
-                let result = match body
-                    .map_err(|_| not_an_object())
-                    .and_then(|b| EndCallIn::parse(&b))
-                {
-                    Ok(input) => state
-                        .engine
-                        .end(&principal, input)
-                        .await
-                        .map(|call| json!(call)),
-                    Err(error) => Err(error.into()),
-                };
-                reply(&socket, ack, english.lang(), "end_call", result);
-            }
-        },
-    );
-
-    socket.on(
-        "set_agent_status",
-        move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
-            let (state, english, principal) = (state.clone(), english.clone(), principal.clone());
-            async move {
-                let result = match body
-                    .map_err(|_| not_an_object())
-                    .and_then(|b| AgentStatusIn::parse(&b))
-                {
-                    Ok(input) => state
-                        .engine
-                        .set_status(&principal, input)
-                        .await
-                        .map(|agent| json!(agent)),
-                    Err(error) => Err(error.into()),
-                };
-                reply(&socket, ack, english.lang(), "set_agent_status", result);
-            }
-        },
-    );
+    for action in ConsoleAction::ALL {
+        let (state, english, principal) = (state.clone(), english.clone(), principal.clone());
+        socket.on(
+            action.event(),
+            move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
+                let (state, english, principal) =
+                    (state.clone(), english.clone(), principal.clone());
+                async move {
+                    let result = match body {
+                        Ok(body) => state.engine.act(&principal, action, &body).await,
+                        Err(_) => Err(not_an_object().into()),
+                    };
+                    reply(&socket, ack, english.lang(), action.event(), result);
+                }
+            },
+        );
+    }
 }
 
 fn not_an_object() -> ValidationError {

@@ -89,6 +89,11 @@ impl Webhook {
         }
     }
 
+    /// Whether a phone system is configured: callers skip building notices nobody will receive.
+    pub fn is_enabled(&self) -> bool {
+        self.target.is_some()
+    }
+
     /// Sends `notice` in the background; the console's action does not wait for the phone system.
     pub fn notify(&self, notice: PhoneSystemNotice) {
         let Some((url, secret)) = self.target.clone() else {

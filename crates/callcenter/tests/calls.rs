@@ -680,7 +680,7 @@ async fn after_a_call_the_agent_wraps_up_before_the_next_one() {
 #[tokio::test]
 async fn ending_a_call_answered_elsewhere_leaves_the_agent_it_first_rang_alone() {
     let app = TestCallCenter::spawn(options(20_000)).await;
-    let (lan, _) = app.agent("lan", "101").await;
+    let (lan, lan_token) = app.agent("lan", "101").await;
     let (minh, _) = app.agent("minh", "102").await;
     let mut console = app.console(&app.api_token).await;
     app.new_call("FIRST", "0912000201").await;
@@ -699,6 +699,13 @@ async fn ending_a_call_answered_elsewhere_leaves_the_agent_it_first_rang_alone()
     app.new_call("SECOND", "0912000202").await;
     let second = next_named(&mut console, "incoming_call_to_crm").await;
     assert_eq!(second["assignedAgent"]["id"], lan.id);
+    // The first call is Minh's now: Lan, whom it rang first, may not end it.
+    let lan_console = app.console(&lan_token).await;
+    let ack = lan_console
+        .emit_with_ack("end_call", &json!({"callId": "FIRST"}), ACK)
+        .await
+        .expect("ack");
+    assert_eq!(ack["error"]["code"], "forbidden", "{ack}");
     // The first call ends: Lan's phone is still ringing with the second.
     app.cti(&[("event", "hangup"), ("callId", "FIRST")]).await;
     next_named(&mut console, "call_ended").await;

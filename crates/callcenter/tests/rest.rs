@@ -147,7 +147,7 @@ async fn bad_cti_requests_get_a_4xx_naming_the_problem_and_change_nothing() {
         .send()
         .await
         .expect("send");
-    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(response.status().as_u16(), 415);
     let response = app
         .http
         .post(format!("{}/api/v1/cti/{}", app.url, app.api_token))

@@ -1,7 +1,7 @@
 //! Customers as the call center's REST API takes them (camelCase, as the seed's API is).
 
 use crate::phone;
-use crate::validation::{self, ValidationError};
+use crate::validation::{ValidationError, optional_text};
 use serde::Deserialize;
 
 /// Body of `POST /api/customers` and, with every field optional, `PATCH /api/customers/{id}`.
@@ -27,20 +27,6 @@ pub struct CustomerFields {
     pub email: Option<String>,
     pub cif: Option<String>,
     pub notes: Option<String>,
-}
-
-fn optional_text(
-    field: &str,
-    value: Option<String>,
-    max: usize,
-) -> Result<Option<String>, ValidationError> {
-    value
-        .map(|v| {
-            let v = v.trim().to_owned();
-            validation::text(field, &v, max)?;
-            Ok(v)
-        })
-        .transpose()
 }
 
 impl CustomerIn {

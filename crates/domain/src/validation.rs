@@ -69,6 +69,21 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<(), ValidationError>
     Ok(())
 }
 
+/// Trims optional free text and checks its length; `None` stays `None` (a field left as it is).
+pub fn optional_text(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ValidationError> {
+    value
+        .map(|v| {
+            let v = v.trim().to_owned();
+            text(field, &v, max)?;
+            Ok(v)
+        })
+        .transpose()
+}
+
 /// Accepts absolute `http`/`https` URLs only: anything else (`javascript:`, `data:`) is refused at the door.
 pub fn web_url(field: &str, value: &str) -> Result<String, ValidationError> {
     let trimmed = value.trim();

@@ -112,7 +112,3 @@ pub async fn status_update(
         json!({"user_id_chat": account, "status": status, "event_id": event_id}),
     ))
 }
-
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::NotFound(format!("no endpoint at {}", uri.path()))
-}

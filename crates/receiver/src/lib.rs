@@ -63,7 +63,6 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         )
         .route("/api/bot/status_update", post(handlers::status_update))
         .route("/healthz", get(switchboard_web::healthz))
-        .fallback(handlers::not_found)
         .with_state(state);
     (
         switchboard_web::with_common_layers(router, socket_layer, cors_origins),

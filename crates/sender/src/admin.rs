@@ -200,7 +200,3 @@ pub async fn create_bot_token(
         json!({"id": id, "user_id_chat": user_id_chat, "token": token}),
     ))
 }
-
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::NotFound(format!("no endpoint at {}", uri.path()))
-}

@@ -11,23 +11,12 @@ use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use switchboard_domain::{Principal, UnixMillis};
-use switchboard_web::{ApiError, Authenticated, JsonBody, SESSION_COOKIE, ok};
+use switchboard_web::{ApiError, Authenticated, JsonBody, SESSION_COOKIE, ok, require_console};
 
 #[derive(Deserialize)]
 pub struct LoginIn {
     username: String,
     password: String,
-}
-
-/// People and integrations work the API; a bot token here is a mistake worth naming.
-pub fn require_console(principal: &Principal) -> Result<(), ApiError> {
-    if principal.works_inboxes() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "bot tokens cannot use the sender's API; use a login or an API token".into(),
-        ))
-    }
 }
 
 pub fn require_admin(principal: &Principal) -> Result<(), ApiError> {

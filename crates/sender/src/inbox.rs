@@ -2,15 +2,15 @@
 //! sending. Thin: check the caller, validate, call the store, wake what must be woken, answer.
 
 use crate::AppState;
-use crate::auth::require_console;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use switchboard_domain::ValidationError;
 use switchboard_domain::outbound::{PostIn, SendMessageIn};
 use switchboard_storage::ConversationFilter;
+use switchboard_web::require_console;
 use switchboard_web::{
-    ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok,
+    ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok, path_id,
 };
 
 #[derive(Debug, Deserialize)]
@@ -31,13 +31,6 @@ fn limit(query: &PageQuery) -> Result<usize, ApiError> {
         Some(n) if (1..=200).contains(&n) => Ok(n),
         Some(_) => Err(ValidationError::new("limit", "must be between 1 and 200").into()),
     }
-}
-
-fn id(text: &str, field: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ValidationError::new(field, format!("`{text}` is not an id")).into())
 }
 
 pub async fn accounts(
@@ -79,7 +72,7 @@ pub async fn mark_read(
     require_console(&principal)?;
     let (conversation, event) = state
         .store
-        .mark_read(id(&conversation_id, "conversation_id")?)
+        .mark_read(path_id(&conversation_id, "conversation_id")?)
         .await?;
     if event.is_some() {
         state.feed.notify();
@@ -94,7 +87,7 @@ pub async fn messages(
     Query(query): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     require_console(&principal)?;
-    let conversation_id = id(&conversation_id, "conversation_id")?;
+    let conversation_id = path_id(&conversation_id, "conversation_id")?;
     let page = state
         .store
         .messages(conversation_id, query.cursor.as_deref(), limit(&query)?)
@@ -156,7 +149,7 @@ pub async fn retry_message(
     require_console(&principal)?;
     let queued = state
         .store
-        .retry_message(id(&message_id, "message_id")?)
+        .retry_message(path_id(&message_id, "message_id")?)
         .await?;
     state.feed.notify();
     state.bots.wake_account(&queued.user_id_chat);
@@ -187,7 +180,10 @@ pub async fn retry_post(
     Path(post_id): Path<String>,
 ) -> Result<Response, ApiError> {
     require_console(&principal)?;
-    let queued = state.store.retry_post(id(&post_id, "post_id")?).await?;
+    let queued = state
+        .store
+        .retry_post(path_id(&post_id, "post_id")?)
+        .await?;
     state.feed.notify();
     state.bots.wake_account(&queued.post.user_id_chat);
     Ok(ok(queued))

@@ -115,7 +115,6 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         .route("/api/tokens", get(admin::tokens).post(admin::create_token))
         .route("/api/tokens/{id}", delete(admin::revoke_token))
         .route("/healthz", get(switchboard_web::healthz))
-        .fallback(admin::not_found)
         .with_state(state);
     (
         switchboard_web::with_common_layers(api, socket_layer, cors_origins),

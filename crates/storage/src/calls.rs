@@ -49,6 +49,7 @@ pub struct Call {
     pub source: String,
     pub status: String,
     pub customer_id: Option<i64>,
+    /// The agent the call is with: ringing at, or answered by (the last one it rang at, once ended).
     pub offered_agent_id: Option<i64>,
     pub answered_by: Option<i64>,
     pub start_time: UnixMillis,
@@ -441,7 +442,10 @@ impl Store {
             }
             let now = UnixMillis::now().0;
             tx.run(
-                "UPDATE calls SET status = 'connected', answered_by = ?2, answered_at = ?3 WHERE call_id = ?1",
+                // The call is now with the agent who answered: `offered_agent_id` always names the agent a
+                // live call is with, so ending it (and checking who may end it) needs no special case.
+                "UPDATE calls SET status = 'connected', answered_by = ?2, answered_at = ?3, offered_agent_id = ?2
+                 WHERE call_id = ?1",
                 params![call_id, agent_id, now],
             )?;
             if let Some(offered) = current.offered_agent_id.filter(|id| *id != agent_id) {
@@ -491,18 +495,13 @@ impl Store {
                 params![call_id, now, reason, missed],
             )?;
             let mut effects = Effects { events: 1, ..Effects::default() };
-            // Only the agent the call holds now: one it rang at before it was answered elsewhere was freed
-            // then, and may be ringing with another call by now.
-            match current.answered_by {
-                Some(agent_id) if wrap_up => {
+            // The agent the call is with: wrapping up after talking, otherwise free at once.
+            if let Some(agent_id) = current.offered_agent_id {
+                if wrap_up && current.answered_by.is_some() {
                     set_state(tx, agent_id, AgentState::WrapUp, now)?;
                     effects.wrap_ups.push(agent_id);
-                }
-                Some(agent_id) => set_state(tx, agent_id, AgentState::Idle, now)?,
-                None => {
-                    if let Some(agent_id) = current.offered_agent_id {
-                        set_state(tx, agent_id, AgentState::Idle, now)?;
-                    }
+                } else {
+                    set_state(tx, agent_id, AgentState::Idle, now)?;
                 }
             }
             let ended = call(tx, &call_id)?.0;

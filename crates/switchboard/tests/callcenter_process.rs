@@ -45,7 +45,7 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
         "--listen",
         "127.0.0.1:0",
         "--ring-timeout-seconds",
-        "1.5",
+        "5",
     ];
     let running = start(switchboard(dir.path()), &args, 1);
     let url = running.url("callcenter").to_owned();

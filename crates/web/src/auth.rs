@@ -11,6 +11,17 @@ use switchboard_storage::Store;
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
+/// People and integrations use the console APIs; a bot token there is a mistake worth naming.
+pub fn require_console(principal: &Principal) -> Result<(), ApiError> {
+    if principal.works_inboxes() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "bot tokens are for the bots' API only; use a login or an API token".into(),
+        ))
+    }
+}
+
 /// The console's session cookie: HttpOnly, so page scripts (and injected ones) cannot read it.
 pub const SESSION_COOKIE: &str = "switchboard_session";
 
@@ -28,15 +39,8 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 /// JSON (which a browser sends cross-origin only after a CORS preflight the allowlist decides).
 fn is_safe(parts: &Parts) -> bool {
     use axum::http::Method;
-    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return true;
-    }
-    parts
-        .headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || crate::json::is_json(&parts.headers)
 }
 
 /// The session token from the `Cookie` header, if there is one.

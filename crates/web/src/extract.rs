@@ -34,6 +34,14 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
     }
 }
 
+/// A positive integer id from a path segment, or `422` naming `field`.
+pub fn path_id(text: &str, field: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ValidationError::new(field, format!("`{text}` is not an id")).into())
+}
+
 /// Request tracing that records the path but never the query string, where Socket.IO clients may
 /// carry their token (`?token=…`).
 pub type HttpTrace = tower_http::trace::TraceLayer<

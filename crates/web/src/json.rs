@@ -9,6 +9,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchboard_domain::ValidationError;
 
+/// Whether the request says its body is JSON (`Content-Type: application/json`, parameters allowed).
+pub(crate) fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// A request body parsed as `T`. Rejects non-JSON, oversized, malformed and mistyped bodies with a 4xx
 /// that names the offending spot (`item 3, field conversation.thread_id`).
 pub struct JsonBody<T>(pub T);
@@ -50,17 +59,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ));
         }
         let bytes = Bytes::from_request(request, state)
             .await

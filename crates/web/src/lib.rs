@@ -12,11 +12,11 @@ pub mod json;
 mod server;
 mod shutdown;
 
-pub use auth::{Authenticated, SESSION_COOKIE, bearer_token, session_cookie};
+pub use auth::{Authenticated, SESSION_COOKIE, bearer_token, require_console, session_cookie};
 pub use bind::{BindError, bind};
 pub use cors::cors;
 pub use error::ApiError;
-pub use extract::{HttpTrace, PathParam, QueryParams, http_trace};
+pub use extract::{HttpTrace, PathParam, QueryParams, http_trace, path_id};
 pub use health::healthz;
 pub use json::{JsonBody, ok};
 pub use server::{Server, socket_io, with_common_layers};

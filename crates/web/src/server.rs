@@ -25,12 +25,21 @@ pub fn with_common_layers(
     cors_origins: &[String],
 ) -> Router {
     routes
+        .fallback(not_found)
         .layer(socket_layer)
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::json::BODY_LIMIT,
         ))
         .layer(crate::cors(cors_origins))
         .layer(crate::http_trace())
+}
+
+/// Any path no route takes: a JSON `404` naming it, like every other error.
+async fn not_found(uri: axum::http::Uri) -> crate::ApiError {
+    crate::ApiError::NotFound(format!(
+        "no endpoint at {}; see docs/protocol.md",
+        uri.path()
+    ))
 }
 
 pub struct Server {
