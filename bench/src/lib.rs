@@ -44,3 +44,89 @@ pub fn runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
         .build()
         .map_err(|e| e.to_string())
 }
+
+/// `--name value` pairs from the command line; `--help` prints `usage` and exits.
+pub fn command_line(usage: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("{usage}");
+            std::process::exit(0);
+        }
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        pairs.push((flag, value));
+    }
+    Ok(pairs)
+}
+
+/// An option's value as a number, or an error naming the option.
+pub fn number(flag: &str, value: &str) -> Result<u64, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag} takes a number, not `{value}`"))
+}
+
+/// A role's real server for a benchmark: a fresh SQLite file, its own runtime (as if in its own
+/// process), port 0. Dropping it stops the server.
+pub struct BenchServer {
+    pub url: String,
+    pub store: switchboard_storage::Store,
+    shutdown: switchboard_web::Shutdown,
+    runtime: Option<tokio::runtime::Runtime>,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchServer {
+    /// Opens the store, starts the event feed, and serves what `bind` binds (on `127.0.0.1:0`).
+    pub fn start<F, Fut>(name: &str, bind: F) -> Result<Self, String>
+    where
+        F: FnOnce(
+            switchboard_storage::Store,
+            switchboard_realtime::EventFeed,
+            std::net::SocketAddr,
+        ) -> Fut,
+        Fut: Future<Output = Result<switchboard_web::Server, String>>,
+    {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let database = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let server_runtime = runtime(name)?;
+        let shutdown = switchboard_web::Shutdown::new();
+        let (url, store) = server_runtime.block_on(async {
+            let store = switchboard_storage::Store::open(&database)
+                .await
+                .map_err(|e| e.to_string())?;
+            let stop = shutdown.clone();
+            let feed = switchboard_realtime::EventFeed::start(
+                store.clone(),
+                switchboard_realtime::FeedOptions::default(),
+                async move { stop.wait().await },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let addr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+            let server = bind(store.clone(), feed, addr).await?;
+            let addr = server.local_addr().map_err(|e| e.to_string())?;
+            tokio::spawn(server.run(shutdown.clone(), std::time::Duration::from_secs(5)));
+            Ok::<_, String>((format!("http://{addr}"), store))
+        })?;
+        Ok(Self {
+            url,
+            store,
+            shutdown,
+            runtime: Some(server_runtime),
+            _dir: dir,
+        })
+    }
+
+    /// Runs the load on a runtime of its own, then stops the server.
+    pub fn run_load<T>(
+        mut self,
+        load: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        let result = runtime("load")?.block_on(load);
+        self.shutdown.trigger();
+        drop(self.runtime.take());
+        result
+    }
+}

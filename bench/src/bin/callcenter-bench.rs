@@ -12,13 +12,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_bench::{histogram, machine, quantiles, runtime};
+use switchboard_bench::{BenchServer, command_line, histogram, machine, number, quantiles};
 use switchboard_callcenter::{AppState, CallCenter, CallCenterOptions};
 use switchboard_domain::routing::AgentStatus;
-use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_sioclient::Client;
-use switchboard_storage::{NewAgent, Store, TokenKind};
-use switchboard_web::Shutdown;
+use switchboard_storage::{NewAgent, TokenKind};
 use tokio::sync::oneshot;
 
 #[global_allocator]
@@ -41,20 +39,11 @@ fn parse_options() -> Result<Options, String> {
         rate: 0,
         concurrency: 16,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            println!(
-                "callcenter-bench [--consoles 200] [--agents 64] [--seconds 10] [--rate CALLS_PER_S] [--concurrency 16]\n\
-                 Without --rate, --concurrency callers call back to back (the ceiling); with it, calls start on a\n\
-                 fixed schedule and delays count from the scheduled start."
-            );
-            std::process::exit(0);
-        }
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = value
-            .parse::<u64>()
-            .map_err(|_| format!("{flag} takes a number, not `{value}`"))?;
+    let usage = "callcenter-bench [--consoles 200] [--agents 64] [--seconds 10] [--rate CALLS_PER_S] [--concurrency 16]\n\
+         Without --rate, --concurrency callers call back to back (the ceiling); with it, calls start on a\n\
+         fixed schedule and delays count from the scheduled start.";
+    for (flag, value) in command_line(usage)? {
+        let number = number(&flag, &value)?;
         match flag.as_str() {
             "--consoles" => options.consoles = number.max(1) as usize,
             "--agents" => options.agents = number.max(1) as usize,
@@ -81,14 +70,10 @@ struct Calls {
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let server_runtime = runtime("callcenter")?;
-    let shutdown = Shutdown::new();
-    let (url, token) = server_runtime.block_on(async {
+    let agents = options.agents;
+    let server = BenchServer::start("callcenter", |store, feed, addr| async move {
         let error = |e: switchboard_storage::StorageError| e.to_string();
-        let store = Store::open(&database).await.map_err(error)?;
-        for i in 0..options.agents {
+        for i in 0..agents {
             let agent = store
                 .create_agent(NewAgent {
                     full_name: format!("Agent {i}"),
@@ -102,37 +87,23 @@ fn main() -> Result<(), String> {
                 .await
                 .map_err(error)?;
         }
+        let state = AppState::start(store, feed, CallCenterOptions::default())
+            .await
+            .map_err(error)?;
+        CallCenter::bind(addr, state, &[])
+            .await
+            .map_err(|e| e.to_string())
+    })?;
+    let (url, store) = (server.url.clone(), server.store.clone());
+    server.run_load(async move {
         let (_, token) = store
             .issue_token(TokenKind::Api {
                 name: "bench".into(),
             })
             .await
-            .map_err(error)?;
-        let stop = shutdown.clone();
-        let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move {
-            stop.wait().await
-        })
-        .await
-        .map_err(error)?;
-        let state = AppState::start(store, feed, CallCenterOptions::default())
-            .await
-            .map_err(error)?;
-        let server = CallCenter::bind(
-            "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-            state,
-            &[],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let addr = server.local_addr().map_err(|e| e.to_string())?;
-        tokio::spawn(server.run(shutdown.clone(), Duration::from_secs(5)));
-        Ok::<_, String>((format!("http://{addr}"), token))
-    })?;
-    let load_runtime = runtime("load")?;
-    let result = load_runtime.block_on(run_load(&options, &url, &token));
-    shutdown.trigger();
-    drop(server_runtime);
-    result
+            .map_err(|e| e.to_string())?;
+        run_load(&options, &url, &token).await
+    })
 }
 
 /// The call's number from `"callId":"B123"` in a packet, without parsing the whole payload.

@@ -12,12 +12,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_bench::{histogram, machine, ms, runtime};
-use switchboard_realtime::{EventFeed, FeedOptions};
+use switchboard_bench::{BenchServer, command_line, histogram, machine, ms, number};
 use switchboard_receiver::{AppState, Receiver};
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, Store, TokenKind};
-use switchboard_web::Shutdown;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -42,28 +40,16 @@ fn parse_options() -> Result<Options, String> {
         rate: 0,
         scope: "account".into(),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            println!(
-                "receiver-bench [--bots 8] [--batch 100] [--clients 100] [--seconds 10] [--rate MSGS_PER_S] [--scope account|all]\n\
-                 Without --rate, bots post back to back (throughput ceiling); with it, batches start on a fixed\n\
-                 schedule whether or not earlier ones were answered, and delays count from the scheduled start."
-            );
-            std::process::exit(0);
-        }
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| format!("{flag} takes a number, not `{value}`"))
-        };
+    let usage = "receiver-bench [--bots 8] [--batch 100] [--clients 100] [--seconds 10] [--rate MSGS_PER_S] [--scope account|all]\n\
+         Without --rate, bots post back to back (throughput ceiling); with it, batches start on a fixed\n\
+         schedule whether or not earlier ones were answered, and delays count from the scheduled start.";
+    for (flag, value) in command_line(usage)? {
         match flag.as_str() {
-            "--bots" => options.bots = number()? as usize,
-            "--batch" => options.batch = number()? as usize,
-            "--clients" => options.clients = number()? as usize,
-            "--seconds" => options.seconds = number()?,
-            "--rate" => options.rate = number()?,
+            "--bots" => options.bots = number(&flag, &value)? as usize,
+            "--batch" => options.batch = number(&flag, &value)? as usize,
+            "--clients" => options.clients = number(&flag, &value)? as usize,
+            "--seconds" => options.seconds = number(&flag, &value)?,
+            "--rate" => options.rate = number(&flag, &value)?,
             "--scope" if value == "account" || value == "all" => options.scope = value,
             _ => return Err(format!("unknown option {flag} {value}")),
         }
@@ -134,40 +120,13 @@ fn first_message_id(raw: &str) -> Option<&str> {
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
-
-    // The server gets its own runtime, as it would in its own process.
-    let server_runtime = runtime("receiver")?;
-    let shutdown = Shutdown::new();
-    let (url, store) = server_runtime.block_on(async {
-        let store = Store::open(&database).await.map_err(|e| e.to_string())?;
-        let stop = shutdown.clone();
-        let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move {
-            stop.wait().await
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let receiver = Receiver::bind(
-            "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-            AppState {
-                store: store.clone(),
-                feed,
-            },
-            &[],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let addr = receiver.local_addr().map_err(|e| e.to_string())?;
-        tokio::spawn(receiver.run(shutdown.clone(), Duration::from_secs(5)));
-        Ok::<_, String>((format!("http://{addr}"), store))
+    let server = BenchServer::start("receiver", |store, feed, addr| async move {
+        Receiver::bind(addr, AppState { store, feed }, &[])
+            .await
+            .map_err(|e| e.to_string())
     })?;
-
-    let load_runtime = runtime("load")?;
-    let result = load_runtime.block_on(run_load(&options, &url, &store));
-    shutdown.trigger();
-    drop(server_runtime);
-    result
+    let (url, store) = (server.url.clone(), server.store.clone());
+    server.run_load(run_load(&options, &url, &store))
 }
 
 async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), String> {

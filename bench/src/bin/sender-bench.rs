@@ -12,14 +12,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_bench::{histogram, machine, quantiles, runtime};
+use switchboard_bench::{BenchServer, command_line, histogram, machine, number, quantiles};
 use switchboard_domain::UnixMillis;
 use switchboard_domain::ingest::{Batch, Direction, NewMessage};
-use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_sender::{AppState, Sender, SenderOptions};
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, Cipher, Store, TokenKind};
-use switchboard_web::Shutdown;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -39,20 +37,11 @@ fn parse_options() -> Result<Options, String> {
         rate: 0,
         concurrency: 16,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            println!(
-                "sender-bench [--bots 50] [--seconds 10] [--rate SENDS_PER_S] [--concurrency 16]\n\
-                 Without --rate, --concurrency agents send back to back (the ceiling); with it, sends start on a\n\
-                 fixed schedule and delays count from the scheduled start."
-            );
-            std::process::exit(0);
-        }
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number = value
-            .parse::<u64>()
-            .map_err(|_| format!("{flag} takes a number, not `{value}`"))?;
+    let usage = "sender-bench [--bots 50] [--seconds 10] [--rate SENDS_PER_S] [--concurrency 16]\n\
+         Without --rate, --concurrency agents send back to back (the ceiling); with it, sends start on a\n\
+         fixed schedule and delays count from the scheduled start.";
+    for (flag, value) in command_line(usage)? {
+        let number = number(&flag, &value)?;
         match flag.as_str() {
             "--bots" => options.bots = number.max(1) as usize,
             "--seconds" => options.seconds = number.max(1),
@@ -68,40 +57,19 @@ type SendTimes = Arc<Mutex<HashMap<u64, Instant>>>;
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let server_runtime = runtime("sender")?;
-    let shutdown = Shutdown::new();
-    let (url, store) = server_runtime.block_on(async {
-        let store = Store::open(&database).await.map_err(|e| e.to_string())?;
+    let server = BenchServer::start("sender", |store, feed, addr| async move {
         let cipher = Cipher::from_key(&[9; 32]);
         store
             .check_key(Some(cipher.clone()))
             .await
             .map_err(|e| e.to_string())?;
-        let stop = shutdown.clone();
-        let feed = EventFeed::start(store.clone(), FeedOptions::default(), async move {
-            stop.wait().await
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let state = AppState::new(store.clone(), feed, cipher, SenderOptions::default());
-        let sender = Sender::bind(
-            "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-            state,
-            &[],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let addr = sender.local_addr().map_err(|e| e.to_string())?;
-        tokio::spawn(sender.run(shutdown.clone(), Duration::from_secs(5)));
-        Ok::<_, String>((format!("http://{addr}"), store))
+        let state = AppState::new(store, feed, cipher, SenderOptions::default());
+        Sender::bind(addr, state, &[])
+            .await
+            .map_err(|e| e.to_string())
     })?;
-    let load_runtime = runtime("load")?;
-    let result = load_runtime.block_on(run_load(&options, &url, &store));
-    shutdown.trigger();
-    drop(server_runtime);
-    result
+    let (url, store) = (server.url.clone(), server.store.clone());
+    server.run_load(run_load(&options, &url, &store))
 }
 
 async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), String> {

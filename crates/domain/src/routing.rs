@@ -42,6 +42,23 @@ pub enum AgentState {
     WrapUp,
 }
 
+impl AgentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Ringing => "ringing",
+            Self::OnCall => "on_call",
+            Self::WrapUp => "wrap_up",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Idle, Self::Ringing, Self::OnCall, Self::WrapUp]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 /// What routing needs to know about an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate<'a> {

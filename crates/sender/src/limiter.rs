@@ -90,7 +90,9 @@ mod tests {
         }
         assert!(limiter.attempt("LAN", address).is_err());
         assert!(limiter.attempt("minh", address).is_ok());
+        // Another user's success does not unlock the locked one.
         limiter.succeeded("minh");
+        assert!(limiter.attempt("lan", address).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use socketioxide::handler::ConnectHandler;
 use switchboard_domain::outbound::{MessageResultIn, Outcome, PostResultIn};
 use switchboard_domain::{Principal, ValidationError};
 use switchboard_storage::StorageError;
+use switchboard_web::ApiError;
 use tokio::sync::watch;
 
 pub fn attach(io: &SocketIo, state: AppState) {
@@ -62,15 +63,17 @@ fn reply(socket: &SocketRef, ack: AckSender, event: &str, result: Result<(), (St
     let _ = ack.send(&body);
 }
 
+/// A storage error as a bot receives it: the code of the one HTTP mapping (`ApiError`).
 fn storage_failure(error: StorageError) -> (String, String) {
-    if error.is_client_error() {
-        ("invalid_command".into(), error.to_string())
-    } else {
+    let error = ApiError::from(error);
+    if error.status().is_server_error() {
         tracing::error!(%error, "cannot record a bot's report");
         (
             "internal".into(),
             "the server could not record this; send it again".into(),
         )
+    } else {
+        (error.code().into(), error.to_string())
     }
 }
 

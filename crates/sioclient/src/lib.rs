@@ -34,7 +34,7 @@ pub enum ClientError {
 #[derive(Debug, Clone)]
 pub struct Event {
     pub name: String,
-    /// The packet's JSON array without the name: `[arg1, arg2, …]` as text, parsed only on demand.
+    /// The packet's JSON array, name first: `["name", arg1, …]` as text, parsed only on demand.
     raw: String,
     pub ack_id: Option<u64>,
 }

@@ -285,6 +285,13 @@ impl Store {
     pub async fn delete_account(&self, user_id_chat: &str) -> Result<()> {
         let user_id_chat = user_id_chat.to_owned();
         self.write(move |tx| {
+            // The account's events carry its customers' messages: they go with it, so no client
+            // resuming from an old event id replays them (and a new account of the same id does not
+            // inherit them). Ids are never reused, so the gaps this leaves are harmless to cursors.
+            tx.run(
+                "DELETE FROM events WHERE account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?1)",
+                [&user_id_chat],
+            )?;
             if tx.run(
                 "DELETE FROM facebook_accounts WHERE user_id_chat = ?1",
                 [&user_id_chat],
@@ -292,10 +299,6 @@ impl Store {
             {
                 return Err(StorageError::UnknownAccount(user_id_chat));
             }
-            // The account's events carry its customers' messages: they go with it, so no client
-            // resuming from an old event id replays them (and a new account of the same id does not
-            // inherit them). Ids are never reused, so the gaps this leaves are harmless to cursors.
-            tx.run("DELETE FROM events WHERE account = ?1", [&user_id_chat])?;
             Ok(())
         })
         .await

@@ -121,26 +121,12 @@ fn agent_from_row(r: &Row<'_>) -> rusqlite::Result<(Agent, i64)> {
             user_id: r.get(1)?,
             full_name: r.get(2)?,
             status: AgentStatus::parse(&status).unwrap_or(AgentStatus::Offline),
-            state: match state.as_str() {
-                "ringing" => AgentState::Ringing,
-                "on_call" => AgentState::OnCall,
-                "wrap_up" => AgentState::WrapUp,
-                _ => AgentState::Idle,
-            },
+            state: AgentState::parse(&state).unwrap_or(AgentState::Idle),
             extension: r.get(5)?,
             queues: serde_json::from_str(&queues).unwrap_or_default(),
         },
         r.get(7)?,
     ))
-}
-
-fn state_str(state: AgentState) -> &'static str {
-    match state {
-        AgentState::Idle => "idle",
-        AgentState::Ringing => "ringing",
-        AgentState::OnCall => "on_call",
-        AgentState::WrapUp => "wrap_up",
-    }
 }
 
 fn agent(tx: &Connection, id: i64) -> Result<Agent> {
@@ -166,7 +152,7 @@ fn set_state(tx: &Connection, agent_id: i64, state: AgentState, now: i64) -> Res
     tx.run(
         "UPDATE agents SET state = ?2, idle_since = CASE WHEN ?2 = 'idle' AND state <> 'idle' THEN ?3 ELSE idle_since END,
              updated_at = ?3 WHERE id = ?1",
-        params![agent_id, state_str(state), now],
+        params![agent_id, state.as_str(), now],
     )?;
     Ok(())
 }
@@ -374,8 +360,10 @@ impl Store {
     /// the longest-idle available agent, or queued when nobody is.
     pub async fn new_call(&self, new: NewCall) -> Result<NewCallOutcome> {
         self.write(move |tx| {
-            if let Ok((existing, _)) = call(tx, &new.call_id) {
-                return Ok(NewCallOutcome::Duplicate { call: existing });
+            match call(tx, &new.call_id) {
+                Ok((existing, _)) => return Ok(NewCallOutcome::Duplicate { call: existing }),
+                Err(StorageError::UnknownCall(_)) => {}
+                Err(error) => return Err(error),
             }
             let blocked: Option<String> = tx
                 .row("SELECT reason FROM blocked_numbers WHERE number = ?1", [&new.caller_normalized], |r| r.get(0))
@@ -392,10 +380,17 @@ impl Store {
                 )
                 .optional()?;
             let now = UnixMillis::now().0;
+            // An outbound call rings at the customer from the start, held by the agent who dialled it:
+            // nobody else is offered it and no timer runs until the phone system reports its answer or
+            // hangup. An inbound one waits until `offer` finds an agent.
+            let (status, holder) = if outbound { ("ringing", new.agent_id) } else { ("queued", None) };
+            if let Some(agent_id) = holder {
+                agent(tx, agent_id)?;
+            }
             tx.run(
                 "INSERT INTO calls (call_id, direction, caller_number, caller_normalized, called_number, queue, source,
-                                    customer_id, status, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', ?9)",
+                                    customer_id, status, started_at, offered_agent_id, offered_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?11 IS NULL THEN NULL ELSE ?10 END)",
                 params![
                     new.call_id,
                     new.direction,
@@ -405,26 +400,23 @@ impl Store {
                     new.queue,
                     new.source,
                     customer_id,
-                    now
+                    status,
+                    now,
+                    holder
                 ],
             )?;
             let mut effects = Effects::default();
-            if outbound {
-                // The agent dialled it: nobody else is offered it and no timer runs; it rings at the
-                // customer until the phone system reports the answer or the hangup.
-                tx.run(
-                    "UPDATE calls SET status = 'ringing', offered_agent_id = ?2, offered_at = ?3 WHERE call_id = ?1",
-                    params![new.call_id, new.agent_id, now],
-                )?;
-                if let Some(agent_id) = new.agent_id {
-                    agent(tx, agent_id)?;
-                    set_state(tx, agent_id, AgentState::Ringing, now)?;
+            let (inserted, _) = call(tx, &new.call_id)?;
+            match holder {
+                Some(agent_id) => set_state(tx, agent_id, AgentState::Ringing, now)?,
+                None if !outbound => {
+                    offer(tx, &inserted, &[], now, &mut effects)?;
                 }
-            } else {
-                let (queued, _) = call(tx, &new.call_id)?;
-                offer(tx, &queued, &[], now, &mut effects)?;
+                None => {}
             }
-            Ok(NewCallOutcome::Accepted { call: call(tx, &new.call_id)?.0, effects })
+            // An offer changed the row; otherwise it is as inserted.
+            let call = if effects.offers.is_empty() { inserted } else { call(tx, &new.call_id)?.0 };
+            Ok(NewCallOutcome::Accepted { call, effects })
         })
         .await
     }
@@ -564,18 +556,6 @@ impl Store {
             let (queued, declined) = call(tx, &expired.call_id)?;
             offer(tx, &queued, &declined, now, &mut effects)?;
             Ok(effects)
-        })
-        .await
-    }
-
-    /// Calls not yet ended, oldest first: what a reconnecting console must show.
-    pub async fn open_calls(&self) -> Result<Vec<Call>> {
-        self.read(|tx| {
-            Ok(tx
-                .prepare_cached(&format!("SELECT {CALL_COLUMNS} FROM calls WHERE status IN ('queued', 'ringing', 'connected') ORDER BY started_at, id"))?
-                .query_map([], call_from_row)?
-                .map(|r| r.map(|(c, _)| c))
-                .collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }

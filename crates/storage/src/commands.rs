@@ -318,7 +318,7 @@ impl Store {
         self.write(move |tx| {
             let account = accounts::find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
             let row: Option<(i64, String, Option<i64>, Option<i64>)> = tx
-                .query_row(
+                .row(
                     "SELECT id, status, message_id, post_id FROM commands WHERE command_id = ?1 AND account_id = ?2",
                     params![command_id, account.id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),

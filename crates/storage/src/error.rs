@@ -69,31 +69,6 @@ pub enum StorageError {
     Task(String),
 }
 
-impl StorageError {
-    /// True when the error says the caller asked for something that cannot be (not our fault).
-    pub fn is_client_error(&self) -> bool {
-        matches!(
-            self,
-            Self::UnknownAccount(_)
-                | Self::AccountDisabled(_)
-                | Self::UnknownToken(_)
-                | Self::UnknownUser
-                | Self::UserExists(_)
-                | Self::AccountExists(_)
-                | Self::UnknownConversation(_)
-                | Self::UnknownMessage(_)
-                | Self::UnknownPost(_)
-                | Self::UnknownCustomer(_)
-                | Self::UnknownAgent(_)
-                | Self::UnknownCall(_)
-                | Self::CallTaken(_)
-                | Self::CallEnded(_)
-                | Self::BadCursor(_)
-                | Self::Conflict(_)
-        )
-    }
-}
-
 impl From<serde_json::Error> for StorageError {
     fn from(error: serde_json::Error) -> Self {
         Self::Corrupt(error.to_string())

@@ -115,11 +115,13 @@ impl Store {
 
     /// Removes events older than `before` (Unix milliseconds), oldest first, at most `limit` per call so
     /// that one call never holds the writer for long. Returns how many were removed.
+    // The oldest `limit` events, of which those before the cutoff go: a read of `limit` rows from the
+    // start of the log, where filtering by time first would scan the whole log once nothing is old.
     pub async fn prune_events(&self, before: UnixMillis, limit: usize) -> Result<usize> {
         self.write(move |tx| {
             Ok(tx.execute(
                 &format!(
-                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ?1 ORDER BY id LIMIT {limit})"
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT {limit}) AND created_at < ?1"
                 ),
                 [before.0],
             )?)

@@ -333,21 +333,43 @@ mod tests {
             .await
             .expect("account");
         // Many writes at once end up grouped in shared transactions; the bad ones must not take the
-        // good ones down with them, nor leave anything behind.
+        // good ones down with them, nor leave anything behind. Half the bad ones fail before writing
+        // (an unknown account), half after writing an event (so the unit's rollback is what removes it).
         let writes = (0..40).map(|i| {
             let store = store.clone();
-            let account = if i % 4 == 0 { "missing" } else { "page1" };
             tokio::spawn(async move {
-                store
-                    .ingest_messages(batch(account, &[&format!("m{i}")]))
-                    .await
+                match i % 8 {
+                    0 => {
+                        store
+                            .ingest_messages(batch("missing", &[&format!("m{i}")]))
+                            .await
+                    }
+                    4 => {
+                        store
+                            .write(|tx| {
+                                crate::events::append(
+                                    tx,
+                                    switchboard_domain::EventKind::NewMessages,
+                                    None,
+                                    &serde_json::json!({"written": "then failed"}),
+                                )?;
+                                Err(StorageError::Conflict("fails after writing".into()))
+                            })
+                            .await
+                    }
+                    _ => {
+                        store
+                            .ingest_messages(batch("page1", &[&format!("m{i}")]))
+                            .await
+                    }
+                }
             })
         });
         let mut failed = 0;
         for write in writes {
             match write.await.expect("join") {
                 Ok(outcome) => assert_eq!(outcome.new, 1),
-                Err(StorageError::UnknownAccount(_)) => failed += 1,
+                Err(StorageError::UnknownAccount(_) | StorageError::Conflict(_)) => failed += 1,
                 Err(other) => panic!("unexpected error {other}"),
             }
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use switchboard_domain::Role as UserRole;
 use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_storage::{Cipher, StorageError, Store};
-use switchboard_web::Shutdown;
+use switchboard_web::{Server, Shutdown};
 
 /// How long events are kept for clients that resume after an absence (a week).
 const DEFAULT_EVENT_RETENTION_HOURS: u64 = 168;
@@ -202,7 +202,8 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
     }
     let mut servers = Vec::new();
     for role in roles {
-        let (name, server) = match role {
+        // Each role: its name, the address it takes, the option (and variable) that sets it, its routes.
+        let (name, addr, flag, env, (router, io)) = match role {
             Role::Receiver {
                 listen: given,
                 flag,
@@ -216,17 +217,13 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
                     store: store.clone(),
                     feed: feed.clone(),
                 };
-                let bound =
-                    switchboard_receiver::Receiver::bind(addr, state, &settings.cors_origins)
-                        .await
-                        .map_err(|e| e.to_string().replace("--listen", flag))?;
-                let addr = bound.local_addr().map_err(|e| e.to_string())?;
+                let routes = switchboard_receiver::router(state, &settings.cors_origins);
                 (
                     "receiver",
-                    (
-                        addr,
-                        Box::pin(bound.run(shutdown.clone(), settings.grace)) as Serving,
-                    ),
+                    addr,
+                    flag,
+                    "SWITCHBOARD_RECEIVER_LISTEN",
+                    routes,
                 )
             }
             Role::Sender {
@@ -245,17 +242,8 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
                 };
                 let state =
                     switchboard_sender::AppState::new(store.clone(), feed.clone(), cipher, options);
-                let bound = switchboard_sender::Sender::bind(addr, state, &settings.cors_origins)
-                    .await
-                    .map_err(|e| e.to_string().replace("--listen", flag))?;
-                let addr = bound.local_addr().map_err(|e| e.to_string())?;
-                (
-                    "sender",
-                    (
-                        addr,
-                        Box::pin(bound.run(shutdown.clone(), settings.grace)) as Serving,
-                    ),
-                )
+                let routes = switchboard_sender::router(state, &settings.cors_origins);
+                ("sender", addr, flag, "SWITCHBOARD_SENDER_LISTEN", routes)
             }
             Role::CallCenter {
                 listen: given,
@@ -272,52 +260,43 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
                     switchboard_callcenter::AppState::start(store.clone(), feed.clone(), options)
                         .await
                         .map_err(|e| e.to_string())?;
-                let bound =
-                    switchboard_callcenter::CallCenter::bind(addr, state, &settings.cors_origins)
-                        .await
-                        .map_err(|e| e.to_string().replace("--listen", flag))?;
-                let addr = bound.local_addr().map_err(|e| e.to_string())?;
+                let routes = switchboard_callcenter::router(state, &settings.cors_origins);
                 (
                     "callcenter",
-                    (
-                        addr,
-                        Box::pin(bound.run(shutdown.clone(), settings.grace)) as Serving,
-                    ),
+                    addr,
+                    flag,
+                    "SWITCHBOARD_CALLCENTER_LISTEN",
+                    routes,
                 )
             }
         };
+        let server = Server::bind(addr, &format!("{flag} ({env})"), router, io)
+            .await
+            .map_err(|e| e.to_string())?;
         servers.push((name, server));
     }
-    for (name, (addr, _)) in &servers {
+    let mut serving = tokio::task::JoinSet::new();
+    for (name, server) in servers {
+        let addr = server.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%addr, "{name} listening");
         // Stable lines on stdout for scripts and tests that start us on port 0.
         println!("switchboard {name} listening on http://{addr}");
+        serving.spawn(server.run(shutdown.clone(), settings.grace));
     }
-    let results = futures_join(
-        servers
-            .into_iter()
-            .map(|(_, (_, serving))| serving)
-            .collect(),
-    )
-    .await;
-    for result in results {
-        result.map_err(|e| e.to_string())?;
+    // Roles stop together: one that fails stops the others, and its error is the process's.
+    let mut failure = None;
+    while let Some(result) = serving.join_next().await {
+        let result = result
+            .map_err(|e| e.to_string())
+            .and_then(|served| served.map_err(|e| e.to_string()));
+        if let Err(error) = result {
+            shutdown.trigger();
+            failure.get_or_insert(error);
+        }
+    }
+    if let Some(error) = failure {
+        return Err(error);
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-type Serving = std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
-
-async fn futures_join(servers: Vec<Serving>) -> Vec<std::io::Result<()>> {
-    let handles: Vec<_> = servers.into_iter().map(tokio::spawn).collect();
-    let mut results = Vec::new();
-    for handle in handles {
-        results.push(
-            handle
-                .await
-                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string()))),
-        );
-    }
-    results
 }

@@ -3,22 +3,9 @@
 
 mod common;
 
-use common::{cli, start, switchboard};
+use common::{cli, next_named, start, switchboard};
 use serde_json::{Value, json};
-use std::time::Duration;
 use switchboard_sioclient::Client;
-
-async fn next_named(client: &mut Client, name: &str) -> Value {
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), client.next_event())
-            .await
-            .expect("in time")
-            .expect("open");
-        if event.name == name {
-            return event.data().expect("data");
-        }
-    }
-}
 
 async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
     let response = http

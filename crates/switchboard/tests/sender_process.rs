@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, add_bot, start, switchboard};
+use common::{ADMIN_PASSWORD, add_bot, next_named, start, switchboard};
 use serde_json::{Value, json};
-use std::time::Duration;
 use switchboard_sioclient::Client;
 
 async fn login(http: &reqwest::Client, sender: &str) -> String {
@@ -33,18 +32,6 @@ async fn ingest(http: &reqwest::Client, receiver: &str, bot: &str, account: &str
         .await
         .expect("ingest");
     assert!(response.status().is_success());
-}
-
-async fn next_named(client: &mut Client, name: &str) -> Value {
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), client.next_event())
-            .await
-            .expect("in time")
-            .expect("open");
-        if event.name == name {
-            return event.data().expect("data");
-        }
-    }
 }
 
 const SERVE: [&str; 7] = [

@@ -50,22 +50,23 @@ impl From<ValidationError> for ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> StatusCode {
+    /// The status and the code of this error, decided here once for HTTP and Socket.IO alike.
+    pub fn classify(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
         match self {
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Storage(StorageError::UnknownAccount(_) | StorageError::BadCursor(_)) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            Self::Storage(StorageError::AccountDisabled(_)) => StatusCode::FORBIDDEN,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Storage(
+            Self::Invalid(_) => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
+            Self::BadRequest { code, .. } => (S::BAD_REQUEST, code),
+            Self::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (S::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (S::CONFLICT, "conflict"),
+            Self::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, "too_many_requests"),
+            Self::Storage(error) => match error {
+                StorageError::UnknownAccount(_) => (S::UNPROCESSABLE_ENTITY, "unknown_account"),
+                StorageError::BadCursor(_) => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
+                StorageError::AccountDisabled(_) => (S::FORBIDDEN, "account_disabled"),
                 StorageError::UnknownToken(_)
                 | StorageError::UnknownUser
                 | StorageError::UnknownConversation(_)
@@ -73,52 +74,24 @@ impl ApiError {
                 | StorageError::UnknownPost(_)
                 | StorageError::UnknownCustomer(_)
                 | StorageError::UnknownAgent(_)
-                | StorageError::UnknownCall(_),
-            ) => StatusCode::NOT_FOUND,
-            Self::Storage(StorageError::CallTaken(_) | StorageError::CallEnded(_)) => {
-                StatusCode::CONFLICT
-            }
-            Self::Storage(
-                StorageError::UserExists(_)
-                | StorageError::AccountExists(_)
-                | StorageError::Conflict(_),
-            ) => StatusCode::CONFLICT,
-            Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                | StorageError::UnknownCall(_) => (S::NOT_FOUND, "not_found"),
+                StorageError::CallTaken(_) => (S::CONFLICT, "call_taken"),
+                StorageError::CallEnded(_) => (S::CONFLICT, "call_ended"),
+                StorageError::UserExists(_) | StorageError::AccountExists(_) => {
+                    (S::CONFLICT, "already_exists")
+                }
+                StorageError::Conflict(_) => (S::CONFLICT, "conflict"),
+                _ => (S::INTERNAL_SERVER_ERROR, "internal"),
+            },
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.classify().0
+    }
+
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Invalid(_) => "invalid_field",
-            Self::BadRequest { code, .. } => code,
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::Conflict(_) => "conflict",
-            Self::Storage(StorageError::UnknownAccount(_)) => "unknown_account",
-            Self::Storage(StorageError::BadCursor(_)) => "invalid_field",
-            Self::Storage(StorageError::AccountDisabled(_)) => "account_disabled",
-            Self::TooManyRequests { .. } => "too_many_requests",
-            Self::Storage(
-                StorageError::UnknownToken(_)
-                | StorageError::UnknownUser
-                | StorageError::UnknownConversation(_)
-                | StorageError::UnknownMessage(_)
-                | StorageError::UnknownPost(_)
-                | StorageError::UnknownCustomer(_)
-                | StorageError::UnknownAgent(_)
-                | StorageError::UnknownCall(_),
-            ) => "not_found",
-            Self::Storage(StorageError::CallTaken(_)) => "call_taken",
-            Self::Storage(StorageError::CallEnded(_)) => "call_ended",
-            Self::Storage(StorageError::UserExists(_) | StorageError::AccountExists(_)) => {
-                "already_exists"
-            }
-            Self::Storage(StorageError::Conflict(_)) => "conflict",
-            Self::Storage(_) => "internal",
-        }
+        self.classify().1
     }
 }
 

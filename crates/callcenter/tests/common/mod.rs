@@ -121,7 +121,9 @@ impl TestCallCenter {
 
     /// Posts a CTI event as form fields, as Zammad's PBX scripts do.
     pub async fn cti(&self, fields: &[(&str, &str)]) -> (u16, Value) {
-        let body: String = form_encode(fields);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
         let response = self
             .http
             .post(format!("{}/api/v1/cti/{}", self.url, self.api_token))
@@ -180,25 +182,6 @@ impl Drop for TestCallCenter {
     fn drop(&mut self) {
         self.shutdown.trigger();
     }
-}
-
-fn form_encode(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub async fn next(client: &mut Client) -> Event {

@@ -33,7 +33,10 @@ pub fn add_bot(dir: &Path, account: &str) -> String {
 
 /// Runs a command-line subcommand and returns what it printed.
 pub fn cli(dir: &Path, args: &[&str]) -> String {
-    let output = switchboard(dir).args(args).output().expect("run bots add");
+    let output = switchboard(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run switchboard {args:?}: {e}"));
     assert!(
         output.status.success(),
         "{}",
@@ -87,4 +90,20 @@ pub fn start(mut command: Command, args: &[&str], roles: usize) -> Running {
         }
     }
     Running { child, urls }
+}
+
+/// The next Socket.IO event named `name` (others skipped), within 10 s.
+pub async fn next_named(
+    client: &mut switchboard_sioclient::Client,
+    name: &str,
+) -> serde_json::Value {
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), client.next_event())
+            .await
+            .expect("in time")
+            .expect("open");
+        if event.name == name {
+            return event.data().expect("data");
+        }
+    }
 }
