@@ -47,19 +47,27 @@ impl English {
 }
 
 pub fn attach(io: &SocketIo, state: AppState) {
-    let store = state.engine.store().clone();
+    let streams = state.clone();
     io.ns(
         "/",
         (move |socket: SocketRef| {
-            let state = state.clone();
-            async move { connected(socket, state) }
+            let state = streams.clone();
+            async move { start_stream(socket, &state) }
         })
         .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
-            let store = store.clone();
+            let state = state.clone();
             async move {
-                switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref()).await?;
+                let store = state.engine.store();
+                switchboard_realtime::authenticate(store, &socket, auth.ok().as_ref()).await?;
                 match socket.extensions.get::<Principal>() {
-                    Some(principal) if principal.works_inboxes() => Ok(()),
+                    Some(principal) if principal.works_inboxes() => {
+                        // Listen before the client learns it is connected: the seed's client emits
+                        // `join_call_center` the moment it is, and an event that arrives before its
+                        // handler is dropped (socketioxide runs the connect handler after sending
+                        // CONNECT). Measured: under load, the join was lost.
+                        listen(&socket, &state, principal);
+                        Ok(())
+                    }
                     _ => Err(RealtimeError::BadToken),
                 }
             }
@@ -87,27 +95,34 @@ fn translate(english: English) -> switchboard_realtime::Rewrite {
     })
 }
 
-fn connected(socket: SocketRef, state: AppState) {
-    let (Some(principal), Some(handshake)) = (
-        socket.extensions.get::<Principal>(),
-        socket.extensions.get::<Handshake>(),
-    ) else {
+/// The call-center events from the log, in the console's language.
+fn start_stream(socket: SocketRef, state: &AppState) {
+    let Some(english) = socket.extensions.get::<English>() else {
         return;
     };
-    let english = English::default();
-    if let Some(lang) = handshake.language.as_deref().and_then(Lang::parse) {
-        english.set(lang);
-    }
     let closed = switchboard_realtime::closed_signal(&socket);
     switchboard_realtime::stream_filtered(
-        socket.clone(),
+        socket,
         state.engine.feed().clone(),
         closed,
         StreamFilter {
             kinds: CALL_CENTER_EVENTS,
-            rewrite: Some(translate(english.clone())),
+            rewrite: Some(translate(english)),
         },
     );
+}
+
+/// The console's events: `join_call_center` and the actions.
+fn listen(socket: &SocketRef, state: &AppState, principal: Principal) {
+    let english = English::default();
+    if let Some(lang) = socket
+        .extensions
+        .get::<Handshake>()
+        .and_then(|h| h.language.as_deref().and_then(Lang::parse))
+    {
+        english.set(lang);
+    }
+    socket.extensions.insert(english.clone());
 
     let (join_state, join_english) = (state.clone(), english.clone());
     socket.on(

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,14 +12,14 @@ mod common;
 use common::{BIN, add_bot, switchboard};
 
 /// Starts the receiver on a free port and returns it with its base URL, read from its ready line.
-fn start_receiver(dir: &Path) -> (Child, String) {
+fn start_receiver(dir: &Path) -> (common::Running, String) {
     let running = common::start(
         switchboard(dir),
         &["receiver", "--listen", "127.0.0.1:0"],
         1,
     );
     let url = running.url("receiver").to_owned();
-    (running.child, url)
+    (running, url)
 }
 
 fn messages(prefix: &str, from: usize, count: usize) -> Vec<Value> {
@@ -86,8 +86,8 @@ async fn every_acknowledged_item_survives_a_sigkill_and_the_event_log_has_no_gap
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    child.child.kill().expect("SIGKILL");
+    child.child.wait().expect("reap");
     for poster in posters {
         poster.await.expect("poster");
     }
@@ -108,8 +108,8 @@ async fn every_acknowledged_item_survives_a_sigkill_and_the_event_log_has_no_gap
         .send()
         .await;
     assert!(response.expect("post after restart").status().is_success());
-    child.kill().expect("stop");
-    child.wait().expect("reap");
+    child.child.kill().expect("stop");
+    child.child.wait().expect("reap");
 
     let conn = rusqlite::Connection::open(dir.path().join("sb.db")).expect("open");
     let stored: HashSet<String> = conn
@@ -239,13 +239,13 @@ fn sigterm_stops_the_receiver_gracefully() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut child, _url) = start_receiver(dir.path());
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
     let started = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = child.child.try_wait().expect("wait") {
             assert!(status.success(), "exit status {status}");
             break;
         }

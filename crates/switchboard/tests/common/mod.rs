@@ -68,6 +68,15 @@ impl Running {
     }
 }
 
+/// A test that fails (panics) must not leave its server running: the orphan would keep the test
+/// runner's output pipe open and hang the whole run (seen in CI).
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `switchboard ARGS` and waits for the ready line of each of `roles`.
 pub fn start(mut command: Command, args: &[&str], roles: usize) -> Running {
     let mut child = command
