@@ -38,23 +38,34 @@ impl Shutdown {
         let _ = receiver.wait_for(|stopped| *stopped).await;
     }
 
-    /// Triggers shutdown on SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes).
+    /// Triggers shutdown on SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes). The handlers are installed
+    /// before this returns: a signal sent the moment the process says it is ready is handled, not fatal
+    /// (installing them inside the spawned task lost that race under load).
     pub fn trigger_on_signals(&self) {
         let shutdown = self.clone();
+        #[cfg(unix)]
+        let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        #[cfg(unix)]
+        let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
         tokio::spawn(async move {
-            let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]
-            let terminate = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut signal) => {
-                        signal.recv().await;
+            let (ctrl_c, terminate) = {
+                let wait = |signal: std::io::Result<tokio::signal::unix::Signal>,
+                            name: &'static str| async move {
+                    match signal {
+                        Ok(mut signal) => {
+                            signal.recv().await;
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot listen for {name}");
+                            std::future::pending::<()>().await;
+                        }
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot listen for SIGTERM");
-                        std::future::pending::<()>().await;
-                    }
-                }
+                };
+                (wait(interrupt, "SIGINT"), wait(terminate, "SIGTERM"))
             };
+            #[cfg(not(unix))]
+            let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(not(unix))]
             let terminate = std::future::pending::<()>();
             tokio::select! {
