@@ -67,10 +67,10 @@ pub struct MessageBatch {
     pub messages: Vec<MessageIn>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageIn {
     /// Optional repeat of the batch's account; when present it must match.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id_chat: Option<String>,
     pub message_id: String,
     pub conversation: ConversationIn,
@@ -82,7 +82,7 @@ pub struct MessageIn {
     pub sent_at: UnixMillis,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationIn {
     pub thread_id: String,
     pub participant_id: String,
@@ -110,9 +110,9 @@ pub struct NotificationBatch {
     pub notifications: Vec<NotificationIn>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationIn {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id_chat: Option<String>,
     pub notification_id: String,
     pub kind: String,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod callcenter;
 pub mod customer;
 pub mod event;
+pub mod facebook;
 pub mod ingest;
 pub mod outbound;
 pub mod phone;

@@ -41,19 +41,39 @@ impl SendMessageIn {
 #[derive(Debug, Deserialize)]
 pub struct PostIn {
     pub user_id_chat: String,
-    #[serde(alias = "message")]
+    #[serde(alias = "message", default)]
     pub content: String,
+    /// A photo to publish with the text (`POST /{page-id}/photos`); an http(s) URL Facebook can fetch.
+    #[serde(default)]
+    pub image_url: Option<String>,
+}
+
+/// A post to publish, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPost {
+    pub user_id_chat: String,
+    pub content: String,
+    pub image_url: Option<String>,
 }
 
 impl PostIn {
-    pub fn validate(self) -> Result<(String, String), ValidationError> {
-        let account = crate::ingest::account_id("user_id_chat", &self.user_id_chat)?;
+    pub fn validate(self) -> Result<NewPost, ValidationError> {
+        let user_id_chat = crate::ingest::account_id("user_id_chat", &self.user_id_chat)?;
         let content = self.content.trim().to_owned();
-        if content.is_empty() {
+        let image_url = self
+            .image_url
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| validation::web_url("image_url", &u))
+            .transpose()?;
+        if content.is_empty() && image_url.is_none() {
             return Err(ValidationError::new("content", "must not be empty"));
         }
         validation::text("content", &content, MAX_POST_CHARS)?;
-        Ok((account, content))
+        Ok(NewPost {
+            user_id_chat,
+            content,
+            image_url,
+        })
     }
 }
 
@@ -80,6 +100,9 @@ pub struct PostCommand {
     /// Switchboard's id of the post.
     pub post_id: i64,
     pub content: String,
+    /// When set, publish a photo post with `content` as its caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
 }
 
 /// What a bot reports after trying to send a message (`message_status_update` from the bot).

@@ -65,3 +65,39 @@ impl BotRegistry {
         }
     }
 }
+
+/// `GET /api/bot/account`: a bot reads its own account, with the credentials its driver needs in clear.
+/// Only a bot token may, and only for its account; no other endpoint ever returns credentials.
+pub async fn own_account(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    switchboard_web::Authenticated(principal): switchboard_web::Authenticated,
+) -> Result<axum::response::Response, switchboard_web::ApiError> {
+    let switchboard_domain::Principal::Bot { account, .. } = &principal else {
+        return Err(switchboard_web::ApiError::Forbidden(
+            "only a bot token may read its account's credentials".into(),
+        ));
+    };
+    let found = state.store.account(account).await?.ok_or_else(|| {
+        switchboard_web::ApiError::Storage(switchboard_storage::StorageError::UnknownAccount(
+            account.clone(),
+        ))
+    })?;
+    let credentials = state
+        .store
+        .account_credentials(account, &state.cipher)
+        .await?;
+    tracing::info!(%account, "a bot read its account's credentials");
+    Ok(switchboard_web::ok(serde_json::json!({
+        "user_id_chat": found.user_id_chat,
+        "name": found.name,
+        "kind": found.kind,
+        "enabled": found.enabled,
+        "needs_login": found.needs_login,
+        "credentials": {
+            "password": credentials.password,
+            "cookies": credentials.cookies,
+            "two_factor_secret": credentials.two_factor_secret,
+            "page_access_token": credentials.page_access_token,
+        },
+    })))
+}

@@ -163,12 +163,10 @@ pub async fn post_to_facebook(
     JsonBody(body): JsonBody<PostIn>,
 ) -> Result<Response, ApiError> {
     require_console(&principal)?;
-    let (account, content) = body.validate()?;
-    tracing::Span::current().record("account", account.as_str());
-    let queued = state
-        .store
-        .queue_post(&account, content, principal.user_id())
-        .await?;
+    let new = body.validate()?;
+    tracing::Span::current().record("account", new.user_id_chat.as_str());
+    let account = new.user_id_chat.clone();
+    let queued = state.store.queue_post(new, principal.user_id()).await?;
     state.feed.notify();
     state.bots.wake_account(&account);
     Ok(ok(queued))

@@ -110,6 +110,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
             "/api/notifications/{user_id_chat}",
             get(inbox::notifications),
         )
+        .route("/api/bot/account", get(bots::own_account))
         .route("/api/users", get(admin::users).post(admin::create_user))
         .route("/api/users/{id}", patch(admin::update_user))
         .route("/api/tokens", get(admin::tokens).post(admin::create_token))

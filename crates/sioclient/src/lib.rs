@@ -56,12 +56,19 @@ type PendingAcks = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
 /// A connected client. Dropping it closes the connection.
 pub struct Client {
-    outgoing: mpsc::UnboundedSender<Message>,
+    emitter: Emitter,
     events: mpsc::UnboundedReceiver<Event>,
-    pending: PendingAcks,
-    next_ack: AtomicU64,
     /// The Socket.IO session id the server gave this connection.
     pub sid: String,
+}
+
+/// The sending half of a connection, for tasks other than the one reading events. Clones share the
+/// connection; they do not keep it open once the [`Client`] is dropped.
+#[derive(Clone)]
+pub struct Emitter {
+    outgoing: mpsc::UnboundedSender<Message>,
+    pending: PendingAcks,
+    next_ack: Arc<AtomicU64>,
 }
 
 /// Turns `http://host:port` (plus an optional query) into the Engine.IO WebSocket URL.
@@ -161,12 +168,19 @@ impl Client {
                 .clear();
         });
         Ok(Self {
-            outgoing,
+            emitter: Emitter {
+                outgoing,
+                pending,
+                next_ack: Arc::new(AtomicU64::new(1)),
+            },
             events,
-            pending,
-            next_ack: AtomicU64::new(1),
             sid,
         })
+    }
+
+    /// A handle that emits on this connection from another task.
+    pub fn emitter(&self) -> Emitter {
+        self.emitter.clone()
     }
 
     /// The next event from the server; `None` once the connection is closed.
@@ -174,6 +188,33 @@ impl Client {
         self.events.recv().await
     }
 
+    /// Sends an event without waiting for anything.
+    pub fn emit<T: Serialize>(&self, name: &str, data: &T) -> Result<(), ClientError> {
+        self.emitter.emit(name, data)
+    }
+
+    /// Sends an event and waits for the server's acknowledgement (its first argument).
+    pub async fn emit_with_ack<T: Serialize>(
+        &self,
+        name: &str,
+        data: &T,
+        timeout: Duration,
+    ) -> Result<Value, ClientError> {
+        self.emitter.emit_with_ack(name, data, timeout).await
+    }
+
+    /// Answers an event the server sent with an ack id.
+    pub fn ack<T: Serialize>(&self, ack_id: u64, data: &T) -> Result<(), ClientError> {
+        self.emitter.ack(ack_id, data)
+    }
+
+    /// Leaves the namespace and closes the connection.
+    pub fn close(&self) {
+        self.emitter.close();
+    }
+}
+
+impl Emitter {
     /// Sends an event without waiting for anything.
     pub fn emit<T: Serialize>(&self, name: &str, data: &T) -> Result<(), ClientError> {
         let packet = format!("42{}", serde_json::to_string(&(name, data))?);

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 use serde_json::value::RawValue;
-use switchboard_domain::outbound::{Outcome, PostCommand, SendMessageCommand};
+use switchboard_domain::outbound::{NewPost, Outcome, PostCommand, SendMessageCommand};
 use switchboard_domain::{EventKind, UnixMillis};
 
 /// A command as it goes to a bot: the Socket.IO event name and its JSON payload.
@@ -118,6 +118,7 @@ fn command_for_post(tx: &Connection, post_id: i64) -> Result<(String, i64, Strin
         user_id_chat: view.user_id_chat,
         post_id,
         content: view.content,
+        image_url: view.image_url,
     };
     insert_command(
         tx,
@@ -197,20 +198,14 @@ impl Store {
     }
 
     /// Stores a post as `queued` with its command, in one transaction.
-    pub async fn queue_post(
-        &self,
-        user_id_chat: &str,
-        content: String,
-        author: Option<i64>,
-    ) -> Result<QueuedPost> {
-        let user_id_chat = user_id_chat.to_owned();
+    pub async fn queue_post(&self, new: NewPost, author: Option<i64>) -> Result<QueuedPost> {
         self.write(move |tx| {
-            let account = accounts::writable(tx, &user_id_chat)?;
+            let account = accounts::writable(tx, &new.user_id_chat)?;
             let now = UnixMillis::now().0;
             tx.run(
-                "INSERT INTO posts (account_id, content, status, created_at, updated_at, author_user_id)
-                 VALUES (?1, ?2, 'queued', ?3, ?3, ?4)",
-                params![account.id, content, now, author],
+                "INSERT INTO posts (account_id, content, status, created_at, updated_at, author_user_id, image_url)
+                 VALUES (?1, ?2, 'queued', ?3, ?3, ?4, ?5)",
+                params![account.id, new.content, now, author, new.image_url],
             )?;
             let post_id = tx.last_insert_rowid();
             let (command_id, _, _) = command_for_post(tx, post_id)?;

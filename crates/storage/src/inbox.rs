@@ -78,6 +78,7 @@ pub struct PostView {
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
     pub author_user_id: Option<i64>,
+    pub image_url: Option<String>,
 }
 
 /// A cursor is `<sort key>:<id>` of the last item of the previous page.
@@ -175,7 +176,7 @@ pub(crate) fn message(tx: &Connection, id: i64) -> Result<MessageView> {
 
 pub(crate) const POST_COLUMNS: &str =
     "p.id, (SELECT user_id_chat FROM facebook_accounts WHERE id = p.account_id), p.content, p.status, p.platform_post_id, p.link, p.error,
-     p.created_at, p.updated_at, p.author_user_id";
+     p.created_at, p.updated_at, p.author_user_id, p.image_url";
 
 pub(crate) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<PostView> {
     Ok(PostView {
@@ -189,6 +190,7 @@ pub(crate) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<PostView> {
         created_at: UnixMillis(r.get(7)?),
         updated_at: UnixMillis(r.get(8)?),
         author_user_id: r.get(9)?,
+        image_url: r.get(10)?,
     })
 }
 

@@ -17,6 +17,7 @@ mod events;
 mod inbox;
 mod ingest;
 mod migrate;
+mod spool;
 mod sqlite;
 mod tokens;
 mod users;
@@ -35,6 +36,7 @@ pub use inbox::{
     ConversationFilter, ConversationView, MessageView, NotificationView, Page, PostView,
 };
 pub use ingest::IngestOutcome;
+pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
 pub use sqlite::Store;
 pub use tokens::{TokenInfo, TokenKind};
 pub use users::{User, UserChanges};

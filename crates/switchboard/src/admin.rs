@@ -272,6 +272,14 @@ pub async fn accounts(command: AccountsCommand, settings: &Settings) -> Result<(
 /// Reads a seed-style `user_accounts.json`: an object of named entries (`{"account1": {…}}`), an array of
 /// entries, or `{"accounts": […]}`. Field names vary between tools, so the usual spellings are accepted.
 pub fn parse_user_accounts(json: &Value) -> Result<Vec<NewAccount>, String> {
+    Ok(labelled_user_accounts(json)?
+        .into_iter()
+        .map(|(_, account)| account)
+        .collect())
+}
+
+/// Like [`parse_user_accounts`], with each entry's name in the file (`account1`, `[0]`).
+pub fn labelled_user_accounts(json: &Value) -> Result<Vec<(String, NewAccount)>, String> {
     let entries: Vec<(String, &Value)> = match json {
         Value::Array(items) => items
             .iter()
@@ -343,12 +351,15 @@ pub fn parse_user_accounts(json: &Value) -> Result<Vec<NewAccount>, String> {
                         label.clone()
                     }
                 });
-            Ok(NewAccount {
-                user_id_chat,
-                name,
-                kind,
-                credentials,
-            })
+            Ok((
+                label,
+                NewAccount {
+                    user_id_chat,
+                    name,
+                    kind,
+                    credentials,
+                },
+            ))
         })
         .collect()
 }

@@ -2,6 +2,7 @@
 //! this crate only reads configuration, opens the store, and starts what was asked for.
 
 mod admin;
+mod bot;
 mod config;
 mod serve;
 
@@ -85,11 +86,8 @@ enum Command {
         #[command(flatten)]
         call_center: CallCenterArgs,
     },
-    /// Run a bot for one Facebook account (not built yet).
-    Bot {
-        /// The account's user_id_chat.
-        account: Option<String>,
-    },
+    /// Run the bot of one Facebook account or page: collects into the receiver, executes the sender's commands.
+    Bot(Box<bot::BotArgs>),
     /// Manage bot tokens: one per Facebook account or page.
     #[command(subcommand)]
     Bots(admin::BotsCommand),
@@ -209,12 +207,6 @@ async fn main() -> ExitCode {
     }
 }
 
-fn not_built(role: &str, issue: u32) -> Result<(), String> {
-    Err(format!(
-        "the {role} role is not built yet (tracked in issue #{issue}); nothing was started"
-    ))
-}
-
 async fn run(command: Command, settings: Settings) -> Result<(), String> {
     use serve::Role;
     match command {
@@ -232,7 +224,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
             )
             .await
         }
-        Command::Bot { .. } => not_built("bot", 5),
+        Command::Bot(args) => bot::run(*args).await,
         Command::Serve {
             receiver_listen,
             sender_listen,

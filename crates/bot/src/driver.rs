@@ -1,0 +1,58 @@
+//! The drivers a bot can run, behind one enum: the runtime does not care where data comes from.
+
+use crate::page::PageDriver;
+use crate::sim::SimDriver;
+use crate::{BotError, Collector};
+use switchboard_domain::outbound::{PostCommand, SendMessageCommand};
+use tokio::task::JoinSet;
+
+#[derive(Clone)]
+pub enum Driver {
+    Sim(SimDriver),
+    Page(PageDriver),
+}
+
+/// What became of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executed {
+    Sent {
+        platform_id: String,
+        link: Option<String>,
+    },
+    Failed(String),
+}
+
+impl Driver {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sim(_) => "sim",
+            Self::Page(_) => "page",
+        }
+    }
+
+    /// Starts collecting; the driver's tasks join the runtime's set and stop with it.
+    pub async fn start(
+        &self,
+        collector: Collector,
+        tasks: &mut JoinSet<()>,
+    ) -> Result<(), BotError> {
+        match self {
+            Self::Sim(sim) => sim.start(collector, tasks),
+            Self::Page(page) => page.start(collector, tasks).await,
+        }
+    }
+
+    pub async fn send_message(&self, command: &SendMessageCommand) -> Executed {
+        match self {
+            Self::Sim(sim) => sim.send_message(command).await,
+            Self::Page(page) => page.send_message(command).await,
+        }
+    }
+
+    pub async fn post(&self, command: &PostCommand) -> Executed {
+        match self {
+            Self::Sim(sim) => sim.post(command).await,
+            Self::Page(page) => page.post(command).await,
+        }
+    }
+}

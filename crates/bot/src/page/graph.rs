@@ -1,0 +1,209 @@
+//! A Graph API client that obeys Facebook's limits: it reads the usage headers and slows down before
+//! Facebook blocks it, waits out a rate limit (for as long as Facebook says, when it says), retries
+//! transient failures with backoff, and reports an expired token instead of retrying it.
+
+use crate::Backoff;
+use reqwest::Method;
+use serde_json::Value;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use switchboard_domain::facebook::{GraphError, GraphFailure, Usage};
+
+/// Above this share of any quota (per the usage headers), pause before the next call.
+const USAGE_CEILING: u32 = 95;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphCallError {
+    /// Facebook answered with an error object.
+    Graph {
+        failure: GraphFailure,
+        error: GraphError,
+    },
+    /// No answer (connection refused, timeout), after the retries.
+    Network(String),
+}
+
+impl GraphCallError {
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Graph { error, .. } => error.reason(),
+            Self::Network(message) => format!("cannot reach Facebook: {message}"),
+        }
+    }
+
+    pub fn failure(&self) -> GraphFailure {
+        match self {
+            Self::Graph { failure, .. } => *failure,
+            Self::Network(_) => GraphFailure::Transient,
+        }
+    }
+}
+
+pub struct GraphClient {
+    http: reqwest::Client,
+    /// `https://graph.facebook.com/v23.0`
+    base: String,
+    retries: u32,
+    backoff: Backoff,
+    /// When no usage header says how long, a rate limit pauses calls this long (doubling while it lasts).
+    rate_limit_pause: Duration,
+    paused_until: Mutex<Option<Instant>>,
+    consecutive_limits: Mutex<u32>,
+}
+
+impl GraphClient {
+    pub fn new(
+        http: reqwest::Client,
+        graph_url: &str,
+        api_version: &str,
+        retries: u32,
+        backoff: Backoff,
+        rate_limit_pause: Duration,
+    ) -> Self {
+        Self {
+            http,
+            base: format!(
+                "{}/{}",
+                graph_url.trim_end_matches('/'),
+                api_version.trim_matches('/')
+            ),
+            retries,
+            backoff,
+            rate_limit_pause,
+            paused_until: Mutex::new(None),
+            consecutive_limits: Mutex::new(0),
+        }
+    }
+
+    fn pause_left(&self) -> Option<Duration> {
+        let until = (*self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Whether calls are currently held back by a rate limit.
+    pub fn is_paused(&self) -> bool {
+        self.pause_left().is_some()
+    }
+
+    fn pause_for(&self, wait: Duration) {
+        let mut until = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = Instant::now() + wait;
+        if until.is_none_or(|u| u < new) {
+            *until = Some(new);
+        }
+    }
+
+    /// Calls Graph: `path` is relative to the versioned base (`/123/messages`) or a full `paging.next`
+    /// URL. `retry_unanswered` is false for calls that must not run twice (sends, posts): a call that
+    /// got no answer at all is then reported, not repeated. `on_throttle` hears of each pause (to tell the console the account is rate limited).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        query: &[(&str, &str)],
+        json: Option<&Value>,
+        form: Option<&[(&str, &str)]>,
+        retry_unanswered: bool,
+        on_throttle: &(dyn Fn(Duration) + Sync),
+    ) -> Result<Value, GraphCallError> {
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut attempt = 0;
+        loop {
+            if let Some(wait) = self.pause_left() {
+                tokio::time::sleep(wait).await;
+            }
+            let mut request = self.http.request(method.clone(), &url);
+            if !url.contains("access_token=") {
+                request = request.query(&[("access_token", token)]);
+            }
+            request = request.query(query);
+            if let Some(body) = json {
+                request = request.json(body);
+            }
+            if let Some(fields) = form {
+                request = request.form(fields);
+            }
+            let failure = match request.send().await {
+                Err(error) => GraphCallError::Network(error.to_string()),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let mut usage = Usage::default();
+                    for name in ["x-app-usage", "x-page-usage", "x-business-use-case-usage"] {
+                        if let Some(value) =
+                            response.headers().get(name).and_then(|v| v.to_str().ok())
+                        {
+                            usage.absorb(value);
+                        }
+                    }
+                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    if (200..300).contains(&status) && body.get("error").is_none() {
+                        *self
+                            .consecutive_limits
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = 0;
+                        if usage.percent >= USAGE_CEILING {
+                            // Slow down before Facebook blocks the page: its quotas recover over minutes.
+                            let wait = usage.regain_minutes.map_or(self.rate_limit_pause, |m| {
+                                Duration::from_secs(u64::from(m) * 60)
+                            });
+                            tracing::warn!(
+                                percent = usage.percent,
+                                ?wait,
+                                "Graph usage near its limit; pausing calls"
+                            );
+                            self.pause_for(wait);
+                            on_throttle(wait);
+                        }
+                        return Ok(body);
+                    }
+                    let error: GraphError = serde_json::from_value(body["error"].clone())
+                        .unwrap_or_else(|_| GraphError {
+                            message: format!("HTTP {status} without an error object"),
+                            ..GraphError::default()
+                        });
+                    let failure = error.classify(status);
+                    if failure == GraphFailure::RateLimited {
+                        let mut count = self
+                            .consecutive_limits
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let wait = usage.regain_minutes.map_or_else(
+                            || self.rate_limit_pause.saturating_mul(1 << (*count).min(6)),
+                            |m| Duration::from_secs(u64::from(m) * 60),
+                        );
+                        *count += 1;
+                        drop(count);
+                        tracing::warn!(code = error.code, ?wait, "Graph rate limit; backing off");
+                        self.pause_for(wait);
+                        on_throttle(wait);
+                    }
+                    GraphCallError::Graph { failure, error }
+                }
+            };
+            // A send that got no answer may have gone out; repeating it could deliver it twice.
+            let unanswered = matches!(failure, GraphCallError::Network(_));
+            let retry = matches!(
+                failure.failure(),
+                GraphFailure::Transient | GraphFailure::RateLimited
+            ) && (retry_unanswered || !unanswered);
+            if !retry || attempt >= self.retries {
+                return Err(failure);
+            }
+            if failure.failure() == GraphFailure::Transient {
+                tokio::time::sleep(self.backoff.delay(attempt)).await;
+            }
+            attempt += 1;
+        }
+    }
+}

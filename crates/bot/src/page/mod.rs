@@ -1,0 +1,618 @@
+//! The `page` driver: a Facebook Page through Meta's documented Graph API.
+//!
+//! In: Messenger webhooks (verified by `X-Hub-Signature-256` before anything is parsed) and the page's
+//! feed changes, plus a backfill through the Conversations API at start and every few minutes, so what
+//! happened while the bot was down, or what a webhook missed, still arrives (the receiver drops what it
+//! already has). Out: the Send API within Messenger's messaging window, and posts to the page's feed.
+
+mod graph;
+mod webhook;
+
+pub use graph::{GraphCallError, GraphClient};
+
+use crate::{AccountInfo, Backoff, BotError, Collector, Executed};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use switchboard_domain::UnixMillis;
+use switchboard_domain::facebook::{
+    self, ECHO_METADATA_PREFIX, GraphConversation, GraphFailure, GraphList, GraphMessage,
+    MessagingPolicy, Update,
+};
+use switchboard_domain::ingest::{MessageIn, NotificationIn};
+use switchboard_domain::outbound::{PostCommand, SendMessageCommand};
+use tokio::task::JoinSet;
+
+/// Reads of history overlap the last one by this much, so a message written during a backfill is
+/// not missed; the receiver ignores what it already has.
+const BACKFILL_OVERLAP_MS: i64 = 5 * 60_000;
+const WATERMARK_KEY: &str = "backfill_watermark";
+
+#[derive(Debug, Clone)]
+pub struct PageOptions {
+    /// `https://graph.facebook.com`
+    pub graph_url: String,
+    /// `v23.0`
+    pub api_version: String,
+    /// The app's secret: webhooks are signed with it.
+    pub app_secret: String,
+    /// What the app's webhook subscription sends as `hub.verify_token`.
+    pub verify_token: String,
+    /// Where Facebook's webhook requests arrive (put HTTPS in front: Facebook calls only HTTPS URLs).
+    pub webhook_listen: SocketAddr,
+    /// How far back the first backfill reads.
+    pub backfill_days: u32,
+    /// How often to backfill while running (0: only at start).
+    pub backfill_interval: Duration,
+    /// A rate limit without a stated end pauses Graph calls this long, doubling while it lasts.
+    pub rate_limit_pause: Duration,
+    /// Retries of a transient Graph failure.
+    pub retries: u32,
+    pub backoff: Backoff,
+    /// While the page's token is rejected, how often to look for a new one in the CRM.
+    pub token_recheck: Duration,
+}
+
+impl Default for PageOptions {
+    fn default() -> Self {
+        Self {
+            graph_url: "https://graph.facebook.com".into(),
+            api_version: "v23.0".into(),
+            app_secret: String::new(),
+            verify_token: String::new(),
+            webhook_listen: SocketAddr::from(([127, 0, 0, 1], 5005)),
+            backfill_days: 7,
+            backfill_interval: Duration::from_secs(600),
+            rate_limit_pause: Duration::from_secs(60),
+            retries: 3,
+            backoff: Backoff::default(),
+            token_recheck: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where to look for a renewed page token: the CRM's `GET /api/bot/account`.
+#[derive(Clone)]
+pub struct TokenSource {
+    pub http: reqwest::Client,
+    pub sender_url: String,
+    pub bot_token: String,
+}
+
+#[derive(Clone)]
+pub struct PageDriver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    page_id: String,
+    options: PageOptions,
+    graph: GraphClient,
+    token: RwLock<String>,
+    /// Facebook rejected the token (code 190); sends fail at once until a new one is found.
+    token_rejected: AtomicBool,
+    rate_limited: AtomicBool,
+    collector: Mutex<Option<Collector>>,
+    webhook_addr: Mutex<Option<SocketAddr>>,
+    source: Option<TokenSource>,
+}
+
+impl PageDriver {
+    pub fn new(
+        account: &AccountInfo,
+        options: PageOptions,
+        http: reqwest::Client,
+        source: Option<TokenSource>,
+    ) -> Result<Self, BotError> {
+        if options.app_secret.is_empty() {
+            return Err(BotError::Setup(
+                "the page driver needs the app secret (--app-secret or SWITCHBOARD_FACEBOOK_APP_SECRET) to check webhook signatures".into(),
+            ));
+        }
+        if options.verify_token.is_empty() {
+            return Err(BotError::Setup(
+                "the page driver needs a webhook verify token (--verify-token or SWITCHBOARD_FACEBOOK_VERIFY_TOKEN)".into(),
+            ));
+        }
+        let graph = GraphClient::new(
+            http,
+            &options.graph_url,
+            &options.api_version,
+            options.retries,
+            options.backoff,
+            options.rate_limit_pause,
+        );
+        let token = account
+            .credentials
+            .page_access_token
+            .clone()
+            .unwrap_or_default();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                page_id: account.user_id_chat.clone(),
+                graph,
+                token_rejected: AtomicBool::new(token.is_empty()),
+                token: RwLock::new(token),
+                rate_limited: AtomicBool::new(false),
+                collector: Mutex::new(None),
+                webhook_addr: Mutex::new(None),
+                source,
+                options,
+            }),
+        })
+    }
+
+    /// Where the webhook listens (its real port when configured with port 0).
+    pub fn webhook_addr(&self) -> Option<SocketAddr> {
+        *self
+            .inner
+            .webhook_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn collector(&self) -> Option<Collector> {
+        self.inner
+            .collector
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn token(&self) -> String {
+        self.inner
+            .token
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Tells the console, in order with the data.
+    fn report(&self, status: &'static str, message: String) {
+        if let Some(collector) = self.collector() {
+            tokio::spawn(async move {
+                if let Err(error) = collector.status(status, &message).await {
+                    tracing::error!(%error, "cannot spool a status update");
+                }
+            });
+        }
+    }
+
+    pub(crate) async fn start(
+        &self,
+        collector: Collector,
+        tasks: &mut JoinSet<()>,
+    ) -> Result<(), BotError> {
+        *self
+            .inner
+            .collector
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(collector);
+        let listen = self.inner.options.webhook_listen;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            BotError::Setup(format!(
+                "cannot listen for Facebook's webhooks on {listen} (--webhook-listen): {e}"
+            ))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| BotError::Setup(e.to_string()))?;
+        *self
+            .inner
+            .webhook_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(addr);
+        tracing::info!(%addr, page = %self.inner.page_id, "listening for Facebook's webhooks at /webhook");
+        let app = webhook::router(self.clone());
+        tasks.spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "the webhook server stopped");
+            }
+        });
+        if self.inner.token_rejected.load(Ordering::SeqCst) {
+            self.report(
+                "needs_login",
+                "no page access token is stored for this page; add one in the console".into(),
+            );
+        } else {
+            self.report("online", String::new());
+        }
+        let backfiller = self.clone();
+        tasks.spawn(async move {
+            loop {
+                if !backfiller.inner.token_rejected.load(Ordering::SeqCst) {
+                    match backfiller.backfill().await {
+                        Ok(count) => tracing::info!(messages = count, "backfill done"),
+                        Err(error) => tracing::warn!(error = %error.reason(), "backfill stopped early; it resumes next time"),
+                    }
+                }
+                let interval = backfiller.inner.options.backfill_interval;
+                if interval.is_zero() {
+                    break;
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
+        if self.inner.source.is_some() {
+            let checker = self.clone();
+            tasks.spawn(async move {
+                loop {
+                    tokio::time::sleep(checker.inner.options.token_recheck).await;
+                    if checker.inner.token_rejected.load(Ordering::SeqCst) {
+                        checker.recheck_token().await;
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// While the token is rejected, takes a renewed one from the CRM as soon as an admin stores it.
+    async fn recheck_token(&self) {
+        let Some(source) = &self.inner.source else {
+            return;
+        };
+        let once = Backoff {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+        };
+        let Ok(Ok(account)) = tokio::time::timeout(
+            Duration::from_secs(15),
+            crate::fetch_account(&source.http, &source.sender_url, &source.bot_token, &once),
+        )
+        .await
+        else {
+            return;
+        };
+        let fresh = account.credentials.page_access_token.unwrap_or_default();
+        if !fresh.is_empty() && fresh != self.token() {
+            *self
+                .inner
+                .token
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+            self.inner.token_rejected.store(false, Ordering::SeqCst);
+            tracing::info!(page = %self.inner.page_id, "a new page access token was stored; resuming");
+            self.report("online", String::new());
+            let backfiller = self.clone();
+            tokio::spawn(async move { backfiller.backfill().await });
+        }
+    }
+
+    async fn graph(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        json: Option<&Value>,
+        form: Option<&[(&str, &str)]>,
+        retry_unanswered: bool,
+    ) -> Result<Value, GraphCallError> {
+        let token = self.token();
+        let driver = self.clone();
+        let on_throttle = move |wait: Duration| {
+            if !driver.inner.rate_limited.swap(true, Ordering::SeqCst) {
+                driver.report(
+                    "rate_limited",
+                    format!(
+                        "Facebook is limiting this page's calls; waiting {}s",
+                        wait.as_secs()
+                    ),
+                );
+            }
+        };
+        let result = self
+            .inner
+            .graph
+            .call(
+                method,
+                path,
+                &token,
+                query,
+                json,
+                form,
+                retry_unanswered,
+                &on_throttle,
+            )
+            .await;
+        match &result {
+            Ok(_) if !self.inner.graph.is_paused() => {
+                if self.inner.rate_limited.swap(false, Ordering::SeqCst) {
+                    self.report("online", String::new());
+                }
+            }
+            Err(GraphCallError::Graph {
+                failure: GraphFailure::ExpiredToken,
+                error,
+            }) => {
+                if !self.inner.token_rejected.swap(true, Ordering::SeqCst) {
+                    tracing::error!(page = %self.inner.page_id, reason = %error.reason(), "Facebook rejected the page access token");
+                    self.report(
+                        "needs_login",
+                        format!(
+                            "Facebook rejected the page access token; store a new one ({})",
+                            error.reason()
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+        result
+    }
+
+    /// Webhook updates into the spool. Returns once they are durable (then Facebook may be told 200).
+    pub(crate) async fn absorb(&self, updates: Vec<Update>) -> Result<(), BotError> {
+        let Some(collector) = self.collector() else {
+            return Err(BotError::Setup("the driver is not started".into()));
+        };
+        let mut messages: Vec<MessageIn> = Vec::new();
+        let mut notifications: Vec<NotificationIn> = Vec::new();
+        for update in updates {
+            match update {
+                Update::Message(message) => messages.push(message),
+                Update::Notification(notification) => notifications.push(notification),
+                Update::Receipt {
+                    customer_id,
+                    kind,
+                    watermark,
+                } => {
+                    tracing::debug!(%customer_id, ?kind, %watermark, "receipt");
+                }
+                Update::OwnEcho { message_id } => {
+                    tracing::debug!(%message_id, "echo of our own send")
+                }
+            }
+        }
+        for message in &mut messages {
+            if message.conversation.participant_name.is_none() {
+                message.conversation.participant_name = self
+                    .customer_name(&collector, &message.conversation.participant_id)
+                    .await;
+            }
+        }
+        collector.messages(messages).await?;
+        collector.notifications(notifications).await?;
+        Ok(())
+    }
+
+    /// The customer's name (webhooks carry only ids): remembered in the spool, else asked of Graph
+    /// briefly; a slow or throttled Graph leaves the name for the next message.
+    async fn customer_name(&self, collector: &Collector, customer_id: &str) -> Option<String> {
+        let key = format!("name:{customer_id}");
+        if let Ok(Some(name)) = collector.spool().get(&key).await {
+            return Some(name);
+        }
+        if self.inner.graph.is_paused() || self.inner.token_rejected.load(Ordering::SeqCst) {
+            return None;
+        }
+        let path = format!("/{customer_id}");
+        let lookup = self.graph(Method::GET, &path, &[("fields", "name")], None, None, true);
+        let name = tokio::time::timeout(Duration::from_secs(3), lookup)
+            .await
+            .ok()?
+            .ok()?["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())?
+            .to_owned();
+        let _ = collector.spool().set(&key, name.clone()).await;
+        Some(name)
+    }
+
+    /// Reads conversations updated since the last backfill (or `backfill_days`), newest first, and
+    /// spools their messages oldest first. Returns how many messages it read.
+    pub async fn backfill(&self) -> Result<usize, GraphCallError> {
+        let Some(collector) = self.collector() else {
+            return Ok(0);
+        };
+        let spool = collector.spool();
+        let started = UnixMillis::now();
+        let watermark = spool
+            .get(WATERMARK_KEY)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|w| w.parse::<i64>().ok())
+            .unwrap_or(started.0 - i64::from(self.inner.options.backfill_days) * 86_400_000);
+        let since = UnixMillis(watermark - BACKFILL_OVERLAP_MS);
+        let page_id = self.inner.page_id.clone();
+        let mut next = Some(format!("/{page_id}/conversations"));
+        let mut query: Vec<(&str, &str)> = vec![
+            ("platform", "messenger"),
+            ("fields", "id,updated_time,participants"),
+            ("limit", "25"),
+        ];
+        let mut total = 0;
+        'pages: while let Some(path) = next.take() {
+            let page = self
+                .graph(Method::GET, &path, &query, None, None, true)
+                .await?;
+            query.clear(); // `paging.next` carries its own query
+            let list: GraphList<GraphConversation> =
+                serde_json::from_value(page).map_err(|e| unreadable(&e))?;
+            for conversation in &list.data {
+                if conversation.updated_at().is_some_and(|t| t < since) {
+                    break 'pages; // newest first: the rest is older still
+                }
+                let Some(customer) = conversation.customer(&page_id) else {
+                    continue;
+                };
+                let messages = self
+                    .conversation_messages(&conversation.id, customer, since)
+                    .await?;
+                total += messages.len();
+                collector
+                    .messages(messages)
+                    .await
+                    .map_err(|e| GraphCallError::Network(e.to_string()))?;
+            }
+            next = list.paging.and_then(|p| p.next);
+        }
+        spool
+            .set(WATERMARK_KEY, started.0.to_string())
+            .await
+            .map_err(|e| GraphCallError::Network(e.to_string()))?;
+        Ok(total)
+    }
+
+    async fn conversation_messages(
+        &self,
+        conversation_id: &str,
+        customer: &facebook::GraphParty,
+        since: UnixMillis,
+    ) -> Result<Vec<MessageIn>, GraphCallError> {
+        let mut collected = Vec::new();
+        let mut next = Some(format!("/{conversation_id}/messages"));
+        let mut query: Vec<(&str, &str)> = vec![
+            ("fields", "id,created_time,from,to,message,attachments"),
+            ("limit", "50"),
+        ];
+        'pages: while let Some(path) = next.take() {
+            let page = self
+                .graph(Method::GET, &path, &query, None, None, true)
+                .await?;
+            query.clear();
+            let list: GraphList<GraphMessage> =
+                serde_json::from_value(page).map_err(|e| unreadable(&e))?;
+            for message in &list.data {
+                let Some(message) = message.to_message(&self.inner.page_id, customer) else {
+                    continue;
+                };
+                if message.sent_at < since {
+                    break 'pages;
+                }
+                collected.push(message);
+            }
+            next = list.paging.and_then(|p| p.next);
+        }
+        collected.reverse(); // Graph lists newest first; the CRM takes them in the order they were written
+        Ok(collected)
+    }
+
+    fn refused_token(&self) -> Option<Executed> {
+        self.inner.token_rejected.load(Ordering::SeqCst).then(|| {
+            Executed::Failed(
+                "Facebook does not accept this page's access token (code 190); an admin must store a new one".into(),
+            )
+        })
+    }
+
+    pub(crate) async fn send_message(&self, command: &SendMessageCommand) -> Executed {
+        if let Some(refused) = self.refused_token() {
+            return refused;
+        }
+        let last = match self.collector() {
+            Some(collector) => collector
+                .spool()
+                .customer_last_wrote(&command.recipient_id)
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        let policy = match facebook::messaging_policy(UnixMillis::now(), last) {
+            Ok(policy) => policy,
+            Err(reason) => return Executed::Failed(reason),
+        };
+        let mut body = json!({
+            "recipient": {"id": command.recipient_id},
+            "message": {"text": command.text, "metadata": format!("{ECHO_METADATA_PREFIX}{}", command.command_id)},
+        });
+        match policy {
+            MessagingPolicy::Response => body["messaging_type"] = json!("RESPONSE"),
+            MessagingPolicy::HumanAgent => {
+                body["messaging_type"] = json!("MESSAGE_TAG");
+                body["tag"] = json!("HUMAN_AGENT");
+            }
+        }
+        let path = format!("/{}/messages", self.inner.page_id);
+        match self
+            .graph(Method::POST, &path, &[], Some(&body), None, false)
+            .await
+        {
+            Ok(answer) => match answer["message_id"].as_str() {
+                Some(id) => Executed::Sent {
+                    platform_id: id.to_owned(),
+                    link: None,
+                },
+                None => {
+                    Executed::Failed("Facebook accepted the message but gave no message id".into())
+                }
+            },
+            Err(error) => Executed::Failed(outcome_reason(&error)),
+        }
+    }
+
+    pub(crate) async fn post(&self, command: &PostCommand) -> Executed {
+        if let Some(refused) = self.refused_token() {
+            return refused;
+        }
+        let page_id = &self.inner.page_id;
+        let result = match &command.image_url {
+            Some(url) => {
+                let form = [("url", url.as_str()), ("caption", command.content.as_str())];
+                self.graph(
+                    Method::POST,
+                    &format!("/{page_id}/photos"),
+                    &[],
+                    None,
+                    Some(&form),
+                    false,
+                )
+                .await
+            }
+            None => {
+                let form = [("message", command.content.as_str())];
+                self.graph(
+                    Method::POST,
+                    &format!("/{page_id}/feed"),
+                    &[],
+                    None,
+                    Some(&form),
+                    false,
+                )
+                .await
+            }
+        };
+        match result {
+            Ok(answer) => {
+                // A photo answers {id (the photo), post_id}; a feed post answers {id}.
+                match answer["post_id"].as_str().or_else(|| answer["id"].as_str()) {
+                    Some(id) => Executed::Sent {
+                        platform_id: id.to_owned(),
+                        link: Some(format!("https://www.facebook.com/{id}")),
+                    },
+                    None => {
+                        Executed::Failed("Facebook accepted the post but gave no post id".into())
+                    }
+                }
+            }
+            Err(error) => Executed::Failed(outcome_reason(&error)),
+        }
+    }
+}
+
+fn unreadable(error: &serde_json::Error) -> GraphCallError {
+    GraphCallError::Network(format!("an answer from Graph was not understood: {error}"))
+}
+
+fn outcome_reason(error: &GraphCallError) -> String {
+    match error {
+        GraphCallError::Network(message) => format!(
+            "no answer from Facebook ({message}); it may or may not have gone out, so check before retrying"
+        ),
+        GraphCallError::Graph {
+            failure: GraphFailure::RateLimited,
+            error,
+        } => {
+            format!(
+                "Facebook is limiting this page's calls; try again later. {}",
+                error.reason()
+            )
+        }
+        other => other.reason(),
+    }
+}

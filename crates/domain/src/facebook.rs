@@ -1,0 +1,842 @@
+//! Meta's Messenger Platform and Graph API as the `page` bot driver meets them: webhook payloads turned
+//! into Switchboard's messages and notifications, the messaging window, the meaning of Graph errors and
+//! of the usage headers. Formats follow Meta's documentation (Webhooks for Messenger, Conversations API,
+//! Send API, Graph API error handling and rate limiting).
+
+use crate::UnixMillis;
+use crate::ingest::{
+    Attachment, AttachmentKind, ConversationIn, Direction, MessageIn, NotificationIn,
+};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::Sha256;
+
+/// Header carrying `sha256=` + hex HMAC-SHA256 of the raw body, keyed with the app secret.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+/// `metadata` we attach to every Send API message, so its echo is recognised as ours.
+pub const ECHO_METADATA_PREFIX: &str = "switchboard:";
+
+const HOUR_MS: i64 = 3_600_000;
+/// Standard messaging: a page may answer freely within 24 hours of the customer's last message.
+pub const STANDARD_WINDOW_MS: i64 = 24 * HOUR_MS;
+/// The `HUMAN_AGENT` tag lets a person answer up to 7 days after the customer's last message.
+pub const HUMAN_AGENT_WINDOW_MS: i64 = 7 * 24 * HOUR_MS;
+
+/// Checks `X-Hub-Signature-256` against the raw body, in constant time.
+pub fn signature_matches(app_secret: &str, body: &[u8], header: &str) -> bool {
+    let Some(hex) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(expected) = hex_decode(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// `sha256=` + hex HMAC-SHA256: what Meta sends, and what tests and fakes sign with.
+pub fn signature(app_secret: &str, body: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    format!("sha256={}", hex_encode(&mac.finalize().into_bytes()))
+}
+
+pub fn hex_encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
+    out
+}
+
+pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What one webhook delivery (or one backfilled message) means for the CRM.
+#[derive(Debug, PartialEq)]
+pub enum Update {
+    Message(MessageIn),
+    Notification(NotificationIn),
+    /// Delivery and read receipts: the customer's app got or showed the page's messages up to `watermark`.
+    Receipt {
+        customer_id: String,
+        kind: ReceiptKind,
+        watermark: UnixMillis,
+    },
+    /// An echo of a message this bot sent through the Send API: already in the CRM as a command's outcome.
+    OwnEcho {
+        message_id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+
+/// Turns a webhook body (`{"object": "page", "entry": [...]}`) into updates for `page_id`.
+/// Entries for other pages (an app may serve several) are skipped and counted in the second value.
+pub fn parse_webhook(page_id: &str, body: &Value) -> Result<(Vec<Update>, usize), String> {
+    match body.get("object").and_then(Value::as_str) {
+        Some("page") => {}
+        Some(other) => return Err(format!("`object` is `{other}`, expected `page`")),
+        None => return Err("`object` is missing".into()),
+    }
+    let entries = body
+        .get("entry")
+        .and_then(Value::as_array)
+        .ok_or("`entry` must be an array")?;
+    let mut updates = Vec::new();
+    let mut foreign = 0;
+    for entry in entries {
+        let entry_id = id_of(entry.get("id"));
+        if entry_id.as_deref() != Some(page_id) {
+            foreign += 1;
+            continue;
+        }
+        // `standby` carries the same events while another app holds the thread (handover protocol).
+        for key in ["messaging", "standby"] {
+            for event in entry
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                updates.extend(messaging_event(page_id, event));
+            }
+        }
+        for change in entry
+            .get("changes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if change.get("field").and_then(Value::as_str) == Some("feed")
+                && let Some(value) = change.get("value")
+            {
+                updates.extend(feed_change(page_id, value));
+            }
+        }
+    }
+    Ok((updates, foreign))
+}
+
+/// Graph ids arrive as strings, but some fixtures (and old payloads) write numbers.
+fn id_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn millis_of(value: Option<&Value>) -> Option<UnixMillis> {
+    value?.as_i64().map(UnixMillis)
+}
+
+fn messaging_event(page_id: &str, event: &Value) -> Option<Update> {
+    let sender = id_of(event.get("sender").and_then(|s| s.get("id")))?;
+    let recipient = id_of(event.get("recipient").and_then(|s| s.get("id")))?;
+    let timestamp = millis_of(event.get("timestamp"));
+    if let Some(receipt) = event.get("delivery") {
+        return Some(Update::Receipt {
+            customer_id: sender,
+            kind: ReceiptKind::Delivered,
+            watermark: millis_of(receipt.get("watermark")).or(timestamp)?,
+        });
+    }
+    if let Some(receipt) = event.get("read") {
+        return Some(Update::Receipt {
+            customer_id: sender,
+            kind: ReceiptKind::Read,
+            watermark: millis_of(receipt.get("watermark")).or(timestamp)?,
+        });
+    }
+    let sent_at = timestamp?;
+    if let Some(postback) = event.get("postback") {
+        let title = postback.get("title").and_then(Value::as_str).unwrap_or("");
+        let payload = postback
+            .get("payload")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let message_id = postback
+            .get("mid")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("postback:{sender}:{}", sent_at.0));
+        let text = if title.is_empty() { payload } else { title };
+        return Some(Update::Message(message_in(
+            &sender,
+            None,
+            message_id,
+            Direction::In,
+            Some(format!("▶ {text}")),
+            Vec::new(),
+            sent_at,
+        )));
+    }
+    let message = event.get("message")?;
+    let message_id = message.get("mid").and_then(Value::as_str)?.to_owned();
+    let is_echo = message.get("is_echo").and_then(Value::as_bool) == Some(true);
+    if is_echo
+        && message
+            .get("metadata")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with(ECHO_METADATA_PREFIX))
+    {
+        return Some(Update::OwnEcho { message_id });
+    }
+    // An echo was written by the page (in Facebook's own inbox, or by another app): the customer is
+    // the recipient. Anything else the customer wrote.
+    let (customer, direction) = if is_echo || sender == page_id {
+        (recipient, Direction::Out)
+    } else {
+        (sender, Direction::In)
+    };
+    let text = message
+        .get("text")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let (attachments, described) = webhook_attachments(message.get("attachments"));
+    let text = match text {
+        Some(t) if !t.trim().is_empty() => Some(t),
+        _ if attachments.is_empty() => Some(described.unwrap_or_else(|| "[message]".into())),
+        _ => None,
+    };
+    Some(Update::Message(message_in(
+        &customer,
+        None,
+        message_id,
+        direction,
+        text,
+        attachments,
+        sent_at,
+    )))
+}
+
+/// Webhook attachments: `{type, payload: {url, sticker_id?, title?}}`. Kinds without a URL (a shared
+/// location, a template) are described in words instead.
+fn webhook_attachments(value: Option<&Value>) -> (Vec<Attachment>, Option<String>) {
+    let mut attachments = Vec::new();
+    let mut described = None;
+    for item in value.and_then(Value::as_array).into_iter().flatten() {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or("file");
+        let payload = item.get("payload");
+        let url = payload.and_then(|p| p.get("url")).and_then(Value::as_str);
+        let is_sticker = payload.and_then(|p| p.get("sticker_id")).is_some();
+        match url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
+            Some(url) if attachments.len() < 20 => attachments.push(Attachment {
+                kind: match kind {
+                    _ if is_sticker => AttachmentKind::Sticker,
+                    "image" => AttachmentKind::Image,
+                    "video" | "reel" | "ig_reel" => AttachmentKind::Video,
+                    "audio" => AttachmentKind::Audio,
+                    "file" => AttachmentKind::File,
+                    _ => AttachmentKind::Link,
+                },
+                url: url.to_owned(),
+            }),
+            Some(_) => {}
+            None => described = Some(format!("[{kind}]")),
+        }
+    }
+    (attachments, described)
+}
+
+fn message_in(
+    customer_id: &str,
+    customer_name: Option<String>,
+    message_id: String,
+    direction: Direction,
+    text: Option<String>,
+    attachments: Vec<Attachment>,
+    sent_at: UnixMillis,
+) -> MessageIn {
+    MessageIn {
+        user_id_chat: None,
+        message_id,
+        // One conversation per customer: webhooks name the customer, not Facebook's thread, so the
+        // customer's page-scoped id is the thread id both for webhooks and for backfill.
+        conversation: ConversationIn {
+            thread_id: customer_id.to_owned(),
+            participant_id: customer_id.to_owned(),
+            participant_name: customer_name,
+        },
+        direction,
+        text,
+        attachments,
+        sent_at,
+    }
+}
+
+/// A `feed` change on the page: comments and reactions become notifications linking to the post.
+fn feed_change(page_id: &str, value: &Value) -> Option<Update> {
+    let item = value.get("item").and_then(Value::as_str)?;
+    let verb = value.get("verb").and_then(Value::as_str).unwrap_or("add");
+    let from_id = id_of(value.get("from").and_then(|f| f.get("id")));
+    if from_id.as_deref() == Some(page_id) {
+        return None; // the page's own activity
+    }
+    let from_name = value
+        .get("from")
+        .and_then(|f| f.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let occurred_at = value
+        .get("created_time")
+        .and_then(Value::as_i64)
+        .map(|s| UnixMillis(s * 1000))
+        .unwrap_or_else(UnixMillis::now);
+    let post_id = id_of(value.get("post_id")).unwrap_or_default();
+    let (notification_id, text, target) = match item {
+        "comment" => {
+            let comment_id = id_of(value.get("comment_id"))?;
+            let message = value.get("message").and_then(Value::as_str).unwrap_or("");
+            (
+                format!("comment:{comment_id}:{verb}"),
+                format!("{from_name}: {message}"),
+                comment_id,
+            )
+        }
+        "reaction" => {
+            let reaction = value
+                .get("reaction_type")
+                .and_then(Value::as_str)
+                .unwrap_or("like");
+            (
+                format!(
+                    "reaction:{post_id}:{}:{verb}:{}",
+                    from_id.as_deref().unwrap_or("?"),
+                    occurred_at.0
+                ),
+                format!("{from_name}: {reaction}"),
+                post_id.clone(),
+            )
+        }
+        other => (
+            format!("{other}:{post_id}:{verb}:{}", occurred_at.0),
+            from_name.to_owned(),
+            post_id.clone(),
+        ),
+    };
+    let kind = if verb == "add" {
+        item.to_owned()
+    } else {
+        format!("{item}_{verb}")
+    };
+    Some(Update::Notification(NotificationIn {
+        user_id_chat: None,
+        notification_id,
+        kind,
+        text: Some(text.trim_start_matches(": ").to_owned()),
+        link: (!target.is_empty()).then(|| format!("https://www.facebook.com/{target}")),
+        occurred_at,
+    }))
+}
+
+/// Graph writes times as `2026-11-20T10:00:00+0000`; RFC 3339 wants a colon in the offset.
+pub fn parse_graph_time(text: &str) -> Option<UnixMillis> {
+    let text = text.trim();
+    if let Ok(t) = UnixMillis::parse_rfc3339(text) {
+        return Some(t);
+    }
+    let (head, offset) = text.split_at(text.len().checked_sub(5)?);
+    if (offset.starts_with('+') || offset.starts_with('-'))
+        && offset[1..].bytes().all(|b| b.is_ascii_digit())
+    {
+        UnixMillis::parse_rfc3339(&format!("{head}{}:{}", &offset[..3], &offset[3..])).ok()
+    } else {
+        None
+    }
+}
+
+/// One conversation of `GET /{page-id}/conversations?fields=id,updated_time,participants`.
+#[derive(Debug, Deserialize)]
+pub struct GraphConversation {
+    pub id: String,
+    #[serde(default)]
+    pub updated_time: Option<String>,
+    #[serde(default)]
+    pub participants: Option<GraphList<GraphParty>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphList<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub paging: Option<GraphPaging>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphPaging {
+    #[serde(default)]
+    pub next: Option<String>,
+    #[serde(default)]
+    pub cursors: Option<GraphCursors>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphCursors {
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphParty {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// One message of `GET /{conversation-id}/messages?fields=id,created_time,from,to,message,attachments`.
+#[derive(Debug, Deserialize)]
+pub struct GraphMessage {
+    pub id: String,
+    pub created_time: String,
+    #[serde(default)]
+    pub from: Option<GraphParty>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub attachments: Option<GraphList<Value>>,
+}
+
+impl GraphConversation {
+    pub fn updated_at(&self) -> Option<UnixMillis> {
+        self.updated_time.as_deref().and_then(parse_graph_time)
+    }
+
+    /// The customer: the participant that is not the page.
+    pub fn customer(&self, page_id: &str) -> Option<&GraphParty> {
+        self.participants
+            .as_ref()?
+            .data
+            .iter()
+            .find(|p| p.id != page_id)
+    }
+}
+
+impl GraphMessage {
+    /// The message as the receiver takes it, or `None` when it has no usable time.
+    pub fn to_message(&self, page_id: &str, customer: &GraphParty) -> Option<MessageIn> {
+        let sent_at = parse_graph_time(&self.created_time)?;
+        let from_page = self.from.as_ref().is_some_and(|f| f.id == page_id);
+        let attachments: Vec<Attachment> = self
+            .attachments
+            .iter()
+            .flat_map(|list| list.data.iter())
+            .filter_map(graph_attachment)
+            .take(20)
+            .collect();
+        let text = self.message.clone().filter(|t| !t.trim().is_empty());
+        let text = match text {
+            None if attachments.is_empty() => Some("[message]".to_owned()),
+            other => other,
+        };
+        Some(message_in(
+            &customer.id,
+            customer.name.clone(),
+            self.id.clone(),
+            if from_page {
+                Direction::Out
+            } else {
+                Direction::In
+            },
+            text,
+            attachments,
+            sent_at,
+        ))
+    }
+}
+
+/// Conversations API attachments: `image_data.url`, `video_data.url`, or `file_url`.
+fn graph_attachment(value: &Value) -> Option<Attachment> {
+    let url_at = |key: &str| {
+        value
+            .get(key)
+            .and_then(|d| d.get("url"))
+            .and_then(Value::as_str)
+    };
+    let (kind, url) = if let Some(url) = url_at("image_data") {
+        (AttachmentKind::Image, url)
+    } else if let Some(url) = url_at("video_data") {
+        (AttachmentKind::Video, url)
+    } else {
+        let url = value.get("file_url").and_then(Value::as_str)?;
+        let mime = value.get("mime_type").and_then(Value::as_str).unwrap_or("");
+        let kind = if mime.starts_with("audio/") {
+            AttachmentKind::Audio
+        } else {
+            AttachmentKind::File
+        };
+        (kind, url)
+    };
+    (url.starts_with("https://") || url.starts_with("http://")).then(|| Attachment {
+        kind,
+        url: url.to_owned(),
+    })
+}
+
+/// How a message may be sent, given when the customer last wrote (Messenger's messaging window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessagingPolicy {
+    /// `messaging_type: RESPONSE`, inside 24 hours.
+    Response,
+    /// `messaging_type: MESSAGE_TAG`, `tag: HUMAN_AGENT`, up to 7 days.
+    HumanAgent,
+}
+
+/// Decides the Send API's `messaging_type`, or why Facebook would refuse the message.
+pub fn messaging_policy(
+    now: UnixMillis,
+    customer_last_wrote: Option<UnixMillis>,
+) -> Result<MessagingPolicy, String> {
+    let Some(last) = customer_last_wrote else {
+        return Err(
+            "the customer has not written to the page, and Facebook lets a page message only \
+                    people who wrote to it first"
+                .to_owned(),
+        );
+    };
+    let age = now.0 - last.0;
+    if age <= STANDARD_WINDOW_MS {
+        Ok(MessagingPolicy::Response)
+    } else if age <= HUMAN_AGENT_WINDOW_MS {
+        Ok(MessagingPolicy::HumanAgent)
+    } else {
+        Err(format!(
+            "outside Facebook's messaging window: the customer last wrote on {last}, more than 7 days \
+             ago; Facebook accepts a reply again once they write"
+        ))
+    }
+}
+
+/// Graph's error object: `{"error": {message, type, code, error_subcode, fbtrace_id, is_transient}}`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct GraphError {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub error_subcode: Option<i64>,
+    #[serde(default)]
+    pub fbtrace_id: Option<String>,
+    #[serde(default)]
+    pub is_transient: Option<bool>,
+    #[serde(default)]
+    pub error_user_msg: Option<String>,
+}
+
+/// What the bot should do about a failed Graph call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphFailure {
+    /// The access token expired or was revoked (code 190): the account needs new credentials.
+    ExpiredToken,
+    /// Throttled (codes 4, 17, 32, 613, and the business use case codes 80001–80014): back off.
+    RateLimited,
+    /// Facebook's side hiccuped (codes 1, 2, `is_transient`, 5xx without an error object): retry.
+    Transient,
+    /// Anything else: retrying the same call will fail the same way.
+    Permanent,
+}
+
+impl GraphError {
+    pub fn classify(&self, http_status: u16) -> GraphFailure {
+        match self.code {
+            190 | 102 => GraphFailure::ExpiredToken,
+            4 | 17 | 32 | 613 | 80001..=80014 => GraphFailure::RateLimited,
+            1 | 2 => GraphFailure::Transient,
+            _ if self.is_transient == Some(true) => GraphFailure::Transient,
+            0 if http_status >= 500 || http_status == 429 => GraphFailure::Transient,
+            _ => GraphFailure::Permanent,
+        }
+    }
+
+    /// A reason an agent can read: Facebook's own words, with the code for support.
+    pub fn reason(&self) -> String {
+        let text = self
+            .error_user_msg
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .unwrap_or(&self.message);
+        match self.error_subcode {
+            Some(sub) => format!("Facebook: {text} (code {}, subcode {sub})", self.code),
+            None => format!("Facebook: {text} (code {})", self.code),
+        }
+    }
+}
+
+/// How loaded the app, page or business is, from `X-App-Usage`, `X-Page-Usage` and
+/// `X-Business-Use-Case-Usage`: the highest percentage of any quota, and how long until Facebook
+/// lifts a block (`estimated_time_to_regain_access`, minutes) when it says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub percent: u32,
+    pub regain_minutes: Option<u32>,
+}
+
+impl Usage {
+    /// Folds one header's JSON in; headers that do not parse are ignored.
+    pub fn absorb(&mut self, header_value: &str) {
+        let Ok(value) = serde_json::from_str::<Value>(header_value) else {
+            return;
+        };
+        let mut visit = |object: &Value| {
+            for key in [
+                "call_count",
+                "total_cputime",
+                "total_time",
+                "acc_id_util_pct",
+            ] {
+                if let Some(p) = object.get(key).and_then(Value::as_f64) {
+                    self.percent = self.percent.max(p.clamp(0.0, 1000.0) as u32);
+                }
+            }
+            if let Some(minutes) = object
+                .get("estimated_time_to_regain_access")
+                .and_then(Value::as_u64)
+                .filter(|m| *m > 0)
+            {
+                let minutes = minutes.min(24 * 60) as u32;
+                self.regain_minutes = Some(self.regain_minutes.unwrap_or(0).max(minutes));
+            }
+        };
+        match &value {
+            Value::Object(map) if map.values().all(Value::is_array) && !map.is_empty() => {
+                for list in map.values().filter_map(Value::as_array) {
+                    list.iter().for_each(&mut visit);
+                }
+            }
+            object => visit(object),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PAGE: &str = "5550001";
+
+    #[test]
+    fn signature_is_checked_against_the_raw_body() {
+        let body = br#"{"object":"page","entry":[]}"#;
+        let header = signature("app-secret", body);
+        assert!(header.starts_with("sha256="));
+        assert!(signature_matches("app-secret", body, &header));
+        assert!(!signature_matches("other-secret", body, &header));
+        assert!(!signature_matches(
+            "app-secret",
+            b"{\"object\":\"page\",\"entry\":[] }",
+            &header
+        ));
+        assert!(!signature_matches(
+            "app-secret",
+            body,
+            header.trim_start_matches("sha256=")
+        ));
+        assert!(!signature_matches("app-secret", body, "sha256=zz"));
+    }
+
+    #[test]
+    fn messaging_events_become_messages_receipts_and_echoes() {
+        let body = json!({"object": "page", "entry": [
+            {"id": PAGE, "time": 1_795_000_000_000_i64, "messaging": [
+                {"sender": {"id": "p1"}, "recipient": {"id": PAGE}, "timestamp": 1_795_000_000_000_i64,
+                 "message": {"mid": "m_1", "text": "Chào shop",
+                             "attachments": [{"type": "image", "payload": {"url": "https://cdn.example/a.jpg"}}]}},
+                {"sender": {"id": PAGE}, "recipient": {"id": "p1"}, "timestamp": 1_795_000_001_000_i64,
+                 "message": {"mid": "m_2", "is_echo": true, "app_id": 1, "text": "Dạ"}},
+                {"sender": {"id": PAGE}, "recipient": {"id": "p1"}, "timestamp": 1_795_000_002_000_i64,
+                 "message": {"mid": "m_3", "is_echo": true, "metadata": "switchboard:abc", "text": "x"}},
+                {"sender": {"id": "p1"}, "recipient": {"id": PAGE}, "delivery": {"mids": ["m_2"], "watermark": 1_795_000_003_000_i64}},
+                {"sender": {"id": "p1"}, "recipient": {"id": PAGE}, "timestamp": 1_795_000_004_000_i64, "read": {"watermark": 1_795_000_004_000_i64}},
+                {"sender": {"id": "p1"}, "recipient": {"id": PAGE}, "timestamp": 1_795_000_005_000_i64,
+                 "postback": {"title": "Xem giỏ hàng", "payload": "CART", "mid": "m_4"}}
+            ], "standby": [
+                {"sender": {"id": "p2"}, "recipient": {"id": PAGE}, "timestamp": 1_795_000_006_000_i64,
+                 "message": {"mid": "m_5", "attachments": [{"type": "location", "payload": {"coordinates": {}}}]}}
+            ]},
+            {"id": "other-page", "messaging": [{"sender": {"id": "x"}, "recipient": {"id": "other-page"},
+                "timestamp": 1, "message": {"mid": "m_x", "text": "not ours"}}]}
+        ]});
+        let (updates, foreign) = parse_webhook(PAGE, &body).expect("parse");
+        assert_eq!(foreign, 1);
+        assert_eq!(updates.len(), 7);
+        let Update::Message(first) = &updates[0] else {
+            panic!("{:?}", updates[0])
+        };
+        assert_eq!(first.conversation.thread_id, "p1");
+        assert_eq!(first.direction, Direction::In);
+        assert_eq!(first.attachments[0].kind, AttachmentKind::Image);
+        let Update::Message(echo) = &updates[1] else {
+            panic!()
+        };
+        assert_eq!(
+            (echo.direction, echo.conversation.participant_id.as_str()),
+            (Direction::Out, "p1")
+        );
+        assert_eq!(
+            updates[2],
+            Update::OwnEcho {
+                message_id: "m_3".into()
+            }
+        );
+        assert!(matches!(
+            updates[3],
+            Update::Receipt {
+                kind: ReceiptKind::Delivered,
+                ..
+            }
+        ));
+        assert!(matches!(
+            updates[4],
+            Update::Receipt {
+                kind: ReceiptKind::Read,
+                ..
+            }
+        ));
+        let Update::Message(postback) = &updates[5] else {
+            panic!()
+        };
+        assert_eq!(postback.text.as_deref(), Some("▶ Xem giỏ hàng"));
+        let Update::Message(location) = &updates[6] else {
+            panic!()
+        };
+        assert_eq!(location.text.as_deref(), Some("[location]"));
+    }
+
+    #[test]
+    fn feed_changes_become_notifications() {
+        let body = json!({"object": "page", "entry": [{"id": PAGE, "time": 1, "changes": [
+            {"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "55_66", "post_id": "5550001_55",
+              "from": {"id": "p9", "name": "Hà"}, "message": "Giá bao nhiêu?", "created_time": 1_795_000_000}},
+            {"field": "feed", "value": {"item": "reaction", "verb": "add", "reaction_type": "love", "post_id": "5550001_55",
+              "from": {"id": "p9", "name": "Hà"}, "created_time": 1_795_000_001}},
+            {"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "55_67", "post_id": "5550001_55",
+              "from": {"id": PAGE, "name": "Shop"}, "message": "Dạ 200k", "created_time": 1_795_000_002}}
+        ]}]});
+        let (updates, _) = parse_webhook(PAGE, &body).expect("parse");
+        assert_eq!(updates.len(), 2);
+        let Update::Notification(comment) = &updates[0] else {
+            panic!()
+        };
+        assert_eq!(comment.kind, "comment");
+        assert_eq!(comment.notification_id, "comment:55_66:add");
+        assert_eq!(comment.text.as_deref(), Some("Hà: Giá bao nhiêu?"));
+        assert_eq!(
+            comment.link.as_deref(),
+            Some("https://www.facebook.com/55_66")
+        );
+        assert_eq!(comment.occurred_at, UnixMillis(1_795_000_000_000));
+        let Update::Notification(reaction) = &updates[1] else {
+            panic!()
+        };
+        assert_eq!(reaction.kind, "reaction");
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_page_webhook_is_refused() {
+        assert!(parse_webhook(PAGE, &json!({"object": "instagram", "entry": []})).is_err());
+        assert!(parse_webhook(PAGE, &json!({"object": "page"})).is_err());
+    }
+
+    #[test]
+    fn graph_times_have_no_colon_in_the_offset() {
+        assert_eq!(
+            parse_graph_time("2026-11-20T10:00:00+0000"),
+            Some(UnixMillis(1_795_168_800_000))
+        );
+        assert_eq!(
+            parse_graph_time("2026-11-20T17:00:00+0700"),
+            Some(UnixMillis(1_795_168_800_000))
+        );
+        assert_eq!(
+            parse_graph_time("2026-11-20T10:00:00Z"),
+            Some(UnixMillis(1_795_168_800_000))
+        );
+        assert_eq!(parse_graph_time("yesterday"), None);
+    }
+
+    #[test]
+    fn the_messaging_window_picks_the_type_or_refuses() {
+        let now = UnixMillis(1_795_000_000_000);
+        let ago = |hours: i64| Some(UnixMillis(now.0 - hours * HOUR_MS));
+        assert_eq!(
+            messaging_policy(now, ago(23)),
+            Ok(MessagingPolicy::Response)
+        );
+        assert_eq!(
+            messaging_policy(now, ago(25)),
+            Ok(MessagingPolicy::HumanAgent)
+        );
+        assert_eq!(
+            messaging_policy(now, ago(7 * 24)),
+            Ok(MessagingPolicy::HumanAgent)
+        );
+        assert!(
+            messaging_policy(now, ago(7 * 24 + 1))
+                .unwrap_err()
+                .contains("7 days")
+        );
+        assert!(messaging_policy(now, None).is_err());
+    }
+
+    #[test]
+    fn graph_errors_are_classified() {
+        let error = |code, transient| GraphError {
+            code,
+            is_transient: transient,
+            ..Default::default()
+        };
+        assert_eq!(error(190, None).classify(400), GraphFailure::ExpiredToken);
+        for code in [4, 17, 32, 613, 80006] {
+            assert_eq!(error(code, None).classify(400), GraphFailure::RateLimited);
+        }
+        assert_eq!(error(2, None).classify(500), GraphFailure::Transient);
+        assert_eq!(
+            error(100, Some(true)).classify(400),
+            GraphFailure::Transient
+        );
+        assert_eq!(error(0, None).classify(503), GraphFailure::Transient);
+        assert_eq!(error(10, None).classify(400), GraphFailure::Permanent);
+    }
+
+    #[test]
+    fn usage_headers_give_the_highest_share_and_the_regain_time() {
+        let mut usage = Usage::default();
+        usage.absorb(r#"{"call_count":28,"total_time":25,"total_cputime":25}"#);
+        assert_eq!(usage.percent, 28);
+        usage.absorb(r#"{"5550001":[{"type":"pages","call_count":96,"total_cputime":10,"total_time":10,"estimated_time_to_regain_access":3}]}"#);
+        assert_eq!(
+            usage,
+            Usage {
+                percent: 96,
+                regain_minutes: Some(3)
+            }
+        );
+        usage.absorb("not json");
+        assert_eq!(usage.percent, 96);
+    }
+}

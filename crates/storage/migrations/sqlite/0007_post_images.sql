@@ -1,0 +1,2 @@
+-- A post may publish a photo (Graph's POST /{page-id}/photos) with its text as the caption.
+ALTER TABLE posts ADD COLUMN image_url TEXT;

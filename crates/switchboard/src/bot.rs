@@ -1,0 +1,333 @@
+//! `switchboard bot ACCOUNT`: reads the account (from the CRM, or a seed-style `user_accounts.json`),
+//! builds the driver, and runs the bot until a signal or a fatal error.
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use switchboard_bot::page::{PageDriver, PageOptions, TokenSource};
+use switchboard_bot::sim::{SimDriver, SimOptions};
+use switchboard_bot::{AccountCredentials, AccountInfo, Backoff, BotConfig, Driver};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriverKind {
+    /// A simulated account: invented customers write, sends and posts succeed (for demos and tests).
+    Sim,
+    /// A Facebook Page through Meta's Graph API (webhooks in, Send API and page posts out).
+    Page,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BotArgs {
+    /// The account's user_id_chat (its Facebook id), or an entry name in --accounts-file (`account1`).
+    pub account: String,
+    /// Where the data comes from: `page` (a Facebook Page) or `sim` (simulated). Default: `page` for a
+    /// page account, otherwise it must be given.
+    #[arg(long, value_enum, env = "SWITCHBOARD_BOT_DRIVER")]
+    pub driver: Option<DriverKind>,
+    /// The account's bot token (`switchboard bots add ACCOUNT` makes one). Better set in the environment.
+    #[arg(long, env = "SWITCHBOARD_BOT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The receiver's URL, where collected data goes.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_RECEIVER_URL",
+        default_value = "http://127.0.0.1:5001"
+    )]
+    pub receiver_url: String,
+    /// The sender's URL, where commands come from (and the account's credentials).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SENDER_URL",
+        default_value = "http://127.0.0.1:5002"
+    )]
+    pub sender_url: String,
+    /// Take the account's credentials from a seed-style user_accounts.json instead of the CRM.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNTS_FILE")]
+    pub accounts_file: Option<PathBuf>,
+    /// Directory of the bots' spools (one SQLite file per account: unsent data, commands, state).
+    #[arg(long, env = "SWITCHBOARD_BOT_STATE_DIR", default_value = "data/bots")]
+    pub state_dir: PathBuf,
+    /// The name the console shows for this bot.
+    #[arg(long, env = "SWITCHBOARD_BOT_NAME")]
+    pub name: Option<String>,
+    /// Longest wait, in seconds, between attempts to reach the receiver or the sender.
+    #[arg(long, default_value_t = 30.0)]
+    pub max_backoff_seconds: f64,
+
+    /// sim: new customer messages per minute, on average.
+    #[arg(
+        long,
+        default_value_t = 6.0,
+        help_heading = "Simulated account (--driver sim)"
+    )]
+    pub sim_messages_per_minute: f64,
+    /// sim: notifications per minute, on average.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        help_heading = "Simulated account (--driver sim)"
+    )]
+    pub sim_notifications_per_minute: f64,
+    /// sim: how many different customers write.
+    #[arg(
+        long,
+        default_value_t = 12,
+        help_heading = "Simulated account (--driver sim)"
+    )]
+    pub sim_customers: usize,
+    /// sim: share of sends that fail, 0 to 1.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        help_heading = "Simulated account (--driver sim)"
+    )]
+    pub sim_send_failure_rate: f64,
+    /// sim: share of posts that fail, 0 to 1.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        help_heading = "Simulated account (--driver sim)"
+    )]
+    pub sim_post_failure_rate: f64,
+    /// sim: seconds a customer takes to answer an agent's reply (a random wait up to this).
+    #[arg(
+        long,
+        default_value_t = 8.0,
+        help_heading = "Simulated account (--driver sim)"
+    )]
+    pub sim_reply_seconds: f64,
+
+    /// page: Graph API base URL.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_FACEBOOK_GRAPH_URL",
+        default_value = "https://graph.facebook.com",
+        help_heading = "Facebook Page (--driver page)"
+    )]
+    pub graph_url: String,
+    /// page: Graph API version.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_FACEBOOK_GRAPH_VERSION",
+        default_value = "v23.0",
+        help_heading = "Facebook Page (--driver page)"
+    )]
+    pub graph_version: String,
+    /// page: the Meta app's secret, which signs webhooks (X-Hub-Signature-256).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_FACEBOOK_APP_SECRET",
+        hide_env_values = true,
+        help_heading = "Facebook Page (--driver page)"
+    )]
+    pub app_secret: Option<String>,
+    /// page: the verify token set in the app's webhook subscription.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_FACEBOOK_VERIFY_TOKEN",
+        hide_env_values = true,
+        help_heading = "Facebook Page (--driver page)"
+    )]
+    pub verify_token: Option<String>,
+    /// page: where Facebook's webhook calls arrive (`/webhook`); put HTTPS in front of it.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_FACEBOOK_WEBHOOK_LISTEN",
+        default_value = "127.0.0.1:5005",
+        help_heading = "Facebook Page (--driver page)"
+    )]
+    pub webhook_listen: SocketAddr,
+    /// page: how many days of history the first backfill reads.
+    #[arg(
+        long,
+        default_value_t = 7,
+        help_heading = "Facebook Page (--driver page)"
+    )]
+    pub backfill_days: u32,
+    /// page: seconds between backfills while running (0: only at start).
+    #[arg(
+        long,
+        default_value_t = 600,
+        help_heading = "Facebook Page (--driver page)"
+    )]
+    pub backfill_interval_seconds: u64,
+    /// page: seconds to pause Graph calls after a rate limit that does not say how long (doubles while it lasts).
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        help_heading = "Facebook Page (--driver page)"
+    )]
+    pub rate_limit_pause_seconds: f64,
+}
+
+fn seconds(
+    name: &str,
+    value: f64,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<Duration, String> {
+    if !range.contains(&value) {
+        return Err(format!(
+            "--{name} must be between {} and {}, not {value}",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+fn rate(name: &str, value: f64) -> Result<f64, String> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("--{name} must be between 0 and 1, not {value}"))
+    }
+}
+
+/// Finds ACCOUNT in a seed-style file, by entry name or by user_id_chat.
+fn from_file(path: &PathBuf, account: &str) -> Result<AccountInfo, String> {
+    let content = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&content)
+        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let entries = crate::admin::labelled_user_accounts(&json)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (_, found) = entries
+        .into_iter()
+        .find(|(label, a)| label == account || a.user_id_chat == account)
+        .ok_or_else(|| {
+            format!(
+                "unknown account `{account}`: {} has no entry of that name or user_id_chat",
+                path.display()
+            )
+        })?;
+    Ok(AccountInfo {
+        user_id_chat: found.user_id_chat,
+        name: found.name,
+        kind: found.kind.as_str().to_owned(),
+        enabled: true,
+        needs_login: false,
+        credentials: AccountCredentials {
+            page_access_token: found.credentials.page_access_token,
+            password: found.credentials.password,
+            cookies: found.credentials.cookies,
+            two_factor_secret: found.credentials.two_factor_secret,
+        },
+    })
+}
+
+pub async fn run(args: BotArgs) -> Result<(), String> {
+    let token = args.token.clone().filter(|t| !t.trim().is_empty()).ok_or(
+        "no bot token: pass --token or set SWITCHBOARD_BOT_TOKEN (make one with `switchboard bots add ACCOUNT`)",
+    )?;
+    let backoff = Backoff {
+        min: Duration::from_millis(500),
+        max: seconds(
+            "max-backoff-seconds",
+            args.max_backoff_seconds,
+            0.01..=3600.0,
+        )?,
+    };
+    let http = switchboard_bot::http_client(Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    // The file gives the account and its credentials; the CRM still says whether the token is good.
+    let from_file = args
+        .accounts_file
+        .as_ref()
+        .map(|path| from_file(path, &args.account))
+        .transpose()?;
+    let crm = switchboard_bot::fetch_account(&http, &args.sender_url, &token, &backoff)
+        .await
+        .map_err(|e| e.to_string())?;
+    let wanted = from_file
+        .as_ref()
+        .map_or(args.account.as_str(), |a| a.user_id_chat.as_str());
+    if crm.user_id_chat != wanted {
+        return Err(format!(
+            "unknown account `{wanted}` for this token: it is the bot token of `{}`",
+            crm.user_id_chat
+        ));
+    }
+    if !crm.enabled {
+        return Err(switchboard_bot::BotError::AccountDisabled(crm.user_id_chat).to_string());
+    }
+    let account = from_file.unwrap_or(crm);
+    let kind = match args.driver {
+        Some(kind) => kind,
+        None if account.kind == "page" => DriverKind::Page,
+        None => {
+            return Err(format!(
+                "account `{}` is a personal account; only pages have a Facebook driver (Graph API). Run it with --driver sim to simulate it",
+                account.user_id_chat
+            ));
+        }
+    };
+    let driver = match kind {
+        DriverKind::Sim => Driver::Sim(SimDriver::new(SimOptions {
+            messages_per_minute: args.sim_messages_per_minute.max(0.0),
+            notifications_per_minute: args.sim_notifications_per_minute.max(0.0),
+            customers: args.sim_customers.max(1),
+            reply_delay: (
+                Duration::from_secs(1),
+                seconds("sim-reply-seconds", args.sim_reply_seconds, 1.0..=3600.0)?,
+            ),
+            send_failure_rate: rate("sim-send-failure-rate", args.sim_send_failure_rate)?,
+            post_failure_rate: rate("sim-post-failure-rate", args.sim_post_failure_rate)?,
+            ..SimOptions::default()
+        })),
+        DriverKind::Page => {
+            let options = PageOptions {
+                graph_url: args.graph_url.clone(),
+                api_version: args.graph_version.clone(),
+                app_secret: args.app_secret.clone().unwrap_or_default(),
+                verify_token: args.verify_token.clone().unwrap_or_default(),
+                webhook_listen: args.webhook_listen,
+                backfill_days: args.backfill_days,
+                backfill_interval: Duration::from_secs(args.backfill_interval_seconds),
+                rate_limit_pause: seconds(
+                    "rate-limit-pause-seconds",
+                    args.rate_limit_pause_seconds,
+                    0.01..=86_400.0,
+                )?,
+                backoff,
+                ..PageOptions::default()
+            };
+            let source = args.accounts_file.is_none().then(|| TokenSource {
+                http: http.clone(),
+                sender_url: args.sender_url.clone(),
+                bot_token: token.clone(),
+            });
+            Driver::Page(
+                PageDriver::new(&account, options, http.clone(), source)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+    };
+    let config = BotConfig {
+        spool_path: args.state_dir.join(format!(
+            "{}.db",
+            account.user_id_chat.replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                "_"
+            )
+        )),
+        bot_name: args
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("switchboard-{}", driver.name())),
+        account: account.user_id_chat.clone(),
+        receiver_url: args.receiver_url.clone(),
+        sender_url: args.sender_url.clone(),
+        token,
+        backoff,
+    };
+    let shutdown = switchboard_web::Shutdown::new();
+    shutdown.trigger_on_signals();
+    println!(
+        "switchboard bot for {} running ({} driver)",
+        config.account,
+        driver.name()
+    );
+    switchboard_bot::run(config, driver, async move { shutdown.wait().await })
+        .await
+        .map_err(|e| e.to_string())
+}
