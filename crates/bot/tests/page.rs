@@ -52,25 +52,48 @@ type Shared = Arc<Mutex<Fake>>;
 fn graph_time(age_ms: i64) -> String {
     // Graph's own format: no colon in the offset.
     let at = UnixMillis(UnixMillis::now().0 - age_ms).to_rfc3339();
-    let at = at.split('.').next().unwrap_or(&at).trim_end_matches('Z').to_owned();
+    let at = at
+        .split('.')
+        .next()
+        .unwrap_or(&at)
+        .trim_end_matches('Z')
+        .to_owned();
     format!("{at}+0000")
 }
 
 fn graph_error(status: StatusCode, code: i64, message: &str) -> Response {
     (
         status,
-        axum::Json(json!({"error": {"message": message, "type": "OAuthException", "code": code,
-            "error_subcode": 463, "fbtrace_id": "AbCdEf123"}})),
+        axum::Json(
+            json!({"error": {"message": message, "type": "OAuthException", "code": code,
+            "error_subcode": 463, "fbtrace_id": "AbCdEf123"}}),
+        ),
     )
         .into_response()
 }
 
 /// Records the call and applies the token and rate-limit rules every Graph endpoint shares.
-fn gate(fake: &mut Fake, method: &str, path: &str, query: &HashMap<String, String>, body: Value) -> Option<Response> {
-    fake.calls.push((method.into(), path.into(), query.clone(), body, Instant::now()));
+fn gate(
+    fake: &mut Fake,
+    method: &str,
+    path: &str,
+    query: &HashMap<String, String>,
+    body: Value,
+) -> Option<Response> {
+    fake.calls.push((
+        method.into(),
+        path.into(),
+        query.clone(),
+        body,
+        Instant::now(),
+    ));
     let token = query.get("access_token").cloned().unwrap_or_default();
     if !fake.valid_tokens.contains(&token) {
-        return Some(graph_error(StatusCode::BAD_REQUEST, 190, "Error validating access token: Session has expired."));
+        return Some(graph_error(
+            StatusCode::BAD_REQUEST,
+            190,
+            "Error validating access token: Session has expired.",
+        ));
     }
     if fake.rate_limited_calls > 0 {
         fake.rate_limited_calls -= 1;
@@ -86,12 +109,20 @@ fn gate(fake: &mut Fake, method: &str, path: &str, query: &HashMap<String, Strin
     None
 }
 
-async fn node(State(fake): State<Shared>, Path((_version, id)): Path<(String, String)>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn node(
+    State(fake): State<Shared>,
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let mut fake = fake.lock().expect("lock");
     if let Some(refused) = gate(&mut fake, "GET", &format!("/{id}"), &query, Value::Null) {
         return refused;
     }
-    let name = fake.conversations.iter().find(|c| c.customer.0 == id).map(|c| c.customer.1.clone());
+    let name = fake
+        .conversations
+        .iter()
+        .find(|c| c.customer.0 == id)
+        .map(|c| c.customer.1.clone());
     match name {
         Some(name) => axum::Json(json!({"name": name, "id": id})).into_response(),
         None => graph_error(StatusCode::BAD_REQUEST, 100, "Unsupported get request"),
@@ -104,11 +135,20 @@ async fn edge_get(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let mut fake = fake.lock().expect("lock");
-    if let Some(refused) = gate(&mut fake, "GET", &format!("/{id}/{edge}"), &query, Value::Null) {
+    if let Some(refused) = gate(
+        &mut fake,
+        "GET",
+        &format!("/{id}/{edge}"),
+        &query,
+        Value::Null,
+    ) {
         return refused;
     }
     let token = query.get("access_token").cloned().unwrap_or_default();
-    let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+    let limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(25);
     let after: usize = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let base = fake.base.clone();
     let page = |items: Vec<Value>, total: usize| {
@@ -125,7 +165,8 @@ async fn edge_get(
     match edge.as_str() {
         "conversations" if id == ACCOUNT => {
             let mut all: Vec<&FakeConversation> = fake.conversations.iter().collect();
-            let newest = |c: &FakeConversation| c.messages.iter().map(|m| m.3).min().unwrap_or(i64::MAX);
+            let newest =
+                |c: &FakeConversation| c.messages.iter().map(|m| m.3).min().unwrap_or(i64::MAX);
             all.sort_by_key(|c| newest(c));
             let items = all
                 .iter()
@@ -171,7 +212,10 @@ async fn edge_post(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let is_json = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let parsed: Value = if is_json {
         serde_json::from_str(&body).unwrap_or(Value::Null)
     } else {
@@ -179,20 +223,35 @@ async fn edge_post(
         json!(fields)
     };
     let mut fake = fake.lock().expect("lock");
-    if let Some(refused) = gate(&mut fake, "POST", &format!("/{id}/{edge}"), &query, parsed.clone()) {
+    if let Some(refused) = gate(
+        &mut fake,
+        "POST",
+        &format!("/{id}/{edge}"),
+        &query,
+        parsed.clone(),
+    ) {
         return refused;
     }
     fake.next_id += 1;
     let n = fake.next_id;
     match edge.as_str() {
         "messages" => {
-            if parsed["recipient"]["id"].as_str().is_none() || parsed["message"]["text"].as_str().is_none() {
-                return graph_error(StatusCode::BAD_REQUEST, 100, "(#100) The parameter recipient is required");
+            if parsed["recipient"]["id"].as_str().is_none()
+                || parsed["message"]["text"].as_str().is_none()
+            {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    "(#100) The parameter recipient is required",
+                );
             }
             axum::Json(json!({"recipient_id": parsed["recipient"]["id"], "message_id": format!("m_sent_{n}")})).into_response()
         }
         "feed" => axum::Json(json!({"id": format!("{ACCOUNT}_{n}")})).into_response(),
-        "photos" => axum::Json(json!({"id": format!("photo_{n}"), "post_id": format!("{ACCOUNT}_{n}")})).into_response(),
+        "photos" => {
+            axum::Json(json!({"id": format!("photo_{n}"), "post_id": format!("{ACCOUNT}_{n}")}))
+                .into_response()
+        }
         _ => graph_error(StatusCode::BAD_REQUEST, 100, "Unknown edge"),
     }
 }
@@ -210,18 +269,28 @@ async fn start_fake(fake: Fake) -> (String, Shared) {
         .route("/{version}/{id}", get(node))
         .route("/{version}/{id}/{edge}", get(edge_get).post(edge_post))
         .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     shared.lock().expect("lock").base = base.clone();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (base, shared)
 }
 
-fn conversation(id: &str, customer: &str, name: &str, messages: &[(&str, bool, &str, i64)]) -> FakeConversation {
+fn conversation(
+    id: &str,
+    customer: &str,
+    name: &str,
+    messages: &[(&str, bool, &str, i64)],
+) -> FakeConversation {
     FakeConversation {
         id: id.into(),
         customer: (customer.into(), name.into()),
-        messages: messages.iter().map(|(m, c, t, a)| ((*m).into(), *c, (*t).into(), *a)).collect(),
+        messages: messages
+            .iter()
+            .map(|(m, c, t, a)| ((*m).into(), *c, (*t).into(), *a))
+            .collect(),
     }
 }
 
@@ -233,9 +302,14 @@ struct PageBot {
 
 async fn start_page_bot(system: &System, graph: &str, backfill_days: u32) -> PageBot {
     let http = switchboard_bot::http_client(Duration::from_secs(5)).expect("client");
-    let account = switchboard_bot::fetch_account(&http, &system.sender, &system.bot_token, &system.bot_config().backoff)
-        .await
-        .expect("account");
+    let account = switchboard_bot::fetch_account(
+        &http,
+        &system.sender,
+        &system.bot_token,
+        &system.bot_config().backoff,
+    )
+    .await
+    .expect("account");
     let options = PageOptions {
         graph_url: graph.into(),
         api_version: "v23.0".into(),
@@ -249,28 +323,49 @@ async fn start_page_bot(system: &System, graph: &str, backfill_days: u32) -> Pag
         backoff: system.bot_config().backoff,
         token_recheck: Duration::from_millis(200),
     };
-    let source = TokenSource { http: http.clone(), sender_url: system.sender.clone(), bot_token: system.bot_token.clone() };
+    let source = TokenSource {
+        http: http.clone(),
+        sender_url: system.sender.clone(),
+        bot_token: system.bot_token.clone(),
+    };
     let driver = PageDriver::new(&account, options, http, Some(source)).expect("driver");
     let (stop, handle) = system.run_bot(Driver::Page(driver.clone()));
-    eventually(10, "the webhook listening", || async { driver.webhook_addr() }).await;
-    PageBot { driver, stop, handle }
+    eventually(10, "the webhook listening", || async {
+        driver.webhook_addr()
+    })
+    .await;
+    PageBot {
+        driver,
+        stop,
+        handle,
+    }
 }
 
 impl PageBot {
     fn webhook(&self) -> String {
-        format!("http://{}/webhook", self.driver.webhook_addr().expect("addr"))
+        format!(
+            "http://{}/webhook",
+            self.driver.webhook_addr().expect("addr")
+        )
     }
 
     async fn stop(self) {
         self.stop.trigger();
-        self.handle.await.expect("join").expect("bot stopped cleanly");
+        self.handle
+            .await
+            .expect("join")
+            .expect("bot stopped cleanly");
     }
 }
 
 async fn with_page_token(system: &System, token: &str) {
     let mut changes = AccountChanges::default();
     changes.credentials.page_access_token = Some(token.into());
-    system.store.update_account(ACCOUNT, changes, &system.cipher).await.expect("token stored");
+    system
+        .store
+        .update_account(ACCOUNT, changes, &system.cipher)
+        .await
+        .expect("token stored");
 }
 
 fn webhook_message(customer: &str, mid: &str, text: &str) -> Value {
@@ -295,7 +390,11 @@ async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
     // The subscription handshake.
     let verify = |token: &str| {
         http.get(bot.webhook())
-            .query(&[("hub.mode", "subscribe"), ("hub.verify_token", token), ("hub.challenge", "1158201444")])
+            .query(&[
+                ("hub.mode", "subscribe"),
+                ("hub.verify_token", token),
+                ("hub.challenge", "1158201444"),
+            ])
             .send()
     };
     let answer = verify(VERIFY_TOKEN).await.expect("verify");
@@ -308,7 +407,10 @@ async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
     let signed = http
         .post(bot.webhook())
         .header("content-type", "application/json")
-        .header("x-hub-signature-256", signature(APP_SECRET, body.as_bytes()))
+        .header(
+            "x-hub-signature-256",
+            signature(APP_SECRET, body.as_bytes()),
+        )
         .body(body.clone())
         .send()
         .await
@@ -320,17 +422,32 @@ async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
     })
     .await;
     assert_eq!(messages[0].text, "Shop ơi còn hàng không?");
-    let conversations = system.store.conversations(ACCOUNT, Default::default(), None, 10).await.expect("list");
+    let conversations = system
+        .store
+        .conversations(ACCOUNT, Default::default(), None, 10)
+        .await
+        .expect("list");
     assert_eq!(conversations.items[0].participant_name, "Lê Thị Hà");
 
     // The same signature on a changed body, no signature, a signature with another secret: refused.
     let tampered = body.replace("còn hàng", "hết hàng");
     for (payload, header, status) in [
-        (tampered.clone(), Some(signature(APP_SECRET, body.as_bytes())), 403),
+        (
+            tampered.clone(),
+            Some(signature(APP_SECRET, body.as_bytes())),
+            403,
+        ),
         (tampered.clone(), None, 401),
-        (tampered.clone(), Some(signature("another secret", tampered.as_bytes())), 403),
+        (
+            tampered.clone(),
+            Some(signature("another secret", tampered.as_bytes())),
+            403,
+        ),
     ] {
-        let mut request = http.post(bot.webhook()).header("content-type", "application/json").body(payload);
+        let mut request = http
+            .post(bot.webhook())
+            .header("content-type", "application/json")
+            .body(payload);
         if let Some(header) = header {
             request = request.header("x-hub-signature-256", header);
         }
@@ -340,14 +457,21 @@ async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
     let other = json!({"object": "instagram", "entry": []}).to_string();
     let answer = http
         .post(bot.webhook())
-        .header("x-hub-signature-256", signature(APP_SECRET, other.as_bytes()))
+        .header(
+            "x-hub-signature-256",
+            signature(APP_SECRET, other.as_bytes()),
+        )
         .body(other)
         .send()
         .await
         .expect("post");
     assert_eq!(answer.status(), 400);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(system.messages().await.len(), 1, "nothing from refused deliveries");
+    assert_eq!(
+        system.messages().await.len(),
+        1,
+        "nothing from refused deliveries"
+    );
     bot.stop().await;
 }
 
@@ -358,16 +482,31 @@ async fn backfill_fills_gaps_without_duplicates() {
     let (graph, fake) = start_fake(Fake {
         valid_tokens: vec![GOOD_TOKEN.into()],
         conversations: vec![
-            conversation("t_1", "psid_1", "Nguyễn Văn An", &[
-                ("m_1", true, "Chào shop", 5 * HOUR),
-                ("m_2", false, "Dạ shop chào bạn", 5 * HOUR - 60_000),
-                ("m_3", true, "Áo này còn size M không?", 4 * HOUR),
-                ("m_4", false, "Dạ còn ạ", 4 * HOUR - 60_000),
-                ("m_5", true, "Cho mình 1 cái", 3 * HOUR),
-            ]),
-            conversation("t_2", "psid_2", "Trần Thu Trang", &[("m_6", true, "Ship Hà Nội bao lâu?", 2 * HOUR)]),
+            conversation(
+                "t_1",
+                "psid_1",
+                "Nguyễn Văn An",
+                &[
+                    ("m_1", true, "Chào shop", 5 * HOUR),
+                    ("m_2", false, "Dạ shop chào bạn", 5 * HOUR - 60_000),
+                    ("m_3", true, "Áo này còn size M không?", 4 * HOUR),
+                    ("m_4", false, "Dạ còn ạ", 4 * HOUR - 60_000),
+                    ("m_5", true, "Cho mình 1 cái", 3 * HOUR),
+                ],
+            ),
+            conversation(
+                "t_2",
+                "psid_2",
+                "Trần Thu Trang",
+                &[("m_6", true, "Ship Hà Nội bao lâu?", 2 * HOUR)],
+            ),
             // Older than the first backfill reads: left alone.
-            conversation("t_3", "psid_3", "Phạm Minh Quân", &[("m_old", true, "Hello", 20 * 24 * HOUR)]),
+            conversation(
+                "t_3",
+                "psid_3",
+                "Phạm Minh Quân",
+                &[("m_old", true, "Hello", 20 * 24 * HOUR)],
+            ),
         ],
         ..Fake::default()
     })
@@ -379,9 +518,28 @@ async fn backfill_fills_gaps_without_duplicates() {
         (messages.len() == 6).then_some(messages)
     })
     .await;
-    let texts: Vec<&str> = messages.iter().filter(|m| m.conversation_id == messages[0].conversation_id).map(|m| m.text.as_str()).collect();
-    assert!(texts == ["Chào shop", "Dạ shop chào bạn", "Áo này còn size M không?", "Dạ còn ạ", "Cho mình 1 cái"] || texts == ["Ship Hà Nội bao lâu?"], "{texts:?}");
-    assert!(messages.iter().any(|m| m.text == "Dạ còn ạ" && m.direction == "out"));
+    let texts: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.conversation_id == messages[0].conversation_id)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert!(
+        texts
+            == [
+                "Chào shop",
+                "Dạ shop chào bạn",
+                "Áo này còn size M không?",
+                "Dạ còn ạ",
+                "Cho mình 1 cái"
+            ]
+            || texts == ["Ship Hà Nội bao lâu?"],
+        "{texts:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.text == "Dạ còn ạ" && m.direction == "out")
+    );
 
     // A webhook repeats a backfilled message and brings a new one; then the bot is down while the
     // customer writes again, and the next start's backfill fills the gap.
@@ -390,34 +548,63 @@ async fn backfill_fills_gaps_without_duplicates() {
     for body in [repeat, fresh] {
         let answer = reqwest::Client::new()
             .post(bot.webhook())
-            .header("x-hub-signature-256", signature(APP_SECRET, body.as_bytes()))
+            .header(
+                "x-hub-signature-256",
+                signature(APP_SECRET, body.as_bytes()),
+            )
             .body(body)
             .send()
             .await
             .expect("post");
         assert_eq!(answer.status(), 200);
     }
-    eventually(10, "the webhook's new message", || async { (system.messages().await.len() == 7).then_some(()) }).await;
+    eventually(10, "the webhook's new message", || async {
+        (system.messages().await.len() == 7).then_some(())
+    })
+    .await;
     bot.stop().await;
 
     {
         let mut fake = fake.lock().expect("lock");
-        let t1 = fake.conversations.iter_mut().find(|c| c.id == "t_1").expect("t_1");
-        t1.messages.push(("m_7".into(), true, "Khi nào giao ạ?".into(), 60_000));
-        t1.messages.push(("m_8".into(), true, "Shop ơi?".into(), 30_000));
+        let t1 = fake
+            .conversations
+            .iter_mut()
+            .find(|c| c.id == "t_1")
+            .expect("t_1");
+        t1.messages
+            .push(("m_7".into(), true, "Khi nào giao ạ?".into(), 60_000));
+        t1.messages
+            .push(("m_8".into(), true, "Shop ơi?".into(), 30_000));
     }
     let bot = start_page_bot(&system, &graph, 7).await;
     let messages = eventually(10, "the gap filled", || async {
         let messages = system.messages().await;
-        messages.iter().any(|m| m.text == "Shop ơi?").then_some(messages)
+        messages
+            .iter()
+            .any(|m| m.text == "Shop ơi?")
+            .then_some(messages)
     })
     .await;
-    assert_eq!(messages.len(), 8, "every message once: {:?}", messages.iter().map(|m| &m.text).collect::<Vec<_>>());
+    assert_eq!(
+        messages.len(),
+        8,
+        "every message once: {:?}",
+        messages.iter().map(|m| &m.text).collect::<Vec<_>>()
+    );
     let ids: std::collections::HashSet<_> = messages.iter().map(|m| m.message_id.clone()).collect();
     assert_eq!(ids.len(), 8);
     // The second backfill read only what was new since the first (conversations updated since then).
-    let reads_of_t2 = fake.lock().expect("lock").calls.iter().filter(|c| c.1 == "/t_2/messages").count();
-    assert_eq!(reads_of_t2, 1, "t_2 did not change, so it is not read again");
+    let reads_of_t2 = fake
+        .lock()
+        .expect("lock")
+        .calls
+        .iter()
+        .filter(|c| c.1 == "/t_2/messages")
+        .count();
+    assert_eq!(
+        reads_of_t2, 1,
+        "t_2 did not change, so it is not read again"
+    );
     bot.stop().await;
 }
 
@@ -428,9 +615,24 @@ async fn replies_follow_the_messaging_window() {
     let (graph, fake) = start_fake(Fake {
         valid_tokens: vec![GOOD_TOKEN.into()],
         conversations: vec![
-            conversation("t_recent", "psid_recent", "Vũ Ngọc Lan", &[("m_r", true, "Còn hàng không?", 2 * HOUR)]),
-            conversation("t_days", "psid_days", "Đỗ Gia Long", &[("m_d", true, "Shop ơi", 3 * 24 * HOUR)]),
-            conversation("t_old", "psid_old", "Bùi Thanh Mai", &[("m_o", true, "Hi shop", 10 * 24 * HOUR)]),
+            conversation(
+                "t_recent",
+                "psid_recent",
+                "Vũ Ngọc Lan",
+                &[("m_r", true, "Còn hàng không?", 2 * HOUR)],
+            ),
+            conversation(
+                "t_days",
+                "psid_days",
+                "Đỗ Gia Long",
+                &[("m_d", true, "Shop ơi", 3 * 24 * HOUR)],
+            ),
+            conversation(
+                "t_old",
+                "psid_old",
+                "Bùi Thanh Mai",
+                &[("m_o", true, "Hi shop", 10 * 24 * HOUR)],
+            ),
         ],
         ..Fake::default()
     })
@@ -441,11 +643,19 @@ async fn replies_follow_the_messaging_window() {
         (messages.len() == 3).then_some(messages)
     })
     .await;
-    let conversation_of = |mid: &str| messages.iter().find(|m| m.message_id.as_deref() == Some(mid)).expect("message").conversation_id;
+    let conversation_of = |mid: &str| {
+        messages
+            .iter()
+            .find(|m| m.message_id.as_deref() == Some(mid))
+            .expect("message")
+            .conversation_id
+    };
     let session = system.login().await;
     let mut results = Vec::new();
     for mid in ["m_r", "m_d", "m_o"] {
-        let sent = system.reply(&session, conversation_of(mid), "Dạ shop trả lời ạ").await;
+        let sent = system
+            .reply(&session, conversation_of(mid), "Dạ shop trả lời ạ")
+            .await;
         let id = sent["message"]["id"].as_i64().expect("id");
         let done = eventually(10, "the reply's outcome", || async {
             let message = system.message(id).await;
@@ -457,15 +667,33 @@ async fn replies_follow_the_messaging_window() {
     assert_eq!(results[0].status, "sent");
     assert_eq!(results[1].status, "sent");
     assert_eq!(results[2].status, "failed");
-    assert!(results[2].error.as_deref().is_some_and(|e| e.contains("7 days")), "{:?}", results[2].error);
+    assert!(
+        results[2]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("7 days")),
+        "{:?}",
+        results[2].error
+    );
 
-    let sends: Vec<Value> = fake.lock().expect("lock").calls.iter().filter(|c| c.1 == format!("/{ACCOUNT}/messages")).map(|c| c.3.clone()).collect();
+    let sends: Vec<Value> = fake
+        .lock()
+        .expect("lock")
+        .calls
+        .iter()
+        .filter(|c| c.1 == format!("/{ACCOUNT}/messages"))
+        .map(|c| c.3.clone())
+        .collect();
     assert_eq!(sends.len(), 2, "no call Facebook would refuse");
     assert_eq!(sends[0]["messaging_type"], "RESPONSE");
     assert_eq!(sends[0]["recipient"]["id"], "psid_recent");
     assert_eq!(sends[1]["messaging_type"], "MESSAGE_TAG");
     assert_eq!(sends[1]["tag"], "HUMAN_AGENT");
-    assert!(sends[0]["message"]["metadata"].as_str().is_some_and(|m| m.starts_with("switchboard:")));
+    assert!(
+        sends[0]["message"]["metadata"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("switchboard:"))
+    );
     assert_eq!(results[0].message_id.as_deref(), Some("m_sent_1"));
     bot.stop().await;
 }
@@ -476,51 +704,113 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
     with_page_token(&system, "EAAB-expired").await;
     let (graph, fake) = start_fake(Fake {
         valid_tokens: vec![GOOD_TOKEN.into()],
-        conversations: vec![conversation("t_1", "psid_1", "Nguyễn Văn An", &[("m_1", true, "Chào shop", HOUR)])],
+        conversations: vec![conversation(
+            "t_1",
+            "psid_1",
+            "Nguyễn Văn An",
+            &[("m_1", true, "Chào shop", HOUR)],
+        )],
         ..Fake::default()
     })
     .await;
     let bot = start_page_bot(&system, &graph, 7).await;
     let account = eventually(10, "the account marked as needing a new login", || async {
-        let account = system.store.account(ACCOUNT).await.expect("read").expect("account");
+        let account = system
+            .store
+            .account(ACCOUNT)
+            .await
+            .expect("read")
+            .expect("account");
         account.needs_login.then_some(account)
     })
     .await;
-    assert!(account.bot_status_message.contains("code 190"), "{}", account.bot_status_message);
+    assert!(
+        account.bot_status_message.contains("code 190"),
+        "{}",
+        account.bot_status_message
+    );
 
     // A post while the token is refused fails at once with a reason an admin can act on.
     let session = system.login().await;
-    let post = system.post(&session, json!({"user_id_chat": ACCOUNT, "content": "Sale 50%"})).await;
+    let post = system
+        .post(
+            &session,
+            json!({"user_id_chat": ACCOUNT, "content": "Sale 50%"}),
+        )
+        .await;
     let post_id = post["post"]["id"].as_i64().expect("id");
     let failed = eventually(10, "the post failed", || async {
         let posts = system.store.posts(ACCOUNT, None, 10).await.expect("posts");
-        posts.items.into_iter().find(|p| p.id == post_id && p.status == "failed")
+        posts
+            .items
+            .into_iter()
+            .find(|p| p.id == post_id && p.status == "failed")
     })
     .await;
-    assert!(failed.error.as_deref().is_some_and(|e| e.contains("access token")), "{:?}", failed.error);
-    let feed_calls = || fake.lock().expect("lock").calls.iter().filter(|c| c.1.ends_with("/feed")).count();
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("access token")),
+        "{:?}",
+        failed.error
+    );
+    let feed_calls = || {
+        fake.lock()
+            .expect("lock")
+            .calls
+            .iter()
+            .filter(|c| c.1.ends_with("/feed"))
+            .count()
+    };
     assert_eq!(feed_calls(), 0, "no call with a token Facebook refused");
 
     // An admin stores a new token: the bot picks it up, says it is online, and backfills.
     with_page_token(&system, GOOD_TOKEN).await;
     eventually(10, "the account back online", || async {
-        let account = system.store.account(ACCOUNT).await.expect("read").expect("account");
+        let account = system
+            .store
+            .account(ACCOUNT)
+            .await
+            .expect("read")
+            .expect("account");
         (!account.needs_login && account.bot_status == "online").then_some(())
     })
     .await;
-    eventually(10, "the history read with the new token", || async { (system.messages().await.len() == 1).then_some(()) }).await;
+    eventually(10, "the history read with the new token", || async {
+        (system.messages().await.len() == 1).then_some(())
+    })
+    .await;
     let photo = system
         .post(&session, json!({"user_id_chat": ACCOUNT, "content": "Mẫu mới", "image_url": "https://cdn.example.vn/ao.jpg"}))
         .await;
     let photo_id = photo["post"]["id"].as_i64().expect("id");
     let posted = eventually(10, "the photo posted", || async {
         let posts = system.store.posts(ACCOUNT, None, 10).await.expect("posts");
-        posts.items.into_iter().find(|p| p.id == photo_id && p.status == "posted")
+        posts
+            .items
+            .into_iter()
+            .find(|p| p.id == photo_id && p.status == "posted")
     })
     .await;
-    assert!(posted.link.as_deref().is_some_and(|l| l.starts_with("https://www.facebook.com/5550001_")));
-    let photos: Vec<Value> = fake.lock().expect("lock").calls.iter().filter(|c| c.1.ends_with("/photos")).map(|c| c.3.clone()).collect();
-    assert_eq!(photos, vec![json!({"url": "https://cdn.example.vn/ao.jpg", "caption": "Mẫu mới"})]);
+    assert!(
+        posted
+            .link
+            .as_deref()
+            .is_some_and(|l| l.starts_with("https://www.facebook.com/5550001_"))
+    );
+    let photos: Vec<Value> = fake
+        .lock()
+        .expect("lock")
+        .calls
+        .iter()
+        .filter(|c| c.1.ends_with("/photos"))
+        .map(|c| c.3.clone())
+        .collect();
+    assert_eq!(
+        photos,
+        vec![json!({"url": "https://cdn.example.vn/ao.jpg", "caption": "Mẫu mới"})]
+    );
     bot.stop().await;
 }
 
@@ -528,7 +818,11 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
 async fn rate_limits_make_it_back_off_then_resume() {
     let system = System::start(AccountKind::Page).await;
     with_page_token(&system, GOOD_TOKEN).await;
-    let (graph, fake) = start_fake(Fake { valid_tokens: vec![GOOD_TOKEN.into()], ..Fake::default() }).await;
+    let (graph, fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        ..Fake::default()
+    })
+    .await;
     let bot = start_page_bot(&system, &graph, 7).await;
     eventually(10, "the first backfill", || async {
         (!fake.lock().expect("lock").calls.is_empty()).then_some(())
@@ -538,18 +832,41 @@ async fn rate_limits_make_it_back_off_then_resume() {
     fake.lock().expect("lock").rate_limited_calls = 2;
 
     let session = system.login().await;
-    let post = system.post(&session, json!({"user_id_chat": ACCOUNT, "content": "Khuyến mãi"})).await;
+    let post = system
+        .post(
+            &session,
+            json!({"user_id_chat": ACCOUNT, "content": "Khuyến mãi"}),
+        )
+        .await;
     let post_id = post["post"]["id"].as_i64().expect("id");
     eventually(10, "the post published after the limit passed", || async {
         let posts = system.store.posts(ACCOUNT, None, 10).await.expect("posts");
-        posts.items.into_iter().find(|p| p.id == post_id && p.status == "posted")
+        posts
+            .items
+            .into_iter()
+            .find(|p| p.id == post_id && p.status == "posted")
     })
     .await;
-    let attempts: Vec<Instant> = fake.lock().expect("lock").calls.iter().filter(|c| c.1.ends_with("/feed")).map(|c| c.4).collect();
+    let attempts: Vec<Instant> = fake
+        .lock()
+        .expect("lock")
+        .calls
+        .iter()
+        .filter(|c| c.1.ends_with("/feed"))
+        .map(|c| c.4)
+        .collect();
     assert_eq!(attempts.len(), 3, "two refused, one accepted");
     // The pause doubles while the limit lasts: 300 ms, then 600 ms.
-    assert!(attempts[1] - attempts[0] >= Duration::from_millis(290), "{:?}", attempts[1] - attempts[0]);
-    assert!(attempts[2] - attempts[1] >= Duration::from_millis(590), "{:?}", attempts[2] - attempts[1]);
+    assert!(
+        attempts[1] - attempts[0] >= Duration::from_millis(290),
+        "{:?}",
+        attempts[1] - attempts[0]
+    );
+    assert!(
+        attempts[2] - attempts[1] >= Duration::from_millis(590),
+        "{:?}",
+        attempts[2] - attempts[1]
+    );
     // The console was told, and told again when it was over.
     let statuses = system.store.events_after(0, 1000).await.expect("events");
     let told: Vec<String> = statuses
@@ -558,7 +875,10 @@ async fn rate_limits_make_it_back_off_then_resume() {
         .filter_map(|e| serde_json::from_str::<Value>(e.payload.get()).ok())
         .filter_map(|p| p["status"].as_str().map(str::to_owned))
         .collect();
-    let limited = told.iter().position(|s| s == "rate_limited").expect("rate_limited announced");
+    let limited = told
+        .iter()
+        .position(|s| s == "rate_limited")
+        .expect("rate_limited announced");
     assert!(told[limited..].iter().any(|s| s == "online"), "{told:?}");
     bot.stop().await;
 }

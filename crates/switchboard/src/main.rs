@@ -4,6 +4,7 @@
 mod admin;
 mod bot;
 mod config;
+mod demo;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -88,6 +89,8 @@ enum Command {
     },
     /// Run the bot of one Facebook account or page: collects into the receiver, executes the sender's commands.
     Bot(Box<bot::BotArgs>),
+    /// Everything, with simulated Facebook pages and callers, on its own database (data/demo.db): try it out.
+    Demo(Box<demo::DemoArgs>),
     /// Manage bot tokens: one per Facebook account or page.
     #[command(subcommand)]
     Bots(admin::BotsCommand),
@@ -225,6 +228,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
             .await
         }
         Command::Bot(args) => bot::run(*args).await,
+        Command::Demo(args) => demo::run(*args, settings).await,
         Command::Serve {
             receiver_listen,
             sender_listen,

@@ -168,7 +168,7 @@ async fn ensure_admin(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
-fn listen(
+pub(crate) fn listen(
     given: Option<SocketAddr>,
     from_file: Option<SocketAddr>,
     default: &str,

@@ -39,6 +39,53 @@ impl GraphCallError {
     }
 }
 
+/// One Graph call. `path` is relative to the versioned base (`/123/messages`) or a full `paging.next`
+/// URL. `retry_unanswered` is false for calls that must not run twice (sends, posts): such a call
+/// that got no answer at all is reported, not repeated.
+pub struct GraphRequest<'a> {
+    pub method: Method,
+    pub path: &'a str,
+    pub query: &'a [(&'a str, &'a str)],
+    pub json: Option<&'a Value>,
+    pub form: Option<&'a [(&'a str, &'a str)]>,
+    pub retry_unanswered: bool,
+}
+
+impl<'a> GraphRequest<'a> {
+    pub fn get(path: &'a str, query: &'a [(&'a str, &'a str)]) -> Self {
+        Self {
+            method: Method::GET,
+            path,
+            query,
+            json: None,
+            form: None,
+            retry_unanswered: true,
+        }
+    }
+
+    pub fn post_json(path: &'a str, body: &'a Value) -> Self {
+        Self {
+            method: Method::POST,
+            path,
+            query: &[],
+            json: Some(body),
+            form: None,
+            retry_unanswered: false,
+        }
+    }
+
+    pub fn post_form(path: &'a str, form: &'a [(&'a str, &'a str)]) -> Self {
+        Self {
+            method: Method::POST,
+            path,
+            query: &[],
+            json: None,
+            form: Some(form),
+            retry_unanswered: false,
+        }
+    }
+}
+
 pub struct GraphClient {
     http: reqwest::Client,
     /// `https://graph.facebook.com/v23.0`
@@ -99,20 +146,14 @@ impl GraphClient {
         }
     }
 
-    /// Calls Graph: `path` is relative to the versioned base (`/123/messages`) or a full `paging.next`
-    /// URL. `retry_unanswered` is false for calls that must not run twice (sends, posts): a call that
-    /// got no answer at all is then reported, not repeated. `on_throttle` hears of each pause (to tell the console the account is rate limited).
+    /// Calls Graph with `token`. `on_throttle` hears of each pause (to tell the console).
     pub async fn call(
         &self,
-        method: Method,
-        path: &str,
+        request: &GraphRequest<'_>,
         token: &str,
-        query: &[(&str, &str)],
-        json: Option<&Value>,
-        form: Option<&[(&str, &str)]>,
-        retry_unanswered: bool,
         on_throttle: &(dyn Fn(Duration) + Sync),
     ) -> Result<Value, GraphCallError> {
+        let path = request.path;
         let url = if path.starts_with("http://") || path.starts_with("https://") {
             path.to_owned()
         } else {
@@ -123,18 +164,18 @@ impl GraphClient {
             if let Some(wait) = self.pause_left() {
                 tokio::time::sleep(wait).await;
             }
-            let mut request = self.http.request(method.clone(), &url);
+            let mut http = self.http.request(request.method.clone(), &url);
             if !url.contains("access_token=") {
-                request = request.query(&[("access_token", token)]);
+                http = http.query(&[("access_token", token)]);
             }
-            request = request.query(query);
-            if let Some(body) = json {
-                request = request.json(body);
+            http = http.query(request.query);
+            if let Some(body) = request.json {
+                http = http.json(body);
             }
-            if let Some(fields) = form {
-                request = request.form(fields);
+            if let Some(fields) = request.form {
+                http = http.form(fields);
             }
-            let failure = match request.send().await {
+            let failure = match http.send().await {
                 Err(error) => GraphCallError::Network(error.to_string()),
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -196,7 +237,7 @@ impl GraphClient {
             let retry = matches!(
                 failure.failure(),
                 GraphFailure::Transient | GraphFailure::RateLimited
-            ) && (retry_unanswered || !unanswered);
+            ) && (request.retry_unanswered || !unanswered);
             if !retry || attempt >= self.retries {
                 return Err(failure);
             }

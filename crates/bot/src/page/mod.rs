@@ -8,10 +8,9 @@
 mod graph;
 mod webhook;
 
-pub use graph::{GraphCallError, GraphClient};
+pub use graph::{GraphCallError, GraphClient, GraphRequest};
 
 use crate::{AccountInfo, Backoff, BotError, Collector, Executed};
-use reqwest::Method;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -282,15 +281,7 @@ impl PageDriver {
         }
     }
 
-    async fn graph(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        json: Option<&Value>,
-        form: Option<&[(&str, &str)]>,
-        retry_unanswered: bool,
-    ) -> Result<Value, GraphCallError> {
+    async fn graph(&self, request: GraphRequest<'_>) -> Result<Value, GraphCallError> {
         let token = self.token();
         let driver = self.clone();
         let on_throttle = move |wait: Duration| {
@@ -304,40 +295,26 @@ impl PageDriver {
                 );
             }
         };
-        let result = self
-            .inner
-            .graph
-            .call(
-                method,
-                path,
-                &token,
-                query,
-                json,
-                form,
-                retry_unanswered,
-                &on_throttle,
-            )
-            .await;
+        let result = self.inner.graph.call(&request, &token, &on_throttle).await;
         match &result {
-            Ok(_) if !self.inner.graph.is_paused() => {
-                if self.inner.rate_limited.swap(false, Ordering::SeqCst) {
-                    self.report("online", String::new());
-                }
+            Ok(_)
+                if !self.inner.graph.is_paused()
+                    && self.inner.rate_limited.swap(false, Ordering::SeqCst) =>
+            {
+                self.report("online", String::new());
             }
             Err(GraphCallError::Graph {
                 failure: GraphFailure::ExpiredToken,
                 error,
-            }) => {
-                if !self.inner.token_rejected.swap(true, Ordering::SeqCst) {
-                    tracing::error!(page = %self.inner.page_id, reason = %error.reason(), "Facebook rejected the page access token");
-                    self.report(
-                        "needs_login",
-                        format!(
-                            "Facebook rejected the page access token; store a new one ({})",
-                            error.reason()
-                        ),
-                    );
-                }
+            }) if !self.inner.token_rejected.swap(true, Ordering::SeqCst) => {
+                tracing::error!(page = %self.inner.page_id, reason = %error.reason(), "Facebook rejected the page access token");
+                self.report(
+                    "needs_login",
+                    format!(
+                        "Facebook rejected the page access token; store a new one ({})",
+                        error.reason()
+                    ),
+                );
             }
             _ => {}
         }
@@ -390,7 +367,7 @@ impl PageDriver {
             return None;
         }
         let path = format!("/{customer_id}");
-        let lookup = self.graph(Method::GET, &path, &[("fields", "name")], None, None, true);
+        let lookup = self.graph(GraphRequest::get(&path, &[("fields", "name")]));
         let name = tokio::time::timeout(Duration::from_secs(3), lookup)
             .await
             .ok()?
@@ -427,9 +404,7 @@ impl PageDriver {
         ];
         let mut total = 0;
         'pages: while let Some(path) = next.take() {
-            let page = self
-                .graph(Method::GET, &path, &query, None, None, true)
-                .await?;
+            let page = self.graph(GraphRequest::get(&path, &query)).await?;
             query.clear(); // `paging.next` carries its own query
             let list: GraphList<GraphConversation> =
                 serde_json::from_value(page).map_err(|e| unreadable(&e))?;
@@ -471,9 +446,7 @@ impl PageDriver {
             ("limit", "50"),
         ];
         'pages: while let Some(path) = next.take() {
-            let page = self
-                .graph(Method::GET, &path, &query, None, None, true)
-                .await?;
+            let page = self.graph(GraphRequest::get(&path, &query)).await?;
             query.clear();
             let list: GraphList<GraphMessage> =
                 serde_json::from_value(page).map_err(|e| unreadable(&e))?;
@@ -529,10 +502,7 @@ impl PageDriver {
             }
         }
         let path = format!("/{}/messages", self.inner.page_id);
-        match self
-            .graph(Method::POST, &path, &[], Some(&body), None, false)
-            .await
-        {
+        match self.graph(GraphRequest::post_json(&path, &body)).await {
             Ok(answer) => match answer["message_id"].as_str() {
                 Some(id) => Executed::Sent {
                     platform_id: id.to_owned(),
@@ -554,27 +524,13 @@ impl PageDriver {
         let result = match &command.image_url {
             Some(url) => {
                 let form = [("url", url.as_str()), ("caption", command.content.as_str())];
-                self.graph(
-                    Method::POST,
-                    &format!("/{page_id}/photos"),
-                    &[],
-                    None,
-                    Some(&form),
-                    false,
-                )
-                .await
+                let path = format!("/{page_id}/photos");
+                self.graph(GraphRequest::post_form(&path, &form)).await
             }
             None => {
                 let form = [("message", command.content.as_str())];
-                self.graph(
-                    Method::POST,
-                    &format!("/{page_id}/feed"),
-                    &[],
-                    None,
-                    Some(&form),
-                    false,
-                )
-                .await
+                let path = format!("/{page_id}/feed");
+                self.graph(GraphRequest::post_form(&path, &form)).await
             }
         };
         match result {
