@@ -42,9 +42,16 @@ struct Fake {
     conversations: Vec<FakeConversation>,
     /// Calls to answer with a rate-limit error before succeeding again.
     rate_limited_calls: u32,
-    /// Every call: (method, path, query, body, when).
-    calls: Vec<(String, String, HashMap<String, String>, Value, Instant)>,
+    /// Every call, in order.
+    calls: Vec<Call>,
     next_id: u64,
+}
+
+/// A request the fake received.
+struct Call {
+    path: String,
+    body: Value,
+    at: Instant,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -75,18 +82,15 @@ fn graph_error(status: StatusCode, code: i64, message: &str) -> Response {
 /// Records the call and applies the token and rate-limit rules every Graph endpoint shares.
 fn gate(
     fake: &mut Fake,
-    method: &str,
     path: &str,
     query: &HashMap<String, String>,
     body: Value,
 ) -> Option<Response> {
-    fake.calls.push((
-        method.into(),
-        path.into(),
-        query.clone(),
+    fake.calls.push(Call {
+        path: path.into(),
         body,
-        Instant::now(),
-    ));
+        at: Instant::now(),
+    });
     let token = query.get("access_token").cloned().unwrap_or_default();
     if !fake.valid_tokens.contains(&token) {
         return Some(graph_error(
@@ -115,7 +119,7 @@ async fn node(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let mut fake = fake.lock().expect("lock");
-    if let Some(refused) = gate(&mut fake, "GET", &format!("/{id}"), &query, Value::Null) {
+    if let Some(refused) = gate(&mut fake, &format!("/{id}"), &query, Value::Null) {
         return refused;
     }
     let name = fake
@@ -135,13 +139,7 @@ async fn edge_get(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let mut fake = fake.lock().expect("lock");
-    if let Some(refused) = gate(
-        &mut fake,
-        "GET",
-        &format!("/{id}/{edge}"),
-        &query,
-        Value::Null,
-    ) {
+    if let Some(refused) = gate(&mut fake, &format!("/{id}/{edge}"), &query, Value::Null) {
         return refused;
     }
     let token = query.get("access_token").cloned().unwrap_or_default();
@@ -223,13 +221,7 @@ async fn edge_post(
         json!(fields)
     };
     let mut fake = fake.lock().expect("lock");
-    if let Some(refused) = gate(
-        &mut fake,
-        "POST",
-        &format!("/{id}/{edge}"),
-        &query,
-        parsed.clone(),
-    ) {
+    if let Some(refused) = gate(&mut fake, &format!("/{id}/{edge}"), &query, parsed.clone()) {
         return refused;
     }
     fake.next_id += 1;
@@ -599,7 +591,7 @@ async fn backfill_fills_gaps_without_duplicates() {
         .expect("lock")
         .calls
         .iter()
-        .filter(|c| c.1 == "/t_2/messages")
+        .filter(|c| c.path == "/t_2/messages")
         .count();
     assert_eq!(
         reads_of_t2, 1,
@@ -681,8 +673,8 @@ async fn replies_follow_the_messaging_window() {
         .expect("lock")
         .calls
         .iter()
-        .filter(|c| c.1 == format!("/{ACCOUNT}/messages"))
-        .map(|c| c.3.clone())
+        .filter(|c| c.path == format!("/{ACCOUNT}/messages"))
+        .map(|c| c.body.clone())
         .collect();
     assert_eq!(sends.len(), 2, "no call Facebook would refuse");
     assert_eq!(sends[0]["messaging_type"], "RESPONSE");
@@ -760,7 +752,7 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
             .expect("lock")
             .calls
             .iter()
-            .filter(|c| c.1.ends_with("/feed"))
+            .filter(|c| c.path.ends_with("/feed"))
             .count()
     };
     assert_eq!(feed_calls(), 0, "no call with a token Facebook refused");
@@ -804,8 +796,8 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
         .expect("lock")
         .calls
         .iter()
-        .filter(|c| c.1.ends_with("/photos"))
-        .map(|c| c.3.clone())
+        .filter(|c| c.path.ends_with("/photos"))
+        .map(|c| c.body.clone())
         .collect();
     assert_eq!(
         photos,
@@ -852,8 +844,8 @@ async fn rate_limits_make_it_back_off_then_resume() {
         .expect("lock")
         .calls
         .iter()
-        .filter(|c| c.1.ends_with("/feed"))
-        .map(|c| c.4)
+        .filter(|c| c.path.ends_with("/feed"))
+        .map(|c| c.at)
         .collect();
     assert_eq!(attempts.len(), 3, "two refused, one accepted");
     // The pause doubles while the limit lasts: 300 ms, then 600 ms.
