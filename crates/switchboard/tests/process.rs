@@ -188,14 +188,6 @@ fn a_taken_port_gives_one_line_naming_the_port_and_the_flag() {
 }
 
 #[test]
-fn the_bot_role_not_built_yet_says_so_and_fails() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = switchboard(dir.path()).arg("bot").output().expect("run");
-    assert!(!output.status.success(), "the bot pretended to work");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not built yet"));
-}
-
-#[test]
 fn flags_beat_environment_which_beats_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
