@@ -2,9 +2,7 @@
 //! the console, the PBX must connect or drop the call. One JSON POST per decision to the configured URL,
 //! retried with backoff while the phone system is unreachable or answers 5xx; a 4xx is final.
 
-use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::Sha256;
 use std::time::Duration;
 use switchboard_domain::UnixMillis;
 use switchboard_storage::{Agent, Call};
@@ -55,17 +53,7 @@ impl PhoneSystemNotice {
 }
 
 /// The HMAC-SHA256 of `body` under `secret`, as the `X-Switchboard-Signature` header carries it.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        // HMAC takes keys of any length; this cannot happen.
-        Err(_) => return String::new(),
-    };
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
-}
+pub use switchboard_domain::encoding::signature;
 
 /// Attempts per notice, and the pause before the first retry (doubled each time).
 const ATTEMPTS: u32 = 5;
@@ -136,19 +124,5 @@ impl Webhook {
             }
             tracing::error!(call_id = %notice.call_id, event = notice.event, "gave up telling the phone system");
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_are_hmac_sha256_hex() {
-        // RFC 4231, test case 2.
-        assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }

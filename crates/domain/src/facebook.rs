@@ -7,10 +7,8 @@ use crate::UnixMillis;
 use crate::ingest::{
     Attachment, AttachmentKind, ConversationIn, Direction, MessageIn, NotificationIn,
 };
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::Sha256;
 
 /// Header carrying `sha256=` + hex HMAC-SHA256 of the raw body, keyed with the app secret.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -23,50 +21,7 @@ pub const STANDARD_WINDOW_MS: i64 = 24 * HOUR_MS;
 /// The `HUMAN_AGENT` tag lets a person answer up to 7 days after the customer's last message.
 pub const HUMAN_AGENT_WINDOW_MS: i64 = 7 * 24 * HOUR_MS;
 
-/// Checks `X-Hub-Signature-256` against the raw body, in constant time.
-pub fn signature_matches(app_secret: &str, body: &[u8], header: &str) -> bool {
-    let Some(hex) = header.trim().strip_prefix("sha256=") else {
-        return false;
-    };
-    let Some(expected) = hex_decode(hex) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
-}
-
-/// `sha256=` + hex HMAC-SHA256: what Meta sends, and what tests and fakes sign with.
-pub fn signature(app_secret: &str, body: &[u8]) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => return String::new(),
-    };
-    mac.update(body);
-    format!("sha256={}", hex_encode(&mac.finalize().into_bytes()))
-}
-
-pub fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 0xf)] as char);
-    }
-    out
-}
-
-pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
+pub use crate::encoding::{signature, signature_matches};
 
 /// What one webhook delivery (or one backfilled message) means for the CRM.
 #[derive(Debug, PartialEq)]

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod callcenter;
 pub mod customer;
+pub mod encoding;
 pub mod event;
 pub mod facebook;
 pub mod ingest;

@@ -34,17 +34,6 @@ pub enum KeyError {
     Malformed { path: PathBuf },
 }
 
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 impl Cipher {
     pub fn from_key(key: &[u8; 32]) -> Self {
         Self {
@@ -56,7 +45,8 @@ impl Cipher {
     pub fn load(path: &Path) -> std::result::Result<Option<Self>, KeyError> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let bytes = hex_decode(&text).filter(|b| b.len() == 32);
+                let bytes =
+                    switchboard_domain::encoding::unhex(text.trim()).filter(|b| b.len() == 32);
                 let key: [u8; 32] =
                     bytes
                         .and_then(|b| b.try_into().ok())
@@ -84,7 +74,7 @@ impl Cipher {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(error)?;
         }
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = switchboard_domain::encoding::hex(&key);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]

@@ -28,14 +28,13 @@ pub struct TokenInfo {
 }
 
 pub(crate) fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    switchboard_domain::encoding::hex(&Sha256::digest(token.as_bytes()))
 }
 
 pub(crate) fn random_secret() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| StorageError::Task(format!("no randomness: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(switchboard_domain::encoding::hex(&bytes))
 }
 
 impl Store {
