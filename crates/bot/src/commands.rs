@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 const SEND_EVENT: &str = "send_message_command";
 const POST_EVENT: &str = "post_news_feed_command";
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) const INTERRUPTED: &str = "the bot stopped while carrying out this command and cannot tell \
 whether Facebook received it; check the conversation on Facebook before retrying";
 
@@ -83,7 +84,11 @@ async fn connect_loop(shared: Shared) -> Result<(), BotError> {
     let mut attempt = 0;
     loop {
         let auth = json!({"token": shared.config.token});
-        match Client::connect(&shared.config.sender_url, &auth, "").await {
+        let connecting = Client::connect(&shared.config.sender_url, &auth, "");
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+            .await
+            .unwrap_or_else(|_| Err(ClientError::Transport("no answer in time".into())));
+        match connected {
             Ok(mut client) => {
                 attempt = 0;
                 tracing::info!(account = %shared.config.account, sid = %client.sid, "connected to the sender");

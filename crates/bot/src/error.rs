@@ -6,7 +6,7 @@ use switchboard_storage::StorageError;
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
     #[error(
-        "the bot token is unknown or revoked: make a new one with `switchboard bots add ACCOUNT` and pass it with --token"
+        "the bot token is unknown or revoked, or its account is disabled: enable the account, or make a new token with `switchboard bots add ACCOUNT` and pass it with --token"
     )]
     BadToken,
     #[error("this token may not act for the account: {0}")]
@@ -38,17 +38,6 @@ impl BotError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Retry { .. })
     }
-
-    /// Whether the bot must stop: its token or account cannot work.
-    pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            Self::BadToken
-                | Self::Forbidden(_)
-                | Self::UnknownAccount(_)
-                | Self::AccountDisabled(_)
-        )
-    }
 }
 
 /// Reads a CRM error answer (`{"success": false, "error": {code, message, item?}}`).
@@ -64,10 +53,12 @@ pub(crate) fn from_answer(status: u16, body: &Value) -> BotError {
         (403, "account_disabled") => BotError::AccountDisabled(message),
         (403, _) => BotError::Forbidden(message),
         (_, "unknown_account") => BotError::UnknownAccount(message),
-        (400 | 422, _) => BotError::Refused {
+        // A server still starting, overloaded or unreachable: wait and send the same again.
+        (0 | 408 | 429, _) | (500.., _) => BotError::Retry { status, message },
+        // Any other 4xx (invalid, too large, not accepted) will answer the same to the same request.
+        _ => BotError::Refused {
             message,
             item: error["item"].as_u64().map(|i| i as usize),
         },
-        _ => BotError::Retry { status, message },
     }
 }

@@ -124,10 +124,15 @@ pub async fn fetch_account(
                         ))
                     });
                 }
-                let error = error::from_answer(status.as_u16(), &body);
-                if !error.is_retryable() {
-                    return Err(error);
-                }
+                let error = match error::from_answer(status.as_u16(), &body) {
+                    BotError::Refused { message, .. } => {
+                        return Err(BotError::Setup(format!(
+                            "the sender does not give this bot its account ({status}): {message}"
+                        )));
+                    }
+                    error if !error.is_retryable() => return Err(error),
+                    error => error,
+                };
                 tracing::warn!(%error, "cannot read the account from the sender yet");
             }
             Err(error) if attempt % 10 == 0 => {
@@ -181,9 +186,15 @@ pub async fn run(
     );
     driver.start(collector, &mut tasks).await?;
 
+    // Every task runs for the bot's whole life: one that ends (a panic, a server that stopped) would
+    // leave a bot that looks online and does nothing, so it stops the bot, to be restarted.
     let result = tokio::select! {
         () = shutdown => Ok(()),
         Some(error) = fatal.recv() => Err(error),
+        Some(ended) = tasks.join_next() => Err(BotError::Setup(match ended {
+            Err(error) if error.is_panic() => format!("a part of the bot failed unexpectedly: {error}"),
+            _ => "a part of the bot stopped unexpectedly".to_owned(),
+        })),
     };
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}

@@ -241,7 +241,8 @@ impl SimDriver {
                         .max_messages
                         .map_or(u64::MAX, |max| max.saturating_sub(made));
                     if left == 0 {
-                        break;
+                        // Done inventing; a task that ends would stop the bot.
+                        std::future::pending::<()>().await;
                     }
                     let burst = (driver.inner.options.burst.max(1) as u64).min(left) as usize;
                     let customers = driver.inner.options.customers.max(1);
@@ -363,7 +364,7 @@ impl SimDriver {
 }
 
 /// A wait with the given mean, exponentially distributed: arrivals of a Poisson process.
-fn exponential(mean: Duration) -> Duration {
+pub fn exponential(mean: Duration) -> Duration {
     let u = fastrand::f64().max(1e-9);
     mean.mul_f64(-u.ln()).min(mean * 20)
 }

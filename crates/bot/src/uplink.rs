@@ -46,8 +46,10 @@ async fn work(
     let register_url = format!("{receiver}/api/bot/register");
     retrying(config, || post(http, config, &register_url, &register)).await?;
     tracing::info!(account = %config.account, "registered with the receiver");
+    // Shrinks while the receiver refuses a batch without naming an item, to find the one it refuses.
+    let mut items = MAX_ITEMS;
     loop {
-        let batch = spool.next_batch(MAX_ITEMS, MAX_BYTES).await?;
+        let batch = spool.next_batch(items, MAX_BYTES).await?;
         let Some(first) = batch.first() else {
             tokio::select! {
                 () = wake.notified() => {}
@@ -58,10 +60,17 @@ async fn work(
         let (path, body) = request_for(config, first.kind, &batch)?;
         let url = format!("{receiver}{path}");
         match retrying(config, || post(http, config, &url, &body)).await {
-            Ok(()) => spool.remove(batch.iter().map(|i| i.id).collect()).await?,
+            Ok(()) => {
+                spool.remove(batch.iter().map(|i| i.id).collect()).await?;
+                items = MAX_ITEMS;
+            }
+            Err(BotError::Refused { item: None, .. }) if batch.len() > 1 => {
+                // Too large, or invalid somewhere unnamed: send halves until the refused item is alone.
+                items = batch.len() / 2;
+            }
             Err(BotError::Refused { message, item }) => {
                 // Invalid data cannot become valid by waiting. Set aside the item the receiver named
-                // (or the whole batch when it named none) and keep going with the rest.
+                // (or the lone item it refused) and keep going with the rest.
                 let ids: Vec<i64> = match item.and_then(|i| batch.get(i)) {
                     Some(bad) => vec![bad.id],
                     None => batch.iter().map(|i| i.id).collect(),

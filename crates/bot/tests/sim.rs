@@ -188,14 +188,23 @@ async fn a_command_already_carried_out_is_not_carried_out_again_after_a_restart(
         .await;
     {
         let spool = Spool::open(&system.spool_path()).expect("spool");
+        // The commands exactly as the sender hands them over, so a wrong re-run would reach the driver.
+        let pending = system
+            .store
+            .commands_to_deliver(ACCOUNT, 0, 10)
+            .await
+            .expect("commands");
         for (queued, finish) in [(&done, true), (&cut, false)] {
             let command_id = queued["command_id"].as_str().expect("id").to_owned();
+            let payload = pending
+                .iter()
+                .find(|c| c.command_id == command_id)
+                .expect("pending command")
+                .payload
+                .get()
+                .to_owned();
             let stored = spool
-                .receive_command(
-                    command_id.clone(),
-                    "send_message_command".into(),
-                    "{}".into(),
-                )
+                .receive_command(command_id.clone(), "send_message_command".into(), payload)
                 .await
                 .expect("receive");
             assert_eq!(stored.state, CommandState::Received);

@@ -312,7 +312,11 @@ pub fn parse_graph_time(text: &str) -> Option<UnixMillis> {
     if let Ok(t) = UnixMillis::parse_rfc3339(text) {
         return Some(t);
     }
-    let (head, offset) = text.split_at(text.len().checked_sub(5)?);
+    let split = text.len().checked_sub(5)?;
+    if !text.is_char_boundary(split) {
+        return None;
+    }
+    let (head, offset) = text.split_at(split);
     if (offset.starts_with('+') || offset.starts_with('-'))
         && offset[1..].bytes().all(|b| b.is_ascii_digit())
     {
@@ -732,6 +736,7 @@ mod tests {
             Some(UnixMillis(1_795_168_800_000))
         );
         assert_eq!(parse_graph_time("yesterday"), None);
+        assert_eq!(parse_graph_time("2026-11-20T10:00:00+00ằ"), None);
     }
 
     #[test]

@@ -105,6 +105,12 @@ impl Client {
         if !open.starts_with('0') {
             return Err(ClientError::Protocol(open));
         }
+        // The server pings every pingInterval and waits pingTimeout for the pong; silence for longer
+        // than both means the connection is gone even if TCP has not noticed (a NAT dropped it).
+        let handshake: Value = serde_json::from_str(&open[1..]).unwrap_or_default();
+        let millis = |key: &str, default: u64| handshake[key].as_u64().unwrap_or(default);
+        let silence_limit =
+            Duration::from_millis(millis("pingInterval", 25_000) + millis("pingTimeout", 20_000));
         socket
             .send(Message::text(format!("40{}", serde_json::to_string(auth)?)))
             .await
@@ -153,7 +159,9 @@ impl Client {
         let reader_out = outgoing.clone();
         let reader_pending = Arc::clone(&pending);
         tokio::spawn(async move {
-            while let Some(Ok(message)) = stream.next().await {
+            while let Ok(Some(Ok(message))) =
+                tokio::time::timeout(silence_limit, stream.next()).await
+            {
                 let Message::Text(text) = message else {
                     continue;
                 };

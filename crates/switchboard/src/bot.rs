@@ -176,6 +176,17 @@ fn seconds(
     Ok(Duration::from_secs_f64(value))
 }
 
+/// A per-minute rate: 0 (none), or from 0.01 (one in 100 minutes) up to 100,000.
+pub fn per_minute(name: &str, value: f64) -> Result<f64, String> {
+    if value == 0.0 || (0.01..=100_000.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "--{name} must be 0 or between 0.01 and 100000, not {value}"
+        ))
+    }
+}
+
 fn rate(name: &str, value: f64) -> Result<f64, String> {
     if (0.0..=1.0).contains(&value) {
         Ok(value)
@@ -228,6 +239,38 @@ pub async fn run(args: BotArgs) -> Result<(), String> {
             0.01..=3600.0,
         )?,
     };
+    // Options are checked before the CRM is contacted: a typo ends the start at once.
+    let sim_options = SimOptions {
+        messages_per_minute: per_minute("sim-messages-per-minute", args.sim_messages_per_minute)?,
+        notifications_per_minute: per_minute(
+            "sim-notifications-per-minute",
+            args.sim_notifications_per_minute,
+        )?,
+        customers: args.sim_customers.max(1),
+        reply_delay: (
+            Duration::from_secs(1),
+            seconds("sim-reply-seconds", args.sim_reply_seconds, 1.0..=3600.0)?,
+        ),
+        send_failure_rate: rate("sim-send-failure-rate", args.sim_send_failure_rate)?,
+        post_failure_rate: rate("sim-post-failure-rate", args.sim_post_failure_rate)?,
+        ..SimOptions::default()
+    };
+    let page_options = PageOptions {
+        graph_url: args.graph_url.clone(),
+        api_version: args.graph_version.clone(),
+        app_secret: args.app_secret.clone().unwrap_or_default(),
+        verify_token: args.verify_token.clone().unwrap_or_default(),
+        webhook_listen: args.webhook_listen,
+        backfill_days: args.backfill_days,
+        backfill_interval: Duration::from_secs(args.backfill_interval_seconds),
+        rate_limit_pause: seconds(
+            "rate-limit-pause-seconds",
+            args.rate_limit_pause_seconds,
+            0.01..=86_400.0,
+        )?,
+        backoff,
+        ..PageOptions::default()
+    };
     let http = switchboard_bot::http_client(Duration::from_secs(30)).map_err(|e| e.to_string())?;
     // The file gives the account and its credentials; the CRM still says whether the token is good.
     let from_file = args
@@ -262,42 +305,15 @@ pub async fn run(args: BotArgs) -> Result<(), String> {
         }
     };
     let driver = match kind {
-        DriverKind::Sim => Driver::Sim(SimDriver::new(SimOptions {
-            messages_per_minute: args.sim_messages_per_minute.max(0.0),
-            notifications_per_minute: args.sim_notifications_per_minute.max(0.0),
-            customers: args.sim_customers.max(1),
-            reply_delay: (
-                Duration::from_secs(1),
-                seconds("sim-reply-seconds", args.sim_reply_seconds, 1.0..=3600.0)?,
-            ),
-            send_failure_rate: rate("sim-send-failure-rate", args.sim_send_failure_rate)?,
-            post_failure_rate: rate("sim-post-failure-rate", args.sim_post_failure_rate)?,
-            ..SimOptions::default()
-        })),
+        DriverKind::Sim => Driver::Sim(SimDriver::new(sim_options)),
         DriverKind::Page => {
-            let options = PageOptions {
-                graph_url: args.graph_url.clone(),
-                api_version: args.graph_version.clone(),
-                app_secret: args.app_secret.clone().unwrap_or_default(),
-                verify_token: args.verify_token.clone().unwrap_or_default(),
-                webhook_listen: args.webhook_listen,
-                backfill_days: args.backfill_days,
-                backfill_interval: Duration::from_secs(args.backfill_interval_seconds),
-                rate_limit_pause: seconds(
-                    "rate-limit-pause-seconds",
-                    args.rate_limit_pause_seconds,
-                    0.01..=86_400.0,
-                )?,
-                backoff,
-                ..PageOptions::default()
-            };
             let source = args.accounts_file.is_none().then(|| TokenSource {
                 http: http.clone(),
                 sender_url: args.sender_url.clone(),
                 bot_token: token.clone(),
             });
             Driver::Page(
-                PageDriver::new(&account, options, http.clone(), source)
+                PageDriver::new(&account, page_options, http.clone(), source)
                     .map_err(|e| e.to_string())?,
             )
         }

@@ -52,6 +52,9 @@ async fn fresh_token(store: &Store, kind: TokenKind, name: &str) -> Result<Strin
 }
 
 pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
+    let messages_per_minute =
+        crate::bot::per_minute("messages-per-minute", args.messages_per_minute)?;
+    let calls_per_minute = crate::bot::per_minute("calls-per-minute", args.calls_per_minute)?;
     if settings.database_url == switchboard_storage::DEFAULT_DATABASE_URL {
         settings.database_url = DEMO_DATABASE_URL.into();
     }
@@ -117,7 +120,7 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
     eprintln!(
         "switchboard demo: {} simulated pages, ~{} calls a minute",
         pages.len(),
-        args.calls_per_minute
+        calls_per_minute
     );
     eprintln!(
         "switchboard demo: log in as `admin`, `lan` or `minh` with the password `{DEMO_PASSWORD}`"
@@ -140,7 +143,7 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
             },
         };
         let driver = Driver::Sim(SimDriver::new(SimOptions {
-            messages_per_minute: args.messages_per_minute.max(0.0),
+            messages_per_minute,
             notifications_per_minute: 0.5,
             send_failure_rate: 0.05,
             ..SimOptions::default()
@@ -154,10 +157,10 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
             }
         });
     }
-    if args.calls_per_minute > 0.0 {
+    if calls_per_minute > 0.0 {
         let url = format!("http://{callcenter}/api/v1/cti/{phone_token}");
         let (mean, wait) = (
-            Duration::from_secs_f64(60.0 / args.calls_per_minute),
+            Duration::from_secs_f64(60.0 / calls_per_minute),
             stop.clone(),
         );
         simulated.spawn(async move {
@@ -228,7 +231,6 @@ async fn callers(url: String, mean: Duration) {
                 });
             }
         }
-        let wait = mean.mul_f64(-fastrand::f64().max(1e-6).ln()).min(mean * 5);
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(switchboard_bot::sim::exponential(mean)).await;
     }
 }

@@ -165,9 +165,9 @@ impl GraphClient {
                 tokio::time::sleep(wait).await;
             }
             let mut http = self.http.request(request.method.clone(), &url);
-            if !url.contains("access_token=") {
-                http = http.query(&[("access_token", token)]);
-            }
+            // The token goes in a header, never in the URL: URLs end up in error texts and logs.
+            // (`paging.next` links carry Graph's own copy; errors are stripped of URLs below.)
+            http = http.bearer_auth(token);
             http = http.query(request.query);
             if let Some(body) = request.json {
                 http = http.json(body);
@@ -176,7 +176,7 @@ impl GraphClient {
                 http = http.form(fields);
             }
             let failure = match http.send().await {
-                Err(error) => GraphCallError::Network(error.to_string()),
+                Err(error) => GraphCallError::Network(error.without_url().to_string()),
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let mut usage = Usage::default();
@@ -232,8 +232,12 @@ impl GraphClient {
                     GraphCallError::Graph { failure, error }
                 }
             };
-            // A send that got no answer may have gone out; repeating it could deliver it twice.
-            let unanswered = matches!(failure, GraphCallError::Network(_));
+            // A send that got no answer, or a gateway error without Graph's error object, may have
+            // gone out; repeating it could deliver it twice.
+            let unanswered = match &failure {
+                GraphCallError::Network(_) => true,
+                GraphCallError::Graph { error, .. } => error.code == 0,
+            };
             let retry = matches!(
                 failure.failure(),
                 GraphFailure::Transient | GraphFailure::RateLimited

@@ -95,6 +95,8 @@ struct Inner {
     token_rejected: AtomicBool,
     rate_limited: AtomicBool,
     collector: Mutex<Option<Collector>>,
+    /// Statuses for the console, written to the spool by one task in the order they were reported.
+    statuses: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(&'static str, String)>>>,
     webhook_addr: Mutex<Option<SocketAddr>>,
     source: Option<TokenSource>,
 }
@@ -137,6 +139,7 @@ impl PageDriver {
                 token: RwLock::new(token),
                 rate_limited: AtomicBool::new(false),
                 collector: Mutex::new(None),
+                statuses: Mutex::new(None),
                 webhook_addr: Mutex::new(None),
                 source,
                 options,
@@ -169,14 +172,15 @@ impl PageDriver {
             .clone()
     }
 
-    /// Tells the console, in order with the data.
+    /// Tells the console, in order with the data and with earlier statuses (one queue, one writer).
     fn report(&self, status: &'static str, message: String) {
-        if let Some(collector) = self.collector() {
-            tokio::spawn(async move {
-                if let Err(error) = collector.status(status, &message).await {
-                    tracing::error!(%error, "cannot spool a status update");
-                }
-            });
+        let statuses = self
+            .inner
+            .statuses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(statuses) = statuses.as_ref() {
+            let _ = statuses.send((status, message));
         }
     }
 
@@ -189,7 +193,21 @@ impl PageDriver {
             .inner
             .collector
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(collector);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(collector.clone());
+        let (statuses, mut queued) =
+            tokio::sync::mpsc::unbounded_channel::<(&'static str, String)>();
+        *self
+            .inner
+            .statuses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(statuses);
+        tasks.spawn(async move {
+            while let Some((status, message)) = queued.recv().await {
+                if let Err(error) = collector.status(status, &message).await {
+                    tracing::error!(%error, "cannot spool a status update");
+                }
+            }
+        });
         let listen = self.inner.options.webhook_listen;
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             BotError::Setup(format!(
@@ -230,7 +248,8 @@ impl PageDriver {
                 }
                 let interval = backfiller.inner.options.backfill_interval;
                 if interval.is_zero() {
-                    break;
+                    // Done for this run; a task that ends would stop the bot.
+                    std::future::pending::<()>().await;
                 }
                 tokio::time::sleep(interval).await;
             }
@@ -306,7 +325,9 @@ impl PageDriver {
             Err(GraphCallError::Graph {
                 failure: GraphFailure::ExpiredToken,
                 error,
-            }) if !self.inner.token_rejected.swap(true, Ordering::SeqCst) => {
+            }) if self.token() == token
+                && !self.inner.token_rejected.swap(true, Ordering::SeqCst) =>
+            {
                 tracing::error!(page = %self.inner.page_id, reason = %error.reason(), "Facebook rejected the page access token");
                 self.report(
                     "needs_login",
@@ -344,20 +365,33 @@ impl PageDriver {
                 }
             }
         }
+        // Names, once per customer and within one short deadline: Facebook wants its answer quickly,
+        // and a name missing now comes with a later message or the backfill.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        let mut names: std::collections::HashMap<String, Option<String>> =
+            std::collections::HashMap::new();
         for message in &mut messages {
-            if message.conversation.participant_name.is_none() {
-                message.conversation.participant_name = self
-                    .customer_name(&collector, &message.conversation.participant_id)
-                    .await;
+            if message.conversation.participant_name.is_some() {
+                continue;
             }
+            let customer = message.conversation.participant_id.clone();
+            if !names.contains_key(&customer) {
+                let name =
+                    tokio::time::timeout_at(deadline, self.customer_name(&collector, &customer))
+                        .await
+                        .ok()
+                        .flatten();
+                names.insert(customer.clone(), name);
+            }
+            message.conversation.participant_name = names.get(&customer).cloned().flatten();
         }
         collector.messages(messages).await?;
         collector.notifications(notifications).await?;
         Ok(())
     }
 
-    /// The customer's name (webhooks carry only ids): remembered in the spool, else asked of Graph
-    /// briefly; a slow or throttled Graph leaves the name for the next message.
+    /// The customer's name (webhooks carry only ids): remembered in the spool once known, else asked
+    /// of Graph (the caller bounds the wait); a throttled Graph leaves it for a later message.
     async fn customer_name(&self, collector: &Collector, customer_id: &str) -> Option<String> {
         let key = format!("name:{customer_id}");
         if let Ok(Some(name)) = collector.spool().get(&key).await {
@@ -368,10 +402,7 @@ impl PageDriver {
         }
         let path = format!("/{customer_id}");
         let lookup = self.graph(GraphRequest::get(&path, &[("fields", "name")]));
-        let name = tokio::time::timeout(Duration::from_secs(3), lookup)
-            .await
-            .ok()?
-            .ok()?["name"]
+        let name = lookup.await.ok()?["name"]
             .as_str()
             .filter(|n| !n.is_empty())?
             .to_owned();
@@ -478,12 +509,16 @@ impl PageDriver {
             return refused;
         }
         let last = match self.collector() {
-            Some(collector) => collector
+            Some(collector) => match collector
                 .spool()
                 .customer_last_wrote(&command.recipient_id)
                 .await
-                .ok()
-                .flatten(),
+            {
+                Ok(last) => last,
+                Err(error) => {
+                    return Executed::Failed(format!("the bot cannot read its spool: {error}"));
+                }
+            },
             None => None,
         };
         let policy = match facebook::messaging_policy(UnixMillis::now(), last) {
