@@ -244,6 +244,22 @@ async fn a_sim_bot_process_brings_messages_into_the_crm() {
         dir.path().join("data/bots/page1.db").exists(),
         "the spool lives in the state directory"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM: a clean stop, status 0.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the bot did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
 }
