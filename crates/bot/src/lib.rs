@@ -26,6 +26,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_domain::outbound::Credentials;
 use switchboard_storage::Spool;
 use tokio::sync::{Notify, mpsc};
 
@@ -59,25 +60,11 @@ pub struct AccountInfo {
     #[serde(default = "yes")]
     pub enabled: bool,
     #[serde(default)]
-    pub needs_login: bool,
-    #[serde(default)]
-    pub credentials: AccountCredentials,
+    pub credentials: Credentials,
 }
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct AccountCredentials {
-    #[serde(default)]
-    pub page_access_token: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub cookies: Option<String>,
-    #[serde(default)]
-    pub two_factor_secret: Option<String>,
 }
 
 impl std::fmt::Debug for AccountInfo {

@@ -42,6 +42,8 @@ struct Fake {
     conversations: Vec<FakeConversation>,
     /// Calls to answer with a rate-limit error before succeeding again.
     rate_limited_calls: u32,
+    /// What the rate-limit answer's usage header gives as `estimated_time_to_regain_access`.
+    regain_minutes: u32,
     /// Every call, in order.
     calls: Vec<Call>,
     next_id: u64,
@@ -113,7 +115,7 @@ fn gate(
         let mut response = graph_error(StatusCode::BAD_REQUEST, 32, "Page request limit reached");
         response.headers_mut().insert(
             "x-business-use-case-usage",
-            format!(r#"{{"{ACCOUNT}":[{{"type":"pages","call_count":100,"total_cputime":30,"total_time":40,"estimated_time_to_regain_access":0}}]}}"#)
+            format!(r#"{{"{ACCOUNT}":[{{"type":"pages","call_count":100,"total_cputime":30,"total_time":40,"estimated_time_to_regain_access":{}}}]}}"#, fake.regain_minutes)
                 .parse()
                 .expect("header"),
         );
@@ -759,14 +761,7 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
         )
         .await;
     let post_id = post["post"]["id"].as_i64().expect("id");
-    let failed = eventually(10, "the post failed", || async {
-        let posts = system.store.posts(ACCOUNT, None, 10).await.expect("posts");
-        posts
-            .items
-            .into_iter()
-            .find(|p| p.id == post_id && p.status == "failed")
-    })
-    .await;
+    let failed = system.post_reaching(post_id, "failed").await;
     assert!(
         failed
             .error
@@ -805,14 +800,7 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
         .post(&session, json!({"user_id_chat": ACCOUNT, "content": "Mẫu mới", "image_url": "https://cdn.example.vn/ao.jpg"}))
         .await;
     let photo_id = photo["post"]["id"].as_i64().expect("id");
-    let posted = eventually(10, "the photo posted", || async {
-        let posts = system.store.posts(ACCOUNT, None, 10).await.expect("posts");
-        posts
-            .items
-            .into_iter()
-            .find(|p| p.id == photo_id && p.status == "posted")
-    })
-    .await;
+    let posted = system.post_reaching(photo_id, "posted").await;
     assert!(
         posted
             .link
@@ -859,14 +847,7 @@ async fn rate_limits_make_it_back_off_then_resume() {
         )
         .await;
     let post_id = post["post"]["id"].as_i64().expect("id");
-    eventually(10, "the post published after the limit passed", || async {
-        let posts = system.store.posts(ACCOUNT, None, 10).await.expect("posts");
-        posts
-            .items
-            .into_iter()
-            .find(|p| p.id == post_id && p.status == "posted")
-    })
-    .await;
+    system.post_reaching(post_id, "posted").await;
     let attempts: Vec<Instant> = fake
         .lock()
         .expect("lock")
@@ -900,5 +881,60 @@ async fn rate_limits_make_it_back_off_then_resume() {
         .position(|s| s == "rate_limited")
         .expect("rate_limited announced");
     assert!(told[limited..].iter().any(|s| s == "online"), "{told:?}");
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_rate_limit_fails_a_post_at_once_with_the_reason() {
+    let system = System::start(AccountKind::Page).await;
+    with_page_token(&system, GOOD_TOKEN).await;
+    let (graph, fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        ..Fake::default()
+    })
+    .await;
+    let bot = start_page_bot(&system, &graph, 7).await;
+    eventually(10, "the first backfill", || async {
+        (!fake.lock().expect("lock").calls.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    {
+        let mut fake = fake.lock().expect("lock");
+        fake.rate_limited_calls = 1;
+        fake.regain_minutes = 30;
+    }
+    let session = system.login().await;
+    let started = Instant::now();
+    let post = system
+        .post(
+            &session,
+            json!({"user_id_chat": ACCOUNT, "content": "Khuyến mãi"}),
+        )
+        .await;
+    let post_id = post["post"]["id"].as_i64().expect("id");
+    let failed = system.post_reaching(post_id, "failed").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it did not wait out the limit"
+    );
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("30 more minutes")),
+        "{:?}",
+        failed.error
+    );
+    eventually(10, "the console told the page is rate limited", || async {
+        let account = system
+            .store
+            .account(ACCOUNT)
+            .await
+            .expect("read")
+            .expect("account");
+        (account.bot_status == "rate_limited").then_some(())
+    })
+    .await;
     bot.stop().await;
 }

@@ -8,7 +8,7 @@ use common::{ACCOUNT, System, eventually};
 use std::time::Duration;
 use switchboard_bot::Driver;
 use switchboard_bot::sim::{SimDriver, SimOptions};
-use switchboard_storage::{AccountKind, CommandState, Spool};
+use switchboard_storage::{AccountKind, CommandState, OutboxKind, Spool};
 
 fn sim(messages_per_minute: f64, max_messages: Option<u64>) -> SimDriver {
     SimDriver::new(SimOptions {
@@ -83,15 +83,7 @@ async fn messages_flow_in_and_a_reply_is_executed_once_and_reported() {
         )
         .await;
     let post_id = post["post"]["id"].as_i64().expect("post id");
-    eventually(10, "the post published", || async {
-        let posts = system.store.posts(ACCOUNT, None, 10).await.expect("posts");
-        posts
-            .items
-            .iter()
-            .find(|p| p.id == post_id && p.status == "posted")
-            .map(|p| p.link.clone())
-    })
-    .await;
+    system.post_reaching(post_id, "posted").await;
     assert_eq!(driver.executions(), (1, 1));
 
     stop.trigger();
@@ -262,4 +254,52 @@ async fn a_command_already_carried_out_is_not_carried_out_again_after_a_restart(
 
     stop.trigger();
     bot.await.expect("join").expect("stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_item_is_set_aside_and_the_rest_still_arrives_in_order() {
+    let system = System::start(AccountKind::Page).await;
+    let message = |n: u32| {
+        serde_json::json!({"message_id": format!("m_kept_{n}"),
+            "conversation": {"thread_id": "t_1", "participant_id": "p_1", "participant_name": "Lê Thị Hà"},
+            "direction": "in", "text": format!("tin {n}"), "sent_at": 1_795_000_000 + n})
+        .to_string()
+    };
+    {
+        // Seven good items around one the receiver cannot read, as a damaged spool row would be.
+        let spool = Spool::open(&system.spool_path()).expect("spool");
+        let mut items: Vec<(OutboxKind, String)> = (1..=3)
+            .map(|n| (OutboxKind::Messages, message(n)))
+            .collect();
+        items.push((OutboxKind::Messages, "{\"message_id\": ".into()));
+        items.extend((4..=7).map(|n| (OutboxKind::Messages, message(n))));
+        spool.push(items, Vec::new()).await.expect("push");
+    }
+    let (stop, bot) = system.run_bot(Driver::Sim(sim(0.0, None)));
+    let messages = eventually(10, "the seven good messages", || async {
+        let messages = system.messages().await;
+        (messages.len() == 7).then_some(messages)
+    })
+    .await;
+    let mut by_arrival = messages.clone();
+    by_arrival.sort_by_key(|m| m.id);
+    let texts: Vec<&str> = by_arrival.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "tin 1", "tin 2", "tin 3", "tin 4", "tin 5", "tin 6", "tin 7"
+        ]
+    );
+    stop.trigger();
+    bot.await.expect("join").expect("stopped");
+    let counts = Spool::open(&system.spool_path())
+        .expect("spool")
+        .counts()
+        .await
+        .expect("counts");
+    assert_eq!(
+        counts,
+        (0, 1),
+        "the damaged item is kept aside, nothing else"
+    );
 }

@@ -281,15 +281,11 @@ impl Spool {
     /// Commands in a state, oldest first.
     pub async fn commands_in(&self, state: &'static str) -> Result<Vec<StoredCommand>> {
         self.with(move |conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT command_id FROM commands WHERE state = ?1 ORDER BY received_at, rowid",
-            )?;
-            let ids: Vec<String> = statement
-                .query_map([state], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            ids.iter()
-                .filter_map(|id| command(conn, id).transpose())
-                .collect()
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {COMMAND_COLUMNS} FROM commands WHERE state = ?1 ORDER BY received_at, rowid"
+            ))?;
+            let rows = statement.query_map([state], command_row)?;
+            rows.map(|row| Ok(row?)).collect()
         })
         .await
     }
@@ -324,16 +320,12 @@ impl Spool {
     /// Outcomes the sender has not confirmed, oldest first.
     pub async fn unreported(&self) -> Result<Vec<StoredCommand>> {
         self.with(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT command_id FROM commands WHERE reported = 0 AND state = 'finished'
-                 ORDER BY updated_at, rowid",
-            )?;
-            let ids: Vec<String> = statement
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            ids.iter()
-                .filter_map(|id| command(conn, id).transpose())
-                .collect()
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {COMMAND_COLUMNS} FROM commands WHERE reported = 0 AND state = 'finished'
+                 ORDER BY updated_at, rowid"
+            ))?;
+            let rows = statement.query_map([], command_row)?;
+            rows.map(|row| Ok(row?)).collect()
         })
         .await
     }
@@ -394,43 +386,34 @@ impl Spool {
     }
 }
 
-fn command(conn: &Connection, command_id: &str) -> Result<Option<StoredCommand>> {
-    let row = conn
-        .query_row(
-            "SELECT command_id, event, payload, state, outcome_event, outcome, reported
-             FROM commands WHERE command_id = ?1",
-            [command_id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, bool>(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((command_id, event, payload, state, outcome_event, outcome, reported)) = row else {
-        return Ok(None);
-    };
-    let state = match state.as_str() {
+const COMMAND_COLUMNS: &str = "command_id, event, payload, state, outcome_event, outcome, reported";
+
+fn command_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCommand> {
+    let state = match r.get::<_, String>(3)?.as_str() {
         "received" => CommandState::Received,
         "executing" => CommandState::Executing,
         _ => CommandState::Finished {
-            event: outcome_event.unwrap_or_default(),
-            body: outcome.unwrap_or_default(),
-            reported,
+            event: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            body: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            reported: r.get(6)?,
         },
     };
-    Ok(Some(StoredCommand {
-        command_id,
-        event,
-        payload,
+    Ok(StoredCommand {
+        command_id: r.get(0)?,
+        event: r.get(1)?,
+        payload: r.get(2)?,
         state,
-    }))
+    })
+}
+
+fn command(conn: &Connection, command_id: &str) -> Result<Option<StoredCommand>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE command_id = ?1"),
+            [command_id],
+            command_row,
+        )
+        .optional()?)
 }
 
 #[cfg(test)]

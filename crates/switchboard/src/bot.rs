@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use switchboard_bot::page::{PageDriver, PageOptions, TokenSource};
 use switchboard_bot::sim::{SimDriver, SimOptions};
-use switchboard_bot::{AccountCredentials, AccountInfo, Backoff, BotConfig, Driver};
+use switchboard_bot::{AccountInfo, Backoff, BotConfig, Driver};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DriverKind {
@@ -217,13 +217,7 @@ fn from_file(path: &PathBuf, account: &str) -> Result<AccountInfo, String> {
         name: found.name,
         kind: found.kind.as_str().to_owned(),
         enabled: true,
-        needs_login: false,
-        credentials: AccountCredentials {
-            page_access_token: found.credentials.page_access_token,
-            password: found.credentials.password,
-            cookies: found.credentials.cookies,
-            two_factor_secret: found.credentials.two_factor_secret,
-        },
+        credentials: found.credentials,
     })
 }
 

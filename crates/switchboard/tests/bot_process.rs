@@ -190,18 +190,7 @@ async fn a_sim_bot_process_brings_messages_into_the_crm() {
         .expect("spawn bot");
 
     let http = reqwest::Client::new();
-    let admin = {
-        let answer: Value = http
-            .post(format!("{sender}/api/auth/login"))
-            .json(&serde_json::json!({"username": "admin", "password": common::ADMIN_PASSWORD}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        answer["data"]["token"].as_str().expect("token").to_owned()
-    };
+    let admin = common::login(&http, &sender).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let page: Value = http

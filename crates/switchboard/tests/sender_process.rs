@@ -3,22 +3,9 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, add_bot, next_named, start, switchboard};
+use common::{ADMIN_PASSWORD, add_bot, login, next_named, start, switchboard};
 use serde_json::{Value, json};
 use switchboard_sioclient::Client;
-
-async fn login(http: &reqwest::Client, sender: &str) -> String {
-    let answer: Value = http
-        .post(format!("{sender}/api/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    answer["data"]["token"].as_str().expect("token").to_owned()
-}
 
 async fn ingest(http: &reqwest::Client, receiver: &str, bot: &str, account: &str, id: &str) {
     let body = json!({"user_id_chat": account, "messages": [{"message_id": id,

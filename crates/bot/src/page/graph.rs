@@ -11,6 +11,9 @@ use switchboard_domain::facebook::{GraphError, GraphFailure, Usage};
 
 /// Above this share of any quota (per the usage headers), pause before the next call.
 const USAGE_CEILING: u32 = 95;
+/// A send or post does not wait out a longer pause: the page's commands run one after another, and an
+/// agent is better told now than after an hour.
+const LONGEST_WAIT_FOR_A_COMMAND: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphCallError {
@@ -162,6 +165,19 @@ impl GraphClient {
         let mut attempt = 0;
         loop {
             if let Some(wait) = self.pause_left() {
+                if !request.retry_unanswered && wait > LONGEST_WAIT_FOR_A_COMMAND {
+                    return Err(GraphCallError::Graph {
+                        failure: GraphFailure::RateLimited,
+                        error: GraphError {
+                            message: format!(
+                                "Facebook limits this page's calls for about {} more minutes",
+                                wait.as_secs().div_ceil(60)
+                            ),
+                            code: 4,
+                            ..GraphError::default()
+                        },
+                    });
+                }
                 tokio::time::sleep(wait).await;
             }
             let mut http = self.http.request(request.method.clone(), &url);

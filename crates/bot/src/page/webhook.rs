@@ -6,12 +6,13 @@ use super::PageDriver;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use axum::routing::get;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchboard_domain::facebook::{SIGNATURE_HEADER, parse_webhook, signature_matches};
+use switchboard_storage::StorageError;
+use switchboard_web::ApiError;
 
 pub(super) fn router(driver: PageDriver) -> Router {
     Router::new()
@@ -31,15 +32,10 @@ struct Handshake {
     challenge: Option<String>,
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"success": false, "error": {"message": message}})),
-    )
-        .into_response()
-}
-
-async fn verify(State(driver): State<PageDriver>, Query(handshake): Query<Handshake>) -> Response {
+async fn verify(
+    State(driver): State<PageDriver>,
+    Query(handshake): Query<Handshake>,
+) -> Result<String, ApiError> {
     let expected = &driver.inner.options.verify_token;
     match (
         handshake.mode.as_deref(),
@@ -48,57 +44,52 @@ async fn verify(State(driver): State<PageDriver>, Query(handshake): Query<Handsh
     ) {
         (Some("subscribe"), Some(token), Some(challenge)) if &token == expected => {
             tracing::info!("Facebook verified the webhook subscription");
-            challenge.into_response()
+            Ok(challenge)
         }
-        (Some("subscribe"), Some(_), Some(_)) => {
-            refuse(StatusCode::FORBIDDEN, "hub.verify_token does not match")
-        }
-        _ => refuse(
-            StatusCode::BAD_REQUEST,
-            "expected hub.mode=subscribe, hub.verify_token and hub.challenge",
-        ),
+        (Some("subscribe"), Some(_), Some(_)) => Err(ApiError::Forbidden(
+            "hub.verify_token does not match".into(),
+        )),
+        _ => Err(ApiError::BadRequest {
+            code: "invalid_handshake",
+            message: "expected hub.mode=subscribe, hub.verify_token and hub.challenge".into(),
+        }),
     }
 }
 
-async fn receive(State(driver): State<PageDriver>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(driver): State<PageDriver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<&'static str, ApiError> {
     let Some(signature) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
         tracing::warn!("a webhook request without X-Hub-Signature-256 was refused");
-        return refuse(StatusCode::UNAUTHORIZED, "X-Hub-Signature-256 is required");
+        return Err(ApiError::Unauthorized("X-Hub-Signature-256 is required"));
     };
     if !signature_matches(&driver.inner.options.app_secret, &body, signature) {
         tracing::warn!("a webhook request with a wrong signature was refused");
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "X-Hub-Signature-256 does not match the body",
-        );
+        return Err(ApiError::Forbidden(
+            "X-Hub-Signature-256 does not match the body".into(),
+        ));
     }
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(error) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("the body is not JSON: {error}"),
-            );
-        }
-    };
-    let (updates, foreign) = match parse_webhook(&driver.inner.page_id, &value) {
-        Ok(parsed) => parsed,
-        Err(problem) => return refuse(StatusCode::BAD_REQUEST, &problem),
-    };
+    let value: Value = serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest {
+        code: "malformed_json",
+        message: format!("the body is not JSON: {error}"),
+    })?;
+    let (updates, foreign) =
+        parse_webhook(&driver.inner.page_id, &value).map_err(|message| ApiError::BadRequest {
+            code: "invalid_webhook",
+            message,
+        })?;
     if foreign > 0 {
         tracing::warn!(
             entries = foreign,
             "webhook entries for other pages were ignored (run one bot per page, each with its own callback URL)"
         );
     }
-    match driver.absorb(updates).await {
-        Ok(()) => (StatusCode::OK, "EVENT_RECEIVED").into_response(),
-        Err(error) => {
-            tracing::error!(%error, "cannot keep webhook events; Facebook will send them again");
-            refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot store the events now",
-            )
-        }
-    }
+    // A 5xx makes Facebook send the events again; the error is logged by `ApiError`.
+    driver.absorb(updates).await.map_err(|error| match error {
+        crate::BotError::Spool(error) => ApiError::Storage(error),
+        other => ApiError::Storage(StorageError::Task(other.to_string())),
+    })?;
+    Ok("EVENT_RECEIVED")
 }

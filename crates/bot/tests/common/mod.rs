@@ -11,7 +11,9 @@ use switchboard_bot::{Backoff, BotConfig, BotError, Driver};
 use switchboard_domain::Role;
 use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_sender::{AppState, Sender, SenderOptions};
-use switchboard_storage::{AccountKind, Cipher, ConversationFilter, MessageView, Store, TokenKind};
+use switchboard_storage::{
+    AccountKind, Cipher, ConversationFilter, MessageView, PostView, Store, TokenKind,
+};
 use switchboard_web::Shutdown;
 
 pub const ADMIN_PASSWORD: &str = "admin password for tests";
@@ -209,6 +211,18 @@ impl System {
             .expect("json");
         assert_eq!(answer["success"], true, "{answer}");
         answer["data"].clone()
+    }
+
+    /// The post once it has `status` (fails the test after 10 s).
+    pub async fn post_reaching(&self, post_id: i64, status: &str) -> PostView {
+        eventually(10, &format!("post {post_id} {status}"), || async {
+            let posts = self.store.posts(ACCOUNT, None, 10).await.expect("posts");
+            posts
+                .items
+                .into_iter()
+                .find(|p| p.id == post_id && p.status == status)
+        })
+        .await
     }
 
     /// Every message of the account, conversation by conversation, oldest first within each.

@@ -116,3 +116,17 @@ pub async fn next_named(
         }
     }
 }
+
+/// An admin session on the sender.
+pub async fn login(http: &reqwest::Client, sender: &str) -> String {
+    let answer: serde_json::Value = http
+        .post(format!("{sender}/api/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    answer["data"]["token"].as_str().expect("token").to_owned()
+}
