@@ -6,6 +6,7 @@ use crate::webhook::{PhoneSystemNotice, Webhook};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_console::ConsoleConfig;
 use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, CtiEvent, Direction, EndCallIn};
 use switchboard_domain::{Principal, UnixMillis, ValidationError, phone};
 use switchboard_realtime::EventFeed;
@@ -25,6 +26,8 @@ pub struct CallCenterOptions {
     pub webhook_url: Option<String>,
     /// Signs the webhook's body (`X-Switchboard-Signature: sha256=<hex HMAC>`), when set.
     pub webhook_secret: Option<String>,
+    /// Where the console served on this port finds the receiver and the sender.
+    pub console: ConsoleConfig,
 }
 
 impl Default for CallCenterOptions {
@@ -34,6 +37,7 @@ impl Default for CallCenterOptions {
             wrap_up: Duration::ZERO,
             webhook_url: None,
             webhook_secret: None,
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -94,6 +98,10 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn options(&self) -> &CallCenterOptions {
+        &self.options
     }
 
     pub fn feed(&self) -> &EventFeed {

@@ -1,6 +1,7 @@
 //! The call center (port 8000): the seed's Socket.IO protocol and REST API for consoles, the routing
 //! behind it (longest-idle agent, ring timeout, queue), and the phone system's side: calls in through a
-//! Zammad-compatible Generic-CTI webhook, and a webhook out when a console answers or rejects.
+//! Zammad-compatible Generic-CTI webhook, and a webhook out when a console answers or rejects. The web
+//! console itself is served here too (`switchboard-console`), so agents open one address.
 
 mod cti;
 mod engine;
@@ -89,7 +90,10 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         )
         .route("/api/v1/cti/{token}", post(cti::webhook))
         .route("/healthz", get(switchboard_web::healthz))
-        .with_state(state);
+        .with_state(state.clone())
+        .merge(switchboard_console::routes(
+            state.engine.options().console.clone(),
+        ));
     (
         switchboard_web::with_common_layers(api, socket_layer, cors_origins),
         io,

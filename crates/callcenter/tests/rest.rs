@@ -291,3 +291,60 @@ async fn agents_are_managed_by_supervisors() {
         .await;
     assert_eq!((code, &body["error"]["field"]), (422, &json!("from")));
 }
+
+#[tokio::test]
+async fn the_console_is_served_beside_the_api_and_unknown_paths_stay_json_404s() {
+    let app = TestCallCenter::spawn(CallCenterOptions {
+        console: switchboard_console::ConsoleConfig {
+            receiver: switchboard_console::Endpoint::Port(15001),
+            sender: switchboard_console::Endpoint::url("https://crm.example.vn:5002")
+                .expect("valid"),
+        },
+        ..CallCenterOptions::default()
+    })
+    .await;
+    let page = app
+        .http
+        .get(format!("{}/", app.url))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(header("content-type").starts_with("text/html"));
+    assert_eq!(header("cache-control"), "no-cache");
+    assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header("x-content-type-options"), "nosniff");
+
+    let config: serde_json::Value = app
+        .http
+        .get(format!("{}/console/config.json", app.url))
+        .send()
+        .await
+        .expect("config")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        config,
+        json!({"receiver": {"url": null, "port": 15001}, "sender": {"url": "https://crm.example.vn:5002", "port": null}})
+    );
+
+    for path in ["/assets/index-missing.js", "/inbox", "/api/nothing"] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .expect("404");
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.expect("json 404");
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+    }
+}

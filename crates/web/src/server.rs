@@ -57,11 +57,17 @@ impl Server {
         io: SocketIo,
     ) -> Result<Self, BindError> {
         let listener = crate::bind(addr, flag).await?;
-        Ok(Self {
+        Ok(Self::from_listener(listener, router, io))
+    }
+
+    /// Serves on a listener bound already: a process starting several roles binds every port first,
+    /// then builds routes that know the ports the others got.
+    pub fn from_listener(listener: TcpListener, router: Router, io: SocketIo) -> Self {
+        Self {
             listener,
             router,
             io,
-        })
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
