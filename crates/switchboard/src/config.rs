@@ -26,6 +26,16 @@ pub struct FileConfig {
     pub sender: RoleFile,
     #[serde(default)]
     pub callcenter: CallCenterFile,
+    #[serde(default)]
+    pub console: ConsoleFile,
+}
+
+/// `[console]`: where the console finds the receiver and the sender, when not on its own host's ports.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleFile {
+    pub receiver_url: Option<String>,
+    pub sender_url: Option<String>,
 }
 
 /// `[callcenter]`.
@@ -104,8 +114,19 @@ mod tests {
         .expect("write");
         let error = FileConfig::load(&path, false).expect_err("unknown key");
         assert!(error.to_string().contains("port"), "{error}");
-        std::fs::write(&path, "[receiver]\nlisten = \"127.0.0.1:7001\"\n").expect("write");
+        std::fs::write(
+            &path,
+            "[receiver]\nlisten = \"127.0.0.1:7001\"\n[console]\nsender_url = \"https://crm.example.vn\"\n",
+        )
+        .expect("write");
         let config = FileConfig::load(&path, false).expect("valid");
         assert_eq!(config.receiver.listen, "127.0.0.1:7001".parse().ok());
+        assert_eq!(
+            config.console.sender_url.as_deref(),
+            Some("https://crm.example.vn")
+        );
+        std::fs::write(&path, "[console]\nsender = \"https://crm.example.vn\"\n").expect("write");
+        let error = FileConfig::load(&path, false).expect_err("unknown key");
+        assert!(error.to_string().contains("sender"), "{error}");
     }
 }

@@ -124,6 +124,14 @@ pub struct CallCenterArgs {
         hide_env_values = true
     )]
     webhook_secret: Option<String>,
+    /// Public URL of the receiver for the web console (default: the receiver's port on the host the
+    /// console was loaded from).
+    #[arg(long, env = "SWITCHBOARD_CONSOLE_RECEIVER_URL")]
+    console_receiver_url: Option<String>,
+    /// Public URL of the sender for the web console (default: the sender's port on the host the console
+    /// was loaded from).
+    #[arg(long, env = "SWITCHBOARD_CONSOLE_SENDER_URL")]
+    console_sender_url: Option<String>,
 }
 
 /// Settings every command needs, resolved from flags, environment, file and defaults.
@@ -235,9 +243,6 @@ async fn run(command: Command, settings: Settings) -> Result<(), String> {
             callcenter_listen,
             call_center,
         } => {
-            tracing::warn!(
-                "the console is not built yet; serving the receiver, the sender and the call center"
-            );
             let roles = [
                 Role::Receiver {
                     listen: receiver_listen,

@@ -1,11 +1,14 @@
-//! Starting server roles: one store, one event feed, every requested role bound before any runs (so a
-//! taken port stops the start cleanly), then all served until a signal.
+//! Starting server roles: one store, one event feed, every requested role's port bound before anything
+//! else (so a taken port stops the start cleanly, and the console learns the ports really bound), then
+//! all served until a signal.
 
 use crate::Settings;
 use crate::config::{DEFAULT_CALLCENTER_LISTEN, DEFAULT_RECEIVER_LISTEN, DEFAULT_SENDER_LISTEN};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+use switchboard_console::{ConsoleConfig, Endpoint};
 use switchboard_domain::Role as UserRole;
 use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_storage::{Cipher, StorageError, Store};
@@ -62,11 +65,13 @@ pub enum Role {
     },
 }
 
-/// The call center's options: flags and environment over the `[callcenter]` table over defaults.
+/// The call center's options: flags and environment over the `[callcenter]` and `[console]` tables over
+/// defaults. The console's ports are those configured; [`run`] puts in the ones actually bound.
 fn call_center_options(
     args: &crate::CallCenterArgs,
-    file: &crate::config::CallCenterFile,
+    config: &crate::config::FileConfig,
 ) -> Result<switchboard_callcenter::CallCenterOptions, String> {
+    let file = &config.callcenter;
     let mut options = switchboard_callcenter::CallCenterOptions::default();
     if let Some(seconds) = args.ring_timeout_seconds.or(file.ring_timeout_seconds) {
         if !(0.1..=600.0).contains(&seconds) {
@@ -101,7 +106,56 @@ fn call_center_options(
         .clone()
         .or(file.webhook_secret.clone())
         .filter(|s| !s.is_empty());
+    options.console = ConsoleConfig {
+        receiver: console_endpoint(
+            args.console_receiver_url
+                .as_ref()
+                .or(config.console.receiver_url.as_ref()),
+            "--console-receiver-url (SWITCHBOARD_CONSOLE_RECEIVER_URL, [console] receiver_url)",
+            config.receiver.listen,
+            DEFAULT_RECEIVER_LISTEN,
+        )?,
+        sender: console_endpoint(
+            args.console_sender_url
+                .as_ref()
+                .or(config.console.sender_url.as_ref()),
+            "--console-sender-url (SWITCHBOARD_CONSOLE_SENDER_URL, [console] sender_url)",
+            config.sender.listen,
+            DEFAULT_SENDER_LISTEN,
+        )?,
+    };
     Ok(options)
+}
+
+/// The console's way to a role: the public URL when one is set, else the port the role is configured on.
+fn console_endpoint(
+    url: Option<&String>,
+    flag: &str,
+    configured: Option<SocketAddr>,
+    default: &str,
+) -> Result<Endpoint, String> {
+    match url.filter(|u| !u.is_empty()) {
+        Some(url) => Endpoint::url(url).map_err(|e| format!("{flag}: {e}")),
+        None => listen(None, configured, default).map(|addr| Endpoint::Port(addr.port())),
+    }
+}
+
+/// The origins a browser gives pages loaded from the call center at `addr`: the console sends them with
+/// every call to the receiver and the sender, whose CORS allowlists must hold them.
+fn browser_origins(addr: SocketAddr) -> Vec<String> {
+    let (ip, port) = (addr.ip(), addr.port());
+    if !(ip.is_loopback() || ip.is_unspecified()) {
+        return vec![format!("http://{addr}")];
+    }
+    let mut origins = Vec::new();
+    if ip.is_ipv4() || ip.is_unspecified() {
+        origins.push(format!("http://127.0.0.1:{port}"));
+    }
+    if ip.is_ipv6() {
+        origins.push(format!("http://[::1]:{port}"));
+    }
+    origins.push(format!("http://localhost:{port}"));
+    origins
 }
 
 /// Loads the credentials key, or creates it on first start; refuses a missing or wrong key when the
@@ -200,37 +254,88 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
             shutdown.clone(),
         ));
     }
-    let mut servers = Vec::new();
+    // Every listener first: a taken port stops the start before anything else happens, and the routes
+    // built next know the ports the roles really got (tests bind port 0).
+    let mut bound = Vec::new();
     for role in roles {
-        // Each role: its name, the address it takes, the option (and variable) that sets it, its routes.
-        let (name, addr, flag, env, (router, io)) = match role {
+        let (name, addr, flag, env) = match role {
             Role::Receiver {
                 listen: given,
                 flag,
-            } => {
-                let addr = listen(
+            } => (
+                "receiver",
+                listen(
                     *given,
                     settings.file.receiver.listen,
                     DEFAULT_RECEIVER_LISTEN,
-                )?;
+                )?,
+                flag,
+                "SWITCHBOARD_RECEIVER_LISTEN",
+            ),
+            Role::Sender {
+                listen: given,
+                flag,
+            } => (
+                "sender",
+                listen(*given, settings.file.sender.listen, DEFAULT_SENDER_LISTEN)?,
+                flag,
+                "SWITCHBOARD_SENDER_LISTEN",
+            ),
+            Role::CallCenter {
+                listen: given,
+                flag,
+                args,
+            } => {
+                // Checked before any port is taken.
+                call_center_options(args, &settings.file)?;
+                (
+                    "callcenter",
+                    listen(
+                        *given,
+                        settings.file.callcenter.listen,
+                        DEFAULT_CALLCENTER_LISTEN,
+                    )?,
+                    flag,
+                    "SWITCHBOARD_CALLCENTER_LISTEN",
+                )
+            }
+        };
+        let listener = switchboard_web::bind(addr, &format!("{flag} ({env})"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        bound.push((role, name, listener, addr));
+    }
+    let bound_port = |wanted: &str| {
+        bound
+            .iter()
+            .find(|(_, name, _, _)| *name == wanted)
+            .map(|(_, _, _, addr)| addr.port())
+    };
+    let (receiver_port, sender_port) = (bound_port("receiver"), bound_port("sender"));
+    // The console served by the call center calls the receiver and the sender from its own origin.
+    let mut cors_origins = settings.cors_origins.clone();
+    for (_, name, _, addr) in &bound {
+        if *name == "callcenter" {
+            for origin in browser_origins(*addr) {
+                if !cors_origins.contains(&origin) {
+                    cors_origins.push(origin);
+                }
+            }
+        }
+    }
+
+    let mut servers = Vec::new();
+    for (role, name, listener, addr) in bound {
+        let (router, io) = match role {
+            Role::Receiver { .. } => {
                 let state = switchboard_receiver::AppState {
                     store: store.clone(),
                     feed: feed.clone(),
                 };
-                let routes = switchboard_receiver::router(state, &settings.cors_origins);
-                (
-                    "receiver",
-                    addr,
-                    flag,
-                    "SWITCHBOARD_RECEIVER_LISTEN",
-                    routes,
-                )
+                switchboard_receiver::router(state, &cors_origins)
             }
-            Role::Sender {
-                listen: given,
-                flag,
-            } => {
-                let addr = listen(*given, settings.file.sender.listen, DEFAULT_SENDER_LISTEN)?;
+            Role::Sender { .. } => {
                 let cipher = load_cipher(&settings.encryption_key, &store).await?;
                 ensure_admin(&store).await?;
                 let options = switchboard_sender::SenderOptions {
@@ -242,46 +347,49 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
                 };
                 let state =
                     switchboard_sender::AppState::new(store.clone(), feed.clone(), cipher, options);
-                let routes = switchboard_sender::router(state, &settings.cors_origins);
-                ("sender", addr, flag, "SWITCHBOARD_SENDER_LISTEN", routes)
+                switchboard_sender::router(state, &cors_origins)
             }
-            Role::CallCenter {
-                listen: given,
-                flag,
-                args,
-            } => {
-                let addr = listen(
-                    *given,
-                    settings.file.callcenter.listen,
-                    DEFAULT_CALLCENTER_LISTEN,
-                )?;
-                let options = call_center_options(args, &settings.file.callcenter)?;
+            Role::CallCenter { args, .. } => {
+                let mut options = call_center_options(args, &settings.file)?;
+                // A role in this process is where it was bound, which may differ from what was configured.
+                for (endpoint, port) in [
+                    (&mut options.console.receiver, receiver_port),
+                    (&mut options.console.sender, sender_port),
+                ] {
+                    if let (Endpoint::Port(configured), Some(port)) = (endpoint, port) {
+                        *configured = port;
+                    }
+                }
                 let state =
                     switchboard_callcenter::AppState::start(store.clone(), feed.clone(), options)
                         .await
                         .map_err(|e| e.to_string())?;
-                let routes = switchboard_callcenter::router(state, &settings.cors_origins);
-                (
-                    "callcenter",
-                    addr,
-                    flag,
-                    "SWITCHBOARD_CALLCENTER_LISTEN",
-                    routes,
-                )
+                switchboard_callcenter::router(state, &cors_origins)
             }
         };
-        let server = Server::bind(addr, &format!("{flag} ({env})"), router, io)
-            .await
-            .map_err(|e| e.to_string())?;
-        servers.push((name, server));
+        servers.push((name, addr, Server::from_listener(listener, router, io)));
+    }
+    if servers.iter().any(|(name, _, _)| *name == "callcenter") && !switchboard_console::is_built()
+    {
+        tracing::warn!(
+            "this binary was built without the web console (console/dist was missing): its page says \
+             how to build it; the APIs work as usual"
+        );
     }
     let mut serving = tokio::task::JoinSet::new();
-    for (name, server) in servers {
-        let addr = server.local_addr().map_err(|e| e.to_string())?;
+    let mut console = None;
+    for (name, addr, server) in servers {
         tracing::info!(%addr, "{name} listening");
         // Stable lines on stdout for scripts and tests that start us on port 0.
         println!("switchboard {name} listening on http://{addr}");
+        if name == "callcenter" {
+            console = browser_origins(addr).into_iter().next();
+        }
         serving.spawn(server.run(shutdown.clone(), settings.grace));
+    }
+    if let Some(origin) = console {
+        // Not `println!`: a reader that stopped after the "listening" lines must not stop the server.
+        let _ = writeln!(std::io::stdout(), "switchboard console on {origin}/");
     }
     // Roles stop together: one that fails stops the others, and its error is the process's.
     let mut failure = None;
@@ -299,4 +407,73 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CallCenterArgs;
+    use crate::config::FileConfig;
+
+    #[test]
+    fn the_console_origin_is_what_a_browser_sends() {
+        let origins = |addr: &str| browser_origins(addr.parse().expect("addr"));
+        assert_eq!(
+            origins("127.0.0.1:8000"),
+            ["http://127.0.0.1:8000", "http://localhost:8000"]
+        );
+        assert_eq!(
+            origins("0.0.0.0:8000"),
+            ["http://127.0.0.1:8000", "http://localhost:8000"]
+        );
+        assert_eq!(origins("10.1.2.3:8080"), ["http://10.1.2.3:8080"]);
+        assert_eq!(
+            origins("[::1]:8000"),
+            ["http://[::1]:8000", "http://localhost:8000"]
+        );
+        assert_eq!(
+            origins("[::]:8000"),
+            [
+                "http://127.0.0.1:8000",
+                "http://[::1]:8000",
+                "http://localhost:8000"
+            ]
+        );
+    }
+
+    #[test]
+    fn console_urls_come_from_flags_over_the_file_and_are_checked() {
+        let mut file: FileConfig =
+            toml::from_str("[sender]\nlisten = \"0.0.0.0:6002\"\n[console]\nreceiver_url = \"https://in.example.vn/\"\n")
+                .expect("toml");
+        let options = call_center_options(&CallCenterArgs::default(), &file).expect("valid");
+        assert_eq!(
+            options.console,
+            ConsoleConfig {
+                receiver: Endpoint::Url("https://in.example.vn".into()),
+                sender: Endpoint::Port(6002),
+            }
+        );
+        let args = CallCenterArgs {
+            console_receiver_url: Some("http://10.0.0.5:5001".into()),
+            console_sender_url: Some("https://crm.example.vn:5002".into()),
+            ..CallCenterArgs::default()
+        };
+        let options = call_center_options(&args, &file).expect("valid");
+        assert_eq!(
+            options.console.receiver,
+            Endpoint::Url("http://10.0.0.5:5001".into())
+        );
+        assert_eq!(
+            options.console.sender,
+            Endpoint::Url("https://crm.example.vn:5002".into())
+        );
+
+        file.console.sender_url = Some("crm.example.vn:5002".into());
+        let error = call_center_options(&CallCenterArgs::default(), &file).expect_err("no scheme");
+        assert!(
+            error.contains("--console-sender-url") && error.contains("crm.example.vn:5002"),
+            "{error}"
+        );
+    }
 }

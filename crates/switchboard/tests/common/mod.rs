@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 pub const ADMIN_PASSWORD: &str = "process test admin password";
@@ -17,6 +17,8 @@ pub fn switchboard(dir: &Path) -> Command {
         .env_remove("SWITCHBOARD_RECEIVER_LISTEN")
         .env_remove("SWITCHBOARD_SENDER_LISTEN")
         .env_remove("SWITCHBOARD_CALLCENTER_LISTEN")
+        .env_remove("SWITCHBOARD_CONSOLE_RECEIVER_URL")
+        .env_remove("SWITCHBOARD_CONSOLE_SENDER_URL")
         .env(
             "SWITCHBOARD_DATABASE_URL",
             format!("sqlite://{}", dir.join("sb.db").display()),
@@ -52,6 +54,8 @@ pub fn cli(dir: &Path, args: &[&str]) -> String {
 pub struct Running {
     pub child: Child,
     pub urls: HashMap<String, String>,
+    /// Kept open: the process may print more after its ready lines.
+    pub stdout: BufReader<ChildStdout>,
 }
 
 impl Running {
@@ -60,6 +64,14 @@ impl Running {
             .get(role)
             .map(String::as_str)
             .unwrap_or_else(|| panic!("no {role} in {:?}", self.urls))
+    }
+
+    /// The next line the process prints on stdout, trimmed.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        let read = self.stdout.read_line(&mut line).expect("read stdout");
+        assert!(read > 0, "switchboard closed its stdout");
+        line.trim().to_owned()
     }
 
     pub fn kill(mut self) {
@@ -98,7 +110,11 @@ pub fn start(mut command: Command, args: &[&str], roles: usize) -> Running {
             urls.insert((*role).to_owned(), (*url).to_owned());
         }
     }
-    Running { child, urls }
+    Running {
+        child,
+        urls,
+        stdout: reader,
+    }
 }
 
 /// The next Socket.IO event named `name` (others skipped), within 10 s.
