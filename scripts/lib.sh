@@ -1,0 +1,37 @@
+# Shared by scripts/run and scripts/test (sourced from the repository's root): what both need before
+# cargo builds the binary. Functions return non-zero on failure; the caller decides what that means.
+
+# Node.js and npm, from Debian's packages when missing.
+ensure_node() {
+  if command -v node >/dev/null && command -v npm >/dev/null; then return 0; fi
+  echo "==> installing Node.js and npm (Debian packages)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+}
+
+# Whether there is a console to build (console/package.json).
+has_console() {
+  [ -f console/package.json ]
+}
+
+# console/node_modules as console/package-lock.json asks: `npm ci` when it is missing or older.
+console_deps() {
+  local installed=console/node_modules/.package-lock.json
+  if [ ! -d console/node_modules ] || [ ! -f "$installed" ] || [ console/package-lock.json -nt "$installed" ]; then
+    echo "==> npm ci (console)"
+    ( cd console && npm ci --no-audit --no-fund --loglevel=error >/dev/null )
+  fi
+}
+
+# Builds the console into console/dist, which the next cargo build embeds in the binary (crates/console).
+build_console() {
+  has_console || return 0
+  ensure_node || { echo "error: cannot install Node.js to build the console" >&2; return 1; }
+  console_deps || { echo "error: npm ci failed in console/" >&2; return 1; }
+  echo "==> npm run build (console)"
+  ( cd console && npm run build --silent >/dev/null ) || { echo "error: the console's build failed (cd console && npm run build)" >&2; return 1; }
+}
+
+# Whether console/package.json has a test script.
+console_has_tests() {
+  has_console && node -e 'process.exit(require("./console/package.json").scripts?.test ? 0 : 1)'
+}
