@@ -22,11 +22,20 @@ console_deps() {
   fi
 }
 
+# Whether console/dist is older than some file of the console's sources (or missing).
+console_stale() {
+  [ -f console/dist/index.html ] || return 0
+  [ -n "$(find console -path console/node_modules -prune -o -path console/dist -prune -o \
+    -type f -newer console/dist/index.html -print -quit)" ]
+}
+
 # Builds the console into console/dist, which the next cargo build embeds in the binary (crates/console).
+# An up-to-date dist is left alone: rewriting it would make cargo rebuild the binary for nothing.
 build_console() {
   has_console || return 0
   ensure_node || { echo "error: cannot install Node.js to build the console" >&2; return 1; }
   console_deps || { echo "error: npm ci failed in console/" >&2; return 1; }
+  console_stale || { echo "==> console/dist is up to date"; return 0; }
   echo "==> npm run build (console)"
   ( cd console && npm run build --silent >/dev/null ) || { echo "error: the console's build failed (cd console && npm run build)" >&2; return 1; }
 }
