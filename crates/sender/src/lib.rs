@@ -95,6 +95,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
             "/api/fb_accounts/{user_id_chat}/bot_token",
             post(admin::create_bot_token),
         )
+        .route("/api/conversations", get(inbox::conversations_by_id))
         .route("/api/conversations/{id}", get(inbox::conversations))
         .route("/api/conversations/{id}/read", post(inbox::mark_read))
         .route("/api/messages/{conversation_id}", get(inbox::messages))

@@ -205,3 +205,81 @@ async fn messages_and_notifications_page_newest_first() {
         .await;
     assert_eq!(list["data"]["items"][0]["notification_id"], "n2");
 }
+
+#[tokio::test]
+async fn conversations_are_read_by_id_across_accounts() {
+    let app = TestSystem::spawn().await;
+    let page1 = app.bot("page1").await;
+    let page2 = app.bot("page2").await;
+    let first = app.incoming(&page1, "page1", "m1", "t1", "một").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let second = app.incoming(&page2, "page2", "m2", "t2", "hai").await;
+    let agent = app.user("lan", "agent").await;
+    let (status, found) = app
+        .call(
+            "GET",
+            &format!("/api/conversations?ids={first},{second},999999,{first}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let items = found["data"].as_array().expect("a list");
+    let seen: Vec<(i64, &str)> = items
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_i64().unwrap_or(0),
+                c["user_id_chat"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // Newest first, each once, the unknown id left out.
+    assert_eq!(seen, [(second, "page2"), (first, "page1")]);
+
+    for (query, problem) in [
+        ("", "give one or more"),
+        ("?ids=1,abc", "`abc` is not a conversation id"),
+        ("?ids=-4", "`-4` is not a conversation id"),
+    ] {
+        let (status, body) = app
+            .call(
+                "GET",
+                &format!("/api/conversations{query}"),
+                Some(&agent),
+                None,
+            )
+            .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["field"], "ids");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains(problem),
+            "{body}"
+        );
+    }
+    let many = (1..=101)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/api/conversations?ids={many}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/api/conversations?ids={first}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+}

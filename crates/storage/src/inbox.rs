@@ -247,6 +247,25 @@ impl Store {
         self.read(move |tx| conversation(tx, id)).await
     }
 
+    /// The conversations with these ids that exist, most recently active first (a customer's linked
+    /// conversations: some may have been removed with their account since).
+    pub async fn conversations_by_id(&self, ids: Vec<i64>) -> Result<Vec<ConversationView>> {
+        self.read(move |tx| {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                match conversation(tx, id) {
+                    Ok(view) => found.push(view),
+                    Err(StorageError::UnknownConversation(_)) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            found.sort_by_key(|c| std::cmp::Reverse((c.last_message_at.map_or(0, |t| t.0), c.id)));
+            found.dedup_by_key(|c| c.id);
+            Ok(found)
+        })
+        .await
+    }
+
     /// A conversation's messages, newest first.
     pub async fn messages(
         &self,
