@@ -10,7 +10,7 @@ use std::time::Duration;
 use switchboard_bot::sim::{SimDriver, SimOptions};
 use switchboard_bot::{Backoff, BotConfig, Driver};
 use switchboard_domain::Role as UserRole;
-use switchboard_storage::{AccountKind, StorageError, Store, TokenKind};
+use switchboard_storage::{AccountKind, NewAgent, StorageError, Store, TokenKind};
 
 /// The demo's own database unless one is given: it never mixes invented data into real data.
 pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo.db";
@@ -60,16 +60,28 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
     }
     let store = settings.open().await?;
     if store.user_count().await.map_err(|e| e.to_string())? == 0 {
-        for (username, name, role) in [
-            ("admin", "Quản trị viên", UserRole::Admin),
-            ("lan", "Nguyễn Thị Lan", UserRole::Agent),
-            ("minh", "Trần Văn Minh", UserRole::Agent),
+        for (username, name, role, extension) in [
+            ("admin", "Quản trị viên", UserRole::Admin, "100"),
+            ("lan", "Nguyễn Thị Lan", UserRole::Agent, "101"),
+            ("minh", "Trần Văn Minh", UserRole::Agent, "102"),
         ] {
             match store
                 .create_user(username, name, role, DEMO_PASSWORD.into())
                 .await
             {
-                Ok(_) | Err(StorageError::UserExists(_)) => {}
+                // Each demo user also answers calls: offline until they set themselves available.
+                Ok(user) => {
+                    store
+                        .create_agent(NewAgent {
+                            user_id: Some(user.id),
+                            full_name: name.into(),
+                            extension: extension.into(),
+                            queues: Vec::new(),
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Err(StorageError::UserExists(_)) => {}
                 Err(error) => return Err(error.to_string()),
             }
         }
@@ -124,6 +136,9 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
     );
     eprintln!(
         "switchboard demo: log in as `admin`, `lan` or `minh` with the password `{DEMO_PASSWORD}`"
+    );
+    eprintln!(
+        "switchboard demo: set your status to Sẵn sàng (available) at the top right to take the simulated calls"
     );
 
     let stop = switchboard_web::Shutdown::new();
