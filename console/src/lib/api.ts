@@ -1,0 +1,110 @@
+// HTTP access to the three roles. Every answer is `{success, data}` or `{success: false, error}`
+// (docs/protocol.md); errors become `ApiError` carrying the server's code and message.
+
+export interface Endpoint {
+  url: string | null;
+  port: number | null;
+}
+
+export interface ConsoleConfig {
+  receiver: Endpoint;
+  sender: Endpoint;
+}
+
+export interface Urls {
+  receiver: string;
+  sender: string;
+  /** The call center: the origin that served the console. */
+  callcenter: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A configured URL wins; otherwise the page's own host on the role's port. */
+export function resolveEndpoint(endpoint: Endpoint, page: { protocol: string; hostname: string }, fallbackPort: number): string {
+  if (endpoint.url) return endpoint.url.replace(/\/+$/, '');
+  return `${page.protocol}//${page.hostname}:${endpoint.port ?? fallbackPort}`;
+}
+
+export async function loadUrls(): Promise<Urls> {
+  let config: ConsoleConfig = { receiver: { url: null, port: 5001 }, sender: { url: null, port: 5002 } };
+  try {
+    const response = await fetch('/console/config.json', { cache: 'no-store' });
+    if (response.ok) config = (await response.json()) as ConsoleConfig;
+  } catch {
+    // Keep the defaults: the seed's ports on this host.
+  }
+  return {
+    receiver: resolveEndpoint(config.receiver, location, 5001),
+    sender: resolveEndpoint(config.sender, location, 5002),
+    callcenter: location.origin,
+  };
+}
+
+export type Query = Record<string, string | number | boolean | null | undefined>;
+
+export class Api {
+  token: string | null = null;
+  /** Called when the server says the session is gone (401), so the app can show the login again. */
+  onUnauthorized: () => void = () => {};
+
+  constructor(public urls: Urls) {}
+
+  async request<T>(base: string, method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    const url = new URL(base + path);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (method !== 'GET') headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? (method === 'GET' ? undefined : '{}') : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new ApiError(0, 'network', error instanceof Error ? error.message : String(error));
+    }
+    let answer: { success?: boolean; data?: T; error?: { code?: string; message?: string; field?: string } } = {};
+    try {
+      answer = await response.json();
+    } catch {
+      // Not JSON (a proxy's error page): described by the status below.
+    }
+    if (!response.ok || answer.success === false) {
+      if (response.status === 401 && this.token) this.onUnauthorized();
+      throw new ApiError(
+        response.status,
+        answer.error?.code ?? 'http_' + response.status,
+        answer.error?.message ?? `HTTP ${response.status}`,
+        answer.error?.field,
+      );
+    }
+    return answer.data as T;
+  }
+
+  sender<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    return this.request<T>(this.urls.sender, method, path, body, query);
+  }
+
+  callcenter<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    return this.request<T>(this.urls.callcenter, method, path, body, query);
+  }
+}
+
+export interface PageOf<T> {
+  items: T[];
+  next_cursor: string | null;
+}

@@ -1,0 +1,139 @@
+// The call center as the console sees it: calls ringing, calls in progress, agents, and the call log.
+// `apply*` are the Socket.IO events of the seed's guide; pure state changes, unit-tested.
+
+import type { Api, PageOf } from '../api';
+import type { Agent, AgentStatus, CallRecord, Customer, IncomingCall } from '../types';
+
+export interface ActiveCall {
+  callId: string;
+  callerNumber: string;
+  agent: Agent | null;
+  customer: Customer | null;
+  /** When the talking started (the event's time): the timer counts from here. */
+  answeredAt: number;
+}
+
+export interface CallAnsweredEvent {
+  call?: { callId: string; status?: string; agentInfo?: Agent | null; customerInfo?: Customer | null };
+  at?: string;
+}
+
+export interface CallEndedEvent {
+  callId?: string;
+  endReason?: string;
+  duration?: number;
+}
+
+export class CallsStore {
+  ringing = $state<Record<string, IncomingCall>>({});
+  active = $state<Record<string, ActiveCall>>({});
+  agents = $state<Record<number, Agent>>({});
+  log = $state<CallRecord[]>([]);
+  logCursor = $state<string | null>(null);
+  /** Calls ended while this console watched: the log reloads, this keeps the outcome visible at once. */
+  ended = $state<Record<string, CallEndedEvent>>({});
+  /** The console user's own agent, if they are one. */
+  me = $state<Agent | null>(null);
+
+  ringingList = $derived(Object.values(this.ringing).sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime)));
+  activeList = $derived(Object.values(this.active).sort((a, b) => a.answeredAt - b.answeredAt));
+  agentList = $derived(Object.values(this.agents).sort((a, b) => a.fullName.localeCompare(b.fullName)));
+  availableAgents = $derived(this.agentList.filter((a) => a.status === 'available'));
+
+  applyIncoming(call: IncomingCall) {
+    if (!call?.callId || this.active[call.callId] || this.ended[call.callId]) return;
+    this.ringing[call.callId] = call;
+  }
+
+  applyAnswered(event: CallAnsweredEvent, now = Date.now()) {
+    const call = event.call;
+    if (!call?.callId) return;
+    const ringing = this.ringing[call.callId];
+    delete this.ringing[call.callId];
+    const at = event.at ? Date.parse(event.at) : NaN;
+    this.active[call.callId] = {
+      callId: call.callId,
+      callerNumber: ringing?.callerNumber ?? this.log.find((c) => c.callId === call.callId)?.callerNumber ?? '',
+      agent: call.agentInfo ?? null,
+      customer: call.customerInfo ?? ringing?.customerInfo ?? null,
+      answeredAt: Number.isNaN(at) ? now : at,
+    };
+  }
+
+  applyEnded(event: CallEndedEvent) {
+    if (!event.callId) return;
+    delete this.ringing[event.callId];
+    delete this.active[event.callId];
+    this.ended[event.callId] = event;
+  }
+
+  applyAgentStatus(event: { agentId?: number; agentName?: string; status?: AgentStatus }) {
+    if (event.agentId === undefined || !event.status) return;
+    const agent = this.agents[event.agentId];
+    if (agent) agent.status = event.status;
+    else this.agents[event.agentId] = { id: event.agentId, userId: null, fullName: event.agentName ?? `#${event.agentId}`, status: event.status, state: 'idle', extension: null };
+    if (this.me?.id === event.agentId) this.me = { ...this.me, status: event.status };
+  }
+
+  /** Calls this console user should act on: the ones ringing at them, or any when they are not an agent. */
+  isMine(call: IncomingCall): boolean {
+    return !this.me || !call.assignedAgent || call.assignedAgent.id === this.me.id;
+  }
+
+  /** A reconnect: `joined_call_center` re-offers every ringing call, so the popups start from it. */
+  clearRinging() {
+    this.ringing = {};
+  }
+
+  setAgents(agents: Agent[]) {
+    const next: Record<number, Agent> = {};
+    for (const agent of agents) next[agent.id] = agent;
+    this.agents = next;
+    if (this.me) this.me = next[this.me.id] ?? this.me;
+  }
+
+  async loadAgents(api: Api) {
+    this.setAgents(await api.callcenter<Agent[]>('GET', '/api/agents/status'));
+  }
+
+  async loadMe(api: Api) {
+    try {
+      this.me = await api.callcenter<Agent>('GET', '/api/agents/me');
+    } catch {
+      this.me = null;
+    }
+  }
+
+  async loadLog(api: Api, filter: { missed?: boolean; number?: string } = {}, more = false) {
+    const page = await api.callcenter<PageOf<CallRecord>>('GET', '/api/calls', undefined, {
+      limit: 50,
+      missed: filter.missed || undefined,
+      number: filter.number || undefined,
+      cursor: more ? (this.logCursor ?? undefined) : undefined,
+    });
+    this.log = more ? [...this.log, ...page.items.filter((c) => !this.log.some((l) => l.callId === c.callId))] : page.items;
+    this.logCursor = page.next_cursor;
+  }
+
+  async loadConnected(api: Api) {
+    // The log knows which calls are connected now; their timers start at `answeredAt`.
+    const page = await api.callcenter<PageOf<CallRecord>>('GET', '/api/calls', undefined, { limit: 50 });
+    for (const call of page.items) {
+      if (call.status === 'connected' && !this.active[call.callId]) {
+        this.active[call.callId] = {
+          callId: call.callId,
+          callerNumber: call.callerNumber,
+          agent: call.answeredBy !== null ? (this.agents[call.answeredBy] ?? null) : null,
+          customer: null,
+          answeredAt: call.answeredAt ? Date.parse(call.answeredAt) : Date.now(),
+        };
+      }
+    }
+  }
+
+  async setMyStatus(api: Api, status: AgentStatus) {
+    if (!this.me) return;
+    this.me = await api.callcenter<Agent>('PUT', `/api/agents/${this.me.id}/status`, { status });
+    this.agents[this.me.id] = this.me;
+  }
+}

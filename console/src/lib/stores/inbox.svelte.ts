@@ -1,0 +1,277 @@
+// Accounts, conversations and threads as the console shows them, kept current by events.
+// The `apply*` methods are pure state changes (unit-tested); the `load*` methods read the sender's API.
+
+import type { Api, PageOf } from '../api';
+import type { Account, Conversation, Message } from '../types';
+
+export interface InboxFilter {
+  /** `user_id_chat`, or null for every account. */
+  account: string | null;
+  unreadOnly: boolean;
+  search: string;
+}
+
+export interface Thread {
+  messages: Message[];
+  /** Cursor of the next older page; null once the start is loaded. */
+  olderCursor: string | null;
+  loadingOlder: boolean;
+}
+
+const PAGE = 50;
+
+function time(value: string | null | undefined): number {
+  const parsed = value ? Date.parse(value) : NaN;
+  return Number.isNaN(parsed) ? 0 : parsed;
+}
+
+/** Oldest first, the order a thread is read in; ties broken by id, as the server pages them. */
+export function byThreadOrder(a: Message, b: Message): number {
+  return time(a.sent_at) - time(b.sent_at) || a.id - b.id;
+}
+
+/** Most recently active first, as the server lists them. */
+export function byRecentActivity(a: Conversation, b: Conversation): number {
+  return time(b.last_message_at) - time(a.last_message_at) || b.id - a.id;
+}
+
+export function matchesFilter(conversation: Conversation, filter: InboxFilter): boolean {
+  if (filter.account && conversation.user_id_chat !== filter.account) return false;
+  if (filter.unreadOnly && conversation.unread_count === 0) return false;
+  const needle = filter.search.trim().toLowerCase();
+  if (needle) {
+    const haystack = `${conversation.participant_name}\n${conversation.last_message_text}`.toLowerCase();
+    if (!haystack.includes(needle)) return false;
+  }
+  return true;
+}
+
+export class InboxStore {
+  accounts = $state<Account[]>([]);
+  conversations = $state<Record<number, Conversation>>({});
+  /** Conversations found by the last server search, kept even when their text no longer matches. */
+  searchHits = $state<Record<number, true>>({});
+  threads = $state<Record<number, Thread>>({});
+  filter = $state<InboxFilter>({ account: null, unreadOnly: false, search: '' });
+  selected = $state<number | null>(null);
+  /** Per account: the cursor of its next page of conversations (absent once all are loaded). */
+  moreCursors = $state<Record<string, string>>({});
+  loading = $state(false);
+  error = $state<string | null>(null);
+  /** Per message id: the event id it was last shown as of (see `upsertMessage`). */
+  private versions = new Map<number, number>();
+
+  visible = $derived(
+    Object.values(this.conversations)
+      .filter((c) => matchesFilter(c, { ...this.filter, search: '' }))
+      .filter((c) => !this.filter.search.trim() || this.searchHits[c.id] || matchesFilter(c, this.filter))
+      .sort(byRecentActivity),
+  );
+
+  unreadTotal = $derived(Object.values(this.conversations).reduce((sum, c) => sum + (c.unread_count > 0 ? 1 : 0), 0));
+
+  account(userIdChat: string): Account | undefined {
+    return this.accounts.find((a) => a.user_id_chat === userIdChat);
+  }
+
+  // ---- state changes -------------------------------------------------------------------------
+
+  setAccounts(accounts: Account[]) {
+    this.accounts = accounts;
+  }
+
+  upsertConversation(conversation: Conversation) {
+    const known = this.conversations[conversation.id];
+    // An older copy (a REST answer overtaken by an event) never replaces a newer one.
+    if (known && time(known.last_message_at) > time(conversation.last_message_at)) {
+      this.conversations[conversation.id] = { ...known, unread_count: conversation.unread_count };
+      return;
+    }
+    this.conversations[conversation.id] = conversation;
+  }
+
+  /**
+   * Shows a message as of `version` (the id of the event that carried it, or of the event a send's
+   * answer names). A send's answer often arrives after the event saying it was sent: the older copy
+   * must not put it back to queued. Copies without a version (a page read) never replace one with.
+   */
+  upsertMessage(message: Message, version?: number) {
+    const known = this.versions.get(message.id);
+    if (version !== undefined) {
+      if (known !== undefined && known >= version) return;
+      this.versions.set(message.id, version);
+    }
+    const thread = this.threads[message.conversation_id];
+    if (!thread) return;
+    const index = thread.messages.findIndex((m) => m.id === message.id);
+    if (index >= 0) {
+      if (version === undefined && known !== undefined) return;
+      thread.messages[index] = message;
+    } else {
+      thread.messages.push(message);
+      thread.messages.sort(byThreadOrder);
+    }
+  }
+
+  applyNewMessages(payload: { event_id?: number; user_id_chat?: string; messages?: Message[]; conversations?: Conversation[] }) {
+    // The event names the account once, at the top; each conversation carries it in the REST API.
+    for (const conversation of payload.conversations ?? []) {
+      this.upsertConversation({ ...conversation, user_id_chat: conversation.user_id_chat ?? payload.user_id_chat ?? '' });
+    }
+    for (const message of payload.messages ?? []) this.upsertMessage(message, payload.event_id);
+  }
+
+  applyMessageStatus(payload: { event_id?: number; message?: Message }) {
+    if (payload.message) this.upsertMessage(payload.message, payload.event_id);
+  }
+
+  applyConversationRead(payload: { conversation?: Conversation }) {
+    const conversation = payload.conversation;
+    if (!conversation) return;
+    const known = this.conversations[conversation.id];
+    if (known) known.unread_count = conversation.unread_count;
+  }
+
+  applyBotStatus(payload: { user_id_chat?: string; status?: string; message?: string; source?: string; account_name?: string }) {
+    const account = this.accounts.find((a) => a.user_id_chat === payload.user_id_chat);
+    if (!account || !payload.status) return;
+    account.bot_status = payload.status as Account['bot_status'];
+    account.bot_status_message = payload.message ?? null;
+    account.needs_login = payload.status === 'needs_login';
+    if (payload.account_name) account.name = payload.account_name;
+  }
+
+  /** Merges an older page of a thread (newest-first from the server) under what is shown. */
+  applyOlderPage(conversationId: number, page: PageOf<Message>) {
+    const thread = this.threads[conversationId] ?? { messages: [], olderCursor: null, loadingOlder: false };
+    const known = new Set(thread.messages.map((m) => m.id));
+    thread.messages = [...page.items.filter((m) => !known.has(m.id)), ...thread.messages].sort(byThreadOrder);
+    thread.olderCursor = page.next_cursor;
+    thread.loadingOlder = false;
+    this.threads[conversationId] = thread;
+  }
+
+  // ---- reading the API -----------------------------------------------------------------------
+
+  async loadAccounts(api: Api) {
+    this.setAccounts(await api.sender<Account[]>('GET', '/api/fb_accounts'));
+  }
+
+  /** Reloads the conversation list for the current filter: every account's first page, merged. */
+  async loadConversations(api: Api) {
+    this.loading = true;
+    this.error = null;
+    const accounts = this.filter.account ? [this.filter.account] : this.accounts.map((a) => a.user_id_chat);
+    const search = this.filter.search.trim();
+    try {
+      const pages = await Promise.all(
+        accounts.map((account) =>
+          api
+            .sender<PageOf<Conversation>>('GET', `/api/conversations/${encodeURIComponent(account)}`, undefined, {
+              limit: PAGE,
+              unread: this.filter.unreadOnly || undefined,
+              q: search || undefined,
+            })
+            .then((page) => [account, page] as const),
+        ),
+      );
+      const hits: Record<number, true> = {};
+      const cursors: Record<string, string> = {};
+      for (const [account, page] of pages) {
+        for (const c of page.items) {
+          this.upsertConversation(c);
+          hits[c.id] = true;
+        }
+        if (page.next_cursor) cursors[account] = page.next_cursor;
+      }
+      this.searchHits = search ? hits : {};
+      this.moreCursors = cursors;
+    } catch (error) {
+      this.error = error instanceof Error ? error.message : String(error);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  async loadMoreConversations(api: Api) {
+    const search = this.filter.search.trim();
+    const entries = Object.entries(this.moreCursors);
+    const cursors: Record<string, string> = {};
+    for (const [account, cursor] of entries) {
+      const page = await api.sender<PageOf<Conversation>>('GET', `/api/conversations/${encodeURIComponent(account)}`, undefined, {
+        limit: PAGE,
+        cursor,
+        unread: this.filter.unreadOnly || undefined,
+        q: search || undefined,
+      });
+      for (const c of page.items) {
+        this.upsertConversation(c);
+        if (search) this.searchHits[c.id] = true;
+      }
+      if (page.next_cursor) cursors[account] = page.next_cursor;
+    }
+    this.moreCursors = cursors;
+  }
+
+  /** Opens a conversation: its newest page of messages, and marks it read. */
+  async open(api: Api, conversationId: number) {
+    this.selected = conversationId;
+    const page = await api.sender<PageOf<Message>>('GET', `/api/messages/${conversationId}`, undefined, { limit: PAGE });
+    // Replace: the newest page is the truth; events that came meanwhile are in it or newer.
+    const previous = this.threads[conversationId]?.messages ?? [];
+    const newest = page.items.length ? page.items[0] : null;
+    const later = newest ? previous.filter((m) => byThreadOrder(m, newest) > 0 && !page.items.some((p) => p.id === m.id)) : previous;
+    // A message an event already showed keeps that copy: the page may have been read just before it.
+    const current = page.items.map((m) => (this.versions.has(m.id) ? (previous.find((p) => p.id === m.id) ?? m) : m));
+    this.threads[conversationId] = {
+      messages: [...current, ...later].sort(byThreadOrder),
+      olderCursor: page.next_cursor,
+      loadingOlder: false,
+    };
+    await this.markRead(api, conversationId);
+  }
+
+  async loadOlder(api: Api, conversationId: number) {
+    const thread = this.threads[conversationId];
+    if (!thread || !thread.olderCursor || thread.loadingOlder) return;
+    thread.loadingOlder = true;
+    try {
+      const page = await api.sender<PageOf<Message>>('GET', `/api/messages/${conversationId}`, undefined, {
+        limit: PAGE,
+        cursor: thread.olderCursor,
+      });
+      this.applyOlderPage(conversationId, page);
+    } catch (error) {
+      thread.loadingOlder = false;
+      throw error;
+    }
+  }
+
+  async markRead(api: Api, conversationId: number) {
+    const conversation = this.conversations[conversationId];
+    if (conversation && conversation.unread_count === 0) return;
+    const updated = await api.sender<Conversation>('POST', `/api/conversations/${conversationId}/read`);
+    this.applyConversationRead({ conversation: updated });
+  }
+
+  async send(api: Api, conversationId: number, text: string) {
+    const answer = await api.sender<{ message: Message; event_id: number }>('POST', '/api/send_message_from_crm', {
+      conversation_id: conversationId,
+      text,
+    });
+    this.upsertMessage(answer.message, answer.event_id);
+    return answer.message;
+  }
+
+  async retry(api: Api, messageId: number) {
+    const answer = await api.sender<{ message: Message; event_id: number }>('POST', `/api/messages/${messageId}/retry`);
+    this.upsertMessage(answer.message, answer.event_id);
+  }
+
+  /** After a resync the lists are reloaded; open threads are re-read. */
+  async reload(api: Api) {
+    await this.loadAccounts(api);
+    await this.loadConversations(api);
+    if (this.selected !== null) await this.open(api, this.selected);
+  }
+}

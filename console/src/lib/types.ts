@@ -1,0 +1,147 @@
+// The wire shapes the console reads (docs/protocol.md).
+
+export type Role = 'admin' | 'supervisor' | 'agent';
+
+export interface User {
+  id: number;
+  username: string;
+  display_name: string;
+  role: Role;
+  disabled: boolean;
+  created_at: string;
+}
+
+export type BotStatus = 'online' | 'offline' | 'error' | 'needs_login' | 'rate_limited';
+
+export interface Account {
+  id: number;
+  user_id_chat: string;
+  name: string;
+  kind: 'page' | 'personal';
+  enabled: boolean;
+  bot_status: BotStatus;
+  bot_status_message: string | null;
+  needs_login: boolean;
+  bot_seen_at: string | null;
+  credentials: Record<string, boolean>;
+}
+
+export interface Conversation {
+  id: number;
+  user_id_chat: string;
+  thread_id: string;
+  participant_id: string;
+  participant_name: string;
+  last_message_text: string;
+  last_message_direction: string | null;
+  last_message_at: string | null;
+  unread_count: number;
+}
+
+export interface Attachment {
+  type: string;
+  url?: string;
+  name?: string;
+  [key: string]: unknown;
+}
+
+export type MessageStatus = 'received' | 'queued' | 'sent' | 'failed';
+
+export interface Message {
+  id: number;
+  conversation_id: number;
+  message_id: string | null;
+  direction: 'in' | 'out';
+  text: string;
+  attachments: Attachment[] | null;
+  status: MessageStatus;
+  error: string | null;
+  sent_at: string;
+  author_user_id: number | null;
+}
+
+export interface Notification {
+  id: number;
+  notification_id: string;
+  kind: string;
+  text: string;
+  link: string | null;
+  occurred_at: string;
+}
+
+export interface Post {
+  id: number;
+  user_id_chat: string;
+  content: string;
+  image_url?: string | null;
+  status: 'queued' | 'posted' | 'failed';
+  platform_post_id: string | null;
+  link: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+  author_user_id: number | null;
+}
+
+export type AgentStatus = 'available' | 'busy' | 'away' | 'offline';
+
+export interface Agent {
+  id: number;
+  userId: number | null;
+  fullName: string;
+  status: AgentStatus;
+  state: string;
+  extension: string | null;
+  queues?: string[];
+}
+
+export interface Customer {
+  id: number;
+  fullName: string;
+  phoneNumber: string | null;
+  phoneNumbers: string[];
+  email: string | null;
+  cif: string | null;
+  notes: string | null;
+  conversationIds: number[];
+}
+
+export interface IncomingCall {
+  callId: string;
+  callerNumber: string;
+  calledNumber: string;
+  assignedAgent: Agent | null;
+  customerInfo: Customer | null;
+  startTime: string;
+  status: string;
+  source?: string;
+  queue?: string | null;
+  event_id?: number;
+}
+
+export interface CallRecord {
+  callId: string;
+  direction: string;
+  callerNumber: string;
+  calledNumber: string;
+  queue: string | null;
+  source: string | null;
+  status: string;
+  customerId: number | null;
+  offeredAgentId: number | null;
+  answeredBy: number | null;
+  startTime: string;
+  answeredAt: string | null;
+  endTime: string | null;
+  endReason: string | null;
+  missed: boolean;
+  waitSeconds: number | null;
+  talkSeconds: number | null;
+}
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  created_at?: string;
+  last_used_at?: string | null;
+}
