@@ -127,12 +127,47 @@ export class Switchboard {
     return { status: response.status, body: await response.json() };
   }
 
-  async stop() {
+  /** Stops the server (SIGTERM, a clean shutdown) and keeps its data. */
+  async kill() {
     if (this.child && this.child.exitCode === null) {
       const exited = new Promise((resolve) => this.child.once('exit', resolve));
       this.child.kill('SIGTERM');
       await exited;
     }
+  }
+
+  /** Stops `serve` and starts it again on the same database and the same ports. */
+  async restartServe(extraArgs = []) {
+    await this.kill();
+    const address = (url) => new URL(url).host;
+    await this.start(
+      [
+        'serve',
+        '--receiver-listen', address(this.url),
+        '--sender-listen', address(this.sender),
+        '--callcenter-listen', address(this.callcenter),
+        ...extraArgs,
+      ],
+      3,
+    );
+  }
+
+  /** Starts a process of the same binary next to the server (a bot), stopped with the server. */
+  spawnSide(args, env = {}) {
+    const child = spawn(BIN, args, { cwd: this.dir, env: { ...this.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    (this.sides ??= []).push(child);
+    return child;
+  }
+
+  async stop() {
+    for (const side of this.sides ?? []) {
+      if (side.exitCode === null) {
+        const exited = new Promise((resolve) => side.once('exit', resolve));
+        side.kill('SIGTERM');
+        await exited;
+      }
+    }
+    await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

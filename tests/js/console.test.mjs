@@ -1,0 +1,275 @@
+// The web console end to end: the real `switchboard serve` (console embedded, served by the call
+// center), a real `sim` bot process, Debian's Chromium driven by playwright-core. Screenshots of the
+// main screens go to docs/screenshots (shown in the README).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { Switchboard, ADMIN_PASSWORD } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = process.env.SCREENSHOTS_DIR ?? path.join(here, '../../docs/screenshots');
+const ACCOUNT = 'page_hoa';
+const XSS = '<img src=x onerror=alert(1)>';
+
+const sb = new Switchboard();
+let admin;
+let pbx;
+let botToken;
+let browser;
+let page;
+const dialogs = [];
+
+async function shot(name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+function startBot() {
+  sb.spawnSide(
+    [
+      'bot', ACCOUNT, '--driver', 'sim',
+      '--receiver-url', sb.url, '--sender-url', sb.sender,
+      '--state-dir', path.join(sb.dir, 'bots'),
+      '--sim-messages-per-minute', '20', '--sim-customers', '6', '--sim-reply-seconds', '2',
+      '--max-backoff-seconds', '1',
+    ],
+    { SWITCHBOARD_BOT_TOKEN: botToken, SWITCHBOARD_LOG: 'warn' },
+  );
+}
+
+/** A message as the bot pushes it, straight to the receiver. */
+async function push(thread, name, text) {
+  const answer = await sb.post('/api/bot/new_messages', botToken, {
+    user_id_chat: ACCOUNT,
+    messages: [{
+      message_id: `m_${thread}_${Date.now()}`,
+      conversation: { thread_id: thread, participant_id: `u_${thread}`, participant_name: name },
+      direction: 'in',
+      text,
+      sent_at: new Date().toISOString(),
+    }],
+  });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+}
+
+before(async () => {
+  botToken = sb.cli('bots', 'add', ACCOUNT, '--name', 'Shop Hoa Xinh');
+  pbx = sb.apiToken('pbx');
+  await sb.startServe(['--ring-timeout-seconds', '60']);
+  admin = await sb.login();
+  const agent = await sb.cc('POST', '/api/agents', admin, { userId: 1, fullName: 'Quản trị viên', extension: '100' });
+  assert.equal(agent.status, 200, JSON.stringify(agent.body));
+  for (const [name, ext] of [['Nguyễn Thị Lan', '101'], ['Trần Văn Minh', '102']]) {
+    const other = await sb.cc('POST', '/api/agents', admin, { fullName: name, extension: ext });
+    assert.equal(other.status, 200);
+  }
+  const customer = await sb.cc('POST', '/api/customers', admin, {
+    fullName: 'Phạm Thị Hương', phoneNumber: '0912345678', email: 'huong@example.vn', cif: 'CIF0042', notes: 'Khách quen, thích áo len',
+  });
+  assert.equal(customer.status, 200);
+  startBot();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
+  await context.grantPermissions(['notifications'], { origin: sb.callcenter });
+  // Records browser notifications (Chromium headless has no notification center to look at).
+  await context.addInitScript(() => {
+    window.__notifications = [];
+    const Real = window.Notification;
+    class Recorded extends Real {
+      constructor(title, options) {
+        super(title, options);
+        window.__notifications.push({ title, body: options?.body });
+      }
+    }
+    Recorded.requestPermission = Real.requestPermission.bind(Real);
+    Object.defineProperty(Recorded, 'permission', { get: () => Real.permission });
+    window.Notification = Recorded;
+  });
+  page = await context.newPage();
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+});
+
+after(async () => {
+  await browser?.close();
+  await sb.stop();
+});
+
+test('the console is served by the call center, with a content security policy', async () => {
+  const response = await fetch(`${sb.callcenter}/`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type'), /text\/html/);
+  assert.match(response.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  const html = await response.text();
+  assert.match(html, /<div id="app">/);
+  const config = await (await fetch(`${sb.callcenter}/console/config.json`)).json();
+  assert.equal(config.sender.port, Number(new URL(sb.sender).port));
+});
+
+test('an agent logs in, in Vietnamese, and sees all three links up', async () => {
+  await page.goto(`${sb.callcenter}/`);
+  await page.getByRole('heading', { name: 'Switchboard' }).waitFor();
+  await page.getByLabel('Tên đăng nhập').fill('admin');
+  await page.getByLabel('Mật khẩu').fill('wrong password!');
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Sai tên đăng nhập hoặc mật khẩu' }).waitFor();
+  await page.getByLabel('Mật khẩu').fill(ADMIN_PASSWORD);
+  await shot('login');
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.getByRole('link', { name: /Hộp thư/ }).waitFor();
+  for (const link of ['receiver', 'sender', 'callcenter']) {
+    await page.locator(`[data-link="${link}"][data-state="up"]`).waitFor({ timeout: 10000 });
+  }
+  // The agent's own status is at hand: available.
+  await page.getByTestId('my-status').selectOption('available');
+  await page.waitForFunction(async (url) => {
+    const token = localStorage.getItem('switchboard.session');
+    const answer = await fetch(`${url}/api/agents/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
+    return answer.data.status === 'available';
+  }, sb.callcenter);
+  await page.locator(`[data-account="${ACCOUNT}"] [data-bot-status="online"]`).waitFor({ timeout: 15000 });
+});
+
+test('a message from a simulated customer appears live, without a reload', async () => {
+  await page.evaluate(() => (window.__sameDocument = true));
+  const before = await page.locator('[data-conversation]').count();
+  const firstPreview = await page.locator('[data-conversation] .preview').first().textContent().catch(() => null);
+  // The sim bot writes every few seconds: a new conversation or a new last message shows up by itself.
+  await page.waitForFunction(
+    ([count, preview]) => {
+      const rows = document.querySelectorAll('[data-conversation]');
+      const top = document.querySelector('[data-conversation] .preview')?.textContent ?? null;
+      return rows.length > count || (rows.length > 0 && top !== preview);
+    },
+    [before, firstPreview],
+    { timeout: 20000 },
+  );
+  assert.equal(await page.evaluate(() => window.__sameDocument), true);
+  await page.locator('[data-conversation]').first().click();
+  await page.locator('[data-message]').first().waitFor();
+  await shot('inbox');
+});
+
+test('the agent replies and sees the message go from queued to sent', async () => {
+  const composer = page.getByTestId('composer');
+  const reply = `Dạ shop còn hàng ạ, mình gửi ảnh nhé (${Date.now()})`;
+  await composer.fill(reply);
+  await composer.press('Enter');
+  const mine = page.locator('.message.out', { hasText: reply });
+  await mine.waitFor();
+  await mine.locator('[data-testid="message-status"]', { hasText: 'Đã gửi' }).waitFor({ timeout: 15000 });
+  assert.equal(await mine.getAttribute('data-status'), 'sent');
+  assert.equal(await composer.inputValue(), '');
+});
+
+test('a message with HTML in it is shown as text, never run', async () => {
+  await push('t_xss', 'Khách <b>lạ</b>', XSS);
+  const row = page.locator('[data-conversation]', { hasText: 'Khách <b>lạ</b>' });
+  await row.waitFor({ timeout: 10000 });
+  await row.click();
+  const message = page.locator('.message.in', { hasText: XSS });
+  await message.waitFor();
+  assert.equal((await message.locator('.text').textContent()).trim(), XSS);
+  assert.equal(await page.locator('[data-testid="messages"] img[src="x"]').count(), 0);
+  assert.equal(await page.getByTestId('thread-name').textContent(), 'Khách <b>lạ</b>');
+  await page.waitForTimeout(300);
+  assert.deepEqual(dialogs, []);
+});
+
+test('a post goes from queued to posted, with its link', async () => {
+  await page.getByRole('link', { name: 'Bài đăng' }).click();
+  await page.getByTestId('account-picker').selectOption(ACCOUNT);
+  const content = `Khuyến mãi cuối tuần: giảm 20% áo len (${Date.now()})`;
+  await page.getByTestId('post-content').fill(content);
+  await page.getByRole('button', { name: 'Đăng bài' }).click();
+  const post = page.locator('[data-post]', { hasText: content });
+  await post.waitFor();
+  await page.locator('[data-post][data-status="posted"]', { hasText: content }).waitFor({ timeout: 15000 });
+  assert.match(await post.getByRole('link', { name: 'Xem trên Facebook' }).getAttribute('href'), /^https:\/\//);
+  await shot('posts');
+});
+
+test('an incoming call pops up with the customer, is answered, timed, hung up and logged', async () => {
+  await page.getByRole('link', { name: /Cuộc gọi/ }).click();
+  const offered = await sb.cti(pbx, { event: 'newCall', callId: 'call-e2e-1', from: '+84912345678', to: '1900 6868', direction: 'in' });
+  assert.equal(offered.status, 200, JSON.stringify(offered.body));
+  const popup = page.getByTestId('incoming-call');
+  await popup.waitFor({ timeout: 10000 });
+  assert.equal((await page.getByTestId('caller-number').textContent()).trim(), '+84912345678');
+  await page.getByTestId('caller-customer').filter({ hasText: 'Phạm Thị Hương' }).waitFor();
+  await page.waitForFunction(() => document.body.dataset.ringing === 'true');
+  await page.waitForFunction(() => window.__notifications.some((n) => n.body.includes('+84912345678')));
+  await shot('incoming-call');
+  await popup.getByRole('button', { name: 'Trả lời' }).click();
+  await popup.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.body.dataset.ringing === 'false');
+  const timer = page.getByTestId('call-timer');
+  await page.waitForFunction(() => {
+    const text = document.querySelector('[data-testid="call-timer"]')?.textContent ?? '';
+    return /^0:0[2-9]$/.test(text.trim());
+  }, undefined, { timeout: 10000 });
+  await shot('in-call');
+  await page.getByRole('button', { name: 'Kết thúc' }).click();
+  await timer.waitFor({ state: 'detached' });
+  const row = page.locator('[data-call="call-e2e-1"]');
+  await row.waitFor();
+  await page.locator('[data-call="call-e2e-1"][data-status="ended"]').waitFor({ timeout: 10000 });
+  const talk = (await row.getByTestId('talk-seconds').textContent()).trim();
+  assert.match(talk, /^0:0[2-9]$|^0:[1-5]\d$/);
+
+  // A caller who gives up before anyone answers is a missed call, also in the log.
+  await sb.cti(pbx, { event: 'newCall', callId: 'call-e2e-2', from: '0987000111', to: '1900 6868' });
+  await page.getByTestId('incoming-call').filter({ hasText: '0987000111' }).waitFor();
+  await page.getByTestId('caller-customer').filter({ hasText: 'Khách hàng mới' }).waitFor();
+  await sb.cti(pbx, { event: 'hangup', callId: 'call-e2e-2', cause: 'cancel' });
+  await page.getByTestId('incoming-call').waitFor({ state: 'detached' });
+  await page.locator('[data-call="call-e2e-2"]', { hasText: 'Gọi nhỡ' }).waitFor({ timeout: 10000 });
+  await shot('call-log');
+});
+
+test('customers, agents and admin screens show their data', async () => {
+  await page.getByRole('link', { name: 'Khách hàng' }).click();
+  await page.getByRole('button', { name: /Phạm Thị Hương/ }).click();
+  await page.getByRole('heading', { name: 'Phạm Thị Hương' }).waitFor();
+  await page.locator('li', { hasText: '+84912345678' }).first().waitFor();
+  await shot('customers');
+  await page.getByRole('link', { name: 'Nhân viên' }).click();
+  await page.getByTestId('agents-available').getByText('Quản trị viên').waitFor();
+  await page.getByTestId('agents-offline').getByText('Trần Văn Minh').waitFor();
+  await page.getByRole('link', { name: 'Quản trị' }).click();
+  await page.getByRole('cell', { name: ACCOUNT }).waitFor();
+  await shot('admin');
+  // English on request, and back.
+  await page.getByLabel('Ngôn ngữ').selectOption('en');
+  await page.getByRole('link', { name: 'Inbox' }).click();
+  await page.getByText('All accounts').waitFor();
+  await shot('inbox-en');
+  await page.getByLabel('Language').selectOption('vi');
+});
+
+test('the page recovers after the server restarts, and misses nothing', async () => {
+  await page.getByRole('link', { name: /Hộp thư/ }).click();
+  await sb.kill();
+  await page.locator('[data-link="sender"][data-state="down"]').waitFor({ timeout: 10000 });
+  await page.locator('[data-link="callcenter"][data-state="down"]').waitFor({ timeout: 10000 });
+  await sb.restartServe(['--ring-timeout-seconds', '60']);
+  // Written at once after the restart, very likely before the console is back: it must still arrive.
+  await push('t_after_restart', 'Đỗ Minh Khang', 'Shop ơi mình vẫn đợi phản hồi nhé');
+  for (const link of ['receiver', 'sender', 'callcenter']) {
+    await page.locator(`[data-link="${link}"][data-state="up"]`).waitFor({ timeout: 15000 });
+  }
+  await page.locator('[data-conversation]', { hasText: 'Đỗ Minh Khang' }).waitFor({ timeout: 10000 });
+  // And live again afterwards.
+  await push('t_after_restart_2', 'Bùi Thu Trang', 'Cho mình hỏi giá áo khoác');
+  await page.locator('[data-conversation]', { hasText: 'Bùi Thu Trang' }).waitFor({ timeout: 10000 });
+  // Logging out returns to the login screen.
+  await page.getByRole('button', { name: 'Đăng xuất' }).click();
+  await page.getByRole('button', { name: 'Đăng nhập' }).waitFor();
+});
