@@ -154,8 +154,9 @@ test('a message from a simulated customer appears live, without a reload', async
   assert.equal(await page.evaluate(() => window.__sameDocument), true);
   await page.locator('[data-conversation]').first().click();
   await page.locator('[data-message]').first().waitFor();
-  await shot('inbox');
 });
+
+let linkedName; // the customer of the conversation linked below, for the call popup
 
 test('the agent replies and sees the message go from queued to sent', async () => {
   const composer = page.getByTestId('composer');
@@ -167,6 +168,14 @@ test('the agent replies and sees the message go from queued to sent', async () =
   await mine.locator('[data-testid="message-status"]', { hasText: 'Đã gửi' }).waitFor({ timeout: 15000 });
   assert.equal(await mine.getAttribute('data-status'), 'sent');
   assert.equal(await composer.inputValue(), '');
+  await shot('inbox');
+  // The agent links this Facebook conversation to the customer who will call later.
+  linkedName = (await page.getByTestId('thread-name').textContent()).trim();
+  await page.getByRole('button', { name: 'Gắn với khách hàng' }).click();
+  await page.getByPlaceholder('Tìm theo tên hoặc số điện thoại').fill('Hương');
+  await page.getByRole('button', { name: 'Tìm', exact: true }).click();
+  await page.getByRole('button', { name: 'Phạm Thị Hương' }).click();
+  await page.getByRole('button', { name: 'Khách hàng: Phạm Thị Hương' }).waitFor();
 });
 
 test('a message with HTML in it is shown as text, never run', async () => {
@@ -204,6 +213,8 @@ test('an incoming call pops up with the customer, is answered, timed, hung up an
   await popup.waitFor({ timeout: 10000 });
   assert.equal((await page.getByTestId('caller-number').textContent()).trim(), '+84912345678');
   await page.getByTestId('caller-customer').filter({ hasText: 'Phạm Thị Hương' }).waitFor();
+  // Her Facebook conversation, linked in the inbox, is one click away.
+  await popup.getByRole('button', { name: linkedName }).waitFor();
   await page.waitForFunction(() => document.body.dataset.ringing === 'true');
   await page.waitForFunction(() => window.__notifications.some((n) => n.body.includes('+84912345678')));
   await shot('incoming-call');
