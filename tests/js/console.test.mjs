@@ -13,12 +13,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.SCREENSHOTS_DIR ?? path.join(here, '../../docs/screenshots');
 const ACCOUNT = 'page_hoa';
+const FAILING = 'page_loi'; // its simulated Facebook refuses every send
 const XSS = '<img src=x onerror=alert(1)>';
 
 const sb = new Switchboard();
 let admin;
 let pbx;
 let botToken;
+let failingToken;
 let browser;
 let page;
 const dialogs = [];
@@ -28,23 +30,22 @@ async function shot(name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
-function startBot() {
+function startBot(account = ACCOUNT, token = botToken, sim = ['--sim-messages-per-minute', '20', '--sim-customers', '6', '--sim-reply-seconds', '2']) {
   sb.spawnSide(
     [
-      'bot', ACCOUNT, '--driver', 'sim',
+      'bot', account, '--driver', 'sim', ...sim,
       '--receiver-url', sb.url, '--sender-url', sb.sender,
       '--state-dir', path.join(sb.dir, 'bots'),
-      '--sim-messages-per-minute', '20', '--sim-customers', '6', '--sim-reply-seconds', '2',
       '--max-backoff-seconds', '1',
     ],
-    { SWITCHBOARD_BOT_TOKEN: botToken, SWITCHBOARD_LOG: 'warn' },
+    { SWITCHBOARD_BOT_TOKEN: token, SWITCHBOARD_LOG: 'warn' },
   );
 }
 
 /** A message as the bot pushes it, straight to the receiver. */
-async function push(thread, name, text) {
-  const answer = await sb.post('/api/bot/new_messages', botToken, {
-    user_id_chat: ACCOUNT,
+async function push(thread, name, text, account = ACCOUNT, token = botToken) {
+  const answer = await sb.post('/api/bot/new_messages', token, {
+    user_id_chat: account,
     messages: [{
       message_id: `m_${thread}_${Date.now()}`,
       conversation: { thread_id: thread, participant_id: `u_${thread}`, participant_name: name },
@@ -58,6 +59,7 @@ async function push(thread, name, text) {
 
 before(async () => {
   botToken = sb.cli('bots', 'add', ACCOUNT, '--name', 'Shop Hoa Xinh');
+  failingToken = sb.cli('bots', 'add', FAILING, '--name', 'Shop Lỗi Gửi');
   pbx = sb.apiToken('pbx');
   await sb.startServe(['--ring-timeout-seconds', '60']);
   admin = await sb.login();
@@ -72,6 +74,8 @@ before(async () => {
   });
   assert.equal(customer.status, 200);
   startBot();
+  // Only what the tests push: no generated messages, every send refused.
+  startBot(FAILING, failingToken, ['--sim-messages-per-minute', '0', '--sim-notifications-per-minute', '0', '--sim-send-failure-rate', '1']);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
   await context.grantPermissions(['notifications'], { origin: sb.callcenter });
@@ -192,6 +196,57 @@ test('a message with HTML in it is shown as text, never run', async () => {
   assert.deepEqual(dialogs, []);
 });
 
+test('a reply Facebook refuses shows failed with the reason, and can be retried', async () => {
+  await push('t_fail', 'Vũ Thị Hạnh', 'Shop ơi tư vấn giúp mình', FAILING, failingToken);
+  await page.locator(`[data-account="${FAILING}"]`).click();
+  await page.locator('[data-conversation]', { hasText: 'Vũ Thị Hạnh' }).click();
+  const composer = page.getByTestId('composer');
+  await composer.fill('Dạ bạn cần tư vấn mẫu nào ạ?');
+  await page.getByRole('button', { name: 'Gửi', exact: true }).click();
+  const failed = page.locator('.message.out[data-status="failed"]', { hasText: 'Dạ bạn cần tư vấn mẫu nào ạ?' });
+  await failed.waitFor({ timeout: 15000 });
+  assert.match(await failed.textContent(), /simulated failure/);
+  // Sent again with a new command: queued, then refused again by this page.
+  await failed.evaluate((element) => {
+    window.__statuses = [];
+    new MutationObserver(() => window.__statuses.push(element.dataset.status)).observe(element, {
+      attributes: true,
+      attributeFilter: ['data-status'],
+    });
+  });
+  await failed.getByRole('button', { name: 'Gửi lại' }).click();
+  await page.waitForFunction(() => window.__statuses.includes('queued') && window.__statuses.at(-1) === 'failed', undefined, {
+    timeout: 15000,
+  });
+  assert.equal(await page.locator('.message.out').count(), 1);
+  await page.getByRole('button', { name: 'Tất cả tài khoản' }).click();
+});
+
+test('notifications of each account arrive live', async () => {
+  await page.getByRole('link', { name: /Thông báo/ }).click();
+  await page.getByTestId('account-picker').selectOption(ACCOUNT);
+  const answer = await sb.post('/api/bot/new_notifications', botToken, {
+    user_id_chat: ACCOUNT,
+    notifications: [{
+      notification_id: `n_${Date.now()}`, kind: 'comment', text: 'Hà đã bình luận về bài viết của bạn',
+      link: 'javascript:alert(1)', occurred_at: Math.floor(Date.now() / 1000),
+    }],
+  });
+  // A link that is not http(s) is refused by the receiver itself; without it the notification is kept.
+  assert.equal(answer.status, 422, JSON.stringify(answer.body));
+  const kept = await sb.post('/api/bot/new_notifications', botToken, {
+    user_id_chat: ACCOUNT,
+    notifications: [{
+      notification_id: `n_${Date.now()}`, kind: 'comment', text: 'Hà đã bình luận về bài viết của bạn',
+      link: 'https://www.facebook.com/page_hoa/posts/55', occurred_at: Math.floor(Date.now() / 1000),
+    }],
+  });
+  assert.equal(kept.status, 200, JSON.stringify(kept.body));
+  const item = page.getByTestId('notifications').locator('li', { hasText: 'Hà đã bình luận về bài viết của bạn' });
+  await item.waitFor({ timeout: 10000 });
+  assert.equal(await item.getByRole('link', { name: 'Mở' }).getAttribute('href'), 'https://www.facebook.com/page_hoa/posts/55');
+});
+
 test('a post goes from queued to posted, with its link', async () => {
   await page.getByRole('link', { name: 'Bài đăng' }).click();
   await page.getByTestId('account-picker').selectOption(ACCOUNT);
@@ -251,9 +306,18 @@ test('customers, agents and admin screens show their data', async () => {
   await page.getByRole('heading', { name: 'Phạm Thị Hương' }).waitFor();
   await page.locator('li', { hasText: '+84912345678' }).first().waitFor();
   await shot('customers');
+  // A reload keeps the session, and who the user is (the admin keeps the admin screen).
+  await page.reload();
+  await page.getByRole('link', { name: 'Quản trị' }).waitFor();
+  await page.getByText('Administrator', { exact: true }).waitFor();
   await page.getByRole('link', { name: 'Nhân viên' }).click();
   await page.getByTestId('agents-available').getByText('Quản trị viên').waitFor();
   await page.getByTestId('agents-offline').getByText('Trần Văn Minh').waitFor();
+  // Another agent's status changes elsewhere: the list follows, live.
+  const agents = await sb.cc('GET', '/api/agents/status', admin);
+  const minh = agents.body.data.find((a) => a.fullName === 'Trần Văn Minh');
+  assert.equal((await sb.cc('PUT', `/api/agents/${minh.id}/status`, admin, { status: 'away' })).status, 200);
+  await page.getByTestId('agents-away').getByText('Trần Văn Minh').waitFor({ timeout: 5000 });
   await page.getByRole('link', { name: 'Quản trị' }).click();
   await page.getByRole('cell', { name: ACCOUNT }).waitFor();
   await shot('admin');

@@ -6,6 +6,7 @@ import { Api, ApiError, loadUrls, type Urls } from './api';
 import { applyCallCenterEvent, applySenderEvent, CALL_CENTER_EVENTS, Cursor, SENDER_EVENTS } from './events';
 import { i18n, t } from './i18n.svelte';
 import { Ringtone } from './ringtone';
+import { router } from './router.svelte';
 import { CallsStore } from './stores/calls.svelte';
 import { ConnectionStore } from './stores/connection.svelte';
 import { FeedStore } from './stores/feed.svelte';
@@ -39,6 +40,7 @@ export class ConsoleApp {
   private senderCursor = new Cursor();
   private callCursor = new Cursor();
   private healthTimer: ReturnType<typeof setInterval> | null = null;
+  private started = false;
   private toastId = 0;
 
   async boot() {
@@ -49,7 +51,7 @@ export class ConsoleApp {
     if (saved) {
       this.api.token = saved;
       try {
-        this.user = await this.api.sender<User>('GET', '/api/auth/me');
+        this.user = await this.me();
         await this.start();
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 401)) {
@@ -68,13 +70,20 @@ export class ConsoleApp {
     setTimeout(async () => {
       if (this.user || !this.api?.token) return;
       try {
-        this.user = await this.api.sender<User>('GET', '/api/auth/me');
+        this.user = await this.me();
         await this.start();
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) this.endSession();
         else this.retryBoot();
       }
     }, 2000);
+  }
+
+  /** Who the saved session is: `GET /api/auth/me` answers `{kind: "user", user}`. */
+  private async me(): Promise<User> {
+    const answer = await this.api!.sender<{ kind: string; user?: User }>('GET', '/api/auth/me');
+    if (!answer.user) throw new ApiError(403, 'forbidden', 'not a console user');
+    return answer.user;
   }
 
   async login(username: string, password: string) {
@@ -120,13 +129,20 @@ export class ConsoleApp {
     try {
       return await action();
     } catch (error) {
-      this.toast(error instanceof Error ? error.message : String(error));
+      this.toast(describe(error));
       return undefined;
     }
   }
 
   private async start() {
+    if (this.started) return;
+    this.started = true;
     const api = this.api!;
+    // Both streams start from the log's head as it is now, read before any list: whatever happens
+    // between the lists' reads and the sockets' handshakes is replayed, not lost.
+    const head = await this.logHead();
+    this.senderCursor.last = head;
+    this.callCursor.last = head;
     this.connectSender();
     this.connectCallCenter();
     this.checkReceiver();
@@ -140,7 +156,18 @@ export class ConsoleApp {
     await this.attempt(() => this.calls.loadConnected(api));
   }
 
+  /** The last event id of the log (every role's `/healthz` says it), or 0 when it cannot be read. */
+  private async logHead(): Promise<number> {
+    try {
+      const health = await fetch(`${this.urls!.callcenter}/healthz`, { cache: 'no-store' }).then((r) => r.json());
+      return typeof health?.last_event_id === 'number' ? health.last_event_id : 0;
+    } catch {
+      return 0;
+    }
+  }
+
   private stop() {
+    this.started = false;
     this.senderSocket?.disconnect();
     this.callSocket?.disconnect();
     this.senderSocket = this.callSocket = null;
@@ -177,12 +204,13 @@ export class ConsoleApp {
       }
       everConnected = true;
     });
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       this.connection.sender = 'down';
+      if (reason === 'io server disconnect') this.revive(socket);
     });
-    socket.on('connect_error', (error) => {
+    socket.on('connect_error', () => {
       this.connection.sender = 'down';
-      if (/token|authentication/i.test(error.message)) void this.checkSession();
+      if (!socket.active) this.revive(socket);
     });
     socket.on('resync_required', () => {
       void this.attempt(() => this.inbox.reload(api));
@@ -207,23 +235,21 @@ export class ConsoleApp {
     socket.on('connect', () => {
       this.connection.callcenter = 'up';
       this.calls.clearRinging();
-      socket.emit('join_call_center', {
-        userType: this.calls.me ? 'agent' : 'crm_system',
-        userId: this.user?.username ?? 'console',
-        clientInfo: { app: 'switchboard-console', language: i18n.locale },
-      });
+      this.joinCallCenter();
       void this.attempt(() => this.calls.loadAgents(api));
       void this.attempt(() => this.calls.loadConnected(api));
     });
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       this.connection.callcenter = 'down';
+      if (reason === 'io server disconnect') this.revive(socket);
     });
-    socket.on('connect_error', (error) => {
+    socket.on('connect_error', () => {
       this.connection.callcenter = 'down';
-      if (/token|authentication/i.test(error.message)) void this.checkSession();
+      if (!socket.active) this.revive(socket);
     });
     socket.on('resync_required', () => {
       void this.attempt(() => this.calls.loadLog(api));
+      void this.attempt(() => this.calls.loadConnected(api));
     });
     for (const name of CALL_CENTER_EVENTS) {
       socket.on(name, (payload) => {
@@ -232,12 +258,36 @@ export class ConsoleApp {
         if (name === 'incoming_call_to_crm' && typeof payload?.event_id === 'number') {
           this.callCursor.last = Math.max(this.callCursor.last, payload.event_id);
         }
-        applyCallCenterEvent(this, name, payload);
-        if (name === 'incoming_call_to_crm') this.notifyIncoming(payload);
-        if (name === 'call_ended' || name === 'call_answered') void this.attempt(() => this.calls.loadLog(api));
-        if (name !== 'agent_status_update') void this.attempt(() => this.calls.loadAgents(api));
+        const accepted = applyCallCenterEvent(this, name, payload);
+        if (name === 'incoming_call_to_crm' && accepted) this.notifyIncoming(payload);
+        // Agents' states (ringing, on a call) and the log change with calls: read again, at most twice a second.
+        if (name !== 'agent_status_update') this.refreshCalls();
       });
     }
+  }
+
+  /** Joins (again, after a reconnect or a change of language: the server's messages follow it). */
+  joinCallCenter() {
+    this.callSocket?.emit('join_call_center', {
+      userType: this.calls.me ? 'agent' : 'crm_system',
+      userId: this.user?.username ?? 'console',
+      lang: i18n.locale,
+      clientInfo: { app: 'switchboard-console' },
+    });
+  }
+
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private refreshCalls() {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      const api = this.api;
+      if (!api || !this.started) return;
+      void this.attempt(() => this.calls.loadAgents(api));
+      void this.attempt(() => this.calls.loadLog(api));
+      void this.attempt(() => this.calls.loadConnected(api));
+    }, 500);
   }
 
   /** Answers or ends through the call center's socket, as the seed's page does; errors become toasts. */
@@ -251,27 +301,36 @@ export class ConsoleApp {
       }
       socket.timeout(10000).emit(event, payload, (error: Error | null, answer: { success: boolean; error?: { message?: string } }) => {
         if (error) {
-          this.toast(error.message);
+          this.toast(t('conn.timeout'));
           resolve(false);
         } else if (!answer?.success) {
-          this.toast(answer?.error?.message ?? 'error');
+          this.toast(answer?.error?.message ?? t('common.error'));
           resolve(false);
         } else resolve(true);
       });
     });
   }
 
-  private async checkSession() {
-    try {
-      await this.api?.sender('GET', '/api/auth/me');
-    } catch {
-      // A 401 ends the session through onUnauthorized; anything else is the server being away.
-    }
+  /**
+   * socket.io-client gives up when the server closes the connection or refuses the handshake (a
+   * session re-checked and found expired, the database briefly unavailable). The session decides: a
+   * 401 ends it (through onUnauthorized); otherwise the socket tries again, resuming from its cursor.
+   */
+  private revive(socket: Socket) {
+    setTimeout(async () => {
+      if (!this.started || socket.connected) return;
+      try {
+        await this.api?.sender('GET', '/api/auth/me');
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return;
+      }
+      if (this.started && !socket.connected) socket.connect();
+    }, 1000 + Math.random() * 2000);
   }
 
   private onNewMessages(payload: { messages?: { conversation_id: number; direction: string }[] }) {
     const open = this.inbox.selected;
-    if (open === null || !globalThis.document || document.visibilityState !== 'visible') return;
+    if (open === null || router.route !== 'inbox' || !globalThis.document || !document.hasFocus()) return;
     if (payload.messages?.some((m) => m.conversation_id === open && m.direction === 'in')) {
       void this.attempt(() => this.inbox.markRead(this.api!, open));
     }
@@ -290,6 +349,12 @@ export class ConsoleApp {
       // Some browsers only allow notifications from a service worker; the popup and ringtone remain.
     }
   }
+}
+
+/** An error as the agent should read it: the server's own message, or ours for a network failure. */
+export function describe(error: unknown): string {
+  if (error instanceof ApiError && error.code === 'network') return t('conn.unreachable');
+  return error instanceof Error ? error.message : String(error);
 }
 
 function readSession(): string | null {

@@ -52,11 +52,11 @@ export function applySenderEvent(stores: Stores, name: string, payload: Payload)
   }
 }
 
-export function applyCallCenterEvent(stores: Stores, name: string, payload: Payload) {
+/** Applies a call-center event; for an offer, whether it is shown (not a call already answered or ended). */
+export function applyCallCenterEvent(stores: Stores, name: string, payload: Payload): boolean {
   switch (name) {
     case 'incoming_call_to_crm':
-      stores.calls.applyIncoming(payload);
-      break;
+      return stores.calls.applyIncoming(payload);
     case 'call_answered':
       stores.calls.applyAnswered(payload);
       break;
@@ -67,6 +67,7 @@ export function applyCallCenterEvent(stores: Stores, name: string, payload: Payl
       stores.calls.applyAgentStatus(payload);
       break;
   }
+  return true;
 }
 
 /**

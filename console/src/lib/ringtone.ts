@@ -5,17 +5,29 @@ export class Ringtone {
   private timer: ReturnType<typeof setInterval> | null = null;
   enabled = true;
 
-  start() {
-    if (this.timer || !this.enabled) return;
+  /**
+   * Starts ringing; false when the browser keeps the sound off until the user clicks somewhere (after a
+   * reload, autoplay rules): then `unlock()` from a click turns it on.
+   */
+  start(): boolean {
+    if (!this.enabled) return true;
     try {
       this.context ??= new AudioContext();
-      void this.context.resume();
+      if (this.context.state === 'suspended') void this.context.resume();
     } catch {
-      return; // No audio here (a headless browser without a device): the popup still shows.
+      return true; // No audio here (a headless browser without a device): the popup still shows.
     }
-    const ring = () => this.burst();
-    ring();
-    this.timer = setInterval(ring, 3000);
+    if (!this.timer) {
+      const ring = () => this.burst();
+      ring();
+      this.timer = setInterval(ring, 3000);
+    }
+    return this.context.state !== 'suspended';
+  }
+
+  /** From a click: lets the browser play the ringtone. */
+  unlock() {
+    void this.context?.resume();
   }
 
   stop() {

@@ -82,6 +82,14 @@ describe('inbox store', () => {
     expect(s.inbox.threads[7].messages[0]).toMatchObject({ status: 'failed', error: 'outside the 24-hour window' });
   });
 
+  it('makes a reply the conversation’s last message', () => {
+    const s = stores();
+    s.inbox.upsertConversation(conversation(7, { last_message_at: '2026-11-22T02:00:00Z' }));
+    const reply = message(11, 7, { direction: 'out', status: 'queued', text: 'Dạ còn ạ', sent_at: '2026-11-22T02:01:00Z' });
+    applySenderEvent(s, 'message_status_update', { event_id: 3, message: reply });
+    expect(s.inbox.conversations[7]).toMatchObject({ last_message_text: 'Dạ còn ạ', last_message_direction: 'out' });
+  });
+
   it('keeps a sent message sent when the send’s answer (an older copy) arrives after the event', () => {
     const s = stores();
     s.inbox.applyOlderPage(7, { items: [], next_cursor: null });
@@ -99,7 +107,8 @@ describe('inbox store', () => {
     s.inbox.upsertConversation(conversation(1, { last_message_at: '2026-11-22T03:00:00Z', last_message_text: 'mới' }));
     s.inbox.upsertConversation(conversation(1, { last_message_at: '2026-11-22T02:00:00Z', last_message_text: 'cũ', unread_count: 0 }));
     expect(s.inbox.conversations[1].last_message_text).toBe('mới');
-    expect(s.inbox.conversations[1].unread_count).toBe(0);
+    // Its unread count too: only `conversation_read` (in order with the messages) clears it.
+    expect(s.inbox.conversations[1].unread_count).toBe(1);
   });
 
   it('lists the most recent first and filters by account, unread and text', () => {
@@ -193,7 +202,7 @@ describe('calls store', () => {
     expect(s.calls.ringingList.map((c) => c.callId)).toEqual(['C1']);
     applyCallCenterEvent(s, 'call_answered', { call: { callId: 'C1', status: 'connected', agentInfo: agent }, at: '2026-11-22T02:00:05Z' });
     expect(s.calls.ringingList).toHaveLength(0);
-    expect(s.calls.active.C1).toMatchObject({ callerNumber: '0912345678', answeredAt: Date.parse('2026-11-22T02:00:05Z') });
+    expect(s.calls.active.C1).toMatchObject({ callerNumber: '0912345678', agentId: 2, answeredAt: Date.parse('2026-11-22T02:00:05Z') });
     applyCallCenterEvent(s, 'call_ended', { callId: 'C1', endReason: 'crm_hangup', duration: 30 });
     expect(s.calls.activeList).toHaveLength(0);
   });
@@ -202,8 +211,25 @@ describe('calls store', () => {
     const s = stores();
     applyCallCenterEvent(s, 'incoming_call_to_crm', incoming);
     applyCallCenterEvent(s, 'call_ended', { callId: 'C1', endReason: 'caller_cancel', duration: 0 });
-    applyCallCenterEvent(s, 'incoming_call_to_crm', incoming);
+    expect(applyCallCenterEvent(s, 'incoming_call_to_crm', incoming)).toBe(false);
     expect(s.calls.ringingList).toHaveLength(0);
+  });
+
+  it('reconciles calls in progress with the log: connected ones shown, finished ones dropped', () => {
+    const s = stores();
+    const record = {
+      callId: 'C7', direction: 'in', callerNumber: '0909', calledNumber: '1900', queue: null, source: 'cti',
+      status: 'connected', customerId: null, offeredAgentId: 2, answeredBy: 2, startTime: '2026-11-22T02:00:00Z',
+      answeredAt: '2026-11-22T02:00:03Z', endTime: null, endReason: null, missed: false, waitSeconds: 3, talkSeconds: 0,
+    };
+    s.calls.applyConnected([record]);
+    expect(s.calls.active.C7).toMatchObject({ agentId: 2, answeredAt: Date.parse('2026-11-22T02:00:03Z') });
+    s.calls.applyConnected([{ ...record, status: 'ended', endTime: '2026-11-22T02:01:00Z' }]);
+    expect(s.calls.activeList).toHaveLength(0);
+    // A call that ended while the log was being read does not come back.
+    applyCallCenterEvent(s, 'call_ended', { callId: 'C7', endReason: 'normal_clearing', duration: 57 });
+    s.calls.applyConnected([record]);
+    expect(s.calls.activeList).toHaveLength(0);
   });
 
   it('follows agents’ statuses live, the user’s own included', () => {

@@ -7,7 +7,8 @@ import type { Agent, AgentStatus, CallRecord, Customer, IncomingCall } from '../
 export interface ActiveCall {
   callId: string;
   callerNumber: string;
-  agent: Agent | null;
+  /** Who talks: looked up in `agents` when shown, so it is right whichever list arrived first. */
+  agentId: number | null;
   customer: Customer | null;
   /** When the talking started (the event's time): the timer counts from here. */
   answeredAt: number;
@@ -40,9 +41,11 @@ export class CallsStore {
   agentList = $derived(Object.values(this.agents).sort((a, b) => a.fullName.localeCompare(b.fullName)));
   availableAgents = $derived(this.agentList.filter((a) => a.status === 'available'));
 
-  applyIncoming(call: IncomingCall) {
-    if (!call?.callId || this.active[call.callId] || this.ended[call.callId]) return;
+  /** Shows an offer; false for a call already answered or ended (a replay or a snapshot after a reconnect). */
+  applyIncoming(call: IncomingCall): boolean {
+    if (!call?.callId || this.active[call.callId] || this.ended[call.callId]) return false;
     this.ringing[call.callId] = call;
+    return true;
   }
 
   applyAnswered(event: CallAnsweredEvent, now = Date.now()) {
@@ -54,7 +57,7 @@ export class CallsStore {
     this.active[call.callId] = {
       callId: call.callId,
       callerNumber: ringing?.callerNumber ?? this.log.find((c) => c.callId === call.callId)?.callerNumber ?? '',
-      agent: call.agentInfo ?? null,
+      agentId: call.agentInfo?.id ?? null,
       customer: call.customerInfo ?? ringing?.customerInfo ?? null,
       answeredAt: Number.isNaN(at) ? now : at,
     };
@@ -104,29 +107,59 @@ export class CallsStore {
     }
   }
 
-  async loadLog(api: Api, filter: { missed?: boolean; number?: string } = {}, more = false) {
+  /** The call log's filter, kept here so a reload after a call event keeps what the agent chose. */
+  logFilter = $state<{ missed: boolean; number: string }>({ missed: false, number: '' });
+  private logRequest = 0;
+  /** Whether the agent loaded pages beyond the first: a refresh then keeps them. */
+  private extraPages = false;
+
+  /** The first page again (`more`: the next page; `reset`: the filter changed, start over). */
+  async loadLog(api: Api, more = false, reset = false) {
+    const request = ++this.logRequest;
     const page = await api.callcenter<PageOf<CallRecord>>('GET', '/api/calls', undefined, {
       limit: 50,
-      missed: filter.missed || undefined,
-      number: filter.number || undefined,
+      missed: this.logFilter.missed || undefined,
+      number: this.logFilter.number.replace(/\D/g, '') || undefined,
       cursor: more ? (this.logCursor ?? undefined) : undefined,
     });
-    this.log = more ? [...this.log, ...page.items.filter((c) => !this.log.some((l) => l.callId === c.callId))] : page.items;
-    this.logCursor = page.next_cursor;
+    if (request !== this.logRequest) return; // a newer request was made meanwhile
+    if (reset) this.extraPages = false;
+    if (more) {
+      this.log = [...this.log, ...page.items.filter((c) => !this.log.some((l) => l.callId === c.callId))];
+      this.logCursor = page.next_cursor;
+      this.extraPages = true;
+    } else if (this.extraPages) {
+      const fresh = new Set(page.items.map((c) => c.callId));
+      this.log = [...page.items, ...this.log.filter((c) => !fresh.has(c.callId))];
+    } else {
+      this.log = page.items;
+      this.logCursor = page.next_cursor;
+    }
   }
 
+  /** Reconciles the calls in progress with the server: its connected calls shown, the others dropped. */
   async loadConnected(api: Api) {
-    // The log knows which calls are connected now; their timers start at `answeredAt`.
-    const page = await api.callcenter<PageOf<CallRecord>>('GET', '/api/calls', undefined, { limit: 50 });
-    for (const call of page.items) {
-      if (call.status === 'connected' && !this.active[call.callId]) {
-        this.active[call.callId] = {
-          callId: call.callId,
-          callerNumber: call.callerNumber,
-          agent: call.answeredBy !== null ? (this.agents[call.answeredBy] ?? null) : null,
-          customer: null,
-          answeredAt: call.answeredAt ? Date.parse(call.answeredAt) : Date.now(),
-        };
+    const page = await api.callcenter<PageOf<CallRecord>>('GET', '/api/calls', undefined, {
+      limit: 100,
+      ...(this.me ? { agentId: this.me.id } : {}),
+    });
+    this.applyConnected(page.items);
+  }
+
+  applyConnected(calls: CallRecord[]) {
+    for (const call of calls) {
+      if (call.status === 'connected') {
+        if (!this.active[call.callId] && !this.ended[call.callId]) {
+          this.active[call.callId] = {
+            callId: call.callId,
+            callerNumber: call.callerNumber,
+            agentId: call.answeredBy,
+            customer: null,
+            answeredAt: call.answeredAt ? Date.parse(call.answeredAt) : Date.now(),
+          };
+        }
+      } else if (this.active[call.callId]) {
+        delete this.active[call.callId];
       }
     }
   }

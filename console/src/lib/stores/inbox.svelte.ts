@@ -82,11 +82,9 @@ export class InboxStore {
 
   upsertConversation(conversation: Conversation) {
     const known = this.conversations[conversation.id];
-    // An older copy (a REST answer overtaken by an event) never replaces a newer one.
-    if (known && time(known.last_message_at) > time(conversation.last_message_at)) {
-      this.conversations[conversation.id] = { ...known, unread_count: conversation.unread_count };
-      return;
-    }
+    // An older copy (a REST answer overtaken by an event) never replaces a newer one, unread count
+    // included: `conversation_read`, ordered with the other events, is what clears it.
+    if (known && time(known.last_message_at) > time(conversation.last_message_at)) return;
     this.conversations[conversation.id] = conversation;
   }
 
@@ -122,7 +120,17 @@ export class InboxStore {
   }
 
   applyMessageStatus(payload: { event_id?: number; message?: Message }) {
-    if (payload.message) this.upsertMessage(payload.message, payload.event_id);
+    const message = payload.message;
+    if (!message) return;
+    this.upsertMessage(message, payload.event_id);
+    // A reply becomes the conversation's last message (the server's list says so too; the event
+    // carries only the message).
+    const conversation = this.conversations[message.conversation_id];
+    if (message.direction === 'out' && conversation && time(message.sent_at) >= time(conversation.last_message_at)) {
+      conversation.last_message_text = message.text;
+      conversation.last_message_direction = 'out';
+      conversation.last_message_at = message.sent_at;
+    }
   }
 
   applyConversationRead(payload: { conversation?: Conversation }) {
@@ -158,7 +166,10 @@ export class InboxStore {
   }
 
   /** Reloads the conversation list for the current filter: every account's first page, merged. */
+  private listRequest = 0;
+
   async loadConversations(api: Api) {
+    const request = ++this.listRequest;
     this.loading = true;
     this.error = null;
     const accounts = this.filter.account ? [this.filter.account] : this.accounts.map((a) => a.user_id_chat);
@@ -175,6 +186,7 @@ export class InboxStore {
             .then((page) => [account, page] as const),
         ),
       );
+      if (request !== this.listRequest) return; // a newer filter was asked for meanwhile
       const hits: Record<number, true> = {};
       const cursors: Record<string, string> = {};
       for (const [account, page] of pages) {
@@ -187,9 +199,9 @@ export class InboxStore {
       this.searchHits = search ? hits : {};
       this.moreCursors = cursors;
     } catch (error) {
-      this.error = error instanceof Error ? error.message : String(error);
+      if (request === this.listRequest) this.error = error instanceof Error ? error.message : String(error);
     } finally {
-      this.loading = false;
+      if (request === this.listRequest) this.loading = false;
     }
   }
 
@@ -216,6 +228,11 @@ export class InboxStore {
   /** Opens a conversation: its newest page of messages, and marks it read. */
   async open(api: Api, conversationId: number) {
     this.selected = conversationId;
+    if (!this.conversations[conversationId]) {
+      // Opened from a link (a call's or a customer's conversations): maybe not in the loaded list.
+      const found = await api.sender<Conversation[]>('GET', '/api/conversations', undefined, { ids: conversationId });
+      for (const conversation of found) this.upsertConversation(conversation);
+    }
     const page = await api.sender<PageOf<Message>>('GET', `/api/messages/${conversationId}`, undefined, { limit: PAGE });
     // Replace: the newest page is the truth; events that came meanwhile are in it or newer.
     const previous = this.threads[conversationId]?.messages ?? [];
