@@ -1,0 +1,109 @@
+// The console's own speed, in Debian's Chromium against the real `switchboard serve` (release build by
+// default): how long a customer's message takes from the bot's POST to the receiver until it is on the
+// agent's screen, at a steady rate and in bursts, and how long the console takes to open on a large inbox.
+//
+//   cargo build --release && (cd bench/console && npm ci && node console-bench.mjs)
+//
+// Options (environment): RATE (messages/s, default 20), SECONDS (default 20), CONVERSATIONS (for the
+// load test, default 2000), SWITCHBOARD_BIN (default target/release/switchboard).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+process.env.SWITCHBOARD_BIN ??= path.join(root, 'target/release/switchboard');
+const { Switchboard, ADMIN_PASSWORD } = await import('../../tests/js/harness.mjs');
+
+const RATE = Number(process.env.RATE ?? 20);
+const SECONDS = Number(process.env.SECONDS ?? 20);
+const CONVERSATIONS = Number(process.env.CONVERSATIONS ?? 2000);
+const ACCOUNT = 'bench_page';
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function summary(label, latencies) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  console.log(
+    `${label}: ${sorted.length} messages, POST → on screen p50 ${percentile(sorted, 50)} ms, ` +
+      `p99 ${percentile(sorted, 99)} ms, max ${sorted[sorted.length - 1]} ms`,
+  );
+}
+
+const sb = new Switchboard();
+const token = sb.cli('bots', 'add', ACCOUNT, '--name', 'Bench Page');
+await sb.startServe();
+let sequence = 0;
+
+/** One bot POST of `count` messages, each to its own conversation among `threads`. */
+async function push(count, threads, textOf) {
+  const messages = [];
+  for (let i = 0; i < count; i++) {
+    const n = sequence++;
+    messages.push({
+      message_id: `m_${n}`,
+      conversation: { thread_id: `t_${n % threads}`, participant_id: `u_${n % threads}`, participant_name: `Khách ${n % threads}` },
+      direction: 'in',
+      text: textOf(n),
+      sent_at: new Date(Date.now()).toISOString(),
+    });
+  }
+  const answer = await sb.post('/api/bot/new_messages', token, { user_id_chat: ACCOUNT, messages });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+try {
+  await page.goto(`${sb.callcenter}/`);
+  await page.getByLabel('Tên đăng nhập').fill('admin');
+  await page.getByLabel('Mật khẩu').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.locator('[data-link="sender"][data-state="up"]').waitFor();
+  // The page notes when each benchmark text first appears anywhere on screen.
+  await page.evaluate(() => {
+    window.__seen = {};
+    new MutationObserver(() => {
+      for (const node of document.querySelectorAll('.preview')) {
+        const match = /bench#(\d+)/.exec(node.textContent ?? '');
+        if (match && !(match[1] in window.__seen)) window.__seen[match[1]] = Date.now();
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+
+  async function run(label, batches, perBatch, pauseMs, threads) {
+    const sentAt = {};
+    for (let b = 0; b < batches; b++) {
+      const started = Date.now();
+      const first = sequence;
+      await push(perBatch, threads, (n) => `bench#${n} shop ơi còn hàng không`);
+      for (let n = first; n < sequence; n++) sentAt[n] = started;
+      const wait = pauseMs - (Date.now() - started);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    // Only the newest message of each conversation is its preview: those are the ones to look for.
+    const last = {};
+    for (const n of Object.keys(sentAt).map(Number)) last[n % threads] = Math.max(last[n % threads] ?? -1, n);
+    const wanted = Object.values(last);
+    await page.waitForFunction((ids) => ids.every((id) => id in window.__seen), wanted, { timeout: 60000 });
+    const seen = await page.evaluate(() => window.__seen);
+    summary(label, wanted.map((n) => seen[n] - sentAt[n]));
+  }
+
+  await run(`steady ${RATE} messages/s for ${SECONDS} s, one per POST`, RATE * SECONDS, 1, 1000 / RATE, 1_000_000);
+  await run('bursts of 100 messages (one POST) every second for 10 s', 10, 100, 1000, 1_000_000);
+
+  // Opening the console on a large inbox: CONVERSATIONS conversations, then a fresh load of the page.
+  const before = sequence;
+  for (let i = 0; i < CONVERSATIONS; i += 500) await push(Math.min(500, CONVERSATIONS - i), 1_000_000, (n) => `khách số ${n}`);
+  const opened = Date.now();
+  await page.reload();
+  await page.locator('[data-conversation]').first().waitFor();
+  const shown = await page.locator('[data-conversation]').count();
+  console.log(`open the console with ${sequence - before} more conversations: first conversations on screen after ${Date.now() - opened} ms (${shown} listed, the rest paged)`);
+} finally {
+  await browser.close();
+  await sb.stop();
+}
