@@ -43,15 +43,16 @@ function startBot(account = ACCOUNT, token = botToken, sim = ['--sim-messages-pe
 }
 
 /** A message as the bot pushes it, straight to the receiver. */
-async function push(thread, name, text, account = ACCOUNT, token = botToken) {
+async function push(thread, name, text, account = ACCOUNT, token = botToken, extra = {}) {
   const answer = await sb.post('/api/bot/new_messages', token, {
     user_id_chat: account,
     messages: [{
-      message_id: `m_${thread}_${Date.now()}`,
+      message_id: `m_${thread}_${Date.now()}_${Math.random()}`,
       conversation: { thread_id: thread, participant_id: `u_${thread}`, participant_name: name },
       direction: 'in',
       text,
       sent_at: new Date().toISOString(),
+      ...extra,
     }],
   });
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -194,6 +195,37 @@ test('a message with HTML in it is shown as text, never run', async () => {
   assert.equal(await page.getByTestId('thread-name').textContent(), 'Khách <b>lạ</b>');
   await page.waitForTimeout(300);
   assert.deepEqual(dialogs, []);
+});
+
+test('a long thread shows its newest messages first and older ones on scrolling up, with images inline', async () => {
+  // 60 messages an hour ago, one a minute: the thread opens on the newest 50.
+  const start = Date.now() - 3600_000;
+  const answer = await sb.post('/api/bot/new_messages', botToken, {
+    user_id_chat: ACCOUNT,
+    messages: Array.from({ length: 60 }, (_, i) => ({
+      message_id: `m_long_${i}`,
+      conversation: { thread_id: 't_long', participant_id: 'u_long', participant_name: 'Đặng Quốc Bảo' },
+      direction: 'in',
+      text: `tin nhắn số ${i}`,
+      sent_at: new Date(start + i * 60_000).toISOString(),
+    })),
+  });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  const picture = `${sb.callcenter}/favicon.svg`;
+  await push('t_long', 'Đặng Quốc Bảo', 'Ảnh mẫu đây shop', ACCOUNT, botToken, { attachments: [{ type: 'image', url: picture }] });
+  await page.locator('[data-conversation]', { hasText: 'Đặng Quốc Bảo' }).click();
+  const messages = page.getByTestId('messages');
+  await messages.locator('.message', { hasText: 'Ảnh mẫu đây shop' }).locator(`img[src="${picture}"]`).waitFor();
+  assert.equal(await messages.locator('.text', { hasText: /^tin nhắn số 0$/ }).count(), 0);
+  // Newest at the bottom, scrolled there.
+  await page.waitForFunction(() => {
+    const el = document.querySelector('[data-testid="messages"]');
+    return el && el.scrollHeight - el.scrollTop - el.clientHeight < 5;
+  });
+  await messages.evaluate((el) => el.scrollTo(0, 0));
+  await messages.locator('.text', { hasText: /^tin nhắn số 0$/ }).waitFor({ timeout: 10000 });
+  await page.getByText('Đầu cuộc hội thoại').waitFor();
+  assert.equal(await messages.locator('.message').count(), 61);
 });
 
 test('a reply Facebook refuses shows failed with the reason, and can be retried', async () => {
