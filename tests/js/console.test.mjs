@@ -181,6 +181,13 @@ test('the agent replies and sees the message go from queued to sent', async () =
   await page.getByRole('button', { name: 'Tìm', exact: true }).click();
   await page.getByRole('button', { name: 'Phạm Thị Hương' }).click();
   await page.getByRole('button', { name: 'Khách hàng: Phạm Thị Hương' }).waitFor();
+  // The link is the customer's, not a guess by name: opening the thread again shows it.
+  const linkedId = Number(await page.locator('[data-conversation].active').getAttribute('data-conversation'));
+  const linked = await sb.cc('GET', `/api/customers?conversationId=${linkedId}`, admin);
+  assert.deepEqual(linked.body.data.map((c) => c.fullName), ['Phạm Thị Hương']);
+  await page.goto(`${sb.callcenter}/#/customers`);
+  await page.goto(`${sb.callcenter}/#/inbox/${linkedId}`);
+  await page.getByRole('button', { name: 'Khách hàng: Phạm Thị Hương' }).waitFor();
 });
 
 test('a message with HTML in it is shown as text, never run', async () => {

@@ -220,15 +220,26 @@ pub async fn search_customers_by_phone(
 pub struct CustomerQuery {
     q: Option<String>,
     limit: Option<usize>,
+    /// The customers linked to this Facebook conversation (instead of `q`).
+    #[serde(rename = "conversationId")]
+    conversation_id: Option<i64>,
 }
 
-/// `GET /api/customers?q=`: by name, email, CIF or part of a number.
+/// `GET /api/customers?q=`: by name, email, CIF or part of a number; `?conversationId=` the customers
+/// linked to a Facebook conversation (the console's thread shows whose it is).
 pub async fn customers(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Query(query): Query<CustomerQuery>,
 ) -> Result<Response, ApiError> {
     require_console(&principal)?;
+    if let Some(conversation_id) = query.conversation_id {
+        return Ok(ok(state
+            .engine
+            .store()
+            .customers_of_conversation(conversation_id)
+            .await?));
+    }
     let q = query.q.unwrap_or_default();
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {

@@ -160,6 +160,21 @@ impl Store {
         .await
     }
 
+    /// The customers a Facebook conversation is linked to (usually one), by name.
+    pub async fn customers_of_conversation(&self, conversation_id: i64) -> Result<Vec<Customer>> {
+        self.read(move |tx| {
+            let ids = tx
+                .prepare_cached(
+                    "SELECT c.id FROM customer_conversations l JOIN customers c ON c.id = l.customer_id
+                     WHERE l.conversation_id = ?1 ORDER BY c.full_name, c.id LIMIT 100",
+                )?
+                .query_map([conversation_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            ids.into_iter().map(|id| customer(tx, id)).collect()
+        })
+        .await
+    }
+
     /// Links a Facebook conversation to the customer (idempotent).
     pub async fn link_conversation(
         &self,
