@@ -109,8 +109,9 @@ struct Inner {
     collector: Mutex<Option<Collector>>,
     sends: AtomicU64,
     posts: AtomicU64,
-    /// Command ids this driver executed, in order (tests check that none runs twice).
-    executed: Mutex<Vec<String>>,
+    /// The last command ids this driver executed, in order (tests check that none runs twice); bounded,
+    /// as a demo or benchmark runs for days.
+    executed: Mutex<std::collections::VecDeque<String>>,
     counter: AtomicU64,
     /// New messages invented so far (not counting replies).
     generated: AtomicU64,
@@ -131,7 +132,7 @@ impl SimDriver {
                 collector: Mutex::new(None),
                 sends: AtomicU64::new(0),
                 posts: AtomicU64::new(0),
-                executed: Mutex::new(Vec::new()),
+                executed: Mutex::new(std::collections::VecDeque::new()),
                 counter: AtomicU64::new(0),
                 generated: AtomicU64::new(0),
                 run: fastrand::u64(..),
@@ -158,7 +159,22 @@ impl SimDriver {
             .executed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Notes a command as executed, forgetting the oldest beyond [`EXECUTED_KEPT`].
+    fn note_executed(&self, command_id: &str) {
+        let mut executed = self
+            .inner
+            .executed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if executed.len() == EXECUTED_KEPT {
+            executed.pop_front();
+        }
+        executed.push_back(command_id.to_owned());
     }
 
     fn collector(&self) -> Option<Collector> {
@@ -295,11 +311,7 @@ impl SimDriver {
 
     pub(crate) async fn send_message(&self, command: &SendMessageCommand) -> Executed {
         self.inner.sends.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .executed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(command.command_id.clone());
+        self.note_executed(&command.command_id);
         if fastrand::f64() < self.inner.options.send_failure_rate {
             return Executed::Failed(
                 "simulated failure: Facebook did not accept the message (sim --send-failure-rate)"
@@ -340,11 +352,7 @@ impl SimDriver {
 
     pub(crate) async fn post(&self, command: &PostCommand) -> Executed {
         self.inner.posts.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .executed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(command.command_id.clone());
+        self.note_executed(&command.command_id);
         if fastrand::f64() < self.inner.options.post_failure_rate {
             return Executed::Failed(
                 "simulated failure: Facebook did not publish the post (sim --post-failure-rate)"
@@ -362,6 +370,9 @@ impl SimDriver {
         }
     }
 }
+
+/// How many executed command ids a sim driver remembers for [`SimDriver::executed_commands`].
+const EXECUTED_KEPT: usize = 10_000;
 
 /// A wait with the given mean, exponentially distributed: arrivals of a Poisson process.
 pub fn exponential(mean: Duration) -> Duration {

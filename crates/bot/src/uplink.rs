@@ -44,11 +44,14 @@ async fn work(
     let register = register.to_string();
     retrying(config, || post(http, config, &register_url, &register)).await?;
     tracing::info!(account = %config.account, "registered with the receiver");
-    // Shrinks while the receiver refuses a batch without naming an item, to find the one it refuses.
+    // Shrinks while the receiver refuses a batch without naming an item, to find the one it refuses;
+    // it stays small until that item is set aside (or the spool is empty), so the search does not
+    // resend the good items around it in full batches again and again.
     let mut items = MAX_ITEMS;
     loop {
         let batch = spool.next_batch(items, MAX_BYTES).await?;
         let Some(first) = batch.first() else {
+            items = MAX_ITEMS;
             // `notify_one` keeps a wake-up given while nobody waited, so none is missed here.
             wake.notified().await;
             continue;
@@ -58,7 +61,6 @@ async fn work(
         match retrying(config, || post(http, config, &url, &body)).await {
             Ok(()) => {
                 spool.remove(batch.iter().map(|i| i.id).collect()).await?;
-                items = MAX_ITEMS;
             }
             Err(BotError::Refused { item: None, .. }) if batch.len() > 1 => {
                 // Too large, or invalid somewhere unnamed: send halves until the refused item is alone.
@@ -79,6 +81,7 @@ async fn work(
                     "the receiver refused collected data; kept in the spool's `rejected` table"
                 );
                 spool.reject(ids, message).await?;
+                items = MAX_ITEMS;
             }
             Err(error) => return Err(error),
         }

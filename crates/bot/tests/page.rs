@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use switchboard_bot::Driver;
 use switchboard_bot::page::{PageDriver, PageOptions, TokenSource};
 use switchboard_domain::UnixMillis;
-use switchboard_domain::facebook::signature;
+use switchboard_domain::encoding::signature;
 use switchboard_storage::{AccountChanges, AccountKind};
 
 const APP_SECRET: &str = "app secret for tests";

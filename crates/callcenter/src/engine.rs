@@ -46,7 +46,11 @@ impl Default for CallCenterOptions {
 #[derive(Debug)]
 enum Timer {
     RingOut(Offer),
-    WrapUp(i64),
+    /// The end of an agent's wrap-up number `generation` (see [`Engine::wrap_ups`]).
+    WrapUp {
+        agent_id: i64,
+        generation: u64,
+    },
 }
 
 /// What a console asks for, named by its Socket.IO event; the REST routes ask for the same.
@@ -83,6 +87,10 @@ pub struct Engine {
     feed: EventFeed,
     options: Arc<CallCenterOptions>,
     webhook: Webhook,
+    /// Per agent, the number of their newest wrap-up. Timers are never cancelled, so a wrap-up's timer
+    /// ends it only if no newer one began since (an agent wrapping up may place an outbound call and
+    /// wrap up again; the first timer must not cut the second short).
+    wrap_ups: Arc<std::sync::Mutex<std::collections::HashMap<i64, u64>>>,
 }
 
 impl Engine {
@@ -93,6 +101,7 @@ impl Engine {
             feed,
             options: Arc::new(options),
             webhook,
+            wrap_ups: Arc::default(),
         }
     }
 
@@ -122,7 +131,7 @@ impl Engine {
         }
         // Wrap-ups interrupted by a restart end now rather than never.
         for agent in self.store.agents_in_wrap_up().await? {
-            self.later(Duration::ZERO, Timer::WrapUp(agent.id));
+            self.time_wrap_up(agent.id, Duration::ZERO);
         }
         Ok(())
     }
@@ -137,8 +146,36 @@ impl Engine {
             self.later(self.options.ring_timeout, Timer::RingOut(offer));
         }
         for agent_id in effects.wrap_ups {
-            self.later(self.options.wrap_up, Timer::WrapUp(agent_id));
+            self.time_wrap_up(agent_id, self.options.wrap_up);
         }
+    }
+
+    /// Starts timing a new wrap-up of `agent_id`, superseding any earlier one's timer.
+    fn time_wrap_up(&self, agent_id: i64, delay: Duration) {
+        let generation = {
+            let mut generations = self
+                .wrap_ups
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let generation = generations.entry(agent_id).or_default();
+            *generation += 1;
+            *generation
+        };
+        self.later(
+            delay,
+            Timer::WrapUp {
+                agent_id,
+                generation,
+            },
+        );
+    }
+
+    fn is_newest_wrap_up(&self, agent_id: i64, generation: u64) -> bool {
+        self.wrap_ups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&agent_id)
+            == Some(&generation)
     }
 
     /// Runs `timer` after `delay`. Timers are never cancelled: one whose moment has passed (the call was
@@ -149,7 +186,15 @@ impl Engine {
             tokio::time::sleep(delay).await;
             let result = match &timer {
                 Timer::RingOut(offer) => engine.store.ring_timeout(offer.clone()).await,
-                Timer::WrapUp(agent_id) => engine.store.finish_wrap_up(*agent_id).await,
+                Timer::WrapUp {
+                    agent_id,
+                    generation,
+                } => {
+                    if !engine.is_newest_wrap_up(*agent_id, *generation) {
+                        return;
+                    }
+                    engine.store.finish_wrap_up(*agent_id).await
+                }
             };
             match result {
                 Ok(effects) => engine.apply(effects),

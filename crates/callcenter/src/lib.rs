@@ -19,7 +19,7 @@ use switchboard_storage::{StorageError, Store};
 use switchboard_web::{BindError, Server};
 
 pub use engine::{CallCenterOptions, CtiReply, Engine};
-pub use webhook::{PhoneSystemNotice, signature};
+pub use webhook::PhoneSystemNotice;
 
 /// Shared by every handler.
 #[derive(Clone)]

@@ -52,8 +52,8 @@ impl PhoneSystemNotice {
     }
 }
 
-/// The HMAC-SHA256 of `body` under `secret`, as the `X-Switchboard-Signature` header carries it.
-pub use switchboard_domain::encoding::signature;
+// The `X-Switchboard-Signature` header: the HMAC-SHA256 of the body under the secret.
+use switchboard_domain::encoding::signature;
 
 /// Attempts per notice, and the pause before the first retry (doubled each time).
 const ATTEMPTS: u32 = 5;

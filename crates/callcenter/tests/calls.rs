@@ -608,7 +608,7 @@ async fn console_decisions_reach_the_phone_system_signed() {
     );
     assert_eq!(
         answer.signature.as_deref(),
-        Some(switchboard_callcenter::signature("pbx-secret", &answer.raw).as_str())
+        Some(switchboard_domain::encoding::signature("pbx-secret", &answer.raw).as_str())
     );
     let reject = notices
         .iter()
@@ -714,4 +714,64 @@ async fn ending_a_call_answered_elsewhere_leaves_the_agent_it_first_rang_alone()
         lan_now.state,
         switchboard_domain::routing::AgentState::Ringing
     );
+}
+
+#[tokio::test]
+async fn an_earlier_wrap_up_does_not_cut_a_later_one_short() {
+    let wrap_up = Duration::from_millis(800);
+    let app = TestCallCenter::spawn(CallCenterOptions {
+        wrap_up,
+        ..options(20_000)
+    })
+    .await;
+    let (lan, _) = app.agent("lan", "101").await;
+    let state = || async {
+        let (_, agents) = app
+            .call("GET", "/api/agents/status", Some(&app.api_token), None)
+            .await;
+        agents["data"][0]["state"].as_str().unwrap_or("").to_owned()
+    };
+    let talk = |call_id: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        async move {
+            let mut new_call = vec![("event", "newCall"), ("callId", call_id)];
+            new_call.extend(fields);
+            assert_eq!(app.cti(&new_call).await.0, 200);
+            let answer = [
+                ("event", "answer"),
+                ("callId", call_id),
+                ("answeringNumber", "101"),
+            ];
+            assert_eq!(app.cti(&answer).await.0, 200);
+            let hangup = [
+                ("event", "hangup"),
+                ("callId", call_id),
+                ("cause", "normalClearing"),
+            ];
+            assert_eq!(app.cti(&hangup).await.0, 200);
+        }
+    };
+    // A call in, then a wrap-up; halfway through it the agent calls a customer back and wraps up again.
+    talk("IN_1", vec![("from", "0912000301"), ("to", "1900")]).await;
+    assert_eq!(state().await, "wrap_up");
+    tokio::time::sleep(wrap_up / 2).await;
+    talk(
+        "OUT_1",
+        vec![("direction", "out"), ("from", "101"), ("to", "0912000301")],
+    )
+    .await;
+    let second_started = std::time::Instant::now();
+    // Past the end of the first wrap-up, the second one still runs.
+    tokio::time::sleep(wrap_up / 2 + Duration::from_millis(200)).await;
+    assert_eq!(
+        state().await,
+        "wrap_up",
+        "the first wrap-up's timer ended the second"
+    );
+    tokio::time::sleep(
+        wrap_up.saturating_sub(second_started.elapsed()) + Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(state().await, "idle");
+    let _ = lan;
 }

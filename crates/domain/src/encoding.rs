@@ -81,5 +81,12 @@ mod tests {
             b"what do ya want for nothing?",
             &expected[7..]
         ));
+        // Another secret, or a header that is not hex, never matches (Facebook's webhooks).
+        let body = br#"{"object":"page","entry":[]}"#;
+        let header = signature("app-secret", body);
+        assert!(header.starts_with("sha256="));
+        assert!(signature_matches("app-secret", body, &header));
+        assert!(!signature_matches("other-secret", body, &header));
+        assert!(!signature_matches("app-secret", body, "sha256=zz"));
     }
 }

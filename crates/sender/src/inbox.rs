@@ -82,17 +82,14 @@ pub async fn conversations_by_id(
 ) -> Result<Response, ApiError> {
     require_console(&principal)?;
     let text = query.ids.unwrap_or_default();
-    let mut ids = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let id = part
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| {
-                ValidationError::new("ids", format!("`{part}` is not a conversation id"))
-            })?;
-        ids.push(id);
-    }
+    let mut ids = text
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| path_id(part, "ids"))
+        .collect::<Result<Vec<i64>, ApiError>>()?;
+    ids.sort_unstable();
+    ids.dedup();
     if ids.is_empty() {
         return Err(ValidationError::new(
             "ids",

@@ -239,8 +239,8 @@ async fn conversations_are_read_by_id_across_accounts() {
 
     for (query, problem) in [
         ("", "give one or more"),
-        ("?ids=1,abc", "`abc` is not a conversation id"),
-        ("?ids=-4", "`-4` is not a conversation id"),
+        ("?ids=1,abc", "`abc` is not an id"),
+        ("?ids=-4", "`-4` is not an id"),
     ] {
         let (status, body) = app
             .call(

@@ -528,11 +528,11 @@ impl Store {
     /// Agents in wrap-up now, to time after a restart.
     pub async fn agents_in_wrap_up(&self) -> Result<Vec<Agent>> {
         self.read(|tx| {
-            Ok(all_agents(tx)?
-                .into_iter()
-                .map(|(a, _)| a)
-                .filter(|a| a.state == AgentState::WrapUp)
-                .collect())
+            let ids = tx
+                .prepare_cached("SELECT id FROM agents WHERE state = 'wrap_up'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            ids.into_iter().map(|id| agent(tx, id)).collect()
         })
         .await
     }

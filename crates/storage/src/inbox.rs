@@ -247,8 +247,8 @@ impl Store {
         self.read(move |tx| conversation(tx, id)).await
     }
 
-    /// The conversations with these ids that exist, most recently active first (a customer's linked
-    /// conversations: some may have been removed with their account since).
+    /// The conversations with these (distinct) ids that exist, most recently active first (a customer's
+    /// linked conversations: some may have been removed with their account since).
     pub async fn conversations_by_id(&self, ids: Vec<i64>) -> Result<Vec<ConversationView>> {
         self.read(move |tx| {
             let mut found = Vec::with_capacity(ids.len());
@@ -260,7 +260,6 @@ impl Store {
                 }
             }
             found.sort_by_key(|c| std::cmp::Reverse((c.last_message_at.map_or(0, |t| t.0), c.id)));
-            found.dedup_by_key(|c| c.id);
             Ok(found)
         })
         .await

@@ -184,11 +184,10 @@ impl Spool {
     /// most `max` items and, beyond the first, `max_bytes` of JSON.
     pub async fn next_batch(&self, max: usize, max_bytes: usize) -> Result<Vec<OutboxItem>> {
         self.with(move |conn| {
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT id, kind, body FROM outbox ORDER BY id LIMIT {}",
-                max.max(1)
-            ))?;
-            let rows = statement.query_map([], |r| {
+            let limit = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
+            let mut statement =
+                conn.prepare_cached("SELECT id, kind, body FROM outbox ORDER BY id LIMIT ?1")?;
+            let rows = statement.query_map([limit], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,

@@ -209,11 +209,9 @@ impl PageDriver {
             }
         });
         let listen = self.inner.options.webhook_listen;
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            BotError::Setup(format!(
-                "cannot listen for Facebook's webhooks on {listen} (--webhook-listen): {e}"
-            ))
-        })?;
+        let listener = switchboard_web::bind(listen, "--webhook-listen")
+            .await
+            .map_err(|e| BotError::Setup(format!("Facebook's webhooks: {e}")))?;
         let addr = listener
             .local_addr()
             .map_err(|e| BotError::Setup(e.to_string()))?;

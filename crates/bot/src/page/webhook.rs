@@ -10,7 +10,8 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::Value;
-use switchboard_domain::facebook::{SIGNATURE_HEADER, parse_webhook, signature_matches};
+use switchboard_domain::encoding::signature_matches;
+use switchboard_domain::facebook::{SIGNATURE_HEADER, parse_webhook};
 use switchboard_storage::StorageError;
 use switchboard_web::ApiError;
 
