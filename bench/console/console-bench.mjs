@@ -2,7 +2,8 @@
 // default): how long a customer's message takes from the bot's POST to the receiver until it is on the
 // agent's screen, at a steady rate and in bursts, and how long the console takes to open on a large inbox.
 //
-//   cargo build --release && (cd bench/console && npm ci && node console-bench.mjs)
+//   (. scripts/lib.sh && build_console) && cargo build --release --locked -p switchboard
+//   cd bench/console && npm ci && node console-bench.mjs
 //
 // Options (environment): RATE (messages/s, default 20), SECONDS (default 20), CONVERSATIONS (for the
 // load test, default 2000), SWITCHBOARD_BIN (default target/release/switchboard).
@@ -13,7 +14,7 @@ import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 process.env.SWITCHBOARD_BIN ??= path.join(root, 'target/release/switchboard');
-const { Switchboard, ADMIN_PASSWORD } = await import('../../tests/js/harness.mjs');
+const { Switchboard, ADMIN_PASSWORD, launchChromium, message } = await import('../../tests/js/harness.mjs');
 
 const RATE = Number(process.env.RATE ?? 20);
 const SECONDS = Number(process.env.SECONDS ?? 20);
@@ -42,19 +43,18 @@ async function push(count, threads, textOf) {
   const messages = [];
   for (let i = 0; i < count; i++) {
     const n = sequence++;
-    messages.push({
-      message_id: `m_${n}`,
-      conversation: { thread_id: `t_${n % threads}`, participant_id: `u_${n % threads}`, participant_name: `Khách ${n % threads}` },
-      direction: 'in',
-      text: textOf(n),
-      sent_at: new Date(Date.now()).toISOString(),
-    });
+    messages.push(message(`m_${n}`, `t_${n % threads}`, textOf(n), { name: `Khách ${n % threads}` }));
   }
   const answer = await sb.post('/api/bot/new_messages', token, { user_id_chat: ACCOUNT, messages });
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+const page0 = await (await fetch(`${sb.callcenter}/`)).text();
+if (!page0.includes('id="app"')) {
+  await sb.stop();
+  throw new Error('this binary carries no console (built before console/dist): run `. scripts/lib.sh && build_console`, then cargo build --release');
+}
+const browser = await launchChromium(chromium);
 const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
 try {
   await page.goto(`${sb.callcenter}/`);

@@ -10,11 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { io } from 'socket.io-client';
 import { chromium } from 'playwright-core';
-import { Switchboard } from './harness.mjs';
+import { Switchboard, launchChromium } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SOCKET_IO_4_0_0 = readFileSync(
   path.join(path.dirname(require.resolve('socket.io-client-4.0.0/package.json')), 'dist/socket.io.min.js'),
 );
@@ -114,7 +113,7 @@ test('a client that asks for English gets English messages', async () => {
 });
 
 test("the seed's example page pops up the call, answers it, and closes it on hangup (Chromium)", async () => {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await launchChromium(chromium);
   try {
     const context = await browser.newContext();
     const origin = new URL(sb.callcenter);

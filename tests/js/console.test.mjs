@@ -1,17 +1,17 @@
 // The web console end to end: the real `switchboard serve` (console embedded, served by the call
 // center), a real `sim` bot process, Debian's Chromium driven by playwright-core. Screenshots of the
-// main screens go to docs/screenshots (shown in the README).
+// main screens are saved (docs/screenshots holds the README's copies).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { Switchboard, ADMIN_PASSWORD } from './harness.mjs';
+import { Switchboard, ADMIN_PASSWORD, launchChromium, message } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = process.env.SCREENSHOTS_DIR ?? path.join(here, '../../docs/screenshots');
+// `SCREENSHOTS_DIR=docs/screenshots` refreshes the README's pictures; by default they go to a temporary
+// directory, so running the tests leaves the repository as it was.
+const SHOTS = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : mkdtempSync(path.join(tmpdir(), 'switchboard-screens-'));
 const ACCOUNT = 'page_hoa';
 const FAILING = 'page_loi'; // its simulated Facebook refuses every send
 const XSS = '<img src=x onerror=alert(1)>';
@@ -46,14 +46,7 @@ function startBot(account = ACCOUNT, token = botToken, sim = ['--sim-messages-pe
 async function push(thread, name, text, account = ACCOUNT, token = botToken, extra = {}) {
   const answer = await sb.post('/api/bot/new_messages', token, {
     user_id_chat: account,
-    messages: [{
-      message_id: `m_${thread}_${Date.now()}_${Math.random()}`,
-      conversation: { thread_id: thread, participant_id: `u_${thread}`, participant_name: name },
-      direction: 'in',
-      text,
-      sent_at: new Date().toISOString(),
-      ...extra,
-    }],
+    messages: [message(`m_${thread}_${Date.now()}_${Math.random()}`, thread, text, { name, ...extra })],
   });
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
 }
@@ -77,7 +70,7 @@ before(async () => {
   startBot();
   // Only what the tests push: no generated messages, every send refused.
   startBot(FAILING, failingToken, ['--sim-messages-per-minute', '0', '--sim-notifications-per-minute', '0', '--sim-send-failure-rate', '1']);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  browser = await launchChromium(chromium, ['--autoplay-policy=no-user-gesture-required']);
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
   await context.grantPermissions(['notifications'], { origin: sb.callcenter });
   // Records browser notifications (Chromium headless has no notification center to look at).
@@ -262,8 +255,11 @@ test('a reply Facebook refuses shows failed with the reason, and can be retried'
 });
 
 test('notifications of each account arrive live', async () => {
+  // The list is read first; what arrives after can only come live.
+  const listed = page.waitForResponse((r) => r.url().includes(`/api/notifications/${ACCOUNT}`));
   await page.getByRole('link', { name: /Thông báo/ }).click();
   await page.getByTestId('account-picker').selectOption(ACCOUNT);
+  await listed;
   const answer = await sb.post('/api/bot/new_notifications', botToken, {
     user_id_chat: ACCOUNT,
     notifications: [{
@@ -291,10 +287,22 @@ test('a post goes from queued to posted, with its link', async () => {
   await page.getByTestId('account-picker').selectOption(ACCOUNT);
   const content = `Khuyến mãi cuối tuần: giảm 20% áo len (${Date.now()})`;
   await page.getByTestId('post-content').fill(content);
+  // Every status a post shows, in order, from its first appearance.
+  await page.getByTestId('posts').evaluate((list) => {
+    window.__postStatuses = [];
+    const note = (element) => element.dataset?.post && window.__postStatuses.push(element.dataset.status);
+    new MutationObserver((records) => {
+      for (const record of records) {
+        if (record.type === 'attributes') note(record.target);
+        for (const added of record.addedNodes) note(added);
+      }
+    }).observe(list, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+  });
   await page.getByRole('button', { name: 'Đăng bài' }).click();
   const post = page.locator('[data-post]', { hasText: content });
   await post.waitFor();
   await page.locator('[data-post][data-status="posted"]', { hasText: content }).waitFor({ timeout: 15000 });
+  assert.deepEqual(await page.evaluate(() => window.__postStatuses), ['queued', 'posted']);
   assert.match(await post.getByRole('link', { name: 'Xem trên Facebook' }).getAttribute('href'), /^https:\/\//);
   await shot('posts');
 });

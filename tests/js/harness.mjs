@@ -10,6 +10,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const ADMIN_PASSWORD = 'js tests admin password';
 export const BIN = process.env.SWITCHBOARD_BIN ?? path.join(root, 'target/debug/switchboard');
 
+function serveArgs(receiver, sender, callcenter, extraArgs) {
+  return ['serve', '--receiver-listen', receiver, '--sender-listen', sender, '--callcenter-listen', callcenter, ...extraArgs];
+}
+
 export class Switchboard {
   constructor() {
     this.dir = mkdtempSync(path.join(tmpdir(), 'switchboard-js-'));
@@ -48,16 +52,7 @@ export class Switchboard {
 
   /** Starts `switchboard serve` (receiver, sender, call center) on port 0; resolves with the URLs. */
   async startServe(extraArgs = []) {
-    const urls = await this.start(
-      [
-        'serve',
-        '--receiver-listen', '127.0.0.1:0',
-        '--sender-listen', '127.0.0.1:0',
-        '--callcenter-listen', '127.0.0.1:0',
-        ...extraArgs,
-      ],
-      3,
-    );
+    const urls = await this.start(serveArgs('127.0.0.1:0', '127.0.0.1:0', '127.0.0.1:0', extraArgs), 3);
     this.url = urls.receiver;
     this.sender = urls.sender;
     this.callcenter = urls.callcenter;
@@ -140,16 +135,7 @@ export class Switchboard {
   async restartServe(extraArgs = []) {
     await this.kill();
     const address = (url) => new URL(url).host;
-    await this.start(
-      [
-        'serve',
-        '--receiver-listen', address(this.url),
-        '--sender-listen', address(this.sender),
-        '--callcenter-listen', address(this.callcenter),
-        ...extraArgs,
-      ],
-      3,
-    );
+    await this.start(serveArgs(address(this.url), address(this.sender), address(this.callcenter), extraArgs), 3);
   }
 
   /** Starts a process of the same binary next to the server (a bot), stopped with the server. */
@@ -172,14 +158,21 @@ export class Switchboard {
   }
 }
 
-export function message(id, thread, text) {
+/** A customer's message as a bot pushes it; `name` is the customer's, `extra` adds or replaces fields. */
+export function message(id, thread, text, { name = 'Lê Văn Cường', ...extra } = {}) {
   return {
     message_id: id,
-    conversation: { thread_id: thread, participant_id: `u-${thread}`, participant_name: 'Lê Văn Cường' },
+    conversation: { thread_id: thread, participant_id: `u-${thread}`, participant_name: name },
     direction: 'in',
     text,
     sent_at: new Date().toISOString(),
+    ...extra,
   };
+}
+
+/** Debian's Chromium (never a downloaded browser), headless, driven by playwright-core. */
+export function launchChromium(chromium, args = []) {
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', ...args] });
 }
 
 /** Resolves with the next `count` payloads of `event` on `socket`, or rejects after `ms`. */

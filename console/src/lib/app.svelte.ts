@@ -50,33 +50,25 @@ export class ConsoleApp {
     const saved = readSession();
     if (saved) {
       this.api.token = saved;
-      try {
-        this.user = await this.me();
-        await this.start();
-      } catch (error) {
-        if (!(error instanceof ApiError && error.status === 401)) {
-          // The sender is down: keep the session and retry when it is back.
-          this.user = null;
-          this.api.token = saved;
-          this.retryBoot();
-        }
-      }
+      await this.resume();
     }
     this.booted = true;
   }
 
-  /** Retries the saved session until the sender answers (the page stays on the login screen meanwhile). */
-  private retryBoot() {
-    setTimeout(async () => {
-      if (this.user || !this.api?.token) return;
-      try {
-        this.user = await this.me();
-        await this.start();
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401) this.endSession();
-        else this.retryBoot();
-      }
-    }, 2000);
+  /**
+   * Continues the saved session. While the sender is away the page stays on the login screen and this
+   * tries again every 2 s; a 401 ends the session (through onUnauthorized).
+   */
+  private async resume() {
+    try {
+      this.user = await this.me();
+      await this.start();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return;
+      setTimeout(() => {
+        if (!this.user && this.api?.token) void this.resume();
+      }, 2000);
+    }
   }
 
   /** Who the saved session is: `GET /api/auth/me` answers `{kind: "user", user}`. */
@@ -139,21 +131,17 @@ export class ConsoleApp {
     this.started = true;
     const api = this.api!;
     // Both streams start from the log's head as it is now, read before any list: whatever happens
-    // between the lists' reads and the sockets' handshakes is replayed, not lost.
-    const head = await this.logHead();
+    // between the lists' reads and the sockets' handshakes is replayed, not lost. The user's own agent
+    // is known before the first offer arrives (it decides which calls ring here).
+    const [head] = await Promise.all([this.logHead(), this.attempt(() => this.calls.loadMe(api))]);
     this.senderCursor.last = head;
     this.callCursor.last = head;
     this.connectSender();
     this.connectCallCenter();
     this.checkReceiver();
     this.healthTimer = setInterval(() => this.checkReceiver(), HEALTH_EVERY_MS);
-    await Promise.all([
-      this.attempt(() => this.inbox.loadAccounts(api).then(() => this.inbox.loadConversations(api))),
-      this.attempt(() => this.calls.loadMe(api)),
-      this.attempt(() => this.calls.loadAgents(api)),
-      this.attempt(() => this.calls.loadLog(api)),
-    ]);
-    await this.attempt(() => this.calls.loadConnected(api));
+    // Agents and calls in progress are read by the call center's `connect`, at every (re)connection.
+    await this.attempt(() => this.inbox.loadAccounts(api).then(() => this.inbox.loadConversations(api)));
   }
 
   /** The last event id of the log (every role's `/healthz` says it), or 0 when it cannot be read. */
@@ -248,20 +236,17 @@ export class ConsoleApp {
       if (!socket.active) this.revive(socket);
     });
     socket.on('resync_required', () => {
-      void this.attempt(() => this.calls.loadLog(api));
+      this.calls.changes++;
       void this.attempt(() => this.calls.loadConnected(api));
     });
     for (const name of CALL_CENTER_EVENTS) {
       socket.on(name, (payload) => {
-        // Snapshots of ringing calls (after joining) carry an old event id: take them as they come.
-        if (name !== 'incoming_call_to_crm' && !this.callCursor.accept(payload)) return;
-        if (name === 'incoming_call_to_crm' && typeof payload?.event_id === 'number') {
-          this.callCursor.last = Math.max(this.callCursor.last, payload.event_id);
-        }
+        if (!this.callCursor.accept(payload, name === 'incoming_call_to_crm')) return;
         const accepted = applyCallCenterEvent(this, name, payload);
         if (name === 'incoming_call_to_crm' && accepted) this.notifyIncoming(payload);
-        // Agents' states (ringing, on a call) and the log change with calls: read again, at most twice a second.
-        if (name !== 'agent_status_update') this.refreshCalls();
+        // Agents' states (ringing, on a call) change with calls and have no event: read again, at most
+        // twice a second. (The call log is read by the screen that shows it.)
+        if (name !== 'agent_status_update') this.refreshAgents();
       });
     }
   }
@@ -278,15 +263,12 @@ export class ConsoleApp {
 
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
 
-  private refreshCalls() {
+  private refreshAgents() {
     if (this.refreshTimer) return;
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = null;
       const api = this.api;
-      if (!api || !this.started) return;
-      void this.attempt(() => this.calls.loadAgents(api));
-      void this.attempt(() => this.calls.loadLog(api));
-      void this.attempt(() => this.calls.loadConnected(api));
+      if (api && this.started) void this.attempt(() => this.calls.loadAgents(api));
     }, 500);
   }
 

@@ -77,11 +77,14 @@ export function applyCallCenterEvent(stores: Stores, name: string, payload: Payl
 export class Cursor {
   last = 0;
 
-  /** Whether the event is new; records it. Events without an id (snapshots) always pass. */
-  accept(payload: { event_id?: number } | null | undefined): boolean {
+  /**
+   * Whether the event is new; records it. Events without an id always pass, and so do `snapshot`
+   * events: the call center re-sends the calls ringing now (with their old ids) to a console that joins.
+   */
+  accept(payload: { event_id?: number } | null | undefined, snapshot = false): boolean {
     const id = payload?.event_id;
     if (typeof id !== 'number') return true;
-    if (id <= this.last) return false;
+    if (id <= this.last) return snapshot;
     this.last = id;
     return true;
   }

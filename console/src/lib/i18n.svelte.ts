@@ -5,7 +5,6 @@ export type Locale = 'vi' | 'en';
 
 const vi = {
   'app.name': 'Switchboard',
-  'login.title': 'Đăng nhập',
   'login.username': 'Tên đăng nhập',
   'login.password': 'Mật khẩu',
   'login.submit': 'Đăng nhập',
@@ -24,7 +23,6 @@ const vi = {
   'status.away': 'Vắng mặt',
   'status.offline': 'Ngoại tuyến',
   'status.mine': 'Trạng thái của tôi',
-  'status.notAgent': 'Bạn chưa là nhân viên tổng đài',
   'state.idle': 'rảnh',
   'state.ringing': 'đang đổ chuông',
   'state.on_call': 'đang gọi',
@@ -104,7 +102,6 @@ const vi = {
   'calls.none': 'Chưa có cuộc gọi',
   'calls.summary': '{ringing} đang đổ chuông · {waiting} đang chờ · {connected} đang gọi',
   'calls.notify': 'Bật thông báo trình duyệt',
-  'calls.sound': 'Chuông',
   'customers.search': 'Tìm theo tên hoặc số điện thoại',
   'customers.new': 'Khách hàng mới',
   'customers.name': 'Họ tên',
@@ -161,17 +158,12 @@ const vi = {
   'common.close': 'Đóng',
   'common.cancel': 'Huỷ',
   'common.language': 'Ngôn ngữ',
-  'common.never': 'chưa bao giờ',
-  'common.yes': 'Có',
-  'common.no': 'Không',
-  'common.reload': 'Tải lại',
   'common.search': 'Tìm',
   'nav.main': 'Điều hướng chính',
   'conn.timeout': 'Tổng đài không trả lời kịp, vui lòng thử lại',
   'conn.unreachable': 'Không kết nối được máy chủ; kiểm tra mạng rồi thử lại',
   'calls.queued': 'Đang xếp hàng',
   'calls.waitTime': 'Thời gian chờ',
-  'calls.mineOnly': 'Cuộc gọi này đổ chuông tại nhân viên khác',
   'calls.enableSound': 'Bấm vào đây để bật chuông cuộc gọi',
   'endReason.normal_clearing': 'kết thúc bình thường',
   'endReason.busy': 'máy bận',
@@ -206,7 +198,6 @@ export type Key = keyof typeof vi;
 
 const en: Record<Key, string> = {
   'app.name': 'Switchboard',
-  'login.title': 'Sign in',
   'login.username': 'Username',
   'login.password': 'Password',
   'login.submit': 'Sign in',
@@ -225,7 +216,6 @@ const en: Record<Key, string> = {
   'status.away': 'Away',
   'status.offline': 'Offline',
   'status.mine': 'My status',
-  'status.notAgent': 'You are not a call-center agent',
   'state.idle': 'idle',
   'state.ringing': 'ringing',
   'state.on_call': 'on a call',
@@ -305,7 +295,6 @@ const en: Record<Key, string> = {
   'calls.none': 'No calls yet',
   'calls.summary': '{ringing} ringing · {waiting} waiting · {connected} connected',
   'calls.notify': 'Turn on browser notifications',
-  'calls.sound': 'Ringtone',
   'customers.search': 'Search by name or number',
   'customers.new': 'New customer',
   'customers.name': 'Full name',
@@ -362,17 +351,12 @@ const en: Record<Key, string> = {
   'common.close': 'Close',
   'common.cancel': 'Cancel',
   'common.language': 'Language',
-  'common.never': 'never',
-  'common.yes': 'Yes',
-  'common.no': 'No',
-  'common.reload': 'Reload',
   'common.search': 'Search',
   'nav.main': 'Main navigation',
   'conn.timeout': 'The call center did not answer in time; please try again',
   'conn.unreachable': 'Cannot reach the server; check the network and try again',
   'calls.queued': 'Queued',
   'calls.waitTime': 'Wait',
-  'calls.mineOnly': 'This call rings at another agent',
   'calls.enableSound': 'Click here to turn the call ringtone on',
   'endReason.normal_clearing': 'ended normally',
   'endReason.busy': 'busy',
@@ -460,13 +444,6 @@ export function formatDateTime(value: string | null | undefined, tag = i18n.tag)
   const today = new Date();
   const sameDay = date.toDateString() === today.toDateString();
   return new Intl.DateTimeFormat(tag, sameDay ? { hour: '2-digit', minute: '2-digit' } : { day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(date);
-}
-
-export function formatTime(value: string | null | undefined, tag = i18n.tag): string {
-  if (!value) return '';
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return value;
-  return new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit', second: '2-digit' }).format(date);
 }
 
 export function formatNumber(value: number, tag = i18n.tag): string {

@@ -3,14 +3,12 @@
 export class Ringtone {
   private context: AudioContext | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
-  enabled = true;
 
   /**
    * Starts ringing; false when the browser keeps the sound off until the user clicks somewhere (after a
    * reload, autoplay rules): then `unlock()` from a click turns it on.
    */
   start(): boolean {
-    if (!this.enabled) return true;
     try {
       this.context ??= new AudioContext();
       if (this.context.state === 'suspended') void this.context.resume();
@@ -33,10 +31,6 @@ export class Ringtone {
   stop() {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-  }
-
-  get playing(): boolean {
-    return this.timer !== null;
   }
 
   private burst() {

@@ -239,9 +239,9 @@ describe('calls store', () => {
     applyCallCenterEvent(s, 'agent_status_update', { agentId: 2, agentName: 'Lan', status: 'away', previousStatus: 'available' });
     expect(s.calls.agents[2].status).toBe('away');
     expect(s.calls.me?.status).toBe('away');
-    expect(s.calls.availableAgents).toHaveLength(0);
+    expect(s.calls.agentList.filter((a) => a.status === 'available')).toHaveLength(0);
     applyCallCenterEvent(s, 'agent_status_update', { agentId: 9, agentName: 'Minh', status: 'available' });
-    expect(s.calls.availableAgents.map((a) => a.fullName)).toEqual(['Minh']);
+    expect(s.calls.agentList.filter((a) => a.status === 'available').map((a) => a.fullName)).toEqual(['Minh']);
   });
 
   it('rings for the agent it is offered to, and for everyone who is not an agent', () => {

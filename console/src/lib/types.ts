@@ -139,9 +139,12 @@ export interface CallRecord {
   talkSeconds: number | null;
 }
 
+/** A token as `GET /api/tokens` lists it (never its secret). */
 export interface ApiToken {
   id: number;
+  kind: 'api' | 'bot';
   name: string;
-  created_at?: string;
-  last_used_at?: string | null;
+  account: string | null;
+  created_at: string;
+  revoked: boolean;
 }

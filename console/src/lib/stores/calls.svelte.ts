@@ -31,20 +31,22 @@ export class CallsStore {
   agents = $state<Record<number, Agent>>({});
   log = $state<CallRecord[]>([]);
   logCursor = $state<string | null>(null);
-  /** Calls ended while this console watched: the log reloads, this keeps the outcome visible at once. */
-  ended = $state<Record<string, CallEndedEvent>>({});
+  /** Calls that ended while this console watched: a replay or snapshot never shows them again. */
+  private ended = new Set<string>();
+  /** Counts call events: screens that show the log read it again when this changes. */
+  changes = $state(0);
   /** The console user's own agent, if they are one. */
   me = $state<Agent | null>(null);
 
   ringingList = $derived(Object.values(this.ringing).sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime)));
   activeList = $derived(Object.values(this.active).sort((a, b) => a.answeredAt - b.answeredAt));
   agentList = $derived(Object.values(this.agents).sort((a, b) => a.fullName.localeCompare(b.fullName)));
-  availableAgents = $derived(this.agentList.filter((a) => a.status === 'available'));
 
   /** Shows an offer; false for a call already answered or ended (a replay or a snapshot after a reconnect). */
   applyIncoming(call: IncomingCall): boolean {
-    if (!call?.callId || this.active[call.callId] || this.ended[call.callId]) return false;
+    if (!call?.callId || this.active[call.callId] || this.ended.has(call.callId)) return false;
     this.ringing[call.callId] = call;
+    this.changes++;
     return true;
   }
 
@@ -61,13 +63,15 @@ export class CallsStore {
       customer: call.customerInfo ?? ringing?.customerInfo ?? null,
       answeredAt: Number.isNaN(at) ? now : at,
     };
+    this.changes++;
   }
 
   applyEnded(event: CallEndedEvent) {
     if (!event.callId) return;
     delete this.ringing[event.callId];
     delete this.active[event.callId];
-    this.ended[event.callId] = event;
+    this.ended.add(event.callId);
+    this.changes++;
   }
 
   applyAgentStatus(event: { agentId?: number; agentName?: string; status?: AgentStatus }) {
@@ -149,7 +153,7 @@ export class CallsStore {
   applyConnected(calls: CallRecord[]) {
     for (const call of calls) {
       if (call.status === 'connected') {
-        if (!this.active[call.callId] && !this.ended[call.callId]) {
+        if (!this.active[call.callId] && !this.ended.has(call.callId)) {
           this.active[call.callId] = {
             callId: call.callId,
             callerNumber: call.callerNumber,
@@ -164,9 +168,21 @@ export class CallsStore {
     }
   }
 
+  async setStatus(api: Api, agentId: number, status: AgentStatus) {
+    const agent = await api.callcenter<Agent>('PUT', `/api/agents/${agentId}/status`, { status });
+    this.agents[agent.id] = agent;
+    if (this.me?.id === agent.id) this.me = agent;
+    return agent;
+  }
+
   async setMyStatus(api: Api, status: AgentStatus) {
-    if (!this.me) return;
-    this.me = await api.callcenter<Agent>('PUT', `/api/agents/${this.me.id}/status`, { status });
-    this.agents[this.me.id] = this.me;
+    if (this.me) await this.setStatus(api, this.me.id, status);
+  }
+
+  /** Calls from numbers containing these digits, newest first (a caller's or customer's history). */
+  async history(api: Api, number: string, limit: number): Promise<CallRecord[]> {
+    const digits = number.replace(/\D/g, '');
+    if (digits.length < 3) return [];
+    return (await api.callcenter<PageOf<CallRecord>>('GET', '/api/calls', undefined, { number: digits, limit })).items;
   }
 }

@@ -7,6 +7,4 @@ export class ConnectionStore {
   receiver = $state<LinkState>('connecting');
   sender = $state<LinkState>('connecting');
   callcenter = $state<LinkState>('connecting');
-
-  allUp = $derived(this.receiver === 'up' && this.sender === 'up' && this.callcenter === 'up');
 }

@@ -61,14 +61,21 @@ export class InboxStore {
   /** Per message id: the event id it was last shown as of (see `upsertMessage`). */
   private versions = new Map<number, number>();
 
+  /** The list as filtered: a conversation the server's search found stays, whatever its newest text. */
   visible = $derived(
     Object.values(this.conversations)
-      .filter((c) => matchesFilter(c, { ...this.filter, search: '' }))
-      .filter((c) => !this.filter.search.trim() || this.searchHits[c.id] || matchesFilter(c, this.filter))
+      .filter((c) => (this.searchHits[c.id] ? matchesFilter(c, { ...this.filter, search: '' }) : matchesFilter(c, this.filter)))
       .sort(byRecentActivity),
   );
 
-  unreadTotal = $derived(Object.values(this.conversations).reduce((sum, c) => sum + (c.unread_count > 0 ? 1 : 0), 0));
+  /** Per account, how many conversations have unread messages. */
+  unreadByAccount = $derived(
+    Object.values(this.conversations).reduce<Record<string, number>>((counts, c) => {
+      if (c.unread_count > 0) counts[c.user_id_chat] = (counts[c.user_id_chat] ?? 0) + 1;
+      return counts;
+    }, {}),
+  );
+  unreadTotal = $derived(Object.values(this.unreadByAccount).reduce((sum, n) => sum + n, 0));
 
   account(userIdChat: string): Account | undefined {
     return this.accounts.find((a) => a.user_id_chat === userIdChat);
@@ -228,11 +235,8 @@ export class InboxStore {
   /** Opens a conversation: its newest page of messages, and marks it read. */
   async open(api: Api, conversationId: number) {
     this.selected = conversationId;
-    if (!this.conversations[conversationId]) {
-      // Opened from a link (a call's or a customer's conversations): maybe not in the loaded list.
-      const found = await api.sender<Conversation[]>('GET', '/api/conversations', undefined, { ids: conversationId });
-      for (const conversation of found) this.upsertConversation(conversation);
-    }
+    // Opened from a link (a call's or a customer's conversations): maybe not in the loaded list.
+    if (!this.conversations[conversationId]) await this.byIds(api, [conversationId]);
     const page = await api.sender<PageOf<Message>>('GET', `/api/messages/${conversationId}`, undefined, { limit: PAGE });
     // Replace: the newest page is the truth; events that came meanwhile are in it or newer.
     const previous = this.threads[conversationId]?.messages ?? [];
@@ -246,6 +250,14 @@ export class InboxStore {
       loadingOlder: false,
     };
     await this.markRead(api, conversationId);
+  }
+
+  /** Conversations by id, whatever their account (kept in the store too), most recent first. */
+  async byIds(api: Api, ids: number[]): Promise<Conversation[]> {
+    if (ids.length === 0) return [];
+    const found = await api.sender<Conversation[]>('GET', '/api/conversations', undefined, { ids: ids.slice(0, 100).join(',') });
+    for (const conversation of found) this.upsertConversation(conversation);
+    return found;
   }
 
   async loadOlder(api: Api, conversationId: number) {
