@@ -48,7 +48,7 @@ impl FromRef<AppState> for Store {
 
 pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
     let (socket_layer, io) = switchboard_web::socket_io();
-    socket::attach(&io, state.clone());
+    socket::attach(&io, state.clone(), cors_origins);
     let api = Router::new()
         .route("/api/agents", post(rest::create_agent))
         .route("/api/agents/status", get(rest::agents_status))

@@ -1,11 +1,12 @@
 //! The seed's Socket.IO protocol on the default namespace.
 //!
-//! A console connects with its token (`?token=` on the URL, as the seed's client can, or `auth.token`),
-//! emits `join_call_center`, and receives `joined_call_center`, the calls ringing now, then every
-//! `incoming_call_to_crm`, `call_answered`, `call_ended` and `agent_status_update` as they happen
-//! (resumable with `last_event_id`). It emits `answer_call`, `end_call` and `set_agent_status`; a bad
-//! one gets an `error` event `{success: false, error: {code, message, event}}` (and the same in the
-//! Socket.IO acknowledgement, when the client asked for one). The connection always stays up.
+//! A console connects with its token (`?token=` on the URL, as the seed's client can, or `auth.token`)
+//! or, in a browser, the session cookie of its login; it emits `join_call_center`, and receives
+//! `joined_call_center`, the calls ringing now, then every `incoming_call_to_crm`, `call_answered`,
+//! `call_ended` and `agent_status_update` as they happen (resumable with `last_event_id`). It emits
+//! `answer_call`, `end_call` and `set_agent_status`; a bad one gets an `error` event
+//! `{success: false, error: {code, message, event}}` (and the same in the Socket.IO acknowledgement,
+//! when the client asked for one). The connection always stays up.
 
 use crate::AppState;
 use crate::engine::ConsoleAction;
@@ -46,8 +47,10 @@ impl English {
     }
 }
 
-pub fn attach(io: &SocketIo, state: AppState) {
+/// `cors_origins`: the pages besides the call center's own that may connect with the session cookie.
+pub fn attach(io: &SocketIo, state: AppState, cors_origins: &[String]) {
     let streams = state.clone();
+    let origins: Arc<[String]> = cors_origins.into();
     io.ns(
         "/",
         (move |socket: SocketRef| {
@@ -55,10 +58,11 @@ pub fn attach(io: &SocketIo, state: AppState) {
             async move { start_stream(socket, &state) }
         })
         .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
-            let state = state.clone();
+            let (state, origins) = (state.clone(), Arc::clone(&origins));
             async move {
                 let store = state.engine.store();
-                switchboard_realtime::authenticate(store, &socket, auth.ok().as_ref()).await?;
+                switchboard_realtime::authenticate(store, &socket, auth.ok().as_ref(), &origins)
+                    .await?;
                 match socket.extensions.get::<Principal>() {
                     Some(principal) if principal.works_inboxes() => {
                         // Listen before the client learns it is connected: the seed's client emits

@@ -14,10 +14,21 @@ use tokio::sync::watch;
 /// Why a connection was refused; the client receives the message in its `connect_error`.
 #[derive(Debug, thiserror::Error)]
 pub enum RealtimeError {
-    #[error("authentication required: pass the token as auth.token or the `token` query parameter")]
+    #[error(
+        "authentication required: pass the token as auth.token or the `token` query parameter, \
+         or log in (a browser then sends the session cookie)"
+    )]
     MissingToken,
     #[error("the token is unknown or revoked")]
     BadToken,
+    #[error("the session cookie is unknown, expired or ended: log in again")]
+    BadSession,
+    /// A page of another site tried to use the browser's session cookie.
+    #[error(
+        "a page from `{0}` may not connect with the session cookie: that origin is not allowed here \
+         (cors_origins)"
+    )]
+    ForeignOrigin(String),
     #[error("`{0}` must be a non-negative integer event id")]
     BadEventId(&'static str),
     #[error("the server cannot check tokens right now; retry")]
@@ -28,6 +39,8 @@ pub enum RealtimeError {
 /// (like the seed's, which adds `?token=` to its URL), from the query string. `auth` wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Handshake {
+    /// The token the socket was authenticated with: given in `auth` or the query, or, when neither
+    /// has one, the browser's session cookie ([`authenticate`] fills it in).
     pub token: Option<String>,
     /// The last event id the client has; it receives everything after it. `None`: live events only.
     pub last_event_id: Option<i64>,
@@ -135,13 +148,65 @@ impl Handshake {
     }
 }
 
-/// Connect middleware body: checks the token and stores the [`Principal`] and [`Handshake`] on the socket.
+/// The console's session cookie, which the sender sets at login (HttpOnly: page scripts cannot read it).
+/// The same name as `switchboard_web::SESSION_COOKIE`; the sender's tests check that they agree.
+pub const SESSION_COOKIE: &str = "switchboard_session";
+
+/// The session token in a request's `Cookie` headers, if there is one.
+fn session_cookie<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    headers
+        .into_iter()
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// Whether a page of `origin` may act with the browser's cookie here: its origin is on the role's
+/// allowlist (the one CORS uses), or it is this server's own origin (`host`, the request's `Host`).
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    if allowed.iter().any(|a| a == origin) {
+        return true;
+    }
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((authority, host), (Some(a), Some(h)) if !a.is_empty() && a.eq_ignore_ascii_case(h))
+}
+
+/// Connect middleware body: checks the credentials and stores the [`Principal`] and [`Handshake`] on
+/// the socket. A token in `auth` or the query wins; without one, the session cookie of the handshake
+/// request is used, but only from a page of `allowed_origins` (the role's CORS allowlist) or of this
+/// server: another site's page must not open a socket in the user's name. A handshake without `Origin`
+/// does not come from a page, and may use it.
 pub async fn authenticate(
     store: &Store,
     socket: &SocketRef,
     auth: Option<&Value>,
+    allowed_origins: &[String],
 ) -> Result<(), RealtimeError> {
-    let handshake = Handshake::parse(auth, socket.req_parts().uri.query())?;
+    let parts = socket.req_parts();
+    let mut handshake = Handshake::parse(auth, parts.uri.query())?;
+    let from_cookie = handshake.token.is_none();
+    if from_cookie {
+        let cookies = parts.headers.get_all("cookie");
+        let token = session_cookie(cookies.iter().filter_map(|v| v.to_str().ok()))
+            .ok_or(RealtimeError::MissingToken)?;
+        if let Some(origin) = parts.headers.get("origin") {
+            let host = parts.headers.get("host").and_then(|h| h.to_str().ok());
+            match origin.to_str() {
+                Ok(origin) if origin_allowed(origin, host, allowed_origins) => {}
+                Ok(origin) => {
+                    let shown: String = origin.chars().take(200).collect();
+                    tracing::warn!(sid = %socket.id, origin = %shown, "socket refused: session cookie from a foreign origin");
+                    return Err(RealtimeError::ForeignOrigin(shown));
+                }
+                Err(_) => return Err(RealtimeError::ForeignOrigin("?".into())),
+            }
+        }
+        handshake.token = Some(token.to_owned());
+    }
     let token = handshake
         .token
         .as_deref()
@@ -150,7 +215,11 @@ pub async fn authenticate(
         tracing::error!(%error, "socket authentication failed");
         RealtimeError::Unavailable
     })?;
-    let principal = principal.ok_or(RealtimeError::BadToken)?;
+    let principal = principal.ok_or(if from_cookie {
+        RealtimeError::BadSession
+    } else {
+        RealtimeError::BadToken
+    })?;
     socket.extensions.insert(principal);
     socket.extensions.insert(handshake);
     Ok(())
@@ -420,6 +489,43 @@ mod tests {
         assert_eq!(handshake.token.as_deref(), Some("sba_ab+c"));
         assert_eq!(handshake.accounts, ["a1", "a2"]);
         assert_eq!(handshake.last_event_id, None);
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let headers = ["theme=dark; switchboard_session=sbs_abc ; x=1", "other=2"];
+        assert_eq!(session_cookie(headers), Some("sbs_abc"));
+        assert_eq!(
+            session_cookie(["a=1", "switchboard_session=sbs_second"]),
+            Some("sbs_second")
+        );
+        assert_eq!(session_cookie(["switchboard_session="]), None);
+        assert_eq!(session_cookie(["my_switchboard_session=sbs_x"]), None);
+        assert_eq!(session_cookie([]), None);
+    }
+
+    #[test]
+    fn cookies_are_taken_from_allowed_origins_and_the_server_itself() {
+        let allowed = ["http://127.0.0.1:8000".to_owned()];
+        let host = Some("127.0.0.1:5002");
+        assert!(origin_allowed("http://127.0.0.1:8000", host, &allowed));
+        assert!(origin_allowed("http://127.0.0.1:5002", host, &allowed));
+        assert!(origin_allowed(
+            "https://LOCALHOST:5002",
+            Some("localhost:5002"),
+            &[]
+        ));
+        for foreign in [
+            "http://evil.example",
+            "http://127.0.0.1:9999",
+            "https://127.0.0.1:8000.evil.example",
+            "null",
+            "",
+            "http://",
+        ] {
+            assert!(!origin_allowed(foreign, host, &allowed), "{foreign}");
+        }
+        assert!(!origin_allowed("http://127.0.0.1:5002", None, &allowed));
     }
 
     #[test]

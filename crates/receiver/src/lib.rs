@@ -14,6 +14,7 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::Store;
 use switchboard_web::{BindError, Server};
@@ -35,6 +36,7 @@ impl FromRef<AppState> for Store {
 pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
     let (socket_layer, io) = switchboard_web::socket_io();
     let (store, feed) = (state.store.clone(), state.feed.clone());
+    let origins: Arc<[String]> = cors_origins.into();
     io.ns(
         "/",
         (move |socket: SocketRef| {
@@ -47,9 +49,15 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         })
         .with(
             move |socket: SocketRef, TryData(auth): TryData<serde_json::Value>| {
-                let store = store.clone();
+                let (store, origins) = (store.clone(), Arc::clone(&origins));
                 async move {
-                    switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref()).await
+                    switchboard_realtime::authenticate(
+                        &store,
+                        &socket,
+                        auth.ok().as_ref(),
+                        &origins,
+                    )
+                    .await
                 }
             },
         ),

@@ -13,14 +13,17 @@ use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
+use std::sync::Arc;
 use switchboard_domain::outbound::{MessageResultIn, Outcome, PostResultIn};
 use switchboard_domain::{Principal, ValidationError};
 use switchboard_storage::StorageError;
 use switchboard_web::ApiError;
 use tokio::sync::watch;
 
-pub fn attach(io: &SocketIo, state: AppState) {
+/// `cors_origins`: the pages that may connect with the browser's session cookie.
+pub fn attach(io: &SocketIo, state: AppState, cors_origins: &[String]) {
     let store = state.store.clone();
+    let origins: Arc<[String]> = cors_origins.into();
     io.ns(
         "/",
         (move |socket: SocketRef| {
@@ -28,8 +31,11 @@ pub fn attach(io: &SocketIo, state: AppState) {
             async move { connected(socket, state).await }
         })
         .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
-            let store = store.clone();
-            async move { switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref()).await }
+            let (store, origins) = (store.clone(), Arc::clone(&origins));
+            async move {
+                switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref(), &origins)
+                    .await
+            }
         }),
     );
 }
