@@ -113,6 +113,9 @@ test('the console is served by the call center, with a content security policy',
 
 test('an agent logs in, in Vietnamese, and sees all three links up', async () => {
   await page.goto(`${sb.callcenter}/`);
+  // A token an older version kept in localStorage is removed at start, and is no session.
+  await page.evaluate(() => localStorage.setItem('switchboard.session', 'sbs_left_by_an_older_version'));
+  await page.reload();
   await page.getByRole('heading', { name: 'Switchboard' }).waitFor();
   await page.getByLabel('Tên đăng nhập').fill('admin');
   await page.getByLabel('Mật khẩu').fill('wrong password!');
@@ -120,16 +123,22 @@ test('an agent logs in, in Vietnamese, and sees all three links up', async () =>
   await page.getByRole('alert').filter({ hasText: 'Sai tên đăng nhập hoặc mật khẩu' }).waitFor();
   await page.getByLabel('Mật khẩu').fill(ADMIN_PASSWORD);
   await shot('login');
+  const loggedIn = page.waitForResponse((r) => r.url().endsWith('/api/auth/login') && r.status() === 200);
   await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  const session = (await (await loggedIn).json()).data.token;
+  assert.match(session, /^sbs_/);
   await page.getByRole('link', { name: /Hộp thư/ }).waitFor();
+  // The session is the HttpOnly cookie alone: no script of the page can read its token.
+  const stored = await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie);
+  assert.ok(!stored.includes(session), `the session token is readable by scripts: ${stored}`);
+  assert.ok(!stored.includes('sbs_left_by_an_older_version'), stored);
   for (const link of ['receiver', 'sender', 'callcenter']) {
     await page.locator(`[data-link="${link}"][data-state="up"]`).waitFor({ timeout: 10000 });
   }
   // The agent's own status is at hand: available.
   await page.getByTestId('my-status').selectOption('available');
   await page.waitForFunction(async (url) => {
-    const token = localStorage.getItem('switchboard.session');
-    const answer = await fetch(`${url}/api/agents/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
+    const answer = await fetch(`${url}/api/agents/me`, { credentials: 'include' }).then((r) => r.json());
     return answer.data.status === 'available';
   }, sb.callcenter);
   await page.locator(`[data-account="${ACCOUNT}"] [data-bot-status="online"]`).waitFor({ timeout: 15000 });
@@ -195,6 +204,23 @@ test('a message with HTML in it is shown as text, never run', async () => {
   assert.equal(await page.getByTestId('thread-name').textContent(), 'Khách <b>lạ</b>');
   await page.waitForTimeout(300);
   assert.deepEqual(dialogs, []);
+});
+
+test('bidi controls in a name or a message are shown, never obeyed', async () => {
+  // U+202E (right-to-left override) would show "abc" as "cba", and the name after it reversed too.
+  await push('t_bidi', 'Khách \u202Egnort', 'Xem \u202Eabc nhé');
+  const row = page.locator('[data-conversation]', { hasText: 'gnort' });
+  await row.waitFor({ timeout: 10000 });
+  await row.click();
+  const text = page.locator('.message.in .text', { hasText: 'abc' });
+  await text.waitFor();
+  const shown = await text.evaluate((element) => element.innerText);
+  assert.ok(!shown.includes('\u202E'), JSON.stringify(shown));
+  assert.match(shown, /\[U\+202E\]abc/);
+  const name = await page.getByTestId('thread-name').evaluate((element) => element.innerText);
+  assert.ok(!name.includes('\u202E'), JSON.stringify(name));
+  const preview = await row.locator('.preview').evaluate((element) => element.innerText);
+  assert.ok(!preview.includes('\u202E'), JSON.stringify(preview));
 });
 
 test('a long thread shows its newest messages first and older ones on scrolling up, with images inline', async () => {
@@ -353,10 +379,15 @@ test('customers, agents and admin screens show their data', async () => {
   await page.getByRole('heading', { name: 'Phạm Thị Hương' }).waitFor();
   await page.locator('li', { hasText: '+84912345678' }).first().waitFor();
   await shot('customers');
-  // A reload keeps the session, and who the user is (the admin keeps the admin screen).
+  // A reload keeps the session, and who the user is (the admin keeps the admin screen): the cookie
+  // does, as nothing else is kept.
+  assert.equal(await page.evaluate(() => localStorage.getItem('switchboard.session')), null);
   await page.reload();
   await page.getByRole('link', { name: 'Quản trị' }).waitFor();
   await page.getByText('Administrator', { exact: true }).waitFor();
+  for (const link of ['sender', 'callcenter']) {
+    await page.locator(`[data-link="${link}"][data-state="up"]`).waitFor({ timeout: 10000 });
+  }
   await page.getByRole('link', { name: 'Nhân viên' }).click();
   await page.getByTestId('agents-available').getByText('Quản trị viên').waitFor();
   await page.getByTestId('agents-offline').getByText('Trần Văn Minh').waitFor();
@@ -391,7 +422,11 @@ test('the page recovers after the server restarts, and misses nothing', async ()
   // And live again afterwards.
   await push('t_after_restart_2', 'Bùi Thu Trang', 'Cho mình hỏi giá áo khoác');
   await page.locator('[data-conversation]', { hasText: 'Bùi Thu Trang' }).waitFor({ timeout: 10000 });
-  // Logging out returns to the login screen.
+  // Logging out returns to the login screen, and ends the session: a reload stays logged out.
   await page.getByRole('button', { name: 'Đăng xuất' }).click();
+  await page.getByRole('button', { name: 'Đăng nhập' }).waitFor();
+  const me = await page.evaluate(async (url) => (await fetch(`${url}/api/auth/me`, { credentials: 'include' })).status, sb.sender);
+  assert.equal(me, 401);
+  await page.reload();
   await page.getByRole('button', { name: 'Đăng nhập' }).waitFor();
 });

@@ -53,7 +53,11 @@ export async function loadUrls(): Promise<Urls> {
 export type Query = Record<string, string | number | boolean | null | undefined>;
 
 export class Api {
-  token: string | null = null;
+  /**
+   * Whether this page has a session. The session itself is the HttpOnly cookie the sender's login sets:
+   * the browser sends it with every request (`credentials: 'include'`), and no script can read it.
+   */
+  loggedIn = false;
   /** Called when the server says the session is gone (401), so the app can show the login again. */
   onUnauthorized: () => void = () => {};
 
@@ -65,13 +69,15 @@ export class Api {
       if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value));
     }
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    // Every change is sent as JSON, even without a body: the server takes the cookie for a change only
+    // then (a plain form of another page cannot send JSON).
     if (method !== 'GET') headers['content-type'] = 'application/json';
     let response: Response;
     try {
       response = await fetch(url, {
         method,
         headers,
+        credentials: 'include',
         body: body === undefined ? (method === 'GET' ? undefined : '{}') : JSON.stringify(body),
       });
     } catch (error) {
@@ -84,7 +90,7 @@ export class Api {
       // Not JSON (a proxy's error page): described by the status below.
     }
     if (!response.ok || answer.success === false) {
-      if (response.status === 401 && this.token) this.onUnauthorized();
+      if (response.status === 401 && this.loggedIn) this.onUnauthorized();
       throw new ApiError(
         response.status,
         answer.error?.code ?? 'http_' + response.status,

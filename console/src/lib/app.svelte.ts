@@ -7,13 +7,15 @@ import { applyCallCenterEvent, applySenderEvent, CALL_CENTER_EVENTS, Cursor, SEN
 import { i18n, t } from './i18n.svelte';
 import { Ringtone } from './ringtone';
 import { router } from './router.svelte';
+import { isolated } from './safe';
 import { CallsStore } from './stores/calls.svelte';
 import { ConnectionStore } from './stores/connection.svelte';
 import { FeedStore } from './stores/feed.svelte';
 import { InboxStore } from './stores/inbox.svelte';
 import type { IncomingCall, User } from './types';
 
-const SESSION_KEY = 'switchboard.session';
+/** Where versions before the cookie-only session kept the token; removed at start. */
+const STALE_SESSION_KEY = 'switchboard.session';
 const HEALTH_EVERY_MS = 5000;
 
 export interface Toast {
@@ -44,62 +46,90 @@ export class ConsoleApp {
   private toastId = 0;
 
   async boot() {
+    forgetStaleSession();
     this.urls = await loadUrls();
     this.api = new Api(this.urls);
     this.api.onUnauthorized = () => this.endSession();
-    const saved = readSession();
-    if (saved) {
-      this.api.token = saved;
-      await this.resume();
-    }
+    this.resuming = true;
+    await this.resume();
     this.booted = true;
   }
 
+  /** Set while the page looks for a session it may already have (a reload): no login has happened. */
+  private resuming = false;
+
   /**
-   * Continues the saved session. While the sender is away the page stays on the login screen and this
-   * tries again every 2 s; a 401 ends the session (through onUnauthorized).
+   * Continues the browser's session, if its cookie still holds one: `GET /api/auth/me` says who it is,
+   * a 401 shows the login. While the sender is away the page stays on the login screen and this tries
+   * again every 2 s, until it answers or the user logs in.
    */
   private async resume() {
     try {
-      this.user = await this.me();
+      const user = await this.me();
+      if (!this.resuming) return;
+      this.resuming = false;
+      this.api!.loggedIn = true;
+      this.user = user;
       await this.start();
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return;
+      // Only an unreachable or failing server is worth asking again; any other answer is final.
+      const unreachable = !(error instanceof ApiError) || error.status === 0 || error.status >= 500;
+      if (!unreachable) {
+        this.resuming = false;
+        return;
+      }
       setTimeout(() => {
-        if (!this.user && this.api?.token) void this.resume();
+        if (this.resuming && !this.user) void this.resume();
       }, 2000);
     }
   }
 
-  /** Who the saved session is: `GET /api/auth/me` answers `{kind: "user", user}`. */
+  /** Who the session is: `GET /api/auth/me` (with the cookie) answers `{kind: "user", user}`. */
   private async me(): Promise<User> {
     const answer = await this.api!.sender<{ kind: string; user?: User }>('GET', '/api/auth/me');
     if (!answer.user) throw new ApiError(403, 'forbidden', 'not a console user');
     return answer.user;
   }
 
+  /**
+   * Logs in. The answer's token is for API clients and is not kept: the session is the HttpOnly cookie
+   * the answer sets, and `/api/auth/me` confirms that the browser kept it and sends it.
+   */
   async login(username: string, password: string) {
     const api = this.api!;
-    const answer = await api.sender<{ token: string; user: User }>('POST', '/api/auth/login', { username, password });
-    api.token = answer.token;
-    writeSession(answer.token);
-    this.user = answer.user;
+    this.resuming = false;
+    await api.sender<{ user: User }>('POST', '/api/auth/login', { username, password });
+    let user: User;
+    try {
+      user = await this.me();
+    } catch (error) {
+      // Logged in, yet the next request has no session: the browser refused the cookie.
+      if (error instanceof ApiError && error.status === 401) throw new Error(t('login.noCookie'));
+      throw error;
+    }
+    api.loggedIn = true;
+    this.user = user;
     await this.start();
   }
 
   async logout() {
     try {
       await this.api?.sender('POST', '/api/auth/logout');
-    } catch {
-      // Ending it here matters more; the server forgets it at expiry anyway.
+    } catch (error) {
+      // Only the server can end the session (the page cannot touch the HttpOnly cookie): when it did
+      // not, the agent is told and stays logged in, rather than leave a live session behind. A 401
+      // means it had ended already.
+      if (!(error instanceof ApiError && error.status === 401)) {
+        this.toast(describe(error));
+        return;
+      }
     }
     this.endSession();
   }
 
   private endSession() {
     this.stop();
-    writeSession(null);
-    if (this.api) this.api.token = null;
+    if (this.api) this.api.loggedIn = false;
     this.user = null;
     this.inbox = new InboxStore();
     this.feed = new FeedStore();
@@ -178,8 +208,10 @@ export class ConsoleApp {
   private connectSender() {
     const api = this.api!;
     const socket = io(this.urls!.sender, {
+      // The session cookie authenticates the handshake (sent cross-origin too, with credentials).
+      withCredentials: true,
       // A function: every reconnect sends the cursor as it is then, so the server replays what we missed.
-      auth: (cb) => cb({ token: api.token, ...(this.senderCursor.last ? { last_event_id: this.senderCursor.last } : {}) }),
+      auth: (cb) => cb(this.senderCursor.last ? { last_event_id: this.senderCursor.last } : {}),
       reconnectionDelayMax: 5000,
     });
     this.senderSocket = socket;
@@ -215,8 +247,8 @@ export class ConsoleApp {
   private connectCallCenter() {
     const api = this.api!;
     const socket = io(this.urls!.callcenter, {
-      auth: (cb) =>
-        cb({ token: api.token, lang: i18n.locale, ...(this.callCursor.last ? { last_event_id: this.callCursor.last } : {}) }),
+      withCredentials: true,
+      auth: (cb) => cb({ lang: i18n.locale, ...(this.callCursor.last ? { last_event_id: this.callCursor.last } : {}) }),
       reconnectionDelayMax: 5000,
     });
     this.callSocket = socket;
@@ -321,9 +353,9 @@ export class ConsoleApp {
   private notifyIncoming(call: IncomingCall) {
     if (!this.calls.isMine(call) || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
     try {
-      // Notification text is never HTML, so the caller's data is safe in it.
+      // Notification text is never HTML, so the caller's data is safe in it once its bidi controls are.
       new Notification(t('calls.incoming'), {
-        body: [call.callerNumber, call.customerInfo?.fullName].filter(Boolean).join(' · '),
+        body: [call.callerNumber, call.customerInfo?.fullName].filter(Boolean).map(isolated).join(' · '),
         tag: call.callId,
         icon: '/favicon.svg',
       });
@@ -339,19 +371,11 @@ export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function readSession(): string | null {
+/** Older versions kept the session token in localStorage, where any script could read it: gone. */
+function forgetStaleSession() {
   try {
-    return localStorage.getItem(SESSION_KEY);
+    localStorage.removeItem(STALE_SESSION_KEY);
   } catch {
-    return null;
-  }
-}
-
-function writeSession(token: string | null) {
-  try {
-    if (token) localStorage.setItem(SESSION_KEY, token);
-    else localStorage.removeItem(SESSION_KEY);
-  } catch {
-    // Not remembered across reloads; the session still works in this page.
+    // Storage is off: nothing was kept there either.
   }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveEndpoint } from './api';
 import { applyCallCenterEvent, applySenderEvent, Cursor } from './events';
 import { formatDuration, formatNumber, translate } from './i18n.svelte';
-import { safeUrl, initials } from './safe';
+import { initials, isolated, safeText, safeUrl } from './safe';
 import { CallsStore } from './stores/calls.svelte';
 import { FeedStore } from './stores/feed.svelte';
 import { InboxStore, matchesFilter } from './stores/inbox.svelte';
@@ -286,6 +286,27 @@ describe('helpers', () => {
     expect(safeUrl('data:text/html,<script>alert(1)</script>')).toBeNull();
     expect(safeUrl(42)).toBeNull();
     expect(initials('Nguyễn Văn An')).toBe('NA');
+  });
+
+  it('shows bidi controls in untrusted text as visible escapes, and drops direction marks', () => {
+    // "\u202Eabc" would read "cba": the override is shown, the text keeps its order.
+    expect(safeText('\u202Eabc')).toBe('[U+202E]abc');
+    expect(safeText('invoice\u202Efdp.exe')).toBe('invoice[U+202E]fdp.exe');
+    for (const control of ['\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069']) {
+      const shown = safeText(`a${control}b`);
+      expect(shown).toBe(`a[U+${control.charCodeAt(0).toString(16).toUpperCase()}]b`);
+    }
+    // Invisible marks only move the characters around them (a phone number's digits): dropped.
+    expect(safeText('0912\u200F345\u200E678\u061C')).toBe('0912345678');
+    // Everything else is left as written: Vietnamese, HTML as text, right-to-left letters.
+    expect(safeText('Nguyễn <b>Văn</b> An')).toBe('Nguyễn <b>Văn</b> An');
+    expect(safeText('مرحبا')).toBe('مرحبا');
+    expect(safeText(null)).toBe('');
+    expect(safeText(undefined)).toBe('');
+    expect(safeText(84912345678)).toBe('84912345678');
+    // Where no <bdi> can go, the text is isolated by the standard isolate characters of its own.
+    expect(isolated('\u202Eabc')).toBe('\u2068[U+202E]abc\u2069');
+    expect(initials('\u202EAn Bình')).toBe('AB');
   });
 
   it('finds the sender on the page’s host unless a URL is configured', () => {
