@@ -198,6 +198,25 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
         }));
     }
 
+    // The write-ahead log's size on disk, sampled through the run: it must stay bounded.
+    let wal_path = {
+        let mut name = store.path().as_os_str().to_owned();
+        name.push("-wal");
+        std::path::PathBuf::from(name)
+    };
+    let largest_wal = Arc::new(AtomicU64::new(0));
+    let wal_sampler = {
+        let (running, largest_wal, wal_path) =
+            (Arc::clone(&running), Arc::clone(&largest_wal), wal_path.clone());
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                let size = std::fs::metadata(&wal_path).map_or(0, |m| m.len());
+                largest_wal.fetch_max(size, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+
     let committed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
@@ -277,6 +296,7 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
     // Give the last events time to reach the clients before stopping them.
     tokio::time::sleep(Duration::from_millis(500)).await;
     running.store(false, Ordering::Relaxed);
+    let _ = wal_sampler.await;
     let mut delays = histogram();
     for task in client_tasks {
         delays
@@ -317,6 +337,13 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
     println!(
         "  committed: {committed} messages in {batches} batches = {:.0} messages/s",
         committed as f64 / elapsed.as_secs_f64()
+    );
+    let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    println!(
+        "  WAL: largest {:.1} MiB during the run, {:.1} MiB at the end; database {:.1} MiB",
+        mb(largest_wal.load(Ordering::Relaxed)),
+        mb(std::fs::metadata(&wal_path).map_or(0, |m| m.len())),
+        mb(std::fs::metadata(store.path()).map_or(0, |m| m.len())),
     );
     let from = if options.rate > 0 {
         "scheduled start"

@@ -1,6 +1,9 @@
 //! The Generic-CTI webhook, compatible with Zammad's: `POST /api/v1/cti/{token}` with the event as form
-//! fields (what PBX scripts written for Zammad send) or as a JSON object. The token in the path is an
-//! API token (`switchboard tokens add`), since phone systems cannot send headers of their choosing.
+//! fields (what PBX scripts written for Zammad send) or as a JSON object. The token in the path is a
+//! phone-system token (`switchboard tokens add --pbx NAME`), since phone systems cannot send headers of
+//! their choosing; it can post call events and read the call center, nothing else. Integrators' API
+//! tokens, which older set-ups put there, still work but are warned about: in a URL they leak into
+//! the phone system's logs, and they can do everything an admin can.
 
 use crate::AppState;
 use crate::engine::CtiReply;
@@ -14,6 +17,22 @@ use switchboard_domain::Principal;
 use switchboard_domain::ValidationError;
 use switchboard_domain::callcenter::{CtiEvent, CtiParams, cti_params_from_json};
 use switchboard_web::{ApiError, PathParam as Path};
+
+/// Says once per API token (not once per call) that it should be replaced by a phone-system token.
+fn warn_admin_token_in_url(token_id: i64) {
+    static WARNED: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !warned.contains(&token_id) && warned.len() < 1000 {
+        warned.push(token_id);
+        tracing::warn!(
+            token_id,
+            "the CTI webhook was called with an API token, which can do everything an admin can; \
+             give the phone system its own token (switchboard tokens add --pbx NAME) and revoke this one"
+        );
+    }
+}
 
 fn params(headers: &HeaderMap, body: &[u8]) -> Result<CtiParams, ApiError> {
     let media = headers
@@ -45,10 +64,13 @@ pub async fn webhook(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     match state.engine.store().authenticate(&token).await? {
-        Some(Principal::Integrator { .. }) => {}
+        Some(Principal::PhoneSystem { .. }) => {}
+        Some(Principal::Integrator { token_id, .. }) => {
+            warn_admin_token_in_url(token_id);
+        }
         Some(_) => {
             return Err(ApiError::Forbidden(
-                "the CTI webhook takes an API token (switchboard tokens add), not a login or a bot token".into(),
+                "the CTI webhook takes a phone-system token (switchboard tokens add --pbx NAME), not a login or a bot token".into(),
             ));
         }
         None => {

@@ -90,6 +90,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         )
         .route("/api/v1/cti/{token}", post(cti::webhook))
         .route("/healthz", get(switchboard_web::healthz))
+        .route("/readyz", get(switchboard_web::readyz))
         .with_state(state.clone())
         .merge(switchboard_console::routes(
             state.engine.options().console.clone(),

@@ -14,7 +14,7 @@ use switchboard_domain::{Principal, UnixMillis, ValidationError, phone};
 use switchboard_storage::{AgentChanges, CallFilter, NewAgent};
 use switchboard_web::{
     ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok, path_id,
-    require_console,
+    require_call_center_reader, require_console,
 };
 
 fn require_supervisor(principal: &Principal) -> Result<(), ApiError> {
@@ -32,7 +32,7 @@ pub async fn agents_status(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
+    require_call_center_reader(&principal)?;
     Ok(ok(state.engine.store().agents().await?))
 }
 
@@ -41,7 +41,7 @@ pub async fn agents_available(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
+    require_call_center_reader(&principal)?;
     let agents = state.engine.store().agents().await?;
     Ok(ok(agents
         .into_iter()
@@ -175,7 +175,7 @@ pub async fn call_center_status(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
+    require_call_center_reader(&principal)?;
     Ok(ok(state.engine.store().call_center_status().await?))
 }
 
@@ -352,7 +352,7 @@ pub async fn calls(
     Authenticated(principal): Authenticated,
     Query(query): Query<CallQuery>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
+    require_call_center_reader(&principal)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ValidationError::new("limit", "must be between 1 and 200").into());
@@ -377,7 +377,7 @@ pub async fn call(
     Authenticated(principal): Authenticated,
     Path(call_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
+    require_call_center_reader(&principal)?;
     Ok(ok(state.engine.store().call(&call_id).await?))
 }
 

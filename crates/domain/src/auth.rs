@@ -41,6 +41,9 @@ pub enum Principal {
     Bot { token_id: i64, account: String },
     /// An integrator's API token (a console, another CRM): reads everything, pushes no bot data.
     Integrator { token_id: i64, name: String },
+    /// A phone system's token: posts CTI events and reads the call center, nothing else. It sits in
+    /// the webhook's URL, where it is more exposed than a header, so it grants as little as it can.
+    PhoneSystem { token_id: i64, name: String },
 }
 
 impl Principal {
@@ -53,7 +56,7 @@ impl Principal {
     pub fn account_scope(&self) -> Option<&str> {
         match self {
             Self::Bot { account, .. } => Some(account),
-            Self::User { .. } | Self::Integrator { .. } => None,
+            Self::User { .. } | Self::Integrator { .. } | Self::PhoneSystem { .. } => None,
         }
     }
 
@@ -83,6 +86,11 @@ impl Principal {
                 ..
             } | Self::Integrator { .. }
         )
+    }
+
+    /// Phone systems post CTI events; so do integrators' tokens, which older set-ups put in the URL.
+    pub fn posts_cti(&self) -> bool {
+        matches!(self, Self::PhoneSystem { .. } | Self::Integrator { .. })
     }
 
     /// The console user behind a request, for "sent by" records.

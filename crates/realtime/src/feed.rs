@@ -49,7 +49,13 @@ struct Inner {
     /// Bumped when access was taken away (token revoked, user disabled, logout): every socket checks
     /// its credentials again at once instead of at its next periodic check.
     revalidate: watch::Sender<u64>,
+    /// Replays from the database (clients resuming from far back) one or two at a time: forty sockets
+    /// replaying from event 0 at once held every reader and slowed live requests to seconds.
+    replays: tokio::sync::Semaphore,
 }
+
+/// Replays from the database read at once, across all sockets.
+const CONCURRENT_REPLAYS: usize = 2;
 
 #[derive(Default)]
 struct Recent {
@@ -76,6 +82,7 @@ impl EventFeed {
                 head: watch::channel(head).0,
                 wake: Notify::new(),
                 revalidate: watch::channel(0).0,
+                replays: tokio::sync::Semaphore::new(CONCURRENT_REPLAYS),
             }),
         };
         let pump = feed.clone();
@@ -197,7 +204,17 @@ impl EventFeed {
                 return Ok(Vec::new());
             }
         }
-        let stored = self.inner.store.events_after(cursor, limit).await?;
+        let stored = {
+            let _turn = self
+                .inner
+                .replays
+                .acquire()
+                .await
+                .map_err(|_| StorageError::Task("the event feed is stopping".into()))?;
+            self.inner.store.events_after(cursor, limit).await?
+        };
+        // Let live work run between two pages of a replay.
+        tokio::task::yield_now().await;
         Ok(stored.into_iter().map(Arc::new).collect())
     }
 }

@@ -33,6 +33,14 @@ pub enum RealtimeError {
     BadEventId(&'static str),
     #[error("the server cannot check tokens right now; retry")]
     Unavailable,
+    #[error("`{0}` is too large")]
+    TooLarge(&'static str),
+    #[error("account `{0}` is disabled")]
+    AccountDisabled(String),
+    #[error(
+        "this user has too many connections open (at most {MAX_SOCKETS_PER_USER}); close other tabs"
+    )]
+    TooManySockets,
 }
 
 /// What a client says when it connects, from the `auth` payload or, for clients that cannot send one
@@ -144,7 +152,82 @@ impl Handshake {
                     .collect();
             }
         }
+        handshake.check_bounds()?;
         Ok(handshake)
+    }
+
+    /// Refuses fields larger than any real client sends, before anything keeps or logs them.
+    fn check_bounds(&self) -> Result<(), RealtimeError> {
+        if self
+            .token
+            .as_ref()
+            .is_some_and(|t| t.len() > switchboard_storage::MAX_TOKEN_LENGTH)
+        {
+            return Err(RealtimeError::TooLarge("token"));
+        }
+        if self
+            .language
+            .as_ref()
+            .is_some_and(|l| l.len() > MAX_LANGUAGE)
+        {
+            return Err(RealtimeError::TooLarge("lang"));
+        }
+        if self.accounts.len() > MAX_ACCOUNTS
+            || self.accounts.iter().any(|a| a.len() > MAX_ACCOUNT_ID)
+        {
+            return Err(RealtimeError::TooLarge("accounts"));
+        }
+        Ok(())
+    }
+}
+
+/// A language tag (`vi`, `en-US`) is short.
+const MAX_LANGUAGE: usize = 16;
+/// Accounts a client may ask to follow, and the length of each account id (`user_id_chat`).
+const MAX_ACCOUNTS: usize = 1000;
+const MAX_ACCOUNT_ID: usize = 128;
+
+/// Sockets one console user may have open at once in this process: a tab holds one per role, so this
+/// is many tabs; 40 sockets of one user replaying the log slowed everyone else's requests to seconds.
+pub const MAX_SOCKETS_PER_USER: usize = 24;
+
+/// A user's open sockets, per database (several test servers share a process).
+static SOCKETS_PER_USER: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<(std::path::PathBuf, i64), usize>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// One of a user's sockets, counted until the socket (and this with its extensions) is dropped.
+#[derive(Debug)]
+pub struct UserSocketSlot {
+    key: (std::path::PathBuf, i64),
+}
+
+impl UserSocketSlot {
+    fn take(store: &Store, user_id: i64) -> Option<Self> {
+        let key = (store.path().to_owned(), user_id);
+        let mut open = SOCKETS_PER_USER
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(key.clone()).or_insert(0);
+        if *count >= MAX_SOCKETS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        Some(Self { key })
+    }
+}
+
+impl Drop for UserSocketSlot {
+    fn drop(&mut self) {
+        let mut open = SOCKETS_PER_USER
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
     }
 }
 
@@ -211,15 +294,27 @@ pub async fn authenticate(
         .token
         .as_deref()
         .ok_or(RealtimeError::MissingToken)?;
-    let principal = store.authenticate(token).await.map_err(|error| {
-        tracing::error!(%error, "socket authentication failed");
-        RealtimeError::Unavailable
-    })?;
+    let principal = store
+        .authenticate(token)
+        .await
+        .map_err(|error| match error {
+            switchboard_storage::StorageError::AccountDisabled(account) => {
+                RealtimeError::AccountDisabled(account)
+            }
+            error => {
+                tracing::error!(%error, "socket authentication failed");
+                RealtimeError::Unavailable
+            }
+        })?;
     let principal = principal.ok_or(if from_cookie {
         RealtimeError::BadSession
     } else {
         RealtimeError::BadToken
     })?;
+    if let Principal::User { user_id, .. } = &principal {
+        let slot = UserSocketSlot::take(store, *user_id).ok_or(RealtimeError::TooManySockets)?;
+        socket.extensions.insert(Arc::new(slot));
+    }
     socket.extensions.insert(principal);
     socket.extensions.insert(handshake);
     Ok(())
@@ -303,7 +398,7 @@ impl AccessGuard {
         };
         match current {
             Ok(Some(now)) if now == principal => true,
-            Ok(_) => {
+            Ok(_) | Err(switchboard_storage::StorageError::AccountDisabled(_)) => {
                 tracing::info!(sid = %socket.id, "access revoked; closing the socket");
                 let _ = socket.clone().disconnect();
                 false

@@ -20,7 +20,7 @@ fn may_write(principal: &Principal, account: &str) -> Result<(), ApiError> {
         Principal::Bot { account: own, .. } => {
             format!("this bot's token is for account `{own}`; it cannot write for `{account}`")
         }
-        Principal::Integrator { .. } | Principal::User { .. } => {
+        Principal::Integrator { .. } | Principal::User { .. } | Principal::PhoneSystem { .. } => {
             "only bot tokens can push data to the receiver".to_owned()
         }
     }))

@@ -71,6 +71,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         )
         .route("/api/bot/status_update", post(handlers::status_update))
         .route("/healthz", get(switchboard_web::healthz))
+        .route("/readyz", get(switchboard_web::readyz))
         .with_state(state);
     (
         switchboard_web::with_common_layers(router, socket_layer, cors_origins),

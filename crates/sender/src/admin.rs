@@ -71,6 +71,9 @@ pub async fn update_user(
 #[derive(Deserialize)]
 pub struct NewTokenIn {
     name: String,
+    /// `api` (the default) or `pbx`: a phone system's token for the CTI webhook.
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 pub async fn tokens(
@@ -88,11 +91,20 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     require_admin(&principal)?;
     let name = switchboard_domain::validation::identifier("name", &body.name, 128)?;
+    let (kind, label) = match body.kind.as_deref() {
+        None | Some("api") => (TokenKind::Api { name: name.clone() }, "api"),
+        Some("pbx") => (TokenKind::Pbx { name: name.clone() }, "pbx"),
+        Some(_) => {
+            return Err(ValidationError::new("kind", "must be `api` or `pbx`").into());
+        }
+    };
     let (id, token) = state
         .store
-        .issue_token_by(TokenKind::Api { name: name.clone() }, principal.user_id())
+        .issue_token_by(kind, principal.user_id())
         .await?;
-    Ok(ok(json!({"id": id, "name": name, "token": token})))
+    Ok(ok(
+        json!({"id": id, "name": name, "kind": label, "token": token}),
+    ))
 }
 
 pub async fn revoke_token(

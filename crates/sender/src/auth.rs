@@ -2,16 +2,17 @@
 //! cookie for the console.
 
 use crate::AppState;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
-use switchboard_domain::{Principal, UnixMillis};
-use switchboard_web::{ApiError, Authenticated, JsonBody, SESSION_COOKIE, ok, require_console};
+use switchboard_domain::{Principal, UnixMillis, ValidationError};
+use switchboard_web::{
+    ApiError, Authenticated, ClientAddr, JsonBody, SESSION_COOKIE, ok, require_console,
+};
 
 #[derive(Deserialize)]
 pub struct LoginIn {
@@ -39,16 +40,51 @@ fn cookie(state: &AppState, token: &str, max_age: u64) -> Option<HeaderValue> {
     .ok()
 }
 
+/// The cookie that makes a browser a known place of the users who logged in with it (see the limiter).
+const DEVICE_COOKIE: &str = "switchboard_device";
+
+/// The login's body is two short strings.
+pub const LOGIN_BODY_LIMIT: usize = 4 * 1024;
+
+fn device_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == DEVICE_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| (16..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn new_device_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        ApiError::Storage(switchboard_storage::StorageError::Task(format!(
+            "no randomness: {e}"
+        )))
+    })?;
+    Ok(switchboard_domain::encoding::hex(&bytes))
+}
+
 #[tracing::instrument(skip_all, fields(username))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<LoginIn>,
 ) -> Result<Response, ApiError> {
-    tracing::Span::current().record("username", body.username.as_str());
-    state
+    // Bounded before anything keeps or logs it: a 7 MB "username" must cost nothing.
+    let username = switchboard_domain::outbound::username(&body.username)?;
+    if body.password.len() > MAX_PASSWORD_BYTES {
+        return Err(ValidationError::new("password", "must be at most 1024 characters").into());
+    }
+    tracing::Span::current().record("username", username.as_str());
+    let device = device_cookie(&headers).map(str::to_owned);
+    let attempt = state
         .limiter
-        .attempt(&body.username, peer.ip())
+        .attempt(&username, client, device.as_deref())
         .map_err(|retry_after_seconds| ApiError::TooManyRequests {
             retry_after_seconds,
         })?;
@@ -62,14 +98,18 @@ pub async fn login(
             .map_err(|_| ApiError::Unauthorized("the server is stopping"))?;
         state
             .store
-            .login(&body.username, &body.password, lifetime)
+            .login(&username, &body.password, lifetime)
             .await?
     };
     let Some((user, token)) = checked else {
         tracing::info!("login refused");
         return Err(ApiError::Unauthorized("wrong username or password"));
     };
-    state.limiter.succeeded(&body.username);
+    let device = match device {
+        Some(device) => device,
+        None => new_device_id()?,
+    };
+    state.limiter.succeeded(attempt, client, &device);
     tracing::info!(user_id = user.id, "logged in");
     let expires_at =
         UnixMillis(UnixMillis::now().0 + i64::try_from(lifetime.as_millis()).unwrap_or(0));
@@ -77,8 +117,21 @@ pub async fn login(
     if let Some(value) = cookie(&state, &token, lifetime.as_secs()) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
+    let secure = if state.options.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "{DEVICE_COOKIE}={device}; HttpOnly; SameSite=Strict; Path=/api/auth; Max-Age=31536000{secure}"
+    )) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
     Ok(response)
 }
+
+/// Passwords are at most 1024 characters; in UTF-8 that is at most 4 bytes each.
+const MAX_PASSWORD_BYTES: usize = 4 * 1024;
 
 pub async fn logout(
     State(state): State<AppState>,

@@ -80,7 +80,10 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
     let (socket_layer, io) = switchboard_web::socket_io();
     socket::attach(&io, state.clone(), cors_origins);
     let api = Router::new()
-        .route("/api/auth/login", post(auth::login))
+        .route(
+            "/api/auth/login",
+            switchboard_web::json::small_body(post(auth::login), auth::LOGIN_BODY_LIMIT),
+        )
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/me", get(auth::me))
         .route(
@@ -117,6 +120,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
         .route("/api/tokens", get(admin::tokens).post(admin::create_token))
         .route("/api/tokens/{id}", delete(admin::revoke_token))
         .route("/healthz", get(switchboard_web::healthz))
+        .route("/readyz", get(switchboard_web::readyz))
         .with_state(state);
     (
         switchboard_web::with_common_layers(api, socket_layer, cors_origins),

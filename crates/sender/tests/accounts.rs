@@ -145,8 +145,8 @@ async fn accounts_are_added_disabled_and_removed_by_admins() {
     assert_eq!(status, 200);
     assert_eq!(
         ingest(bot.clone()).await,
-        401,
-        "a disabled account's bot token stops working"
+        403,
+        "a disabled account's bot token stops working, and is told why (account_disabled)"
     );
     let (status, _) = app
         .call("DELETE", "/api/fb_accounts/100089", Some(&admin), None)

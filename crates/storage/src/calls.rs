@@ -752,7 +752,7 @@ impl Store {
     ) -> Result<crate::Page<Call>> {
         let before = crate::inbox::parse_cursor(cursor)?;
         let limit = limit.clamp(1, 200);
-        self.read(move |tx| {
+        self.read_long(move |tx| {
             let digits = filter
                 .number_digits
                 .as_deref()

@@ -144,7 +144,7 @@ impl Store {
         let limit = limit.clamp(1, 100);
         let text = crate::inbox::like_pattern(text);
         let digits = (!digits.is_empty()).then(|| crate::inbox::like_pattern(digits));
-        self.read(move |tx| {
+        self.read_long(move |tx| {
             let ids = tx
                 .prepare_cached(&format!(
                     "SELECT id FROM customers c

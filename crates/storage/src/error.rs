@@ -67,6 +67,17 @@ pub enum StorageError {
     Corrupt(String),
     #[error("a storage task stopped unexpectedly: {0}")]
     Task(String),
+    /// Writes cannot be made now (the disk is full, the database file was removed); retry later.
+    #[error("the database cannot take writes: {0}")]
+    Unavailable(String),
+    #[error(
+        "another switchboard process (pid {pid}) already runs the {role} on {path}; stop it first, or give this one another database"
+    )]
+    RoleTaken {
+        role: String,
+        path: PathBuf,
+        pid: String,
+    },
 }
 
 impl From<serde_json::Error> for StorageError {

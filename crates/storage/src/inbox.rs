@@ -220,7 +220,7 @@ impl Store {
     ) -> Result<Page<ConversationView>> {
         let (before_at, before_id) = parse_cursor(cursor)?;
         let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
-        self.read(move |tx| {
+        self.read_long(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
             let search = filter.search.as_deref().filter(|s| !s.trim().is_empty()).map(like_pattern);
             let mut statement = tx.prepare_cached(&format!(

@@ -37,8 +37,8 @@ pub use inbox::{
 };
 pub use ingest::IngestOutcome;
 pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
-pub use sqlite::Store;
-pub use tokens::{TokenInfo, TokenKind};
+pub use sqlite::{RoleLock, Store, WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
+pub use tokens::{MAX_TOKEN_LENGTH, TokenInfo, TokenKind};
 pub use users::{User, UserChanges};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

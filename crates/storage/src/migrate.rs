@@ -13,6 +13,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "calls_by_status", include_str!("../migrations/sqlite/0005_calls_by_status.sql")),
     (6, "indexes_for_deletes_and_recency", include_str!("../migrations/sqlite/0006_indexes_for_deletes_and_recency.sql")),
     (7, "post_images", include_str!("../migrations/sqlite/0007_post_images.sql")),
+    (8, "phone_system_tokens", include_str!("../migrations/sqlite/0008_phone_system_tokens.sql")),
 ];
 
 /// Applies every migration the database has not seen, each in its own immediate transaction, so two

@@ -14,6 +14,8 @@ pub enum TokenKind {
     Bot { account: String },
     /// An integrator's token, named for the person or system that holds it.
     Api { name: String },
+    /// A phone system's token for the CTI webhook: posts call events and reads the call center only.
+    Pbx { name: String },
 }
 
 /// A token as an admin sees it: everything but the secret.
@@ -26,6 +28,9 @@ pub struct TokenInfo {
     pub created_at: String,
     pub revoked: bool,
 }
+
+/// Longest token worth looking up: ours are 68 characters.
+pub const MAX_TOKEN_LENGTH: usize = 128;
 
 pub(crate) fn hash_token(token: &str) -> String {
     switchboard_domain::encoding::hex(&Sha256::digest(token.as_bytes()))
@@ -52,9 +57,11 @@ impl Store {
         let prefix = match kind {
             TokenKind::Bot { .. } => "sbb_",
             TokenKind::Api { .. } => "sba_",
+            TokenKind::Pbx { .. } => "sbp_",
         };
         let secret = format!("{prefix}{}", random_secret()?);
         let token_hash = hash_token(&secret);
+        let secret_is_pbx = matches!(kind, TokenKind::Pbx { .. });
         let id = self
             .write(move |tx| {
                 let now = UnixMillis::now().0;
@@ -67,10 +74,11 @@ impl Store {
                             params![format!("bot for {}", account.user_id_chat), account.id, token_hash, now, created_by],
                         )?;
                     }
-                    TokenKind::Api { name } => {
+                    TokenKind::Api { name } | TokenKind::Pbx { name } => {
+                        let kind = if secret_is_pbx { "pbx" } else { "api" };
                         tx.run(
-                            "INSERT INTO auth_tokens (kind, name, token_hash, created_at, created_by) VALUES ('api', ?1, ?2, ?3, ?4)",
-                            params![name, token_hash, now, created_by],
+                            "INSERT INTO auth_tokens (kind, name, token_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![kind, name, token_hash, now, created_by],
                         )?;
                     }
                 }
@@ -80,42 +88,56 @@ impl Store {
         Ok((id, secret))
     }
 
-    /// Who holds `token`, or `None` for an unknown or revoked token (or a disabled bot account).
+    /// Who holds `token`, or `None` for an unknown or revoked token. A bot token of a disabled account
+    /// is [`StorageError::AccountDisabled`]: the bot is told why, not that its token is unknown.
+    ///
+    /// Runs on a connection of its own, so that checking a token never waits behind long reads.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>> {
         let token = token.trim();
+        // Tokens are short; a huge "token" is not worth hashing.
+        if token.len() > MAX_TOKEN_LENGTH {
+            return Ok(None);
+        }
         let token_hash = hash_token(token);
         let is_session = token.starts_with("sbs_");
-        self.read(move |tx| {
+        self.read_auth(move |tx| {
             if is_session {
                 return crate::users::session_principal(tx, &token_hash);
             }
-            Ok(tx
-                .prepare_cached(
-                    // Subqueries, not a JOIN: SQLite re-prepares joins on bound parameters at every use.
-                    "SELECT t.id, t.kind, t.name,
+            tx.prepare_cached(
+                // Subqueries, not a JOIN: SQLite re-prepares joins on bound parameters at every use.
+                "SELECT t.id, t.kind, t.name,
                             (SELECT user_id_chat FROM facebook_accounts WHERE id = t.account_id),
                             (SELECT enabled FROM facebook_accounts WHERE id = t.account_id)
                      FROM auth_tokens t WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
-                )?
-                .query_row([token_hash], |r| {
-                    let id: i64 = r.get(0)?;
-                    let kind: String = r.get(1)?;
-                    let account: Option<String> = r.get(3)?;
-                    let enabled: Option<bool> = r.get(4)?;
-                    Ok(match (kind.as_str(), account, enabled) {
-                        ("bot", Some(account), Some(true)) => Some(Principal::Bot {
-                            token_id: id,
-                            account,
-                        }),
-                        ("api", _, _) => Some(Principal::Integrator {
-                            token_id: id,
-                            name: r.get(2)?,
-                        }),
-                        _ => None,
-                    })
+            )?
+            .query_row([token_hash], |r| {
+                let id: i64 = r.get(0)?;
+                let kind: String = r.get(1)?;
+                let account: Option<String> = r.get(3)?;
+                let enabled: Option<bool> = r.get(4)?;
+                Ok(match (kind.as_str(), account, enabled) {
+                    ("bot", Some(account), Some(true)) => Some(Ok(Principal::Bot {
+                        token_id: id,
+                        account,
+                    })),
+                    ("bot", Some(account), Some(false)) => {
+                        Some(Err(StorageError::AccountDisabled(account)))
+                    }
+                    ("api", _, _) => Some(Ok(Principal::Integrator {
+                        token_id: id,
+                        name: r.get(2)?,
+                    })),
+                    ("pbx", _, _) => Some(Ok(Principal::PhoneSystem {
+                        token_id: id,
+                        name: r.get(2)?,
+                    })),
+                    _ => None,
                 })
-                .optional()?
-                .flatten())
+            })
+            .optional()?
+            .flatten()
+            .transpose()
         })
         .await
     }

@@ -30,9 +30,14 @@ pub enum BotsCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum TokensCommand {
-    /// Create an API token named NAME and print it once.
-    Add { name: String },
-    /// List API tokens (never their secrets).
+    /// Create an API token named NAME and print it once. With --pbx, a phone system's token for the
+    /// CTI webhook's URL: it can post call events and read the call center, nothing else.
+    Add {
+        name: String,
+        #[arg(long)]
+        pbx: bool,
+    },
+    /// List API and phone-system tokens (never their secrets).
     List,
     /// Revoke an API token by id.
     Revoke { id: i64 },
@@ -111,36 +116,38 @@ pub async fn bots(command: BotsCommand, store: &Store) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
-        BotsCommand::List => list_tokens(store, "bot").await,
+        BotsCommand::List => list_tokens(store, &["bot"]).await,
         BotsCommand::Revoke { id } => revoke(store, id).await,
     }
 }
 
 pub async fn tokens(command: TokensCommand, store: &Store) -> Result<(), String> {
     match command {
-        TokensCommand::Add { name } => {
+        TokensCommand::Add { name, pbx } => {
             let name =
                 switchboard_domain::validation::identifier("NAME", &name, 128).map_err(text)?;
-            let (id, token) = store
-                .issue_token(TokenKind::Api { name })
-                .await
-                .map_err(text)?;
-            eprintln!("API token {id}; it is shown once, store it now:");
+            let (kind, label) = if pbx {
+                (TokenKind::Pbx { name }, "Phone-system token")
+            } else {
+                (TokenKind::Api { name }, "API token")
+            };
+            let (id, token) = store.issue_token(kind).await.map_err(text)?;
+            eprintln!("{label} {id}; it is shown once, store it now:");
             println!("{token}");
             Ok(())
         }
-        TokensCommand::List => list_tokens(store, "api").await,
+        TokensCommand::List => list_tokens(store, &["api", "pbx"]).await,
         TokensCommand::Revoke { id } => revoke(store, id).await,
     }
 }
 
-async fn list_tokens(store: &Store, kind: &str) -> Result<(), String> {
+async fn list_tokens(store: &Store, kinds: &[&str]) -> Result<(), String> {
     let tokens = store.tokens().await.map_err(text)?;
     println!(
         "{:>5}  {:<8}  {:<24}  {:<24}  status",
         "id", "kind", "name", "created"
     );
-    for t in tokens.iter().filter(|t| t.kind == kind) {
+    for t in tokens.iter().filter(|t| kinds.contains(&t.kind.as_str())) {
         let name = t.account.as_deref().unwrap_or(&t.name);
         let status = if t.revoked { "revoked" } else { "active" };
         println!(

@@ -14,6 +14,8 @@ use switchboard_storage::{AccountKind, NewAgent, StorageError, Store, TokenKind}
 
 /// The demo's own database unless one is given: it never mixes invented data into real data.
 pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo.db";
+/// And its own key, beside it.
+const DEMO_ENCRYPTION_KEY: &str = "data/demo.key";
 const DEMO_PASSWORD: &str = "switchboard-demo";
 const PAGES: [(&str, &str); 4] = [
     ("demo-shop-hoa", "Shop Hoa Tươi Sài Gòn"),
@@ -57,6 +59,16 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
     let calls_per_minute = crate::bot::per_minute("calls-per-minute", args.calls_per_minute)?;
     if settings.database_url == switchboard_storage::DEFAULT_DATABASE_URL {
         settings.database_url = DEMO_DATABASE_URL.into();
+        // The demo's database has its own key, so that it never looks like the real one lost; a demo
+        // database made before the demo had one keeps the shared key.
+        let demo_db_exists =
+            switchboard_storage::sqlite_file(DEMO_DATABASE_URL).is_some_and(|db| db.exists());
+        let demo_key = std::path::PathBuf::from(DEMO_ENCRYPTION_KEY);
+        if settings.encryption_key == std::path::Path::new(crate::config::DEFAULT_ENCRYPTION_KEY)
+            && (demo_key.exists() || !demo_db_exists)
+        {
+            settings.encryption_key = demo_key;
+        }
     }
     let store = settings.open().await?;
     if store.user_count().await.map_err(|e| e.to_string())? == 0 {

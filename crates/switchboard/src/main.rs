@@ -8,7 +8,7 @@ mod demo;
 mod serve;
 
 use clap::{Parser, Subcommand};
-use config::{DEFAULT_CORS_ORIGINS, DEFAULT_ENCRYPTION_KEY, FileConfig};
+use config::{DEFAULT_ENCRYPTION_KEY, FileConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -144,7 +144,20 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Opens the store; refuses a missing or empty database file beside an existing key, which is a
+    /// lost database (a fresh install would make a new admin and kill every token), not a new one.
     pub async fn open(&self) -> Result<Store, String> {
+        if let Some(database) = switchboard_storage::sqlite_file(&self.database_url) {
+            let empty = std::fs::metadata(&database).map_or(true, |m| m.len() == 0);
+            if empty && self.encryption_key.exists() {
+                return Err(format!(
+                    "{} is missing or empty but the encryption key {} exists: this looks like a lost database, \
+                     not a new install; restore the database from a backup, or move the key away to start afresh",
+                    database.display(),
+                    self.encryption_key.display()
+                ));
+            }
+        }
         Store::open(&self.database_url)
             .await
             .map_err(|e| e.to_string())
@@ -200,12 +213,8 @@ async fn main() -> ExitCode {
             .clone()
             .or(file.encryption_key_path.clone())
             .unwrap_or_else(|| DEFAULT_ENCRYPTION_KEY.into()),
-        cors_origins: file.cors_origins.clone().unwrap_or_else(|| {
-            DEFAULT_CORS_ORIGINS
-                .iter()
-                .map(|o| (*o).to_owned())
-                .collect()
-        }),
+        // The call center's own origins are added to it by `serve` (the console is served there).
+        cors_origins: file.cors_origins.clone().unwrap_or_default(),
         grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(10)),
         file,
     };

@@ -233,8 +233,32 @@ pub(crate) fn listen(
     }
 }
 
+impl Role {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Receiver { .. } => "receiver",
+            Self::Sender { .. } => "sender",
+            Self::CallCenter { .. } => "callcenter",
+        }
+    }
+}
+
 pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
     let store = settings.open().await?;
+    // One process per role on a database: a second would fight the first over calls and timers.
+    let _claims = roles
+        .iter()
+        .map(|role| store.claim_role(role.name()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let result = serve(roles, &settings, &store).await;
+    // Leave the database file whole on its own: the WAL copied in and cut to nothing.
+    store.close().await;
+    result
+}
+
+async fn serve(roles: &[Role], settings: &Settings, store: &Store) -> Result<(), String> {
+    let store = store.clone();
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     let stop = shutdown.clone();
@@ -313,15 +337,20 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
             .map(|(_, _, _, addr)| addr.port())
     };
     let (receiver_port, sender_port) = (bound_port("receiver"), bound_port("sender"));
-    // The console served by the call center calls the receiver and the sender from its own origin.
+    // The console served by the call center calls the receiver and the sender from its own origin:
+    // the port it was bound on here, or the one configured for it when it runs in another process.
+    let console_at = match bound.iter().find(|(_, name, _, _)| *name == "callcenter") {
+        Some((_, _, _, addr)) => *addr,
+        None => listen(
+            None,
+            settings.file.callcenter.listen,
+            DEFAULT_CALLCENTER_LISTEN,
+        )?,
+    };
     let mut cors_origins = settings.cors_origins.clone();
-    for (_, name, _, addr) in &bound {
-        if *name == "callcenter" {
-            for origin in browser_origins(*addr) {
-                if !cors_origins.contains(&origin) {
-                    cors_origins.push(origin);
-                }
-            }
+    for origin in browser_origins(console_at) {
+        if !cors_origins.contains(&origin) {
+            cors_origins.push(origin);
         }
     }
 
@@ -367,7 +396,18 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<(), String> {
                 switchboard_callcenter::router(state, &cors_origins)
             }
         };
-        servers.push((name, addr, Server::from_listener(listener, router, io)));
+        let file = &settings.file;
+        let own = match name {
+            "receiver" => file.receiver.limits.as_ref(),
+            "sender" => file.sender.limits.as_ref(),
+            _ => file.callcenter.limits.as_ref(),
+        };
+        let limits = file.limits.resolve(own, &format!("{name}.limits"))?;
+        servers.push((
+            name,
+            addr,
+            Server::from_listener(listener, router, io).with_limits(limits),
+        ));
     }
     if servers.iter().any(|(name, _, _)| *name == "callcenter") && !switchboard_console::is_built()
     {

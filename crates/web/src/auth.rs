@@ -22,12 +22,27 @@ pub fn require_console(principal: &Principal) -> Result<(), ApiError> {
     }
 }
 
+/// The call center's reads (agents' status, the call log) are for consoles, and for the phone system
+/// that routes calls with them.
+pub fn require_call_center_reader(principal: &Principal) -> Result<(), ApiError> {
+    if matches!(principal, Principal::PhoneSystem { .. }) {
+        Ok(())
+    } else {
+        require_console(principal)
+    }
+}
+
 /// The console's session cookie: HttpOnly, so page scripts (and injected ones) cannot read it.
 pub const SESSION_COOKIE: &str = "switchboard_session";
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_in(&parts.headers)
+}
+
+/// [`bearer_token`] from headers alone.
+pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -45,8 +60,12 @@ fn is_safe(parts: &Parts) -> bool {
 
 /// The session token from the `Cookie` header, if there is one.
 pub fn session_cookie(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+    session_cookie_in(&parts.headers)
+}
+
+/// [`session_cookie`] from headers alone.
+pub fn session_cookie_in(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -29,6 +29,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("too many attempts; wait {retry_after_seconds} s and try again")]
     TooManyRequests { retry_after_seconds: u64 },
+    /// A rate limit: `limit` says whose requests were too many.
+    #[error("too many {limit}; wait {retry_after_seconds} s and try again")]
+    RateLimited {
+        retry_after_seconds: u64,
+        limit: &'static str,
+    },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -62,7 +68,9 @@ impl ApiError {
             Self::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (S::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (S::CONFLICT, "conflict"),
-            Self::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, "too_many_requests"),
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => {
+                (S::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             Self::Storage(error) => match error {
                 StorageError::UnknownAccount(_) => (S::UNPROCESSABLE_ENTITY, "unknown_account"),
                 StorageError::BadCursor(_) => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
@@ -81,6 +89,7 @@ impl ApiError {
                     (S::CONFLICT, "already_exists")
                 }
                 StorageError::Conflict(_) => (S::CONFLICT, "conflict"),
+                StorageError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
                 _ => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
@@ -98,7 +107,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let message = if let Self::Storage(StorageError::Unavailable(reason)) = &self {
+            // Logged once by the store when writes start failing; the caller should retry.
+            tracing::debug!(%reason, "request refused: database unavailable");
+            "the database cannot take writes right now; retry later".to_owned()
+        } else if status.is_server_error() {
             // Ours to fix: log the detail, show an opaque message.
             tracing::error!(error = %self, "request failed");
             "internal error; the server log has the details".to_owned()
@@ -115,10 +128,19 @@ impl IntoResponse for ApiError {
             "error": ErrorBody { code: self.code(), message, item, field },
         });
         let mut response = (status, Json(body)).into_response();
-        if let Self::TooManyRequests {
-            retry_after_seconds,
-        } = &self
-            && let Ok(value) = axum::http::HeaderValue::from_str(&retry_after_seconds.to_string())
+        let retry_after = match &self {
+            Self::TooManyRequests {
+                retry_after_seconds,
+            }
+            | Self::RateLimited {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            Self::Storage(StorageError::Unavailable(_)) => Some(5),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
         {
             response
                 .headers_mut()

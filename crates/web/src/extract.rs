@@ -51,7 +51,44 @@ pub type HttpTrace = tower_http::trace::TraceLayer<
 
 pub fn http_trace() -> HttpTrace {
     fn span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-        tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        tracing::debug_span!("request", method = %request.method(), path = %redact_path(request.uri().path()))
     }
     tower_http::trace::TraceLayer::new_for_http().make_span_with(span as fn(&_) -> _)
+}
+
+/// Longest path written to a log or an error message.
+const MAX_LOGGED_PATH: usize = 200;
+
+/// A path fit for logs: secrets in it (the CTI webhook's token) replaced, and its length bounded.
+pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let redacted: std::borrow::Cow<'_, str> = match path.find("/cti/") {
+        Some(at) => {
+            let start = at + "/cti/".len();
+            let end = path[start..].find('/').map_or(path.len(), |i| start + i);
+            format!("{}***{}", &path[..start], &path[end..]).into()
+        }
+        None => path.into(),
+    };
+    if redacted.len() <= MAX_LOGGED_PATH {
+        return redacted;
+    }
+    let mut cut = MAX_LOGGED_PATH;
+    while !redacted.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &redacted[..cut]).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_length_are_kept_out_of_logged_paths() {
+        assert_eq!(redact_path("/api/v1/cti/sbp_secret"), "/api/v1/cti/***");
+        assert_eq!(redact_path("/api/v1/cti/sbp_secret/x"), "/api/v1/cti/***/x");
+        assert_eq!(redact_path("/api/calls"), "/api/calls");
+        let long = format!("/{}", "é".repeat(500));
+        assert!(redact_path(&long).len() <= MAX_LOGGED_PATH + 3);
+    }
 }

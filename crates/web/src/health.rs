@@ -1,4 +1,6 @@
-//! `GET /healthz`: the process is up and its database answers.
+//! `GET /healthz`: the process is up and its database answers, with whether writes work (a disk that
+//! is full answers reads but loses nothing it acknowledges: every write is refused with a 503).
+//! `GET /readyz`: whether this node should be sent traffic: `503` while writes fail.
 
 use axum::Json;
 use axum::extract::State;
@@ -6,16 +8,55 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use switchboard_storage::Store;
 
+fn report(store: &Store, last_event_id: i64) -> (bool, serde_json::Value) {
+    let failure = store.write_failure();
+    let body = serde_json::json!({
+        "status": if failure.is_none() { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "last_event_id": last_event_id,
+        "database": match &failure {
+            None => serde_json::json!({"writes": "ok"}),
+            Some(reason) => serde_json::json!({"writes": "failing", "reason": reason}),
+        },
+    });
+    (failure.is_none(), body)
+}
+
+/// Liveness: `200` while the process runs and reads its database, naming a failing write path.
 pub async fn healthz(State(store): State<Store>) -> Response {
     match store.last_event_id().await {
-        Ok(last_event_id) => (
-            StatusCode::OK,
-            Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "last_event_id": last_event_id})),
-        )
-            .into_response(),
+        Ok(last_event_id) => {
+            (StatusCode::OK, Json(report(&store, last_event_id).1)).into_response()
+        }
         Err(error) => {
             tracing::error!(%error, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unavailable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Readiness: `200` only when this node can serve, writes included.
+pub async fn readyz(State(store): State<Store>) -> Response {
+    match store.last_event_id().await {
+        Ok(last_event_id) => {
+            let (ready, body) = report(&store, last_event_id);
+            let status = if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (status, Json(body)).into_response()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "readiness check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unavailable"})),
+            )
                 .into_response()
         }
     }

@@ -64,13 +64,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "send the body as JSON with `Content-Type: application/json`".into(),
             ));
         }
+        let limit = request
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(BODY_LIMIT, |l| l.0);
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge {
-                        limit: crate::json::BODY_LIMIT,
-                    }
+                    ApiError::PayloadTooLarge { limit }
                 } else {
                     ApiError::BadRequest {
                         code: "unreadable_body",
@@ -98,6 +100,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 /// Largest request body any role accepts: 500 items of a few KiB each, with room to spare.
+/// A route's own, smaller body limit, for the error message; set with [`small_body`].
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Limits a route's body to `limit` bytes (refused before it is read whole).
+pub fn small_body<S: Clone + Send + Sync + 'static>(
+    route: axum::routing::MethodRouter<S>,
+    limit: usize,
+) -> axum::routing::MethodRouter<S> {
+    route
+        .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(limit))
+        .layer::<_, std::convert::Infallible>(axum::Extension(BodyLimit(limit)))
+}
+
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// A successful answer: `{"success": true, "data": …}`, the shape every Switchboard API uses.

@@ -1,19 +1,43 @@
 //! A bound server: routes plus Socket.IO, on a listener that exists before it runs (tests use port 0).
 
+use crate::client::ClientAddr;
+use crate::limits::Limits;
+use crate::ratelimit::{RateLimiter, rate_limit};
 use crate::{BindError, Shutdown};
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use socketioxide::SocketIo;
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// Most packets queued for one Socket.IO client before its stream waits for it to catch up.
 const SOCKET_BUFFER: usize = 1024;
+
+/// Largest message a Socket.IO client may send over WebSocket, as over long-polling (engine.io's
+/// `max_payload`): what clients send is small, and a larger frame is refused from its header, before
+/// it is buffered.
+pub const SOCKET_MAX_MESSAGE: usize = 100_000;
 
 /// A Socket.IO server configured as every role wants it.
 pub fn socket_io() -> (socketioxide::layer::SocketIoLayer, SocketIo) {
     SocketIo::builder()
         .max_buffer_size(SOCKET_BUFFER)
+        .max_payload(SOCKET_MAX_MESSAGE as u64)
+        .ws_max_message_size(SOCKET_MAX_MESSAGE)
+        .ws_max_frame_size(SOCKET_MAX_MESSAGE)
         .build_layer()
 }
 
@@ -38,7 +62,7 @@ pub fn with_common_layers(
 async fn not_found(uri: axum::http::Uri) -> crate::ApiError {
     crate::ApiError::NotFound(format!(
         "no endpoint at {}; see docs/protocol.md",
-        uri.path()
+        crate::extract::redact_path(uri.path())
     ))
 }
 
@@ -46,6 +70,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     io: SocketIo,
+    limits: Limits,
 }
 
 impl Server {
@@ -67,33 +92,277 @@ impl Server {
             listener,
             router,
             io,
+            limits: Limits::default(),
         }
+    }
+
+    /// Replaces the default limits (timeouts, connection caps, request rates).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` triggers: then closes Socket.IO sessions (clients resume elsewhere from
-    /// their last event id) and lets in-flight requests finish, for at most `grace`.
+    /// Serves until `shutdown` triggers: then stops accepting, closes Socket.IO sessions (clients
+    /// resume elsewhere from their last event id) and lets in-flight requests finish, for at most
+    /// `grace`.
+    ///
+    /// Our own accept loop rather than `axum::serve`, for what it cannot do: a deadline for a request's
+    /// head (which also ends idle keep-alive connections), caps on connections per address and in all,
+    /// and accepting on through descriptor exhaustion with a log line a minute instead of a second.
     pub async fn run(self, shutdown: Shutdown, grace: Duration) -> std::io::Result<()> {
-        let io = self.io.clone();
-        let stop = shutdown.clone();
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
-            stop.wait().await;
-            io.close().await;
-        });
-        let server = server.into_future();
-        tokio::pin!(server);
+        let Self {
+            listener,
+            router,
+            io,
+            mut limits,
+        } = self;
+        if limits.max_connections == 0 {
+            limits.max_connections = crate::limits::raise_descriptor_limit();
+        }
+        let limits = Arc::new(limits);
+        let limiter = RateLimiter::new(limits.rates.clone());
+        let router = router
+            .layer(axum::middleware::from_fn_with_state(limiter, rate_limit))
+            .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
+            // Turns every handler into its final service once (as `into_make_service` does); served
+            // as it is, axum would build the fallback again per request, and with it the Socket.IO
+            // layer: a polling session would be unknown to the engine of the next request.
+            .with_state(());
+        let slots = ConnectionSlots::new(Arc::clone(&limits));
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .max_buf_size(MAX_HEAD_BYTES);
+        // Every connection task holds a clone; when all are gone, every connection has finished.
+        let (in_flight, mut all_finished) = tokio::sync::mpsc::channel::<()>(1);
+        let mut accept_errors = AcceptErrors::default();
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        accept_errors.handle(error).await;
+                        continue;
+                    }
+                },
+                () = shutdown.wait() => break,
+            };
+            let Some(slot) = slots.admit(peer.ip()) else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let limits = Arc::clone(&limits);
+            let service = router
+                .clone()
+                .map_request(move |mut request: Request<Incoming>| {
+                    let client = ClientAddr::resolve(peer.ip(), request.headers(), &limits);
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request.extensions_mut().insert(client);
+                    request
+                });
+            let connection = http
+                .serve_connection(
+                    TokioIo::new(CountedStream {
+                        stream,
+                        _slot: slot,
+                    }),
+                    TowerToHyperService::new(service),
+                )
+                .with_upgrades();
+            let stop = shutdown.clone();
+            let in_flight = in_flight.clone();
+            tokio::spawn(async move {
+                let _in_flight = in_flight;
+                tokio::pin!(connection);
+                let result = tokio::select! {
+                    result = connection.as_mut() => result,
+                    () = stop.wait() => {
+                        // Finish the request in progress, then close.
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(error) = result {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        drop(in_flight);
+        io.close().await;
         tokio::select! {
-            result = &mut server => result,
-            () = async { shutdown.wait().await; tokio::time::sleep(grace).await } => {
+            _ = all_finished.recv() => {},
+            () = tokio::time::sleep(grace) => {
                 tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
-                Ok(())
             }
         }
+        Ok(())
+    }
+}
+
+/// Largest request head (request line and headers) read.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// How often running out of descriptors is logged while it lasts.
+const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Accept errors, logged at most once a minute while they last.
+#[derive(Default)]
+struct AcceptErrors {
+    last_logged: Option<tokio::time::Instant>,
+    since_logged: u64,
+}
+
+impl AcceptErrors {
+    async fn handle(&mut self, error: std::io::Error) {
+        use std::io::ErrorKind as K;
+        // The client gave up between connecting and our accept: nothing to do.
+        if matches!(
+            error.kind(),
+            K::ConnectionRefused | K::ConnectionAborted | K::ConnectionReset
+        ) {
+            return;
+        }
+        self.since_logged += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last_logged
+            .is_none_or(|at| now.duration_since(at) >= ACCEPT_ERROR_LOG_EVERY)
+        {
+            tracing::error!(
+                %error,
+                times = self.since_logged,
+                "cannot accept connections (out of file descriptors?); still trying"
+            );
+            self.last_logged = Some(now);
+            self.since_logged = 0;
+        }
+        // The connection waits in the backlog; try again when a descriptor may have been freed.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Connections open now, in all and per address.
+struct ConnectionSlots {
+    limits: Arc<Limits>,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    refusals: AtomicU64,
+}
+
+impl ConnectionSlots {
+    fn new(limits: Arc<Limits>) -> Arc<Self> {
+        Arc::new(Self {
+            limits,
+            open: Mutex::new((0, HashMap::new())),
+            refusals: AtomicU64::new(0),
+        })
+    }
+
+    /// A slot for a connection from `ip`, or `None` (the connection is closed at once) past a cap.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let ip = crate::limits::canonical(ip);
+        let counted = !self.limits.is_trusted_proxy(ip);
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (total, per_address) = &mut *open;
+        let from_ip = per_address.get(&ip).copied().unwrap_or(0);
+        if *total >= self.limits.max_connections
+            || (counted && from_ip >= self.limits.connections_per_address)
+        {
+            let refusals = self.refusals.fetch_add(1, Ordering::Relaxed);
+            // One line per thousand refusals: a flood must not flood the log.
+            if refusals.is_multiple_of(1000) {
+                tracing::warn!(client = %ip, open = *total, from_client = from_ip, refused = refusals + 1, "connection refused: too many open");
+            }
+            return None;
+        }
+        *total += 1;
+        if counted {
+            *per_address.entry(ip).or_insert(0) += 1;
+        }
+        Some(Slot {
+            slots: Arc::clone(self),
+            ip: counted.then_some(ip),
+        })
+    }
+}
+
+/// A connection's place in [`ConnectionSlots`], given back when the connection (or the WebSocket it
+/// was upgraded to) closes.
+struct Slot {
+    slots: Arc<ConnectionSlots>,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self
+            .slots
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (total, per_address) = &mut *open;
+        *total = total.saturating_sub(1);
+        if let Some(ip) = self.ip
+            && let Some(count) = per_address.get_mut(&ip)
+        {
+            *count -= 1;
+            if *count == 0 {
+                per_address.remove(&ip);
+            }
+        }
+    }
+}
+
+/// A TCP stream that holds its connection's slot for as long as it lives: an upgraded WebSocket
+/// keeps the stream, so it keeps counting.
+struct CountedStream {
+    stream: TcpStream,
+    _slot: Slot,
+}
+
+impl AsyncRead for CountedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 }
