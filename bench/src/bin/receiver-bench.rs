@@ -206,8 +206,11 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
     };
     let largest_wal = Arc::new(AtomicU64::new(0));
     let wal_sampler = {
-        let (running, largest_wal, wal_path) =
-            (Arc::clone(&running), Arc::clone(&largest_wal), wal_path.clone());
+        let (running, largest_wal, wal_path) = (
+            Arc::clone(&running),
+            Arc::clone(&largest_wal),
+            wal_path.clone(),
+        );
         tokio::spawn(async move {
             while running.load(Ordering::Relaxed) {
                 let size = std::fs::metadata(&wal_path).map_or(0, |m| m.len());

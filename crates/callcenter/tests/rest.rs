@@ -171,6 +171,64 @@ async fn bad_cti_requests_get_a_4xx_naming_the_problem_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn the_phone_system_token_posts_call_events_and_reads_the_call_center_only() {
+    let app = TestCallCenter::spawn(CallCenterOptions::default()).await;
+    let pbx = app.pbx_token.clone();
+    assert!(pbx.starts_with("sbp_"));
+    let (status, _) = app
+        .cti(&[
+            ("event", "newCall"),
+            ("callId", "P1"),
+            ("from", "0912000111"),
+            ("to", "1900"),
+            ("direction", "in"),
+        ])
+        .await;
+    assert_eq!(status, 200);
+    for path in [
+        "/api/calls",
+        "/api/calls/P1",
+        "/api/agents/status",
+        "/api/call-center/status",
+    ] {
+        let (status, body) = app.call("GET", path, Some(&pbx), None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    // Nothing an admin or an agent does: no agents made, no calls answered, no customers read.
+    let (status, _) = app
+        .call(
+            "POST",
+            "/api/agents",
+            Some(&pbx),
+            Some(json!({"userId": 1, "fullName": "X", "extension": "999"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app.call("GET", "/api/customers", Some(&pbx), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .call(
+            "POST",
+            "/api/calls/P1/answer",
+            Some(&pbx),
+            Some(json!({"agentId": 1})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // A console cannot pose as the phone system with a login.
+    let (_, agent_token) = app.agent("lan", "101").await;
+    let response = app
+        .http
+        .post(format!("{}/api/v1/cti/{agent_token}", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("event=hangup&callId=P1")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 403);
+}
+
+#[tokio::test]
 async fn outbound_calls_are_logged_without_popups() {
     let app = TestCallCenter::spawn(CallCenterOptions::default()).await;
     let (lan, _) = app.agent("lan", "101").await;

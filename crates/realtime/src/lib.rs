@@ -11,6 +11,6 @@ mod socket;
 
 pub use feed::{EventFeed, FeedEvent, FeedOptions};
 pub use socket::{
-    AccessGuard, Handshake, RealtimeError, Rewrite, SESSION_COOKIE, StreamFilter, authenticate,
-    closed_signal, send, stream_events, stream_filtered,
+    AccessGuard, Handshake, MAX_SOCKETS_PER_USER, RealtimeError, Rewrite, SESSION_COOKIE,
+    StreamFilter, authenticate, closed_signal, send, stream_events, stream_filtered,
 };

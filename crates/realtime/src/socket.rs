@@ -282,7 +282,7 @@ pub async fn authenticate(
                 Ok(origin) if origin_allowed(origin, host, allowed_origins) => {}
                 Ok(origin) => {
                     let shown: String = origin.chars().take(200).collect();
-                    tracing::warn!(sid = %socket.id, origin = %shown, "socket refused: session cookie from a foreign origin");
+                    tracing::debug!(sid = %socket.id, origin = %shown, "socket refused: session cookie from a foreign origin");
                     return Err(RealtimeError::ForeignOrigin(shown));
                 }
                 Err(_) => return Err(RealtimeError::ForeignOrigin("?".into())),

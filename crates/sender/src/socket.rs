@@ -11,7 +11,7 @@ use crate::AppState;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
+use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use std::sync::Arc;
 use switchboard_domain::outbound::{MessageResultIn, Outcome, PostResultIn};
@@ -95,8 +95,10 @@ fn bot_connected(
     let (ack_state, ack_account) = (state.clone(), account.clone());
     socket.on(
         "command_ack",
-        move |socket: SocketRef, Data(body): Data<Value>, ack: AckSender| {
+        move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
             let (state, account) = (ack_state.clone(), ack_account.clone());
+            // A payload that is not JSON is answered like a missing field, not logged as our error.
+            let body = body.unwrap_or_default();
             async move {
                 let command_id = body
                     .get("command_id")
@@ -128,8 +130,9 @@ fn bot_connected(
         let (state, account) = (state.clone(), account.clone());
         socket.on(
             event,
-            move |socket: SocketRef, Data(body): Data<Value>, ack: AckSender| {
+            move |socket: SocketRef, TryData(body): TryData<Value>, ack: AckSender| {
                 let (state, account) = (state.clone(), account.clone());
+                let body = body.unwrap_or_default();
                 async move {
                     let parsed = if is_post {
                         parse::<PostResultIn>(body).and_then(PostResultIn::validate)

@@ -433,3 +433,120 @@ async fn cookie_sessions_change_nothing_without_a_json_request() {
         .expect("post");
     assert_eq!(real.status().as_u16(), 200);
 }
+
+/// The `switchboard_device` cookie a login answer sets.
+fn device_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("switchboard_device="))
+        .and_then(|v| v.split(';').next())
+        .expect("a device cookie")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn failures_elsewhere_never_lock_a_user_out_of_a_browser_they_logged_in_from() {
+    let app = TestSystem::spawn().await;
+    let login = |password: &str, cookie: Option<&str>| {
+        let mut request = app
+            .http
+            .post(format!("{}/api/auth/login", app.sender))
+            .json(&json!({"username": "admin", "password": password}));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    // The admin logs in once from her browser, which keeps the device cookie.
+    let first = login(ADMIN_PASSWORD, None).await.expect("login");
+    assert_eq!(first.status(), 200);
+    let device = device_cookie(&first);
+    assert!(
+        first
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("switchboard_device=") && v.contains("HttpOnly")),
+    );
+    // Someone else guesses: after five failures, guesses wait (and so would the right password from
+    // a place the admin is not known at).
+    for _ in 0..5 {
+        assert_eq!(
+            login("wrong guess!", None).await.expect("guess").status(),
+            401
+        );
+    }
+    let waiting = login(ADMIN_PASSWORD, None).await.expect("login");
+    assert_eq!(waiting.status(), 429);
+    assert!(waiting.headers().get("retry-after").is_some());
+    // Her browser is not locked out.
+    let again = login(ADMIN_PASSWORD, Some(&device)).await.expect("login");
+    assert_eq!(
+        again.status(),
+        200,
+        "{}",
+        again.text().await.unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn login_fields_are_bounded_before_they_are_used() {
+    let app = TestSystem::spawn().await;
+    let huge = app
+        .http
+        .post(format!("{}/api/auth/login", app.sender))
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"username":"{}","password":"x"}}"#,
+            "u".repeat(100_000)
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(huge.status(), 413);
+    let body: serde_json::Value = huge.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("4096")),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "x".repeat(65), "password": "whatever it is"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("username")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_has_a_bounded_number_of_sockets() {
+    let app = TestSystem::spawn().await;
+    let token = app.user("lan", "agent").await;
+    let mut open = Vec::new();
+    for _ in 0..switchboard_realtime::MAX_SOCKETS_PER_USER {
+        open.push(app.socket(&token).await);
+    }
+    let refused = switchboard_sioclient::Client::connect(&app.sender, &json!({"token": token}), "")
+        .await
+        .err()
+        .expect("one socket too many");
+    assert!(
+        refused.to_string().contains("too many connections"),
+        "{refused}"
+    );
+    // Another user is not affected.
+    let admin = app.admin().await;
+    let _admin_socket = app.socket(&admin).await;
+}

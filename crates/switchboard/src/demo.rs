@@ -118,7 +118,7 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
     }
     let phone_token = fresh_token(
         &store,
-        TokenKind::Api {
+        TokenKind::Pbx {
             name: PHONE_SYSTEM.into(),
         },
         PHONE_SYSTEM,

@@ -17,8 +17,10 @@ pub struct TestCallCenter {
     pub url: String,
     pub store: Store,
     pub http: reqwest::Client,
-    /// An integrator's API token: the CTI webhook's and the "CRM system" console's.
+    /// An integrator's API token: the "CRM system" console's (and older set-ups' CTI webhook).
     pub api_token: String,
+    /// The phone system's own token, in the CTI webhook's URL.
+    pub pbx_token: String,
     pub dir: tempfile::TempDir,
     shutdown: Shutdown,
 }
@@ -49,11 +51,19 @@ impl TestCallCenter {
             .await
             .expect("token")
             .1;
+        let pbx_token = store
+            .issue_token(TokenKind::Pbx {
+                name: "asterisk".into(),
+            })
+            .await
+            .expect("token")
+            .1;
         Self {
             url,
             store,
             http: reqwest::Client::new(),
             api_token,
+            pbx_token,
             dir,
             shutdown,
         }
@@ -126,7 +136,7 @@ impl TestCallCenter {
             .finish();
         let response = self
             .http
-            .post(format!("{}/api/v1/cti/{}", self.url, self.api_token))
+            .post(format!("{}/api/v1/cti/{}", self.url, self.pbx_token))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()
