@@ -173,8 +173,12 @@ async fn a_websocket_frame_over_the_limit_closes_the_connection_before_it_is_buf
     // Engine.IO's OPEN packet first: the connection works.
     let open = socket.next().await.expect("open").expect("frame");
     assert!(open.to_text().is_ok_and(|t| t.starts_with('0')), "{open:?}");
-    // Far over the limit, never joining a namespace.
-    let huge = format!("4{}", "x".repeat(switchboard_web::SOCKET_MAX_MESSAGE * 10));
+    // A well-formed CONNECT far over the limit: before, it was read whole (a 15 MB frame per session
+    // held hundreds of MB) and answered with a connect_error on a connection that stayed open.
+    let huge = format!(
+        "40{{\"token\":\"{}\"}}",
+        "x".repeat(switchboard_web::SOCKET_MAX_MESSAGE * 10)
+    );
     let _ = socket
         .send(tokio_tungstenite::tungstenite::Message::text(huge))
         .await;
