@@ -16,6 +16,7 @@ use serde_json::json;
 use switchboard_domain::Principal;
 use switchboard_domain::ValidationError;
 use switchboard_domain::callcenter::{CtiEvent, CtiParams, cti_params_from_json};
+use switchboard_web::ratelimit::AuthOutcome;
 use switchboard_web::{ApiError, PathParam as Path};
 
 /// Says once per API token (not once per call) that it should be replaced by a phone-system token.
@@ -60,10 +61,18 @@ fn params(headers: &HeaderMap, body: &[u8]) -> Result<CtiParams, ApiError> {
 pub async fn webhook(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    outcome: Option<axum::Extension<AuthOutcome>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    match state.engine.store().authenticate(&token).await? {
+    let principal = state.engine.store().authenticate(&token).await?;
+    if let Some(axum::Extension(outcome)) = outcome {
+        match &principal {
+            Some(_) => outcome.valid(),
+            None => outcome.unknown(),
+        }
+    }
+    match principal {
         Some(Principal::PhoneSystem { .. }) => {}
         Some(Principal::Integrator { token_id, .. }) => {
             warn_admin_token_in_url(token_id);

@@ -146,6 +146,12 @@ fn listen(socket: &SocketRef, state: &AppState, principal: Principal) {
                     (state.clone(), english.clone(), principal.clone());
                 async move {
                     let result = match body {
+                        _ if !switchboard_realtime::event_allowed(&socket) => {
+                            Err(ApiError::RateLimited {
+                                retry_after_seconds: 1,
+                                limit: "events on this connection",
+                            })
+                        }
                         Ok(body) => state.engine.act(&principal, action, &body).await,
                         Err(_) => Err(not_an_object().into()),
                     };

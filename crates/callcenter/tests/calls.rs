@@ -775,3 +775,27 @@ async fn an_earlier_wrap_up_does_not_cut_a_later_one_short() {
     assert_eq!(state().await, "idle");
     let _ = lan;
 }
+
+#[tokio::test]
+async fn a_console_flooding_events_is_told_to_slow_down() {
+    let app = TestCallCenter::spawn(options(20_000)).await;
+    let (_lan, lan_token) = app.agent("lan", "101").await;
+    let console = app.console(&lan_token).await;
+    // A person clicks; a script sending status changes as fast as it can is refused past its
+    // allowance, with the reason, and nothing it sent past it is acted on.
+    let mut refused = None;
+    for i in 0..300 {
+        let status = if i % 2 == 0 { "away" } else { "available" };
+        let ack = console
+            .emit_with_ack("set_agent_status", &json!({"status": status}), ACK)
+            .await
+            .expect("ack");
+        if ack["success"] == false {
+            refused = Some((i, ack));
+            break;
+        }
+    }
+    let (after, ack) = refused.expect("300 events in a row were all accepted");
+    assert!(after >= 50, "refused after only {after} events");
+    assert_eq!(ack["error"]["code"], "too_many_requests", "{ack}");
+}

@@ -54,6 +54,8 @@ impl Lang {
             (Self::En, "call_ended") => "The call has already ended",
             (Self::Vi, "forbidden") => "Bạn không có quyền thực hiện thao tác này",
             (Self::En, "forbidden") => "You may not do this",
+            (Self::Vi, "too_many_requests") => "Bạn thao tác quá nhanh; hãy thử lại sau giây lát",
+            (Self::En, "too_many_requests") => "Too many actions at once; try again in a moment",
             (Self::Vi, _) => "Máy chủ không xử lý được yêu cầu; hãy thử lại",
             (Self::En, _) => "The server could not do this; try again",
         }

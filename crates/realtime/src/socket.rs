@@ -231,6 +231,56 @@ impl Drop for UserSocketSlot {
     }
 }
 
+/// Events one socket may send, a token bucket: people click (20 a second, 100 at once), bots report
+/// every command they run (2,000 a second, 4,000 at once). An event past it is answered
+/// `too_many_requests` and not acted on.
+#[derive(Debug)]
+pub struct EventAllowance {
+    per_second: f64,
+    burst: f64,
+    state: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl EventAllowance {
+    fn for_principal(principal: &Principal) -> Self {
+        let (per_second, burst) = match principal {
+            Principal::Bot { .. } => (2000.0, 4000.0),
+            _ => (20.0, 100.0),
+        };
+        Self {
+            per_second,
+            burst,
+            state: std::sync::Mutex::new((burst, std::time::Instant::now())),
+        }
+    }
+
+    fn take(&self) -> bool {
+        let now = std::time::Instant::now();
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tokens, at) = &mut *state;
+        *tokens =
+            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        *at = now;
+        if *tokens < 1.0 {
+            return false;
+        }
+        *tokens -= 1.0;
+        true
+    }
+}
+
+/// Whether the socket may send one more event now (see [`EventAllowance`]); sockets that were not
+/// authenticated here have no allowance and may not.
+pub fn event_allowed(socket: &SocketRef) -> bool {
+    socket
+        .extensions
+        .get::<Arc<EventAllowance>>()
+        .is_some_and(|allowance| allowance.take())
+}
+
 /// The console's session cookie, which the sender sets at login (HttpOnly: page scripts cannot read it).
 /// The same name as `switchboard_web::SESSION_COOKIE`; the sender's tests check that they agree.
 pub const SESSION_COOKIE: &str = "switchboard_session";
@@ -315,6 +365,9 @@ pub async fn authenticate(
         let slot = UserSocketSlot::take(store, *user_id).ok_or(RealtimeError::TooManySockets)?;
         socket.extensions.insert(Arc::new(slot));
     }
+    socket
+        .extensions
+        .insert(Arc::new(EventAllowance::for_principal(&principal)));
     socket.extensions.insert(principal);
     socket.extensions.insert(handshake);
     Ok(())

@@ -46,15 +46,9 @@ const DEVICE_COOKIE: &str = "switchboard_device";
 /// The login's body is two short strings.
 pub const LOGIN_BODY_LIMIT: usize = 4 * 1024;
 
+/// The device cookie, if it has the form we give it (anything else is not worth remembering).
 fn device_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == DEVICE_COOKIE)
-        .map(|(_, value)| value.trim())
+    switchboard_web::cookie_in(headers, DEVICE_COOKIE)
         .filter(|v| (16..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
@@ -90,12 +84,17 @@ pub async fn login(
         })?;
     let lifetime = state.options.session_lifetime;
     let checked = {
-        let _permit = state
-            .limiter
-            .checks
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Unauthorized("the server is stopping"))?;
+        // A flood of logins waits a little for a check, then is told to come back, rather than
+        // queueing without end in front of the people who log in.
+        let _permit = tokio::time::timeout(
+            crate::limiter::CHECK_QUEUE_WAIT,
+            state.limiter.checks.acquire(),
+        )
+        .await
+        .map_err(|_| ApiError::TooManyRequests {
+            retry_after_seconds: crate::limiter::CHECK_QUEUE_WAIT.as_secs(),
+        })?
+        .map_err(|_| ApiError::Unauthorized("the server is stopping"))?;
         state
             .store
             .login(&username, &body.password, lifetime)

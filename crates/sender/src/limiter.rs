@@ -28,11 +28,15 @@ const FIRST_WAIT: Duration = Duration::from_secs(30);
 const LONGEST_WAIT: Duration = Duration::from_secs(900);
 /// How long a successful login makes a device or address known for its user.
 const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Entries kept at most; past it, idle ones go, and new known places are not recorded.
+/// Failure counts kept at most; past it, idle ones go, and if none is idle new attempts must wait.
 const MAX_ENTRIES: usize = 100_000;
+/// Known places kept per user, the newest: enough for the devices and offices one person works from.
+const KNOWN_PER_USER: usize = 20;
 
 /// Password checks running at once.
 pub const CONCURRENT_CHECKS: usize = 4;
+/// How long a login waits for a password check before it is told to come back.
+pub const CHECK_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// Where an attempt comes from, for a given user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,8 +63,9 @@ struct Failures {
 #[derive(Default)]
 struct State {
     failures: HashMap<Key, Failures>,
-    /// (username, place) → until when the place is known for the user.
-    known: HashMap<(String, Place), Instant>,
+    /// username → the places known for the user and until when, newest last. Only successful logins
+    /// add to it, so it holds at most [`KNOWN_PER_USER`] entries per real user.
+    known: HashMap<String, Vec<(Place, Instant)>>,
 }
 
 #[derive(Clone)]
@@ -101,6 +106,7 @@ impl LoginLimiter {
         device: Option<&str>,
     ) -> Result<Attempt, u64> {
         let now = Instant::now();
+        let address = switchboard_web::limits::limit_key(address);
         let mut state = self
             .state
             .lock()
@@ -109,16 +115,22 @@ impl LoginLimiter {
             state
                 .failures
                 .retain(|_, f| now.duration_since(f.last) < WINDOW || f.wait_until > now);
+            if state.failures.len() >= MAX_ENTRIES {
+                // Under a flood from everywhere at once: slow everyone rather than grow without end.
+                return Err(FIRST_WAIT.as_secs());
+            }
         }
         let places = device
             .map(|d| Place::Device(d.to_owned()))
             .into_iter()
             .chain([Place::Address(address)]);
+        let known_places = state.known.get(username);
         let known = places.into_iter().find(|place| {
-            state
-                .known
-                .get(&(username.to_owned(), place.clone()))
-                .is_some_and(|until| *until > now)
+            known_places.is_some_and(|places| {
+                places
+                    .iter()
+                    .any(|(known, until)| known == place && *until > now)
+            })
         });
         let keys: Vec<(Key, u32)> = match known {
             Some(place) => vec![(Key::Known(username.to_owned(), place), FREE_PER_KNOWN_PLACE)],
@@ -159,6 +171,7 @@ impl LoginLimiter {
     /// (`device`, the cookie value the caller now holds) become known places of the user.
     pub fn succeeded(&self, attempt: Attempt, address: IpAddr, device: &str) {
         let now = Instant::now();
+        let address = switchboard_web::limits::limit_key(address);
         let mut state = self
             .state
             .lock()
@@ -166,15 +179,14 @@ impl LoginLimiter {
         for key in attempt.keys {
             state.failures.remove(&key);
         }
-        if state.known.len() >= MAX_ENTRIES {
-            state.known.retain(|_, until| *until > now);
+        let places = state.known.entry(attempt.username).or_default();
+        for place in [Place::Address(address), Place::Device(device.to_owned())] {
+            places.retain(|(known, until)| *known != place && *until > now);
+            places.push((place, now + KNOWN_FOR));
         }
-        if state.known.len() < MAX_ENTRIES {
-            for place in [Place::Address(address), Place::Device(device.to_owned())] {
-                state
-                    .known
-                    .insert((attempt.username.clone(), place), now + KNOWN_FOR);
-            }
+        if places.len() > KNOWN_PER_USER {
+            let extra = places.len() - KNOWN_PER_USER;
+            places.drain(..extra);
         }
     }
 }
@@ -216,6 +228,21 @@ mod tests {
         assert!(limiter.attempt("lan", ip(1), None).is_ok());
         // A stolen guess at the device value does not help.
         assert!(limiter.attempt("lan", ip(66), Some("guessed")).is_err());
+    }
+
+    #[test]
+    fn known_places_are_kept_per_user_and_bounded() {
+        let limiter = LoginLimiter::default();
+        for i in 0..100u8 {
+            let attempt = limiter.attempt("lan", ip(i), None).expect("attempt");
+            limiter.succeeded(attempt, ip(i), &format!("device-{i}"));
+        }
+        let state = limiter.state.lock().expect("lock");
+        assert_eq!(state.known.len(), 1);
+        assert_eq!(state.known["lan"].len(), KNOWN_PER_USER);
+        drop(state);
+        // The newest are the ones kept.
+        assert!(limiter.attempt("lan", ip(3), Some("device-99")).is_ok());
     }
 
     #[test]

@@ -69,6 +69,14 @@ fn reply(socket: &SocketRef, ack: AckSender, event: &str, result: Result<(), (St
     let _ = ack.send(&body);
 }
 
+/// An event past the socket's allowance, as the bot receives it.
+fn too_many_events() -> (String, String) {
+    (
+        "too_many_requests".into(),
+        "too many events on this connection; slow down".into(),
+    )
+}
+
 /// A storage error as a bot receives it: the code of the one HTTP mapping (`ApiError`).
 fn storage_failure(error: StorageError) -> (String, String) {
     let error = ApiError::from(error);
@@ -100,6 +108,9 @@ fn bot_connected(
             // A payload that is not JSON is answered like a missing field, not logged as our error.
             let body = body.unwrap_or_default();
             async move {
+                if !switchboard_realtime::event_allowed(&socket) {
+                    return reply(&socket, ack, "command_ack", Err(too_many_events()));
+                }
                 let command_id = body
                     .get("command_id")
                     .and_then(Value::as_str)
@@ -134,6 +145,9 @@ fn bot_connected(
                 let (state, account) = (state.clone(), account.clone());
                 let body = body.unwrap_or_default();
                 async move {
+                    if !switchboard_realtime::event_allowed(&socket) {
+                        return reply(&socket, ack, event, Err(too_many_events()));
+                    }
                     let parsed = if is_post {
                         parse::<PostResultIn>(body).and_then(PostResultIn::validate)
                     } else {

@@ -70,7 +70,7 @@ fn decode(
 impl Store {
     /// Events with an id above `after`, oldest first, at most `limit` of them.
     pub async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>> {
-        self.read_long(move |tx| {
+        self.read(move |tx| {
             // LIMIT in the SQL text: a bound LIMIT makes SQLite prepare the statement again per value.
             let mut statement = tx.prepare_cached(&format!(
                 "SELECT id, kind, account, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT {limit}"

@@ -28,7 +28,7 @@ struct Inner {
     auth_reader: Mutex<Connection>,
     /// Long reads (searches, the call log, replays of the event log) may hold all but one reader: the
     /// last one stays free for the short reads every request makes.
-    long_reads: tokio::sync::Semaphore,
+    long_reads: Arc<tokio::sync::Semaphore>,
     next_reader: AtomicUsize,
     shared: Arc<Shared>,
 }
@@ -54,7 +54,7 @@ impl Shared {
         };
         match std::fs::metadata(&self.path) {
             Ok(meta) => file_identity(&meta) == identity,
-            Err(_) => false,
+            Err(error) => error.kind() != std::io::ErrorKind::NotFound,
         }
     }
 
@@ -160,6 +160,13 @@ pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 << 20;
 /// A restart waits at most this long for readers still using the old WAL; it is tried again later.
 const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// Past this, the writer stops to checkpoint before it writes more: checkpoints that cannot keep up
+/// (a database of many gigabytes, a slow disk) must slow the writes down, not let the WAL grow.
+pub const WAL_HARD_LIMIT_BYTES: u64 = 2 * WAL_SIZE_LIMIT_BYTES;
+
+/// How long the writer waits for readers when it must bring the WAL back.
+const HARD_CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(|e| StorageError::Open {
         path: path.to_owned(),
@@ -251,7 +258,7 @@ impl Store {
             writer: writer_tx,
             readers,
             auth_reader,
-            long_reads: tokio::sync::Semaphore::new(READERS - 1),
+            long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
             next_reader: AtomicUsize::new(0),
             shared,
         });
@@ -390,13 +397,17 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let _permit = self
-            .inner
-            .long_reads
-            .acquire()
+        let permit = Arc::clone(&self.inner.long_reads)
+            .acquire_owned()
             .await
             .map_err(|_| StorageError::Task("the store is closing".into()))?;
-        self.read(work).await
+        // The permit goes with the blocking work: a caller that hangs up cannot give it back while
+        // the query still holds a reader.
+        let conn_work = move |conn: &Connection| {
+            let _permit = permit;
+            work(conn)
+        };
+        self.read(conn_work).await
     }
 
     /// [`Store::read`] on the connection kept for checking tokens, which long reads never hold.
@@ -571,10 +582,12 @@ fn checkpoint_loop(conn: Connection, store: std::sync::Weak<Inner>) {
         let idle = commits == commits_seen;
         commits_seen = commits;
         let wal_bytes = u64::try_from(wal_pages).unwrap_or(0) * page_size;
-        let wanted = if wal_bytes >= WAL_RESTART_BYTES {
-            Some(Checkpoint::Restart)
-        } else if idle && wal_pages > 0 && copied == wal_pages {
+        // Idle first: after a last RESTART the WAL still counts its old frames until the next write,
+        // and only a TRUNCATE empties it.
+        let wanted = if idle && wal_pages > 0 && copied == wal_pages {
             Some(Checkpoint::Truncate)
+        } else if wal_bytes >= WAL_RESTART_BYTES {
+            Some(Checkpoint::Restart)
         } else {
             None
         };
@@ -601,7 +614,7 @@ fn write_loop(mut conn: Connection, inbox: std::sync::mpsc::Receiver<ToWriter>, 
         let first = match first {
             ToWriter::Work(job) => job,
             ToWriter::Checkpoint(mode, done) => {
-                checkpoint(&conn, mode);
+                checkpoint(&conn, mode, CHECKPOINT_WAIT);
                 if let Some(done) = done {
                     let _ = done.send(());
                 }
@@ -627,22 +640,40 @@ fn write_loop(mut conn: Connection, inbox: std::sync::mpsc::Receiver<ToWriter>, 
             Err(shared.write_failure().unwrap_or_default())
         } else {
             let outcome = run_group(&mut conn, &mut group);
-            shared.record_write(outcome.clone().err());
+            // A lock held by another process (split mode) is a wait, not a broken database.
+            if !outcome
+                .as_ref()
+                .is_err_and(|reason| reason.contains("database is locked"))
+            {
+                shared.record_write(outcome.clone().err());
+            }
             shared.commits.fetch_add(1, Ordering::Relaxed);
             outcome
         };
         for job in group {
             job.finish(outcome.clone());
         }
+        // The file is cut back to WAL_SIZE_LIMIT_BYTES when the WAL restarts, so a larger file means
+        // the checkpointer has fallen behind: catch up here, holding the next writes back.
+        if wal_file_size(&shared.path) > WAL_HARD_LIMIT_BYTES {
+            checkpoint(&conn, Checkpoint::Restart, HARD_CHECKPOINT_WAIT);
+        }
     }
     // Every handle is gone: leave the database file complete on its own.
-    checkpoint(&conn, Checkpoint::Truncate);
+    checkpoint(&conn, Checkpoint::Truncate, CHECKPOINT_WAIT);
 }
 
-/// Runs a checkpoint on the writer's connection, between transactions, waiting only briefly for readers.
-fn checkpoint(conn: &Connection, mode: Checkpoint) {
+fn wal_file_size(path: &Path) -> u64 {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    std::fs::metadata(&name).map_or(0, |m| m.len())
+}
+
+/// Runs a checkpoint on the writer's connection, between transactions, waiting at most `wait` for
+/// readers.
+fn checkpoint(conn: &Connection, mode: Checkpoint, wait: std::time::Duration) {
     let started = std::time::Instant::now();
-    let _ = conn.busy_timeout(CHECKPOINT_WAIT);
+    let _ = conn.busy_timeout(wait);
     let result = conn.query_row(mode.sql(), [], |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
     });

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{BIN, switchboard};
+use common::{BIN, SERVE, switchboard, wait_for_exit};
 
 /// `switchboard ARGS` through bash, with the open-file limit (soft and hard) set to `descriptors`.
 fn with_descriptor_limit(dir: &Path, descriptors: u32) -> Command {
@@ -26,17 +26,6 @@ fn with_descriptor_limit(dir: &Path, descriptors: u32) -> Command {
         };
     }
     command
-}
-
-fn wait_for_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(started.elapsed() < within, "the process did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,19 +191,7 @@ async fn huge_logins_cost_no_memory_and_a_clean_stop_leaves_the_database_whole()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_trusts_the_console_where_it_is_bound_not_a_fixed_port() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let running = common::start(
-        switchboard(dir.path()),
-        &[
-            "serve",
-            "--receiver-listen",
-            "127.0.0.1:0",
-            "--sender-listen",
-            "127.0.0.1:0",
-            "--callcenter-listen",
-            "127.0.0.1:0",
-        ],
-        3,
-    );
+    let running = common::start(switchboard(dir.path()), &SERVE, 3);
     let console = running.url("callcenter").to_owned();
     let http = reqwest::Client::new();
     let allowed = |origin: String| {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, add_bot, login, next_named, start, switchboard};
+use common::{ADMIN_PASSWORD, SERVE, add_bot, login, next_named, start, switchboard};
 use serde_json::{Value, json};
 use switchboard_sioclient::Client;
 
@@ -20,16 +20,6 @@ async fn ingest(http: &reqwest::Client, receiver: &str, bot: &str, account: &str
         .expect("ingest");
     assert!(response.status().is_success());
 }
-
-const SERVE: [&str; 7] = [
-    "serve",
-    "--receiver-listen",
-    "127.0.0.1:0",
-    "--sender-listen",
-    "127.0.0.1:0",
-    "--callcenter-listen",
-    "127.0.0.1:0",
-];
 
 #[tokio::test]
 async fn a_command_queued_before_a_sigkill_is_delivered_after_restart() {

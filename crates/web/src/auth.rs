@@ -65,13 +65,18 @@ pub fn session_cookie(parts: &Parts) -> Option<&str> {
 
 /// [`session_cookie`] from headers alone.
 pub fn session_cookie_in(headers: &axum::http::HeaderMap) -> Option<&str> {
+    cookie_in(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name` in the `Cookie` headers, if it is there and not empty.
+pub fn cookie_in<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(key, _)| *key == name)
         .map(|(_, value)| value.trim())
         .filter(|v| !v.is_empty())
 }
@@ -103,7 +108,18 @@ where
             ));
         }
         let store = Store::from_ref(state);
-        match store.authenticate(token).await? {
+        let outcome = parts
+            .extensions
+            .get::<crate::ratelimit::AuthOutcome>()
+            .cloned();
+        let principal = store.authenticate(token).await?;
+        if let Some(outcome) = outcome {
+            match &principal {
+                Some(_) => outcome.valid(),
+                None => outcome.unknown(),
+            }
+        }
+        match principal {
             Some(principal) => Ok(Self(principal)),
             None => Err(ApiError::Unauthorized("the token is unknown or revoked")),
         }

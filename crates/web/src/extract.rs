@@ -59,14 +59,22 @@ pub fn http_trace() -> HttpTrace {
 /// Longest path written to a log or an error message.
 const MAX_LOGGED_PATH: usize = 200;
 
+/// Where the CTI webhook's token sits in `path` (`/api/v1/cti/{token}`), as a byte range.
+fn cti_token_range(path: &str) -> Option<std::ops::Range<usize>> {
+    let start = path.find("/cti/")? + "/cti/".len();
+    let end = path[start..].find('/').map_or(path.len(), |i| start + i);
+    (end > start).then_some(start..end)
+}
+
+/// The token in a CTI webhook's path, if this is one.
+pub(crate) fn cti_token(path: &str) -> Option<&str> {
+    cti_token_range(path).map(|range| &path[range])
+}
+
 /// A path fit for logs: secrets in it (the CTI webhook's token) replaced, and its length bounded.
 pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
-    let redacted: std::borrow::Cow<'_, str> = match path.find("/cti/") {
-        Some(at) => {
-            let start = at + "/cti/".len();
-            let end = path[start..].find('/').map_or(path.len(), |i| start + i);
-            format!("{}***{}", &path[..start], &path[end..]).into()
-        }
+    let redacted: std::borrow::Cow<'_, str> = match cti_token_range(path) {
+        Some(range) => format!("{}***{}", &path[..range.start], &path[range.end..]).into(),
         None => path.into(),
     };
     if redacted.len() <= MAX_LOGGED_PATH {

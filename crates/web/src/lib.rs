@@ -16,8 +16,8 @@ mod server;
 mod shutdown;
 
 pub use auth::{
-    Authenticated, SESSION_COOKIE, bearer_token, require_call_center_reader, require_console,
-    session_cookie,
+    Authenticated, SESSION_COOKIE, bearer_token, cookie_in, require_call_center_reader,
+    require_console, session_cookie,
 };
 pub use bind::{BindError, bind};
 pub use client::ClientAddr;

@@ -130,6 +130,15 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The address that limits count: an IPv4 address, or the /64 network of an IPv6 one (a single
+/// customer line or server is given a whole /64, so counting single IPv6 addresses counts nothing).
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        v4 => v4,
+    }
+}
+
 /// The limits of one server (a role's port).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
@@ -140,7 +149,8 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Connections one address may hold open at once (trusted proxies are not counted).
     pub connections_per_address: usize,
-    /// Connections open at once in all; `0` takes the process's descriptor limit less a reserve.
+    /// Connections open at once in all; `0` shares the process's descriptor limit, less a reserve,
+    /// among every server of the process.
     pub max_connections: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client; nobody else's is believed.
     pub trusted_proxies: Vec<IpNet>,
@@ -179,8 +189,14 @@ impl Limits {
 const RESERVED_DESCRIPTORS: u64 = 256;
 
 /// Raises the process's open-file limit to its hard limit (systemd's default soft limit is 1,024,
-/// which a thousand idle connections exhaust) and answers how many connections that leaves room for.
+/// which a thousand idle connections exhaust) and answers how many connections that leaves room for,
+/// for all the servers of the process together. Done once per process.
 pub fn raise_descriptor_limit() -> usize {
+    static ROOM: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *ROOM.get_or_init(raise_once)
+}
+
+fn raise_once() -> usize {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => {
             let room = limit.saturating_sub(RESERVED_DESCRIPTORS).max(16);

@@ -1,18 +1,20 @@
-//! Request rate limits: a token bucket per caller (its token, or its address when it has none), one per
-//! address for everything it sends, and one per address for requests that fail authentication (probing
-//! for tokens). Refusals are `429` with `Retry-After`. Nothing here reads the database: the kind of
-//! caller is the token's prefix, and a token that turns out unknown is forgotten at once.
+//! Request rate limits: a token bucket per caller, one per address for everything it sends, and one
+//! per address for requests whose token turns out unknown (probing for tokens). Refusals are `429`
+//! with `Retry-After`. Nothing here reads the database: a token gets a bucket of its own (at its kind's
+//! rate, named by its prefix) only once [`Authenticated`](crate::Authenticated) has found it valid;
+//! until then its requests count as anonymous ones from its address, so made-up tokens buy nothing and
+//! fill no memory.
 
 use crate::ApiError;
 use crate::client::ClientAddr;
-use crate::limits::{Rate, RateLimits};
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use crate::limits::{Rate, RateLimits, limit_key};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -49,19 +51,25 @@ impl CallerKind {
 
     fn describe(self) -> &'static str {
         match self {
-            Self::Anonymous => "requests without a token from this address",
+            Self::Anonymous => "requests without a known token from this address",
             Self::User => "requests of this session",
             Self::Integrator => "requests of this API token",
             Self::Bot => "requests of this bot token",
             Self::PhoneSystem => "requests of this phone-system token",
         }
     }
+
+    /// People and integrations run searches and lists; bots and phone systems post events, which
+    /// must not be refused for being many at once during a slow moment.
+    fn bounded_in_flight(self) -> bool {
+        matches!(self, Self::User | Self::Integrator)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     Address(IpAddr),
-    /// A token, by a keyed hash of it: the limiter keeps no secrets.
+    /// A token found valid, by a keyed hash of it: the limiter keeps no secrets.
     Token(u64),
     Anonymous(IpAddr),
     FailedAuth(IpAddr),
@@ -71,31 +79,47 @@ enum Key {
 struct Bucket {
     tokens: f64,
     at: Instant,
+    rate: Rate,
 }
 
 impl Bucket {
-    fn refill(&mut self, rate: Rate, now: Instant) {
+    fn full(rate: Rate, now: Instant) -> Self {
+        Self {
+            tokens: rate.burst,
+            at: now,
+            rate,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate.per_second).min(rate.burst);
+        self.tokens = (self.tokens + elapsed * self.rate.per_second).min(self.rate.burst);
         self.at = now;
     }
 
     /// Seconds until one request is allowed again.
-    fn wait(&self, rate: Rate) -> u64 {
+    fn wait(&self) -> u64 {
         let missing = (1.0 - self.tokens).max(0.0);
-        (missing / rate.per_second).ceil().clamp(1.0, 3600.0) as u64
+        (missing / self.rate.per_second).ceil().clamp(1.0, 3600.0) as u64
     }
 }
 
-/// Buckets kept before idle (full) ones are swept away.
+/// Buckets kept before idle (full) ones are swept away; a sweep runs again only once the map has grown
+/// by as many again, so a map of busy buckets is not swept at every request.
 const SWEEP_AT: usize = 10_000;
 
 pub struct RateLimiter {
     rates: RateLimits,
-    buckets: Mutex<HashMap<Key, Bucket>>,
+    buckets: Mutex<Buckets>,
     /// Requests in progress per token (by the same keyed hash).
     in_flight: Mutex<HashMap<Key, usize>>,
     hasher: RandomState,
+}
+
+#[derive(Default)]
+struct Buckets {
+    map: HashMap<Key, Bucket>,
+    sweep_at: usize,
 }
 
 /// A request in progress, counted against its token until dropped.
@@ -127,11 +151,36 @@ pub struct Refusal {
     pub limit: &'static str,
 }
 
+/// What authentication made of a request's token, told to the limiter by [`crate::Authenticated`]
+/// (and the CTI webhook) through the request's extensions.
+#[derive(Debug, Clone, Default)]
+pub struct AuthOutcome(Arc<AtomicU8>);
+
+const VALID: u8 = 1;
+const UNKNOWN: u8 = 2;
+
+impl AuthOutcome {
+    pub fn valid(&self) {
+        self.0.store(VALID, Ordering::Relaxed);
+    }
+
+    pub fn unknown(&self) {
+        self.0.store(UNKNOWN, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u8 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 impl RateLimiter {
     pub fn new(rates: RateLimits) -> Arc<Self> {
         Arc::new(Self {
             rates,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                sweep_at: SWEEP_AT,
+            }),
             in_flight: Mutex::new(HashMap::new()),
             hasher: RandomState::new(),
         })
@@ -143,30 +192,35 @@ impl RateLimiter {
 
     /// Counts one request of `client` with `token`; refuses it when any of its buckets is empty.
     pub fn admit(&self, client: IpAddr, token: Option<&str>, now: Instant) -> Result<(), Refusal> {
-        let kind = token.map_or(CallerKind::Anonymous, CallerKind::of_token);
-        let caller = match (kind, token) {
-            (CallerKind::Anonymous, _) | (_, None) => Key::Anonymous(client),
-            (_, Some(token)) => self.token_key(token),
-        };
+        let client = limit_key(client);
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() >= SWEEP_AT {
-            self.sweep(&mut buckets, now);
+        if buckets.map.len() >= buckets.sweep_at {
+            sweep(&mut buckets.map, now);
+            buckets.sweep_at = (buckets.map.len() * 2).max(SWEEP_AT);
         }
         // An address that keeps presenting unknown tokens is refused any token until it slows down.
         if token.is_some()
-            && let Some(failures) = buckets.get_mut(&Key::FailedAuth(client))
+            && let Some(failures) = buckets.map.get_mut(&Key::FailedAuth(client))
         {
-            failures.refill(self.rates.failed_auth, now);
+            failures.refill(now);
             if failures.tokens < 1.0 {
                 return Err(Refusal {
-                    retry_after_seconds: failures.wait(self.rates.failed_auth),
+                    retry_after_seconds: failures.wait(),
                     limit: "failed authentications from this address",
                 });
             }
         }
+        // A token has its own allowance once found valid; until then it is an anonymous request.
+        let known = token
+            .map(|t| self.token_key(t))
+            .filter(|key| buckets.map.contains_key(key));
+        let (caller, kind) = match (known, token) {
+            (Some(key), Some(token)) => (key, CallerKind::of_token(token)),
+            _ => (Key::Anonymous(client), CallerKind::Anonymous),
+        };
         let checks = [
             (
                 Key::Address(client),
@@ -179,24 +233,39 @@ impl RateLimiter {
             if rate.is_unlimited() {
                 continue;
             }
-            let bucket = buckets.entry(key).or_insert(Bucket {
-                tokens: rate.burst,
-                at: now,
-            });
-            bucket.refill(rate, now);
+            let bucket = buckets.map.entry(key).or_insert(Bucket::full(rate, now));
+            bucket.refill(now);
             if bucket.tokens < 1.0 {
                 return Err(Refusal {
-                    retry_after_seconds: bucket.wait(rate),
+                    retry_after_seconds: bucket.wait(),
                     limit,
                 });
             }
         }
         for (key, rate, _) in checks {
-            if let Some(bucket) = buckets.get_mut(&key).filter(|_| !rate.is_unlimited()) {
+            if let Some(bucket) = buckets.map.get_mut(&key).filter(|_| !rate.is_unlimited()) {
                 bucket.tokens -= 1.0;
             }
         }
         Ok(())
+    }
+
+    /// `token` was found valid: from now on it is counted on its own, at its kind's rate.
+    pub fn authenticated(&self, token: &str, now: Instant) {
+        let rate = CallerKind::of_token(token).rate(&self.rates);
+        if rate.is_unlimited() {
+            return;
+        }
+        let key = self.token_key(token);
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        buckets.map.entry(key).or_insert_with(|| {
+            let mut bucket = Bucket::full(rate, now);
+            bucket.tokens -= 1.0;
+            bucket
+        });
     }
 
     /// Counts a request of `token` in progress, or `None` when the token has as many as it may.
@@ -217,57 +286,48 @@ impl RateLimiter {
         })
     }
 
-    /// `token` was refused as unknown or revoked: count a failure for the address, and forget the
-    /// token's bucket (random tokens must not fill memory).
+    /// A token was refused as unknown or revoked: count a failure for the address, and forget the
+    /// token if it had a bucket (it was revoked).
     pub fn failed_authentication(&self, client: IpAddr, token: &str, now: Instant) {
+        let client = limit_key(client);
         let rate = self.rates.failed_auth;
         let key = self.token_key(token);
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        buckets.remove(&key);
+        buckets.map.remove(&key);
         if rate.is_unlimited() {
             return;
         }
-        let bucket = buckets.entry(Key::FailedAuth(client)).or_insert(Bucket {
-            tokens: rate.burst,
-            at: now,
-        });
-        bucket.refill(rate, now);
+        let bucket = buckets
+            .map
+            .entry(Key::FailedAuth(client))
+            .or_insert(Bucket::full(rate, now));
+        bucket.refill(now);
         bucket.tokens = (bucket.tokens - 1.0).max(0.0);
-    }
-
-    /// Drops buckets that have refilled: they hold nothing a new bucket would not.
-    fn sweep(&self, buckets: &mut HashMap<Key, Bucket>, now: Instant) {
-        let rates = &self.rates;
-        buckets.retain(|key, bucket| {
-            let rate = match key {
-                Key::Address(_) => rates.address,
-                Key::Anonymous(_) => rates.anonymous,
-                Key::FailedAuth(_) => rates.failed_auth,
-                // The kind is unknown here; the slowest refill keeps a busy token's count.
-                Key::Token(_) => Rate::new(
-                    rates.user.per_second.min(rates.integrator.per_second),
-                    rates.user.burst.max(rates.integrator.burst),
-                ),
-            };
-            let mut refilled = *bucket;
-            refilled.refill(rate, now);
-            refilled.tokens < rate.burst
-        });
     }
 
     pub fn len(&self) -> usize {
         self.buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map
             .len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Drops buckets that have refilled: they hold nothing a new bucket would not.
+fn sweep(buckets: &mut HashMap<Key, Bucket>, now: Instant) {
+    buckets.retain(|_, bucket| {
+        let mut refilled = *bucket;
+        refilled.refill(now);
+        refilled.tokens < bucket.rate.burst
+    });
 }
 
 /// The token a request carries, wherever it carries it: the `Authorization` header, the session
@@ -280,12 +340,8 @@ fn token_of(request: &Request) -> Option<String> {
         return Some(token.to_owned());
     }
     let uri = request.uri();
-    if let Some(rest) = uri.path().split("/cti/").nth(1) {
-        return rest
-            .split('/')
-            .next()
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+    if let Some(token) = crate::extract::cti_token(uri.path()) {
+        return Some(token.to_owned());
     }
     uri.query()?
         .split('&')
@@ -294,8 +350,9 @@ fn token_of(request: &Request) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Requests of a Socket.IO session already open (they name it with `sid`): its handshake was counted,
-/// and a polling client makes a request per batch of events it receives.
+/// Requests of a Socket.IO session already open (they name it with `sid`): its handshake was counted
+/// as the caller's, and a polling client makes a request per batch of events it receives, so they
+/// count only against the address.
 fn is_open_socket_session(request: &Request) -> bool {
     request.uri().path().starts_with("/socket.io/")
         && request
@@ -304,19 +361,30 @@ fn is_open_socket_session(request: &Request) -> bool {
             .is_some_and(|q| q.split('&').any(|pair| pair.starts_with("sid=")))
 }
 
-/// The middleware: `axum::middleware::from_fn_with_state(limiter, rate_limit)`.
-pub async fn rate_limit(
-    State(limiter): State<Arc<RateLimiter>>,
-    client: ClientAddr,
-    request: Request,
-    next: Next,
-) -> Response {
-    if is_open_socket_session(&request) {
+/// The middleware, inside CORS (so a refusal carries CORS headers the console can read, and
+/// preflights are not counted). The limiter comes with the request from the server's accept loop;
+/// a router served any other way is not limited.
+pub async fn rate_limit(mut request: Request, next: Next) -> Response {
+    let Some(limiter) = request.extensions().get::<Arc<RateLimiter>>().cloned() else {
         return next.run(request).await;
-    }
-    let token = token_of(&request).filter(|t| t.len() <= switchboard_storage::MAX_TOKEN_LENGTH);
-    if let Err(refusal) = limiter.admit(client.0, token.as_deref(), Instant::now()) {
-        tracing::debug!(client = %client.0, limit = refusal.limit, "rate limited");
+    };
+    let client = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0);
+    let open_session = is_open_socket_session(&request);
+    let token = if open_session {
+        None
+    } else {
+        token_of(&request).filter(|t| t.len() <= switchboard_storage::MAX_TOKEN_LENGTH)
+    };
+    let admitted = if open_session {
+        limiter.admit_address(client, Instant::now())
+    } else {
+        limiter.admit(client, token.as_deref(), Instant::now())
+    };
+    if let Err(refusal) = admitted {
+        tracing::debug!(%client, limit = refusal.limit, "rate limited");
         return ApiError::RateLimited {
             retry_after_seconds: refusal.retry_after_seconds,
             limit: refusal.limit,
@@ -324,26 +392,60 @@ pub async fn rate_limit(
         .into_response();
     }
     let in_flight = match token.as_deref() {
-        Some(token) => match limiter.start(token) {
-            Some(in_flight) => Some(in_flight),
-            None => {
-                return ApiError::RateLimited {
-                    retry_after_seconds: 1,
-                    limit: "requests in progress at once for this token",
+        Some(token) if CallerKind::of_token(token).bounded_in_flight() => {
+            match limiter.start(token) {
+                Some(in_flight) => Some(in_flight),
+                None => {
+                    return ApiError::RateLimited {
+                        retry_after_seconds: 1,
+                        limit: "requests in progress at once for this token",
+                    }
+                    .into_response();
                 }
-                .into_response();
             }
-        },
-        None => None,
+        }
+        _ => None,
     };
+    let outcome = AuthOutcome::default();
+    request.extensions_mut().insert(outcome.clone());
     let response = next.run(request).await;
     drop(in_flight);
-    if response.status() == StatusCode::UNAUTHORIZED
-        && let Some(token) = token
-    {
-        limiter.failed_authentication(client.0, &token, Instant::now());
+    if let Some(token) = token {
+        match outcome.get() {
+            VALID => limiter.authenticated(&token, Instant::now()),
+            UNKNOWN => limiter.failed_authentication(client, &token, Instant::now()),
+            _ => {}
+        }
     }
     response
+}
+
+impl RateLimiter {
+    /// Counts a request against its address only.
+    fn admit_address(&self, client: IpAddr, now: Instant) -> Result<(), Refusal> {
+        let rate = self.rates.address;
+        if rate.is_unlimited() {
+            return Ok(());
+        }
+        let client = limit_key(client);
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket = buckets
+            .map
+            .entry(Key::Address(client))
+            .or_insert(Bucket::full(rate, now));
+        bucket.refill(now);
+        if bucket.tokens < 1.0 {
+            return Err(Refusal {
+                retry_after_seconds: bucket.wait(),
+                limit: "requests from this address",
+            });
+        }
+        bucket.tokens -= 1.0;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -362,7 +464,10 @@ mod tests {
             ..RateLimits::default()
         });
         let start = Instant::now();
-        for _ in 0..5 {
+        // Found valid once (the first request): from then on the session has its own bucket.
+        limiter.authenticated("sbs_a", start);
+        limiter.authenticated("sbs_b", start);
+        for _ in 0..4 {
             assert!(limiter.admit(ip("192.0.2.1"), Some("sbs_a"), start).is_ok());
         }
         let refusal = limiter
@@ -418,6 +523,39 @@ mod tests {
         assert!(limiter.start("sbs_b").is_some());
         drop(first);
         assert!(limiter.start("sbs_a").is_some());
+    }
+
+    #[test]
+    fn a_made_up_token_is_an_anonymous_request() {
+        let limiter = RateLimiter::new(RateLimits {
+            anonymous: Rate::new(0.1, 3.0),
+            ..RateLimits::default()
+        });
+        let now = Instant::now();
+        let client = ip("203.0.113.5");
+        // Each request with a new, never valid, token spends the address's anonymous allowance.
+        for i in 0..3 {
+            assert!(
+                limiter
+                    .admit(client, Some(&format!("sbs_fake{i}")), now)
+                    .is_ok()
+            );
+        }
+        assert!(limiter.admit(client, Some("sbs_fake9"), now).is_err());
+        assert!(limiter.admit(client, None, now).is_err());
+    }
+
+    #[test]
+    fn addresses_of_one_ipv6_network_share_their_limits() {
+        let limiter = RateLimiter::new(RateLimits {
+            anonymous: Rate::new(0.1, 2.0),
+            ..RateLimits::default()
+        });
+        let now = Instant::now();
+        assert!(limiter.admit(ip("2001:db8::1"), None, now).is_ok());
+        assert!(limiter.admit(ip("2001:db8::2"), None, now).is_ok());
+        assert!(limiter.admit(ip("2001:db8::3"), None, now).is_err());
+        assert!(limiter.admit(ip("2001:db8:0:1::1"), None, now).is_ok());
     }
 
     #[test]

@@ -21,7 +21,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// Most packets queued for one Socket.IO client before its stream waits for it to catch up.
 const SOCKET_BUFFER: usize = 1024;
@@ -54,6 +53,9 @@ pub fn with_common_layers(
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::json::BODY_LIMIT,
         ))
+        // Inside CORS: a refusal carries the CORS headers the console needs to read it, and CORS
+        // answers preflights before they are counted.
+        .layer(axum::middleware::from_fn(rate_limit))
         .layer(crate::cors(cors_origins))
         .layer(crate::http_trace())
 }
@@ -118,16 +120,11 @@ impl Server {
             listener,
             router,
             io,
-            mut limits,
+            limits,
         } = self;
-        if limits.max_connections == 0 {
-            limits.max_connections = crate::limits::raise_descriptor_limit();
-        }
         let limits = Arc::new(limits);
         let limiter = RateLimiter::new(limits.rates.clone());
         let router = router
-            .layer(axum::middleware::from_fn_with_state(limiter, rate_limit))
-            .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
             // Turns every handler into its final service once (as `into_make_service` does); served
             // as it is, axum would build the fallback again per request, and with it the Socket.IO
             // layer: a polling session would be unknown to the engine of the next request.
@@ -155,13 +152,16 @@ impl Server {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let limits = Arc::clone(&limits);
+            let (limits, limiter) = (Arc::clone(&limits), Arc::clone(&limiter));
             let service = router
                 .clone()
-                .map_request(move |mut request: Request<Incoming>| {
+                .map_request(move |request: Request<Incoming>| {
                     let client = ClientAddr::resolve(peer.ip(), request.headers(), &limits);
+                    let mut request =
+                        request.map(|body| DeadlineBody::new(body, limits.body_timeout));
                     request.extensions_mut().insert(ConnectInfo(peer));
                     request.extensions_mut().insert(client);
+                    request.extensions_mut().insert(Arc::clone(&limiter));
                     request
                 });
             let connection = http
@@ -201,6 +201,53 @@ impl Server {
             }
         }
         Ok(())
+    }
+}
+
+/// A request body that must arrive whole by a deadline, however it trickles in (a timeout between
+/// chunks would let one byte every few seconds hold the request forever).
+struct DeadlineBody {
+    inner: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl DeadlineBody {
+    fn new(inner: Incoming, within: Duration) -> Self {
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(within)),
+        }
+    }
+}
+
+impl hyper::body::Body for DeadlineBody {
+    type Data = hyper::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => {
+                if this.deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Some(
+                        Err("the request body did not arrive in time".into()),
+                    ));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -246,43 +293,58 @@ impl AcceptErrors {
     }
 }
 
+/// Connections open in this process, across all its servers: the descriptor budget is one.
+static OPEN_IN_PROCESS: std::sync::LazyLock<Arc<std::sync::atomic::AtomicUsize>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// Connections open now, in all and per address.
 struct ConnectionSlots {
     limits: Arc<Limits>,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    /// This server's own count when `max_connections` was set; the process's otherwise.
+    total: Arc<std::sync::atomic::AtomicUsize>,
+    max_total: usize,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
     refusals: AtomicU64,
 }
 
 impl ConnectionSlots {
     fn new(limits: Arc<Limits>) -> Arc<Self> {
+        let (total, max_total) = if limits.max_connections == 0 {
+            (
+                Arc::clone(&OPEN_IN_PROCESS),
+                crate::limits::raise_descriptor_limit(),
+            )
+        } else {
+            (Arc::default(), limits.max_connections)
+        };
         Arc::new(Self {
             limits,
-            open: Mutex::new((0, HashMap::new())),
+            total,
+            max_total,
+            per_address: Mutex::new(HashMap::new()),
             refusals: AtomicU64::new(0),
         })
     }
 
     /// A slot for a connection from `ip`, or `None` (the connection is closed at once) past a cap.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
-        let ip = crate::limits::canonical(ip);
         let counted = !self.limits.is_trusted_proxy(ip);
-        let mut open = self
-            .open
+        let ip = crate::limits::limit_key(ip);
+        let mut per_address = self
+            .per_address
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (total, per_address) = &mut *open;
         let from_ip = per_address.get(&ip).copied().unwrap_or(0);
-        if *total >= self.limits.max_connections
-            || (counted && from_ip >= self.limits.connections_per_address)
-        {
+        let total = self.total.fetch_add(1, Ordering::Relaxed);
+        if total >= self.max_total || (counted && from_ip >= self.limits.connections_per_address) {
+            self.total.fetch_sub(1, Ordering::Relaxed);
             let refusals = self.refusals.fetch_add(1, Ordering::Relaxed);
             // One line per thousand refusals: a flood must not flood the log.
             if refusals.is_multiple_of(1000) {
-                tracing::warn!(client = %ip, open = *total, from_client = from_ip, refused = refusals + 1, "connection refused: too many open");
+                tracing::warn!(client = %ip, open = total, from_client = from_ip, refused = refusals + 1, "connection refused: too many open");
             }
             return None;
         }
-        *total += 1;
         if counted {
             *per_address.entry(ip).or_insert(0) += 1;
         }
@@ -302,19 +364,18 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self
-            .slots
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (total, per_address) = &mut *open;
-        *total = total.saturating_sub(1);
-        if let Some(ip) = self.ip
-            && let Some(count) = per_address.get_mut(&ip)
-        {
-            *count -= 1;
-            if *count == 0 {
-                per_address.remove(&ip);
+        self.slots.total.fetch_sub(1, Ordering::Relaxed);
+        if let Some(ip) = self.ip {
+            let mut per_address = self
+                .slots
+                .per_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(count) = per_address.get_mut(&ip) {
+                *count -= 1;
+                if *count == 0 {
+                    per_address.remove(&ip);
+                }
             }
         }
     }

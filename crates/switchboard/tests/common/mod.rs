@@ -146,3 +146,29 @@ pub async fn login(http: &reqwest::Client, sender: &str) -> String {
         .expect("json");
     answer["data"]["token"].as_str().expect("token").to_owned()
 }
+
+/// `serve` with every role on a free port.
+pub const SERVE: [&str; 7] = [
+    "serve",
+    "--receiver-listen",
+    "127.0.0.1:0",
+    "--sender-listen",
+    "127.0.0.1:0",
+    "--callcenter-listen",
+    "127.0.0.1:0",
+];
+
+/// Waits for `child` to exit, at most `within`; its exit status.
+pub fn wait_for_exit(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(started.elapsed() < within, "the process did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
