@@ -603,6 +603,7 @@ const MAX_GROUP: usize = 64;
 
 fn write_loop(mut conn: Connection, inbox: std::sync::mpsc::Receiver<ToWriter>, shared: &Shared) {
     let mut next = None;
+    let mut last_hard_checkpoint: Option<std::time::Instant> = None;
     loop {
         let first = match next.take() {
             Some(message) => message,
@@ -655,8 +656,13 @@ fn write_loop(mut conn: Connection, inbox: std::sync::mpsc::Receiver<ToWriter>, 
         }
         // The file is cut back to WAL_SIZE_LIMIT_BYTES when the WAL restarts, so a larger file means
         // the checkpointer has fallen behind: catch up here, holding the next writes back.
-        if wal_file_size(&shared.path) > WAL_HARD_LIMIT_BYTES {
+        // At most once a second: a reader that pins the WAL (a backup, say) must not stall every group.
+        if wal_file_size(&shared.path) > WAL_HARD_LIMIT_BYTES
+            && last_hard_checkpoint
+                .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1))
+        {
             checkpoint(&conn, Checkpoint::Restart, HARD_CHECKPOINT_WAIT);
+            last_hard_checkpoint = Some(std::time::Instant::now());
         }
     }
     // Every handle is gone: leave the database file complete on its own.
