@@ -125,7 +125,8 @@ async fn one_address_cannot_hold_every_connection() {
 #[tokio::test]
 async fn callers_past_their_rate_get_429_with_retry_after() {
     let mut limits = Limits::default();
-    limits.rates.anonymous = Rate::new(0.5, 3.0);
+    // A refill so slow that no token comes back while the test runs, however loaded the machine.
+    limits.rates.anonymous = Rate::new(0.01, 3.0);
     let (addr, _shutdown) = serve(limits).await;
     let http = reqwest::Client::new();
     let get = |token: Option<&'static str>| {
@@ -146,7 +147,7 @@ async fn callers_past_their_rate_get_429_with_retry_after() {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
-    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert!((90..=100).contains(&retry_after), "{retry_after}");
     let body: serde_json::Value = refused.json().await.expect("json");
     assert_eq!(body["error"]["code"], "too_many_requests");
     assert!(
