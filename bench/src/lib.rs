@@ -2,6 +2,29 @@
 
 use hdrhistogram::Histogram;
 
+/// `batch_size` realistic Vietnamese messages of `account`, batch number `seq`, spread over
+/// `conversations` conversations: what a busy page's bot posts.
+pub fn messages(
+    account: &str,
+    seq: u64,
+    batch_size: usize,
+    conversations: usize,
+) -> Vec<serde_json::Value> {
+    (0..batch_size)
+        .map(|i| {
+            let n = (seq as usize * batch_size + i) % conversations;
+            serde_json::json!({
+                "message_id": format!("{account}-{seq}-{i}"),
+                "conversation": {"thread_id": format!("t{n}"), "participant_id": format!("u{n}"),
+                                 "participant_name": "Phạm Minh Châu"},
+                "direction": "in",
+                "text": "Chào shop, mẫu áo này còn size M màu xanh không ạ? Giao về Đà Nẵng mất mấy ngày?",
+                "sent_at": 1_767_225_600 + seq as i64,
+            })
+        })
+        .collect()
+}
+
 /// Microseconds, from 1 µs to 60 s, three significant digits.
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant bounds are valid")

@@ -65,19 +65,7 @@ type SendTimes = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// A batch of realistic messages, `batch_size` of them, each in its own conversation of 500.
 fn batch_body(account: &str, seq: u64, batch_size: usize) -> Vec<u8> {
-    let messages: Vec<Value> = (0..batch_size)
-        .map(|i| {
-            let n = (seq as usize * batch_size + i) % 500;
-            json!({
-                "message_id": format!("{account}-{seq}-{i}"),
-                "conversation": {"thread_id": format!("t{n}"), "participant_id": format!("u{n}"),
-                                 "participant_name": "Phạm Minh Châu"},
-                "direction": "in",
-                "text": "Chào shop, mẫu áo này còn size M màu xanh không ạ? Giao về Đà Nẵng mất mấy ngày?",
-                "sent_at": 1_767_225_600 + seq as i64,
-            })
-        })
-        .collect();
+    let messages = switchboard_bench::messages(account, seq, batch_size, 500);
     serde_json::to_vec(&json!({"user_id_chat": account, "messages": messages})).unwrap_or_default()
 }
 

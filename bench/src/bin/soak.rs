@@ -305,32 +305,25 @@ async fn soak(
             let mut seq = 0u64;
             while Instant::now() < deadline {
                 ticker.tick().await;
-                let messages: Vec<Value> = (0..100)
-                    .map(|i| {
-                        let n = (seq * 100 + i) % 2000;
-                        json!({
-                            "message_id": format!("{account}-{seq}-{i}"),
-                            "conversation": {"thread_id": format!("t{n}"), "participant_id": format!("u{n}"),
-                                             "participant_name": "Phạm Minh Châu"},
-                            "direction": "in",
-                            "text": "Chào shop, mẫu áo này còn size M màu xanh không ạ? Giao về Đà Nẵng mất mấy ngày?",
-                            "sent_at": 1_767_225_600 + seq as i64,
-                        })
-                    })
-                    .collect();
+                let messages = switchboard_bench::messages(&account, seq, 100, 2000);
                 seq += 1;
                 let body = json!({"user_id_chat": account, "messages": messages});
-                let (http, url, token, counts) =
-                    (http.clone(), url.clone(), token.clone(), Arc::clone(&counts));
+                let (http, url, token, counts) = (
+                    http.clone(),
+                    url.clone(),
+                    token.clone(),
+                    Arc::clone(&counts),
+                );
                 tokio::spawn(async move {
                     let answer = http.post(url).bearer_auth(token).json(&body).send().await;
                     if let Ok(answer) = answer
                         && answer.status().is_success()
                         && let Ok(value) = answer.json::<Value>().await
                     {
-                        counts
-                            .committed
-                            .fetch_add(value["data"]["new"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                        counts.committed.fetch_add(
+                            value["data"]["new"].as_u64().unwrap_or(0),
+                            Ordering::Relaxed,
+                        );
                     }
                 });
             }

@@ -4,20 +4,10 @@
 
 mod common;
 
-use common::{add_bot, start, switchboard};
+use common::{SERVE, add_bot, start, switchboard};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
-
-const SERVE: [&str; 7] = [
-    "serve",
-    "--receiver-listen",
-    "127.0.0.1:0",
-    "--sender-listen",
-    "127.0.0.1:0",
-    "--callcenter-listen",
-    "127.0.0.1:0",
-];
 
 /// Runs `switchboard bot ARGS` to its end (at most 20 s) and returns (exit code, stderr).
 fn bot_exit(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {

@@ -3,18 +3,8 @@
 
 mod common;
 
-use common::{start, switchboard};
+use common::{SERVE, start, switchboard};
 use serde_json::{Value, json};
-
-const SERVE: [&str; 7] = [
-    "serve",
-    "--receiver-listen",
-    "127.0.0.1:0",
-    "--sender-listen",
-    "127.0.0.1:0",
-    "--callcenter-listen",
-    "127.0.0.1:0",
-];
 
 fn port(url: &str) -> u16 {
     url.rsplit(':')
