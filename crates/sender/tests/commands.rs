@@ -137,9 +137,16 @@ async fn unacknowledged_commands_come_again_after_a_reconnect_and_the_bot_execut
             sends += 1;
         }
         if round == 2 {
-            bot.emit("command_ack", &json!({"command_id": id}))
-                .expect("ack");
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            // The server answers the ack once it has recorded it: wait for that, not for a while.
+            let recorded = bot
+                .emit_with_ack(
+                    "command_ack",
+                    &json!({"command_id": id}),
+                    std::time::Duration::from_secs(10),
+                )
+                .await
+                .expect("ack answered");
+            assert_eq!(recorded["success"], true, "{recorded}");
         }
         // Rounds 0 and 1 drop the connection without acknowledging.
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cli, next_named, start, switchboard};
+use common::{cli, next_named, next_named_within, start, switchboard};
 use serde_json::{Value, json};
 use switchboard_sioclient::Client;
 
@@ -31,8 +31,9 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
         "callcenter",
         "--listen",
         "127.0.0.1:0",
+        // Long enough that a restart on a loaded machine comes before the call moves on.
         "--ring-timeout-seconds",
-        "5",
+        "15",
     ];
     let running = start(switchboard(dir.path()), &args, 1);
     let url = running.url("callcenter").to_owned();
@@ -80,7 +81,12 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
         (&json!("SURVIVOR"), &json!(agents[0]))
     );
     // Nobody answers: the resumed timer moves it to the other agent.
-    let moved = next_named(&mut console, "incoming_call_to_crm").await;
+    let moved = next_named_within(
+        &mut console,
+        "incoming_call_to_crm",
+        std::time::Duration::from_secs(30),
+    )
+    .await;
     assert_eq!(
         (&moved["callId"], &moved["assignedAgent"]["id"]),
         (&json!("SURVIVOR"), &json!(agents[1]))

@@ -122,10 +122,20 @@ pub async fn next_named(
     client: &mut switchboard_sioclient::Client,
     name: &str,
 ) -> serde_json::Value {
+    next_named_within(client, name, std::time::Duration::from_secs(10)).await
+}
+
+/// The next Socket.IO event named `name` (others skipped), within `within`.
+pub async fn next_named_within(
+    client: &mut switchboard_sioclient::Client,
+    name: &str,
+    within: std::time::Duration,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + within;
     loop {
-        let event = tokio::time::timeout(std::time::Duration::from_secs(10), client.next_event())
+        let event = tokio::time::timeout_at(deadline, client.next_event())
             .await
-            .expect("in time")
+            .unwrap_or_else(|_| panic!("no {name} within {within:?}"))
             .expect("open");
         if event.name == name {
             return event.data().expect("data");
