@@ -67,10 +67,7 @@ pub async fn webhook(
 ) -> Result<Response, ApiError> {
     let principal = state.engine.store().authenticate(&token).await?;
     if let Some(axum::Extension(outcome)) = outcome {
-        match &principal {
-            Some(_) => outcome.valid(),
-            None => outcome.unknown(),
-        }
+        outcome.record(principal.is_some());
     }
     match principal {
         Some(Principal::PhoneSystem { .. }) => {}

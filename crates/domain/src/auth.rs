@@ -28,6 +28,21 @@ impl Role {
     }
 }
 
+/// The console's session cookie: HttpOnly, so page scripts (and injected ones) cannot read it. Read by
+/// the HTTP side and by the Socket.IO handshake alike.
+pub const SESSION_COOKIE: &str = "switchboard_session";
+
+/// The value of the cookie `name` in these `Cookie` header values, if it is there and not empty.
+pub fn cookie<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+    headers
+        .into_iter()
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {

@@ -10,6 +10,7 @@ pub mod encoding;
 pub mod event;
 pub mod facebook;
 pub mod ingest;
+pub mod limits;
 pub mod outbound;
 pub mod phone;
 pub mod routing;

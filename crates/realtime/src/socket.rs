@@ -7,6 +7,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::DisconnectReason;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_domain::limits::{CountedSlots, Rate, TokenBucket};
 use switchboard_domain::{EventKind, Principal};
 use switchboard_storage::Store;
 use tokio::sync::watch;
@@ -192,83 +193,33 @@ const MAX_ACCOUNT_ID: usize = 128;
 pub const MAX_SOCKETS_PER_USER: usize = 24;
 
 /// A user's open sockets, per database (several test servers share a process).
-static SOCKETS_PER_USER: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<(std::path::PathBuf, i64), usize>>,
-> = std::sync::LazyLock::new(Default::default);
-
-/// One of a user's sockets, counted until the socket (and this with its extensions) is dropped.
-#[derive(Debug)]
-pub struct UserSocketSlot {
-    key: (std::path::PathBuf, i64),
-}
-
-impl UserSocketSlot {
-    fn take(store: &Store, user_id: i64) -> Option<Self> {
-        let key = (store.path().to_owned(), user_id);
-        let mut open = SOCKETS_PER_USER
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = open.entry(key.clone()).or_insert(0);
-        if *count >= MAX_SOCKETS_PER_USER {
-            return None;
-        }
-        *count += 1;
-        Some(Self { key })
-    }
-}
-
-impl Drop for UserSocketSlot {
-    fn drop(&mut self) {
-        let mut open = SOCKETS_PER_USER
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.key);
-            }
-        }
-    }
-}
+static SOCKETS_PER_USER: std::sync::LazyLock<Arc<CountedSlots<(std::path::PathBuf, i64)>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Events one socket may send, a token bucket: people click (20 a second, 100 at once), bots report
 /// every command they run (2,000 a second, 4,000 at once). An event past it is answered
 /// `too_many_requests` and not acted on.
 #[derive(Debug)]
-pub struct EventAllowance {
-    per_second: f64,
-    burst: f64,
-    state: std::sync::Mutex<(f64, std::time::Instant)>,
-}
+pub struct EventAllowance(std::sync::Mutex<TokenBucket>);
 
 impl EventAllowance {
     fn for_principal(principal: &Principal) -> Self {
-        let (per_second, burst) = match principal {
-            Principal::Bot { .. } => (2000.0, 4000.0),
-            _ => (20.0, 100.0),
+        let rate = match principal {
+            Principal::Bot { .. } => Rate::new(2000.0, 4000.0),
+            _ => Rate::new(20.0, 100.0),
         };
-        Self {
-            per_second,
-            burst,
-            state: std::sync::Mutex::new((burst, std::time::Instant::now())),
-        }
+        Self(std::sync::Mutex::new(TokenBucket::full(
+            rate,
+            std::time::Instant::now(),
+        )))
     }
 
     fn take(&self) -> bool {
-        let now = std::time::Instant::now();
-        let mut state = self
-            .state
+        self.0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (tokens, at) = &mut *state;
-        *tokens =
-            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
-        *at = now;
-        if *tokens < 1.0 {
-            return false;
-        }
-        *tokens -= 1.0;
-        true
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(std::time::Instant::now())
+            .is_ok()
     }
 }
 
@@ -282,18 +233,11 @@ pub fn event_allowed(socket: &SocketRef) -> bool {
 }
 
 /// The console's session cookie, which the sender sets at login (HttpOnly: page scripts cannot read it).
-/// The same name as `switchboard_web::SESSION_COOKIE`; the sender's tests check that they agree.
-pub const SESSION_COOKIE: &str = "switchboard_session";
+pub use switchboard_domain::auth::SESSION_COOKIE;
 
 /// The session token in a request's `Cookie` headers, if there is one.
 fn session_cookie<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    headers
-        .into_iter()
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty())
+    switchboard_domain::auth::cookie(headers, SESSION_COOKIE)
 }
 
 /// Whether a page of `origin` may act with the browser's cookie here: its origin is on the role's
@@ -362,7 +306,10 @@ pub async fn authenticate(
         RealtimeError::BadToken
     })?;
     if let Principal::User { user_id, .. } = &principal {
-        let slot = UserSocketSlot::take(store, *user_id).ok_or(RealtimeError::TooManySockets)?;
+        let slot = SOCKETS_PER_USER
+            .take((store.path().to_owned(), *user_id), MAX_SOCKETS_PER_USER)
+            .ok_or(RealtimeError::TooManySockets)?;
+        // Counted until the socket, and with it its extensions, is dropped.
         socket.extensions.insert(Arc::new(slot));
     }
     socket

@@ -28,17 +28,27 @@ pub fn require_admin(principal: &Principal) -> Result<(), ApiError> {
     }
 }
 
-fn cookie(state: &AppState, token: &str, max_age: u64) -> Option<HeaderValue> {
+/// An HttpOnly, same-site cookie (`Secure` when the deployment says so).
+fn cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: u64,
+) -> Option<HeaderValue> {
     let secure = if state.options.secure_cookies {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+        "{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age}{secure}"
     ))
     .ok()
 }
+
+/// The device cookie lasts a year.
+const DEVICE_COOKIE_SECONDS: u64 = 365 * 24 * 3600;
 
 /// The cookie that makes a browser a known place of the users who logged in with it (see the limiter).
 const DEVICE_COOKIE: &str = "switchboard_device";
@@ -113,17 +123,16 @@ pub async fn login(
     let expires_at =
         UnixMillis(UnixMillis::now().0 + i64::try_from(lifetime.as_millis()).unwrap_or(0));
     let mut response = ok(json!({"token": token, "expires_at": expires_at, "user": user}));
-    if let Some(value) = cookie(&state, &token, lifetime.as_secs()) {
+    if let Some(value) = cookie(&state, SESSION_COOKIE, &token, "/", lifetime.as_secs()) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
-    let secure = if state.options.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "{DEVICE_COOKIE}={device}; HttpOnly; SameSite=Strict; Path=/api/auth; Max-Age=31536000{secure}"
-    )) {
+    if let Some(value) = cookie(
+        &state,
+        DEVICE_COOKIE,
+        &device,
+        "/api/auth",
+        DEVICE_COOKIE_SECONDS,
+    ) {
         response.headers_mut().append(SET_COOKIE, value);
     }
     Ok(response)
@@ -151,7 +160,7 @@ pub async fn logout(
         state.feed.revalidate_sockets();
     }
     let mut response = ok(json!({"logged_out": true}));
-    if let Some(value) = cookie(&state, "", 0) {
+    if let Some(value) = cookie(&state, SESSION_COOKIE, "", "/", 0) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
     Ok(response.into_response())

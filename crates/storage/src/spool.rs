@@ -89,11 +89,11 @@ impl Spool {
             path: path.to_owned(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_error(e.into()))?;
-        }
+        // What the bot collected is the customers' words: private to the owner, like the CRM's database.
+        crate::sqlite::private_files(path).map_err(|e| open_error(e.into()))?;
         let mut conn = Connection::open(path).map_err(|e| open_error(e.into()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        crate::sqlite::private_files(path).map_err(|e| open_error(e.into()))?;
         // FULL: a collected item confirmed to the driver (and so to Facebook) survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;

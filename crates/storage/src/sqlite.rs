@@ -19,7 +19,6 @@ pub struct Store {
 }
 
 struct Inner {
-    path: PathBuf,
     /// Work for the writer thread, which owns the only write connection.
     writer: std::sync::mpsc::Sender<ToWriter>,
     readers: Vec<Mutex<Connection>>,
@@ -78,6 +77,23 @@ impl Shared {
         }
     }
 
+    /// Whether the file is lost (removed or replaced under us), noticing it now if it just was.
+    fn file_lost(&self) -> bool {
+        if self.file_lost.load(Ordering::Relaxed) {
+            return true;
+        }
+        if self.file_is_ours() {
+            return false;
+        }
+        if !self.file_lost.swap(true, Ordering::Relaxed) {
+            self.record_write(Some(format!(
+                "the database file {} was removed or replaced while switchboard was running; restore it and restart",
+                self.path.display()
+            )));
+        }
+        true
+    }
+
     fn write_failure(&self) -> Option<String> {
         self.write_failure
             .lock()
@@ -118,7 +134,7 @@ impl Checkpoint {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.inner.path)
+            .field("path", &self.inner.shared.path)
             .finish()
     }
 }
@@ -198,14 +214,6 @@ impl Store {
             path: path.clone(),
             source: Box::new(e),
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(open_error)?;
-        }
         private_files(&path).map_err(open_error)?;
         let mut writer = open_connection(
             &path,
@@ -254,7 +262,6 @@ impl Store {
             .spawn(move || write_loop(writer, writer_rx, &writer_shared))
             .map_err(open_error)?;
         let inner = Arc::new(Inner {
-            path: path.clone(),
             writer: writer_tx,
             readers,
             auth_reader,
@@ -275,9 +282,7 @@ impl Store {
     /// this one's). Different roles in different processes (split mode) share the file as before.
     pub fn claim_role(&self, role: &str) -> Result<RoleLock> {
         use std::io::{Read as _, Seek as _, Write as _};
-        let mut name = self.inner.path.as_os_str().to_owned();
-        name.push(format!(".{role}.lock"));
-        let path = PathBuf::from(name);
+        let path = sibling(self.path(), &format!(".{role}.lock"));
         let open_error = |e: std::io::Error| StorageError::Open {
             path: path.clone(),
             source: Box::new(e),
@@ -300,7 +305,7 @@ impl Store {
                 let _ = file.read_to_string(&mut pid);
                 return Err(StorageError::RoleTaken {
                     role: role.to_owned(),
-                    path: self.inner.path.clone(),
+                    path: self.path().to_owned(),
                     pid: pid.trim().chars().take(20).collect(),
                 });
             }
@@ -316,9 +321,7 @@ impl Store {
     /// they work; for health checks. Checks the file afresh, so an idle server notices too.
     pub fn write_failure(&self) -> Option<String> {
         let shared = &self.inner.shared;
-        if !shared.file_lost.load(Ordering::Relaxed) && !shared.file_is_ours() {
-            lose_file(shared);
-        }
+        shared.file_lost();
         shared.write_failure()
     }
 
@@ -337,7 +340,7 @@ impl Store {
     }
 
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        &self.inner.shared.path
     }
 
     /// Runs `work` as one all-or-nothing unit of a write transaction and answers once it is committed.
@@ -372,8 +375,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        self.off_runtime(move |inner| {
             let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
             let count = inner.readers.len();
             // Prefer an idle connection; wait on our turn's one only if all are busy.
@@ -387,7 +389,18 @@ impl Store {
             work(&conn)
         })
         .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
+    /// Runs blocking database work on a blocking thread.
+    async fn off_runtime<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
     /// [`Store::read`] for a read that may take long (a search, a page of the call log, a replay of
@@ -416,8 +429,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        self.off_runtime(move |inner| {
             let conn = inner
                 .auth_reader
                 .lock()
@@ -425,7 +437,6 @@ impl Store {
             work(&conn)
         })
         .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
     }
 }
 
@@ -435,9 +446,23 @@ pub struct RoleLock {
     _file: std::fs::File,
 }
 
+/// The file beside the database named by its path and `suffix` (`-wal`, `.receiver.lock`).
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// The database file and its WAL and shared-memory files readable by their owner only, like the key.
-fn private_files(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+/// Its folder is created `0700` when missing.
+pub(crate) fn private_files(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+    }
     // Created here first, so SQLite (which gives its WAL the database file's mode) never makes it 0644.
     std::fs::OpenOptions::new()
         .create(true)
@@ -445,24 +470,15 @@ fn private_files(path: &Path) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     for suffix in ["", "-wal", "-shm"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+        match std::fs::set_permissions(
+            sibling(path, suffix),
+            std::fs::Permissions::from_mode(0o600),
+        ) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             other => other?,
         }
     }
     Ok(())
-}
-
-/// The file was removed or replaced under us: whatever we write now is lost, so write nothing more.
-fn lose_file(shared: &Shared) {
-    if !shared.file_lost.swap(true, Ordering::Relaxed) {
-        shared.record_write(Some(format!(
-            "the database file {} was removed or replaced while switchboard was running; restore it and restart",
-            shared.path.display()
-        )));
-    }
 }
 
 /// How a unit of write work ended inside the group's transaction.
@@ -492,13 +508,9 @@ struct TypedJob<T, F> {
 fn unavailable(error: &rusqlite::Error) -> Option<String> {
     use rusqlite::ErrorCode as E;
     match error.sqlite_error_code()? {
-        E::DiskFull | E::SystemIoFailure | E::ReadOnly | E::CannotOpen | E::NotADatabase => {
-            Some(match error.sqlite_error_code() {
-                Some(E::DiskFull) => {
-                    "the disk is full (or the database reached its size limit)".to_owned()
-                }
-                _ => error.to_string(),
-            })
+        E::DiskFull => Some("the disk is full (or the database reached its size limit)".to_owned()),
+        E::SystemIoFailure | E::ReadOnly | E::CannotOpen | E::NotADatabase => {
+            Some(error.to_string())
         }
         _ => None,
     }
@@ -634,22 +646,21 @@ fn write_loop(mut conn: Connection, inbox: std::sync::mpsc::Receiver<ToWriter>, 
                 Err(_) => break,
             }
         }
-        if !shared.file_lost.load(Ordering::Relaxed) && !shared.file_is_ours() {
-            lose_file(shared);
-        }
-        let outcome = if shared.file_lost.load(Ordering::Relaxed) {
+        // Whatever is written to a file removed under us is lost: write nothing more.
+        let outcome = if shared.file_lost() {
             Err(shared.write_failure().unwrap_or_default())
         } else {
             let outcome = run_group(&mut conn, &mut group);
-            // A lock held by another process (split mode) is a wait, not a broken database.
-            if !outcome
-                .as_ref()
-                .is_err_and(|reason| reason.contains("database is locked"))
-            {
-                shared.record_write(outcome.clone().err());
+            match &outcome {
+                Ok(()) => shared.record_write(None),
+                Err(failure) if failure.database_down => {
+                    shared.record_write(Some(failure.reason.clone()))
+                }
+                // A lock held by another process (split mode), say: a wait, not a broken database.
+                Err(_) => {}
             }
             shared.commits.fetch_add(1, Ordering::Relaxed);
-            outcome
+            outcome.map_err(|failure| failure.reason)
         };
         for job in group {
             job.finish(outcome.clone());
@@ -670,9 +681,7 @@ fn write_loop(mut conn: Connection, inbox: std::sync::mpsc::Receiver<ToWriter>, 
 }
 
 fn wal_file_size(path: &Path) -> u64 {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
-    std::fs::metadata(&name).map_or(0, |m| m.len())
+    std::fs::metadata(sibling(path, "-wal")).map_or(0, |m| m.len())
 }
 
 /// Runs a checkpoint on the writer's connection, between transactions, waiting at most `wait` for
@@ -696,12 +705,28 @@ fn checkpoint(conn: &Connection, mode: Checkpoint, wait: std::time::Duration) {
     }
 }
 
-/// Commits a group; `Err` with the reason when it could not (then nothing of it was written).
+/// Why a group was not committed (then nothing of it was written).
+struct NotCommitted {
+    reason: String,
+    /// The database itself cannot write (disk full, I/O), as opposed to a wait or a lock.
+    database_down: bool,
+}
+
+/// Commits a group.
 fn run_group(
     conn: &mut Connection,
     group: &mut [Box<dyn WriteJob>],
-) -> std::result::Result<(), String> {
-    let describe = |e: rusqlite::Error| unavailable(&e).unwrap_or_else(|| e.to_string());
+) -> std::result::Result<(), NotCommitted> {
+    let describe = |e: rusqlite::Error| match unavailable(&e) {
+        Some(reason) => NotCommitted {
+            reason,
+            database_down: true,
+        },
+        None => NotCommitted {
+            reason: e.to_string(),
+            database_down: false,
+        },
+    };
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(describe)?;
@@ -714,7 +739,12 @@ fn run_group(
             }
             // SQLite may have rolled back the whole transaction (a full disk does): nothing of this
             // group can commit, and the other units are answered that the database is unavailable.
-            UnitOutcome::Unavailable(reason) => return Err(reason),
+            UnitOutcome::Unavailable(reason) => {
+                return Err(NotCommitted {
+                    reason,
+                    database_down: true,
+                });
+            }
         }
         tx.run("RELEASE unit", []).map_err(describe)?;
     }
@@ -817,9 +847,7 @@ mod tests {
     }
 
     fn file_size(path: &Path, suffix: &str) -> u64 {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        std::fs::metadata(&name).map_or(0, |m| m.len())
+        std::fs::metadata(sibling(path, suffix)).map_or(0, |m| m.len())
     }
 
     /// Waits (with a deadline, never a fixed sleep) until `done` holds.
@@ -939,6 +967,20 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(dir_mode, 0o700);
+        // A bot's spool too: it holds what customers wrote.
+        let spool_path = dir.path().join("bots/page.db");
+        let _spool = crate::Spool::open(&spool_path).expect("spool");
+        for (path, wanted) in [
+            (spool_path.clone(), 0o600),
+            (dir.path().join("bots"), 0o700),
+        ] {
+            let mode = std::fs::metadata(&path)
+                .expect("exists")
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, wanted, "{}", path.display());
+        }
     }
 
     #[tokio::test]

@@ -32,8 +32,7 @@ pub fn require_call_center_reader(principal: &Principal) -> Result<(), ApiError>
     }
 }
 
-/// The console's session cookie: HttpOnly, so page scripts (and injected ones) cannot read it.
-pub const SESSION_COOKIE: &str = "switchboard_session";
+pub use switchboard_domain::auth::SESSION_COOKIE;
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
@@ -68,17 +67,22 @@ pub fn session_cookie_in(headers: &axum::http::HeaderMap) -> Option<&str> {
     cookie_in(headers, SESSION_COOKIE)
 }
 
+/// The token a request's headers carry: `Authorization: Bearer`, else the session cookie (then
+/// `true`). The one order the rate limiter and authentication both follow.
+pub(crate) fn header_token(headers: &axum::http::HeaderMap) -> Option<(&str, bool)> {
+    match bearer_in(headers) {
+        Some(token) => Some((token, false)),
+        None => session_cookie_in(headers).map(|token| (token, true)),
+    }
+}
+
 /// The value of the cookie `name` in the `Cookie` headers, if it is there and not empty.
 pub fn cookie_in<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
+    let values = headers
         .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim())
-        .filter(|v| !v.is_empty())
+        .into_iter()
+        .filter_map(|v| v.to_str().ok());
+    switchboard_domain::auth::cookie(values, name)
 }
 
 impl<S> FromRequestParts<S> for Authenticated
@@ -89,16 +93,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let (token, from_cookie) = match bearer_token(parts) {
-            Some(token) => (token, false),
-            None => match session_cookie(parts) {
-                Some(token) => (token, true),
-                None => {
-                    return Err(ApiError::Unauthorized(
-                        "log in, or send a token as `Authorization: Bearer <token>`",
-                    ));
-                }
-            },
+        let Some((token, from_cookie)) = header_token(&parts.headers) else {
+            return Err(ApiError::Unauthorized(
+                "log in, or send a token as `Authorization: Bearer <token>`",
+            ));
         };
         if from_cookie && !is_safe(parts) {
             return Err(ApiError::Forbidden(
@@ -114,10 +112,7 @@ where
             .cloned();
         let principal = store.authenticate(token).await?;
         if let Some(outcome) = outcome {
-            match &principal {
-                Some(_) => outcome.valid(),
-                None => outcome.unknown(),
-            }
+            outcome.record(principal.is_some());
         }
         match principal {
             Some(principal) => Ok(Self(principal)),

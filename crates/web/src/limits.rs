@@ -5,25 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// A sustained rate with a burst allowance (a token bucket).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate {
-    pub per_second: f64,
-    pub burst: f64,
-}
-
-impl Rate {
-    pub const fn new(per_second: f64, burst: f64) -> Self {
-        Self { per_second, burst }
-    }
-
-    /// No limit: for benchmarks that measure the server, not its limiter.
-    pub const UNLIMITED: Self = Self::new(f64::INFINITY, f64::INFINITY);
-
-    pub fn is_unlimited(&self) -> bool {
-        self.per_second.is_infinite()
-    }
-}
+pub use switchboard_domain::limits::Rate;
 
 /// Request rates by kind of caller. A caller with a token is counted by its token, one without by its
 /// address; every request also counts for its address, so one address cannot multiply its allowance by

@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use switchboard_domain::limits::{CountedSlots, Held, TokenBucket};
 
 /// The kinds of caller a token's prefix names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,35 +76,6 @@ enum Key {
     FailedAuth(IpAddr),
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-    rate: Rate,
-}
-
-impl Bucket {
-    fn full(rate: Rate, now: Instant) -> Self {
-        Self {
-            tokens: rate.burst,
-            at: now,
-            rate,
-        }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate.per_second).min(self.rate.burst);
-        self.at = now;
-    }
-
-    /// Seconds until one request is allowed again.
-    fn wait(&self) -> u64 {
-        let missing = (1.0 - self.tokens).max(0.0);
-        (missing / self.rate.per_second).ceil().clamp(1.0, 3600.0) as u64
-    }
-}
-
 /// Buckets kept before idle (full) ones are swept away; a sweep runs again only once the map has grown
 /// by as many again, so a map of busy buckets is not swept at every request.
 const SWEEP_AT: usize = 10_000;
@@ -112,37 +84,18 @@ pub struct RateLimiter {
     rates: RateLimits,
     buckets: Mutex<Buckets>,
     /// Requests in progress per token (by the same keyed hash).
-    in_flight: Mutex<HashMap<Key, usize>>,
+    in_flight: Arc<CountedSlots<Key>>,
     hasher: RandomState,
 }
 
 #[derive(Default)]
 struct Buckets {
-    map: HashMap<Key, Bucket>,
+    map: HashMap<Key, TokenBucket>,
     sweep_at: usize,
 }
 
 /// A request in progress, counted against its token until dropped.
-pub struct InFlight {
-    limiter: Arc<RateLimiter>,
-    key: Key,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        let mut in_flight = self
-            .limiter
-            .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = in_flight.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                in_flight.remove(&self.key);
-            }
-        }
-    }
-}
+type InFlight = Held<Key>;
 
 /// Why a request was refused: which limit, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,12 +113,10 @@ const VALID: u8 = 1;
 const UNKNOWN: u8 = 2;
 
 impl AuthOutcome {
-    pub fn valid(&self) {
-        self.0.store(VALID, Ordering::Relaxed);
-    }
-
-    pub fn unknown(&self) {
-        self.0.store(UNKNOWN, Ordering::Relaxed);
+    /// Records whether the token was found (valid) or not (unknown or revoked).
+    pub fn record(&self, found: bool) {
+        self.0
+            .store(if found { VALID } else { UNKNOWN }, Ordering::Relaxed);
     }
 
     fn get(&self) -> u8 {
@@ -181,7 +132,7 @@ impl RateLimiter {
                 map: HashMap::new(),
                 sweep_at: SWEEP_AT,
             }),
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: Arc::default(),
             hasher: RandomState::new(),
         })
     }
@@ -190,28 +141,28 @@ impl RateLimiter {
         Key::Token(self.hasher.hash_one(token))
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Counts one request of `client` with `token`; refuses it when any of its buckets is empty.
     pub fn admit(&self, client: IpAddr, token: Option<&str>, now: Instant) -> Result<(), Refusal> {
         let client = limit_key(client);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self.lock();
         if buckets.map.len() >= buckets.sweep_at {
-            sweep(&mut buckets.map, now);
+            buckets.map.retain(|_, bucket| !bucket.is_full(now));
             buckets.sweep_at = (buckets.map.len() * 2).max(SWEEP_AT);
         }
         // An address that keeps presenting unknown tokens is refused any token until it slows down.
         if token.is_some()
             && let Some(failures) = buckets.map.get_mut(&Key::FailedAuth(client))
         {
-            failures.refill(now);
-            if failures.tokens < 1.0 {
-                return Err(Refusal {
-                    retry_after_seconds: failures.wait(),
-                    limit: "failed authentications from this address",
-                });
-            }
+            failures.check(now).map_err(|retry_after_seconds| Refusal {
+                retry_after_seconds,
+                limit: "failed authentications from this address",
+            })?;
         }
         // A token has its own allowance once found valid; until then it is an anonymous request.
         let known = token
@@ -221,33 +172,29 @@ impl RateLimiter {
             (Some(key), Some(token)) => (key, CallerKind::of_token(token)),
             _ => (Key::Anonymous(client), CallerKind::Anonymous),
         };
-        let checks = [
-            (
-                Key::Address(client),
-                self.rates.address,
-                "requests from this address",
-            ),
-            (caller, kind.rate(&self.rates), kind.describe()),
-        ];
-        for (key, rate, limit) in checks {
-            if rate.is_unlimited() {
-                continue;
-            }
-            let bucket = buckets.map.entry(key).or_insert(Bucket::full(rate, now));
-            bucket.refill(now);
-            if bucket.tokens < 1.0 {
-                return Err(Refusal {
-                    retry_after_seconds: bucket.wait(),
-                    limit,
-                });
-            }
-        }
-        for (key, rate, _) in checks {
-            if let Some(bucket) = buckets.map.get_mut(&key).filter(|_| !rate.is_unlimited()) {
-                bucket.tokens -= 1.0;
-            }
-        }
-        Ok(())
+        take_all(
+            &mut buckets.map,
+            &[
+                (
+                    Key::Address(client),
+                    self.rates.address,
+                    "requests from this address",
+                ),
+                (caller, kind.rate(&self.rates), kind.describe()),
+            ],
+            now,
+        )
+    }
+
+    /// Counts a request against its address only.
+    fn admit_address(&self, client: IpAddr, now: Instant) -> Result<(), Refusal> {
+        let key = Key::Address(limit_key(client));
+        let rate = self.rates.address;
+        take_all(
+            &mut self.lock().map,
+            &[(key, rate, "requests from this address")],
+            now,
+        )
     }
 
     /// `token` was found valid: from now on it is counted on its own, at its kind's rate.
@@ -257,33 +204,17 @@ impl RateLimiter {
             return;
         }
         let key = self.token_key(token);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        buckets.map.entry(key).or_insert_with(|| {
-            let mut bucket = Bucket::full(rate, now);
-            bucket.tokens -= 1.0;
+        self.lock().map.entry(key).or_insert_with(|| {
+            let mut bucket = TokenBucket::full(rate, now);
+            bucket.spend();
             bucket
         });
     }
 
     /// Counts a request of `token` in progress, or `None` when the token has as many as it may.
-    pub fn start(self: &Arc<Self>, token: &str) -> Option<InFlight> {
-        let key = self.token_key(token);
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = in_flight.entry(key).or_insert(0);
-        if *count >= self.rates.in_flight_per_token {
-            return None;
-        }
-        *count += 1;
-        Some(InFlight {
-            limiter: Arc::clone(self),
-            key,
-        })
+    fn start(&self, token: &str) -> Option<InFlight> {
+        self.in_flight
+            .take(self.token_key(token), self.rates.in_flight_per_token)
     }
 
     /// A token was refused as unknown or revoked: count a failure for the address, and forget the
@@ -292,10 +223,7 @@ impl RateLimiter {
         let client = limit_key(client);
         let rate = self.rates.failed_auth;
         let key = self.token_key(token);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self.lock();
         buckets.map.remove(&key);
         if rate.is_unlimited() {
             return;
@@ -303,40 +231,45 @@ impl RateLimiter {
         let bucket = buckets
             .map
             .entry(Key::FailedAuth(client))
-            .or_insert(Bucket::full(rate, now));
-        bucket.refill(now);
-        bucket.tokens = (bucket.tokens - 1.0).max(0.0);
+            .or_insert(TokenBucket::full(rate, now));
+        let _ = bucket.check(now);
+        bucket.spend();
     }
 
-    pub fn len(&self) -> usize {
-        self.buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .map
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().map.len()
     }
 }
 
-/// Drops buckets that have refilled: they hold nothing a new bucket would not.
-fn sweep(buckets: &mut HashMap<Key, Bucket>, now: Instant) {
-    buckets.retain(|_, bucket| {
-        let mut refilled = *bucket;
-        refilled.refill(now);
-        refilled.tokens < bucket.rate.burst
-    });
+/// Takes a token from every bucket of `checks`, or from none when one of them is empty.
+fn take_all(
+    buckets: &mut HashMap<Key, TokenBucket>,
+    checks: &[(Key, Rate, &'static str)],
+    now: Instant,
+) -> Result<(), Refusal> {
+    for &(key, rate, limit) in checks.iter().filter(|(_, rate, _)| !rate.is_unlimited()) {
+        buckets
+            .entry(key)
+            .or_insert(TokenBucket::full(rate, now))
+            .check(now)
+            .map_err(|retry_after_seconds| Refusal {
+                retry_after_seconds,
+                limit,
+            })?;
+    }
+    for (key, _, _) in checks.iter().filter(|(_, rate, _)| !rate.is_unlimited()) {
+        if let Some(bucket) = buckets.get_mut(key) {
+            bucket.spend();
+        }
+    }
+    Ok(())
 }
 
 /// The token a request carries, wherever it carries it: the `Authorization` header, the session
 /// cookie, the `token` query parameter (Socket.IO clients), or the CTI webhook's path.
 fn token_of(request: &Request) -> Option<String> {
-    let headers = request.headers();
-    if let Some(token) =
-        crate::auth::bearer_in(headers).or_else(|| crate::auth::session_cookie_in(headers))
-    {
+    if let Some((token, _)) = crate::auth::header_token(request.headers()) {
         return Some(token.to_owned());
     }
     let uri = request.uri();
@@ -418,34 +351,6 @@ pub async fn rate_limit(mut request: Request, next: Next) -> Response {
         }
     }
     response
-}
-
-impl RateLimiter {
-    /// Counts a request against its address only.
-    fn admit_address(&self, client: IpAddr, now: Instant) -> Result<(), Refusal> {
-        let rate = self.rates.address;
-        if rate.is_unlimited() {
-            return Ok(());
-        }
-        let client = limit_key(client);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bucket = buckets
-            .map
-            .entry(Key::Address(client))
-            .or_insert(Bucket::full(rate, now));
-        bucket.refill(now);
-        if bucket.tokens < 1.0 {
-            return Err(Refusal {
-                retry_after_seconds: bucket.wait(),
-                limit: "requests from this address",
-            });
-        }
-        bucket.tokens -= 1.0;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -11,13 +11,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use socketioxide::SocketIo;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use switchboard_domain::limits::{CountedSlots, Held};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
@@ -40,8 +40,8 @@ pub fn socket_io() -> (socketioxide::layer::SocketIoLayer, SocketIo) {
         .build_layer()
 }
 
-/// Wraps a role's routes in what every role has: its Socket.IO endpoint, the body limit, CORS by
-/// allowlist, and request tracing.
+/// Wraps a role's routes in what every role has: its Socket.IO endpoint, the body limit, rate limits,
+/// CORS by allowlist, and request tracing.
 pub fn with_common_layers(
     routes: Router,
     socket_layer: socketioxide::layer::SocketIoLayer,
@@ -294,21 +294,21 @@ impl AcceptErrors {
 }
 
 /// Connections open in this process, across all its servers: the descriptor budget is one.
-static OPEN_IN_PROCESS: std::sync::LazyLock<Arc<std::sync::atomic::AtomicUsize>> =
+static OPEN_IN_PROCESS: std::sync::LazyLock<Arc<AtomicUsize>> =
     std::sync::LazyLock::new(Default::default);
 
 /// Connections open now, in all and per address.
 struct ConnectionSlots {
     limits: Arc<Limits>,
     /// This server's own count when `max_connections` was set; the process's otherwise.
-    total: Arc<std::sync::atomic::AtomicUsize>,
+    total: Arc<AtomicUsize>,
     max_total: usize,
-    per_address: Mutex<HashMap<IpAddr, usize>>,
+    per_address: Arc<CountedSlots<IpAddr>>,
     refusals: AtomicU64,
 }
 
 impl ConnectionSlots {
-    fn new(limits: Arc<Limits>) -> Arc<Self> {
+    fn new(limits: Arc<Limits>) -> Self {
         let (total, max_total) = if limits.max_connections == 0 {
             (
                 Arc::clone(&OPEN_IN_PROCESS),
@@ -317,68 +317,59 @@ impl ConnectionSlots {
         } else {
             (Arc::default(), limits.max_connections)
         };
-        Arc::new(Self {
+        Self {
             limits,
             total,
             max_total,
-            per_address: Mutex::new(HashMap::new()),
+            per_address: Arc::default(),
             refusals: AtomicU64::new(0),
-        })
+        }
     }
 
     /// A slot for a connection from `ip`, or `None` (the connection is closed at once) past a cap.
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+    fn admit(&self, ip: IpAddr) -> Option<Slot> {
         let counted = !self.limits.is_trusted_proxy(ip);
         let ip = crate::limits::limit_key(ip);
-        let mut per_address = self
-            .per_address
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let from_ip = per_address.get(&ip).copied().unwrap_or(0);
         let total = self.total.fetch_add(1, Ordering::Relaxed);
-        if total >= self.max_total || (counted && from_ip >= self.limits.connections_per_address) {
-            self.total.fetch_sub(1, Ordering::Relaxed);
-            let refusals = self.refusals.fetch_add(1, Ordering::Relaxed);
-            // One line per thousand refusals: a flood must not flood the log.
-            if refusals.is_multiple_of(1000) {
-                tracing::warn!(client = %ip, open = total, from_client = from_ip, refused = refusals + 1, "connection refused: too many open");
+        let total_slot = TotalSlot(Arc::clone(&self.total));
+        let address = if counted {
+            self.per_address
+                .take(ip, self.limits.connections_per_address)
+                .map(Some)
+        } else {
+            Some(None)
+        };
+        match address {
+            Some(address) if total < self.max_total => Some(Slot {
+                _total: total_slot,
+                _address: address,
+            }),
+            _ => {
+                let refusals = self.refusals.fetch_add(1, Ordering::Relaxed);
+                // One line per thousand refusals: a flood must not flood the log.
+                if refusals.is_multiple_of(1000) {
+                    tracing::warn!(client = %ip, open = total, from_client = self.per_address.held(&ip), refused = refusals + 1, "connection refused: too many open");
+                }
+                None
             }
-            return None;
         }
-        if counted {
-            *per_address.entry(ip).or_insert(0) += 1;
-        }
-        Some(Slot {
-            slots: Arc::clone(self),
-            ip: counted.then_some(ip),
-        })
     }
 }
 
-/// A connection's place in [`ConnectionSlots`], given back when the connection (or the WebSocket it
+/// A connection's place in the total, given back on drop.
+struct TotalSlot(Arc<AtomicUsize>);
+
+impl Drop for TotalSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection's places in [`ConnectionSlots`], given back when the connection (or the WebSocket it
 /// was upgraded to) closes.
 struct Slot {
-    slots: Arc<ConnectionSlots>,
-    ip: Option<IpAddr>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.slots.total.fetch_sub(1, Ordering::Relaxed);
-        if let Some(ip) = self.ip {
-            let mut per_address = self
-                .slots
-                .per_address
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(count) = per_address.get_mut(&ip) {
-                *count -= 1;
-                if *count == 0 {
-                    per_address.remove(&ip);
-                }
-            }
-        }
-    }
+    _total: TotalSlot,
+    _address: Option<Held<IpAddr>>,
 }
 
 /// A TCP stream that holds its connection's slot for as long as it lives: an upgraded WebSocket
