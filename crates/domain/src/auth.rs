@@ -2,29 +2,13 @@
 
 use serde::Serialize;
 
-/// What a console user may do. Admins manage users, accounts and tokens; supervisors and agents work
-/// the inboxes (supervisors will get team views and reports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Supervisor,
-    Agent,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Supervisor => "supervisor",
-            Self::Agent => "agent",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Admin, Self::Supervisor, Self::Agent]
-            .into_iter()
-            .find(|r| r.as_str() == text)
+crate::named_enum! {
+    /// What a console user may do. Admins manage users, accounts and tokens; supervisors and agents
+    /// work the inboxes (supervisors will get team views and reports).
+    pub enum Role {
+        Admin = "admin",
+        Supervisor = "supervisor",
+        Agent = "agent",
     }
 }
 

@@ -14,10 +14,12 @@ pub mod limits;
 pub mod outbound;
 pub mod phone;
 pub mod routing;
+pub mod status;
 pub mod timestamp;
 pub mod validation;
 
 pub use auth::{Principal, Role};
 pub use event::EventKind;
+pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
 pub use timestamp::UnixMillis;
 pub use validation::ValidationError;

@@ -5,57 +5,23 @@
 //! idle agent who has been idle longest, optionally only among the call's queue; an agent who let it
 //! ring out is not offered the same call again while others can take it.
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentStatus {
-    Available,
-    Busy,
-    Away,
-    Offline,
-}
-
-impl AgentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Available => "available",
-            Self::Busy => "busy",
-            Self::Away => "away",
-            Self::Offline => "offline",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Available, Self::Busy, Self::Away, Self::Offline]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+crate::named_enum! {
+    /// What an agent says about themselves.
+    pub enum AgentStatus {
+        Available = "available",
+        Busy = "busy",
+        Away = "away",
+        Offline = "offline",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    Idle,
-    Ringing,
-    OnCall,
-    WrapUp,
-}
-
-impl AgentState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Idle => "idle",
-            Self::Ringing => "ringing",
-            Self::OnCall => "on_call",
-            Self::WrapUp => "wrap_up",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Idle, Self::Ringing, Self::OnCall, Self::WrapUp]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+crate::named_enum! {
+    /// What the system knows an agent is doing.
+    pub enum AgentState {
+        Idle = "idle",
+        Ringing = "ringing",
+        OnCall = "on_call",
+        WrapUp = "wrap_up",
     }
 }
 

@@ -2,36 +2,19 @@
 
 use crate::crypto::Cipher;
 use crate::events::append;
-use crate::sqlite::Cached;
+use crate::sql::{Row, Tx, args};
 use crate::{Result, StorageError, Store};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::json;
 use switchboard_domain::ingest::{Registration, StatusUpdate};
 use switchboard_domain::outbound::Credentials;
 use switchboard_domain::{EventKind, UnixMillis};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountKind {
-    Personal,
-    Page,
-}
-
-impl AccountKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Personal => "personal",
-            Self::Page => "page",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "personal" => Some(Self::Personal),
-            "page" => Some(Self::Page),
-            _ => None,
-        }
+switchboard_domain::named_enum! {
+    /// A personal Facebook account or a page: their bots drive Facebook differently.
+    pub enum AccountKind {
+        Personal = "personal",
+        Page = "page",
     }
 }
 
@@ -115,31 +98,30 @@ fn sealed(credentials: &Credentials, cipher: &Cipher) -> Result<[SealedCredentia
     Ok(out)
 }
 
-fn write_credentials(tx: &Connection, id: i64, sealed: [SealedCredential; 4]) -> Result<()> {
+fn write_credentials(tx: &Tx<'_>, id: i64, sealed: [SealedCredential; 4]) -> Result<()> {
     for (column, value) in CREDENTIAL_COLUMNS.iter().zip(sealed) {
         if let Some(value) = value {
-            tx.run(
+            tx.execute(
                 &format!("UPDATE facebook_accounts SET {column} = ?2 WHERE id = ?1"),
-                params![id, value],
+                args![id, value],
             )?;
         }
     }
     Ok(())
 }
 
-fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
-    let kind: String = row.get(3)?;
+fn account_from_row(row: &Row<'_>) -> Result<Account> {
     let bot_status: String = row.get(5)?;
     Ok(Account {
         id: row.get(0)?,
         user_id_chat: row.get(1)?,
         name: row.get(2)?,
-        kind: AccountKind::parse(&kind).unwrap_or(AccountKind::Page),
+        kind: row.get(3)?,
         enabled: row.get(4)?,
         needs_login: bot_status == "needs_login",
         bot_status,
         bot_status_message: row.get(6)?,
-        bot_seen_at: row.get::<_, Option<i64>>(7)?.map(UnixMillis),
+        bot_seen_at: row.get(7)?,
         credentials: CredentialsSet {
             password: row.get(8)?,
             cookies: row.get(9)?,
@@ -149,17 +131,16 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-pub(crate) fn find(tx: &Connection, user_id_chat: &str) -> Result<Option<Account>> {
-    Ok(tx
-        .prepare_cached(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts WHERE user_id_chat = ?1"
-        ))?
-        .query_row([user_id_chat], account_from_row)
-        .optional()?)
+pub(crate) fn find(tx: &Tx<'_>, user_id_chat: &str) -> Result<Option<Account>> {
+    tx.optional(
+        &format!("SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts WHERE user_id_chat = ?1"),
+        args![user_id_chat],
+        account_from_row,
+    )
 }
 
 /// The account a bot may write for: it must exist and be enabled.
-pub(crate) fn writable(tx: &Connection, user_id_chat: &str) -> Result<Account> {
+pub(crate) fn writable(tx: &Tx<'_>, user_id_chat: &str) -> Result<Account> {
     let account = find(tx, user_id_chat)?
         .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))?;
     if !account.enabled {
@@ -182,9 +163,9 @@ impl Store {
                 return Ok((account, false));
             }
             let now = UnixMillis::now().0;
-            tx.run(
+            tx.execute(
                 "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![user_id_chat, name, kind.as_str(), now],
+                args![user_id_chat, name, kind, now],
             )?;
             let account = find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
             Ok((account, true))
@@ -197,15 +178,16 @@ impl Store {
         let sealed = sealed(&new.credentials, cipher)?;
         self.write(move |tx| {
             let now = UnixMillis::now().0;
-            let inserted = tx.run(
+            let inserted = tx.optional(
                 "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (user_id_chat) DO NOTHING",
-                params![new.user_id_chat, new.name, new.kind.as_str(), now],
+                 ON CONFLICT (user_id_chat) DO NOTHING RETURNING id",
+                args![new.user_id_chat, new.name, new.kind, now],
+                |r| r.get::<i64>(0),
             )?;
-            if inserted == 0 {
+            let Some(id) = inserted else {
                 return Err(StorageError::AccountExists(new.user_id_chat));
-            }
-            write_credentials(tx, tx.last_insert_rowid(), sealed)?;
+            };
+            write_credentials(tx, id, sealed)?;
             find(tx, &new.user_id_chat)?.ok_or(StorageError::UnknownAccount(new.user_id_chat))
         })
         .await
@@ -227,22 +209,21 @@ impl Store {
             for (account, sealed) in accounts.into_iter().zip(sealed) {
                 let id = match find(tx, &account.user_id_chat)? {
                     Some(existing) => {
-                        tx.run(
+                        tx.execute(
                             "UPDATE facebook_accounts SET name = CASE WHEN ?2 <> '' THEN ?2 ELSE name END, kind = ?3,
                                  updated_at = ?4 WHERE id = ?1",
-                            params![existing.id, account.name, account.kind.as_str(), now],
+                            args![existing.id, account.name, account.kind, now],
                         )?;
                         updated += 1;
                         existing.id
                     }
                     None => {
-                        tx.run(
-                            "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at)
-                             VALUES (?1, ?2, ?3, ?4, ?4)",
-                            params![account.user_id_chat, account.name, account.kind.as_str(), now],
-                        )?;
                         created += 1;
-                        tx.last_insert_rowid()
+                        tx.insert(
+                            "INSERT INTO facebook_accounts (user_id_chat, name, kind, created_at, updated_at)
+                             VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+                            args![account.user_id_chat, account.name, account.kind, now],
+                        )?
                     }
                 };
                 write_credentials(tx, id, sealed)?;
@@ -264,13 +245,13 @@ impl Store {
         self.write(move |tx| {
             let account = find(tx, &user_id_chat)?
                 .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
-            tx.run(
+            tx.execute(
                 "UPDATE facebook_accounts SET name = COALESCE(?2, name), kind = COALESCE(?3, kind),
                      enabled = COALESCE(?4, enabled), updated_at = ?5 WHERE id = ?1",
-                params![
+                args![
                     account.id,
                     changes.name,
-                    changes.kind.map(AccountKind::as_str),
+                    changes.kind,
                     changes.enabled,
                     UnixMillis::now().0
                 ],
@@ -288,13 +269,13 @@ impl Store {
             // The account's events carry its customers' messages: they go with it, so no client
             // resuming from an old event id replays them (and a new account of the same id does not
             // inherit them). Ids are never reused, so the gaps this leaves are harmless to cursors.
-            tx.run(
+            tx.execute(
                 "DELETE FROM events WHERE account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?1)",
-                [&user_id_chat],
+                args![user_id_chat],
             )?;
-            if tx.run(
+            if tx.execute(
                 "DELETE FROM facebook_accounts WHERE user_id_chat = ?1",
-                [&user_id_chat],
+                args![user_id_chat],
             )? == 0
             {
                 return Err(StorageError::UnknownAccount(user_id_chat));
@@ -313,13 +294,12 @@ impl Store {
         let user_id_chat = user_id_chat.to_owned();
         let blobs: [Option<Vec<u8>>; 4] = self
             .read(move |tx| {
-                tx.row(
+                tx.optional(
                     "SELECT password_enc, cookies_enc, two_factor_secret_enc, page_access_token_enc
                      FROM facebook_accounts WHERE user_id_chat = ?1",
-                    [&user_id_chat],
+                    args![user_id_chat],
                     |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
-                )
-                .optional()?
+                )?
                 .ok_or(StorageError::UnknownAccount(user_id_chat))
             })
             .await?;
@@ -346,11 +326,11 @@ impl Store {
 
     pub async fn accounts(&self) -> Result<Vec<Account>> {
         self.read(|tx| {
-            let mut statement = tx.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts ORDER BY user_id_chat"
-            ))?;
-            let rows = statement.query_map([], account_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            tx.rows(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts ORDER BY user_id_chat"),
+                args![],
+                account_from_row,
+            )
         })
         .await
     }
@@ -360,10 +340,10 @@ impl Store {
         self.write(move |tx| {
             let account = writable(tx, &registration.account)?;
             let now = UnixMillis::now().0;
-            tx.run(
+            tx.execute(
                 "UPDATE facebook_accounts SET bot_status = 'online', bot_status_message = '', bot_name = ?2,
                      bot_version = ?3, bot_driver = ?4, bot_seen_at = ?5, updated_at = ?5 WHERE id = ?1",
-                params![account.id, registration.bot_name, registration.version, registration.driver, now],
+                args![account.id, registration.bot_name, registration.version, registration.driver, now],
             )?;
             append(
                 tx,
@@ -387,10 +367,10 @@ impl Store {
         self.write(move |tx| {
             let account = writable(tx, &update.account)?;
             let now = UnixMillis::now().0;
-            tx.run(
+            tx.execute(
                 "UPDATE facebook_accounts SET bot_status = ?2, bot_status_message = ?3, bot_seen_at = ?4, updated_at = ?4
                  WHERE id = ?1",
-                params![account.id, update.status.as_str(), update.message, now],
+                args![account.id, update.status.as_str(), update.message, now],
             )?;
             append(
                 tx,

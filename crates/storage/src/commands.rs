@@ -3,15 +3,15 @@
 
 use crate::events::append;
 use crate::inbox::{ConversationView, MessageView, PostView, conversation, message, post};
-use crate::sqlite::Cached;
+use crate::sql::{Tx, args};
 use crate::tokens::random_secret;
 use crate::{Result, StorageError, Store, accounts};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 use switchboard_domain::outbound::{NewPost, Outcome, PostCommand, SendMessageCommand};
-use switchboard_domain::{EventKind, UnixMillis};
+use switchboard_domain::status::CommandKind;
+use switchboard_domain::{CommandStatus, EventKind, MessageStatus, PostStatus, UnixMillis};
 
 /// A command as it goes to a bot: the Socket.IO event name and its JSON payload.
 #[derive(Debug)]
@@ -43,24 +43,24 @@ fn new_command_id() -> Result<String> {
 }
 
 fn insert_command(
-    tx: &Connection,
+    tx: &Tx<'_>,
     account_id: i64,
-    kind: &str,
+    kind: CommandKind,
     payload: &impl Serialize,
     command_id: &str,
     message_id: Option<i64>,
     post_id: Option<i64>,
 ) -> Result<()> {
     let now = UnixMillis::now().0;
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO commands (command_id, account_id, kind, payload, message_id, post_id, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-    )?
-    .execute(params![command_id, account_id, kind, serde_json::to_string(payload)?, message_id, post_id, now])?;
+        args![command_id, account_id, kind, serde_json::to_string(payload)?, message_id, post_id, now],
+    )?;
     Ok(())
 }
 
-fn message_event(tx: &Connection, account: (i64, &str), view: &MessageView) -> Result<i64> {
+fn message_event(tx: &Tx<'_>, account: (i64, &str), view: &MessageView) -> Result<i64> {
     append(
         tx,
         EventKind::MessageStatusUpdate,
@@ -69,7 +69,7 @@ fn message_event(tx: &Connection, account: (i64, &str), view: &MessageView) -> R
     )
 }
 
-fn post_event(tx: &Connection, account: (i64, &str), view: &PostView) -> Result<i64> {
+fn post_event(tx: &Tx<'_>, account: (i64, &str), view: &PostView) -> Result<i64> {
     append(
         tx,
         EventKind::PostStatusUpdate,
@@ -81,7 +81,7 @@ fn post_event(tx: &Connection, account: (i64, &str), view: &PostView) -> Result<
 /// Queues a send of an existing outgoing message row (new or retried) and returns the command id.
 /// Queues a send of an outgoing message row (new or retried) and returns the command id.
 fn command_for_message(
-    tx: &Connection,
+    tx: &Tx<'_>,
     account: &accounts::Account,
     conversation: &ConversationView,
     message_id: i64,
@@ -100,7 +100,7 @@ fn command_for_message(
     insert_command(
         tx,
         account.id,
-        "send_message",
+        CommandKind::SendMessage,
         &command,
         &command_id,
         Some(message_id),
@@ -109,7 +109,7 @@ fn command_for_message(
     Ok(command_id)
 }
 
-fn command_for_post(tx: &Connection, post_id: i64) -> Result<(String, i64, String)> {
+fn command_for_post(tx: &Tx<'_>, post_id: i64) -> Result<(String, i64, String)> {
     let view = post(tx, post_id)?;
     let account = accounts::writable(tx, &view.user_id_chat)?;
     let command_id = new_command_id()?;
@@ -123,7 +123,7 @@ fn command_for_post(tx: &Connection, post_id: i64) -> Result<(String, i64, Strin
     insert_command(
         tx,
         account.id,
-        "post_news_feed",
+        CommandKind::PostNewsFeed,
         &command,
         &command_id,
         None,
@@ -146,18 +146,17 @@ impl Store {
             let now = UnixMillis::now().0;
             // Until the bot reports the platform's id, the row holds a placeholder unique to this send.
             let placeholder = format!("crm:{}", new_command_id()?);
-            tx.prepare_cached(
+            let message_id = tx.insert(
                 "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status,
                                        sent_at, created_at, author_user_id)
-                 VALUES (?1, ?2, ?3, 'out', ?4, 'queued', ?5, ?5, ?6)",
-            )?
-            .execute(params![account.id, conversation_id, placeholder, text, now, author])?;
-            let message_id = tx.last_insert_rowid();
+                 VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?6, ?7) RETURNING id",
+                args![account.id, conversation_id, placeholder, text, MessageStatus::Queued, now, author],
+            )?;
             let preview: String = text.chars().take(200).collect();
-            tx.run(
+            tx.execute(
                 "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
                      last_message_at = MAX(COALESCE(last_message_at, 0), ?3), updated_at = ?3 WHERE id = ?1",
-                params![conversation_id, preview, now],
+                args![conversation_id, preview, now],
             )?;
             let command_id = command_for_message(tx, &account, &view, message_id, &text)?;
             let message = message(tx, message_id)?;
@@ -171,15 +170,15 @@ impl Store {
     pub async fn retry_message(&self, message_id: i64) -> Result<QueuedMessage> {
         self.write(move |tx| {
             let view = message(tx, message_id)?;
-            if view.status != "failed" {
+            if view.status != MessageStatus::Failed {
                 return Err(StorageError::Conflict(format!(
                     "message {message_id} is {}; only failed messages are retried",
                     view.status
                 )));
             }
-            tx.run(
+            tx.execute(
                 "UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1",
-                [message_id],
+                args![message_id],
             )?;
             let conversation = conversation(tx, view.conversation_id)?;
             let account = accounts::writable(tx, &conversation.user_id_chat)?;
@@ -202,12 +201,11 @@ impl Store {
         self.write(move |tx| {
             let account = accounts::writable(tx, &new.user_id_chat)?;
             let now = UnixMillis::now().0;
-            tx.run(
+            let post_id = tx.insert(
                 "INSERT INTO posts (account_id, content, status, created_at, updated_at, author_user_id, image_url)
-                 VALUES (?1, ?2, 'queued', ?3, ?3, ?4, ?5)",
-                params![account.id, new.content, now, author, new.image_url],
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6) RETURNING id",
+                args![account.id, new.content, PostStatus::Queued, now, author, new.image_url],
             )?;
-            let post_id = tx.last_insert_rowid();
             let (command_id, _, _) = command_for_post(tx, post_id)?;
             let view = post(tx, post_id)?;
             let event_id = post_event(tx, (account.id, &account.user_id_chat), &view)?;
@@ -219,15 +217,15 @@ impl Store {
     pub async fn retry_post(&self, post_id: i64) -> Result<QueuedPost> {
         self.write(move |tx| {
             let view = post(tx, post_id)?;
-            if view.status != "failed" {
+            if view.status != PostStatus::Failed {
                 return Err(StorageError::Conflict(format!(
                     "post {post_id} is {}; only failed posts are retried",
                     view.status
                 )));
             }
-            tx.run(
+            tx.execute(
                 "UPDATE posts SET status = 'queued', error = NULL, updated_at = ?2 WHERE id = ?1",
-                params![post_id, UnixMillis::now().0],
+                args![post_id, UnixMillis::now()],
             )?;
             let (command_id, account_id, user_id_chat) = command_for_post(tx, post_id)?;
             let view = post(tx, post_id)?;
@@ -252,20 +250,22 @@ impl Store {
         self.read(move |tx| {
             // The limit is part of the SQL text, not a parameter: SQLite specialises a statement to its
             // bound LIMIT and prepares it again whenever the value changes (a quarter of the CPU, per perf).
-            let mut statement = tx.prepare_cached(&format!(
-                "SELECT c.id, c.command_id, c.kind, c.payload FROM commands c
-                 WHERE c.account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?1) AND c.status IN ('pending', 'delivered') AND c.id > ?2
-                 ORDER BY c.id LIMIT {limit}"
-            ))?;
-            let rows = statement.query_map(params![user_id_chat, after], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-            })?;
-            rows.map(|row| {
-                let (id, command_id, kind, payload) = row?;
-                let event = if kind == "post_news_feed" { "post_news_feed_command" } else { "send_message_command" };
-                Ok(DeliverableCommand { id, command_id, event, payload: RawValue::from_string(payload)? })
-            })
-            .collect()
+            tx.rows(
+                &format!(
+                    "SELECT c.id, c.command_id, c.kind, c.payload FROM commands c
+                     WHERE c.account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?1) AND c.status IN ('pending', 'delivered') AND c.id > ?2
+                     ORDER BY c.id LIMIT {limit}"
+                ),
+                args![user_id_chat, after],
+                |r| {
+                    Ok(DeliverableCommand {
+                        id: r.get(0)?,
+                        command_id: r.get(1)?,
+                        event: r.get::<CommandKind>(2)?.event(),
+                        payload: RawValue::from_string(r.get(3)?)?,
+                    })
+                },
+            )
         })
         .await
     }
@@ -273,14 +273,14 @@ impl Store {
     /// Notes that commands were handed to the bot (once more).
     pub async fn mark_delivered(&self, ids: Vec<i64>) -> Result<()> {
         self.write(move |tx| {
-            let mut statement = tx.prepare_cached(
-                "UPDATE commands SET attempts = attempts + 1, updated_at = ?2,
-                     status = CASE WHEN status = 'pending' THEN 'delivered' ELSE status END
-                 WHERE id = ?1",
-            )?;
-            let now = UnixMillis::now().0;
+            let now = UnixMillis::now();
             for id in ids {
-                statement.execute(params![id, now])?;
+                tx.execute(
+                    "UPDATE commands SET attempts = attempts + 1, updated_at = ?2,
+                         status = CASE WHEN status = 'pending' THEN 'delivered' ELSE status END
+                     WHERE id = ?1",
+                    args![id, now],
+                )?;
             }
             Ok(())
         })
@@ -291,11 +291,11 @@ impl Store {
     pub async fn acknowledge_command(&self, user_id_chat: &str, command_id: &str) -> Result<bool> {
         let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());
         self.write(move |tx| {
-            Ok(tx.run(
+            Ok(tx.execute(
                 "UPDATE commands SET status = 'acknowledged', updated_at = ?3
                  WHERE command_id = ?1 AND status IN ('pending', 'delivered')
                    AND account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?2)",
-                params![command_id, user_id_chat, UnixMillis::now().0],
+                args![command_id, user_id_chat, UnixMillis::now()],
             )? > 0)
         })
         .await
@@ -312,44 +312,42 @@ impl Store {
         let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());
         self.write(move |tx| {
             let account = accounts::find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
-            let row: Option<(i64, String, Option<i64>, Option<i64>)> = tx
-                .row(
+            let row: Option<(i64, CommandStatus, Option<i64>, Option<i64>)> = tx.optional(
                     "SELECT id, status, message_id, post_id FROM commands WHERE command_id = ?1 AND account_id = ?2",
-                    params![command_id, account.id],
+                    args![command_id, account.id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
+                )?;
             let Some((id, status, message_id, post_id)) = row else {
                 return Err(StorageError::Conflict(format!("no command `{command_id}` for account `{user_id_chat}`")));
             };
-            if status == "done" || status == "failed" {
+            if status.is_final() {
                 return Ok(None);
             }
             let now = UnixMillis::now().0;
             let (command_status, error) = match &outcome {
-                Outcome::Sent { .. } => ("done", None),
-                Outcome::Failed { reason } => ("failed", Some(reason.as_str())),
+                Outcome::Sent { .. } => (CommandStatus::Done, None),
+                Outcome::Failed { reason } => (CommandStatus::Failed, Some(reason.as_str())),
             };
-            tx.run(
+            tx.execute(
                 "UPDATE commands SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-                params![id, command_status, error, now],
+                args![id, command_status, error, now],
             )?;
             let scope = (account.id, account.user_id_chat.as_str());
             if let Some(message_id) = message_id {
                 match &outcome {
                     Outcome::Sent { platform_id, .. } => {
-                        tx.run("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", [message_id])?;
+                        tx.execute("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", args![message_id])?;
                         if let Some(platform_id) = platform_id {
                             // If the bot's scraper already brought the same message in, keep both rows
                             // rather than fail: the placeholder id stays on ours.
-                            tx.run(
+                            tx.execute(
                                 "UPDATE OR IGNORE messages SET platform_message_id = ?2 WHERE id = ?1",
-                                params![message_id, platform_id],
+                                args![message_id, platform_id],
                             )?;
                         }
                     }
                     Outcome::Failed { reason } => {
-                        tx.run("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", params![message_id, reason])?;
+                        tx.execute("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", args![message_id, reason])?;
                     }
                 }
                 let view = message(tx, message_id)?;
@@ -357,13 +355,13 @@ impl Store {
             }
             if let Some(post_id) = post_id {
                 match &outcome {
-                    Outcome::Sent { platform_id, link } => tx.run(
+                    Outcome::Sent { platform_id, link } => tx.execute(
                         "UPDATE posts SET status = 'posted', platform_post_id = ?2, link = ?3, error = NULL, updated_at = ?4 WHERE id = ?1",
-                        params![post_id, platform_id, link, now],
+                        args![post_id, platform_id, link, now],
                     )?,
-                    Outcome::Failed { reason } => tx.run(
+                    Outcome::Failed { reason } => tx.execute(
                         "UPDATE posts SET status = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
-                        params![post_id, reason, now],
+                        args![post_id, reason, now],
                     )?,
                 };
                 let view = post(tx, post_id)?;
@@ -381,16 +379,15 @@ impl Store {
             let account = accounts::find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
             let status = if online { "online" } else { "offline" };
             let now = UnixMillis::now().0;
-            tx.run(
+            tx.execute(
                 "UPDATE facebook_accounts SET bot_status = ?2, bot_seen_at = ?3, updated_at = ?3 WHERE id = ?1
                    AND NOT (bot_status = 'needs_login' AND ?2 = 'online')",
-                params![account.id, status, now],
+                args![account.id, status, now],
             )?;
             // Announce what is stored: a bot that connects while its account needs a new login stays
             // `needs_login` for the console, as in `GET /api/fb_accounts`.
-            let (stored, message): (String, String) = tx.row(
-                "SELECT bot_status, bot_status_message FROM facebook_accounts WHERE id = ?1",
-                [account.id],
+            let (stored, message): (String, String) = tx.one(
+                "SELECT bot_status, bot_status_message FROM facebook_accounts WHERE id = ?1", args![account.id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             append(

@@ -1,11 +1,10 @@
 //! Encryption at rest for Facebook credentials: XChaCha20-Poly1305 with a 32-byte key kept in a file
 //! (`encryption.key`, mode 0600) outside the database, so a copy of the database alone reveals nothing.
 
-use crate::sqlite::Cached;
+use crate::sql::args;
 use crate::{Result, StorageError, Store};
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
-use rusqlite::{OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
 const NONCE_LEN: usize = 24;
@@ -114,13 +113,15 @@ impl Store {
     /// credential is stored, an error otherwise. With a key: it must open what the database holds.
     pub async fn check_key(&self, cipher: Option<Cipher>) -> Result<()> {
         self.write(move |tx| {
-            let check: Option<Vec<u8>> = tx
-                .query_row("SELECT value FROM settings WHERE key = 'key_check'", [], |r| r.get(0))
-                .optional()?;
-            let encrypted: i64 = tx.row(
+            let check: Option<Vec<u8>> = tx.optional(
+                "SELECT value FROM settings WHERE key = 'key_check'",
+                args![],
+                |r| r.get(0),
+            )?;
+            let encrypted: i64 = tx.one(
                 "SELECT COUNT(*) FROM facebook_accounts WHERE password_enc IS NOT NULL OR cookies_enc IS NOT NULL
                      OR two_factor_secret_enc IS NOT NULL OR page_access_token_enc IS NOT NULL",
-                [],
+                args![],
                 |r| r.get(0),
             )?;
             match (cipher, check) {
@@ -135,9 +136,9 @@ impl Store {
                     if encrypted > 0 {
                         return Err(StorageError::WrongKey);
                     }
-                    tx.run(
+                    tx.execute(
                         "INSERT INTO settings (key, value) VALUES ('key_check', ?1)",
-                        params![cipher.encrypt(KEY_CHECK)?],
+                        args![cipher.encrypt(KEY_CHECK)?],
                     )?;
                     Ok(())
                 }

@@ -1,8 +1,7 @@
 //! Customers: found by any spelling of their phone number, linked to their Facebook conversations.
 
-use crate::sqlite::Cached;
+use crate::sql::{Tx, args};
 use crate::{Result, StorageError, Store};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use switchboard_domain::UnixMillis;
 use switchboard_domain::customer::CustomerFields;
@@ -22,23 +21,20 @@ pub struct Customer {
     pub conversation_ids: Vec<i64>,
 }
 
-pub(crate) fn customer(tx: &Connection, id: i64) -> Result<Customer> {
+pub(crate) fn customer(tx: &Tx<'_>, id: i64) -> Result<Customer> {
     let (full_name, email, cif, notes): (String, String, String, String) = tx
-        .row(
+        .optional(
             "SELECT full_name, email, cif, notes FROM customers WHERE id = ?1",
-            [id],
+            args![id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?
+        )?
         .ok_or(StorageError::UnknownCustomer(id))?;
-    let phone_numbers = tx
-        .prepare_cached("SELECT number FROM customer_phones WHERE customer_id = ?1 ORDER BY rowid")?
-        .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    let conversation_ids = tx
-        .prepare_cached("SELECT conversation_id FROM customer_conversations WHERE customer_id = ?1 ORDER BY conversation_id")?
-        .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let phone_numbers = tx.rows(
+        "SELECT number FROM customer_phones WHERE customer_id = ?1 ORDER BY rowid",
+        args![id],
+        |r| r.get::<String>(0),
+    )?;
+    let conversation_ids = tx.rows("SELECT conversation_id FROM customer_conversations WHERE customer_id = ?1 ORDER BY conversation_id", args![id], |r| r.get::<i64>(0))?;
     Ok(Customer {
         id,
         full_name,
@@ -51,12 +47,15 @@ pub(crate) fn customer(tx: &Connection, id: i64) -> Result<Customer> {
     })
 }
 
-fn set_phones(tx: &Connection, id: i64, phones: &[String]) -> Result<()> {
-    tx.run("DELETE FROM customer_phones WHERE customer_id = ?1", [id])?;
+fn set_phones(tx: &Tx<'_>, id: i64, phones: &[String]) -> Result<()> {
+    tx.execute(
+        "DELETE FROM customer_phones WHERE customer_id = ?1",
+        args![id],
+    )?;
     for number in phones {
-        tx.run(
+        tx.execute(
             "INSERT INTO customer_phones (customer_id, number) VALUES (?1, ?2)",
-            params![id, number],
+            args![id, number],
         )?;
     }
     Ok(())
@@ -66,9 +65,9 @@ impl Store {
     pub async fn create_customer(&self, fields: CustomerFields) -> Result<Customer> {
         self.write(move |tx| {
             let now = UnixMillis::now().0;
-            tx.run(
-                "INSERT INTO customers (full_name, email, cif, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![
+            let id = tx.insert(
+                "INSERT INTO customers (full_name, email, cif, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+                args![
                     fields.full_name.unwrap_or_default(),
                     fields.email.unwrap_or_default(),
                     fields.cif.unwrap_or_default(),
@@ -76,7 +75,6 @@ impl Store {
                     now
                 ],
             )?;
-            let id = tx.last_insert_rowid();
             set_phones(tx, id, fields.phones.as_deref().unwrap_or_default())?;
             customer(tx, id)
         })
@@ -87,10 +85,10 @@ impl Store {
     pub async fn update_customer(&self, id: i64, fields: CustomerFields) -> Result<Customer> {
         self.write(move |tx| {
             customer(tx, id)?;
-            tx.run(
+            tx.execute(
                 "UPDATE customers SET full_name = COALESCE(?2, full_name), email = COALESCE(?3, email),
                      cif = COALESCE(?4, cif), notes = COALESCE(?5, notes), updated_at = ?6 WHERE id = ?1",
-                params![id, fields.full_name, fields.email, fields.cif, fields.notes, UnixMillis::now().0],
+                args![id, fields.full_name, fields.email, fields.cif, fields.notes, UnixMillis::now().0],
             )?;
             if let Some(phones) = &fields.phones {
                 set_phones(tx, id, phones)?;
@@ -115,18 +113,14 @@ impl Store {
         let (number, limit) = (number.to_owned(), limit.clamp(1, 100));
         self.read(move |tx| {
             let ids = if exact {
-                tx.prepare_cached(&format!(
+                tx.rows(&format!(
                     "SELECT DISTINCT customer_id FROM customer_phones WHERE number = ?1 ORDER BY customer_id LIMIT {limit}"
-                ))?
-                .query_map([&number], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?
+                ), args![&number], |r| r.get::<i64>(0))?
             } else {
 
-                tx.prepare_cached(&format!(
+                tx.rows(&format!(
                     "SELECT DISTINCT customer_id FROM customer_phones WHERE number LIKE ?1 ESCAPE '\\' ORDER BY customer_id LIMIT {limit}"
-                ))?
-                .query_map([crate::inbox::like_pattern(&number)], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?
+                ), args![crate::inbox::like_pattern(&number)], |r| r.get::<i64>(0))?
             };
             ids.into_iter().map(|id| customer(tx, id)).collect()
         })
@@ -145,16 +139,17 @@ impl Store {
         let text = crate::inbox::like_pattern(text);
         let digits = (!digits.is_empty()).then(|| crate::inbox::like_pattern(digits));
         self.read_long(move |tx| {
-            let ids = tx
-                .prepare_cached(&format!(
+            let ids = tx.rows(
+                &format!(
                     "SELECT id FROM customers c
                      WHERE full_name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\' OR cif LIKE ?1 ESCAPE '\\'
                         OR (?2 IS NOT NULL AND EXISTS (
                             SELECT 1 FROM customer_phones p WHERE p.customer_id = c.id AND p.number LIKE ?2 ESCAPE '\\'))
                      ORDER BY full_name, id LIMIT {limit}"
-                ))?
-                .query_map(params![text, digits], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
+                ),
+                args![text, digits],
+                |r| r.get::<i64>(0),
+            )?;
             ids.into_iter().map(|id| customer(tx, id)).collect()
         })
         .await
@@ -163,13 +158,12 @@ impl Store {
     /// The customers a Facebook conversation is linked to (usually one), by name.
     pub async fn customers_of_conversation(&self, conversation_id: i64) -> Result<Vec<Customer>> {
         self.read(move |tx| {
-            let ids = tx
-                .prepare_cached(
-                    "SELECT c.id FROM customer_conversations l JOIN customers c ON c.id = l.customer_id
+            let ids = tx.rows(
+                "SELECT c.id FROM customer_conversations l JOIN customers c ON c.id = l.customer_id
                      WHERE l.conversation_id = ?1 ORDER BY c.full_name, c.id LIMIT 100",
-                )?
-                .query_map([conversation_id], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
+                args![conversation_id],
+                |r| r.get::<i64>(0),
+            )?;
             ids.into_iter().map(|id| customer(tx, id)).collect()
         })
         .await
@@ -184,9 +178,9 @@ impl Store {
         self.write(move |tx| {
             customer(tx, customer_id)?;
             crate::inbox::conversation(tx, conversation_id)?;
-            tx.run(
+            tx.execute(
                 "INSERT INTO customer_conversations (customer_id, conversation_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![customer_id, conversation_id],
+                args![customer_id, conversation_id],
             )?;
             customer(tx, customer_id)
         })

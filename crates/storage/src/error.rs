@@ -80,6 +80,19 @@ pub enum StorageError {
     },
 }
 
+impl StorageError {
+    /// A write broke a uniqueness or reference rule of the schema (a duplicate, a missing parent), as
+    /// opposed to the database failing: the operation turns it into the conflict it means.
+    pub fn is_constraint_violation(&self) -> bool {
+        match self {
+            Self::Sqlite(error) => {
+                error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<serde_json::Error> for StorageError {
     fn from(error: serde_json::Error) -> Self {
         Self::Corrupt(error.to_string())

@@ -1,7 +1,7 @@
 //! The event log: every change a console cares about, appended in the transaction that made it.
 
+use crate::sql::{Tx, args};
 use crate::{Result, StorageError, Store};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use switchboard_domain::{EventKind, UnixMillis};
@@ -27,17 +27,16 @@ impl StoredEvent {
 
 /// Appends an event inside the caller's transaction and returns its id.
 pub(crate) fn append(
-    tx: &Connection,
+    tx: &Tx<'_>,
     kind: EventKind,
     account: Option<(i64, &str)>,
     payload: &impl serde::Serialize,
 ) -> Result<i64> {
     let text = serde_json::to_string(payload)?;
-    tx.prepare_cached(
-        "INSERT INTO events (kind, account_id, account, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![kind.as_str(), account.map(|a| a.0), account.map(|a| a.1), text, UnixMillis::now().0])?;
-    Ok(tx.last_insert_rowid())
+    tx.insert(
+        "INSERT INTO events (kind, account_id, account, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        args![kind.as_str(), account.map(|a| a.0), account.map(|a| a.1), text, UnixMillis::now()],
+    )
 }
 
 fn decode(
@@ -72,17 +71,13 @@ impl Store {
     pub async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>> {
         self.read(move |tx| {
             // LIMIT in the SQL text: a bound LIMIT makes SQLite prepare the statement again per value.
-            let mut statement = tx.prepare_cached(&format!(
-                "SELECT id, kind, account, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT {limit}"
-            ))?;
-            let rows = statement.query_map(params![after], |r| {
-                Ok((r.get(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get(4)?))
-            })?;
-            rows.map(|row| {
-                let (id, kind, account, payload, at) = row?;
-                decode(id, &kind, account, &payload, at)
-            })
-            .collect()
+            tx.rows(
+                &format!(
+                    "SELECT id, kind, account, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT {limit}"
+                ),
+                args![after],
+                |r| decode(r.get(0)?, &r.get::<String>(1)?, r.get(2)?, &r.get::<String>(3)?, r.get(4)?),
+            )
         })
         .await
     }
@@ -92,12 +87,11 @@ impl Store {
     pub async fn last_event_id(&self) -> Result<i64> {
         self.read(|tx| {
             Ok(tx
-                .query_row(
+                .optional(
                     "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?
+                    args![],
+                    |r| r.get::<i64>(0),
+                )?
                 .unwrap_or(0))
         })
         .await
@@ -106,9 +100,9 @@ impl Store {
     /// The id of the oldest event still kept, `None` when the log is empty.
     pub async fn oldest_event_id(&self) -> Result<Option<i64>> {
         self.read(|tx| {
-            Ok(tx.query_row("SELECT MIN(id) FROM events", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })?)
+            tx.one("SELECT MIN(id) FROM events", args![], |r| {
+                r.get::<Option<i64>>(0)
+            })
         })
         .await
     }
@@ -119,12 +113,12 @@ impl Store {
     // start of the log, where filtering by time first would scan the whole log once nothing is old.
     pub async fn prune_events(&self, before: UnixMillis, limit: usize) -> Result<usize> {
         self.write(move |tx| {
-            Ok(tx.execute(
+            tx.execute(
                 &format!(
                     "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT {limit}) AND created_at < ?1"
                 ),
-                [before.0],
-            )?)
+                args![before],
+            )
         })
         .await
     }

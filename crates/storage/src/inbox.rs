@@ -2,12 +2,11 @@
 //! time. Cursors are opaque to clients: pass back `next_cursor` to get the next (older) page.
 
 use crate::events::append;
-use crate::sqlite::Cached;
+use crate::sql::{Row, Tx, args};
 use crate::{Result, StorageError, Store};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
-use switchboard_domain::{EventKind, UnixMillis};
+use switchboard_domain::{EventKind, MessageStatus, PostStatus, UnixMillis};
 
 /// Most items one page may hold.
 pub const MAX_PAGE: usize = 200;
@@ -49,7 +48,7 @@ pub struct MessageView {
     pub text: String,
     pub attachments: Value,
     /// `received` (in), `sent` (out), or for messages sent from the CRM `queued`, `sent`, `failed`.
-    pub status: String,
+    pub status: MessageStatus,
     pub error: Option<String>,
     pub sent_at: UnixMillis,
     pub author_user_id: Option<i64>,
@@ -70,8 +69,7 @@ pub struct PostView {
     pub id: i64,
     pub user_id_chat: String,
     pub content: String,
-    /// `queued`, `posted` or `failed`.
-    pub status: String,
+    pub status: PostStatus,
     pub platform_post_id: Option<String>,
     pub link: Option<String>,
     pub error: Option<String>,
@@ -122,7 +120,7 @@ pub(crate) const CONVERSATION_COLUMNS: &str =
     "c.id, (SELECT user_id_chat FROM facebook_accounts WHERE id = c.account_id), c.thread_id, c.participant_id, c.participant_name,
      c.last_message_text, c.last_message_direction, c.last_message_at, c.unread_count";
 
-pub(crate) fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<ConversationView> {
+pub(crate) fn conversation_from_row(r: &Row<'_>) -> Result<ConversationView> {
     Ok(ConversationView {
         id: r.get(0)?,
         user_id_chat: r.get(1)?,
@@ -131,17 +129,17 @@ pub(crate) fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<Conversatio
         participant_name: r.get(4)?,
         last_message_text: r.get(5)?,
         last_message_direction: r.get(6)?,
-        last_message_at: r.get::<_, Option<i64>>(7)?.map(UnixMillis),
+        last_message_at: r.get(7)?,
         unread_count: r.get(8)?,
     })
 }
 
-pub(crate) fn conversation(tx: &Connection, id: i64) -> Result<ConversationView> {
-    tx.prepare_cached(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?1"
-    ))?
-    .query_row([id], conversation_from_row)
-    .optional()?
+pub(crate) fn conversation(tx: &Tx<'_>, id: i64) -> Result<ConversationView> {
+    tx.optional(
+        &format!("SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?1"),
+        args![id],
+        conversation_from_row,
+    )?
     .ok_or(StorageError::UnknownConversation(id))
 }
 
@@ -149,7 +147,7 @@ pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id,
      CASE WHEN platform_message_id LIKE 'crm:%' THEN NULL ELSE platform_message_id END,
      direction, text, attachments, status, error, sent_at, author_user_id";
 
-pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageView> {
+pub(crate) fn message_from_row(r: &Row<'_>) -> Result<MessageView> {
     let attachments: String = r.get(5)?;
     Ok(MessageView {
         id: r.get(0)?,
@@ -157,20 +155,20 @@ pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageView> {
         message_id: r.get(2)?,
         direction: r.get(3)?,
         text: r.get(4)?,
-        attachments: serde_json::from_str(&attachments).unwrap_or(Value::Array(Vec::new())),
+        attachments: serde_json::from_str(&attachments)?,
         status: r.get(6)?,
         error: r.get(7)?,
-        sent_at: UnixMillis(r.get(8)?),
+        sent_at: r.get(8)?,
         author_user_id: r.get(9)?,
     })
 }
 
-pub(crate) fn message(tx: &Connection, id: i64) -> Result<MessageView> {
-    tx.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
-    ))?
-    .query_row([id], message_from_row)
-    .optional()?
+pub(crate) fn message(tx: &Tx<'_>, id: i64) -> Result<MessageView> {
+    tx.optional(
+        &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
+        args![id],
+        message_from_row,
+    )?
     .ok_or(StorageError::UnknownMessage(id))
 }
 
@@ -178,7 +176,7 @@ pub(crate) const POST_COLUMNS: &str =
     "p.id, (SELECT user_id_chat FROM facebook_accounts WHERE id = p.account_id), p.content, p.status, p.platform_post_id, p.link, p.error,
      p.created_at, p.updated_at, p.author_user_id, p.image_url";
 
-pub(crate) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<PostView> {
+pub(crate) fn post_from_row(r: &Row<'_>) -> Result<PostView> {
     Ok(PostView {
         id: r.get(0)?,
         user_id_chat: r.get(1)?,
@@ -187,23 +185,23 @@ pub(crate) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<PostView> {
         platform_post_id: r.get(4)?,
         link: r.get(5)?,
         error: r.get(6)?,
-        created_at: UnixMillis(r.get(7)?),
-        updated_at: UnixMillis(r.get(8)?),
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
         author_user_id: r.get(9)?,
         image_url: r.get(10)?,
     })
 }
 
-pub(crate) fn post(tx: &Connection, id: i64) -> Result<PostView> {
-    tx.prepare_cached(&format!(
-        "SELECT {POST_COLUMNS} FROM posts p WHERE p.id = ?1"
-    ))?
-    .query_row([id], post_from_row)
-    .optional()?
+pub(crate) fn post(tx: &Tx<'_>, id: i64) -> Result<PostView> {
+    tx.optional(
+        &format!("SELECT {POST_COLUMNS} FROM posts p WHERE p.id = ?1"),
+        args![id],
+        post_from_row,
+    )?
     .ok_or(StorageError::UnknownPost(id))
 }
 
-fn account_id(tx: &Connection, user_id_chat: &str) -> Result<i64> {
+fn account_id(tx: &Tx<'_>, user_id_chat: &str) -> Result<i64> {
     crate::accounts::find(tx, user_id_chat)?
         .map(|a| a.id)
         .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))
@@ -223,7 +221,8 @@ impl Store {
         self.read_long(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
             let search = filter.search.as_deref().filter(|s| !s.trim().is_empty()).map(like_pattern);
-            let mut statement = tx.prepare_cached(&format!(
+            let items = tx.rows(
+                &format!(
                 "SELECT {CONVERSATION_COLUMNS} FROM conversations c
                  WHERE c.account_id = ?1
                    AND (COALESCE(c.last_message_at, 0) < ?2 OR (COALESCE(c.last_message_at, 0) = ?2 AND c.id < ?3))
@@ -232,12 +231,10 @@ impl Store {
                         OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ?5 ESCAPE '\\'))
                  ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {}",
                 limit + 1
-            ))?;
-            let rows = statement.query_map(
-                params![account, before_at, before_id, filter.unread_only, search],
+                ),
+                args![account, before_at, before_id, filter.unread_only, search],
                 conversation_from_row,
             )?;
-            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(page(items, limit, |c| (c.last_message_at.map_or(0, |t| t.0), c.id)))
         })
         .await
@@ -276,17 +273,16 @@ impl Store {
         let limit = limit.clamp(1, MAX_PAGE);
         self.read(move |tx| {
             conversation(tx, conversation_id)?;
-            let mut statement = tx.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1
+            let items = tx.rows(
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1
                    AND (sent_at < ?2 OR (sent_at = ?2 AND id < ?3))
                  ORDER BY sent_at DESC, id DESC LIMIT {}",
-                limit + 1
-            ))?;
-            let rows = statement.query_map(
-                params![conversation_id, before_at, before_id],
+                    limit + 1
+                ),
+                args![conversation_id, before_at, before_id],
                 message_from_row,
             )?;
-            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(page(items, limit, |m| (m.sent_at.0, m.id)))
         })
         .await
@@ -302,23 +298,21 @@ impl Store {
         let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
         self.read(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
-            let mut statement = tx.prepare_cached(&format!(
+            let items = tx.rows(&format!(
                 "SELECT id, platform_notification_id, kind, text, link, occurred_at FROM notifications
                  WHERE account_id = ?1 AND (occurred_at < ?2 OR (occurred_at = ?2 AND id < ?3))
                  ORDER BY occurred_at DESC, id DESC LIMIT {}",
                 limit + 1
-            ))?;
-            let rows = statement.query_map(params![account, before_at, before_id], |r| {
+            ), args![account, before_at, before_id], |r| {
                 Ok(NotificationView {
                     id: r.get(0)?,
                     notification_id: r.get(1)?,
                     kind: r.get(2)?,
                     text: r.get(3)?,
                     link: r.get(4)?,
-                    occurred_at: UnixMillis(r.get(5)?),
+                    occurred_at: r.get(5)?,
                 })
             })?;
-            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(page(items, limit, |n| (n.occurred_at.0, n.id)))
         })
         .await
@@ -334,13 +328,15 @@ impl Store {
         let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
         self.read(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
-            let mut statement = tx.prepare_cached(&format!(
-                "SELECT {POST_COLUMNS} FROM posts p
+            let items = tx.rows(
+                &format!(
+                    "SELECT {POST_COLUMNS} FROM posts p
                  WHERE p.account_id = ?1 AND p.id < ?2 ORDER BY p.id DESC LIMIT {}",
-                limit + 1
-            ))?;
-            let rows = statement.query_map(params![account, before_id], post_from_row)?;
-            let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+                    limit + 1
+                ),
+                args![account, before_id],
+                post_from_row,
+            )?;
             Ok(page(items, limit, |p| (p.id, p.id)))
         })
         .await
@@ -353,9 +349,9 @@ impl Store {
             if view.unread_count == 0 {
                 return Ok((view, None));
             }
-            tx.run(
+            tx.execute(
                 "UPDATE conversations SET unread_count = 0 WHERE id = ?1",
-                [conversation_id],
+                args![conversation_id],
             )?;
             let view = conversation(tx, conversation_id)?;
             let account = account_id(tx, &view.user_id_chat)?;

@@ -2,14 +2,13 @@
 
 use crate::accounts::writable;
 use crate::events::append;
-use crate::sqlite::Cached;
+use crate::sql::{Tx, args};
 use crate::{Result, Store};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashMap;
 use switchboard_domain::ingest::{Attachment, Direction};
 use switchboard_domain::ingest::{Batch, NewMessage, NewNotification};
-use switchboard_domain::{EventKind, UnixMillis};
+use switchboard_domain::{EventKind, MessageStatus, UnixMillis};
 
 /// What became of a batch: how many items it had, how many were new, and the event that announced them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,26 +31,31 @@ impl IngestOutcome {
     }
 }
 
+const INSERT_MESSAGE: &str =
+    "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, attachments,
+                           status, sent_at, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+     ON CONFLICT (account_id, platform_message_id) DO NOTHING
+     RETURNING id";
+
+const INSERT_NOTIFICATION: &str =
+    "INSERT INTO notifications (account_id, platform_notification_id, kind, text, link, occurred_at, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (account_id, platform_notification_id) DO NOTHING
+     RETURNING id";
+
 /// Conversation id for a thread, created on first sight; the participant's name is refreshed when known.
-fn conversation_id(
-    tx: &Connection,
-    account_id: i64,
-    message: &NewMessage,
-    now: i64,
-) -> Result<i64> {
-    Ok(tx
-        .prepare_cached(
+fn conversation_id(tx: &Tx<'_>, account_id: i64, message: &NewMessage, now: i64) -> Result<i64> {
+    tx.one(
             "INSERT INTO conversations (account_id, thread_id, participant_id, participant_name, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)
              ON CONFLICT (account_id, thread_id) DO UPDATE SET
                  participant_name = CASE WHEN excluded.participant_name <> '' THEN excluded.participant_name
                                          ELSE participant_name END
              RETURNING id",
-        )?
-        .query_row(
-            params![account_id, message.thread_id, message.participant_id, message.participant_name, now],
+            args![account_id, message.thread_id, message.participant_id, message.participant_name, now],
             |r| r.get(0),
-        )?)
+        )
 }
 
 /// A stored message as events carry it. The conversation's details travel once, in `conversations`.
@@ -63,7 +67,7 @@ struct MessageOut<'a> {
     direction: Direction,
     text: &'a str,
     attachments: &'a [Attachment],
-    status: &'static str,
+    status: MessageStatus,
     sent_at: UnixMillis,
 }
 
@@ -110,14 +114,13 @@ struct ConversationChange<'a> {
 }
 
 fn apply_conversation_change(
-    tx: &Connection,
+    tx: &Tx<'_>,
     id: i64,
     change: &ConversationChange<'_>,
     now: i64,
 ) -> Result<ConversationOut> {
     let newest = change.newest;
-    Ok(tx
-        .prepare_cached(
+    tx.one(
             "UPDATE conversations SET
                  unread_count = unread_count + ?2,
                  last_message_text = CASE WHEN ?3 >= COALESCE(last_message_at, 0) THEN ?4 ELSE last_message_text END,
@@ -127,9 +130,7 @@ fn apply_conversation_change(
              WHERE id = ?1
              RETURNING id, thread_id, participant_id, participant_name, last_message_text, last_message_direction,
                        last_message_at, unread_count",
-        )?
-        .query_row(
-            params![id, change.unread, newest.sent_at.0, newest.preview(), newest.direction.as_str(), now],
+            args![id, change.unread, newest.sent_at.0, newest.preview(), newest.direction.as_str(), now],
             |r| {
                 Ok(ConversationOut {
                     id: r.get(0)?,
@@ -138,11 +139,11 @@ fn apply_conversation_change(
                     participant_name: r.get(3)?,
                     last_message_text: r.get(4)?,
                     last_message_direction: r.get(5)?,
-                    last_message_at: UnixMillis(r.get(6)?),
+                    last_message_at: r.get(6)?,
                     unread_count: r.get(7)?,
                 })
             },
-        )?)
+        )
 }
 
 impl Store {
@@ -154,13 +155,6 @@ impl Store {
             let mut conversation_ids: HashMap<&str, i64> = HashMap::new();
             let mut changes: Vec<(i64, ConversationChange<'_>)> = Vec::new();
             let mut stored = Vec::new();
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, attachments,
-                                       status, sent_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (account_id, platform_message_id) DO NOTHING
-                 RETURNING id",
-            )?;
             for message in &batch.items {
                 let conversation = match conversation_ids.get(message.thread_id.as_str()) {
                     Some(&id) => id,
@@ -171,26 +165,25 @@ impl Store {
                     }
                 };
                 let status = match message.direction {
-                    Direction::In => "received",
-                    switchboard_domain::ingest::Direction::Out => "sent",
+                    Direction::In => MessageStatus::Received,
+                    Direction::Out => MessageStatus::Sent,
                 };
                 let attachments = serde_json::to_string(&message.attachments)?;
-                let id: Option<i64> = insert
-                    .query_row(
-                        params![
-                            account.id,
-                            conversation,
-                            message.message_id,
-                            message.direction.as_str(),
-                            message.text,
-                            attachments,
-                            status,
-                            message.sent_at.0,
-                            now
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let id: Option<i64> = tx.optional(
+                    INSERT_MESSAGE,
+                    args![
+                        account.id,
+                        conversation,
+                        message.message_id,
+                        message.direction.as_str(),
+                        message.text,
+                        attachments,
+                        status,
+                        message.sent_at,
+                        now
+                    ],
+                    |r| r.get(0),
+                )?;
                 let Some(id) = id else { continue };
                 let unread = i64::from(message.direction == Direction::In);
                 match changes.iter_mut().find(|(c, _)| *c == conversation) {
@@ -200,7 +193,13 @@ impl Store {
                             change.newest = message;
                         }
                     }
-                    None => changes.push((conversation, ConversationChange { newest: message, unread })),
+                    None => changes.push((
+                        conversation,
+                        ConversationChange {
+                            newest: message,
+                            unread,
+                        },
+                    )),
                 }
                 stored.push(MessageOut {
                     id,
@@ -213,7 +212,6 @@ impl Store {
                     sent_at: message.sent_at,
                 });
             }
-            drop(insert);
             if stored.is_empty() {
                 return Ok(IngestOutcome::new(batch.items.len(), 0, None));
             }
@@ -226,7 +224,11 @@ impl Store {
                 tx,
                 EventKind::NewMessages,
                 Some((account.id, &account.user_id_chat)),
-                &NewMessagesEvent { user_id_chat: &account.user_id_chat, messages: stored, conversations },
+                &NewMessagesEvent {
+                    user_id_chat: &account.user_id_chat,
+                    messages: stored,
+                    conversations,
+                },
             )?;
             Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
         })
@@ -242,19 +244,20 @@ impl Store {
             let account = writable(tx, &batch.account)?;
             let now = UnixMillis::now().0;
             let mut stored = Vec::new();
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO notifications (account_id, platform_notification_id, kind, text, link, occurred_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (account_id, platform_notification_id) DO NOTHING
-                 RETURNING id",
-            )?;
             for n in &batch.items {
-                let id: Option<i64> = insert
-                    .query_row(
-                        params![account.id, n.notification_id, n.kind, n.text, n.link, n.occurred_at.0, now],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let id: Option<i64> = tx.optional(
+                    INSERT_NOTIFICATION,
+                    args![
+                        account.id,
+                        n.notification_id,
+                        n.kind,
+                        n.text,
+                        n.link,
+                        n.occurred_at,
+                        now
+                    ],
+                    |r| r.get(0),
+                )?;
                 if let Some(id) = id {
                     stored.push(NotificationOut {
                         id,
@@ -266,7 +269,6 @@ impl Store {
                     });
                 }
             }
-            drop(insert);
             if stored.is_empty() {
                 return Ok(IngestOutcome::new(batch.items.len(), 0, None));
             }
@@ -275,7 +277,10 @@ impl Store {
                 tx,
                 EventKind::NewNotifications,
                 Some((account.id, &account.user_id_chat)),
-                &NewNotificationsEvent { user_id_chat: &account.user_id_chat, notifications: stored },
+                &NewNotificationsEvent {
+                    user_id_chat: &account.user_id_chat,
+                    notifications: stored,
+                },
             )?;
             Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
         })
@@ -286,11 +291,11 @@ impl Store {
     pub async fn message_count(&self, user_id_chat: &str) -> Result<i64> {
         let user_id_chat = user_id_chat.to_owned();
         self.read(move |tx| {
-            Ok(tx.row(
+            tx.one(
                 "SELECT COUNT(*) FROM messages m JOIN facebook_accounts a ON a.id = m.account_id WHERE a.user_id_chat = ?1",
-                [user_id_chat],
+                args![user_id_chat],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
     }

@@ -1,11 +1,17 @@
 //! Switchboard's storage: the only crate that speaks SQL and the only owner of migrations.
 //!
 //! [`Store`] is the contract the roles use. Its methods are whole operations ("ingest this batch",
-//! "events after id N"), each one transaction, so a second backend (PostgreSQL) implements the same list
-//! of functions. The SQLite backend keeps one write connection (SQLite has one writer at a time anyway)
-//! and a few read connections; WAL lets readers run beside the writer. Writes start with
-//! `BEGIN IMMEDIATE`, which takes the write lock up front and so never fails half-way with SQLITE_BUSY
-//! when another process (split mode) writes to the same file.
+//! "answer this call"), each one transaction. Each operation is written once, as a function over the
+//! seam in `sql` (a `sql::Tx` with `execute`, `one`, `optional`, `rows` and `insert`, values in
+//! and out through `ToValue`/`FromValue`), so an engine only supplies connections, a writer and the
+//! five calls; the operations themselves do not name it. A stored status that is none of its enum's
+//! names is [`StorageError::Corrupt`], never a default.
+//!
+//! SQLite (the `sqlite` module) keeps one write connection (SQLite has one writer at a time anyway)
+//! that commits queued operations in groups, and a few read connections; WAL lets readers run beside
+//! the writer. Writes start with `BEGIN IMMEDIATE`, which takes the write lock up front and so never
+//! fails half-way with SQLITE_BUSY when another process (split mode) writes to the same file. The bot's
+//! local [`Spool`] is a SQLite file by nature (it lives beside the bot) and uses rusqlite directly.
 
 mod accounts;
 mod calls;
@@ -18,6 +24,7 @@ mod inbox;
 mod ingest;
 mod migrate;
 mod spool;
+mod sql;
 mod sqlite;
 mod tokens;
 mod users;

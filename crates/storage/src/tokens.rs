@@ -1,9 +1,8 @@
 //! Bearer tokens for bots and integrators. A token is 32 random bytes shown once; only its SHA-256 is
 //! stored (the token is high-entropy, so a slow password hash would add nothing but latency).
 
-use crate::sqlite::Cached;
+use crate::sql::args;
 use crate::{Result, StorageError, Store, accounts};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use switchboard_domain::{Principal, UnixMillis};
@@ -69,20 +68,19 @@ impl Store {
                     TokenKind::Bot { account } => {
                         let account = accounts::find(tx, &account)?
                             .ok_or_else(|| StorageError::UnknownAccount(account.clone()))?;
-                        tx.run(
-                            "INSERT INTO auth_tokens (kind, name, account_id, token_hash, created_at, created_by) VALUES ('bot', ?1, ?2, ?3, ?4, ?5)",
-                            params![format!("bot for {}", account.user_id_chat), account.id, token_hash, now, created_by],
-                        )?;
+                        tx.insert(
+                            "INSERT INTO auth_tokens (kind, name, account_id, token_hash, created_at, created_by) VALUES ('bot', ?1, ?2, ?3, ?4, ?5) RETURNING id",
+                            args![format!("bot for {}", account.user_id_chat), account.id, token_hash, now, created_by],
+                        )
                     }
                     TokenKind::Api { name } | TokenKind::Pbx { name } => {
                         let kind = if secret_is_pbx { "pbx" } else { "api" };
-                        tx.run(
-                            "INSERT INTO auth_tokens (kind, name, token_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-                            params![kind, name, token_hash, now, created_by],
-                        )?;
+                        tx.insert(
+                            "INSERT INTO auth_tokens (kind, name, token_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                            args![kind, name, token_hash, now, created_by],
+                        )
                     }
                 }
-                Ok(tx.last_insert_rowid())
             })
             .await?;
         Ok((id, secret))
@@ -104,38 +102,38 @@ impl Store {
             if is_session {
                 return crate::users::session_principal(tx, &token_hash);
             }
-            tx.prepare_cached(
+            tx.optional(
                 // Subqueries, not a JOIN: SQLite re-prepares joins on bound parameters at every use.
                 "SELECT t.id, t.kind, t.name,
                             (SELECT user_id_chat FROM facebook_accounts WHERE id = t.account_id),
                             (SELECT enabled FROM facebook_accounts WHERE id = t.account_id)
                      FROM auth_tokens t WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
+                args![token_hash],
+                |r| {
+                    let id: i64 = r.get(0)?;
+                    let kind: String = r.get(1)?;
+                    let account: Option<String> = r.get(3)?;
+                    let enabled: Option<bool> = r.get(4)?;
+                    Ok(match (kind.as_str(), account, enabled) {
+                        ("bot", Some(account), Some(true)) => Some(Ok(Principal::Bot {
+                            token_id: id,
+                            account,
+                        })),
+                        ("bot", Some(account), Some(false)) => {
+                            Some(Err(StorageError::AccountDisabled(account)))
+                        }
+                        ("api", _, _) => Some(Ok(Principal::Integrator {
+                            token_id: id,
+                            name: r.get(2)?,
+                        })),
+                        ("pbx", _, _) => Some(Ok(Principal::PhoneSystem {
+                            token_id: id,
+                            name: r.get(2)?,
+                        })),
+                        _ => None,
+                    })
+                },
             )?
-            .query_row([token_hash], |r| {
-                let id: i64 = r.get(0)?;
-                let kind: String = r.get(1)?;
-                let account: Option<String> = r.get(3)?;
-                let enabled: Option<bool> = r.get(4)?;
-                Ok(match (kind.as_str(), account, enabled) {
-                    ("bot", Some(account), Some(true)) => Some(Ok(Principal::Bot {
-                        token_id: id,
-                        account,
-                    })),
-                    ("bot", Some(account), Some(false)) => {
-                        Some(Err(StorageError::AccountDisabled(account)))
-                    }
-                    ("api", _, _) => Some(Ok(Principal::Integrator {
-                        token_id: id,
-                        name: r.get(2)?,
-                    })),
-                    ("pbx", _, _) => Some(Ok(Principal::PhoneSystem {
-                        token_id: id,
-                        name: r.get(2)?,
-                    })),
-                    _ => None,
-                })
-            })
-            .optional()?
             .flatten()
             .transpose()
         })
@@ -144,9 +142,9 @@ impl Store {
 
     pub async fn revoke_token(&self, id: i64) -> Result<()> {
         self.write(move |tx| {
-            let changed = tx.run(
+            let changed = tx.execute(
                 "UPDATE auth_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![id, UnixMillis::now().0],
+                args![id, UnixMillis::now()],
             )?;
             if changed == 0 {
                 return Err(StorageError::UnknownToken(id));
@@ -158,11 +156,11 @@ impl Store {
 
     pub async fn tokens(&self) -> Result<Vec<TokenInfo>> {
         self.read(|tx| {
-            let mut statement = tx.prepare_cached(
+            tx.rows(
                 "SELECT t.id, t.kind, t.name, a.user_id_chat, t.created_at, t.revoked_at IS NOT NULL
                  FROM auth_tokens t LEFT JOIN facebook_accounts a ON a.id = t.account_id ORDER BY t.id",
-            )?;
-            let rows = statement.query_map([], |r| {
+                args![],
+                |r| {
                 Ok(TokenInfo {
                     id: r.get(0)?,
                     kind: r.get(1)?,
@@ -171,8 +169,8 @@ impl Store {
                     created_at: UnixMillis(r.get(4)?).to_rfc3339(),
                     revoked: r.get(5)?,
                 })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            },
+            )
         })
         .await
     }

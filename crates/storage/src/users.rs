@@ -1,10 +1,9 @@
 //! Console users, their passwords (argon2id) and their login sessions.
 
-use crate::sqlite::Cached;
+use crate::sql::{Row, Tx, args};
 use crate::tokens::{hash_token, random_secret};
 use crate::{Result, StorageError, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use std::time::Duration;
 use switchboard_domain::{Principal, Role, UnixMillis};
@@ -30,23 +29,24 @@ pub struct UserChanges {
 
 const USER_COLUMNS: &str = "id, username, display_name, role, disabled, created_at";
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    let role: String = row.get(3)?;
+fn user_from_row(row: &Row<'_>) -> Result<User> {
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
         display_name: row.get(2)?,
-        role: Role::parse(&role).unwrap_or(Role::Agent),
+        role: row.get(3)?,
         disabled: row.get(4)?,
-        created_at: UnixMillis(row.get(5)?),
+        created_at: row.get(5)?,
     })
 }
 
-fn find_user(tx: &Connection, id: i64) -> Result<User> {
-    tx.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([id], user_from_row)
-        .optional()?
-        .ok_or(StorageError::UnknownUser)
+fn find_user(tx: &Tx<'_>, id: i64) -> Result<User> {
+    tx.optional(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+        args![id],
+        user_from_row,
+    )?
+    .ok_or(StorageError::UnknownUser)
 }
 
 /// Hashes on a blocking thread: argon2 takes tens of milliseconds by design.
@@ -77,12 +77,12 @@ fn verify_password(password: &str, hash: &str) -> bool {
 /// username takes as long as a wrong password.
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3dpdGNoYm9hcmRkZWNveQ$0pYc5Ud2zS2oT6Sx3b0yvQ3Hqf5m7wG8eWl1JcRz5eE";
 
-fn enabled_admins_besides(tx: &Connection, id: i64) -> Result<i64> {
-    Ok(tx.row(
+fn enabled_admins_besides(tx: &Tx<'_>, id: i64) -> Result<i64> {
+    tx.one(
         "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?1",
-        [id],
+        args![id],
         |r| r.get(0),
-    )?)
+    )
 }
 
 impl Store {
@@ -97,32 +97,33 @@ impl Store {
         let (username, display_name) = (username.to_owned(), display_name.to_owned());
         self.write(move |tx| {
             let now = UnixMillis::now().0;
-            let inserted = tx.run(
+            let inserted = tx.optional(
                 "INSERT INTO users (username, display_name, role, password_hash, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (username) DO NOTHING",
-                params![username, display_name, role.as_str(), hash, now],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (username) DO NOTHING RETURNING id",
+                args![username, display_name, role, hash, now],
+                |r| r.get::<i64>(0),
             )?;
-            if inserted == 0 {
+            let Some(id) = inserted else {
                 return Err(StorageError::UserExists(username));
-            }
-            find_user(tx, tx.last_insert_rowid())
+            };
+            find_user(tx, id)
         })
         .await
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
         self.read(|tx| {
-            let mut statement = tx.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users ORDER BY username"
-            ))?;
-            let rows = statement.query_map([], user_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            tx.rows(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"),
+                args![],
+                user_from_row,
+            )
         })
         .await
     }
 
     pub async fn user_count(&self) -> Result<i64> {
-        self.read(|tx| Ok(tx.row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))
+        self.read(|tx| tx.one("SELECT COUNT(*) FROM users", args![], |r| r.get(0)))
             .await
     }
 
@@ -140,14 +141,14 @@ impl Store {
                 return Err(StorageError::Conflict("this is the last enabled admin; make another admin first".into()));
             }
             let now = UnixMillis::now().0;
-            tx.run(
+            tx.execute(
                 "UPDATE users SET display_name = COALESCE(?2, display_name), role = COALESCE(?3, role),
                      password_hash = COALESCE(?4, password_hash), disabled = COALESCE(?5, disabled), updated_at = ?6
                  WHERE id = ?1",
-                params![id, changes.display_name, changes.role.map(Role::as_str), hash, changes.disabled, now],
+                args![id, changes.display_name, changes.role.map(Role::as_str), hash, changes.disabled, now],
             )?;
             if changes.disabled == Some(true) || hash.is_some() {
-                tx.run("UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL", params![id, now])?;
+                tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL", args![id, now])?;
             }
             find_user(tx, id)
         })
@@ -164,12 +165,11 @@ impl Store {
         let name = username.trim().to_lowercase();
         let found = self
             .read(move |tx| {
-                Ok(tx
-                    .prepare_cached(&format!(
-                        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"
-                    ))?
-                    .query_row([name], |r| Ok((user_from_row(r)?, r.get::<_, String>(6)?)))
-                    .optional()?)
+                tx.optional(
+                    &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"),
+                    args![name],
+                    |r| Ok((user_from_row(r)?, r.get::<String>(6)?)),
+                )
             })
             .await?;
         let password = password.to_owned();
@@ -193,9 +193,9 @@ impl Store {
         let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX / 2);
         self.write(move |tx| {
             let now = UnixMillis::now().0;
-            tx.run(
+            tx.execute(
                 "INSERT INTO sessions (user_id, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![user_id, token_hash, now, now.saturating_add(lifetime_ms)],
+                args![user_id, token_hash, now, now.saturating_add(lifetime_ms)],
             )?;
             Ok(())
         })
@@ -207,9 +207,9 @@ impl Store {
     pub async fn logout(&self, token: &str) -> Result<bool> {
         let token_hash = hash_token(token.trim());
         self.write(move |tx| {
-            Ok(tx.run(
+            Ok(tx.execute(
                 "UPDATE sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
-                params![token_hash, UnixMillis::now().0],
+                args![token_hash, UnixMillis::now().0],
             )? > 0)
         })
         .await
@@ -221,17 +221,13 @@ impl Store {
 }
 
 /// The principal of a live session, if `token_hash` is one.
-pub(crate) fn session_principal(tx: &Connection, token_hash: &str) -> Result<Option<Principal>> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT u.id, u.username, u.role FROM users u WHERE u.disabled = 0 AND u.id =
-                 (SELECT user_id FROM sessions WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2)",
-        )?
-        .query_row(params![token_hash, UnixMillis::now().0], |r| {
-            let role: String = r.get(2)?;
-            Ok(Principal::User { user_id: r.get(0)?, username: r.get(1)?, role: Role::parse(&role).unwrap_or(Role::Agent) })
-        })
-        .optional()?)
+pub(crate) fn session_principal(tx: &Tx<'_>, token_hash: &str) -> Result<Option<Principal>> {
+    tx.optional(
+        "SELECT u.id, u.username, u.role FROM users u WHERE u.disabled = 0 AND u.id =
+             (SELECT user_id FROM sessions WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2)",
+        args![token_hash, UnixMillis::now()],
+        |r| Ok(Principal::User { user_id: r.get(0)?, username: r.get(1)?, role: r.get(2)? }),
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,122 @@
+//! The call log and the live counts of the call center.
+
+use super::Call;
+use super::agents::all_agents;
+use super::routing::{CALL_COLUMNS, call_from_row};
+use crate::sql::args;
+use crate::{Result, Store};
+use serde::Serialize;
+use switchboard_domain::CallStatus;
+use switchboard_domain::UnixMillis;
+use switchboard_domain::routing::{AgentState, AgentStatus};
+
+/// Filters of the call log (`GET /api/calls`). Every field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    /// Calls that started at or after this time.
+    pub from: Option<UnixMillis>,
+    /// Calls that started before this time.
+    pub until: Option<UnixMillis>,
+    /// Calls answered by, or last offered to, this agent.
+    pub agent_id: Option<i64>,
+    /// Calls from a number containing these digits (`domain::phone::search_digits`).
+    pub number_digits: Option<String>,
+    /// Only missed (`true`) or only answered (`false`) calls.
+    pub missed: Option<bool>,
+}
+
+/// Counts for `GET /api/call-center/status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallCenterStatus {
+    pub agents_total: i64,
+    pub agents_available: i64,
+    pub agents_busy: i64,
+    pub agents_away: i64,
+    pub agents_offline: i64,
+    pub agents_on_call: i64,
+    pub calls_ringing: i64,
+    pub calls_waiting: i64,
+    pub calls_connected: i64,
+}
+
+impl Store {
+    /// The call log, newest first, a page at a time (`cursor` is the `next_cursor` of the last page).
+    pub async fn calls(
+        &self,
+        filter: CallFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::Page<Call>> {
+        let before = crate::inbox::parse_cursor(cursor)?;
+        let limit = limit.clamp(1, 200);
+        self.read_long(move |tx| {
+            let digits = filter
+                .number_digits
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| format!("%{d}%"));
+            let items = tx.rows(
+                &format!(
+                    "SELECT {CALL_COLUMNS}, id FROM calls
+                 WHERE (started_at < ?1 OR (started_at = ?1 AND id < ?2))
+                   AND started_at >= ?3 AND started_at < ?4
+                   AND (?5 IS NULL OR answered_by = ?5 OR offered_agent_id = ?5)
+                   AND (?6 IS NULL OR caller_normalized LIKE ?6)
+                   AND (?7 IS NULL OR missed = ?7)
+                 ORDER BY started_at DESC, id DESC LIMIT {}",
+                    limit + 1
+                ),
+                args![
+                    before.0,
+                    before.1,
+                    filter.from.map_or(i64::MIN, |t| t.0),
+                    filter.until.map_or(i64::MAX, |t| t.0),
+                    filter.agent_id,
+                    digits,
+                    filter.missed
+                ],
+                |r| Ok((call_from_row(r)?.0, r.get::<i64>(16)?)),
+            )?;
+            let page = crate::inbox::page(items, limit, |(call, id)| (call.start_time.0, *id));
+            Ok(crate::Page {
+                items: page.items.into_iter().map(|(call, _)| call).collect(),
+                next_cursor: page.next_cursor,
+            })
+        })
+        .await
+    }
+
+    pub async fn call_center_status(&self) -> Result<CallCenterStatus> {
+        self.read(|tx| {
+            let mut status = CallCenterStatus::default();
+            for (agent, _) in all_agents(tx)? {
+                status.agents_total += 1;
+                match agent.status {
+                    AgentStatus::Available => status.agents_available += 1,
+                    AgentStatus::Busy => status.agents_busy += 1,
+                    AgentStatus::Away => status.agents_away += 1,
+                    AgentStatus::Offline => status.agents_offline += 1,
+                }
+                if agent.state == AgentState::OnCall {
+                    status.agents_on_call += 1;
+                }
+            }
+            let counts = tx.rows(
+                "SELECT status, COUNT(*) FROM calls WHERE status IN ('queued', 'ringing', 'connected') GROUP BY status",
+                args![],
+                |r| Ok((r.get::<CallStatus>(0)?, r.get::<i64>(1)?)),
+            )?;
+            for (call_status, count) in counts {
+                match call_status {
+                    CallStatus::Ringing => status.calls_ringing = count,
+                    CallStatus::Queued => status.calls_waiting = count,
+                    CallStatus::Connected => status.calls_connected = count,
+                    CallStatus::Ended => {}
+                }
+            }
+            Ok(status)
+        })
+        .await
+    }
+}

@@ -1,0 +1,326 @@
+use super::*;
+use crate::{StorageError, Store};
+use switchboard_domain::EventKind;
+
+async fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .expect("open");
+    (dir, store)
+}
+
+async fn available_agent(store: &Store, name: &str) -> Agent {
+    let agent = store
+        .create_agent(NewAgent {
+            full_name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("agent");
+    store
+        .set_agent_status(agent.id, AgentStatus::Available)
+        .await
+        .expect("status")
+        .0
+}
+
+fn call(id: &str, from: &str) -> NewCall {
+    NewCall {
+        call_id: id.into(),
+        caller_number: from.into(),
+        caller_normalized: switchboard_domain::phone::normalize(from).expect("number"),
+        called_number: "1900".into(),
+        direction: "in".into(),
+        queue: None,
+        source: "cti".into(),
+        agent_id: None,
+    }
+}
+
+fn accepted(outcome: NewCallOutcome) -> (Call, Effects) {
+    match outcome {
+        NewCallOutcome::Accepted { call, effects } => (call, effects),
+        other => panic!("expected an accepted call, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_call_rings_at_the_longest_idle_agent_with_the_seeds_payload() {
+    let (_dir, store) = store().await;
+    let first = available_agent(&store, "Agent Một").await;
+    available_agent(&store, "Agent Hai").await;
+    let customer = store
+        .create_customer(
+            switchboard_domain::customer::CustomerIn {
+                full_name: Some("Nguyễn Văn A".into()),
+                phone_number: Some("0912345678".into()),
+                cif: Some("CIF001230022".into()),
+                ..Default::default()
+            }
+            .validate()
+            .expect("valid"),
+        )
+        .await
+        .expect("customer");
+    let (ringing, effects) = accepted(
+        store
+            .new_call(call("CALL_1", "+84 912 345 678"))
+            .await
+            .expect("call"),
+    );
+    assert_eq!(ringing.status.as_str(), "ringing");
+    assert_eq!(
+        effects.offers,
+        [Offer {
+            call_id: "CALL_1".into(),
+            agent_id: first.id
+        }]
+    );
+    let events = store.events_after(0, 100).await.expect("events");
+    let incoming = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == EventKind::IncomingCallToCrm)
+        .expect("incoming");
+    let payload = incoming.json().expect("json");
+    assert_eq!(payload["callId"], "CALL_1");
+    assert_eq!(payload["callerNumber"], "+84 912 345 678");
+    assert_eq!(payload["calledNumber"], "1900");
+    assert_eq!(payload["status"], "ringing");
+    assert_eq!(payload["assignedAgent"]["fullName"], "Agent Một");
+    assert_eq!(payload["assignedAgent"]["status"], "available");
+    assert_eq!(payload["customerInfo"]["id"], customer.id);
+    assert_eq!(payload["customerInfo"]["cif"], "CIF001230022");
+    assert_eq!(payload["customerInfo"]["phoneNumber"], "+84912345678");
+}
+
+#[tokio::test]
+async fn the_first_answer_wins_and_the_log_keeps_times() {
+    let (_dir, store) = store().await;
+    let one = available_agent(&store, "Một").await;
+    let two = available_agent(&store, "Hai").await;
+    accepted(
+        store
+            .new_call(call("C1", "0987654321"))
+            .await
+            .expect("call"),
+    );
+    let (answered, _) = store.answer_call("C1", two.id).await.expect("answer");
+    assert_eq!(
+        (answered.status.as_str(), answered.answered_by),
+        ("connected", Some(two.id))
+    );
+    assert!(matches!(
+        store.answer_call("C1", one.id).await,
+        Err(StorageError::CallTaken(_))
+    ));
+    let agents = store.agents().await.expect("agents");
+    let state = |id| agents.iter().find(|a| a.id == id).map(|a| a.state);
+    assert_eq!(
+        (state(one.id), state(two.id)),
+        (Some(AgentState::Idle), Some(AgentState::OnCall))
+    );
+    let (ended, _) = store
+        .end_call("C1", "customer_hangup", false)
+        .await
+        .expect("end");
+    assert_eq!((ended.status.as_str(), ended.missed), ("ended", false));
+    assert!(matches!(
+        store.end_call("C1", "again", false).await,
+        Err(StorageError::CallEnded(_))
+    ));
+    let events = store.events_after(0, 100).await.expect("events");
+    let ended_event = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == EventKind::CallEnded)
+        .expect("ended")
+        .json()
+        .expect("json");
+    assert_eq!(ended_event["message"], "Cuộc gọi đã kết thúc");
+    assert!(ended_event["duration"].as_i64().is_some());
+}
+
+#[tokio::test]
+async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
+    let (_dir, store) = store().await;
+    let one = available_agent(&store, "Một").await;
+    let two = available_agent(&store, "Hai").await;
+    let away = available_agent(&store, "Ba").await;
+    store
+        .set_agent_status(away.id, AgentStatus::Away)
+        .await
+        .expect("away");
+    let (_, effects) = accepted(
+        store
+            .new_call(call("C1", "0987654321"))
+            .await
+            .expect("call"),
+    );
+    assert_eq!(effects.offers[0].agent_id, one.id);
+    let moved = store
+        .ring_timeout(effects.offers[0].clone())
+        .await
+        .expect("timeout");
+    assert_eq!(
+        moved.offers,
+        [Offer {
+            call_id: "C1".into(),
+            agent_id: two.id
+        }]
+    );
+    // A stale timer (the offer moved on) changes nothing.
+    assert_eq!(
+        store
+            .ring_timeout(effects.offers[0].clone())
+            .await
+            .expect("stale"),
+        Effects::default()
+    );
+    // Both busy elsewhere: the next call waits, and goes to whoever becomes free first.
+    store
+        .set_agent_status(one.id, AgentStatus::Busy)
+        .await
+        .expect("busy");
+    let (waiting, effects) = accepted(
+        store
+            .new_call(call("C2", "0911111111"))
+            .await
+            .expect("call"),
+    );
+    assert_eq!(
+        (waiting.status.as_str(), effects.offers.len()),
+        ("queued", 0)
+    );
+    let (_, effects) = store
+        .set_agent_status(one.id, AgentStatus::Available)
+        .await
+        .expect("back");
+    assert_eq!(
+        effects.offers,
+        [Offer {
+            call_id: "C2".into(),
+            agent_id: one.id
+        }]
+    );
+    let (missed, _) = store.end_call("C1", "cancel", false).await.expect("end");
+    assert!(missed.missed);
+}
+
+#[tokio::test]
+async fn blocked_and_repeated_calls() {
+    let (_dir, store) = store().await;
+    store
+        .block_number("+84911111111", "spam")
+        .await
+        .expect("block");
+    assert_eq!(
+        store
+            .new_call(call("C1", "0911 111 111"))
+            .await
+            .expect("call"),
+        NewCallOutcome::Blocked {
+            reason: "spam".into()
+        }
+    );
+    accepted(
+        store
+            .new_call(call("C2", "0922222222"))
+            .await
+            .expect("call"),
+    );
+    assert!(matches!(
+        store
+            .new_call(call("C2", "0922222222"))
+            .await
+            .expect("again"),
+        NewCallOutcome::Duplicate { .. }
+    ));
+    assert!(matches!(
+        store.answer_call("nope", 1).await,
+        Err(StorageError::UnknownCall(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_call_log_filters_by_number_agent_and_missed() {
+    let (_dir, store) = store().await;
+    let one = available_agent(&store, "Một").await;
+    for (id, from) in [
+        ("A", "0912345678"),
+        ("B", "0987654321"),
+        ("C", "0912000111"),
+    ] {
+        accepted(store.new_call(call(id, from)).await.expect("call"));
+        if id == "B" {
+            store.answer_call(id, one.id).await.expect("answer");
+        }
+        store.end_call(id, "hangup", false).await.expect("end");
+    }
+    let all = store
+        .calls(CallFilter::default(), None, 2)
+        .await
+        .expect("log");
+    assert_eq!(
+        all.items
+            .iter()
+            .map(|c| c.call_id.as_str())
+            .collect::<Vec<_>>(),
+        ["C", "B"]
+    );
+    let rest = store
+        .calls(CallFilter::default(), all.next_cursor.as_deref(), 2)
+        .await
+        .expect("page 2");
+    assert_eq!(
+        rest.items
+            .iter()
+            .map(|c| c.call_id.as_str())
+            .collect::<Vec<_>>(),
+        ["A"]
+    );
+    let missed = store
+        .calls(
+            CallFilter {
+                missed: Some(true),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .expect("missed");
+    assert_eq!(missed.items.len(), 2);
+    let by_number = CallFilter {
+        number_digits: Some(switchboard_domain::phone::search_digits("0912")),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .calls(by_number, None, 10)
+            .await
+            .expect("number")
+            .items
+            .len(),
+        2
+    );
+    let by_agent = CallFilter {
+        agent_id: Some(one.id),
+        missed: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.calls(by_agent, None, 10).await.expect("agent").items[0].call_id,
+        "B"
+    );
+    let status = store.call_center_status().await.expect("status");
+    assert_eq!(
+        (
+            status.agents_total,
+            status.agents_available,
+            status.calls_ringing
+        ),
+        (1, 1, 0)
+    );
+}

@@ -1,0 +1,473 @@
+//! The storage seam: the small interface every operation of the store is written against.
+//!
+//! An operation ("ingest this batch", "answer this call") is a plain function over a [`Tx`]: it runs
+//! statements with [`Tx::execute`], reads with [`Tx::one`], [`Tx::optional`] and [`Tx::rows`], and
+//! inserts with [`Tx::insert`] (`… RETURNING id`). Values go in as [`ToValue`] and come out of a
+//! [`Row`] as [`FromValue`], so no operation names the engine. The engine decides how a `Tx` reaches the
+//! database: SQLite's runs on its single writer thread inside a group commit (writes) or on a read
+//! connection (reads); a second engine adds a variant to [`Engine`] and implements the same five
+//! calls, and every operation runs on it unchanged.
+//!
+//! SQL is written with numbered placeholders (`?1`, `?2`, …), which an engine that spells them
+//! otherwise (`$1`) rewrites once per statement text.
+
+use crate::{Result, StorageError};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+/// A value bound to a statement or read from a row, borrowed where it can be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Value<'a> {
+    Null,
+    Integer(i64),
+    Bool(bool),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl Value<'_> {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Integer(_) => "an integer",
+            Value::Bool(_) => "a boolean",
+            Value::Real(_) => "a real",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "a blob",
+        }
+    }
+}
+
+/// What can be bound to a statement's placeholder.
+pub(crate) trait ToValue {
+    fn to_value(&self) -> Value<'_>;
+}
+
+/// Why a stored value cannot be read as the type asked for; it becomes [`StorageError::Corrupt`].
+#[derive(Debug)]
+pub(crate) struct Unreadable(String);
+
+/// What can be read from a column. An unexpected stored value is an error naming what was found,
+/// never a default.
+pub(crate) trait FromValue: Sized {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable>;
+}
+
+/// The arguments of one statement, in placeholder order: `args![conversation_id, text]`.
+macro_rules! args {
+    () => { &[] as &[&dyn $crate::sql::ToValue] };
+    ($($arg:expr),+ $(,)?) => { &[$(&$arg as &dyn $crate::sql::ToValue),+] as &[&dyn $crate::sql::ToValue] };
+}
+pub(crate) use args;
+
+/// The connection a [`Tx`] runs on.
+enum Engine<'c> {
+    Sqlite(&'c rusqlite::Connection),
+}
+
+/// One transaction (a write) or one connection's latest committed state (a read), as operations see it.
+pub(crate) struct Tx<'c> {
+    engine: Engine<'c>,
+}
+
+/// One row of a result, read by column position.
+pub(crate) struct Row<'r> {
+    inner: RowInner<'r>,
+}
+
+enum RowInner<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+}
+
+impl Row<'_> {
+    /// Column `index` (from 0) as `T`; a value of another type is [`StorageError::Corrupt`].
+    pub(crate) fn get<T: FromValue>(&self, index: usize) -> Result<T> {
+        let value = match &self.inner {
+            RowInner::Sqlite(row) => sqlite_value(row.get_ref(index)?)?,
+        };
+        T::from_value(value).map_err(|Unreadable(reason)| {
+            StorageError::Corrupt(format!("column {index}: {reason}"))
+        })
+    }
+}
+
+fn sqlite_value(value: ValueRef<'_>) -> Result<Value<'_>> {
+    Ok(match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(n) => Value::Integer(n),
+        ValueRef::Real(x) => Value::Real(x),
+        ValueRef::Text(bytes) => Value::Text(
+            std::str::from_utf8(bytes)
+                .map_err(|e| StorageError::Corrupt(format!("text that is not UTF-8: {e}")))?,
+        ),
+        ValueRef::Blob(bytes) => Value::Blob(bytes),
+    })
+}
+
+/// Binds our values to SQLite without copying text or blobs.
+struct SqliteArg<'a>(Value<'a>);
+
+impl rusqlite::ToSql for SqliteArg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null => ValueRef::Null,
+            Value::Integer(n) => ValueRef::Integer(n),
+            Value::Bool(b) => ValueRef::Integer(i64::from(b)),
+            Value::Real(x) => ValueRef::Real(x),
+            Value::Text(text) => ValueRef::Text(text.as_bytes()),
+            Value::Blob(bytes) => ValueRef::Blob(bytes),
+        }))
+    }
+}
+
+fn sqlite_args<'a>(
+    args: &'a [&'a dyn ToValue],
+) -> rusqlite::ParamsFromIter<impl Iterator<Item = SqliteArg<'a>>> {
+    rusqlite::params_from_iter(args.iter().map(|arg| SqliteArg(arg.to_value())))
+}
+
+impl<'c> Tx<'c> {
+    pub(crate) fn sqlite(conn: &'c rusqlite::Connection) -> Self {
+        Self {
+            engine: Engine::Sqlite(conn),
+        }
+    }
+
+    /// Runs a statement that returns no rows; answers how many rows it changed.
+    pub(crate) fn execute(&self, sql: &str, args: &[&dyn ToValue]) -> Result<usize> {
+        match self.engine {
+            // Cached: preparing the SQL on every call was a quarter of the sender's CPU.
+            Engine::Sqlite(conn) => Ok(conn.prepare_cached(sql)?.execute(sqlite_args(args))?),
+        }
+    }
+
+    /// The first row of a query that returns at most one; `None` when it returns none.
+    pub(crate) fn optional<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToValue],
+        map: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match self.engine {
+            Engine::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                let mut rows = statement.query(sqlite_args(args))?;
+                match rows.next()? {
+                    Some(row) => map(&Row {
+                        inner: RowInner::Sqlite(row),
+                    })
+                    .map(Some),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// The one row a query returns (an aggregate, a row known to exist); none is an error.
+    pub(crate) fn one<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToValue],
+        map: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.optional(sql, args, map)?
+            .ok_or_else(|| StorageError::Corrupt(format!("no row where one was expected: {sql}")))
+    }
+
+    /// Every row of a query, in its order.
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToValue],
+        mut map: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        match self.engine {
+            Engine::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                let mut rows = statement.query(sqlite_args(args))?;
+                let mut found = Vec::new();
+                while let Some(row) = rows.next()? {
+                    found.push(map(&Row {
+                        inner: RowInner::Sqlite(row),
+                    })?);
+                }
+                Ok(found)
+            }
+        }
+    }
+
+    /// Runs an `INSERT … RETURNING id` and answers the new row's id.
+    pub(crate) fn insert(&self, sql: &str, args: &[&dyn ToValue]) -> Result<i64> {
+        self.one(sql, args, |row| row.get(0))
+    }
+}
+
+// What goes in.
+
+impl<T: ToValue + ?Sized> ToValue for &T {
+    fn to_value(&self) -> Value<'_> {
+        (**self).to_value()
+    }
+}
+
+impl<T: ToValue> ToValue for Option<T> {
+    fn to_value(&self) -> Value<'_> {
+        self.as_ref().map_or(Value::Null, ToValue::to_value)
+    }
+}
+
+impl ToValue for i64 {
+    fn to_value(&self) -> Value<'_> {
+        Value::Integer(*self)
+    }
+}
+
+impl ToValue for i32 {
+    fn to_value(&self) -> Value<'_> {
+        Value::Integer(i64::from(*self))
+    }
+}
+
+impl ToValue for u32 {
+    fn to_value(&self) -> Value<'_> {
+        Value::Integer(i64::from(*self))
+    }
+}
+
+impl ToValue for bool {
+    fn to_value(&self) -> Value<'_> {
+        Value::Bool(*self)
+    }
+}
+
+impl ToValue for f64 {
+    fn to_value(&self) -> Value<'_> {
+        Value::Real(*self)
+    }
+}
+
+impl ToValue for str {
+    fn to_value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+}
+
+impl ToValue for String {
+    fn to_value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+}
+
+impl ToValue for [u8] {
+    fn to_value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+
+impl ToValue for Vec<u8> {
+    fn to_value(&self) -> Value<'_> {
+        Value::Blob(self)
+    }
+}
+
+impl ToValue for switchboard_domain::UnixMillis {
+    fn to_value(&self) -> Value<'_> {
+        Value::Integer(self.0)
+    }
+}
+
+// What comes out.
+
+fn unexpected<T>(wanted: &str, found: Value<'_>) -> std::result::Result<T, Unreadable> {
+    Err(Unreadable(format!(
+        "expected {wanted}, found {}",
+        found.kind()
+    )))
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        match value {
+            Value::Null => Ok(None),
+            value => T::from_value(value).map(Some),
+        }
+    }
+}
+
+impl FromValue for i64 {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        match value {
+            Value::Integer(n) => Ok(n),
+            Value::Bool(b) => Ok(i64::from(b)),
+            found => unexpected("an integer", found),
+        }
+    }
+}
+
+impl FromValue for u32 {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        let n = i64::from_value(value)?;
+        u32::try_from(n).map_err(|_| Unreadable(format!("{n} is out of range")))
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        match value {
+            Value::Bool(b) => Ok(b),
+            Value::Integer(0) => Ok(false),
+            Value::Integer(1) => Ok(true),
+            found => unexpected("a boolean", found),
+        }
+    }
+}
+
+impl FromValue for f64 {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        match value {
+            Value::Real(x) => Ok(x),
+            // Lossless for what is stored as integers (counts, milliseconds).
+            #[allow(clippy::cast_precision_loss)]
+            Value::Integer(n) => Ok(n as f64),
+            found => unexpected("a number", found),
+        }
+    }
+}
+
+impl FromValue for String {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        match value {
+            Value::Text(text) => Ok(text.to_owned()),
+            found => unexpected("text", found),
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        match value {
+            Value::Blob(bytes) => Ok(bytes.to_vec()),
+            Value::Text(text) => Ok(text.as_bytes().to_vec()),
+            found => unexpected("a blob", found),
+        }
+    }
+}
+
+impl FromValue for switchboard_domain::UnixMillis {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        i64::from_value(value).map(Self)
+    }
+}
+
+/// A status stored as its name: bound as text, read back through its parser, and an unknown name is
+/// corrupt data rather than a default.
+macro_rules! stored_as_text {
+    ($($status:ty),+ $(,)?) => {$(
+        impl $crate::sql::ToValue for $status {
+            fn to_value(&self) -> $crate::sql::Value<'_> {
+                $crate::sql::Value::Text(self.as_str())
+            }
+        }
+
+        impl $crate::sql::FromValue for $status {
+            fn from_value(value: $crate::sql::Value<'_>) -> std::result::Result<Self, Unreadable> {
+                match value {
+                    $crate::sql::Value::Text(text) => text
+                        .parse::<$status>()
+                        .map_err(|unknown| $crate::sql::Unreadable(unknown.to_string())),
+                    found => Err($crate::sql::Unreadable(format!(
+                        "expected a status, found {}",
+                        found.kind()
+                    ))),
+                }
+            }
+        }
+    )+};
+}
+
+use crate::AccountKind;
+use switchboard_domain::routing::{AgentState, AgentStatus};
+use switchboard_domain::status::CommandKind;
+use switchboard_domain::{CallStatus, CommandStatus, MessageStatus, PostStatus, Role};
+
+stored_as_text!(
+    AccountKind,
+    Role,
+    MessageStatus,
+    PostStatus,
+    CommandStatus,
+    CommandKind,
+    CallStatus,
+    AgentStatus,
+    AgentState
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory database");
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INTEGER, flag INTEGER, data BLOB)",
+        )
+        .expect("table");
+        conn
+    }
+
+    #[test]
+    fn values_round_trip_through_sqlite() -> Result<()> {
+        let conn = memory();
+        let tx = Tx::sqlite(&conn);
+        let name = "Nguyễn Văn An".to_owned();
+        let id = tx.insert(
+            "INSERT INTO t (name, n, flag, data) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            args![name, Some(7_i64), true, vec![1_u8, 2]],
+        )?;
+        let row = tx.one(
+            "SELECT name, n, flag, data FROM t WHERE id = ?1",
+            args![id],
+            |r| {
+                Ok((
+                    r.get::<String>(0)?,
+                    r.get::<Option<i64>>(1)?,
+                    r.get::<bool>(2)?,
+                    r.get::<Vec<u8>>(3)?,
+                ))
+            },
+        )?;
+        assert_eq!(row, (name, Some(7), true, vec![1, 2]));
+        assert_eq!(
+            tx.execute("UPDATE t SET n = NULL WHERE id = ?1", args![id])?,
+            1
+        );
+        let missing = tx.optional("SELECT n FROM t WHERE id = ?1", args![id + 1], |r| {
+            r.get::<i64>(0)
+        })?;
+        assert_eq!(missing, None);
+        let all = tx.rows("SELECT n FROM t ORDER BY id", args![], |r| {
+            r.get::<Option<i64>>(0)
+        })?;
+        assert_eq!(all, vec![None]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_value_of_another_type_is_corrupt_not_a_default() {
+        let conn = memory();
+        let tx = Tx::sqlite(&conn);
+        tx.execute("INSERT INTO t (name, flag) VALUES ('x', 2)", args![])
+            .expect("insert");
+        let text_as_number = tx.one("SELECT name FROM t", args![], |r| r.get::<i64>(0));
+        assert!(
+            matches!(&text_as_number, Err(StorageError::Corrupt(reason)) if reason.contains("expected an integer, found text")),
+            "{text_as_number:?}"
+        );
+        let two_as_flag = tx.one("SELECT flag FROM t", args![], |r| r.get::<bool>(0));
+        assert!(matches!(two_as_flag, Err(StorageError::Corrupt(_))));
+        let none = tx.one("SELECT n FROM t WHERE id = 99", args![], |r| {
+            r.get::<i64>(0)
+        });
+        assert!(matches!(none, Err(StorageError::Corrupt(_))));
+    }
+}
