@@ -12,5 +12,6 @@ mod socket;
 pub use feed::{EventFeed, FeedEvent, FeedOptions};
 pub use socket::{
     AccessGuard, Handshake, MAX_SOCKETS_PER_USER, RealtimeError, Rewrite, SESSION_COOKIE,
-    StreamFilter, authenticate, closed_signal, event_allowed, send, stream_events, stream_filtered,
+    StreamFilter, authenticate, closed_signal, event_allowed, namespace, send, stream_events,
+    stream_filtered,
 };

@@ -2,17 +2,19 @@
 
 use crate::feed::{EventFeed, FeedEvent};
 use serde_json::Value;
-use socketioxide::SendError;
-use socketioxide::extract::SocketRef;
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
+use socketioxide::{SendError, SocketIo};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_domain::limits::{CountedSlots, Rate, TokenBucket};
 use switchboard_domain::{EventKind, Principal};
-use switchboard_storage::Store;
+use switchboard_storage::{StorageError, Store};
 use tokio::sync::watch;
 
-/// Why a connection was refused; the client receives the message in its `connect_error`.
+/// Why a connection was refused (the client receives the message in its `connect_error`), or why a
+/// socket's stream stopped (the socket is closed; the client resumes from its last event id).
 #[derive(Debug, thiserror::Error)]
 pub enum RealtimeError {
     #[error(
@@ -42,6 +44,50 @@ pub enum RealtimeError {
         "this user has too many connections open (at most {MAX_SOCKETS_PER_USER}); close other tabs"
     )]
     TooManySockets,
+    /// What a stream sends could not be read.
+    #[error("cannot read what the socket is sent: {0}")]
+    Storage(#[from] StorageError),
+    #[error("the event feed stopped")]
+    FeedStopped,
+    #[error("the client disconnected")]
+    Disconnected,
+    #[error("cannot send to the client: {0}")]
+    Send(#[from] SendError),
+}
+
+/// Sets up namespace `/` as every role does: a socket is admitted once [`authenticate`]d and once
+/// `admit` agrees (which may also set the socket up before the client learns it is connected, so an
+/// event the client emits at once is not lost); then `connected` serves it.
+pub fn namespace<A, C, F>(
+    io: &SocketIo,
+    store: Store,
+    cors_origins: &[String],
+    admit: A,
+    connected: C,
+) where
+    A: Fn(&SocketRef, Principal) -> Result<(), RealtimeError> + Send + Sync + 'static,
+    C: Fn(SocketRef) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let origins: Arc<[String]> = cors_origins.into();
+    let admit = Arc::new(admit);
+    io.ns(
+        "/",
+        (move |socket: SocketRef| connected(socket)).with(
+            move |socket: SocketRef, TryData(auth): TryData<Value>| {
+                let (store, origins, admit) =
+                    (store.clone(), Arc::clone(&origins), Arc::clone(&admit));
+                async move {
+                    authenticate(&store, &socket, auth.ok().as_ref(), &origins).await?;
+                    let principal = socket
+                        .extensions
+                        .get::<Principal>()
+                        .ok_or(RealtimeError::BadToken)?;
+                    admit(&socket, principal)
+                }
+            },
+        ),
+    );
 }
 
 /// What a client says when it connects, from the `auth` payload or, for clients that cannot send one
@@ -500,7 +546,7 @@ async fn run_stream(
     audience: Audience<'_>,
     mut cursor: i64,
     mut closed: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), RealtimeError> {
     let mut head = feed.subscribe();
     let mut guard = AccessGuard::new(feed);
     loop {
@@ -508,10 +554,10 @@ async fn run_stream(
             return Ok(());
         }
         head.borrow_and_update();
-        let events = feed.after(cursor, 256).await.map_err(|e| e.to_string())?;
+        let events = feed.after(cursor, 256).await?;
         if events.is_empty() {
             tokio::select! {
-                changed = head.changed() => changed.map_err(|_| "feed stopped".to_owned())?,
+                changed = head.changed() => changed.map_err(|_| RealtimeError::FeedStopped)?,
                 () = guard.due() => {},
                 _ = closed.wait_for(|c| *c) => return Ok(()),
             }
@@ -544,17 +590,17 @@ pub async fn send<T: serde::Serialize + ?Sized>(
     name: &str,
     payload: &T,
     closed: &mut watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), RealtimeError> {
     loop {
         match socket.emit(name, payload) {
             Ok(()) => return Ok(()),
             Err(SendError::Socket(socketioxide::SocketError::InternalChannelFull)) => {
                 tokio::select! {
                     () = tokio::time::sleep(BACKPRESSURE_PAUSE) => {},
-                    _ = closed.wait_for(|c| *c) => return Err("disconnected".to_owned()),
+                    _ = closed.wait_for(|c| *c) => return Err(RealtimeError::Disconnected),
                 }
             }
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(error.into()),
         }
     }
 }
