@@ -180,6 +180,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_page_limit_and_one_id_message() {
+        let page = |limit| Paging {
+            cursor: None,
+            limit,
+        };
+        assert_eq!(page(None).limit().ok(), Some(DEFAULT_PAGE));
+        assert_eq!(page(Some(MAX_PAGE)).limit().ok(), Some(MAX_PAGE));
+        for refused in [0, MAX_PAGE + 1] {
+            assert!(matches!(
+                page(Some(refused)).limit(),
+                Err(ApiError::Invalid(e)) if e.field == "limit"
+            ));
+        }
+        assert!(page(Some(150)).limit_up_to(100).is_err());
+        match parse_id::<ConversationId>("x1", ConversationId::FIELD) {
+            Err(ApiError::Invalid(e)) => {
+                assert_eq!(
+                    (e.field.as_str(), e.problem.as_str()),
+                    ("conversation_id", "`x1` is not an id")
+                )
+            }
+            other => panic!("{:?}", other.map(|id| id.get())),
+        }
+    }
+
+    #[test]
     fn secrets_and_length_are_kept_out_of_logged_paths() {
         assert_eq!(redact_path("/api/v1/cti/sbp_secret"), "/api/v1/cti/***");
         assert_eq!(redact_path("/api/v1/cti/sbp_secret/x"), "/api/v1/cti/***/x");
