@@ -2,18 +2,18 @@
 //! CTI webhook): check who may act, change the state in one transaction, wake the event feed, start the
 //! ring timers of new offers, and tell the phone system what the console decided.
 
+use crate::error::CallCenterError;
 use crate::webhook::{PhoneSystemNotice, Webhook};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_console::ConsoleConfig;
 use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, CtiEvent, Direction, EndCallIn};
-use switchboard_domain::{Principal, UnixMillis, ValidationError, phone};
+use switchboard_domain::{AgentId, Principal, UnixMillis, ValidationError, phone};
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{
     Agent, Call, Effects, NewCall, NewCallOutcome, Offer, StorageError, Store,
 };
-use switchboard_web::ApiError;
 
 /// Settings of the call center.
 #[derive(Debug, Clone)]
@@ -42,13 +42,16 @@ impl Default for CallCenterOptions {
     }
 }
 
+/// What the engine's actions answer.
+type Outcome<T> = Result<T, CallCenterError>;
+
 /// What a timer does when it fires.
 #[derive(Debug)]
 enum Timer {
     RingOut(Offer),
     /// The end of an agent's wrap-up number `generation` (see [`Engine::wrap_ups`]).
     WrapUp {
-        agent_id: i64,
+        agent_id: AgentId,
         generation: u64,
     },
 }
@@ -90,7 +93,7 @@ pub struct Engine {
     /// Per agent, the number of their newest wrap-up. Timers are never cancelled, so a wrap-up's timer
     /// ends it only if no newer one began since (an agent wrapping up may place an outbound call and
     /// wrap up again; the first timer must not cut the second short).
-    wrap_ups: Arc<std::sync::Mutex<std::collections::HashMap<i64, u64>>>,
+    wrap_ups: Arc<std::sync::Mutex<std::collections::HashMap<AgentId, u64>>>,
 }
 
 impl Engine {
@@ -131,7 +134,7 @@ impl Engine {
         }
         // Wrap-ups interrupted by a restart end now rather than never.
         for agent in self.store.agents_in_wrap_up().await? {
-            self.time_wrap_up(agent.id, Duration::ZERO);
+            self.time_wrap_up(AgentId::new(agent.id), Duration::ZERO);
         }
         Ok(())
     }
@@ -146,12 +149,12 @@ impl Engine {
             self.later(self.options.ring_timeout, Timer::RingOut(offer));
         }
         for agent_id in effects.wrap_ups {
-            self.time_wrap_up(agent_id, self.options.wrap_up);
+            self.time_wrap_up(AgentId::new(agent_id), self.options.wrap_up);
         }
     }
 
     /// Starts timing a new wrap-up of `agent_id`, superseding any earlier one's timer.
-    fn time_wrap_up(&self, agent_id: i64, delay: Duration) {
+    fn time_wrap_up(&self, agent_id: AgentId, delay: Duration) {
         let generation = {
             let mut generations = self
                 .wrap_ups
@@ -170,7 +173,7 @@ impl Engine {
         );
     }
 
-    fn is_newest_wrap_up(&self, agent_id: i64, generation: u64) -> bool {
+    fn is_newest_wrap_up(&self, agent_id: AgentId, generation: u64) -> bool {
         self.wrap_ups
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -193,7 +196,7 @@ impl Engine {
                     if !engine.is_newest_wrap_up(*agent_id, *generation) {
                         return;
                     }
-                    engine.store.finish_wrap_up(*agent_id).await
+                    engine.store.finish_wrap_up(agent_id.get()).await
                 }
             };
             match result {
@@ -212,12 +215,12 @@ impl Engine {
     async fn acting_agent(
         &self,
         principal: &Principal,
-        requested: Option<i64>,
-    ) -> Result<Agent, ApiError> {
+        requested: Option<AgentId>,
+    ) -> Outcome<Agent> {
         if principal.supervises_agents()
             && let Some(id) = requested
         {
-            return Ok(self.store.agent(id).await?);
+            return Ok(self.store.agent(id.get()).await?);
         }
         let own = match principal.user_id() {
             Some(user_id) => self.store.agent_for_user(user_id).await?,
@@ -225,12 +228,12 @@ impl Engine {
         };
         match (own, requested) {
             (Some(own), None) => Ok(own),
-            (Some(own), Some(id)) if own.id == id => Ok(own),
-            (Some(_), Some(_)) => Err(ApiError::Forbidden("agents act only for themselves".into())),
+            (Some(own), Some(id)) if own.id == id.get() => Ok(own),
+            (Some(_), Some(_)) => Err(CallCenterError::NotTheirAgent),
             (None, _) if principal.supervises_agents() => {
                 Err(ValidationError::new("agentId", "is required: say which agent").into())
             }
-            (None, _) => Err(ApiError::Forbidden("your login is not an agent's".into())),
+            (None, _) => Err(CallCenterError::NotAnAgent),
         }
     }
 
@@ -241,7 +244,7 @@ impl Engine {
         principal: &Principal,
         action: ConsoleAction,
         body: &serde_json::Value,
-    ) -> Result<serde_json::Value, ApiError> {
+    ) -> Outcome<serde_json::Value> {
         Ok(match action {
             ConsoleAction::Answer => {
                 json!(self.answer(principal, AnswerCallIn::parse(body)?).await?)
@@ -257,8 +260,10 @@ impl Engine {
     }
 
     /// `answer_call`: the first answer wins; the others get `call_taken`.
-    async fn answer(&self, principal: &Principal, input: AnswerCallIn) -> Result<Call, ApiError> {
-        let agent = self.acting_agent(principal, input.agent_id).await?;
+    async fn answer(&self, principal: &Principal, input: AnswerCallIn) -> Outcome<Call> {
+        let agent = self
+            .acting_agent(principal, input.agent_id.map(AgentId::new))
+            .await?;
         let (call, effects) = self.store.answer_call(&input.call_id, agent.id).await?;
         self.apply(effects);
         self.webhook
@@ -267,16 +272,13 @@ impl Engine {
     }
 
     /// `end_call`: a reject while the call rings, a hangup once it is connected.
-    async fn end(&self, principal: &Principal, input: EndCallIn) -> Result<Call, ApiError> {
+    async fn end(&self, principal: &Principal, input: EndCallIn) -> Outcome<Call> {
         if !principal.supervises_agents() {
             let agent = self.acting_agent(principal, None).await?;
             let current = self.store.call(&input.call_id).await?;
             let theirs = current.offered_agent_id == Some(agent.id);
             if !theirs {
-                return Err(ApiError::Forbidden(format!(
-                    "call `{}` is not ringing at or connected to you",
-                    input.call_id
-                )));
+                return Err(CallCenterError::NotTheirCall(input.call_id));
             }
         }
         let (call, effects) = self
@@ -302,12 +304,10 @@ impl Engine {
     }
 
     /// An agent's own status (or, for supervisors, anyone's).
-    async fn set_status(
-        &self,
-        principal: &Principal,
-        input: AgentStatusIn,
-    ) -> Result<Agent, ApiError> {
-        let agent = self.acting_agent(principal, input.agent_id).await?;
+    async fn set_status(&self, principal: &Principal, input: AgentStatusIn) -> Outcome<Agent> {
+        let agent = self
+            .acting_agent(principal, input.agent_id.map(AgentId::new))
+            .await?;
         let (agent, effects) = self.store.set_agent_status(agent.id, input.status).await?;
         self.apply(effects);
         Ok(agent)
@@ -315,7 +315,7 @@ impl Engine {
 
     /// An event of the phone system. Reports are idempotent: a phone system that retries a request it
     /// got no answer to changes nothing the second time.
-    pub async fn cti(&self, event: CtiEvent) -> Result<CtiReply, ApiError> {
+    pub async fn cti(&self, event: CtiEvent) -> Outcome<CtiReply> {
         match event {
             CtiEvent::NewCall {
                 call_id,

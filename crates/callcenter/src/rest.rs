@@ -10,38 +10,32 @@ use serde::Deserialize;
 use switchboard_domain::customer::CustomerIn;
 use switchboard_domain::routing::AgentStatus;
 use switchboard_domain::validation::optional_text;
-use switchboard_domain::{Principal, UnixMillis, ValidationError, phone};
+use switchboard_domain::{
+    AgentId, CallId, ConversationId, CustomerId, Principal, UnixMillis, UserId, ValidationError,
+    phone,
+};
 use switchboard_storage::{AgentChanges, CallFilter, NewAgent};
 use switchboard_web::{
-    ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok, path_id,
-    require_call_center_reader, require_console,
+    ApiError, CallCenterReader, Console, DEFAULT_PAGE, Id, JsonBody, Paging, PathParam as Path,
+    QueryParams as Query, Supervisor, ok,
 };
 
-fn require_supervisor(principal: &Principal) -> Result<(), ApiError> {
-    if principal.supervises_agents() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "only a supervisor or an admin may do this".into(),
-        ))
-    }
-}
+/// The most customers a search answers.
+const MAX_CUSTOMERS: usize = 100;
 
 /// `GET /api/agents/status`: every agent with their status and state.
 pub async fn agents_status(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: CallCenterReader,
 ) -> Result<Response, ApiError> {
-    require_call_center_reader(&principal)?;
     Ok(ok(state.engine.store().agents().await?))
 }
 
 /// `GET /api/agents/available`: agents whose status is `available` (on a call or not: see `state`).
 pub async fn agents_available(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: CallCenterReader,
 ) -> Result<Response, ApiError> {
-    require_call_center_reader(&principal)?;
     let agents = state.engine.store().agents().await?;
     Ok(ok(agents
         .into_iter()
@@ -52,9 +46,8 @@ pub async fn agents_available(
 /// `GET /api/agents/me`: the agent the logged-in user works as.
 pub async fn agent_me(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Console(principal): Console,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let Some(user_id) = principal.user_id() else {
         return Err(ApiError::NotFound("an API token is not an agent".into()));
     };
@@ -67,7 +60,7 @@ pub async fn agent_me(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentIn {
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     full_name: Option<String>,
     extension: Option<String>,
     queues: Option<Vec<String>>,
@@ -91,14 +84,13 @@ fn queues(value: Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
 /// `POST /api/agents`: makes a console user (or a name alone) an agent.
 pub async fn create_agent(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Supervisor,
     JsonBody(body): JsonBody<AgentIn>,
 ) -> Result<Response, ApiError> {
-    require_supervisor(&principal)?;
     let store = state.engine.store();
     let mut full_name = optional_text("fullName", body.full_name, 200)?.filter(|n| !n.is_empty());
     if let Some(user_id) = body.user_id {
-        let user = store.user(user_id).await.map_err(|_| {
+        let user = store.user(user_id.get()).await.map_err(|_| {
             ApiError::from(ValidationError::new(
                 "userId",
                 format!("there is no user {user_id}"),
@@ -112,7 +104,7 @@ pub async fn create_agent(
         .ok_or_else(|| ValidationError::new("fullName", "is required without a userId"))?;
     let agent = store
         .create_agent(NewAgent {
-            user_id: body.user_id,
+            user_id: body.user_id.map(UserId::get),
             full_name,
             extension: optional_text("extension", body.extension, 50)?.unwrap_or_default(),
             queues: queues(body.queues)?.unwrap_or_default(),
@@ -124,11 +116,10 @@ pub async fn create_agent(
 /// `PATCH /api/agents/{id}`: name, extension, queues.
 pub async fn update_agent(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(agent_id): Path<String>,
+    _: Supervisor,
+    Id(agent_id): Id<AgentId>,
     JsonBody(body): JsonBody<AgentIn>,
 ) -> Result<Response, ApiError> {
-    require_supervisor(&principal)?;
     if body.user_id.is_some() {
         return Err(
             ValidationError::new("userId", "cannot be changed; create another agent").into(),
@@ -145,7 +136,7 @@ pub async fn update_agent(
     let agent = state
         .engine
         .store()
-        .update_agent(path_id(&agent_id, "id")?, changes)
+        .update_agent(agent_id.get(), changes)
         .await?;
     Ok(ok(agent))
 }
@@ -158,12 +149,11 @@ pub struct StatusIn {
 /// `PUT /api/agents/{id}/status {status}`: as `set_agent_status` over Socket.IO.
 pub async fn set_agent_status(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(agent_id): Path<String>,
+    Console(principal): Console,
+    Id(agent_id): Id<AgentId>,
     JsonBody(body): JsonBody<StatusIn>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
-    let body = serde_json::json!({"agentId": path_id(&agent_id, "id")?, "status": body.status});
+    let body = serde_json::json!({"agentId": agent_id, "status": body.status});
     Ok(ok(state
         .engine
         .act(&principal, ConsoleAction::SetStatus, &body)
@@ -173,9 +163,8 @@ pub async fn set_agent_status(
 /// `GET /api/call-center/status`: agents by status, calls ringing, waiting and connected.
 pub async fn call_center_status(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: CallCenterReader,
 ) -> Result<Response, ApiError> {
-    require_call_center_reader(&principal)?;
     Ok(ok(state.engine.store().call_center_status().await?))
 }
 
@@ -195,15 +184,16 @@ fn yes() -> bool {
 /// spelling), or, with `exactMatch: false`, whose numbers contain it. `data` is a list.
 pub async fn search_customers_by_phone(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Console,
     JsonBody(body): JsonBody<CustomerSearchIn>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let store = state.engine.store();
     let customers = if body.exact_match {
         let number = phone::normalize(&body.phone_number)
             .map_err(|e| ValidationError::new("phoneNumber", e.problem))?;
-        store.customers_by_phone(&number, true, 50).await?
+        store
+            .customers_by_phone(&number, true, DEFAULT_PAGE)
+            .await?
     } else {
         let digits = phone::search_digits(&body.phone_number);
         if digits.len() < 3 {
@@ -211,7 +201,9 @@ pub async fn search_customers_by_phone(
                 ValidationError::new("phoneNumber", "give at least 3 digits to search").into(),
             );
         }
-        store.customers_by_phone(&digits, false, 50).await?
+        store
+            .customers_by_phone(&digits, false, DEFAULT_PAGE)
+            .await?
     };
     Ok(ok(customers))
 }
@@ -219,32 +211,28 @@ pub async fn search_customers_by_phone(
 #[derive(Debug, Deserialize)]
 pub struct CustomerQuery {
     q: Option<String>,
-    limit: Option<usize>,
     /// The customers linked to this Facebook conversation (instead of `q`).
     #[serde(rename = "conversationId")]
-    conversation_id: Option<i64>,
+    conversation_id: Option<ConversationId>,
 }
 
 /// `GET /api/customers?q=`: by name, email, CIF or part of a number; `?conversationId=` the customers
 /// linked to a Facebook conversation (the console's thread shows whose it is).
 pub async fn customers(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Console,
     Query(query): Query<CustomerQuery>,
+    paging: Paging,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     if let Some(conversation_id) = query.conversation_id {
         return Ok(ok(state
             .engine
             .store()
-            .customers_of_conversation(conversation_id)
+            .customers_of_conversation(conversation_id.get())
             .await?));
     }
     let q = query.q.unwrap_or_default();
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ValidationError::new("limit", "must be between 1 and 100").into());
-    }
+    let limit = paging.limit_up_to(MAX_CUSTOMERS)?;
     let digits = phone::search_digits(&q);
     let digits = if digits.len() >= 3 {
         digits
@@ -260,10 +248,9 @@ pub async fn customers(
 
 pub async fn create_customer(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Console,
     JsonBody(body): JsonBody<CustomerIn>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let fields = body.validate()?;
     if fields.full_name.as_deref().is_none_or(str::is_empty) {
         return Err(ValidationError::new("fullName", "is required").into());
@@ -273,24 +260,18 @@ pub async fn create_customer(
 
 pub async fn customer(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(customer_id): Path<String>,
+    _: Console,
+    Id(customer_id): Id<CustomerId>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
-    Ok(ok(state
-        .engine
-        .store()
-        .customer(path_id(&customer_id, "id")?)
-        .await?))
+    Ok(ok(state.engine.store().customer(customer_id.get()).await?))
 }
 
 pub async fn update_customer(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(customer_id): Path<String>,
+    _: Console,
+    Id(customer_id): Id<CustomerId>,
     JsonBody(body): JsonBody<CustomerIn>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let fields = body.validate()?;
     if fields.full_name.as_deref() == Some("") {
         return Err(ValidationError::new("fullName", "must not be empty").into());
@@ -298,28 +279,27 @@ pub async fn update_customer(
     Ok(ok(state
         .engine
         .store()
-        .update_customer(path_id(&customer_id, "id")?, fields)
+        .update_customer(customer_id.get(), fields)
         .await?))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkIn {
-    conversation_id: i64,
+    conversation_id: ConversationId,
 }
 
 /// `POST /api/customers/{id}/conversations {conversationId}`: this Facebook conversation is theirs.
 pub async fn link_conversation(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(customer_id): Path<String>,
+    _: Console,
+    Id(customer_id): Id<CustomerId>,
     JsonBody(body): JsonBody<LinkIn>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let customer = state
         .engine
         .store()
-        .link_conversation(path_id(&customer_id, "id")?, body.conversation_id)
+        .link_conversation(customer_id.get(), body.conversation_id.get())
         .await?;
     Ok(ok(customer))
 }
@@ -329,11 +309,9 @@ pub async fn link_conversation(
 pub struct CallQuery {
     from: Option<String>,
     until: Option<String>,
-    agent_id: Option<i64>,
+    agent_id: Option<AgentId>,
     number: Option<String>,
     missed: Option<bool>,
-    cursor: Option<String>,
-    limit: Option<usize>,
 }
 
 fn time(field: &str, value: Option<String>) -> Result<Option<UnixMillis>, ApiError> {
@@ -349,36 +327,32 @@ fn time(field: &str, value: Option<String>) -> Result<Option<UnixMillis>, ApiErr
 /// `GET /api/calls`: the call log, newest first, filtered by time, agent, number and missed.
 pub async fn calls(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: CallCenterReader,
     Query(query): Query<CallQuery>,
+    paging: Paging,
 ) -> Result<Response, ApiError> {
-    require_call_center_reader(&principal)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ValidationError::new("limit", "must be between 1 and 200").into());
-    }
+    let limit = paging.limit()?;
     let filter = CallFilter {
         from: time("from", query.from)?,
         until: time("until", query.until)?,
-        agent_id: query.agent_id,
+        agent_id: query.agent_id.map(AgentId::get),
         number_digits: query.number.as_deref().map(phone::search_digits),
         missed: query.missed,
     };
     let page = state
         .engine
         .store()
-        .calls(filter, query.cursor.as_deref(), limit)
+        .calls(filter, paging.cursor(), limit)
         .await?;
     Ok(ok(page))
 }
 
 pub async fn call(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(call_id): Path<String>,
+    _: CallCenterReader,
+    Id(call_id): Id<CallId>,
 ) -> Result<Response, ApiError> {
-    require_call_center_reader(&principal)?;
-    Ok(ok(state.engine.store().call(&call_id).await?))
+    Ok(ok(state.engine.store().call(call_id.as_str()).await?))
 }
 
 /// A socket action on the call in the path, for clients without a socket.
@@ -386,12 +360,11 @@ async fn call_action(
     state: &AppState,
     principal: &Principal,
     action: ConsoleAction,
-    call_id: String,
+    call_id: CallId,
     mut body: serde_json::Value,
 ) -> Result<Response, ApiError> {
-    require_console(principal)?;
     if let Some(object) = body.as_object_mut() {
-        object.insert("callId".into(), call_id.into());
+        object.insert("callId".into(), call_id.into_string().into());
     }
     Ok(ok(state.engine.act(principal, action, &body).await?))
 }
@@ -399,8 +372,8 @@ async fn call_action(
 /// `POST /api/calls/{callId}/answer {agentId?}`: as `answer_call`.
 pub async fn answer_call(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(call_id): Path<String>,
+    Console(principal): Console,
+    Id(call_id): Id<CallId>,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     call_action(&state, &principal, ConsoleAction::Answer, call_id, body).await
@@ -409,8 +382,8 @@ pub async fn answer_call(
 /// `POST /api/calls/{callId}/end {endReason?}`: as `end_call`.
 pub async fn end_call(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(call_id): Path<String>,
+    Console(principal): Console,
+    Id(call_id): Id<CallId>,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     call_action(&state, &principal, ConsoleAction::End, call_id, body).await
@@ -418,9 +391,8 @@ pub async fn end_call(
 
 pub async fn blocked_numbers(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Console,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     Ok(ok(state.engine.store().blocked_numbers().await?))
 }
 
@@ -434,10 +406,9 @@ pub struct BlockIn {
 /// `POST /api/blocked-numbers {number, reason}`: calls from it are rejected from now on.
 pub async fn block_number(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Supervisor,
     JsonBody(body): JsonBody<BlockIn>,
 ) -> Result<Response, ApiError> {
-    require_supervisor(&principal)?;
     let number =
         phone::normalize(&body.number).map_err(|e| ValidationError::new("number", e.problem))?;
     let reason = optional_text("reason", Some(body.reason), 500)?.unwrap_or_default();
@@ -447,10 +418,9 @@ pub async fn block_number(
 
 pub async fn unblock_number(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Supervisor,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
-    require_supervisor(&principal)?;
     let number =
         phone::normalize(&number).map_err(|e| ValidationError::new("number", e.problem))?;
     if state.engine.store().unblock_number(&number).await? {

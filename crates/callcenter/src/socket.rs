@@ -13,13 +13,12 @@ use crate::engine::ConsoleAction;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use switchboard_domain::callcenter::{JOINED_MESSAGE, Lang};
 use switchboard_domain::{EventKind, Principal, ValidationError};
 use switchboard_realtime::{FeedEvent, Handshake, RealtimeError, StreamFilter};
-use switchboard_web::ApiError;
+use switchboard_web::{ApiError, SocketFailure};
 
 /// What a call-center console receives from the event log.
 const CALL_CENTER_EVENTS: &[EventKind] = &[
@@ -50,32 +49,25 @@ impl English {
 /// `cors_origins`: the pages besides the call center's own that may connect with the session cookie.
 pub fn attach(io: &SocketIo, state: AppState, cors_origins: &[String]) {
     let streams = state.clone();
-    let origins: Arc<[String]> = cors_origins.into();
-    io.ns(
-        "/",
-        (move |socket: SocketRef| {
+    switchboard_realtime::namespace(
+        io,
+        state.engine.store().clone(),
+        cors_origins,
+        move |socket, principal| {
+            if !principal.works_inboxes() {
+                return Err(RealtimeError::BadToken);
+            }
+            // Listen before the client learns it is connected: the seed's client emits
+            // `join_call_center` the moment it is, and an event that arrives before its handler is
+            // dropped (socketioxide runs the connect handler after sending CONNECT). Measured: under
+            // load, the join was lost.
+            listen(socket, &state, principal);
+            Ok(())
+        },
+        move |socket: SocketRef| {
             let state = streams.clone();
             async move { start_stream(socket, &state) }
-        })
-        .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
-            let (state, origins) = (state.clone(), Arc::clone(&origins));
-            async move {
-                let store = state.engine.store();
-                switchboard_realtime::authenticate(store, &socket, auth.ok().as_ref(), &origins)
-                    .await?;
-                match socket.extensions.get::<Principal>() {
-                    Some(principal) if principal.works_inboxes() => {
-                        // Listen before the client learns it is connected: the seed's client emits
-                        // `join_call_center` the moment it is, and an event that arrives before its
-                        // handler is dropped (socketioxide runs the connect handler after sending
-                        // CONNECT). Measured: under load, the join was lost.
-                        listen(&socket, &state, principal);
-                        Ok(())
-                    }
-                    _ => Err(RealtimeError::BadToken),
-                }
-            }
-        }),
+        },
     );
 }
 
@@ -152,7 +144,11 @@ fn listen(socket: &SocketRef, state: &AppState, principal: Principal) {
                                 limit: "events on this connection",
                             })
                         }
-                        Ok(body) => state.engine.act(&principal, action, &body).await,
+                        Ok(body) => state
+                            .engine
+                            .act(&principal, action, &body)
+                            .await
+                            .map_err(ApiError::from),
                         Err(_) => Err(not_an_object().into()),
                     };
                     reply(&socket, ack, english.lang(), action.event(), result);
@@ -195,9 +191,9 @@ async fn join(socket: SocketRef, state: AppState, english: English, body: Value)
     }
 }
 
-/// The one mapping of errors to what a console receives: the code of the HTTP mapping, a message in
-/// the console's language, and the detail (which field, which call).
-fn error_body(error: &ApiError, lang: Lang, event: &str) -> Value {
+/// What a console is told of an error: the code of the HTTP mapping, a message in the console's
+/// language, and the detail (which field, which call).
+fn failure(error: &ApiError, lang: Lang, event: &str) -> SocketFailure {
     let code = error.code();
     let message = if error.status().is_server_error() {
         tracing::error!(%error, event, "a console's request failed");
@@ -205,11 +201,11 @@ fn error_body(error: &ApiError, lang: Lang, event: &str) -> Value {
     } else {
         format!("{}: {error}", lang.error(code))
     };
-    let mut detail = json!({"code": code, "message": message, "event": event});
-    if let ApiError::Invalid(invalid) = error {
-        detail["field"] = json!(invalid.field);
+    let failure = SocketFailure::new(code, message);
+    match error {
+        ApiError::Invalid(invalid) => failure.with_field(invalid.field.as_str()),
+        _ => failure,
     }
-    json!({"success": false, "error": detail})
 }
 
 fn reply(
@@ -219,12 +215,8 @@ fn reply(
     event: &str,
     result: Result<Value, ApiError>,
 ) {
-    let body = match &result {
-        Ok(data) => json!({"success": true, "data": data}),
-        Err(error) => error_body(error, lang, event),
-    };
-    if result.is_err() {
-        let _ = socket.emit("error", &body);
-    }
-    let _ = ack.send(&body);
+    let result = result
+        .map(Some)
+        .map_err(|error| failure(&error, lang, event));
+    switchboard_web::reply(socket, ack, event, result);
 }

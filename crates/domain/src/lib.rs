@@ -9,6 +9,7 @@ pub mod customer;
 pub mod encoding;
 pub mod event;
 pub mod facebook;
+pub mod ids;
 pub mod ingest;
 pub mod limits;
 pub mod outbound;
@@ -20,6 +21,9 @@ pub mod validation;
 
 pub use auth::{Principal, Role};
 pub use event::EventKind;
+pub use ids::{
+    AgentId, CallId, ConversationId, CustomerId, IdError, MessageId, PostId, TokenId, UserId,
+};
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
 pub use timestamp::UnixMillis;
 pub use validation::ValidationError;

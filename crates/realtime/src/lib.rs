@@ -7,10 +7,12 @@
 //! and the order is the log's order. Nothing is ever "broadcast and hope".
 
 mod feed;
+mod handshake;
 mod socket;
 
 pub use feed::{EventFeed, FeedEvent, FeedOptions};
+pub use handshake::Handshake;
 pub use socket::{
-    AccessGuard, Handshake, MAX_SOCKETS_PER_USER, RealtimeError, Rewrite, SESSION_COOKIE,
-    StreamFilter, authenticate, closed_signal, event_allowed, send, stream_events, stream_filtered,
+    AccessGuard, MAX_SOCKETS_PER_USER, RealtimeError, Rewrite, SESSION_COOKIE, StreamFilter,
+    authenticate, closed_signal, event_allowed, namespace, send, stream_events, stream_filtered,
 };

@@ -4,37 +4,30 @@ use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::json;
-use switchboard_domain::Principal;
 use switchboard_domain::ingest::{
     Batch, MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn,
 };
 use switchboard_storage::{IngestOutcome, StorageError, Store};
-use switchboard_web::{ApiError, Authenticated, JsonBody, ok};
+use switchboard_web::{ApiError, BotsOnly, JsonBody, ok};
 
-/// Only a bot, and only for its own account, may push data.
-fn may_write(principal: &Principal, account: &str) -> Result<(), ApiError> {
-    if principal.may_ingest_for(account) {
-        return Ok(());
-    }
-    Err(ApiError::Forbidden(match principal {
-        Principal::Bot { account: own, .. } => {
-            format!("this bot's token is for account `{own}`; it cannot write for `{account}`")
-        }
-        Principal::Integrator { .. } | Principal::User { .. } | Principal::PhoneSystem { .. } => {
-            "only bot tokens can push data to the receiver".to_owned()
-        }
-    }))
+/// Only a bot, and only for its own account (checked against the body), may push data.
+pub struct Ingest;
+
+impl BotsOnly for Ingest {
+    const REFUSAL: &'static str = "only bot tokens can push data to the receiver";
 }
+
+type Bot = switchboard_web::Bot<Ingest>;
 
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn register(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    bot: Bot,
     JsonBody(body): JsonBody<RegisterIn>,
 ) -> Result<Response, ApiError> {
     let registration = body.validate()?;
     tracing::Span::current().record("account", registration.account.as_str());
-    may_write(&principal, &registration.account)?;
+    bot.may_write_for(&registration.account)?;
     let account = registration.account.clone();
     let event_id = state.store.register_bot(registration).await?;
     state.feed.notify();
@@ -47,7 +40,7 @@ pub async fn register(
 /// The shared path of both batch endpoints: check who may write, store, wake the feed, answer.
 async fn ingest<T, F, Fut>(
     state: AppState,
-    principal: &Principal,
+    bot: &Bot,
     batch: Batch<T>,
     store: F,
 ) -> Result<Response, ApiError>
@@ -58,7 +51,7 @@ where
     tracing::Span::current()
         .record("account", batch.account.as_str())
         .record("items", batch.items.len());
-    may_write(principal, &batch.account)?;
+    bot.may_write_for(&batch.account)?;
     let outcome = store(state.store, batch).await?;
     if outcome.event_id.is_some() {
         state.feed.notify();
@@ -69,42 +62,36 @@ where
 #[tracing::instrument(skip_all, fields(account, items))]
 pub async fn new_messages(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    bot: Bot,
     JsonBody(body): JsonBody<MessageBatch>,
 ) -> Result<Response, ApiError> {
-    ingest(
-        state,
-        &principal,
-        body.validate()?,
-        |store, batch| async move { store.ingest_messages(batch).await },
-    )
+    ingest(state, &bot, body.validate()?, |store, batch| async move {
+        store.ingest_messages(batch).await
+    })
     .await
 }
 
 #[tracing::instrument(skip_all, fields(account, items))]
 pub async fn new_notifications(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    bot: Bot,
     JsonBody(body): JsonBody<NotificationBatch>,
 ) -> Result<Response, ApiError> {
-    ingest(
-        state,
-        &principal,
-        body.validate()?,
-        |store, batch| async move { store.ingest_notifications(batch).await },
-    )
+    ingest(state, &bot, body.validate()?, |store, batch| async move {
+        store.ingest_notifications(batch).await
+    })
     .await
 }
 
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn status_update(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    bot: Bot,
     JsonBody(body): JsonBody<StatusUpdateIn>,
 ) -> Result<Response, ApiError> {
     let update = body.validate()?;
     tracing::Span::current().record("account", update.account.as_str());
-    may_write(&principal, &update.account)?;
+    bot.may_write_for(&update.account)?;
     let (account, status) = (update.account.clone(), update.status);
     let event_id = state.store.update_bot_status(update).await?;
     state.feed.notify();

@@ -9,15 +9,12 @@ mod handlers;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
+use axum::routing::post;
 use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use socketioxide::extract::SocketRef;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::Store;
-use switchboard_web::{BindError, Server};
+use switchboard_web::RoleShell;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -32,63 +29,42 @@ impl FromRef<AppState> for Store {
     }
 }
 
-/// The receiver's routes and its Socket.IO endpoint, ready to serve.
-pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
-    let (socket_layer, io) = switchboard_web::socket_io();
-    let (store, feed) = (state.store.clone(), state.feed.clone());
-    let origins: Arc<[String]> = cors_origins.into();
-    io.ns(
-        "/",
-        (move |socket: SocketRef| {
-            let feed = feed.clone();
-            async move {
-                tracing::debug!(sid = %socket.id, "socket connected");
-                let closed = switchboard_realtime::closed_signal(&socket);
-                switchboard_realtime::stream_events(socket, feed, closed);
-            }
-        })
-        .with(
-            move |socket: SocketRef, TryData(auth): TryData<serde_json::Value>| {
-                let (store, origins) = (store.clone(), Arc::clone(&origins));
-                async move {
-                    switchboard_realtime::authenticate(
-                        &store,
-                        &socket,
-                        auth.ok().as_ref(),
-                        &origins,
-                    )
-                    .await
-                }
-            },
-        ),
-    );
-    let router = Router::new()
-        .route("/api/bot/register", post(handlers::register))
-        .route("/api/bot/new_messages", post(handlers::new_messages))
-        .route(
-            "/api/bot/new_notifications",
-            post(handlers::new_notifications),
-        )
-        .route("/api/bot/status_update", post(handlers::status_update))
-        .route("/healthz", get(switchboard_web::healthz))
-        .route("/readyz", get(switchboard_web::readyz))
-        .with_state(state);
-    (
-        switchboard_web::with_common_layers(router, socket_layer, cors_origins),
-        io,
-    )
-}
-
-/// Binds the receiver role: a [`Server`] that exists (and knows its port) before it runs.
+/// The receiver role (see [`switchboard_web::RoleShell`]).
 pub struct Receiver;
 
-impl Receiver {
-    pub async fn bind(
-        addr: SocketAddr,
-        state: AppState,
-        cors_origins: &[String],
-    ) -> Result<Server, BindError> {
-        let (router, io) = router(state, cors_origins);
-        Server::bind(addr, "--listen (SWITCHBOARD_RECEIVER_LISTEN)", router, io).await
+impl RoleShell for Receiver {
+    type State = AppState;
+    const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_RECEIVER_LISTEN)";
+
+    fn routes() -> Router<AppState> {
+        Router::new()
+            .route("/api/bot/register", post(handlers::register))
+            .route("/api/bot/new_messages", post(handlers::new_messages))
+            .route(
+                "/api/bot/new_notifications",
+                post(handlers::new_notifications),
+            )
+            .route("/api/bot/status_update", post(handlers::status_update))
+    }
+
+    /// Every client that may see an event receives it as it is committed.
+    fn sockets(io: &SocketIo, state: AppState, cors_origins: &[String]) {
+        let feed = state.feed;
+        switchboard_realtime::namespace(
+            io,
+            state.store,
+            cors_origins,
+            |_, _| Ok(()),
+            move |socket: SocketRef| {
+                let feed = feed.clone();
+                async move {
+                    tracing::debug!(sid = %socket.id, "socket connected");
+                    let closed = switchboard_realtime::closed_signal(&socket);
+                    switchboard_realtime::stream_events(socket, feed, closed);
+                }
+            },
+        );
     }
 }
+
+switchboard_web::role_entry_points!(Receiver);

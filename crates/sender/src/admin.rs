@@ -2,31 +2,25 @@
 //! Admins only. Credentials go in, and never come out: answers say only which ones are set.
 
 use crate::AppState;
-use crate::auth::require_admin;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_domain::outbound::{self, AccountPatchIn, NewAccountIn, NewUserIn, UserPatchIn};
-use switchboard_domain::{ValidationError, ingest};
+use switchboard_domain::{TokenId, UserId, ValidationError, ingest};
 use switchboard_storage::{AccountChanges, AccountKind, NewAccount, TokenKind, UserChanges};
-use switchboard_web::{ApiError, Authenticated, JsonBody, PathParam as Path, ok};
+use switchboard_web::{Admin, ApiError, Id, JsonBody, PathParam as Path, ok};
 
-pub async fn users(
-    State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
+pub async fn users(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     Ok(ok(state.store.users().await?))
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn create_user(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Admin,
     JsonBody(body): JsonBody<NewUserIn>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
     let username = outbound::username(&body.username)?;
     outbound::password(&body.password)?;
     let display_name = outbound::display_name(body.display_name.as_deref().unwrap_or_default())?;
@@ -40,11 +34,10 @@ pub async fn create_user(
 
 pub async fn update_user(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(id): Path<i64>,
+    _: Admin,
+    Id(id): Id<UserId>,
     JsonBody(body): JsonBody<UserPatchIn>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
     if let Some(password) = &body.password {
         outbound::password(password)?;
     }
@@ -61,7 +54,7 @@ pub async fn update_user(
         password: body.password,
         disabled: body.disabled,
     };
-    let user = state.store.update_user(id, changes).await?;
+    let user = state.store.update_user(id.get(), changes).await?;
     if access_changed {
         state.feed.revalidate_sockets();
     }
@@ -76,20 +69,15 @@ pub struct NewTokenIn {
     kind: Option<String>,
 }
 
-pub async fn tokens(
-    State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
+pub async fn tokens(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     Ok(ok(state.store.tokens().await?))
 }
 
 pub async fn create_token(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Admin(principal): Admin,
     JsonBody(body): JsonBody<NewTokenIn>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
     let name = switchboard_domain::validation::identifier("name", &body.name, 128)?;
     let (kind, label) = match body.kind.as_deref() {
         None | Some("api") => (TokenKind::Api { name: name.clone() }, "api"),
@@ -109,11 +97,10 @@ pub async fn create_token(
 
 pub async fn revoke_token(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(id): Path<i64>,
+    _: Admin,
+    Id(id): Id<TokenId>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
-    state.store.revoke_token(id).await?;
+    state.store.revoke_token(id.get()).await?;
     state.feed.revalidate_sockets();
     Ok(ok(json!({"id": id, "revoked": true})))
 }
@@ -130,10 +117,9 @@ fn kind(value: Option<&str>) -> Result<Option<AccountKind>, ValidationError> {
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn create_account(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Admin,
     JsonBody(body): JsonBody<NewAccountIn>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
     let user_id_chat = ingest::account_id("user_id_chat", &body.user_id_chat)?;
     tracing::Span::current().record("account", user_id_chat.as_str());
     let new = NewAccount {
@@ -154,11 +140,10 @@ pub async fn create_account(
 
 pub async fn update_account(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Admin,
     Path(user_id_chat): Path<String>,
     JsonBody(body): JsonBody<AccountPatchIn>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
     let changes = AccountChanges {
         name: body
             .name
@@ -187,10 +172,9 @@ pub async fn update_account(
 
 pub async fn delete_account(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Admin,
     Path(user_id_chat): Path<String>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
     state.store.delete_account(&user_id_chat).await?;
     state.bots.disconnect(&user_id_chat);
     state.feed.revalidate_sockets();
@@ -199,10 +183,9 @@ pub async fn delete_account(
 
 pub async fn create_bot_token(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Admin(principal): Admin,
     Path(user_id_chat): Path<String>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
     let (id, token) = state
         .store
         .issue_token_by(

@@ -10,22 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_domain::{Principal, UnixMillis, ValidationError};
-use switchboard_web::{
-    ApiError, Authenticated, ClientAddr, JsonBody, SESSION_COOKIE, ok, require_console,
-};
+use switchboard_web::{ApiError, ClientAddr, Console, JsonBody, SESSION_COOKIE, ok};
 
 #[derive(Deserialize)]
 pub struct LoginIn {
     username: String,
     password: String,
-}
-
-pub fn require_admin(principal: &Principal) -> Result<(), ApiError> {
-    if principal.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("only an admin may do this".into()))
-    }
 }
 
 /// An HttpOnly, same-site cookie (`Secure` when the deployment says so).
@@ -143,10 +133,9 @@ const MAX_PASSWORD_BYTES: usize = 4 * 1024;
 
 pub async fn logout(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Console(principal): Console,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     if !matches!(principal, Principal::User { .. }) {
         return Err(ApiError::BadRequest {
             code: "not_a_session",
@@ -168,9 +157,8 @@ pub async fn logout(
 
 pub async fn me(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Console(principal): Console,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     match principal {
         Principal::User { user_id, .. } => Ok(ok(
             json!({"kind": "user", "user": state.store.user(user_id).await?}),

@@ -66,17 +66,20 @@ impl BotRegistry {
     }
 }
 
+/// `GET /api/bot/account` is for bots only: the credentials it returns are their driver's.
+pub struct ReadsOwnAccount;
+
+impl switchboard_web::BotsOnly for ReadsOwnAccount {
+    const REFUSAL: &'static str = "only a bot token may read its account's credentials";
+}
+
 /// `GET /api/bot/account`: a bot reads its own account, with the credentials its driver needs in clear.
 /// Only a bot token may, and only for its account; no other endpoint ever returns credentials.
 pub async fn own_account(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
-    switchboard_web::Authenticated(principal): switchboard_web::Authenticated,
+    bot: switchboard_web::Bot<ReadsOwnAccount>,
 ) -> Result<axum::response::Response, switchboard_web::ApiError> {
-    let switchboard_domain::Principal::Bot { account, .. } = &principal else {
-        return Err(switchboard_web::ApiError::Forbidden(
-            "only a bot token may read its account's credentials".into(),
-        ));
-    };
+    let account = &bot.account;
     let found = state.store.account(account).await?.ok_or_else(|| {
         switchboard_web::ApiError::Storage(switchboard_storage::StorageError::UnknownAccount(
             account.clone(),

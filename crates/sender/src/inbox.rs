@@ -5,61 +5,40 @@ use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use switchboard_domain::ValidationError;
 use switchboard_domain::outbound::{PostIn, SendMessageIn};
+use switchboard_domain::{ConversationId, MessageId, PostId, ValidationError};
 use switchboard_storage::ConversationFilter;
-use switchboard_web::require_console;
 use switchboard_web::{
-    ApiError, Authenticated, JsonBody, PathParam as Path, QueryParams as Query, ok, path_id,
+    ApiError, Console, Id, JsonBody, Paging, PathParam as Path, QueryParams as Query, ok, parse_id,
 };
 
+/// What narrows a list of conversations, beside its paging.
 #[derive(Debug, Deserialize)]
-pub struct PageQuery {
-    cursor: Option<String>,
-    limit: Option<usize>,
-    /// Conversations only: `true` for those with unread messages.
+pub struct ConversationQuery {
+    /// `true` for those with unread messages.
     unread: Option<bool>,
-    /// Conversations only: a name or words from the messages.
+    /// A name or words from the messages.
     q: Option<String>,
 }
 
-const DEFAULT_PAGE: usize = 50;
-
-fn limit(query: &PageQuery) -> Result<usize, ApiError> {
-    match query.limit {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=200).contains(&n) => Ok(n),
-        Some(_) => Err(ValidationError::new("limit", "must be between 1 and 200").into()),
-    }
-}
-
-pub async fn accounts(
-    State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-) -> Result<Response, ApiError> {
-    require_console(&principal)?;
+pub async fn accounts(State(state): State<AppState>, _: Console) -> Result<Response, ApiError> {
     Ok(ok(state.store.accounts().await?))
 }
 
 pub async fn conversations(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Console,
     Path(user_id_chat): Path<String>,
-    Query(query): Query<PageQuery>,
+    paging: Paging,
+    Query(query): Query<ConversationQuery>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let filter = ConversationFilter {
         unread_only: query.unread.unwrap_or(false),
-        search: query.q.clone(),
+        search: query.q,
     };
     let page = state
         .store
-        .conversations(
-            &user_id_chat,
-            filter,
-            query.cursor.as_deref(),
-            limit(&query)?,
-        )
+        .conversations(&user_id_chat, filter, paging.cursor(), paging.limit()?)
         .await?;
     Ok(ok(page))
 }
@@ -77,16 +56,15 @@ const MAX_IDS: usize = 100;
 /// customer's linked conversations and a caller's recent chats with it). Unknown ids are left out.
 pub async fn conversations_by_id(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Console,
     Query(query): Query<IdsQuery>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let text = query.ids.unwrap_or_default();
     let mut ids = text
         .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|part| path_id(part, "ids"))
+        .map(|part| parse_id(part, "ids").map(ConversationId::get))
         .collect::<Result<Vec<i64>, ApiError>>()?;
     ids.sort_unstable();
     ids.dedup();
@@ -105,14 +83,10 @@ pub async fn conversations_by_id(
 
 pub async fn mark_read(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(conversation_id): Path<String>,
+    _: Console,
+    Id(conversation_id): Id<ConversationId>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
-    let (conversation, event) = state
-        .store
-        .mark_read(path_id(&conversation_id, "conversation_id")?)
-        .await?;
+    let (conversation, event) = state.store.mark_read(conversation_id.get()).await?;
     if event.is_some() {
         state.feed.notify();
     }
@@ -121,43 +95,39 @@ pub async fn mark_read(
 
 pub async fn messages(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(conversation_id): Path<String>,
-    Query(query): Query<PageQuery>,
+    _: Console,
+    Id(conversation_id): Id<ConversationId>,
+    paging: Paging,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
-    let conversation_id = path_id(&conversation_id, "conversation_id")?;
     let page = state
         .store
-        .messages(conversation_id, query.cursor.as_deref(), limit(&query)?)
+        .messages(conversation_id.get(), paging.cursor(), paging.limit()?)
         .await?;
     Ok(ok(page))
 }
 
 pub async fn notifications(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Console,
     Path(user_id_chat): Path<String>,
-    Query(query): Query<PageQuery>,
+    paging: Paging,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let page = state
         .store
-        .notifications(&user_id_chat, query.cursor.as_deref(), limit(&query)?)
+        .notifications(&user_id_chat, paging.cursor(), paging.limit()?)
         .await?;
     Ok(ok(page))
 }
 
 pub async fn posts(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    _: Console,
     Path(user_id_chat): Path<String>,
-    Query(query): Query<PageQuery>,
+    paging: Paging,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let page = state
         .store
-        .posts(&user_id_chat, query.cursor.as_deref(), limit(&query)?)
+        .posts(&user_id_chat, paging.cursor(), paging.limit()?)
         .await?;
     Ok(ok(page))
 }
@@ -165,10 +135,9 @@ pub async fn posts(
 #[tracing::instrument(skip_all, fields(conversation_id))]
 pub async fn send_message(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Console(principal): Console,
     JsonBody(body): JsonBody<SendMessageIn>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let (conversation_id, text) = body.validate()?;
     tracing::Span::current().record("conversation_id", conversation_id);
     let queued = state
@@ -182,14 +151,10 @@ pub async fn send_message(
 
 pub async fn retry_message(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(message_id): Path<String>,
+    _: Console,
+    Id(message_id): Id<MessageId>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
-    let queued = state
-        .store
-        .retry_message(path_id(&message_id, "message_id")?)
-        .await?;
+    let queued = state.store.retry_message(message_id.get()).await?;
     state.feed.notify();
     state.bots.wake_account(&queued.user_id_chat);
     Ok(ok(queued))
@@ -198,10 +163,9 @@ pub async fn retry_message(
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn post_to_facebook(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Console(principal): Console,
     JsonBody(body): JsonBody<PostIn>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
     let new = body.validate()?;
     tracing::Span::current().record("account", new.user_id_chat.as_str());
     let account = new.user_id_chat.clone();
@@ -213,14 +177,10 @@ pub async fn post_to_facebook(
 
 pub async fn retry_post(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    Path(post_id): Path<String>,
+    _: Console,
+    Id(post_id): Id<PostId>,
 ) -> Result<Response, ApiError> {
-    require_console(&principal)?;
-    let queued = state
-        .store
-        .retry_post(path_id(&post_id, "post_id")?)
-        .await?;
+    let queued = state.store.retry_post(post_id.get()).await?;
     state.feed.notify();
     state.bots.wake_account(&queued.post.user_id_chat);
     Ok(ok(queued))

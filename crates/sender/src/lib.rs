@@ -16,11 +16,10 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{delete, get, patch, post};
 use socketioxide::SocketIo;
-use std::net::SocketAddr;
 use std::time::Duration;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{Cipher, Store};
-use switchboard_web::{BindError, Server};
+use switchboard_web::RoleShell;
 
 pub use bots::BotRegistry;
 
@@ -76,68 +75,59 @@ impl FromRef<AppState> for Store {
     }
 }
 
-pub fn router(state: AppState, cors_origins: &[String]) -> (Router, SocketIo) {
-    let (socket_layer, io) = switchboard_web::socket_io();
-    socket::attach(&io, state.clone(), cors_origins);
-    let api = Router::new()
-        .route(
-            "/api/auth/login",
-            switchboard_web::json::small_body(post(auth::login), auth::LOGIN_BODY_LIMIT),
-        )
-        .route("/api/auth/logout", post(auth::logout))
-        .route("/api/auth/me", get(auth::me))
-        .route(
-            "/api/fb_accounts",
-            get(inbox::accounts).post(admin::create_account),
-        )
-        .route(
-            "/api/fb_accounts/{user_id_chat}",
-            patch(admin::update_account).delete(admin::delete_account),
-        )
-        .route(
-            "/api/fb_accounts/{user_id_chat}/bot_token",
-            post(admin::create_bot_token),
-        )
-        .route("/api/conversations", get(inbox::conversations_by_id))
-        .route("/api/conversations/{id}", get(inbox::conversations))
-        .route("/api/conversations/{id}/read", post(inbox::mark_read))
-        .route("/api/messages/{conversation_id}", get(inbox::messages))
-        .route(
-            "/api/messages/{message_id}/retry",
-            post(inbox::retry_message),
-        )
-        .route("/api/send_message_from_crm", post(inbox::send_message))
-        .route("/api/post_to_facebook", post(inbox::post_to_facebook))
-        .route("/api/posts/{id}", get(inbox::posts))
-        .route("/api/posts/{id}/retry", post(inbox::retry_post))
-        .route(
-            "/api/notifications/{user_id_chat}",
-            get(inbox::notifications),
-        )
-        .route("/api/bot/account", get(bots::own_account))
-        .route("/api/users", get(admin::users).post(admin::create_user))
-        .route("/api/users/{id}", patch(admin::update_user))
-        .route("/api/tokens", get(admin::tokens).post(admin::create_token))
-        .route("/api/tokens/{id}", delete(admin::revoke_token))
-        .route("/healthz", get(switchboard_web::healthz))
-        .route("/readyz", get(switchboard_web::readyz))
-        .with_state(state);
-    (
-        switchboard_web::with_common_layers(api, socket_layer, cors_origins),
-        io,
-    )
-}
-
-/// Binds the sender role: a [`Server`] that exists (and knows its port) before it runs.
+/// The sender role (see [`switchboard_web::RoleShell`]).
 pub struct Sender;
 
-impl Sender {
-    pub async fn bind(
-        addr: SocketAddr,
-        state: AppState,
-        cors_origins: &[String],
-    ) -> Result<Server, BindError> {
-        let (router, io) = router(state, cors_origins);
-        Server::bind(addr, "--listen (SWITCHBOARD_SENDER_LISTEN)", router, io).await
+impl RoleShell for Sender {
+    type State = AppState;
+    const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_SENDER_LISTEN)";
+
+    fn routes() -> Router<AppState> {
+        Router::new()
+            .route(
+                "/api/auth/login",
+                switchboard_web::json::small_body(post(auth::login), auth::LOGIN_BODY_LIMIT),
+            )
+            .route("/api/auth/logout", post(auth::logout))
+            .route("/api/auth/me", get(auth::me))
+            .route(
+                "/api/fb_accounts",
+                get(inbox::accounts).post(admin::create_account),
+            )
+            .route(
+                "/api/fb_accounts/{user_id_chat}",
+                patch(admin::update_account).delete(admin::delete_account),
+            )
+            .route(
+                "/api/fb_accounts/{user_id_chat}/bot_token",
+                post(admin::create_bot_token),
+            )
+            .route("/api/conversations", get(inbox::conversations_by_id))
+            .route("/api/conversations/{id}", get(inbox::conversations))
+            .route("/api/conversations/{id}/read", post(inbox::mark_read))
+            .route("/api/messages/{conversation_id}", get(inbox::messages))
+            .route(
+                "/api/messages/{message_id}/retry",
+                post(inbox::retry_message),
+            )
+            .route("/api/send_message_from_crm", post(inbox::send_message))
+            .route("/api/post_to_facebook", post(inbox::post_to_facebook))
+            .route("/api/posts/{id}", get(inbox::posts))
+            .route("/api/posts/{id}/retry", post(inbox::retry_post))
+            .route(
+                "/api/notifications/{user_id_chat}",
+                get(inbox::notifications),
+            )
+            .route("/api/bot/account", get(bots::own_account))
+            .route("/api/users", get(admin::users).post(admin::create_user))
+            .route("/api/users/{id}", patch(admin::update_user))
+            .route("/api/tokens", get(admin::tokens).post(admin::create_token))
+            .route("/api/tokens/{id}", delete(admin::revoke_token))
+    }
+
+    fn sockets(io: &SocketIo, state: AppState, cors_origins: &[String]) {
+        socket::attach(io, state, cors_origins);
     }
 }
+
+switchboard_web::role_entry_points!(Sender);

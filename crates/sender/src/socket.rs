@@ -9,34 +9,28 @@
 
 use crate::AppState;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
-use std::sync::Arc;
 use switchboard_domain::outbound::{MessageResultIn, Outcome, PostResultIn};
 use switchboard_domain::{Principal, ValidationError};
+use switchboard_realtime::RealtimeError;
 use switchboard_storage::StorageError;
-use switchboard_web::ApiError;
+use switchboard_web::{ApiError, SocketFailure};
 use tokio::sync::watch;
 
 /// `cors_origins`: the pages that may connect with the browser's session cookie.
 pub fn attach(io: &SocketIo, state: AppState, cors_origins: &[String]) {
     let store = state.store.clone();
-    let origins: Arc<[String]> = cors_origins.into();
-    io.ns(
-        "/",
-        (move |socket: SocketRef| {
+    switchboard_realtime::namespace(
+        io,
+        store,
+        cors_origins,
+        |_, _| Ok(()),
+        move |socket: SocketRef| {
             let state = state.clone();
             async move { connected(socket, state).await }
-        })
-        .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
-            let (store, origins) = (store.clone(), Arc::clone(&origins));
-            async move {
-                switchboard_realtime::authenticate(&store, &socket, auth.ok().as_ref(), &origins)
-                    .await
-            }
-        }),
+        },
     );
 }
 
@@ -49,45 +43,39 @@ async fn connected(socket: SocketRef, state: AppState) {
     }
 }
 
-/// An error a bot caused, as it receives it.
-fn error_body(code: &str, message: &str, event: &str) -> Value {
-    json!({"success": false, "error": {"code": code, "message": message, "event": event}})
-}
-
 fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ValidationError> {
     serde_json::from_value(value).map_err(|e| ValidationError::new("body", e.to_string()))
 }
 
-fn reply(socket: &SocketRef, ack: AckSender, event: &str, result: Result<(), (String, String)>) {
-    let body = match &result {
-        Ok(()) => json!({"success": true}),
-        Err((code, message)) => error_body(code, message, event),
-    };
-    if result.is_err() {
-        let _ = socket.emit("error", &body);
-    }
-    let _ = ack.send(&body);
+/// A bot's event answered: `{success: true}`, or the failure (see [`switchboard_web::reply`]).
+fn reply(socket: &SocketRef, ack: AckSender, event: &str, result: Result<(), SocketFailure>) {
+    switchboard_web::reply(socket, ack, event, result.map(|()| None));
 }
 
 /// An event past the socket's allowance, as the bot receives it.
-fn too_many_events() -> (String, String) {
-    (
-        "too_many_requests".into(),
-        "too many events on this connection; slow down".into(),
+fn too_many_events() -> SocketFailure {
+    SocketFailure::new(
+        "too_many_requests",
+        "too many events on this connection; slow down",
     )
 }
 
+/// A report that does not parse or breaks a rule, as the bot receives it.
+fn invalid(error: &ValidationError) -> SocketFailure {
+    SocketFailure::new("invalid_field", error.to_string())
+}
+
 /// A storage error as a bot receives it: the code of the one HTTP mapping (`ApiError`).
-fn storage_failure(error: StorageError) -> (String, String) {
+fn storage_failure(error: StorageError) -> SocketFailure {
     let error = ApiError::from(error);
     if error.status().is_server_error() {
         tracing::error!(%error, "cannot record a bot's report");
-        (
-            "internal".into(),
-            "the server could not record this; send it again".into(),
+        SocketFailure::new(
+            "internal",
+            "the server could not record this; send it again",
         )
     } else {
-        (error.code().into(), error.to_string())
+        SocketFailure::new(error.code(), error.to_string())
     }
 }
 
@@ -117,9 +105,9 @@ fn bot_connected(
                     .unwrap_or_default()
                     .to_owned();
                 let result = if command_id.is_empty() {
-                    Err((
-                        "invalid_field".to_owned(),
-                        "`command_id` is required".to_owned(),
+                    Err(SocketFailure::new(
+                        "invalid_field",
+                        "`command_id` is required",
                     ))
                 } else {
                     state
@@ -154,7 +142,7 @@ fn bot_connected(
                         parse::<MessageResultIn>(body).and_then(MessageResultIn::validate)
                     };
                     let result = match parsed {
-                        Err(error) => Err(("invalid_field".to_owned(), error.to_string())),
+                        Err(error) => Err(invalid(&error)),
                         Ok((command_id, outcome)) => {
                             record(&state, &account, &command_id, outcome).await
                         }
@@ -187,7 +175,7 @@ async fn record(
     account: &str,
     command_id: &str,
     outcome: Outcome,
-) -> Result<(), (String, String)> {
+) -> Result<(), SocketFailure> {
     // Recording the outcome closes the command, which also counts as its acknowledgement.
     match state
         .store
@@ -218,7 +206,7 @@ async fn deliver(
     account: &str,
     mut queued: watch::Receiver<u64>,
     mut closed: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), RealtimeError> {
     let mut cursor = 0;
     let mut guard = switchboard_realtime::AccessGuard::new(&state.feed);
     loop {
@@ -229,8 +217,7 @@ async fn deliver(
         let commands = state
             .store
             .commands_to_deliver(account, cursor, 100)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if commands.is_empty() {
             tokio::select! {
                 _ = queued.changed() => {},
@@ -248,10 +235,6 @@ async fn deliver(
             sent.push(command.id);
             cursor = command.id;
         }
-        state
-            .store
-            .mark_delivered(sent)
-            .await
-            .map_err(|e| e.to_string())?;
+        state.store.mark_delivered(sent).await?;
     }
 }

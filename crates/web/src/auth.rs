@@ -11,27 +11,6 @@ use switchboard_storage::Store;
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
-/// People and integrations use the console APIs; a bot token there is a mistake worth naming.
-pub fn require_console(principal: &Principal) -> Result<(), ApiError> {
-    if principal.works_inboxes() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "bot tokens are for the bots' API only; use a login or an API token".into(),
-        ))
-    }
-}
-
-/// The call center's reads (agents' status, the call log) are for consoles, and for the phone system
-/// that routes calls with them.
-pub fn require_call_center_reader(principal: &Principal) -> Result<(), ApiError> {
-    if matches!(principal, Principal::PhoneSystem { .. }) {
-        Ok(())
-    } else {
-        require_console(principal)
-    }
-}
-
 pub use switchboard_domain::auth::SESSION_COOKIE;
 
 /// The token of an `Authorization: Bearer …` header, if there is one.

@@ -3,8 +3,13 @@
 use crate::ApiError;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use switchboard_domain::ValidationError;
+use std::str::FromStr;
+use switchboard_domain::{
+    AgentId, CallId, ConversationId, CustomerId, IdError, MessageId, PostId, TokenId, UserId,
+    ValidationError,
+};
 
 /// Like `axum::extract::Query`, answering a bad query string with `422 invalid_field`.
 pub struct QueryParams<T>(pub T);
@@ -34,12 +39,95 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
     }
 }
 
-/// A positive integer id from a path segment, or `422` naming `field`.
-pub fn path_id(text: &str, field: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ValidationError::new(field, format!("`{text}` is not an id")).into())
+/// An id of the kind the API names `FIELD` in its `422` when a path segment is not one.
+pub trait PathId: FromStr<Err = IdError> + Send {
+    const FIELD: &'static str;
+}
+
+macro_rules! path_ids {
+    ($($id:ty => $field:literal,)*) => {$(
+        impl PathId for $id {
+            const FIELD: &'static str = $field;
+        }
+    )*};
+}
+
+// The names the API has always given these segments in its errors.
+path_ids! {
+    ConversationId => "conversation_id",
+    MessageId => "message_id",
+    PostId => "post_id",
+    AgentId => "id",
+    CustomerId => "id",
+    UserId => "id",
+    TokenId => "id",
+    CallId => "call_id",
+}
+
+/// The typed id in the route's one path segment (`/api/customers/{id}`), or `422 invalid_field`
+/// naming it.
+pub struct Id<T>(pub T);
+
+impl<S: Send + Sync, T: PathId> FromRequestParts<S> for Id<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let PathParam(text) = PathParam::<String>::from_request_parts(parts, state).await?;
+        parse_id(&text, T::FIELD).map(Self)
+    }
+}
+
+/// An id from request text (a path segment, an item of a list), or `422` naming `field`.
+pub fn parse_id<T: FromStr<Err = IdError>>(text: &str, field: &str) -> Result<T, ApiError> {
+    text.parse()
+        .map_err(|error: IdError| ValidationError::new(field, error.to_string()).into())
+}
+
+/// A page of a list when `?limit=` is not given.
+pub const DEFAULT_PAGE: usize = 50;
+
+/// The most items one page of a list holds (`?limit=` 1 to this).
+pub const MAX_PAGE: usize = 200;
+
+/// `?cursor=&limit=`, the paging of every list endpoint. Taken beside the endpoint's own query type
+/// (a query string's other fields are left to it).
+#[derive(Debug, Default, Deserialize)]
+pub struct Paging {
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+impl Paging {
+    /// The page's size: [`DEFAULT_PAGE`] unless asked, at most [`MAX_PAGE`].
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        self.limit_up_to(MAX_PAGE)
+    }
+
+    /// The page's size for a list with a smaller cap (a search that answers `max` at most).
+    pub fn limit_up_to(&self, max: usize) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE),
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            Some(_) => {
+                Err(ValidationError::new("limit", format!("must be between 1 and {max}")).into())
+            }
+        }
+    }
+
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        QueryParams::<Self>::from_request_parts(parts, state)
+            .await
+            .map(|QueryParams(paging)| paging)
+    }
 }
 
 /// Request tracing that records the path but never the query string, where Socket.IO clients may
@@ -90,6 +178,32 @@ pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_page_limit_and_one_id_message() {
+        let page = |limit| Paging {
+            cursor: None,
+            limit,
+        };
+        assert_eq!(page(None).limit().ok(), Some(DEFAULT_PAGE));
+        assert_eq!(page(Some(MAX_PAGE)).limit().ok(), Some(MAX_PAGE));
+        for refused in [0, MAX_PAGE + 1] {
+            assert!(matches!(
+                page(Some(refused)).limit(),
+                Err(ApiError::Invalid(e)) if e.field == "limit"
+            ));
+        }
+        assert!(page(Some(150)).limit_up_to(100).is_err());
+        match parse_id::<ConversationId>("x1", ConversationId::FIELD) {
+            Err(ApiError::Invalid(e)) => {
+                assert_eq!(
+                    (e.field.as_str(), e.problem.as_str()),
+                    ("conversation_id", "`x1` is not an id")
+                )
+            }
+            other => panic!("{:?}", other.map(|id| id.get())),
+        }
+    }
 
     #[test]
     fn secrets_and_length_are_kept_out_of_logged_paths() {

@@ -1,6 +1,7 @@
-//! HTTP plumbing every role shares, written once: the error type and its mapping to responses, the JSON
-//! body extractor that names the bad field, bearer-token authentication, binding a listener with a
-//! useful message when the port is taken, graceful shutdown, and `/healthz`.
+//! HTTP plumbing every role shares, written once: the role shell that assembles a role, the error type
+//! and its mapping to responses and Socket.IO replies, the extractors that say in a handler's signature
+//! who may call it and which id it takes, the JSON body extractor that names the bad field, binding a
+//! listener with a useful message when the port is taken, graceful shutdown, and `/healthz`.
 
 mod auth;
 mod bind;
@@ -12,20 +13,27 @@ mod health;
 pub mod json;
 pub mod limits;
 pub mod ratelimit;
+mod rights;
 mod server;
+#[doc(hidden)]
+pub mod shell;
 mod shutdown;
+mod sio;
 
-pub use auth::{
-    Authenticated, SESSION_COOKIE, bearer_token, cookie_in, require_call_center_reader,
-    require_console, session_cookie,
-};
+pub use auth::{Authenticated, SESSION_COOKIE, bearer_token, cookie_in, session_cookie};
 pub use bind::{BindError, bind};
 pub use client::ClientAddr;
 pub use cors::cors;
 pub use error::ApiError;
-pub use extract::{HttpTrace, PathParam, QueryParams, http_trace, path_id, redact_path};
+pub use extract::{
+    DEFAULT_PAGE, HttpTrace, Id, MAX_PAGE, Paging, PathId, PathParam, QueryParams, http_trace,
+    parse_id, redact_path,
+};
 pub use health::{healthz, readyz};
 pub use json::{JsonBody, ok};
 pub use limits::{IpNet, Limits, Rate, RateLimits};
+pub use rights::{Admin, Bot, BotsOnly, CallCenterReader, Console, Supervisor};
 pub use server::{SOCKET_MAX_MESSAGE, Server, socket_io, with_common_layers};
+pub use shell::{RoleShell, assemble, bind_role};
 pub use shutdown::Shutdown;
+pub use sio::{SocketFailure, reply};

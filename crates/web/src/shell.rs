@@ -1,0 +1,104 @@
+//! The one shape of a role (receiver, sender, call center): its state, its routes and its Socket.IO
+//! namespace are its own; the Socket.IO layer, `/healthz` and `/readyz`, the common layers (body
+//! limit, rate limits, CORS, tracing) and binding are the shell's, so every role gets them alike.
+
+use crate::{BindError, Server};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use socketioxide::SocketIo;
+use std::net::SocketAddr;
+use switchboard_storage::Store;
+
+/// What one role gives the shell: only what differs from the others.
+pub trait RoleShell {
+    /// Shared by every handler of the role; health checks find the store in it.
+    type State: Clone + Send + Sync + 'static;
+
+    /// The option that changes the role's address, named when its port is taken.
+    const LISTEN_FLAG: &'static str;
+
+    /// The role's API (health checks are added by the shell).
+    fn routes() -> Router<Self::State>;
+
+    /// Sets up the role's Socket.IO namespace; `cors_origins` are the pages besides the role's own
+    /// that may connect with the browser's session cookie.
+    fn sockets(io: &SocketIo, state: Self::State, cors_origins: &[String]);
+
+    /// Routes with no need of the state, served beside the API (the call center's web console).
+    fn pages(_state: &Self::State) -> Router {
+        Router::new()
+    }
+}
+
+/// The role's routes and Socket.IO endpoint, wrapped in the layers every role has, ready to serve.
+pub fn assemble<R>(state: R::State, cors_origins: &[String]) -> (Router, SocketIo)
+where
+    R: RoleShell,
+    Store: FromRef<R::State>,
+{
+    let (socket_layer, io) = crate::socket_io();
+    R::sockets(&io, state.clone(), cors_origins);
+    let pages = R::pages(&state);
+    let routes = R::routes()
+        .route("/healthz", get(crate::healthz))
+        .route("/readyz", get(crate::readyz))
+        .with_state(state)
+        .merge(pages);
+    (
+        crate::with_common_layers(routes, socket_layer, cors_origins),
+        io,
+    )
+}
+
+/// Binds the role at `addr`: a [`Server`] that exists (and knows its port) before it runs.
+pub async fn bind_role<R>(
+    addr: SocketAddr,
+    state: R::State,
+    cors_origins: &[String],
+) -> Result<Server, BindError>
+where
+    R: RoleShell,
+    Store: FromRef<R::State>,
+{
+    let (router, io) = assemble::<R>(state, cors_origins);
+    Server::bind(addr, R::LISTEN_FLAG, router, io).await
+}
+
+/// What [`role_entry_points`] names, whatever the calling crate imports.
+#[doc(hidden)]
+pub mod reexport {
+    pub use axum::Router;
+    pub use socketioxide::SocketIo;
+    pub use std::net::SocketAddr;
+}
+
+/// A role's entry points as the binary, the tests and the benchmarks call them, both the shell's:
+/// `router(state, cors_origins)` (routes and Socket.IO, to serve on a listener bound already) and
+/// `Role::bind(addr, state, cors_origins)`.
+#[macro_export]
+macro_rules! role_entry_points {
+    ($role:ident) => {
+        /// The role's routes and its Socket.IO endpoint, ready to serve.
+        pub fn router(
+            state: <$role as $crate::RoleShell>::State,
+            cors_origins: &[String],
+        ) -> (
+            $crate::shell::reexport::Router,
+            $crate::shell::reexport::SocketIo,
+        ) {
+            $crate::assemble::<$role>(state, cors_origins)
+        }
+
+        impl $role {
+            /// Binds the role: a server that exists (and knows its port) before it runs.
+            pub async fn bind(
+                addr: $crate::shell::reexport::SocketAddr,
+                state: <$role as $crate::RoleShell>::State,
+                cors_origins: &[String],
+            ) -> Result<$crate::Server, $crate::BindError> {
+                $crate::bind_role::<$role>(addr, state, cors_origins).await
+            }
+        }
+    };
+}
