@@ -19,5 +19,5 @@ pub mod validation;
 
 pub use auth::{Principal, Role};
 pub use event::EventKind;
-pub use timestamp::UnixMillis;
+pub use timestamp::{TimeError, UnixMillis};
 pub use validation::ValidationError;
