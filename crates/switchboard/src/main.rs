@@ -83,7 +83,7 @@ async fn main() -> ExitCode {
     let settings = match load_settings(&cli, &matches) {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("switchboard: {:#}", anyhow::Error::new(error));
+            eprintln!("switchboard: {}", one_line(&anyhow::Error::new(error)));
             return ExitCode::from(2);
         }
     };
@@ -91,11 +91,27 @@ async fn main() -> ExitCode {
     match run(cli.command, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // The whole chain on one line: what failed, and why.
-            eprintln!("switchboard: {error:#}");
+            eprintln!("switchboard: {}", one_line(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The whole chain on one line: what failed, then why, cause after cause. A cause whose text its
+/// error already shows is not repeated.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// The configuration's layers, in order: defaults, the file, the environment, the flags.
@@ -142,5 +158,31 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             admin::users(command, &startup::open_store(&settings).await?).await
         }
         Command::Accounts(command) => admin::accounts(command, &settings).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+    use anyhow::Context as _;
+
+    #[test]
+    fn a_failure_is_one_line_with_every_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let repeated = anyhow::Error::new(io)
+            .context("cannot open x.db: no such file")
+            .context("cannot start the sender");
+        assert_eq!(
+            one_line(&repeated),
+            "cannot start the sender: cannot open x.db: no such file"
+        );
+        let chained: anyhow::Result<()> = Err(anyhow::anyhow!("port 5001 is in use"));
+        let error = chained
+            .context("cannot start the receiver")
+            .expect_err("failed");
+        assert_eq!(
+            one_line(&error),
+            "cannot start the receiver: port 5001 is in use"
+        );
     }
 }

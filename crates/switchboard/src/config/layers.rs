@@ -25,6 +25,23 @@ pub enum ConfigError {
     Value { setting: String, problem: String },
 }
 
+/// What is wrong with one value; [`ConfigError`] adds which setting it is and where it was given.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error("`{0}` is not a whole number")]
+    NotWhole(String),
+    #[error("`{0}` is not a number")]
+    NotNumber(String),
+    #[error("`{0}` is neither `true` nor `false`")]
+    NotBool(String),
+    #[error("`{0}` is not a rate written PER_SECOND/BURST, like 50/200")]
+    NotRate(String),
+    #[error("must be between {min} and {max} seconds, not {value}")]
+    Seconds { value: f64, min: f64, max: f64 },
+    #[error("`{0}` must be a table")]
+    NotATable(String),
+}
+
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -89,12 +106,14 @@ impl Layers {
                     path: path.to_owned(),
                     message: e.to_string().trim().to_owned(),
                 })?;
-        let in_file = |problem| ConfigError::File {
+        let in_file = |problem: String| ConfigError::File {
             path: path.to_owned(),
             problem,
         };
         for setting in settings() {
-            if let Some(value) = take(&mut table, &setting.key).map_err(in_file)? {
+            if let Some(value) =
+                take(&mut table, &setting.key).map_err(|problem| in_file(problem.to_string()))?
+            {
                 self.values
                     .insert(&setting.key, (value, Source::File(path.to_owned())));
             }
@@ -137,7 +156,7 @@ impl Layers {
             .parse(text)
             .map_err(|problem| ConfigError::Value {
                 setting: describe(setting, &source),
-                problem,
+                problem: problem.to_string(),
             })?;
         self.values.insert(&setting.key, (value, source));
         Ok(())
@@ -199,7 +218,7 @@ impl Loaded {
 }
 
 /// Removes the value at dotted `key` from `table`, if it is there.
-fn take(table: &mut toml::Table, key: &str) -> Result<Option<Value>, String> {
+fn take(table: &mut toml::Table, key: &str) -> Result<Option<Value>, Problem> {
     let mut parts = key.split('.').peekable();
     let mut table = table;
     let mut walked = String::new();
@@ -215,7 +234,7 @@ fn take(table: &mut toml::Table, key: &str) -> Result<Option<Value>, String> {
         table = match table.get_mut(part) {
             None => return Ok(None),
             Some(Value::Table(inner)) => inner,
-            Some(_) => return Err(format!("`{walked}` must be a table")),
+            Some(_) => return Err(Problem::NotATable(walked)),
         };
     }
     Ok(None)

@@ -85,8 +85,21 @@ pub struct LimitOverrides {
     pub in_flight_per_token: Option<usize>,
 }
 
-/// A bad value: the key that gave it (the role's or the common one) and what is wrong.
-pub type Invalid = (String, String);
+/// A bad limit: the key that gave it (the role's or the common one) and what is wrong.
+#[derive(Debug)]
+pub struct InvalidLimit {
+    pub key: String,
+    pub problem: String,
+}
+
+impl InvalidLimit {
+    fn new(key: String, problem: impl ToString) -> Self {
+        Self {
+            key,
+            problem: problem.to_string(),
+        }
+    }
+}
 
 /// One key of a role's limits: the role's own value if set, else the common one, with its key.
 fn pick<T: Clone>(own: &Option<T>, common: &T, role: Role, key: &str) -> (T, String) {
@@ -98,7 +111,7 @@ fn pick<T: Clone>(own: &Option<T>, common: &T, role: Role, key: &str) -> (T, Str
 
 impl LimitsConfig {
     /// The limits of `role`: its own keys over these, checked; a bad value comes back with its key.
-    pub fn resolve(&self, own: &LimitOverrides, role: Role) -> Result<Limits, Invalid> {
+    pub fn resolve(&self, own: &LimitOverrides, role: Role) -> Result<Limits, InvalidLimit> {
         let mut limits = Limits::default();
         for (own, common, key, field) in [
             (
@@ -115,7 +128,7 @@ impl LimitsConfig {
             ),
         ] {
             let (value, key) = pick(own, common, role, key);
-            *field = super::seconds(value, 0.1..=3600.0).map_err(|e| (key, e))?;
+            *field = super::seconds(value, 0.1..=3600.0).map_err(|e| InvalidLimit::new(key, e))?;
         }
         let (value, key) = pick(
             &own.connections_per_address,
@@ -148,7 +161,7 @@ impl LimitsConfig {
             .iter()
             .map(|p| {
                 IpNet::parse(p).ok_or_else(|| {
-                    (
+                    InvalidLimit::new(
                         key.clone(),
                         format!("`{p}` is not an address or a network like 10.0.0.0/8"),
                     )
@@ -187,9 +200,9 @@ impl LimitsConfig {
         ] {
             let (given, key) = pick(own, common, role, key);
             if !(given.per_second > 0.0 && given.burst >= 1.0) {
-                return Err((
+                return Err(InvalidLimit::new(
                     key,
-                    "per_second must be above 0 and burst at least 1".into(),
+                    "per_second must be above 0 and burst at least 1",
                 ));
             }
             *rate = Rate::new(given.per_second, given.burst);
@@ -198,9 +211,9 @@ impl LimitsConfig {
     }
 }
 
-fn at_least_one(value: usize, key: String) -> Result<usize, Invalid> {
+fn at_least_one(value: usize, key: String) -> Result<usize, InvalidLimit> {
     if value == 0 {
-        Err((key, "must be at least 1".into()))
+        Err(InvalidLimit::new(key, "must be at least 1"))
     } else {
         Ok(value)
     }

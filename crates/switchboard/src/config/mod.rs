@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use layers::{ConfigError, Layers};
+pub use layers::{ConfigError, Layers, Problem};
 pub use limits::{LimitOverrides, LimitsConfig};
 pub use resolve::Settings;
 
@@ -142,14 +142,14 @@ pub struct ConsoleUrls {
 }
 
 /// Seconds as written in the configuration, checked against `range`.
-fn seconds(value: f64, range: std::ops::RangeInclusive<f64>) -> Result<Duration, String> {
+fn seconds(value: f64, range: std::ops::RangeInclusive<f64>) -> Result<Duration, Problem> {
     if value.is_finite() && range.contains(&value) {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(format!(
-            "must be between {} and {} seconds, not {value}",
-            range.start(),
-            range.end()
-        ))
+        Err(Problem::Seconds {
+            value,
+            min: *range.start(),
+            max: *range.end(),
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! A setting's default is read from [`Config::default`](super::Config), never written here.
 
 use super::Config;
+use super::layers::Problem;
 use std::sync::LazyLock;
 use toml::Value;
 
@@ -299,11 +300,11 @@ impl Kind {
     }
 
     /// The value that `text`, from the environment or a flag, stands for.
-    pub fn parse(self, text: &str) -> Result<Value, String> {
+    pub fn parse(self, text: &str) -> Result<Value, Problem> {
         let number = |text: &str| {
             text.trim()
                 .parse::<f64>()
-                .map_err(|_| format!("`{text}` is not a number"))
+                .map_err(|_| Problem::NotNumber(text.to_owned()))
         };
         match self {
             Kind::Text => Ok(Value::String(text.to_owned())),
@@ -311,12 +312,12 @@ impl Kind {
                 .trim()
                 .parse::<i64>()
                 .map(Value::Integer)
-                .map_err(|_| format!("`{text}` is not a whole number")),
+                .map_err(|_| Problem::NotWhole(text.to_owned())),
             Kind::Number => number(text).map(Value::Float),
             Kind::Bool => match text.trim() {
                 "true" => Ok(Value::Boolean(true)),
                 "false" => Ok(Value::Boolean(false)),
-                _ => Err(format!("`{text}` is neither `true` nor `false`")),
+                _ => Err(Problem::NotBool(text.to_owned())),
             },
             Kind::List => Ok(Value::Array(
                 text.split(',')
@@ -326,9 +327,9 @@ impl Kind {
                     .collect(),
             )),
             Kind::Rate => {
-                let (per_second, burst) = text.split_once('/').ok_or_else(|| {
-                    format!("`{text}` is not a rate written PER_SECOND/BURST, like 50/200")
-                })?;
+                let (per_second, burst) = text
+                    .split_once('/')
+                    .ok_or_else(|| Problem::NotRate(text.to_owned()))?;
                 let mut rate = toml::Table::new();
                 rate.insert("per_second".into(), Value::Float(number(per_second)?));
                 rate.insert("burst".into(), Value::Float(number(burst)?));

@@ -117,7 +117,7 @@ fn role_settings(loaded: &Loaded, role: Role) -> Result<RoleSettings, ConfigErro
     let limits = config
         .limits
         .resolve(own, role)
-        .map_err(|(key, problem)| loaded.invalid(&key, problem))?;
+        .map_err(|e| loaded.invalid(&e.key, e.problem))?;
     let key = format!("{}.listen", role.name());
     let listen_names = lookup(&key).map_or_else(
         || key.clone(),
@@ -143,9 +143,9 @@ fn call_center_options(
 ) -> Result<CallCenterOptions, ConfigError> {
     let file = &loaded.config.callcenter;
     let ring_timeout = seconds(file.ring_timeout_seconds, 0.1..=600.0)
-        .map_err(|e| loaded.invalid("callcenter.ring_timeout_seconds", e))?;
+        .map_err(|e| loaded.invalid("callcenter.ring_timeout_seconds", e.to_string()))?;
     let wrap_up = seconds(file.wrap_up_seconds, 0.0..=3600.0)
-        .map_err(|e| loaded.invalid("callcenter.wrap_up_seconds", e))?;
+        .map_err(|e| loaded.invalid("callcenter.wrap_up_seconds", e.to_string()))?;
     let webhook_url = non_empty(&file.webhook_url);
     if let Some(url) = &webhook_url
         && !url.starts_with("http://")
