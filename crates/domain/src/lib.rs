@@ -25,5 +25,5 @@ pub use ids::{
     AgentId, CallId, ConversationId, CustomerId, IdError, MessageId, PostId, TokenId, UserId,
 };
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
-pub use timestamp::UnixMillis;
+pub use timestamp::{TimeError, UnixMillis};
 pub use validation::ValidationError;

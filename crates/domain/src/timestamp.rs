@@ -5,6 +5,18 @@ use std::fmt;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// Why a time was refused. The text reaches bot developers inside validation errors, so it says what
+/// to send instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("`{0}` is not an RFC 3339 time such as 2026-11-22T09:15:00+07:00")]
+    NotRfc3339(String),
+    #[error("must be a finite number of seconds")]
+    NotFinite,
+    #[error("must be between the year 2000 and 9999 (Unix seconds, not milliseconds)")]
+    OutOfRange,
+}
+
 /// Milliseconds since the Unix epoch, UTC. Stored as an integer so that ordering is cheap and exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixMillis(pub i64);
@@ -20,29 +32,25 @@ impl UnixMillis {
     }
 
     /// Parses RFC 3339 (`2026-11-22T09:15:00+07:00`) into UTC milliseconds.
-    pub fn parse_rfc3339(text: &str) -> Result<Self, String> {
-        let parsed = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
-            format!("`{text}` is not an RFC 3339 time such as 2026-11-22T09:15:00+07:00")
-        })?;
+    pub fn parse_rfc3339(text: &str) -> Result<Self, TimeError> {
+        let parsed = OffsetDateTime::parse(text.trim(), &Rfc3339)
+            .map_err(|_| TimeError::NotRfc3339(text.to_owned()))?;
         Self::checked((parsed.unix_timestamp_nanos() / 1_000_000) as i64)
     }
 
     /// Interprets a number as Unix seconds (fractions allowed).
-    pub fn from_unix_seconds(seconds: f64) -> Result<Self, String> {
+    pub fn from_unix_seconds(seconds: f64) -> Result<Self, TimeError> {
         if !seconds.is_finite() {
-            return Err("must be a finite number of seconds".to_owned());
+            return Err(TimeError::NotFinite);
         }
         Self::checked((seconds * 1000.0).round() as i64)
     }
 
-    fn checked(millis: i64) -> Result<Self, String> {
+    fn checked(millis: i64) -> Result<Self, TimeError> {
         if (EARLIEST..=LATEST).contains(&millis) {
             Ok(Self(millis))
         } else {
-            Err(
-                "must be between the year 2000 and 9999 (Unix seconds, not milliseconds)"
-                    .to_owned(),
-            )
+            Err(TimeError::OutOfRange)
         }
     }
 

@@ -1,13 +1,15 @@
 //! Administration from the command line: tokens, users, accounts. Secrets made here are printed once,
 //! alone on stdout (so `TOKEN=$(switchboard bots add …)` works); everything else goes to stderr.
 
-use crate::Settings;
+use crate::accounts_file;
+use crate::config::Settings;
+use crate::startup;
+use anyhow::{Context as _, Result, anyhow};
 use clap::Subcommand;
-use serde_json::Value;
 use std::path::PathBuf;
 use switchboard_domain::Role;
-use switchboard_domain::outbound::{self, Credentials};
-use switchboard_storage::{AccountKind, NewAccount, Store, TokenKind};
+use switchboard_domain::outbound;
+use switchboard_storage::{AccountKind, Store, TokenKind};
 
 #[derive(Subcommand, Debug)]
 pub enum BotsCommand {
@@ -66,36 +68,17 @@ pub enum AccountsCommand {
     Import { file: PathBuf },
 }
 
-fn text<E: std::fmt::Display>(error: E) -> String {
-    error.to_string()
-}
-
-/// 20 characters from a 56-character alphabet without look-alikes (about 116 bits).
-pub fn random_password() -> Result<String, String> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(text)?;
-    Ok(bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect())
-}
-
-pub async fn bots(command: BotsCommand, store: &Store) -> Result<(), String> {
+pub async fn bots(command: BotsCommand, store: &Store) -> Result<()> {
     match command {
         BotsCommand::Add {
             account,
             name,
             kind,
         } => {
-            let account =
-                switchboard_domain::ingest::account_id("ACCOUNT", &account).map_err(text)?;
+            let account = switchboard_domain::ingest::account_id("ACCOUNT", &account)?;
             let kind = AccountKind::parse(&kind)
-                .ok_or_else(|| format!("--kind must be `page` or `personal`, not `{kind}`"))?;
-            let (account, created) = store
-                .ensure_account(&account, &name, kind)
-                .await
-                .map_err(text)?;
+                .ok_or_else(|| anyhow!("--kind must be `page` or `personal`, not `{kind}`"))?;
+            let (account, created) = store.ensure_account(&account, &name, kind).await?;
             if created {
                 eprintln!(
                     "created account {} ({})",
@@ -107,8 +90,7 @@ pub async fn bots(command: BotsCommand, store: &Store) -> Result<(), String> {
                 .issue_token(TokenKind::Bot {
                     account: account.user_id_chat.clone(),
                 })
-                .await
-                .map_err(text)?;
+                .await?;
             eprintln!(
                 "bot token {id} for {}; it is shown once, store it now:",
                 account.user_id_chat
@@ -121,17 +103,16 @@ pub async fn bots(command: BotsCommand, store: &Store) -> Result<(), String> {
     }
 }
 
-pub async fn tokens(command: TokensCommand, store: &Store) -> Result<(), String> {
+pub async fn tokens(command: TokensCommand, store: &Store) -> Result<()> {
     match command {
         TokensCommand::Add { name, pbx } => {
-            let name =
-                switchboard_domain::validation::identifier("NAME", &name, 128).map_err(text)?;
+            let name = switchboard_domain::validation::identifier("NAME", &name, 128)?;
             let (kind, label) = if pbx {
                 (TokenKind::Pbx { name }, "Phone-system token")
             } else {
                 (TokenKind::Api { name }, "API token")
             };
-            let (id, token) = store.issue_token(kind).await.map_err(text)?;
+            let (id, token) = store.issue_token(kind).await?;
             eprintln!("{label} {id}; it is shown once, store it now:");
             println!("{token}");
             Ok(())
@@ -141,8 +122,8 @@ pub async fn tokens(command: TokensCommand, store: &Store) -> Result<(), String>
     }
 }
 
-async fn list_tokens(store: &Store, kinds: &[&str]) -> Result<(), String> {
-    let tokens = store.tokens().await.map_err(text)?;
+async fn list_tokens(store: &Store, kinds: &[&str]) -> Result<()> {
+    let tokens = store.tokens().await?;
     println!(
         "{:>5}  {:<8}  {:<24}  {:<24}  status",
         "id", "kind", "name", "created"
@@ -158,22 +139,25 @@ async fn list_tokens(store: &Store, kinds: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-async fn revoke(store: &Store, id: i64) -> Result<(), String> {
-    store.revoke_token(id).await.map_err(text)?;
+async fn revoke(store: &Store, id: i64) -> Result<()> {
+    store
+        .revoke_token(id)
+        .await
+        .with_context(|| format!("cannot revoke token {id}"))?;
     eprintln!("token {id} revoked");
     Ok(())
 }
 
-pub async fn users(command: UsersCommand, store: &Store) -> Result<(), String> {
+pub async fn users(command: UsersCommand, store: &Store) -> Result<()> {
     match command {
         UsersCommand::Add {
             username,
             role,
             display_name,
         } => {
-            let username = outbound::username(&username).map_err(text)?;
+            let username = outbound::username(&username)?;
             let role = Role::parse(&role).ok_or_else(|| {
-                format!("--role must be admin, supervisor or agent, not `{role}`")
+                anyhow!("--role must be admin, supervisor or agent, not `{role}`")
             })?;
             let given = std::env::var("SWITCHBOARD_NEW_PASSWORD")
                 .ok()
@@ -181,16 +165,15 @@ pub async fn users(command: UsersCommand, store: &Store) -> Result<(), String> {
             let password = match &given {
                 Some(password) => {
                     outbound::password(password)
-                        .map_err(|e| format!("SWITCHBOARD_NEW_PASSWORD: {}", e.problem))?;
+                        .map_err(|e| anyhow!("SWITCHBOARD_NEW_PASSWORD: {}", e.problem))?;
                     password.clone()
                 }
-                None => random_password()?,
+                None => startup::random_password()?,
             };
-            let display_name = outbound::display_name(&display_name).map_err(text)?;
+            let display_name = outbound::display_name(&display_name)?;
             let user = store
                 .create_user(&username, &display_name, role, password.clone())
-                .await
-                .map_err(text)?;
+                .await?;
             eprintln!(
                 "created user {} ({}), id {}",
                 user.username,
@@ -205,7 +188,7 @@ pub async fn users(command: UsersCommand, store: &Store) -> Result<(), String> {
         }
         UsersCommand::List => {
             println!("{:>5}  {:<24}  {:<10}  status", "id", "username", "role");
-            for user in store.users().await.map_err(text)? {
+            for user in store.users().await? {
                 let status = if user.disabled { "disabled" } else { "active" };
                 println!(
                     "{:>5}  {:<24}  {:<10}  {status}",
@@ -219,15 +202,15 @@ pub async fn users(command: UsersCommand, store: &Store) -> Result<(), String> {
     }
 }
 
-pub async fn accounts(command: AccountsCommand, settings: &Settings) -> Result<(), String> {
-    let store = settings.open().await?;
+pub async fn accounts(command: AccountsCommand, settings: &Settings) -> Result<()> {
+    let store = startup::open_store(settings).await?;
     match command {
         AccountsCommand::List => {
             println!(
                 "{:<20}  {:<24}  {:<8}  {:<12}  credentials",
                 "user_id_chat", "name", "kind", "bot"
             );
-            for a in store.accounts().await.map_err(text)? {
+            for a in store.accounts().await? {
                 let c = a.credentials;
                 let set: Vec<&str> = [
                     (c.password, "password"),
@@ -255,159 +238,16 @@ pub async fn accounts(command: AccountsCommand, settings: &Settings) -> Result<(
             Ok(())
         }
         AccountsCommand::Import { file } => {
-            let content = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let json: Value = serde_json::from_str(&content)
-                .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
-            let accounts =
-                parse_user_accounts(&json).map_err(|e| format!("{}: {e}", file.display()))?;
-            let cipher = crate::serve::load_cipher(&settings.encryption_key, &store).await?;
+            let accounts = accounts_file::parse_user_accounts(&accounts_file::read(&file)?)
+                .with_context(|| file.display().to_string())?;
+            let cipher = startup::load_cipher(&settings.encryption_key, &store).await?;
             let count = accounts.len();
-            let (created, updated) = store
-                .import_accounts(accounts, &cipher)
-                .await
-                .map_err(text)?;
+            let (created, updated) = store.import_accounts(accounts, &cipher).await?;
             eprintln!(
                 "imported {count} accounts from {}: {created} created, {updated} updated",
                 file.display()
             );
             Ok(())
         }
-    }
-}
-
-/// Reads a seed-style `user_accounts.json`: an object of named entries (`{"account1": {…}}`), an array of
-/// entries, or `{"accounts": […]}`. Field names vary between tools, so the usual spellings are accepted.
-pub fn parse_user_accounts(json: &Value) -> Result<Vec<NewAccount>, String> {
-    Ok(labelled_user_accounts(json)?
-        .into_iter()
-        .map(|(_, account)| account)
-        .collect())
-}
-
-/// Like [`parse_user_accounts`], with each entry's name in the file (`account1`, `[0]`).
-pub fn labelled_user_accounts(json: &Value) -> Result<Vec<(String, NewAccount)>, String> {
-    let entries: Vec<(String, &Value)> = match json {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (format!("[{i}]"), v))
-            .collect(),
-        Value::Object(map) => match map.get("accounts") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("accounts[{i}]"), v))
-                .collect(),
-            _ => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        },
-        _ => return Err("expected an object or an array of accounts".into()),
-    };
-    let field = |entry: &Value, names: &[&str]| -> Option<String> {
-        names.iter().find_map(|name| match entry.get(*name)? {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Array(_) | Value::Object(_) => entry.get(*name).map(Value::to_string),
-            _ => None,
-        })
-    };
-    entries
-        .into_iter()
-        .map(|(label, entry)| {
-            if !entry.is_object() {
-                return Err(format!("{label}: expected an object"));
-            }
-            let user_id_chat = field(entry, &["user_id_chat", "uid", "user_id", "page_id", "id"])
-                .ok_or_else(|| {
-                format!("{label}: no `user_id_chat` (or uid, user_id, page_id, id)")
-            })?;
-            let user_id_chat =
-                switchboard_domain::ingest::account_id("user_id_chat", &user_id_chat)
-                    .map_err(|e| format!("{label}: {e}"))?;
-            let credentials = Credentials {
-                password: field(entry, &["password", "pass"]),
-                cookies: field(entry, &["cookies", "cookie"]),
-                two_factor_secret: field(
-                    entry,
-                    &[
-                        "two_factor_secret",
-                        "2fa",
-                        "two_fa",
-                        "totp_secret",
-                        "2fa_secret",
-                    ],
-                ),
-                page_access_token: field(entry, &["page_access_token", "access_token"]),
-            };
-            let kind = match field(entry, &["kind", "type"]).as_deref() {
-                Some("page") => AccountKind::Page,
-                Some("personal") | Some("user") => AccountKind::Personal,
-                Some(other) => {
-                    return Err(format!(
-                        "{label}: kind `{other}` is neither `page` nor `personal`"
-                    ));
-                }
-                None if credentials.page_access_token.is_some() => AccountKind::Page,
-                None => AccountKind::Personal,
-            };
-            let name =
-                field(entry, &["name", "display_name", "username", "email"]).unwrap_or_else(|| {
-                    if label.starts_with('[') || label.starts_with("accounts[") {
-                        String::new()
-                    } else {
-                        label.clone()
-                    }
-                });
-            Ok((
-                label,
-                NewAccount {
-                    user_id_chat,
-                    name,
-                    kind,
-                    credentials,
-                },
-            ))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn seed_style_files_are_understood() {
-        let file = json!({
-            "account1": {"email": "shop@example.vn", "password": "p@ss", "user_id_chat": "100089", "cookies": [{"name": "c_user"}], "2fa": "JBSW"},
-            "page1": {"page_id": 5550001, "page_access_token": "EAAB"}
-        });
-        let accounts = parse_user_accounts(&file).expect("parse");
-        assert_eq!(accounts.len(), 2);
-        let first = accounts
-            .iter()
-            .find(|a| a.user_id_chat == "100089")
-            .expect("account1");
-        assert_eq!(
-            (first.kind, first.name.as_str()),
-            (AccountKind::Personal, "shop@example.vn")
-        );
-        assert_eq!(first.credentials.two_factor_secret.as_deref(), Some("JBSW"));
-        assert!(
-            first
-                .credentials
-                .cookies
-                .as_deref()
-                .is_some_and(|c| c.contains("c_user"))
-        );
-        let page = accounts
-            .iter()
-            .find(|a| a.user_id_chat == "5550001")
-            .expect("page1");
-        assert_eq!(
-            (page.kind, page.name.as_str()),
-            (AccountKind::Page, "page1")
-        );
-        assert!(parse_user_accounts(&json!([{"password": "x"}])).is_err());
     }
 }

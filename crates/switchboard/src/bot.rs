@@ -1,9 +1,13 @@
 //! `switchboard bot ACCOUNT`: reads the account (from the CRM, or a seed-style `user_accounts.json`),
-//! builds the driver, and runs the bot until a signal or a fatal error.
+//! builds the driver, and runs the bot until a signal or a fatal error: [`run`] lists the steps.
 
+use crate::accounts_file;
+use crate::checks::{per_minute, seconds, share};
+use crate::startup;
+use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use switchboard_bot::page::{PageDriver, PageOptions, TokenSource};
 use switchboard_bot::sim::{SimDriver, SimOptions};
@@ -161,53 +165,125 @@ pub struct BotArgs {
     pub rate_limit_pause_seconds: f64,
 }
 
-fn seconds(
-    name: &str,
-    value: f64,
-    range: std::ops::RangeInclusive<f64>,
-) -> Result<Duration, String> {
-    if !range.contains(&value) {
-        return Err(format!(
-            "--{name} must be between {} and {}, not {value}",
-            range.start(),
-            range.end()
-        ));
-    }
-    Ok(Duration::from_secs_f64(value))
+/// Runs the bot of `args.account` until a signal or a fatal error.
+pub async fn run(args: BotArgs) -> Result<()> {
+    let token = bot_token(&args)?;
+    // Options are checked before the CRM is contacted: a typo ends the start at once.
+    let options = DriverOptions::check(&args)?;
+    let http = switchboard_bot::http_client(Duration::from_secs(30))
+        .context("cannot make the HTTP client")?;
+    let backoff = options.backoff;
+    let account = find_account(&http, &args, &token, &backoff).await?;
+    let driver = build_driver(&args, options, &account, &http, &token)?;
+    let config = bot_config(&args, &account, &driver, token, backoff);
+    run_until_stopped(config, driver).await
 }
 
-/// A per-minute rate: 0 (none), or from 0.01 (one in 100 minutes) up to 100,000.
-pub fn per_minute(name: &str, value: f64) -> Result<f64, String> {
-    if value == 0.0 || (0.01..=100_000.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!(
-            "--{name} must be 0 or between 0.01 and 100000, not {value}"
-        ))
+/// The bot's token, from `--token` or the environment.
+fn bot_token(args: &BotArgs) -> Result<String> {
+    args.token
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            anyhow!(
+                "no bot token: pass --token or set SWITCHBOARD_BOT_TOKEN (make one with `switchboard bots add ACCOUNT`)"
+            )
+        })
+}
+
+/// Every driver's options, checked.
+struct DriverOptions {
+    backoff: Backoff,
+    sim: SimOptions,
+    page: PageOptions,
+}
+
+impl DriverOptions {
+    fn check(args: &BotArgs) -> Result<Self> {
+        let backoff = Backoff {
+            min: Duration::from_millis(500),
+            max: seconds(
+                "max-backoff-seconds",
+                args.max_backoff_seconds,
+                0.01..=3600.0,
+            )?,
+        };
+        let sim = SimOptions {
+            messages_per_minute: per_minute(
+                "sim-messages-per-minute",
+                args.sim_messages_per_minute,
+            )?,
+            notifications_per_minute: per_minute(
+                "sim-notifications-per-minute",
+                args.sim_notifications_per_minute,
+            )?,
+            customers: args.sim_customers.max(1),
+            reply_delay: (
+                Duration::from_secs(1),
+                seconds("sim-reply-seconds", args.sim_reply_seconds, 1.0..=3600.0)?,
+            ),
+            send_failure_rate: share("sim-send-failure-rate", args.sim_send_failure_rate)?,
+            post_failure_rate: share("sim-post-failure-rate", args.sim_post_failure_rate)?,
+            ..SimOptions::default()
+        };
+        let page = PageOptions {
+            graph_url: args.graph_url.clone(),
+            api_version: args.graph_version.clone(),
+            app_secret: args.app_secret.clone().unwrap_or_default(),
+            verify_token: args.verify_token.clone().unwrap_or_default(),
+            webhook_listen: args.webhook_listen,
+            backfill_days: args.backfill_days,
+            backfill_interval: Duration::from_secs(args.backfill_interval_seconds),
+            rate_limit_pause: seconds(
+                "rate-limit-pause-seconds",
+                args.rate_limit_pause_seconds,
+                0.01..=86_400.0,
+            )?,
+            backoff,
+            ..PageOptions::default()
+        };
+        Ok(Self { backoff, sim, page })
     }
 }
 
-fn rate(name: &str, value: f64) -> Result<f64, String> {
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("--{name} must be between 0 and 1, not {value}"))
+/// The account: from `--accounts-file` when given (with its credentials), else from the CRM; the CRM
+/// says in both cases whether the token is good, for this account, and the account enabled.
+async fn find_account(
+    http: &reqwest::Client,
+    args: &BotArgs,
+    token: &str,
+    backoff: &Backoff,
+) -> Result<AccountInfo> {
+    let from_file = args
+        .accounts_file
+        .as_ref()
+        .map(|path| from_file(path, &args.account))
+        .transpose()?;
+    let crm = switchboard_bot::fetch_account(http, &args.sender_url, token, backoff).await?;
+    let wanted = from_file
+        .as_ref()
+        .map_or(args.account.as_str(), |a| a.user_id_chat.as_str());
+    if crm.user_id_chat != wanted {
+        bail!(
+            "unknown account `{wanted}` for this token: it is the bot token of `{}`",
+            crm.user_id_chat
+        );
     }
+    if !crm.enabled {
+        return Err(switchboard_bot::BotError::AccountDisabled(crm.user_id_chat).into());
+    }
+    Ok(from_file.unwrap_or(crm))
 }
 
 /// Finds ACCOUNT in a seed-style file, by entry name or by user_id_chat.
-fn from_file(path: &PathBuf, account: &str) -> Result<AccountInfo, String> {
-    let content = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&content)
-        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-    let entries = crate::admin::labelled_user_accounts(&json)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+fn from_file(path: &Path, account: &str) -> Result<AccountInfo> {
+    let entries = accounts_file::labelled_user_accounts(&accounts_file::read(path)?)
+        .with_context(|| path.display().to_string())?;
     let (_, found) = entries
         .into_iter()
         .find(|(label, a)| label == account || a.user_id_chat == account)
         .ok_or_else(|| {
-            format!(
+            anyhow!(
                 "unknown account `{account}`: {} has no entry of that name or user_id_chat",
                 path.display()
             )
@@ -221,105 +297,54 @@ fn from_file(path: &PathBuf, account: &str) -> Result<AccountInfo, String> {
     })
 }
 
-pub async fn run(args: BotArgs) -> Result<(), String> {
-    let token = args.token.clone().filter(|t| !t.trim().is_empty()).ok_or(
-        "no bot token: pass --token or set SWITCHBOARD_BOT_TOKEN (make one with `switchboard bots add ACCOUNT`)",
-    )?;
-    let backoff = Backoff {
-        min: Duration::from_millis(500),
-        max: seconds(
-            "max-backoff-seconds",
-            args.max_backoff_seconds,
-            0.01..=3600.0,
-        )?,
-    };
-    // Options are checked before the CRM is contacted: a typo ends the start at once.
-    let sim_options = SimOptions {
-        messages_per_minute: per_minute("sim-messages-per-minute", args.sim_messages_per_minute)?,
-        notifications_per_minute: per_minute(
-            "sim-notifications-per-minute",
-            args.sim_notifications_per_minute,
-        )?,
-        customers: args.sim_customers.max(1),
-        reply_delay: (
-            Duration::from_secs(1),
-            seconds("sim-reply-seconds", args.sim_reply_seconds, 1.0..=3600.0)?,
-        ),
-        send_failure_rate: rate("sim-send-failure-rate", args.sim_send_failure_rate)?,
-        post_failure_rate: rate("sim-post-failure-rate", args.sim_post_failure_rate)?,
-        ..SimOptions::default()
-    };
-    let page_options = PageOptions {
-        graph_url: args.graph_url.clone(),
-        api_version: args.graph_version.clone(),
-        app_secret: args.app_secret.clone().unwrap_or_default(),
-        verify_token: args.verify_token.clone().unwrap_or_default(),
-        webhook_listen: args.webhook_listen,
-        backfill_days: args.backfill_days,
-        backfill_interval: Duration::from_secs(args.backfill_interval_seconds),
-        rate_limit_pause: seconds(
-            "rate-limit-pause-seconds",
-            args.rate_limit_pause_seconds,
-            0.01..=86_400.0,
-        )?,
-        backoff,
-        ..PageOptions::default()
-    };
-    let http = switchboard_bot::http_client(Duration::from_secs(30)).map_err(|e| e.to_string())?;
-    // The file gives the account and its credentials; the CRM still says whether the token is good.
-    let from_file = args
-        .accounts_file
-        .as_ref()
-        .map(|path| from_file(path, &args.account))
-        .transpose()?;
-    let crm = switchboard_bot::fetch_account(&http, &args.sender_url, &token, &backoff)
-        .await
-        .map_err(|e| e.to_string())?;
-    let wanted = from_file
-        .as_ref()
-        .map_or(args.account.as_str(), |a| a.user_id_chat.as_str());
-    if crm.user_id_chat != wanted {
-        return Err(format!(
-            "unknown account `{wanted}` for this token: it is the bot token of `{}`",
-            crm.user_id_chat
-        ));
-    }
-    if !crm.enabled {
-        return Err(switchboard_bot::BotError::AccountDisabled(crm.user_id_chat).to_string());
-    }
-    let account = from_file.unwrap_or(crm);
+/// The driver `--driver` names, or a page's by default.
+fn build_driver(
+    args: &BotArgs,
+    options: DriverOptions,
+    account: &AccountInfo,
+    http: &reqwest::Client,
+    token: &str,
+) -> Result<Driver> {
     let kind = match args.driver {
         Some(kind) => kind,
         None if account.kind == "page" => DriverKind::Page,
-        None => {
-            return Err(format!(
-                "account `{}` is a personal account; only pages have a Facebook driver (Graph API). Run it with --driver sim to simulate it",
-                account.user_id_chat
-            ));
-        }
+        None => bail!(
+            "account `{}` is a personal account; only pages have a Facebook driver (Graph API). Run it with --driver sim to simulate it",
+            account.user_id_chat
+        ),
     };
-    let driver = match kind {
-        DriverKind::Sim => Driver::Sim(SimDriver::new(sim_options)),
+    Ok(match kind {
+        DriverKind::Sim => Driver::Sim(SimDriver::new(options.sim)),
         DriverKind::Page => {
             let source = args.accounts_file.is_none().then(|| TokenSource {
                 http: http.clone(),
                 sender_url: args.sender_url.clone(),
-                bot_token: token.clone(),
+                bot_token: token.to_owned(),
             });
-            Driver::Page(
-                PageDriver::new(&account, page_options, http.clone(), source)
-                    .map_err(|e| e.to_string())?,
-            )
+            Driver::Page(PageDriver::new(
+                account,
+                options.page,
+                http.clone(),
+                source,
+            )?)
         }
-    };
-    let config = BotConfig {
-        spool_path: args.state_dir.join(format!(
-            "{}.db",
-            account.user_id_chat.replace(
-                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
-                "_"
-            )
-        )),
+    })
+}
+
+/// Where the bot sends, what it is called, and its spool: one file per account.
+fn bot_config(
+    args: &BotArgs,
+    account: &AccountInfo,
+    driver: &Driver,
+    token: String,
+    backoff: Backoff,
+) -> BotConfig {
+    let spool_name = account.user_id_chat.replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+        "_",
+    );
+    BotConfig {
+        spool_path: args.state_dir.join(format!("{spool_name}.db")),
         bot_name: args
             .name
             .clone()
@@ -329,15 +354,16 @@ pub async fn run(args: BotArgs) -> Result<(), String> {
         sender_url: args.sender_url.clone(),
         token,
         backoff,
-    };
-    let shutdown = switchboard_web::Shutdown::new();
-    shutdown.trigger_on_signals();
+    }
+}
+
+/// Announces the bot on stdout and runs it until SIGINT or SIGTERM.
+async fn run_until_stopped(config: BotConfig, driver: Driver) -> Result<()> {
+    let shutdown = startup::stop_on_signals();
     println!(
         "switchboard bot for {} running ({} driver)",
         config.account,
         driver.name()
     );
-    switchboard_bot::run(config, driver, async move { shutdown.wait().await })
-        .await
-        .map_err(|e| e.to_string())
+    Ok(switchboard_bot::run(config, driver, async move { shutdown.wait().await }).await?)
 }

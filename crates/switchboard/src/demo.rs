@@ -1,16 +1,22 @@
 //! `switchboard demo`: the whole system on its own database, with simulated Facebook pages whose
 //! customers write in and answer agents, and simulated callers ringing the call center, so a newcomer
-//! sees everything move with one command.
+//! sees everything move with one command. [`run`] lists the steps.
 
-use crate::serve::{self, Role};
-use crate::{CallCenterArgs, Settings};
+use crate::checks::per_minute;
+use crate::config::Settings;
+use crate::role::Role;
+use crate::{serve, startup};
+use anyhow::Result;
 use clap::Args;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use switchboard_bot::sim::{SimDriver, SimOptions};
 use switchboard_bot::{Backoff, BotConfig, Driver};
 use switchboard_domain::Role as UserRole;
 use switchboard_storage::{AccountKind, NewAgent, StorageError, Store, TokenKind};
+use switchboard_web::Shutdown;
+use tokio::task::JoinSet;
 
 /// The demo's own database unless one is given: it never mixes invented data into real data.
 pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo.db";
@@ -36,133 +42,151 @@ pub struct DemoArgs {
     /// Simulated incoming calls per minute (0: none).
     #[arg(long, default_value_t = 2.0)]
     pub calls_per_minute: f64,
-    #[command(flatten)]
-    pub call_center: CallCenterArgs,
+}
+
+/// Runs the demo until a signal.
+pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<()> {
+    let messages_per_minute = per_minute("messages-per-minute", args.messages_per_minute)?;
+    let calls_per_minute = per_minute("calls-per-minute", args.calls_per_minute)?;
+    use_the_demo_store(&mut settings);
+    let pages = &PAGES[..args.pages.clamp(1, PAGES.len())];
+    let tokens = prepare_demo_data(&settings, pages).await?;
+    greet(pages.len(), calls_per_minute);
+    let stop = startup::stop_on_signals();
+    let mut simulated = JoinSet::new();
+    start_simulated_pages(
+        &mut simulated,
+        &settings,
+        pages,
+        tokens.pages,
+        messages_per_minute,
+        &stop,
+    );
+    start_simulated_callers(
+        &mut simulated,
+        &settings,
+        &tokens.phone,
+        calls_per_minute,
+        &stop,
+    );
+    let result = serve::run(&Role::ALL, settings).await;
+    stop.trigger();
+    while simulated.join_next().await.is_some() {}
+    result
+}
+
+/// The demo's own database and key, unless a database or a key was configured.
+fn use_the_demo_store(settings: &mut Settings) {
+    if !settings.store_is_default {
+        return;
+    }
+    settings.database_url = DEMO_DATABASE_URL.into();
+    // The demo's database has its own key, so that it never looks like the real one lost; a demo
+    // database made before the demo had one keeps the shared key.
+    let demo_db_exists =
+        switchboard_storage::sqlite_file(DEMO_DATABASE_URL).is_some_and(|db| db.exists());
+    let demo_key = PathBuf::from(DEMO_ENCRYPTION_KEY);
+    if settings.key_is_default && (demo_key.exists() || !demo_db_exists) {
+        settings.encryption_key = demo_key;
+    }
+}
+
+/// The tokens of the simulated pages' bots and of the simulated phone system.
+struct DemoTokens {
+    pages: Vec<String>,
+    phone: String,
+}
+
+/// The demo's users (on the first run), its pages, and fresh tokens for their bots and the phone.
+async fn prepare_demo_data(settings: &Settings, pages: &[(&str, &str)]) -> Result<DemoTokens> {
+    let store = startup::open_store(settings).await?;
+    if store.user_count().await? == 0 {
+        create_demo_users(&store).await?;
+    }
+    let mut tokens = Vec::new();
+    for (id, name) in pages {
+        store.ensure_account(id, name, AccountKind::Page).await?;
+        let kind = TokenKind::Bot {
+            account: (*id).into(),
+        };
+        tokens.push(fresh_token(&store, kind, id).await?);
+    }
+    let kind = TokenKind::Pbx {
+        name: PHONE_SYSTEM.into(),
+    };
+    let phone = fresh_token(&store, kind, PHONE_SYSTEM).await?;
+    Ok(DemoTokens {
+        pages: tokens,
+        phone,
+    })
+}
+
+/// Each demo user also answers calls: offline until they set themselves available.
+async fn create_demo_users(store: &Store) -> Result<()> {
+    for (username, name, role, extension) in [
+        ("admin", "Quản trị viên", UserRole::Admin, "100"),
+        ("lan", "Nguyễn Thị Lan", UserRole::Agent, "101"),
+        ("minh", "Trần Văn Minh", UserRole::Agent, "102"),
+    ] {
+        match store
+            .create_user(username, name, role, DEMO_PASSWORD.into())
+            .await
+        {
+            Ok(user) => {
+                store
+                    .create_agent(NewAgent {
+                        user_id: Some(user.id),
+                        full_name: name.into(),
+                        extension: extension.into(),
+                        queues: Vec::new(),
+                    })
+                    .await?;
+            }
+            Err(StorageError::UserExists(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
 }
 
 /// A fresh token for `kind`, revoking the ones earlier demo runs made (they were never shown).
-async fn fresh_token(store: &Store, kind: TokenKind, name: &str) -> Result<String, String> {
-    for old in store.tokens().await.map_err(|e| e.to_string())? {
+async fn fresh_token(store: &Store, kind: TokenKind, name: &str) -> Result<String> {
+    for old in store.tokens().await? {
         if !old.revoked && (old.account.as_deref() == Some(name) || old.name == name) {
-            store
-                .revoke_token(old.id)
-                .await
-                .map_err(|e| e.to_string())?;
+            store.revoke_token(old.id).await?;
         }
     }
-    Ok(store.issue_token(kind).await.map_err(|e| e.to_string())?.1)
+    Ok(store.issue_token(kind).await?.1)
 }
 
-pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
-    let messages_per_minute =
-        crate::bot::per_minute("messages-per-minute", args.messages_per_minute)?;
-    let calls_per_minute = crate::bot::per_minute("calls-per-minute", args.calls_per_minute)?;
-    if settings.database_url == switchboard_storage::DEFAULT_DATABASE_URL {
-        settings.database_url = DEMO_DATABASE_URL.into();
-        // The demo's database has its own key, so that it never looks like the real one lost; a demo
-        // database made before the demo had one keeps the shared key.
-        let demo_db_exists =
-            switchboard_storage::sqlite_file(DEMO_DATABASE_URL).is_some_and(|db| db.exists());
-        let demo_key = std::path::PathBuf::from(DEMO_ENCRYPTION_KEY);
-        if settings.encryption_key == std::path::Path::new(crate::config::DEFAULT_ENCRYPTION_KEY)
-            && (demo_key.exists() || !demo_db_exists)
-        {
-            settings.encryption_key = demo_key;
-        }
-    }
-    let store = settings.open().await?;
-    if store.user_count().await.map_err(|e| e.to_string())? == 0 {
-        for (username, name, role, extension) in [
-            ("admin", "Quản trị viên", UserRole::Admin, "100"),
-            ("lan", "Nguyễn Thị Lan", UserRole::Agent, "101"),
-            ("minh", "Trần Văn Minh", UserRole::Agent, "102"),
-        ] {
-            match store
-                .create_user(username, name, role, DEMO_PASSWORD.into())
-                .await
-            {
-                // Each demo user also answers calls: offline until they set themselves available.
-                Ok(user) => {
-                    store
-                        .create_agent(NewAgent {
-                            user_id: Some(user.id),
-                            full_name: name.into(),
-                            extension: extension.into(),
-                            queues: Vec::new(),
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Err(StorageError::UserExists(_)) => {}
-                Err(error) => return Err(error.to_string()),
-            }
-        }
-    }
-    let pages = &PAGES[..args.pages.clamp(1, PAGES.len())];
-    let mut tokens = Vec::new();
-    for (id, name) in pages {
-        store
-            .ensure_account(id, name, AccountKind::Page)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokens.push(
-            fresh_token(
-                &store,
-                TokenKind::Bot {
-                    account: (*id).into(),
-                },
-                id,
-            )
-            .await?,
-        );
-    }
-    let phone_token = fresh_token(
-        &store,
-        TokenKind::Pbx {
-            name: PHONE_SYSTEM.into(),
-        },
-        PHONE_SYSTEM,
-    )
-    .await?;
-    drop(store);
-
-    let addr = |given: Option<SocketAddr>, default: &str| -> Result<SocketAddr, String> {
-        serve::listen(given, None, default)
-    };
-    let receiver = addr(
-        settings.file.receiver.listen,
-        crate::config::DEFAULT_RECEIVER_LISTEN,
-    )?;
-    let sender = addr(
-        settings.file.sender.listen,
-        crate::config::DEFAULT_SENDER_LISTEN,
-    )?;
-    let callcenter = addr(
-        settings.file.callcenter.listen,
-        crate::config::DEFAULT_CALLCENTER_LISTEN,
-    )?;
-    eprintln!(
-        "switchboard demo: {} simulated pages, ~{} calls a minute",
-        pages.len(),
-        calls_per_minute
-    );
+fn greet(pages: usize, calls_per_minute: f64) {
+    eprintln!("switchboard demo: {pages} simulated pages, ~{calls_per_minute} calls a minute");
     eprintln!(
         "switchboard demo: log in as `admin`, `lan` or `minh` with the password `{DEMO_PASSWORD}`"
     );
     eprintln!(
         "switchboard demo: set your status to Sẵn sàng (available) at the top right to take the simulated calls"
     );
+}
 
-    let stop = switchboard_web::Shutdown::new();
-    stop.trigger_on_signals();
-    let mut simulated = tokio::task::JoinSet::new();
+/// One simulated bot per page, pushing to the receiver and taking the sender's commands.
+fn start_simulated_pages(
+    simulated: &mut JoinSet<()>,
+    settings: &Settings,
+    pages: &[(&str, &str)],
+    tokens: Vec<String>,
+    messages_per_minute: f64,
+    stop: &Shutdown,
+) {
+    let receiver = settings.role(Role::Receiver).listen;
+    let sender = settings.role(Role::Sender).listen;
     for ((id, _), token) in pages.iter().zip(tokens) {
         let config = BotConfig {
             account: (*id).into(),
             receiver_url: format!("http://{receiver}"),
             sender_url: format!("http://{sender}"),
             token,
-            spool_path: std::path::Path::new("data/demo-bots").join(format!("{id}.db")),
+            spool_path: Path::new("data/demo-bots").join(format!("{id}.db")),
             bot_name: "demo".into(),
             backoff: Backoff {
                 min: Duration::from_millis(200),
@@ -184,38 +208,29 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<(), String> {
             }
         });
     }
-    if calls_per_minute > 0.0 {
-        let url = format!("http://{callcenter}/api/v1/cti/{phone_token}");
-        let (mean, wait) = (
-            Duration::from_secs_f64(60.0 / calls_per_minute),
-            stop.clone(),
-        );
-        simulated.spawn(async move {
-            tokio::select! {
-                () = callers(url, mean) => {}
-                () = wait.wait() => {}
-            }
-        });
+}
+
+/// Simulated callers through the CTI webhook, with the phone system's token.
+fn start_simulated_callers(
+    simulated: &mut JoinSet<()>,
+    settings: &Settings,
+    phone_token: &str,
+    calls_per_minute: f64,
+    stop: &Shutdown,
+) {
+    if calls_per_minute <= 0.0 {
+        return;
     }
-    let roles = [
-        Role::Receiver {
-            listen: Some(receiver),
-            flag: "--receiver-listen",
-        },
-        Role::Sender {
-            listen: Some(sender),
-            flag: "--sender-listen",
-        },
-        Role::CallCenter {
-            listen: Some(callcenter),
-            flag: "--callcenter-listen",
-            args: args.call_center,
-        },
-    ];
-    let result = serve::run(&roles, settings).await;
-    stop.trigger();
-    while simulated.join_next().await.is_some() {}
-    result
+    let callcenter: SocketAddr = settings.role(Role::CallCenter).listen;
+    let url = format!("http://{callcenter}/api/v1/cti/{phone_token}");
+    let mean = Duration::from_secs_f64(60.0 / calls_per_minute);
+    let wait = stop.clone();
+    simulated.spawn(async move {
+        tokio::select! {
+            () = callers(url, mean) => {}
+            () = wait.wait() => {}
+        }
+    });
 }
 
 /// Callers as a phone system reports them through the CTI webhook: each rings, and hangs up after a

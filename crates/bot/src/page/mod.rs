@@ -521,7 +521,7 @@ impl PageDriver {
         };
         let policy = match facebook::messaging_policy(UnixMillis::now(), last) {
             Ok(policy) => policy,
-            Err(reason) => return Executed::Failed(reason),
+            Err(reason) => return Executed::Failed(reason.to_string()),
         };
         let mut body = json!({
             "recipient": {"id": command.recipient_id},

@@ -78,9 +78,9 @@ async fn receive(
         message: format!("the body is not JSON: {error}"),
     })?;
     let (updates, foreign) =
-        parse_webhook(&driver.inner.page_id, &value).map_err(|message| ApiError::BadRequest {
+        parse_webhook(&driver.inner.page_id, &value).map_err(|error| ApiError::BadRequest {
             code: "invalid_webhook",
-            message,
+            message: error.to_string(),
         })?;
     if foreign > 0 {
         tracing::warn!(
