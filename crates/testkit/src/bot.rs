@@ -1,7 +1,7 @@
 //! The real receiver and sender on port 0 over one store, and a bot runtime in-process: what the bot's
 //! tests drive. The receiver can be stopped and started again on the same port, as an outage would.
 
-use crate::http::{Api, answer};
+use crate::http::Api;
 use crate::{ADMIN_PASSWORD, TempStore, bot_token, eventually, roles};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -149,13 +149,10 @@ impl System {
 
     /// Posts `body` to the sender's `path`; the answer's data (it must say `success`).
     async fn succeed(&self, path: &str, session: &str, body: Value) -> Value {
-        let (_, answer) = answer(
-            self.http
-                .post(format!("{}{path}", self.sender))
-                .bearer_auth(session)
-                .json(&body),
-        )
-        .await;
+        let (_, answer) = self
+            .api()
+            .call("POST", path, Some(session), Some(body))
+            .await;
         assert_eq!(answer["success"], true, "{answer}");
         answer["data"].clone()
     }

@@ -14,6 +14,7 @@ use switchboard_sioclient::Client;
 use switchboard_storage::{Agent, NewAgent, Store, TokenKind};
 use switchboard_web::Shutdown;
 
+/// Dereferences to the call center's [`Api`]: `call` goes to its REST API.
 pub struct TestCallCenter {
     pub url: String,
     pub store: Store,
@@ -23,6 +24,7 @@ pub struct TestCallCenter {
     /// The phone system's own token, in the CTI webhook's URL.
     pub pbx_token: String,
     pub dir: tempfile::TempDir,
+    api: Api,
     shutdown: Shutdown,
 }
 
@@ -43,10 +45,12 @@ impl TestCallCenter {
             .await
             .expect("token")
             .1;
+        let api = Api::new(&url);
         Self {
             url,
             store,
-            http: reqwest::Client::new(),
+            http: api.http.clone(),
+            api,
             api_token,
             pbx_token,
             dir,
@@ -84,21 +88,6 @@ impl TestCallCenter {
             .expect("login")
             .expect("session");
         (agent, token)
-    }
-
-    /// A call to the call center's REST API.
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let api = Api {
-            url: self.url.clone(),
-            http: self.http.clone(),
-        };
-        api.call(method, path, token, body).await
     }
 
     /// Posts a CTI event as form fields, as Zammad's PBX scripts do.
@@ -155,6 +144,14 @@ impl TestCallCenter {
             json!({"message": "Joined call center as CRM system", "userType": "crm_system"})
         );
         client
+    }
+}
+
+impl std::ops::Deref for TestCallCenter {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 

@@ -1,9 +1,9 @@
 //! The receiver and the sender on port 0 over one store with an admin, as `switchboard serve` runs
 //! them: what the sender's tests drive.
 
-use crate::http::{Api, answer};
+use crate::http::Api;
 use crate::{TempStore, bot_token, roles};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 use switchboard_sender::SenderOptions;
 use switchboard_sioclient::Client;
@@ -16,12 +16,14 @@ pub use crate::ADMIN_PASSWORD;
 /// The console's origin, the one page in the sender's CORS allowlist.
 pub const CONSOLE_ORIGIN: &str = "http://127.0.0.1:8000";
 
+/// Dereferences to the sender's [`Api`]: `call` and `login` go to the sender.
 pub struct TestSystem {
     pub receiver: String,
     pub sender: String,
     pub store: Store,
     pub http: reqwest::Client,
     pub dir: TempDir,
+    api: Api,
     shutdown: Shutdown,
 }
 
@@ -53,25 +55,17 @@ impl TestSystem {
         .await
         .expect("sender");
         let grace = Duration::from_secs(5);
+        let sender = roles::serve(sender, &shutdown, grace).expect("serve");
+        let api = Api::new(&sender);
         Self {
             receiver: roles::serve(receiver, &shutdown, grace).expect("serve"),
-            sender: roles::serve(sender, &shutdown, grace).expect("serve"),
+            sender,
             store,
-            http: reqwest::Client::new(),
+            http: api.http.clone(),
             dir,
+            api,
             shutdown,
         }
-    }
-
-    fn api(&self) -> Api {
-        Api {
-            url: self.sender.clone(),
-            http: self.http.clone(),
-        }
-    }
-
-    pub async fn login(&self, username: &str, password: &str) -> String {
-        self.api().login(username, password).await
     }
 
     pub async fn admin(&self) -> String {
@@ -99,17 +93,6 @@ impl TestSystem {
         bot_token(&self.store, account, "Shop", AccountKind::Page).await
     }
 
-    /// A call to the sender.
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        self.api().call(method, path, token, body).await
-    }
-
     /// A customer message arrives through the receiver; returns its conversation's id.
     pub async fn incoming(
         &self,
@@ -124,13 +107,13 @@ impl TestSystem {
             "conversation": {"thread_id": thread, "participant_id": format!("p-{thread}"), "participant_name": "Đỗ Thu Trang"},
             "direction": "in", "text": text, "sent_at": switchboard_domain::UnixMillis::now().0 as f64 / 1000.0
         }]});
-        let (status, answer) = answer(
-            self.http
-                .post(format!("{}/api/bot/new_messages", self.receiver))
-                .bearer_auth(bot)
-                .json(&body),
-        )
-        .await;
+        let receiver = Api {
+            url: self.receiver.clone(),
+            http: self.http.clone(),
+        };
+        let (status, answer) = receiver
+            .call("POST", "/api/bot/new_messages", Some(bot), Some(body))
+            .await;
         assert!((200..300).contains(&status), "{status}: {answer}");
         let page = self
             .store
@@ -154,6 +137,14 @@ impl TestSystem {
     /// The database's bytes on disk.
     pub fn db_bytes(&self) -> Vec<u8> {
         crate::db_bytes(&self.dir)
+    }
+}
+
+impl std::ops::Deref for TestSystem {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 
