@@ -37,6 +37,11 @@ impl Api {
         answer(request).await
     }
 
+    /// The status of `METHOD path` (no body) with `token` as bearer.
+    pub async fn status(&self, method: &str, path: &str, token: Option<&str>) -> u16 {
+        self.call(method, path, token, None).await.0
+    }
+
     /// A session token for `username` (the login must succeed).
     pub async fn login(&self, username: &str, password: &str) -> String {
         login(&self.http, &self.url, username, password).await

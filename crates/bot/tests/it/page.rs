@@ -822,8 +822,9 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
     bot.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limits_make_it_back_off_then_resume() {
+/// A page bot with a good token against an empty fake page, once its first backfill made its one
+/// call and it said it is online: whatever Graph answers next meets what the test does next.
+async fn settled_page_bot() -> (System, Shared, PageBot) {
     let system = System::start(AccountKind::Page).await;
     with_page_token(&system, GOOD_TOKEN).await;
     let (graph, fake) = start_fake(Fake {
@@ -836,8 +837,13 @@ async fn rate_limits_make_it_back_off_then_resume() {
         (!fake.lock().expect("lock").calls.is_empty()).then_some(())
     })
     .await;
-    // The bot is up (its first backfill made its one call): what follows meets the rate limit.
     system.bot_status_reaching("online").await;
+    (system, fake, bot)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_make_it_back_off_then_resume() {
+    let (system, fake, bot) = settled_page_bot().await;
     fake.lock().expect("lock").rate_limited_calls = 2;
 
     let session = system.login().await;
@@ -896,20 +902,7 @@ async fn rate_limits_make_it_back_off_then_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_rate_limit_fails_a_post_at_once_with_the_reason() {
-    let system = System::start(AccountKind::Page).await;
-    with_page_token(&system, GOOD_TOKEN).await;
-    let (graph, fake) = start_fake(Fake {
-        valid_tokens: vec![GOOD_TOKEN.into()],
-        ..Fake::default()
-    })
-    .await;
-    let bot = start_page_bot(&system, &graph, 7).await;
-    eventually(10, "the first backfill", || async {
-        (!fake.lock().expect("lock").calls.is_empty()).then_some(())
-    })
-    .await;
-    // The bot is up (its first backfill made its one call): what follows meets the rate limit.
-    system.bot_status_reaching("online").await;
+    let (system, fake, bot) = settled_page_bot().await;
     {
         let mut fake = fake.lock().expect("lock");
         fake.rate_limited_calls = 1;

@@ -96,21 +96,15 @@ async fn logout_revokes_the_session() {
     let app = TestSystem::spawn().await;
     let token = app.admin().await;
     assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&token), None)
-            .await
-            .0,
+        app.status("GET", "/api/fb_accounts", Some(&token)).await,
         200
     );
     assert_eq!(
-        app.call("POST", "/api/auth/logout", Some(&token), None)
-            .await
-            .0,
+        app.status("POST", "/api/auth/logout", Some(&token)).await,
         200
     );
     assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&token), None)
-            .await
-            .0,
+        app.status("GET", "/api/fb_accounts", Some(&token)).await,
         401
     );
 }
@@ -125,17 +119,13 @@ async fn expired_sessions_and_revoked_tokens_are_refused() {
     .await;
     let token = app.admin().await;
     assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&token), None)
-            .await
-            .0,
+        app.status("GET", "/api/fb_accounts", Some(&token)).await,
         200
     );
     // Outliving the session's lifetime: the wait is the thing under test.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&token), None)
-            .await
-            .0,
+        app.status("GET", "/api/fb_accounts", Some(&token)).await,
         401
     );
 
@@ -150,22 +140,19 @@ async fn expired_sessions_and_revoked_tokens_are_refused() {
         .await;
     let api_token = made["data"]["token"].as_str().expect("token").to_owned();
     assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&api_token), None)
-            .await
-            .0,
+        app.status("GET", "/api/fb_accounts", Some(&api_token))
+            .await,
         200
     );
     let id = made["data"]["id"].as_i64().expect("id");
     assert_eq!(
-        app.call("DELETE", &format!("/api/tokens/{id}"), Some(&admin), None)
-            .await
-            .0,
+        app.status("DELETE", &format!("/api/tokens/{id}"), Some(&admin))
+            .await,
         200
     );
     assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&api_token), None)
-            .await
-            .0,
+        app.status("GET", "/api/fb_accounts", Some(&api_token))
+            .await,
         401
     );
 }
@@ -175,9 +162,7 @@ async fn agents_cannot_call_admin_endpoints_and_bots_cannot_use_the_api() {
     let app = TestSystem::spawn().await;
     let agent = app.user("lan", "agent").await;
     assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&agent), None)
-            .await
-            .0,
+        app.status("GET", "/api/fb_accounts", Some(&agent)).await,
         200
     );
     for (method, path, body) in [
@@ -198,13 +183,8 @@ async fn agents_cannot_call_admin_endpoints_and_bots_cannot_use_the_api() {
         assert_eq!(status, 403, "{method} {path}: {body}");
     }
     let bot = app.bot("page1").await;
-    assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&bot), None)
-            .await
-            .0,
-        403
-    );
-    assert_eq!(app.call("GET", "/api/fb_accounts", None, None).await.0, 401);
+    assert_eq!(app.status("GET", "/api/fb_accounts", Some(&bot)).await, 403);
+    assert_eq!(app.status("GET", "/api/fb_accounts", None).await, 401);
 }
 
 #[tokio::test]
@@ -231,9 +211,7 @@ async fn disabling_a_user_ends_their_sessions() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        app.call("GET", "/api/fb_accounts", Some(&agent), None)
-            .await
-            .0,
+        app.status("GET", "/api/fb_accounts", Some(&agent)).await,
         401
     );
     let (status, body) = app

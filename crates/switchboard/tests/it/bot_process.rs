@@ -3,9 +3,9 @@
 //! through a real `switchboard serve`.
 
 use crate::{SERVE, add_bot, login, start, switchboard, wait_for_exit};
-use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
+use switchboard_testkit::http::Api;
 
 /// Runs `switchboard bot ARGS` to its end (at most 20 s) and returns (exit code, stderr).
 fn bot_exit(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
@@ -172,24 +172,13 @@ async fn a_sim_bot_process_brings_messages_into_the_crm() {
     let admin = login(&http, &sender).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let page: Value = http
-            .get(format!("{sender}/api/conversations/page1"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
-        let accounts: Value = http
-            .get(format!("{sender}/api/fb_accounts"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("accounts")
-            .json()
-            .await
-            .expect("json");
+        let api = Api::new(&sender);
+        let (_, page) = api
+            .call("GET", "/api/conversations/page1", Some(&admin), None)
+            .await;
+        let (_, accounts) = api
+            .call("GET", "/api/fb_accounts", Some(&admin), None)
+            .await;
         let online = accounts["data"]
             .as_array()
             .into_iter()

@@ -4,6 +4,7 @@
 use crate::{ADMIN_PASSWORD, SERVE, add_bot, login, next_named, start, switchboard};
 use serde_json::{Value, json};
 use switchboard_sioclient::Client;
+use switchboard_testkit::http::Api;
 
 async fn ingest(http: &reqwest::Client, receiver: &str, bot: &str, account: &str, id: &str) {
     let body = json!({"user_id_chat": account, "messages": [{"message_id": id,
@@ -32,15 +33,9 @@ async fn a_command_queued_before_a_sigkill_is_delivered_after_restart() {
     ingest(&http, &receiver, &bot, "page1", "m1").await;
     let admin = login(&http, &sender).await;
     let (conversation,): (i64,) = {
-        let page: Value = http
-            .get(format!("{sender}/api/conversations/page1"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
+        let (_, page) = Api::new(&sender)
+            .call("GET", "/api/conversations/page1", Some(&admin), None)
+            .await;
         (page["data"]["items"][0]["id"].as_i64().expect("id"),)
     };
     let response = http
