@@ -1,6 +1,7 @@
 //! What the benchmark programs share: histograms and how figures are printed.
 
 use hdrhistogram::Histogram;
+use switchboard_testkit::{TempStore, roles};
 
 /// `batch_size` realistic Vietnamese messages of `account`, batch number `seq`, spread over
 /// `conversations` conversations: what a busy page's bot posts.
@@ -90,58 +91,56 @@ pub fn number(flag: &str, value: &str) -> Result<u64, String> {
         .map_err(|_| format!("{flag} takes a number, not `{value}`"))
 }
 
-/// A role's real server for a benchmark: a fresh SQLite file, its own runtime (as if in its own
-/// process), port 0. Dropping it stops the server.
+/// A role's real server for a benchmark: a fresh store (the test kit's), its own runtime (as if in
+/// its own process), port 0. Dropping it stops the server.
 pub struct BenchServer {
     pub url: String,
     pub store: switchboard_storage::Store,
     shutdown: switchboard_web::Shutdown,
     runtime: Option<tokio::runtime::Runtime>,
-    _dir: tempfile::TempDir,
+    _temp: TempStore,
 }
 
 impl BenchServer {
-    /// Opens the store, starts the event feed, and serves what `bind` binds (on `127.0.0.1:0`).
+    /// Opens the store, starts the event feed, and serves what `bind` binds (with the test kit's
+    /// [`roles`], on `127.0.0.1:0`).
     pub fn start<F, Fut>(name: &str, bind: F) -> Result<Self, String>
     where
         F: FnOnce(
             switchboard_storage::Store,
+            switchboard_storage::Cipher,
             switchboard_realtime::EventFeed,
             std::net::SocketAddr,
         ) -> Fut,
         Fut: Future<Output = Result<switchboard_web::Server, String>>,
     {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let database = format!("sqlite://{}", dir.path().join("bench.db").display());
         let server_runtime = runtime(name)?;
         let shutdown = switchboard_web::Shutdown::new();
-        let (url, store) = server_runtime.block_on(async {
-            let store = switchboard_storage::Store::open(&database)
+        let (url, temp) = server_runtime.block_on(async {
+            let temp = TempStore::create().await.map_err(|e| e.to_string())?;
+            let feed = roles::feed(&temp.store, &shutdown)
                 .await
                 .map_err(|e| e.to_string())?;
-            let stop = shutdown.clone();
-            let feed = switchboard_realtime::EventFeed::start(
-                store.clone(),
-                switchboard_realtime::FeedOptions::default(),
-                async move { stop.wait().await },
+            let server = bind(
+                temp.store.clone(),
+                temp.cipher.clone(),
+                feed,
+                roles::any_port(),
             )
-            .await
-            .map_err(|e| e.to_string())?;
-            let addr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
-            let server = bind(store.clone(), feed, addr).await?;
-            let addr = server.local_addr().map_err(|e| e.to_string())?;
+            .await?;
             // The load comes from one address at rates no caller is allowed: measure the server, not
             // its limiter (the limits' own cost is measured apart, see docs/benchmarks.md).
             let server = server.with_limits(switchboard_web::Limits::unlimited());
-            tokio::spawn(server.run(shutdown.clone(), std::time::Duration::from_secs(5)));
-            Ok::<_, String>((format!("http://{addr}"), store))
+            let url = roles::serve(server, &shutdown, std::time::Duration::from_secs(5))
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((url, temp))
         })?;
         Ok(Self {
             url,
-            store,
+            store: temp.store.clone(),
             shutdown,
             runtime: Some(server_runtime),
-            _dir: dir,
+            _temp: temp,
         })
     }
 

@@ -15,6 +15,7 @@ use switchboard_bot::{Backoff, BotConfig, Driver};
 use switchboard_domain::UnixMillis;
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, TokenKind};
+use switchboard_testkit::roles;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -50,14 +51,10 @@ fn parse_options() -> Result<Options, String> {
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let server = BenchServer::start("receiver", |store, feed, addr| async move {
-        switchboard_receiver::Receiver::bind(
-            addr,
-            switchboard_receiver::AppState { store, feed },
-            &[],
-        )
-        .await
-        .map_err(|e| e.to_string())
+    let server = BenchServer::start("receiver", |store, _, feed, addr| async move {
+        roles::receiver(&store, &feed, addr, &[])
+            .await
+            .map_err(|e| e.to_string())
     })?;
     let (url, store) = (server.url.clone(), server.store.clone());
     let spools = tempfile::tempdir().map_err(|e| e.to_string())?;

@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_bench::{BenchServer, command_line, histogram, machine, number, quantiles};
-use switchboard_callcenter::{AppState, CallCenter, CallCenterOptions};
+use switchboard_callcenter::CallCenterOptions;
 use switchboard_domain::routing::AgentStatus;
 use switchboard_sioclient::Client;
 use switchboard_storage::{NewAgent, TokenKind};
+use switchboard_testkit::roles;
 use tokio::sync::oneshot;
 
 #[global_allocator]
@@ -71,7 +72,7 @@ struct Calls {
 fn main() -> Result<(), String> {
     let options = parse_options()?;
     let agents = options.agents;
-    let server = BenchServer::start("callcenter", |store, feed, addr| async move {
+    let server = BenchServer::start("callcenter", |store, _, feed, addr| async move {
         let error = |e: switchboard_storage::StorageError| e.to_string();
         for i in 0..agents {
             let agent = store
@@ -87,10 +88,7 @@ fn main() -> Result<(), String> {
                 .await
                 .map_err(error)?;
         }
-        let state = AppState::start(store, feed, CallCenterOptions::default())
-            .await
-            .map_err(error)?;
-        CallCenter::bind(addr, state, &[])
+        roles::callcenter(&store, &feed, CallCenterOptions::default(), addr, &[])
             .await
             .map_err(|e| e.to_string())
     })?;

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_bench::{BenchServer, command_line, histogram, machine, ms, number};
-use switchboard_receiver::{AppState, Receiver};
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, Store, TokenKind};
+use switchboard_testkit::roles;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -108,8 +108,8 @@ fn first_message_id(raw: &str) -> Option<&str> {
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let server = BenchServer::start("receiver", |store, feed, addr| async move {
-        Receiver::bind(addr, AppState { store, feed }, &[])
+    let server = BenchServer::start("receiver", |store, _, feed, addr| async move {
+        roles::receiver(&store, &feed, addr, &[])
             .await
             .map_err(|e| e.to_string())
     })?;

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use switchboard_bench::{BenchServer, command_line, histogram, machine, number, quantiles};
 use switchboard_domain::UnixMillis;
 use switchboard_domain::ingest::{Batch, Direction, NewMessage};
-use switchboard_sender::{AppState, Sender, SenderOptions};
+use switchboard_sender::SenderOptions;
 use switchboard_sioclient::Client;
-use switchboard_storage::{AccountKind, Cipher, Store, TokenKind};
+use switchboard_storage::{AccountKind, Store, TokenKind};
+use switchboard_testkit::roles;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -57,14 +58,8 @@ type SendTimes = Arc<Mutex<HashMap<u64, Instant>>>;
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let server = BenchServer::start("sender", |store, feed, addr| async move {
-        let cipher = Cipher::from_key(&[9; 32]);
-        store
-            .check_key(Some(cipher.clone()))
-            .await
-            .map_err(|e| e.to_string())?;
-        let state = AppState::new(store, feed, cipher, SenderOptions::default());
-        Sender::bind(addr, state, &[])
+    let server = BenchServer::start("sender", |store, cipher, feed, addr| async move {
+        roles::sender(&store, &feed, &cipher, SenderOptions::default(), addr, &[])
             .await
             .map_err(|e| e.to_string())
     })?;

@@ -1,0 +1,935 @@
+//! The `page` driver against a fake Graph API that follows Meta's documented formats (Conversations
+//! API paging, Send API, page feed and photos, the error object, the usage headers), with the real
+//! receiver and sender: signed webhooks in, tampered ones refused, backfill without duplicates, the
+//! messaging window, token expiry, and rate-limit backoff.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard_bot::Driver;
+use switchboard_bot::page::{PageDriver, PageOptions, TokenSource};
+use switchboard_domain::UnixMillis;
+use switchboard_domain::encoding::signature;
+use switchboard_storage::{AccountChanges, AccountKind};
+use switchboard_testkit::bot::{ACCOUNT, System};
+use switchboard_testkit::eventually;
+
+const APP_SECRET: &str = "app secret for tests";
+const VERIFY_TOKEN: &str = "verify me";
+const GOOD_TOKEN: &str = "EAAB-good";
+const HOUR: i64 = 3_600_000;
+
+/// One customer's conversation on the fake page: (message id, written by the customer?, text, age in ms).
+#[derive(Clone)]
+struct FakeConversation {
+    id: String,
+    customer: (String, String),
+    messages: Vec<(String, bool, String, i64)>,
+}
+
+#[derive(Default)]
+struct Fake {
+    base: String,
+    /// Tokens Graph accepts; anything else gets code 190.
+    valid_tokens: Vec<String>,
+    conversations: Vec<FakeConversation>,
+    /// Calls to answer with a rate-limit error before succeeding again.
+    rate_limited_calls: u32,
+    /// What the rate-limit answer's usage header gives as `estimated_time_to_regain_access`.
+    regain_minutes: u32,
+    /// Every call, in order.
+    calls: Vec<Call>,
+    next_id: u64,
+}
+
+/// A request the fake received.
+struct Call {
+    path: String,
+    body: Value,
+    at: Instant,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+fn graph_time(age_ms: i64) -> String {
+    // Graph's own format: no colon in the offset.
+    let at = UnixMillis(UnixMillis::now().0 - age_ms).to_rfc3339();
+    let at = at
+        .split('.')
+        .next()
+        .unwrap_or(&at)
+        .trim_end_matches('Z')
+        .to_owned();
+    format!("{at}+0000")
+}
+
+fn graph_error(status: StatusCode, code: i64, message: &str) -> Response {
+    (
+        status,
+        axum::Json(
+            json!({"error": {"message": message, "type": "OAuthException", "code": code,
+            "error_subcode": 463, "fbtrace_id": "AbCdEf123"}}),
+        ),
+    )
+        .into_response()
+}
+
+/// Records the call and applies the token and rate-limit rules every Graph endpoint shares.
+fn gate(
+    fake: &mut Fake,
+    path: &str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: Value,
+) -> Option<Response> {
+    fake.calls.push(Call {
+        path: path.into(),
+        body,
+        at: Instant::now(),
+    });
+    // Graph takes the token as `access_token` or as `Authorization: Bearer`.
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let token = bearer
+        .or_else(|| query.get("access_token").cloned())
+        .unwrap_or_default();
+    if !fake.valid_tokens.contains(&token) {
+        return Some(graph_error(
+            StatusCode::BAD_REQUEST,
+            190,
+            "Error validating access token: Session has expired.",
+        ));
+    }
+    if fake.rate_limited_calls > 0 {
+        fake.rate_limited_calls -= 1;
+        let mut response = graph_error(StatusCode::BAD_REQUEST, 32, "Page request limit reached");
+        response.headers_mut().insert(
+            "x-business-use-case-usage",
+            format!(r#"{{"{ACCOUNT}":[{{"type":"pages","call_count":100,"total_cputime":30,"total_time":40,"estimated_time_to_regain_access":{}}}]}}"#, fake.regain_minutes)
+                .parse()
+                .expect("header"),
+        );
+        return Some(response);
+    }
+    None
+}
+
+async fn node(
+    State(fake): State<Shared>,
+    headers: HeaderMap,
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut fake = fake.lock().expect("lock");
+    if let Some(refused) = gate(&mut fake, &format!("/{id}"), &headers, &query, Value::Null) {
+        return refused;
+    }
+    let name = fake
+        .conversations
+        .iter()
+        .find(|c| c.customer.0 == id)
+        .map(|c| c.customer.1.clone());
+    match name {
+        Some(name) => axum::Json(json!({"name": name, "id": id})).into_response(),
+        None => graph_error(StatusCode::BAD_REQUEST, 100, "Unsupported get request"),
+    }
+}
+
+async fn edge_get(
+    State(fake): State<Shared>,
+    headers: HeaderMap,
+    Path((version, id, edge)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut fake = fake.lock().expect("lock");
+    if let Some(refused) = gate(
+        &mut fake,
+        &format!("/{id}/{edge}"),
+        &headers,
+        &query,
+        Value::Null,
+    ) {
+        return refused;
+    }
+    let token = query.get("access_token").cloned().unwrap_or_default();
+    let limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(25);
+    let after: usize = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let base = fake.base.clone();
+    let page = |items: Vec<Value>, total: usize| {
+        let mut paging = json!({"cursors": {"before": after.to_string(), "after": (after + items.len()).to_string()}});
+        if after + items.len() < total {
+            let fields = query.get("fields").cloned().unwrap_or_default();
+            paging["next"] = json!(format!(
+                "{base}/{version}/{id}/{edge}?access_token={token}&fields={fields}&limit={limit}&after={}",
+                after + items.len()
+            ));
+        }
+        axum::Json(json!({"data": items, "paging": paging})).into_response()
+    };
+    match edge.as_str() {
+        "conversations" if id == ACCOUNT => {
+            let mut all: Vec<&FakeConversation> = fake.conversations.iter().collect();
+            let newest =
+                |c: &FakeConversation| c.messages.iter().map(|m| m.3).min().unwrap_or(i64::MAX);
+            all.sort_by_key(|c| newest(c));
+            let items = all
+                .iter()
+                .skip(after)
+                .take(limit)
+                .map(|c| {
+                    json!({"id": c.id, "updated_time": graph_time(newest(c)),
+                           "participants": {"data": [{"name": c.customer.1, "email": format!("{}@facebook.com", c.customer.0), "id": c.customer.0},
+                                                     {"name": "Shop Hoa", "email": "shop@facebook.com", "id": ACCOUNT}]}})
+                })
+                .collect();
+            page(items, all.len())
+        }
+        "messages" => {
+            let Some(conversation) = fake.conversations.iter().find(|c| c.id == id) else {
+                return graph_error(StatusCode::BAD_REQUEST, 100, "Unknown conversation");
+            };
+            let mut messages = conversation.messages.clone();
+            messages.sort_by_key(|m| m.3); // newest first
+            let items = messages
+                .iter()
+                .skip(after)
+                .take(limit)
+                .map(|(mid, from_customer, text, age)| {
+                    let from = if *from_customer {
+                        json!({"name": conversation.customer.1, "id": conversation.customer.0})
+                    } else {
+                        json!({"name": "Shop Hoa", "id": ACCOUNT})
+                    };
+                    json!({"id": mid, "created_time": graph_time(*age), "from": from, "message": text})
+                })
+                .collect();
+            page(items, messages.len())
+        }
+        _ => graph_error(StatusCode::BAD_REQUEST, 100, "Unknown edge"),
+    }
+}
+
+async fn edge_post(
+    State(fake): State<Shared>,
+    Path((_version, id, edge)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let parsed: Value = if is_json {
+        serde_json::from_str(&body).unwrap_or(Value::Null)
+    } else {
+        let fields: HashMap<String, String> = serde_urlencoded_like(&body);
+        json!(fields)
+    };
+    let mut fake = fake.lock().expect("lock");
+    if let Some(refused) = gate(
+        &mut fake,
+        &format!("/{id}/{edge}"),
+        &headers,
+        &query,
+        parsed.clone(),
+    ) {
+        return refused;
+    }
+    fake.next_id += 1;
+    let n = fake.next_id;
+    match edge.as_str() {
+        "messages" => {
+            if parsed["recipient"]["id"].as_str().is_none()
+                || parsed["message"]["text"].as_str().is_none()
+            {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    "(#100) The parameter recipient is required",
+                );
+            }
+            axum::Json(json!({"recipient_id": parsed["recipient"]["id"], "message_id": format!("m_sent_{n}")})).into_response()
+        }
+        "feed" => axum::Json(json!({"id": format!("{ACCOUNT}_{n}")})).into_response(),
+        "photos" => {
+            axum::Json(json!({"id": format!("photo_{n}"), "post_id": format!("{ACCOUNT}_{n}")}))
+                .into_response()
+        }
+        _ => graph_error(StatusCode::BAD_REQUEST, 100, "Unknown edge"),
+    }
+}
+
+/// `a=1&b=x%20y` → map (enough for the fields reqwest's `form` writes).
+fn serde_urlencoded_like(body: &str) -> HashMap<String, String> {
+    reqwest::Url::parse(&format!("http://x/?{body}"))
+        .map(|url| url.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+async fn start_fake(fake: Fake) -> (String, Shared) {
+    let shared: Shared = Arc::new(Mutex::new(fake));
+    let app = Router::new()
+        .route("/{version}/{id}", get(node))
+        .route("/{version}/{id}/{edge}", get(edge_get).post(edge_post))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    shared.lock().expect("lock").base = base.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, shared)
+}
+
+fn conversation(
+    id: &str,
+    customer: &str,
+    name: &str,
+    messages: &[(&str, bool, &str, i64)],
+) -> FakeConversation {
+    FakeConversation {
+        id: id.into(),
+        customer: (customer.into(), name.into()),
+        messages: messages
+            .iter()
+            .map(|(m, c, t, a)| ((*m).into(), *c, (*t).into(), *a))
+            .collect(),
+    }
+}
+
+struct PageBot {
+    driver: PageDriver,
+    stop: switchboard_web::Shutdown,
+    handle: tokio::task::JoinHandle<Result<(), switchboard_bot::BotError>>,
+}
+
+async fn start_page_bot(system: &System, graph: &str, backfill_days: u32) -> PageBot {
+    let http = switchboard_bot::http_client(Duration::from_secs(5)).expect("client");
+    let account = switchboard_bot::fetch_account(
+        &http,
+        &system.sender,
+        &system.bot_token,
+        &system.bot_config().backoff,
+    )
+    .await
+    .expect("account");
+    let options = PageOptions {
+        graph_url: graph.into(),
+        api_version: "v23.0".into(),
+        app_secret: APP_SECRET.into(),
+        verify_token: VERIFY_TOKEN.into(),
+        webhook_listen: "127.0.0.1:0".parse().expect("addr"),
+        backfill_days,
+        backfill_interval: Duration::ZERO,
+        rate_limit_pause: Duration::from_millis(300),
+        retries: 4,
+        backoff: system.bot_config().backoff,
+        token_recheck: Duration::from_millis(200),
+    };
+    let source = TokenSource {
+        http: http.clone(),
+        sender_url: system.sender.clone(),
+        bot_token: system.bot_token.clone(),
+    };
+    let driver = PageDriver::new(&account, options, http, Some(source)).expect("driver");
+    let (stop, handle) = system.run_bot(Driver::Page(driver.clone()));
+    eventually(10, "the webhook listening", || async {
+        driver.webhook_addr()
+    })
+    .await;
+    PageBot {
+        driver,
+        stop,
+        handle,
+    }
+}
+
+impl PageBot {
+    fn webhook(&self) -> String {
+        format!(
+            "http://{}/webhook",
+            self.driver.webhook_addr().expect("addr")
+        )
+    }
+
+    async fn stop(self) {
+        self.stop.trigger();
+        self.handle
+            .await
+            .expect("join")
+            .expect("bot stopped cleanly");
+    }
+}
+
+async fn with_page_token(system: &System, token: &str) {
+    let mut changes = AccountChanges::default();
+    changes.credentials.page_access_token = Some(token.into());
+    system
+        .store
+        .update_account(ACCOUNT, changes, &system.cipher)
+        .await
+        .expect("token stored");
+}
+
+fn webhook_message(customer: &str, mid: &str, text: &str) -> Value {
+    json!({"object": "page", "entry": [{"id": ACCOUNT, "time": UnixMillis::now().0, "messaging": [
+        {"sender": {"id": customer}, "recipient": {"id": ACCOUNT}, "timestamp": UnixMillis::now().0,
+         "message": {"mid": mid, "text": text}}]}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
+    let system = System::start(AccountKind::Page).await;
+    with_page_token(&system, GOOD_TOKEN).await;
+    let (graph, _fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        conversations: vec![conversation("t_9", "psid_9", "Lê Thị Hà", &[])],
+        ..Fake::default()
+    })
+    .await;
+    let bot = start_page_bot(&system, &graph, 7).await;
+    let http = reqwest::Client::new();
+
+    // The subscription handshake.
+    let verify = |token: &str| {
+        http.get(bot.webhook())
+            .query(&[
+                ("hub.mode", "subscribe"),
+                ("hub.verify_token", token),
+                ("hub.challenge", "1158201444"),
+            ])
+            .send()
+    };
+    let answer = verify(VERIFY_TOKEN).await.expect("verify");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.expect("text"), "1158201444");
+    assert_eq!(verify("wrong").await.expect("verify").status(), 403);
+
+    // A signed delivery is taken; the customer's name comes from Graph.
+    let body = webhook_message("psid_9", "m_hook_1", "Shop ơi còn hàng không?").to_string();
+    let signed = http
+        .post(bot.webhook())
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            signature(APP_SECRET, body.as_bytes()),
+        )
+        .body(body.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(signed.status(), 200);
+    let messages = eventually(10, "the webhook's message in the CRM", || async {
+        let messages = system.messages().await;
+        (!messages.is_empty()).then_some(messages)
+    })
+    .await;
+    assert_eq!(messages[0].text, "Shop ơi còn hàng không?");
+    let conversations = system
+        .store
+        .conversations(ACCOUNT, Default::default(), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(conversations.items[0].participant_name, "Lê Thị Hà");
+
+    // The same signature on a changed body, no signature, a signature with another secret: refused.
+    let tampered = body.replace("còn hàng", "hết hàng");
+    for (payload, header, status) in [
+        (
+            tampered.clone(),
+            Some(signature(APP_SECRET, body.as_bytes())),
+            403,
+        ),
+        (tampered.clone(), None, 401),
+        (
+            tampered.clone(),
+            Some(signature("another secret", tampered.as_bytes())),
+            403,
+        ),
+    ] {
+        let mut request = http
+            .post(bot.webhook())
+            .header("content-type", "application/json")
+            .body(payload);
+        if let Some(header) = header {
+            request = request.header("x-hub-signature-256", header);
+        }
+        assert_eq!(request.send().await.expect("post").status(), status);
+    }
+    // A signed body that is not a page webhook is a 400 naming the problem.
+    let other = json!({"object": "instagram", "entry": []}).to_string();
+    let answer = http
+        .post(bot.webhook())
+        .header(
+            "x-hub-signature-256",
+            signature(APP_SECRET, other.as_bytes()),
+        )
+        .body(other)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status(), 400);
+    // Proving that nothing arrives takes a window of time: the wait is the thing under test.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        system.messages().await.len(),
+        1,
+        "nothing from refused deliveries"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_fills_gaps_without_duplicates() {
+    let system = System::start(AccountKind::Page).await;
+    with_page_token(&system, GOOD_TOKEN).await;
+    let (graph, fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        conversations: vec![
+            conversation(
+                "t_1",
+                "psid_1",
+                "Nguyễn Văn An",
+                &[
+                    ("m_1", true, "Chào shop", 5 * HOUR),
+                    ("m_2", false, "Dạ shop chào bạn", 5 * HOUR - 60_000),
+                    ("m_3", true, "Áo này còn size M không?", 4 * HOUR),
+                    ("m_4", false, "Dạ còn ạ", 4 * HOUR - 60_000),
+                    ("m_5", true, "Cho mình 1 cái", 3 * HOUR),
+                ],
+            ),
+            conversation(
+                "t_2",
+                "psid_2",
+                "Trần Thu Trang",
+                &[("m_6", true, "Ship Hà Nội bao lâu?", 2 * HOUR)],
+            ),
+            // Older than the first backfill reads: left alone.
+            conversation(
+                "t_3",
+                "psid_3",
+                "Phạm Minh Quân",
+                &[("m_old", true, "Hello", 20 * 24 * HOUR)],
+            ),
+        ],
+        ..Fake::default()
+    })
+    .await;
+    // Small pages, so paging through `paging.next` is exercised.
+    let bot = start_page_bot(&system, &graph, 7).await;
+    let messages = eventually(10, "the backfilled history", || async {
+        let messages = system.messages().await;
+        (messages.len() == 6).then_some(messages)
+    })
+    .await;
+    // t_1's messages, in the order the CRM stored them (its ids): the bot pushed them oldest first.
+    let t1 = messages
+        .iter()
+        .find(|m| m.message_id.as_deref() == Some("m_1"))
+        .expect("m_1")
+        .conversation_id;
+    let mut t1_messages: Vec<_> = messages
+        .iter()
+        .filter(|m| m.conversation_id == t1)
+        .collect();
+    t1_messages.sort_by_key(|m| m.id);
+    let texts: Vec<&str> = t1_messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Chào shop",
+            "Dạ shop chào bạn",
+            "Áo này còn size M không?",
+            "Dạ còn ạ",
+            "Cho mình 1 cái"
+        ]
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.text == "Dạ còn ạ" && m.direction == "out")
+    );
+
+    // A webhook repeats a backfilled message and brings a new one; then the bot is down while the
+    // customer writes again, and the next start's backfill fills the gap.
+    let repeat = webhook_message("psid_1", "m_5", "Cho mình 1 cái").to_string();
+    let fresh = webhook_message("psid_1", "m_7", "Khi nào giao ạ?").to_string();
+    for body in [repeat, fresh] {
+        let answer = reqwest::Client::new()
+            .post(bot.webhook())
+            .header(
+                "x-hub-signature-256",
+                signature(APP_SECRET, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(answer.status(), 200);
+    }
+    eventually(10, "the webhook's new message", || async {
+        (system.messages().await.len() == 7).then_some(())
+    })
+    .await;
+    bot.stop().await;
+
+    {
+        let mut fake = fake.lock().expect("lock");
+        let t1 = fake
+            .conversations
+            .iter_mut()
+            .find(|c| c.id == "t_1")
+            .expect("t_1");
+        t1.messages
+            .push(("m_7".into(), true, "Khi nào giao ạ?".into(), 60_000));
+        t1.messages
+            .push(("m_8".into(), true, "Shop ơi?".into(), 30_000));
+    }
+    let bot = start_page_bot(&system, &graph, 7).await;
+    let messages = eventually(10, "the gap filled", || async {
+        let messages = system.messages().await;
+        messages
+            .iter()
+            .any(|m| m.text == "Shop ơi?")
+            .then_some(messages)
+    })
+    .await;
+    assert_eq!(
+        messages.len(),
+        8,
+        "every message once: {:?}",
+        messages.iter().map(|m| &m.text).collect::<Vec<_>>()
+    );
+    let ids: std::collections::HashSet<_> = messages.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(ids.len(), 8);
+    // The second backfill read only what was new since the first (conversations updated since then).
+    let reads_of_t2 = fake
+        .lock()
+        .expect("lock")
+        .calls
+        .iter()
+        .filter(|c| c.path == "/t_2/messages")
+        .count();
+    assert_eq!(
+        reads_of_t2, 1,
+        "t_2 did not change, so it is not read again"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_follow_the_messaging_window() {
+    let system = System::start(AccountKind::Page).await;
+    with_page_token(&system, GOOD_TOKEN).await;
+    let (graph, fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        conversations: vec![
+            conversation(
+                "t_recent",
+                "psid_recent",
+                "Vũ Ngọc Lan",
+                &[("m_r", true, "Còn hàng không?", 2 * HOUR)],
+            ),
+            conversation(
+                "t_days",
+                "psid_days",
+                "Đỗ Gia Long",
+                &[("m_d", true, "Shop ơi", 3 * 24 * HOUR)],
+            ),
+            conversation(
+                "t_old",
+                "psid_old",
+                "Bùi Thanh Mai",
+                &[("m_o", true, "Hi shop", 10 * 24 * HOUR)],
+            ),
+        ],
+        ..Fake::default()
+    })
+    .await;
+    let bot = start_page_bot(&system, &graph, 30).await;
+    let messages = eventually(10, "the backfilled history", || async {
+        let messages = system.messages().await;
+        (messages.len() == 3).then_some(messages)
+    })
+    .await;
+    let conversation_of = |mid: &str| {
+        messages
+            .iter()
+            .find(|m| m.message_id.as_deref() == Some(mid))
+            .expect("message")
+            .conversation_id
+    };
+    let session = system.login().await;
+    let mut results = Vec::new();
+    for mid in ["m_r", "m_d", "m_o"] {
+        let sent = system
+            .reply(&session, conversation_of(mid), "Dạ shop trả lời ạ")
+            .await;
+        let id = sent["message"]["id"].as_i64().expect("id");
+        let done = eventually(10, "the reply's outcome", || async {
+            let message = system.message(id).await;
+            (message.status != "queued").then_some(message)
+        })
+        .await;
+        results.push(done);
+    }
+    assert_eq!(results[0].status, "sent");
+    assert_eq!(results[1].status, "sent");
+    assert_eq!(results[2].status, "failed");
+    assert!(
+        results[2]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("7 days")),
+        "{:?}",
+        results[2].error
+    );
+
+    let sends: Vec<Value> = fake
+        .lock()
+        .expect("lock")
+        .calls
+        .iter()
+        .filter(|c| c.path == format!("/{ACCOUNT}/messages"))
+        .map(|c| c.body.clone())
+        .collect();
+    assert_eq!(sends.len(), 2, "no call Facebook would refuse");
+    assert_eq!(sends[0]["messaging_type"], "RESPONSE");
+    assert_eq!(sends[0]["recipient"]["id"], "psid_recent");
+    assert_eq!(sends[1]["messaging_type"], "MESSAGE_TAG");
+    assert_eq!(sends[1]["tag"], "HUMAN_AGENT");
+    assert!(
+        sends[0]["message"]["metadata"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("switchboard:"))
+    );
+    assert_eq!(results[0].message_id.as_deref(), Some("m_sent_1"));
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
+    let system = System::start(AccountKind::Page).await;
+    with_page_token(&system, "EAAB-expired").await;
+    let (graph, fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        conversations: vec![conversation(
+            "t_1",
+            "psid_1",
+            "Nguyễn Văn An",
+            &[("m_1", true, "Chào shop", HOUR)],
+        )],
+        ..Fake::default()
+    })
+    .await;
+    let bot = start_page_bot(&system, &graph, 7).await;
+    let account = eventually(10, "the account marked as needing a new login", || async {
+        let account = system
+            .store
+            .account(ACCOUNT)
+            .await
+            .expect("read")
+            .expect("account");
+        account.needs_login.then_some(account)
+    })
+    .await;
+    assert!(
+        account.bot_status_message.contains("code 190"),
+        "{}",
+        account.bot_status_message
+    );
+
+    // A post while the token is refused fails at once with a reason an admin can act on.
+    let session = system.login().await;
+    let post = system
+        .post(
+            &session,
+            json!({"user_id_chat": ACCOUNT, "content": "Sale 50%"}),
+        )
+        .await;
+    let post_id = post["post"]["id"].as_i64().expect("id");
+    let failed = system.post_reaching(post_id, "failed").await;
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("access token")),
+        "{:?}",
+        failed.error
+    );
+    let feed_calls = || {
+        fake.lock()
+            .expect("lock")
+            .calls
+            .iter()
+            .filter(|c| c.path.ends_with("/feed"))
+            .count()
+    };
+    assert_eq!(feed_calls(), 0, "no call with a token Facebook refused");
+
+    // An admin stores a new token: the bot picks it up, says it is online, and backfills.
+    with_page_token(&system, GOOD_TOKEN).await;
+    eventually(10, "the account back online", || async {
+        let account = system
+            .store
+            .account(ACCOUNT)
+            .await
+            .expect("read")
+            .expect("account");
+        (!account.needs_login && account.bot_status == "online").then_some(())
+    })
+    .await;
+    eventually(10, "the history read with the new token", || async {
+        (system.messages().await.len() == 1).then_some(())
+    })
+    .await;
+    let photo = system
+        .post(&session, json!({"user_id_chat": ACCOUNT, "content": "Mẫu mới", "image_url": "https://cdn.example.vn/ao.jpg"}))
+        .await;
+    let photo_id = photo["post"]["id"].as_i64().expect("id");
+    let posted = system.post_reaching(photo_id, "posted").await;
+    assert!(
+        posted
+            .link
+            .as_deref()
+            .is_some_and(|l| l.starts_with("https://www.facebook.com/5550001_"))
+    );
+    let photos: Vec<Value> = fake
+        .lock()
+        .expect("lock")
+        .calls
+        .iter()
+        .filter(|c| c.path.ends_with("/photos"))
+        .map(|c| c.body.clone())
+        .collect();
+    assert_eq!(
+        photos,
+        vec![json!({"url": "https://cdn.example.vn/ao.jpg", "caption": "Mẫu mới"})]
+    );
+    bot.stop().await;
+}
+
+/// A page bot with a good token against an empty fake page, once its first backfill made its one
+/// call and it said it is online: whatever Graph answers next meets what the test does next.
+async fn settled_page_bot() -> (System, Shared, PageBot) {
+    let system = System::start(AccountKind::Page).await;
+    with_page_token(&system, GOOD_TOKEN).await;
+    let (graph, fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        ..Fake::default()
+    })
+    .await;
+    let bot = start_page_bot(&system, &graph, 7).await;
+    eventually(10, "the first backfill", || async {
+        (!fake.lock().expect("lock").calls.is_empty()).then_some(())
+    })
+    .await;
+    system.bot_status_reaching("online").await;
+    (system, fake, bot)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_make_it_back_off_then_resume() {
+    let (system, fake, bot) = settled_page_bot().await;
+    fake.lock().expect("lock").rate_limited_calls = 2;
+
+    let session = system.login().await;
+    let post = system
+        .post(
+            &session,
+            json!({"user_id_chat": ACCOUNT, "content": "Khuyến mãi"}),
+        )
+        .await;
+    let post_id = post["post"]["id"].as_i64().expect("id");
+    system.post_reaching(post_id, "posted").await;
+    let attempts: Vec<Instant> = fake
+        .lock()
+        .expect("lock")
+        .calls
+        .iter()
+        .filter(|c| c.path.ends_with("/feed"))
+        .map(|c| c.at)
+        .collect();
+    assert_eq!(attempts.len(), 3, "two refused, one accepted");
+    // The pause doubles while the limit lasts: 300 ms, then 600 ms.
+    assert!(
+        attempts[1] - attempts[0] >= Duration::from_millis(290),
+        "{:?}",
+        attempts[1] - attempts[0]
+    );
+    assert!(
+        attempts[2] - attempts[1] >= Duration::from_millis(590),
+        "{:?}",
+        attempts[2] - attempts[1]
+    );
+    // The console was told, and told again when it was over. The last status travels through the
+    // bot's spool and the receiver after the post is done: wait for it.
+    let told = eventually(10, "online announced after rate_limited", || async {
+        let statuses = system.store.events_after(0, 1000).await.expect("events");
+        let told: Vec<String> = statuses
+            .iter()
+            .filter(|e| e.kind.as_str() == "bot_status")
+            .filter_map(|e| serde_json::from_str::<Value>(e.payload.get()).ok())
+            .filter_map(|p| p["status"].as_str().map(str::to_owned))
+            .collect();
+        let limited = told.iter().position(|s| s == "rate_limited")?;
+        told[limited..]
+            .iter()
+            .any(|s| s == "online")
+            .then_some(told)
+    })
+    .await;
+    let limited = told
+        .iter()
+        .position(|s| s == "rate_limited")
+        .expect("rate_limited announced");
+    assert!(told[limited..].iter().any(|s| s == "online"), "{told:?}");
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_rate_limit_fails_a_post_at_once_with_the_reason() {
+    let (system, fake, bot) = settled_page_bot().await;
+    {
+        let mut fake = fake.lock().expect("lock");
+        fake.rate_limited_calls = 1;
+        fake.regain_minutes = 30;
+    }
+    let session = system.login().await;
+    let started = Instant::now();
+    let post = system
+        .post(
+            &session,
+            json!({"user_id_chat": ACCOUNT, "content": "Khuyến mãi"}),
+        )
+        .await;
+    let post_id = post["post"]["id"].as_i64().expect("id");
+    let failed = system.post_reaching(post_id, "failed").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it did not wait out the limit"
+    );
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("30 more minutes")),
+        "{:?}",
+        failed.error
+    );
+    system.bot_status_reaching("rate_limited").await;
+    bot.stop().await;
+}

@@ -1,0 +1,5 @@
+//! The receiver's integration tests: one binary, a module per concern (see "Test kit" in
+//! docs/architecture.md).
+
+mod ingest;
+mod realtime;

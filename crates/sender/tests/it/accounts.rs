@@ -1,0 +1,175 @@
+//! Accounts and pages with encrypted credentials: in through the API, never out.
+
+use serde_json::json;
+use switchboard_testkit::sender::TestSystem;
+
+const SECRET_PASSWORD: &str = "mật-khẩu-rất-bí-mật-771";
+const SECRET_TOKEN: &str = "EAABsbCS1iHgBAKZCZBPAGETOKEN5550001";
+
+#[tokio::test]
+async fn credentials_are_write_only_and_encrypted_at_rest() {
+    let app = TestSystem::spawn().await;
+    let admin = app.admin().await;
+    let body = json!({"user_id_chat": "5550001", "name": "Shop Hoa", "kind": "page",
+                      "credentials": {"password": SECRET_PASSWORD, "page_access_token": SECRET_TOKEN}});
+    let (status, created) = app
+        .call("POST", "/api/fb_accounts", Some(&admin), Some(body))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(
+        created["data"]["credentials"],
+        json!({"password": true, "cookies": false, "two_factor_secret": false, "page_access_token": true})
+    );
+
+    let (_, list) = app
+        .call("GET", "/api/fb_accounts", Some(&admin), None)
+        .await;
+    let text = list.to_string();
+    assert!(
+        !text.contains(SECRET_PASSWORD) && !text.contains(SECRET_TOKEN),
+        "{text}"
+    );
+    assert!(!created.to_string().contains(SECRET_TOKEN));
+
+    let db = app.db_bytes();
+    for secret in [SECRET_PASSWORD, SECRET_TOKEN] {
+        assert!(
+            !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the database holds `{secret}` in plain text"
+        );
+    }
+    let key = std::fs::read(app.dir.path().join("encryption.key")).expect("key");
+    let cipher = switchboard_storage::Cipher::load(&app.dir.path().join("encryption.key"))
+        .expect("load")
+        .expect("key");
+    let opened = app
+        .store
+        .account_credentials("5550001", &cipher)
+        .await
+        .expect("open");
+    assert_eq!(opened.password.as_deref(), Some(SECRET_PASSWORD));
+    assert!(!key.is_empty());
+
+    // Editing: an empty string removes a credential, an absent one stays.
+    let (status, edited) = app
+        .call(
+            "PATCH",
+            "/api/fb_accounts/5550001",
+            Some(&admin),
+            Some(json!({"name": "Shop Hoa Mai", "credentials": {"password": ""}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(
+        (
+            edited["data"]["credentials"]["password"].as_bool(),
+            edited["data"]["credentials"]["page_access_token"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+    assert_eq!(edited["data"]["name"], "Shop Hoa Mai");
+}
+
+#[tokio::test]
+async fn accounts_are_added_disabled_and_removed_by_admins() {
+    let app = TestSystem::spawn().await;
+    let admin = app.admin().await;
+    let (status, _) = app
+        .call(
+            "POST",
+            "/api/fb_accounts",
+            Some(&admin),
+            Some(json!({"user_id_chat": "100089", "kind": "personal"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/fb_accounts",
+            Some(&admin),
+            Some(json!({"user_id_chat": "100089"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("already_exists"))
+    );
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/fb_accounts",
+            Some(&admin),
+            Some(json!({"user_id_chat": "x", "kind": "group"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("kind"))
+    );
+
+    let (_, made) = app
+        .call(
+            "POST",
+            "/api/fb_accounts/100089/bot_token",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let bot = made["data"]["token"].as_str().expect("token").to_owned();
+    let ingest = |token: String| {
+        let (http, url) = (app.http.clone(), app.receiver.clone());
+        async move {
+            let body = json!({"user_id_chat": "100089", "bot_name": "b"});
+            http.post(format!("{url}/api/bot/register"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("post")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(ingest(bot.clone()).await, 200);
+    let (status, _) = app
+        .call(
+            "PATCH",
+            "/api/fb_accounts/100089",
+            Some(&admin),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        ingest(bot.clone()).await,
+        403,
+        "a disabled account's bot token stops working, and is told why (account_disabled)"
+    );
+    let (status, _) = app
+        .call("DELETE", "/api/fb_accounts/100089", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .call("DELETE", "/api/fb_accounts/100089", Some(&admin), None)
+        .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn removing_an_account_removes_its_events_from_the_log() {
+    let app = TestSystem::spawn().await;
+    let bot = app.bot("page9").await;
+    app.incoming(&bot, "page9", "m1", "t1", "bí mật của khách")
+        .await;
+    let other = app.bot("page8").await;
+    app.incoming(&other, "page8", "m1", "t1", "ở lại").await;
+    let admin = app.admin().await;
+    let (status, _) = app
+        .call("DELETE", "/api/fb_accounts/page9", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+    let events = app.store.events_after(0, 100).await.expect("events");
+    assert!(events.iter().all(|e| e.account.as_deref() != Some("page9")));
+    assert!(events.iter().any(|e| e.account.as_deref() == Some("page8")));
+}

@@ -1,0 +1,8 @@
+//! The sender's integration tests: one binary, a module per concern (see "Test kit" in
+//! docs/architecture.md).
+
+mod accounts;
+mod auth;
+mod commands;
+mod inbox;
+mod socket_cookie;

@@ -1,0 +1,93 @@
+//! The call center as an operator runs it: `switchboard callcenter` alone, a ringing call survives a
+//! SIGKILL (a console that reconnects is shown it, and its ring timer resumes).
+
+use crate::{cli, next_named, next_named_within, start, switchboard};
+use serde_json::{Value, json};
+use switchboard_sioclient::Client;
+
+async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = cli(dir.path(), &["tokens", "add", "pbx"]);
+    let args = [
+        "callcenter",
+        "--listen",
+        "127.0.0.1:0",
+        // Long enough that a restart on a loaded machine comes before the call moves on.
+        "--ring-timeout-seconds",
+        "15",
+    ];
+    let running = start(switchboard(dir.path()), &args, 1);
+    let url = running.url("callcenter").to_owned();
+    let http = reqwest::Client::new();
+    let mut agents = Vec::new();
+    for (name, extension) in [("Lan", "101"), ("Minh", "102")] {
+        let agent = post(
+            &http,
+            &format!("{url}/api/agents"),
+            &token,
+            json!({"fullName": name, "extension": extension}),
+        )
+        .await;
+        let id = agent["data"]["id"].as_i64().expect("id");
+        post(
+            &http,
+            &format!("{url}/api/agents/{id}/status"),
+            &token,
+            json!({"status": "available"}),
+        )
+        .await;
+        agents.push(id);
+    }
+    let response = http
+        .post(format!("{url}/api/v1/cti/{token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("event=newCall&from=0912345678&to=1900&direction=in&callId=SURVIVOR")
+        .send()
+        .await
+        .expect("cti");
+    assert!(response.status().is_success());
+    running.kill();
+
+    let running = start(switchboard(dir.path()), &args, 1);
+    let url = running.url("callcenter").to_owned();
+    let mut console = Client::connect(&url, &json!({}), &format!("token={token}"))
+        .await
+        .expect("socket");
+    console
+        .emit("join_call_center", &json!({"userType": "crm_system"}))
+        .expect("join");
+    let shown = next_named(&mut console, "incoming_call_to_crm").await;
+    assert_eq!(
+        (&shown["callId"], &shown["assignedAgent"]["id"]),
+        (&json!("SURVIVOR"), &json!(agents[0]))
+    );
+    // Nobody answers: the resumed timer moves it to the other agent.
+    let moved = next_named_within(
+        &mut console,
+        "incoming_call_to_crm",
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        (&moved["callId"], &moved["assignedAgent"]["id"]),
+        (&json!("SURVIVOR"), &json!(agents[1]))
+    );
+    running.kill();
+}

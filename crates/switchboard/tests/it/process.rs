@@ -1,0 +1,271 @@
+//! The real `switchboard` binary as an operator runs it: crash safety, start-up errors, shutdown.
+
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::{BIN, Running, add_bot, start, switchboard, wait_for_exit};
+
+/// Starts the receiver on a free port and returns it with its base URL, read from its ready line.
+fn start_receiver(dir: &Path) -> (Running, String) {
+    let running = start(
+        switchboard(dir),
+        &["receiver", "--listen", "127.0.0.1:0"],
+        1,
+    );
+    let url = running.url("receiver").to_owned();
+    (running, url)
+}
+
+fn messages(prefix: &str, from: usize, count: usize) -> Vec<Value> {
+    (from..from + count)
+        .map(|i| {
+            json!({
+                "message_id": format!("{prefix}-{i}"),
+                "conversation": {"thread_id": format!("{prefix}-t{}", i % 7), "participant_id": format!("u{}", i % 7)},
+                "direction": "in",
+                "text": format!("tin nhắn {i}"),
+                "sent_at": 1767225600 + i as i64
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_item_survives_a_sigkill_and_the_event_log_has_no_gap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let accounts = ["acc1", "acc2", "acc3", "acc4"];
+    let tokens: Vec<String> = accounts.iter().map(|a| add_bot(dir.path(), a)).collect();
+    let (mut child, url) = start_receiver(dir.path());
+    let acknowledged = Arc::new(Mutex::new(HashSet::new()));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let mut posters = Vec::new();
+    for (account, token) in accounts.iter().zip(&tokens) {
+        let (http, url, token, acknowledged) = (
+            http.clone(),
+            url.clone(),
+            token.clone(),
+            Arc::clone(&acknowledged),
+        );
+        let account = account.to_string();
+        posters.push(tokio::spawn(async move {
+            let mut next = 0;
+            loop {
+                let batch =
+                    json!({"user_id_chat": account, "messages": messages(&account, next, 20)});
+                match http
+                    .post(format!("{url}/api/bot/new_messages"))
+                    .bearer_auth(&token)
+                    .json(&batch)
+                    .send()
+                    .await
+                {
+                    Ok(response) if response.status().is_success() => {
+                        let mut acked = acknowledged.lock().expect("lock");
+                        acked.extend((next..next + 20).map(|i| format!("{account}-{i}")));
+                        next += 20;
+                    }
+                    Ok(response) => panic!("unexpected status {}", response.status()),
+                    Err(_) => return, // the receiver is gone
+                }
+            }
+        }));
+    }
+    // Let the bots post for a while, then pull the plug mid-stream.
+    let started = Instant::now();
+    while acknowledged.lock().expect("lock").len() < 4_000
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.child.kill().expect("SIGKILL");
+    child.child.wait().expect("reap");
+    for poster in posters {
+        poster.await.expect("poster");
+    }
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert!(
+        acknowledged.len() > 4_000 - 100,
+        "only {} acknowledged before the kill",
+        acknowledged.len()
+    );
+
+    // The receiver restarts cleanly on the same file and keeps taking data.
+    let (mut child, url) = start_receiver(dir.path());
+    let again = json!({"user_id_chat": "acc1", "messages": messages("acc1", 0, 5)});
+    let response = http
+        .post(format!("{url}/api/bot/new_messages"))
+        .bearer_auth(&tokens[0])
+        .json(&again)
+        .send()
+        .await;
+    assert!(response.expect("post after restart").status().is_success());
+    child.child.kill().expect("stop");
+    child.child.wait().expect("reap");
+
+    let conn = rusqlite::Connection::open(dir.path().join("sb.db")).expect("open");
+    let stored: HashSet<String> = conn
+        .prepare("SELECT platform_message_id FROM messages")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let lost: Vec<_> = acknowledged.difference(&stored).take(5).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+
+    let mut ids = Vec::new();
+    let mut announced = 0usize;
+    let mut statement = conn
+        .prepare("SELECT id, kind, payload FROM events ORDER BY id")
+        .expect("prepare");
+    let rows = statement
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .expect("query");
+    for row in rows {
+        let (id, kind, payload) = row.expect("row");
+        ids.push(id);
+        if kind == "new_messages" {
+            let payload: Value = serde_json::from_str(&payload).expect("payload json");
+            announced += payload["messages"].as_array().map_or(0, Vec::len);
+        }
+    }
+    assert_eq!(
+        ids,
+        (1..=ids.len() as i64).collect::<Vec<_>>(),
+        "the event log has a gap"
+    );
+    assert_eq!(
+        announced,
+        stored.len(),
+        "every stored message is announced by exactly one event"
+    );
+}
+
+#[test]
+fn a_taken_port_gives_one_line_naming_the_port_and_the_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let output = switchboard(dir.path())
+        .args(["receiver", "--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("switchboard:"))
+        .expect("error line");
+    assert!(
+        line.contains(&port.to_string()) && line.contains("--listen"),
+        "{line}"
+    );
+
+    let output = switchboard(dir.path())
+        .args(["serve", "--receiver-listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("--receiver-listen"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn flags_beat_environment_which_beats_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        "database_url = \"sqlite://from-file.db\"\n",
+    )
+    .expect("write");
+    let run = |env: Option<&str>, flag: Option<&str>| {
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(dir.path())
+            .env_remove("SWITCHBOARD_DATABASE_URL")
+            .args(["tokens", "add", "t"]);
+        if let Some(env) = env {
+            command.env("SWITCHBOARD_DATABASE_URL", env);
+        }
+        if let Some(flag) = flag {
+            command.args(["--database-url", flag]);
+        }
+        assert!(command.output().expect("run").status.success());
+    };
+    run(None, None);
+    assert!(dir.path().join("from-file.db").exists());
+    run(Some("sqlite://from-env.db"), None);
+    assert!(dir.path().join("from-env.db").exists());
+    run(Some("sqlite://from-env2.db"), Some("sqlite://from-flag.db"));
+    assert!(dir.path().join("from-flag.db").exists() && !dir.path().join("from-env2.db").exists());
+
+    std::fs::write(dir.path().join("switchboard.toml"), "databse_url = 1\n").expect("write");
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["tokens", "list"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("databse_url"));
+}
+
+#[test]
+fn sigterm_stops_the_receiver_gracefully() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, _url) = start_receiver(dir.path());
+    let status = Command::new("kill")
+        .args(["-TERM", &child.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let status = wait_for_exit(&mut child.child, Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn bot_tokens_are_listed_without_secrets_and_can_be_revoked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = add_bot(dir.path(), "page-9");
+    assert!(token.starts_with("sbb_") && token.len() > 40);
+    let list = switchboard(dir.path())
+        .args(["bots", "list"])
+        .output()
+        .expect("list");
+    let listing = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listing.contains("page-9") && !listing.contains(&token[4..]),
+        "{listing}"
+    );
+    let revoke = switchboard(dir.path())
+        .args(["bots", "revoke", "1"])
+        .output()
+        .expect("revoke");
+    assert!(revoke.status.success());
+    let again = switchboard(dir.path())
+        .args(["bots", "revoke", "1"])
+        .output()
+        .expect("revoke");
+    assert!(!again.status.success());
+    for file in ["sb.db", "sb.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{file} holds the token in plain text"
+        );
+    }
+}

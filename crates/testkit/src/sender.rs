@@ -1,0 +1,155 @@
+//! The receiver and the sender on port 0 over one store with an admin, as `switchboard serve` runs
+//! them: what the sender's tests drive.
+
+use crate::http::Api;
+use crate::{TempStore, bot_token, roles};
+use serde_json::json;
+use std::time::Duration;
+use switchboard_sender::SenderOptions;
+use switchboard_sioclient::Client;
+use switchboard_storage::{AccountKind, Store};
+use switchboard_web::Shutdown;
+use tempfile::TempDir;
+
+pub use crate::ADMIN_PASSWORD;
+
+/// The console's origin, the one page in the sender's CORS allowlist.
+pub const CONSOLE_ORIGIN: &str = "http://127.0.0.1:8000";
+
+/// Dereferences to the sender's [`Api`]: `call` and `login` go to the sender.
+pub struct TestSystem {
+    pub receiver: String,
+    pub sender: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    api: Api,
+    shutdown: Shutdown,
+}
+
+impl TestSystem {
+    /// With commands polled every 200 ms.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(SenderOptions {
+            command_poll: Duration::from_millis(200),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn spawn_with(options: SenderOptions) -> Self {
+        let TempStore { store, cipher, dir } = TempStore::with_admin().await;
+        let shutdown = Shutdown::new();
+        let feed = roles::feed(&store, &shutdown).await.expect("feed");
+        let receiver = roles::receiver(&store, &feed, roles::any_port(), &[])
+            .await
+            .expect("receiver");
+        let sender = roles::sender(
+            &store,
+            &feed,
+            &cipher,
+            options,
+            roles::any_port(),
+            &[CONSOLE_ORIGIN.to_owned()],
+        )
+        .await
+        .expect("sender");
+        let grace = Duration::from_secs(5);
+        let sender = roles::serve(sender, &shutdown, grace).expect("serve");
+        let api = Api::new(&sender);
+        Self {
+            receiver: roles::serve(receiver, &shutdown, grace).expect("serve"),
+            sender,
+            store,
+            http: api.http.clone(),
+            dir,
+            api,
+            shutdown,
+        }
+    }
+
+    pub async fn admin(&self) -> String {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user with `role` through the API and logs them in.
+    pub async fn user(&self, username: &str, role: &str) -> String {
+        let admin = self.admin().await;
+        let password = format!("{username} password 123");
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/users",
+                Some(&admin),
+                Some(json!({"username": username, "role": role, "password": password})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        self.login(username, &password).await
+    }
+
+    /// Creates the account (if new) and a bot token for it.
+    pub async fn bot(&self, account: &str) -> String {
+        bot_token(&self.store, account, "Shop", AccountKind::Page).await
+    }
+
+    /// A customer message arrives through the receiver; returns its conversation's id.
+    pub async fn incoming(
+        &self,
+        bot: &str,
+        account: &str,
+        id: &str,
+        thread: &str,
+        text: &str,
+    ) -> i64 {
+        let body = json!({"user_id_chat": account, "messages": [{
+            "message_id": id,
+            "conversation": {"thread_id": thread, "participant_id": format!("p-{thread}"), "participant_name": "Đỗ Thu Trang"},
+            "direction": "in", "text": text, "sent_at": switchboard_domain::UnixMillis::now().0 as f64 / 1000.0
+        }]});
+        let receiver = Api {
+            url: self.receiver.clone(),
+            http: self.http.clone(),
+        };
+        let (status, answer) = receiver
+            .call("POST", "/api/bot/new_messages", Some(bot), Some(body))
+            .await;
+        assert!((200..300).contains(&status), "{status}: {answer}");
+        let page = self
+            .store
+            .conversations(account, Default::default(), None, 200)
+            .await
+            .expect("conversations");
+        page.items
+            .iter()
+            .find(|c| c.thread_id == thread)
+            .map(|c| c.id)
+            .expect("conversation")
+    }
+
+    /// A Socket.IO connection to the sender with `token` in the handshake.
+    pub async fn socket(&self, token: &str) -> Client {
+        Client::connect(&self.sender, &json!({"token": token}), "")
+            .await
+            .expect("socket")
+    }
+
+    /// The database's bytes on disk.
+    pub fn db_bytes(&self) -> Vec<u8> {
+        crate::db_bytes(&self.dir)
+    }
+}
+
+impl std::ops::Deref for TestSystem {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Drop for TestSystem {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
