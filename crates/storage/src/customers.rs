@@ -194,14 +194,6 @@ mod tests {
     use switchboard_domain::customer::CustomerIn;
     use switchboard_domain::phone;
 
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-            .await
-            .expect("open");
-        (dir, store)
-    }
-
     fn fields(name: &str, phones: &[&str]) -> CustomerFields {
         CustomerIn {
             full_name: Some(name.into()),
@@ -214,7 +206,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_spelling_of_a_number_finds_the_customer() {
-        let (_dir, store) = store().await;
+        let (_dir, store) = crate::temp_store().await;
         let an = store
             .create_customer(fields("Nguyễn Văn An", &["0912 345 678"]))
             .await
@@ -252,7 +244,7 @@ mod tests {
 
     #[tokio::test]
     async fn edits_replace_numbers_and_keep_the_rest() {
-        let (_dir, store) = store().await;
+        let (_dir, store) = crate::temp_store().await;
         let c = store
             .create_customer(fields("Lê Thị Hoa", &["0912345678", "0283 822 1234"]))
             .await
@@ -280,7 +272,7 @@ mod tests {
     #[tokio::test]
     async fn conversations_are_linked_once() {
         use switchboard_domain::ingest::{Batch, Direction, NewMessage};
-        let (_dir, store) = store().await;
+        let (_dir, store) = crate::temp_store().await;
         store
             .ensure_account("page1", "", crate::AccountKind::Page)
             .await

@@ -131,10 +131,7 @@ mod tests {
     use switchboard_domain::ingest::{Registration, StatusUpdate};
 
     async fn store_with_events(n: usize) -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-            .await
-            .expect("open");
+        let (dir, store) = crate::temp_store().await;
         store
             .ensure_account("a", "", AccountKind::Page)
             .await

@@ -303,7 +303,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::{AccountKind, StorageError, Store};
+    use crate::{AccountKind, StorageError};
     use switchboard_domain::UnixMillis;
     use switchboard_domain::ingest::{Batch, Direction, NewMessage};
 
@@ -329,10 +329,7 @@ mod tests {
 
     #[tokio::test]
     async fn units_committed_together_fail_alone() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-            .await
-            .expect("open");
+        let (_dir, store) = crate::temp_store().await;
         store
             .ensure_account("page1", "", AccountKind::Page)
             .await

@@ -52,3 +52,13 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// Where the embedded database lives when nothing else is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchboard.db";
+
+/// A store on a fresh file in a temporary folder, for this crate's tests; the folder goes with the guard.
+#[cfg(test)]
+pub(crate) async fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .expect("open");
+    (dir, store)
+}

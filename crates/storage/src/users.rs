@@ -234,17 +234,9 @@ pub(crate) fn session_principal(tx: &Tx<'_>, token_hash: &str) -> Result<Option<
 mod tests {
     use super::*;
 
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-            .await
-            .expect("open");
-        (dir, store)
-    }
-
     #[tokio::test]
     async fn login_checks_the_password_and_sessions_end() {
-        let (_dir, store) = store().await;
+        let (_dir, store) = crate::temp_store().await;
         store
             .create_user("lan", "Lan", Role::Agent, "correct horse battery".into())
             .await
@@ -288,7 +280,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_admin_stays() {
-        let (_dir, store) = store().await;
+        let (_dir, store) = crate::temp_store().await;
         let admin = store
             .create_user("admin", "", Role::Admin, "admin password 1".into())
             .await

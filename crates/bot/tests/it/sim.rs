@@ -295,6 +295,13 @@ async fn a_damaged_item_is_set_aside_and_the_rest_still_arrives_in_order() {
             "tin 1", "tin 2", "tin 3", "tin 4", "tin 5", "tin 6", "tin 7"
         ]
     );
+    // The receiver stores a batch before the bot hears its answer: wait for the bot to clear from its
+    // spool what was acknowledged, then check that nothing else is left once it stopped.
+    let watching = Spool::open(&system.spool_path()).expect("spool");
+    eventually(10, "the spool to keep only the damaged item", || async {
+        (watching.counts().await.ok()? == (0, 1)).then_some(())
+    })
+    .await;
     stop.trigger();
     bot.await.expect("join").expect("stopped");
     let counts = Spool::open(&system.spool_path())

@@ -2,14 +2,6 @@ use super::*;
 use crate::{StorageError, Store};
 use switchboard_domain::EventKind;
 
-async fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .expect("open");
-    (dir, store)
-}
-
 async fn available_agent(store: &Store, name: &str) -> Agent {
     let agent = store
         .create_agent(NewAgent {
@@ -47,7 +39,7 @@ fn accepted(outcome: NewCallOutcome) -> (Call, Effects) {
 
 #[tokio::test]
 async fn a_call_rings_at_the_longest_idle_agent_with_the_seeds_payload() {
-    let (_dir, store) = store().await;
+    let (_dir, store) = crate::temp_store().await;
     let first = available_agent(&store, "Agent Một").await;
     available_agent(&store, "Agent Hai").await;
     let customer = store
@@ -97,7 +89,7 @@ async fn a_call_rings_at_the_longest_idle_agent_with_the_seeds_payload() {
 
 #[tokio::test]
 async fn the_first_answer_wins_and_the_log_keeps_times() {
-    let (_dir, store) = store().await;
+    let (_dir, store) = crate::temp_store().await;
     let one = available_agent(&store, "Một").await;
     let two = available_agent(&store, "Hai").await;
     accepted(
@@ -144,7 +136,7 @@ async fn the_first_answer_wins_and_the_log_keeps_times() {
 
 #[tokio::test]
 async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
-    let (_dir, store) = store().await;
+    let (_dir, store) = crate::temp_store().await;
     let one = available_agent(&store, "Một").await;
     let two = available_agent(&store, "Hai").await;
     let away = available_agent(&store, "Ba").await;
@@ -210,7 +202,7 @@ async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
 
 #[tokio::test]
 async fn blocked_and_repeated_calls() {
-    let (_dir, store) = store().await;
+    let (_dir, store) = crate::temp_store().await;
     store
         .block_number("+84911111111", "spam")
         .await
@@ -245,7 +237,7 @@ async fn blocked_and_repeated_calls() {
 
 #[tokio::test]
 async fn the_call_log_filters_by_number_agent_and_missed() {
-    let (_dir, store) = store().await;
+    let (_dir, store) = crate::temp_store().await;
     let one = available_agent(&store, "Một").await;
     for (id, from) in [
         ("A", "0912345678"),

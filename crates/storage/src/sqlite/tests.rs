@@ -203,10 +203,7 @@ async fn database_files_are_private() {
 
 #[tokio::test]
 async fn a_full_disk_refuses_writes_with_a_reason_and_recovers() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .expect("open");
+    let (_dir, store) = crate::temp_store().await;
     store
         .write(|tx| tx.execute("CREATE TABLE blobs (data BLOB)", args![]))
         .await
@@ -249,10 +246,7 @@ async fn a_full_disk_refuses_writes_with_a_reason_and_recovers() {
 
 #[tokio::test]
 async fn a_database_file_removed_while_running_takes_no_more_writes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .expect("open");
+    let (_dir, store) = crate::temp_store().await;
     store
         .write(|tx| tx.execute("CREATE TABLE t (x)", args![]))
         .await
