@@ -2,7 +2,7 @@
 //! time. Cursors are opaque to clients: pass back `next_cursor` to get the next (older) page.
 
 use crate::events::append;
-use crate::sql::{Row, Tx, args};
+use crate::sql::{Row, ToValue, Tx, args};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::Value;
@@ -92,7 +92,7 @@ pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<(i64, i64)> {
     ))
 }
 
-pub(crate) fn page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> (i64, i64)) -> Page<T> {
+fn page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> (i64, i64)) -> Page<T> {
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
         items.last().map(|last| {
@@ -103,6 +103,22 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> (i64,
         None
     };
     Page { items, next_cursor }
+}
+
+/// One page of a list, newest first: `sql` selects the rows past the cursor in order, without a
+/// LIMIT; one row more than `limit` is read to know whether another page follows.
+pub(crate) fn page_of<T>(
+    tx: &Tx<'_>,
+    sql: &str,
+    args: &[&dyn ToValue],
+    limit: usize,
+    map: impl FnMut(&Row<'_>) -> Result<T>,
+    key: impl Fn(&T) -> (i64, i64),
+) -> Result<Page<T>> {
+    // The LIMIT goes in the text, not bound: SQLite prepares a statement with a bound LIMIT again at
+    // every use.
+    let items = tx.rows(&format!("{sql} LIMIT {}", limit + 1), args, map)?;
+    Ok(page(items, limit, key))
 }
 
 pub(crate) fn like_pattern(text: &str) -> String {
@@ -221,7 +237,8 @@ impl Store {
         self.read_long(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
             let search = filter.search.as_deref().filter(|s| !s.trim().is_empty()).map(like_pattern);
-            let items = tx.rows(
+            page_of(
+                tx,
                 &format!(
                 "SELECT {CONVERSATION_COLUMNS} FROM conversations c
                  WHERE c.account_id = ?1
@@ -229,13 +246,13 @@ impl Store {
                    AND (?4 = 0 OR c.unread_count > 0)
                    AND (?5 IS NULL OR c.participant_name LIKE ?5 ESCAPE '\\' OR c.last_message_text LIKE ?5 ESCAPE '\\'
                         OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ?5 ESCAPE '\\'))
-                 ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {}",
-                limit + 1
+                 ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC"
                 ),
                 args![account, before_at, before_id, filter.unread_only, search],
+                limit,
                 conversation_from_row,
-            )?;
-            Ok(page(items, limit, |c| (c.last_message_at.map_or(0, |t| t.0), c.id)))
+                |c| (c.last_message_at.map_or(0, |t| t.0), c.id),
+            )
         })
         .await
     }
@@ -273,17 +290,18 @@ impl Store {
         let limit = limit.clamp(1, MAX_PAGE);
         self.read(move |tx| {
             conversation(tx, conversation_id)?;
-            let items = tx.rows(
+            page_of(
+                tx,
                 &format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1
-                   AND (sent_at < ?2 OR (sent_at = ?2 AND id < ?3))
-                 ORDER BY sent_at DESC, id DESC LIMIT {}",
-                    limit + 1
+                       AND (sent_at < ?2 OR (sent_at = ?2 AND id < ?3))
+                     ORDER BY sent_at DESC, id DESC"
                 ),
                 args![conversation_id, before_at, before_id],
+                limit,
                 message_from_row,
-            )?;
-            Ok(page(items, limit, |m| (m.sent_at.0, m.id)))
+                |m| (m.sent_at.0, m.id),
+            )
         })
         .await
     }
@@ -298,22 +316,25 @@ impl Store {
         let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
         self.read(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
-            let items = tx.rows(&format!(
+            page_of(
+                tx,
                 "SELECT id, platform_notification_id, kind, text, link, occurred_at FROM notifications
                  WHERE account_id = ?1 AND (occurred_at < ?2 OR (occurred_at = ?2 AND id < ?3))
-                 ORDER BY occurred_at DESC, id DESC LIMIT {}",
-                limit + 1
-            ), args![account, before_at, before_id], |r| {
-                Ok(NotificationView {
-                    id: r.get(0)?,
-                    notification_id: r.get(1)?,
-                    kind: r.get(2)?,
-                    text: r.get(3)?,
-                    link: r.get(4)?,
-                    occurred_at: r.get(5)?,
-                })
-            })?;
-            Ok(page(items, limit, |n| (n.occurred_at.0, n.id)))
+                 ORDER BY occurred_at DESC, id DESC",
+                args![account, before_at, before_id],
+                limit,
+                |r| {
+                    Ok(NotificationView {
+                        id: r.get(0)?,
+                        notification_id: r.get(1)?,
+                        kind: r.get(2)?,
+                        text: r.get(3)?,
+                        link: r.get(4)?,
+                        occurred_at: r.get(5)?,
+                    })
+                },
+                |n| (n.occurred_at.0, n.id),
+            )
         })
         .await
     }
@@ -328,16 +349,16 @@ impl Store {
         let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
         self.read(move |tx| {
             let account = account_id(tx, &user_id_chat)?;
-            let items = tx.rows(
+            page_of(
+                tx,
                 &format!(
-                    "SELECT {POST_COLUMNS} FROM posts p
-                 WHERE p.account_id = ?1 AND p.id < ?2 ORDER BY p.id DESC LIMIT {}",
-                    limit + 1
+                    "SELECT {POST_COLUMNS} FROM posts p WHERE p.account_id = ?1 AND p.id < ?2 ORDER BY p.id DESC"
                 ),
                 args![account, before_id],
+                limit,
                 post_from_row,
-            )?;
-            Ok(page(items, limit, |p| (p.id, p.id)))
+                |p| (p.id, p.id),
+            )
         })
         .await
     }

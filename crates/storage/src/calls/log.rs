@@ -56,7 +56,8 @@ impl Store {
                 .as_deref()
                 .filter(|d| !d.is_empty())
                 .map(|d| format!("%{d}%"));
-            let items = tx.rows(
+            let page = crate::inbox::page_of(
+                tx,
                 &format!(
                     "SELECT {CALL_COLUMNS}, id FROM calls
                  WHERE (started_at < ?1 OR (started_at = ?1 AND id < ?2))
@@ -64,8 +65,7 @@ impl Store {
                    AND (?5 IS NULL OR answered_by = ?5 OR offered_agent_id = ?5)
                    AND (?6 IS NULL OR caller_normalized LIKE ?6)
                    AND (?7 IS NULL OR missed = ?7)
-                 ORDER BY started_at DESC, id DESC LIMIT {}",
-                    limit + 1
+                 ORDER BY started_at DESC, id DESC"
                 ),
                 args![
                     before.0,
@@ -76,9 +76,10 @@ impl Store {
                     digits,
                     filter.missed
                 ],
+                limit,
                 |r| Ok((call_from_row(r)?.0, r.get::<i64>(16)?)),
+                |(call, id)| (call.start_time.0, *id),
             )?;
-            let page = crate::inbox::page(items, limit, |(call, id)| (call.start_time.0, *id));
             Ok(crate::Page {
                 items: page.items.into_iter().map(|(call, _)| call).collect(),
                 next_cursor: page.next_cursor,

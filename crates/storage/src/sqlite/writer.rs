@@ -155,11 +155,18 @@ pub(super) fn write_loop(
         };
         let first = match first {
             ToWriter::Work(job) => job,
-            ToWriter::Checkpoint(mode, done) => {
+            ToWriter::Checkpoint(mode, None) => {
                 checkpoint(&conn, mode, CHECKPOINT_WAIT);
-                if let Some(done) = done {
-                    let _ = done.send(());
-                }
+                continue;
+            }
+            // Someone waits for it (a clean stop): worth waiting for the checkpointer's own pass and
+            // for readers, on a machine so busy that they take longer than a routine checkpoint waits.
+            ToWriter::Checkpoint(mode, Some(done)) => {
+                let deadline = std::time::Instant::now() + HARD_CHECKPOINT_WAIT;
+                while !checkpoint(&conn, mode, CHECKPOINT_WAIT)
+                    && std::time::Instant::now() < deadline
+                {}
+                let _ = done.send(());
                 continue;
             }
         };
@@ -217,8 +224,8 @@ fn wal_file_size(path: &Path) -> u64 {
 }
 
 /// Runs a checkpoint on the writer's connection, between transactions, waiting at most `wait` for
-/// readers.
-fn checkpoint(conn: &Connection, mode: Checkpoint, wait: std::time::Duration) {
+/// readers. True when it completed.
+fn checkpoint(conn: &Connection, mode: Checkpoint, wait: std::time::Duration) -> bool {
     let started = std::time::Instant::now();
     let _ = conn.busy_timeout(wait);
     let result = conn.query_row(mode.sql(), [], |r| {
@@ -226,14 +233,20 @@ fn checkpoint(conn: &Connection, mode: Checkpoint, wait: std::time::Duration) {
     });
     let _ = conn.busy_timeout(BUSY_TIMEOUT);
     match result {
-        Ok((busy, wal_pages)) => tracing::debug!(
-            ?mode,
-            completed = busy == 0,
-            wal_pages,
-            took_ms = started.elapsed().as_millis() as u64,
-            "WAL checkpoint"
-        ),
-        Err(error) => tracing::warn!(?mode, %error, "WAL checkpoint failed; will retry"),
+        Ok((busy, wal_pages)) => {
+            tracing::debug!(
+                ?mode,
+                completed = busy == 0,
+                wal_pages,
+                took_ms = started.elapsed().as_millis() as u64,
+                "WAL checkpoint"
+            );
+            busy == 0
+        }
+        Err(error) => {
+            tracing::warn!(?mode, %error, "WAL checkpoint failed; will retry");
+            false
+        }
     }
 }
 
