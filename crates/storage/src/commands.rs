@@ -78,7 +78,6 @@ fn post_event(tx: &Tx<'_>, account: (i64, &str), view: &PostView) -> Result<i64>
     )
 }
 
-/// Queues a send of an existing outgoing message row (new or retried) and returns the command id.
 /// Queues a send of an outgoing message row (new or retried) and returns the command id.
 fn command_for_message(
     tx: &Tx<'_>,
