@@ -163,7 +163,9 @@ pub(super) fn write_loop(
             // for readers, on a machine so busy that they take longer than a routine checkpoint waits.
             ToWriter::Checkpoint(mode, Some(done)) => {
                 let deadline = std::time::Instant::now() + HARD_CHECKPOINT_WAIT;
-                while !checkpoint(&conn, mode, CHECKPOINT_WAIT)
+                // Only a checkpoint kept waiting by readers is tried again; one that failed (an I/O
+                // error, say) would fail the same way, and was logged once.
+                while checkpoint(&conn, mode, CHECKPOINT_WAIT) == CheckpointEnd::Busy
                     && std::time::Instant::now() < deadline
                 {}
                 let _ = done.send(());
@@ -224,8 +226,8 @@ fn wal_file_size(path: &Path) -> u64 {
 }
 
 /// Runs a checkpoint on the writer's connection, between transactions, waiting at most `wait` for
-/// readers. True when it completed.
-fn checkpoint(conn: &Connection, mode: Checkpoint, wait: std::time::Duration) -> bool {
+/// readers.
+fn checkpoint(conn: &Connection, mode: Checkpoint, wait: std::time::Duration) -> CheckpointEnd {
     let started = std::time::Instant::now();
     let _ = conn.busy_timeout(wait);
     let result = conn.query_row(mode.sql(), [], |r| {
@@ -241,13 +243,26 @@ fn checkpoint(conn: &Connection, mode: Checkpoint, wait: std::time::Duration) ->
                 took_ms = started.elapsed().as_millis() as u64,
                 "WAL checkpoint"
             );
-            busy == 0
+            if busy == 0 {
+                CheckpointEnd::Completed
+            } else {
+                CheckpointEnd::Busy
+            }
         }
         Err(error) => {
             tracing::warn!(?mode, %error, "WAL checkpoint failed; will retry");
-            false
+            CheckpointEnd::Failed
         }
     }
+}
+
+/// How a checkpoint ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckpointEnd {
+    Completed,
+    /// Readers (or the checkpointer's own pass) kept it from finishing within its wait.
+    Busy,
+    Failed,
 }
 
 /// How a group's transaction ended, as every unit in it is answered.
