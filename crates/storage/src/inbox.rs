@@ -2,7 +2,7 @@
 //! time. Cursors are opaque to clients: pass back `next_cursor` to get the next (older) page.
 
 use crate::events::append;
-use crate::sql::{Row, ToValue, Tx, args};
+use crate::sql::{Row, ToValue, Tx, args, read_row};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::Value;
@@ -137,17 +137,10 @@ pub(crate) const CONVERSATION_COLUMNS: &str =
      c.last_message_text, c.last_message_direction, c.last_message_at, c.unread_count";
 
 pub(crate) fn conversation_from_row(r: &Row<'_>) -> Result<ConversationView> {
-    Ok(ConversationView {
-        id: r.get(0)?,
-        user_id_chat: r.get(1)?,
-        thread_id: r.get(2)?,
-        participant_id: r.get(3)?,
-        participant_name: r.get(4)?,
-        last_message_text: r.get(5)?,
-        last_message_direction: r.get(6)?,
-        last_message_at: r.get(7)?,
-        unread_count: r.get(8)?,
-    })
+    Ok(read_row!(r => ConversationView {
+        id, user_id_chat, thread_id, participant_id, participant_name, last_message_text,
+        last_message_direction, last_message_at, unread_count,
+    }))
 }
 
 pub(crate) fn conversation(tx: &Tx<'_>, id: i64) -> Result<ConversationView> {
@@ -164,19 +157,10 @@ pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id,
      direction, text, attachments, status, error, sent_at, author_user_id";
 
 pub(crate) fn message_from_row(r: &Row<'_>) -> Result<MessageView> {
-    let attachments: String = r.get(5)?;
-    Ok(MessageView {
-        id: r.get(0)?,
-        conversation_id: r.get(1)?,
-        message_id: r.get(2)?,
-        direction: r.get(3)?,
-        text: r.get(4)?,
-        attachments: serde_json::from_str(&attachments)?,
-        status: r.get(6)?,
-        error: r.get(7)?,
-        sent_at: r.get(8)?,
-        author_user_id: r.get(9)?,
-    })
+    Ok(read_row!(r => MessageView {
+        id, conversation_id, message_id, direction, text, attachments: json, status, error,
+        sent_at, author_user_id,
+    }))
 }
 
 pub(crate) fn message(tx: &Tx<'_>, id: i64) -> Result<MessageView> {
@@ -193,19 +177,10 @@ pub(crate) const POST_COLUMNS: &str =
      p.created_at, p.updated_at, p.author_user_id, p.image_url";
 
 pub(crate) fn post_from_row(r: &Row<'_>) -> Result<PostView> {
-    Ok(PostView {
-        id: r.get(0)?,
-        user_id_chat: r.get(1)?,
-        content: r.get(2)?,
-        status: r.get(3)?,
-        platform_post_id: r.get(4)?,
-        link: r.get(5)?,
-        error: r.get(6)?,
-        created_at: r.get(7)?,
-        updated_at: r.get(8)?,
-        author_user_id: r.get(9)?,
-        image_url: r.get(10)?,
-    })
+    Ok(read_row!(r => PostView {
+        id, user_id_chat, content, status, platform_post_id, link, error, created_at,
+        updated_at, author_user_id, image_url,
+    }))
 }
 
 pub(crate) fn post(tx: &Tx<'_>, id: i64) -> Result<PostView> {
@@ -324,14 +299,9 @@ impl Store {
                 args![account, before_at, before_id],
                 limit,
                 |r| {
-                    Ok(NotificationView {
-                        id: r.get(0)?,
-                        notification_id: r.get(1)?,
-                        kind: r.get(2)?,
-                        text: r.get(3)?,
-                        link: r.get(4)?,
-                        occurred_at: r.get(5)?,
-                    })
+                    Ok(read_row!(r => NotificationView {
+                        id, notification_id, kind, text, link, occurred_at,
+                    }))
                 },
                 |n| (n.occurred_at.0, n.id),
             )

@@ -2,7 +2,7 @@
 
 use crate::accounts::writable;
 use crate::events::append;
-use crate::sql::{Tx, args};
+use crate::sql::{Tx, args, read_row};
 use crate::{Result, Store};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -132,16 +132,10 @@ fn apply_conversation_change(
                        last_message_at, unread_count",
             args![id, change.unread, newest.sent_at.0, newest.preview(), newest.direction.as_str(), now],
             |r| {
-                Ok(ConversationOut {
-                    id: r.get(0)?,
-                    thread_id: r.get(1)?,
-                    participant_id: r.get(2)?,
-                    participant_name: r.get(3)?,
-                    last_message_text: r.get(4)?,
-                    last_message_direction: r.get(5)?,
-                    last_message_at: r.get(6)?,
-                    unread_count: r.get(7)?,
-                })
+                Ok(read_row!(r => ConversationOut {
+                    id, thread_id, participant_id, participant_name, last_message_text,
+                    last_message_direction, last_message_at, unread_count,
+                }))
             },
         )
 }

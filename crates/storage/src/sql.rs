@@ -60,6 +60,21 @@ macro_rules! args {
 }
 pub(crate) use args;
 
+/// A struct read from a row whose columns are its fields, in the order the fields are listed, so
+/// that the list reads like the SELECT it mirrors and no column index is written by hand:
+/// `read_row!(row => User { id, username, role })`. A field stored as JSON text is marked
+/// `field: json`.
+macro_rules! read_row {
+    ($row:expr => $ty:ident { $($field:ident $(: $how:ident)?),+ $(,)? }) => {{
+        let row: &$crate::sql::Row<'_> = $row;
+        let mut column = 0_usize;
+        $ty { $($field: { column += 1; $crate::sql::read_row!(@column row, column - 1 $(, $how)?) }),+ }
+    }};
+    (@column $row:ident, $index:expr) => { $row.get($index)? };
+    (@column $row:ident, $index:expr, json) => { $row.get_json($index)? };
+}
+pub(crate) use read_row;
+
 /// The connection a [`Tx`] runs on.
 enum Engine<'c> {
     Sqlite(&'c rusqlite::Connection),
@@ -87,6 +102,14 @@ impl Row<'_> {
         };
         T::from_value(value).map_err(|Unreadable(reason)| {
             StorageError::Corrupt(format!("column {index}: {reason}"))
+        })
+    }
+
+    /// Column `index` holding JSON text, parsed as `T`.
+    pub(crate) fn get_json<T: serde::de::DeserializeOwned>(&self, index: usize) -> Result<T> {
+        let text: String = self.get(index)?;
+        serde_json::from_str(&text).map_err(|e| {
+            StorageError::Corrupt(format!("column {index}: JSON that does not fit: {e}"))
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Console users, their passwords (argon2id) and their login sessions.
 
-use crate::sql::{Row, Tx, args};
+use crate::sql::{Row, Tx, args, read_row};
 use crate::tokens::{hash_token, random_secret};
 use crate::{Result, StorageError, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -30,14 +30,7 @@ pub struct UserChanges {
 const USER_COLUMNS: &str = "id, username, display_name, role, disabled, created_at";
 
 fn user_from_row(row: &Row<'_>) -> Result<User> {
-    Ok(User {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        display_name: row.get(2)?,
-        role: row.get(3)?,
-        disabled: row.get(4)?,
-        created_at: row.get(5)?,
-    })
+    Ok(read_row!(row => User { id, username, display_name, role, disabled, created_at }))
 }
 
 fn find_user(tx: &Tx<'_>, id: i64) -> Result<User> {

@@ -3,7 +3,7 @@
 use super::routing::route_waiting;
 use super::{Agent, Effects, NewAgent};
 use crate::events::append;
-use crate::sql::{Row, Tx, args};
+use crate::sql::{Row, Tx, args, read_row};
 use crate::{Result, StorageError, Store};
 use serde_json::json;
 use switchboard_domain::routing::{AgentState, AgentStatus};
@@ -12,17 +12,8 @@ use switchboard_domain::{EventKind, UnixMillis};
 const AGENT_COLUMNS: &str = "id, user_id, full_name, status, state, extension, queues, idle_since";
 
 fn agent_from_row(r: &Row<'_>) -> Result<(Agent, i64)> {
-    let queues: String = r.get(6)?;
     Ok((
-        Agent {
-            id: r.get(0)?,
-            user_id: r.get(1)?,
-            full_name: r.get(2)?,
-            status: r.get(3)?,
-            state: r.get(4)?,
-            extension: r.get(5)?,
-            queues: serde_json::from_str(&queues)?,
-        },
+        read_row!(r => Agent { id, user_id, full_name, status, state, extension, queues: json }),
         r.get(7)?,
     ))
 }

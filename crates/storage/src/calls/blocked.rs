@@ -1,6 +1,6 @@
 //! Numbers the call center refuses: a blocked caller's call is turned away before it rings anyone.
 
-use crate::sql::args;
+use crate::sql::{args, read_row};
 use crate::{Result, Store};
 use serde::Serialize;
 use switchboard_domain::UnixMillis;
@@ -30,13 +30,7 @@ impl Store {
             tx.rows(
                 "SELECT number, reason, created_at FROM blocked_numbers ORDER BY number",
                 args![],
-                |r| {
-                    Ok(BlockedNumber {
-                        number: r.get(0)?,
-                        reason: r.get(1)?,
-                        created_at: r.get(2)?,
-                    })
-                },
+                |r| Ok(read_row!(r => BlockedNumber { number, reason, created_at })),
             )
         })
         .await
