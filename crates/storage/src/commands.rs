@@ -78,14 +78,14 @@ fn post_event(tx: &Tx<'_>, account: (i64, &str), view: &PostView) -> Result<i64>
     )
 }
 
-/// Queues a send of an outgoing message row (new or retried) and returns the command id.
-fn command_for_message(
+/// Queues the send of an outgoing message row (new or retried) and announces it.
+fn send_message(
     tx: &Tx<'_>,
-    account: &accounts::Account,
+    account: accounts::Account,
     conversation: &ConversationView,
     message_id: i64,
     text: &str,
-) -> Result<String> {
+) -> Result<QueuedMessage> {
     let command_id = new_command_id()?;
     let command = SendMessageCommand {
         command_id: command_id.clone(),
@@ -105,19 +105,27 @@ fn command_for_message(
         Some(message_id),
         None,
     )?;
-    Ok(command_id)
+    let message = message(tx, message_id)?;
+    let event_id = message_event(tx, (account.id, &account.user_id_chat), &message)?;
+    Ok(QueuedMessage {
+        user_id_chat: account.user_id_chat,
+        message,
+        command_id,
+        event_id,
+    })
 }
 
-fn command_for_post(tx: &Tx<'_>, post_id: i64) -> Result<(String, i64, String)> {
+/// Queues the publication of a post row (new or retried) and announces it.
+fn publish_post(tx: &Tx<'_>, post_id: i64) -> Result<QueuedPost> {
     let view = post(tx, post_id)?;
     let account = accounts::writable(tx, &view.user_id_chat)?;
     let command_id = new_command_id()?;
     let command = PostCommand {
         command_id: command_id.clone(),
-        user_id_chat: view.user_id_chat,
+        user_id_chat: view.user_id_chat.clone(),
         post_id,
-        content: view.content,
-        image_url: view.image_url,
+        content: view.content.clone(),
+        image_url: view.image_url.clone(),
     };
     insert_command(
         tx,
@@ -128,7 +136,22 @@ fn command_for_post(tx: &Tx<'_>, post_id: i64) -> Result<(String, i64, String)> 
         None,
         Some(post_id),
     )?;
-    Ok((command_id, account.id, account.user_id_chat))
+    let event_id = post_event(tx, (account.id, &account.user_id_chat), &view)?;
+    Ok(QueuedPost {
+        post: view,
+        command_id,
+        event_id,
+    })
+}
+
+/// Only what failed is sent again: retrying a queued or sent row would publish it twice.
+fn ensure_failed(what: &str, id: i64, failed: bool, status: &dyn std::fmt::Display) -> Result<()> {
+    if failed {
+        return Ok(());
+    }
+    Err(StorageError::Conflict(format!(
+        "{what} {id} is {status}; only failed {what}s are retried"
+    )))
 }
 
 impl Store {
@@ -157,10 +180,7 @@ impl Store {
                      last_message_at = MAX(COALESCE(last_message_at, 0), ?3), updated_at = ?3 WHERE id = ?1",
                 args![conversation_id, preview, now],
             )?;
-            let command_id = command_for_message(tx, &account, &view, message_id, &text)?;
-            let message = message(tx, message_id)?;
-            let event_id = message_event(tx, (account.id, &account.user_id_chat), &message)?;
-            Ok(QueuedMessage { user_id_chat: account.user_id_chat, message, command_id, event_id })
+            send_message(tx, account, &view, message_id, &text)
         })
         .await
     }
@@ -169,28 +189,19 @@ impl Store {
     pub async fn retry_message(&self, message_id: i64) -> Result<QueuedMessage> {
         self.write(move |tx| {
             let view = message(tx, message_id)?;
-            if view.status != MessageStatus::Failed {
-                return Err(StorageError::Conflict(format!(
-                    "message {message_id} is {}; only failed messages are retried",
-                    view.status
-                )));
-            }
+            ensure_failed(
+                "message",
+                message_id,
+                view.status == MessageStatus::Failed,
+                &view.status,
+            )?;
             tx.execute(
                 "UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1",
                 args![message_id],
             )?;
             let conversation = conversation(tx, view.conversation_id)?;
             let account = accounts::writable(tx, &conversation.user_id_chat)?;
-            let command_id =
-                command_for_message(tx, &account, &conversation, message_id, &view.text)?;
-            let message = message(tx, message_id)?;
-            let event_id = message_event(tx, (account.id, &account.user_id_chat), &message)?;
-            Ok(QueuedMessage {
-                user_id_chat: account.user_id_chat,
-                message,
-                command_id,
-                event_id,
-            })
+            send_message(tx, account, &conversation, message_id, &view.text)
         })
         .await
     }
@@ -205,10 +216,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6) RETURNING id",
                 args![account.id, new.content, PostStatus::Queued, now, author, new.image_url],
             )?;
-            let (command_id, _, _) = command_for_post(tx, post_id)?;
-            let view = post(tx, post_id)?;
-            let event_id = post_event(tx, (account.id, &account.user_id_chat), &view)?;
-            Ok(QueuedPost { post: view, command_id, event_id })
+            publish_post(tx, post_id)
         })
         .await
     }
@@ -216,24 +224,17 @@ impl Store {
     pub async fn retry_post(&self, post_id: i64) -> Result<QueuedPost> {
         self.write(move |tx| {
             let view = post(tx, post_id)?;
-            if view.status != PostStatus::Failed {
-                return Err(StorageError::Conflict(format!(
-                    "post {post_id} is {}; only failed posts are retried",
-                    view.status
-                )));
-            }
+            ensure_failed(
+                "post",
+                post_id,
+                view.status == PostStatus::Failed,
+                &view.status,
+            )?;
             tx.execute(
                 "UPDATE posts SET status = 'queued', error = NULL, updated_at = ?2 WHERE id = ?1",
                 args![post_id, UnixMillis::now()],
             )?;
-            let (command_id, account_id, user_id_chat) = command_for_post(tx, post_id)?;
-            let view = post(tx, post_id)?;
-            let event_id = post_event(tx, (account_id, &user_id_chat), &view)?;
-            Ok(QueuedPost {
-                post: view,
-                command_id,
-                event_id,
-            })
+            publish_post(tx, post_id)
         })
         .await
     }

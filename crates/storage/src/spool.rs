@@ -345,30 +345,20 @@ impl Spool {
     pub async fn customer_last_wrote(&self, customer_id: &str) -> Result<Option<UnixMillis>> {
         let customer_id = customer_id.to_owned();
         self.with(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT last_wrote_at FROM customers WHERE customer_id = ?1",
-                    [customer_id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .map(UnixMillis))
+            let at = lookup(
+                conn,
+                "SELECT last_wrote_at FROM customers WHERE customer_id = ?1",
+                &customer_id,
+            )?;
+            Ok(at.map(UnixMillis))
         })
         .await
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_owned();
-        self.with(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT value FROM driver_state WHERE key = ?1",
-                    [key],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
-        .await
+        self.with(move |conn| lookup(conn, "SELECT value FROM driver_state WHERE key = ?1", &key))
+            .await
     }
 
     pub async fn set(&self, key: &str, value: String) -> Result<()> {
@@ -403,6 +393,15 @@ fn command_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCommand> {
         payload: r.get(2)?,
         state,
     })
+}
+
+/// The one value a keyed `SELECT` finds, if any.
+fn lookup<T: rusqlite::types::FromSql>(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+) -> Result<Option<T>> {
+    Ok(conn.query_row(sql, [key], |r| r.get(0)).optional()?)
 }
 
 fn command(conn: &Connection, command_id: &str) -> Result<Option<StoredCommand>> {

@@ -10,11 +10,7 @@ async fn available_agent(store: &Store, name: &str) -> Agent {
         })
         .await
         .expect("agent");
-    store
-        .set_agent_status(agent.id, AgentStatus::Available)
-        .await
-        .expect("status")
-        .0
+    set_status(store, agent.id, AgentStatus::Available).await.0
 }
 
 fn call(id: &str, from: &str) -> NewCall {
@@ -28,6 +24,18 @@ fn call(id: &str, from: &str) -> NewCall {
         source: "cti".into(),
         agent_id: None,
     }
+}
+
+/// A new inbound call from `from` that the store must accept.
+async fn ring(store: &Store, id: &str, from: &str) -> (Call, Effects) {
+    accepted(store.new_call(call(id, from)).await.expect("call"))
+}
+
+async fn set_status(store: &Store, agent_id: i64, status: AgentStatus) -> (Agent, Effects) {
+    store
+        .set_agent_status(agent_id, status)
+        .await
+        .expect("status")
 }
 
 fn accepted(outcome: NewCallOutcome) -> (Call, Effects) {
@@ -55,12 +63,7 @@ async fn a_call_rings_at_the_longest_idle_agent_with_the_seeds_payload() {
         )
         .await
         .expect("customer");
-    let (ringing, effects) = accepted(
-        store
-            .new_call(call("CALL_1", "+84 912 345 678"))
-            .await
-            .expect("call"),
-    );
+    let (ringing, effects) = ring(&store, "CALL_1", "+84 912 345 678").await;
     assert_eq!(ringing.status.as_str(), "ringing");
     assert_eq!(
         effects.offers,
@@ -92,12 +95,7 @@ async fn the_first_answer_wins_and_the_log_keeps_times() {
     let (_dir, store) = crate::temp_store().await;
     let one = available_agent(&store, "Một").await;
     let two = available_agent(&store, "Hai").await;
-    accepted(
-        store
-            .new_call(call("C1", "0987654321"))
-            .await
-            .expect("call"),
-    );
+    ring(&store, "C1", "0987654321").await;
     let (answered, _) = store.answer_call("C1", two.id).await.expect("answer");
     assert_eq!(
         (answered.status.as_str(), answered.answered_by),
@@ -140,16 +138,8 @@ async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
     let one = available_agent(&store, "Một").await;
     let two = available_agent(&store, "Hai").await;
     let away = available_agent(&store, "Ba").await;
-    store
-        .set_agent_status(away.id, AgentStatus::Away)
-        .await
-        .expect("away");
-    let (_, effects) = accepted(
-        store
-            .new_call(call("C1", "0987654321"))
-            .await
-            .expect("call"),
-    );
+    set_status(&store, away.id, AgentStatus::Away).await;
+    let (_, effects) = ring(&store, "C1", "0987654321").await;
     assert_eq!(effects.offers[0].agent_id, one.id);
     let moved = store
         .ring_timeout(effects.offers[0].clone())
@@ -171,24 +161,13 @@ async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
         Effects::default()
     );
     // Both busy elsewhere: the next call waits, and goes to whoever becomes free first.
-    store
-        .set_agent_status(one.id, AgentStatus::Busy)
-        .await
-        .expect("busy");
-    let (waiting, effects) = accepted(
-        store
-            .new_call(call("C2", "0911111111"))
-            .await
-            .expect("call"),
-    );
+    set_status(&store, one.id, AgentStatus::Busy).await;
+    let (waiting, effects) = ring(&store, "C2", "0911111111").await;
     assert_eq!(
         (waiting.status.as_str(), effects.offers.len()),
         ("queued", 0)
     );
-    let (_, effects) = store
-        .set_agent_status(one.id, AgentStatus::Available)
-        .await
-        .expect("back");
+    let (_, effects) = set_status(&store, one.id, AgentStatus::Available).await;
     assert_eq!(
         effects.offers,
         [Offer {
@@ -216,12 +195,7 @@ async fn blocked_and_repeated_calls() {
             reason: "spam".into()
         }
     );
-    accepted(
-        store
-            .new_call(call("C2", "0922222222"))
-            .await
-            .expect("call"),
-    );
+    ring(&store, "C2", "0922222222").await;
     assert!(matches!(
         store
             .new_call(call("C2", "0922222222"))

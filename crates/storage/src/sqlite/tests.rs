@@ -3,22 +3,14 @@ use crate::sql::args;
 
 #[test]
 fn urls_name_files() {
-    assert_eq!(
-        sqlite_path("sqlite://data/s.db").ok(),
-        Some(PathBuf::from("data/s.db"))
-    );
-    assert_eq!(
-        sqlite_path("sqlite:///tmp/s.db").ok(),
-        Some(PathBuf::from("/tmp/s.db"))
-    );
-    assert_eq!(
-        sqlite_path("sqlite:s.db?mode=rwc").ok(),
-        Some(PathBuf::from("s.db"))
-    );
-    assert_eq!(
-        sqlite_path("plain/file.db").ok(),
-        Some(PathBuf::from("plain/file.db"))
-    );
+    for (url, file) in [
+        ("sqlite://data/s.db", "data/s.db"),
+        ("sqlite:///tmp/s.db", "/tmp/s.db"),
+        ("sqlite:s.db?mode=rwc", "s.db"),
+        ("plain/file.db", "plain/file.db"),
+    ] {
+        assert_eq!(sqlite_path(url).ok(), Some(PathBuf::from(file)), "{url}");
+    }
     assert!(matches!(
         sqlite_path("postgres://x/y"),
         Err(StorageError::UnsupportedUrl(_))
