@@ -13,6 +13,7 @@ mod webhook;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{get, patch, post, put};
+use engine::ConsoleAction;
 use socketioxide::SocketIo;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{StorageError, Store};
@@ -84,8 +85,14 @@ impl RoleShell for CallCenter {
             )
             .route("/api/calls", get(rest::calls))
             .route("/api/calls/{call_id}", get(rest::call))
-            .route("/api/calls/{call_id}/answer", post(rest::answer_call))
-            .route("/api/calls/{call_id}/end", post(rest::end_call))
+            .route(
+                "/api/calls/{call_id}/answer",
+                rest::call_action(ConsoleAction::Answer),
+            )
+            .route(
+                "/api/calls/{call_id}/end",
+                rest::call_action(ConsoleAction::End),
+            )
             .route(
                 "/api/blocked-numbers",
                 get(rest::blocked_numbers).post(rest::block_number),

@@ -6,13 +6,13 @@ use crate::AppState;
 use crate::engine::ConsoleAction;
 use axum::extract::State;
 use axum::response::Response;
+use axum::routing::{MethodRouter, post};
 use serde::Deserialize;
 use switchboard_domain::customer::CustomerIn;
 use switchboard_domain::routing::AgentStatus;
 use switchboard_domain::validation::optional_text;
 use switchboard_domain::{
-    AgentId, CallId, ConversationId, CustomerId, Principal, UnixMillis, UserId, ValidationError,
-    phone,
+    AgentId, CallId, ConversationId, CustomerId, UnixMillis, UserId, ValidationError, phone,
 };
 use switchboard_storage::{AgentChanges, CallFilter, NewAgent};
 use switchboard_web::{
@@ -355,38 +355,21 @@ pub async fn call(
     Ok(ok(state.engine.store().call(call_id.as_str()).await?))
 }
 
-/// A socket action on the call in the path, for clients without a socket.
-async fn call_action(
-    state: &AppState,
-    principal: &Principal,
-    action: ConsoleAction,
-    call_id: CallId,
-    mut body: serde_json::Value,
-) -> Result<Response, ApiError> {
-    if let Some(object) = body.as_object_mut() {
-        object.insert("callId".into(), call_id.into_string().into());
-    }
-    Ok(ok(state.engine.act(principal, action, &body).await?))
-}
-
-/// `POST /api/calls/{callId}/answer {agentId?}`: as `answer_call`.
-pub async fn answer_call(
-    State(state): State<AppState>,
-    Console(principal): Console,
-    Id(call_id): Id<CallId>,
-    JsonBody(body): JsonBody<serde_json::Value>,
-) -> Result<Response, ApiError> {
-    call_action(&state, &principal, ConsoleAction::Answer, call_id, body).await
-}
-
-/// `POST /api/calls/{callId}/end {endReason?}`: as `end_call`.
-pub async fn end_call(
-    State(state): State<AppState>,
-    Console(principal): Console,
-    Id(call_id): Id<CallId>,
-    JsonBody(body): JsonBody<serde_json::Value>,
-) -> Result<Response, ApiError> {
-    call_action(&state, &principal, ConsoleAction::End, call_id, body).await
+/// `POST /api/calls/{callId}/answer {agentId?}` and `POST /api/calls/{callId}/end {endReason?}`: the
+/// socket action (`answer_call`, `end_call`) on the call in the path, for clients without a socket.
+pub fn call_action(action: ConsoleAction) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              Console(principal): Console,
+              Id(call_id): Id<CallId>,
+              JsonBody(mut body): JsonBody<serde_json::Value>| async move {
+            if let Some(object) = body.as_object_mut() {
+                object.insert("callId".into(), call_id.into_string().into());
+            }
+            let outcome = state.engine.act(&principal, action, &body).await?;
+            Ok::<_, ApiError>(ok(outcome))
+        },
+    )
 }
 
 pub async fn blocked_numbers(

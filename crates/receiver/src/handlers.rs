@@ -19,6 +19,12 @@ impl BotsOnly for Ingest {
 
 type Bot = switchboard_web::Bot<Ingest>;
 
+/// Names the account in the request's span, then refuses a bot that pushes for another account.
+fn check_account(bot: &Bot, account: &str) -> Result<(), ApiError> {
+    tracing::Span::current().record("account", account);
+    bot.may_write_for(account)
+}
+
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn register(
     State(state): State<AppState>,
@@ -26,8 +32,7 @@ pub async fn register(
     JsonBody(body): JsonBody<RegisterIn>,
 ) -> Result<Response, ApiError> {
     let registration = body.validate()?;
-    tracing::Span::current().record("account", registration.account.as_str());
-    bot.may_write_for(&registration.account)?;
+    check_account(&bot, &registration.account)?;
     let account = registration.account.clone();
     let event_id = state.store.register_bot(registration).await?;
     state.feed.notify();
@@ -48,10 +53,8 @@ where
     F: FnOnce(Store, Batch<T>) -> Fut,
     Fut: Future<Output = Result<IngestOutcome, StorageError>>,
 {
-    tracing::Span::current()
-        .record("account", batch.account.as_str())
-        .record("items", batch.items.len());
-    bot.may_write_for(&batch.account)?;
+    tracing::Span::current().record("items", batch.items.len());
+    check_account(bot, &batch.account)?;
     let outcome = store(state.store, batch).await?;
     if outcome.event_id.is_some() {
         state.feed.notify();
@@ -90,8 +93,7 @@ pub async fn status_update(
     JsonBody(body): JsonBody<StatusUpdateIn>,
 ) -> Result<Response, ApiError> {
     let update = body.validate()?;
-    tracing::Span::current().record("account", update.account.as_str());
-    bot.may_write_for(&update.account)?;
+    check_account(&bot, &update.account)?;
     let (account, status) = (update.account.clone(), update.status);
     let event_id = state.store.update_bot_status(update).await?;
     state.feed.notify();

@@ -114,6 +114,14 @@ fn kind(value: Option<&str>) -> Result<Option<AccountKind>, ValidationError> {
         .transpose()
 }
 
+/// An account's name follows the rules of a display name, but an error names the body's `name` field.
+fn account_name(value: &str) -> Result<String, ValidationError> {
+    outbound::display_name(value).map_err(|e| ValidationError {
+        field: "name".into(),
+        ..e
+    })
+}
+
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn create_account(
     State(state): State<AppState>,
@@ -124,12 +132,7 @@ pub async fn create_account(
     tracing::Span::current().record("account", user_id_chat.as_str());
     let new = NewAccount {
         user_id_chat,
-        name: outbound::display_name(body.name.as_deref().unwrap_or_default()).map_err(|e| {
-            ValidationError {
-                field: "name".into(),
-                ..e
-            }
-        })?,
+        name: account_name(body.name.as_deref().unwrap_or_default())?,
         kind: kind(body.kind.as_deref())?.unwrap_or(AccountKind::Page),
         credentials: body.credentials,
     };
@@ -145,15 +148,7 @@ pub async fn update_account(
     JsonBody(body): JsonBody<AccountPatchIn>,
 ) -> Result<Response, ApiError> {
     let changes = AccountChanges {
-        name: body
-            .name
-            .as_deref()
-            .map(outbound::display_name)
-            .transpose()
-            .map_err(|e| ValidationError {
-                field: "name".into(),
-                ..e
-            })?,
+        name: body.name.as_deref().map(account_name).transpose()?,
         kind: kind(body.kind.as_deref())?,
         enabled: body.enabled,
         credentials: body.credentials,

@@ -132,6 +132,13 @@ pub async fn posts(
     Ok(ok(page))
 }
 
+/// A command was queued for `account`'s bot: consoles hear of it, and the account's delivery tasks
+/// wake to send it.
+fn announce_queued(state: &AppState, account: &str) {
+    state.feed.notify();
+    state.bots.wake_account(account);
+}
+
 #[tracing::instrument(skip_all, fields(conversation_id))]
 pub async fn send_message(
     State(state): State<AppState>,
@@ -144,8 +151,7 @@ pub async fn send_message(
         .store
         .queue_message(conversation_id, text, principal.user_id())
         .await?;
-    state.feed.notify();
-    state.bots.wake_account(&queued.user_id_chat);
+    announce_queued(&state, &queued.user_id_chat);
     Ok(ok(queued))
 }
 
@@ -155,8 +161,7 @@ pub async fn retry_message(
     Id(message_id): Id<MessageId>,
 ) -> Result<Response, ApiError> {
     let queued = state.store.retry_message(message_id.get()).await?;
-    state.feed.notify();
-    state.bots.wake_account(&queued.user_id_chat);
+    announce_queued(&state, &queued.user_id_chat);
     Ok(ok(queued))
 }
 
@@ -170,8 +175,7 @@ pub async fn post_to_facebook(
     tracing::Span::current().record("account", new.user_id_chat.as_str());
     let account = new.user_id_chat.clone();
     let queued = state.store.queue_post(new, principal.user_id()).await?;
-    state.feed.notify();
-    state.bots.wake_account(&account);
+    announce_queued(&state, &account);
     Ok(ok(queued))
 }
 
@@ -181,7 +185,6 @@ pub async fn retry_post(
     Id(post_id): Id<PostId>,
 ) -> Result<Response, ApiError> {
     let queued = state.store.retry_post(post_id.get()).await?;
-    state.feed.notify();
-    state.bots.wake_account(&queued.post.user_id_chat);
+    announce_queued(&state, &queued.post.user_id_chat);
     Ok(ok(queued))
 }

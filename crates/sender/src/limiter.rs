@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -97,6 +97,14 @@ fn wait_after(failures_past_free: u32) -> Duration {
 }
 
 impl LoginLimiter {
+    /// The counts and known places, even after a panic elsewhere poisoned the lock: they only slow
+    /// logins down, and a stale count must not stop everyone from logging in.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Counts an attempt for `username` (already normalised) from `address` with the device cookie
     /// `device`; `Err(seconds to wait)` when it must wait.
     pub fn attempt(
@@ -107,10 +115,7 @@ impl LoginLimiter {
     ) -> Result<Attempt, u64> {
         let now = Instant::now();
         let address = switchboard_web::limits::limit_key(address);
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.state();
         if state.failures.len() >= MAX_ENTRIES {
             state
                 .failures
@@ -172,10 +177,7 @@ impl LoginLimiter {
     pub fn succeeded(&self, attempt: Attempt, address: IpAddr, device: &str) {
         let now = Instant::now();
         let address = switchboard_web::limits::limit_key(address);
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.state();
         for key in attempt.keys {
             state.failures.remove(&key);
         }
@@ -237,7 +239,7 @@ mod tests {
             let attempt = limiter.attempt("lan", ip(i), None).expect("attempt");
             limiter.succeeded(attempt, ip(i), &format!("device-{i}"));
         }
-        let state = limiter.state.lock().expect("lock");
+        let state = limiter.state();
         assert_eq!(state.known.len(), 1);
         assert_eq!(state.known["lan"].len(), KNOWN_PER_USER);
         drop(state);

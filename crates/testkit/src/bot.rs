@@ -10,7 +10,9 @@ use std::time::Duration;
 use switchboard_bot::{Backoff, BotConfig, BotError, Driver};
 use switchboard_realtime::EventFeed;
 use switchboard_sender::SenderOptions;
-use switchboard_storage::{AccountKind, Cipher, ConversationFilter, MessageView, PostView, Store};
+use switchboard_storage::{
+    Account, AccountKind, Cipher, ConversationFilter, MessageView, PostView, Spool, Store,
+};
 use switchboard_web::Shutdown;
 
 /// The account the bot is for.
@@ -94,6 +96,11 @@ impl System {
         self.dir.path().join("bots").join(format!("{ACCOUNT}.db"))
     }
 
+    /// The bot's spool, opened on its own (as a second process would).
+    pub fn spool(&self) -> Spool {
+        Spool::open(&self.spool_path()).expect("spool")
+    }
+
     pub fn bot_config(&self) -> BotConfig {
         BotConfig {
             account: ACCOUNT.into(),
@@ -109,18 +116,15 @@ impl System {
         }
     }
 
-    /// Runs a bot until the returned stopper is triggered; the join handle gives its result.
-    pub fn run_bot(
-        &self,
-        driver: Driver,
-    ) -> (Shutdown, tokio::task::JoinHandle<Result<(), BotError>>) {
+    /// Runs a bot until [`RunningBot::stop`].
+    pub fn run_bot(&self, driver: Driver) -> RunningBot {
         let stop = Shutdown::new();
         let wait = stop.clone();
         let config = self.bot_config();
         let handle = tokio::spawn(async move {
             switchboard_bot::run(config, driver, async move { wait.wait().await }).await
         });
-        (stop, handle)
+        RunningBot { stop, handle }
     }
 
     fn api(&self) -> Api {
@@ -142,9 +146,10 @@ impl System {
             .await
     }
 
-    /// `POST /api/post_to_facebook`. Returns the answer's data.
-    pub async fn post(&self, session: &str, body: Value) -> Value {
-        self.succeed("/api/post_to_facebook", session, body).await
+    /// `POST /api/post_to_facebook`. Returns the new post's id.
+    pub async fn post(&self, session: &str, body: Value) -> i64 {
+        let data = self.succeed("/api/post_to_facebook", session, body).await;
+        data["post"]["id"].as_i64().expect("post id")
     }
 
     /// Posts `body` to the sender's `path`; the answer's data (it must say `success`).
@@ -190,6 +195,16 @@ impl System {
         all
     }
 
+    /// Every message of the account (as [`System::messages`]) once there are exactly `count` (fails
+    /// the test after 10 s).
+    pub async fn messages_reaching(&self, count: usize) -> Vec<MessageView> {
+        eventually(10, &format!("{count} messages in the CRM"), || async {
+            let messages = self.messages().await;
+            (messages.len() == count).then_some(messages)
+        })
+        .await
+    }
+
     pub async fn message(&self, id: i64) -> MessageView {
         self.messages()
             .await
@@ -198,18 +213,38 @@ impl System {
             .expect("message")
     }
 
+    /// The account [`ACCOUNT`] as stored now.
+    pub async fn account(&self) -> Account {
+        self.store
+            .account(ACCOUNT)
+            .await
+            .expect("read")
+            .expect("account")
+    }
+
     /// The account's bot status once it is `status` (fails the test after 10 s).
     pub async fn bot_status_reaching(&self, status: &str) {
         eventually(10, &format!("the bot {status}"), || async {
-            let account = self
-                .store
-                .account(ACCOUNT)
-                .await
-                .expect("read")
-                .expect("account");
-            (account.bot_status == status).then_some(())
+            (self.account().await.bot_status == status).then_some(())
         })
         .await
+    }
+}
+
+/// A bot running in-process (see [`System::run_bot`]).
+pub struct RunningBot {
+    stop: Shutdown,
+    handle: tokio::task::JoinHandle<Result<(), BotError>>,
+}
+
+impl RunningBot {
+    /// Stops the bot; it must stop cleanly.
+    pub async fn stop(self) {
+        self.stop.trigger();
+        self.handle
+            .await
+            .expect("join")
+            .expect("bot stopped cleanly");
     }
 }
 

@@ -69,6 +69,30 @@ impl Binary {
     }
 }
 
+/// Runs `command`, which must fail; what it printed on stderr.
+pub fn refused(command: &mut Command) -> String {
+    let output = command.output().expect("run switchboard");
+    assert!(!output.status.success(), "{command:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The line of `stderr` that says why switchboard stopped (`switchboard: …`).
+pub fn error_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("switchboard:"))
+        .unwrap_or_else(|| panic!("no error line in {stderr:?}"))
+}
+
+/// Sends SIGTERM to `child`, as an operator's `kill` does.
+pub fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
 /// A running server process and the URL of each role it serves (`receiver`, `sender`, `callcenter`).
 pub struct Running {
     pub child: Child,

@@ -16,8 +16,8 @@ use switchboard_bot::Driver;
 use switchboard_bot::page::{PageDriver, PageOptions, TokenSource};
 use switchboard_domain::UnixMillis;
 use switchboard_domain::encoding::signature;
-use switchboard_storage::{AccountChanges, AccountKind};
-use switchboard_testkit::bot::{ACCOUNT, System};
+use switchboard_storage::{AccountChanges, AccountKind, MessageView, PostView};
+use switchboard_testkit::bot::{ACCOUNT, RunningBot, System};
 use switchboard_testkit::eventually;
 
 const APP_SECRET: &str = "app secret for tests";
@@ -49,6 +49,7 @@ struct Fake {
 }
 
 /// A request the fake received.
+#[derive(Clone)]
 struct Call {
     path: String,
     body: Value,
@@ -150,14 +151,9 @@ async fn edge_get(
     Path((version, id, edge)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let path = format!("/{id}/{edge}");
     let mut fake = fake.lock().expect("lock");
-    if let Some(refused) = gate(
-        &mut fake,
-        &format!("/{id}/{edge}"),
-        &headers,
-        &query,
-        Value::Null,
-    ) {
+    if let Some(refused) = gate(&mut fake, &path, &headers, &query, Value::Null) {
         return refused;
     }
     let token = query.get("access_token").cloned().unwrap_or_default();
@@ -238,14 +234,9 @@ async fn edge_post(
         let fields: HashMap<String, String> = serde_urlencoded_like(&body);
         json!(fields)
     };
+    let path = format!("/{id}/{edge}");
     let mut fake = fake.lock().expect("lock");
-    if let Some(refused) = gate(
-        &mut fake,
-        &format!("/{id}/{edge}"),
-        &headers,
-        &query,
-        parsed.clone(),
-    ) {
+    if let Some(refused) = gate(&mut fake, &path, &headers, &query, parsed.clone()) {
         return refused;
     }
     fake.next_id += 1;
@@ -294,15 +285,11 @@ async fn start_fake(fake: Fake) -> (String, Shared) {
     (base, shared)
 }
 
-fn conversation(
-    id: &str,
-    customer: &str,
-    name: &str,
-    messages: &[(&str, bool, &str, i64)],
-) -> FakeConversation {
+/// The conversation `t_{key}` with the customer `psid_{key}` called `name`.
+fn conversation(key: &str, name: &str, messages: &[(&str, bool, &str, i64)]) -> FakeConversation {
     FakeConversation {
-        id: id.into(),
-        customer: (customer.into(), name.into()),
+        id: format!("t_{key}"),
+        customer: (format!("psid_{key}"), name.into()),
         messages: messages
             .iter()
             .map(|(m, c, t, a)| ((*m).into(), *c, (*t).into(), *a))
@@ -310,10 +297,42 @@ fn conversation(
     }
 }
 
+/// The calls the fake received on the paths `path` accepts, in order.
+fn calls_to(fake: &Shared, path: impl Fn(&str) -> bool) -> Vec<Call> {
+    let fake = fake.lock().expect("lock");
+    fake.calls
+        .iter()
+        .filter(|c| path(&c.path))
+        .cloned()
+        .collect()
+}
+
+/// The CRM conversation of the message Graph calls `mid`.
+fn conversation_of(messages: &[MessageView], mid: &str) -> i64 {
+    messages
+        .iter()
+        .find(|m| m.message_id.as_deref() == Some(mid))
+        .unwrap_or_else(|| panic!("no message {mid}"))
+        .conversation_id
+}
+
+/// A page account whose stored token is `token`, and a fake Graph API with `conversations` that
+/// accepts only [`GOOD_TOKEN`]: the system, the fake's base URL, and the fake.
+async fn page_with(token: &str, conversations: Vec<FakeConversation>) -> (System, String, Shared) {
+    let system = System::start(AccountKind::Page).await;
+    with_page_token(&system, token).await;
+    let (graph, fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        conversations,
+        ..Fake::default()
+    })
+    .await;
+    (system, graph, fake)
+}
+
 struct PageBot {
     driver: PageDriver,
-    stop: switchboard_web::Shutdown,
-    handle: tokio::task::JoinHandle<Result<(), switchboard_bot::BotError>>,
+    bot: RunningBot,
 }
 
 async fn start_page_bot(system: &System, graph: &str, backfill_days: u32) -> PageBot {
@@ -345,16 +364,12 @@ async fn start_page_bot(system: &System, graph: &str, backfill_days: u32) -> Pag
         bot_token: system.bot_token.clone(),
     };
     let driver = PageDriver::new(&account, options, http, Some(source)).expect("driver");
-    let (stop, handle) = system.run_bot(Driver::Page(driver.clone()));
+    let bot = system.run_bot(Driver::Page(driver.clone()));
     eventually(10, "the webhook listening", || async {
         driver.webhook_addr()
     })
     .await;
-    PageBot {
-        driver,
-        stop,
-        handle,
-    }
+    PageBot { driver, bot }
 }
 
 impl PageBot {
@@ -366,11 +381,7 @@ impl PageBot {
     }
 
     async fn stop(self) {
-        self.stop.trigger();
-        self.handle
-            .await
-            .expect("join")
-            .expect("bot stopped cleanly");
+        self.bot.stop().await;
     }
 }
 
@@ -384,6 +395,30 @@ async fn with_page_token(system: &System, token: &str) {
         .expect("token stored");
 }
 
+/// A POST of `body` to `url`, signed with the app secret as Meta signs its webhooks.
+fn signed(http: &reqwest::Client, url: &str, body: String) -> reqwest::RequestBuilder {
+    http.post(url)
+        .header(
+            "x-hub-signature-256",
+            signature(APP_SECRET, body.as_bytes()),
+        )
+        .body(body)
+}
+
+/// What an admin posts on the page: `content`, no image.
+fn text_post(content: &str) -> Value {
+    json!({"user_id_chat": ACCOUNT, "content": content})
+}
+
+/// Asserts that `post` failed for a reason that says `reason`.
+fn assert_failed_with(post: &PostView, reason: &str) {
+    assert!(
+        post.error.as_deref().is_some_and(|e| e.contains(reason)),
+        "{:?}",
+        post.error
+    );
+}
+
 fn webhook_message(customer: &str, mid: &str, text: &str) -> Value {
     json!({"object": "page", "entry": [{"id": ACCOUNT, "time": UnixMillis::now().0, "messaging": [
         {"sender": {"id": customer}, "recipient": {"id": ACCOUNT}, "timestamp": UnixMillis::now().0,
@@ -392,14 +427,8 @@ fn webhook_message(customer: &str, mid: &str, text: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
-    let system = System::start(AccountKind::Page).await;
-    with_page_token(&system, GOOD_TOKEN).await;
-    let (graph, _fake) = start_fake(Fake {
-        valid_tokens: vec![GOOD_TOKEN.into()],
-        conversations: vec![conversation("t_9", "psid_9", "Lê Thị Hà", &[])],
-        ..Fake::default()
-    })
-    .await;
+    let (system, graph, _fake) =
+        page_with(GOOD_TOKEN, vec![conversation("9", "Lê Thị Hà", &[])]).await;
     let bot = start_page_bot(&system, &graph, 7).await;
     let http = reqwest::Client::new();
 
@@ -420,18 +449,12 @@ async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
 
     // A signed delivery is taken; the customer's name comes from Graph.
     let body = webhook_message("psid_9", "m_hook_1", "Shop ơi còn hàng không?").to_string();
-    let signed = http
-        .post(bot.webhook())
+    let taken = signed(&http, &bot.webhook(), body.clone())
         .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            signature(APP_SECRET, body.as_bytes()),
-        )
-        .body(body.clone())
         .send()
         .await
         .expect("post");
-    assert_eq!(signed.status(), 200);
+    assert_eq!(taken.status(), 200);
     let messages = eventually(10, "the webhook's message in the CRM", || async {
         let messages = system.messages().await;
         (!messages.is_empty()).then_some(messages)
@@ -471,13 +494,7 @@ async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
     }
     // A signed body that is not a page webhook is a 400 naming the problem.
     let other = json!({"object": "instagram", "entry": []}).to_string();
-    let answer = http
-        .post(bot.webhook())
-        .header(
-            "x-hub-signature-256",
-            signature(APP_SECRET, other.as_bytes()),
-        )
-        .body(other)
+    let answer = signed(&http, &bot.webhook(), other)
         .send()
         .await
         .expect("post");
@@ -494,14 +511,11 @@ async fn signed_webhooks_are_taken_and_tampered_ones_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_fills_gaps_without_duplicates() {
-    let system = System::start(AccountKind::Page).await;
-    with_page_token(&system, GOOD_TOKEN).await;
-    let (graph, fake) = start_fake(Fake {
-        valid_tokens: vec![GOOD_TOKEN.into()],
-        conversations: vec![
+    let (system, graph, fake) = page_with(
+        GOOD_TOKEN,
+        vec![
             conversation(
-                "t_1",
-                "psid_1",
+                "1",
                 "Nguyễn Văn An",
                 &[
                     ("m_1", true, "Chào shop", 5 * HOUR),
@@ -512,35 +526,24 @@ async fn backfill_fills_gaps_without_duplicates() {
                 ],
             ),
             conversation(
-                "t_2",
-                "psid_2",
+                "2",
                 "Trần Thu Trang",
                 &[("m_6", true, "Ship Hà Nội bao lâu?", 2 * HOUR)],
             ),
             // Older than the first backfill reads: left alone.
             conversation(
-                "t_3",
-                "psid_3",
+                "3",
                 "Phạm Minh Quân",
                 &[("m_old", true, "Hello", 20 * 24 * HOUR)],
             ),
         ],
-        ..Fake::default()
-    })
+    )
     .await;
     // Small pages, so paging through `paging.next` is exercised.
     let bot = start_page_bot(&system, &graph, 7).await;
-    let messages = eventually(10, "the backfilled history", || async {
-        let messages = system.messages().await;
-        (messages.len() == 6).then_some(messages)
-    })
-    .await;
+    let messages = system.messages_reaching(6).await;
     // t_1's messages, in the order the CRM stored them (its ids): the bot pushed them oldest first.
-    let t1 = messages
-        .iter()
-        .find(|m| m.message_id.as_deref() == Some("m_1"))
-        .expect("m_1")
-        .conversation_id;
+    let t1 = conversation_of(&messages, "m_1");
     let mut t1_messages: Vec<_> = messages
         .iter()
         .filter(|m| m.conversation_id == t1)
@@ -568,22 +571,13 @@ async fn backfill_fills_gaps_without_duplicates() {
     let repeat = webhook_message("psid_1", "m_5", "Cho mình 1 cái").to_string();
     let fresh = webhook_message("psid_1", "m_7", "Khi nào giao ạ?").to_string();
     for body in [repeat, fresh] {
-        let answer = reqwest::Client::new()
-            .post(bot.webhook())
-            .header(
-                "x-hub-signature-256",
-                signature(APP_SECRET, body.as_bytes()),
-            )
-            .body(body)
+        let answer = signed(&reqwest::Client::new(), &bot.webhook(), body)
             .send()
             .await
             .expect("post");
         assert_eq!(answer.status(), 200);
     }
-    eventually(10, "the webhook's new message", || async {
-        (system.messages().await.len() == 7).then_some(())
-    })
-    .await;
+    system.messages_reaching(7).await;
     bot.stop().await;
 
     {
@@ -616,13 +610,7 @@ async fn backfill_fills_gaps_without_duplicates() {
     let ids: std::collections::HashSet<_> = messages.iter().map(|m| m.message_id.clone()).collect();
     assert_eq!(ids.len(), 8);
     // The second backfill read only what was new since the first (conversations updated since then).
-    let reads_of_t2 = fake
-        .lock()
-        .expect("lock")
-        .calls
-        .iter()
-        .filter(|c| c.path == "/t_2/messages")
-        .count();
+    let reads_of_t2 = calls_to(&fake, |path| path == "/t_2/messages").len();
     assert_eq!(
         reads_of_t2, 1,
         "t_2 did not change, so it is not read again"
@@ -632,51 +620,25 @@ async fn backfill_fills_gaps_without_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_follow_the_messaging_window() {
-    let system = System::start(AccountKind::Page).await;
-    with_page_token(&system, GOOD_TOKEN).await;
-    let (graph, fake) = start_fake(Fake {
-        valid_tokens: vec![GOOD_TOKEN.into()],
-        conversations: vec![
-            conversation(
-                "t_recent",
-                "psid_recent",
-                "Vũ Ngọc Lan",
-                &[("m_r", true, "Còn hàng không?", 2 * HOUR)],
-            ),
-            conversation(
-                "t_days",
-                "psid_days",
-                "Đỗ Gia Long",
-                &[("m_d", true, "Shop ơi", 3 * 24 * HOUR)],
-            ),
-            conversation(
-                "t_old",
-                "psid_old",
-                "Bùi Thanh Mai",
-                &[("m_o", true, "Hi shop", 10 * 24 * HOUR)],
-            ),
-        ],
-        ..Fake::default()
-    })
-    .await;
+    // One customer message each, written 2 hours, 3 days and 10 days ago.
+    let conversations = [
+        ("recent", "Vũ Ngọc Lan", "m_r", "Còn hàng không?", 2 * HOUR),
+        ("days", "Đỗ Gia Long", "m_d", "Shop ơi", 3 * 24 * HOUR),
+        ("old", "Bùi Thanh Mai", "m_o", "Hi shop", 10 * 24 * HOUR),
+    ]
+    .map(|(key, name, mid, text, age)| conversation(key, name, &[(mid, true, text, age)]));
+    let (system, graph, fake) = page_with(GOOD_TOKEN, conversations.into()).await;
     let bot = start_page_bot(&system, &graph, 30).await;
-    let messages = eventually(10, "the backfilled history", || async {
-        let messages = system.messages().await;
-        (messages.len() == 3).then_some(messages)
-    })
-    .await;
-    let conversation_of = |mid: &str| {
-        messages
-            .iter()
-            .find(|m| m.message_id.as_deref() == Some(mid))
-            .expect("message")
-            .conversation_id
-    };
+    let messages = system.messages_reaching(3).await;
     let session = system.login().await;
     let mut results = Vec::new();
     for mid in ["m_r", "m_d", "m_o"] {
         let sent = system
-            .reply(&session, conversation_of(mid), "Dạ shop trả lời ạ")
+            .reply(
+                &session,
+                conversation_of(&messages, mid),
+                "Dạ shop trả lời ạ",
+            )
             .await;
         let id = sent["message"]["id"].as_i64().expect("id");
         let done = eventually(10, "the reply's outcome", || async {
@@ -698,13 +660,9 @@ async fn replies_follow_the_messaging_window() {
         results[2].error
     );
 
-    let sends: Vec<Value> = fake
-        .lock()
-        .expect("lock")
-        .calls
-        .iter()
-        .filter(|c| c.path == format!("/{ACCOUNT}/messages"))
-        .map(|c| c.body.clone())
+    let sends: Vec<Value> = calls_to(&fake, |path| path == format!("/{ACCOUNT}/messages"))
+        .into_iter()
+        .map(|c| c.body)
         .collect();
     assert_eq!(sends.len(), 2, "no call Facebook would refuse");
     assert_eq!(sends[0]["messaging_type"], "RESPONSE");
@@ -722,27 +680,18 @@ async fn replies_follow_the_messaging_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
-    let system = System::start(AccountKind::Page).await;
-    with_page_token(&system, "EAAB-expired").await;
-    let (graph, fake) = start_fake(Fake {
-        valid_tokens: vec![GOOD_TOKEN.into()],
-        conversations: vec![conversation(
-            "t_1",
-            "psid_1",
+    let (system, graph, fake) = page_with(
+        "EAAB-expired",
+        vec![conversation(
+            "1",
             "Nguyễn Văn An",
             &[("m_1", true, "Chào shop", HOUR)],
         )],
-        ..Fake::default()
-    })
+    )
     .await;
     let bot = start_page_bot(&system, &graph, 7).await;
     let account = eventually(10, "the account marked as needing a new login", || async {
-        let account = system
-            .store
-            .account(ACCOUNT)
-            .await
-            .expect("read")
-            .expect("account");
+        let account = system.account().await;
         account.needs_login.then_some(account)
     })
     .await;
@@ -754,52 +703,24 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
 
     // A post while the token is refused fails at once with a reason an admin can act on.
     let session = system.login().await;
-    let post = system
-        .post(
-            &session,
-            json!({"user_id_chat": ACCOUNT, "content": "Sale 50%"}),
-        )
-        .await;
-    let post_id = post["post"]["id"].as_i64().expect("id");
+    let post_id = system.post(&session, text_post("Sale 50%")).await;
     let failed = system.post_reaching(post_id, "failed").await;
-    assert!(
-        failed
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("access token")),
-        "{:?}",
-        failed.error
-    );
-    let feed_calls = || {
-        fake.lock()
-            .expect("lock")
-            .calls
-            .iter()
-            .filter(|c| c.path.ends_with("/feed"))
-            .count()
-    };
-    assert_eq!(feed_calls(), 0, "no call with a token Facebook refused");
+    assert_failed_with(&failed, "access token");
+    let feed_calls = calls_to(&fake, |path| path.ends_with("/feed")).len();
+    assert_eq!(feed_calls, 0, "no call with a token Facebook refused");
 
     // An admin stores a new token: the bot picks it up, says it is online, and backfills.
     with_page_token(&system, GOOD_TOKEN).await;
     eventually(10, "the account back online", || async {
-        let account = system
-            .store
-            .account(ACCOUNT)
-            .await
-            .expect("read")
-            .expect("account");
+        let account = system.account().await;
         (!account.needs_login && account.bot_status == "online").then_some(())
     })
     .await;
-    eventually(10, "the history read with the new token", || async {
-        (system.messages().await.len() == 1).then_some(())
-    })
-    .await;
-    let photo = system
+    // The history read with the new token.
+    system.messages_reaching(1).await;
+    let photo_id = system
         .post(&session, json!({"user_id_chat": ACCOUNT, "content": "Mẫu mới", "image_url": "https://cdn.example.vn/ao.jpg"}))
         .await;
-    let photo_id = photo["post"]["id"].as_i64().expect("id");
     let posted = system.post_reaching(photo_id, "posted").await;
     assert!(
         posted
@@ -807,13 +728,9 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
             .as_deref()
             .is_some_and(|l| l.starts_with("https://www.facebook.com/5550001_"))
     );
-    let photos: Vec<Value> = fake
-        .lock()
-        .expect("lock")
-        .calls
-        .iter()
-        .filter(|c| c.path.ends_with("/photos"))
-        .map(|c| c.body.clone())
+    let photos: Vec<Value> = calls_to(&fake, |path| path.ends_with("/photos"))
+        .into_iter()
+        .map(|c| c.body)
         .collect();
     assert_eq!(
         photos,
@@ -825,13 +742,7 @@ async fn an_expired_token_asks_for_a_new_one_and_resumes_with_it() {
 /// A page bot with a good token against an empty fake page, once its first backfill made its one
 /// call and it said it is online: whatever Graph answers next meets what the test does next.
 async fn settled_page_bot() -> (System, Shared, PageBot) {
-    let system = System::start(AccountKind::Page).await;
-    with_page_token(&system, GOOD_TOKEN).await;
-    let (graph, fake) = start_fake(Fake {
-        valid_tokens: vec![GOOD_TOKEN.into()],
-        ..Fake::default()
-    })
-    .await;
+    let (system, graph, fake) = page_with(GOOD_TOKEN, Vec::new()).await;
     let bot = start_page_bot(&system, &graph, 7).await;
     eventually(10, "the first backfill", || async {
         (!fake.lock().expect("lock").calls.is_empty()).then_some(())
@@ -847,20 +758,10 @@ async fn rate_limits_make_it_back_off_then_resume() {
     fake.lock().expect("lock").rate_limited_calls = 2;
 
     let session = system.login().await;
-    let post = system
-        .post(
-            &session,
-            json!({"user_id_chat": ACCOUNT, "content": "Khuyến mãi"}),
-        )
-        .await;
-    let post_id = post["post"]["id"].as_i64().expect("id");
+    let post_id = system.post(&session, text_post("Khuyến mãi")).await;
     system.post_reaching(post_id, "posted").await;
-    let attempts: Vec<Instant> = fake
-        .lock()
-        .expect("lock")
-        .calls
-        .iter()
-        .filter(|c| c.path.ends_with("/feed"))
+    let attempts: Vec<Instant> = calls_to(&fake, |path| path.ends_with("/feed"))
+        .into_iter()
         .map(|c| c.at)
         .collect();
     assert_eq!(attempts.len(), 3, "two refused, one accepted");
@@ -910,26 +811,13 @@ async fn a_long_rate_limit_fails_a_post_at_once_with_the_reason() {
     }
     let session = system.login().await;
     let started = Instant::now();
-    let post = system
-        .post(
-            &session,
-            json!({"user_id_chat": ACCOUNT, "content": "Khuyến mãi"}),
-        )
-        .await;
-    let post_id = post["post"]["id"].as_i64().expect("id");
+    let post_id = system.post(&session, text_post("Khuyến mãi")).await;
     let failed = system.post_reaching(post_id, "failed").await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "it did not wait out the limit"
     );
-    assert!(
-        failed
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("30 more minutes")),
-        "{:?}",
-        failed.error
-    );
+    assert_failed_with(&failed, "30 more minutes");
     system.bot_status_reaching("rate_limited").await;
     bot.stop().await;
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 use switchboard_bot::Driver;
 use switchboard_bot::sim::{SimDriver, SimOptions};
-use switchboard_storage::{AccountKind, CommandState, OutboxKind, Spool};
+use switchboard_storage::{AccountKind, CommandState, OutboxKind};
 use switchboard_testkit::bot::{ACCOUNT, System};
 use switchboard_testkit::eventually;
 
@@ -24,25 +24,15 @@ fn sim(messages_per_minute: f64, max_messages: Option<u64>) -> SimDriver {
 async fn messages_flow_in_and_a_reply_is_executed_once_and_reported() {
     let system = System::start(AccountKind::Page).await;
     let driver = sim(1200.0, Some(5));
-    let (stop, bot) = system.run_bot(Driver::Sim(driver.clone()));
+    let bot = system.run_bot(Driver::Sim(driver.clone()));
 
-    let incoming = eventually(10, "five customer messages in the CRM", || async {
-        let messages = system.messages().await;
-        (messages.len() == 5).then_some(messages)
-    })
-    .await;
+    let incoming = system.messages_reaching(5).await;
     assert!(
         incoming
             .iter()
             .all(|m| m.direction == "in" && !m.text.is_empty())
     );
-    let account = system
-        .store
-        .account(ACCOUNT)
-        .await
-        .expect("read")
-        .expect("account");
-    assert_eq!(account.bot_status, "online");
+    assert_eq!(system.account().await.bot_status, "online");
 
     let session = system.login().await;
     let sent = system
@@ -75,18 +65,16 @@ async fn messages_flow_in_and_a_reply_is_executed_once_and_reported() {
     })
     .await;
     // A post goes through the same way.
-    let post = system
+    let post_id = system
         .post(
             &session,
             serde_json::json!({"user_id_chat": ACCOUNT, "content": "Khuyến mãi cuối tuần!"}),
         )
         .await;
-    let post_id = post["post"]["id"].as_i64().expect("post id");
     system.post_reaching(post_id, "posted").await;
     assert_eq!(driver.executions(), (1, 1));
 
-    stop.trigger();
-    bot.await.expect("join").expect("bot stopped cleanly");
+    bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +82,7 @@ async fn an_outage_of_the_receiver_loses_nothing_and_keeps_the_order() {
     let mut system = System::start(AccountKind::Page).await;
     let total = 60;
     let driver = sim(1800.0, Some(total));
-    let (stop, bot) = system.run_bot(Driver::Sim(driver.clone()));
+    let bot = system.run_bot(Driver::Sim(driver.clone()));
     eventually(10, "the first messages", || async {
         (system.messages().await.len() >= 3).then_some(())
     })
@@ -113,12 +101,7 @@ async fn an_outage_of_the_receiver_loses_nothing_and_keeps_the_order() {
         during >= 10,
         "the sim kept collecting while the receiver was down ({during})"
     );
-    let spooled = Spool::open(&system.spool_path())
-        .expect("spool")
-        .counts()
-        .await
-        .expect("counts")
-        .0;
+    let spooled = system.spool().counts().await.expect("counts").0;
     assert!(spooled > 0, "what could not be sent waits in the spool");
 
     system.start_receiver().await;
@@ -148,16 +131,8 @@ async fn an_outage_of_the_receiver_loses_nothing_and_keeps_the_order() {
         messages.iter().map(|m| m.message_id.clone()).collect();
     assert_eq!(distinct.len() as u64, total, "no duplicates");
 
-    stop.trigger();
-    bot.await.expect("join").expect("bot stopped cleanly");
-    assert_eq!(
-        Spool::open(&system.spool_path())
-            .expect("spool")
-            .counts()
-            .await
-            .expect("counts"),
-        (0, 0)
-    );
+    bot.stop().await;
+    assert_eq!(system.spool().counts().await.expect("counts"), (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,13 +140,12 @@ async fn a_command_already_carried_out_is_not_carried_out_again_after_a_restart(
     let system = System::start(AccountKind::Page).await;
     // A customer conversation to answer.
     let first = sim(1200.0, Some(2));
-    let (stop, bot) = system.run_bot(Driver::Sim(first.clone()));
+    let bot = system.run_bot(Driver::Sim(first.clone()));
     let conversation_id = eventually(10, "a conversation", || async {
         system.messages().await.first().map(|m| m.conversation_id)
     })
     .await;
-    stop.trigger();
-    bot.await.expect("join").expect("stopped");
+    bot.stop().await;
 
     // Two replies queued while the bot is away. The spool says the bot already sent the first (and was
     // stopped before the sender heard), and was cut short in the middle of the second.
@@ -183,7 +157,7 @@ async fn a_command_already_carried_out_is_not_carried_out_again_after_a_restart(
         .reply(&session, conversation_id, "Shop gửi thêm ảnh ạ")
         .await;
     {
-        let spool = Spool::open(&system.spool_path()).expect("spool");
+        let spool = system.spool();
         // The commands exactly as the sender hands them over, so a wrong re-run would reach the driver.
         let pending = system
             .store
@@ -216,7 +190,7 @@ async fn a_command_already_carried_out_is_not_carried_out_again_after_a_restart(
     }
 
     let second = sim(0.0, None);
-    let (stop, bot) = system.run_bot(Driver::Sim(second.clone()));
+    let bot = system.run_bot(Driver::Sim(second.clone()));
     let done_id = done["message"]["id"].as_i64().expect("id");
     let cut_id = cut["message"]["id"].as_i64().expect("id");
     let (sent, failed) = eventually(10, "both outcomes reported", || async {
@@ -257,8 +231,7 @@ async fn a_command_already_carried_out_is_not_carried_out_again_after_a_restart(
     .await;
     assert_eq!(second.executions(), (1, 0));
 
-    stop.trigger();
-    bot.await.expect("join").expect("stopped");
+    bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,7 +245,7 @@ async fn a_damaged_item_is_set_aside_and_the_rest_still_arrives_in_order() {
     };
     {
         // Seven good items around one the receiver cannot read, as a damaged spool row would be.
-        let spool = Spool::open(&system.spool_path()).expect("spool");
+        let spool = system.spool();
         let mut items: Vec<(OutboxKind, String)> = (1..=3)
             .map(|n| (OutboxKind::Messages, message(n)))
             .collect();
@@ -280,12 +253,8 @@ async fn a_damaged_item_is_set_aside_and_the_rest_still_arrives_in_order() {
         items.extend((4..=7).map(|n| (OutboxKind::Messages, message(n))));
         spool.push(items, Vec::new()).await.expect("push");
     }
-    let (stop, bot) = system.run_bot(Driver::Sim(sim(0.0, None)));
-    let messages = eventually(10, "the seven good messages", || async {
-        let messages = system.messages().await;
-        (messages.len() == 7).then_some(messages)
-    })
-    .await;
+    let bot = system.run_bot(Driver::Sim(sim(0.0, None)));
+    let messages = system.messages_reaching(7).await;
     let mut by_arrival = messages.clone();
     by_arrival.sort_by_key(|m| m.id);
     let texts: Vec<&str> = by_arrival.iter().map(|m| m.text.as_str()).collect();
@@ -297,18 +266,13 @@ async fn a_damaged_item_is_set_aside_and_the_rest_still_arrives_in_order() {
     );
     // The receiver stores a batch before the bot hears its answer: wait for the bot to clear from its
     // spool what was acknowledged, then check that nothing else is left once it stopped.
-    let watching = Spool::open(&system.spool_path()).expect("spool");
+    let watching = system.spool();
     eventually(10, "the spool to keep only the damaged item", || async {
         (watching.counts().await.ok()? == (0, 1)).then_some(())
     })
     .await;
-    stop.trigger();
-    bot.await.expect("join").expect("stopped");
-    let counts = Spool::open(&system.spool_path())
-        .expect("spool")
-        .counts()
-        .await
-        .expect("counts");
+    bot.stop().await;
+    let counts = system.spool().counts().await.expect("counts");
     assert_eq!(
         counts,
         (0, 1),

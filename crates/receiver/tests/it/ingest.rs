@@ -1,20 +1,23 @@
 //! The receiver over HTTP: what bots may push, what is stored, and what is refused.
 
+use crate::{NEW_MESSAGES, page1, push};
 use serde_json::json;
+use switchboard_testkit::http::answer;
 use switchboard_testkit::receiver::{TestReceiver, batch, message};
 
 #[tokio::test]
 async fn a_batch_is_stored_and_the_answer_counts_new_items() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
-    let body = batch(
+    let (app, token) = page1().await;
+    let (status, answer) = push(
+        &app,
+        &token,
         "page1",
         vec![
             message("m1", "t1", "Chào shop"),
             message("m2", "t1", "Còn hàng không?"),
         ],
-    );
-    let (status, answer) = app.post("/api/bot/new_messages", Some(&token), &body).await;
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["success"], true);
     assert_eq!(answer["data"]["received"], 2);
@@ -24,23 +27,17 @@ async fn a_batch_is_stored_and_the_answer_counts_new_items() {
 
 #[tokio::test]
 async fn retried_batches_do_not_duplicate() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
+    let (app, token) = page1().await;
     let body = batch(
         "page1",
         vec![message("m1", "t1", "một"), message("m2", "t2", "hai")],
     );
     for _ in 0..3 {
-        let (status, _) = app.post("/api/bot/new_messages", Some(&token), &body).await;
+        let (status, _) = app.post(NEW_MESSAGES, Some(&token), &body).await;
         assert_eq!(status, 200);
     }
-    let overlapping = batch(
-        "page1",
-        vec![message("m2", "t2", "hai"), message("m3", "t2", "ba")],
-    );
-    let (_, answer) = app
-        .post("/api/bot/new_messages", Some(&token), &overlapping)
-        .await;
+    let overlapping = vec![message("m2", "t2", "hai"), message("m3", "t2", "ba")];
+    let (_, answer) = push(&app, &token, "page1", overlapping).await;
     assert_eq!(
         (
             answer["data"]["new"].as_i64(),
@@ -59,15 +56,19 @@ async fn retried_batches_do_not_duplicate() {
 
 #[tokio::test]
 async fn conversations_track_the_last_message_and_unread_count() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
+    let (app, token) = page1().await;
     let mut reply = message("m3", "t1", "Dạ còn ạ");
     reply["direction"] = json!("out");
     reply["sent_at"] = json!("2026-11-22T09:05:00+07:00");
     let mut older = message("m0", "t1", "tin cũ");
     older["sent_at"] = json!("2026-11-22T08:00:00+07:00");
-    let body = batch("page1", vec![message("m1", "t1", "Chào"), reply, older]);
-    let (status, _) = app.post("/api/bot/new_messages", Some(&token), &body).await;
+    let (status, _) = push(
+        &app,
+        &token,
+        "page1",
+        vec![message("m1", "t1", "Chào"), reply, older],
+    )
+    .await;
     assert_eq!(status, 200);
     let path = app.store.path().to_owned();
     let (text, direction, unread): (String, String, i64) = rusqlite::Connection::open(path)
@@ -86,12 +87,10 @@ async fn conversations_track_the_last_message_and_unread_count() {
 
 #[tokio::test]
 async fn a_batch_with_one_bad_item_stores_nothing_and_names_it() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
+    let (app, token) = page1().await;
     let mut bad = message("m2", "t1", "x");
     bad["conversation"]["thread_id"] = json!(42);
-    let body = batch("page1", vec![message("m1", "t1", "ok"), bad]);
-    let (status, answer) = app.post("/api/bot/new_messages", Some(&token), &body).await;
+    let (status, answer) = push(&app, &token, "page1", vec![message("m1", "t1", "ok"), bad]).await;
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["success"], false);
     assert_eq!(answer["error"]["item"], 1);
@@ -99,13 +98,7 @@ async fn a_batch_with_one_bad_item_stores_nothing_and_names_it() {
 
     let mut bad = message("m2", "t1", "x");
     bad["attachments"] = json!([{"type": "image", "url": "javascript:alert(1)"}]);
-    let (status, answer) = app
-        .post(
-            "/api/bot/new_messages",
-            Some(&token),
-            &batch("page1", vec![message("m1", "t1", "ok"), bad]),
-        )
-        .await;
+    let (status, answer) = push(&app, &token, "page1", vec![message("m1", "t1", "ok"), bad]).await;
     assert_eq!(status, 422);
     assert_eq!(
         (
@@ -121,8 +114,7 @@ async fn a_batch_with_one_bad_item_stores_nothing_and_names_it() {
 
 #[tokio::test]
 async fn missing_fields_and_wrong_types_are_4xx_with_the_field() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
+    let (app, token) = page1().await;
     let cases = [
         (json!({"messages": []}), "user_id_chat"),
         (json!({"user_id_chat": "page1"}), "messages"),
@@ -138,7 +130,7 @@ async fn missing_fields_and_wrong_types_are_4xx_with_the_field() {
         (json!({"user_id_chat": 5, "messages": []}), "user_id_chat"),
     ];
     for (body, field) in cases {
-        let (status, answer) = app.post("/api/bot/new_messages", Some(&token), &body).await;
+        let (status, answer) = app.post(NEW_MESSAGES, Some(&token), &body).await;
         assert!((400..500).contains(&status), "{body} gave {status}");
         let named = answer["error"]["field"].as_str().unwrap_or_default();
         assert!(
@@ -154,78 +146,66 @@ async fn missing_fields_and_wrong_types_are_4xx_with_the_field() {
 
 #[tokio::test]
 async fn oversized_malformed_and_non_json_bodies_are_refused_cleanly() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
+    let (app, token) = page1().await;
     let huge = "x".repeat(9 * 1024 * 1024);
-    let response = app
-        .http
-        .post(format!("{}/api/bot/new_messages", app.url))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(format!(
-            "{{\"user_id_chat\":\"page1\",\"messages\":[],\"pad\":\"{huge}\"}}"
-        ))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 413);
-    let answer: serde_json::Value = response.json().await.expect("json");
-    assert_eq!(answer["error"]["code"], "payload_too_large");
-
-    let response = app
-        .http
-        .post(format!("{}/api/bot/new_messages", app.url))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body("{\"user_id_chat\": ")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 400);
-
-    let response = app
-        .http
-        .post(format!("{}/api/bot/new_messages", app.url))
-        .bearer_auth(&token)
-        .body("user_id_chat=page1")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 415);
+    let oversized = format!("{{\"user_id_chat\":\"page1\",\"messages\":[],\"pad\":\"{huge}\"}}");
+    // (content type, body, status, error code)
+    let cases = [
+        (
+            Some("application/json"),
+            oversized,
+            413,
+            Some("payload_too_large"),
+        ),
+        (
+            Some("application/json"),
+            "{\"user_id_chat\": ".to_owned(),
+            400,
+            None,
+        ),
+        (None, "user_id_chat=page1".to_owned(), 415, None),
+    ];
+    for (content_type, body, status, code) in cases {
+        let mut request = app
+            .http
+            .post(format!("{}{NEW_MESSAGES}", app.url))
+            .bearer_auth(&token)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let (got, refusal) = answer(request).await;
+        assert_eq!(got, status);
+        if let Some(code) = code {
+            assert_eq!(refusal["error"]["code"], code);
+        }
+    }
 }
 
 #[tokio::test]
 async fn requests_without_a_valid_token_are_refused() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
+    let (app, token) = page1().await;
     let body = batch("page1", vec![message("m1", "t1", "x")]);
-    let (status, answer) = app.post("/api/bot/new_messages", None, &body).await;
+    let (status, answer) = app.post(NEW_MESSAGES, None, &body).await;
     assert_eq!(
         (status, answer["error"]["code"].as_str()),
         (401, Some("unauthorized"))
     );
-    let (status, _) = app
-        .post("/api/bot/new_messages", Some("sbb_not-a-token"), &body)
-        .await;
+    let (status, _) = app.post(NEW_MESSAGES, Some("sbb_not-a-token"), &body).await;
     assert_eq!(status, 401);
 
     let id = app.store.tokens().await.expect("tokens")[0].id;
     app.store.revoke_token(id).await.expect("revoke");
-    let (status, _) = app.post("/api/bot/new_messages", Some(&token), &body).await;
+    let (status, _) = app.post(NEW_MESSAGES, Some(&token), &body).await;
     assert_eq!(status, 401);
     assert_eq!(app.db_count("SELECT COUNT(*) FROM messages").await, 0);
 }
 
 #[tokio::test]
 async fn a_bot_cannot_write_for_another_account() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
+    let (app, token) = page1().await;
     app.bot("page2").await;
-    for path in [
-        "/api/bot/new_messages",
-        "/api/bot/register",
-        "/api/bot/status_update",
-    ] {
+    for path in [NEW_MESSAGES, "/api/bot/register", "/api/bot/status_update"] {
         let body = json!({"user_id_chat": "page2", "messages": [message("m1", "t1", "x")], "status": "online"});
         let (status, answer) = app.post(path, Some(&token), &body).await;
         assert_eq!(status, 403, "{path}: {answer}");
@@ -239,58 +219,47 @@ async fn a_bot_cannot_write_for_another_account() {
     // An item naming another account inside the bot's own batch is refused too.
     let mut sneaky = message("m1", "t1", "x");
     sneaky["user_id_chat"] = json!("page2");
-    let (status, _) = app
-        .post(
-            "/api/bot/new_messages",
-            Some(&token),
-            &batch("page1", vec![sneaky]),
-        )
-        .await;
+    let (status, _) = push(&app, &token, "page1", vec![sneaky]).await;
     assert_eq!(status, 422);
     // Integrator tokens read; they do not push bot data.
     let integrator = app.integrator().await;
-    let (status, _) = app
-        .post(
-            "/api/bot/new_messages",
-            Some(&integrator),
-            &batch("page1", vec![message("m1", "t1", "x")]),
-        )
-        .await;
+    let (status, _) = push(&app, &integrator, "page1", vec![message("m1", "t1", "x")]).await;
     assert_eq!(status, 403);
     assert_eq!(app.db_count("SELECT COUNT(*) FROM messages").await, 0);
 }
 
 #[tokio::test]
 async fn register_status_and_notifications_are_stored_with_events() {
-    let app = TestReceiver::spawn().await;
-    let token = app.bot("page1").await;
-    let (status, answer) = app
-        .post(
+    let (app, token) = page1().await;
+    // (path, body, status, the field an error names)
+    let calls = [
+        (
             "/api/bot/register",
-            Some(&token),
-            &json!({"user_id_chat": "page1", "bot_name": "bot-1", "driver": "sim"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let (status, _) = app
-        .post(
+            json!({"user_id_chat": "page1", "bot_name": "bot-1", "driver": "sim"}),
+            200,
+            None,
+        ),
+        (
             "/api/bot/status_update",
-            Some(&token),
-            &json!({"user_id_chat": "page1", "status": "needs_login", "message": "checkpoint"}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, answer) = app
-        .post(
+            json!({"user_id_chat": "page1", "status": "needs_login", "message": "checkpoint"}),
+            200,
+            None,
+        ),
+        (
             "/api/bot/status_update",
-            Some(&token),
-            &json!({"user_id_chat": "page1", "status": "sleepy"}),
-        )
-        .await;
-    assert_eq!(
-        (status, answer["error"]["field"].as_str()),
-        (422, Some("status"))
-    );
+            json!({"user_id_chat": "page1", "status": "sleepy"}),
+            422,
+            Some("status"),
+        ),
+    ];
+    for (path, body, status, field) in calls {
+        let (got, answer) = app.post(path, Some(&token), &body).await;
+        assert_eq!(
+            (got, answer["error"]["field"].as_str()),
+            (status, field),
+            "{path}: {answer}"
+        );
+    }
     let account = app
         .store
         .account("page1")
@@ -334,21 +303,8 @@ async fn register_status_and_notifications_are_stored_with_events() {
 #[tokio::test]
 async fn health_and_unknown_paths_answer_json() {
     let app = TestReceiver::spawn().await;
-    let health: serde_json::Value = app
-        .http
-        .get(format!("{}/healthz", app.url))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let (_, health) = answer(app.http.get(format!("{}/healthz", app.url))).await;
     assert_eq!(health["status"], "ok");
-    let response = app
-        .http
-        .get(format!("{}/api/nothing", app.url))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 404);
+    let (status, _) = answer(app.http.get(format!("{}/api/nothing", app.url))).await;
+    assert_eq!(status, 404);
 }

@@ -6,7 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{BIN, SERVE, start, switchboard, wait_for_exit};
+use crate::{
+    BIN, SERVE, allowed_origin, dir_with_config, refused, sigterm, start, start_role, switchboard,
+    wait_for_exit,
+};
 use switchboard_testkit::eventually;
 
 /// `switchboard ARGS` through bash, with the open-file limit (soft and hard) set to `descriptors`.
@@ -29,12 +32,7 @@ fn with_descriptor_limit(dir: &Path, descriptors: u32) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_idle_connections_does_not_take_the_server_down() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("switchboard.toml"),
-        "[limits]\nheader_timeout_seconds = 1\n",
-    )
-    .expect("config");
+    let dir = dir_with_config("[limits]\nheader_timeout_seconds = 1\n");
     // 128 descriptors, as a process under a low limit: 300 idle connections used to exhaust them,
     // and then every port stopped answering for good.
     let mut running = start(
@@ -74,28 +72,15 @@ async fn a_flood_of_idle_connections_does_not_take_the_server_down() {
 #[test]
 fn a_second_process_for_the_same_role_on_one_database_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let first = start(
-        switchboard(dir.path()),
-        &["receiver", "--listen", "127.0.0.1:0"],
-        1,
-    );
-    let output = switchboard(dir.path())
-        .args(["receiver", "--listen", "127.0.0.1:0"])
-        .output()
-        .expect("second");
-    assert!(!output.status.success());
-    let message = String::from_utf8_lossy(&output.stderr);
+    let first = start_role(dir.path(), "receiver");
+    let message = refused(switchboard(dir.path()).args(["receiver", "--listen", "127.0.0.1:0"]));
     assert!(
         message.contains("already runs the receiver")
             && message.contains(&first.child.id().to_string()),
         "{message}"
     );
     // Split mode: another role on the same file starts.
-    let sender = start(
-        switchboard(dir.path()),
-        &["sender", "--listen", "127.0.0.1:0"],
-        1,
-    );
+    let sender = start_role(dir.path(), "sender");
     drop(sender);
     drop(first);
 }
@@ -108,12 +93,7 @@ fn a_missing_or_empty_database_beside_its_key_is_refused() {
         if setup == "empty" {
             std::fs::write(dir.path().join("sb.db"), "").expect("empty db");
         }
-        let output = switchboard(dir.path())
-            .args(["bots", "list"])
-            .output()
-            .expect("run");
-        assert!(!output.status.success(), "{setup} database accepted");
-        let message = String::from_utf8_lossy(&output.stderr);
+        let message = refused(switchboard(dir.path()).args(["bots", "list"]));
         assert!(
             message.contains("sb.db") && message.contains("encryption.key"),
             "{setup}: {message}"
@@ -131,11 +111,7 @@ fn a_missing_or_empty_database_beside_its_key_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_logins_cost_no_memory_and_a_clean_stop_leaves_the_database_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut running = start(
-        switchboard(dir.path()),
-        &["sender", "--listen", "127.0.0.1:0"],
-        1,
-    );
+    let mut running = start_role(dir.path(), "sender");
     let url = running.url("sender").to_owned();
     let http = reqwest::Client::new();
     let username = "a".repeat(7_500_000);
@@ -173,11 +149,7 @@ async fn huge_logins_cost_no_memory_and_a_clean_stop_leaves_the_database_whole()
         "{resident_kb} kB resident after huge logins"
     );
     // SIGTERM: the WAL is copied into the database and cut to nothing.
-    let status = Command::new("kill")
-        .args(["-TERM", &running.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    sigterm(&running.child);
     assert!(wait_for_exit(&mut running.child, Duration::from_secs(15)).success());
     let wal = std::fs::metadata(dir.path().join("sb.db-wal")).map_or(0, |m| m.len());
     assert_eq!(wal, 0, "a clean stop left a {wal}-byte WAL");
@@ -189,28 +161,16 @@ async fn cors_trusts_the_console_where_it_is_bound_not_a_fixed_port() {
     let running = start(switchboard(dir.path()), &SERVE, 3);
     let console = running.url("callcenter").to_owned();
     let http = reqwest::Client::new();
-    let allowed = |origin: String| {
-        let request = http
-            .request(
-                reqwest::Method::OPTIONS,
-                format!("{}/api/auth/login", running.url("sender")),
-            )
-            .header("origin", origin)
-            .header("access-control-request-method", "POST")
-            .send();
-        async move {
-            request
-                .await
-                .expect("preflight")
-                .headers()
-                .get("access-control-allow-origin")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        }
-    };
-    assert_eq!(allowed(console.clone()).await, Some(console.clone()));
+    let sender = running.url("sender");
+    assert_eq!(
+        allowed_origin(&http, sender, &console).await,
+        Some(console.clone())
+    );
     // The default port of the console is nobody's here, unless the console is bound to it.
     if !console.ends_with(":8000") {
-        assert_eq!(allowed("http://127.0.0.1:8000".into()).await, None);
+        assert_eq!(
+            allowed_origin(&http, sender, "http://127.0.0.1:8000").await,
+            None
+        );
     }
 }

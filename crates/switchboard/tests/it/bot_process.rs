@@ -2,7 +2,7 @@
 //! is not for with one clear line and a non-zero exit, and with the `sim` driver brings messages in
 //! through a real `switchboard serve`.
 
-use crate::{SERVE, add_bot, login, start, switchboard, wait_for_exit};
+use crate::{SERVE, add_bot, login, sigterm, start, switchboard, wait_for_exit};
 use std::process::Stdio;
 use std::time::Duration;
 use switchboard_testkit::http::Api;
@@ -64,44 +64,22 @@ async fn a_bad_token_or_another_account_ends_with_one_clear_line() {
         receiver.as_str(),
     ];
 
-    let (code, stderr) = bot_exit(
-        dir.path(),
-        &[
-            &[
-                "page1",
-                "--driver",
-                "sim",
-                "--token",
-                "sbb_not_a_real_token",
-            ][..],
-            &urls[..],
-        ]
-        .concat(),
-    );
-    assert_eq!(code, Some(1));
-    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains("unknown or revoked"), "{stderr}");
+    // `switchboard bot ARGS --sender-url … --receiver-url …`
+    let bot_exit_with_urls = |args: &[&str]| bot_exit(dir.path(), &[args, &urls[..]].concat());
 
-    let (code, stderr) = bot_exit(
-        dir.path(),
-        &[
-            &[
-                "no-such-account",
-                "--driver",
-                "sim",
-                "--token",
-                token.as_str(),
-            ][..],
-            &urls[..],
-        ]
-        .concat(),
-    );
-    assert_eq!(code, Some(1));
-    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-    assert!(
-        stderr.contains("unknown account `no-such-account`"),
-        "{stderr}"
-    );
+    for (account, token, wanted) in [
+        ("page1", "sbb_not_a_real_token", "unknown or revoked"),
+        (
+            "no-such-account",
+            token.as_str(),
+            "unknown account `no-such-account`",
+        ),
+    ] {
+        let (code, stderr) = bot_exit_with_urls(&[account, "--driver", "sim", "--token", token]);
+        assert_eq!(code, Some(1));
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(wanted), "{stderr}");
+    }
 
     let (code, stderr) = bot_exit(dir.path(), &["page1", "--driver", "sim"]);
     assert_eq!(code, Some(1));
@@ -113,22 +91,15 @@ async fn a_bad_token_or_another_account_ends_with_one_clear_line() {
         r#"{"account1": {"user_id_chat": "page1", "page_access_token": "EAAB"}}"#,
     )
     .expect("write");
-    let (code, stderr) = bot_exit(
-        dir.path(),
-        &[
-            &[
-                "account9",
-                "--accounts-file",
-                "user_accounts.json",
-                "--driver",
-                "sim",
-                "--token",
-                token.as_str(),
-            ][..],
-            &urls[..],
-        ]
-        .concat(),
-    );
+    let (code, stderr) = bot_exit_with_urls(&[
+        "account9",
+        "--accounts-file",
+        "user_accounts.json",
+        "--driver",
+        "sim",
+        "--token",
+        token.as_str(),
+    ]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("unknown account `account9`"), "{stderr}");
 }
@@ -202,11 +173,7 @@ async fn a_sim_bot_process_brings_messages_into_the_crm() {
         "the spool lives in the state directory"
     );
     // SIGTERM: a clean stop, status 0.
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    sigterm(&child);
     let exit = wait_for_exit(&mut child, Duration::from_secs(10));
     assert!(exit.success(), "{exit:?}");
 }

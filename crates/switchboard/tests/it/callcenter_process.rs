@@ -1,25 +1,9 @@
 //! The call center as an operator runs it: `switchboard callcenter` alone, a ringing call survives a
 //! SIGKILL (a console that reconnects is shown it, and its ring timer resumes).
 
-use crate::{cli, next_named, next_named_within, start, switchboard};
-use serde_json::{Value, json};
+use crate::{cli, next_named, next_named_within, post_json, start, switchboard};
+use serde_json::json;
 use switchboard_sioclient::Client;
-
-async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
-    let response = http
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("post");
-    assert!(
-        response.status().is_success(),
-        "{url}: {}",
-        response.status()
-    );
-    response.json().await.expect("json")
-}
 
 #[tokio::test]
 async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
@@ -38,7 +22,7 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
     let http = reqwest::Client::new();
     let mut agents = Vec::new();
     for (name, extension) in [("Lan", "101"), ("Minh", "102")] {
-        let agent = post(
+        let agent = post_json(
             &http,
             &format!("{url}/api/agents"),
             &token,
@@ -46,7 +30,7 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
         )
         .await;
         let id = agent["data"]["id"].as_i64().expect("id");
-        post(
+        post_json(
             &http,
             &format!("{url}/api/agents/{id}/status"),
             &token,

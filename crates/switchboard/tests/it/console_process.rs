@@ -1,8 +1,9 @@
 //! The console as `switchboard serve` gives it to a browser: on the call center's port, told the ports
 //! the receiver and the sender really got, and allowed by their CORS allowlists from its own origin.
 
-use crate::{SERVE, start, switchboard};
+use crate::{SERVE, allowed_origin, dir_with_config, refused, start, start_role, switchboard};
 use serde_json::{Value, json};
+use switchboard_testkit::http::answer;
 
 fn port(url: &str) -> u16 {
     url.rsplit(':')
@@ -11,21 +12,14 @@ fn port(url: &str) -> u16 {
         .unwrap_or_else(|| panic!("no port in {url}"))
 }
 
-/// What the sender tells a browser asking, from `origin`, whether it may log in.
-async fn allowed_origin(http: &reqwest::Client, sender: &str, origin: &str) -> Option<String> {
-    let response = http
-        .request(reqwest::Method::OPTIONS, format!("{sender}/api/auth/login"))
-        .header("origin", origin)
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
+/// The console's `config.json` as the call center at `callcenter` serves it.
+async fn console_config(callcenter: &str) -> Value {
+    reqwest::get(format!("{callcenter}/console/config.json"))
         .await
-        .expect("preflight");
-    response
-        .headers()
-        .get("access-control-allow-origin")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+        .expect("config")
+        .json()
+        .await
+        .expect("json")
 }
 
 #[tokio::test]
@@ -61,16 +55,8 @@ async fn serve_gives_the_console_the_real_ports_and_lets_it_call_the_apis() {
     );
     assert!(page.text().await.expect("html").contains("Switchboard"));
 
-    let config: Value = http
-        .get(format!("{callcenter}/console/config.json"))
-        .send()
-        .await
-        .expect("config")
-        .json()
-        .await
-        .expect("json");
     assert_eq!(
-        config,
+        console_config(&callcenter).await,
         json!({"receiver": {"url": null, "port": port(&receiver)},
                "sender": {"url": null, "port": port(&sender)}})
     );
@@ -91,13 +77,8 @@ async fn serve_gives_the_console_the_real_ports_and_lets_it_call_the_apis() {
         None
     );
 
-    let missing = http
-        .get(format!("{callcenter}/assets/index-missing.js"))
-        .send()
-        .await
-        .expect("404");
-    assert_eq!(missing.status(), 404);
-    let body: Value = missing.json().await.expect("json 404");
+    let (status, body) = answer(http.get(format!("{callcenter}/assets/index-missing.js"))).await;
+    assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
     running.kill();
 }
@@ -105,18 +86,13 @@ async fn serve_gives_the_console_the_real_ports_and_lets_it_call_the_apis() {
 #[test]
 fn the_console_urls_are_configurable_and_checked() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = switchboard(dir.path())
-        .args([
-            "callcenter",
-            "--listen",
-            "127.0.0.1:0",
-            "--console-sender-url",
-            "crm.example.vn:5002",
-        ])
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(switchboard(dir.path()).args([
+        "callcenter",
+        "--listen",
+        "127.0.0.1:0",
+        "--console-sender-url",
+        "crm.example.vn:5002",
+    ]));
     assert!(
         stderr.contains("--console-sender-url") && stderr.contains("crm.example.vn:5002"),
         "{stderr}"
@@ -125,39 +101,21 @@ fn the_console_urls_are_configurable_and_checked() {
 
 #[tokio::test]
 async fn split_mode_names_the_public_urls_from_the_environment_and_the_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("switchboard.toml"),
+    let dir = dir_with_config(
         "[receiver]\nlisten = \"127.0.0.1:6001\"\n[console]\nsender_url = \"https://crm.example.vn/sender\"\n",
-    )
-    .expect("write");
+    );
     let mut command = switchboard(dir.path());
     command.env("SWITCHBOARD_CONSOLE_RECEIVER_URL", "http://10.0.0.5:5001");
     let running = start(command, &["callcenter", "--listen", "127.0.0.1:0"], 1);
-    let config: Value = reqwest::get(format!("{}/console/config.json", running.url("callcenter")))
-        .await
-        .expect("config")
-        .json()
-        .await
-        .expect("json");
     assert_eq!(
-        config,
+        console_config(running.url("callcenter")).await,
         json!({"receiver": {"url": "http://10.0.0.5:5001", "port": null},
                "sender": {"url": "https://crm.example.vn/sender", "port": null}})
     );
     running.kill();
 
-    let running = start(
-        switchboard(dir.path()),
-        &["callcenter", "--listen", "127.0.0.1:0"],
-        1,
-    );
-    let config: Value = reqwest::get(format!("{}/console/config.json", running.url("callcenter")))
-        .await
-        .expect("config")
-        .json()
-        .await
-        .expect("json");
+    let running = start_role(dir.path(), "callcenter");
+    let config = console_config(running.url("callcenter")).await;
     assert_eq!(config["receiver"], json!({"url": null, "port": 6001}));
     running.kill();
 }

@@ -9,11 +9,15 @@ mod console_process;
 mod process;
 mod sender_process;
 
+use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use switchboard_testkit::process::Binary;
+use tempfile::TempDir;
 
-pub use switchboard_testkit::process::{ADMIN_PASSWORD, Running, SERVE, start};
+pub use switchboard_testkit::process::{
+    ADMIN_PASSWORD, Running, SERVE, error_line, refused, sigterm, start,
+};
 pub use switchboard_testkit::socket::{next_named, next_named_within};
 pub use switchboard_testkit::wait::wait_for_exit;
 
@@ -34,7 +38,53 @@ pub fn add_bot(dir: &Path, account: &str) -> String {
     SWITCHBOARD.add_bot(dir, account)
 }
 
+/// `switchboard ROLE --listen 127.0.0.1:0` over `dir`, once it is ready.
+pub fn start_role(dir: &Path, role: &str) -> Running {
+    start(switchboard(dir), &[role, "--listen", "127.0.0.1:0"], 1)
+}
+
+/// A temporary directory whose `switchboard.toml` holds `toml`.
+pub fn dir_with_config(toml: &str) -> TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("switchboard.toml"), toml).expect("write switchboard.toml");
+    dir
+}
+
+/// POSTs `body` as JSON with `token` as bearer; the call must succeed. Its JSON answer.
+pub async fn post_json(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.json().await.expect("json")
+}
+
 /// An admin session on the sender at `sender`.
 pub async fn login(http: &reqwest::Client, sender: &str) -> String {
     switchboard_testkit::http::login(http, sender, "admin", ADMIN_PASSWORD).await
+}
+
+/// What the sender tells a browser asking, from `origin`, whether it may log in.
+pub async fn allowed_origin(http: &reqwest::Client, sender: &str, origin: &str) -> Option<String> {
+    let response = http
+        .request(reqwest::Method::OPTIONS, format!("{sender}/api/auth/login"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .expect("preflight");
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

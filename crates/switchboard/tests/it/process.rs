@@ -7,15 +7,14 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::{BIN, Running, add_bot, start, switchboard, wait_for_exit};
+use crate::{
+    BIN, Running, add_bot, dir_with_config, error_line, refused, sigterm, start_role, switchboard,
+    wait_for_exit,
+};
 
 /// Starts the receiver on a free port and returns it with its base URL, read from its ready line.
 fn start_receiver(dir: &Path) -> (Running, String) {
-    let running = start(
-        switchboard(dir),
-        &["receiver", "--listen", "127.0.0.1:0"],
-        1,
-    );
+    let running = start_role(dir, "receiver");
     let url = running.url("receiver").to_owned();
     (running, url)
 }
@@ -159,40 +158,28 @@ fn a_taken_port_gives_one_line_naming_the_port_and_the_flag() {
     let dir = tempfile::tempdir().expect("tempdir");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
-    let output = switchboard(dir.path())
-        .args(["receiver", "--listen", &format!("127.0.0.1:{port}")])
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("switchboard:"))
-        .expect("error line");
+    let stderr = refused(switchboard(dir.path()).args([
+        "receiver",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]));
+    let line = error_line(&stderr);
     assert!(
         line.contains(&port.to_string()) && line.contains("--listen"),
         "{line}"
     );
 
-    let output = switchboard(dir.path())
-        .args(["serve", "--receiver-listen", &format!("127.0.0.1:{port}")])
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success() && stderr.contains("--receiver-listen"),
-        "{stderr}"
-    );
+    let stderr = refused(switchboard(dir.path()).args([
+        "serve",
+        "--receiver-listen",
+        &format!("127.0.0.1:{port}"),
+    ]));
+    assert!(stderr.contains("--receiver-listen"), "{stderr}");
 }
 
 #[test]
 fn flags_beat_environment_which_beats_the_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("switchboard.toml"),
-        "database_url = \"sqlite://from-file.db\"\n",
-    )
-    .expect("write");
+    let dir = dir_with_config("database_url = \"sqlite://from-file.db\"\n");
     let run = |env: Option<&str>, flag: Option<&str>| {
         let mut command = Command::new(BIN);
         command
@@ -215,24 +202,19 @@ fn flags_beat_environment_which_beats_the_file() {
     assert!(dir.path().join("from-flag.db").exists() && !dir.path().join("from-env2.db").exists());
 
     std::fs::write(dir.path().join("switchboard.toml"), "databse_url = 1\n").expect("write");
-    let output = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["tokens", "list"])
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("databse_url"));
+    let stderr = refused(
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["tokens", "list"]),
+    );
+    assert!(stderr.contains("databse_url"));
 }
 
 #[test]
 fn sigterm_stops_the_receiver_gracefully() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut child, _url) = start_receiver(dir.path());
-    let status = Command::new("kill")
-        .args(["-TERM", &child.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    sigterm(&child.child);
     let status = wait_for_exit(&mut child.child, Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
 }

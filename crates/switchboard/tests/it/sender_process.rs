@@ -1,7 +1,10 @@
 //! The sender as an operator runs it: commands survive a SIGKILL, split processes share one database,
 //! the encryption key guards start-up, and secrets never reach a log line.
 
-use crate::{ADMIN_PASSWORD, SERVE, add_bot, login, next_named, start, switchboard};
+use crate::{
+    ADMIN_PASSWORD, SERVE, add_bot, error_line, login, next_named, post_json, refused, start,
+    start_role, switchboard,
+};
 use serde_json::{Value, json};
 use switchboard_sioclient::Client;
 use switchboard_testkit::http::Api;
@@ -10,14 +13,7 @@ async fn ingest(http: &reqwest::Client, receiver: &str, bot: &str, account: &str
     let body = json!({"user_id_chat": account, "messages": [{"message_id": id,
         "conversation": {"thread_id": "t1", "participant_id": "p1", "participant_name": "Ngô Bảo Châu"},
         "direction": "in", "text": "Chào shop", "sent_at": 1795312800}]});
-    let response = http
-        .post(format!("{receiver}/api/bot/new_messages"))
-        .bearer_auth(bot)
-        .json(&body)
-        .send()
-        .await
-        .expect("ingest");
-    assert!(response.status().is_success());
+    post_json(http, &format!("{receiver}/api/bot/new_messages"), bot, body).await;
 }
 
 #[tokio::test]
@@ -38,14 +34,13 @@ async fn a_command_queued_before_a_sigkill_is_delivered_after_restart() {
             .await;
         (page["data"]["items"][0]["id"].as_i64().expect("id"),)
     };
-    let response = http
-        .post(format!("{sender}/api/send_message_from_crm"))
-        .bearer_auth(&admin)
-        .json(&json!({"conversation_id": conversation, "text": "Dạ shop chào bạn"}))
-        .send()
-        .await
-        .expect("send");
-    assert!(response.status().is_success());
+    post_json(
+        &http,
+        &format!("{sender}/api/send_message_from_crm"),
+        &admin,
+        json!({"conversation_id": conversation, "text": "Dạ shop chào bạn"}),
+    )
+    .await;
     running.kill();
 
     let running = start(switchboard(dir.path()), &SERVE, 3);
@@ -61,16 +56,8 @@ async fn a_command_queued_before_a_sigkill_is_delivered_after_restart() {
 async fn receiver_and_sender_as_two_processes_share_one_database() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bot = add_bot(dir.path(), "page1");
-    let receiver = start(
-        switchboard(dir.path()),
-        &["receiver", "--listen", "127.0.0.1:0"],
-        1,
-    );
-    let sender = start(
-        switchboard(dir.path()),
-        &["sender", "--listen", "127.0.0.1:0"],
-        1,
-    );
+    let receiver = start_role(dir.path(), "receiver");
+    let sender = start_role(dir.path(), "sender");
     let http = reqwest::Client::new();
     let admin = login(&http, sender.url("sender")).await;
     let mut console = Client::connect(sender.url("sender"), &json!({"token": admin}), "")
@@ -102,33 +89,17 @@ fn a_missing_or_wrong_key_with_encrypted_data_refuses_to_start() {
     assert!(key.exists());
 
     std::fs::rename(&key, dir.path().join("saved.key")).expect("move key");
-    let missing = switchboard(dir.path())
-        .args(["sender", "--listen", "127.0.0.1:0"])
-        .output()
-        .expect("run");
-    assert!(!missing.status.success());
-    let stderr = String::from_utf8_lossy(&missing.stderr);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("switchboard:"))
-        .expect("one error line");
+    let stderr = refused(switchboard(dir.path()).args(["sender", "--listen", "127.0.0.1:0"]));
+    let line = error_line(&stderr);
     assert!(line.contains("encryption key is missing"), "{line}");
     assert!(!key.exists(), "no new key may replace the lost one");
 
     std::fs::write(&key, format!("{}\n", "ab".repeat(32))).expect("wrong key");
-    let wrong = switchboard(dir.path())
-        .args(["sender", "--listen", "127.0.0.1:0"])
-        .output()
-        .expect("run");
-    assert!(!wrong.status.success());
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("does not open the credentials"));
+    let stderr = refused(switchboard(dir.path()).args(["sender", "--listen", "127.0.0.1:0"]));
+    assert!(stderr.contains("does not open the credentials"));
 
     std::fs::rename(dir.path().join("saved.key"), &key).expect("restore key");
-    let running = start(
-        switchboard(dir.path()),
-        &["sender", "--listen", "127.0.0.1:0"],
-        1,
-    );
+    let running = start_role(dir.path(), "sender");
     running.kill();
 }
 
