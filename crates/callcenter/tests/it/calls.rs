@@ -20,7 +20,12 @@ fn options(ring_timeout_ms: u64) -> CallCenterOptions {
 
 const ACK: Duration = Duration::from_secs(5);
 
-/// `answer_call` from `console` for `agent`, as a console's answer button sends it; the acknowledgement.
+/// Emits `event` with `body` and waits (at most [`ACK`]) for the server's acknowledgement.
+async fn emit_acked(console: &Client, event: &str, body: Value) -> Value {
+    console.emit_with_ack(event, &body, ACK).await.expect("ack")
+}
+
+/// `answer_call` from `console` for `agent`, as a console's answer button sends it: the ack.
 async fn answer_call(console: &Client, call_id: &str, agent: &Agent) -> Value {
     let body = json!({"callId": call_id, "agentId": agent.id});
     emit_acked(console, "answer_call", body).await
@@ -39,11 +44,6 @@ async fn lan_and_minh(options: CallCenterOptions) -> (TestCallCenter, [(Agent, S
     let lan = app.agent("lan", "101").await;
     let minh = app.agent("minh", "102").await;
     (app, [lan, minh])
-}
-
-/// Emits `event` with `body` and waits (at most [`ACK`]) for the server's acknowledgement.
-async fn emit_acked(console: &Client, event: &str, body: Value) -> Value {
-    console.emit_with_ack(event, &body, ACK).await.expect("ack")
 }
 
 #[tokio::test]

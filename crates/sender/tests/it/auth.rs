@@ -28,14 +28,10 @@ async fn disable_user(app: &TestSystem, admin: &str, username: &str) -> u16 {
         .expect("the user")["id"]
         .as_i64()
         .expect("id");
-    let (status, _) = app
-        .patch(
-            &format!("/api/users/{id}"),
-            admin,
-            json!({"disabled": true}),
-        )
-        .await;
-    status
+    let disabled = json!({"disabled": true});
+    app.patch(&format!("/api/users/{id}"), admin, disabled)
+        .await
+        .0
 }
 
 #[tokio::test]

@@ -73,10 +73,13 @@ async fn conversations_are_paged_newest_first_and_filtered() {
         (status, bad["error"]["field"].as_str()),
         (422, Some("cursor"))
     );
-    let (status, _) = app.get("/api/conversations/page1?limit=0", &agent).await;
-    assert_eq!(status, 422);
-    let (status, _) = app.get("/api/conversations/nope", &agent).await;
-    assert_eq!(status, 422);
+    for path in [
+        "/api/conversations/page1?limit=0",
+        "/api/conversations/nope",
+    ] {
+        let (status, _) = app.get(path, &agent).await;
+        assert_eq!(status, 422, "{path}");
+    }
 }
 
 #[tokio::test]
