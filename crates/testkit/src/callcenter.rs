@@ -119,6 +119,23 @@ impl TestCallCenter {
         body
     }
 
+    /// The phone system reports that `extension` picked up `call_id`.
+    pub async fn answered(&self, call_id: &str, extension: &str) -> (u16, Value) {
+        self.cti(&[
+            ("event", "answer"),
+            ("callId", call_id),
+            ("answeringNumber", extension),
+        ])
+        .await
+    }
+
+    /// The phone system reports that `call_id` ended, for `cause` as Zammad names it
+    /// (`normalClearing`, `cancel`, …).
+    pub async fn hangup(&self, call_id: &str, cause: &str) -> (u16, Value) {
+        self.cti(&[("event", "hangup"), ("callId", call_id), ("cause", cause)])
+            .await
+    }
+
     /// A console connected as the seed's client connects: `?token=` on the URL, then `join_call_center`.
     pub async fn console(&self, token: &str) -> Client {
         self.console_with(token, "").await

@@ -9,6 +9,7 @@
 pub mod bot;
 pub mod callcenter;
 mod error;
+pub mod fixtures_http;
 pub mod http;
 pub mod process;
 pub mod receiver;

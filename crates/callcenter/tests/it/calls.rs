@@ -4,8 +4,11 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard_callcenter::CallCenterOptions;
+use switchboard_sioclient::Client;
+use switchboard_storage::Agent;
 use switchboard_testkit::callcenter::{FakePhoneSystem, TestCallCenter};
 use switchboard_testkit::eventually;
+use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::socket::{next, next_named, quiet};
 
 fn options(ring_timeout_ms: u64) -> CallCenterOptions {
@@ -17,26 +20,48 @@ fn options(ring_timeout_ms: u64) -> CallCenterOptions {
 
 const ACK: Duration = Duration::from_secs(5);
 
+/// Emits `event` with `body` and waits (at most [`ACK`]) for the server's acknowledgement.
+async fn emit_acked(console: &Client, event: &str, body: Value) -> Value {
+    console.emit_with_ack(event, &body, ACK).await.expect("ack")
+}
+
+/// `answer_call` from `console` for `agent`, as a console's answer button sends it: the ack.
+async fn answer_call(console: &Client, call_id: &str, agent: &Agent) -> Value {
+    let body = json!({"callId": call_id, "agentId": agent.id});
+    emit_acked(console, "answer_call", body).await
+}
+
+/// The phone system reports a new inbound call: the popup it shows on `console`.
+async fn ring(app: &TestCallCenter, console: &mut Client, call_id: &str, from: &str) -> Value {
+    app.new_call(call_id, from).await;
+    next_named(console, "incoming_call_to_crm").await
+}
+
+/// A call center with two agents, both available: Lan at extension 101 (the longer idle, so offered
+/// calls first) and Minh at 102, each with a console session token.
+async fn lan_and_minh(options: CallCenterOptions) -> (TestCallCenter, [(Agent, String); 2]) {
+    let app = TestCallCenter::spawn(options).await;
+    let lan = app.agent("lan", "101").await;
+    let minh = app.agent("minh", "102").await;
+    (app, [lan, minh])
+}
+
 #[tokio::test]
 async fn a_cti_call_pops_up_with_the_seeds_payload_then_answer_and_hangup_follow() {
     let app = TestCallCenter::spawn(options(20_000)).await;
     let (agent, _) = app.agent("lan", "101").await;
     let (status, customer) = app
-        .call(
-            "POST",
+        .post(
             "/api/customers",
-            Some(&app.api_token),
-            Some(
-                json!({"fullName": "Nguyễn Văn A", "phoneNumber": "0912345678",
+            &app.api_token,
+            json!({"fullName": "Nguyễn Văn A", "phoneNumber": "0912345678",
                         "email": "nguyenvana@email.com", "cif": "CIF001230022"}),
-            ),
         )
         .await;
     assert_eq!(status, 200, "{customer}");
     let mut console = app.console(&app.api_token).await;
 
-    app.new_call("CALL_12345", "+84 912 345 678").await;
-    let incoming = next_named(&mut console, "incoming_call_to_crm").await;
+    let incoming = ring(&app, &mut console, "CALL_12345", "+84 912 345 678").await;
     assert_eq!(incoming["callId"], "CALL_12345");
     assert_eq!(incoming["callerNumber"], "+84 912 345 678");
     assert_eq!(incoming["calledNumber"], "1900");
@@ -70,14 +95,12 @@ async fn a_cti_call_pops_up_with_the_seeds_payload_then_answer_and_hangup_follow
     );
     assert!(incoming["startTime"].is_string());
 
-    let ack = console
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "CALL_12345", "agentId": agent.id, "source": "crm_system"}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = emit_acked(
+        &console,
+        "answer_call",
+        json!({"callId": "CALL_12345", "agentId": agent.id, "source": "crm_system"}),
+    )
+    .await;
     assert_eq!(ack["success"], true, "{ack}");
     let answered = next_named(&mut console, "call_answered").await;
     assert_eq!(answered["message"], "Cuộc gọi đã được kết nối");
@@ -88,13 +111,7 @@ async fn a_cti_call_pops_up_with_the_seeds_payload_then_answer_and_hangup_follow
 
     // The call lasts a second (its duration is checked below): the wait is the thing under test.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, body) = app
-        .cti(&[
-            ("event", "hangup"),
-            ("callId", "CALL_12345"),
-            ("cause", "normalClearing"),
-        ])
-        .await;
+    let (status, body) = app.hangup("CALL_12345", "normalClearing").await;
     assert_eq!(status, 200, "{body}");
     let ended = next_named(&mut console, "call_ended").await;
     assert_eq!(ended["callId"], "CALL_12345");
@@ -105,9 +122,7 @@ async fn a_cti_call_pops_up_with_the_seeds_payload_then_answer_and_hangup_follow
         "{ended}"
     );
 
-    let (_, log) = app
-        .call("GET", "/api/calls", Some(&app.api_token), None)
-        .await;
+    let (_, log) = app.get("/api/calls", &app.api_token).await;
     let call = &log["data"]["items"][0];
     assert_eq!(
         (
@@ -125,22 +140,14 @@ async fn a_cti_call_pops_up_with_the_seeds_payload_then_answer_and_hangup_follow
     );
     assert!(call["talkSeconds"].as_i64().is_some_and(|t| t >= 1));
     // The phone system retrying its hangup changes nothing.
-    let (status, _) = app
-        .cti(&[
-            ("event", "hangup"),
-            ("callId", "CALL_12345"),
-            ("cause", "normalClearing"),
-        ])
-        .await;
+    let (status, _) = app.hangup("CALL_12345", "normalClearing").await;
     assert_eq!(status, 200);
     quiet(&mut console, "call_ended", Duration::from_millis(300)).await;
 }
 
 #[tokio::test]
 async fn two_consoles_answering_at_once_exactly_one_wins() {
-    let app = TestCallCenter::spawn(options(20_000)).await;
-    let (_, lan_token) = app.agent("lan", "101").await;
-    let (_, minh_token) = app.agent("minh", "102").await;
+    let (app, [(_, lan_token), (_, minh_token)]) = lan_and_minh(options(20_000)).await;
     let mut lan = app.console(&lan_token).await;
     let mut minh = app.console(&minh_token).await;
     for round in 0..5 {
@@ -150,10 +157,9 @@ async fn two_consoles_answering_at_once_exactly_one_wins() {
         next_named(&mut minh, "incoming_call_to_crm").await;
         let body = json!({"callId": call_id, "source": "crm_system"});
         let (a, b) = tokio::join!(
-            lan.emit_with_ack("answer_call", &body, ACK),
-            minh.emit_with_ack("answer_call", &body, ACK)
+            emit_acked(&lan, "answer_call", body.clone()),
+            emit_acked(&minh, "answer_call", body)
         );
-        let (a, b) = (a.expect("ack"), b.expect("ack"));
         let wins = [&a, &b].iter().filter(|r| r["success"] == true).count();
         assert_eq!(wins, 1, "round {round}: {a} / {b}");
         let loser = if a["success"] == true { &b } else { &a };
@@ -169,13 +175,7 @@ async fn two_consoles_answering_at_once_exactly_one_wins() {
             &seen_by_lan["error"]
         };
         assert_eq!(error["error"]["code"], "call_taken");
-        let (status, _) = app
-            .cti(&[
-                ("event", "hangup"),
-                ("callId", &call_id),
-                ("cause", "normalClearing"),
-            ])
-            .await;
+        let (status, _) = app.hangup(&call_id, "normalClearing").await;
         assert_eq!(status, 200);
         next_named(&mut lan, "call_ended").await;
         next_named(&mut minh, "call_ended").await;
@@ -183,7 +183,7 @@ async fn two_consoles_answering_at_once_exactly_one_wins() {
 }
 
 /// The first event of each of `names` (the last one only if `all`), whatever their order.
-async fn next_of(client: &mut switchboard_sioclient::Client, names: &[&str], all: bool) -> Value {
+async fn next_of(client: &mut Client, names: &[&str], all: bool) -> Value {
     let wanted = if all { names } else { &names[..1] };
     let mut seen = serde_json::Map::new();
     while seen.len() < wanted.len() {
@@ -197,12 +197,9 @@ async fn next_of(client: &mut switchboard_sioclient::Client, names: &[&str], all
 
 #[tokio::test]
 async fn an_unanswered_call_moves_on_after_the_ring_timeout_and_counts_as_missed() {
-    let app = TestCallCenter::spawn(options(300)).await;
-    let (first, _) = app.agent("lan", "101").await;
-    let (second, _) = app.agent("minh", "102").await;
+    let (app, [(first, _), (second, _)]) = lan_and_minh(options(300)).await;
     let mut console = app.console(&app.api_token).await;
-    app.new_call("RING_1", "0912000222").await;
-    let offered = next_named(&mut console, "incoming_call_to_crm").await;
+    let offered = ring(&app, &mut console, "RING_1", "0912000222").await;
     assert_eq!(
         offered["assignedAgent"]["id"], first.id,
         "the longest idle first"
@@ -212,36 +209,23 @@ async fn an_unanswered_call_moves_on_after_the_ring_timeout_and_counts_as_missed
     // With everyone tried, it rings at the first again rather than waiting for nobody.
     let again = next_named(&mut console, "incoming_call_to_crm").await;
     assert_eq!(again["assignedAgent"]["id"], first.id);
-    let (status, _) = app
-        .cti(&[
-            ("event", "hangup"),
-            ("callId", "RING_1"),
-            ("cause", "cancel"),
-        ])
-        .await;
+    let (status, _) = app.hangup("RING_1", "cancel").await;
     assert_eq!(status, 200);
     let ended = next_named(&mut console, "call_ended").await;
     assert_eq!(
         (&ended["endReason"], &ended["duration"]),
         (&json!("caller_cancel"), &json!(0))
     );
-    let (_, log) = app
-        .call("GET", "/api/calls?missed=true", Some(&app.api_token), None)
-        .await;
+    let (_, log) = app.get("/api/calls?missed=true", &app.api_token).await;
     assert_eq!(log["data"]["items"][0]["callId"], "RING_1");
     assert_eq!(log["data"]["items"][0]["missed"], true);
 }
 
 #[tokio::test]
 async fn an_away_agent_gets_no_offers_and_waiting_calls_go_to_whoever_becomes_available() {
-    let app = TestCallCenter::spawn(options(20_000)).await;
-    let (lan, lan_token) = app.agent("lan", "101").await;
-    let (minh, _) = app.agent("minh", "102").await;
+    let (app, [(lan, lan_token), (minh, _)]) = lan_and_minh(options(20_000)).await;
     let mut lan_console = app.console(&lan_token).await;
-    let ack = lan_console
-        .emit_with_ack("set_agent_status", &json!({"status": "away"}), ACK)
-        .await
-        .expect("ack");
+    let ack = emit_acked(&lan_console, "set_agent_status", json!({"status": "away"})).await;
     assert_eq!(ack["data"]["status"], "away", "{ack}");
     let update = loop {
         // Earlier updates (the agents' set-up) may still be arriving.
@@ -259,8 +243,7 @@ async fn an_away_agent_gets_no_offers_and_waiting_calls_go_to_whoever_becomes_av
         (&json!(lan.id), &json!("Agent lan"), &json!("available"))
     );
 
-    app.new_call("AWAY_1", "0912000333").await;
-    let first = next_named(&mut lan_console, "incoming_call_to_crm").await;
+    let first = ring(&app, &mut lan_console, "AWAY_1", "0912000333").await;
     assert_eq!(first["assignedAgent"]["id"], minh.id);
     // Minh's phone rings; Lan is away: the second call waits instead of ringing at Lan.
     app.new_call("AWAY_2", "0912000444").await;
@@ -270,9 +253,7 @@ async fn an_away_agent_gets_no_offers_and_waiting_calls_go_to_whoever_becomes_av
         Duration::from_millis(500),
     )
     .await;
-    let (_, status) = app
-        .call("GET", "/api/call-center/status", Some(&app.api_token), None)
-        .await;
+    let (_, status) = app.get("/api/call-center/status", &app.api_token).await;
     assert_eq!(
         (
             &status["data"]["callsWaiting"],
@@ -280,9 +261,7 @@ async fn an_away_agent_gets_no_offers_and_waiting_calls_go_to_whoever_becomes_av
         ),
         (&json!(1), &json!(1))
     );
-    let (_, available) = app
-        .call("GET", "/api/agents/available", Some(&app.api_token), None)
-        .await;
+    let (_, available) = app.get("/api/agents/available", &app.api_token).await;
     let ids: Vec<&Value> = available["data"]
         .as_array()
         .expect("list")
@@ -293,11 +272,10 @@ async fn an_away_agent_gets_no_offers_and_waiting_calls_go_to_whoever_becomes_av
 
     // Back to available (over REST this time): the waiting call is offered at once.
     let (code, body) = app
-        .call(
-            "PUT",
+        .put(
             &format!("/api/agents/{}/status", lan.id),
-            Some(&lan_token),
-            Some(json!({"status": "available"})),
+            &lan_token,
+            json!({"status": "available"}),
         )
         .await;
     assert_eq!(code, 200, "{body}");
@@ -342,10 +320,7 @@ async fn malformed_events_and_unknown_calls_get_an_error_and_the_connection_stay
         ),
     ];
     for (body, code, field) in cases {
-        let ack = console
-            .emit_with_ack("answer_call", &body, ACK)
-            .await
-            .expect("ack");
+        let ack = emit_acked(&console, "answer_call", body.clone()).await;
         assert_eq!(ack["success"], false);
         assert_eq!(ack["error"]["code"], code, "{body}: {ack}");
         if let Some(field) = field {
@@ -380,64 +355,36 @@ async fn malformed_events_and_unknown_calls_get_an_error_and_the_connection_stay
     );
 
     // Still connected and working.
-    app.new_call("AFTER", "0912000555").await;
-    let incoming = next_named(&mut console, "incoming_call_to_crm").await;
+    let incoming = ring(&app, &mut console, "AFTER", "0912000555").await;
     assert_eq!(incoming["callId"], "AFTER");
-    let ack = console
-        .emit_with_ack(
-            "end_call",
-            &json!({"callId": "AFTER", "endReason": "crm_user_reject", "source": "crm_system"}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = emit_acked(
+        &console,
+        "end_call",
+        json!({"callId": "AFTER", "endReason": "crm_user_reject", "source": "crm_system"}),
+    )
+    .await;
     assert_eq!(ack["success"], true, "{ack}");
     let ended = next_named(&mut console, "call_ended").await;
     assert_eq!(ended["endReason"], "crm_user_reject");
-    let ack = console
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "AFTER", "agentId": agent.id}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = answer_call(&console, "AFTER", &agent).await;
     assert_eq!(ack["error"]["code"], "call_ended");
 }
 
 #[tokio::test]
 async fn agents_act_only_for_themselves() {
-    let app = TestCallCenter::spawn(options(20_000)).await;
-    let (lan, lan_token) = app.agent("lan", "101").await;
-    let (minh, _) = app.agent("minh", "102").await;
+    let (app, [(lan, lan_token), (minh, _)]) = lan_and_minh(options(20_000)).await;
     let lan_console = app.console(&lan_token).await;
-    let ack = lan_console
-        .emit_with_ack(
-            "set_agent_status",
-            &json!({"agentId": minh.id, "status": "away"}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = emit_acked(
+        &lan_console,
+        "set_agent_status",
+        json!({"agentId": minh.id, "status": "away"}),
+    )
+    .await;
     assert_eq!(ack["error"]["code"], "forbidden", "{ack}");
     app.new_call("MINE", "0912000666").await;
-    let ack = lan_console
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "MINE", "agentId": minh.id}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = answer_call(&lan_console, "MINE", &minh).await;
     assert_eq!(ack["error"]["code"], "forbidden", "{ack}");
-    let ack = lan_console
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "MINE", "agentId": lan.id}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = answer_call(&lan_console, "MINE", &lan).await;
     assert_eq!(ack["success"], true, "{ack}");
     // A bot token is refused at the door.
     let bot = app
@@ -447,8 +394,7 @@ async fn agents_act_only_for_themselves() {
         })
         .await;
     if let Ok((_, bot)) = bot {
-        let refused =
-            switchboard_sioclient::Client::connect(&app.url, &json!({"token": bot}), "").await;
+        let refused = Client::connect(&app.url, &json!({"token": bot}), "").await;
         assert!(refused.is_err());
     }
 }
@@ -460,14 +406,7 @@ async fn english_consoles_get_english_messages() {
     let mut english = app.console_with(&app.api_token, "&lang=en").await;
     let mut vietnamese = app.console(&app.api_token).await;
     app.new_call("EN_1", "0912000777").await;
-    let ack = english
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "EN_1", "agentId": agent.id}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = answer_call(&english, "EN_1", &agent).await;
     assert_eq!(ack["success"], true);
     assert_eq!(
         next_named(&mut english, "call_answered").await["message"],
@@ -477,34 +416,19 @@ async fn english_consoles_get_english_messages() {
         next_named(&mut vietnamese, "call_answered").await["message"],
         "Cuộc gọi đã được kết nối"
     );
-    let ack = english
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "EN_1", "agentId": agent.id}),
-            ACK,
-        )
-        .await
-        .expect("ack");
-    assert!(
-        ack["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("Another agent")),
-        "{ack}"
-    );
-    let ack = vietnamese
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "EN_1", "agentId": agent.id}),
-            ACK,
-        )
-        .await
-        .expect("ack");
-    assert!(
-        ack["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("Cuộc gọi đã được")),
-        "{ack}"
-    );
+    // Answering again: each console is told why not, in its own language.
+    for (console, reason) in [
+        (&english, "Another agent"),
+        (&vietnamese, "Cuộc gọi đã được"),
+    ] {
+        let ack = answer_call(console, "EN_1", &agent).await;
+        assert!(
+            ack["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(reason)),
+            "{ack}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -524,11 +448,10 @@ async fn blocked_numbers_are_rejected_the_zammad_way() {
     app.agent("lan", "101").await;
     let mut console = app.console(&app.api_token).await;
     let (status, body) = app
-        .call(
-            "POST",
+        .post(
             "/api/blocked-numbers",
-            Some(&app.api_token),
-            Some(json!({"number": "0912 999 999", "reason": "spam"})),
+            &app.api_token,
+            json!({"number": "0912 999 999", "reason": "spam"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -555,12 +478,7 @@ async fn blocked_numbers_are_rejected_the_zammad_way() {
     )
     .await;
     let (status, _) = app
-        .call(
-            "DELETE",
-            "/api/blocked-numbers/+84912999999",
-            Some(&app.api_token),
-            None,
-        )
+        .delete("/api/blocked-numbers/+84912999999", &app.api_token)
         .await;
     assert_eq!(status, 200);
     let body = app.new_call("SPAM_2", "0912999999").await;
@@ -580,23 +498,19 @@ async fn console_decisions_reach_the_phone_system_signed() {
     let console = app.console(&app.api_token).await;
     app.new_call("HOOK_1", "0912000999").await;
     app.new_call("HOOK_2", "0912000998").await;
-    let ack = console
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "HOOK_1", "agentId": agent.id, "source": "crm_system"}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = emit_acked(
+        &console,
+        "answer_call",
+        json!({"callId": "HOOK_1", "agentId": agent.id, "source": "crm_system"}),
+    )
+    .await;
     assert_eq!(ack["success"], true);
-    let ack = console
-        .emit_with_ack(
-            "end_call",
-            &json!({"callId": "HOOK_2", "endReason": "crm_user_reject", "source": "crm_system"}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = emit_acked(
+        &console,
+        "end_call",
+        json!({"callId": "HOOK_2", "endReason": "crm_user_reject", "source": "crm_system"}),
+    )
+    .await;
     assert_eq!(ack["success"], true);
     let notices = phone_system.notices(2).await;
     let answer = notices
@@ -630,13 +544,7 @@ async fn console_decisions_reach_the_phone_system_signed() {
         (&json!("HOOK_2"), &json!("crm_user_reject"))
     );
     // The phone system's own report of the answer does not echo back to it.
-    let (status, _) = app
-        .cti(&[
-            ("event", "answer"),
-            ("callId", "HOOK_1"),
-            ("answeringNumber", "101"),
-        ])
-        .await;
+    let (status, _) = app.answered("HOOK_1", "101").await;
     assert_eq!(status, 200);
     // Proving that nothing is sent takes a window of time: the wait is the thing under test.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -652,33 +560,16 @@ async fn after_a_call_the_agent_wraps_up_before_the_next_one() {
     .await;
     let (lan, _) = app.agent("lan", "101").await;
     let mut console = app.console(&app.api_token).await;
-    app.new_call("WRAP_1", "0912000101").await;
-    next_named(&mut console, "incoming_call_to_crm").await;
-    let ack = console
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "WRAP_1", "agentId": lan.id}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    ring(&app, &mut console, "WRAP_1", "0912000101").await;
+    let ack = answer_call(&console, "WRAP_1", &lan).await;
     assert_eq!(ack["success"], true);
-    let (code, _) = app
-        .cti(&[
-            ("event", "hangup"),
-            ("callId", "WRAP_1"),
-            ("cause", "normalClearing"),
-        ])
-        .await;
+    let (code, _) = app.hangup("WRAP_1", "normalClearing").await;
     assert_eq!(code, 200);
-    let (_, agents) = app
-        .call("GET", "/api/agents/status", Some(&app.api_token), None)
-        .await;
+    let (_, agents) = app.get("/api/agents/status", &app.api_token).await;
     assert_eq!(agents["data"][0]["state"], "wrap_up", "{agents}");
     // A call during the wrap-up waits; it rings once the wrap-up is over.
     let asked = std::time::Instant::now();
-    app.new_call("WRAP_2", "0912000102").await;
-    let offered = next_named(&mut console, "incoming_call_to_crm").await;
+    let offered = ring(&app, &mut console, "WRAP_2", "0912000102").await;
     assert_eq!(
         (&offered["callId"], &offered["assignedAgent"]["id"]),
         (&json!("WRAP_2"), &json!(lan.id))
@@ -691,32 +582,18 @@ async fn after_a_call_the_agent_wraps_up_before_the_next_one() {
 
 #[tokio::test]
 async fn ending_a_call_answered_elsewhere_leaves_the_agent_it_first_rang_alone() {
-    let app = TestCallCenter::spawn(options(20_000)).await;
-    let (lan, lan_token) = app.agent("lan", "101").await;
-    let (minh, _) = app.agent("minh", "102").await;
+    let (app, [(lan, lan_token), (minh, _)]) = lan_and_minh(options(20_000)).await;
     let mut console = app.console(&app.api_token).await;
-    app.new_call("FIRST", "0912000201").await;
-    let first = next_named(&mut console, "incoming_call_to_crm").await;
+    let first = ring(&app, &mut console, "FIRST", "0912000201").await;
     assert_eq!(first["assignedAgent"]["id"], lan.id);
     // Minh picks up the call ringing at Lan; Lan is free again and gets the next call.
-    let ack = console
-        .emit_with_ack(
-            "answer_call",
-            &json!({"callId": "FIRST", "agentId": minh.id}),
-            ACK,
-        )
-        .await
-        .expect("ack");
+    let ack = answer_call(&console, "FIRST", &minh).await;
     assert_eq!(ack["success"], true);
-    app.new_call("SECOND", "0912000202").await;
-    let second = next_named(&mut console, "incoming_call_to_crm").await;
+    let second = ring(&app, &mut console, "SECOND", "0912000202").await;
     assert_eq!(second["assignedAgent"]["id"], lan.id);
     // The first call is Minh's now: Lan, whom it rang first, may not end it.
     let lan_console = app.console(&lan_token).await;
-    let ack = lan_console
-        .emit_with_ack("end_call", &json!({"callId": "FIRST"}), ACK)
-        .await
-        .expect("ack");
+    let ack = emit_acked(&lan_console, "end_call", json!({"callId": "FIRST"})).await;
     assert_eq!(ack["error"]["code"], "forbidden", "{ack}");
     // The first call ends: Lan's phone is still ringing with the second.
     app.cti(&[("event", "hangup"), ("callId", "FIRST")]).await;
@@ -739,9 +616,7 @@ async fn an_earlier_wrap_up_does_not_cut_a_later_one_short() {
     .await;
     let (lan, _) = app.agent("lan", "101").await;
     let state = || async {
-        let (_, agents) = app
-            .call("GET", "/api/agents/status", Some(&app.api_token), None)
-            .await;
+        let (_, agents) = app.get("/api/agents/status", &app.api_token).await;
         agents["data"][0]["state"].as_str().unwrap_or("").to_owned()
     };
     let talk = |call_id: &'static str, fields: Vec<(&'static str, &'static str)>| {
@@ -750,18 +625,8 @@ async fn an_earlier_wrap_up_does_not_cut_a_later_one_short() {
             let mut new_call = vec![("event", "newCall"), ("callId", call_id)];
             new_call.extend(fields);
             assert_eq!(app.cti(&new_call).await.0, 200);
-            let answer = [
-                ("event", "answer"),
-                ("callId", call_id),
-                ("answeringNumber", "101"),
-            ];
-            assert_eq!(app.cti(&answer).await.0, 200);
-            let hangup = [
-                ("event", "hangup"),
-                ("callId", call_id),
-                ("cause", "normalClearing"),
-            ];
-            assert_eq!(app.cti(&hangup).await.0, 200);
+            assert_eq!(app.answered(call_id, "101").await.0, 200);
+            assert_eq!(app.hangup(call_id, "normalClearing").await.0, 200);
         }
     };
     // A call in, then a wrap-up; halfway through it the agent calls a customer back and wraps up again.
@@ -808,10 +673,7 @@ async fn a_console_flooding_events_is_told_to_slow_down() {
             .emit("set_agent_status", &json!({"status": status}))
             .expect("emit");
     }
-    let ack = console
-        .emit_with_ack("set_agent_status", &json!({"status": "away"}), ACK)
-        .await
-        .expect("ack");
+    let ack = emit_acked(&console, "set_agent_status", json!({"status": "away"})).await;
     let refused = (ack["success"] == false).then_some((500, ack));
     let (_, ack) = refused.expect("501 events in a row were all accepted");
     assert_eq!(ack["error"]["code"], "too_many_requests", "{ack}");

@@ -4,6 +4,7 @@
 use serde_json::json;
 use switchboard_callcenter::CallCenterOptions;
 use switchboard_testkit::callcenter::TestCallCenter;
+use switchboard_testkit::fixtures_http::Verbs;
 
 #[tokio::test]
 async fn the_seeds_endpoints_answer_success_and_data() {
@@ -14,9 +15,9 @@ async fn the_seeds_endpoints_answer_success_and_data() {
         .set_agent_status(minh.id, switchboard_domain::routing::AgentStatus::Busy)
         .await
         .expect("busy");
-    let token = Some(app.api_token.as_str());
+    let token = app.api_token.as_str();
 
-    let (status, all) = app.call("GET", "/api/agents/status", token, None).await;
+    let (status, all) = app.get("/api/agents/status", token).await;
     assert_eq!(status, 200);
     assert_eq!(all["success"], true);
     let agents = all["data"].as_array().expect("list");
@@ -24,13 +25,11 @@ async fn the_seeds_endpoints_answer_success_and_data() {
     for key in ["id", "userId", "fullName", "status", "state", "extension"] {
         assert!(agents[0].get(key).is_some(), "agents lack `{key}`: {all}");
     }
-    let (_, available) = app.call("GET", "/api/agents/available", token, None).await;
+    let (_, available) = app.get("/api/agents/available", token).await;
     assert_eq!(available["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(available["data"][0]["id"], lan.id);
 
-    let (_, status_body) = app
-        .call("GET", "/api/call-center/status", token, None)
-        .await;
+    let (_, status_body) = app.get("/api/call-center/status", token).await;
     assert_eq!(
         (
             &status_body["data"]["agentsTotal"],
@@ -40,14 +39,8 @@ async fn the_seeds_endpoints_answer_success_and_data() {
         (&json!(2), &json!(1), &json!(1))
     );
 
-    let (status, created) = app
-        .call(
-            "POST",
-            "/api/customers",
-            token,
-            Some(json!({"fullName": "Trần Thị B", "phoneNumbers": ["0987 654 321", "028 3822 1234"], "cif": "CIF9"})),
-        )
-        .await;
+    let customer = json!({"fullName": "Trần Thị B", "phoneNumbers": ["0987 654 321", "028 3822 1234"], "cif": "CIF9"});
+    let (status, created) = app.post("/api/customers", token, customer).await;
     assert_eq!(status, 200, "{created}");
     for (number, exact, found) in [
         ("0987654321", true, 1),
@@ -60,11 +53,10 @@ async fn the_seeds_endpoints_answer_success_and_data() {
         ("111", false, 0),
     ] {
         let (status, body) = app
-            .call(
-                "POST",
+            .post(
                 "/api/customers/search",
                 token,
-                Some(json!({"phoneNumber": number, "exactMatch": exact})),
+                json!({"phoneNumber": number, "exactMatch": exact}),
             )
             .await;
         assert_eq!(status, 200, "{number}: {body}");
@@ -75,11 +67,10 @@ async fn the_seeds_endpoints_answer_success_and_data() {
         );
     }
     let (status, body) = app
-        .call(
-            "POST",
+        .post(
             "/api/customers/search",
             token,
-            Some(json!({"phoneNumber": "gọi tôi", "exactMatch": true})),
+            json!({"phoneNumber": "gọi tôi", "exactMatch": true}),
         )
         .await;
     assert_eq!(
@@ -87,14 +78,23 @@ async fn the_seeds_endpoints_answer_success_and_data() {
         (422, &json!("phoneNumber")),
         "{body}"
     );
-    let (_, by_name) = app
-        .call("GET", "/api/customers?q=Tr%E1%BA%A7n", token, None)
-        .await;
+    let (_, by_name) = app.get("/api/customers?q=Tr%E1%BA%A7n", token).await;
     assert_eq!(by_name["data"][0]["cif"], "CIF9");
 
     // The seed's page calls these without a token only when served with the console's cookie.
     let (status, body) = app.call("GET", "/api/agents/available", None, None).await;
     assert_eq!((status, &body["success"]), (401, &json!(false)));
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+/// The status of a POST of `body`, as it is, to the CTI webhook with `token` in its URL.
+async fn post_to_webhook(app: &TestCallCenter, token: &str, content_type: &str, body: &str) -> u16 {
+    let url = format!("{}/api/v1/cti/{token}", app.url);
+    let request = app.http.post(url).header("content-type", content_type);
+    let response = request.body(body.to_owned()).send().await.expect("send");
+    response.status().as_u16()
 }
 
 #[tokio::test]
@@ -128,42 +128,25 @@ async fn bad_cti_requests_get_a_4xx_naming_the_problem_and_change_nothing() {
     }
     let (code, body) = app.cti(&[("event", "hangup"), ("callId", "NOPE")]).await;
     assert_eq!((code, &body["error"]["code"]), (404, &json!("not_found")));
-    let response = app
-        .http
-        .post(format!("{}/api/v1/cti/sba_not_a_token", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("event=newCall&callId=1&from=0912000111")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 401);
-    let response = app
-        .http
-        .post(format!("{}/api/v1/cti/{}", app.url, app.api_token))
-        .header("content-type", "text/xml")
-        .body("<call/>")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 415);
-    let response = app
-        .http
-        .post(format!("{}/api/v1/cti/{}", app.url, app.api_token))
-        .header("content-type", "application/json")
-        .body("{\"event\": ")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 422);
+    let integrator = app.api_token.as_str();
+    for (token, content_type, body, status) in [
+        (
+            "sba_not_a_token",
+            FORM,
+            "event=newCall&callId=1&from=0912000111",
+            401,
+        ),
+        (integrator, "text/xml", "<call/>", 415),
+        (integrator, JSON, "{\"event\": ", 422),
+    ] {
+        let code = post_to_webhook(&app, token, content_type, body).await;
+        assert_eq!(code, status, "{content_type}: {body}");
+    }
     // JSON works as well as form fields.
-    let response = app
-        .http
-        .post(format!("{}/api/v1/cti/{}", app.url, app.api_token))
-        .json(&json!({"event": "answer", "callId": "KEEP", "answeringNumber": "101", "user": "Agent lan"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 200);
+    let answer =
+        json!({"event": "answer", "callId": "KEEP", "answeringNumber": "101", "user": "Agent lan"});
+    let code = post_to_webhook(&app, integrator, JSON, &answer.to_string()).await;
+    assert_eq!(code, 200);
     let call = app.store.call("KEEP").await.expect("call");
     assert_eq!(call.status, "connected");
 }
@@ -173,57 +156,35 @@ async fn the_phone_system_token_posts_call_events_and_reads_the_call_center_only
     let app = TestCallCenter::spawn(CallCenterOptions::default()).await;
     let pbx = app.pbx_token.clone();
     assert!(pbx.starts_with("sbp_"));
-    let (status, _) = app
-        .cti(&[
-            ("event", "newCall"),
-            ("callId", "P1"),
-            ("from", "0912000111"),
-            ("to", "1900"),
-            ("direction", "in"),
-        ])
-        .await;
-    assert_eq!(status, 200);
+    app.new_call("P1", "0912000111").await;
     for path in [
         "/api/calls",
         "/api/calls/P1",
         "/api/agents/status",
         "/api/call-center/status",
     ] {
-        let (status, body) = app.call("GET", path, Some(&pbx), None).await;
+        let (status, body) = app.get(path, &pbx).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
     // Nothing an admin or an agent does: no agents made, no calls answered, no customers read.
     let (status, _) = app
-        .call(
-            "POST",
+        .post(
             "/api/agents",
-            Some(&pbx),
-            Some(json!({"userId": 1, "fullName": "X", "extension": "999"})),
+            &pbx,
+            json!({"userId": 1, "fullName": "X", "extension": "999"}),
         )
         .await;
     assert_eq!(status, 403);
-    let (status, _) = app.call("GET", "/api/customers", Some(&pbx), None).await;
+    let (status, _) = app.get("/api/customers", &pbx).await;
     assert_eq!(status, 403);
     let (status, _) = app
-        .call(
-            "POST",
-            "/api/calls/P1/answer",
-            Some(&pbx),
-            Some(json!({"agentId": 1})),
-        )
+        .post("/api/calls/P1/answer", &pbx, json!({"agentId": 1}))
         .await;
     assert_eq!(status, 403);
     // A console cannot pose as the phone system with a login.
     let (_, agent_token) = app.agent("lan", "101").await;
-    let response = app
-        .http
-        .post(format!("{}/api/v1/cti/{agent_token}", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("event=hangup&callId=P1")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 403);
+    let code = post_to_webhook(&app, &agent_token, FORM, "event=hangup&callId=P1").await;
+    assert_eq!(code, 403);
 }
 
 #[tokio::test]
@@ -245,34 +206,15 @@ async fn outbound_calls_are_logged_without_popups() {
         (&body["data"]["direction"], &body["data"]["offeredAgentId"]),
         (&json!("out"), &json!(lan.id))
     );
-    let (code, _) = app
-        .cti(&[
-            ("event", "answer"),
-            ("callId", "OUT_1"),
-            ("answeringNumber", "101"),
-        ])
-        .await;
+    let (code, _) = app.answered("OUT_1", "101").await;
     assert_eq!(code, 200);
-    let (code, body) = app
-        .cti(&[
-            ("event", "hangup"),
-            ("callId", "OUT_1"),
-            ("cause", "normalClearing"),
-        ])
-        .await;
+    let (code, body) = app.hangup("OUT_1", "normalClearing").await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(
         (&body["data"]["missed"], &body["data"]["answeredBy"]),
         (&json!(false), &json!(lan.id))
     );
-    let (_, log) = app
-        .call(
-            "GET",
-            "/api/calls?number=000123",
-            Some(&app.api_token),
-            None,
-        )
-        .await;
+    let (_, log) = app.get("/api/calls?number=000123", &app.api_token).await;
     assert_eq!(log["data"]["items"][0]["callId"], "OUT_1");
 }
 
@@ -281,29 +223,18 @@ async fn agents_are_managed_by_supervisors() {
     let app = TestCallCenter::spawn(CallCenterOptions::default()).await;
     let (lan, lan_token) = app.agent("lan", "101").await;
     let (code, body) = app
-        .call(
-            "POST",
-            "/api/agents",
-            Some(&lan_token),
-            Some(json!({"fullName": "X"})),
-        )
+        .post("/api/agents", &lan_token, json!({"fullName": "X"}))
         .await;
     assert_eq!((code, &body["error"]["code"]), (403, &json!("forbidden")));
     let (code, body) = app
-        .call(
-            "POST",
-            "/api/agents",
-            Some(&app.api_token),
-            Some(json!({"extension": "200"})),
-        )
+        .post("/api/agents", &app.api_token, json!({"extension": "200"}))
         .await;
     assert_eq!((code, &body["error"]["field"]), (422, &json!("fullName")));
     let (code, body) = app
-        .call(
-            "POST",
+        .post(
             "/api/agents",
-            Some(&app.api_token),
-            Some(json!({"fullName": "Hoa", "extension": "103", "queues": ["sales"]})),
+            &app.api_token,
+            json!({"fullName": "Hoa", "extension": "103", "queues": ["sales"]}),
         )
         .await;
     assert_eq!(code, 200, "{body}");
@@ -312,11 +243,10 @@ async fn agents_are_managed_by_supervisors() {
         (&json!("offline"), &json!(["sales"]))
     );
     let (code, body) = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("/api/agents/{}", lan.id),
-            Some(&app.api_token),
-            Some(json!({"extension": "111"})),
+            &app.api_token,
+            json!({"extension": "111"}),
         )
         .await;
     assert_eq!(
@@ -324,27 +254,17 @@ async fn agents_are_managed_by_supervisors() {
         (200, &json!("111")),
         "{body}"
     );
-    let (code, me) = app
-        .call("GET", "/api/agents/me", Some(&lan_token), None)
-        .await;
+    let (code, me) = app.get("/api/agents/me", &lan_token).await;
     assert_eq!((code, &me["data"]["extension"]), (200, &json!("111")));
     let (code, body) = app
-        .call(
-            "PUT",
+        .put(
             "/api/agents/999/status",
-            Some(&app.api_token),
-            Some(json!({"status": "away"})),
+            &app.api_token,
+            json!({"status": "away"}),
         )
         .await;
     assert_eq!((code, &body["error"]["code"]), (404, &json!("not_found")));
-    let (code, body) = app
-        .call(
-            "GET",
-            "/api/calls?from=yesterday",
-            Some(&app.api_token),
-            None,
-        )
-        .await;
+    let (code, body) = app.get("/api/calls?from=yesterday", &app.api_token).await;
     assert_eq!((code, &body["error"]["field"]), (422, &json!("from")));
 }
 
@@ -378,29 +298,16 @@ async fn the_console_is_served_beside_the_api_and_unknown_paths_stay_json_404s()
     assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
     assert_eq!(header("x-content-type-options"), "nosniff");
 
-    let config: serde_json::Value = app
-        .http
-        .get(format!("{}/console/config.json", app.url))
-        .send()
-        .await
-        .expect("config")
-        .json()
-        .await
-        .expect("json");
+    let (status, config) = app.call("GET", "/console/config.json", None, None).await;
+    assert_eq!(status, 200);
     assert_eq!(
         config,
         json!({"receiver": {"url": null, "port": 15001}, "sender": {"url": "https://crm.example.vn:5002", "port": null}})
     );
 
     for path in ["/assets/index-missing.js", "/inbox", "/api/nothing"] {
-        let response = app
-            .http
-            .get(format!("{}{path}", app.url))
-            .send()
-            .await
-            .expect("404");
-        assert_eq!(response.status(), 404, "{path}");
-        let body: serde_json::Value = response.json().await.expect("json 404");
+        let (status, body) = app.call("GET", path, None, None).await;
+        assert_eq!(status, 404, "{path}");
         assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
     }
 }

@@ -1,9 +1,38 @@
 //! Logins, sessions, roles and tokens on the sender.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard_sender::SenderOptions;
+use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::{ADMIN_PASSWORD, TestSystem};
+
+/// A login attempt as the console's form sends it.
+async fn log_in(app: &TestSystem, username: &str, password: &str) -> (u16, Value) {
+    let body = json!({"username": username, "password": password});
+    app.call("POST", "/api/auth/login", None, Some(body)).await
+}
+
+/// The status of listing the accounts with `token`: whether the credential is (still) accepted.
+async fn accounts_status(app: &TestSystem, token: &str) -> u16 {
+    app.status("GET", "/api/fb_accounts", Some(token)).await
+}
+
+/// An admin disables `username`'s account, as the users page does: the status of the change.
+async fn disable_user(app: &TestSystem, admin: &str, username: &str) -> u16 {
+    let (_, users) = app.get("/api/users", admin).await;
+    let id = users["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|u| u["username"] == username)
+        .expect("the user")["id"]
+        .as_i64()
+        .expect("id");
+    let disabled = json!({"disabled": true});
+    app.patch(&format!("/api/users/{id}"), admin, disabled)
+        .await
+        .0
+}
 
 #[tokio::test]
 async fn login_gives_a_session_token_and_an_httponly_cookie() {
@@ -46,44 +75,17 @@ async fn login_gives_a_session_token_and_an_httponly_cookie() {
 #[tokio::test]
 async fn wrong_passwords_are_refused_and_then_slowed_down() {
     let app = TestSystem::spawn().await;
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "admin", "password": "nope nope nope"})),
-        )
-        .await;
+    let (status, body) = log_in(&app, "admin", "nope nope nope").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (401, Some("unauthorized"))
     );
-    let (status, _) = app
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "ghost", "password": ADMIN_PASSWORD})),
-        )
-        .await;
+    let (status, _) = log_in(&app, "ghost", ADMIN_PASSWORD).await;
     assert_eq!(status, 401);
     for _ in 0..4 {
-        app.call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "admin", "password": "still wrong!"})),
-        )
-        .await;
+        log_in(&app, "admin", "still wrong!").await;
     }
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "admin", "password": ADMIN_PASSWORD})),
-        )
-        .await;
+    let (status, body) = log_in(&app, "admin", ADMIN_PASSWORD).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (429, Some("too_many_requests")),
@@ -95,18 +97,12 @@ async fn wrong_passwords_are_refused_and_then_slowed_down() {
 async fn logout_revokes_the_session() {
     let app = TestSystem::spawn().await;
     let token = app.admin().await;
-    assert_eq!(
-        app.status("GET", "/api/fb_accounts", Some(&token)).await,
-        200
-    );
+    assert_eq!(accounts_status(&app, &token).await, 200);
     assert_eq!(
         app.status("POST", "/api/auth/logout", Some(&token)).await,
         200
     );
-    assert_eq!(
-        app.status("GET", "/api/fb_accounts", Some(&token)).await,
-        401
-    );
+    assert_eq!(accounts_status(&app, &token).await, 401);
 }
 
 #[tokio::test]
@@ -118,53 +114,31 @@ async fn expired_sessions_and_revoked_tokens_are_refused() {
     })
     .await;
     let token = app.admin().await;
-    assert_eq!(
-        app.status("GET", "/api/fb_accounts", Some(&token)).await,
-        200
-    );
+    assert_eq!(accounts_status(&app, &token).await, 200);
     // Outliving the session's lifetime: the wait is the thing under test.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        app.status("GET", "/api/fb_accounts", Some(&token)).await,
-        401
-    );
+    assert_eq!(accounts_status(&app, &token).await, 401);
 
     let admin = app.admin().await;
     let (_, made) = app
-        .call(
-            "POST",
-            "/api/tokens",
-            Some(&admin),
-            Some(json!({"name": "erp"})),
-        )
+        .post("/api/tokens", &admin, json!({"name": "erp"}))
         .await;
     let api_token = made["data"]["token"].as_str().expect("token").to_owned();
-    assert_eq!(
-        app.status("GET", "/api/fb_accounts", Some(&api_token))
-            .await,
-        200
-    );
+    assert_eq!(accounts_status(&app, &api_token).await, 200);
     let id = made["data"]["id"].as_i64().expect("id");
     assert_eq!(
         app.status("DELETE", &format!("/api/tokens/{id}"), Some(&admin))
             .await,
         200
     );
-    assert_eq!(
-        app.status("GET", "/api/fb_accounts", Some(&api_token))
-            .await,
-        401
-    );
+    assert_eq!(accounts_status(&app, &api_token).await, 401);
 }
 
 #[tokio::test]
 async fn agents_cannot_call_admin_endpoints_and_bots_cannot_use_the_api() {
     let app = TestSystem::spawn().await;
     let agent = app.user("lan", "agent").await;
-    assert_eq!(
-        app.status("GET", "/api/fb_accounts", Some(&agent)).await,
-        200
-    );
+    assert_eq!(accounts_status(&app, &agent).await, 200);
     for (method, path, body) in [
         ("GET", "/api/users", None),
         (
@@ -183,7 +157,7 @@ async fn agents_cannot_call_admin_endpoints_and_bots_cannot_use_the_api() {
         assert_eq!(status, 403, "{method} {path}: {body}");
     }
     let bot = app.bot("page1").await;
-    assert_eq!(app.status("GET", "/api/fb_accounts", Some(&bot)).await, 403);
+    assert_eq!(accounts_status(&app, &bot).await, 403);
     assert_eq!(app.status("GET", "/api/fb_accounts", None).await, 401);
 }
 
@@ -192,48 +166,18 @@ async fn disabling_a_user_ends_their_sessions() {
     let app = TestSystem::spawn().await;
     let agent = app.user("minh", "agent").await;
     let admin = app.admin().await;
-    let (_, users) = app.call("GET", "/api/users", Some(&admin), None).await;
-    let id = users["data"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|u| u["username"] == "minh")
-        .expect("minh")["id"]
-        .as_i64()
-        .expect("id");
-    let (status, _) = app
-        .call(
-            "PATCH",
-            &format!("/api/users/{id}"),
-            Some(&admin),
-            Some(json!({"disabled": true})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        app.status("GET", "/api/fb_accounts", Some(&agent)).await,
-        401
-    );
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/users",
-            Some(&admin),
-            Some(json!({"username": "minh", "role": "agent", "password": "another password"})),
-        )
-        .await;
+    assert_eq!(disable_user(&app, &admin, "minh").await, 200);
+    assert_eq!(accounts_status(&app, &agent).await, 401);
+    let add_user = |user: Value| app.post("/api/users", &admin, user);
+    let (status, body) =
+        add_user(json!({"username": "minh", "role": "agent", "password": "another password"}))
+            .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (409, Some("already_exists"))
     );
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/users",
-            Some(&admin),
-            Some(json!({"username": "an", "role": "agent", "password": "short"})),
-        )
-        .await;
+    let (status, body) =
+        add_user(json!({"username": "an", "role": "agent", "password": "short"})).await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
         (422, Some("password"))
@@ -314,22 +258,7 @@ async fn revoking_access_closes_live_sockets() {
     let mut console = app.socket(&agent).await;
     let mut bot = app.socket(&bot_token).await;
 
-    let (_, users) = app.call("GET", "/api/users", Some(&admin), None).await;
-    let id = users["data"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|u| u["username"] == "lan")
-        .expect("lan")["id"]
-        .as_i64()
-        .expect("id");
-    app.call(
-        "PATCH",
-        &format!("/api/users/{id}"),
-        Some(&admin),
-        Some(json!({"disabled": true})),
-    )
-    .await;
+    disable_user(&app, &admin, "lan").await;
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
         while console.next_event().await.is_some() {}
     })
@@ -345,13 +274,7 @@ async fn revoking_access_closes_live_sockets() {
         .find(|t| t.kind == "bot")
         .expect("bot token")
         .id;
-    app.call(
-        "DELETE",
-        &format!("/api/tokens/{bot_id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    app.delete(&format!("/api/tokens/{bot_id}"), &admin).await;
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
         while bot.next_event().await.is_some() {}
     })
@@ -376,9 +299,7 @@ async fn bad_query_strings_and_paths_get_json_errors() {
             "{method} {path}: {body}"
         );
     }
-    let (status, body) = app
-        .call("POST", "/api/posts/999/retry", Some(&admin), None)
-        .await;
+    let (status, body) = app.post_empty("/api/posts/999/retry", &admin).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("not_found"))
@@ -493,14 +414,7 @@ async fn login_fields_are_bounded_before_they_are_used() {
             .is_some_and(|m| m.contains("4096")),
         "{body}"
     );
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "x".repeat(65), "password": "whatever it is"})),
-        )
-        .await;
+    let (status, body) = log_in(&app, &"x".repeat(65), "whatever it is").await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
         (422, Some("username")),

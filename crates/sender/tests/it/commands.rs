@@ -3,31 +3,54 @@
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use std::time::Duration;
+use switchboard_sioclient::Client;
+use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::TestSystem;
 use switchboard_testkit::socket::{next_named, quiet};
 
 /// How long a console is watched for an event that must not come: the waiting is the thing under test.
-const QUIET: std::time::Duration = std::time::Duration::from_millis(500);
+const QUIET: Duration = Duration::from_millis(500);
+
+/// A sender with page1's bot, and a conversation (thread `t1`) that a customer opened with `text`:
+/// the bot's token and the conversation's id.
+async fn a_conversation(text: &str) -> (TestSystem, String, i64) {
+    let app = TestSystem::spawn().await;
+    let bot_token = app.bot("page1").await;
+    let conversation = app.incoming(&bot_token, "page1", "m1", "t1", text).await;
+    (app, bot_token, conversation)
+}
+
+/// An agent's reply in `conversation`, as the console sends it.
+async fn send(app: &TestSystem, agent: &str, conversation: i64, text: &str) -> (u16, Value) {
+    let body = json!({"conversation_id": conversation, "text": text});
+    app.post("/api/send_message_from_crm", agent, body).await
+}
+
+/// A bot's report that asks for an answer: the server's answer, within 5 s.
+async fn report(bot: &Client, event: &str, body: Value) -> Value {
+    let answer = bot.emit_with_ack(event, &body, Duration::from_secs(5));
+    answer.await.expect("answer")
+}
+
+/// The next `event` on `console` whose `subject` has `status` (earlier updates skipped).
+async fn update_to(console: &mut Client, event: &str, subject: &str, status: &str) -> Value {
+    loop {
+        let update = next_named(console, event).await;
+        if update[subject]["status"] == status {
+            return update;
+        }
+    }
+}
 
 #[tokio::test]
 async fn an_agents_send_reaches_the_bot_and_its_report_reaches_the_console() {
-    let app = TestSystem::spawn().await;
-    let bot_token = app.bot("page1").await;
-    let conversation = app
-        .incoming(&bot_token, "page1", "m1", "t1", "Shop ơi còn size M không?")
-        .await;
+    let (app, bot_token, conversation) = a_conversation("Shop ơi còn size M không?").await;
     let agent = app.user("lan", "agent").await;
     let mut console = app.socket(&agent).await;
     let mut bot = app.socket(&bot_token).await;
 
-    let (status, sent) = app
-        .call(
-            "POST",
-            "/api/send_message_from_crm",
-            Some(&agent),
-            Some(json!({"conversation_id": conversation, "text": "Dạ còn ạ"})),
-        )
-        .await;
+    let (status, sent) = send(&app, &agent, conversation, "Dạ còn ạ").await;
     assert_eq!(status, 200, "{sent}");
     assert_eq!(sent["data"]["message"]["status"], "queued");
     let message_id = sent["data"]["message"]["id"].as_i64().expect("id");
@@ -51,14 +74,12 @@ async fn an_agents_send_reaches_the_bot_and_its_report_reaches_the_console() {
         .to_owned();
     bot.emit("command_ack", &json!({"command_id": command_id}))
         .expect("ack");
-    let answer = bot
-        .emit_with_ack(
-            "message_status_update",
-            &json!({"command_id": command_id, "status": "sent", "platform_message_id": "m_out_1"}),
-            std::time::Duration::from_secs(5),
-        )
-        .await
-        .expect("answer");
+    let answer = report(
+        &bot,
+        "message_status_update",
+        json!({"command_id": command_id, "status": "sent", "platform_message_id": "m_out_1"}),
+    )
+    .await;
     assert_eq!(answer["success"], true);
 
     let sent = next_named(&mut console, "message_status_update").await;
@@ -74,12 +95,7 @@ async fn an_agents_send_reaches_the_bot_and_its_report_reaches_the_console() {
     quiet(&mut console, "message_status_update", QUIET).await;
 
     let (_, page) = app
-        .call(
-            "GET",
-            &format!("/api/messages/{conversation}"),
-            Some(&agent),
-            None,
-        )
+        .get(&format!("/api/messages/{conversation}"), &agent)
         .await;
     let newest = &page["data"]["items"][0];
     assert_eq!(
@@ -90,19 +106,10 @@ async fn an_agents_send_reaches_the_bot_and_its_report_reaches_the_console() {
 
 #[tokio::test]
 async fn a_send_while_the_bot_is_offline_is_delivered_when_it_connects() {
-    let app = TestSystem::spawn().await;
-    let bot_token = app.bot("page1").await;
-    let conversation = app.incoming(&bot_token, "page1", "m1", "t1", "Alo").await;
+    let (app, bot_token, conversation) = a_conversation("Alo").await;
     let agent = app.admin().await;
     for text in ["một", "hai"] {
-        let (status, _) = app
-            .call(
-                "POST",
-                "/api/send_message_from_crm",
-                Some(&agent),
-                Some(json!({"conversation_id": conversation, "text": text})),
-            )
-            .await;
+        let (status, _) = send(&app, &agent, conversation, text).await;
         assert_eq!(status, 200);
     }
     let mut bot = app.socket(&bot_token).await;
@@ -116,17 +123,9 @@ async fn a_send_while_the_bot_is_offline_is_delivered_when_it_connects() {
 
 #[tokio::test]
 async fn unacknowledged_commands_come_again_after_a_reconnect_and_the_bot_executes_them_once() {
-    let app = TestSystem::spawn().await;
-    let bot_token = app.bot("page1").await;
-    let conversation = app.incoming(&bot_token, "page1", "m1", "t1", "Alo").await;
+    let (app, bot_token, conversation) = a_conversation("Alo").await;
     let agent = app.admin().await;
-    app.call(
-        "POST",
-        "/api/send_message_from_crm",
-        Some(&agent),
-        Some(json!({"conversation_id": conversation, "text": "x"})),
-    )
-    .await;
+    send(&app, &agent, conversation, "x").await;
 
     // A bot that remembers what it executed, as bots must (the command id is the key).
     let mut executed: HashSet<String> = HashSet::new();
@@ -144,7 +143,7 @@ async fn unacknowledged_commands_come_again_after_a_reconnect_and_the_bot_execut
                 .emit_with_ack(
                     "command_ack",
                     &json!({"command_id": id}),
-                    std::time::Duration::from_secs(10),
+                    Duration::from_secs(10),
                 )
                 .await
                 .expect("ack answered");
@@ -164,20 +163,11 @@ async fn unacknowledged_commands_come_again_after_a_reconnect_and_the_bot_execut
 
 #[tokio::test]
 async fn a_failed_send_shows_its_reason_and_can_be_retried() {
-    let app = TestSystem::spawn().await;
-    let bot_token = app.bot("page1").await;
-    let conversation = app.incoming(&bot_token, "page1", "m1", "t1", "Alo").await;
+    let (app, bot_token, conversation) = a_conversation("Alo").await;
     let agent = app.user("lan", "agent").await;
     let mut console = app.socket(&agent).await;
     let mut bot = app.socket(&bot_token).await;
-    let (_, sent) = app
-        .call(
-            "POST",
-            "/api/send_message_from_crm",
-            Some(&agent),
-            Some(json!({"conversation_id": conversation, "text": "x"})),
-        )
-        .await;
+    let (_, sent) = send(&app, &agent, conversation, "x").await;
     let message_id = sent["data"]["message"]["id"].as_i64().expect("id");
     let command = next_named(&mut bot, "send_message_command").await;
     bot.emit(
@@ -185,33 +175,18 @@ async fn a_failed_send_shows_its_reason_and_can_be_retried() {
         &json!({"command_id": command["command_id"], "status": "failed", "error": "outside the 24-hour window"}),
     )
     .expect("report");
-    let failed = loop {
-        let update = next_named(&mut console, "message_status_update").await;
-        if update["message"]["status"] == "failed" {
-            break update;
-        }
-    };
+    let failed = update_to(&mut console, "message_status_update", "message", "failed").await;
     assert_eq!(failed["message"]["error"], "outside the 24-hour window");
 
     let (status, retried) = app
-        .call(
-            "POST",
-            &format!("/api/messages/{message_id}/retry"),
-            Some(&agent),
-            None,
-        )
+        .post_empty(&format!("/api/messages/{message_id}/retry"), &agent)
         .await;
     assert_eq!(status, 200, "{retried}");
     let again = next_named(&mut bot, "send_message_command").await;
     assert_ne!(again["command_id"], command["command_id"]);
     assert_eq!(again["message_id"].as_i64(), Some(message_id));
     let (status, _) = app
-        .call(
-            "POST",
-            &format!("/api/messages/{message_id}/retry"),
-            Some(&agent),
-            None,
-        )
+        .post_empty(&format!("/api/messages/{message_id}/retry"), &agent)
         .await;
     assert_eq!(status, 409, "only failed messages are retried");
 }
@@ -224,11 +199,10 @@ async fn a_post_goes_through_the_bot_and_comes_back_posted_with_a_link() {
     let mut console = app.socket(&agent).await;
     let mut bot = app.socket(&bot_token).await;
     let (status, queued) = app
-        .call(
-            "POST",
+        .post(
             "/api/post_to_facebook",
-            Some(&agent),
-            Some(json!({"user_id_chat": "page1", "content": "Khuyến mãi cuối tuần!"})),
+            &agent,
+            json!({"user_id_chat": "page1", "content": "Khuyến mãi cuối tuần!"}),
         )
         .await;
     assert_eq!(status, 200, "{queued}");
@@ -239,16 +213,9 @@ async fn a_post_goes_through_the_bot_and_comes_back_posted_with_a_link() {
         &json!({"command_id": command["command_id"], "status": "posted", "platform_post_id": "5550_99", "link": "https://www.facebook.com/5550_99"}),
     )
     .expect("report");
-    let posted = loop {
-        let update = next_named(&mut console, "post_status_update").await;
-        if update["post"]["status"] == "posted" {
-            break update;
-        }
-    };
+    let posted = update_to(&mut console, "post_status_update", "post", "posted").await;
     assert_eq!(posted["post"]["link"], "https://www.facebook.com/5550_99");
-    let (_, posts) = app
-        .call("GET", "/api/posts/page1", Some(&agent), None)
-        .await;
+    let (_, posts) = app.get("/api/posts/page1", &agent).await;
     assert_eq!(posts["data"]["items"][0]["platform_post_id"], "5550_99");
 }
 
@@ -264,23 +231,14 @@ async fn bots_get_clear_errors_for_bad_reports_and_consoles_see_them_come_and_go
         (online["user_id_chat"].as_str(), online["status"].as_str()),
         (Some("page1"), Some("online"))
     );
-    let answer = bot
-        .emit_with_ack(
-            "message_status_update",
-            &json!({"command_id": "nope", "status": "sent"}),
-            std::time::Duration::from_secs(5),
-        )
-        .await
-        .expect("answer");
+    let answer = report(
+        &bot,
+        "message_status_update",
+        json!({"command_id": "nope", "status": "sent"}),
+    )
+    .await;
     assert_eq!(answer["success"], false);
-    let answer = bot
-        .emit_with_ack(
-            "post_status_update",
-            &json!({"status": "maybe"}),
-            std::time::Duration::from_secs(5),
-        )
-        .await
-        .expect("answer");
+    let answer = report(&bot, "post_status_update", json!({"status": "maybe"})).await;
     assert_eq!(answer["error"]["code"], "invalid_field");
     drop(bot);
     let offline: Value = next_named(&mut console, "bot_status").await;

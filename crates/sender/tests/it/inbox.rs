@@ -1,8 +1,26 @@
 //! The seed's read endpoints: accounts, conversations (paged, filtered), messages, notifications.
 
-use serde_json::json;
+use serde_json::{Value, json};
+use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::TestSystem;
 use switchboard_testkit::socket::next_named;
+
+/// A sender where a customer wrote `first`, then `second`, in one conversation with page1, and
+/// agent Lan is logged in: page1's bot token, the conversation's id and Lan's session token.
+async fn two_messages_in_a_thread(first: &str, second: &str) -> (TestSystem, String, i64, String) {
+    let app = TestSystem::spawn().await;
+    let bot = app.bot("page1").await;
+    let conversation = app.incoming(&bot, "page1", "m1", "t1", first).await;
+    app.incoming(&bot, "page1", "m2", "t1", second).await;
+    let agent = app.user("lan", "agent").await;
+    (app, bot, conversation, agent)
+}
+
+/// The page after `page` of the list at `path` (a query string included): it follows the page's cursor.
+async fn page_after(app: &TestSystem, token: &str, path: &str, page: &Value) -> Value {
+    let cursor = page["data"]["next_cursor"].as_str().expect("cursor");
+    app.get(&format!("{path}&cursor={cursor}"), token).await.1
+}
 
 #[tokio::test]
 async fn conversations_are_paged_newest_first_and_filtered() {
@@ -21,16 +39,10 @@ async fn conversations_are_paged_newest_first_and_filtered() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let agent = app.user("lan", "agent").await;
-    let (status, first) = app
-        .call(
-            "GET",
-            "/api/conversations/page1?limit=2",
-            Some(&agent),
-            None,
-        )
-        .await;
+    let two_at_a_time = "/api/conversations/page1?limit=2";
+    let (status, first) = app.get(two_at_a_time, &agent).await;
     assert_eq!(status, 200, "{first}");
-    let threads = |page: &serde_json::Value| -> Vec<String> {
+    let threads = |page: &Value| -> Vec<String> {
         page["data"]["items"]
             .as_array()
             .expect("items")
@@ -39,104 +51,46 @@ async fn conversations_are_paged_newest_first_and_filtered() {
             .collect()
     };
     assert_eq!(threads(&first), ["t4", "t3"]);
-    let cursor = first["data"]["next_cursor"]
-        .as_str()
-        .expect("cursor")
-        .to_owned();
-    let (_, second) = app
-        .call(
-            "GET",
-            &format!("/api/conversations/page1?limit=2&cursor={cursor}"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let second = page_after(&app, &agent, two_at_a_time, &first).await;
     assert_eq!(threads(&second), ["t2", "t1"]);
-    let cursor = second["data"]["next_cursor"]
-        .as_str()
-        .expect("cursor")
-        .to_owned();
-    let (_, last) = app
-        .call(
-            "GET",
-            &format!("/api/conversations/page1?limit=2&cursor={cursor}"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let last = page_after(&app, &agent, two_at_a_time, &second).await;
     assert_eq!(threads(&last), ["t0"]);
     assert!(last["data"]["next_cursor"].is_null());
 
     let (_, found) = app
-        .call(
-            "GET",
-            "/api/conversations/page1?q=s%E1%BB%91%203",
-            Some(&agent),
-            None,
-        )
+        .get("/api/conversations/page1?q=s%E1%BB%91%203", &agent)
         .await;
     assert_eq!(threads(&found), ["t3"]);
     let (_, by_name) = app
-        .call(
-            "GET",
-            "/api/conversations/page1?q=Thu%20Trang&limit=10",
-            Some(&agent),
-            None,
-        )
+        .get("/api/conversations/page1?q=Thu%20Trang&limit=10", &agent)
         .await;
     assert_eq!(by_name["data"]["items"].as_array().map(Vec::len), Some(5));
 
     let (status, bad) = app
-        .call(
-            "GET",
-            "/api/conversations/page1?cursor=garbage",
-            Some(&agent),
-            None,
-        )
+        .get("/api/conversations/page1?cursor=garbage", &agent)
         .await;
     assert_eq!(
         (status, bad["error"]["field"].as_str()),
         (422, Some("cursor"))
     );
-    let (status, _) = app
-        .call(
-            "GET",
-            "/api/conversations/page1?limit=0",
-            Some(&agent),
-            None,
-        )
-        .await;
-    assert_eq!(status, 422);
-    let (status, _) = app
-        .call("GET", "/api/conversations/nope", Some(&agent), None)
-        .await;
-    assert_eq!(status, 422);
+    for path in [
+        "/api/conversations/page1?limit=0",
+        "/api/conversations/nope",
+    ] {
+        let (status, _) = app.get(path, &agent).await;
+        assert_eq!(status, 422, "{path}");
+    }
 }
 
 #[tokio::test]
 async fn reading_a_conversation_resets_its_unread_count_for_every_console() {
-    let app = TestSystem::spawn().await;
-    let bot = app.bot("page1").await;
-    let conversation = app.incoming(&bot, "page1", "m1", "t1", "một").await;
-    app.incoming(&bot, "page1", "m2", "t1", "hai").await;
-    let agent = app.user("lan", "agent").await;
-    let (_, unread) = app
-        .call(
-            "GET",
-            "/api/conversations/page1?unread=true",
-            Some(&agent),
-            None,
-        )
-        .await;
+    let (app, _, conversation, agent) = two_messages_in_a_thread("một", "hai").await;
+    let unread_only = "/api/conversations/page1?unread=true";
+    let (_, unread) = app.get(unread_only, &agent).await;
     assert_eq!(unread["data"]["items"][0]["unread_count"], 2);
     let mut other_console = app.socket(&app.admin().await).await;
     let (status, read) = app
-        .call(
-            "POST",
-            &format!("/api/conversations/{conversation}/read"),
-            Some(&agent),
-            None,
-        )
+        .post_empty(&format!("/api/conversations/{conversation}/read"), &agent)
         .await;
     assert_eq!(
         (status, read["data"]["unread_count"].as_i64()),
@@ -144,49 +98,19 @@ async fn reading_a_conversation_resets_its_unread_count_for_every_console() {
     );
     let event = next_named(&mut other_console, "conversation_read").await;
     assert_eq!(event["conversation"]["id"].as_i64(), Some(conversation));
-    let (_, unread) = app
-        .call(
-            "GET",
-            "/api/conversations/page1?unread=true",
-            Some(&agent),
-            None,
-        )
-        .await;
+    let (_, unread) = app.get(unread_only, &agent).await;
     assert_eq!(unread["data"]["items"].as_array().map(Vec::len), Some(0));
 }
 
 #[tokio::test]
 async fn messages_and_notifications_page_newest_first() {
-    let app = TestSystem::spawn().await;
-    let bot = app.bot("page1").await;
-    let conversation = app.incoming(&bot, "page1", "m1", "t1", "cũ").await;
-    app.incoming(&bot, "page1", "m2", "t1", "mới").await;
-    let agent = app.user("lan", "agent").await;
-    let (_, page) = app
-        .call(
-            "GET",
-            &format!("/api/messages/{conversation}?limit=1"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let (app, bot, conversation, agent) = two_messages_in_a_thread("cũ", "mới").await;
+    let one_at_a_time = format!("/api/messages/{conversation}?limit=1");
+    let (_, page) = app.get(&one_at_a_time, &agent).await;
     assert_eq!(page["data"]["items"][0]["text"], "mới");
-    let cursor = page["data"]["next_cursor"]
-        .as_str()
-        .expect("cursor")
-        .to_owned();
-    let (_, older) = app
-        .call(
-            "GET",
-            &format!("/api/messages/{conversation}?limit=1&cursor={cursor}"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let older = page_after(&app, &agent, &one_at_a_time, &page).await;
     assert_eq!(older["data"]["items"][0]["text"], "cũ");
-    let (status, _) = app
-        .call("GET", "/api/messages/999999", Some(&agent), None)
-        .await;
+    let (status, _) = app.get("/api/messages/999999", &agent).await;
     assert_eq!(status, 404);
 
     let notifications = json!({"user_id_chat": "page1", "notifications": [
@@ -200,9 +124,7 @@ async fn messages_and_notifications_page_newest_first() {
         .send()
         .await
         .expect("post");
-    let (_, list) = app
-        .call("GET", "/api/notifications/page1", Some(&agent), None)
-        .await;
+    let (_, list) = app.get("/api/notifications/page1", &agent).await;
     assert_eq!(list["data"]["items"][0]["notification_id"], "n2");
 }
 
@@ -217,11 +139,9 @@ async fn conversations_are_read_by_id_across_accounts() {
     let second = app.incoming(&page2, "page2", "m2", "t2", "hai").await;
     let agent = app.user("lan", "agent").await;
     let (status, found) = app
-        .call(
-            "GET",
+        .get(
             &format!("/api/conversations?ids={first},{second},999999,{first}"),
-            Some(&agent),
-            None,
+            &agent,
         )
         .await;
     assert_eq!(status, 200, "{found}");
@@ -243,14 +163,7 @@ async fn conversations_are_read_by_id_across_accounts() {
         ("?ids=1,abc", "`abc` is not an id"),
         ("?ids=-4", "`-4` is not an id"),
     ] {
-        let (status, body) = app
-            .call(
-                "GET",
-                &format!("/api/conversations{query}"),
-                Some(&agent),
-                None,
-            )
-            .await;
+        let (status, body) = app.get(&format!("/api/conversations{query}"), &agent).await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(body["error"]["field"], "ids");
         assert!(
@@ -266,12 +179,7 @@ async fn conversations_are_read_by_id_across_accounts() {
         .collect::<Vec<_>>()
         .join(",");
     let (status, _) = app
-        .call(
-            "GET",
-            &format!("/api/conversations?ids={many}"),
-            Some(&agent),
-            None,
-        )
+        .get(&format!("/api/conversations?ids={many}"), &agent)
         .await;
     assert_eq!(status, 422);
     let (status, _) = app

@@ -5,6 +5,7 @@
 //! `Origin` itself): open a session, send the Socket.IO CONNECT packet, read the answer.
 
 use std::time::Duration;
+use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::{CONSOLE_ORIGIN, TestSystem};
 use tokio::time::Instant;
 
@@ -97,6 +98,12 @@ impl Polling {
         Some(body.split(SEPARATOR).map(str::to_owned).collect())
     }
 
+    /// Whether the customer's message `message_id` reaches this session (false if it ends first).
+    async fn receives_message(&self, message_id: &str) -> bool {
+        self.wait_for(|p| p.starts_with("42[\"new_messages\"") && p.contains(message_id))
+            .await
+    }
+
     /// Reads until a packet satisfies `wanted` (true), or the session ends (false), within 10 s.
     async fn wait_for(&self, wanted: impl Fn(&str) -> bool) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -156,32 +163,24 @@ async fn a_socket_connects_with_the_session_cookie_alone_and_ends_with_the_sessi
     app.incoming(&bot, "page1", "m_cookie_1", "t_cookie", "Shop ơi")
         .await;
     assert!(
-        socket
-            .wait_for(|p| p.starts_with("42[\"new_messages\"") && p.contains("m_cookie_1"))
-            .await,
+        socket.receives_message("m_cookie_1").await,
         "the cookie's socket did not receive the message"
     );
 
     // A re-check of every socket's credentials (set off here by another session's logout) keeps it:
     // it checks the cookie's session again, which still holds.
     let other = app.admin().await;
-    let (status, body) = app
-        .call("POST", "/api/auth/logout", Some(&other), None)
-        .await;
+    let (status, body) = app.post_empty("/api/auth/logout", &other).await;
     assert_eq!(status, 200, "{body}");
     app.incoming(&bot, "page1", "m_cookie_2", "t_cookie", "Còn size M không?")
         .await;
     assert!(
-        socket
-            .wait_for(|p| p.starts_with("42[\"new_messages\"") && p.contains("m_cookie_2"))
-            .await,
+        socket.receives_message("m_cookie_2").await,
         "the cookie's socket did not survive a re-check"
     );
 
     // Logging out ends the session, and the socket that the cookie opened with it.
-    let (status, body) = app
-        .call("POST", "/api/auth/logout", Some(&agent), None)
-        .await;
+    let (status, body) = app.post_empty("/api/auth/logout", &agent).await;
     assert_eq!(status, 200, "{body}");
     assert!(
         !socket.wait_for(|_| false).await,
