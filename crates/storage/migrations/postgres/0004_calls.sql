@@ -43,8 +43,9 @@ CREATE INDEX calls_by_start ON calls (started_at DESC);
 CREATE INDEX calls_open ON calls (status, started_at) WHERE status <> 'ended';
 CREATE INDEX calls_by_caller ON calls (caller_normalized);
 
+-- `number` sorts bytewise, as in SQLite (see 0001).
 CREATE TABLE blocked_numbers (
-    number     TEXT    PRIMARY KEY,
+    number     TEXT    COLLATE "C" PRIMARY KEY,
     reason     TEXT    NOT NULL DEFAULT '',
     created_at BIGINT  NOT NULL
 );
