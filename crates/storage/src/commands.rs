@@ -177,7 +177,8 @@ impl Store {
             let preview: String = text.chars().take(200).collect();
             tx.execute(
                 "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
-                     last_message_at = MAX(COALESCE(last_message_at, 0), ?3), updated_at = ?3 WHERE id = ?1",
+                     last_message_at = CASE WHEN ?3 > COALESCE(last_message_at, 0) THEN ?3 ELSE COALESCE(last_message_at, 0) END,
+                     updated_at = ?3 WHERE id = ?1",
                 args![conversation_id, preview, now],
             )?;
             send_message(tx, account, &view, message_id, &text)
@@ -339,9 +340,12 @@ impl Store {
                         tx.execute("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", args![message_id])?;
                         if let Some(platform_id) = platform_id {
                             // If the bot's scraper already brought the same message in, keep both rows
-                            // rather than fail: the placeholder id stays on ours.
+                            // rather than fail: the placeholder id stays on ours. (The check is in the
+                            // statement rather than SQLite's `UPDATE OR IGNORE`, so that PostgreSQL runs it.)
                             tx.execute(
-                                "UPDATE OR IGNORE messages SET platform_message_id = ?2 WHERE id = ?1",
+                                "UPDATE messages SET platform_message_id = ?2 WHERE id = ?1 AND NOT EXISTS (
+                                     SELECT 1 FROM messages taken
+                                     WHERE taken.account_id = messages.account_id AND taken.platform_message_id = ?2)",
                                 args![message_id, platform_id],
                             )?;
                         }

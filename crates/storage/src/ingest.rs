@@ -51,7 +51,7 @@ fn conversation_id(tx: &Tx<'_>, account_id: i64, message: &NewMessage, now: i64)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)
              ON CONFLICT (account_id, thread_id) DO UPDATE SET
                  participant_name = CASE WHEN excluded.participant_name <> '' THEN excluded.participant_name
-                                         ELSE participant_name END
+                                         ELSE conversations.participant_name END
              RETURNING id",
             args![account_id, message.thread_id, message.participant_id, message.participant_name, now],
             |r| r.get(0),
@@ -125,7 +125,7 @@ fn apply_conversation_change(
                  unread_count = unread_count + ?2,
                  last_message_text = CASE WHEN ?3 >= COALESCE(last_message_at, 0) THEN ?4 ELSE last_message_text END,
                  last_message_direction = CASE WHEN ?3 >= COALESCE(last_message_at, 0) THEN ?5 ELSE last_message_direction END,
-                 last_message_at = MAX(COALESCE(last_message_at, 0), ?3),
+                 last_message_at = CASE WHEN ?3 > COALESCE(last_message_at, 0) THEN ?3 ELSE COALESCE(last_message_at, 0) END,
                  updated_at = ?6
              WHERE id = ?1
              RETURNING id, thread_id, participant_id, participant_name, last_message_text, last_message_direction,
