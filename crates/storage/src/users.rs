@@ -72,7 +72,7 @@ const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3dpdGNoYm9hcmRkZWNveQ$
 
 fn enabled_admins_besides(tx: &Tx<'_>, id: i64) -> Result<i64> {
     tx.one(
-        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?1",
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> ?1",
         args![id],
         |r| r.get(0),
     )
@@ -216,7 +216,7 @@ impl Store {
 /// The principal of a live session, if `token_hash` is one.
 pub(crate) fn session_principal(tx: &Tx<'_>, token_hash: &str) -> Result<Option<Principal>> {
     tx.optional(
-        "SELECT u.id, u.username, u.role FROM users u WHERE u.disabled = 0 AND u.id =
+        "SELECT u.id, u.username, u.role FROM users u WHERE NOT u.disabled AND u.id =
              (SELECT user_id FROM sessions WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2)",
         args![token_hash, UnixMillis::now()],
         |r| Ok(Principal::User { user_id: r.get(0)?, username: r.get(1)?, role: r.get(2)? }),

@@ -62,9 +62,9 @@ impl Store {
                     "SELECT {CALL_COLUMNS}, id FROM calls
                  WHERE (started_at < ?1 OR (started_at = ?1 AND id < ?2))
                    AND started_at >= ?3 AND started_at < ?4
-                   AND (?5 IS NULL OR answered_by = ?5 OR offered_agent_id = ?5)
-                   AND (?6 IS NULL OR caller_normalized LIKE ?6)
-                   AND (?7 IS NULL OR missed = ?7)
+                   AND (CAST(?5 AS BIGINT) IS NULL OR answered_by = ?5 OR offered_agent_id = ?5)
+                   AND (CAST(?6 AS TEXT) IS NULL OR caller_normalized LIKE ?6)
+                   AND (CAST(?7 AS BOOLEAN) IS NULL OR missed = ?7)
                  ORDER BY started_at DESC, id DESC"
                 ),
                 args![

@@ -181,7 +181,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO calls (call_id, direction, caller_number, caller_normalized, called_number, queue, source,
                                     customer_id, status, started_at, offered_agent_id, offered_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?11 IS NULL THEN NULL ELSE ?10 END)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN CAST(?11 AS BIGINT) IS NULL THEN NULL ELSE CAST(?10 AS BIGINT) END)",
                 args![
                     new.call_id,
                     new.direction,
