@@ -142,8 +142,9 @@ impl Store {
             let ids = tx.rows(
                 &format!(
                     "SELECT id FROM customers c
-                     WHERE full_name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\' OR cif LIKE ?1 ESCAPE '\\'
-                        OR (?2 IS NOT NULL AND EXISTS (
+                     WHERE LOWER(full_name) LIKE LOWER(?1) ESCAPE '\\' OR LOWER(email) LIKE LOWER(?1) ESCAPE '\\'
+                        OR LOWER(cif) LIKE LOWER(?1) ESCAPE '\\'
+                        OR (CAST(?2 AS TEXT) IS NOT NULL AND EXISTS (
                             SELECT 1 FROM customer_phones p WHERE p.customer_id = c.id AND p.number LIKE ?2 ESCAPE '\\'))
                      ORDER BY full_name, id LIMIT {limit}"
                 ),

@@ -218,9 +218,10 @@ impl Store {
                 "SELECT {CONVERSATION_COLUMNS} FROM conversations c
                  WHERE c.account_id = ?1
                    AND (COALESCE(c.last_message_at, 0) < ?2 OR (COALESCE(c.last_message_at, 0) = ?2 AND c.id < ?3))
-                   AND (?4 = 0 OR c.unread_count > 0)
-                   AND (?5 IS NULL OR c.participant_name LIKE ?5 ESCAPE '\\' OR c.last_message_text LIKE ?5 ESCAPE '\\'
-                        OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ?5 ESCAPE '\\'))
+                   AND (NOT ?4 OR c.unread_count > 0)
+                   AND (CAST(?5 AS TEXT) IS NULL OR LOWER(c.participant_name) LIKE LOWER(?5) ESCAPE '\\'
+                        OR LOWER(c.last_message_text) LIKE LOWER(?5) ESCAPE '\\'
+                        OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND LOWER(m.text) LIKE LOWER(?5) ESCAPE '\\'))
                  ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC"
                 ),
                 args![account, before_at, before_id, filter.unread_only, search],
