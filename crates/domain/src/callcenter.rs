@@ -181,19 +181,11 @@ impl AgentStatusIn {
     }
 }
 
-/// Which way a call goes, as Zammad's Generic CTI says it (`in`, `out`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    In,
-    Out,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::In => "in",
-            Self::Out => "out",
-        }
+crate::named_enum! {
+    /// Which way a call goes, as Zammad's Generic CTI says it (`in`, `out`).
+    pub enum Direction {
+        In = "in",
+        Out = "out",
     }
 }
 
