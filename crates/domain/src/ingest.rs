@@ -25,6 +25,7 @@ pub fn account_id(field: &str, value: &str) -> Result<String, ValidationError> {
 
 crate::named_enum! {
     /// Who wrote a message, seen from the account: the customer (`in`) or the account itself (`out`).
+    /// A call goes the same two ways ([`crate::callcenter::Direction`] is this type).
     pub enum Direction {
         #[serde(alias = "incoming")]
         In = "in",
