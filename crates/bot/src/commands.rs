@@ -36,17 +36,11 @@ struct Shared {
 
 impl Shared {
     fn emitter(&self) -> Option<Emitter> {
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        crate::lock(&self.connection).clone()
     }
 
     fn set_emitter(&self, emitter: Option<Emitter>) {
-        *self
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = emitter;
+        *crate::lock(&self.connection) = emitter;
     }
 }
 

@@ -24,7 +24,7 @@ pub use error::BotError;
 use serde::Deserialize;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use switchboard_domain::outbound::Credentials;
 use switchboard_storage::Spool;
@@ -65,6 +65,14 @@ pub struct AccountInfo {
 
 fn yes() -> bool {
     true
+}
+
+/// Locks `mutex` even when another task panicked while holding it: the values behind the bot's locks are
+/// small and each update leaves them consistent, so going on beats stopping the bot.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for AccountInfo {

@@ -119,6 +119,13 @@ struct Inner {
     run: u64,
 }
 
+/// The commands a bot executes, for what they share: a count, a failure rate and a failure reason.
+#[derive(Clone, Copy)]
+enum CommandKind {
+    Send,
+    Post,
+}
+
 /// A random pick from a non-empty list.
 fn pick<'a>(items: &[&'a str]) -> &'a str {
     items[fastrand::usize(..items.len())]
@@ -155,22 +162,12 @@ impl SimDriver {
 
     /// The command ids executed, in order.
     pub fn executed_commands(&self) -> Vec<String> {
-        self.inner
-            .executed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .cloned()
-            .collect()
+        crate::lock(&self.inner.executed).iter().cloned().collect()
     }
 
     /// Notes a command as executed, forgetting the oldest beyond [`EXECUTED_KEPT`].
     fn note_executed(&self, command_id: &str) {
-        let mut executed = self
-            .inner
-            .executed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut executed = crate::lock(&self.inner.executed);
         if executed.len() == EXECUTED_KEPT {
             executed.pop_front();
         }
@@ -178,11 +175,7 @@ impl SimDriver {
     }
 
     fn collector(&self) -> Option<Collector> {
-        self.inner
-            .collector
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        crate::lock(&self.inner.collector).clone()
     }
 
     /// A customer of this account: a stable id (so conversations last across runs) and a name.
@@ -237,11 +230,7 @@ impl SimDriver {
         collector: Collector,
         tasks: &mut JoinSet<()>,
     ) -> Result<(), BotError> {
-        *self
-            .inner
-            .collector
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(collector.clone());
+        *crate::lock(&self.inner.collector) = Some(collector.clone());
         let options = &self.inner.options;
         if options.messages_per_minute > 0.0 {
             let (driver, collector) = (self.clone(), collector.clone());
@@ -309,14 +298,28 @@ impl SimDriver {
         Ok(())
     }
 
+    /// Counts a command as executed and, at its configured rate, fails it as Facebook refusing it would.
+    fn simulated_failure(&self, kind: CommandKind, command_id: &str) -> Option<Executed> {
+        let (count, failure_rate, reason) = match kind {
+            CommandKind::Send => (
+                &self.inner.sends,
+                self.inner.options.send_failure_rate,
+                "simulated failure: Facebook did not accept the message (sim --send-failure-rate)",
+            ),
+            CommandKind::Post => (
+                &self.inner.posts,
+                self.inner.options.post_failure_rate,
+                "simulated failure: Facebook did not publish the post (sim --post-failure-rate)",
+            ),
+        };
+        count.fetch_add(1, Ordering::SeqCst);
+        self.note_executed(command_id);
+        (fastrand::f64() < failure_rate).then(|| Executed::Failed(reason.to_owned()))
+    }
+
     pub(crate) async fn send_message(&self, command: &SendMessageCommand) -> Executed {
-        self.inner.sends.fetch_add(1, Ordering::SeqCst);
-        self.note_executed(&command.command_id);
-        if fastrand::f64() < self.inner.options.send_failure_rate {
-            return Executed::Failed(
-                "simulated failure: Facebook did not accept the message (sim --send-failure-rate)"
-                    .into(),
-            );
+        if let Some(failed) = self.simulated_failure(CommandKind::Send, &command.command_id) {
+            return failed;
         }
         self.answer_later(command);
         Executed::Sent {
@@ -351,13 +354,8 @@ impl SimDriver {
     }
 
     pub(crate) async fn post(&self, command: &PostCommand) -> Executed {
-        self.inner.posts.fetch_add(1, Ordering::SeqCst);
-        self.note_executed(&command.command_id);
-        if fastrand::f64() < self.inner.options.post_failure_rate {
-            return Executed::Failed(
-                "simulated failure: Facebook did not publish the post (sim --post-failure-rate)"
-                    .into(),
-            );
+        if let Some(failed) = self.simulated_failure(CommandKind::Post, &command.command_id) {
+            return failed;
         }
         let id = format!(
             "{}_{}",

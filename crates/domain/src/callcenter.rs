@@ -2,6 +2,9 @@
 //! `end_call`, plus `set_agent_status`), what a phone system posts to the Generic-CTI webhook (Zammad's
 //! format), and the messages consoles show, in Vietnamese (the seed's) or English.
 
+// Which way a call goes: Zammad's Generic CTI says `in` and `out`, the two ways a message goes.
+pub use crate::ingest::Direction;
+
 use crate::routing::AgentStatus;
 use crate::validation::{ValidationError, identifier};
 use serde_json::Value;
@@ -178,22 +181,6 @@ impl AgentStatusIn {
                 )
             })?,
         })
-    }
-}
-
-/// Which way a call goes, as Zammad's Generic CTI says it (`in`, `out`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    In,
-    Out,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::In => "in",
-            Self::Out => "out",
-        }
     }
 }
 

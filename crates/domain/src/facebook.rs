@@ -499,20 +499,15 @@ pub fn messaging_policy(
 
 /// Graph's error object: `{"error": {message, type, code, error_subcode, fbtrace_id, is_transient}}`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct GraphError {
-    #[serde(default)]
     pub message: String,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub code: i64,
-    #[serde(default)]
     pub error_subcode: Option<i64>,
-    #[serde(default)]
     pub fbtrace_id: Option<String>,
-    #[serde(default)]
     pub is_transient: Option<bool>,
-    #[serde(default)]
     pub error_user_msg: Option<String>,
 }
 

@@ -23,22 +23,14 @@ pub fn account_id(field: &str, value: &str) -> Result<String, ValidationError> {
     validation::identifier(field, value, MAX_ID_CHARS)
 }
 
-/// Who wrote a message, seen from the account: the customer (`in`) or the account itself (`out`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    #[serde(alias = "incoming")]
-    In,
-    #[serde(alias = "outgoing")]
-    Out,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::In => "in",
-            Self::Out => "out",
-        }
+crate::named_enum! {
+    /// Who wrote a message, seen from the account: the customer (`in`) or the account itself (`out`).
+    /// A call goes the same two ways ([`crate::callcenter::Direction`] is this type).
+    pub enum Direction {
+        #[serde(alias = "incoming")]
+        In = "in",
+        #[serde(alias = "outgoing")]
+        Out = "out",
     }
 }
 
@@ -139,17 +131,32 @@ pub struct Batch<T> {
     pub items: Vec<T>,
 }
 
-fn batch_size(field: &str, len: usize) -> Result<(), ValidationError> {
-    if len == 0 {
+/// Checks a batch's account and size, then each item against the account; an error names its item.
+fn validate_batch<I, T>(
+    account: &str,
+    field: &str,
+    items: Vec<I>,
+    validate: impl Fn(I, &str) -> Result<T, ValidationError>,
+) -> Result<Batch<T>, ValidationError> {
+    let account = account_id("user_id_chat", account)?;
+    if items.is_empty() {
         return Err(ValidationError::new(field, "must hold at least one item"));
     }
-    if len > MAX_BATCH_ITEMS {
+    if items.len() > MAX_BATCH_ITEMS {
         return Err(ValidationError::new(
             field,
-            format!("holds {len} items; send at most {MAX_BATCH_ITEMS} per request"),
+            format!(
+                "holds {} items; send at most {MAX_BATCH_ITEMS} per request",
+                items.len()
+            ),
         ));
     }
-    Ok(())
+    let items = items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| validate(item, &account).map_err(|e| e.at_item(index)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Batch { account, items })
 }
 
 fn same_account(account: &str, item: Option<&str>) -> Result<(), ValidationError> {
@@ -163,28 +170,17 @@ fn same_account(account: &str, item: Option<&str>) -> Result<(), ValidationError
 }
 
 fn optional_name(field: &str, value: Option<&str>) -> Result<String, ValidationError> {
-    let name = value.map(str::trim).unwrap_or_default();
-    validation::text(field, name, MAX_NAME_CHARS)?;
-    if name.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    validation::name(field, value.unwrap_or_default(), MAX_NAME_CHARS)
 }
 
 impl MessageBatch {
     pub fn validate(self) -> Result<Batch<NewMessage>, ValidationError> {
-        let account = account_id("user_id_chat", &self.user_id_chat)?;
-        batch_size("messages", self.messages.len())?;
-        let items = self
-            .messages
-            .into_iter()
-            .enumerate()
-            .map(|(index, message)| message.validate(&account).map_err(|e| e.at_item(index)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Batch { account, items })
+        validate_batch(
+            &self.user_id_chat,
+            "messages",
+            self.messages,
+            MessageIn::validate,
+        )
     }
 }
 
@@ -247,15 +243,12 @@ impl MessageIn {
 
 impl NotificationBatch {
     pub fn validate(self) -> Result<Batch<NewNotification>, ValidationError> {
-        let account = account_id("user_id_chat", &self.user_id_chat)?;
-        batch_size("notifications", self.notifications.len())?;
-        let items = self
-            .notifications
-            .into_iter()
-            .enumerate()
-            .map(|(index, n)| n.validate(&account).map_err(|e| e.at_item(index)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Batch { account, items })
+        validate_batch(
+            &self.user_id_chat,
+            "notifications",
+            self.notifications,
+            NotificationIn::validate,
+        )
     }
 }
 
@@ -281,38 +274,14 @@ impl NotificationIn {
     }
 }
 
-/// What a bot says about itself. `needs_login` is shown in the console as "credentials needed".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BotStatus {
-    Online,
-    Offline,
-    Error,
-    NeedsLogin,
-    RateLimited,
-}
-
-impl BotStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Offline => "offline",
-            Self::Error => "error",
-            Self::NeedsLogin => "needs_login",
-            Self::RateLimited => "rate_limited",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Online,
-            Self::Offline,
-            Self::Error,
-            Self::NeedsLogin,
-            Self::RateLimited,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+crate::named_enum! {
+    /// What a bot says about itself. `needs_login` is shown in the console as "credentials needed".
+    pub enum BotStatus {
+        Online = "online",
+        Offline = "offline",
+        Error = "error",
+        NeedsLogin = "needs_login",
+        RateLimited = "rate_limited",
     }
 }
 

@@ -241,44 +241,27 @@ pub fn username(value: &str) -> Result<String, ValidationError> {
 }
 
 pub fn password(value: &str) -> Result<(), ValidationError> {
-    let count = value.chars().count();
-    if count < MIN_PASSWORD_CHARS {
+    if value.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ValidationError::new(
             "password",
             format!("must be at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
-    if count > 1024 {
-        return Err(ValidationError::new(
-            "password",
-            "must be at most 1024 characters",
-        ));
-    }
-    Ok(())
+    validation::text("password", value, 1024)
 }
 
 pub fn display_name(value: &str) -> Result<String, ValidationError> {
-    let name = value.trim();
-    validation::text("display_name", name, 128)?;
-    if name.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            "display_name",
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    validation::name("display_name", value, 128)
 }
 
 /// A Facebook account's secrets. `Debug` never prints them.
 #[derive(Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Credentials {
-    #[serde(default)]
     pub password: Option<String>,
-    #[serde(default)]
     pub cookies: Option<String>,
-    #[serde(default, alias = "2fa", alias = "two_fa")]
+    #[serde(alias = "2fa", alias = "two_fa")]
     pub two_factor_secret: Option<String>,
-    #[serde(default)]
     pub page_access_token: Option<String>,
 }
 

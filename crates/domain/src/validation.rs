@@ -43,18 +43,17 @@ pub fn identifier(field: &str, value: &str, max: usize) -> Result<String, Valida
     if trimmed.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
-    if trimmed.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
+    text(field, trimmed, max)?;
+    printable(field, trimmed)?;
+    Ok(trimmed.to_owned())
+}
+
+/// Trims a name shown in the console (a person, a bot, a version) and checks it is at most `max`
+/// characters with no control characters; empty is allowed.
+pub fn name(field: &str, value: &str, max: usize) -> Result<String, ValidationError> {
+    let trimmed = value.trim();
+    text(field, trimmed, max)?;
+    printable(field, trimmed)?;
     Ok(trimmed.to_owned())
 }
 
@@ -64,6 +63,17 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<(), ValidationError>
         return Err(ValidationError::new(
             field,
             format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses control characters, which would break a line in the console or a log.
+fn printable(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
         ));
     }
     Ok(())
@@ -125,6 +135,14 @@ mod tests {
         assert!(identifier("id", "   ", 10).is_err());
         assert!(identifier("id", "abcdefghijk", 10).is_err());
         assert!(identifier("id", "a\u{0}b", 10).is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_bounded_and_may_be_empty() {
+        assert_eq!(name("name", "  Lan ", 10).as_deref(), Ok("Lan"));
+        assert_eq!(name("name", "   ", 10).as_deref(), Ok(""));
+        assert!(name("name", "abcdefghijk", 10).is_err());
+        assert!(name("name", "a\nb", 10).is_err());
     }
 
     #[test]

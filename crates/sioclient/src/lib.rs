@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
@@ -53,6 +53,14 @@ impl Event {
 }
 
 type PendingAcks = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+
+/// Locks the waiting acks even when a task panicked while holding them: a map of senders is never
+/// left half-updated by one insert or remove.
+fn lock_acks(pending: &PendingAcks) -> MutexGuard<'_, HashMap<u64, oneshot::Sender<Value>>> {
+    pending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A connected client. Dropping it closes the connection.
 pub struct Client {
@@ -170,10 +178,7 @@ impl Client {
                 }
             }
             // Wake everyone waiting on an ack: the connection is gone.
-            reader_pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clear();
+            lock_acks(&reader_pending).clear();
         });
         Ok(Self {
             emitter: Emitter {
@@ -225,10 +230,7 @@ impl Client {
 impl Emitter {
     /// Sends an event without waiting for anything.
     pub fn emit<T: Serialize>(&self, name: &str, data: &T) -> Result<(), ClientError> {
-        let packet = format!("42{}", serde_json::to_string(&(name, data))?);
-        self.outgoing
-            .send(Message::text(packet))
-            .map_err(|_| ClientError::Closed)
+        self.send(format!("42{}", serde_json::to_string(&(name, data))?))
     }
 
     /// Sends an event and waits for the server's acknowledgement (its first argument).
@@ -240,22 +242,13 @@ impl Emitter {
     ) -> Result<Value, ClientError> {
         let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id, tx);
-        let packet = format!("42{id}{}", serde_json::to_string(&(name, data))?);
-        self.outgoing
-            .send(Message::text(packet))
-            .map_err(|_| ClientError::Closed)?;
+        lock_acks(&self.pending).insert(id, tx);
+        self.send(format!("42{id}{}", serde_json::to_string(&(name, data))?))?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(_)) => Err(ClientError::Closed),
             Err(_) => {
-                self.pending
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&id);
+                lock_acks(&self.pending).remove(&id);
                 Err(ClientError::AckTimeout(timeout))
             }
         }
@@ -263,7 +256,11 @@ impl Emitter {
 
     /// Answers an event the server sent with an ack id.
     pub fn ack<T: Serialize>(&self, ack_id: u64, data: &T) -> Result<(), ClientError> {
-        let packet = format!("43{ack_id}{}", serde_json::to_string(&[data])?);
+        self.send(format!("43{ack_id}{}", serde_json::to_string(&[data])?))
+    }
+
+    /// Queues one text packet for the writer; an error means the connection is gone.
+    fn send(&self, packet: String) -> Result<(), ClientError> {
         self.outgoing
             .send(Message::text(packet))
             .map_err(|_| ClientError::Closed)
@@ -346,11 +343,7 @@ fn dispatch(
                         .ok()
                         .and_then(|args| args.into_iter().next())
                         .unwrap_or(Value::Null);
-                    if let Some(tx) = pending
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .remove(&id)
-                    {
+                    if let Some(tx) = lock_acks(pending).remove(&id) {
                         let _ = tx.send(value);
                     }
                     true

@@ -120,10 +120,13 @@ mod tests {
         });
         let accounts = parse_user_accounts(&file).expect("parse");
         assert_eq!(accounts.len(), 2);
-        let first = accounts
-            .iter()
-            .find(|a| a.user_id_chat == "100089")
-            .expect("account1");
+        let with_id = |id: &str| {
+            accounts
+                .iter()
+                .find(|a| a.user_id_chat == id)
+                .unwrap_or_else(|| panic!("no account {id}"))
+        };
+        let first = with_id("100089");
         assert_eq!(
             (first.kind, first.name.as_str()),
             (AccountKind::Personal, "shop@example.vn")
@@ -136,10 +139,7 @@ mod tests {
                 .as_deref()
                 .is_some_and(|c| c.contains("c_user"))
         );
-        let page = accounts
-            .iter()
-            .find(|a| a.user_id_chat == "5550001")
-            .expect("page1");
+        let page = with_id("5550001");
         assert_eq!(
             (page.kind, page.name.as_str()),
             (AccountKind::Page, "page1")

@@ -59,109 +59,79 @@ pub struct BotArgs {
     #[arg(long, default_value_t = 30.0)]
     pub max_backoff_seconds: f64,
 
+    #[command(flatten)]
+    pub sim: SimArgs,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+/// The `sim` driver's options, under their own heading in `--help`.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Simulated account (--driver sim)")]
+pub struct SimArgs {
     /// sim: new customer messages per minute, on average.
-    #[arg(
-        long,
-        default_value_t = 6.0,
-        help_heading = "Simulated account (--driver sim)"
-    )]
+    #[arg(long, default_value_t = 6.0)]
     pub sim_messages_per_minute: f64,
     /// sim: notifications per minute, on average.
-    #[arg(
-        long,
-        default_value_t = 1.0,
-        help_heading = "Simulated account (--driver sim)"
-    )]
+    #[arg(long, default_value_t = 1.0)]
     pub sim_notifications_per_minute: f64,
     /// sim: how many different customers write.
-    #[arg(
-        long,
-        default_value_t = 12,
-        help_heading = "Simulated account (--driver sim)"
-    )]
+    #[arg(long, default_value_t = 12)]
     pub sim_customers: usize,
     /// sim: share of sends that fail, 0 to 1.
-    #[arg(
-        long,
-        default_value_t = 0.0,
-        help_heading = "Simulated account (--driver sim)"
-    )]
+    #[arg(long, default_value_t = 0.0)]
     pub sim_send_failure_rate: f64,
     /// sim: share of posts that fail, 0 to 1.
-    #[arg(
-        long,
-        default_value_t = 0.0,
-        help_heading = "Simulated account (--driver sim)"
-    )]
+    #[arg(long, default_value_t = 0.0)]
     pub sim_post_failure_rate: f64,
     /// sim: seconds a customer takes to answer an agent's reply (a random wait up to this).
-    #[arg(
-        long,
-        default_value_t = 8.0,
-        help_heading = "Simulated account (--driver sim)"
-    )]
+    #[arg(long, default_value_t = 8.0)]
     pub sim_reply_seconds: f64,
+}
 
+/// The `page` driver's options, under their own heading in `--help`.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Facebook Page (--driver page)")]
+pub struct PageArgs {
     /// page: Graph API base URL.
     #[arg(
         long,
         env = "SWITCHBOARD_FACEBOOK_GRAPH_URL",
-        default_value = "https://graph.facebook.com",
-        help_heading = "Facebook Page (--driver page)"
+        default_value = "https://graph.facebook.com"
     )]
     pub graph_url: String,
     /// page: Graph API version.
     #[arg(
         long,
         env = "SWITCHBOARD_FACEBOOK_GRAPH_VERSION",
-        default_value = "v23.0",
-        help_heading = "Facebook Page (--driver page)"
+        default_value = "v23.0"
     )]
     pub graph_version: String,
     /// page: the Meta app's secret, which signs webhooks (X-Hub-Signature-256).
-    #[arg(
-        long,
-        env = "SWITCHBOARD_FACEBOOK_APP_SECRET",
-        hide_env_values = true,
-        help_heading = "Facebook Page (--driver page)"
-    )]
+    #[arg(long, env = "SWITCHBOARD_FACEBOOK_APP_SECRET", hide_env_values = true)]
     pub app_secret: Option<String>,
     /// page: the verify token set in the app's webhook subscription.
     #[arg(
         long,
         env = "SWITCHBOARD_FACEBOOK_VERIFY_TOKEN",
-        hide_env_values = true,
-        help_heading = "Facebook Page (--driver page)"
+        hide_env_values = true
     )]
     pub verify_token: Option<String>,
     /// page: where Facebook's webhook calls arrive (`/webhook`); put HTTPS in front of it.
     #[arg(
         long,
         env = "SWITCHBOARD_FACEBOOK_WEBHOOK_LISTEN",
-        default_value = "127.0.0.1:5005",
-        help_heading = "Facebook Page (--driver page)"
+        default_value = "127.0.0.1:5005"
     )]
     pub webhook_listen: SocketAddr,
     /// page: how many days of history the first backfill reads.
-    #[arg(
-        long,
-        default_value_t = 7,
-        help_heading = "Facebook Page (--driver page)"
-    )]
+    #[arg(long, default_value_t = 7)]
     pub backfill_days: u32,
     /// page: seconds between backfills while running (0: only at start).
-    #[arg(
-        long,
-        default_value_t = 600,
-        help_heading = "Facebook Page (--driver page)"
-    )]
+    #[arg(long, default_value_t = 600)]
     pub backfill_interval_seconds: u64,
     /// page: seconds to pause Graph calls after a rate limit that does not say how long (doubles while it lasts).
-    #[arg(
-        long,
-        default_value_t = 60.0,
-        help_heading = "Facebook Page (--driver page)"
-    )]
+    #[arg(long, default_value_t = 60.0)]
     pub rate_limit_pause_seconds: f64,
 }
 
@@ -208,41 +178,55 @@ impl DriverOptions {
                 0.01..=3600.0,
             )?,
         };
-        let sim = SimOptions {
+        let sim = args.sim.options()?;
+        let page = args.page.options(backoff)?;
+        Ok(Self { backoff, sim, page })
+    }
+}
+
+impl SimArgs {
+    /// The `sim` driver's options; a value out of range is named by its flag.
+    fn options(&self) -> Result<SimOptions> {
+        Ok(SimOptions {
             messages_per_minute: per_minute(
                 "sim-messages-per-minute",
-                args.sim_messages_per_minute,
+                self.sim_messages_per_minute,
             )?,
             notifications_per_minute: per_minute(
                 "sim-notifications-per-minute",
-                args.sim_notifications_per_minute,
+                self.sim_notifications_per_minute,
             )?,
-            customers: args.sim_customers.max(1),
+            customers: self.sim_customers.max(1),
             reply_delay: (
                 Duration::from_secs(1),
-                seconds("sim-reply-seconds", args.sim_reply_seconds, 1.0..=3600.0)?,
+                seconds("sim-reply-seconds", self.sim_reply_seconds, 1.0..=3600.0)?,
             ),
-            send_failure_rate: share("sim-send-failure-rate", args.sim_send_failure_rate)?,
-            post_failure_rate: share("sim-post-failure-rate", args.sim_post_failure_rate)?,
+            send_failure_rate: share("sim-send-failure-rate", self.sim_send_failure_rate)?,
+            post_failure_rate: share("sim-post-failure-rate", self.sim_post_failure_rate)?,
             ..SimOptions::default()
-        };
-        let page = PageOptions {
-            graph_url: args.graph_url.clone(),
-            api_version: args.graph_version.clone(),
-            app_secret: args.app_secret.clone().unwrap_or_default(),
-            verify_token: args.verify_token.clone().unwrap_or_default(),
-            webhook_listen: args.webhook_listen,
-            backfill_days: args.backfill_days,
-            backfill_interval: Duration::from_secs(args.backfill_interval_seconds),
+        })
+    }
+}
+
+impl PageArgs {
+    /// The `page` driver's options; a value out of range is named by its flag.
+    fn options(&self, backoff: Backoff) -> Result<PageOptions> {
+        Ok(PageOptions {
+            graph_url: self.graph_url.clone(),
+            api_version: self.graph_version.clone(),
+            app_secret: self.app_secret.clone().unwrap_or_default(),
+            verify_token: self.verify_token.clone().unwrap_or_default(),
+            webhook_listen: self.webhook_listen,
+            backfill_days: self.backfill_days,
+            backfill_interval: Duration::from_secs(self.backfill_interval_seconds),
             rate_limit_pause: seconds(
                 "rate-limit-pause-seconds",
-                args.rate_limit_pause_seconds,
+                self.rate_limit_pause_seconds,
                 0.01..=86_400.0,
             )?,
             backoff,
             ..PageOptions::default()
-        };
-        Ok(Self { backoff, sim, page })
+        })
     }
 }
 

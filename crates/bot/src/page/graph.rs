@@ -126,10 +126,7 @@ impl GraphClient {
     }
 
     fn pause_left(&self) -> Option<Duration> {
-        let until = (*self
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
+        let until = (*crate::lock(&self.paused_until))?;
         until.checked_duration_since(Instant::now())
     }
 
@@ -139,10 +136,7 @@ impl GraphClient {
     }
 
     fn pause_for(&self, wait: Duration) {
-        let mut until = self
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut until = crate::lock(&self.paused_until);
         let new = Instant::now() + wait;
         if until.is_none_or(|u| u < new) {
             *until = Some(new);
@@ -205,10 +199,7 @@ impl GraphClient {
                     }
                     let body: Value = response.json().await.unwrap_or(Value::Null);
                     if (200..300).contains(&status) && body.get("error").is_none() {
-                        *self
-                            .consecutive_limits
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = 0;
+                        *crate::lock(&self.consecutive_limits) = 0;
                         if usage.percent >= USAGE_CEILING {
                             // Slow down before Facebook blocks the page: its quotas recover over minutes.
                             let wait = usage.regain_minutes.map_or(self.rate_limit_pause, |m| {
@@ -231,10 +222,7 @@ impl GraphClient {
                         });
                     let failure = error.classify(status);
                     if failure == GraphFailure::RateLimited {
-                        let mut count = self
-                            .consecutive_limits
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let mut count = crate::lock(&self.consecutive_limits);
                         let wait = usage.regain_minutes.map_or_else(
                             || self.rate_limit_pause.saturating_mul(1 << (*count).min(6)),
                             |m| Duration::from_secs(u64::from(m) * 60),

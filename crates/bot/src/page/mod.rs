@@ -149,19 +149,11 @@ impl PageDriver {
 
     /// Where the webhook listens (its real port when configured with port 0).
     pub fn webhook_addr(&self) -> Option<SocketAddr> {
-        *self
-            .inner
-            .webhook_addr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *crate::lock(&self.inner.webhook_addr)
     }
 
     fn collector(&self) -> Option<Collector> {
-        self.inner
-            .collector
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        crate::lock(&self.inner.collector).clone()
     }
 
     fn token(&self) -> String {
@@ -174,11 +166,7 @@ impl PageDriver {
 
     /// Tells the console, in order with the data and with earlier statuses (one queue, one writer).
     fn report(&self, status: &'static str, message: String) {
-        let statuses = self
-            .inner
-            .statuses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let statuses = crate::lock(&self.inner.statuses);
         if let Some(statuses) = statuses.as_ref() {
             let _ = statuses.send((status, message));
         }
@@ -189,18 +177,10 @@ impl PageDriver {
         collector: Collector,
         tasks: &mut JoinSet<()>,
     ) -> Result<(), BotError> {
-        *self
-            .inner
-            .collector
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(collector.clone());
+        *crate::lock(&self.inner.collector) = Some(collector.clone());
         let (statuses, mut queued) =
             tokio::sync::mpsc::unbounded_channel::<(&'static str, String)>();
-        *self
-            .inner
-            .statuses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(statuses);
+        *crate::lock(&self.inner.statuses) = Some(statuses);
         tasks.spawn(async move {
             while let Some((status, message)) = queued.recv().await {
                 if let Err(error) = collector.status(status, &message).await {
@@ -215,11 +195,7 @@ impl PageDriver {
         let addr = listener
             .local_addr()
             .map_err(|e| BotError::Setup(e.to_string()))?;
-        *self
-            .inner
-            .webhook_addr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(addr);
+        *crate::lock(&self.inner.webhook_addr) = Some(addr);
         tracing::info!(%addr, page = %self.inner.page_id, "listening for Facebook's webhooks at /webhook");
         let app = webhook::router(self.clone());
         tasks.spawn(async move {
