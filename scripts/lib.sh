@@ -44,3 +44,29 @@ build_console() {
 console_has_tests() {
   has_console && node -e 'process.exit(require("./console/package.json").scripts?.test ? 0 : 1)'
 }
+
+# A throwaway PostgreSQL 15 server (Debian's package, installed when missing) in a temporary folder,
+# on a free local port, for the tests; `stop_postgres` removes it. Sets PG_URL (a URL whose user may
+# create and drop schemas) and PG_DIR.
+PG_BIN=/usr/lib/postgresql/15/bin
+start_postgres() {
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null || return 1
+  fi
+  PG_DIR=$(mktemp -d /tmp/switchboard-pg.XXXXXX) || return 1
+  # PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` user.
+  PG_AS=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$PG_DIR" && PG_AS=(runuser -u postgres --); fi
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || return 1
+  "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+  "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-k $PG_DIR -p $port -c listen_addresses=127.0.0.1 -c max_connections=500" start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
+  PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+stop_postgres() {
+  [ -n "${PG_DIR:-}" ] || return 0
+  "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
+  rm -rf "$PG_DIR"
+  PG_DIR=
+}

@@ -188,7 +188,11 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
 
     // The write-ahead log's size on disk, sampled through the run: it must stay bounded.
     let wal_path = {
-        let mut name = store.path().as_os_str().to_owned();
+        let mut name = store
+            .file()
+            .unwrap_or(std::path::Path::new(""))
+            .as_os_str()
+            .to_owned();
         name.push("-wal");
         std::path::PathBuf::from(name)
     };
@@ -334,7 +338,10 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
         "  WAL: largest {:.1} MiB during the run, {:.1} MiB at the end; database {:.1} MiB",
         mb(largest_wal.load(Ordering::Relaxed)),
         mb(std::fs::metadata(&wal_path).map_or(0, |m| m.len())),
-        mb(std::fs::metadata(store.path()).map_or(0, |m| m.len())),
+        mb(store
+            .file()
+            .and_then(|f| std::fs::metadata(f).ok())
+            .map_or(0, |m| m.len())),
     );
     let from = if options.rate > 0 {
         "scheduled start"

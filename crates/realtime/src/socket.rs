@@ -96,7 +96,7 @@ pub fn namespace<A, C, F>(
 pub const MAX_SOCKETS_PER_USER: usize = 24;
 
 /// A user's open sockets, per database (several test servers share a process).
-static SOCKETS_PER_USER: std::sync::LazyLock<Arc<CountedSlots<(std::path::PathBuf, i64)>>> =
+static SOCKETS_PER_USER: std::sync::LazyLock<Arc<CountedSlots<(String, i64)>>> =
     std::sync::LazyLock::new(Default::default);
 
 /// Events one socket may send, a token bucket: people click (20 a second, 100 at once), bots report
@@ -210,7 +210,7 @@ pub async fn authenticate(
     })?;
     if let Principal::User { user_id, .. } = &principal {
         let slot = SOCKETS_PER_USER
-            .take((store.path().to_owned(), *user_id), MAX_SOCKETS_PER_USER)
+            .take((store.location(), *user_id), MAX_SOCKETS_PER_USER)
             .ok_or(RealtimeError::TooManySockets)?;
         // Counted until the socket, and with it its extensions, is dropped.
         socket.extensions.insert(Arc::new(slot));

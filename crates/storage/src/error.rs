@@ -11,9 +11,15 @@ pub enum StorageError {
     #[error("unknown token id {0}")]
     UnknownToken(i64),
     #[error(
-        "unsupported database URL `{0}`: use sqlite://PATH (PostgreSQL support is planned, not built yet)"
+        "unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST[:PORT]/DATABASE"
     )]
     UnsupportedUrl(String),
+    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    Connect {
+        /// The URL without its password.
+        target: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("cannot open the database at {path}: {source}")]
     Open {
         path: PathBuf,
@@ -29,6 +35,8 @@ pub enum StorageError {
     },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error(
         "the encryption key is missing but the database holds encrypted credentials; restore the key file (see encryption_key_path)"
     )]
@@ -88,7 +96,41 @@ impl StorageError {
             Self::Sqlite(error) => {
                 error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
             }
+            // Class 23: integrity constraint violation.
+            Self::Postgres(error) => error
+                .code()
+                .is_some_and(|code| code.code().starts_with("23")),
             _ => false,
+        }
+    }
+
+    /// The reason, when this error says the database itself cannot work now (disk full, I/O error,
+    /// connection lost, server shutting down) rather than that the request was wrong: the caller
+    /// gets a 503 and retries, and nothing is half-written.
+    pub(crate) fn unavailable_reason(&self) -> Option<String> {
+        match self {
+            Self::Sqlite(error) => {
+                use rusqlite::ErrorCode as E;
+                match error.sqlite_error_code()? {
+                    E::DiskFull => {
+                        Some("the disk is full (or the database reached its size limit)".to_owned())
+                    }
+                    E::SystemIoFailure | E::ReadOnly | E::CannotOpen | E::NotADatabase => {
+                        Some(error.to_string())
+                    }
+                    _ => None,
+                }
+            }
+            Self::Postgres(error) => {
+                let class = error.code().map(|code| &code.code()[..2]);
+                // No SQLSTATE: the connection itself failed. 08: connection exception; 53:
+                // insufficient resources; 57: operator intervention (shutdown); 58: system error.
+                let down = error.is_closed()
+                    || class.is_none_or(|class| matches!(class, "08" | "53" | "57" | "58"));
+                down.then(|| format!("PostgreSQL: {error}"))
+            }
+            Self::Unavailable(reason) => Some(reason.clone()),
+            _ => None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The event log: every change a console cares about, appended in the transaction that made it.
 
-use crate::sql::{Tx, args};
+use crate::sql::{Dialect, Tx, args};
 use crate::{Result, StorageError, Store};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -33,10 +33,32 @@ pub(crate) fn append(
     payload: &impl serde::Serialize,
 ) -> Result<i64> {
     let text = serde_json::to_string(payload)?;
-    tx.insert(
-        "INSERT INTO events (kind, account_id, account, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-        args![kind.as_str(), account.map(|a| a.0), account.map(|a| a.1), text, UnixMillis::now()],
-    )
+    let args = args![
+        kind.as_str(),
+        account.map(|a| a.0),
+        account.map(|a| a.1),
+        text,
+        UnixMillis::now()
+    ];
+    // Ids become visible in the order they are given, so a client resuming after id N never finds
+    // a smaller id committed later: every engine runs one write transaction at a time (SQLite by
+    // nature, PostgreSQL nodes under one lock; see `postgres::writer`). They have no gaps either:
+    // the counter is rolled back with a failed unit, as SQLite's AUTOINCREMENT is.
+    match tx.dialect() {
+        Dialect::Sqlite => tx.insert(
+            "INSERT INTO events (kind, account_id, account, payload, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+            args,
+        ),
+        Dialect::Postgres => tx.insert(
+            "WITH next AS (UPDATE event_counter SET last_id = last_id + 1 RETURNING last_id)
+             INSERT INTO events (id, kind, account_id, account, payload, created_at)
+             SELECT last_id, CAST(?1 AS TEXT), CAST(?2 AS BIGINT), CAST(?3 AS TEXT), CAST(?4 AS TEXT),
+                    CAST(?5 AS BIGINT)
+             FROM next RETURNING id",
+            args,
+        ),
+    }
 }
 
 fn decode(
@@ -86,12 +108,14 @@ impl Store {
     /// it does not go back when the newest events are removed with their account.
     pub async fn last_event_id(&self) -> Result<i64> {
         self.read(|tx| {
+            // The highest id ever given, which deletes do not lower: the engine's own counter.
+            let sql = match tx.dialect() {
+                Dialect::Sqlite => "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+                Dialect::Postgres => "SELECT last_id FROM event_counter",
+            };
             Ok(tx
-                .optional(
-                    "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
-                    args![],
-                    |r| r.get::<i64>(0),
-                )?
+                .optional(sql, args![], |r| r.get::<Option<i64>>(0))?
+                .flatten()
                 .unwrap_or(0))
         })
         .await
@@ -130,7 +154,7 @@ mod tests {
     use switchboard_domain::UnixMillis;
     use switchboard_domain::ingest::{Registration, StatusUpdate};
 
-    async fn store_with_events(n: usize) -> (tempfile::TempDir, Store) {
+    async fn store_with_events(n: usize) -> (crate::TestDatabase, Store) {
         let (dir, store) = crate::temp_store().await;
         store
             .ensure_account("a", "", AccountKind::Page)

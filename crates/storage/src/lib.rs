@@ -20,12 +20,16 @@ mod crypto;
 mod customers;
 mod error;
 mod events;
+mod group;
 mod inbox;
 mod ingest;
 mod migrate;
+mod postgres;
+pub mod scratch;
 mod spool;
 mod sql;
 mod sqlite;
+mod store;
 mod tokens;
 mod users;
 
@@ -44,7 +48,8 @@ pub use inbox::{
 };
 pub use ingest::IngestOutcome;
 pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
-pub use sqlite::{RoleLock, Store, WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
+pub use sqlite::{WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
+pub use store::{RoleLock, Store};
 pub use tokens::{MAX_TOKEN_LENGTH, TokenInfo, TokenKind};
 pub use users::{User, UserChanges};
 
@@ -53,9 +58,32 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 /// Where the embedded database lives when nothing else is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchboard.db";
 
-/// A store on a fresh file in a temporary folder, for this crate's tests; the folder goes with the guard.
+/// A fresh database for one of this crate's tests, on the engine the environment names (see
+/// [`scratch`]); removed with the guard.
 #[cfg(test)]
-pub(crate) async fn temp_store() -> (tempfile::TempDir, Store) {
+pub(crate) async fn temp_store() -> (TestDatabase, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scratch = scratch::ScratchDatabase::new(dir.path(), "s.db").expect("a scratch database");
+    let store = Store::open(scratch.url()).await.expect("open");
+    (
+        TestDatabase {
+            _scratch: scratch,
+            _dir: dir,
+        },
+        store,
+    )
+}
+
+/// Keeps a test's database until the test ends.
+#[cfg(test)]
+pub(crate) struct TestDatabase {
+    _scratch: scratch::ScratchDatabase,
+    _dir: tempfile::TempDir,
+}
+
+/// A store on a fresh SQLite file, for tests of what only SQLite does (its files, its WAL).
+#[cfg(test)]
+pub(crate) async fn temp_sqlite() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
         .await

@@ -16,6 +16,68 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "phone_system_tokens", include_str!("../migrations/sqlite/0008_phone_system_tokens.sql")),
 ];
 
+/// PostgreSQL's schema, in step with SQLite's: the same versions, names, tables and columns, each
+/// spelled in its own dialect.
+#[rustfmt::skip]
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
+    (2, "sender", include_str!("../migrations/postgres/0002_sender.sql")),
+    (3, "customers", include_str!("../migrations/postgres/0003_customers.sql")),
+    (4, "calls", include_str!("../migrations/postgres/0004_calls.sql")),
+    (5, "calls_by_status", include_str!("../migrations/postgres/0005_calls_by_status.sql")),
+    (6, "indexes_for_deletes_and_recency", include_str!("../migrations/postgres/0006_indexes_for_deletes_and_recency.sql")),
+    (7, "post_images", include_str!("../migrations/postgres/0007_post_images.sql")),
+    (8, "phone_system_tokens", include_str!("../migrations/postgres/0008_phone_system_tokens.sql")),
+];
+
+/// The advisory lock nodes take while migrating, so that nodes started together apply each
+/// migration once (the others wait, then find nothing to do). Any constant unique to switchboard.
+const MIGRATION_LOCK: i64 = 0x5357_4254_4d49_4752;
+
+/// Applies PostgreSQL migrations not yet applied, each in its own transaction, under an advisory lock.
+pub(crate) fn apply_postgres(client: &mut postgres::Client, target: &str) -> Result<()> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let result = apply_postgres_locked(client, target);
+    // Released with the session anyway; released now so waiting nodes go on at once.
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    result.and(unlocked.map(|_| ()).map_err(StorageError::from))
+}
+
+fn apply_postgres_locked(client: &mut postgres::Client, target: &str) -> Result<()> {
+    client.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             name       TEXT   NOT NULL,
+             applied_at BIGINT NOT NULL
+         )",
+    )?;
+    let known = POSTGRES_MIGRATIONS.last().map_or(0, |m| m.0);
+    let current: i64 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .try_get(0)?;
+    if current > known {
+        return Err(StorageError::NewerSchema {
+            path: target.into(),
+            found: current,
+            known,
+        });
+    }
+    for &(version, name, sql) in POSTGRES_MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let mut tx = client.transaction()?;
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            &[&version, &name, &switchboard_domain::UnixMillis::now().0],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, name, "applied migration");
+    }
+    Ok(())
+}
+
 /// Applies every migration the database has not seen, each in its own immediate transaction, so two
 /// processes starting on one file at once apply each migration exactly once.
 pub(crate) fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -53,6 +115,15 @@ pub(crate) fn apply(conn: &mut Connection, path: &Path) -> Result<()> {
         tracing::info!(version, name, "applied migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[test]
+fn both_engines_have_the_same_migrations() {
+    let names = |list: &[(i64, &'static str, &str)]| -> Vec<(i64, &'static str)> {
+        list.iter().map(|m| (m.0, m.1)).collect()
+    };
+    assert_eq!(names(SQLITE_MIGRATIONS), names(POSTGRES_MIGRATIONS));
 }
 
 #[cfg(test)]

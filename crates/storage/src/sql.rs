@@ -11,6 +11,7 @@
 //! SQL is written with numbered placeholders (`?1`, `?2`, …), which an engine that spells them
 //! otherwise (`$1`) rewrites once per statement text.
 
+use crate::postgres::PgConn;
 use crate::{Result, StorageError};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
@@ -78,6 +79,15 @@ pub(crate) use read_row;
 /// The connection a [`Tx`] runs on.
 enum Engine<'c> {
     Sqlite(&'c rusqlite::Connection),
+    /// In a cell: a PostgreSQL client needs `&mut` to run a statement, operations hold `&Tx`.
+    Postgres(std::cell::RefCell<&'c mut PgConn>),
+}
+
+/// Which SQL an engine speaks, for the few statements that cannot be written once for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
 }
 
 /// One transaction (a write) or one connection's latest committed state (a read), as operations see it.
@@ -92,6 +102,7 @@ pub(crate) struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r postgres::Row),
 }
 
 impl Row<'_> {
@@ -99,6 +110,7 @@ impl Row<'_> {
     pub(crate) fn get<T: FromValue>(&self, index: usize) -> Result<T> {
         let value = match &self.inner {
             RowInner::Sqlite(row) => sqlite_value(row.get_ref(index)?)?,
+            RowInner::Postgres(row) => crate::postgres::column(row, index)?,
         };
         T::from_value(value).map_err(|Unreadable(reason)| {
             StorageError::Corrupt(format!("column {index}: {reason}"))
@@ -156,11 +168,39 @@ impl<'c> Tx<'c> {
         }
     }
 
+    pub(crate) fn postgres(conn: &'c mut PgConn) -> Self {
+        Self {
+            engine: Engine::Postgres(std::cell::RefCell::new(conn)),
+        }
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self.engine {
+            Engine::Sqlite(_) => Dialect::Sqlite,
+            Engine::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Every row of a PostgreSQL query (it answers them all at once).
+    fn postgres_rows(
+        conn: &std::cell::RefCell<&'c mut PgConn>,
+        sql: &str,
+        args: &[&dyn ToValue],
+    ) -> Result<Vec<postgres::Row>> {
+        let values: Vec<Value<'_>> = args.iter().map(|arg| arg.to_value()).collect();
+        conn.borrow_mut().query(sql, &values)
+    }
+
     /// Runs a statement that returns no rows; answers how many rows it changed.
     pub(crate) fn execute(&self, sql: &str, args: &[&dyn ToValue]) -> Result<usize> {
         match self.engine {
             // Cached: preparing the SQL on every call was a quarter of the sender's CPU.
             Engine::Sqlite(conn) => Ok(conn.prepare_cached(sql)?.execute(sqlite_args(args))?),
+            Engine::Postgres(ref conn) => {
+                let values: Vec<Value<'_>> = args.iter().map(|arg| arg.to_value()).collect();
+                let changed = conn.borrow_mut().execute(sql, &values)?;
+                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
         }
     }
 
@@ -183,6 +223,14 @@ impl<'c> Tx<'c> {
                     None => Ok(None),
                 }
             }
+            Engine::Postgres(ref conn) => Self::postgres_rows(conn, sql, args)?
+                .first()
+                .map(|row| {
+                    map(&Row {
+                        inner: RowInner::Postgres(row),
+                    })
+                })
+                .transpose(),
         }
     }
 
@@ -216,6 +264,14 @@ impl<'c> Tx<'c> {
                 }
                 Ok(found)
             }
+            Engine::Postgres(ref conn) => Self::postgres_rows(conn, sql, args)?
+                .iter()
+                .map(|row| {
+                    map(&Row {
+                        inner: RowInner::Postgres(row),
+                    })
+                })
+                .collect(),
         }
     }
 

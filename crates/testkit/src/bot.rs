@@ -25,7 +25,7 @@ pub struct System {
     pub receiver_addr: SocketAddr,
     pub sender: String,
     pub http: reqwest::Client,
-    pub dir: tempfile::TempDir,
+    pub dir: crate::TestDir,
     pub bot_token: String,
     receiver_stop: Option<Shutdown>,
     shutdown: Shutdown,

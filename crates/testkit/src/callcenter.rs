@@ -23,7 +23,7 @@ pub struct TestCallCenter {
     pub api_token: String,
     /// The phone system's own token, in the CTI webhook's URL.
     pub pbx_token: String,
-    pub dir: tempfile::TempDir,
+    pub dir: crate::TestDir,
     api: Api,
     shutdown: Shutdown,
 }

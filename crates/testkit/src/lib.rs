@@ -11,6 +11,7 @@ pub mod callcenter;
 mod error;
 pub mod fixtures_http;
 pub mod http;
+mod postgres;
 pub mod process;
 pub mod receiver;
 pub mod roles;
@@ -20,5 +21,5 @@ mod store;
 pub mod wait;
 
 pub use error::KitError;
-pub use store::{ADMIN_PASSWORD, TempStore, api_token, bot_token, db_bytes};
+pub use store::{ADMIN_PASSWORD, TempStore, TestDir, api_token, bot_token, db_bytes, db_count};
 pub use wait::eventually;

@@ -53,13 +53,7 @@ impl TestReceiver {
 
     /// One number from the database, read with a connection of its own.
     pub async fn db_count(&self, sql: &'static str) -> i64 {
-        let path = self.store.path().to_owned();
-        tokio::task::spawn_blocking(move || {
-            let conn = rusqlite::Connection::open(path).expect("open");
-            conn.query_row(sql, [], |r| r.get(0)).expect("count")
-        })
-        .await
-        .expect("join")
+        crate::db_count(&self._temp.dir, sql).await
     }
 }
 

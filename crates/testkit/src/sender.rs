@@ -9,7 +9,6 @@ use switchboard_sender::SenderOptions;
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, Store};
 use switchboard_web::Shutdown;
-use tempfile::TempDir;
 
 pub use crate::ADMIN_PASSWORD;
 
@@ -22,7 +21,7 @@ pub struct TestSystem {
     pub sender: String,
     pub store: Store,
     pub http: reqwest::Client,
-    pub dir: TempDir,
+    pub dir: crate::TestDir,
     api: Api,
     shutdown: Shutdown,
 }

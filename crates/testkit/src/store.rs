@@ -1,7 +1,9 @@
 //! A fresh store in a temporary directory, as every test and benchmark starts.
 
 use crate::KitError;
+use std::path::Path;
 use switchboard_domain::Role;
+use switchboard_storage::scratch::ScratchDatabase;
 use switchboard_storage::{AccountKind, Cipher, Store, TokenKind};
 use tempfile::TempDir;
 
@@ -11,20 +13,47 @@ pub const ADMIN_PASSWORD: &str = "admin password for tests";
 /// The database's file name in the temporary directory.
 const DATABASE: &str = "test.db";
 
-/// A new SQLite file and its encryption key (checked in, as `serve` does) in a temporary directory
-/// that is removed when this is dropped.
+/// A test's temporary folder (the key, the bots' spools, a SQLite database) and its database, which
+/// is a scratch schema on PostgreSQL when the environment names a server (see
+/// [`switchboard_storage::scratch`]); both are removed when this is dropped.
+pub struct TestDir {
+    database: ScratchDatabase,
+    dir: TempDir,
+}
+
+impl TestDir {
+    pub fn create() -> Result<Self, KitError> {
+        let dir = tempfile::tempdir().map_err(KitError::TempDir)?;
+        let database = ScratchDatabase::new(dir.path(), DATABASE)?;
+        Ok(Self { database, dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The URL the test's roles open their store with.
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database.is_postgres()
+    }
+}
+
+/// A new database and its encryption key (checked in, as `serve` does), removed when this is dropped.
 pub struct TempStore {
     pub store: Store,
     pub cipher: Cipher,
-    pub dir: TempDir,
+    pub dir: TestDir,
 }
 
 impl TempStore {
     /// The fallible form, for the benchmarks; tests use [`TempStore::new`].
     pub async fn create() -> Result<Self, KitError> {
-        let dir = tempfile::tempdir().map_err(KitError::TempDir)?;
-        let url = format!("sqlite://{}", dir.path().join(DATABASE).display());
-        let store = Store::open(&url).await?;
+        let dir = TestDir::create()?;
+        let store = Store::open(dir.database_url()).await?;
         let cipher = Cipher::create(&dir.path().join("encryption.key"))?;
         store.check_key(Some(cipher.clone())).await?;
         Ok(Self { store, cipher, dir })
@@ -44,19 +73,38 @@ impl TempStore {
         temp
     }
 
-    /// The database's bytes on disk (main file and WAL), to prove a secret is not stored in clear.
+    /// Everything the database holds, as bytes, to prove a secret is not stored in clear.
     pub fn db_bytes(&self) -> Vec<u8> {
         db_bytes(&self.dir)
     }
 }
 
-/// The bytes of the database file and its WAL in `dir`.
-pub fn db_bytes(dir: &TempDir) -> Vec<u8> {
+/// Everything the test's database holds, as bytes: on SQLite the file and its WAL; on PostgreSQL
+/// every value of every table, text as its UTF-8 and blobs as they are.
+pub fn db_bytes(dir: &TestDir) -> Vec<u8> {
+    if dir.is_postgres() {
+        return crate::postgres::every_value(dir.database_url());
+    }
     let mut bytes = Vec::new();
     for file in [DATABASE.to_owned(), format!("{DATABASE}-wal")] {
         bytes.extend(std::fs::read(dir.path().join(file)).unwrap_or_default());
     }
     bytes
+}
+
+/// One number from the test's database (`SELECT COUNT(*) …`), read with a connection of its own.
+pub async fn db_count(dir: &TestDir, sql: &'static str) -> i64 {
+    let url = dir.database_url().to_owned();
+    if dir.is_postgres() {
+        return crate::postgres::count(url, sql).await;
+    }
+    let path = switchboard_storage::sqlite_file(&url).expect("a SQLite URL");
+    tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open(path).expect("open");
+        conn.query_row(sql, [], |r| r.get(0)).expect("count")
+    })
+    .await
+    .expect("join")
 }
 
 /// Creates the account (if new) and issues a bot token for it.

@@ -94,8 +94,10 @@ impl ApiError {
                 // here by choice, not fall into a 500 unseen.
                 StorageError::UnsupportedUrl(_)
                 | StorageError::Open { .. }
+                | StorageError::Connect { .. }
                 | StorageError::NewerSchema { .. }
                 | StorageError::Sqlite(_)
+                | StorageError::Postgres(_)
                 | StorageError::KeyMissing
                 | StorageError::WrongKey
                 | StorageError::Corrupt(_)

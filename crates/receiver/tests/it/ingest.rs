@@ -70,15 +70,17 @@ async fn conversations_track_the_last_message_and_unread_count() {
     )
     .await;
     assert_eq!(status, 200);
-    let path = app.store.path().to_owned();
-    let (text, direction, unread): (String, String, i64) = rusqlite::Connection::open(path)
-        .expect("open")
-        .query_row(
-            "SELECT last_message_text, last_message_direction, unread_count FROM conversations WHERE thread_id = 't1'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .expect("row");
+    let page = app
+        .store
+        .conversations("page1", Default::default(), None, 10)
+        .await
+        .expect("conversations");
+    let t1 = page.items.iter().find(|c| c.thread_id == "t1").expect("t1");
+    let (text, direction, unread) = (
+        t1.last_message_text.clone(),
+        t1.last_message_direction.clone().unwrap_or_default(),
+        t1.unread_count,
+    );
     assert_eq!(
         (text.as_str(), direction.as_str(), unread),
         ("Dạ còn ạ", "out", 2)

@@ -1,12 +1,13 @@
 //! The SQLite backend: opening the file, the connections, and running work off the async runtime.
 
+use crate::group::{self, TypedJob, WriteHealth, WriteJob};
 use crate::sql::Tx;
 use crate::{Result, StorageError, migrate};
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use writer::{TypedJob, WriteJob, checkpoint_loop, write_loop};
+use writer::{checkpoint_loop, write_loop};
 
 /// Prepared statements kept per connection: more than the store has, so none is ever prepared twice.
 const STATEMENT_CACHE: usize = 256;
@@ -14,9 +15,9 @@ const STATEMENT_CACHE: usize = 256;
 /// Read connections kept open. Reads are short (a page of rows), so a few serve many clients.
 const READERS: usize = 4;
 
-/// A handle to the database. Cheap to clone; every clone shares the same connections.
+/// A SQLite database. Cheap to clone; every clone shares the same connections.
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct Database {
     inner: Arc<Inner>,
 }
 
@@ -40,7 +41,7 @@ struct Shared {
     /// The database file as opened (device, inode): a file removed or replaced under us is noticed.
     identity: Option<(u64, u64)>,
     /// Why writes fail right now (the disk is full, the file was removed), or `None` when they work.
-    write_failure: Mutex<Option<String>>,
+    health: WriteHealth,
     /// Set for good once the file is gone: every later write is refused rather than lost.
     file_lost: std::sync::atomic::AtomicBool,
     /// Transactions committed so far, for the checkpointer to tell an idle database from a busy one.
@@ -59,24 +60,9 @@ impl Shared {
         }
     }
 
-    /// Records the outcome of a write: logs the first failure of a run clearly, and the recovery.
     fn record_write(&self, failure: Option<String>) {
-        let mut current = self
-            .write_failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match (&*current, failure) {
-            (None, Some(reason)) => {
-                tracing::error!(path = %self.path.display(), %reason, "database writes are failing; answering 503 until they work again");
-                *current = Some(reason);
-            }
-            (Some(_), None) => {
-                tracing::warn!(path = %self.path.display(), "database writes work again");
-                *current = None;
-            }
-            (Some(_), Some(reason)) => *current = Some(reason),
-            (None, None) => {}
-        }
+        self.health
+            .record(&self.path.display().to_string(), failure);
     }
 
     /// Whether the file is lost (removed or replaced under us), noticing it now if it just was.
@@ -97,10 +83,7 @@ impl Shared {
     }
 
     fn write_failure(&self) -> Option<String> {
-        self.write_failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.health.failure()
     }
 }
 
@@ -133,9 +116,9 @@ impl Checkpoint {
     }
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("sqlite::Database")
             .field("path", &self.inner.shared.path)
             .finish()
     }
@@ -202,9 +185,9 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Ok(conn)
 }
 
-impl Store {
+impl Database {
     /// Opens (creating if needed) the database named by `url` and applies pending migrations.
-    pub async fn open(url: &str) -> Result<Self> {
+    pub(crate) async fn open(url: &str) -> Result<Self> {
         let path = sqlite_path(url)?;
         tokio::task::spawn_blocking(move || Self::open_blocking(path))
             .await
@@ -252,7 +235,7 @@ impl Store {
                 .ok()
                 .map(|meta| file_identity(&meta)),
             path: path.clone(),
-            write_failure: Mutex::new(None),
+            health: WriteHealth::default(),
             file_lost: std::sync::atomic::AtomicBool::new(false),
             commits: std::sync::atomic::AtomicU64::new(0),
         });
@@ -279,10 +262,10 @@ impl Store {
         Ok(Self { inner })
     }
 
-    /// Claims `role` on this database for this process, until the returned lock is dropped: a second
+    /// Claims `role` on this database for this process, until the returned file is closed: a second
     /// process running the same role on the same file is refused (its calls and timers would fight
     /// this one's). Different roles in different processes (split mode) share the file as before.
-    pub fn claim_role(&self, role: &str) -> Result<RoleLock> {
+    pub(crate) fn claim_role(&self, role: &str) -> Result<std::fs::File> {
         use std::io::{Read as _, Seek as _, Write as _};
         let path = sibling(self.path(), &format!(".{role}.lock"));
         let open_error = |e: std::io::Error| StorageError::Open {
@@ -316,12 +299,12 @@ impl Store {
         file.set_len(0).map_err(open_error)?;
         file.rewind().map_err(open_error)?;
         write!(file, "{}", std::process::id()).map_err(open_error)?;
-        Ok(RoleLock { _file: file })
+        Ok(file)
     }
 
     /// Why writes fail right now (the disk is full, the database file was removed), or `None` when
     /// they work; for health checks. Checks the file afresh, so an idle server notices too.
-    pub fn write_failure(&self) -> Option<String> {
+    pub(crate) fn write_failure(&self) -> Option<String> {
         let shared = &self.inner.shared;
         shared.file_lost();
         shared.write_failure()
@@ -329,7 +312,7 @@ impl Store {
 
     /// Copies the whole WAL into the database and cuts it to nothing: for a clean stop, so that the
     /// data directory is the database file alone. Answers when done (or when the writer has gone).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let (done, finished) = tokio::sync::oneshot::channel();
         if self
             .inner
@@ -341,7 +324,7 @@ impl Store {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.inner.shared.path
     }
 
@@ -355,19 +338,12 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = TypedJob {
-            work: Some(work),
-            result: None,
-            reply,
-        };
+        let (job, answer) = TypedJob::queued(work);
         self.inner
             .writer
-            .send(ToWriter::Work(Box::new(job)))
+            .send(ToWriter::Work(job))
             .map_err(|_| StorageError::Task("the database writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StorageError::Task("the database writer dropped a request".into()))?
+        group::answer(answer).await
     }
 
     /// Runs `work` on a read connection, on a blocking thread. No transaction: each statement reads
@@ -440,12 +416,6 @@ impl Store {
         })
         .await
     }
-}
-
-/// A role claimed on a database by this process; dropping it (or the process ending) releases it.
-#[derive(Debug)]
-pub struct RoleLock {
-    _file: std::fs::File,
 }
 
 /// The file beside the database named by its path and `suffix` (`-wal`, `.receiver.lock`).

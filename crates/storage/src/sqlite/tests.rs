@@ -1,4 +1,5 @@
 use super::*;
+use crate::Store;
 use crate::sql::args;
 
 #[test]
@@ -79,7 +80,7 @@ async fn the_wal_stays_bounded_under_writes_and_readers_and_is_emptied_when_idle
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("s.db").display());
     let store = Store::open(&url).await.expect("open");
-    let path = store.path().to_owned();
+    let path = store.file().expect("a file").to_owned();
     store
         .write(|tx| {
             tx.execute(
@@ -162,14 +163,19 @@ async fn database_files_are_private() {
         .await
         .expect("write");
     for suffix in ["", "-wal", "-shm"] {
-        let mut name = store.path().as_os_str().to_owned();
+        let mut name = store.file().expect("a file").as_os_str().to_owned();
         name.push(suffix);
         let mode = std::fs::metadata(&name)
             .expect("exists")
             .permissions()
             .mode()
             & 0o777;
-        assert_eq!(mode, 0o600, "{}{suffix}", store.path().display());
+        assert_eq!(
+            mode,
+            0o600,
+            "{}{suffix}",
+            store.file().expect("a file").display()
+        );
     }
     let dir_mode = std::fs::metadata(dir.path().join("data"))
         .expect("dir")
@@ -195,7 +201,7 @@ async fn database_files_are_private() {
 
 #[tokio::test]
 async fn a_full_disk_refuses_writes_with_a_reason_and_recovers() {
-    let (_dir, store) = crate::temp_store().await;
+    let (_dir, store) = crate::temp_sqlite().await;
     store
         .write(|tx| tx.execute("CREATE TABLE blobs (data BLOB)", args![]))
         .await
@@ -238,12 +244,12 @@ async fn a_full_disk_refuses_writes_with_a_reason_and_recovers() {
 
 #[tokio::test]
 async fn a_database_file_removed_while_running_takes_no_more_writes() {
-    let (_dir, store) = crate::temp_store().await;
+    let (_dir, store) = crate::temp_sqlite().await;
     store
         .write(|tx| tx.execute("CREATE TABLE t (x)", args![]))
         .await
         .expect("table");
-    std::fs::remove_file(store.path()).expect("remove");
+    std::fs::remove_file(store.file().expect("a file")).expect("remove");
     let error = store
         .write(|tx| tx.execute("INSERT INTO t VALUES (1)", args![]))
         .await

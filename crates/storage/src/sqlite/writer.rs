@@ -2,82 +2,23 @@
 //! callers), and the checkpoints that keep the WAL bounded.
 
 use super::*;
+use crate::group::{GroupEnd, MAX_GROUP, UnitOutcome, WriteJob, WriteSession, run_group};
 
-/// How a unit of write work ended inside the group's transaction.
-pub(super) enum UnitOutcome {
-    Done,
-    /// The unit failed on its own (bad input, a conflict): it is rolled back, the group goes on.
-    Failed,
-    /// The database cannot take writes (disk full, I/O error): the caller gets a 503.
-    Unavailable(String),
-}
+/// The writer's connection as the group commit drives it.
+struct SqliteSession<'c>(&'c Connection);
 
-/// A unit of write work queued for the writer thread, type-erased so different results share a queue.
-pub(super) trait WriteJob: Send {
-    /// Runs the work inside the open transaction.
-    fn run(&mut self, tx: &Transaction<'_>) -> UnitOutcome;
-    /// Answers the caller, given how the transaction ended.
-    fn finish(self: Box<Self>, group: &GroupEnd);
-}
+impl WriteSession for SqliteSession<'_> {
+    // Takes the write lock up front, so a transaction never fails half-way with SQLITE_BUSY when
+    // another process (split mode) writes to the same file.
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
 
-pub(super) struct TypedJob<T, F> {
-    pub(super) work: Option<F>,
-    pub(super) result: Option<Result<T>>,
-    pub(super) reply: tokio::sync::oneshot::Sender<Result<T>>,
-}
-
-/// The reason, when `error` says the database itself cannot write rather than that this write was wrong.
-fn unavailable(error: &rusqlite::Error) -> Option<String> {
-    use rusqlite::ErrorCode as E;
-    match error.sqlite_error_code()? {
-        E::DiskFull => Some("the disk is full (or the database reached its size limit)".to_owned()),
-        E::SystemIoFailure | E::ReadOnly | E::CannotOpen | E::NotADatabase => {
-            Some(error.to_string())
-        }
-        _ => None,
-    }
-}
-
-impl<T, F> WriteJob for TypedJob<T, F>
-where
-    T: Send + 'static,
-    F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-{
-    fn run(&mut self, tx: &Transaction<'_>) -> UnitOutcome {
-        let Some(work) = self.work.take() else {
-            return UnitOutcome::Failed;
-        };
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&Tx::sqlite(tx))))
-                .unwrap_or_else(|_| Err(StorageError::Task("a database write panicked".into())));
-        let outcome = match &result {
-            Ok(_) => UnitOutcome::Done,
-            Err(StorageError::Sqlite(error)) => match unavailable(error) {
-                Some(reason) => UnitOutcome::Unavailable(reason),
-                None => UnitOutcome::Failed,
-            },
-            Err(_) => UnitOutcome::Failed,
-        };
-        self.result = Some(match (&outcome, result) {
-            (UnitOutcome::Unavailable(reason), _) => Err(StorageError::Unavailable(reason.clone())),
-            (_, result) => result,
-        });
-        outcome
+    fn control(&mut self, sql: &str) -> Result<()> {
+        self.0.run(sql, [])?;
+        Ok(())
     }
 
-    fn finish(self: Box<Self>, group: &GroupEnd) {
-        let answer = match (self.result, group) {
-            (Some(Err(error)), _) => Err(error),
-            (Some(Ok(value)), GroupEnd::Committed) => Ok(value),
-            (_, GroupEnd::NotCommitted(reason)) => Err(StorageError::Unavailable(format!(
-                "the transaction was not committed: {reason}"
-            ))),
-            (None, GroupEnd::Committed) => {
-                Err(StorageError::Task("the write was never run".into()))
-            }
-        };
-        // The caller may have gone away (request cancelled); the data is committed either way.
-        let _ = self.reply.send(answer);
+    fn run(&mut self, job: &mut dyn WriteJob) -> UnitOutcome {
+        job.run(&Tx::sqlite(self.0))
     }
 }
 
@@ -135,11 +76,8 @@ pub(super) fn checkpoint_loop(conn: Connection, store: std::sync::Weak<Inner>) {
     }
 }
 
-/// Most units of work committed in one transaction.
-const MAX_GROUP: usize = 64;
-
 pub(super) fn write_loop(
-    mut conn: Connection,
+    conn: Connection,
     inbox: std::sync::mpsc::Receiver<ToWriter>,
     shared: &Shared,
 ) {
@@ -188,7 +126,7 @@ pub(super) fn write_loop(
         let end = if shared.file_lost() {
             GroupEnd::NotCommitted(shared.write_failure().unwrap_or_default())
         } else {
-            let outcome = run_group(&mut conn, &mut group);
+            let outcome = run_group(&mut SqliteSession(&conn), &mut group);
             match &outcome {
                 Ok(()) => shared.record_write(None),
                 Err(failure) if failure.database_down => {
@@ -263,59 +201,6 @@ enum CheckpointEnd {
     /// Readers (or the checkpointer's own pass) kept it from finishing within its wait.
     Busy,
     Failed,
-}
-
-/// How a group's transaction ended, as every unit in it is answered.
-pub(super) enum GroupEnd {
-    Committed,
-    /// Nothing of the group was written, for this reason.
-    NotCommitted(String),
-}
-
-/// Why a group was not committed (then nothing of it was written).
-struct NotCommitted {
-    reason: String,
-    /// The database itself cannot write (disk full, I/O), as opposed to a wait or a lock.
-    database_down: bool,
-}
-
-/// Commits a group.
-fn run_group(
-    conn: &mut Connection,
-    group: &mut [Box<dyn WriteJob>],
-) -> std::result::Result<(), NotCommitted> {
-    let describe = |e: rusqlite::Error| match unavailable(&e) {
-        Some(reason) => NotCommitted {
-            reason,
-            database_down: true,
-        },
-        None => NotCommitted {
-            reason: e.to_string(),
-            database_down: false,
-        },
-    };
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(describe)?;
-    for job in group.iter_mut() {
-        tx.run("SAVEPOINT unit", []).map_err(describe)?;
-        match job.run(&tx) {
-            UnitOutcome::Done => {}
-            UnitOutcome::Failed => {
-                tx.run("ROLLBACK TO unit", []).map_err(describe)?;
-            }
-            // SQLite may have rolled back the whole transaction (a full disk does): nothing of this
-            // group can commit, and the other units are answered that the database is unavailable.
-            UnitOutcome::Unavailable(reason) => {
-                return Err(NotCommitted {
-                    reason,
-                    database_down: true,
-                });
-            }
-        }
-        tx.run("RELEASE unit", []).map_err(describe)?;
-    }
-    tx.commit().map_err(describe)
 }
 
 /// `execute` that reuses prepared statements: rusqlite's own prepare the SQL every

@@ -1,0 +1,212 @@
+//! Group commit, the same for every engine: the writer of a node takes whatever units of write work
+//! are queued, runs them in one transaction with a savepoint each (a unit that fails is rolled back
+//! alone), commits once, and only then answers each caller. One commit (one fsync) serves many
+//! callers, and no caller hears of a write that was not committed.
+
+use crate::sql::Tx;
+use crate::{Result, StorageError};
+
+/// Most units of work committed in one transaction.
+pub(crate) const MAX_GROUP: usize = 64;
+
+/// How a unit of write work ended inside the group's transaction.
+pub(crate) enum UnitOutcome {
+    Done,
+    /// The unit failed on its own (bad input, a conflict): it is rolled back, the group goes on.
+    Failed,
+    /// The database cannot take writes (disk full, I/O error, connection lost): the caller gets a 503.
+    Unavailable(String),
+}
+
+/// A unit of write work queued for a writer, type-erased so different results share a queue.
+pub(crate) trait WriteJob: Send {
+    /// Runs the work inside the open transaction.
+    fn run(&mut self, tx: &Tx<'_>) -> UnitOutcome;
+    /// Answers the caller, given how the transaction ended.
+    fn finish(self: Box<Self>, group: &GroupEnd);
+}
+
+pub(crate) struct TypedJob<T, F> {
+    work: Option<F>,
+    result: Option<Result<T>>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+{
+    /// The job, and where its answer arrives once its group has ended.
+    pub(crate) fn queued(
+        work: F,
+    ) -> (Box<dyn WriteJob>, tokio::sync::oneshot::Receiver<Result<T>>) {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Self {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        (Box::new(job), answer)
+    }
+}
+
+/// Waits for the answer of a job sent to a writer.
+pub(crate) async fn answer<T>(answer: tokio::sync::oneshot::Receiver<Result<T>>) -> Result<T> {
+    answer
+        .await
+        .map_err(|_| StorageError::Task("the database writer dropped a request".into()))?
+}
+
+impl<T, F> WriteJob for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, tx: &Tx<'_>) -> UnitOutcome {
+        let Some(work) = self.work.take() else {
+            return UnitOutcome::Failed;
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(tx)))
+            .unwrap_or_else(|_| Err(StorageError::Task("a database write panicked".into())));
+        let outcome = match result.as_ref().err().map(StorageError::unavailable_reason) {
+            None => UnitOutcome::Done,
+            Some(None) => UnitOutcome::Failed,
+            Some(Some(reason)) => UnitOutcome::Unavailable(reason),
+        };
+        self.result = Some(match (&outcome, result) {
+            (UnitOutcome::Unavailable(reason), _) => Err(StorageError::Unavailable(reason.clone())),
+            (_, result) => result,
+        });
+        outcome
+    }
+
+    fn finish(self: Box<Self>, group: &GroupEnd) {
+        let answer = match (self.result, group) {
+            (Some(Err(error)), _) => Err(error),
+            (Some(Ok(value)), GroupEnd::Committed) => Ok(value),
+            (_, GroupEnd::NotCommitted(reason)) => Err(StorageError::Unavailable(format!(
+                "the transaction was not committed: {reason}"
+            ))),
+            (None, GroupEnd::Committed) => {
+                Err(StorageError::Task("the write was never run".into()))
+            }
+        };
+        // The caller may have gone away (request cancelled); the data is committed either way.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// How a group's transaction ended, as every unit in it is answered.
+pub(crate) enum GroupEnd {
+    Committed,
+    /// Nothing of the group was written, for this reason.
+    NotCommitted(String),
+}
+
+/// Why a group was not committed (then nothing of it was written).
+pub(crate) struct NotCommitted {
+    pub(crate) reason: String,
+    /// The database itself cannot write (disk full, I/O, connection lost), as opposed to a wait or a
+    /// lock.
+    pub(crate) database_down: bool,
+}
+
+impl From<StorageError> for NotCommitted {
+    fn from(error: StorageError) -> Self {
+        match error.unavailable_reason() {
+            Some(reason) => Self {
+                reason,
+                database_down: true,
+            },
+            None => Self {
+                reason: error.to_string(),
+                database_down: false,
+            },
+        }
+    }
+}
+
+/// A write connection as the group commit drives it.
+pub(crate) trait WriteSession {
+    /// The statement that opens a write transaction (SQLite takes its write lock up front).
+    const BEGIN: &'static str;
+    /// Runs a transaction-control statement.
+    fn control(&mut self, sql: &str) -> Result<()>;
+    /// Runs one unit of work on the open transaction.
+    fn run(&mut self, job: &mut dyn WriteJob) -> UnitOutcome;
+}
+
+/// Commits a group: all the units that did not fail, or nothing.
+pub(crate) fn run_group<S: WriteSession>(
+    session: &mut S,
+    group: &mut [Box<dyn WriteJob>],
+) -> std::result::Result<(), NotCommitted> {
+    session.control(S::BEGIN)?;
+    let result = run_units(session, group);
+    if result.is_err() {
+        // Nothing of the group may be left half-done for the next one; a connection that is gone
+        // has rolled back on its own.
+        let _ = session.control("ROLLBACK");
+    }
+    result
+}
+
+fn run_units<S: WriteSession>(
+    session: &mut S,
+    group: &mut [Box<dyn WriteJob>],
+) -> std::result::Result<(), NotCommitted> {
+    for job in group.iter_mut() {
+        session.control("SAVEPOINT unit")?;
+        match session.run(job.as_mut()) {
+            UnitOutcome::Done => {}
+            UnitOutcome::Failed => session.control("ROLLBACK TO SAVEPOINT unit")?,
+            // The engine may have rolled back the whole transaction (SQLite does on a full disk, a
+            // lost connection does): nothing of this group can commit, and the other units are
+            // answered that the database is unavailable.
+            UnitOutcome::Unavailable(reason) => {
+                return Err(NotCommitted {
+                    reason,
+                    database_down: true,
+                });
+            }
+        }
+        session.control("RELEASE SAVEPOINT unit")?;
+    }
+    Ok(session.control("COMMIT")?)
+}
+
+/// Why writes fail right now, shared by a writer and the health checks: the first failure of a run
+/// is logged clearly, then the recovery, not every failed write.
+#[derive(Debug, Default)]
+pub(crate) struct WriteHealth {
+    failure: std::sync::Mutex<Option<String>>,
+}
+
+impl WriteHealth {
+    pub(crate) fn record(&self, database: &str, failure: Option<String>) {
+        let mut current = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (&*current, failure) {
+            (None, Some(reason)) => {
+                tracing::error!(%database, %reason, "database writes are failing; answering 503 until they work again");
+                *current = Some(reason);
+            }
+            (Some(_), None) => {
+                tracing::warn!(%database, "database writes work again");
+                *current = None;
+            }
+            (Some(_), Some(reason)) => *current = Some(reason),
+            (None, None) => {}
+        }
+    }
+
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}

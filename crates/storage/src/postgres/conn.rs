@@ -1,0 +1,228 @@
+//! One PostgreSQL connection as the operations use it: SQL written with SQLite's `?N` placeholders
+//! (the operations are written once) prepared as `$N` once per connection, and our values bound to
+//! whatever type the server infers for each parameter.
+
+use crate::sql::Value;
+use crate::{Result, StorageError};
+use bytes::BytesMut;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use std::collections::HashMap;
+
+/// Prepared statements kept per connection. The store has fewer distinct statements than this, but
+/// some carry their `LIMIT` in the text (one per page size), so the cache is bounded and starts over
+/// when full rather than growing with what clients ask.
+const STATEMENT_CACHE: usize = 1024;
+
+pub(crate) struct PgConn {
+    statements: HashMap<String, postgres::Statement>,
+    /// Always `Some` but while dropping (see `Drop`).
+    client: Option<postgres::Client>,
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // Closing a client blocks on its own runtime, which panics on a thread that drives an async
+        // runtime, where the last handle of a store may well be dropped.
+        if let Some(client) = self.client.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let closing = std::thread::Builder::new().name("postgres-close".into());
+            if let Err(error) = closing.spawn(move || drop(client)) {
+                tracing::warn!(%error, "a PostgreSQL connection was left for the server to close");
+            }
+        }
+    }
+}
+
+impl PgConn {
+    pub(crate) fn new(client: postgres::Client) -> Self {
+        Self {
+            statements: HashMap::new(),
+            client: Some(client),
+        }
+    }
+
+    pub(crate) fn client(&mut self) -> &mut postgres::Client {
+        self.client
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a PostgreSQL connection is used after its drop"))
+    }
+
+    /// Whether the connection is gone (the server went away); a new one must be made.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.as_ref().is_none_or(postgres::Client::is_closed)
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client().prepare(&numbered_placeholders(sql))?;
+        if self.statements.len() >= STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub(crate) fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        let args = PgArg::all(args);
+        Ok(self.client().execute(&statement, &PgArg::refs(&args))?)
+    }
+
+    pub(crate) fn query(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<postgres::Row>> {
+        let statement = self.statement(sql)?;
+        let args = PgArg::all(args);
+        Ok(self.client().query(&statement, &PgArg::refs(&args))?)
+    }
+
+    /// A statement without arguments or rows (`BEGIN`, `SAVEPOINT unit`, …), not prepared.
+    pub(crate) fn control(&mut self, sql: &str) -> Result<()> {
+        Ok(self.client().batch_execute(sql)?)
+    }
+}
+
+/// `?1` → `$1`, outside quoted text. The operations' SQL is ours, never a user's.
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => quoted = !quoted,
+            '?' if !quoted && chars.peek().is_some_and(char::is_ascii_digit) => {
+                out.push('$');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A value bound to a PostgreSQL parameter of the type the server inferred for it.
+#[derive(Debug)]
+struct PgArg<'a>(Value<'a>);
+
+impl<'a> PgArg<'a> {
+    fn all(values: &[Value<'a>]) -> Vec<Self> {
+        values.iter().map(|value| Self(*value)).collect()
+    }
+
+    fn refs(args: &[Self]) -> Vec<&(dyn ToSql + Sync)> {
+        args.iter().map(|arg| arg as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+fn mismatch(value: &Value<'_>, ty: &Type) -> BoxError {
+    format!(
+        "{} cannot be bound to a parameter of type {ty}",
+        value.kind()
+    )
+    .into()
+}
+
+impl ToSql for PgArg<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        match self.0 {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Integer(n) => match *ty {
+                Type::INT8 => n.to_sql(ty, out),
+                Type::INT4 => i32::try_from(n)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(n)?.to_sql(ty, out),
+                Type::BOOL => (n != 0).to_sql(ty, out),
+                // Lossless for what is stored as integers (counts, milliseconds).
+                #[allow(clippy::cast_precision_loss)]
+                Type::FLOAT8 => (n as f64).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR => n.to_string().as_str().to_sql(ty, out),
+                _ => Err(mismatch(&self.0, ty)),
+            },
+            Value::Bool(b) => match *ty {
+                Type::BOOL => b.to_sql(ty, out),
+                Type::INT8 => i64::from(b).to_sql(ty, out),
+                Type::INT4 => i32::from(b).to_sql(ty, out),
+                Type::INT2 => i16::from(b).to_sql(ty, out),
+                _ => Err(mismatch(&self.0, ty)),
+            },
+            Value::Real(x) => match *ty {
+                Type::FLOAT8 => x.to_sql(ty, out),
+                _ => Err(mismatch(&self.0, ty)),
+            },
+            Value::Text(text) => match *ty {
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                    text.to_sql(&Type::TEXT, out)
+                }
+                _ => Err(mismatch(&self.0, ty)),
+            },
+            Value::Blob(bytes) => match *ty {
+                Type::BYTEA => bytes.to_sql(ty, out),
+                _ => Err(mismatch(&self.0, ty)),
+            },
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// Column `index` of a row as one of our values; a type the store never uses is corrupt data.
+pub(crate) fn column(row: &postgres::Row, index: usize) -> Result<Value<'_>> {
+    let ty = row
+        .columns()
+        .get(index)
+        .ok_or_else(|| StorageError::Corrupt(format!("no column {index}")))?
+        .type_()
+        .clone();
+    Ok(match ty {
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(index)?
+            .map_or(Value::Null, Value::Bool),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(index)?
+            .map_or(Value::Null, Value::Integer),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(index)?
+            .map_or(Value::Null, |n| Value::Integer(i64::from(n))),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(index)?
+            .map_or(Value::Null, |n| Value::Integer(i64::from(n))),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(index)?
+            .map_or(Value::Null, Value::Real),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row
+            .try_get::<_, Option<&str>>(index)?
+            .map_or(Value::Null, Value::Text),
+        Type::BYTEA => row
+            .try_get::<_, Option<&[u8]>>(index)?
+            .map_or(Value::Null, Value::Blob),
+        other => {
+            return Err(StorageError::Corrupt(format!(
+                "column {index} is of type {other}, which the store does not read (cast it in the SQL)"
+            )));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered_placeholders;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes_only() {
+        assert_eq!(
+            numbered_placeholders("SELECT a FROM t WHERE b = ?1 AND c = '?2' AND d IN (?2, ?10)"),
+            "SELECT a FROM t WHERE b = $1 AND c = '?2' AND d IN ($2, $10)"
+        );
+        assert_eq!(
+            numbered_placeholders("SELECT '?' || ?1"),
+            "SELECT '?' || $1"
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! The PostgreSQL engine: for several nodes on one database. The same operations as SQLite, run
+//! through the same seam; only the connections and the writer are this engine's.
+//!
+//! The client is the synchronous `postgres` crate (tokio-postgres underneath): every operation is a
+//! synchronous function over [`Tx`], run off the async runtime exactly as on SQLite, so one body of
+//! operations serves both engines. `sqlx` cannot be linked beside rusqlite (both link `sqlite3`).
+//!
+//! Each node keeps one write connection that commits queued operations in groups (the group commit
+//! of [`crate::group`]), like SQLite, and a few read connections. A lost connection is made again on
+//! next use; until then callers get [`StorageError::Unavailable`] (a 503), never a half-written change.
+
+mod conn;
+mod writer;
+
+pub(crate) use conn::{PgConn, column};
+
+use crate::group::{self, TypedJob, WriteHealth, WriteJob};
+use crate::sql::Tx;
+use crate::{Result, StorageError, migrate};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Read connections kept open per node.
+const READERS: usize = 4;
+
+/// How long making a connection may take before the database counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// No statement runs longer than this: a stuck query must not hold a connection for ever.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether `url` names a PostgreSQL database.
+pub(crate) fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The URL as it may be logged: without its password.
+pub(crate) fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// A PostgreSQL database. Cheap to clone; every clone shares the same connections.
+#[derive(Clone)]
+pub(crate) struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: postgres::Config,
+    /// The URL without its password, for messages.
+    target: String,
+    writer: std::sync::mpsc::Sender<Box<dyn WriteJob>>,
+    /// `None` once a connection is lost; made again on next use.
+    readers: Vec<Mutex<Option<PgConn>>>,
+    /// Kept apart for token checks, as on SQLite: long reads never hold it.
+    auth_reader: Mutex<Option<PgConn>>,
+    long_reads: Arc<tokio::sync::Semaphore>,
+    next_reader: AtomicUsize,
+    health: Arc<WriteHealth>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("postgres::Database")
+            .field("target", &self.inner.target)
+            .finish()
+    }
+}
+
+/// Opens a connection with the settings every connection of the store has.
+fn connect(config: &postgres::Config, target: &str) -> Result<PgConn> {
+    let mut client = config
+        .connect(postgres::NoTls)
+        .map_err(|e| StorageError::Connect {
+            target: target.to_owned(),
+            source: Box::new(e),
+        })?;
+    // A 2xx means committed and durable: never let a server default weaken that.
+    client.batch_execute(&format!(
+        "SET synchronous_commit = on; SET statement_timeout = {}; SET TIME ZONE 'UTC'",
+        STATEMENT_TIMEOUT.as_millis()
+    ))?;
+    Ok(PgConn::new(client))
+}
+
+impl Database {
+    /// Connects, applies pending migrations (once, however many nodes start together) and starts
+    /// the writer.
+    pub(crate) async fn open(url: &str) -> Result<Self> {
+        let url = url.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&url))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
+    fn open_blocking(url: &str) -> Result<Self> {
+        let target = redacted(url);
+        let mut config: postgres::Config = url.parse().map_err(|e| StorageError::Connect {
+            target: target.clone(),
+            source: Box::new(e),
+        })?;
+        config
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .application_name("switchboard");
+        let mut writer = connect(&config, &target)?;
+        migrate::apply_postgres(writer.client(), &target)?;
+        let readers = (0..READERS)
+            .map(|_| connect(&config, &target).map(|conn| Mutex::new(Some(conn))))
+            .collect::<Result<Vec<_>>>()?;
+        let auth_reader = Mutex::new(Some(connect(&config, &target)?));
+        let health = Arc::new(WriteHealth::default());
+        let (writer_tx, writer_rx) = std::sync::mpsc::channel();
+        let writer_state = writer::Writer {
+            conn: Some(writer),
+            config: config.clone(),
+            target: target.clone(),
+            health: Arc::clone(&health),
+        };
+        std::thread::Builder::new()
+            .name("postgres-writer".into())
+            .spawn(move || writer_state.run(writer_rx))
+            .map_err(|e| StorageError::Task(format!("cannot start the database writer: {e}")))?;
+        tracing::info!(database = %target, "database ready");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                target,
+                writer: writer_tx,
+                readers,
+                auth_reader,
+                long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
+                next_reader: AtomicUsize::new(0),
+                health,
+            }),
+        })
+    }
+
+    /// The database as it may be shown: its URL without the password.
+    pub(crate) fn target(&self) -> &str {
+        &self.inner.target
+    }
+
+    /// Why writes fail right now, or `None` when they work; for health checks.
+    pub(crate) fn write_failure(&self) -> Option<String> {
+        self.inner.health.failure()
+    }
+
+    /// See [`crate::Store::write`].
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (job, answer) = TypedJob::queued(work);
+        self.inner
+            .writer
+            .send(job)
+            .map_err(|_| StorageError::Task("the database writer has stopped".into()))?;
+        group::answer(answer).await
+    }
+
+    /// See [`crate::Store::read`].
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+            let count = inner.readers.len();
+            let slot = (0..count)
+                .find_map(|i| inner.readers[(start + i) % count].try_lock().ok())
+                .unwrap_or_else(|| {
+                    inner.readers[start % count]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                });
+            inner.run_read(slot, work)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
+    /// See [`crate::Store::read_long`].
+    pub(crate) async fn read_long<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.inner.long_reads)
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::Task("the store is closing".into()))?;
+        self.read(move |tx: &Tx<'_>| {
+            let _permit = permit;
+            work(tx)
+        })
+        .await
+    }
+
+    /// See [`crate::Store::read_auth`].
+    pub(crate) async fn read_auth<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let slot = inner
+                .auth_reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            inner.run_read(slot, work)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+}
+
+impl Inner {
+    /// Runs a read on the connection in `slot`, making it again if it was lost; a read that finds
+    /// the database gone answers [`StorageError::Unavailable`] and leaves the slot empty.
+    fn run_read<T>(
+        &self,
+        mut slot: std::sync::MutexGuard<'_, Option<PgConn>>,
+        work: impl FnOnce(&Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        if slot.as_ref().is_none_or(PgConn::is_closed) {
+            *slot = None;
+            let conn = connect(&self.config, &self.target)
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            *slot = Some(conn);
+        }
+        let conn = slot
+            .as_mut()
+            .ok_or_else(|| StorageError::Task("no read connection".into()))?;
+        match work(&Tx::postgres(conn)) {
+            Err(error) => match error.unavailable_reason() {
+                Some(reason) => {
+                    *slot = None;
+                    Err(StorageError::Unavailable(reason))
+                }
+                None => Err(error),
+            },
+            ok => ok,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The node's writer: one connection committing queued operations in groups.
+
+use super::{PgConn, connect};
+use crate::Result;
+use crate::group::{
+    GroupEnd, MAX_GROUP, UnitOutcome, WriteHealth, WriteJob, WriteSession, run_group,
+};
+use crate::sql::Tx;
+use std::sync::Arc;
+
+pub(super) struct Writer {
+    /// `None` once the connection is lost; made again for the next group.
+    pub(super) conn: Option<PgConn>,
+    pub(super) config: postgres::Config,
+    pub(super) target: String,
+    pub(super) health: Arc<WriteHealth>,
+}
+
+struct PgSession<'c>(&'c mut PgConn);
+
+impl WriteSession for PgSession<'_> {
+    // One write transaction at a time across all nodes, as on SQLite: operations that check and
+    // then write (first answer wins, the last admin stays) stay exact, and event ids become
+    // visible in the order they are given. The lock is the transaction's, released at its end;
+    // read committed then shows each statement everything committed before the lock was taken.
+    const BEGIN: &'static str = "BEGIN; SELECT pg_advisory_xact_lock(5357425457524954)";
+
+    fn control(&mut self, sql: &str) -> Result<()> {
+        self.0.control(sql)
+    }
+
+    fn run(&mut self, job: &mut dyn WriteJob) -> UnitOutcome {
+        job.run(&Tx::postgres(self.0))
+    }
+}
+
+impl Writer {
+    pub(super) fn run(mut self, inbox: std::sync::mpsc::Receiver<Box<dyn WriteJob>>) {
+        while let Ok(first) = inbox.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match inbox.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            let end = self.commit(&mut group);
+            for job in group {
+                job.finish(&end);
+            }
+        }
+    }
+
+    fn commit(&mut self, group: &mut [Box<dyn WriteJob>]) -> GroupEnd {
+        if self.conn.as_ref().is_none_or(PgConn::is_closed) {
+            self.conn = None;
+            match connect(&self.config, &self.target) {
+                Ok(conn) => self.conn = Some(conn),
+                Err(error) => {
+                    let reason = error.to_string();
+                    self.health.record(&self.target, Some(reason.clone()));
+                    return GroupEnd::NotCommitted(reason);
+                }
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return GroupEnd::NotCommitted("no write connection".into());
+        };
+        match run_group(&mut PgSession(conn), group) {
+            Ok(()) => {
+                self.health.record(&self.target, None);
+                GroupEnd::Committed
+            }
+            Err(failure) => {
+                if failure.database_down {
+                    // The connection is made again for the next group. (A COMMIT whose answer
+                    // was lost in flight may have happened: its callers hear 503 all the same.)
+                    self.conn = None;
+                    self.health
+                        .record(&self.target, Some(failure.reason.clone()));
+                }
+                GroupEnd::NotCommitted(failure.reason)
+            }
+        }
+    }
+}

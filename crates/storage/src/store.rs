@@ -1,0 +1,133 @@
+//! [`Store`]: the handle the roles hold, whichever engine is behind it.
+
+use crate::sql::Tx;
+use crate::{Result, postgres, sqlite};
+use std::path::Path;
+
+/// A handle to the database. Cheap to clone; every clone shares the same connections.
+#[derive(Clone, Debug)]
+pub struct Store {
+    engine: Engine,
+}
+
+#[derive(Clone, Debug)]
+enum Engine {
+    Sqlite(sqlite::Database),
+    Postgres(postgres::Database),
+}
+
+/// A role claimed on a database by this process; dropping it (or the process ending) releases it.
+#[derive(Debug)]
+pub struct RoleLock {
+    _file: Option<std::fs::File>,
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://PATH`, a plain path, or
+    /// `postgres://USER@HOST[:PORT]/DATABASE`), creating a SQLite file if needed, and applies
+    /// pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let engine = if postgres::is_postgres_url(url) {
+            Engine::Postgres(postgres::Database::open(url).await?)
+        } else {
+            Engine::Sqlite(sqlite::Database::open(url).await?)
+        };
+        Ok(Self { engine })
+    }
+
+    /// The database file, on SQLite.
+    pub fn file(&self) -> Option<&Path> {
+        match &self.engine {
+            Engine::Sqlite(db) => Some(db.path()),
+            Engine::Postgres(_) => None,
+        }
+    }
+
+    /// The database as it may be shown and logged: the file, or the URL without its password.
+    pub fn location(&self) -> String {
+        match &self.engine {
+            Engine::Sqlite(db) => db.path().display().to_string(),
+            Engine::Postgres(db) => db.target().to_owned(),
+        }
+    }
+
+    /// Claims `role` on this database for this process, until the returned lock is dropped. On
+    /// SQLite a second process running the same role on the same file is refused (its calls and
+    /// timers would fight this one's). On PostgreSQL several nodes of a role are the point.
+    pub fn claim_role(&self, role: &str) -> Result<RoleLock> {
+        match &self.engine {
+            Engine::Sqlite(db) => Ok(RoleLock {
+                _file: Some(db.claim_role(role)?),
+            }),
+            Engine::Postgres(_) => Ok(RoleLock { _file: None }),
+        }
+    }
+
+    /// Why writes fail right now (the disk is full, the database file was removed, the database
+    /// server is unreachable), or `None` when they work; for health checks.
+    pub fn write_failure(&self) -> Option<String> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.write_failure(),
+            Engine::Postgres(db) => db.write_failure(),
+        }
+    }
+
+    /// Leaves the database tidy for a clean stop (SQLite: the WAL copied back and cut to nothing).
+    pub async fn close(&self) {
+        match &self.engine {
+            Engine::Sqlite(db) => db.close().await,
+            Engine::Postgres(_) => {}
+        }
+    }
+
+    /// Runs `work` as one all-or-nothing unit of a write transaction and answers once it is
+    /// committed (group commit: see [`crate::group`]). Nothing is answered before the `COMMIT`.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        match &self.engine {
+            Engine::Sqlite(db) => db.write(work).await,
+            Engine::Postgres(db) => db.write(work).await,
+        }
+    }
+
+    /// Runs `work` on a read connection, on a blocking thread. No transaction: each statement reads
+    /// the latest committed state.
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        match &self.engine {
+            Engine::Sqlite(db) => db.read(work).await,
+            Engine::Postgres(db) => db.read(work).await,
+        }
+    }
+
+    /// [`Store::read`] for a read that may take long (a search, a page of the call log, a replay of
+    /// the event log): it waits while the other long reads hold all readers but one.
+    pub(crate) async fn read_long<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        match &self.engine {
+            Engine::Sqlite(db) => db.read_long(work).await,
+            Engine::Postgres(db) => db.read_long(work).await,
+        }
+    }
+
+    /// [`Store::read`] on the connection kept for checking tokens, which long reads never hold.
+    pub(crate) async fn read_auth<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        match &self.engine {
+            Engine::Sqlite(db) => db.read_auth(work).await,
+            Engine::Postgres(db) => db.read_auth(work).await,
+        }
+    }
+}
