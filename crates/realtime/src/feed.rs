@@ -15,8 +15,9 @@ fn size(event: &FeedEvent) -> usize {
 
 #[derive(Debug, Clone, Copy)]
 pub struct FeedOptions {
-    /// How often to look for events written by other processes (split mode on one database).
-    /// Writes made in this process wake the feed at once through [`EventFeed::notify`].
+    /// How often the log is read even when nothing said it changed: a safety sweep only. Writes made
+    /// in this process wake the feed at once through [`EventFeed::notify`], and those of other
+    /// processes or nodes through [`Store::commits`] (PostgreSQL's NOTIFY, SQLite's data version).
     pub poll_interval: Duration,
     /// Most events kept in memory; older ones are read from the database when a client needs them.
     pub max_events: usize,
@@ -27,7 +28,7 @@ pub struct FeedOptions {
 impl Default for FeedOptions {
     fn default() -> Self {
         Self {
-            poll_interval: Duration::from_millis(200),
+            poll_interval: Duration::from_secs(5),
             max_events: 4096,
             max_bytes: 32 * 1024 * 1024,
         }
@@ -128,9 +129,13 @@ impl EventFeed {
     async fn pump(&self) {
         let mut interval = tokio::time::interval(self.inner.options.poll_interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut commits = self.inner.store.commits();
+        // False once the store's watcher is gone (it stopped): the sweep carries on alone.
+        let mut watching = true;
         loop {
             tokio::select! {
                 () = self.inner.wake.notified() => {},
+                changed = commits.changed(), if watching => watching = changed.is_ok(),
                 _ = interval.tick() => {},
             }
             if let Err(error) = self.catch_up().await {

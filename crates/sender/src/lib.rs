@@ -30,7 +30,9 @@ pub struct SenderOptions {
     pub session_lifetime: Duration,
     /// Mark the session cookie `Secure` (when the console is served over HTTPS).
     pub secure_cookies: bool,
-    /// How often to look for commands queued by another sender process on the same database.
+    /// How often to look for commands even when nothing said one was queued: a safety sweep. Commands
+    /// queued here wake the bot's connection at once, and those queued by other processes or nodes
+    /// through the event log's feed.
     pub command_poll: Duration,
 }
 
@@ -39,7 +41,7 @@ impl Default for SenderOptions {
         Self {
             session_lifetime: Duration::from_secs(12 * 3600),
             secure_cookies: false,
-            command_poll: Duration::from_secs(1),
+            command_poll: Duration::from_secs(5),
         }
     }
 }

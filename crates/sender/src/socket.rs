@@ -198,6 +198,48 @@ async fn announce(state: &AppState, account: &str, online: bool) {
     }
 }
 
+/// Hears of commands queued for an account by other sender processes or nodes: each queued send or
+/// post is announced in the event log (its status update), which the feed follows.
+struct QueuedElsewhere<'a> {
+    feed: &'a switchboard_realtime::EventFeed,
+    account: &'a str,
+    head: watch::Receiver<i64>,
+    seen: i64,
+}
+
+impl<'a> QueuedElsewhere<'a> {
+    fn new(state: &'a AppState, account: &'a str) -> Self {
+        let head = state.feed.subscribe();
+        let seen = *head.borrow();
+        Self {
+            feed: &state.feed,
+            account,
+            head,
+            seen,
+        }
+    }
+
+    /// Resolves when the log shows a status update of one of the account's messages or posts.
+    async fn queued(&mut self) {
+        use switchboard_domain::EventKind::{MessageStatusUpdate, PostStatusUpdate};
+        loop {
+            if self.head.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+            let Ok(events) = self.feed.after(self.seen, 4096).await else {
+                return;
+            };
+            self.seen = events.last().map_or(self.seen, |e| e.id);
+            if events.iter().any(|e| {
+                matches!(e.kind, MessageStatusUpdate | PostStatusUpdate)
+                    && e.account.as_deref() == Some(self.account)
+            }) {
+                return;
+            }
+        }
+    }
+}
+
 /// Hands the account's unacknowledged commands to this connection, oldest first, then each new one as
 /// it is queued, until the connection closes.
 async fn deliver(
@@ -209,6 +251,7 @@ async fn deliver(
 ) -> Result<(), RealtimeError> {
     let mut cursor = 0;
     let mut guard = switchboard_realtime::AccessGuard::new(&state.feed);
+    let mut elsewhere = QueuedElsewhere::new(state, account);
     loop {
         if !guard.still_allowed(socket).await {
             return Ok(());
@@ -221,7 +264,8 @@ async fn deliver(
         if commands.is_empty() {
             tokio::select! {
                 _ = queued.changed() => {},
-                // Commands queued by another sender process on the same database.
+                // Commands queued by another sender process or node on the same database.
+                () = elsewhere.queued() => {},
                 () = tokio::time::sleep(state.options.command_poll) => {},
                 () = guard.due() => {},
                 _ = closed.wait_for(|c| *c) => return Ok(()),

@@ -131,6 +131,8 @@ impl From<StorageError> for NotCommitted {
 pub(crate) trait WriteSession {
     /// The statement that opens a write transaction (SQLite takes its write lock up front).
     const BEGIN: &'static str;
+    /// Runs just before `COMMIT`, inside the transaction (PostgreSQL: tell the other nodes).
+    const BEFORE_COMMIT: Option<&'static str> = None;
     /// Runs a transaction-control statement.
     fn control(&mut self, sql: &str) -> Result<()>;
     /// Runs one unit of work on the open transaction.
@@ -172,6 +174,9 @@ fn run_units<S: WriteSession>(
             }
         }
         session.control("RELEASE SAVEPOINT unit")?;
+    }
+    if let Some(sql) = S::BEFORE_COMMIT {
+        session.control(sql)?;
     }
     Ok(session.control("COMMIT")?)
 }

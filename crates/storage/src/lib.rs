@@ -16,6 +16,7 @@
 mod accounts;
 mod calls;
 mod commands;
+mod commits;
 mod crypto;
 mod customers;
 mod error;

@@ -63,6 +63,15 @@ impl Store {
         }
     }
 
+    /// Changes whenever a commit may have been made to the database by another process or node
+    /// (and by this one): a subscriber looks at the event log again. The value carries nothing.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.commits(),
+            Engine::Postgres(db) => db.commits(),
+        }
+    }
+
     /// Why writes fail right now (the disk is full, the database file was removed, the database
     /// server is unreachable), or `None` when they work; for health checks.
     pub fn write_failure(&self) -> Option<String> {

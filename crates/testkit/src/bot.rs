@@ -38,10 +38,7 @@ impl System {
         let bot_token = bot_token(&store, ACCOUNT, "Shop Hoa", kind).await;
         let shutdown = Shutdown::new();
         let feed = roles::feed(&store, &shutdown).await.expect("feed");
-        let options = SenderOptions {
-            command_poll: Duration::from_millis(200),
-            ..Default::default()
-        };
+        let options = SenderOptions::default();
         let sender = roles::sender(&store, &feed, &cipher, options, roles::any_port(), &[])
             .await
             .expect("sender");

@@ -18,11 +18,17 @@ pub fn any_port() -> SocketAddr {
 
 /// The event feed over `store`, following the log until `shutdown`.
 pub async fn feed(store: &Store, shutdown: &Shutdown) -> Result<EventFeed, StorageError> {
+    feed_with(store, FeedOptions::default(), shutdown).await
+}
+
+/// [`feed`] with other options.
+pub async fn feed_with(
+    store: &Store,
+    options: FeedOptions,
+    shutdown: &Shutdown,
+) -> Result<EventFeed, StorageError> {
     let stop = shutdown.clone();
-    EventFeed::start(store.clone(), FeedOptions::default(), async move {
-        stop.wait().await
-    })
-    .await
+    EventFeed::start(store.clone(), options, async move { stop.wait().await }).await
 }
 
 /// The receiver role, bound (not yet serving).

@@ -5,9 +5,10 @@ use crate::http::Api;
 use crate::{TempStore, bot_token, roles};
 use serde_json::json;
 use std::time::Duration;
+use switchboard_realtime::FeedOptions;
 use switchboard_sender::SenderOptions;
 use switchboard_sioclient::Client;
-use switchboard_storage::{AccountKind, Store};
+use switchboard_storage::{AccountKind, Cipher, Store};
 use switchboard_web::Shutdown;
 
 pub use crate::ADMIN_PASSWORD;
@@ -22,18 +23,41 @@ pub struct TestSystem {
     pub store: Store,
     pub http: reqwest::Client,
     pub dir: crate::TestDir,
+    cipher: Cipher,
     api: Api,
     shutdown: Shutdown,
 }
 
+/// A second node's sender on the same database, with its own store, feed and port, as another
+/// machine behind a load balancer runs it. Its sweeps are an hour apart, so whatever reaches it
+/// promptly came through the wake-ups between nodes. Dereferences to its [`Api`].
+pub struct OtherNode {
+    pub sender: String,
+    pub store: Store,
+    api: Api,
+}
+
+impl OtherNode {
+    /// A Socket.IO connection to this node's sender with `token` in the handshake.
+    pub async fn socket(&self, token: &str) -> Client {
+        Client::connect(&self.sender, &json!({"token": token}), "")
+            .await
+            .expect("socket")
+    }
+}
+
+impl std::ops::Deref for OtherNode {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
 impl TestSystem {
-    /// With commands polled every 200 ms.
+    /// With the role's default options: commands reach bots through the wake-ups, not a fast poll.
     pub async fn spawn() -> Self {
-        Self::spawn_with(SenderOptions {
-            command_poll: Duration::from_millis(200),
-            ..Default::default()
-        })
-        .await
+        Self::spawn_with(SenderOptions::default()).await
     }
 
     pub async fn spawn_with(options: SenderOptions) -> Self {
@@ -62,9 +86,33 @@ impl TestSystem {
             store,
             http: api.http.clone(),
             dir,
+            cipher,
             api,
             shutdown,
         }
+    }
+
+    /// Another node on this system's database (see [`OtherNode`]); stops with this system.
+    pub async fn other_node(&self) -> OtherNode {
+        let hour = Duration::from_secs(3600);
+        let store = Store::open(self.dir.database_url()).await.expect("open");
+        let feed_options = FeedOptions {
+            poll_interval: hour,
+            ..FeedOptions::default()
+        };
+        let feed = roles::feed_with(&store, feed_options, &self.shutdown)
+            .await
+            .expect("feed");
+        let options = SenderOptions {
+            command_poll: hour,
+            ..SenderOptions::default()
+        };
+        let sender = roles::sender(&store, &feed, &self.cipher, options, roles::any_port(), &[])
+            .await
+            .expect("sender");
+        let sender = roles::serve(sender, &self.shutdown, Duration::from_secs(5)).expect("serve");
+        let api = Api::new(&sender);
+        OtherNode { sender, store, api }
     }
 
     pub async fn admin(&self) -> String {

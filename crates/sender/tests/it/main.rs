@@ -5,4 +5,5 @@ mod accounts;
 mod auth;
 mod commands;
 mod inbox;
+mod nodes;
 mod socket_cookie;

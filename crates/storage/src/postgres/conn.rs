@@ -13,8 +13,15 @@ use std::collections::HashMap;
 /// when full rather than growing with what clients ask.
 const STATEMENT_CACHE: usize = 1024;
 
+/// A connection idle for longer than this is checked before it is used again.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long that check may take before the connection counts as lost.
+const IDLE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub(crate) struct PgConn {
     statements: HashMap<String, postgres::Statement>,
+    /// When the connection last answered: one idle for long is checked before use (see `is_stale`).
+    last_used: std::cell::Cell<std::time::Instant>,
     /// Always `Some` but while dropping (see `Drop`).
     client: Option<postgres::Client>,
 }
@@ -38,6 +45,7 @@ impl PgConn {
     pub(crate) fn new(client: postgres::Client) -> Self {
         Self {
             statements: HashMap::new(),
+            last_used: std::cell::Cell::new(std::time::Instant::now()),
             client: Some(client),
         }
     }
@@ -51,6 +59,22 @@ impl PgConn {
     /// Whether the connection is gone (the server went away); a new one must be made.
     pub(crate) fn is_closed(&self) -> bool {
         self.client.as_ref().is_none_or(postgres::Client::is_closed)
+    }
+
+    /// Whether the connection must be made again before use: it is closed, or it has been idle long
+    /// enough that the server may have restarted meanwhile and a quick check says it did. (A client
+    /// learns of a lost connection only when it next uses it: without the check, the first request
+    /// on each idle connection after a database restart would fail.)
+    pub(crate) fn is_stale(&mut self) -> bool {
+        if self.is_closed() {
+            return true;
+        }
+        if self.last_used.get().elapsed() < IDLE_CHECK {
+            return false;
+        }
+        let alive = self.client().is_valid(IDLE_CHECK_TIMEOUT).is_ok();
+        self.last_used.set(std::time::Instant::now());
+        !alive
     }
 
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
@@ -68,13 +92,17 @@ impl PgConn {
     pub(crate) fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64> {
         let statement = self.statement(sql)?;
         let args = PgArg::all(args);
-        Ok(self.client().execute(&statement, &PgArg::refs(&args))?)
+        let changed = self.client().execute(&statement, &PgArg::refs(&args))?;
+        self.last_used.set(std::time::Instant::now());
+        Ok(changed)
     }
 
     pub(crate) fn query(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<postgres::Row>> {
         let statement = self.statement(sql)?;
         let args = PgArg::all(args);
-        Ok(self.client().query(&statement, &PgArg::refs(&args))?)
+        let rows = self.client().query(&statement, &PgArg::refs(&args))?;
+        self.last_used.set(std::time::Instant::now());
+        Ok(rows)
     }
 
     /// A statement without arguments or rows (`BEGIN`, `SAVEPOINT unit`, …), not prepared.

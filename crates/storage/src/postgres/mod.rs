@@ -10,6 +10,7 @@
 //! next use; until then callers get [`StorageError::Unavailable`] (a 503), never a half-written change.
 
 mod conn;
+mod listen;
 mod writer;
 
 pub(crate) use conn::{PgConn, column};
@@ -29,6 +30,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// No statement runs longer than this: a stuck query must not hold a connection for ever.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The channel every group commit notifies and every node listens on.
+const CHANNEL: &str = "switchboard_commits";
+/// Sent inside each write transaction: delivered to the listeners only if it commits.
+const NOTIFY: &str = "NOTIFY switchboard_commits";
 
 /// Whether `url` names a PostgreSQL database.
 pub(crate) fn is_postgres_url(url: &str) -> bool {
@@ -67,6 +73,8 @@ struct Inner {
     long_reads: Arc<tokio::sync::Semaphore>,
     next_reader: AtomicUsize,
     health: Arc<WriteHealth>,
+    /// Bumped when any node commits (see `listen`).
+    commits: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Database {
@@ -132,6 +140,12 @@ impl Database {
             .name("postgres-writer".into())
             .spawn(move || writer_state.run(writer_rx))
             .map_err(|e| StorageError::Task(format!("cannot start the database writer: {e}")))?;
+        let (signal, commits) = crate::commits::channel();
+        let (listen_config, listen_target) = (config.clone(), target.clone());
+        std::thread::Builder::new()
+            .name("postgres-listen".into())
+            .spawn(move || listen::run(&listen_config, &listen_target, &signal))
+            .map_err(|e| StorageError::Task(format!("cannot start the database listener: {e}")))?;
         tracing::info!(database = %target, "database ready");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -143,6 +157,7 @@ impl Database {
                 long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
                 next_reader: AtomicUsize::new(0),
                 health,
+                commits,
             }),
         })
     }
@@ -150,6 +165,11 @@ impl Database {
     /// The database as it may be shown: its URL without the password.
     pub(crate) fn target(&self) -> &str {
         &self.inner.target
+    }
+
+    /// Changes whenever any node (this one included) commits.
+    pub(crate) fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commits.clone()
     }
 
     /// Why writes fail right now, or `None` when they work; for health checks.
@@ -238,7 +258,7 @@ impl Inner {
         mut slot: std::sync::MutexGuard<'_, Option<PgConn>>,
         work: impl FnOnce(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        if slot.as_ref().is_none_or(PgConn::is_closed) {
+        if slot.as_mut().is_none_or(PgConn::is_stale) {
             *slot = None;
             let conn = connect(&self.config, &self.target)
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;

@@ -8,6 +8,9 @@ use crate::group::{
 use crate::sql::Tx;
 use std::sync::Arc;
 
+/// How often a failing database is tried again while no write waits.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(super) struct Writer {
     /// `None` once the connection is lost; made again for the next group.
     pub(super) conn: Option<PgConn>,
@@ -24,6 +27,8 @@ impl WriteSession for PgSession<'_> {
     // visible in the order they are given. The lock is the transaction's, released at its end;
     // read committed then shows each statement everything committed before the lock was taken.
     const BEGIN: &'static str = "BEGIN; SELECT pg_advisory_xact_lock(5357425457524954)";
+    // Delivered to every node's listener when (and only if) the transaction commits.
+    const BEFORE_COMMIT: Option<&'static str> = Some(super::NOTIFY);
 
     fn control(&mut self, sql: &str) -> Result<()> {
         self.0.control(sql)
@@ -36,7 +41,25 @@ impl WriteSession for PgSession<'_> {
 
 impl Writer {
     pub(super) fn run(mut self, inbox: std::sync::mpsc::Receiver<Box<dyn WriteJob>>) {
-        while let Ok(first) = inbox.recv() {
+        use std::sync::mpsc::RecvTimeoutError;
+        loop {
+            // While writes fail, the database is tried again every second even when nothing is
+            // written, so that health checks (`/readyz`) see it back without waiting for a write.
+            let first = if self.health.failure().is_some() {
+                match inbox.recv_timeout(RETRY_EVERY) {
+                    Ok(job) => job,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.try_again();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                match inbox.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                }
+            };
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
                 match inbox.try_recv() {
@@ -51,8 +74,23 @@ impl Writer {
         }
     }
 
+    /// Makes the connection again, and checks it, while writes are failing and none is waiting.
+    fn try_again(&mut self) {
+        self.conn = None;
+        match connect(&self.config, &self.target) {
+            Ok(mut conn) => match conn.control("SELECT 1") {
+                Ok(()) => {
+                    self.conn = Some(conn);
+                    self.health.record(&self.target, None);
+                }
+                Err(error) => self.health.record(&self.target, Some(error.to_string())),
+            },
+            Err(error) => self.health.record(&self.target, Some(error.to_string())),
+        }
+    }
+
     fn commit(&mut self, group: &mut [Box<dyn WriteJob>]) -> GroupEnd {
-        if self.conn.as_ref().is_none_or(PgConn::is_closed) {
+        if self.conn.as_mut().is_none_or(PgConn::is_stale) {
             self.conn = None;
             match connect(&self.config, &self.target) {
                 Ok(conn) => self.conn = Some(conn),

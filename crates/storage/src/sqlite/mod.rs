@@ -33,6 +33,33 @@ struct Inner {
     long_reads: Arc<tokio::sync::Semaphore>,
     next_reader: AtomicUsize,
     shared: Arc<Shared>,
+    /// Bumped when the file changes (see [`watch_commits`]).
+    commits: tokio::sync::watch::Receiver<u64>,
+}
+
+/// How often the file is checked for commits of other processes.
+const COMMIT_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Notices commits to the file by any connection, this process's writer or another process's (split
+/// mode): `PRAGMA data_version` changes then. It reads a counter in shared memory, no page of the
+/// database, so checking it often costs next to nothing, unlike reading the event log as a poll did.
+fn watch_commits(conn: &Connection, signal: &crate::commits::CommitSignal) {
+    let mut seen = None;
+    while !signal.abandoned() {
+        match conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)) {
+            Ok(version) if seen != Some(version) => {
+                if seen.is_some() {
+                    signal.bump();
+                }
+                seen = Some(version);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "cannot check the database for other processes' commits")
+            }
+        }
+        std::thread::sleep(COMMIT_CHECK);
+    }
 }
 
 /// What the writer thread and the checkpointer share with the handles.
@@ -246,6 +273,15 @@ impl Database {
             .name("sqlite-writer".into())
             .spawn(move || write_loop(writer, writer_rx, &writer_shared))
             .map_err(open_error)?;
+        let (signal, commits) = crate::commits::channel();
+        let watcher = open_connection(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        std::thread::Builder::new()
+            .name("sqlite-commits".into())
+            .spawn(move || watch_commits(&watcher, &signal))
+            .map_err(open_error)?;
         let inner = Arc::new(Inner {
             writer: writer_tx,
             readers,
@@ -253,6 +289,7 @@ impl Database {
             long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
             next_reader: AtomicUsize::new(0),
             shared,
+            commits,
         });
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
@@ -322,6 +359,11 @@ impl Database {
         {
             let _ = finished.await;
         }
+    }
+
+    /// Changes whenever the file changes (a commit of this process or another).
+    pub(crate) fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commits.clone()
     }
 
     pub(crate) fn path(&self) -> &Path {
