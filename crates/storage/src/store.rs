@@ -1,13 +1,36 @@
 //! [`Store`]: the handle the roles hold, whichever engine is behind it.
 
 use crate::sql::Tx;
-use crate::{Result, postgres, sqlite};
+use crate::{Result, StorageError, postgres, sqlite};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A handle to the database. Cheap to clone; every clone shares the same connections.
 #[derive(Clone, Debug)]
 pub struct Store {
     engine: Engine,
+    /// Long reads (searches, the call log, replays of the event log) may hold all of an engine's
+    /// readers but one: the last stays free for the short reads every request makes.
+    long_reads: Arc<tokio::sync::Semaphore>,
+}
+
+/// Read connections each engine keeps (besides the one for token checks).
+pub(crate) const READERS: usize = 4;
+
+/// A reader for the next read: an idle one if any, else this turn's one (waiting for it).
+pub(crate) fn next_reader<'a, C>(
+    readers: &'a [std::sync::Mutex<C>],
+    turn: &std::sync::atomic::AtomicUsize,
+) -> std::sync::MutexGuard<'a, C> {
+    let start = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let count = readers.len();
+    (0..count)
+        .find_map(|i| readers[(start + i) % count].try_lock().ok())
+        .unwrap_or_else(|| {
+            readers[start % count]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
 }
 
 #[derive(Clone, Debug)]
@@ -32,7 +55,10 @@ impl Store {
         } else {
             Engine::Sqlite(sqlite::Database::open(url).await?)
         };
-        Ok(Self { engine })
+        Ok(Self {
+            engine,
+            long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
+        })
     }
 
     /// The database file, on SQLite.
@@ -122,10 +148,17 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        match &self.engine {
-            Engine::Sqlite(db) => db.read_long(work).await,
-            Engine::Postgres(db) => db.read_long(work).await,
-        }
+        let permit = Arc::clone(&self.long_reads)
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::Task("the store is closing".into()))?;
+        // The permit goes with the blocking work: a caller that hangs up cannot give it back while
+        // the query still holds a reader.
+        self.read(move |tx: &Tx<'_>| {
+            let _permit = permit;
+            work(tx)
+        })
+        .await
     }
 
     /// [`Store::read`] on the connection kept for checking tokens, which long reads never hold.

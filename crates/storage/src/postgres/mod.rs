@@ -17,13 +17,11 @@ pub(crate) use conn::{PgConn, column};
 
 use crate::group::{self, TypedJob, WriteHealth, WriteJob};
 use crate::sql::Tx;
+use crate::store::READERS;
 use crate::{Result, StorageError, migrate};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Read connections kept open per node.
-const READERS: usize = 4;
 
 /// How long making a connection may take before the database counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,7 +68,6 @@ struct Inner {
     readers: Vec<Mutex<Option<PgConn>>>,
     /// Kept apart for token checks, as on SQLite: long reads never hold it.
     auth_reader: Mutex<Option<PgConn>>,
-    long_reads: Arc<tokio::sync::Semaphore>,
     next_reader: AtomicUsize,
     health: Arc<WriteHealth>,
     /// Bumped when any node commits (see `listen`).
@@ -154,7 +151,6 @@ impl Database {
                 writer: writer_tx,
                 readers,
                 auth_reader,
-                long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
                 next_reader: AtomicUsize::new(0),
                 health,
                 commits,
@@ -199,36 +195,11 @@ impl Database {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
-            let count = inner.readers.len();
-            let slot = (0..count)
-                .find_map(|i| inner.readers[(start + i) % count].try_lock().ok())
-                .unwrap_or_else(|| {
-                    inner.readers[start % count]
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                });
+            let slot = crate::store::next_reader(&inner.readers, &inner.next_reader);
             inner.run_read(slot, work)
         })
         .await
         .map_err(|e| StorageError::Task(e.to_string()))?
-    }
-
-    /// See [`crate::Store::read_long`].
-    pub(crate) async fn read_long<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let permit = Arc::clone(&self.inner.long_reads)
-            .acquire_owned()
-            .await
-            .map_err(|_| StorageError::Task("the store is closing".into()))?;
-        self.read(move |tx: &Tx<'_>| {
-            let _permit = permit;
-            work(tx)
-        })
-        .await
     }
 
     /// See [`crate::Store::read_auth`].

@@ -2,6 +2,7 @@
 
 use crate::group::{self, TypedJob, WriteHealth, WriteJob};
 use crate::sql::Tx;
+use crate::store::READERS;
 use crate::{Result, StorageError, migrate};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -11,9 +12,6 @@ use writer::{checkpoint_loop, write_loop};
 
 /// Prepared statements kept per connection: more than the store has, so none is ever prepared twice.
 const STATEMENT_CACHE: usize = 256;
-
-/// Read connections kept open. Reads are short (a page of rows), so a few serve many clients.
-const READERS: usize = 4;
 
 /// A SQLite database. Cheap to clone; every clone shares the same connections.
 #[derive(Clone)]
@@ -28,9 +26,6 @@ struct Inner {
     /// Kept apart from `readers` for token checks: a user's slow searches on every reader must not make
     /// everyone else's requests wait to be authenticated.
     auth_reader: Mutex<Connection>,
-    /// Long reads (searches, the call log, replays of the event log) may hold all but one reader: the
-    /// last one stays free for the short reads every request makes.
-    long_reads: Arc<tokio::sync::Semaphore>,
     next_reader: AtomicUsize,
     shared: Arc<Shared>,
     /// Bumped when the file changes (see [`watch_commits`]).
@@ -286,7 +281,6 @@ impl Database {
             writer: writer_tx,
             readers,
             auth_reader,
-            long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
             next_reader: AtomicUsize::new(0),
             shared,
             commits,
@@ -396,16 +390,7 @@ impl Database {
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         self.off_runtime(move |inner| {
-            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
-            let count = inner.readers.len();
-            // Prefer an idle connection; wait on our turn's one only if all are busy.
-            let conn = (0..count)
-                .find_map(|i| inner.readers[(start + i) % count].try_lock().ok())
-                .unwrap_or_else(|| {
-                    inner.readers[start % count]
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                });
+            let conn = crate::store::next_reader(&inner.readers, &inner.next_reader);
             work(&Tx::sqlite(&conn))
         })
         .await
@@ -421,26 +406,6 @@ impl Database {
         tokio::task::spawn_blocking(move || work(&inner))
             .await
             .map_err(|e| StorageError::Task(e.to_string()))?
-    }
-
-    /// [`Store::read`] for a read that may take long (a search, a page of the call log, a replay of
-    /// the event log): it waits while the other long reads hold all readers but one.
-    pub(crate) async fn read_long<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let permit = Arc::clone(&self.inner.long_reads)
-            .acquire_owned()
-            .await
-            .map_err(|_| StorageError::Task("the store is closing".into()))?;
-        // The permit goes with the blocking work: a caller that hangs up cannot give it back while
-        // the query still holds a reader.
-        let conn_work = move |tx: &Tx<'_>| {
-            let _permit = permit;
-            work(tx)
-        };
-        self.read(conn_work).await
     }
 
     /// [`Store::read`] on the connection kept for checking tokens, which long reads never hold.
