@@ -71,7 +71,8 @@ pub enum DbCommand {
         /// The database to copy from: sqlite://PATH or postgres://USER@HOST[:PORT]/DATABASE.
         #[arg(long)]
         from: String,
-        /// The database to copy into, of the same kinds; it is created and migrated if new.
+        /// The database to copy into, of the same kinds: a SQLite file is created if missing, a PostgreSQL
+        /// database must exist; the schema is applied if it is not there yet.
         #[arg(long)]
         to: String,
     },
