@@ -71,6 +71,14 @@ pub enum StorageError {
     BadCursor(String),
     #[error("{0}")]
     Conflict(String),
+    #[error(
+        "the target database already holds data (table {0} is not empty): copy only into a database with nothing but its schema"
+    )]
+    TargetNotEmpty(String),
+    #[error(
+        "the source database has a table `{0}` that this switchboard does not know how to copy; use the switchboard that made it"
+    )]
+    CopyUnknownTable(String),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
     #[error("a storage task stopped unexpectedly: {0}")]

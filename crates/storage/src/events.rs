@@ -61,6 +61,19 @@ pub(crate) fn append(
     }
 }
 
+/// The highest event id ever given, 0 when none was (see [`Store::last_event_id`]).
+pub(crate) fn last_id(tx: &Tx<'_>) -> Result<i64> {
+    // The engine's own counter, which deletes do not lower.
+    let sql = match tx.dialect() {
+        Dialect::Sqlite => "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+        Dialect::Postgres => "SELECT last_id FROM event_counter",
+    };
+    Ok(tx
+        .optional(sql, args![], |r| r.get::<Option<i64>>(0))?
+        .flatten()
+        .unwrap_or(0))
+}
+
 fn decode(
     id: i64,
     kind: &str,
@@ -107,18 +120,7 @@ impl Store {
     /// The highest event id ever given, 0 when none was. Read from SQLite's AUTOINCREMENT counter, so
     /// it does not go back when the newest events are removed with their account.
     pub async fn last_event_id(&self) -> Result<i64> {
-        self.read(|tx| {
-            // The highest id ever given, which deletes do not lower: the engine's own counter.
-            let sql = match tx.dialect() {
-                Dialect::Sqlite => "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
-                Dialect::Postgres => "SELECT last_id FROM event_counter",
-            };
-            Ok(tx
-                .optional(sql, args![], |r| r.get::<Option<i64>>(0))?
-                .flatten()
-                .unwrap_or(0))
-        })
-        .await
+        self.read(last_id).await
     }
 
     /// The id of the oldest event still kept, `None` when the log is empty.

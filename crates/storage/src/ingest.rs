@@ -296,12 +296,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::{AccountKind, StorageError};
     use switchboard_domain::UnixMillis;
     use switchboard_domain::ingest::{Batch, Direction, NewMessage};
 
-    fn batch(account: &str, ids: &[&str]) -> Batch<NewMessage> {
+    pub(crate) fn batch(account: &str, ids: &[&str]) -> Batch<NewMessage> {
         let items = ids
             .iter()
             .map(|id| NewMessage {

@@ -17,6 +17,7 @@ mod accounts;
 mod calls;
 mod commands;
 mod commits;
+mod copy;
 mod crypto;
 mod customers;
 mod error;
@@ -25,6 +26,8 @@ mod group;
 mod inbox;
 mod ingest;
 mod migrate;
+#[cfg(test)]
+mod nodes_tests;
 mod postgres;
 pub mod scratch;
 mod spool;
@@ -40,6 +43,7 @@ pub use calls::{
     NewCall, NewCallOutcome, Offer, RingingCall,
 };
 pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
+pub use copy::CopyReport;
 pub use crypto::{Cipher, KeyError};
 pub use customers::Customer;
 pub use error::StorageError;
@@ -66,20 +70,22 @@ pub(crate) async fn temp_store() -> (TestDatabase, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let scratch = scratch::ScratchDatabase::new(dir.path(), "s.db").expect("a scratch database");
     let store = Store::open(scratch.url()).await.expect("open");
-    (
-        TestDatabase {
-            _scratch: scratch,
-            _dir: dir,
-        },
-        store,
-    )
+    (TestDatabase { scratch, _dir: dir }, store)
 }
 
 /// Keeps a test's database until the test ends.
 #[cfg(test)]
 pub(crate) struct TestDatabase {
-    _scratch: scratch::ScratchDatabase,
+    scratch: scratch::ScratchDatabase,
     _dir: tempfile::TempDir,
+}
+
+#[cfg(test)]
+impl TestDatabase {
+    /// The database's URL, to open more stores on it (more nodes).
+    pub(crate) fn url(&self) -> &str {
+        self.scratch.url()
+    }
 }
 
 /// A store on a fresh SQLite file, for tests of what only SQLite does (its files, its WAL).

@@ -4,7 +4,7 @@
 use crate::accounts_file;
 use crate::config::Settings;
 use crate::startup;
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Subcommand;
 use std::path::PathBuf;
 use switchboard_domain::Role;
@@ -58,6 +58,24 @@ pub enum UsersCommand {
     },
     /// List users.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// Copy everything from one database into another, ids and all, so consoles and bots resume where
+    /// they were (SQLite to PostgreSQL is the usual move; any engine to any engine works). The target
+    /// must hold nothing but its schema (a new, empty database is fine). Stop every switchboard on the
+    /// source first. Credentials are copied still encrypted: the target's nodes need the same
+    /// encryption key file as the source's.
+    Copy {
+        /// The database to copy from: sqlite://PATH or postgres://USER@HOST[:PORT]/DATABASE.
+        #[arg(long)]
+        from: String,
+        /// The database to copy into, of the same kinds: a SQLite file is created if missing, a PostgreSQL
+        /// database must exist; the schema is applied if it is not there yet.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -247,6 +265,41 @@ pub async fn accounts(command: AccountsCommand, settings: &Settings) -> Result<(
                 "imported {count} accounts from {}: {created} created, {updated} updated",
                 file.display()
             );
+            Ok(())
+        }
+    }
+}
+
+pub async fn db(command: DbCommand) -> Result<()> {
+    match command {
+        DbCommand::Copy { from, to } => {
+            // Opening a SQLite file that is not there would make an empty one and copy nothing.
+            if let Some(file) = switchboard_storage::sqlite_file(&from)
+                && !file.is_file()
+            {
+                bail!("--from: there is no database at {}", file.display());
+            }
+            let source = Store::open(&from).await.context("--from")?;
+            let target = Store::open(&to).await.context("--to")?;
+            // On SQLite, no switchboard may write to either database while it is copied.
+            let _source_claims = startup::claim_roles(&source, &crate::role::Role::ALL)
+                .context("--from: stop the switchboard using it first")?;
+            let _target_claims = startup::claim_roles(&target, &crate::role::Role::ALL)
+                .context("--to: stop the switchboard using it first")?;
+            let report = source.copy_into(&target).await.with_context(|| {
+                format!(
+                    "cannot copy {} into {}",
+                    source.location(),
+                    target.location()
+                )
+            })?;
+            for (table, rows) in &report.tables {
+                println!("{table:<24} {rows:>10}");
+            }
+            println!("{:<24} {:>10}", "last event id", report.last_event_id);
+            source.close().await;
+            target.close().await;
+            eprintln!("copied {} into {}", source.location(), target.location());
             Ok(())
         }
     }

@@ -102,7 +102,9 @@ impl ApiError {
                 | StorageError::WrongKey
                 | StorageError::Corrupt(_)
                 | StorageError::Task(_)
-                | StorageError::RoleTaken { .. } => (S::INTERNAL_SERVER_ERROR, "internal"),
+                | StorageError::RoleTaken { .. }
+                | StorageError::TargetNotEmpty(_)
+                | StorageError::CopyUnknownTable(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
     }

@@ -118,4 +118,4 @@ pub enum NewCallOutcome {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,7 +2,7 @@ use super::*;
 use crate::{StorageError, Store};
 use switchboard_domain::EventKind;
 
-async fn available_agent(store: &Store, name: &str) -> Agent {
+pub(crate) async fn available_agent(store: &Store, name: &str) -> Agent {
     let agent = store
         .create_agent(NewAgent {
             full_name: name.into(),
@@ -13,7 +13,7 @@ async fn available_agent(store: &Store, name: &str) -> Agent {
     set_status(store, agent.id, AgentStatus::Available).await.0
 }
 
-fn call(id: &str, from: &str) -> NewCall {
+pub(crate) fn call(id: &str, from: &str) -> NewCall {
     NewCall {
         call_id: id.into(),
         caller_number: from.into(),

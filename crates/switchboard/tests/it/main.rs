@@ -6,6 +6,7 @@ mod abuse;
 mod bot_process;
 mod callcenter_process;
 mod console_process;
+mod db_copy;
 mod deploy;
 mod process;
 mod sender_process;
