@@ -61,7 +61,7 @@ start_postgres() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || return 1
   "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-k $PG_DIR -p $port -c listen_addresses=127.0.0.1 -c max_connections=500" start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
+    -o "-k $PG_DIR -p $port -c listen_addresses=127.0.0.1 -c max_connections=500 -c max_locks_per_transaction=256" start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
   PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 stop_postgres() {

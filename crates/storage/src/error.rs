@@ -35,7 +35,7 @@ pub enum StorageError {
     },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database error: {0}")]
+    #[error("database error: {}", postgres_detail(.0))]
     Postgres(#[from] postgres::Error),
     #[error(
         "the encryption key is missing but the database holds encrypted credentials; restore the key file (see encryption_key_path)"
@@ -135,11 +135,22 @@ impl StorageError {
                 // insufficient resources; 57: operator intervention (shutdown); 58: system error.
                 let down = error.is_closed()
                     || class.is_none_or(|class| matches!(class, "08" | "53" | "57" | "58"));
-                down.then(|| format!("PostgreSQL: {error}"))
+                down.then(|| format!("PostgreSQL: {}", postgres_detail(error)))
             }
             Self::Unavailable(reason) => Some(reason.clone()),
             _ => None,
         }
+    }
+}
+
+/// What PostgreSQL said: its message and SQLSTATE, not the client's bare "db error".
+fn postgres_detail(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
     }
 }
 

@@ -26,7 +26,10 @@ impl WriteSession for PgSession<'_> {
     // then write (first answer wins, the last admin stays) stay exact, and event ids become
     // visible in the order they are given. The lock is the transaction's, released at its end;
     // read committed then shows each statement everything committed before the lock was taken.
-    const BEGIN: &'static str = "BEGIN; SELECT pg_advisory_xact_lock(5357425457524954)";
+    // The lock is the schema's: the nodes of one Switchboard share it, other schemas of the same
+    // database (tests' scratch schemas, another installation) do not wait on it.
+    const BEGIN: &'static str =
+        "BEGIN; SELECT pg_advisory_xact_lock(hashtext('switchboard writer ' || current_schema()))";
     // Delivered to every node's listener when (and only if) the transaction commits.
     const BEFORE_COMMIT: Option<&'static str> = Some(super::NOTIFY);
 
