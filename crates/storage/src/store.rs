@@ -1,5 +1,6 @@
 //! [`Store`]: the handle the roles hold, whichever engine is behind it.
 
+use crate::group::{self, TypedJob};
 use crate::sql::Tx;
 use crate::{Result, StorageError, postgres, sqlite};
 use std::path::Path;
@@ -122,10 +123,12 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
+        let (job, answer) = TypedJob::queued(work);
         match &self.engine {
-            Engine::Sqlite(db) => db.write(work).await,
-            Engine::Postgres(db) => db.write(work).await,
+            Engine::Sqlite(db) => db.submit(job)?,
+            Engine::Postgres(db) => db.submit(job)?,
         }
+        group::answer(answer).await
     }
 
     /// Runs `work` on a read connection, on a blocking thread. No transaction: each statement reads

@@ -21,7 +21,7 @@ const IDLE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2
 pub(crate) struct PgConn {
     statements: HashMap<String, postgres::Statement>,
     /// When the connection last answered: one idle for long is checked before use (see `is_stale`).
-    last_used: std::cell::Cell<std::time::Instant>,
+    last_used: std::time::Instant,
     /// Always `Some` but while dropping (see `Drop`).
     client: Option<postgres::Client>,
 }
@@ -45,7 +45,7 @@ impl PgConn {
     pub(crate) fn new(client: postgres::Client) -> Self {
         Self {
             statements: HashMap::new(),
-            last_used: std::cell::Cell::new(std::time::Instant::now()),
+            last_used: std::time::Instant::now(),
             client: Some(client),
         }
     }
@@ -69,11 +69,11 @@ impl PgConn {
         if self.is_closed() {
             return true;
         }
-        if self.last_used.get().elapsed() < IDLE_CHECK {
+        if self.last_used.elapsed() < IDLE_CHECK {
             return false;
         }
         let alive = self.client().is_valid(IDLE_CHECK_TIMEOUT).is_ok();
-        self.last_used.set(std::time::Instant::now());
+        self.last_used = std::time::Instant::now();
         !alive
     }
 
@@ -93,7 +93,7 @@ impl PgConn {
         let statement = self.statement(sql)?;
         let args = PgArg::all(args);
         let changed = self.client().execute(&statement, &PgArg::refs(&args))?;
-        self.last_used.set(std::time::Instant::now());
+        self.last_used = std::time::Instant::now();
         Ok(changed)
     }
 
@@ -101,7 +101,7 @@ impl PgConn {
         let statement = self.statement(sql)?;
         let args = PgArg::all(args);
         let rows = self.client().query(&statement, &PgArg::refs(&args))?;
-        self.last_used.set(std::time::Instant::now());
+        self.last_used = std::time::Instant::now();
         Ok(rows)
     }
 

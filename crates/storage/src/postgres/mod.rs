@@ -15,7 +15,7 @@ mod writer;
 
 pub(crate) use conn::{PgConn, column};
 
-use crate::group::{self, TypedJob, WriteHealth, WriteJob};
+use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
 use crate::store::READERS;
 use crate::{Result, StorageError, migrate};
@@ -173,18 +173,12 @@ impl Database {
         self.inner.health.failure()
     }
 
-    /// See [`crate::Store::write`].
-    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let (job, answer) = TypedJob::queued(work);
+    /// Queues a unit of write work for this database's writer (see [`crate::Store::write`]).
+    pub(crate) fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
         self.inner
             .writer
             .send(job)
-            .map_err(|_| StorageError::Task("the database writer has stopped".into()))?;
-        group::answer(answer).await
+            .map_err(|_| StorageError::Task("the database writer has stopped".into()))
     }
 
     /// See [`crate::Store::read`].

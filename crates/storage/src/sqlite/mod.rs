@@ -1,6 +1,6 @@
 //! The SQLite backend: opening the file, the connections, and running work off the async runtime.
 
-use crate::group::{self, TypedJob, WriteHealth, WriteJob};
+use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
 use crate::store::READERS;
 use crate::{Result, StorageError, migrate};
@@ -364,22 +364,12 @@ impl Database {
         &self.inner.shared.path
     }
 
-    /// Runs `work` as one all-or-nothing unit of a write transaction and answers once it is committed.
-    ///
-    /// The writer thread commits whatever work is queued together (group commit): one `BEGIN IMMEDIATE`,
-    /// a savepoint per unit so a failing unit is rolled back alone, one `COMMIT` and one fsync for all.
-    /// Nothing is answered before the `COMMIT` succeeds.
-    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let (job, answer) = TypedJob::queued(work);
+    /// Queues a unit of write work for this database's writer (see [`crate::Store::write`]).
+    pub(crate) fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
         self.inner
             .writer
             .send(ToWriter::Work(job))
-            .map_err(|_| StorageError::Task("the database writer has stopped".into()))?;
-        group::answer(answer).await
+            .map_err(|_| StorageError::Task("the database writer has stopped".into()))
     }
 
     /// Runs `work` on a read connection, on a blocking thread. No transaction: each statement reads
