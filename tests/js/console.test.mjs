@@ -258,6 +258,10 @@ test('a reply Facebook refuses shows failed with the reason, and can be retried'
   await push('t_fail', 'Vũ Thị Hạnh', 'Shop ơi tư vấn giúp mình', FAILING, failingToken);
   await page.locator(`[data-account="${FAILING}"]`).click();
   await page.locator('[data-conversation]', { hasText: 'Vũ Thị Hạnh' }).click();
+  // The click changes the route; the thread (and its composer) is replaced once the route is read, so
+  // typing before it shows this conversation would type into the previous one.
+  await page.getByTestId('thread-name').filter({ hasText: 'Vũ Thị Hạnh' }).waitFor();
+  await page.locator('.message.in', { hasText: 'Shop ơi tư vấn giúp mình' }).waitFor();
   const composer = page.getByTestId('composer');
   await composer.fill('Dạ bạn cần tư vấn mẫu nào ạ?');
   await page.getByRole('button', { name: 'Gửi', exact: true }).click();
