@@ -10,6 +10,8 @@ pub mod bot;
 pub mod callcenter;
 mod error;
 pub mod fixtures_http;
+pub mod forwarder;
+pub mod haproxy;
 pub mod http;
 mod postgres;
 pub mod process;
@@ -21,5 +23,7 @@ mod store;
 pub mod wait;
 
 pub use error::KitError;
-pub use store::{ADMIN_PASSWORD, TempStore, TestDir, api_token, bot_token, db_bytes, db_count};
+pub use store::{
+    ADMIN_PASSWORD, TempStore, TestDir, api_token, bot_token, db_bytes, db_count, postgres_or_skip,
+};
 pub use wait::eventually;

@@ -1,6 +1,7 @@
 //! The `switchboard` binary run as an operator runs it, in a temporary directory. Only the binary's own
 //! crate knows where cargo built it (`env!("CARGO_BIN_EXE_switchboard")`), so it passes the path in.
 
+use crate::TestDir;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -45,28 +46,45 @@ impl Binary {
         command
     }
 
+    /// As [`Binary::command`], on the test's database: a scratch schema on PostgreSQL when the
+    /// environment names a server (several processes started so share one database).
+    pub fn command_on(self, dir: &TestDir) -> Command {
+        let mut command = self.command(dir.path());
+        command.env("SWITCHBOARD_DATABASE_URL", dir.database_url());
+        command
+    }
+
     /// Runs a command-line subcommand, which must succeed, and returns what it printed.
     pub fn cli(self, dir: &Path, args: &[&str]) -> String {
-        let output = self
-            .command(dir)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run switchboard {args:?}: {e}"));
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout)
-            .expect("utf8")
-            .trim()
-            .to_owned()
+        succeeded(self.command(dir), args)
+    }
+
+    /// [`Binary::cli`] on the test's database (see [`Binary::command_on`]).
+    pub fn cli_on(self, dir: &TestDir, args: &[&str]) -> String {
+        succeeded(self.command_on(dir), args)
     }
 
     /// `switchboard bots add ACCOUNT`: the bot's token.
     pub fn add_bot(self, dir: &Path, account: &str) -> String {
         self.cli(dir, &["bots", "add", account])
     }
+}
+
+/// Runs `command ARGS`, which must succeed; what it printed.
+fn succeeded(mut command: Command, args: &[&str]) -> String {
+    let output = command
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run switchboard {args:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned()
 }
 
 /// Runs `command`, which must fail; what it printed on stderr.

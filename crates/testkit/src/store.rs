@@ -3,7 +3,7 @@
 use crate::KitError;
 use std::path::Path;
 use switchboard_domain::Role;
-use switchboard_storage::scratch::ScratchDatabase;
+use switchboard_storage::scratch::{POSTGRES_ENV, ScratchDatabase};
 use switchboard_storage::{AccountKind, Cipher, Store, TokenKind};
 use tempfile::TempDir;
 
@@ -40,6 +40,17 @@ impl TestDir {
     pub fn is_postgres(&self) -> bool {
         self.database.is_postgres()
     }
+}
+
+/// Whether the environment names a PostgreSQL server for tests ([`switchboard_storage::scratch`]). A
+/// test that needs one (several nodes on one database, a database to take away) skips itself when
+/// not, saying so: `scripts/test` runs the suite a second time with a server.
+pub fn postgres_or_skip(test: &str) -> bool {
+    let set = std::env::var(POSTGRES_ENV).is_ok_and(|url| !url.is_empty());
+    if !set {
+        eprintln!("{test}: needs PostgreSQL ({POSTGRES_ENV} is not set): skipped");
+    }
+    set
 }
 
 /// A new database and its encryption key (checked in, as `serve` does), removed when this is dropped.

@@ -5,8 +5,10 @@
 mod abuse;
 mod bot_process;
 mod callcenter_process;
+mod cluster;
 mod console_process;
 mod db_copy;
+mod db_faults;
 mod deploy;
 mod process;
 mod sender_process;
@@ -14,6 +16,7 @@ mod sender_process;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
+use switchboard_testkit::TestDir;
 use switchboard_testkit::process::Binary;
 use tempfile::TempDir;
 
@@ -29,6 +32,17 @@ const SWITCHBOARD: Binary = Binary(BIN);
 /// `switchboard` with its database and key in `dir` (see [`Binary::command`]).
 pub fn switchboard(dir: &Path) -> Command {
     SWITCHBOARD.command(dir)
+}
+
+/// `switchboard` on the test's database (see [`Binary::command_on`]): on the PostgreSQL run, a scratch
+/// schema several nodes share.
+pub fn switchboard_on(dir: &TestDir) -> Command {
+    SWITCHBOARD.command_on(dir)
+}
+
+/// [`cli`] on the test's database.
+pub fn cli_on(dir: &TestDir, args: &[&str]) -> String {
+    SWITCHBOARD.cli_on(dir, args)
 }
 
 /// Runs a command-line subcommand and returns what it printed.
