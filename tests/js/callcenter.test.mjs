@@ -1,22 +1,12 @@
 // The call center with the seed's own client code: the official socket.io-client (4.8.1), and the
 // seed's CRMCallIntegration class and example page (fixtures/, verbatim from the guide) running in
 // Debian's Chromium, driven by playwright-core, on socket.io-client 4.0.0 served locally in place of
-// the CDN. Only the page's server URL is changed.
+// the CDN (seed-page.mjs). Only the page's server URL is changed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 import { io } from 'socket.io-client';
-import { chromium } from 'playwright-core';
-import { Switchboard, launchChromium } from './harness.mjs';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const SOCKET_IO_4_0_0 = readFileSync(
-  path.join(path.dirname(require.resolve('socket.io-client-4.0.0/package.json')), 'dist/socket.io.min.js'),
-);
+import { Switchboard } from './harness.mjs';
+import { agentAndCustomer, seedPageAnswersAndRejects } from './seed-page.mjs';
 
 const sb = new Switchboard();
 let admin; // the admin's session token: the console's cookie and the seed client's ?token=
@@ -27,15 +17,7 @@ before(async () => {
   pbx = sb.apiToken('pbx');
   await sb.startServe(['--ring-timeout-seconds', '30']);
   admin = await sb.login();
-  const created = await sb.cc('POST', '/api/agents', admin, { userId: 1, fullName: 'Admin User', extension: '100' });
-  assert.equal(created.status, 200, JSON.stringify(created.body));
-  agent = created.body.data;
-  const available = await sb.cc('PUT', `/api/agents/${agent.id}/status`, admin, { status: 'available' });
-  assert.equal(available.status, 200);
-  const customer = await sb.cc('POST', '/api/customers', admin, {
-    fullName: 'Nguyễn Văn A', phoneNumber: '0912345678', email: 'nguyenvana@email.com', cif: 'CIF001230022',
-  });
-  assert.equal(customer.status, 200);
+  agent = await agentAndCustomer((method, path, body) => sb.cc(method, path, admin, body));
 });
 after(() => sb.stop());
 
@@ -112,63 +94,11 @@ test('a client that asks for English gets English messages', async () => {
   }
 });
 
-test("the seed's example page pops up the call, answers it, and closes it on hangup (Chromium)", async () => {
-  const browser = await launchChromium(chromium);
-  try {
-    const context = await browser.newContext();
-    const origin = new URL(sb.callcenter);
-    // The console's login cookie, so the page's own fetch('/api/agents/available') is authorised.
-    await context.addCookies([{ name: 'switchboard_session', value: admin, domain: origin.hostname, path: '/' }]);
-    const page = await context.newPage();
-    const logs = [];
-    page.on('console', (m) => logs.push(m.text()));
-    page.on('pageerror', (e) => logs.push(`page error: ${e.message}`));
-
-    const html = readFileSync(path.join(here, 'fixtures/crm-example.html'), 'utf8')
-      .replace("serverUrl: 'http://localhost:8000'", `serverUrl: ${JSON.stringify(`${sb.callcenter}?token=${admin}`)}`)
-      .replace('</head>', '    <script src="/crm-call-integration.js"></script>\n</head>');
-    const integration = readFileSync(path.join(here, 'fixtures/crm-call-integration.js'), 'utf8');
-    await page.route('https://cdn.socket.io/4.0.0/socket.io.min.js', (route) =>
-      route.fulfill({ contentType: 'application/javascript', body: SOCKET_IO_4_0_0 }));
-    await page.route(`${sb.callcenter}/crm.html`, (route) => route.fulfill({ contentType: 'text/html', body: html }));
-    await page.route(`${sb.callcenter}/crm-call-integration.js`, (route) =>
-      route.fulfill({ contentType: 'application/javascript', body: integration }));
-
-    await page.goto(`${sb.callcenter}/crm.html`);
-    await page.waitForFunction(() => document.getElementById('connectionStatus').textContent.includes('Connected'));
-    // The page loaded the agents with its own fetch.
-    await page.waitForFunction(() => document.getElementById('agentsContainer').textContent.includes('Admin User'));
-
-    const posted = await sb.cti(pbx, { event: 'newCall', from: '0912345678', to: '1900', direction: 'in', callId: 'PAGE_1' });
-    assert.equal(posted.status, 200, JSON.stringify(posted.body));
-    await page.waitForSelector('#incomingCallModal', { state: 'visible' });
-    assert.equal(await page.textContent('#callerNumber'), '0912345678');
-    assert.equal(await page.textContent('#callId'), 'PAGE_1');
-    assert.equal(await page.textContent('#assignedAgent'), 'Admin User');
-    assert.match(await page.textContent('#customerInfo'), /Nguyễn Văn A[\s\S]*nguyenvana@email\.com[\s\S]*CIF001230022/);
-    // The page pre-selects the assigned agent once the available agents are loaded.
-    await page.waitForFunction((id) => document.getElementById('agentSelect').value === String(id), agent.id);
-
-    await page.click('text=Answer');
-    await page.waitForSelector('#incomingCallModal', { state: 'hidden' });
-    await page.waitForFunction(() => document.getElementById('logContainer').textContent.includes('Call PAGE_1 answered'));
-    const log = await sb.cc('GET', '/api/calls/PAGE_1', admin);
-    assert.equal(log.body.data.status, 'connected');
-    assert.equal(log.body.data.answeredBy, agent.id);
-
-    await hangup('PAGE_1');
-    await page.waitForFunction(() => document.getElementById('logContainer').textContent.includes('Call PAGE_1 ended'));
-
-    // A second call, rejected from the page: the call ends as `crm_user_reject`.
-    await sb.cti(pbx, { event: 'newCall', from: '0987000111', to: '1900', direction: 'in', callId: 'PAGE_2' });
-    await page.waitForSelector('#incomingCallModal', { state: 'visible' });
-    assert.match(await page.textContent('#customerInfo'), /New customer - No data in CRM/);
-    await page.click('text=Reject');
-    await page.waitForSelector('#incomingCallModal', { state: 'hidden' });
-    const rejected = await sb.cc('GET', '/api/calls/PAGE_2', admin);
-    assert.deepEqual([rejected.body.data.status, rejected.body.data.endReason, rejected.body.data.missed], ['ended', 'crm_user_reject', true]);
-    assert.ok(!logs.some((l) => l.startsWith('page error')), logs.join('\n'));
-  } finally {
-    await browser.close();
-  }
-});
+test("the seed's example page pops up the call, answers it, and closes it on hangup (Chromium)", () =>
+  seedPageAnswersAndRejects({
+    callcenter: sb.callcenter,
+    admin,
+    agent,
+    cti: (fields) => sb.cti(pbx, fields),
+    call: (callId) => sb.cc('GET', `/api/calls/${callId}`, admin),
+  }));

@@ -1,6 +1,7 @@
 // Starts the real switchboard binary for tests: a fresh data directory, port 0, tokens made by its CLI.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,13 +16,17 @@ function serveArgs(receiver, sender, callcenter, extraArgs) {
 }
 
 export class Switchboard {
-  constructor() {
+  /**
+   * A node in a fresh directory, on its own SQLite file, or on `databaseUrl` with the encryption key of
+   * `keyOf` (another node of the same database: every node needs the same key).
+   */
+  constructor({ databaseUrl, keyOf } = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), 'switchboard-js-'));
     this.env = {
       ...process.env,
-      SWITCHBOARD_DATABASE_URL: `sqlite://${path.join(this.dir, 'sb.db')}`,
+      SWITCHBOARD_DATABASE_URL: databaseUrl ?? `sqlite://${path.join(this.dir, 'sb.db')}`,
       SWITCHBOARD_LOG: 'warn',
-      SWITCHBOARD_ENCRYPTION_KEY: path.join(this.dir, 'encryption.key'),
+      SWITCHBOARD_ENCRYPTION_KEY: keyOf?.env.SWITCHBOARD_ENCRYPTION_KEY ?? path.join(this.dir, 'encryption.key'),
       SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
     };
     delete this.env.SWITCHBOARD_RECEIVER_LISTEN;
@@ -190,4 +195,94 @@ export function collect(socket, event, count, ms = 5000) {
     };
     socket.on(event, handler);
   });
+}
+
+/** Runs `sql` on the PostgreSQL database `url` with Debian's psql. */
+function psql(url, sql) {
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/**
+ * A fresh schema on the PostgreSQL server `server` (a URL), as the Rust tests' scratch databases
+ * (crates/storage/src/scratch.rs): `url` selects it, `drop()` removes it.
+ */
+export function scratchSchema(server) {
+  const schema = `js_scratch_${process.pid}_${Date.now()}`;
+  psql(server, `CREATE SCHEMA ${schema}`);
+  const separator = server.includes('?') ? '&' : '?';
+  return {
+    url: `${server}${separator}options=-c%20search_path%3D${schema}`,
+    drop: () => psql(server, `DROP SCHEMA IF EXISTS ${schema} CASCADE`),
+  };
+}
+
+/** A free local port (bound, read and released). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Each role as deploy/haproxy.cfg names it (its port) and the harness's URL of it on a node. */
+const ROLES = [['receiver', 5001, (node) => node.url], ['sender', 5002, (node) => node.sender], ['callcenter', 8000, (node) => node.callcenter]];
+const EXAMPLE_NODES = ['10.0.0.11', '10.0.0.12', '10.0.0.13'];
+
+/**
+ * The shipped deploy/haproxy.cfg in front of `nodes` (started with `startServe`), as the Rust suite
+ * runs it (crates/testkit/src/haproxy.rs): its example nodes pointed at them, its frontends on free
+ * local ports, without what needs root. Resolves once every role answers `/healthz` through it, with
+ * `{receiver, sender, callcenter}` URLs and `stop()`.
+ */
+export async function startHaproxy(nodes, dir) {
+  let config = readFileSync(path.join(root, 'deploy/haproxy.cfg'), 'utf8');
+  const replace = (from, to) => {
+    if (!config.includes(from)) throw new Error(`deploy/haproxy.cfg has no \`${from}\``);
+    config = config.split(from).join(to);
+  };
+  const urls = {};
+  for (const [role, port, urlOf] of ROLES) {
+    const front = await freePort();
+    urls[role] = `http://127.0.0.1:${front}`;
+    replace(`bind :${port}\n`, `bind 127.0.0.1:${front}\n`);
+    nodes.forEach((node, i) => replace(`${EXAMPLE_NODES[i]}:${port}`, new URL(urlOf(node)).host));
+  }
+  replace('maxconn 20000', 'maxconn 2000');
+  replace('127.0.0.1:10000', `127.0.0.1:${await freePort()}`);
+  const unused = EXAMPLE_NODES.slice(nodes.length);
+  config = config
+    .split('\n')
+    .filter((line) => {
+      const trimmed = line.trimStart();
+      return !unused.some((example) => trimmed.includes(`${example}:`))
+        && !['daemon', 'user ', 'group ', 'stats ', 'log /dev/log'].some((start) => trimmed.startsWith(start));
+    })
+    .join('\n');
+  const file = path.join(dir, 'haproxy.cfg');
+  writeFileSync(file, config);
+  const child = spawn(process.env.HAPROXY_PATH ?? 'haproxy', ['-db', '-q', '-f', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  const deadline = Date.now() + 20_000;
+  for (const [role] of ROLES) {
+    for (;;) {
+      const status = await fetch(`${urls[role]}/healthz`).then((r) => r.status, () => 0);
+      if (status === 200) break;
+      if (Date.now() > deadline || child.exitCode !== null) {
+        await stop();
+        throw new Error(`HAProxy does not serve the ${role}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return { ...urls, stop };
 }
