@@ -46,9 +46,11 @@ after(async () => {
 
 test("the seed's example page works through HAProxy in front of two nodes on PostgreSQL (Chromium)", { skip }, async () => {
   // The phone system's events alternate between the nodes, so whichever node holds the page's
-  // session, some of what it shows was accepted by the other.
+  // session, some of what it shows was accepted by the other. The page stays on long-polling: each of
+  // its requests must reach the node that holds its session (HAProxy's cookie).
   let posted = 0;
-  await seedPageAnswersAndRejects({
+  const { cookies, polls } = await seedPageAnswersAndRejects({
+    pollingOnly: true,
     callcenter: balancer.callcenter,
     admin,
     agent,
@@ -56,4 +58,7 @@ test("the seed's example page works through HAProxy in front of two nodes on Pos
     call: (callId) => nodes[1].cc('GET', `/api/calls/${callId}`, admin),
   });
   assert.ok(posted >= 3);
+  assert.ok(cookies.includes('SB_CALLCENTER'), `HAProxy's cookie: ${cookies}`);
+  // Every packet of the session went through HAProxy on long-polling requests, all to its node.
+  assert.ok(polls >= 6, `${polls} long-polling requests`);
 });

@@ -37,9 +37,11 @@ export async function agentAndCustomer(cc) {
 /**
  * The page at `callcenter` (a node or the balancer) with the admin's session `admin`, working as
  * `agent`. `cti(fields)` posts the phone system's events, `call(callId)` reads a call's record; both
- * resolve with `{status, body}`.
+ * resolve with `{status, body}`. With `pollingOnly`, the page's WebSocket upgrade is refused, so every
+ * packet rides on long-polling requests (what a balancer must keep on one node). Resolves with the
+ * names of the cookies the browser holds at the end and the number of long-polling requests made.
  */
-export async function seedPageAnswersAndRejects({ callcenter, admin, agent, cti, call }) {
+export async function seedPageAnswersAndRejects({ callcenter, admin, agent, cti, call, pollingOnly = false }) {
   const browser = await launchChromium(chromium);
   try {
     const context = await browser.newContext();
@@ -50,6 +52,11 @@ export async function seedPageAnswersAndRejects({ callcenter, admin, agent, cti,
     const logs = [];
     page.on('console', (m) => logs.push(m.text()));
     page.on('pageerror', (e) => logs.push(`page error: ${e.message}`));
+    let polls = 0;
+    page.on('request', (request) => {
+      if (request.url().includes('transport=polling')) polls += 1;
+    });
+    if (pollingOnly) await page.routeWebSocket(/\/socket\.io\//, (socket) => socket.close());
 
     const html = readFileSync(path.join(here, 'fixtures/crm-example.html'), 'utf8')
       .replace("serverUrl: 'http://localhost:8000'", `serverUrl: ${JSON.stringify(`${callcenter}?token=${admin}`)}`)
@@ -98,6 +105,7 @@ export async function seedPageAnswersAndRejects({ callcenter, admin, agent, cti,
     assert.ok(!logs.some((l) => l.startsWith('page error')), logs.join('\n'));
     // One Socket.IO session all along: its polling requests never reached a node that did not know it.
     assert.equal(logs.filter((l) => l.includes('CRM connected to call system')).length, 1, logs.join('\n'));
+    return { cookies: (await context.cookies()).map((cookie) => cookie.name), polls };
   } finally {
     await browser.close();
   }
