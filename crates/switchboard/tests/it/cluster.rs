@@ -122,6 +122,13 @@ fn node(dir: &TestDir) -> Running {
     )
 }
 
+/// A Socket.IO connection to `url` with `token`, which must be accepted.
+async fn connect(url: &str, token: &str) -> Client {
+    Client::connect(url, &json!({"token": token}), "")
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+}
+
 /// A bot's batch for `page1`: the messages `ids`, in thread `t1`.
 fn batch(ids: &[String]) -> Value {
     let messages: Vec<Value> = ids
@@ -142,20 +149,8 @@ async fn a_bots_post_on_one_node_reaches_a_console_on_another_and_an_agents_send
         return;
     };
     // (a) A console on B, one through HAProxy; the bot posts on A.
-    let mut on_b = Client::connect(
-        &cluster.node(1, "sender"),
-        &json!({"token": cluster.admin}),
-        "",
-    )
-    .await
-    .expect("console on B");
-    let mut through = Client::connect(
-        &cluster.balancer.url("sender"),
-        &json!({"token": cluster.admin}),
-        "",
-    )
-    .await
-    .expect("console through HAProxy");
+    let mut on_b = connect(&cluster.node(1, "sender"), &cluster.admin).await;
+    let mut through = connect(&cluster.balancer.url("sender"), &cluster.admin).await;
     let (status, answer) = cluster
         .ingest(&cluster.node(0, "receiver"), &["m-a".to_owned()])
         .await;
@@ -166,13 +161,7 @@ async fn a_bots_post_on_one_node_reaches_a_console_on_another_and_an_agents_send
     }
 
     // (b) The bot's command channel on C; an agent sends on B.
-    let mut bot = Client::connect(
-        &cluster.node(2, "sender"),
-        &json!({"token": cluster.bot}),
-        "",
-    )
-    .await
-    .expect("bot on C");
+    let mut bot = connect(&cluster.node(2, "sender"), &cluster.bot).await;
     let (_, page) = cluster
         .get(&cluster.node(1, "sender"), "/api/conversations/page1")
         .await;
@@ -198,15 +187,27 @@ async fn a_hundred_calls_answered_at_once_on_two_nodes_each_have_one_winner() {
     let Some(cluster) = Cluster::start("cluster: one winner per call").await else {
         return;
     };
-    let (status, created) = cluster
-        .post(
-            &format!("{}/api/agents", cluster.balancer.url("callcenter")),
-            &cluster.admin,
-            &json!({"userId": 1, "fullName": "Admin User", "extension": "100"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
-    let agent = created["data"]["id"].as_i64().expect("agent id");
+    // Two agents: Lan answers from B, Minh from C.
+    let mut agents = Vec::new();
+    for (username, extension) in [("lan", "101"), ("minh", "102")] {
+        let (status, user) = cluster
+            .post(
+                &format!("{}/api/users", cluster.balancer.url("sender")),
+                &cluster.admin,
+                &json!({"username": username, "role": "agent", "password": "agent password 123"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{user}");
+        let (status, created) = cluster
+            .post(
+                &format!("{}/api/agents", cluster.balancer.url("callcenter")),
+                &cluster.admin,
+                &json!({"userId": user["data"]["id"], "fullName": username, "extension": extension}),
+            )
+            .await;
+        assert_eq!(status, 200, "{created}");
+        agents.push(created["data"]["id"].as_i64().expect("agent id"));
+    }
     let cti = format!(
         "{}/api/v1/cti/{}",
         cluster.balancer.url("callcenter"),
@@ -233,7 +234,7 @@ async fn a_hundred_calls_answered_at_once_on_two_nodes_each_have_one_winner() {
     // Every answer at once: each call from B and from C.
     let answers: Vec<_> = (0..CALLS)
         .flat_map(|n| {
-            [1, 2].map(|index| {
+            [(1, agents[0]), (2, agents[1])].map(|(index, agent)| {
                 let url = format!(
                     "{}/api/calls/RACE_{n}/answer",
                     cluster.node(index, "callcenter")
@@ -255,9 +256,12 @@ async fn a_hundred_calls_answered_at_once_on_two_nodes_each_have_one_winner() {
     for answer in answers {
         results.push(answer.await.expect("join"));
     }
+    let mut wins = [0, 0];
     for (n, pair) in results.chunks(2).enumerate() {
         let won: Vec<_> = pair.iter().filter(|(status, _)| *status == 200).collect();
         assert_eq!(won.len(), 1, "RACE_{n}: {pair:?}");
+        let winner = usize::from(pair[1].0 == 200);
+        wins[winner] += 1;
         let lost = pair
             .iter()
             .find(|(status, _)| *status != 200)
@@ -274,10 +278,11 @@ async fn a_hundred_calls_answered_at_once_on_two_nodes_each_have_one_winner() {
             .await;
         assert_eq!(
             (&call["data"]["status"], &call["data"]["answeredBy"]),
-            (&json!("connected"), &json!(agent)),
+            (&json!("connected"), &json!(agents[winner])),
             "RACE_{n}"
         );
     }
+    eprintln!("a hundred races: B won {}, C won {}", wins[0], wins[1]);
 }
 
 /// The ids of the messages of a `new_messages` event and its event id.
