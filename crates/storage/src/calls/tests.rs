@@ -111,13 +111,10 @@ async fn the_first_answer_wins_and_the_log_keeps_times() {
         (state(one.id), state(two.id)),
         (Some(AgentState::Idle), Some(AgentState::OnCall))
     );
-    let (ended, _) = store
-        .end_call("C1", "customer_hangup", false)
-        .await
-        .expect("end");
+    let (ended, _) = store.end_call("C1", "customer_hangup").await.expect("end");
     assert_eq!((ended.status.as_str(), ended.missed), ("ended", false));
     assert!(matches!(
-        store.end_call("C1", "again", false).await,
+        store.end_call("C1", "again").await,
         Err(StorageError::CallEnded(_))
     ));
     let events = store.events_after(0, 100).await.expect("events");
@@ -175,7 +172,7 @@ async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
             agent_id: one.id
         }]
     );
-    let (missed, _) = store.end_call("C1", "cancel", false).await.expect("end");
+    let (missed, _) = store.end_call("C1", "cancel").await.expect("end");
     assert!(missed.missed);
 }
 
@@ -222,7 +219,7 @@ async fn the_call_log_filters_by_number_agent_and_missed() {
         if id == "B" {
             store.answer_call(id, one.id).await.expect("answer");
         }
-        store.end_call(id, "hangup", false).await.expect("end");
+        store.end_call(id, "hangup").await.expect("end");
     }
     let all = store
         .calls(CallFilter::default(), None, 2)
