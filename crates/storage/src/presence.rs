@@ -127,6 +127,21 @@ impl Store {
         .await
     }
 
+    /// How many sender nodes hold a connection of the account's bot (dead ones until forgotten).
+    pub async fn bot_connection_nodes(&self, user_id_chat: &str) -> Result<usize> {
+        let user_id_chat = user_id_chat.to_owned();
+        self.read(move |tx| {
+            let count: i64 = tx.one(
+                "SELECT COUNT(*) FROM bot_connections c JOIN facebook_accounts a ON a.id = c.account_id
+                 WHERE a.user_id_chat = ?1",
+                args![user_id_chat],
+                |r| r.get(0),
+            )?;
+            Ok(usize::try_from(count).unwrap_or(0))
+        })
+        .await
+    }
+
     /// A sender node's heartbeat: `node` is alive and holds connections of exactly the accounts `held`
     /// answers, asked inside the transaction so that it agrees with the connections' own records
     /// written before and after (and corrects one that raced its close); nodes whose heartbeat is
@@ -254,16 +269,7 @@ mod tests {
             a.presence_heartbeat(&node_a, || vec!["page".into()], timeout)
                 .await
                 .expect("heartbeat");
-            let holders: i64 = a
-                .read(|tx| {
-                    tx.one(
-                        "SELECT COUNT(*) FROM bot_connections",
-                        crate::sql::args![],
-                        |r| r.get(0),
-                    )
-                })
-                .await
-                .expect("count");
+            let holders = a.bot_connection_nodes("page").await.expect("count");
             if holders == 1 {
                 break;
             }
