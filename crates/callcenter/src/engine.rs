@@ -1,6 +1,12 @@
 //! What the call center does, whoever asks (a console over Socket.IO or REST, the phone system over the
 //! CTI webhook): check who may act, change the state in one transaction, wake the event feed, start the
 //! ring timers of new offers, and tell the phone system what the console decided.
+//!
+//! Timers outlive the node that starts them: the store writes each offer's and wrap-up's due moment in
+//! the transaction that starts it. This node fires its own at that moment, and every call-center node
+//! sweeps for timers overdue by more than [`CallCenterOptions::timer_sweep`], whoever started them (the
+//! node may have died). Firing is idempotent: the second finds the offer gone, or the wrap-up ended or
+//! replaced by a later one.
 
 use crate::error::CallCenterError;
 use crate::webhook::{PhoneSystemNotice, Webhook};
@@ -12,7 +18,7 @@ use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, CtiEvent, Dire
 use switchboard_domain::{AgentId, Principal, UnixMillis, ValidationError, phone};
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{
-    Agent, Call, Effects, NewCall, NewCallOutcome, Offer, StorageError, Store,
+    Agent, Call, CallTimers, Effects, NewCall, NewCallOutcome, Offer, StorageError, Store,
 };
 
 /// Settings of the call center.
@@ -28,6 +34,9 @@ pub struct CallCenterOptions {
     pub webhook_secret: Option<String>,
     /// Where the console served on this port finds the receiver and the sender.
     pub console: ConsoleConfig,
+    /// How often this node looks for ring and wrap-up timers overdue by more than this much, started
+    /// by any node: a timer of a node that died fires at most about twice this late.
+    pub timer_sweep: Duration,
 }
 
 impl Default for CallCenterOptions {
@@ -38,6 +47,7 @@ impl Default for CallCenterOptions {
             webhook_url: None,
             webhook_secret: None,
             console: ConsoleConfig::default(),
+            timer_sweep: Duration::from_secs(1),
         }
     }
 }
@@ -49,11 +59,8 @@ type Outcome<T> = Result<T, CallCenterError>;
 #[derive(Debug)]
 enum Timer {
     RingOut(Offer),
-    /// The end of an agent's wrap-up number `generation` (see [`Engine::wrap_ups`]).
-    WrapUp {
-        agent_id: AgentId,
-        generation: u64,
-    },
+    /// The end of an agent's wrap-up, if it is due (a later wrap-up is not).
+    WrapUp(AgentId),
 }
 
 /// What a console asks for, named by its Socket.IO event; the REST routes ask for the same.
@@ -90,21 +97,20 @@ pub struct Engine {
     feed: EventFeed,
     options: Arc<CallCenterOptions>,
     webhook: Webhook,
-    /// Per agent, the number of their newest wrap-up. Timers are never cancelled, so a wrap-up's timer
-    /// ends it only if no newer one began since (an agent wrapping up may place an outbound call and
-    /// wrap up again; the first timer must not cut the second short).
-    wrap_ups: Arc<std::sync::Mutex<std::collections::HashMap<AgentId, u64>>>,
 }
 
 impl Engine {
     pub fn new(store: Store, feed: EventFeed, options: CallCenterOptions) -> Self {
         let webhook = Webhook::new(options.webhook_url.clone(), options.webhook_secret.clone());
+        let store = store.with_call_timers(CallTimers {
+            ring: options.ring_timeout,
+            wrap_up: options.wrap_up,
+        });
         Self {
             store,
             feed,
             options: Arc::new(options),
             webhook,
-            wrap_ups: Arc::default(),
         }
     }
 
@@ -120,27 +126,48 @@ impl Engine {
         &self.feed
     }
 
-    /// Restarts the ring timers of calls that were ringing when the process stopped; an offer older than
-    /// the ring timeout moves on at once.
+    /// Times the ring-outs and wrap-ups pending in the store (those of calls ringing when this node
+    /// started, whoever started them) at their stored due moments, and starts this node's sweep.
     pub async fn resume(&self) -> Result<(), StorageError> {
-        let now = UnixMillis::now().0;
-        for ringing in self.store.ringing_calls().await? {
-            let elapsed =
-                Duration::from_millis(u64::try_from(now - ringing.offered_at.0).unwrap_or(0));
-            self.later(
-                self.options.ring_timeout.saturating_sub(elapsed),
-                Timer::RingOut(ringing.offer),
-            );
+        let pending = self.store.pending_timers(UnixMillis(i64::MAX)).await?;
+        for (offer, due) in pending.offers {
+            self.at(due, Timer::RingOut(offer));
         }
-        // Wrap-ups interrupted by a restart end now rather than never.
-        for agent in self.store.agents_in_wrap_up().await? {
-            self.time_wrap_up(AgentId::new(agent.id), Duration::ZERO);
+        for (agent_id, due) in pending.wrap_ups {
+            self.at(due, Timer::WrapUp(AgentId::new(agent_id)));
         }
+        tokio::spawn(self.clone().sweep());
         Ok(())
     }
 
+    /// Fires, about every [`CallCenterOptions::timer_sweep`], the timers overdue by more than that:
+    /// those whose node died (or whose own timer failed).
+    async fn sweep(self) {
+        let every = self.options.timer_sweep;
+        let grace = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let due_by = UnixMillis(UnixMillis::now().0.saturating_sub(grace));
+            let pending = match self.store.pending_timers(due_by).await {
+                Ok(pending) => pending,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot look for overdue call-center timers");
+                    continue;
+                }
+            };
+            for (offer, _) in pending.offers {
+                self.fire(Timer::RingOut(offer)).await;
+            }
+            for (agent_id, _) in pending.wrap_ups {
+                self.fire(Timer::WrapUp(AgentId::new(agent_id))).await;
+            }
+        }
+    }
+
     /// Makes what a change did visible: consoles get its events now, offers start ringing, wrap-ups
-    /// start counting.
+    /// start counting (their due moments are stored; these are this node's precise timers for them).
     fn apply(&self, effects: Effects) {
         if effects.events > 0 {
             self.feed.notify();
@@ -149,36 +176,14 @@ impl Engine {
             self.later(self.options.ring_timeout, Timer::RingOut(offer));
         }
         for agent_id in effects.wrap_ups {
-            self.time_wrap_up(AgentId::new(agent_id), self.options.wrap_up);
+            self.later(self.options.wrap_up, Timer::WrapUp(AgentId::new(agent_id)));
         }
     }
 
-    /// Starts timing a new wrap-up of `agent_id`, superseding any earlier one's timer.
-    fn time_wrap_up(&self, agent_id: AgentId, delay: Duration) {
-        let generation = {
-            let mut generations = self
-                .wrap_ups
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let generation = generations.entry(agent_id).or_default();
-            *generation += 1;
-            *generation
-        };
-        self.later(
-            delay,
-            Timer::WrapUp {
-                agent_id,
-                generation,
-            },
-        );
-    }
-
-    fn is_newest_wrap_up(&self, agent_id: AgentId, generation: u64) -> bool {
-        self.wrap_ups
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&agent_id)
-            == Some(&generation)
+    /// Runs `timer` at the moment `due` (at once when it has passed).
+    fn at(&self, due: UnixMillis, timer: Timer) {
+        let wait = u64::try_from(due.0.saturating_sub(UnixMillis::now().0)).unwrap_or(0);
+        self.later(Duration::from_millis(wait), timer);
     }
 
     /// Runs `timer` after `delay`. Timers are never cancelled: one whose moment has passed (the call was
@@ -187,28 +192,20 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let result = match &timer {
-                Timer::RingOut(offer) => engine.store.ring_timeout(offer.clone()).await,
-                Timer::WrapUp {
-                    agent_id,
-                    generation,
-                } => {
-                    if !engine.is_newest_wrap_up(*agent_id, *generation) {
-                        return;
-                    }
-                    engine.store.finish_wrap_up(agent_id.get()).await
-                }
-            };
-            match result {
-                Ok(effects) => engine.apply(effects),
-                Err(StorageError::UnknownCall(_) | StorageError::UnknownAgent(_)) => {}
-                Err(error) => tracing::error!(%error, ?timer, "a call-center timer failed"),
-            }
+            engine.fire(timer).await;
         });
     }
 
-    fn wrap_up(&self) -> bool {
-        !self.options.wrap_up.is_zero()
+    async fn fire(&self, timer: Timer) {
+        let result = match &timer {
+            Timer::RingOut(offer) => self.store.ring_timeout(offer.clone()).await,
+            Timer::WrapUp(agent_id) => self.store.finish_wrap_up(agent_id.get()).await,
+        };
+        match result {
+            Ok(effects) => self.apply(effects),
+            Err(StorageError::UnknownCall(_) | StorageError::UnknownAgent(_)) => {}
+            Err(error) => tracing::error!(%error, ?timer, "a call-center timer failed"),
+        }
     }
 
     /// The agent `principal` acts as: the one asked for, if they may act for others, or their own.
@@ -283,7 +280,7 @@ impl Engine {
         }
         let (call, effects) = self
             .store
-            .end_call(&input.call_id, &input.end_reason, self.wrap_up())
+            .end_call(&input.call_id, &input.end_reason)
             .await?;
         self.apply(effects);
         if self.webhook.is_enabled() {
@@ -388,11 +385,7 @@ impl Engine {
                 }
             }
             CtiEvent::Hangup { call_id, cause } => {
-                match self
-                    .store
-                    .end_call(&call_id, cause.end_reason(), self.wrap_up())
-                    .await
-                {
+                match self.store.end_call(&call_id, cause.end_reason()).await {
                     Ok((call, effects)) => {
                         self.apply(effects);
                         Ok(CtiReply::Recorded(Box::new(call)))

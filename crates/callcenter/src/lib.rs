@@ -30,7 +30,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state of a call center, with the ring timers of calls still ringing from before restarted.
+    /// The state of a call center, with the pending ring and wrap-up timers timed and the sweep for
+    /// overdue ones (of any node) started.
     pub async fn start(
         store: Store,
         feed: EventFeed,

@@ -11,6 +11,15 @@ pub struct BotRegistry {
     accounts: Arc<Mutex<HashMap<String, Entry>>>,
 }
 
+/// See [`BotRegistry::downgrade`].
+pub(crate) struct WeakBotRegistry(std::sync::Weak<Mutex<HashMap<String, Entry>>>);
+
+impl WeakBotRegistry {
+    pub(crate) fn upgrade(&self) -> Option<BotRegistry> {
+        self.0.upgrade().map(|accounts| BotRegistry { accounts })
+    }
+}
+
 struct Entry {
     /// Bumped when a command for the account is queued; each delivery task watches it.
     queued: watch::Sender<u64>,
@@ -48,6 +57,22 @@ impl BotRegistry {
             entry.sockets.retain(|s| s.id != socket.id);
             entry.sockets.is_empty()
         })
+    }
+
+    /// The accounts with a bot connected here, for this node's presence heartbeat.
+    pub(crate) fn held(&self) -> Vec<String> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(_, entry)| !entry.sockets.is_empty())
+            .map(|(account, _)| account.clone())
+            .collect()
+    }
+
+    /// A handle that does not keep the registry alive: the heartbeat stops with the role.
+    pub(crate) fn downgrade(&self) -> WeakBotRegistry {
+        WeakBotRegistry(Arc::downgrade(&self.accounts))
     }
 
     /// Wakes the account's delivery tasks: a command was queued.

@@ -10,6 +10,7 @@ mod auth;
 mod bots;
 mod inbox;
 mod limiter;
+mod presence;
 mod socket;
 
 use axum::Router;
@@ -18,7 +19,7 @@ use axum::routing::{delete, get, patch, post};
 use socketioxide::SocketIo;
 use std::time::Duration;
 use switchboard_realtime::EventFeed;
-use switchboard_storage::{Cipher, Store};
+use switchboard_storage::{Cipher, NodeId, Store};
 use switchboard_web::RoleShell;
 
 pub use bots::BotRegistry;
@@ -34,6 +35,11 @@ pub struct SenderOptions {
     /// queued here wake the bot's connection at once, and those queued by other processes or nodes
     /// through the event log's feed.
     pub command_poll: Duration,
+    /// How often this node records that it lives, with the accounts whose bots are connected here.
+    pub presence_heartbeat: Duration,
+    /// A node whose last heartbeat is older than this is dead: its bots' connections stop counting
+    /// for their presence (any sender node's heartbeat forgets them).
+    pub presence_timeout: Duration,
 }
 
 impl Default for SenderOptions {
@@ -42,6 +48,8 @@ impl Default for SenderOptions {
             session_lifetime: Duration::from_secs(12 * 3600),
             secure_cookies: false,
             command_poll: Duration::from_secs(5),
+            presence_heartbeat: Duration::from_secs(5),
+            presence_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -55,19 +63,26 @@ pub struct AppState {
     pub cipher: Cipher,
     pub bots: BotRegistry,
     pub options: SenderOptions,
+    /// This node, as its bots' connections are recorded (see [`presence::heartbeat`]).
+    pub node: NodeId,
     limiter: limiter::LoginLimiter,
 }
 
 impl AppState {
+    /// The sender's state as a new node: starts its presence heartbeat, which stops when the last
+    /// clone of the state is dropped.
     pub fn new(store: Store, feed: EventFeed, cipher: Cipher, options: SenderOptions) -> Self {
-        Self {
+        let state = Self {
             store,
             feed,
             cipher,
             bots: BotRegistry::default(),
             options,
+            node: NodeId::random(),
             limiter: limiter::LoginLimiter::default(),
-        }
+        };
+        tokio::spawn(presence::heartbeat(&state));
+        state
     }
 }
 

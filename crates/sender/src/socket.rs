@@ -191,9 +191,16 @@ async fn record(
     }
 }
 
+/// Records that this node holds the account's bot (or no longer does); consoles hear of it when that
+/// changed the account's presence (its bot may be connected through another node too).
 async fn announce(state: &AppState, account: &str, online: bool) {
-    match state.store.bot_connection(account, online).await {
-        Ok(_) => state.feed.notify(),
+    match state
+        .store
+        .bot_connection(&state.node, account, online)
+        .await
+    {
+        Ok(Some(_)) => state.feed.notify(),
+        Ok(None) => {}
         Err(error) => tracing::warn!(%account, %error, "cannot record the bot's connection"),
     }
 }

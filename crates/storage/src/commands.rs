@@ -375,32 +375,4 @@ impl Store {
         })
         .await
     }
-
-    /// Records that the account's bot connected to or left the sender, for consoles' online dots.
-    pub async fn bot_connection(&self, user_id_chat: &str, online: bool) -> Result<i64> {
-        let user_id_chat = user_id_chat.to_owned();
-        self.write(move |tx| {
-            let account = accounts::find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
-            let status = if online { "online" } else { "offline" };
-            let now = UnixMillis::now().0;
-            tx.execute(
-                "UPDATE facebook_accounts SET bot_status = ?2, bot_seen_at = ?3, updated_at = ?3 WHERE id = ?1
-                   AND NOT (bot_status = 'needs_login' AND ?2 = 'online')",
-                args![account.id, status, now],
-            )?;
-            // Announce what is stored: a bot that connects while its account needs a new login stays
-            // `needs_login` for the console, as in `GET /api/fb_accounts`.
-            let (stored, message): (String, String) = tx.one(
-                "SELECT bot_status, bot_status_message FROM facebook_accounts WHERE id = ?1", args![account.id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            append(
-                tx,
-                EventKind::BotStatus,
-                Some((account.id, &account.user_id_chat)),
-                &json!({"user_id_chat": account.user_id_chat, "status": stored, "message": message, "source": "sender"}),
-            )
-        })
-        .await
-    }
 }

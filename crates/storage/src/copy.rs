@@ -39,8 +39,16 @@ const TABLES: &[(&str, &[&str])] = &[
     ("blocked_numbers", &["number"]),
 ];
 
-/// Tables that belong to the engines, not to the data: never copied (the target has its own).
-const BOOKKEEPING: &[&str] = &["schema_migrations", "event_counter", "sqlite_sequence"];
+/// Tables that belong to the engines, not to the data: never copied (the target has its own). The
+/// sender nodes' bot connections are live state of the nodes running on the source: its nodes' next
+/// heartbeats record them on the target.
+const BOOKKEEPING: &[&str] = &[
+    "schema_migrations",
+    "event_counter",
+    "sqlite_sequence",
+    "sender_nodes",
+    "bot_connections",
+];
 
 /// Rows read from the source at a time.
 const PAGE: usize = 500;

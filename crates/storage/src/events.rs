@@ -148,7 +148,56 @@ impl Store {
         })
         .await
     }
+
+    /// Removes every event older than `before`, `batch` per transaction (so no write waits long). On
+    /// PostgreSQL one node prunes at a time: the run holds a session lock on a connection of its own
+    /// (writes of all nodes are serialised anyway, so a lock inside one pruning transaction would
+    /// always be free), and a node that finds it taken skips this round: `None`.
+    pub async fn prune_old_events(
+        &self,
+        before: UnixMillis,
+        batch: usize,
+    ) -> Result<Option<usize>> {
+        let Some(db) = self.postgres() else {
+            return self.prune_in_batches(before, batch).await.map(Some);
+        };
+        let (store, runtime) = (self.clone(), tokio::runtime::Handle::current());
+        db.with_own_connection(move |tx| {
+            let turn: bool = tx.one(
+                &format!("SELECT pg_try_advisory_lock({PRUNING_LOCK})"),
+                args![],
+                |r| r.get(0),
+            )?;
+            if !turn {
+                return Ok(None);
+            }
+            let removed = runtime.block_on(store.prune_in_batches(before, batch));
+            // Released with the connection anyway; released now so that nothing depends on when
+            // the connection closes.
+            let _: bool = tx.one(
+                &format!("SELECT pg_advisory_unlock({PRUNING_LOCK})"),
+                args![],
+                |r| r.get(0),
+            )?;
+            removed.map(Some)
+        })
+        .await
+    }
+
+    async fn prune_in_batches(&self, before: UnixMillis, batch: usize) -> Result<usize> {
+        let mut removed = 0;
+        loop {
+            let now = self.prune_events(before, batch).await?;
+            removed += now;
+            if now < batch {
+                return Ok(removed);
+            }
+        }
+    }
 }
+
+/// The lock of the node pruning the event log (per schema, as the writers' lock).
+pub(crate) const PRUNING_LOCK: &str = "hashtext('switchboard pruning ' || current_schema())";
 
 #[cfg(test)]
 mod tests {
@@ -198,5 +247,81 @@ mod tests {
             driver: String::new(),
         };
         assert_eq!(store.register_bot(registration).await.expect("event"), 13);
+    }
+}
+
+#[cfg(test)]
+mod pruning_on_nodes {
+    use super::PRUNING_LOCK;
+    use crate::sql::args;
+    use crate::{AccountKind, Store};
+    use switchboard_domain::UnixMillis;
+    use switchboard_domain::ingest::{BotStatus, StatusUpdate};
+
+    async fn nodes_with_events(n: usize) -> (crate::TestDatabase, Store, Store) {
+        let (db, a) = crate::temp_store().await;
+        let b = Store::open(db.url()).await.expect("another node");
+        a.ensure_account("a", "", AccountKind::Page)
+            .await
+            .expect("account");
+        for _ in 0..n {
+            let update = StatusUpdate {
+                account: "a".into(),
+                status: BotStatus::Online,
+                message: String::new(),
+            };
+            a.update_bot_status(update).await.expect("event");
+        }
+        (db, a, b)
+    }
+
+    fn later() -> UnixMillis {
+        UnixMillis(UnixMillis::now().0 + 60_000)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_pruning_at_once_remove_each_event_once() {
+        let (_db, a, b) = nodes_with_events(30).await;
+        let cutoff = later();
+        let (on_a, on_b) =
+            tokio::join!(a.prune_old_events(cutoff, 4), b.prune_old_events(cutoff, 4));
+        let (on_a, on_b) = (on_a.expect("a prunes"), on_b.expect("b prunes"));
+        assert!(on_a.is_some() || on_b.is_some(), "somebody pruned");
+        assert_eq!(
+            on_a.unwrap_or(0) + on_b.unwrap_or(0),
+            30,
+            "{on_a:?} {on_b:?}"
+        );
+        assert_eq!(a.oldest_event_id().await.expect("oldest"), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_node_skips_pruning_while_another_node_prunes() {
+        let (_db, a, b) = nodes_with_events(3).await;
+        let Some(postgres) = a.postgres() else {
+            // One SQLite file is pruned by the processes on it one transaction at a time.
+            return;
+        };
+        let (node_b, runtime, cutoff) = (b.clone(), tokio::runtime::Handle::current(), later());
+        // Node A holds the pruning lock (as a run in progress does): node B skips its round.
+        let skipped = postgres
+            .with_own_connection(move |tx| {
+                let taken: bool = tx.one(
+                    &format!("SELECT pg_try_advisory_lock({PRUNING_LOCK})"),
+                    args![],
+                    |r| r.get(0),
+                )?;
+                assert!(taken);
+                runtime.block_on(node_b.prune_old_events(cutoff, 100))
+            })
+            .await
+            .expect("prune");
+        assert_eq!(skipped, None);
+        assert_eq!(a.oldest_event_id().await.expect("oldest"), Some(1));
+        // The lock went with its connection: node B prunes now.
+        assert_eq!(
+            b.prune_old_events(cutoff, 100).await.expect("prune"),
+            Some(3)
+        );
     }
 }

@@ -29,6 +29,7 @@ mod migrate;
 #[cfg(test)]
 mod nodes_tests;
 mod postgres;
+mod presence;
 pub mod scratch;
 mod spool;
 mod sql;
@@ -40,7 +41,7 @@ mod users;
 pub use accounts::{Account, AccountChanges, AccountKind, CredentialsSet, NewAccount};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterStatus, CallFilter, Effects, NewAgent,
-    NewCall, NewCallOutcome, Offer, RingingCall,
+    NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
 };
 pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
 pub use copy::CopyReport;
@@ -52,9 +53,10 @@ pub use inbox::{
     ConversationFilter, ConversationView, MessageView, NotificationView, Page, PostView,
 };
 pub use ingest::IngestOutcome;
+pub use presence::NodeId;
 pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
 pub use sqlite::{WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
-pub use store::{RoleLock, Store};
+pub use store::{CallTimers, RoleLock, Store};
 pub use tokens::{MAX_TOKEN_LENGTH, TokenInfo, TokenKind};
 pub use users::{User, UserChanges};
 

@@ -13,6 +13,43 @@ pub struct Store {
     /// Long reads (searches, the call log, replays of the event log) may hold all of an engine's
     /// readers but one: the last stays free for the short reads every request makes.
     long_reads: Arc<tokio::sync::Semaphore>,
+    /// How long offers ring and wrap-ups last, written as due moments with the changes that start them.
+    call_timers: CallTimers,
+}
+
+/// The call center's timer lengths. The store writes each timer's due moment in the transaction that
+/// starts it, so that any call-center node can fire it (see `Store::pending_timers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallTimers {
+    /// How long a call rings at one agent before it moves on to the next.
+    pub ring: std::time::Duration,
+    /// How long an agent stays in wrap-up after a call they talked on; zero for none.
+    pub wrap_up: std::time::Duration,
+}
+
+impl Default for CallTimers {
+    fn default() -> Self {
+        Self {
+            ring: std::time::Duration::from_secs(20),
+            wrap_up: std::time::Duration::ZERO,
+        }
+    }
+}
+
+impl CallTimers {
+    fn millis(duration: std::time::Duration) -> i64 {
+        i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// When an offer made at `now` rings out.
+    pub(crate) fn ring_due(&self, now: i64) -> i64 {
+        now.saturating_add(Self::millis(self.ring))
+    }
+
+    /// When a wrap-up begun at `now` ends; `None` when there are no wrap-ups.
+    pub(crate) fn wrap_up_due(&self, now: i64) -> Option<i64> {
+        (!self.wrap_up.is_zero()).then(|| now.saturating_add(Self::millis(self.wrap_up)))
+    }
 }
 
 /// Read connections each engine keeps (besides the one for token checks).
@@ -59,7 +96,27 @@ impl Store {
         Ok(Self {
             engine,
             long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
+            call_timers: CallTimers::default(),
         })
+    }
+
+    /// This handle, writing `timers` as the due moments of the offers and wrap-ups its changes start.
+    #[must_use]
+    pub fn with_call_timers(mut self, timers: CallTimers) -> Self {
+        self.call_timers = timers;
+        self
+    }
+
+    /// The PostgreSQL engine, for what only it needs (locks between nodes).
+    pub(crate) fn postgres(&self) -> Option<&postgres::Database> {
+        match &self.engine {
+            Engine::Sqlite(_) => None,
+            Engine::Postgres(db) => Some(db),
+        }
+    }
+
+    pub(crate) fn call_timers(&self) -> CallTimers {
+        self.call_timers
     }
 
     /// The database file, on SQLite.

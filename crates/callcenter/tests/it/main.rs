@@ -2,4 +2,5 @@
 //! docs/architecture.md).
 
 mod calls;
+mod nodes;
 mod rest;

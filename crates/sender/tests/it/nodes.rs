@@ -2,6 +2,8 @@
 //! the wake-ups between nodes (PostgreSQL's NOTIFY, SQLite's data version), not a poll.
 
 use serde_json::json;
+use switchboard_sioclient::Client;
+use switchboard_testkit::eventually;
 use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::TestSystem;
 use switchboard_testkit::socket::next_named;
@@ -33,4 +35,45 @@ async fn a_send_accepted_on_one_node_reaches_the_bot_and_consoles_on_another() {
         ),
         (sent["data"]["message"]["id"].clone(), json!("queued"))
     );
+}
+
+/// Waits (at most 30 s) until `count` nodes hold a connection of page1's bot.
+async fn held_by(app: &TestSystem, count: usize, what: &str) {
+    eventually(30, what, || async {
+        let nodes = app.store.bot_connection_nodes("page1").await;
+        (nodes.expect("nodes") == count).then_some(())
+    })
+    .await;
+}
+
+/// The next `bot_status` a console hears, as `(account, status)`.
+async fn next_presence(console: &mut Client) -> (String, String) {
+    let event = next_named(console, "bot_status").await;
+    let text = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
+    (text("user_id_chat"), text("status"))
+}
+
+#[tokio::test]
+async fn a_bot_that_reconnects_through_another_node_stays_online() {
+    let app = TestSystem::spawn().await;
+    let bot_token = app.bot("page1").await;
+    let admin = app.admin().await;
+    let mut console = app.socket(&admin).await;
+    let other = app.other_node().await;
+    let first = app.socket(&bot_token).await;
+    let page = "page1".to_owned();
+    assert_eq!(
+        next_presence(&mut console).await,
+        (page.clone(), "online".into())
+    );
+    // The bot reconnects through the other node before this one notices its old connection close.
+    let second = other.socket(&bot_token).await;
+    held_by(&app, 2, "the bot held by both nodes").await;
+    drop(first);
+    held_by(&app, 1, "the first node noticing the close").await;
+    let account = app.store.account("page1").await.expect("read");
+    assert_eq!(account.expect("account").bot_status, "online");
+    // The next presence consoles hear of is the bot leaving the other node: nothing came between.
+    drop(second);
+    assert_eq!(next_presence(&mut console).await, (page, "offline".into()));
 }

@@ -37,9 +37,10 @@ pub(super) fn all_agents(tx: &Tx<'_>) -> Result<Vec<(Agent, i64)>> {
 }
 
 pub(super) fn set_state(tx: &Tx<'_>, agent_id: i64, state: AgentState, now: i64) -> Result<()> {
-    // Becoming idle starts the agent's wait for the next call.
+    // Becoming idle starts the agent's wait for the next call; a wrap-up's due moment goes with it.
     tx.execute(
         "UPDATE agents SET state = ?2, idle_since = CASE WHEN ?2 = 'idle' AND state <> 'idle' THEN ?3 ELSE idle_since END,
+             wrap_up_due_at = CASE WHEN ?2 = 'wrap_up' THEN wrap_up_due_at ELSE NULL END,
              updated_at = ?3 WHERE id = ?1",
         args![agent_id, state, now],
     )?;
@@ -79,6 +80,7 @@ impl Store {
         agent_id: i64,
         status: AgentStatus,
     ) -> Result<(Agent, Effects)> {
+        let timers = self.call_timers();
         self.write(move |tx| {
             let before = agent(tx, agent_id)?;
             let mut effects = Effects::default();
@@ -99,7 +101,7 @@ impl Store {
             )?;
             effects.events += 1;
             if status == AgentStatus::Available {
-                route_waiting(tx, now, &mut effects)?;
+                route_waiting(tx, (now, timers), &mut effects)?;
             }
             Ok((agent(tx, agent_id)?, effects))
         })
@@ -152,19 +154,6 @@ impl Store {
                 ],
             )?;
             agent(tx, id)
-        })
-        .await
-    }
-
-    /// Agents in wrap-up now, to time after a restart.
-    pub async fn agents_in_wrap_up(&self) -> Result<Vec<Agent>> {
-        self.read(|tx| {
-            let ids = tx.rows(
-                "SELECT id FROM agents WHERE state = 'wrap_up'",
-                args![],
-                |r| r.get::<i64>(0),
-            )?;
-            ids.into_iter().map(|id| agent(tx, id)).collect()
         })
         .await
     }

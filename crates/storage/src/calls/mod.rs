@@ -15,7 +15,7 @@ mod routing;
 pub use agents::AgentChanges;
 pub use blocked::BlockedNumber;
 pub use log::{CallCenterStatus, CallFilter};
-pub use routing::RingingCall;
+pub use routing::{PendingTimers, RingingCall};
 
 use serde::Serialize;
 use switchboard_domain::callcenter::Lang;

@@ -6,7 +6,7 @@ use super::{Agent, Call, Effects, LANG, NewCall, NewCallOutcome, Offer};
 use crate::customers::{Customer, customer};
 use crate::events::append;
 use crate::sql::{Row, Tx, args};
-use crate::{Result, StorageError, Store};
+use crate::{CallTimers, Result, StorageError, Store};
 use serde_json::json;
 use switchboard_domain::routing::{AgentState, Candidate, pick};
 use switchboard_domain::{CallStatus, EventKind, UnixMillis};
@@ -88,12 +88,13 @@ fn incoming_payload(tx: &Tx<'_>, call: &Call, agent_id: i64) -> Result<serde_jso
     }))
 }
 
-/// Offers `call` to the best agent now, if any; writes `incoming_call_to_crm`.
+/// Offers `call` to the best agent now, if any, until its ring timeout (stored, so that any node rings
+/// it out); writes `incoming_call_to_crm`.
 fn offer(
     tx: &Tx<'_>,
     call: &Call,
     declined: &[i64],
-    now: i64,
+    (now, timers): (i64, CallTimers),
     effects: &mut Effects,
 ) -> Result<bool> {
     let agents = all_agents(tx)?;
@@ -112,8 +113,8 @@ fn offer(
     };
     set_state(tx, agent_id, AgentState::Ringing, now)?;
     tx.execute(
-        "UPDATE calls SET status = ?2, offered_agent_id = ?3, offered_at = ?4 WHERE call_id = ?1",
-        args![call.call_id, CallStatus::Ringing, agent_id, now],
+        "UPDATE calls SET status = ?2, offered_agent_id = ?3, offered_at = ?4, ring_due_at = ?5 WHERE call_id = ?1",
+        args![call.call_id, CallStatus::Ringing, agent_id, now, timers.ring_due(now)],
     )?;
     let payload = incoming_payload(tx, call, agent_id)?;
     append(tx, EventKind::IncomingCallToCrm, None, &payload)?;
@@ -126,7 +127,11 @@ fn offer(
 }
 
 /// Offers waiting calls, oldest first, while someone can take them.
-pub(super) fn route_waiting(tx: &Tx<'_>, now: i64, effects: &mut Effects) -> Result<()> {
+pub(super) fn route_waiting(
+    tx: &Tx<'_>,
+    clock: (i64, CallTimers),
+    effects: &mut Effects,
+) -> Result<()> {
     let waiting = tx.rows(
         "SELECT call_id FROM calls WHERE status = 'queued' ORDER BY started_at, id",
         args![],
@@ -145,7 +150,7 @@ pub(super) fn route_waiting(tx: &Tx<'_>, now: i64, effects: &mut Effects) -> Res
         }
         let (call, declined) = call(tx, &call_id)?;
         // A call nobody can take stays queued; calls of other queues may still find an agent.
-        offer(tx, &call, &declined, now, effects)?;
+        offer(tx, &call, &declined, clock, effects)?;
     }
     Ok(())
 }
@@ -154,6 +159,7 @@ impl Store {
     /// A call arrives: refused if the number is blocked, otherwise matched to a customer and offered to
     /// the longest-idle available agent, or queued when nobody is.
     pub async fn new_call(&self, new: NewCall) -> Result<NewCallOutcome> {
+        let timers = self.call_timers();
         self.write(move |tx| {
             match call(tx, &new.call_id) {
                 Ok((existing, _)) => return Ok(NewCallOutcome::Duplicate { call: existing }),
@@ -201,7 +207,7 @@ impl Store {
             match holder {
                 Some(agent_id) => set_state(tx, agent_id, AgentState::Ringing, now)?,
                 None if !outbound => {
-                    offer(tx, &inserted, &[], now, &mut effects)?;
+                    offer(tx, &inserted, &[], (now, timers), &mut effects)?;
                 }
                 None => {}
             }
@@ -215,6 +221,7 @@ impl Store {
     /// An agent answers. The first answer wins; a later one is a conflict naming who has the call.
     pub async fn answer_call(&self, call_id: &str, agent_id: i64) -> Result<(Call, Effects)> {
         let call_id = call_id.to_owned();
+        let timers = self.call_timers();
         self.write(move |tx| {
             let (current, _) = call(tx, &call_id)?;
             agent(tx, agent_id)?;
@@ -227,7 +234,8 @@ impl Store {
             tx.execute(
                 // The call is now with the agent who answered: `offered_agent_id` always names the agent a
                 // live call is with, so ending it (and checking who may end it) needs no special case.
-                "UPDATE calls SET status = ?2, answered_by = ?3, answered_at = ?4, offered_agent_id = ?3
+                "UPDATE calls SET status = ?2, answered_by = ?3, answered_at = ?4, offered_agent_id = ?3,
+                     ring_due_at = NULL
                  WHERE call_id = ?1",
                 args![call_id, CallStatus::Connected, agent_id, now],
             )?;
@@ -248,7 +256,7 @@ impl Store {
             )?;
             let mut effects = Effects { events: 1, ..Effects::default() };
             // The agent who was offered it is free again; another waiting call may be theirs.
-            route_waiting(tx, now, &mut effects)?;
+            route_waiting(tx, (now, timers), &mut effects)?;
             Ok((call(tx, &call_id)?.0, effects))
         })
         .await
@@ -256,15 +264,11 @@ impl Store {
 
     /// The call ends (hung up, rejected, given up). Unanswered calls are marked missed.
     ///
-    /// With `wrap_up`, the agent who talked goes into wrap-up (no offers) until [`Store::finish_wrap_up`];
-    /// the role times it. Without, they are idle at once.
-    pub async fn end_call(
-        &self,
-        call_id: &str,
-        reason: &str,
-        wrap_up: bool,
-    ) -> Result<(Call, Effects)> {
+    /// With a wrap-up time (see [`CallTimers`]), the agent who talked goes into wrap-up (no offers)
+    /// until [`Store::finish_wrap_up`] at its stored due moment. Without, they are idle at once.
+    pub async fn end_call(&self, call_id: &str, reason: &str) -> Result<(Call, Effects)> {
         let (call_id, reason) = (call_id.to_owned(), reason.to_owned());
+        let timers = self.call_timers();
         self.write(move |tx| {
             let (current, _) = call(tx, &call_id)?;
             if current.status == CallStatus::Ended {
@@ -274,17 +278,20 @@ impl Store {
             // An outbound call nobody picked up is not one the call center missed.
             let missed = current.answered_by.is_none() && current.direction == "in";
             tx.execute(
-                "UPDATE calls SET status = ?2, ended_at = ?3, end_reason = ?4, missed = ?5 WHERE call_id = ?1",
+                "UPDATE calls SET status = ?2, ended_at = ?3, end_reason = ?4, missed = ?5, ring_due_at = NULL
+                 WHERE call_id = ?1",
                 args![call_id, CallStatus::Ended, now, reason, missed],
             )?;
             let mut effects = Effects { events: 1, ..Effects::default() };
             // The agent the call is with: wrapping up after talking, otherwise free at once.
             if let Some(agent_id) = current.offered_agent_id {
-                if wrap_up && current.answered_by.is_some() {
-                    set_state(tx, agent_id, AgentState::WrapUp, now)?;
-                    effects.wrap_ups.push(agent_id);
-                } else {
-                    set_state(tx, agent_id, AgentState::Idle, now)?;
+                match timers.wrap_up_due(now).filter(|_| current.answered_by.is_some()) {
+                    Some(due) => {
+                        set_state(tx, agent_id, AgentState::WrapUp, now)?;
+                        tx.execute("UPDATE agents SET wrap_up_due_at = ?2 WHERE id = ?1", args![agent_id, due])?;
+                        effects.wrap_ups.push(agent_id);
+                    }
+                    None => set_state(tx, agent_id, AgentState::Idle, now)?,
                 }
             }
             let ended = call(tx, &call_id)?.0;
@@ -294,23 +301,31 @@ impl Store {
                 None,
                 &json!({"callId": call_id, "endReason": reason, "duration": ended.talk_seconds, "message": LANG.call_ended()}),
             )?;
-            route_waiting(tx, now, &mut effects)?;
+            route_waiting(tx, (now, timers), &mut effects)?;
             Ok((ended, effects))
         })
         .await
     }
 
     /// An agent's wrap-up time is over: they are idle, and waiting calls may be theirs. Nothing happens
-    /// if they are no longer wrapping up.
+    /// if they are no longer wrapping up, or if their wrap-up is not due yet (a newer one began since
+    /// the timer that fires was started): any node may fire it, any number of times.
     pub async fn finish_wrap_up(&self, agent_id: i64) -> Result<Effects> {
+        let timers = self.call_timers();
         self.write(move |tx| {
             let mut effects = Effects::default();
-            if agent(tx, agent_id)?.state != AgentState::WrapUp {
+            let now = UnixMillis::now().0;
+            let due: Option<i64> = tx.one(
+                "SELECT wrap_up_due_at FROM agents WHERE id = ?1",
+                args![agent_id],
+                |r| r.get(0),
+            )?;
+            if agent(tx, agent_id)?.state != AgentState::WrapUp || due.is_some_and(|due| due > now)
+            {
                 return Ok(effects);
             }
-            let now = UnixMillis::now().0;
             set_state(tx, agent_id, AgentState::Idle, now)?;
-            route_waiting(tx, now, &mut effects)?;
+            route_waiting(tx, (now, timers), &mut effects)?;
             Ok(effects)
         })
         .await
@@ -319,6 +334,7 @@ impl Store {
     /// The ring timer of an offer ran out: the call moves on to the next agent, or waits.
     /// Nothing happens if the offer is no longer current (answered, ended, or offered elsewhere).
     pub async fn ring_timeout(&self, expired: Offer) -> Result<Effects> {
+        let timers = self.call_timers();
         self.write(move |tx| {
             let (current, mut declined) = call(tx, &expired.call_id)?;
             let mut effects = Effects::default();
@@ -328,12 +344,13 @@ impl Store {
             let now = UnixMillis::now().0;
             declined.push(expired.agent_id);
             tx.execute(
-                "UPDATE calls SET status = ?2, offered_agent_id = NULL, declined_agents = ?3 WHERE call_id = ?1",
+                "UPDATE calls SET status = ?2, offered_agent_id = NULL, declined_agents = ?3, ring_due_at = NULL
+                 WHERE call_id = ?1",
                 args![expired.call_id, CallStatus::Queued, serde_json::to_string(&declined)?],
             )?;
             set_state(tx, expired.agent_id, AgentState::Idle, now)?;
             let (queued, declined) = call(tx, &expired.call_id)?;
-            offer(tx, &queued, &declined, now, &mut effects)?;
+            offer(tx, &queued, &declined, (now, timers), &mut effects)?;
             Ok(effects)
         })
         .await
@@ -374,6 +391,40 @@ impl Store {
         })
         .await
     }
+}
+
+impl Store {
+    /// The ring and wrap-up timers due by `due_by`, whoever started them, each with its due moment: a
+    /// call-center node fires those overdue (the node that started them may have died) and times the
+    /// others after a restart. Both come from indexes on the due moments.
+    pub async fn pending_timers(&self, due_by: UnixMillis) -> Result<PendingTimers> {
+        self.read(move |tx| {
+            let offers = tx.rows(
+                "SELECT call_id, offered_agent_id, ring_due_at FROM calls
+                 WHERE ring_due_at <= ?1 AND status = 'ringing' AND offered_agent_id IS NOT NULL
+                 ORDER BY ring_due_at",
+                args![due_by],
+                |r| Ok((Offer { call_id: r.get(0)?, agent_id: r.get(1)? }, UnixMillis(r.get(2)?))),
+            )?;
+            let wrap_ups = tx.rows(
+                "SELECT id, wrap_up_due_at FROM agents WHERE wrap_up_due_at <= ?1 AND state = 'wrap_up'
+                 ORDER BY wrap_up_due_at",
+                args![due_by],
+                |r| Ok((r.get::<i64>(0)?, UnixMillis(r.get(1)?))),
+            )?;
+            Ok(PendingTimers { offers, wrap_ups })
+        })
+        .await
+    }
+}
+
+/// Ring and wrap-up timers with their due moments (see [`Store::pending_timers`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingTimers {
+    /// Offers that ring out at their moment.
+    pub offers: Vec<(Offer, UnixMillis)>,
+    /// Agents whose wrap-up ends at its moment.
+    pub wrap_ups: Vec<(i64, UnixMillis)>,
 }
 
 /// A call ringing at an agent now.

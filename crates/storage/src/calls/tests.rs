@@ -111,13 +111,10 @@ async fn the_first_answer_wins_and_the_log_keeps_times() {
         (state(one.id), state(two.id)),
         (Some(AgentState::Idle), Some(AgentState::OnCall))
     );
-    let (ended, _) = store
-        .end_call("C1", "customer_hangup", false)
-        .await
-        .expect("end");
+    let (ended, _) = store.end_call("C1", "customer_hangup").await.expect("end");
     assert_eq!((ended.status.as_str(), ended.missed), ("ended", false));
     assert!(matches!(
-        store.end_call("C1", "again", false).await,
+        store.end_call("C1", "again").await,
         Err(StorageError::CallEnded(_))
     ));
     let events = store.events_after(0, 100).await.expect("events");
@@ -175,7 +172,7 @@ async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
             agent_id: one.id
         }]
     );
-    let (missed, _) = store.end_call("C1", "cancel", false).await.expect("end");
+    let (missed, _) = store.end_call("C1", "cancel").await.expect("end");
     assert!(missed.missed);
 }
 
@@ -222,7 +219,7 @@ async fn the_call_log_filters_by_number_agent_and_missed() {
         if id == "B" {
             store.answer_call(id, one.id).await.expect("answer");
         }
-        store.end_call(id, "hangup", false).await.expect("end");
+        store.end_call(id, "hangup").await.expect("end");
     }
     let all = store
         .calls(CallFilter::default(), None, 2)
@@ -288,5 +285,38 @@ async fn the_call_log_filters_by_number_agent_and_missed() {
             status.calls_ringing
         ),
         (1, 1, 0)
+    );
+}
+
+#[tokio::test]
+async fn timers_are_stored_with_their_moments_and_a_wrap_up_ends_only_when_due() {
+    let (_dir, store) = crate::temp_store().await;
+    let hour = std::time::Duration::from_secs(3600);
+    let store = store.with_call_timers(crate::CallTimers {
+        ring: hour,
+        wrap_up: hour,
+    });
+    let lan = available_agent(&store, "Lan").await;
+    let before = UnixMillis::now().0;
+    let (_, effects) = ring(&store, "C1", "0911111111").await;
+    let everything = UnixMillis(i64::MAX);
+    let pending = store.pending_timers(everything).await.expect("pending");
+    assert_eq!(pending.offers.len(), 1);
+    let (offer, due) = &pending.offers[0];
+    assert_eq!(offer, &effects.offers[0]);
+    assert!(due.0 >= before + 3_600_000, "{due:?}");
+    let not_yet = store.pending_timers(UnixMillis::now()).await.expect("due");
+    assert_eq!(not_yet, PendingTimers::default());
+    store.answer_call("C1", lan.id).await.expect("answer");
+    let (_, effects) = store.end_call("C1", "hangup").await.expect("end");
+    assert_eq!(effects.wrap_ups, vec![lan.id]);
+    let pending = store.pending_timers(everything).await.expect("pending");
+    assert!(pending.offers.is_empty(), "the answer ended the ring timer");
+    assert_eq!(pending.wrap_ups.len(), 1);
+    // A wrap-up timer that fires before the stored moment (an older wrap-up's) ends nothing.
+    store.finish_wrap_up(lan.id).await.expect("finish");
+    assert_eq!(
+        store.agent(lan.id).await.expect("agent").state,
+        AgentState::WrapUp
     );
 }

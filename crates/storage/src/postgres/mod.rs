@@ -196,6 +196,23 @@ impl Database {
         .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
+    /// Runs `work` on a connection made for it and closed after, on a blocking thread: for a lock
+    /// held by the session across several writes (see [`crate::Store::prune_old_events`]).
+    pub(crate) async fn with_own_connection<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = connect(&inner.config, &inner.target)
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            work(&Tx::postgres(&mut conn))
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
     /// See [`crate::Store::read_auth`].
     pub(crate) async fn read_auth<T, F>(&self, work: F) -> Result<T>
     where

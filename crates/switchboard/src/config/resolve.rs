@@ -169,5 +169,6 @@ fn call_center_options(
             receiver: endpoint("console.receiver_url", &console.receiver_url, &roles[0])?,
             sender: endpoint("console.sender_url", &console.sender_url, &roles[1])?,
         },
+        ..CallCenterOptions::default()
     })
 }

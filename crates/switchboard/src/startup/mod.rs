@@ -141,27 +141,19 @@ pub fn start_event_pruning(store: &Store, retention: Option<Duration>, shutdown:
     }
 }
 
-/// Removes events older than `retention`, a batch at a time so writers are never held up for long.
+/// Removes events older than `retention`, a batch at a time so writers are never held up for long. On
+/// PostgreSQL one node prunes at a time; the others skip the round (see `Store::prune_old_events`).
 async fn prune_events(store: Store, retention: Duration, shutdown: Shutdown) {
     loop {
         let age = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         let cutoff = switchboard_domain::UnixMillis(
             switchboard_domain::UnixMillis::now().0.saturating_sub(age),
         );
-        loop {
-            match store.prune_events(cutoff, PRUNE_BATCH).await {
-                Ok(removed) if removed == PRUNE_BATCH => continue,
-                Ok(removed) => {
-                    if removed > 0 {
-                        tracing::info!(removed, "old events removed");
-                    }
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot remove old events; will retry");
-                    break;
-                }
-            }
+        match store.prune_old_events(cutoff, PRUNE_BATCH).await {
+            Ok(Some(0)) => {}
+            Ok(Some(removed)) => tracing::info!(removed, "old events removed"),
+            Ok(None) => tracing::debug!("another node is removing old events"),
+            Err(error) => tracing::warn!(%error, "cannot remove old events; will retry"),
         }
         tokio::select! {
             () = tokio::time::sleep(PRUNE_EVERY) => {},

@@ -1,5 +1,6 @@
 //! The call center as an operator runs it: `switchboard callcenter` alone, a ringing call survives a
-//! SIGKILL (a console that reconnects is shown it, and its ring timer resumes).
+//! SIGKILL (a console that reconnects is shown it, and it rings out at the due moment stored with the
+//! offer, whichever node is alive then).
 
 use crate::{cli, next_named, next_named_within, post_json, start, switchboard};
 use serde_json::json;
@@ -62,7 +63,7 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
         (&shown["callId"], &shown["assignedAgent"]["id"]),
         (&json!("SURVIVOR"), &json!(agents[0]))
     );
-    // Nobody answers: the resumed timer moves it to the other agent.
+    // Nobody answers: at its stored due moment the restarted node moves it to the other agent.
     let moved = next_named_within(
         &mut console,
         "incoming_call_to_crm",
