@@ -273,6 +273,15 @@ impl BenchServer {
         })
     }
 
+    /// The receiver role.
+    pub fn receiver(database: &Database) -> Result<Self, String> {
+        Self::start("receiver", database, |store, _, feed, addr| async move {
+            roles::receiver(&store, &feed, addr, &[])
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
     /// Runs the load on a runtime of its own, then stops the server.
     pub fn run_load<T>(
         mut self,

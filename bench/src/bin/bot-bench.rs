@@ -17,7 +17,6 @@ use switchboard_bot::{Backoff, BotConfig, Driver};
 use switchboard_domain::UnixMillis;
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, TokenKind};
-use switchboard_testkit::roles;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -60,15 +59,7 @@ fn parse_options() -> Result<Options, String> {
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let server = BenchServer::start(
-        "receiver",
-        &options.database,
-        |store, _, feed, addr| async move {
-            roles::receiver(&store, &feed, addr, &[])
-                .await
-                .map_err(|e| e.to_string())
-        },
-    )?;
+    let server = BenchServer::receiver(&options.database)?;
     let (url, store) = (server.url.clone(), server.store.clone());
     let spools = tempfile::tempdir().map_err(|e| e.to_string())?;
     let spool_dir = spools.path().to_owned();

@@ -22,7 +22,6 @@ use switchboard_bench::{
 };
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, Store, TokenKind};
-use switchboard_testkit::roles;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -137,15 +136,7 @@ fn main() -> Result<(), String> {
         let events = cluster.url(cluster.len() - 1, "receiver");
         return runtime("load")?.block_on(run_load(&options, &post, &events, &cluster.store));
     }
-    let server = BenchServer::start(
-        "receiver",
-        &options.database,
-        |store, _, feed, addr| async move {
-            roles::receiver(&store, &feed, addr, &[])
-                .await
-                .map_err(|e| e.to_string())
-        },
-    )?;
+    let server = BenchServer::receiver(&options.database)?;
     let (url, store) = (server.url.clone(), server.store.clone());
     server.run_load(run_load(&options, &url, &url, &store))
 }
