@@ -1,7 +1,12 @@
-//! What the benchmark programs share: histograms and how figures are printed.
+//! What the benchmark programs share: histograms and how figures are printed, the database a run uses
+//! (`--database-url`), and the servers it measures (in this process, or real `switchboard` nodes).
 
 use hdrhistogram::Histogram;
-use switchboard_testkit::{TempStore, roles};
+use std::path::{Path, PathBuf};
+use switchboard_storage::scratch::ScratchDatabase;
+use switchboard_storage::{Cipher, Store};
+use switchboard_testkit::process::{Binary, Running, SERVE};
+use switchboard_testkit::{TempStore, process, roles};
 
 /// `batch_size` realistic Vietnamese messages of `account`, batch number `seq`, spread over
 /// `conversations` conversations: what a busy page's bot posts.
@@ -91,20 +96,144 @@ pub fn number(flag: &str, value: &str) -> Result<u64, String> {
         .map_err(|_| format!("{flag} takes a number, not `{value}`"))
 }
 
-/// A role's real server for a benchmark: a fresh store (the test kit's), its own runtime (as if in
-/// its own process), port 0. Dropping it stops the server.
+/// Where a run's data lives: `--database-url`.
+#[derive(Clone, Debug, Default)]
+pub enum Database {
+    /// The test kit's fresh database: a SQLite file in a temporary directory (or a scratch schema
+    /// when `SWITCHBOARD_TEST_POSTGRES` names a server).
+    #[default]
+    Temporary,
+    /// A PostgreSQL server: the run makes a schema of its own there and drops it at the end, so runs
+    /// never see each other's data.
+    Postgres(String),
+    /// A SQLite database the caller names (`sqlite://PATH` or a bare path), used as it is.
+    Sqlite(String),
+}
+
+impl Database {
+    /// A `--database-url` value: `postgres://…`, `sqlite://PATH`, or a file path.
+    pub fn parse(value: &str) -> Self {
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Self::Postgres(value.to_owned())
+        } else if value.starts_with("sqlite:") {
+            Self::Sqlite(value.to_owned())
+        } else {
+            Self::Sqlite(format!("sqlite://{value}"))
+        }
+    }
+
+    /// For the printed figures, without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Temporary
+                if std::env::var(switchboard_storage::scratch::POSTGRES_ENV)
+                    .is_ok_and(|v| !v.is_empty()) =>
+            {
+                "PostgreSQL (a scratch schema on the server SWITCHBOARD_TEST_POSTGRES names)".into()
+            }
+            Self::Temporary => "SQLite, a fresh file in the temporary directory".into(),
+            Self::Postgres(url) => {
+                let server = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+                let server = server.rsplit_once('@').map_or(server, |(_, host)| host);
+                let server = server.split(['/', '?']).next().unwrap_or(server);
+                format!("PostgreSQL at {server}, a fresh schema made and dropped by this run")
+            }
+            Self::Sqlite(url) => format!("SQLite, {url}"),
+        }
+    }
+}
+
+/// A `--database-url` option, if `flag` is one.
+pub fn database_option(flag: &str, value: &str) -> Option<Database> {
+    (flag == "--database-url").then(|| Database::parse(value))
+}
+
+/// A run's store and its encryption key (in a temporary directory), removed with this unless the
+/// caller named an existing SQLite file.
+pub struct BenchStore {
+    pub store: Store,
+    pub cipher: Cipher,
+    /// The URL the store was opened with (its scratch schema on PostgreSQL).
+    pub url: String,
+    dir: PathBuf,
+    _keep: Keep,
+}
+
+/// What must live as long as the store: the test kit's temporary store, or the key's directory and
+/// the scratch schema.
+struct Keep {
+    _temporary: Option<Box<TempStore>>,
+    _dir: Option<tempfile::TempDir>,
+    _scratch: Option<ScratchDatabase>,
+}
+
+impl BenchStore {
+    pub async fn open(database: &Database) -> Result<Self, String> {
+        let error = |e: &dyn std::fmt::Display| e.to_string();
+        let (url, dir, scratch) = match database {
+            Database::Temporary => {
+                let temp = TempStore::create().await.map_err(|e| error(&e))?;
+                return Ok(Self {
+                    store: temp.store.clone(),
+                    cipher: temp.cipher.clone(),
+                    url: temp.dir.database_url().to_owned(),
+                    dir: temp.dir.path().to_owned(),
+                    _keep: Keep {
+                        _temporary: Some(Box::new(temp)),
+                        _dir: None,
+                        _scratch: None,
+                    },
+                });
+            }
+            Database::Postgres(server) => {
+                let scratch = ScratchDatabase::on_postgres(server).map_err(|e| error(&e))?;
+                (scratch.url().to_owned(), tempdir()?, Some(scratch))
+            }
+            Database::Sqlite(url) => (url.clone(), tempdir()?, None),
+        };
+        let store = Store::open(&url).await.map_err(|e| error(&e))?;
+        let cipher = Cipher::create(&dir.path().join("encryption.key")).map_err(|e| error(&e))?;
+        store
+            .check_key(Some(cipher.clone()))
+            .await
+            .map_err(|e| error(&e))?;
+        Ok(Self {
+            store,
+            cipher,
+            url,
+            dir: dir.path().to_owned(),
+            _keep: Keep {
+                _temporary: None,
+                _dir: Some(dir),
+                _scratch: scratch,
+            },
+        })
+    }
+
+    /// The temporary directory that holds the key (and, by default, the SQLite file).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn tempdir() -> Result<tempfile::TempDir, String> {
+    tempfile::tempdir().map_err(|e| e.to_string())
+}
+
+/// A role's real server for a benchmark: a fresh store (see [`BenchStore`]), its own runtime (as if
+/// in its own process), port 0. Dropping it stops the server.
 pub struct BenchServer {
     pub url: String,
     pub store: switchboard_storage::Store,
     shutdown: switchboard_web::Shutdown,
     runtime: Option<tokio::runtime::Runtime>,
-    _temp: TempStore,
+    _database: BenchStore,
 }
 
 impl BenchServer {
     /// Opens the store, starts the event feed, and serves what `bind` binds (with the test kit's
     /// [`roles`], on `127.0.0.1:0`).
-    pub fn start<F, Fut>(name: &str, bind: F) -> Result<Self, String>
+    pub fn start<F, Fut>(name: &str, database: &Database, bind: F) -> Result<Self, String>
     where
         F: FnOnce(
             switchboard_storage::Store,
@@ -117,7 +246,7 @@ impl BenchServer {
         let server_runtime = runtime(name)?;
         let shutdown = switchboard_web::Shutdown::new();
         let (url, temp) = server_runtime.block_on(async {
-            let temp = TempStore::create().await.map_err(|e| e.to_string())?;
+            let temp = BenchStore::open(database).await?;
             let feed = roles::feed(&temp.store, &shutdown)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -140,7 +269,16 @@ impl BenchServer {
             store: temp.store.clone(),
             shutdown,
             runtime: Some(server_runtime),
-            _temp: temp,
+            _database: temp,
+        })
+    }
+
+    /// The receiver role.
+    pub fn receiver(database: &Database) -> Result<Self, String> {
+        Self::start("receiver", database, |store, _, feed, addr| async move {
+            roles::receiver(&store, &feed, addr, &[])
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 
@@ -154,4 +292,97 @@ impl BenchServer {
         drop(self.runtime.take());
         result
     }
+}
+
+/// The limits a node runs with under a benchmark: its load comes from one address, far above what
+/// one caller may do (`switchboard.toml` in the node's working directory).
+pub const UNLIMITED_CONFIG: &str = "[limits]\naddress = { per_second = 1000000, burst = 1000000 }\n\
+     bot = { per_second = 1000000, burst = 1000000 }\n\
+     integrator = { per_second = 1000000, burst = 1000000 }\n\
+     in_flight_per_token = 10000\n";
+
+/// The `switchboard` binary next to this benchmark's own (`target/release/`), for `--binary`'s default.
+pub fn default_binary() -> PathBuf {
+    std::env::current_exe()
+        .map(|exe| exe.with_file_name("switchboard"))
+        .unwrap_or_else(|_| PathBuf::from("target/release/switchboard"))
+}
+
+/// Real `switchboard serve` processes, all on one database, each with every role on ports 0: the
+/// truest picture of a cluster on one machine (each node its own process, its own writer, its own
+/// connection listening for the others' commits). The store this program set the database up with
+/// stays open beside them, idle.
+pub struct Cluster {
+    pub store: Store,
+    nodes: Vec<Running>,
+    /// Stopped after the nodes (declared after them): the runtime the set-up store was opened on.
+    _runtime: tokio::runtime::Runtime,
+    _database: BenchStore,
+}
+
+impl Cluster {
+    /// Opens `database` here (migrating it and checking in a key), then starts `nodes` processes of
+    /// `binary` on it and waits for each one's ready lines.
+    pub fn start(binary: &Path, database: &Database, nodes: usize) -> Result<Self, String> {
+        let runtime = runtime("setup")?;
+        let database = runtime.block_on(BenchStore::open(database))?;
+        std::fs::write(database.dir().join("switchboard.toml"), UNLIMITED_CONFIG)
+            .map_err(|e| e.to_string())?;
+        let binary = std::fs::canonicalize(binary).map_err(|e| {
+            format!(
+                "{}: {e} (build it: cargo build --release -p switchboard)",
+                binary.display()
+            )
+        })?;
+        // The test kit's launcher wants a path for the life of the program, which this is.
+        let binary = Binary(Box::leak(binary.display().to_string().into_boxed_str()));
+        let mut running = Vec::new();
+        for _ in 0..nodes {
+            let mut command = binary.command(database.dir());
+            command.env("SWITCHBOARD_DATABASE_URL", &database.url);
+            running.push(process::start(command, &SERVE, 3));
+        }
+        Ok(Self {
+            store: database.store.clone(),
+            nodes: running,
+            _runtime: runtime,
+            _database: database,
+        })
+    }
+
+    /// The base URL of `role` (`receiver`, `sender`, `callcenter`) on node `index` (0-based).
+    pub fn url(&self, index: usize, role: &str) -> String {
+        self.nodes[index.min(self.nodes.len() - 1)]
+            .url(role)
+            .to_owned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// Records, for each arrival, how long after its request's answer it came (the delivery's own share
+/// of the delay, once the write is committed); returns how many came before their answer.
+pub fn record_after_answer<K: Eq + std::hash::Hash>(
+    answers: &std::collections::HashMap<K, std::time::Instant>,
+    arrivals: impl IntoIterator<Item = (K, std::time::Instant)>,
+    into: &mut Histogram<u64>,
+) -> u64 {
+    let mut before_answer = 0;
+    for (key, arrived) in arrivals {
+        if let Some(answered) = answers.get(&key) {
+            match arrived.checked_duration_since(*answered) {
+                Some(delay) => {
+                    let _ = into.record(delay.as_micros() as u64);
+                }
+                None => before_answer += 1,
+            }
+        }
+    }
+    before_answer
 }

@@ -9,13 +9,14 @@
 //! `cargo run --release -p switchboard-bench --bin bot-bench -- --help`
 
 use std::time::{Duration, Instant};
-use switchboard_bench::{BenchServer, command_line, histogram, machine, number, quantiles};
+use switchboard_bench::{
+    BenchServer, Database, command_line, database_option, histogram, machine, number, quantiles,
+};
 use switchboard_bot::sim::{SimDriver, SimOptions};
 use switchboard_bot::{Backoff, BotConfig, Driver};
 use switchboard_domain::UnixMillis;
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, TokenKind};
-use switchboard_testkit::roles;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -25,6 +26,7 @@ struct Options {
     seconds: u64,
     rate: u64,
     burst: usize,
+    database: Database,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -33,10 +35,16 @@ fn parse_options() -> Result<Options, String> {
         seconds: 10,
         rate: 0,
         burst: 50,
+        database: Database::default(),
     };
     let usage = "bot-bench [--bots 20] [--seconds 10] [--rate MESSAGES_PER_S_PER_BOT] [--burst 50]\n\
+         [--database-url postgres://…|sqlite://PATH]\n\
          Without --rate each bot collects as fast as its spool takes it (the ceiling).";
     for (flag, value) in command_line(usage)? {
+        if let Some(database) = database_option(&flag, &value) {
+            options.database = database;
+            continue;
+        }
         let number = number(&flag, &value)?;
         match flag.as_str() {
             "--bots" => options.bots = number.max(1) as usize,
@@ -51,11 +59,7 @@ fn parse_options() -> Result<Options, String> {
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let server = BenchServer::start("receiver", |store, _, feed, addr| async move {
-        roles::receiver(&store, &feed, addr, &[])
-            .await
-            .map_err(|e| e.to_string())
-    })?;
+    let server = BenchServer::receiver(&options.database)?;
     let (url, store) = (server.url.clone(), server.store.clone());
     let spools = tempfile::tempdir().map_err(|e| e.to_string())?;
     let spool_dir = spools.path().to_owned();
@@ -119,6 +123,7 @@ fn main() -> Result<(), String> {
         while bots.join_next().await.is_some() {}
         let generated: u64 = drivers.iter().map(SimDriver::generated).sum();
         println!("bot-bench on {}", machine());
+        println!("database: {}", options.database.describe());
         println!(
             "{} bots, {} s, {}: {} messages collected, {} committed by the receiver ({:.0} messages/s)",
             options.bots,

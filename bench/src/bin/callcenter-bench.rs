@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_bench::{BenchServer, command_line, histogram, machine, number, quantiles};
+use switchboard_bench::{
+    BenchServer, Database, command_line, database_option, histogram, machine, number, quantiles,
+};
 use switchboard_callcenter::CallCenterOptions;
 use switchboard_domain::routing::AgentStatus;
 use switchboard_sioclient::Client;
@@ -30,6 +32,7 @@ struct Options {
     /// Calls per second offered; 0: `concurrency` callers call back to back (the ceiling).
     rate: u64,
     concurrency: usize,
+    database: Database,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -39,11 +42,17 @@ fn parse_options() -> Result<Options, String> {
         seconds: 10,
         rate: 0,
         concurrency: 16,
+        database: Database::default(),
     };
     let usage = "callcenter-bench [--consoles 200] [--agents 64] [--seconds 10] [--rate CALLS_PER_S] [--concurrency 16]\n\
+         [--database-url postgres://…|sqlite://PATH]\n\
          Without --rate, --concurrency callers call back to back (the ceiling); with it, calls start on a\n\
          fixed schedule and delays count from the scheduled start.";
     for (flag, value) in command_line(usage)? {
+        if let Some(database) = database_option(&flag, &value) {
+            options.database = database;
+            continue;
+        }
         let number = number(&flag, &value)?;
         match flag.as_str() {
             "--consoles" => options.consoles = number.max(1) as usize,
@@ -72,26 +81,30 @@ struct Calls {
 fn main() -> Result<(), String> {
     let options = parse_options()?;
     let agents = options.agents;
-    let server = BenchServer::start("callcenter", |store, _, feed, addr| async move {
-        let error = |e: switchboard_storage::StorageError| e.to_string();
-        for i in 0..agents {
-            let agent = store
-                .create_agent(NewAgent {
-                    full_name: format!("Agent {i}"),
-                    extension: format!("{}", 100 + i),
-                    ..Default::default()
-                })
+    let server = BenchServer::start(
+        "callcenter",
+        &options.database,
+        |store, _, feed, addr| async move {
+            let error = |e: switchboard_storage::StorageError| e.to_string();
+            for i in 0..agents {
+                let agent = store
+                    .create_agent(NewAgent {
+                        full_name: format!("Agent {i}"),
+                        extension: format!("{}", 100 + i),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(error)?;
+                store
+                    .set_agent_status(agent.id, AgentStatus::Available)
+                    .await
+                    .map_err(error)?;
+            }
+            roles::callcenter(&store, &feed, CallCenterOptions::default(), addr, &[])
                 .await
-                .map_err(error)?;
-            store
-                .set_agent_status(agent.id, AgentStatus::Available)
-                .await
-                .map_err(error)?;
-        }
-        roles::callcenter(&store, &feed, CallCenterOptions::default(), addr, &[])
-            .await
-            .map_err(|e| e.to_string())
-    })?;
+                .map_err(|e| e.to_string())
+        },
+    )?;
     let (url, store) = (server.url.clone(), server.store.clone());
     server.run_load(async move {
         let (_, token) = store
@@ -252,6 +265,7 @@ async fn run_load(options: &Options, url: &str, token: &str) -> Result<(), Strin
     }
     let done = completed.load(Ordering::Relaxed);
     println!("machine: {}", machine());
+    println!("database: {}", options.database.describe());
     println!(
         "load: {} consoles, {} agents, {} callers, {}",
         options.consoles,

@@ -1,9 +1,13 @@
 //! Receiver benchmark: bots posting batches while Socket.IO clients follow the event stream.
 //!
 //! Runs the real receiver (in this process, on its own runtime and port 0, with a fresh SQLite file
-//! under the system temp dir), has `--bots` bots post batches of `--batch` messages as fast as they are
+//! under the system temp dir, or the database `--database-url` names), has `--bots` bots post batches of `--batch` messages as fast as they are
 //! answered, keeps `--clients` Socket.IO clients connected (our client crate), and prints messages/s
 //! committed and the delay from the start of a POST to the arrival of its event at a client.
+//!
+//! With `--nodes N` it runs N real `switchboard serve` processes on that database instead (a cluster on
+//! PostgreSQL): the bots post to the first node and the clients follow the events on the last, so
+//! each event crosses from one node to another through the database and its `NOTIFY`.
 //!
 //! `cargo run --release -p switchboard-bench --bin receiver-bench -- --help`
 
@@ -12,10 +16,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_bench::{BenchServer, command_line, histogram, machine, ms, number};
+use switchboard_bench::{
+    BenchServer, Cluster, Database, command_line, database_option, default_binary, histogram,
+    machine, ms, number, quantiles, record_after_answer, runtime,
+};
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, Store, TokenKind};
-use switchboard_testkit::roles;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -29,6 +35,10 @@ struct Options {
     rate: u64,
     /// `account`: each client follows one account (a console per team); `all`: every client gets everything.
     scope: String,
+    database: Database,
+    /// Real `switchboard serve` processes to run on the database; 0: the receiver in this process.
+    nodes: usize,
+    binary: std::path::PathBuf,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -39,12 +49,24 @@ fn parse_options() -> Result<Options, String> {
         seconds: 10,
         rate: 0,
         scope: "account".into(),
+        database: Database::default(),
+        nodes: 0,
+        binary: default_binary(),
     };
     let usage = "receiver-bench [--bots 8] [--batch 100] [--clients 100] [--seconds 10] [--rate MSGS_PER_S] [--scope account|all]\n\
+         [--database-url postgres://…|sqlite://PATH] [--nodes N [--binary target/release/switchboard]]\n\
          Without --rate, bots post back to back (throughput ceiling); with it, batches start on a fixed\n\
-         schedule whether or not earlier ones were answered, and delays count from the scheduled start.";
+         schedule whether or not earlier ones were answered, and delays count from the scheduled start.\n\
+         With --nodes, N switchboard processes share the database: bots post to the first, clients\n\
+         listen on the last.";
     for (flag, value) in command_line(usage)? {
+        if let Some(database) = database_option(&flag, &value) {
+            options.database = database;
+            continue;
+        }
         match flag.as_str() {
+            "--nodes" => options.nodes = number(&flag, &value)? as usize,
+            "--binary" => options.binary = value.into(),
             "--bots" => options.bots = number(&flag, &value)? as usize,
             "--batch" => options.batch = number(&flag, &value)? as usize,
             "--clients" => options.clients = number(&flag, &value)? as usize,
@@ -108,16 +130,25 @@ fn first_message_id(raw: &str) -> Option<&str> {
 
 fn main() -> Result<(), String> {
     let options = parse_options()?;
-    let server = BenchServer::start("receiver", |store, _, feed, addr| async move {
-        roles::receiver(&store, &feed, addr, &[])
-            .await
-            .map_err(|e| e.to_string())
-    })?;
+    if options.nodes > 0 {
+        let cluster = Cluster::start(&options.binary, &options.database, options.nodes)?;
+        let post = cluster.url(0, "receiver");
+        let events = cluster.url(cluster.len() - 1, "receiver");
+        return runtime("load")?.block_on(run_load(&options, &post, &events, &cluster.store));
+    }
+    let server = BenchServer::receiver(&options.database)?;
     let (url, store) = (server.url.clone(), server.store.clone());
-    server.run_load(run_load(&options, &url, &store))
+    server.run_load(run_load(&options, &url, &url, &store))
 }
 
-async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), String> {
+/// Bots post to `url`; the clients follow the events at `events_url` (the same server, or another
+/// node of a cluster).
+async fn run_load(
+    options: &Options,
+    url: &str,
+    events_url: &str,
+    store: &Store,
+) -> Result<(), String> {
     let mut bot_tokens = Vec::new();
     for bot in 0..options.bots {
         let account = format!("bench-{bot}");
@@ -141,6 +172,8 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
         .map_err(|e| e.to_string())?;
 
     let send_times: SendTimes = Arc::default();
+    // When each batch was answered (committed), to tell the delivery's own share of the delay.
+    let answer_times: SendTimes = Arc::default();
     let running = Arc::new(AtomicBool::new(true));
     let deliveries = Arc::new(AtomicU64::new(0));
 
@@ -151,7 +184,7 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
         } else {
             json!({"token": console, "accounts": [format!("bench-{}", i % options.bots)]})
         };
-        let mut client = Client::connect(url, &auth, "")
+        let mut client = Client::connect(events_url, &auth, "")
             .await
             .map_err(|e| e.to_string())?;
         let (send_times, running, deliveries) = (
@@ -161,6 +194,7 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
         );
         client_tasks.push(tokio::spawn(async move {
             let mut delays = histogram();
+            let mut arrivals = Vec::new();
             while running.load(Ordering::Relaxed) {
                 let Ok(Some(event)) =
                     tokio::time::timeout(Duration::from_millis(200), client.next_event()).await
@@ -171,18 +205,20 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
                 if event.name != "new_messages" {
                     continue;
                 }
-                let sent = first_message_id(event.raw()).and_then(|id| {
-                    send_times
-                        .lock()
-                        .ok()
-                        .and_then(|times| times.get(id).copied())
-                });
+                let Some(id) = first_message_id(event.raw()) else {
+                    continue;
+                };
+                let sent = send_times
+                    .lock()
+                    .ok()
+                    .and_then(|times| times.get(id).copied());
                 if let Some(sent) = sent {
                     let _ = delays.record(arrived.duration_since(sent).as_micros() as u64);
                     deliveries.fetch_add(1, Ordering::Relaxed);
+                    arrivals.push((id.to_owned(), arrived));
                 }
             }
-            delays
+            (delays, arrivals)
         }));
     }
 
@@ -217,9 +253,10 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
     let deadline = started + Duration::from_secs(options.seconds);
     let mut bot_tasks = Vec::new();
     for (bot, token) in bot_tokens.into_iter().enumerate() {
-        let (url, send_times, committed) = (
+        let (url, send_times, answer_times, committed) = (
             url.to_owned(),
             Arc::clone(&send_times),
+            Arc::clone(&answer_times),
             Arc::clone(&committed),
         );
         let (batch_size, bots) = (options.batch, options.bots);
@@ -254,9 +291,17 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
                     token.clone(),
                     body,
                 );
-                let (committed, post_latency) = (Arc::clone(&committed), Arc::clone(&post_latency));
+                let (committed, post_latency, answer_times) = (
+                    Arc::clone(&committed),
+                    Arc::clone(&post_latency),
+                    Arc::clone(&answer_times),
+                );
+                let first_id = format!("{account}-{seq}-0");
                 let task = async move {
                     if let Some(new) = post.await {
+                        if let Ok(mut times) = answer_times.lock() {
+                            times.insert(first_id, Instant::now());
+                        }
                         committed.fetch_add(new, Ordering::Relaxed);
                         if let Ok(mut h) = post_latency.lock() {
                             let _ = h.record(scheduled.elapsed().as_micros() as u64);
@@ -293,10 +338,16 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
     running.store(false, Ordering::Relaxed);
     let _ = wal_sampler.await;
     let mut delays = histogram();
+    let mut after_answer = histogram();
+    let mut before_answer = 0u64;
+    let answer_times = answer_times
+        .lock()
+        .map(|times| times.clone())
+        .unwrap_or_default();
     for task in client_tasks {
-        delays
-            .add(task.await.map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+        let (client_delays, arrivals) = task.await.map_err(|e| e.to_string())?;
+        delays.add(client_delays).map_err(|e| e.to_string())?;
+        before_answer += record_after_answer(&answer_times, arrivals, &mut after_answer);
     }
 
     let committed = committed.load(Ordering::Relaxed);
@@ -312,6 +363,13 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
     };
     println!("switchboard receiver benchmark");
     println!("  machine:  {}", machine());
+    println!("  database: {}", options.database.describe());
+    if options.nodes > 0 {
+        println!(
+            "  nodes:    {} switchboard serve processes; bots post to node 1, clients listen on node {}",
+            options.nodes, options.nodes
+        );
+    }
     println!(
         "  load:     {} bots posting batches of {} messages {}; {} Socket.IO clients ({}); {:.1} s",
         options.bots,
@@ -334,15 +392,14 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
         committed as f64 / elapsed.as_secs_f64()
     );
     let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-    println!(
-        "  WAL: largest {:.1} MiB during the run, {:.1} MiB at the end; database {:.1} MiB",
-        mb(largest_wal.load(Ordering::Relaxed)),
-        mb(std::fs::metadata(&wal_path).map_or(0, |m| m.len())),
-        mb(store
-            .file()
-            .and_then(|f| std::fs::metadata(f).ok())
-            .map_or(0, |m| m.len())),
-    );
+    if let Some(database) = store.file() {
+        println!(
+            "  WAL: largest {:.1} MiB during the run, {:.1} MiB at the end; database {:.1} MiB",
+            mb(largest_wal.load(Ordering::Relaxed)),
+            mb(std::fs::metadata(&wal_path).map_or(0, |m| m.len())),
+            mb(std::fs::metadata(database).map_or(0, |m| m.len())),
+        );
+    }
     let from = if options.rate > 0 {
         "scheduled start"
     } else {
@@ -361,6 +418,10 @@ async fn run_load(options: &Options, url: &str, store: &Store) -> Result<(), Str
         ms(delays.max()),
         deliveries.load(Ordering::Relaxed),
         expected_deliveries
+    );
+    println!(
+        "  POST answered -> event at client: {} ({before_answer} events arrived before their answer)",
+        quantiles(&after_answer)
     );
     Ok(())
 }

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use switchboard_bench::{command_line, machine, number};
+use switchboard_bench::{UNLIMITED_CONFIG, command_line, machine, number};
 use switchboard_sioclient::Client;
 
 struct Options {
@@ -158,15 +158,8 @@ fn main() -> Result<(), String> {
         ..options
     };
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.path().join("switchboard.toml"),
-        // The load comes from one address, far above what one caller may do.
-        "[limits]\naddress = { per_second = 1000000, burst = 1000000 }\n\
-         bot = { per_second = 1000000, burst = 1000000 }\n\
-         integrator = { per_second = 1000000, burst = 1000000 }\n\
-         in_flight_per_token = 10000\n",
-    )
-    .map_err(|e| e.to_string())?;
+    std::fs::write(dir.path().join("switchboard.toml"), UNLIMITED_CONFIG)
+        .map_err(|e| e.to_string())?;
     let mut bot_tokens = Vec::new();
     for bot in 0..options.bots {
         bot_tokens.push(cli(

@@ -23,7 +23,7 @@ impl ScratchDatabase {
     /// SQLite file `file_name` in `dir`.
     pub fn new(dir: &Path, file_name: &str) -> Result<Self> {
         match std::env::var(POSTGRES_ENV) {
-            Ok(server) if !server.is_empty() => Self::postgres(server),
+            Ok(server) if !server.is_empty() => Self::on_postgres(&server),
             _ => Ok(Self {
                 url: format!("sqlite://{}", dir.join(file_name).display()),
                 postgres: None,
@@ -31,7 +31,9 @@ impl ScratchDatabase {
         }
     }
 
-    fn postgres(server: String) -> Result<Self> {
+    /// A new, empty schema on the PostgreSQL server `server` names, whatever the environment says (the
+    /// benchmarks' `--database-url`).
+    pub fn on_postgres(server: &str) -> Result<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let schema = format!(
             "scratch_{}_{}",
@@ -39,13 +41,13 @@ impl ScratchDatabase {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         on_plain_thread(
-            &server,
+            server,
             &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
         )?;
         let separator = if server.contains('?') { '&' } else { '?' };
         Ok(Self {
             url: format!("{server}{separator}options=-c%20search_path%3D{schema}"),
-            postgres: Some((server, schema)),
+            postgres: Some((server.to_owned(), schema)),
         })
     }
 
