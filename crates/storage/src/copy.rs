@@ -39,8 +39,16 @@ const TABLES: &[(&str, &[&str])] = &[
     ("blocked_numbers", &["number"]),
 ];
 
-/// Tables that belong to the engines, not to the data: never copied (the target has its own).
-const BOOKKEEPING: &[&str] = &["schema_migrations", "event_counter", "sqlite_sequence"];
+/// Tables that belong to the engines, not to the data: never copied (the target has its own). The
+/// shared limits' counts (PostgreSQL only) are not data either.
+const BOOKKEEPING: &[&str] = &[
+    "schema_migrations",
+    "event_counter",
+    "sqlite_sequence",
+    "rate_buckets",
+    "login_failures",
+    "login_places",
+];
 
 /// Rows read from the source at a time.
 const PAGE: usize = 500;

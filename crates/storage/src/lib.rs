@@ -30,6 +30,8 @@ mod migrate;
 mod nodes_tests;
 mod postgres;
 pub mod scratch;
+#[cfg(test)]
+mod shared_limits_tests;
 mod spool;
 mod sql;
 mod sqlite;
@@ -52,6 +54,7 @@ pub use inbox::{
     ConversationFilter, ConversationView, MessageView, NotificationView, Page, PostView,
 };
 pub use ingest::IngestOutcome;
+pub use postgres::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
 pub use sqlite::{WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
 pub use store::{RoleLock, Store};

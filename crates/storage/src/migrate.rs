@@ -14,6 +14,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "indexes_for_deletes_and_recency", include_str!("../migrations/sqlite/0006_indexes_for_deletes_and_recency.sql")),
     (7, "post_images", include_str!("../migrations/sqlite/0007_post_images.sql")),
     (8, "phone_system_tokens", include_str!("../migrations/sqlite/0008_phone_system_tokens.sql")),
+    (10, "shared_limits", include_str!("../migrations/sqlite/0010_shared_limits.sql")),
 ];
 
 /// PostgreSQL's schema, in step with SQLite's: the same versions, names, tables and columns, each
@@ -28,6 +29,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "indexes_for_deletes_and_recency", include_str!("../migrations/postgres/0006_indexes_for_deletes_and_recency.sql")),
     (7, "post_images", include_str!("../migrations/postgres/0007_post_images.sql")),
     (8, "phone_system_tokens", include_str!("../migrations/postgres/0008_phone_system_tokens.sql")),
+    (10, "shared_limits", include_str!("../migrations/postgres/0010_shared_limits.sql")),
 ];
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each
