@@ -82,6 +82,7 @@ pub struct Sender;
 
 impl RoleShell for Sender {
     type State = AppState;
+    const NAME: &'static str = "sender";
     const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_SENDER_LISTEN)";
 
     fn routes() -> Router<AppState> {
