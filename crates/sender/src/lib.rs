@@ -61,12 +61,12 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, feed: EventFeed, cipher: Cipher, options: SenderOptions) -> Self {
         Self {
+            limiter: limiter::LoginLimiter::new(store.shared_limits()),
             store,
             feed,
             cipher,
             bots: BotRegistry::default(),
             options,
-            limiter: limiter::LoginLimiter::default(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Several nodes on one database: what is accepted on one reaches clients connected to another through
 //! the wake-ups between nodes (PostgreSQL's NOTIFY, SQLite's data version), not a poll.
+//! On PostgreSQL the login limiter counts every node's failures together.
 
 use serde_json::json;
+use std::time::Duration;
 use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::TestSystem;
 use switchboard_testkit::socket::next_named;
@@ -33,4 +35,43 @@ async fn a_send_accepted_on_one_node_reaches_the_bot_and_consoles_on_another() {
         ),
         (sent["data"]["message"]["id"].clone(), json!("queued"))
     );
+}
+
+#[tokio::test]
+async fn failed_logins_on_one_node_count_on_another() {
+    let app = TestSystem::spawn().await;
+    let other = app.other_node().await;
+    let shared = app.store.shared_limits().is_some();
+    for store in [&app.store, &other.store] {
+        if let Some(limits) = store.shared_limits() {
+            // However slow the database answers on a loaded machine, it decides.
+            limits.set_patience(Duration::from_secs(30), Duration::ZERO);
+        }
+    }
+    let guess = |sender: &str| {
+        app.http
+            .post(format!("{sender}/api/auth/login"))
+            .json(&json!({"username": "admin", "password": "wrong guess!"}))
+            .send()
+    };
+    // Five failures are free, wherever they are made; a guesser spreading them over the nodes
+    // gets no more.
+    for sender in [
+        &app.sender,
+        &app.sender,
+        &app.sender,
+        &other.sender,
+        &other.sender,
+    ] {
+        assert_eq!(guess(sender).await.expect("guess").status(), 401);
+    }
+    let sixth = guess(&other.sender).await.expect("guess");
+    if shared {
+        assert_eq!(sixth.status(), 429);
+        assert!(sixth.headers().get("retry-after").is_some());
+        assert_eq!(guess(&app.sender).await.expect("guess").status(), 429);
+    } else {
+        // SQLite: one sender runs per database file; two here count apart.
+        assert_eq!(sixth.status(), 401);
+    }
 }

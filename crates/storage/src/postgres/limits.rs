@@ -22,6 +22,9 @@ use switchboard_domain::limits::Rate;
 const CONNECTIONS: usize = 2;
 /// How long a check may wait for an answer, connection included, before the caller decides alone.
 const DEFAULT_WAIT: Duration = Duration::from_millis(500);
+/// The same for a login's counts: a login waits seconds for its password check anyway, and a burst
+/// of parallel attempts queues for the rows they share.
+const LOGIN_WAIT: Duration = Duration::from_secs(5);
 /// How long the shared limits are left alone after they failed to answer.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How long making a connection may take.
@@ -145,7 +148,7 @@ impl SharedLimits {
     /// has one; with `forced`, takes them whatever the levels (down to empty): a penalty, or a
     /// request already let through.
     pub async fn take(&self, checks: Vec<RateCheck>, forced: bool) -> Result<RateAnswer> {
-        self.run(move |conn| {
+        self.run(Duration::ZERO, move |conn| {
             // One order for every caller: two checks never wait for each other's rows crosswise.
             let mut order: Vec<usize> = (0..checks.len()).collect();
             order.sort_by(|&a, &b| checks[a].key.cmp(&checks[b].key));
@@ -187,7 +190,7 @@ impl SharedLimits {
         F: FnOnce(i64, &mut [LoginFailures]) -> T + Send + 'static,
     {
         let forget_after = i64::try_from(forget_after.as_millis()).unwrap_or(i64::MAX);
-        self.run(move |conn| {
+        self.run(LOGIN_WAIT, move |conn| {
             let mut sorted = keys.clone();
             sorted.sort();
             let mut tx = conn.conn.client().transaction()?;
@@ -246,7 +249,7 @@ impl SharedLimits {
         username: String,
         candidates: Vec<String>,
     ) -> Result<Option<String>> {
-        self.run(move |conn| {
+        self.run(LOGIN_WAIT, move |conn| {
             let known: Vec<String> = conn
                 .conn
                 .client()
@@ -277,7 +280,7 @@ impl SharedLimits {
     ) -> Result<()> {
         let known_for = i64::try_from(known_for.as_millis()).unwrap_or(i64::MAX);
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        self.run(move |conn| {
+        self.run(LOGIN_WAIT, move |conn| {
             let mut tx = conn.conn.client().transaction()?;
             tx.execute("DELETE FROM login_failures WHERE key = ANY($1)", &[&keys])?;
             for place in &places {
@@ -304,8 +307,9 @@ impl SharedLimits {
         .await
     }
 
-    /// Runs `work` on a connection of the pool, within the wait, unless the database failed lately.
-    async fn run<T, F>(&self, work: F) -> Result<T>
+    /// Runs `work` on a connection of the pool, within the wait (at least `at_least`), unless the
+    /// database failed lately.
+    async fn run<T, F>(&self, at_least: Duration, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut LimitConn) -> Result<T> + Send + 'static,
@@ -318,7 +322,7 @@ impl SharedLimits {
             ));
         }
         let inner = Arc::clone(&self.inner);
-        let wait = Duration::from_millis(inner.wait_ms.load(Ordering::Relaxed));
+        let wait = Duration::from_millis(inner.wait_ms.load(Ordering::Relaxed)).max(at_least);
         let attempt = async move {
             let permit = Arc::clone(&inner.free)
                 .acquire_owned()
