@@ -128,7 +128,8 @@ fn both_engines_have_the_same_migrations() {
     assert_eq!(names(SQLITE_MIGRATIONS), names(POSTGRES_MIGRATIONS));
 }
 
+/// How many migrations there are (their versions may skip a number another branch took).
 #[cfg(test)]
-pub(crate) fn latest() -> i64 {
-    SQLITE_MIGRATIONS.last().map_or(0, |m| m.0)
+pub(crate) fn count() -> i64 {
+    i64::try_from(SQLITE_MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
