@@ -3,7 +3,6 @@
 //! On PostgreSQL the login limiter counts every node's failures together.
 
 use serde_json::json;
-use std::time::Duration;
 use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::TestSystem;
 use switchboard_testkit::socket::next_named;
@@ -41,13 +40,8 @@ async fn a_send_accepted_on_one_node_reaches_the_bot_and_consoles_on_another() {
 async fn failed_logins_on_one_node_count_on_another() {
     let app = TestSystem::spawn().await;
     let other = app.other_node().await;
+    // The test kit's stores wait for the database however slowly it answers: it decides.
     let shared = app.store.shared_limits().is_some();
-    for store in [&app.store, &other.store] {
-        if let Some(limits) = store.shared_limits() {
-            // However slow the database answers on a loaded machine, it decides.
-            limits.set_patience(Duration::from_secs(30), Duration::ZERO);
-        }
-    }
     let guess = |sender: &str| {
         app.http
             .post(format!("{sender}/api/auth/login"))

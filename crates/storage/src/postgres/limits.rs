@@ -6,7 +6,8 @@
 //! (`synchronous_commit` off), with a short deadline; when the database does not answer in time, the
 //! caller is told [`StorageError::Unavailable`] at once and decides with its own in-memory counts,
 //! and for a few seconds after that it is told so without trying (a database outage must not hold
-//! every request up to the deadline). Rows that count for nothing any more (a full bucket, failures
+//! every request up to the deadline). A check that found every connection busy until its deadline is
+//! told so too, but the next one asks again: that is load, not an outage. Rows that count for nothing any more (a full bucket, failures
 //! past their window, places past their time) are removed about once a minute by each node.
 
 use super::PgConn;
@@ -323,20 +324,23 @@ impl SharedLimits {
         }
         let inner = Arc::clone(&self.inner);
         let wait = Duration::from_millis(inner.wait_ms.load(Ordering::Relaxed)).max(at_least);
-        let attempt = async move {
-            let permit = Arc::clone(&inner.free)
-                .acquire_owned()
-                .await
-                .map_err(|_| StorageError::Task("the shared limits are closing".into()))?;
-            tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                inner.run_blocking(work)
-            })
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
-        };
-        let result = match tokio::time::timeout(wait, attempt).await {
-            Ok(result) => result,
+        // Every connection busy is load, not an outage: this caller decides alone, the next asks.
+        let permit =
+            match tokio::time::timeout(wait, Arc::clone(&inner.free).acquire_owned()).await {
+                Ok(permit) => permit
+                    .map_err(|_| StorageError::Task("the shared limits are closing".into()))?,
+                Err(_) => {
+                    return Err(StorageError::Unavailable(format!(
+                        "no connection for the shared limits was free within {wait:?}"
+                    )));
+                }
+            };
+        let work = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            inner.run_blocking(work)
+        });
+        let result = match tokio::time::timeout(wait, work).await {
+            Ok(result) => result.map_err(|e| StorageError::Task(e.to_string()))?,
             Err(_) => Err(StorageError::Unavailable(format!(
                 "the shared limits did not answer within {wait:?}"
             ))),
