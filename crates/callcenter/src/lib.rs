@@ -54,6 +54,7 @@ pub struct CallCenter;
 
 impl RoleShell for CallCenter {
     type State = AppState;
+    const NAME: &'static str = "callcenter";
     const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_CALLCENTER_LISTEN)";
 
     fn routes() -> Router<AppState> {

@@ -60,8 +60,7 @@ impl TokenBucket {
         if self.tokens >= 1.0 {
             return Ok(());
         }
-        let missing = 1.0 - self.tokens;
-        Err((missing / self.rate.per_second).ceil().clamp(1.0, 3600.0) as u64)
+        Err(Self::seconds_until_one(self.tokens, self.rate))
     }
 
     /// Takes a token (after a successful [`TokenBucket::check`]), or, for a penalty, one down to empty.
@@ -74,6 +73,17 @@ impl TokenBucket {
         self.check(now)?;
         self.spend();
         Ok(())
+    }
+
+    /// Sets what the bucket holds now: what a bucket shared with other nodes said it holds.
+    pub fn set_level(&mut self, tokens: f64, now: Instant) {
+        self.tokens = tokens.clamp(0.0, self.rate.burst);
+        self.at = now;
+    }
+
+    /// Seconds until a bucket holding `tokens` has one again (at least one, at most an hour).
+    pub fn seconds_until_one(tokens: f64, rate: Rate) -> u64 {
+        ((1.0 - tokens) / rate.per_second).ceil().clamp(1.0, 3600.0) as u64
     }
 
     /// Whether the bucket has refilled to its burst: it holds nothing a new one would not.

@@ -34,6 +34,7 @@ pub struct Receiver;
 
 impl RoleShell for Receiver {
     type State = AppState;
+    const NAME: &'static str = "receiver";
     const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_RECEIVER_LISTEN)";
 
     fn routes() -> Router<AppState> {

@@ -79,6 +79,7 @@ pub async fn login(
     let attempt = state
         .limiter
         .attempt(&username, client, device.as_deref())
+        .await
         .map_err(|retry_after_seconds| ApiError::TooManyRequests {
             retry_after_seconds,
         })?;
@@ -108,7 +109,7 @@ pub async fn login(
         Some(device) => device,
         None => new_device_id()?,
     };
-    state.limiter.succeeded(attempt, client, &device);
+    state.limiter.succeeded(attempt, client, &device).await;
     tracing::info!(user_id = user.id, "logged in");
     let expires_at =
         UnixMillis(UnixMillis::now().0 + i64::try_from(lifetime.as_millis()).unwrap_or(0));

@@ -73,13 +73,13 @@ impl AppState {
     /// clone of the state is dropped.
     pub fn new(store: Store, feed: EventFeed, cipher: Cipher, options: SenderOptions) -> Self {
         let state = Self {
+            limiter: limiter::LoginLimiter::new(store.shared_limits()),
             store,
             feed,
             cipher,
             bots: BotRegistry::default(),
             options,
             node: NodeId::random(),
-            limiter: limiter::LoginLimiter::default(),
         };
         tokio::spawn(presence::heartbeat(&state));
         state
@@ -97,6 +97,7 @@ pub struct Sender;
 
 impl RoleShell for Sender {
     type State = AppState;
+    const NAME: &'static str = "sender";
     const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_SENDER_LISTEN)";
 
     fn routes() -> Router<AppState> {

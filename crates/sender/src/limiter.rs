@@ -9,11 +9,18 @@
 //!
 //! Password checks also run at most a few at a time: each argon2 check takes ~19 MiB, and a flood of
 //! them must not exhaust memory.
+//!
+//! On PostgreSQL the counts and the known places are every node's together (the database's
+//! `login_failures` and `login_places`, see `switchboard_storage::SharedLimits`): each attempt is
+//! counted in one transaction that holds its rows against the other nodes, so parallel guesses spread
+//! over the nodes cannot slip past either. When the database does not answer, a node counts alone, in
+//! memory, as on SQLite (where one sender runs per database file).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use switchboard_storage::{LoginFailures, SharedLimits};
 use tokio::sync::Semaphore;
 
 /// Failures are forgotten this long after the last one.
@@ -53,12 +60,29 @@ enum Key {
     Known(String, Place),
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: Instant,
-    wait_until: Instant,
+impl Place {
+    /// Its name in the shared tables: a device by a hash of its cookie (the tables hold no secret).
+    fn shared_name(&self) -> String {
+        match self {
+            Self::Device(device) => format!("d:{}", SharedLimits::secret_key(device)),
+            Self::Address(address) => format!("a:{address}"),
+        }
+    }
 }
+
+impl Key {
+    /// Its name in the shared tables (usernames hold no space).
+    fn shared_name(&self) -> String {
+        match self {
+            Self::User(username) => format!("u:{username}"),
+            Self::Address(address) => format!("a:{address}"),
+            Self::Known(username, place) => format!("k:{username} {}", place.shared_name()),
+        }
+    }
+}
+
+/// Failures of a key, in milliseconds of the limiter's clock (this process's, or the database's).
+type Failures = LoginFailures;
 
 #[derive(Default)]
 struct State {
@@ -71,15 +95,16 @@ struct State {
 #[derive(Clone)]
 pub struct LoginLimiter {
     state: Arc<Mutex<State>>,
+    /// The zero of this process's clock for the counts kept in memory.
+    epoch: Instant,
+    /// On PostgreSQL, the counts every node keeps together.
+    shared: Option<SharedLimits>,
     pub checks: Arc<Semaphore>,
 }
 
 impl Default for LoginLimiter {
     fn default() -> Self {
-        Self {
-            state: Arc::default(),
-            checks: Arc::new(Semaphore::new(CONCURRENT_CHECKS)),
-        }
+        Self::new(None)
     }
 }
 
@@ -88,12 +113,59 @@ impl Default for LoginLimiter {
 pub struct Attempt {
     username: String,
     keys: Vec<Key>,
+    /// Counted in the shared tables (else in memory).
+    shared: bool,
 }
 
 fn wait_after(failures_past_free: u32) -> Duration {
     FIRST_WAIT
         .saturating_mul(1 << failures_past_free.min(10))
         .min(LONGEST_WAIT)
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Counts an attempt against `failures` (each key's, with its free allowance `free`) at `now`, or
+/// answers the seconds to wait, counting nothing. The one rule for the counts in memory and shared.
+fn count_attempt(now: i64, failures: &mut [Failures], free: &[u32]) -> Result<(), u64> {
+    if let Some(waiting) = failures.iter().find(|f| f.wait_until_ms > now) {
+        let seconds = (waiting.wait_until_ms - now) / 1000;
+        return Err(u64::try_from(seconds).unwrap_or(0).max(1));
+    }
+    for (f, &free) in failures.iter_mut().zip(free) {
+        if now - f.last_ms >= millis(WINDOW) {
+            f.count = 0;
+        }
+        f.count += 1;
+        f.last_ms = now;
+        if f.count >= free {
+            f.wait_until_ms = now + millis(wait_after(f.count - free));
+        }
+    }
+    Ok(())
+}
+
+/// The keys an attempt counts against and their free allowances: its known place if it comes from
+/// one, else the username and the address.
+fn keys_of(username: &str, address: IpAddr, known: Option<Place>) -> Vec<(Key, u32)> {
+    match known {
+        Some(place) => vec![(Key::Known(username.to_owned(), place), FREE_PER_KNOWN_PLACE)],
+        None => vec![
+            (Key::User(username.to_owned()), FREE_PER_USER),
+            (Key::Address(address), FREE_PER_ADDRESS),
+        ],
+    }
+}
+
+/// Where an attempt may come from: its device, if it has a cookie, then its address.
+fn places_of(address: IpAddr, device: Option<&str>) -> Vec<Place> {
+    device
+        .map(|d| Place::Device(d.to_owned()))
+        .into_iter()
+        .chain([Place::Address(address)])
+        .collect()
 }
 
 impl LoginLimiter {
@@ -105,78 +177,146 @@ impl LoginLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    pub fn new(shared: Option<SharedLimits>) -> Self {
+        Self {
+            state: Arc::default(),
+            epoch: Instant::now(),
+            shared,
+            checks: Arc::new(Semaphore::new(CONCURRENT_CHECKS)),
+        }
+    }
+
+    /// Now on the clock of the counts kept in memory.
+    fn now_ms(&self) -> i64 {
+        millis(self.epoch.elapsed())
+    }
+
     /// Counts an attempt for `username` (already normalised) from `address` with the device cookie
     /// `device`; `Err(seconds to wait)` when it must wait.
-    pub fn attempt(
+    pub async fn attempt(
         &self,
         username: &str,
         address: IpAddr,
         device: Option<&str>,
     ) -> Result<Attempt, u64> {
-        let now = Instant::now();
         let address = switchboard_web::limits::limit_key(address);
+        if let Some(shared) = &self.shared {
+            match Self::attempt_shared(shared, username, address, device).await {
+                Ok(verdict) => return verdict,
+                Err(error) => {
+                    tracing::warn!(%error, "shared login limits unavailable; counting here alone");
+                }
+            }
+        }
+        self.attempt_here(username, address, device)
+    }
+
+    /// [`LoginLimiter::attempt`] counted with every node, in the database.
+    async fn attempt_shared(
+        shared: &SharedLimits,
+        username: &str,
+        address: IpAddr,
+        device: Option<&str>,
+    ) -> switchboard_storage::Result<Result<Attempt, u64>> {
+        let places = places_of(address, device);
+        let names = places.iter().map(Place::shared_name).collect();
+        let known = shared
+            .known_login_place(username.to_owned(), names)
+            .await?
+            .and_then(|name| places.into_iter().find(|p| p.shared_name() == name));
+        let (keys, free): (Vec<Key>, Vec<u32>) =
+            keys_of(username, address, known).into_iter().unzip();
+        let names = keys.iter().map(Key::shared_name).collect();
+        let verdict = shared
+            .update_login_failures(names, WINDOW, move |now, failures| {
+                count_attempt(now, failures, &free)
+            })
+            .await?;
+        Ok(verdict.map(|()| Attempt {
+            username: username.to_owned(),
+            keys,
+            shared: true,
+        }))
+    }
+
+    /// [`LoginLimiter::attempt`] counted in this process's memory.
+    fn attempt_here(
+        &self,
+        username: &str,
+        address: IpAddr,
+        device: Option<&str>,
+    ) -> Result<Attempt, u64> {
+        let now = self.now_ms();
         let mut state = self.state();
         if state.failures.len() >= MAX_ENTRIES {
             state
                 .failures
-                .retain(|_, f| now.duration_since(f.last) < WINDOW || f.wait_until > now);
+                .retain(|_, f| now - f.last_ms < millis(WINDOW) || f.wait_until_ms > now);
             if state.failures.len() >= MAX_ENTRIES {
                 // Under a flood from everywhere at once: slow everyone rather than grow without end.
                 return Err(FIRST_WAIT.as_secs());
             }
         }
-        let places = device
-            .map(|d| Place::Device(d.to_owned()))
-            .into_iter()
-            .chain([Place::Address(address)]);
         let known_places = state.known.get(username);
-        let known = places.into_iter().find(|place| {
+        let known = places_of(address, device).into_iter().find(|place| {
             known_places.is_some_and(|places| {
                 places
                     .iter()
-                    .any(|(known, until)| known == place && *until > now)
+                    .any(|(known, until)| known == place && *until > Instant::now())
             })
         });
-        let keys: Vec<(Key, u32)> = match known {
-            Some(place) => vec![(Key::Known(username.to_owned(), place), FREE_PER_KNOWN_PLACE)],
-            None => vec![
-                (Key::User(username.to_owned()), FREE_PER_USER),
-                (Key::Address(address), FREE_PER_ADDRESS),
-            ],
-        };
-        for (key, _) in &keys {
-            if let Some(f) = state.failures.get(key)
-                && f.wait_until > now
-            {
-                return Err(f.wait_until.duration_since(now).as_secs().max(1));
-            }
-        }
-        for (key, free) in &keys {
-            let entry = state.failures.entry(key.clone()).or_insert(Failures {
-                count: 0,
-                last: now,
-                wait_until: now,
-            });
-            if now.duration_since(entry.last) >= WINDOW {
-                entry.count = 0;
-            }
-            entry.count += 1;
-            entry.last = now;
-            if entry.count >= *free {
-                entry.wait_until = now + wait_after(entry.count - free);
-            }
+        let (keys, free): (Vec<Key>, Vec<u32>) =
+            keys_of(username, address, known).into_iter().unzip();
+        let mut failures: Vec<Failures> = keys
+            .iter()
+            .map(|key| {
+                state.failures.get(key).copied().unwrap_or(Failures {
+                    count: 0,
+                    last_ms: now,
+                    wait_until_ms: now,
+                })
+            })
+            .collect();
+        count_attempt(now, &mut failures, &free)?;
+        for (key, f) in keys.iter().zip(failures) {
+            state.failures.insert(key.clone(), f);
         }
         Ok(Attempt {
             username: username.to_owned(),
-            keys: keys.into_iter().map(|(key, _)| key).collect(),
+            keys,
+            shared: false,
         })
     }
 
     /// The password was right: the attempt's counts start afresh, and the address and the device
     /// (`device`, the cookie value the caller now holds) become known places of the user.
-    pub fn succeeded(&self, attempt: Attempt, address: IpAddr, device: &str) {
-        let now = Instant::now();
+    pub async fn succeeded(&self, attempt: Attempt, address: IpAddr, device: &str) {
         let address = switchboard_web::limits::limit_key(address);
+        if attempt.shared
+            && let Some(shared) = &self.shared
+        {
+            let places = [Place::Address(address), Place::Device(device.to_owned())];
+            let recorded = shared
+                .login_succeeded(
+                    attempt.keys.iter().map(Key::shared_name).collect(),
+                    attempt.username.clone(),
+                    places.iter().map(Place::shared_name).collect(),
+                    KNOWN_FOR,
+                    KNOWN_PER_USER,
+                )
+                .await;
+            match recorded {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "shared login limits unavailable; remembered here alone");
+                }
+            }
+        }
+        self.succeeded_here(attempt, address, device);
+    }
+
+    fn succeeded_here(&self, attempt: Attempt, address: IpAddr, device: &str) {
+        let now = Instant::now();
         let mut state = self.state();
         for key in attempt.keys {
             state.failures.remove(&key);
@@ -205,46 +345,60 @@ mod tests {
     fn five_failures_make_the_username_wait_from_unknown_places() {
         let limiter = LoginLimiter::default();
         for _ in 0..FREE_PER_USER {
-            assert!(limiter.attempt("lan", ip(1), None).is_ok());
+            assert!(limiter.attempt_here("lan", ip(1), None).is_ok());
         }
-        let wait = limiter.attempt("lan", ip(1), None).expect_err("must wait");
+        let wait = limiter
+            .attempt_here("lan", ip(1), None)
+            .expect_err("must wait");
         assert!((1..=30).contains(&wait), "{wait}");
         // From another unknown address too: the guesser may be anywhere.
-        assert!(limiter.attempt("lan", ip(2), None).is_err());
-        assert!(limiter.attempt("minh", ip(2), None).is_ok());
+        assert!(limiter.attempt_here("lan", ip(2), None).is_err());
+        assert!(limiter.attempt_here("minh", ip(2), None).is_ok());
     }
 
     #[test]
     fn a_known_device_or_address_is_not_locked_out_by_failures_elsewhere() {
         let limiter = LoginLimiter::default();
-        let attempt = limiter.attempt("lan", ip(1), None).expect("first");
-        limiter.succeeded(attempt, ip(1), "device-of-lan");
+        let attempt = limiter.attempt_here("lan", ip(1), None).expect("first");
+        limiter.succeeded_here(attempt, ip(1), "device-of-lan");
         // An attacker elsewhere makes the username wait…
         for _ in 0..FREE_PER_USER {
-            let _ = limiter.attempt("lan", ip(66), None);
+            let _ = limiter.attempt_here("lan", ip(66), None);
         }
-        assert!(limiter.attempt("lan", ip(66), None).is_err());
+        assert!(limiter.attempt_here("lan", ip(66), None).is_err());
         // …but Lan's own browser (from a new address, say a phone network) and her usual address
         // are counted on their own.
-        assert!(limiter.attempt("lan", ip(9), Some("device-of-lan")).is_ok());
-        assert!(limiter.attempt("lan", ip(1), None).is_ok());
+        assert!(
+            limiter
+                .attempt_here("lan", ip(9), Some("device-of-lan"))
+                .is_ok()
+        );
+        assert!(limiter.attempt_here("lan", ip(1), None).is_ok());
         // A stolen guess at the device value does not help.
-        assert!(limiter.attempt("lan", ip(66), Some("guessed")).is_err());
+        assert!(
+            limiter
+                .attempt_here("lan", ip(66), Some("guessed"))
+                .is_err()
+        );
     }
 
     #[test]
     fn known_places_are_kept_per_user_and_bounded() {
         let limiter = LoginLimiter::default();
         for i in 0..100u8 {
-            let attempt = limiter.attempt("lan", ip(i), None).expect("attempt");
-            limiter.succeeded(attempt, ip(i), &format!("device-{i}"));
+            let attempt = limiter.attempt_here("lan", ip(i), None).expect("attempt");
+            limiter.succeeded_here(attempt, ip(i), &format!("device-{i}"));
         }
         let state = limiter.state();
         assert_eq!(state.known.len(), 1);
         assert_eq!(state.known["lan"].len(), KNOWN_PER_USER);
         drop(state);
         // The newest are the ones kept.
-        assert!(limiter.attempt("lan", ip(3), Some("device-99")).is_ok());
+        assert!(
+            limiter
+                .attempt_here("lan", ip(3), Some("device-99"))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -260,9 +414,13 @@ mod tests {
     fn an_address_guessing_many_usernames_must_wait() {
         let limiter = LoginLimiter::default();
         for i in 0..FREE_PER_ADDRESS {
-            assert!(limiter.attempt(&format!("user{i}"), ip(7), None).is_ok());
+            assert!(
+                limiter
+                    .attempt_here(&format!("user{i}"), ip(7), None)
+                    .is_ok()
+            );
         }
-        assert!(limiter.attempt("someone", ip(7), None).is_err());
-        assert!(limiter.attempt("someone", ip(8), None).is_ok());
+        assert!(limiter.attempt_here("someone", ip(7), None).is_err());
+        assert!(limiter.attempt_here("someone", ip(8), None).is_ok());
     }
 }

@@ -42,12 +42,16 @@ const TABLES: &[(&str, &[&str])] = &[
 /// Tables that belong to the engines, not to the data: never copied (the target has its own). The
 /// sender nodes' bot connections are live state of the nodes running on the source: its nodes' next
 /// heartbeats record them on the target.
+/// The shared limits' counts (PostgreSQL only) are not data either.
 const BOOKKEEPING: &[&str] = &[
     "schema_migrations",
     "event_counter",
     "sqlite_sequence",
     "sender_nodes",
     "bot_connections",
+    "rate_buckets",
+    "login_failures",
+    "login_places",
 ];
 
 /// Rows read from the source at a time.

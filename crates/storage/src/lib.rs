@@ -31,6 +31,8 @@ mod nodes_tests;
 mod postgres;
 mod presence;
 pub mod scratch;
+#[cfg(test)]
+mod shared_limits_tests;
 mod spool;
 mod sql;
 mod sqlite;
@@ -54,6 +56,7 @@ pub use inbox::{
 };
 pub use ingest::IngestOutcome;
 pub use presence::NodeId;
+pub use postgres::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
 pub use sqlite::{WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
 pub use store::{CallTimers, RoleLock, Store};

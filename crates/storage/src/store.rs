@@ -147,6 +147,15 @@ impl Store {
         }
     }
 
+    /// The rate limits' buckets and the login limiter's counts, shared by every node of the database:
+    /// on PostgreSQL. `None` on SQLite, where one node counts in memory (docs/scaling.md).
+    pub fn shared_limits(&self) -> Option<crate::SharedLimits> {
+        match &self.engine {
+            Engine::Sqlite(_) => None,
+            Engine::Postgres(db) => Some(db.shared_limits()),
+        }
+    }
+
     /// Changes whenever a commit may have been made to the database by another process or node
     /// (and by this one): a subscriber looks at the event log again. The value carries nothing.
     pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -95,7 +95,8 @@ impl TestSystem {
     /// Another node on this system's database (see [`OtherNode`]); stops with this system.
     pub async fn other_node(&self) -> OtherNode {
         let hour = Duration::from_secs(3600);
-        let store = Store::open(self.dir.database_url()).await.expect("open");
+        let store =
+            crate::store::patient(Store::open(self.dir.database_url()).await.expect("open"));
         let feed_options = FeedOptions {
             poll_interval: hour,
             ..FeedOptions::default()

@@ -53,6 +53,20 @@ pub fn postgres_or_skip(test: &str) -> bool {
     set
 }
 
+/// `store`, whose limits shared with other nodes (PostgreSQL) wait for the database however slowly
+/// it answers on a loaded machine, and try again at once after a failure: a test's limits never
+/// turn into one node's by chance. (What a node does when the database does not answer is tested
+/// on its own, in the storage and web crates.)
+pub fn patient(store: Store) -> Store {
+    if let Some(limits) = store.shared_limits() {
+        limits.set_patience(
+            std::time::Duration::from_secs(30),
+            std::time::Duration::ZERO,
+        );
+    }
+    store
+}
+
 /// A new database and its encryption key (checked in, as `serve` does), removed when this is dropped.
 pub struct TempStore {
     pub store: Store,
@@ -64,7 +78,7 @@ impl TempStore {
     /// The fallible form, for the benchmarks; tests use [`TempStore::new`].
     pub async fn create() -> Result<Self, KitError> {
         let dir = TestDir::create()?;
-        let store = Store::open(dir.database_url()).await?;
+        let store = crate::store::patient(Store::open(dir.database_url()).await?);
         let cipher = Cipher::create(&dir.path().join("encryption.key"))?;
         store.check_key(Some(cipher.clone())).await?;
         Ok(Self { store, cipher, dir })

@@ -4,6 +4,12 @@
 //! rate, named by its prefix) only once [`Authenticated`](crate::Authenticated) has found it valid;
 //! until then its requests count as anonymous ones from its address, so made-up tokens buy nothing and
 //! fill no memory.
+//!
+//! On PostgreSQL the buckets are the nodes' together ([`SharedRates`]): a request the node's own
+//! buckets would let through is checked against the shared ones too, in one round trip (see
+//! `switchboard_storage::SharedLimits`), and the node's buckets are set to what the shared ones hold,
+//! so a caller over its limit is refused without asking the database again until its bucket could
+//! have refilled. When the database does not answer in time, the node's buckets decide alone.
 
 use crate::ApiError;
 use crate::client::ClientAddr;
@@ -18,6 +24,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use switchboard_domain::limits::{CountedSlots, Held, TokenBucket};
+use switchboard_storage::{RateCheck, SharedLimits, Store};
 
 /// The kinds of caller a token's prefix names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +104,69 @@ struct Buckets {
 /// A request in progress, counted against its token until dropped.
 type InFlight = Held<Key>;
 
+/// One bucket a request is counted against.
+#[derive(Debug, Clone, Copy)]
+struct Check {
+    key: Key,
+    rate: Rate,
+    limit: &'static str,
+    /// Whether the request takes a token, or only needs one to be there (failed authentications).
+    takes: bool,
+}
+
+/// The buckets of one role, kept with every other node's of the same database (PostgreSQL).
+#[derive(Clone, Debug)]
+pub struct SharedRates {
+    limits: SharedLimits,
+    /// The role: each role's limits are its own, on every node.
+    role: &'static str,
+}
+
+impl SharedRates {
+    pub fn new(limits: SharedLimits, role: &'static str) -> Self {
+        Self { limits, role }
+    }
+
+    /// The role's shared buckets on `store`'s database, or `None` (SQLite: one node, in memory).
+    pub fn of(store: &Store, role: &'static str) -> Option<Self> {
+        store.shared_limits().map(|limits| Self::new(limits, role))
+    }
+
+    /// The bucket's name on every node; a token is named by a hash of it.
+    fn key(&self, key: Key, token: Option<&str>) -> String {
+        let role = self.role;
+        match key {
+            Key::Address(ip) => format!("{role}/a/{ip}"),
+            Key::Anonymous(ip) => format!("{role}/n/{ip}"),
+            Key::FailedAuth(ip) => format!("{role}/f/{ip}"),
+            Key::Token(_) => format!(
+                "{role}/t/{}",
+                SharedLimits::secret_key(token.unwrap_or_default())
+            ),
+        }
+    }
+
+    fn wanted(&self, checks: &[Check], token: Option<&str>) -> Vec<RateCheck> {
+        checks
+            .iter()
+            .map(|check| RateCheck {
+                key: self.key(check.key, token),
+                rate: check.rate,
+                takes: check.takes,
+            })
+            .collect()
+    }
+}
+
+/// Makes the rate limits of `router`'s requests count on every node of the database (see
+/// [`SharedRates`]); with `None`, they stay the server's own.
+pub fn with_shared_rates(router: axum::Router, shared: Option<SharedRates>) -> axum::Router {
+    match shared {
+        Some(shared) => router.layer(axum::Extension(Arc::new(shared))),
+        None => router,
+    }
+}
+
 /// Why a request was refused: which limit, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
@@ -149,66 +219,205 @@ impl RateLimiter {
 
     /// Counts one request of `client` with `token`; refuses it when any of its buckets is empty.
     pub fn admit(&self, client: IpAddr, token: Option<&str>, now: Instant) -> Result<(), Refusal> {
+        let checks = self.checks(client, token);
+        self.take_local(&checks, now)
+    }
+
+    /// The buckets a request of `client` with `token` counts against: its address's, its caller's,
+    /// and (only checked) its address's failed authentications when it carries a token.
+    fn checks(&self, client: IpAddr, token: Option<&str>) -> Vec<Check> {
         let client = limit_key(client);
-        let mut buckets = self.lock();
-        if buckets.map.len() >= buckets.sweep_at {
-            buckets.map.retain(|_, bucket| !bucket.is_full(now));
-            buckets.sweep_at = (buckets.map.len() * 2).max(SWEEP_AT);
-        }
+        let mut checks = Vec::with_capacity(3);
         // An address that keeps presenting unknown tokens is refused any token until it slows down.
-        if token.is_some()
-            && let Some(failures) = buckets.map.get_mut(&Key::FailedAuth(client))
-        {
-            failures.check(now).map_err(|retry_after_seconds| Refusal {
-                retry_after_seconds,
+        if token.is_some() {
+            checks.push(Check {
+                key: Key::FailedAuth(client),
+                rate: self.rates.failed_auth,
                 limit: "failed authentications from this address",
-            })?;
+                takes: false,
+            });
         }
+        checks.push(Check {
+            key: Key::Address(client),
+            rate: self.rates.address,
+            limit: "requests from this address",
+            takes: true,
+        });
         // A token has its own allowance once found valid; until then it is an anonymous request.
         let known = token
             .map(|t| self.token_key(t))
-            .filter(|key| buckets.map.contains_key(key));
+            .filter(|key| self.lock().map.contains_key(key));
         let (caller, kind) = match (known, token) {
             (Some(key), Some(token)) => (key, CallerKind::of_token(token)),
             _ => (Key::Anonymous(client), CallerKind::Anonymous),
         };
-        take_all(
-            &mut buckets.map,
-            &[
-                (
-                    Key::Address(client),
-                    self.rates.address,
-                    "requests from this address",
-                ),
-                (caller, kind.rate(&self.rates), kind.describe()),
-            ],
-            now,
-        )
+        checks.push(Check {
+            key: caller,
+            rate: kind.rate(&self.rates),
+            limit: kind.describe(),
+            takes: true,
+        });
+        checks.retain(|check| !check.rate.is_unlimited());
+        checks
     }
 
-    /// Counts a request against its address only.
-    fn admit_address(&self, client: IpAddr, now: Instant) -> Result<(), Refusal> {
-        let key = Key::Address(limit_key(client));
+    /// The bucket a request of an open Socket.IO session counts against: its address's only.
+    fn address_checks(&self, client: IpAddr) -> Vec<Check> {
         let rate = self.rates.address;
-        take_all(
-            &mut self.lock().map,
-            &[(key, rate, "requests from this address")],
-            now,
-        )
+        if rate.is_unlimited() {
+            return Vec::new();
+        }
+        vec![Check {
+            key: Key::Address(limit_key(client)),
+            rate,
+            limit: "requests from this address",
+            takes: true,
+        }]
+    }
+
+    /// Takes the request's tokens from this node's buckets, or none when one of them is empty.
+    fn take_local(&self, checks: &[Check], now: Instant) -> Result<(), Refusal> {
+        let mut buckets = self.lock();
+        self.check_locked(&mut buckets, checks, now)?;
+        for check in checks.iter().filter(|c| c.takes) {
+            if let Some(bucket) = buckets.map.get_mut(&check.key) {
+                bucket.spend();
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this node's buckets would let the request through, taking nothing.
+    fn check_local(&self, checks: &[Check], now: Instant) -> Result<(), Refusal> {
+        let mut buckets = self.lock();
+        self.check_locked(&mut buckets, checks, now)
+    }
+
+    fn check_locked(
+        &self,
+        buckets: &mut Buckets,
+        checks: &[Check],
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        if buckets.map.len() >= buckets.sweep_at {
+            buckets.map.retain(|_, bucket| !bucket.is_full(now));
+            buckets.sweep_at = (buckets.map.len() * 2).max(SWEEP_AT);
+        }
+        for check in checks {
+            let refused = |retry_after_seconds| Refusal {
+                retry_after_seconds,
+                limit: check.limit,
+            };
+            if check.takes {
+                buckets
+                    .map
+                    .entry(check.key)
+                    .or_insert(TokenBucket::full(check.rate, now))
+                    .check(now)
+                    .map_err(refused)?;
+            } else if let Some(bucket) = buckets.map.get_mut(&check.key) {
+                bucket.check(now).map_err(refused)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets this node's buckets to what the shared ones hold (`levels`, in the order of `checks`); a
+    /// full one needs no bucket here.
+    fn sync(&self, checks: &[Check], levels: &[f64], now: Instant) {
+        let mut buckets = self.lock();
+        for (check, &level) in checks.iter().zip(levels) {
+            if level >= check.rate.burst && !buckets.map.contains_key(&check.key) {
+                continue;
+            }
+            buckets
+                .map
+                .entry(check.key)
+                .or_insert(TokenBucket::full(check.rate, now))
+                .set_level(level, now);
+        }
+    }
+
+    /// Counts a request against the shared buckets, after this node's own (which refuse a caller
+    /// known to be over its limit without asking); decides alone when the database does not answer.
+    async fn admit_shared(
+        &self,
+        shared: &SharedRates,
+        checks: &[Check],
+        token: Option<&str>,
+    ) -> Result<(), Refusal> {
+        self.check_local(checks, Instant::now())?;
+        if checks.is_empty() {
+            return Ok(());
+        }
+        match shared
+            .limits
+            .take(shared.wanted(checks, token), false)
+            .await
+        {
+            Ok(answer) => {
+                self.sync(checks, &answer.levels, Instant::now());
+                if answer.admitted {
+                    return Ok(());
+                }
+                let (check, level) = checks
+                    .iter()
+                    .zip(&answer.levels)
+                    .find(|(_, level)| **level < 1.0)
+                    .map_or((checks[0], 0.0), |(check, level)| (*check, *level));
+                Err(Refusal {
+                    retry_after_seconds: TokenBucket::seconds_until_one(level, check.rate),
+                    limit: check.limit,
+                })
+            }
+            Err(error) => {
+                tracing::debug!(%error, "shared rate limits unavailable; counting locally");
+                self.take_local(checks, Instant::now())
+            }
+        }
+    }
+
+    /// Spends a token of `check`'s shared bucket whatever it holds (a request counted already: a
+    /// penalty, or the first request of a token before it had a bucket), then follows it here.
+    async fn spend_shared(&self, shared: &SharedRates, check: Check, token: Option<&str>) {
+        match shared
+            .limits
+            .take(shared.wanted(&[check], token), true)
+            .await
+        {
+            Ok(answer) => self.sync(&[check], &answer.levels, Instant::now()),
+            Err(error) => {
+                tracing::debug!(%error, "shared rate limits unavailable; counted locally");
+            }
+        }
     }
 
     /// `token` was found valid: from now on it is counted on its own, at its kind's rate.
+    /// Answers the token's bucket when it was made now (its first request here was counted in it).
     pub fn authenticated(&self, token: &str, now: Instant) {
-        let rate = CallerKind::of_token(token).rate(&self.rates);
+        self.token_found(token, now);
+    }
+
+    fn token_found(&self, token: &str, now: Instant) -> Option<Check> {
+        let kind = CallerKind::of_token(token);
+        let rate = kind.rate(&self.rates);
         if rate.is_unlimited() {
-            return;
+            return None;
         }
         let key = self.token_key(token);
-        self.lock().map.entry(key).or_insert_with(|| {
-            let mut bucket = TokenBucket::full(rate, now);
-            bucket.spend();
-            bucket
-        });
+        let mut buckets = self.lock();
+        if buckets.map.contains_key(&key) {
+            return None;
+        }
+        let mut bucket = TokenBucket::full(rate, now);
+        bucket.spend();
+        buckets.map.insert(key, bucket);
+        Some(Check {
+            key,
+            rate,
+            limit: kind.describe(),
+            takes: true,
+        })
     }
 
     /// Counts a request of `token` in progress, or `None` when the token has as many as it may.
@@ -220,13 +429,18 @@ impl RateLimiter {
     /// A token was refused as unknown or revoked: count a failure for the address, and forget the
     /// token if it had a bucket (it was revoked).
     pub fn failed_authentication(&self, client: IpAddr, token: &str, now: Instant) {
+        self.token_refused(client, token, now);
+    }
+
+    /// Answers the bucket the failure was counted in, if any.
+    fn token_refused(&self, client: IpAddr, token: &str, now: Instant) -> Option<Check> {
         let client = limit_key(client);
         let rate = self.rates.failed_auth;
         let key = self.token_key(token);
         let mut buckets = self.lock();
         buckets.map.remove(&key);
         if rate.is_unlimited() {
-            return;
+            return None;
         }
         let bucket = buckets
             .map
@@ -234,36 +448,18 @@ impl RateLimiter {
             .or_insert(TokenBucket::full(rate, now));
         let _ = bucket.check(now);
         bucket.spend();
+        Some(Check {
+            key: Key::FailedAuth(client),
+            rate,
+            limit: "failed authentications from this address",
+            takes: true,
+        })
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
         self.lock().map.len()
     }
-}
-
-/// Takes a token from every bucket of `checks`, or from none when one of them is empty.
-fn take_all(
-    buckets: &mut HashMap<Key, TokenBucket>,
-    checks: &[(Key, Rate, &'static str)],
-    now: Instant,
-) -> Result<(), Refusal> {
-    for &(key, rate, limit) in checks.iter().filter(|(_, rate, _)| !rate.is_unlimited()) {
-        buckets
-            .entry(key)
-            .or_insert(TokenBucket::full(rate, now))
-            .check(now)
-            .map_err(|retry_after_seconds| Refusal {
-                retry_after_seconds,
-                limit,
-            })?;
-    }
-    for (key, _, _) in checks.iter().filter(|(_, rate, _)| !rate.is_unlimited()) {
-        if let Some(bucket) = buckets.get_mut(key) {
-            bucket.spend();
-        }
-    }
-    Ok(())
 }
 
 /// The token a request carries, wherever it carries it: the `Authorization` header, the session
@@ -311,10 +507,19 @@ pub async fn rate_limit(mut request: Request, next: Next) -> Response {
     } else {
         token_of(&request).filter(|t| t.len() <= switchboard_storage::MAX_TOKEN_LENGTH)
     };
-    let admitted = if open_session {
-        limiter.admit_address(client, Instant::now())
+    let shared = request.extensions().get::<Arc<SharedRates>>().cloned();
+    let checks = if open_session {
+        limiter.address_checks(client)
     } else {
-        limiter.admit(client, token.as_deref(), Instant::now())
+        limiter.checks(client, token.as_deref())
+    };
+    let admitted = match &shared {
+        Some(shared) => {
+            limiter
+                .admit_shared(shared, &checks, token.as_deref())
+                .await
+        }
+        None => limiter.take_local(&checks, Instant::now()),
     };
     if let Err(refusal) = admitted {
         tracing::debug!(%client, limit = refusal.limit, "rate limited");
@@ -344,10 +549,13 @@ pub async fn rate_limit(mut request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     drop(in_flight);
     if let Some(token) = token {
-        match outcome.get() {
-            VALID => limiter.authenticated(&token, Instant::now()),
-            UNKNOWN => limiter.failed_authentication(client, &token, Instant::now()),
-            _ => {}
+        let counted = match outcome.get() {
+            VALID => limiter.token_found(&token, Instant::now()),
+            UNKNOWN => limiter.token_refused(client, &token, Instant::now()),
+            _ => None,
+        };
+        if let (Some(shared), Some(check)) = (&shared, counted) {
+            limiter.spend_shared(shared, check, Some(&token)).await;
         }
     }
     response
@@ -465,6 +673,25 @@ mod tests {
         assert_eq!(CallerKind::of_token("sbs_1"), CallerKind::User);
         assert_eq!(CallerKind::of_token("x"), CallerKind::Anonymous);
         assert_eq!(CallerKind::of_token("é"), CallerKind::Anonymous);
+    }
+
+    #[test]
+    fn a_node_follows_what_the_shared_buckets_hold() {
+        let limiter = RateLimiter::new(RateLimits {
+            anonymous: Rate::new(0.1, 5.0),
+            ..RateLimits::default()
+        });
+        let now = Instant::now();
+        let client = ip("192.0.2.9");
+        let checks = limiter.checks(client, None);
+        // Other nodes spent the caller's allowance: this node refuses it without asking again.
+        limiter.sync(&checks, &[4000.0, 0.0], now);
+        // A full shared bucket needs no bucket here.
+        assert_eq!(limiter.len(), 1);
+        let refusal = limiter
+            .check_local(&checks, now)
+            .expect_err("spent elsewhere");
+        assert_eq!(refusal.retry_after_seconds, 10);
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub trait RoleShell {
     /// Shared by every handler of the role; health checks find the store in it.
     type State: Clone + Send + Sync + 'static;
 
+    /// The role's name: its limits are its own, apart from other roles' (on every node, see
+    /// [`crate::SharedRates`]).
+    const NAME: &'static str;
+
     /// The option that changes the role's address, named when its port is taken.
     const LISTEN_FLAG: &'static str;
 
@@ -40,15 +44,14 @@ where
     let (socket_layer, io) = crate::socket_io();
     R::sockets(&io, state.clone(), cors_origins);
     let pages = R::pages(&state);
+    let shared = crate::SharedRates::of(&Store::from_ref(&state), R::NAME);
     let routes = R::routes()
         .route("/healthz", get(crate::healthz))
         .route("/readyz", get(crate::readyz))
         .with_state(state)
         .merge(pages);
-    (
-        crate::with_common_layers(routes, socket_layer, cors_origins),
-        io,
-    )
+    let router = crate::with_common_layers(routes, socket_layer, cors_origins);
+    (crate::with_shared_rates(router, shared), io)
 }
 
 /// Binds the role at `addr`: a [`Server`] that exists (and knows its port) before it runs.

@@ -1,5 +1,6 @@
 //! Several nodes on one database: what is accepted on one reaches clients connected to another through
 //! the wake-ups between nodes (PostgreSQL's NOTIFY, SQLite's data version), not a poll.
+//! On PostgreSQL the login limiter counts every node's failures together.
 
 use serde_json::json;
 use switchboard_sioclient::Client;
@@ -76,4 +77,38 @@ async fn a_bot_that_reconnects_through_another_node_stays_online() {
     // The next presence consoles hear of is the bot leaving the other node: nothing came between.
     drop(second);
     assert_eq!(next_presence(&mut console).await, (page, "offline".into()));
+}
+
+#[tokio::test]
+async fn failed_logins_on_one_node_count_on_another() {
+    let app = TestSystem::spawn().await;
+    let other = app.other_node().await;
+    // The test kit's stores wait for the database however slowly it answers: it decides.
+    let shared = app.store.shared_limits().is_some();
+    let guess = |sender: &str| {
+        app.http
+            .post(format!("{sender}/api/auth/login"))
+            .json(&json!({"username": "admin", "password": "wrong guess!"}))
+            .send()
+    };
+    // Five failures are free, wherever they are made; a guesser spreading them over the nodes
+    // gets no more.
+    for sender in [
+        &app.sender,
+        &app.sender,
+        &app.sender,
+        &other.sender,
+        &other.sender,
+    ] {
+        assert_eq!(guess(sender).await.expect("guess").status(), 401);
+    }
+    let sixth = guess(&other.sender).await.expect("guess");
+    if shared {
+        assert_eq!(sixth.status(), 429);
+        assert!(sixth.headers().get("retry-after").is_some());
+        assert_eq!(guess(&app.sender).await.expect("guess").status(), 429);
+    } else {
+        // SQLite: one sender runs per database file; two here count apart.
+        assert_eq!(sixth.status(), 401);
+    }
 }

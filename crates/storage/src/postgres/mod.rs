@@ -10,10 +10,12 @@
 //! next use; until then callers get [`StorageError::Unavailable`] (a 503), never a half-written change.
 
 mod conn;
+mod limits;
 mod listen;
 mod writer;
 
 pub(crate) use conn::{PgConn, column};
+pub use limits::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
@@ -72,6 +74,8 @@ struct Inner {
     health: Arc<WriteHealth>,
     /// Bumped when any node commits (see `listen`).
     commits: tokio::sync::watch::Receiver<u64>,
+    /// The limits this node counts with the others, on connections of their own.
+    limits: SharedLimits,
 }
 
 impl std::fmt::Debug for Database {
@@ -144,8 +148,10 @@ impl Database {
             .spawn(move || listen::run(&listen_config, &listen_target, &signal))
             .map_err(|e| StorageError::Task(format!("cannot start the database listener: {e}")))?;
         tracing::info!(database = %target, "database ready");
+        let limits = SharedLimits::new(config.clone(), target.clone());
         Ok(Self {
             inner: Arc::new(Inner {
+                limits,
                 config,
                 target,
                 writer: writer_tx,
@@ -166,6 +172,11 @@ impl Database {
     /// Changes whenever any node (this one included) commits.
     pub(crate) fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.commits.clone()
+    }
+
+    /// The limits this node counts with the others.
+    pub(crate) fn shared_limits(&self) -> SharedLimits {
+        self.inner.limits.clone()
     }
 
     /// Why writes fail right now, or `None` when they work; for health checks.

@@ -1,19 +1,27 @@
 //! The limits every role's server applies, against a real server on port 0: connections that say
 //! nothing are closed, one address cannot hold every connection, callers are rate limited with a
-//! `429` that says when to come back, and a Socket.IO client cannot send a huge WebSocket frame.
+//! `429` that says when to come back (on PostgreSQL, counted over every node of the database), and a
+//! Socket.IO client cannot send a huge WebSocket frame.
 
 use axum::Router;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
+use switchboard_storage::scratch::ScratchDatabase;
+use switchboard_storage::{SharedLimits, Store};
 use switchboard_testkit::eventually;
-use switchboard_web::{Limits, Rate, Server, Shutdown};
+use switchboard_web::{Limits, Rate, Server, SharedRates, Shutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// A server with one route, `/ping`, a Socket.IO endpoint, and `limits`.
 async fn serve(limits: Limits) -> (String, Shutdown) {
+    serve_node(limits, None).await
+}
+
+/// [`serve`], as a node whose rate limits count with the other nodes' of `shared`'s database.
+async fn serve_node(limits: Limits, shared: Option<SharedRates>) -> (String, Shutdown) {
     let (socket_layer, io) = switchboard_web::socket_io();
     io.ns("/", async |_: socketioxide::extract::SocketRef| {});
     let router = switchboard_web::with_common_layers(
@@ -21,6 +29,7 @@ async fn serve(limits: Limits) -> (String, Shutdown) {
         socket_layer,
         &[],
     );
+    let router = switchboard_web::with_shared_rates(router, shared);
     let server = Server::bind("127.0.0.1:0".parse().expect("addr"), "--listen", router, io)
         .await
         .expect("bind")
@@ -183,4 +192,73 @@ async fn a_websocket_frame_over_the_limit_closes_the_connection_before_it_is_buf
             Ok(Some(Ok(_))) => continue,
         }
     }
+}
+
+/// Anonymous requests allowed a burst of `burst` and refilled so slowly that no token comes back
+/// while a test runs, however loaded the machine.
+fn anonymous_burst(burst: f64) -> Limits {
+    let mut limits = Limits::default();
+    limits.rates.anonymous = Rate::new(0.001, burst);
+    limits
+}
+
+/// How many of `addrs`' answers to `/ping`, asked in turn `times` times in all, were not refused;
+/// every answer is a `200` or a `429`.
+async fn admitted(addrs: &[String], times: usize) -> usize {
+    let http = reqwest::Client::new();
+    let mut admitted = 0;
+    for i in 0..times {
+        let addr = &addrs[i % addrs.len()];
+        let status = http
+            .get(format!("http://{addr}/ping"))
+            .send()
+            .await
+            .expect("get")
+            .status();
+        assert!(status == 200 || status == 429, "{status}");
+        admitted += usize::from(status == 200);
+    }
+    admitted
+}
+
+#[tokio::test]
+async fn requests_spread_over_two_nodes_are_refused_after_the_limit_of_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = ScratchDatabase::new(dir.path(), "s.db").expect("database");
+    let mut addrs = Vec::new();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let store = Store::open(db.url()).await.expect("store");
+        let shared = SharedRates::of(&store, "test");
+        if let Some(limits) = store.shared_limits() {
+            // However slow the database answers on a loaded machine, it decides.
+            limits.set_patience(Duration::from_secs(30), Duration::ZERO);
+        }
+        let (addr, shutdown) = serve_node(anonymous_burst(6.0), shared).await;
+        addrs.push(addr);
+        nodes.push((store, shutdown));
+    }
+    let expected = if db.is_postgres() {
+        6
+    } else {
+        // SQLite: one node per role and file, counting in memory; two here count apart.
+        12
+    };
+    assert_eq!(admitted(&addrs, 20).await, expected);
+}
+
+#[tokio::test]
+async fn a_node_whose_database_does_not_answer_counts_alone() {
+    // Nothing listens on port 1: every shared check fails at once, then is not tried for a while.
+    let unreachable =
+        SharedLimits::connect_lazily("postgres://postgres@127.0.0.1:1/postgres").expect("limits");
+    let (addr, _shutdown) = serve_node(
+        anonymous_burst(3.0),
+        Some(SharedRates::new(unreachable, "test")),
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(admitted(&[addr], 6).await, 3);
+    // Answered, not held until some connection gave up (a generous bound for a loaded machine).
+    assert!(started.elapsed() < Duration::from_secs(20));
 }
