@@ -55,8 +55,8 @@ pub use inbox::{
     ConversationFilter, ConversationView, MessageView, NotificationView, Page, PostView,
 };
 pub use ingest::IngestOutcome;
-pub use presence::NodeId;
 pub use postgres::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
+pub use presence::NodeId;
 pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
 pub use sqlite::{WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
 pub use store::{CallTimers, RoleLock, Store};

@@ -135,3 +135,33 @@ fn both_engines_have_the_same_migrations() {
 pub(crate) fn count() -> i64 {
     i64::try_from(SQLITE_MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
+
+/// A node of an older release, started after another node migrated the database further, stops
+/// instead of running on a schema it does not know: on either engine.
+#[cfg(test)]
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let (database, store) = crate::temp_store().await;
+    store
+        .write(|tx| {
+            tx.execute(
+                "INSERT INTO schema_migrations VALUES (999, 'future', 0)",
+                crate::sql::args![],
+            )?;
+            Ok(())
+        })
+        .await
+        .expect("insert");
+    drop(store);
+    let error = crate::Store::open(database.url())
+        .await
+        .expect_err("a newer schema is refused");
+    assert!(
+        matches!(error, StorageError::NewerSchema { found: 999, .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("newer than this switchboard"),
+        "{error}"
+    );
+}

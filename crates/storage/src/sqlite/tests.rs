@@ -36,29 +36,6 @@ async fn opening_twice_applies_migrations_once() {
     assert_eq!(versions, migrate::count());
 }
 
-#[tokio::test]
-async fn a_newer_schema_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("s.db").display());
-    let store = Store::open(&url).await.expect("open");
-    store
-        .write(|tx| {
-            tx.execute(
-                "INSERT INTO schema_migrations VALUES (999, 'future', 0)",
-                args![],
-            )?;
-            Ok(())
-        })
-        .await
-        .expect("insert");
-    drop(store);
-    let error = Store::open(&url).await.expect_err("newer schema");
-    assert!(
-        error.to_string().contains("newer than this switchboard"),
-        "{error}"
-    );
-}
-
 fn file_size(path: &Path, suffix: &str) -> u64 {
     std::fs::metadata(sibling(path, suffix)).map_or(0, |m| m.len())
 }
