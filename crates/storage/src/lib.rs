@@ -26,6 +26,7 @@ mod group;
 mod inbox;
 mod ingest;
 mod migrate;
+mod multirow;
 #[cfg(test)]
 mod nodes_tests;
 mod postgres;
