@@ -265,21 +265,25 @@ export async function startHaproxy(nodes, dir) {
   const file = path.join(dir, 'haproxy.cfg');
   writeFileSync(file, config);
   const child = spawn(process.env.HAPROXY_PATH ?? 'haproxy', ['-db', '-q', '-f', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Settled once HAProxy has ended, whether it exited, was killed, or could not start at all.
+  let spawnError = null;
+  const ended = new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.once('error', (error) => { spawnError = error; resolve(); });
+  });
+  const running = () => spawnError === null && child.exitCode === null && child.signalCode === null;
   const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    if (running()) child.kill('SIGTERM');
+    await ended;
   };
   const deadline = Date.now() + 20_000;
   for (const [role] of ROLES) {
     for (;;) {
       const status = await fetch(`${urls[role]}/healthz`).then((r) => r.status, () => 0);
       if (status === 200) break;
-      if (Date.now() > deadline || child.exitCode !== null) {
+      if (Date.now() > deadline || !running()) {
         await stop();
-        throw new Error(`HAProxy does not serve the ${role}`);
+        throw new Error(`HAProxy does not serve the ${role}${spawnError ? `: ${spawnError.message}` : ''}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

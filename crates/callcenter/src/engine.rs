@@ -5,8 +5,8 @@
 //! Timers outlive the node that starts them: the store writes each offer's and wrap-up's due moment in
 //! the transaction that starts it. This node fires its own at that moment, and every call-center node
 //! sweeps for timers overdue by more than [`CallCenterOptions::timer_sweep`], whoever started them (the
-//! node may have died). Firing is idempotent: the second finds the offer gone, or the wrap-up ended or
-//! replaced by a later one.
+//! node may have died). Firing is idempotent: the second finds the offer gone or made again (not yet
+//! due), or the wrap-up ended or replaced by a later one.
 
 use crate::error::CallCenterError;
 use crate::webhook::{PhoneSystemNotice, Webhook};

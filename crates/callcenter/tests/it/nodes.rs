@@ -159,7 +159,8 @@ fn not_early(started: Instant, fired: Instant, length: Duration) {
 async fn an_offer_of_a_node_that_died_rings_out_on_another_node_at_its_moment() {
     let dir = TestDir::create().expect("dir");
     let url = dir.database_url();
-    let ring = Duration::from_millis(1500);
+    // Long enough for the checks made while it rings, beside two CPU burners.
+    let ring = Duration::from_secs(6);
     // Node B starts first: it has no timer of its own for the offer below, only its sweep.
     let b = node(url, options(ring, Duration::ZERO)).await;
     let lan = available_agent(b.store(), "Lan", "101").await;
@@ -184,7 +185,7 @@ async fn an_offer_of_a_node_that_died_rings_out_on_another_node_at_its_moment() 
 async fn a_wrap_up_begun_on_a_node_that_died_ends_on_another_node_at_its_moment() {
     let dir = TestDir::create().expect("dir");
     let url = dir.database_url();
-    let wrap_up = Duration::from_millis(1500);
+    let wrap_up = Duration::from_secs(6);
     let b = node(url, options(Duration::from_secs(20), wrap_up)).await;
     let lan = available_agent(b.store(), "Lan", "101").await;
     let a = Mortal::start(url, options(Duration::from_secs(20), wrap_up)).await;
@@ -200,7 +201,8 @@ async fn a_wrap_up_begun_on_a_node_that_died_ends_on_another_node_at_its_moment(
 async fn a_node_that_starts_leaves_a_running_wrap_up_until_its_moment() {
     let dir = TestDir::create().expect("dir");
     let url = dir.database_url();
-    let wrap_up = Duration::from_secs(3);
+    // Long enough for node B to start (connect, migrate, listen) before it ends, on a loaded machine.
+    let wrap_up = Duration::from_secs(10);
     let a = Mortal::start(url, options(Duration::from_secs(20), wrap_up)).await;
     let lan = available_agent(a.engine.store(), "Lan", "101").await;
     let started = Instant::now();

@@ -332,7 +332,10 @@ impl Store {
     }
 
     /// The ring timer of an offer ran out: the call moves on to the next agent, or waits.
-    /// Nothing happens if the offer is no longer current (answered, ended, or offered elsewhere).
+    /// Nothing happens if the offer is no longer current (answered, ended, or offered elsewhere), or
+    /// if it is not due yet: the same agent may have been offered the call again since (when nobody
+    /// else is free) and that new offer rings its full time, whichever node's timer fires now and
+    /// however many fire.
     pub async fn ring_timeout(&self, expired: Offer) -> Result<Effects> {
         let timers = self.call_timers();
         self.write(move |tx| {
@@ -342,6 +345,14 @@ impl Store {
                 return Ok(effects);
             }
             let now = UnixMillis::now().0;
+            let due: Option<i64> = tx.one(
+                "SELECT ring_due_at FROM calls WHERE call_id = ?1",
+                args![expired.call_id],
+                |r| r.get(0),
+            )?;
+            if due.is_some_and(|due| due > now) {
+                return Ok(effects);
+            }
             declined.push(expired.agent_id);
             tx.execute(
                 "UPDATE calls SET status = ?2, offered_agent_id = NULL, declined_agents = ?3, ring_due_at = NULL

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sql::args;
 use crate::{StorageError, Store};
 use switchboard_domain::EventKind;
 
@@ -132,6 +133,11 @@ async fn the_first_answer_wins_and_the_log_keeps_times() {
 #[tokio::test]
 async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
     let (_dir, store) = crate::temp_store().await;
+    // Offers due at once: this test fires their timers itself.
+    let store = store.with_call_timers(crate::CallTimers {
+        ring: std::time::Duration::ZERO,
+        wrap_up: std::time::Duration::ZERO,
+    });
     let one = available_agent(&store, "Một").await;
     let two = available_agent(&store, "Hai").await;
     let away = available_agent(&store, "Ba").await;
@@ -318,5 +324,50 @@ async fn timers_are_stored_with_their_moments_and_a_wrap_up_ends_only_when_due()
     assert_eq!(
         store.agent(lan.id).await.expect("agent").state,
         AgentState::WrapUp
+    );
+}
+
+/// A ring timer fires only at its offer's moment: early (another node's clock, a sweep) it does
+/// nothing, and a timer of an offer the same agent has been made again since (nobody else was free)
+/// leaves the new offer its full time, however many nodes fire it.
+#[tokio::test]
+async fn a_ring_timer_before_its_moment_or_of_an_older_offer_changes_nothing() {
+    let (_dir, store) = crate::temp_store().await;
+    let store = store.with_call_timers(crate::CallTimers {
+        ring: std::time::Duration::from_secs(3600),
+        wrap_up: std::time::Duration::ZERO,
+    });
+    let only = available_agent(&store, "Một").await;
+    let (_, effects) = ring(&store, "C1", "0987654321").await;
+    let first = effects.offers[0].clone();
+    assert_eq!(first.agent_id, only.id);
+    let early = store.ring_timeout(first.clone()).await.expect("early");
+    assert_eq!(early, Effects::default());
+    assert_eq!(
+        store.call("C1").await.expect("call").offered_agent_id,
+        Some(only.id)
+    );
+    // The moment passes: the call rings out and, nobody else being free, comes back to the same agent.
+    store
+        .write(|tx| {
+            tx.execute(
+                "UPDATE calls SET ring_due_at = 0 WHERE call_id = 'C1'",
+                args![],
+            )?;
+            Ok(())
+        })
+        .await
+        .expect("due");
+    let moved = store.ring_timeout(first.clone()).await.expect("due");
+    assert_eq!(moved.offers, std::slice::from_ref(&first));
+    // The same timer fired again (a sweep on another node) leaves that new offer ringing.
+    assert_eq!(
+        store.ring_timeout(first).await.expect("again"),
+        Effects::default()
+    );
+    let call = store.call("C1").await.expect("call");
+    assert_eq!(
+        (call.status, call.offered_agent_id),
+        (CallStatus::Ringing, Some(only.id))
     );
 }
