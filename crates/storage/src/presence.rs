@@ -12,6 +12,7 @@ use crate::{Result, StorageError, Store, accounts};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use switchboard_domain::ingest::BotStatus;
 use switchboard_domain::{EventKind, UnixMillis};
 
 /// A sender node as its bots' connections are recorded: chosen at random when the node starts, so a
@@ -70,11 +71,21 @@ fn beat(tx: &Tx<'_>, node: &NodeId, now: i64) -> Result<()> {
 
 /// Records the account's presence and announces it (`bot_status` from the sender).
 fn announce(tx: &Tx<'_>, account_id: i64, online: bool, now: i64) -> Result<i64> {
-    let status = if online { "online" } else { "offline" };
+    let status = if online {
+        BotStatus::Online
+    } else {
+        BotStatus::Offline
+    };
     tx.execute(
         "UPDATE facebook_accounts SET bot_status = ?2, bot_seen_at = ?3, updated_at = ?3 WHERE id = ?1
-           AND NOT (bot_status = 'needs_login' AND ?2 = 'online')",
-        args![account_id, status, now],
+           AND NOT (bot_status = ?4 AND ?2 = ?5)",
+        args![
+            account_id,
+            status.as_str(),
+            now,
+            BotStatus::NeedsLogin.as_str(),
+            BotStatus::Online.as_str()
+        ],
     )?;
     // Announce what is stored: a bot that connects while its account needs a new login stays
     // `needs_login` for the console, as in `GET /api/fb_accounts`.
@@ -234,6 +245,40 @@ mod tests {
             })
             .collect();
         (statuses.len(), statuses.last().cloned())
+    }
+
+    /// A bot that connects while its account needs a new Facebook login does not hide that from the
+    /// console: the account stays `needs_login`, and that is what is announced.
+    #[tokio::test]
+    async fn a_bot_connecting_leaves_an_account_that_needs_a_login_as_it_is() {
+        let (_db, store) = crate::temp_store().await;
+        store
+            .ensure_account("page", "", AccountKind::Page)
+            .await
+            .expect("account");
+        store
+            .update_bot_status(switchboard_domain::ingest::StatusUpdate {
+                account: "page".into(),
+                status: switchboard_domain::ingest::BotStatus::NeedsLogin,
+                message: "checkpoint".into(),
+            })
+            .await
+            .expect("needs login");
+        let node = NodeId::random();
+        let event = store
+            .bot_connection(&node, "page", true)
+            .await
+            .expect("connect");
+        assert!(event.is_some(), "the connection is announced");
+        assert_eq!(announced(&store).await, (2, Some("needs_login".into())));
+        let account = store.account("page").await.expect("read").expect("account");
+        assert!(account.needs_login, "{account:?}");
+        // The bot leaving is recorded as such.
+        store
+            .bot_connection(&node, "page", false)
+            .await
+            .expect("leave");
+        assert_eq!(announced(&store).await, (3, Some("offline".into())));
     }
 
     #[tokio::test]
