@@ -52,7 +52,7 @@ fn insert_command(
     post_id: Option<i64>,
 ) -> Result<()> {
     let now = UnixMillis::now().0;
-    tx.execute(
+    tx.execute_pipelined(
         "INSERT INTO commands (command_id, account_id, kind, payload, message_id, post_id, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         args![command_id, account_id, kind, serde_json::to_string(payload)?, message_id, post_id, now],
@@ -175,7 +175,7 @@ impl Store {
                 args![account.id, conversation_id, placeholder, text, MessageStatus::Queued, now, author],
             )?;
             let preview: String = text.chars().take(200).collect();
-            tx.execute(
+            tx.execute_pipelined(
                 "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
                      last_message_at = CASE WHEN ?3 > COALESCE(last_message_at, 0) THEN ?3 ELSE COALESCE(last_message_at, 0) END,
                      updated_at = ?3 WHERE id = ?1",
@@ -276,7 +276,7 @@ impl Store {
         self.write(move |tx| {
             let now = UnixMillis::now();
             for id in ids {
-                tx.execute(
+                tx.execute_pipelined(
                     "UPDATE commands SET attempts = attempts + 1, updated_at = ?2,
                          status = CASE WHEN status = 'pending' THEN 'delivered' ELSE status END
                      WHERE id = ?1",
@@ -329,7 +329,7 @@ impl Store {
                 Outcome::Sent { .. } => (CommandStatus::Done, None),
                 Outcome::Failed { reason } => (CommandStatus::Failed, Some(reason.as_str())),
             };
-            tx.execute(
+            tx.execute_pipelined(
                 "UPDATE commands SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
                 args![id, command_status, error, now],
             )?;
@@ -337,12 +337,12 @@ impl Store {
             if let Some(message_id) = message_id {
                 match &outcome {
                     Outcome::Sent { platform_id, .. } => {
-                        tx.execute("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", args![message_id])?;
+                        tx.execute_pipelined("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", args![message_id])?;
                         if let Some(platform_id) = platform_id {
                             // If the bot's scraper already brought the same message in, keep both rows
                             // rather than fail: the placeholder id stays on ours. (The check is in the
                             // statement rather than SQLite's `UPDATE OR IGNORE`, so that PostgreSQL runs it.)
-                            tx.execute(
+                            tx.execute_pipelined(
                                 "UPDATE messages SET platform_message_id = ?2 WHERE id = ?1 AND NOT EXISTS (
                                      SELECT 1 FROM messages taken
                                      WHERE taken.account_id = messages.account_id AND taken.platform_message_id = ?2)",
@@ -351,7 +351,7 @@ impl Store {
                         }
                     }
                     Outcome::Failed { reason } => {
-                        tx.execute("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", args![message_id, reason])?;
+                        tx.execute_pipelined("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", args![message_id, reason])?;
                     }
                 }
                 let view = message(tx, message_id)?;

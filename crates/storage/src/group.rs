@@ -22,6 +22,9 @@ pub(crate) enum UnitOutcome {
 pub(crate) trait WriteJob: Send {
     /// Runs the work inside the open transaction.
     fn run(&mut self, tx: &Tx<'_>) -> UnitOutcome;
+    /// Makes a unit that ran fail after all, with an error heard after it returned (a statement it
+    /// did not wait for).
+    fn fail(&mut self, error: StorageError) -> UnitOutcome;
     /// Answers the caller, given how the transaction ended.
     fn finish(self: Box<Self>, group: &GroupEnd);
 }
@@ -69,15 +72,24 @@ where
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(tx)))
             .unwrap_or_else(|_| Err(StorageError::Task("a database write panicked".into())));
-        let outcome = match result.as_ref().err().map(StorageError::unavailable_reason) {
-            None => UnitOutcome::Done,
-            Some(None) => UnitOutcome::Failed,
-            Some(Some(reason)) => UnitOutcome::Unavailable(reason),
+        match result {
+            Ok(value) => {
+                self.result = Some(Ok(value));
+                UnitOutcome::Done
+            }
+            Err(error) => self.fail(error),
+        }
+    }
+
+    fn fail(&mut self, error: StorageError) -> UnitOutcome {
+        let (outcome, error) = match error.unavailable_reason() {
+            None => (UnitOutcome::Failed, error),
+            Some(reason) => (
+                UnitOutcome::Unavailable(reason.clone()),
+                StorageError::Unavailable(reason),
+            ),
         };
-        self.result = Some(match (&outcome, result) {
-            (UnitOutcome::Unavailable(reason), _) => Err(StorageError::Unavailable(reason.clone())),
-            (_, result) => result,
-        });
+        self.result = Some(Err(error));
         outcome
     }
 
@@ -133,8 +145,21 @@ pub(crate) trait WriteSession {
     const BEGIN: &'static str;
     /// Runs just before `COMMIT`, inside the transaction (PostgreSQL: tell the other nodes).
     const BEFORE_COMMIT: Option<&'static str> = None;
-    /// Runs a transaction-control statement.
+    /// Runs a transaction-control statement, and waits for it.
     fn control(&mut self, sql: &str) -> Result<()>;
+    /// Runs a transaction-control statement whose answer the next statement that waits reads
+    /// (PostgreSQL: sent without waiting; SQLite: at once, it answers in-process).
+    fn control_pipelined(&mut self, sql: &'static str) -> Result<()> {
+        self.control(sql)
+    }
+    /// Waits for every answer not read yet; the first error among them.
+    fn settle(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Waits for the answers of the unit's statements not read yet, if it sent any.
+    fn settle_statements(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Runs one unit of work on the open transaction.
     fn run(&mut self, job: &mut dyn WriteJob) -> UnitOutcome;
 }
@@ -144,7 +169,7 @@ pub(crate) fn run_group<S: WriteSession>(
     session: &mut S,
     group: &mut [Box<dyn WriteJob>],
 ) -> std::result::Result<(), NotCommitted> {
-    session.control(S::BEGIN)?;
+    session.control_pipelined(S::BEGIN)?;
     let result = run_units(session, group);
     if result.is_err() {
         // Nothing of the group may be left half-done for the next one; a connection that is gone
@@ -159,10 +184,22 @@ fn run_units<S: WriteSession>(
     group: &mut [Box<dyn WriteJob>],
 ) -> std::result::Result<(), NotCommitted> {
     for job in group.iter_mut() {
-        session.control("SAVEPOINT unit")?;
-        match session.run(job.as_mut()) {
-            UnitOutcome::Done => {}
-            UnitOutcome::Failed => session.control("ROLLBACK TO SAVEPOINT unit")?,
+        session.control_pipelined("SAVEPOINT unit")?;
+        let outcome = match session.run(job.as_mut()) {
+            // What the unit sent without waiting is its own: an error there fails it, not the next.
+            UnitOutcome::Done => match session.settle_statements() {
+                Ok(()) => UnitOutcome::Done,
+                Err(error) => job.fail(error),
+            },
+            other => other,
+        };
+        match outcome {
+            UnitOutcome::Done => session.control_pipelined("RELEASE SAVEPOINT unit")?,
+            UnitOutcome::Failed => {
+                // The unit's unread answers are errors of the unit's, rolled back with it.
+                let _ = session.settle();
+                session.control("ROLLBACK TO SAVEPOINT unit")?;
+            }
             // The engine may have rolled back the whole transaction (SQLite does on a full disk, a
             // lost connection does): nothing of this group can commit, and the other units are
             // answered that the database is unavailable.
@@ -173,10 +210,9 @@ fn run_units<S: WriteSession>(
                 });
             }
         }
-        session.control("RELEASE SAVEPOINT unit")?;
     }
     if let Some(sql) = S::BEFORE_COMMIT {
-        session.control(sql)?;
+        session.control_pipelined(sql)?;
     }
     Ok(session.control("COMMIT")?)
 }

@@ -23,6 +23,8 @@ mod customers;
 mod error;
 mod events;
 mod group;
+#[cfg(test)]
+mod group_tests;
 mod inbox;
 mod ingest;
 mod migrate;

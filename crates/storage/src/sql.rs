@@ -11,7 +11,7 @@
 //! SQL is written with numbered placeholders (`?1`, `?2`, …), which an engine that spells them
 //! otherwise (`$1`) rewrites once per statement text.
 
-use crate::postgres::PgConn;
+use crate::postgres::PgStatements;
 use crate::{Result, StorageError};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
@@ -80,7 +80,7 @@ pub(crate) use read_row;
 enum Engine<'c> {
     Sqlite(&'c rusqlite::Connection),
     /// In a cell: a PostgreSQL client needs `&mut` to run a statement, operations hold `&Tx`.
-    Postgres(std::cell::RefCell<&'c mut PgConn>),
+    Postgres(std::cell::RefCell<&'c mut dyn PgStatements>),
 }
 
 /// Which SQL an engine speaks, for the few statements that cannot be written once for both.
@@ -168,7 +168,7 @@ impl<'c> Tx<'c> {
         }
     }
 
-    pub(crate) fn postgres(conn: &'c mut PgConn) -> Self {
+    pub(crate) fn postgres(conn: &'c mut dyn PgStatements) -> Self {
         Self {
             engine: Engine::Postgres(std::cell::RefCell::new(conn)),
         }
@@ -183,7 +183,7 @@ impl<'c> Tx<'c> {
 
     /// Every row of a PostgreSQL query (it answers them all at once).
     fn postgres_rows(
-        conn: &std::cell::RefCell<&'c mut PgConn>,
+        conn: &std::cell::RefCell<&'c mut dyn PgStatements>,
         sql: &str,
         args: &[&dyn ToValue],
     ) -> Result<Vec<postgres::Row>> {
@@ -200,6 +200,20 @@ impl<'c> Tx<'c> {
                 let values: Vec<Value<'_>> = args.iter().map(|arg| arg.to_value()).collect();
                 let changed = conn.borrow_mut().execute(sql, &values)?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
+        }
+    }
+
+    /// Runs a statement whose answer the operation does not need (how many rows it changed). The
+    /// PostgreSQL writer sends it without waiting; an error in it fails the operation all the same,
+    /// heard at the operation's next statement that waits or at its end. For statements that only
+    /// fail when the database does (or on a bug): the operation goes on as if it had succeeded.
+    pub(crate) fn execute_pipelined(&self, sql: &str, args: &[&dyn ToValue]) -> Result<()> {
+        match self.engine {
+            Engine::Sqlite(_) => self.execute(sql, args).map(drop),
+            Engine::Postgres(ref conn) => {
+                let values: Vec<Value<'_>> = args.iter().map(|arg| arg.to_value()).collect();
+                conn.borrow_mut().execute_pipelined(sql, &values)
             }
         }
     }

@@ -14,12 +14,49 @@ use std::collections::HashMap;
 const STATEMENT_CACHE: usize = 1024;
 
 /// A connection idle for longer than this is checked before it is used again.
-const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long that check may take before the connection counts as lost.
-const IDLE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+pub(super) const IDLE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Statements prepared on one connection, by their SQL as the operations write it.
+#[derive(Default)]
+pub(super) struct StatementCache(HashMap<String, postgres::Statement>);
+
+impl StatementCache {
+    /// The statement for `sql`, prepared by `prepare` (given the SQL with `$N` placeholders) the
+    /// first time.
+    pub(super) fn get(
+        &mut self,
+        sql: &str,
+        prepare: impl FnOnce(&str) -> Result<postgres::Statement>,
+    ) -> Result<postgres::Statement> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = prepare(&numbered_placeholders(sql))?;
+        if self.0.len() >= STATEMENT_CACHE {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+/// What the operations run on a PostgreSQL connection (see [`crate::sql::Tx`]).
+pub(crate) trait PgStatements {
+    /// Runs a statement; answers how many rows it changed.
+    fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64>;
+    /// Runs a query; answers its rows.
+    fn query(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<postgres::Row>>;
+    /// Runs a statement whose answer nobody reads. A connection that pipelines sends it without
+    /// waiting; its error, if any, is answered by the next call that waits.
+    fn execute_pipelined(&mut self, sql: &str, args: &[Value<'_>]) -> Result<()> {
+        self.execute(sql, args).map(drop)
+    }
+}
 
 pub(crate) struct PgConn {
-    statements: HashMap<String, postgres::Statement>,
+    statements: StatementCache,
     /// When the connection last answered: one idle for long is checked before use (see `is_stale`).
     last_used: std::time::Instant,
     /// Always `Some` but while dropping (see `Drop`).
@@ -44,7 +81,7 @@ impl Drop for PgConn {
 impl PgConn {
     pub(crate) fn new(client: postgres::Client) -> Self {
         Self {
-            statements: HashMap::new(),
+            statements: StatementCache::default(),
             last_used: std::time::Instant::now(),
             client: Some(client),
         }
@@ -78,18 +115,22 @@ impl PgConn {
     }
 
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.client().prepare(&numbered_placeholders(sql))?;
-        if self.statements.len() >= STATEMENT_CACHE {
-            self.statements.clear();
-        }
-        self.statements.insert(sql.to_owned(), statement.clone());
-        Ok(statement)
+        let client = self
+            .client
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a PostgreSQL connection is used after its drop"));
+        self.statements
+            .get(sql, |numbered| Ok(client.prepare(numbered)?))
     }
 
-    pub(crate) fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64> {
+    /// A statement without arguments or rows (`BEGIN`, `SAVEPOINT unit`, …), not prepared.
+    pub(crate) fn control(&mut self, sql: &str) -> Result<()> {
+        Ok(self.client().batch_execute(sql)?)
+    }
+}
+
+impl PgStatements for PgConn {
+    fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64> {
         let statement = self.statement(sql)?;
         let args = PgArg::all(args);
         let changed = self.client().execute(&statement, &PgArg::refs(&args))?;
@@ -97,17 +138,12 @@ impl PgConn {
         Ok(changed)
     }
 
-    pub(crate) fn query(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<postgres::Row>> {
+    fn query(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<postgres::Row>> {
         let statement = self.statement(sql)?;
         let args = PgArg::all(args);
         let rows = self.client().query(&statement, &PgArg::refs(&args))?;
         self.last_used = std::time::Instant::now();
         Ok(rows)
-    }
-
-    /// A statement without arguments or rows (`BEGIN`, `SAVEPOINT unit`, …), not prepared.
-    pub(crate) fn control(&mut self, sql: &str) -> Result<()> {
-        Ok(self.client().batch_execute(sql)?)
     }
 }
 
@@ -132,16 +168,66 @@ fn numbered_placeholders(sql: &str) -> String {
 
 /// A value bound to a PostgreSQL parameter of the type the server inferred for it.
 #[derive(Debug)]
-struct PgArg<'a>(Value<'a>);
+pub(super) struct PgArg<'a>(Value<'a>);
 
 impl<'a> PgArg<'a> {
-    fn all(values: &[Value<'a>]) -> Vec<Self> {
+    pub(super) fn all(values: &[Value<'a>]) -> Vec<Self> {
         values.iter().map(|value| Self(*value)).collect()
     }
 
-    fn refs(args: &[Self]) -> Vec<&(dyn ToSql + Sync)> {
+    pub(super) fn refs(args: &[Self]) -> Vec<&(dyn ToSql + Sync)> {
         args.iter().map(|arg| arg as &(dyn ToSql + Sync)).collect()
     }
+}
+
+/// A value kept for a statement answered later (see [`super::pipeline`]), bound as [`PgArg`] is.
+#[derive(Debug)]
+pub(super) enum OwnedArg {
+    Null,
+    Integer(i64),
+    Bool(bool),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl OwnedArg {
+    pub(super) fn all(values: &[Value<'_>]) -> Vec<Self> {
+        values
+            .iter()
+            .map(|value| match *value {
+                Value::Null => Self::Null,
+                Value::Integer(n) => Self::Integer(n),
+                Value::Bool(b) => Self::Bool(b),
+                Value::Real(x) => Self::Real(x),
+                Value::Text(text) => Self::Text(text.to_owned()),
+                Value::Blob(bytes) => Self::Blob(bytes.to_vec()),
+            })
+            .collect()
+    }
+
+    fn value(&self) -> Value<'_> {
+        match self {
+            Self::Null => Value::Null,
+            Self::Integer(n) => Value::Integer(*n),
+            Self::Bool(b) => Value::Bool(*b),
+            Self::Real(x) => Value::Real(*x),
+            Self::Text(text) => Value::Text(text),
+            Self::Blob(bytes) => Value::Blob(bytes),
+        }
+    }
+}
+
+impl ToSql for OwnedArg {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        PgArg(self.value()).to_sql(ty, out)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
 }
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;

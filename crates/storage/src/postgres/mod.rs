@@ -12,9 +12,10 @@
 mod conn;
 mod limits;
 mod listen;
+mod pipeline;
 mod writer;
 
-pub(crate) use conn::{PgConn, column};
+pub(crate) use conn::{PgConn, PgStatements, column};
 pub use limits::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 
 use crate::group::{WriteHealth, WriteJob};
@@ -94,12 +95,17 @@ fn connect(config: &postgres::Config, target: &str) -> Result<PgConn> {
             target: target.to_owned(),
             source: Box::new(e),
         })?;
+    client.batch_execute(&session_settings())?;
+    Ok(PgConn::new(client))
+}
+
+/// What every connection sets first.
+fn session_settings() -> String {
     // A 2xx means committed and durable: never let a server default weaken that.
-    client.batch_execute(&format!(
+    format!(
         "SET synchronous_commit = on; SET statement_timeout = {}; SET TIME ZONE 'UTC'",
         STATEMENT_TIMEOUT.as_millis()
-    ))?;
-    Ok(PgConn::new(client))
+    )
 }
 
 impl Database {
@@ -114,26 +120,29 @@ impl Database {
 
     fn open_blocking(url: &str) -> Result<Self> {
         let target = redacted(url);
-        let mut config: postgres::Config = url.parse().map_err(|e| StorageError::Connect {
-            target: target.clone(),
-            source: Box::new(e),
-        })?;
-        config
+        let mut write_config: tokio_postgres::Config =
+            url.parse().map_err(|e| StorageError::Connect {
+                target: target.clone(),
+                source: Box::new(e),
+            })?;
+        write_config
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30))
             .application_name("switchboard");
-        let mut writer = connect(&config, &target)?;
-        migrate::apply_postgres(writer.client(), &target)?;
+        let config = postgres::Config::from(write_config.clone());
+        let mut auth_reader = connect(&config, &target)?;
+        migrate::apply_postgres(auth_reader.client(), &target)?;
+        let auth_reader = Mutex::new(Some(auth_reader));
         let readers = (0..READERS)
             .map(|_| connect(&config, &target).map(|conn| Mutex::new(Some(conn))))
             .collect::<Result<Vec<_>>>()?;
-        let auth_reader = Mutex::new(Some(connect(&config, &target)?));
+        let writer = writer::connect(&write_config, &target)?;
         let health = Arc::new(WriteHealth::default());
         let (writer_tx, writer_rx) = std::sync::mpsc::channel();
         let writer_state = writer::Writer {
             conn: Some(writer),
-            config: config.clone(),
+            config: write_config,
             target: target.clone(),
             health: Arc::clone(&health),
         };

@@ -1,6 +1,6 @@
 //! The node's writer: one connection committing queued operations in groups.
 
-use super::{PgConn, connect};
+use super::pipeline::PipelinedConn;
 use crate::Result;
 use crate::group::{
     GroupEnd, MAX_GROUP, UnitOutcome, WriteHealth, WriteJob, WriteSession, run_group,
@@ -13,13 +13,18 @@ const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(super) struct Writer {
     /// `None` once the connection is lost; made again for the next group.
-    pub(super) conn: Option<PgConn>,
-    pub(super) config: postgres::Config,
+    pub(super) conn: Option<PipelinedConn>,
+    pub(super) config: tokio_postgres::Config,
     pub(super) target: String,
     pub(super) health: Arc<WriteHealth>,
 }
 
-struct PgSession<'c>(&'c mut PgConn);
+/// Makes the writer's connection.
+pub(super) fn connect(config: &tokio_postgres::Config, target: &str) -> Result<PipelinedConn> {
+    PipelinedConn::connect(config, target, &super::session_settings())
+}
+
+struct PgSession<'c>(&'c mut PipelinedConn);
 
 impl WriteSession for PgSession<'_> {
     // One write transaction at a time across all nodes, as on SQLite: operations that check and
@@ -35,6 +40,19 @@ impl WriteSession for PgSession<'_> {
 
     fn control(&mut self, sql: &str) -> Result<()> {
         self.0.control(sql)
+    }
+
+    fn control_pipelined(&mut self, sql: &'static str) -> Result<()> {
+        self.0.control_pipelined(sql);
+        Ok(())
+    }
+
+    fn settle(&mut self) -> Result<()> {
+        self.0.settle()
+    }
+
+    fn settle_statements(&mut self) -> Result<()> {
+        self.0.settle_statements()
     }
 
     fn run(&mut self, job: &mut dyn WriteJob) -> UnitOutcome {
@@ -93,7 +111,7 @@ impl Writer {
     }
 
     fn commit(&mut self, group: &mut [Box<dyn WriteJob>]) -> GroupEnd {
-        if self.conn.as_mut().is_none_or(PgConn::is_stale) {
+        if self.conn.as_mut().is_none_or(PipelinedConn::is_stale) {
             self.conn = None;
             match connect(&self.config, &self.target) {
                 Ok(conn) => self.conn = Some(conn),

@@ -1,0 +1,250 @@
+//! The writer's connection, pipelined: a statement whose answer nobody reads (an update whose count
+//! does not matter, `SAVEPOINT`, `NOTIFY`) is sent at once and its answer read later, so a group
+//! costs one round trip for each answer it needs rather than one for each statement. The writer
+//! waits on the database for most of its time (see `docs/benchmarks.md`), so round trips are what a
+//! write costs.
+//!
+//! tokio-postgres writes a request to the connection's queue when its future is first polled and
+//! hands answers back in the order the requests were sent; this connection polls each request once
+//! as it is made and keeps the unread answers, oldest first, until something waits.
+
+use super::conn::{IDLE_CHECK, IDLE_CHECK_TIMEOUT, OwnedArg, PgArg, PgStatements, StatementCache};
+use crate::sql::Value;
+use crate::{Result, StorageError};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+/// The answer of a statement sent and not yet read.
+type Unread = Pin<Box<dyn Future<Output = std::result::Result<(), postgres::Error>> + Send>>;
+
+pub(crate) struct PipelinedConn {
+    /// Runs the connection's I/O, only while this connection waits for an answer. `None` while
+    /// dropping (see `Drop`).
+    runtime: Option<tokio::runtime::Runtime>,
+    client: Arc<tokio_postgres::Client>,
+    statements: StatementCache,
+    /// Answers of the statements sent without waiting, oldest first.
+    unread: VecDeque<Unread>,
+    /// How many of `unread` are the operations' statements rather than transaction control.
+    unread_statements: usize,
+    last_used: Instant,
+}
+
+impl Drop for PipelinedConn {
+    fn drop(&mut self) {
+        // A runtime cannot be dropped on a thread that drives another one (where the last handle of
+        // a store may be dropped): it goes to a thread of its own then.
+        if let Some(runtime) = self.runtime.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let closing = std::thread::Builder::new().name("postgres-close".into());
+            if let Err(error) = closing.spawn(move || drop(runtime)) {
+                tracing::warn!(%error, "a PostgreSQL connection was left for the server to close");
+            }
+        }
+    }
+}
+
+/// Sends the request `future` stands for (its first poll writes it to the connection's queue) and
+/// gives back what it will answer. A request that needs no answer from the server is ready at once.
+fn send<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+impl PipelinedConn {
+    /// Connects and applies `settings` (a batch of `SET`s) before any other use.
+    pub(super) fn connect(
+        config: &tokio_postgres::Config,
+        target: &str,
+        settings: &str,
+    ) -> Result<Self> {
+        let connect_error =
+            |source: Box<dyn std::error::Error + Send + Sync>| StorageError::Connect {
+                target: target.to_owned(),
+                source,
+            };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| connect_error(Box::new(e)))?;
+        let (client, connection) = runtime
+            .block_on(config.connect(tokio_postgres::NoTls))
+            .map_err(|e| connect_error(Box::new(e)))?;
+        runtime.spawn(async move {
+            // The client learns of the loss on its next request (`is_closed`, an error).
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "the PostgreSQL write connection ended");
+            }
+        });
+        let mut conn = Self {
+            runtime: Some(runtime),
+            client: Arc::new(client),
+            statements: StatementCache::default(),
+            unread: VecDeque::new(),
+            unread_statements: 0,
+            last_used: Instant::now(),
+        };
+        conn.control(settings)?;
+        Ok(conn)
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a PostgreSQL connection is used after its drop"))
+    }
+
+    /// Whether the connection must be made again before use (see `PgConn::is_stale`).
+    pub(crate) fn is_stale(&mut self) -> bool {
+        if self.client.is_closed() {
+            return true;
+        }
+        if self.last_used.elapsed() < IDLE_CHECK {
+            return false;
+        }
+        let client = Arc::clone(&self.client);
+        let alive = self.runtime().block_on(async move {
+            matches!(
+                tokio::time::timeout(IDLE_CHECK_TIMEOUT, client.check_connection()).await,
+                Ok(Ok(()))
+            )
+        });
+        self.last_used = Instant::now();
+        !alive
+    }
+
+    /// Runs a transaction-control statement and waits for it (and for everything sent before it).
+    pub(crate) fn control(&mut self, sql: &str) -> Result<()> {
+        let client = Arc::clone(&self.client);
+        self.answer(async move { client.batch_execute(sql).await })
+    }
+
+    /// Sends a transaction-control statement without waiting for it.
+    pub(crate) fn control_pipelined(&mut self, sql: &'static str) {
+        let client = Arc::clone(&self.client);
+        self.send_unread(Box::pin(async move { client.batch_execute(sql).await }));
+    }
+
+    /// Waits for every answer not read yet; the first error among them, if any.
+    pub(crate) fn settle(&mut self) -> Result<()> {
+        let unread = std::mem::take(&mut self.unread);
+        self.unread_statements = 0;
+        let first_error = self.runtime().block_on(first_error(unread));
+        self.last_used = Instant::now();
+        first_error.map_or(Ok(()), |error| Err(error.into()))
+    }
+
+    /// Waits for the answers of the operations' statements sent without waiting, if there are any:
+    /// their errors are the operation's, to be heard before the next operation runs.
+    pub(crate) fn settle_statements(&mut self) -> Result<()> {
+        if self.unread_statements == 0 {
+            return Ok(());
+        }
+        self.settle()
+    }
+
+    fn send_unread(&mut self, mut answer: Unread) {
+        match send(&mut answer) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(error)) => self
+                .unread
+                .push_back(Box::pin(std::future::ready(Err(error)))),
+            Poll::Pending => self.unread.push_back(answer),
+        }
+    }
+
+    /// Sends `request`, then reads the answers sent before it and its own. An earlier statement's
+    /// error comes first: a later one only says that the transaction was aborted.
+    fn answer<T>(
+        &mut self,
+        request: impl Future<Output = std::result::Result<T, postgres::Error>>,
+    ) -> Result<T> {
+        let mut request = pin!(request);
+        let sent = send(&mut request);
+        let unread = std::mem::take(&mut self.unread);
+        self.unread_statements = 0;
+        let (earlier, own) = self.runtime().block_on(async move {
+            let earlier = first_error(unread).await;
+            let own = match sent {
+                Poll::Ready(own) => own,
+                Poll::Pending => request.await,
+            };
+            (earlier, own)
+        });
+        self.last_used = Instant::now();
+        match earlier {
+            Some(error) => Err(error.into()),
+            None => Ok(own?),
+        }
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        let Self {
+            statements,
+            client,
+            runtime,
+            unread,
+            unread_statements,
+            ..
+        } = self;
+        let runtime = runtime
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a PostgreSQL connection is used after its drop"));
+        statements.get(sql, |numbered| {
+            // Rare (once per statement and connection): what was sent before is read first, so
+            // that its error, not this one's "transaction aborted", is the one reported.
+            let earlier = runtime.block_on(first_error(std::mem::take(unread)));
+            *unread_statements = 0;
+            if let Some(error) = earlier {
+                return Err(error.into());
+            }
+            Ok(runtime.block_on(client.prepare(numbered))?)
+        })
+    }
+}
+
+/// Reads every answer, in order; the first error among them.
+async fn first_error(unread: VecDeque<Unread>) -> Option<postgres::Error> {
+    let mut first = None;
+    for answer in unread {
+        if let Err(error) = answer.await {
+            first.get_or_insert(error);
+        }
+    }
+    first
+}
+
+impl PgStatements for PipelinedConn {
+    fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        let args = PgArg::all(args);
+        let client = Arc::clone(&self.client);
+        self.answer(async move { client.execute(&statement, &PgArg::refs(&args)).await })
+    }
+
+    fn query(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<postgres::Row>> {
+        let statement = self.statement(sql)?;
+        let args = PgArg::all(args);
+        let client = Arc::clone(&self.client);
+        self.answer(async move { client.query(&statement, &PgArg::refs(&args)).await })
+    }
+
+    fn execute_pipelined(&mut self, sql: &str, args: &[Value<'_>]) -> Result<()> {
+        let statement = self.statement(sql)?;
+        let args = OwnedArg::all(args);
+        let client = Arc::clone(&self.client);
+        self.send_unread(Box::pin(async move {
+            let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+                .iter()
+                .map(|arg| arg as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            client.execute(&statement, &refs).await.map(drop)
+        }));
+        self.unread_statements += 1;
+        Ok(())
+    }
+}
