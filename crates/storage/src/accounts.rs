@@ -2,7 +2,7 @@
 
 use crate::crypto::Cipher;
 use crate::events::append;
-use crate::sql::{Row, Tx, args};
+use crate::sql::{Row, ToValue, Tx, args};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::json;
@@ -138,6 +138,31 @@ pub(crate) fn find(tx: &Tx<'_>, user_id_chat: &str) -> Result<Option<Account>> {
         account_from_row,
     )
 }
+
+/// The account, and what `with` reads beside it in the same query (one round trip where two would
+/// do): `with` is the rest of a `SELECT` whose first columns are the account's (`acc.*`), e.g.
+/// `c.id FROM {account} LEFT JOIN commands c ON c.account_id = acc.id`, `{account}` standing for
+/// the account; `more` reads the row from column [`ACCOUNT_COLUMN_COUNT`] on.
+pub(crate) fn find_with<T>(
+    tx: &Tx<'_>,
+    user_id_chat: &str,
+    with: &str,
+    args: &[&dyn ToValue],
+    more: impl FnOnce(&Row<'_>) -> Result<T>,
+) -> Result<Option<(Account, T)>> {
+    let account =
+        format!("(SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts WHERE user_id_chat = ?1) acc");
+    let mut all: Vec<&dyn ToValue> = vec![&user_id_chat];
+    all.extend_from_slice(args);
+    tx.optional(
+        &format!("SELECT acc.*, {}", with.replace("{account}", &account)),
+        &all,
+        |row| Ok((account_from_row(row)?, more(row)?)),
+    )
+}
+
+/// How many columns an account takes at the start of a [`find_with`] row.
+pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 12;
 
 /// The account a bot may write for: it must exist and be enabled.
 pub(crate) fn writable(tx: &Tx<'_>, user_id_chat: &str) -> Result<Account> {
@@ -380,5 +405,16 @@ impl Store {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_account_column_count_is_that_of_the_account_columns() {
+        assert_eq!(
+            super::ACCOUNT_COLUMNS.split(',').count(),
+            super::ACCOUNT_COLUMN_COUNT
+        );
     }
 }

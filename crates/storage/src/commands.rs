@@ -2,7 +2,10 @@
 //! bot until it acknowledges them, and closed by the outcome the bot reports.
 
 use crate::events::append;
-use crate::inbox::{ConversationView, MessageView, PostView, conversation, message, post};
+use crate::inbox::{
+    ConversationView, MESSAGE_COLUMNS, MessageView, PostView, conversation, message,
+    message_from_row, post,
+};
 use crate::sql::{Tx, args};
 use crate::tokens::random_secret;
 use crate::{Result, StorageError, Store, accounts};
@@ -78,14 +81,14 @@ fn post_event(tx: &Tx<'_>, account: (i64, &str), view: &PostView) -> Result<i64>
     )
 }
 
-/// Queues the send of an outgoing message row (new or retried) and announces it.
+/// Queues the send of an outgoing message row (new or retried, `message` as it is now) and announces it.
 fn send_message(
     tx: &Tx<'_>,
     account: accounts::Account,
     conversation: &ConversationView,
-    message_id: i64,
-    text: &str,
+    message: MessageView,
 ) -> Result<QueuedMessage> {
+    let message_id = message.id;
     let command_id = new_command_id()?;
     let command = SendMessageCommand {
         command_id: command_id.clone(),
@@ -94,7 +97,7 @@ fn send_message(
         conversation_id: conversation.id,
         thread_id: conversation.thread_id.clone(),
         recipient_id: conversation.participant_id.clone(),
-        text: text.to_owned(),
+        text: message.text.clone(),
     };
     insert_command(
         tx,
@@ -105,7 +108,6 @@ fn send_message(
         Some(message_id),
         None,
     )?;
-    let message = message(tx, message_id)?;
     let event_id = message_event(tx, (account.id, &account.user_id_chat), &message)?;
     Ok(QueuedMessage {
         user_id_chat: account.user_id_chat,
@@ -168,11 +170,12 @@ impl Store {
             let now = UnixMillis::now().0;
             // Until the bot reports the platform's id, the row holds a placeholder unique to this send.
             let placeholder = format!("crm:{}", new_command_id()?);
-            let message_id = tx.insert(
-                "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status,
+            let message = tx.one(
+                &format!("INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status,
                                        sent_at, created_at, author_user_id)
-                 VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?6, ?7) RETURNING id",
+                 VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?6, ?7) RETURNING {MESSAGE_COLUMNS}"),
                 args![account.id, conversation_id, placeholder, text, MessageStatus::Queued, now, author],
+                message_from_row,
             )?;
             let preview: String = text.chars().take(200).collect();
             tx.execute_pipelined(
@@ -181,7 +184,7 @@ impl Store {
                      updated_at = ?3 WHERE id = ?1",
                 args![conversation_id, preview, now],
             )?;
-            send_message(tx, account, &view, message_id, &text)
+            send_message(tx, account, &view, message)
         })
         .await
     }
@@ -196,13 +199,14 @@ impl Store {
                 view.status == MessageStatus::Failed,
                 &view.status,
             )?;
-            tx.execute(
-                "UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1",
+            let view = tx.one(
+                &format!("UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1 RETURNING {MESSAGE_COLUMNS}"),
                 args![message_id],
+                message_from_row,
             )?;
             let conversation = conversation(tx, view.conversation_id)?;
             let account = accounts::writable(tx, &conversation.user_id_chat)?;
-            send_message(tx, account, &conversation, message_id, &view.text)
+            send_message(tx, account, &conversation, view)
         })
         .await
     }
@@ -312,12 +316,22 @@ impl Store {
     ) -> Result<Option<i64>> {
         let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());
         self.write(move |tx| {
-            let account = accounts::find(tx, &user_id_chat)?.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
-            let row: Option<(i64, CommandStatus, Option<i64>, Option<i64>)> = tx.optional(
-                    "SELECT id, status, message_id, post_id FROM commands WHERE command_id = ?1 AND account_id = ?2",
-                    args![command_id, account.id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )?;
+            let at = accounts::ACCOUNT_COLUMN_COUNT;
+            let (account, row) = accounts::find_with(
+                tx,
+                &user_id_chat,
+                "c.id, c.status, c.message_id, c.post_id
+                 FROM {account} LEFT JOIN commands c ON c.account_id = acc.id AND c.command_id = ?2",
+                args![command_id],
+                |r| {
+                    let id: Option<i64> = r.get(at)?;
+                    id.map(|id| -> Result<(i64, CommandStatus, Option<i64>, Option<i64>)> {
+                        Ok((id, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?))
+                    })
+                    .transpose()
+                },
+            )?
+            .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
             let Some((id, status, message_id, post_id)) = row else {
                 return Err(StorageError::Conflict(format!("no command `{command_id}` for account `{user_id_chat}`")));
             };

@@ -50,14 +50,32 @@ pub(crate) fn append(
              VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
             args,
         ),
-        Dialect::Postgres => tx.insert(
-            "WITH next AS (UPDATE event_counter SET last_id = last_id + 1 RETURNING last_id)
-             INSERT INTO events (id, kind, account_id, account, payload, created_at)
-             SELECT last_id, CAST(?1 AS TEXT), CAST(?2 AS BIGINT), CAST(?3 AS TEXT), CAST(?4 AS TEXT),
-                    CAST(?5 AS BIGINT)
-             FROM next RETURNING id",
-            args,
-        ),
+        // The transaction's first event asks the counter; the next ones are numbered here and
+        // sent without waiting (one round trip less each), the counter moved with them.
+        Dialect::Postgres => {
+            let id = match tx.last_event_id() {
+                None => tx.insert(
+                    "WITH next AS (UPDATE event_counter SET last_id = last_id + 1 RETURNING last_id)
+                     INSERT INTO events (id, kind, account_id, account, payload, created_at)
+                     SELECT last_id, CAST(?1 AS TEXT), CAST(?2 AS BIGINT), CAST(?3 AS TEXT),
+                            CAST(?4 AS TEXT), CAST(?5 AS BIGINT)
+                     FROM next RETURNING id",
+                    args,
+                )?,
+                Some(last) => {
+                    let id = last + 1;
+                    tx.execute_pipelined(
+                        "WITH next AS (UPDATE event_counter SET last_id = ?6)
+                         INSERT INTO events (id, kind, account_id, account, payload, created_at)
+                         VALUES (?6, ?1, ?2, ?3, ?4, ?5)",
+                        &[args[0], args[1], args[2], args[3], args[4], &id],
+                    )?;
+                    id
+                }
+            };
+            tx.gave_event_id(id);
+            Ok(id)
+        }
     }
 }
 

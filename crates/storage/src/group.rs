@@ -141,22 +141,20 @@ impl From<StorageError> for NotCommitted {
 
 /// A write connection as the group commit drives it.
 pub(crate) trait WriteSession {
-    /// The statement that opens a write transaction (SQLite takes its write lock up front).
-    const BEGIN: &'static str;
-    /// Runs just before `COMMIT`, inside the transaction (PostgreSQL: tell the other nodes).
-    const BEFORE_COMMIT: Option<&'static str> = None;
-    /// Runs a transaction-control statement, and waits for it.
-    fn control(&mut self, sql: &str) -> Result<()>;
-    /// Runs a transaction-control statement whose answer the next statement that waits reads
-    /// (PostgreSQL: sent without waiting; SQLite: at once, it answers in-process).
-    fn control_pipelined(&mut self, sql: &'static str) -> Result<()> {
-        self.control(sql)
-    }
-    /// Waits for every answer not read yet; the first error among them.
-    fn settle(&mut self) -> Result<()> {
-        Ok(())
-    }
-    /// Waits for the answers of the unit's statements not read yet, if it sent any.
+    /// Opens the group's transaction.
+    fn begin(&mut self) -> Result<()>;
+    /// Marks where a unit starts, to go back to if it fails.
+    fn savepoint(&mut self) -> Result<()>;
+    /// Keeps what the unit did.
+    fn release(&mut self) -> Result<()>;
+    /// Undoes what the failed unit did; what it sent and was not heard yet is its own, and dropped.
+    fn roll_back_unit(&mut self) -> Result<()>;
+    /// Commits the group, and waits until it is durable.
+    fn commit(&mut self) -> Result<()>;
+    /// Undoes the whole group.
+    fn roll_back(&mut self);
+    /// Waits for the answers of the unit's statements not read yet, if it sent any (a PostgreSQL
+    /// writer sends some without waiting).
     fn settle_statements(&mut self) -> Result<()> {
         Ok(())
     }
@@ -169,12 +167,12 @@ pub(crate) fn run_group<S: WriteSession>(
     session: &mut S,
     group: &mut [Box<dyn WriteJob>],
 ) -> std::result::Result<(), NotCommitted> {
-    session.control_pipelined(S::BEGIN)?;
+    session.begin()?;
     let result = run_units(session, group);
     if result.is_err() {
         // Nothing of the group may be left half-done for the next one; a connection that is gone
         // has rolled back on its own.
-        let _ = session.control("ROLLBACK");
+        session.roll_back();
     }
     result
 }
@@ -184,7 +182,7 @@ fn run_units<S: WriteSession>(
     group: &mut [Box<dyn WriteJob>],
 ) -> std::result::Result<(), NotCommitted> {
     for job in group.iter_mut() {
-        session.control_pipelined("SAVEPOINT unit")?;
+        session.savepoint()?;
         let outcome = match session.run(job.as_mut()) {
             // What the unit sent without waiting is its own: an error there fails it, not the next.
             UnitOutcome::Done => match session.settle_statements() {
@@ -194,12 +192,8 @@ fn run_units<S: WriteSession>(
             other => other,
         };
         match outcome {
-            UnitOutcome::Done => session.control_pipelined("RELEASE SAVEPOINT unit")?,
-            UnitOutcome::Failed => {
-                // The unit's unread answers are errors of the unit's, rolled back with it.
-                let _ = session.settle();
-                session.control("ROLLBACK TO SAVEPOINT unit")?;
-            }
+            UnitOutcome::Done => session.release()?,
+            UnitOutcome::Failed => session.roll_back_unit()?,
             // The engine may have rolled back the whole transaction (SQLite does on a full disk, a
             // lost connection does): nothing of this group can commit, and the other units are
             // answered that the database is unavailable.
@@ -211,10 +205,7 @@ fn run_units<S: WriteSession>(
             }
         }
     }
-    if let Some(sql) = S::BEFORE_COMMIT {
-        session.control_pipelined(sql)?;
-    }
-    Ok(session.control("COMMIT")?)
+    Ok(session.commit()?)
 }
 
 /// Why writes fail right now, shared by a writer and the health checks: the first failure of a run

@@ -1,8 +1,12 @@
 //! Group commit with statements sent without waiting: a unit's error is its own, wherever it is
 //! heard, and the units beside it commit.
 
+use crate::StorageError;
+use crate::events::append;
 use crate::sql::args;
 use futures_util::future::join_all;
+use serde_json::json;
+use switchboard_domain::EventKind;
 
 /// Many writes at once, so that they share groups; each inserts its own number, and every even one
 /// then sends (without waiting) a second insert of the same number, which the primary key refuses.
@@ -62,4 +66,42 @@ async fn a_statement_sent_without_waiting_fails_its_own_unit_only() {
         .collect();
     expected.sort();
     assert_eq!(stored, expected);
+}
+
+/// Writes that share groups each append two events; every third then fails. The writer numbers a
+/// transaction's events after its first itself (PostgreSQL), so a failed unit must give its ids
+/// back: what is stored is 1, 2, 3, … with no gap, the counter is at the last, and every write that
+/// succeeded finds its two events under the ids it was given.
+#[tokio::test]
+async fn events_of_a_failed_unit_leave_no_gap() {
+    let (_db, store) = crate::temp_store().await;
+    let writes = (0..60).map(|i: i64| {
+        store.write(move |tx| {
+            let first = append(tx, EventKind::BotStatus, None, &json!({"write": i, "n": 1}))?;
+            let second = append(tx, EventKind::BotStatus, None, &json!({"write": i, "n": 2}))?;
+            if i % 3 == 0 {
+                return Err(StorageError::Conflict(format!("write {i} gives up")));
+            }
+            Ok((i, first, second))
+        })
+    });
+    let answers = join_all(writes).await;
+    let succeeded: Vec<(i64, i64, i64)> = answers.into_iter().filter_map(Result::ok).collect();
+    assert_eq!(succeeded.len(), 40);
+    let events = store.events_after(0, 1000).await.expect("events");
+    let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+    assert_eq!(ids, (1..=80).collect::<Vec<i64>>());
+    assert_eq!(store.last_event_id().await.expect("last id"), 80);
+    for (i, first, second) in succeeded {
+        for (id, n) in [(first, 1), (second, 2)] {
+            let event = &events[usize::try_from(id - 1).expect("an id from 1")];
+            let payload: serde_json::Value =
+                serde_json::from_str(event.payload.get()).expect("json");
+            assert_eq!(
+                (&payload["write"], &payload["n"]),
+                (&json!(i), &json!(n)),
+                "event {id}: {payload}"
+            );
+        }
+    }
 }

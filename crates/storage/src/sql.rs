@@ -218,6 +218,22 @@ impl<'c> Tx<'c> {
         }
     }
 
+    /// The last event id this transaction gave, when the connection keeps count without asking
+    /// (the PostgreSQL writer does, see `postgres::pipeline::EventIds`).
+    pub(crate) fn last_event_id(&self) -> Option<i64> {
+        match self.engine {
+            Engine::Sqlite(_) => None,
+            Engine::Postgres(ref conn) => conn.borrow().last_event_id(),
+        }
+    }
+
+    /// Notes the event id just given (see [`Tx::last_event_id`]).
+    pub(crate) fn gave_event_id(&self, id: i64) {
+        if let Engine::Postgres(ref conn) = self.engine {
+            conn.borrow_mut().gave_event_id(id);
+        }
+    }
+
     /// The first row of a query that returns at most one; `None` when it returns none.
     pub(crate) fn optional<T>(
         &self,

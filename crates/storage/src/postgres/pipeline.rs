@@ -32,6 +32,17 @@ pub(crate) struct PipelinedConn {
     /// How many of `unread` are the operations' statements rather than transaction control.
     unread_statements: usize,
     last_used: Instant,
+    /// What the open transaction knows of the event counter (kept by the writer's session).
+    pub(super) event_ids: EventIds,
+}
+
+/// The last event id the open write transaction gave. Under the writers' lock nobody else moves the
+/// counter, so after its first event a transaction numbers the next ones itself and sends them
+/// without waiting (see `events::append`); a unit rolled back gives its ids back.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct EventIds {
+    pub(super) last: Option<i64>,
+    pub(super) at_savepoint: Option<i64>,
 }
 
 impl Drop for PipelinedConn {
@@ -87,6 +98,7 @@ impl PipelinedConn {
             unread: VecDeque::new(),
             unread_statements: 0,
             last_used: Instant::now(),
+            event_ids: EventIds::default(),
         };
         conn.control(settings)?;
         Ok(conn)
@@ -246,5 +258,13 @@ impl PgStatements for PipelinedConn {
         }));
         self.unread_statements += 1;
         Ok(())
+    }
+
+    fn last_event_id(&self) -> Option<i64> {
+        self.event_ids.last
+    }
+
+    fn gave_event_id(&mut self, id: i64) {
+        self.event_ids.last = Some(id);
     }
 }

@@ -1,6 +1,6 @@
 //! The node's writer: one connection committing queued operations in groups.
 
-use super::pipeline::PipelinedConn;
+use super::pipeline::{EventIds, PipelinedConn};
 use crate::Result;
 use crate::group::{
     GroupEnd, MAX_GROUP, UnitOutcome, WriteHealth, WriteJob, WriteSession, run_group,
@@ -26,29 +26,52 @@ pub(super) fn connect(config: &tokio_postgres::Config, target: &str) -> Result<P
 
 struct PgSession<'c>(&'c mut PipelinedConn);
 
+// The transaction's control statements are sent without waiting (see `pipeline`): the answers
+// arrive with those of the next statement an operation waits for.
 impl WriteSession for PgSession<'_> {
-    // One write transaction at a time across all nodes, as on SQLite: operations that check and
-    // then write (first answer wins, the last admin stays) stay exact, and event ids become
-    // visible in the order they are given. The lock is the transaction's, released at its end;
-    // read committed then shows each statement everything committed before the lock was taken.
-    // The lock is the schema's: the nodes of one Switchboard share it, other schemas of the same
-    // database (tests' scratch schemas, another installation) do not wait on it.
-    const BEGIN: &'static str =
-        "BEGIN; SELECT pg_advisory_xact_lock(hashtext('switchboard writer ' || current_schema()))";
-    // Delivered to every node's listener when (and only if) the transaction commits.
-    const BEFORE_COMMIT: Option<&'static str> = Some(super::NOTIFY);
-
-    fn control(&mut self, sql: &str) -> Result<()> {
-        self.0.control(sql)
-    }
-
-    fn control_pipelined(&mut self, sql: &'static str) -> Result<()> {
-        self.0.control_pipelined(sql);
+    fn begin(&mut self) -> Result<()> {
+        // One write transaction at a time across all nodes, as on SQLite: operations that check
+        // and then write (first answer wins, the last admin stays) stay exact, and event ids become
+        // visible in the order they are given. The lock is the transaction's, released at its end;
+        // read committed then shows each statement everything committed before the lock was taken.
+        // The lock is the schema's: the nodes of one Switchboard share it, other schemas of the
+        // same database (tests' scratch schemas, another installation) do not wait on it.
+        self.0.control_pipelined(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('switchboard writer ' || current_schema()))",
+        );
+        self.0.event_ids = EventIds::default();
         Ok(())
     }
 
-    fn settle(&mut self) -> Result<()> {
-        self.0.settle()
+    fn savepoint(&mut self) -> Result<()> {
+        self.0.control_pipelined("SAVEPOINT unit");
+        self.0.event_ids.at_savepoint = self.0.event_ids.last;
+        Ok(())
+    }
+
+    fn release(&mut self) -> Result<()> {
+        self.0.control_pipelined("RELEASE SAVEPOINT unit");
+        Ok(())
+    }
+
+    fn roll_back_unit(&mut self) -> Result<()> {
+        // Errors not heard yet are the failed unit's, rolled back with it.
+        let _ = self.0.settle();
+        self.0.control("ROLLBACK TO SAVEPOINT unit")?;
+        self.0.event_ids.last = self.0.event_ids.at_savepoint;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        // Delivered to every node's listener when (and only if) the transaction commits.
+        self.0.control_pipelined(super::NOTIFY);
+        self.0.event_ids = EventIds::default();
+        self.0.control("COMMIT")
+    }
+
+    fn roll_back(&mut self) {
+        self.0.event_ids = EventIds::default();
+        let _ = self.0.control("ROLLBACK");
     }
 
     fn settle_statements(&mut self) -> Result<()> {

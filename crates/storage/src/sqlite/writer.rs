@@ -7,14 +7,38 @@ use crate::group::{GroupEnd, MAX_GROUP, UnitOutcome, WriteJob, WriteSession, run
 /// The writer's connection as the group commit drives it.
 struct SqliteSession<'c>(&'c Connection);
 
-impl WriteSession for SqliteSession<'_> {
-    // Takes the write lock up front, so a transaction never fails half-way with SQLITE_BUSY when
-    // another process (split mode) writes to the same file.
-    const BEGIN: &'static str = "BEGIN IMMEDIATE";
-
+impl SqliteSession<'_> {
     fn control(&mut self, sql: &str) -> Result<()> {
         self.0.run(sql, [])?;
         Ok(())
+    }
+}
+
+impl WriteSession for SqliteSession<'_> {
+    fn begin(&mut self) -> Result<()> {
+        // Takes the write lock up front, so a transaction never fails half-way with SQLITE_BUSY
+        // when another process (split mode) writes to the same file.
+        self.control("BEGIN IMMEDIATE")
+    }
+
+    fn savepoint(&mut self) -> Result<()> {
+        self.control("SAVEPOINT unit")
+    }
+
+    fn release(&mut self) -> Result<()> {
+        self.control("RELEASE SAVEPOINT unit")
+    }
+
+    fn roll_back_unit(&mut self) -> Result<()> {
+        self.control("ROLLBACK TO SAVEPOINT unit")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.control("COMMIT")
+    }
+
+    fn roll_back(&mut self) {
+        let _ = self.control("ROLLBACK");
     }
 
     fn run(&mut self, job: &mut dyn WriteJob) -> UnitOutcome {
