@@ -1,0 +1,292 @@
+use crate::{AccountKind, StorageError};
+use switchboard_domain::UnixMillis;
+use switchboard_domain::ingest::{Batch, Direction, NewMessage, NewNotification};
+
+pub(crate) fn batch(account: &str, ids: &[&str]) -> Batch<NewMessage> {
+    let items = ids
+        .iter()
+        .map(|id| NewMessage {
+            message_id: (*id).to_owned(),
+            thread_id: "t1".into(),
+            participant_id: "u1".into(),
+            participant_name: "Vũ Thị Hoa".into(),
+            direction: Direction::In,
+            text: "xin chào".into(),
+            attachments: vec![],
+            sent_at: UnixMillis(1_767_225_600_000),
+        })
+        .collect();
+    Batch {
+        account: account.to_owned(),
+        items,
+    }
+}
+
+fn message(id: &str, thread: &str, direction: Direction, sent_at: i64) -> NewMessage {
+    NewMessage {
+        message_id: id.to_owned(),
+        thread_id: thread.to_owned(),
+        participant_id: format!("u-{thread}"),
+        participant_name: format!("Khách {thread}"),
+        direction,
+        text: format!("tin {id}"),
+        attachments: vec![],
+        sent_at: UnixMillis(sent_at),
+    }
+}
+
+fn messages(account: &str, items: Vec<NewMessage>) -> Batch<NewMessage> {
+    Batch {
+        account: account.to_owned(),
+        items,
+    }
+}
+
+async fn event(store: &crate::Store, id: Option<i64>) -> serde_json::Value {
+    let id = id.expect("an event");
+    let events = store.events_after(id - 1, 1).await.expect("events");
+    events[0].json().expect("payload")
+}
+
+const T0: i64 = 1_767_225_600_000;
+
+/// Received, new, duplicates.
+fn counts(outcome: &crate::IngestOutcome) -> (usize, usize, usize) {
+    (outcome.received, outcome.new, outcome.duplicates)
+}
+
+/// The text field `field` of each entry of the event's list `list`.
+fn texts_of<'p>(payload: &'p serde_json::Value, list: &str, field: &str) -> Vec<&'p str> {
+    payload[list]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|entry| entry[field].as_str().expect("text"))
+        .collect()
+}
+
+/// A fresh store with the account `page1`.
+async fn store_with_page() -> (crate::TestDatabase, crate::Store) {
+    let (dir, store) = crate::temp_store().await;
+    store
+        .ensure_account("page1", "", AccountKind::Page)
+        .await
+        .expect("account");
+    (dir, store)
+}
+
+#[tokio::test]
+async fn a_batch_over_many_threads_counts_each_conversation_once() {
+    let (_dir, store) = store_with_page().await;
+    // 300 messages over 130 threads: more rows than one statement takes (128), threads seen up
+    // to three times, in and out, each newer than the one before.
+    let items: Vec<NewMessage> = (0..300)
+        .map(|i| {
+            let direction = if i % 3 == 0 {
+                Direction::Out
+            } else {
+                Direction::In
+            };
+            message(
+                &format!("m{i}"),
+                &format!("t{}", i % 130),
+                direction,
+                T0 + i,
+            )
+        })
+        .collect();
+    let outcome = store
+        .ingest_messages(messages("page1", items.clone()))
+        .await
+        .expect("ingest");
+    assert_eq!(counts(&outcome), (300, 300, 0));
+    let payload = event(&store, outcome.event_id).await;
+    let sent = texts_of(&payload, "messages", "message_id");
+    let expected: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    assert_eq!(
+        sent, expected,
+        "the event lists the messages in the batch's order"
+    );
+    let conversations = payload["conversations"].as_array().expect("conversations");
+    assert_eq!(conversations.len(), 130);
+    for (k, listed) in conversations.iter().enumerate() {
+        let in_thread: Vec<i64> = (0..300).filter(|i| i % 130 == k as i64).collect();
+        let unread = in_thread.iter().filter(|i| *i % 3 != 0).count() as i64;
+        let last = *in_thread.last().expect("a message");
+        assert_eq!(listed["thread_id"], format!("t{k}"));
+        assert_eq!(listed["unread_count"], unread, "t{k}");
+        assert_eq!(listed["last_message_text"], format!("tin m{last}"), "t{k}");
+        let id = listed["id"].as_i64().expect("id");
+        let stored = store.conversation(id).await.expect("conversation");
+        assert_eq!(
+            (stored.unread_count, stored.last_message_text.as_str()),
+            (unread, format!("tin m{last}").as_str())
+        );
+        assert_eq!(stored.last_message_at, Some(UnixMillis(T0 + last)));
+        assert_eq!(stored.participant_name, format!("Khách t{k}"));
+    }
+
+    // Sent again with ten new, older messages in t0: only those are new, counted once, and they
+    // do not replace t0's last message.
+    let mut again = items;
+    again.extend((0..10).map(|i| message(&format!("old{i}"), "t0", Direction::In, T0 - 1000 + i)));
+    let outcome = store
+        .ingest_messages(messages("page1", again))
+        .await
+        .expect("ingest again");
+    assert_eq!(counts(&outcome), (310, 10, 300));
+    let payload = event(&store, outcome.event_id).await;
+    assert_eq!(payload["messages"].as_array().map(Vec::len), Some(10));
+    let conversations = payload["conversations"].as_array().expect("conversations");
+    assert_eq!(conversations.len(), 1);
+    // t0 held m0 (out), m130 (in), m260 (in) and now ten more unread.
+    assert_eq!(conversations[0]["unread_count"], 12);
+    assert_eq!(conversations[0]["last_message_text"], "tin m260");
+    assert_eq!(store.message_count("page1").await.expect("count"), 310);
+}
+
+#[tokio::test]
+async fn a_message_id_repeated_in_a_batch_is_stored_once_from_its_first() {
+    let (_dir, store) = store_with_page().await;
+    let mut renamed = message("m0", "t1", Direction::In, T0);
+    renamed.participant_name = String::new();
+    store
+        .ingest_messages(messages("page1", vec![renamed]))
+        .await
+        .expect("first batch");
+    let mut second = message("m1", "t1", Direction::In, T0 + 1);
+    second.participant_name = "Tên mới".into();
+    let mut repeated = message("m1", "t2", Direction::In, T0 + 2);
+    repeated.text = "lặp lại".into();
+    let outcome = store
+        .ingest_messages(messages(
+            "page1",
+            vec![
+                second,
+                message("m2", "t1", Direction::Out, T0 + 3),
+                repeated,
+            ],
+        ))
+        .await
+        .expect("ingest");
+    assert_eq!(counts(&outcome), (3, 2, 1));
+    assert_eq!(store.message_count("page1").await.expect("count"), 3);
+    let payload = event(&store, outcome.event_id).await;
+    let texts = texts_of(&payload, "messages", "text");
+    assert_eq!(texts, ["tin m1", "tin m2"]);
+    let conversations = payload["conversations"].as_array().expect("conversations");
+    assert_eq!(conversations.len(), 1, "t2 got no new message");
+    assert_eq!(conversations[0]["thread_id"], "t1");
+    assert_eq!(conversations[0]["participant_name"], "Tên mới");
+    assert_eq!(conversations[0]["unread_count"], 2);
+    assert_eq!(conversations[0]["last_message_text"], "tin m2");
+    assert_eq!(conversations[0]["last_message_direction"], "out");
+    let page = store
+        .conversations("page1", crate::ConversationFilter::default(), None, 10)
+        .await
+        .expect("conversations");
+    let t2 = page
+        .items
+        .iter()
+        .find(|c| c.thread_id == "t2")
+        .expect("t2 was created");
+    assert_eq!((t2.unread_count, t2.last_message_at), (0, None));
+}
+
+#[tokio::test]
+async fn notifications_repeated_or_known_are_stored_once() {
+    let (_dir, store) = store_with_page().await;
+    let notification = |id: &str, text: &str| NewNotification {
+        notification_id: id.to_owned(),
+        kind: "comment".into(),
+        text: text.to_owned(),
+        link: (id != "n1").then(|| format!("https://facebook.com/{id}")),
+        occurred_at: UnixMillis(T0),
+    };
+    let batch = |items| Batch {
+        account: "page1".to_owned(),
+        items,
+    };
+    let first = store
+        .ingest_notifications(batch(vec![notification("n0", "a")]))
+        .await
+        .expect("first");
+    assert_eq!(first.new, 1);
+    let mut items: Vec<NewNotification> = (0..200)
+        .map(|i| notification(&format!("n{i}"), "b"))
+        .collect();
+    items.push(notification("n1", "repeated"));
+    let outcome = store
+        .ingest_notifications(batch(items))
+        .await
+        .expect("ingest");
+    assert_eq!(counts(&outcome), (201, 199, 2));
+    let payload = event(&store, outcome.event_id).await;
+    let listed = payload["notifications"].as_array().expect("notifications");
+    let ids = texts_of(&payload, "notifications", "notification_id");
+    let expected: Vec<String> = (1..200).map(|i| format!("n{i}")).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(listed[0]["text"], "b");
+    assert_eq!(listed[0]["link"], serde_json::Value::Null);
+    assert_eq!(listed[1]["link"], "https://facebook.com/n2");
+}
+
+#[tokio::test]
+async fn units_committed_together_fail_alone() {
+    let (_dir, store) = store_with_page().await;
+    // Many writes at once end up grouped in shared transactions; the bad ones must not take the
+    // good ones down with them, nor leave anything behind. Half the bad ones fail before writing
+    // (an unknown account), half after writing an event (so the unit's rollback is what removes it).
+    let writes = (0..40).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            match i % 8 {
+                0 => {
+                    store
+                        .ingest_messages(batch("missing", &[&format!("m{i}")]))
+                        .await
+                }
+                4 => {
+                    store
+                        .write(|tx| {
+                            crate::events::append(
+                                tx,
+                                switchboard_domain::EventKind::NewMessages,
+                                None,
+                                &serde_json::json!({"written": "then failed"}),
+                            )?;
+                            Err(StorageError::Conflict("fails after writing".into()))
+                        })
+                        .await
+                }
+                _ => {
+                    store
+                        .ingest_messages(batch("page1", &[&format!("m{i}")]))
+                        .await
+                }
+            }
+        })
+    });
+    let mut failed = 0;
+    for write in writes {
+        match write.await.expect("join") {
+            Ok(outcome) => assert_eq!(outcome.new, 1),
+            Err(StorageError::UnknownAccount(_) | StorageError::Conflict(_)) => failed += 1,
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    assert_eq!(failed, 10);
+    assert_eq!(store.message_count("page1").await.expect("count"), 30);
+    let ids: Vec<i64> = store
+        .events_after(0, 100)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=30).collect::<Vec<_>>(),
+        "event ids stay gap-free across rolled-back units"
+    );
+}

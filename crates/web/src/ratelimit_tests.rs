@@ -1,0 +1,145 @@
+use super::*;
+use std::time::Duration;
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().expect("ip")
+}
+
+#[test]
+fn a_caller_gets_its_burst_then_its_rate() {
+    let limiter = RateLimiter::new(RateLimits {
+        user: Rate::new(10.0, 5.0),
+        ..RateLimits::default()
+    });
+    let start = Instant::now();
+    let client = ip("192.0.2.1");
+    // Found valid once (the first request): from then on the session has its own bucket.
+    limiter.authenticated("sbs_a", start);
+    limiter.authenticated("sbs_b", start);
+    for _ in 0..4 {
+        assert!(limiter.admit(client, Some("sbs_a"), start).is_ok());
+    }
+    let refusal = limiter
+        .admit(client, Some("sbs_a"), start)
+        .expect_err("burst spent");
+    assert_eq!(refusal.retry_after_seconds, 1);
+    // Another session, even from the same address, has its own allowance.
+    assert!(limiter.admit(client, Some("sbs_b"), start).is_ok());
+    // A tenth of a second later, one more request is allowed.
+    let later = start + Duration::from_millis(100);
+    assert!(limiter.admit(client, Some("sbs_a"), later).is_ok());
+    assert!(limiter.admit(client, Some("sbs_a"), later).is_err());
+}
+
+#[test]
+fn probing_for_tokens_is_refused_after_a_few_failures() {
+    let limiter = RateLimiter::new(RateLimits::default());
+    let now = Instant::now();
+    let prober = ip("198.51.100.7");
+    let burst = RateLimits::default().failed_auth.burst as usize;
+    for i in 0..burst {
+        let token = format!("sba_guess{i}");
+        assert!(limiter.admit(prober, Some(&token), now).is_ok());
+        limiter.failed_authentication(prober, &token, now);
+    }
+    let refusal = limiter
+        .admit(prober, Some("sba_another"), now)
+        .expect_err("probing");
+    assert!(refusal.limit.contains("failed"), "{refusal:?}");
+    // Unknown tokens leave nothing behind but the address's counts.
+    assert!(limiter.len() <= 3, "{}", limiter.len());
+    // Another address is not affected.
+    assert!(
+        limiter
+            .admit(ip("198.51.100.8"), Some("sba_x"), now)
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_token_has_a_bounded_number_of_requests_in_progress() {
+    let limiter = RateLimiter::new(RateLimits {
+        in_flight_per_token: 2,
+        ..RateLimits::default()
+    });
+    let first = limiter.start("sbs_a").expect("first");
+    let _second = limiter.start("sbs_a").expect("second");
+    assert!(limiter.start("sbs_a").is_none());
+    assert!(limiter.start("sbs_b").is_some());
+    drop(first);
+    assert!(limiter.start("sbs_a").is_some());
+}
+
+#[test]
+fn a_made_up_token_is_an_anonymous_request() {
+    let limiter = RateLimiter::new(RateLimits {
+        anonymous: Rate::new(0.1, 3.0),
+        ..RateLimits::default()
+    });
+    let now = Instant::now();
+    let client = ip("203.0.113.5");
+    // Each request with a new, never valid, token spends the address's anonymous allowance.
+    for i in 0..3 {
+        let token = format!("sbs_fake{i}");
+        assert!(limiter.admit(client, Some(&token), now).is_ok());
+    }
+    assert!(limiter.admit(client, Some("sbs_fake9"), now).is_err());
+    assert!(limiter.admit(client, None, now).is_err());
+}
+
+#[test]
+fn addresses_of_one_ipv6_network_share_their_limits() {
+    let limiter = RateLimiter::new(RateLimits {
+        anonymous: Rate::new(0.1, 2.0),
+        ..RateLimits::default()
+    });
+    let now = Instant::now();
+    assert!(limiter.admit(ip("2001:db8::1"), None, now).is_ok());
+    assert!(limiter.admit(ip("2001:db8::2"), None, now).is_ok());
+    assert!(limiter.admit(ip("2001:db8::3"), None, now).is_err());
+    assert!(limiter.admit(ip("2001:db8:0:1::1"), None, now).is_ok());
+}
+
+#[test]
+fn the_kind_of_caller_is_its_token_prefix() {
+    assert_eq!(CallerKind::of_token("sbb_1"), CallerKind::Bot);
+    assert_eq!(CallerKind::of_token("sbp_1"), CallerKind::PhoneSystem);
+    assert_eq!(CallerKind::of_token("sba_1"), CallerKind::Integrator);
+    assert_eq!(CallerKind::of_token("sbs_1"), CallerKind::User);
+    assert_eq!(CallerKind::of_token("x"), CallerKind::Anonymous);
+    assert_eq!(CallerKind::of_token("é"), CallerKind::Anonymous);
+}
+
+#[test]
+fn a_node_follows_what_the_shared_buckets_hold() {
+    let limiter = RateLimiter::new(RateLimits {
+        anonymous: Rate::new(0.1, 5.0),
+        ..RateLimits::default()
+    });
+    let now = Instant::now();
+    let client = ip("192.0.2.9");
+    let checks = limiter.checks(client, None);
+    // Other nodes spent the caller's allowance: this node refuses it without asking again.
+    limiter.sync(&checks, &[4000.0, 0.0], now);
+    // A full shared bucket needs no bucket here.
+    assert_eq!(limiter.len(), 1);
+    let refusal = limiter
+        .check_local(&checks, now)
+        .expect_err("spent elsewhere");
+    assert_eq!(refusal.retry_after_seconds, 10);
+}
+
+#[test]
+fn idle_buckets_are_swept() {
+    let limiter = RateLimiter::new(RateLimits::default());
+    let start = Instant::now();
+    for i in 0..SWEEP_AT {
+        let client = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
+        assert!(limiter.admit(client, None, start).is_ok());
+    }
+    assert!(limiter.len() >= SWEEP_AT);
+    // A minute later every one of them has refilled: the next request sweeps them away.
+    let later = start + Duration::from_secs(60);
+    assert!(limiter.admit(ip("192.0.2.50"), None, later).is_ok());
+    assert!(limiter.len() <= 2, "{}", limiter.len());
+}
