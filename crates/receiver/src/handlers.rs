@@ -1,13 +1,13 @@
 //! Thin handlers: authenticate, parse, validate, check the account, store, wake the feed, answer.
+//! Every endpoint takes the one path of [`push`]; what differs is its body's [`Push`].
 
 use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
-use serde_json::json;
-use switchboard_domain::ingest::{
-    Batch, MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn,
-};
-use switchboard_storage::{IngestOutcome, StorageError, Store};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use switchboard_domain::ingest::{MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn};
+use switchboard_storage::Store;
 use switchboard_web::{ApiError, BotsOnly, JsonBody, ok};
 
 /// Only a bot, and only for its own account (checked against the body), may push data.
@@ -19,85 +19,78 @@ impl BotsOnly for Ingest {
 
 type Bot = switchboard_web::Bot<Ingest>;
 
+/// The answer's `data`, and whether an event was written (then the feed must wake).
+type Pushed = (Value, bool);
+
+/// The body of one of the bots' endpoints.
+pub trait Push: DeserializeOwned + Send + 'static {
+    /// Validates the body, refuses it (with [`check_account`]) unless it is for the bot's own
+    /// account, and stores it.
+    fn push(self, bot: &Bot, store: Store)
+    -> impl Future<Output = Result<Pushed, ApiError>> + Send;
+}
+
+/// `POST /api/bot/{register,new_messages,new_notifications,status_update}`: the body pushed, the feed
+/// woken if an event was written, the answer.
+#[tracing::instrument(skip_all, fields(account, items))]
+pub async fn push<P: Push>(
+    State(state): State<AppState>,
+    bot: Bot,
+    JsonBody(body): JsonBody<P>,
+) -> Result<Response, ApiError> {
+    let (answer, written) = body.push(&bot, state.store).await?;
+    if written {
+        state.feed.notify();
+    }
+    Ok(ok(answer))
+}
+
 /// Names the account in the request's span, then refuses a bot that pushes for another account.
 fn check_account(bot: &Bot, account: &str) -> Result<(), ApiError> {
     tracing::Span::current().record("account", account);
     bot.may_write_for(account)
 }
 
-#[tracing::instrument(skip_all, fields(account))]
-pub async fn register(
-    State(state): State<AppState>,
-    bot: Bot,
-    JsonBody(body): JsonBody<RegisterIn>,
-) -> Result<Response, ApiError> {
-    let registration = body.validate()?;
-    check_account(&bot, &registration.account)?;
-    let account = registration.account.clone();
-    let event_id = state.store.register_bot(registration).await?;
-    state.feed.notify();
-    tracing::info!(%account, "bot registered");
-    Ok(ok(
-        json!({"user_id_chat": account, "status": "online", "event_id": event_id}),
-    ))
-}
-
-/// The shared path of both batch endpoints: check who may write, store, wake the feed, answer.
-async fn ingest<T, F, Fut>(
-    state: AppState,
-    bot: &Bot,
-    batch: Batch<T>,
-    store: F,
-) -> Result<Response, ApiError>
-where
-    F: FnOnce(Store, Batch<T>) -> Fut,
-    Fut: Future<Output = Result<IngestOutcome, StorageError>>,
-{
-    tracing::Span::current().record("items", batch.items.len());
-    check_account(bot, &batch.account)?;
-    let outcome = store(state.store, batch).await?;
-    if outcome.event_id.is_some() {
-        state.feed.notify();
+impl Push for RegisterIn {
+    async fn push(self, bot: &Bot, store: Store) -> Result<Pushed, ApiError> {
+        let registration = self.validate()?;
+        check_account(bot, &registration.account)?;
+        let account = registration.account.clone();
+        let event_id = store.register_bot(registration).await?;
+        tracing::info!(%account, "bot registered");
+        let answer = json!({"user_id_chat": account, "status": "online", "event_id": event_id});
+        Ok((answer, true))
     }
-    Ok(ok(outcome))
 }
 
-#[tracing::instrument(skip_all, fields(account, items))]
-pub async fn new_messages(
-    State(state): State<AppState>,
-    bot: Bot,
-    JsonBody(body): JsonBody<MessageBatch>,
-) -> Result<Response, ApiError> {
-    ingest(state, &bot, body.validate()?, |store, batch| async move {
-        store.ingest_messages(batch).await
-    })
-    .await
+impl Push for StatusUpdateIn {
+    async fn push(self, bot: &Bot, store: Store) -> Result<Pushed, ApiError> {
+        let update = self.validate()?;
+        check_account(bot, &update.account)?;
+        let (account, status) = (update.account.clone(), update.status);
+        let event_id = store.update_bot_status(update).await?;
+        let answer = json!({"user_id_chat": account, "status": status, "event_id": event_id});
+        Ok((answer, true))
+    }
 }
 
-#[tracing::instrument(skip_all, fields(account, items))]
-pub async fn new_notifications(
-    State(state): State<AppState>,
-    bot: Bot,
-    JsonBody(body): JsonBody<NotificationBatch>,
-) -> Result<Response, ApiError> {
-    ingest(state, &bot, body.validate()?, |store, batch| async move {
-        store.ingest_notifications(batch).await
-    })
-    .await
+/// The batch endpoints differ only in what they store; an event is written only when some items
+/// were new.
+macro_rules! batch_push {
+    ($($body:ty => $ingest:ident,)*) => {$(
+        impl Push for $body {
+            async fn push(self, bot: &Bot, store: Store) -> Result<Pushed, ApiError> {
+                let batch = self.validate()?;
+                tracing::Span::current().record("items", batch.items.len());
+                check_account(bot, &batch.account)?;
+                let outcome = store.$ingest(batch).await?;
+                Ok((json!(outcome), outcome.event_id.is_some()))
+            }
+        }
+    )*};
 }
 
-#[tracing::instrument(skip_all, fields(account))]
-pub async fn status_update(
-    State(state): State<AppState>,
-    bot: Bot,
-    JsonBody(body): JsonBody<StatusUpdateIn>,
-) -> Result<Response, ApiError> {
-    let update = body.validate()?;
-    check_account(&bot, &update.account)?;
-    let (account, status) = (update.account.clone(), update.status);
-    let event_id = state.store.update_bot_status(update).await?;
-    state.feed.notify();
-    Ok(ok(
-        json!({"user_id_chat": account, "status": status, "event_id": event_id}),
-    ))
+batch_push! {
+    MessageBatch => ingest_messages,
+    NotificationBatch => ingest_notifications,
 }

@@ -12,6 +12,7 @@ use axum::extract::FromRef;
 use axum::routing::post;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
+use switchboard_domain::ingest::{MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn};
 use switchboard_realtime::EventFeed;
 use switchboard_storage::Store;
 use switchboard_web::RoleShell;
@@ -39,13 +40,19 @@ impl RoleShell for Receiver {
 
     fn routes() -> Router<AppState> {
         Router::new()
-            .route("/api/bot/register", post(handlers::register))
-            .route("/api/bot/new_messages", post(handlers::new_messages))
+            .route("/api/bot/register", post(handlers::push::<RegisterIn>))
+            .route(
+                "/api/bot/new_messages",
+                post(handlers::push::<MessageBatch>),
+            )
             .route(
                 "/api/bot/new_notifications",
-                post(handlers::new_notifications),
+                post(handlers::push::<NotificationBatch>),
             )
-            .route("/api/bot/status_update", post(handlers::status_update))
+            .route(
+                "/api/bot/status_update",
+                post(handlers::push::<StatusUpdateIn>),
+            )
     }
 
     /// Every client that may see an event receives it as it is committed.
