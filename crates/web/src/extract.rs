@@ -11,32 +11,31 @@ use switchboard_domain::{
     ValidationError,
 };
 
-/// Like `axum::extract::Query`, answering a bad query string with `422 invalid_field`.
-pub struct QueryParams<T>(pub T);
+/// Wraps an axum extractor so that its rejection is the API's `422 invalid_field`, naming `$field`,
+/// not axum's plain text.
+macro_rules! api_rejections {
+    ($($(#[$doc:meta])* $name:ident wraps $inner:ident, field $field:literal;)*) => {$(
+        $(#[$doc])*
+        pub struct $name<T>(pub T);
 
-/// Like `axum::extract::Path`, answering a bad path segment with `422 invalid_field`.
-pub struct PathParam<T>(pub T);
+        impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for $name<T> {
+            type Rejection = ApiError;
 
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for QueryParams<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| Self(value))
-            .map_err(|rejection| ValidationError::new("query", rejection.body_text()).into())
-    }
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                $inner::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|$inner(value)| Self(value))
+                    .map_err(|rejection| ValidationError::new($field, rejection.body_text()).into())
+            }
+        }
+    )*};
 }
 
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(value)| Self(value))
-            .map_err(|rejection| ValidationError::new("path", rejection.body_text()).into())
-    }
+api_rejections! {
+    /// Like `axum::extract::Query`, answering a bad query string with `422 invalid_field`.
+    QueryParams wraps Query, field "query";
+    /// Like `axum::extract::Path`, answering a bad path segment with `422 invalid_field`.
+    PathParam wraps Path, field "path";
 }
 
 /// An id of the kind the API names `FIELD` in its `422` when a path segment is not one.
