@@ -200,30 +200,14 @@ impl Client {
     pub async fn next_event(&mut self) -> Option<Event> {
         self.events.recv().await
     }
+}
 
-    /// Sends an event without waiting for anything.
-    pub fn emit<T: Serialize>(&self, name: &str, data: &T) -> Result<(), ClientError> {
-        self.emitter.emit(name, data)
-    }
+/// Emitting is the [`Emitter`]'s (`emit`, `emit_with_ack`, `ack`, `close`): a client is one too.
+impl std::ops::Deref for Client {
+    type Target = Emitter;
 
-    /// Sends an event and waits for the server's acknowledgement (its first argument).
-    pub async fn emit_with_ack<T: Serialize>(
-        &self,
-        name: &str,
-        data: &T,
-        timeout: Duration,
-    ) -> Result<Value, ClientError> {
-        self.emitter.emit_with_ack(name, data, timeout).await
-    }
-
-    /// Answers an event the server sent with an ack id.
-    pub fn ack<T: Serialize>(&self, ack_id: u64, data: &T) -> Result<(), ClientError> {
-        self.emitter.ack(ack_id, data)
-    }
-
-    /// Leaves the namespace and closes the connection.
-    pub fn close(&self) {
-        self.emitter.close();
+    fn deref(&self) -> &Emitter {
+        &self.emitter
     }
 }
 
