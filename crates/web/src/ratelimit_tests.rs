@@ -5,12 +5,16 @@ fn ip(text: &str) -> IpAddr {
     text.parse().expect("ip")
 }
 
+/// A limiter with the default limits but for what `change` sets.
+fn limiter_with(change: impl FnOnce(&mut RateLimits)) -> Arc<RateLimiter> {
+    let mut limits = RateLimits::default();
+    change(&mut limits);
+    RateLimiter::new(limits)
+}
+
 #[test]
 fn a_caller_gets_its_burst_then_its_rate() {
-    let limiter = RateLimiter::new(RateLimits {
-        user: Rate::new(10.0, 5.0),
-        ..RateLimits::default()
-    });
+    let limiter = limiter_with(|limits| limits.user = Rate::new(10.0, 5.0));
     let start = Instant::now();
     let client = ip("192.0.2.1");
     // Found valid once (the first request): from then on the session has its own bucket.
@@ -58,10 +62,7 @@ fn probing_for_tokens_is_refused_after_a_few_failures() {
 
 #[test]
 fn a_token_has_a_bounded_number_of_requests_in_progress() {
-    let limiter = RateLimiter::new(RateLimits {
-        in_flight_per_token: 2,
-        ..RateLimits::default()
-    });
+    let limiter = limiter_with(|limits| limits.in_flight_per_token = 2);
     let first = limiter.start("sbs_a").expect("first");
     let _second = limiter.start("sbs_a").expect("second");
     assert!(limiter.start("sbs_a").is_none());
@@ -72,10 +73,7 @@ fn a_token_has_a_bounded_number_of_requests_in_progress() {
 
 #[test]
 fn a_made_up_token_is_an_anonymous_request() {
-    let limiter = RateLimiter::new(RateLimits {
-        anonymous: Rate::new(0.1, 3.0),
-        ..RateLimits::default()
-    });
+    let limiter = limiter_with(|limits| limits.anonymous = Rate::new(0.1, 3.0));
     let now = Instant::now();
     let client = ip("203.0.113.5");
     // Each request with a new, never valid, token spends the address's anonymous allowance.
@@ -89,10 +87,7 @@ fn a_made_up_token_is_an_anonymous_request() {
 
 #[test]
 fn addresses_of_one_ipv6_network_share_their_limits() {
-    let limiter = RateLimiter::new(RateLimits {
-        anonymous: Rate::new(0.1, 2.0),
-        ..RateLimits::default()
-    });
+    let limiter = limiter_with(|limits| limits.anonymous = Rate::new(0.1, 2.0));
     let now = Instant::now();
     assert!(limiter.admit(ip("2001:db8::1"), None, now).is_ok());
     assert!(limiter.admit(ip("2001:db8::2"), None, now).is_ok());
@@ -112,10 +107,7 @@ fn the_kind_of_caller_is_its_token_prefix() {
 
 #[test]
 fn a_node_follows_what_the_shared_buckets_hold() {
-    let limiter = RateLimiter::new(RateLimits {
-        anonymous: Rate::new(0.1, 5.0),
-        ..RateLimits::default()
-    });
+    let limiter = limiter_with(|limits| limits.anonymous = Rate::new(0.1, 5.0));
     let now = Instant::now();
     let client = ip("192.0.2.9");
     let checks = limiter.checks(client, None);
