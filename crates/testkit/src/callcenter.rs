@@ -16,6 +16,8 @@ use switchboard_web::Shutdown;
 
 /// Dereferences to the call center's [`Api`]: `call` goes to its REST API.
 pub struct TestCallCenter {
+    /// Stops the servers when the handle is dropped.
+    _shutdown: roles::StopOnDrop,
     pub url: String,
     pub store: Store,
     pub http: reqwest::Client,
@@ -25,7 +27,6 @@ pub struct TestCallCenter {
     pub pbx_token: String,
     pub dir: crate::TestDir,
     api: Api,
-    shutdown: Shutdown,
 }
 
 impl TestCallCenter {
@@ -54,7 +55,7 @@ impl TestCallCenter {
             api_token,
             pbx_token,
             dir,
-            shutdown,
+            _shutdown: roles::StopOnDrop(shutdown),
         }
     }
 
@@ -66,21 +67,13 @@ impl TestCallCenter {
             .create_user(username, username, Role::Agent, password.clone())
             .await
             .expect("user");
-        let agent = self
-            .store
-            .create_agent(NewAgent {
-                user_id: Some(user.id),
-                full_name: format!("Agent {username}"),
-                extension: extension.into(),
-                queues: Vec::new(),
-            })
-            .await
-            .expect("agent");
-        let (agent, _) = self
-            .store
-            .set_agent_status(agent.id, AgentStatus::Available)
-            .await
-            .expect("status");
+        let new = NewAgent {
+            user_id: Some(user.id),
+            full_name: format!("Agent {username}"),
+            extension: extension.into(),
+            queues: Vec::new(),
+        };
+        let agent = available_agent(&self.store, new).await;
         let (_, token) = self
             .store
             .login(username, &password, Duration::from_secs(3600))
@@ -164,17 +157,21 @@ impl TestCallCenter {
     }
 }
 
+/// A new agent, made `available` (no console of theirs is needed for calls to be offered to them).
+pub async fn available_agent(store: &Store, new: NewAgent) -> Agent {
+    let agent = store.create_agent(new).await.expect("agent");
+    let (agent, _) = store
+        .set_agent_status(agent.id, AgentStatus::Available)
+        .await
+        .expect("status");
+    agent
+}
+
 impl std::ops::Deref for TestCallCenter {
     type Target = Api;
 
     fn deref(&self) -> &Api {
         &self.api
-    }
-}
-
-impl Drop for TestCallCenter {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
     }
 }
 

@@ -11,7 +11,8 @@ pub struct TestReceiver {
     pub url: String,
     pub store: Store,
     pub http: reqwest::Client,
-    shutdown: Shutdown,
+    /// Stops the servers when the handle is dropped.
+    _shutdown: roles::StopOnDrop,
     _temp: TempStore,
 }
 
@@ -28,7 +29,7 @@ impl TestReceiver {
             url,
             store: temp.store.clone(),
             http: reqwest::Client::new(),
-            shutdown,
+            _shutdown: roles::StopOnDrop(shutdown),
             _temp: temp,
         }
     }
@@ -54,12 +55,6 @@ impl TestReceiver {
     /// One number from the database, read with a connection of its own.
     pub async fn db_count(&self, sql: &'static str) -> i64 {
         crate::db_count(&self._temp.dir, sql).await
-    }
-}
-
-impl Drop for TestReceiver {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
     }
 }
 

@@ -72,6 +72,25 @@ pub async fn callcenter(
     Ok(CallCenter::bind(addr, state, cors_origins).await?)
 }
 
+/// A test's servers' [`Shutdown`], triggered when the test's handle is dropped. Put it first among
+/// the handle's fields, so the servers are told to stop before the others (a temporary directory)
+/// are dropped.
+pub struct StopOnDrop(pub Shutdown);
+
+impl std::ops::Deref for StopOnDrop {
+    type Target = Shutdown;
+
+    fn deref(&self) -> &Shutdown {
+        &self.0
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.trigger();
+    }
+}
+
 /// Serves `server` until `shutdown` (requests in flight then get `grace`); its base URL.
 pub fn serve(server: Server, shutdown: &Shutdown, grace: Duration) -> Result<String, KitError> {
     let addr = server.local_addr().map_err(KitError::Address)?;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 use switchboard_callcenter::{AppState, CallCenterOptions, Engine};
 use switchboard_domain::callcenter::{CtiEvent, Direction, HangupCause};
-use switchboard_domain::routing::{AgentState, AgentStatus};
+use switchboard_domain::routing::AgentState;
 use switchboard_realtime::{EventFeed, FeedOptions};
 use switchboard_storage::{NewAgent, Store};
 use switchboard_testkit::{TestDir, eventually};
@@ -94,19 +94,14 @@ impl Drop for Mortal {
 }
 
 async fn available_agent(store: &Store, name: &str, extension: &str) -> i64 {
-    let agent = store
-        .create_agent(NewAgent {
-            full_name: name.into(),
-            extension: extension.into(),
-            ..NewAgent::default()
-        })
+    let new = NewAgent {
+        full_name: name.into(),
+        extension: extension.into(),
+        ..NewAgent::default()
+    };
+    switchboard_testkit::callcenter::available_agent(store, new)
         .await
-        .expect("agent");
-    store
-        .set_agent_status(agent.id, AgentStatus::Available)
-        .await
-        .expect("status");
-    agent.id
+        .id
 }
 
 fn new_call(call_id: &str) -> CtiEvent {

@@ -121,9 +121,10 @@ pub struct CallCenterConfig {
 impl Default for CallCenterConfig {
     fn default() -> Self {
         let options = switchboard_callcenter::CallCenterOptions::default();
+        let RoleConfig { listen, limits } = RoleConfig::at(8000);
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            limits: LimitOverrides::default(),
+            listen,
+            limits,
             ring_timeout_seconds: options.ring_timeout.as_secs_f64(),
             wrap_up_seconds: options.wrap_up.as_secs_f64(),
             webhook_url: options.webhook_url.unwrap_or_default(),
