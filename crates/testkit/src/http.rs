@@ -65,3 +65,14 @@ pub async fn login(http: &reqwest::Client, url: &str, username: &str, password: 
     assert_eq!(status, 200, "login as {username}: {body}");
     body["data"]["token"].as_str().expect("token").to_owned()
 }
+
+/// Asserts that `answer` is the API's error with this `status` and `error.{key}` (`code`, `field`).
+#[track_caller]
+pub fn assert_error(answer: &(u16, Value), status: u16, key: &str, value: &str) {
+    let (got, body) = answer;
+    assert_eq!(
+        (*got, body["error"][key].as_str()),
+        (status, Some(value)),
+        "{body}"
+    );
+}

@@ -18,6 +18,7 @@ pub const CONSOLE_ORIGIN: &str = "http://127.0.0.1:8000";
 
 /// Dereferences to the sender's [`Api`]: `call` and `login` go to the sender.
 pub struct TestSystem {
+    shutdown: roles::StopOnDrop,
     pub receiver: String,
     pub sender: String,
     pub store: Store,
@@ -25,7 +26,6 @@ pub struct TestSystem {
     pub dir: crate::TestDir,
     cipher: Cipher,
     api: Api,
-    shutdown: Shutdown,
 }
 
 /// A second node's sender on the same database, with its own store, feed and port, as another
@@ -60,6 +60,16 @@ impl TestSystem {
         Self::spawn_with(SenderOptions::default()).await
     }
 
+    /// A system with page1's bot token, and an admin's console socket, which hears every event (the
+    /// bot's presence among them).
+    pub async fn with_bot_and_console() -> (Self, String, Client) {
+        let app = Self::spawn().await;
+        let bot_token = app.bot("page1").await;
+        let admin = app.admin().await;
+        let console = app.socket(&admin).await;
+        (app, bot_token, console)
+    }
+
     pub async fn spawn_with(options: SenderOptions) -> Self {
         let TempStore { store, cipher, dir } = TempStore::with_admin().await;
         let shutdown = Shutdown::new();
@@ -88,7 +98,7 @@ impl TestSystem {
             dir,
             cipher,
             api,
-            shutdown,
+            shutdown: roles::StopOnDrop(shutdown),
         }
     }
 
@@ -193,11 +203,5 @@ impl std::ops::Deref for TestSystem {
 
     fn deref(&self) -> &Api {
         &self.api
-    }
-}
-
-impl Drop for TestSystem {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
     }
 }

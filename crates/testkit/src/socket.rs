@@ -51,3 +51,10 @@ pub async fn nothing_more(client: &mut Client, window: Duration) {
         extra.ok().flatten().map(|e| e.raw().to_owned())
     );
 }
+
+/// The next `bot_status` a console hears, as `(account, status)`.
+pub async fn next_presence(console: &mut Client) -> (String, String) {
+    let event = next_named(console, "bot_status").await;
+    let text = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
+    (text("user_id_chat"), text("status"))
+}

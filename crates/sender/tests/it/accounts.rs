@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 use switchboard_testkit::fixtures_http::Verbs;
+use switchboard_testkit::http::assert_error;
 use switchboard_testkit::sender::TestSystem;
 
 const SECRET_PASSWORD: &str = "mật-khẩu-rất-bí-mật-771";
@@ -73,16 +74,10 @@ async fn accounts_are_added_disabled_and_removed_by_admins() {
     let add = |account: Value| app.post("/api/fb_accounts", &admin, account);
     let (status, _) = add(json!({"user_id_chat": "100089", "kind": "personal"})).await;
     assert_eq!(status, 200);
-    let (status, body) = add(json!({"user_id_chat": "100089"})).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("already_exists"))
-    );
-    let (status, body) = add(json!({"user_id_chat": "x", "kind": "group"})).await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (422, Some("kind"))
-    );
+    let answer = add(json!({"user_id_chat": "100089"})).await;
+    assert_error(&answer, 409, "code", "already_exists");
+    let answer = add(json!({"user_id_chat": "x", "kind": "group"})).await;
+    assert_error(&answer, 422, "field", "kind");
 
     let (_, made) = app
         .post_empty("/api/fb_accounts/100089/bot_token", &admin)

@@ -4,12 +4,18 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard_sender::SenderOptions;
 use switchboard_testkit::fixtures_http::Verbs;
+use switchboard_testkit::http::assert_error;
 use switchboard_testkit::sender::{ADMIN_PASSWORD, TestSystem};
 
 /// A login attempt as the console's form sends it.
 async fn log_in(app: &TestSystem, username: &str, password: &str) -> (u16, Value) {
     let body = json!({"username": username, "password": password});
     app.call("POST", "/api/auth/login", None, Some(body)).await
+}
+
+/// A login request built by hand (its headers, cookies or body are the test's).
+fn login_request(app: &TestSystem) -> reqwest::RequestBuilder {
+    app.http.post(format!("{}/api/auth/login", app.sender))
 }
 
 /// The status of listing the accounts with `token`: whether the credential is (still) accepted.
@@ -37,9 +43,7 @@ async fn disable_user(app: &TestSystem, admin: &str, username: &str) -> u16 {
 #[tokio::test]
 async fn login_gives_a_session_token_and_an_httponly_cookie() {
     let app = TestSystem::spawn().await;
-    let response = app
-        .http
-        .post(format!("{}/api/auth/login", app.sender))
+    let response = login_request(&app)
         .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
         .send()
         .await
@@ -75,22 +79,15 @@ async fn login_gives_a_session_token_and_an_httponly_cookie() {
 #[tokio::test]
 async fn wrong_passwords_are_refused_and_then_slowed_down() {
     let app = TestSystem::spawn().await;
-    let (status, body) = log_in(&app, "admin", "nope nope nope").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("unauthorized"))
-    );
+    let answer = log_in(&app, "admin", "nope nope nope").await;
+    assert_error(&answer, 401, "code", "unauthorized");
     let (status, _) = log_in(&app, "ghost", ADMIN_PASSWORD).await;
     assert_eq!(status, 401);
     for _ in 0..4 {
         log_in(&app, "admin", "still wrong!").await;
     }
-    let (status, body) = log_in(&app, "admin", ADMIN_PASSWORD).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (429, Some("too_many_requests")),
-        "{body}"
-    );
+    let answer = log_in(&app, "admin", ADMIN_PASSWORD).await;
+    assert_error(&answer, 429, "code", "too_many_requests");
 }
 
 #[tokio::test]
@@ -171,19 +168,12 @@ async fn disabling_a_user_ends_their_sessions() {
     assert_eq!(disable_user(&app, &admin, "minh").await, 200);
     assert_eq!(accounts_status(&app, &agent).await, 401);
     let add_user = |user: Value| app.post("/api/users", &admin, user);
-    let (status, body) =
+    let answer =
         add_user(json!({"username": "minh", "role": "agent", "password": "another password"}))
             .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("already_exists"))
-    );
-    let (status, body) =
-        add_user(json!({"username": "an", "role": "agent", "password": "short"})).await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (422, Some("password"))
-    );
+    assert_error(&answer, 409, "code", "already_exists");
+    let answer = add_user(json!({"username": "an", "role": "agent", "password": "short"})).await;
+    assert_error(&answer, 422, "field", "password");
 }
 
 #[tokio::test]
@@ -301,11 +291,8 @@ async fn bad_query_strings_and_paths_get_json_errors() {
             "{method} {path}: {body}"
         );
     }
-    let (status, body) = app.post_empty("/api/posts/999/retry", &admin).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    let answer = app.post_empty("/api/posts/999/retry", &admin).await;
+    assert_error(&answer, 404, "code", "not_found");
 }
 
 #[tokio::test]
@@ -352,10 +339,8 @@ fn device_cookie(response: &reqwest::Response) -> String {
 async fn failures_elsewhere_never_lock_a_user_out_of_a_browser_they_logged_in_from() {
     let app = TestSystem::spawn().await;
     let login = |password: &str, cookie: Option<&str>| {
-        let mut request = app
-            .http
-            .post(format!("{}/api/auth/login", app.sender))
-            .json(&json!({"username": "admin", "password": password}));
+        let mut request =
+            login_request(&app).json(&json!({"username": "admin", "password": password}));
         if let Some(cookie) = cookie {
             request = request.header("cookie", cookie);
         }
@@ -397,9 +382,7 @@ async fn failures_elsewhere_never_lock_a_user_out_of_a_browser_they_logged_in_fr
 #[tokio::test]
 async fn login_fields_are_bounded_before_they_are_used() {
     let app = TestSystem::spawn().await;
-    let huge = app
-        .http
-        .post(format!("{}/api/auth/login", app.sender))
+    let huge = login_request(&app)
         .header("content-type", "application/json")
         .body(format!(
             r#"{{"username":"{}","password":"x"}}"#,
@@ -416,12 +399,8 @@ async fn login_fields_are_bounded_before_they_are_used() {
             .is_some_and(|m| m.contains("4096")),
         "{body}"
     );
-    let (status, body) = log_in(&app, &"x".repeat(65), "whatever it is").await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (422, Some("username")),
-        "{body}"
-    );
+    let answer = log_in(&app, &"x".repeat(65), "whatever it is").await;
+    assert_error(&answer, 422, "field", "username");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use switchboard_sioclient::Client;
 use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::TestSystem;
-use switchboard_testkit::socket::{next_named, quiet};
+use switchboard_testkit::socket::{next_named, next_presence, quiet};
 
 /// How long a console is watched for an event that must not come: the waiting is the thing under test.
 const QUIET: Duration = Duration::from_millis(500);
@@ -221,15 +221,12 @@ async fn a_post_goes_through_the_bot_and_comes_back_posted_with_a_link() {
 
 #[tokio::test]
 async fn bots_get_clear_errors_for_bad_reports_and_consoles_see_them_come_and_go() {
-    let app = TestSystem::spawn().await;
-    let bot_token = app.bot("page1").await;
-    let admin = app.admin().await;
-    let mut console = app.socket(&admin).await;
+    let (app, bot_token, mut console) = TestSystem::with_bot_and_console().await;
     let bot = app.socket(&bot_token).await;
-    let online = next_named(&mut console, "bot_status").await;
+    let page = "page1".to_owned();
     assert_eq!(
-        (online["user_id_chat"].as_str(), online["status"].as_str()),
-        (Some("page1"), Some("online"))
+        next_presence(&mut console).await,
+        (page.clone(), "online".into())
     );
     let answer = report(
         &bot,
@@ -241,6 +238,5 @@ async fn bots_get_clear_errors_for_bad_reports_and_consoles_see_them_come_and_go
     let answer = report(&bot, "post_status_update", json!({"status": "maybe"})).await;
     assert_eq!(answer["error"]["code"], "invalid_field");
     drop(bot);
-    let offline: Value = next_named(&mut console, "bot_status").await;
-    assert_eq!(offline["status"], "offline");
+    assert_eq!(next_presence(&mut console).await, (page, "offline".into()));
 }

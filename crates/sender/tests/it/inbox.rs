@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 use switchboard_testkit::fixtures_http::Verbs;
+use switchboard_testkit::http::assert_error;
 use switchboard_testkit::sender::TestSystem;
 use switchboard_testkit::socket::next_named;
 
@@ -66,13 +67,10 @@ async fn conversations_are_paged_newest_first_and_filtered() {
         .await;
     assert_eq!(by_name["data"]["items"].as_array().map(Vec::len), Some(5));
 
-    let (status, bad) = app
+    let answer = app
         .get("/api/conversations/page1?cursor=garbage", &agent)
         .await;
-    assert_eq!(
-        (status, bad["error"]["field"].as_str()),
-        (422, Some("cursor"))
-    );
+    assert_error(&answer, 422, "field", "cursor");
     for path in [
         "/api/conversations/page1?limit=0",
         "/api/conversations/nope",

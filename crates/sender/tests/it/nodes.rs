@@ -3,11 +3,10 @@
 //! On PostgreSQL the login limiter counts every node's failures together.
 
 use serde_json::json;
-use switchboard_sioclient::Client;
 use switchboard_testkit::eventually;
 use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::TestSystem;
-use switchboard_testkit::socket::next_named;
+use switchboard_testkit::socket::{next_named, next_presence};
 
 #[tokio::test]
 async fn a_send_accepted_on_one_node_reaches_the_bot_and_consoles_on_another() {
@@ -47,19 +46,9 @@ async fn held_by(app: &TestSystem, count: usize, what: &str) {
     .await;
 }
 
-/// The next `bot_status` a console hears, as `(account, status)`.
-async fn next_presence(console: &mut Client) -> (String, String) {
-    let event = next_named(console, "bot_status").await;
-    let text = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
-    (text("user_id_chat"), text("status"))
-}
-
 #[tokio::test]
 async fn a_bot_that_reconnects_through_another_node_stays_online() {
-    let app = TestSystem::spawn().await;
-    let bot_token = app.bot("page1").await;
-    let admin = app.admin().await;
-    let mut console = app.socket(&admin).await;
+    let (app, bot_token, mut console) = TestSystem::with_bot_and_console().await;
     let other = app.other_node().await;
     let first = app.socket(&bot_token).await;
     let page = "page1".to_owned();
