@@ -30,37 +30,48 @@ impl Lang {
 
     /// The `message` of `call_answered`.
     pub fn call_connected(self) -> &'static str {
-        match self {
-            Self::Vi => "Cuộc gọi đã được kết nối",
-            Self::En => "The call is connected",
-        }
+        self.pick("Cuộc gọi đã được kết nối", "The call is connected")
     }
 
     /// The `message` of `call_ended`.
     pub fn call_ended(self) -> &'static str {
-        match self {
-            Self::Vi => "Cuộc gọi đã kết thúc",
-            Self::En => "The call has ended",
-        }
+        self.pick("Cuộc gọi đã kết thúc", "The call has ended")
     }
 
     /// The first words of an `error` event's message, by its code.
     pub fn error(self, code: &str) -> &'static str {
-        match (self, code) {
-            (Self::Vi, "invalid_field") => "Dữ liệu gửi lên không hợp lệ",
-            (Self::En, "invalid_field") => "The event's data is not valid",
-            (Self::Vi, "not_found") => "Không tìm thấy",
-            (Self::En, "not_found") => "Not found",
-            (Self::Vi, "call_taken") => "Cuộc gọi đã được nhân viên khác trả lời",
-            (Self::En, "call_taken") => "Another agent already answered the call",
-            (Self::Vi, "call_ended") => "Cuộc gọi đã kết thúc",
-            (Self::En, "call_ended") => "The call has already ended",
-            (Self::Vi, "forbidden") => "Bạn không có quyền thực hiện thao tác này",
-            (Self::En, "forbidden") => "You may not do this",
-            (Self::Vi, "too_many_requests") => "Bạn thao tác quá nhanh; hãy thử lại sau giây lát",
-            (Self::En, "too_many_requests") => "Too many actions at once; try again in a moment",
-            (Self::Vi, _) => "Máy chủ không xử lý được yêu cầu; hãy thử lại",
-            (Self::En, _) => "The server could not do this; try again",
+        let (vi, en) = match code {
+            "invalid_field" => (
+                "Dữ liệu gửi lên không hợp lệ",
+                "The event's data is not valid",
+            ),
+            "not_found" => ("Không tìm thấy", "Not found"),
+            "call_taken" => (
+                "Cuộc gọi đã được nhân viên khác trả lời",
+                "Another agent already answered the call",
+            ),
+            "call_ended" => ("Cuộc gọi đã kết thúc", "The call has already ended"),
+            "forbidden" => (
+                "Bạn không có quyền thực hiện thao tác này",
+                "You may not do this",
+            ),
+            "too_many_requests" => (
+                "Bạn thao tác quá nhanh; hãy thử lại sau giây lát",
+                "Too many actions at once; try again in a moment",
+            ),
+            _ => (
+                "Máy chủ không xử lý được yêu cầu; hãy thử lại",
+                "The server could not do this; try again",
+            ),
+        };
+        self.pick(vi, en)
+    }
+
+    /// One text in this language; each text is written with its translation beside it.
+    fn pick(self, vi: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Self::Vi => vi,
+            Self::En => en,
         }
     }
 }
@@ -482,5 +493,15 @@ mod tests {
         assert_eq!(Lang::parse("VI"), Some(Lang::Vi));
         assert_eq!(Lang::parse("fr"), None);
         assert_eq!(Lang::default().call_connected(), "Cuộc gọi đã được kết nối");
+        assert_eq!(Lang::En.call_ended(), "The call has ended");
+        assert_eq!(
+            Lang::En.error("call_taken"),
+            "Another agent already answered the call"
+        );
+        assert_eq!(Lang::Vi.error("not_found"), "Không tìm thấy");
+        assert_eq!(
+            Lang::En.error("no_such_code"),
+            "The server could not do this; try again"
+        );
     }
 }

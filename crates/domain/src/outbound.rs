@@ -60,11 +60,7 @@ impl PostIn {
     pub fn validate(self) -> Result<NewPost, ValidationError> {
         let user_id_chat = crate::ingest::account_id("user_id_chat", &self.user_id_chat)?;
         let content = self.content.trim().to_owned();
-        let image_url = self
-            .image_url
-            .filter(|u| !u.trim().is_empty())
-            .map(|u| validation::web_url("image_url", &u))
-            .transpose()?;
+        let image_url = validation::optional_web_url("image_url", self.image_url)?;
         if content.is_empty() && image_url.is_none() {
             return Err(ValidationError::new("content", "must not be empty"));
         }
@@ -151,51 +147,56 @@ pub enum Outcome {
     },
 }
 
-fn outcome(
+/// Checks a bot's report on a command, messages and posts alike: the command's id, then its outcome.
+fn command_result(
+    command_id: &str,
     status: DeliveryStatus,
     platform_id: Option<String>,
     link: Option<String>,
     error: Option<String>,
-) -> Result<Outcome, ValidationError> {
-    match status {
+) -> Result<(String, Outcome), ValidationError> {
+    let command_id = validation::identifier("command_id", command_id, 64)?;
+    let outcome = match status {
         DeliveryStatus::Sent => {
             let platform_id = platform_id
                 .filter(|id| !id.trim().is_empty())
                 .map(|id| validation::identifier("platform_id", &id, crate::ingest::MAX_ID_CHARS))
                 .transpose()?;
-            let link = link
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| validation::web_url("link", &l))
-                .transpose()?;
-            Ok(Outcome::Sent { platform_id, link })
+            let link = validation::optional_web_url("link", link)?;
+            Outcome::Sent { platform_id, link }
         }
         DeliveryStatus::Failed => {
             let reason = error.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
             let reason =
                 reason.unwrap_or_else(|| "the bot reported a failure without a reason".to_owned());
             validation::text("error", &reason, 2_000)?;
-            Ok(Outcome::Failed { reason })
+            Outcome::Failed { reason }
         }
-    }
+    };
+    Ok((command_id, outcome))
 }
 
 impl MessageResultIn {
     pub fn validate(self) -> Result<(String, Outcome), ValidationError> {
-        let command_id = validation::identifier("command_id", &self.command_id, 64)?;
-        Ok((
-            command_id,
-            outcome(self.status, self.platform_message_id, None, self.error)?,
-        ))
+        command_result(
+            &self.command_id,
+            self.status,
+            self.platform_message_id,
+            None,
+            self.error,
+        )
     }
 }
 
 impl PostResultIn {
     pub fn validate(self) -> Result<(String, Outcome), ValidationError> {
-        let command_id = validation::identifier("command_id", &self.command_id, 64)?;
-        Ok((
-            command_id,
-            outcome(self.status, self.platform_post_id, self.link, self.error)?,
-        ))
+        command_result(
+            &self.command_id,
+            self.status,
+            self.platform_post_id,
+            self.link,
+            self.error,
+        )
     }
 }
 

@@ -122,6 +122,17 @@ pub fn web_url(field: &str, value: &str) -> Result<String, ValidationError> {
     Ok(trimmed.to_owned())
 }
 
+/// An optional URL where an empty string means none (bots and consoles send `""` for "no link").
+pub fn optional_web_url(
+    field: &str,
+    value: Option<String>,
+) -> Result<Option<String>, ValidationError> {
+    value
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| web_url(field, &url))
+        .transpose()
+}
+
 /// Longest URL accepted for attachments and links (Facebook CDN URLs run to about 600 bytes).
 pub const MAX_URL_LEN: usize = 4096;
 
@@ -153,6 +164,9 @@ mod tests {
         assert!(web_url("url", "data:text/html,<b>").is_err());
         assert!(web_url("url", "https://").is_err());
         assert!(web_url("url", "https://a b").is_err());
+        assert_eq!(optional_web_url("link", Some(" ".into())), Ok(None));
+        assert_eq!(optional_web_url("link", None), Ok(None));
+        assert!(optional_web_url("link", Some("ftp://x".into())).is_err());
     }
 
     #[test]
