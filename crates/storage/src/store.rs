@@ -55,6 +55,41 @@ impl CallTimers {
 /// Read connections each engine keeps (besides the one for token checks).
 pub(crate) const READERS: usize = 4;
 
+/// Runs blocking work (SQL, hashing) on a blocking thread, off the async runtime.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+}
+
+/// Which read connection a read runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reader {
+    /// The next of the pool (see [`next_reader`]).
+    Pool,
+    /// The one kept for checking tokens, which long reads never hold.
+    Auth,
+}
+
+impl Reader {
+    /// Takes this reader out of an engine's connections, waiting for it if busy.
+    pub(crate) fn lock<'a, C>(
+        self,
+        pool: &'a [std::sync::Mutex<C>],
+        turn: &std::sync::atomic::AtomicUsize,
+        auth: &'a std::sync::Mutex<C>,
+    ) -> std::sync::MutexGuard<'a, C> {
+        match self {
+            Reader::Pool => next_reader(pool, turn),
+            Reader::Auth => auth
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        }
+    }
+}
+
 /// A reader for the next read: an idle one if any, else this turn's one (waiting for it).
 pub(crate) fn next_reader<'a, C>(
     readers: &'a [std::sync::Mutex<C>],
@@ -204,9 +239,17 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
+        self.read_on(Reader::Pool, work).await
+    }
+
+    async fn read_on<T, F>(&self, reader: Reader, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
         match &self.engine {
-            Engine::Sqlite(db) => db.read(work).await,
-            Engine::Postgres(db) => db.read(work).await,
+            Engine::Sqlite(db) => db.read(reader, work).await,
+            Engine::Postgres(db) => db.read(reader, work).await,
         }
     }
 
@@ -236,9 +279,6 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        match &self.engine {
-            Engine::Sqlite(db) => db.read_auth(work).await,
-            Engine::Postgres(db) => db.read_auth(work).await,
-        }
+        self.read_on(Reader::Auth, work).await
     }
 }

@@ -44,7 +44,7 @@ fn find_user(tx: &Tx<'_>, id: i64) -> Result<User> {
 
 /// Hashes on a blocking thread: argon2 takes tens of milliseconds by design.
 async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    crate::store::off_runtime(move || {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt)
             .map_err(|e| StorageError::Task(format!("no randomness: {e}")))?;
@@ -55,7 +55,6 @@ async fn hash_password(password: String) -> Result<String> {
             .map_err(|e| StorageError::Task(e.to_string()))
     })
     .await
-    .map_err(|e| StorageError::Task(e.to_string()))?
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
@@ -166,18 +165,19 @@ impl Store {
             })
             .await?;
         let password = password.to_owned();
-        let (user, matches) = tokio::task::spawn_blocking(move || match found {
-            Some((user, hash)) => {
-                let ok = verify_password(&password, &hash);
-                (Some(user), ok)
-            }
-            None => {
-                verify_password(&password, DECOY_HASH);
-                (None, false)
-            }
+        let (user, matches) = crate::store::off_runtime(move || {
+            Ok(match found {
+                Some((user, hash)) => {
+                    let ok = verify_password(&password, &hash);
+                    (Some(user), ok)
+                }
+                None => {
+                    verify_password(&password, DECOY_HASH);
+                    (None, false)
+                }
+            })
         })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?;
+        .await?;
         let Some(user) = user.filter(|u| matches && !u.disabled) else {
             return Ok(None);
         };

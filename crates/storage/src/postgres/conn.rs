@@ -72,15 +72,8 @@ pub(crate) struct PgConn {
 
 impl Drop for PgConn {
     fn drop(&mut self) {
-        // Closing a client blocks on its own runtime, which panics on a thread that drives an async
-        // runtime, where the last handle of a store may well be dropped.
-        if let Some(client) = self.client.take()
-            && tokio::runtime::Handle::try_current().is_ok()
-        {
-            let closing = std::thread::Builder::new().name("postgres-close".into());
-            if let Err(error) = closing.spawn(move || drop(client)) {
-                tracing::warn!(%error, "a PostgreSQL connection was left for the server to close");
-            }
+        if let Some(client) = self.client.take() {
+            super::drop_off_runtime(client);
         }
     }
 }

@@ -20,7 +20,7 @@ pub use limits::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
-use crate::store::READERS;
+use crate::store::{READERS, Reader, off_runtime};
 use crate::{Result, StorageError, migrate};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -87,6 +87,20 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Drops a connection's client or runtime, on a thread of its own when this one drives an async
+/// runtime (where the last handle of a store may well be dropped): dropping either blocks on a
+/// runtime of its own, which panics there.
+fn drop_off_runtime<T: Send + 'static>(value: T) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        drop(value);
+        return;
+    }
+    let closing = std::thread::Builder::new().name("postgres-close".into());
+    if let Err(error) = closing.spawn(move || drop(value)) {
+        tracing::warn!(%error, "a PostgreSQL connection was left for the server to close");
+    }
+}
+
 /// Opens a connection with the settings every connection of the store has.
 fn connect(config: &postgres::Config, target: &str) -> Result<PgConn> {
     let mut client = config
@@ -113,9 +127,7 @@ impl Database {
     /// the writer.
     pub(crate) async fn open(url: &str) -> Result<Self> {
         let url = url.to_owned();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&url))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
+        off_runtime(move || Self::open_blocking(&url)).await
     }
 
     fn open_blocking(url: &str) -> Result<Self> {
@@ -202,18 +214,17 @@ impl Database {
     }
 
     /// See [`crate::Store::read`].
-    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
+    pub(crate) async fn read<T, F>(&self, reader: Reader, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let slot = crate::store::next_reader(&inner.readers, &inner.next_reader);
+        off_runtime(move || {
+            let slot = reader.lock(&inner.readers, &inner.next_reader, &inner.auth_reader);
             inner.run_read(slot, work)
         })
         .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
     /// Runs `work` on a connection made for it and closed after, on a blocking thread: for a lock
@@ -224,31 +235,12 @@ impl Database {
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        off_runtime(move || {
             let mut conn = connect(&inner.config, &inner.target)
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;
             work(&Tx::postgres(&mut conn))
         })
         .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
-    }
-
-    /// See [`crate::Store::read_auth`].
-    pub(crate) async fn read_auth<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let slot = inner
-                .auth_reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            inner.run_read(slot, work)
-        })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
     }
 }
 

@@ -47,15 +47,8 @@ pub(crate) struct EventIds {
 
 impl Drop for PipelinedConn {
     fn drop(&mut self) {
-        // A runtime cannot be dropped on a thread that drives another one (where the last handle of
-        // a store may be dropped): it goes to a thread of its own then.
-        if let Some(runtime) = self.runtime.take()
-            && tokio::runtime::Handle::try_current().is_ok()
-        {
-            let closing = std::thread::Builder::new().name("postgres-close".into());
-            if let Err(error) = closing.spawn(move || drop(runtime)) {
-                tracing::warn!(%error, "a PostgreSQL connection was left for the server to close");
-            }
+        if let Some(runtime) = self.runtime.take() {
+            super::drop_off_runtime(runtime);
         }
     }
 }

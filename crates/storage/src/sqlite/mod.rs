@@ -2,7 +2,7 @@
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
-use crate::store::READERS;
+use crate::store::{READERS, Reader, off_runtime};
 use crate::{Result, StorageError, migrate};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -211,9 +211,7 @@ impl Database {
     /// Opens (creating if needed) the database named by `url` and applies pending migrations.
     pub(crate) async fn open(url: &str) -> Result<Self> {
         let path = sqlite_path(url)?;
-        tokio::task::spawn_blocking(move || Self::open_blocking(path))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
+        off_runtime(move || Self::open_blocking(path)).await
     }
 
     fn open_blocking(path: PathBuf) -> Result<Self> {
@@ -374,41 +372,14 @@ impl Database {
 
     /// Runs `work` on a read connection, on a blocking thread. No transaction: each statement reads
     /// the latest committed state, and a single-statement read skips BEGIN/COMMIT altogether.
-    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
+    pub(crate) async fn read<T, F>(&self, reader: Reader, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        self.off_runtime(move |inner| {
-            let conn = crate::store::next_reader(&inner.readers, &inner.next_reader);
-            work(&Tx::sqlite(&conn))
-        })
-        .await
-    }
-
-    /// Runs blocking database work on a blocking thread.
-    async fn off_runtime<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&inner))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
-    }
-
-    /// [`Store::read`] on the connection kept for checking tokens, which long reads never hold.
-    pub(crate) async fn read_auth<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        self.off_runtime(move |inner| {
-            let conn = inner
-                .auth_reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        off_runtime(move || {
+            let conn = reader.lock(&inner.readers, &inner.next_reader, &inner.auth_reader);
             work(&Tx::sqlite(&conn))
         })
         .await
