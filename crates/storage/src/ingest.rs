@@ -1,6 +1,6 @@
 //! Storing what bots collect. Idempotent by (account, platform id): a retried batch stores nothing twice.
 
-use crate::accounts::writable;
+use crate::accounts::{Account, writable};
 use crate::events::append;
 use crate::multirow::{MultiRow, rows_of};
 use crate::sql::{ToValue, Tx, Value, args, read_row};
@@ -244,6 +244,19 @@ fn apply_conversation_changes(
         .collect()
 }
 
+/// What a batch of `given` items came to when `new` of them were stored: the event `payload`
+/// announcing them, appended for `account`, and the outcome that names it.
+fn announce(
+    tx: &Tx<'_>,
+    account: &Account,
+    (given, new): (usize, usize),
+    kind: EventKind,
+    payload: &impl Serialize,
+) -> Result<IngestOutcome> {
+    let event_id = append(tx, kind, account.event_target(), payload)?;
+    Ok(IngestOutcome::new(given, new, Some(event_id)))
+}
+
 impl Store {
     /// Stores a batch of messages in one transaction, with its `new_messages` event when any were new.
     /// A message id repeated within the batch is stored once, from its first occurrence.
@@ -325,17 +338,17 @@ impl Store {
             }
             let conversations = apply_conversation_changes(tx, &changes, now)?;
             let new = stored.len();
-            let event_id = append(
+            announce(
                 tx,
+                &account,
+                (batch.items.len(), new),
                 EventKind::NewMessages,
-                Some((account.id, &account.user_id_chat)),
                 &NewMessagesEvent {
                     user_id_chat: &account.user_id_chat,
                     messages: stored,
                     conversations,
                 },
-            )?;
-            Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
+            )
         })
         .await
     }
@@ -377,16 +390,16 @@ impl Store {
                 })
                 .collect();
             let new = stored.len();
-            let event_id = append(
+            announce(
                 tx,
+                &account,
+                (batch.items.len(), new),
                 EventKind::NewNotifications,
-                Some((account.id, &account.user_id_chat)),
                 &NewNotificationsEvent {
                     user_id_chat: &account.user_id_chat,
                     notifications: stored,
                 },
-            )?;
-            Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
+            )
         })
         .await
     }
