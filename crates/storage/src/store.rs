@@ -247,10 +247,12 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        match &self.engine {
-            Engine::Sqlite(db) => db.read(reader, work).await,
-            Engine::Postgres(db) => db.read(reader, work).await,
-        }
+        let engine = self.engine.clone();
+        off_runtime(move || match &engine {
+            Engine::Sqlite(db) => db.read(reader, work),
+            Engine::Postgres(db) => db.read(reader, work),
+        })
+        .await
     }
 
     /// [`Store::read`] for a read that may take long (a search, a page of the call log, a replay of

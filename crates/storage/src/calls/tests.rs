@@ -212,6 +212,10 @@ async fn blocked_and_repeated_calls() {
     ));
 }
 
+fn call_ids(page: &crate::Page<Call>) -> Vec<&str> {
+    page.items.iter().map(|c| c.call_id.as_str()).collect()
+}
+
 #[tokio::test]
 async fn the_call_log_filters_by_number_agent_and_missed() {
     let (_dir, store) = crate::temp_store().await;
@@ -231,24 +235,12 @@ async fn the_call_log_filters_by_number_agent_and_missed() {
         .calls(CallFilter::default(), None, 2)
         .await
         .expect("log");
-    assert_eq!(
-        all.items
-            .iter()
-            .map(|c| c.call_id.as_str())
-            .collect::<Vec<_>>(),
-        ["C", "B"]
-    );
+    assert_eq!(call_ids(&all), ["C", "B"]);
     let rest = store
         .calls(CallFilter::default(), all.next_cursor.as_deref(), 2)
         .await
         .expect("page 2");
-    assert_eq!(
-        rest.items
-            .iter()
-            .map(|c| c.call_id.as_str())
-            .collect::<Vec<_>>(),
-        ["A"]
-    );
+    assert_eq!(call_ids(&rest), ["A"]);
     let missed = store
         .calls(
             CallFilter {

@@ -213,18 +213,15 @@ impl Database {
             .map_err(|_| StorageError::Task("the database writer has stopped".into()))
     }
 
-    /// See [`crate::Store::read`].
-    pub(crate) async fn read<T, F>(&self, reader: Reader, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        off_runtime(move || {
-            let slot = reader.lock(&inner.readers, &inner.next_reader, &inner.auth_reader);
-            inner.run_read(slot, work)
-        })
-        .await
+    /// See [`crate::Store::read`]; blocks (the store calls it off the runtime).
+    pub(crate) fn read<T>(
+        &self,
+        reader: Reader,
+        work: impl FnOnce(&Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let inner = &self.inner;
+        let slot = reader.lock(&inner.readers, &inner.next_reader, &inner.auth_reader);
+        inner.run_read(slot, work)
     }
 
     /// Runs `work` on a connection made for it and closed after, on a blocking thread: for a lock

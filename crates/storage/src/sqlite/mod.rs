@@ -370,19 +370,17 @@ impl Database {
             .map_err(|_| StorageError::Task("the database writer has stopped".into()))
     }
 
-    /// Runs `work` on a read connection, on a blocking thread. No transaction: each statement reads
-    /// the latest committed state, and a single-statement read skips BEGIN/COMMIT altogether.
-    pub(crate) async fn read<T, F>(&self, reader: Reader, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        off_runtime(move || {
-            let conn = reader.lock(&inner.readers, &inner.next_reader, &inner.auth_reader);
-            work(&Tx::sqlite(&conn))
-        })
-        .await
+    /// Runs `work` on a read connection; blocks (the store calls it off the runtime). No transaction:
+    /// each statement reads the latest committed state, and a single-statement read skips
+    /// BEGIN/COMMIT altogether.
+    pub(crate) fn read<T>(
+        &self,
+        reader: Reader,
+        work: impl FnOnce(&Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let inner = &self.inner;
+        let conn = reader.lock(&inner.readers, &inner.next_reader, &inner.auth_reader);
+        work(&Tx::sqlite(&conn))
     }
 }
 
