@@ -73,17 +73,29 @@ pub(crate) enum Reader {
     Auth,
 }
 
-impl Reader {
-    /// Takes this reader out of an engine's connections, waiting for it if busy.
-    pub(crate) fn lock<'a, C>(
-        self,
-        pool: &'a [std::sync::Mutex<C>],
-        turn: &std::sync::atomic::AtomicUsize,
-        auth: &'a std::sync::Mutex<C>,
-    ) -> std::sync::MutexGuard<'a, C> {
-        match self {
-            Reader::Pool => next_reader(pool, turn),
-            Reader::Auth => auth
+/// An engine's read connections: a pool, and one kept apart for token checks so that a user's slow
+/// searches on every reader never make everyone else's requests wait to be authenticated.
+pub(crate) struct Readers<C> {
+    pool: Vec<std::sync::Mutex<C>>,
+    next: std::sync::atomic::AtomicUsize,
+    auth: std::sync::Mutex<C>,
+}
+
+impl<C> Readers<C> {
+    pub(crate) fn new(pool: Vec<C>, auth: C) -> Self {
+        Self {
+            pool: pool.into_iter().map(std::sync::Mutex::new).collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+            auth: std::sync::Mutex::new(auth),
+        }
+    }
+
+    /// The connection of `reader`, waiting for it if busy.
+    pub(crate) fn lock(&self, reader: Reader) -> std::sync::MutexGuard<'_, C> {
+        match reader {
+            Reader::Pool => next_reader(&self.pool, &self.next),
+            Reader::Auth => self
+                .auth
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         }

@@ -20,10 +20,10 @@ pub use limits::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
-use crate::store::{READERS, Reader, off_runtime};
+use crate::store::{READERS, Reader, Readers, off_runtime};
 use crate::{Result, StorageError, migrate};
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
+
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long making a connection may take before the database counts as unreachable.
@@ -68,10 +68,7 @@ struct Inner {
     target: String,
     writer: std::sync::mpsc::Sender<Box<dyn WriteJob>>,
     /// `None` once a connection is lost; made again on next use.
-    readers: Vec<Mutex<Option<PgConn>>>,
-    /// Kept apart for token checks, as on SQLite: long reads never hold it.
-    auth_reader: Mutex<Option<PgConn>>,
-    next_reader: AtomicUsize,
+    readers: Readers<Option<PgConn>>,
     health: Arc<WriteHealth>,
     /// Bumped when any node commits (see `listen`).
     commits: tokio::sync::watch::Receiver<u64>,
@@ -145,10 +142,10 @@ impl Database {
         let config = postgres::Config::from(write_config.clone());
         let mut auth_reader = connect(&config, &target)?;
         migrate::apply_postgres(auth_reader.client(), &target)?;
-        let auth_reader = Mutex::new(Some(auth_reader));
-        let readers = (0..READERS)
-            .map(|_| connect(&config, &target).map(|conn| Mutex::new(Some(conn))))
+        let pool = (0..READERS)
+            .map(|_| connect(&config, &target).map(Some))
             .collect::<Result<Vec<_>>>()?;
+        let readers = Readers::new(pool, Some(auth_reader));
         let writer = writer::connect(&write_config, &target)?;
         let health = Arc::new(WriteHealth::default());
         let (writer_tx, writer_rx) = std::sync::mpsc::channel();
@@ -177,8 +174,6 @@ impl Database {
                 target,
                 writer: writer_tx,
                 readers,
-                auth_reader,
-                next_reader: AtomicUsize::new(0),
                 health,
                 commits,
             }),
@@ -219,9 +214,7 @@ impl Database {
         reader: Reader,
         work: impl FnOnce(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        let inner = &self.inner;
-        let slot = reader.lock(&inner.readers, &inner.next_reader, &inner.auth_reader);
-        inner.run_read(slot, work)
+        self.inner.run_read(self.inner.readers.lock(reader), work)
     }
 
     /// Runs `work` on a connection made for it and closed after, on a blocking thread: for a lock

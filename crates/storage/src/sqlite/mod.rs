@@ -2,12 +2,12 @@
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
-use crate::store::{READERS, Reader, off_runtime};
+use crate::store::{READERS, Reader, Readers, off_runtime};
 use crate::{Result, StorageError, migrate};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use writer::{checkpoint_loop, write_loop};
 
 /// Prepared statements kept per connection: more than the store has, so none is ever prepared twice.
@@ -22,11 +22,7 @@ pub(crate) struct Database {
 struct Inner {
     /// Work for the writer thread, which owns the only write connection.
     writer: std::sync::mpsc::Sender<ToWriter>,
-    readers: Vec<Mutex<Connection>>,
-    /// Kept apart from `readers` for token checks: a user's slow searches on every reader must not make
-    /// everyone else's requests wait to be authenticated.
-    auth_reader: Mutex<Connection>,
-    next_reader: AtomicUsize,
+    readers: Readers<Connection>,
     shared: Arc<Shared>,
     /// Bumped when the file changes (see [`watch_commits`]).
     commits: tokio::sync::watch::Receiver<u64>,
@@ -244,10 +240,9 @@ impl Database {
                 &path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map(Mutex::new)
         };
-        let readers = (0..READERS).map(|_| reader()).collect::<Result<Vec<_>>>()?;
-        let auth_reader = reader()?;
+        let pool = (0..READERS).map(|_| reader()).collect::<Result<Vec<_>>>()?;
+        let readers = Readers::new(pool, reader()?);
         // The WAL and shared-memory files exist now; an older install may have made them world-readable.
         private_files(&path).map_err(open_error)?;
         let shared = Arc::new(Shared {
@@ -278,8 +273,6 @@ impl Database {
         let inner = Arc::new(Inner {
             writer: writer_tx,
             readers,
-            auth_reader,
-            next_reader: AtomicUsize::new(0),
             shared,
             commits,
         });
@@ -378,9 +371,7 @@ impl Database {
         reader: Reader,
         work: impl FnOnce(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        let inner = &self.inner;
-        let conn = reader.lock(&inner.readers, &inner.next_reader, &inner.auth_reader);
-        work(&Tx::sqlite(&conn))
+        work(&Tx::sqlite(&self.inner.readers.lock(reader)))
     }
 }
 
