@@ -64,6 +64,13 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
         .map_err(|e| StorageError::Task(e.to_string()))?
 }
 
+/// Hands a unit of write work to an engine's writer thread.
+pub(crate) fn send_to_writer<J>(writer: &std::sync::mpsc::Sender<J>, job: J) -> Result<()> {
+    writer
+        .send(job)
+        .map_err(|_| StorageError::Task("the database writer has stopped".into()))
+}
+
 /// Which read connection a read runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reader {

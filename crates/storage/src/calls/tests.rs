@@ -28,11 +28,15 @@ pub(crate) fn call(id: &str, from: &str) -> NewCall {
 }
 
 /// A new inbound call from `from` that the store must accept.
-async fn ring(store: &Store, id: &str, from: &str) -> (Call, Effects) {
+pub(crate) async fn ring(store: &Store, id: &str, from: &str) -> (Call, Effects) {
     accepted(store.new_call(call(id, from)).await.expect("call"))
 }
 
-async fn set_status(store: &Store, agent_id: i64, status: AgentStatus) -> (Agent, Effects) {
+pub(crate) async fn set_status(
+    store: &Store,
+    agent_id: i64,
+    status: AgentStatus,
+) -> (Agent, Effects) {
     store
         .set_agent_status(agent_id, status)
         .await

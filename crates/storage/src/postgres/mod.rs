@@ -20,7 +20,7 @@ pub use limits::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
-use crate::store::{READERS, Reader, Readers, off_runtime};
+use crate::store::{READERS, Reader, Readers, off_runtime, send_to_writer};
 use crate::{Result, StorageError, migrate};
 
 use std::sync::Arc;
@@ -202,10 +202,7 @@ impl Database {
 
     /// Queues a unit of write work for this database's writer (see [`crate::Store::write`]).
     pub(crate) fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
-        self.inner
-            .writer
-            .send(job)
-            .map_err(|_| StorageError::Task("the database writer has stopped".into()))
+        send_to_writer(&self.inner.writer, job)
     }
 
     /// See [`crate::Store::read`]; blocks (the store calls it off the runtime).

@@ -2,7 +2,7 @@
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
-use crate::store::{READERS, Reader, Readers, off_runtime};
+use crate::store::{READERS, Reader, Readers, off_runtime, send_to_writer};
 use crate::{Result, StorageError, migrate};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -357,10 +357,7 @@ impl Database {
 
     /// Queues a unit of write work for this database's writer (see [`crate::Store::write`]).
     pub(crate) fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
-        self.inner
-            .writer
-            .send(ToWriter::Work(job))
-            .map_err(|_| StorageError::Task("the database writer has stopped".into()))
+        send_to_writer(&self.inner.writer, ToWriter::Work(job))
     }
 
     /// Runs `work` on a read connection; blocks (the store calls it off the runtime). No transaction:
