@@ -181,9 +181,16 @@ struct ConversationOut {
     unread_count: i64,
 }
 
+/// The event announcing what a batch stored: the account, then the batch's own fields.
 #[derive(Serialize)]
-struct NewMessagesEvent<'a> {
+struct NewItemsEvent<'a, T: Serialize> {
     user_id_chat: &'a str,
+    #[serde(flatten)]
+    items: T,
+}
+
+#[derive(Serialize)]
+struct NewMessages<'a> {
     messages: Vec<MessageOut<'a>>,
     conversations: Vec<ConversationOut>,
 }
@@ -199,8 +206,7 @@ struct NotificationOut<'a> {
 }
 
 #[derive(Serialize)]
-struct NewNotificationsEvent<'a> {
-    user_id_chat: &'a str,
+struct NewNotifications<'a> {
     notifications: Vec<NotificationOut<'a>>,
 }
 
@@ -244,16 +250,20 @@ fn apply_conversation_changes(
         .collect()
 }
 
-/// What a batch of `given` items came to when `new` of them were stored: the event `payload`
-/// announcing them, appended for `account`, and the outcome that names it.
+/// What a batch of `given` items came to when `new` of them were stored: the event announcing the
+/// stored `items`, appended for `account`, and the outcome that names it.
 fn announce(
     tx: &Tx<'_>,
     account: &Account,
     (given, new): (usize, usize),
     kind: EventKind,
-    payload: &impl Serialize,
+    items: impl Serialize,
 ) -> Result<IngestOutcome> {
-    let event_id = append(tx, kind, account.event_target(), payload)?;
+    let event = NewItemsEvent {
+        user_id_chat: &account.user_id_chat,
+        items,
+    };
+    let event_id = append(tx, kind, account.event_target(), &event)?;
     Ok(IngestOutcome::new(given, new, Some(event_id)))
 }
 
@@ -337,18 +347,12 @@ impl Store {
                 });
             }
             let conversations = apply_conversation_changes(tx, &changes, now)?;
-            let new = stored.len();
-            announce(
-                tx,
-                &account,
-                (batch.items.len(), new),
-                EventKind::NewMessages,
-                &NewMessagesEvent {
-                    user_id_chat: &account.user_id_chat,
-                    messages: stored,
-                    conversations,
-                },
-            )
+            let counts = (batch.items.len(), stored.len());
+            let messages = NewMessages {
+                messages: stored,
+                conversations,
+            };
+            announce(tx, &account, counts, EventKind::NewMessages, messages)
         })
         .await
     }
@@ -389,16 +393,16 @@ impl Store {
                     })
                 })
                 .collect();
-            let new = stored.len();
+            let counts = (batch.items.len(), stored.len());
+            let notifications = NewNotifications {
+                notifications: stored,
+            };
             announce(
                 tx,
                 &account,
-                (batch.items.len(), new),
+                counts,
                 EventKind::NewNotifications,
-                &NewNotificationsEvent {
-                    user_id_chat: &account.user_id_chat,
-                    notifications: stored,
-                },
+                notifications,
             )
         })
         .await
