@@ -34,6 +34,13 @@ pub struct Account {
     pub credentials: CredentialsSet,
 }
 
+impl Account {
+    /// The account as an event about it names it (see [`append`]).
+    pub(crate) fn event_target(&self) -> Option<(i64, &str)> {
+        Some((self.id, &self.user_id_chat))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CredentialsSet {
     pub password: bool,
@@ -373,7 +380,7 @@ impl Store {
             append(
                 tx,
                 EventKind::BotRegister,
-                Some((account.id, &account.user_id_chat)),
+                account.event_target(),
                 &json!({
                     "user_id_chat": account.user_id_chat,
                     "account_name": account.name,
@@ -400,7 +407,7 @@ impl Store {
             append(
                 tx,
                 EventKind::BotStatus,
-                Some((account.id, &account.user_id_chat)),
+                account.event_target(),
                 &json!({"user_id_chat": account.user_id_chat, "status": update.status, "message": update.message}),
             )
         })

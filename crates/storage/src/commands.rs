@@ -147,8 +147,13 @@ fn publish_post(tx: &Tx<'_>, post_id: i64) -> Result<QueuedPost> {
 }
 
 /// Only what failed is sent again: retrying a queued or sent row would publish it twice.
-fn ensure_failed(what: &str, id: i64, failed: bool, status: &dyn std::fmt::Display) -> Result<()> {
-    if failed {
+fn ensure_failed<S: PartialEq + std::fmt::Display>(
+    what: &str,
+    id: i64,
+    status: &S,
+    failed: &S,
+) -> Result<()> {
+    if status == failed {
         return Ok(());
     }
     Err(StorageError::Conflict(format!(
@@ -193,12 +198,7 @@ impl Store {
     pub async fn retry_message(&self, message_id: i64) -> Result<QueuedMessage> {
         self.write(move |tx| {
             let view = message(tx, message_id)?;
-            ensure_failed(
-                "message",
-                message_id,
-                view.status == MessageStatus::Failed,
-                &view.status,
-            )?;
+            ensure_failed("message", message_id, &view.status, &MessageStatus::Failed)?;
             let view = tx.one(
                 &format!("UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1 RETURNING {MESSAGE_COLUMNS}"),
                 args![message_id],
@@ -229,12 +229,7 @@ impl Store {
     pub async fn retry_post(&self, post_id: i64) -> Result<QueuedPost> {
         self.write(move |tx| {
             let view = post(tx, post_id)?;
-            ensure_failed(
-                "post",
-                post_id,
-                view.status == PostStatus::Failed,
-                &view.status,
-            )?;
+            ensure_failed("post", post_id, &view.status, &PostStatus::Failed)?;
             tx.execute(
                 "UPDATE posts SET status = 'queued', error = NULL, updated_at = ?2 WHERE id = ?1",
                 args![post_id, UnixMillis::now()],

@@ -9,7 +9,7 @@
 //! PostgreSQL, `sqlite_sequence` on SQLite, and the event counter at the highest event id ever given
 //! (not the highest kept: the events of a deleted account may be gone).
 
-use crate::sql::{Dialect, FromValue, ToValue, Tx, Unreadable, Value, args};
+use crate::sql::{Dialect, OwnedValue, ToValue, Tx, args};
 use crate::{Result, StorageError, Store};
 use std::sync::Arc;
 
@@ -81,49 +81,10 @@ struct TablePlan {
 enum Piece {
     Rows {
         table: usize,
-        rows: Vec<Vec<Cell>>,
+        rows: Vec<Vec<OwnedValue>>,
     },
     /// Everything was read; the highest event id the source ever gave.
-    End {
-        last_event_id: i64,
-    },
-}
-
-/// A value as read from one engine and written to the other, whatever its column.
-#[derive(Debug, Clone)]
-enum Cell {
-    Null,
-    Integer(i64),
-    Bool(bool),
-    Real(f64),
-    Text(String),
-    Blob(Vec<u8>),
-}
-
-impl FromValue for Cell {
-    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
-        Ok(match value {
-            Value::Null => Self::Null,
-            Value::Integer(n) => Self::Integer(n),
-            Value::Bool(b) => Self::Bool(b),
-            Value::Real(x) => Self::Real(x),
-            Value::Text(text) => Self::Text(text.to_owned()),
-            Value::Blob(bytes) => Self::Blob(bytes.to_vec()),
-        })
-    }
-}
-
-impl ToValue for Cell {
-    fn to_value(&self) -> Value<'_> {
-        match self {
-            Self::Null => Value::Null,
-            Self::Integer(n) => Value::Integer(*n),
-            Self::Bool(b) => Value::Bool(*b),
-            Self::Real(x) => Value::Real(*x),
-            Self::Text(text) => Value::Text(text),
-            Self::Blob(bytes) => Value::Blob(bytes),
-        }
-    }
+    End { last_event_id: i64 },
 }
 
 impl Store {
@@ -150,7 +111,7 @@ impl Store {
         pieces: tokio::sync::mpsc::Sender<Piece>,
     ) -> Result<()> {
         for table in 0..plan.len() {
-            let mut after: Option<Vec<Cell>> = None;
+            let mut after: Option<Vec<OwnedValue>> = None;
             loop {
                 let (reading, last) = (Arc::clone(plan), after.take());
                 let rows = self
@@ -228,7 +189,11 @@ fn plan_tables(tx: &Tx<'_>) -> Result<Vec<TablePlan>> {
 }
 
 /// The page of `table` after the row whose key is `after` (the first page without one).
-fn read_page(tx: &Tx<'_>, table: &TablePlan, after: Option<&[Cell]>) -> Result<Vec<Vec<Cell>>> {
+fn read_page(
+    tx: &Tx<'_>,
+    table: &TablePlan,
+    after: Option<&[OwnedValue]>,
+) -> Result<Vec<Vec<OwnedValue>>> {
     let key: Vec<&str> = table
         .key
         .iter()
@@ -253,7 +218,9 @@ fn read_page(tx: &Tx<'_>, table: &TablePlan, after: Option<&[Cell]>) -> Result<V
         .map(|cell| cell as &dyn ToValue)
         .collect();
     tx.rows(&sql, &values, |r| {
-        (0..table.columns.len()).map(|i| r.get::<Cell>(i)).collect()
+        (0..table.columns.len())
+            .map(|i| r.get::<OwnedValue>(i))
+            .collect()
     })
 }
 
@@ -298,7 +265,7 @@ fn refuse_if_not_empty(tx: &Tx<'_>) -> Result<()> {
 }
 
 /// Inserts rows with as many rows per statement as the bound values allow.
-fn insert_rows(tx: &Tx<'_>, table: &TablePlan, rows: &[Vec<Cell>]) -> Result<()> {
+fn insert_rows(tx: &Tx<'_>, table: &TablePlan, rows: &[Vec<OwnedValue>]) -> Result<()> {
     let width = table.columns.len().max(1);
     let per_insert = (VALUES_PER_INSERT / width).max(1);
     for chunk in rows.chunks(per_insert) {

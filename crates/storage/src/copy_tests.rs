@@ -1,6 +1,6 @@
-use crate::calls::tests::call;
+use crate::calls::tests::{ring, set_status};
 use crate::ingest::tests::batch;
-use crate::{AccountKind, NewAgent, NewCallOutcome, StorageError, Store};
+use crate::{AccountKind, NewAgent, StorageError, Store};
 use crate::{CopyReport, TokenKind};
 use switchboard_domain::Role;
 use switchboard_domain::customer::CustomerIn;
@@ -37,10 +37,7 @@ async fn fill(store: &Store) -> (String, i64) {
         })
         .await
         .expect("agent");
-    store
-        .set_agent_status(agent.id, AgentStatus::Available)
-        .await
-        .expect("available");
+    set_status(store, agent.id, AgentStatus::Available).await;
     let customer = store
         .create_customer(
             CustomerIn {
@@ -54,13 +51,7 @@ async fn fill(store: &Store) -> (String, i64) {
         )
         .await
         .expect("customer");
-    assert!(matches!(
-        store
-            .new_call(call("CALL_1", "0987654321"))
-            .await
-            .expect("call"),
-        NewCallOutcome::Accepted { .. }
-    ));
+    ring(store, "CALL_1", "0987654321").await;
     store.answer_call("CALL_1", agent.id).await.expect("answer");
     store
         .block_number("+84900000000", "spam")

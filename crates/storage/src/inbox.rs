@@ -199,6 +199,21 @@ fn account_id(tx: &Tx<'_>, user_id_chat: &str) -> Result<i64> {
 }
 
 impl Store {
+    /// A page of one of an account's lists, read by `query` from the account's id, the cursor's
+    /// (sort key, id) and the page size.
+    async fn account_page<T: Send + 'static>(
+        &self,
+        user_id_chat: &str,
+        cursor: Option<&str>,
+        limit: usize,
+        query: impl FnOnce(&Tx<'_>, i64, (i64, i64), usize) -> Result<Page<T>> + Send + 'static,
+    ) -> Result<Page<T>> {
+        let before = parse_cursor(cursor)?;
+        let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
+        self.read(move |tx| query(tx, account_id(tx, &user_id_chat)?, before, limit))
+            .await
+    }
+
     /// An account's conversations, the most recently active first.
     pub async fn conversations(
         &self,
@@ -288,10 +303,7 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<NotificationView>> {
-        let (before_at, before_id) = parse_cursor(cursor)?;
-        let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
-        self.read(move |tx| {
-            let account = account_id(tx, &user_id_chat)?;
+        self.account_page(user_id_chat, cursor, limit, |tx, account, (before_at, before_id), limit| {
             page_of(
                 tx,
                 "SELECT id, platform_notification_id, kind, text, link, occurred_at FROM notifications
@@ -316,10 +328,7 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<PostView>> {
-        let (_, before_id) = parse_cursor(cursor)?;
-        let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
-        self.read(move |tx| {
-            let account = account_id(tx, &user_id_chat)?;
+        self.account_page(user_id_chat, cursor, limit, |tx, account, (_, before_id), limit| {
             page_of(
                 tx,
                 &format!(

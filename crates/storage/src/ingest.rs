@@ -1,6 +1,6 @@
 //! Storing what bots collect. Idempotent by (account, platform id): a retried batch stores nothing twice.
 
-use crate::accounts::writable;
+use crate::accounts::{Account, writable};
 use crate::events::append;
 use crate::multirow::{MultiRow, rows_of};
 use crate::sql::{ToValue, Tx, Value, args, read_row};
@@ -181,9 +181,16 @@ struct ConversationOut {
     unread_count: i64,
 }
 
+/// The event announcing what a batch stored: the account, then the batch's own fields.
 #[derive(Serialize)]
-struct NewMessagesEvent<'a> {
+struct NewItemsEvent<'a, T: Serialize> {
     user_id_chat: &'a str,
+    #[serde(flatten)]
+    items: T,
+}
+
+#[derive(Serialize)]
+struct NewMessages<'a> {
     messages: Vec<MessageOut<'a>>,
     conversations: Vec<ConversationOut>,
 }
@@ -199,8 +206,7 @@ struct NotificationOut<'a> {
 }
 
 #[derive(Serialize)]
-struct NewNotificationsEvent<'a> {
-    user_id_chat: &'a str,
+struct NewNotifications<'a> {
     notifications: Vec<NotificationOut<'a>>,
 }
 
@@ -242,6 +248,23 @@ fn apply_conversation_changes(
             })
         })
         .collect()
+}
+
+/// What a batch of `given` items came to when `new` of them were stored: the event announcing the
+/// stored `items`, appended for `account`, and the outcome that names it.
+fn announce(
+    tx: &Tx<'_>,
+    account: &Account,
+    (given, new): (usize, usize),
+    kind: EventKind,
+    items: impl Serialize,
+) -> Result<IngestOutcome> {
+    let event = NewItemsEvent {
+        user_id_chat: &account.user_id_chat,
+        items,
+    };
+    let event_id = append(tx, kind, account.event_target(), &event)?;
+    Ok(IngestOutcome::new(given, new, Some(event_id)))
 }
 
 impl Store {
@@ -324,18 +347,12 @@ impl Store {
                 });
             }
             let conversations = apply_conversation_changes(tx, &changes, now)?;
-            let new = stored.len();
-            let event_id = append(
-                tx,
-                EventKind::NewMessages,
-                Some((account.id, &account.user_id_chat)),
-                &NewMessagesEvent {
-                    user_id_chat: &account.user_id_chat,
-                    messages: stored,
-                    conversations,
-                },
-            )?;
-            Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
+            let counts = (batch.items.len(), stored.len());
+            let messages = NewMessages {
+                messages: stored,
+                conversations,
+            };
+            announce(tx, &account, counts, EventKind::NewMessages, messages)
         })
         .await
     }
@@ -376,17 +393,17 @@ impl Store {
                     })
                 })
                 .collect();
-            let new = stored.len();
-            let event_id = append(
+            let counts = (batch.items.len(), stored.len());
+            let notifications = NewNotifications {
+                notifications: stored,
+            };
+            announce(
                 tx,
+                &account,
+                counts,
                 EventKind::NewNotifications,
-                Some((account.id, &account.user_id_chat)),
-                &NewNotificationsEvent {
-                    user_id_chat: &account.user_id_chat,
-                    notifications: stored,
-                },
-            )?;
-            Ok(IngestOutcome::new(batch.items.len(), new, Some(event_id)))
+                notifications,
+            )
         })
         .await
     }

@@ -4,35 +4,29 @@ use crate::{Result, StorageError};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
-#[rustfmt::skip]
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, "sender", include_str!("../migrations/sqlite/0002_sender.sql")),
-    (3, "customers", include_str!("../migrations/sqlite/0003_customers.sql")),
-    (4, "calls", include_str!("../migrations/sqlite/0004_calls.sql")),
-    (5, "calls_by_status", include_str!("../migrations/sqlite/0005_calls_by_status.sql")),
-    (6, "indexes_for_deletes_and_recency", include_str!("../migrations/sqlite/0006_indexes_for_deletes_and_recency.sql")),
-    (7, "post_images", include_str!("../migrations/sqlite/0007_post_images.sql")),
-    (8, "phone_system_tokens", include_str!("../migrations/sqlite/0008_phone_system_tokens.sql")),
-    (9, "shared_timers_and_presence", include_str!("../migrations/sqlite/0009_shared_timers_and_presence.sql")),
-    (10, "shared_limits", include_str!("../migrations/sqlite/0010_shared_limits.sql")),
-];
+/// The schema of both engines, in step: the same versions, names, tables and columns, listed once
+/// here, each file spelled in its engine's dialect under `migrations/<engine>/`.
+macro_rules! migrations {
+    ($($version:literal $name:literal $file:literal),+ $(,)?) => {
+        const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
+            &[$(($version, $name, include_str!(concat!("../migrations/sqlite/", $file)))),+];
+        const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
+            &[$(($version, $name, include_str!(concat!("../migrations/postgres/", $file)))),+];
+    };
+}
 
-/// PostgreSQL's schema, in step with SQLite's: the same versions, names, tables and columns, each
-/// spelled in its own dialect.
-#[rustfmt::skip]
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
-    (2, "sender", include_str!("../migrations/postgres/0002_sender.sql")),
-    (3, "customers", include_str!("../migrations/postgres/0003_customers.sql")),
-    (4, "calls", include_str!("../migrations/postgres/0004_calls.sql")),
-    (5, "calls_by_status", include_str!("../migrations/postgres/0005_calls_by_status.sql")),
-    (6, "indexes_for_deletes_and_recency", include_str!("../migrations/postgres/0006_indexes_for_deletes_and_recency.sql")),
-    (7, "post_images", include_str!("../migrations/postgres/0007_post_images.sql")),
-    (8, "phone_system_tokens", include_str!("../migrations/postgres/0008_phone_system_tokens.sql")),
-    (9, "shared_timers_and_presence", include_str!("../migrations/postgres/0009_shared_timers_and_presence.sql")),
-    (10, "shared_limits", include_str!("../migrations/postgres/0010_shared_limits.sql")),
-];
+migrations! {
+    1 "init" "0001_init.sql",
+    2 "sender" "0002_sender.sql",
+    3 "customers" "0003_customers.sql",
+    4 "calls" "0004_calls.sql",
+    5 "calls_by_status" "0005_calls_by_status.sql",
+    6 "indexes_for_deletes_and_recency" "0006_indexes_for_deletes_and_recency.sql",
+    7 "post_images" "0007_post_images.sql",
+    8 "phone_system_tokens" "0008_phone_system_tokens.sql",
+    9 "shared_timers_and_presence" "0009_shared_timers_and_presence.sql",
+    10 "shared_limits" "0010_shared_limits.sql",
+}
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each
 /// migration once (the others wait, then find nothing to do). Any constant unique to switchboard.

@@ -34,6 +34,15 @@ fn check(key: &str, takes: bool) -> RateCheck {
     }
 }
 
+/// Takes from (or only checks) the buckets `checks` name on `node`, no penalty.
+async fn take(node: &SharedLimits, checks: &[(&str, bool)]) -> crate::RateAnswer {
+    let checks = checks
+        .iter()
+        .map(|&(key, takes)| check(key, takes))
+        .collect();
+    node.take(checks, false).await.expect("take")
+}
+
 #[tokio::test]
 async fn requests_spread_over_two_nodes_share_one_bucket() {
     let Some((_db, _store, a, b)) = two_nodes().await else {
@@ -42,31 +51,16 @@ async fn requests_spread_over_two_nodes_share_one_bucket() {
     let mut admitted = 0;
     for i in 0..10 {
         let node = if i % 2 == 0 { &a } else { &b };
-        let answer = node
-            .take(
-                vec![check("t/address", true), check("t/caller", true)],
-                false,
-            )
-            .await
-            .expect("take");
+        let answer = take(node, &[("t/address", true), ("t/caller", true)]).await;
         admitted += usize::from(answer.admitted);
         assert_eq!(answer.levels.len(), 2);
     }
     assert_eq!(admitted, 4, "the burst is for both nodes together");
     // A refusal takes nothing: another caller from the same address still has nothing left either,
     // but a bucket only checked is neither made nor spent.
-    let answer = a
-        .take(
-            vec![check("t/address", true), check("t/other", false)],
-            false,
-        )
-        .await
-        .expect("take");
+    let answer = take(&a, &[("t/address", true), ("t/other", false)]).await;
     assert!(!answer.admitted);
-    let fresh = b
-        .take(vec![check("t/fresh", false)], false)
-        .await
-        .expect("check");
+    let fresh = take(&b, &[("t/fresh", false)]).await;
     assert!(fresh.admitted);
     assert!(fresh.levels[0] >= 4.0 - 0.01, "{fresh:?}");
     // A penalty spends whatever the levels.
@@ -131,9 +125,7 @@ async fn rows_that_count_for_nothing_are_removed() {
     let Some((db, store, a, _b)) = two_nodes().await else {
         return;
     };
-    a.take(vec![check("t/kept", true)], false)
-        .await
-        .expect("take");
+    take(&a, &[("t/kept", true)]).await;
     store
         .write(|tx| {
             tx.execute(
@@ -156,9 +148,7 @@ async fn rows_that_count_for_nothing_are_removed() {
     // A node prunes at its first check, then about once a minute.
     let node = SharedLimits::connect_lazily(db.url()).expect("node");
     node.set_patience(PATIENT, Duration::ZERO);
-    node.take(vec![check("t/new", true)], false)
-        .await
-        .expect("take");
+    take(&node, &[("t/new", true)]).await;
     let left: Vec<String> = store
         .read(|tx| {
             tx.rows(
@@ -178,7 +168,7 @@ async fn a_lost_connection_is_made_again() {
     let Some((_db, store, a, _b)) = two_nodes().await else {
         return;
     };
-    a.take(vec![check("t/x", true)], false).await.expect("take");
+    take(&a, &[("t/x", true)]).await;
     let pids = a.backend_pids();
     assert!(!pids.is_empty());
     for pid in pids {

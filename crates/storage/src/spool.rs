@@ -131,14 +131,13 @@ impl Spool {
         work: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::store::off_runtime(move || {
             let mut conn = conn
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             work(&mut conn)
         })
         .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
     async fn write<T: Send + 'static>(

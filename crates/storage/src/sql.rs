@@ -39,6 +39,31 @@ impl Value<'_> {
     }
 }
 
+/// A [`Value`] that owns its text and blobs, for a value kept past the row or the call it came from
+/// (a row copied between engines, an argument of a statement answered later).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OwnedValue {
+    Null,
+    Integer(i64),
+    Bool(bool),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<Value<'_>> for OwnedValue {
+    fn from(value: Value<'_>) -> Self {
+        match value {
+            Value::Null => Self::Null,
+            Value::Integer(n) => Self::Integer(n),
+            Value::Bool(b) => Self::Bool(b),
+            Value::Real(x) => Self::Real(x),
+            Value::Text(text) => Self::Text(text.to_owned()),
+            Value::Blob(bytes) => Self::Blob(bytes.to_vec()),
+        }
+    }
+}
+
 /// What can be bound to a statement's placeholder.
 pub(crate) trait ToValue {
     fn to_value(&self) -> Value<'_>;
@@ -379,6 +404,19 @@ impl ToValue for Vec<u8> {
     }
 }
 
+impl ToValue for OwnedValue {
+    fn to_value(&self) -> Value<'_> {
+        match self {
+            Self::Null => Value::Null,
+            Self::Integer(n) => Value::Integer(*n),
+            Self::Bool(b) => Value::Bool(*b),
+            Self::Real(x) => Value::Real(*x),
+            Self::Text(text) => Value::Text(text),
+            Self::Blob(bytes) => Value::Blob(bytes),
+        }
+    }
+}
+
 impl ToValue for switchboard_domain::UnixMillis {
     fn to_value(&self) -> Value<'_> {
         Value::Integer(self.0)
@@ -459,6 +497,13 @@ impl FromValue for Vec<u8> {
             Value::Text(text) => Ok(text.as_bytes().to_vec()),
             found => unexpected("a blob", found),
         }
+    }
+}
+
+/// Any value at all, as it was stored.
+impl FromValue for OwnedValue {
+    fn from_value(value: Value<'_>) -> std::result::Result<Self, Unreadable> {
+        Ok(value.into())
     }
 }
 

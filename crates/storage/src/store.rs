@@ -55,6 +55,60 @@ impl CallTimers {
 /// Read connections each engine keeps (besides the one for token checks).
 pub(crate) const READERS: usize = 4;
 
+/// Runs blocking work (SQL, hashing) on a blocking thread, off the async runtime.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+}
+
+/// Hands a unit of write work to an engine's writer thread.
+pub(crate) fn send_to_writer<J>(writer: &std::sync::mpsc::Sender<J>, job: J) -> Result<()> {
+    writer
+        .send(job)
+        .map_err(|_| StorageError::Task("the database writer has stopped".into()))
+}
+
+/// Which read connection a read runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reader {
+    /// The next of the pool (see [`next_reader`]).
+    Pool,
+    /// The one kept for checking tokens, which long reads never hold.
+    Auth,
+}
+
+/// An engine's read connections: a pool, and one kept apart for token checks so that a user's slow
+/// searches on every reader never make everyone else's requests wait to be authenticated.
+pub(crate) struct Readers<C> {
+    pool: Vec<std::sync::Mutex<C>>,
+    next: std::sync::atomic::AtomicUsize,
+    auth: std::sync::Mutex<C>,
+}
+
+impl<C> Readers<C> {
+    pub(crate) fn new(pool: Vec<C>, auth: C) -> Self {
+        Self {
+            pool: pool.into_iter().map(std::sync::Mutex::new).collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+            auth: std::sync::Mutex::new(auth),
+        }
+    }
+
+    /// The connection of `reader`, waiting for it if busy.
+    pub(crate) fn lock(&self, reader: Reader) -> std::sync::MutexGuard<'_, C> {
+        match reader {
+            Reader::Pool => next_reader(&self.pool, &self.next),
+            Reader::Auth => self
+                .auth
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        }
+    }
+}
+
 /// A reader for the next read: an idle one if any, else this turn's one (waiting for it).
 pub(crate) fn next_reader<'a, C>(
     readers: &'a [std::sync::Mutex<C>],
@@ -204,10 +258,20 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        match &self.engine {
-            Engine::Sqlite(db) => db.read(work).await,
-            Engine::Postgres(db) => db.read(work).await,
-        }
+        self.read_on(Reader::Pool, work).await
+    }
+
+    async fn read_on<T, F>(&self, reader: Reader, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let engine = self.engine.clone();
+        off_runtime(move || match &engine {
+            Engine::Sqlite(db) => db.read(reader, work),
+            Engine::Postgres(db) => db.read(reader, work),
+        })
+        .await
     }
 
     /// [`Store::read`] for a read that may take long (a search, a page of the call log, a replay of
@@ -236,9 +300,6 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        match &self.engine {
-            Engine::Sqlite(db) => db.read_auth(work).await,
-            Engine::Postgres(db) => db.read_auth(work).await,
-        }
+        self.read_on(Reader::Auth, work).await
     }
 }

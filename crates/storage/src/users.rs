@@ -44,7 +44,7 @@ fn find_user(tx: &Tx<'_>, id: i64) -> Result<User> {
 
 /// Hashes on a blocking thread: argon2 takes tens of milliseconds by design.
 async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    crate::store::off_runtime(move || {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt)
             .map_err(|e| StorageError::Task(format!("no randomness: {e}")))?;
@@ -55,7 +55,6 @@ async fn hash_password(password: String) -> Result<String> {
             .map_err(|e| StorageError::Task(e.to_string()))
     })
     .await
-    .map_err(|e| StorageError::Task(e.to_string()))?
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
@@ -166,18 +165,19 @@ impl Store {
             })
             .await?;
         let password = password.to_owned();
-        let (user, matches) = tokio::task::spawn_blocking(move || match found {
-            Some((user, hash)) => {
-                let ok = verify_password(&password, &hash);
-                (Some(user), ok)
-            }
-            None => {
-                verify_password(&password, DECOY_HASH);
-                (None, false)
-            }
+        let (user, matches) = crate::store::off_runtime(move || {
+            Ok(match found {
+                Some((user, hash)) => {
+                    let ok = verify_password(&password, &hash);
+                    (Some(user), ok)
+                }
+                None => {
+                    verify_password(&password, DECOY_HASH);
+                    (None, false)
+                }
+            })
         })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?;
+        .await?;
         let Some(user) = user.filter(|u| matches && !u.disabled) else {
             return Ok(None);
         };
@@ -227,31 +227,48 @@ pub(crate) fn session_principal(tx: &Tx<'_>, token_hash: &str) -> Result<Option<
 mod tests {
     use super::*;
 
+    async fn create(
+        store: &Store,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        password: &str,
+    ) -> User {
+        store
+            .create_user(username, display_name, role, password.into())
+            .await
+            .expect("create")
+    }
+
+    async fn login(
+        store: &Store,
+        username: &str,
+        password: &str,
+        lifetime: Duration,
+    ) -> Option<(User, String)> {
+        store
+            .login(username, password, lifetime)
+            .await
+            .expect("login")
+    }
+
     #[tokio::test]
     async fn login_checks_the_password_and_sessions_end() {
         let (_dir, store) = crate::temp_store().await;
-        store
-            .create_user("lan", "Lan", Role::Agent, "correct horse battery".into())
-            .await
-            .expect("create");
+        let password = "correct horse battery";
+        create(&store, "lan", "Lan", Role::Agent, password).await;
         assert!(
-            store
-                .login("lan", "wrong password!", Duration::from_secs(60))
+            login(&store, "lan", "wrong password!", Duration::from_secs(60))
                 .await
-                .expect("login")
                 .is_none()
         );
         assert!(
-            store
-                .login("nobody", "correct horse battery", Duration::from_secs(60))
+            login(&store, "nobody", password, Duration::from_secs(60))
                 .await
-                .expect("login")
                 .is_none()
         );
-        let (user, token) = store
-            .login("LAN", "correct horse battery", Duration::from_secs(60))
+        let (user, token) = login(&store, "LAN", password, Duration::from_secs(60))
             .await
-            .expect("login")
             .expect("ok");
         assert_eq!(user.username, "lan");
         assert!(matches!(
@@ -260,10 +277,8 @@ mod tests {
         ));
         assert!(store.logout(&token).await.expect("logout"));
         assert!(store.authenticate(&token).await.expect("auth").is_none());
-        let (_, expired) = store
-            .login("lan", "correct horse battery", Duration::ZERO)
+        let (_, expired) = login(&store, "lan", password, Duration::ZERO)
             .await
-            .expect("login")
             .expect("ok");
         assert!(
             store.authenticate(&expired).await.expect("auth").is_none(),
@@ -274,10 +289,7 @@ mod tests {
     #[tokio::test]
     async fn the_last_admin_stays() {
         let (_dir, store) = crate::temp_store().await;
-        let admin = store
-            .create_user("admin", "", Role::Admin, "admin password 1".into())
-            .await
-            .expect("create");
+        let admin = create(&store, "admin", "", Role::Admin, "admin password 1").await;
         let demote = UserChanges {
             role: Some(Role::Agent),
             ..Default::default()
@@ -286,10 +298,7 @@ mod tests {
             store.update_user(admin.id, demote.clone()).await,
             Err(StorageError::Conflict(_))
         ));
-        store
-            .create_user("boss", "", Role::Admin, "admin password 2".into())
-            .await
-            .expect("create");
+        create(&store, "boss", "", Role::Admin, "admin password 2").await;
         assert_eq!(
             store
                 .update_user(admin.id, demote)

@@ -28,11 +28,15 @@ pub(crate) fn call(id: &str, from: &str) -> NewCall {
 }
 
 /// A new inbound call from `from` that the store must accept.
-async fn ring(store: &Store, id: &str, from: &str) -> (Call, Effects) {
+pub(crate) async fn ring(store: &Store, id: &str, from: &str) -> (Call, Effects) {
     accepted(store.new_call(call(id, from)).await.expect("call"))
 }
 
-async fn set_status(store: &Store, agent_id: i64, status: AgentStatus) -> (Agent, Effects) {
+pub(crate) async fn set_status(
+    store: &Store,
+    agent_id: i64,
+    status: AgentStatus,
+) -> (Agent, Effects) {
     store
         .set_agent_status(agent_id, status)
         .await
@@ -212,6 +216,10 @@ async fn blocked_and_repeated_calls() {
     ));
 }
 
+fn call_ids(page: &crate::Page<Call>) -> Vec<&str> {
+    page.items.iter().map(|c| c.call_id.as_str()).collect()
+}
+
 #[tokio::test]
 async fn the_call_log_filters_by_number_agent_and_missed() {
     let (_dir, store) = crate::temp_store().await;
@@ -231,24 +239,12 @@ async fn the_call_log_filters_by_number_agent_and_missed() {
         .calls(CallFilter::default(), None, 2)
         .await
         .expect("log");
-    assert_eq!(
-        all.items
-            .iter()
-            .map(|c| c.call_id.as_str())
-            .collect::<Vec<_>>(),
-        ["C", "B"]
-    );
+    assert_eq!(call_ids(&all), ["C", "B"]);
     let rest = store
         .calls(CallFilter::default(), all.next_cursor.as_deref(), 2)
         .await
         .expect("page 2");
-    assert_eq!(
-        rest.items
-            .iter()
-            .map(|c| c.call_id.as_str())
-            .collect::<Vec<_>>(),
-        ["A"]
-    );
+    assert_eq!(call_ids(&rest), ["A"]);
     let missed = store
         .calls(
             CallFilter {

@@ -2,7 +2,7 @@
 //! (the operations are written once) prepared as `$N` once per connection, and our values bound to
 //! whatever type the server infers for each parameter.
 
-use crate::sql::Value;
+use crate::sql::{OwnedValue, ToValue, Value};
 use crate::{Result, StorageError};
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -72,15 +72,8 @@ pub(crate) struct PgConn {
 
 impl Drop for PgConn {
     fn drop(&mut self) {
-        // Closing a client blocks on its own runtime, which panics on a thread that drives an async
-        // runtime, where the last handle of a store may well be dropped.
-        if let Some(client) = self.client.take()
-            && tokio::runtime::Handle::try_current().is_ok()
-        {
-            let closing = std::thread::Builder::new().name("postgres-close".into());
-            if let Err(error) = closing.spawn(move || drop(client)) {
-                tracing::warn!(%error, "a PostgreSQL connection was left for the server to close");
-            }
+        if let Some(client) = self.client.take() {
+            super::drop_off_runtime(client);
         }
     }
 }
@@ -187,47 +180,10 @@ impl<'a> PgArg<'a> {
     }
 }
 
-/// A value kept for a statement answered later (see [`super::pipeline`]), bound as [`PgArg`] is.
-#[derive(Debug)]
-pub(super) enum OwnedArg {
-    Null,
-    Integer(i64),
-    Bool(bool),
-    Real(f64),
-    Text(String),
-    Blob(Vec<u8>),
-}
-
-impl OwnedArg {
-    pub(super) fn all(values: &[Value<'_>]) -> Vec<Self> {
-        values
-            .iter()
-            .map(|value| match *value {
-                Value::Null => Self::Null,
-                Value::Integer(n) => Self::Integer(n),
-                Value::Bool(b) => Self::Bool(b),
-                Value::Real(x) => Self::Real(x),
-                Value::Text(text) => Self::Text(text.to_owned()),
-                Value::Blob(bytes) => Self::Blob(bytes.to_vec()),
-            })
-            .collect()
-    }
-
-    fn value(&self) -> Value<'_> {
-        match self {
-            Self::Null => Value::Null,
-            Self::Integer(n) => Value::Integer(*n),
-            Self::Bool(b) => Value::Bool(*b),
-            Self::Real(x) => Value::Real(*x),
-            Self::Text(text) => Value::Text(text),
-            Self::Blob(bytes) => Value::Blob(bytes),
-        }
-    }
-}
-
-impl ToSql for OwnedArg {
+/// A value kept for a statement answered later (see [`super::pipeline`]) is bound as [`PgArg`] is.
+impl ToSql for OwnedValue {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
-        PgArg(self.value()).to_sql(ty, out)
+        PgArg(self.to_value()).to_sql(ty, out)
     }
 
     fn accepts(_: &Type) -> bool {

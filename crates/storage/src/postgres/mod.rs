@@ -20,10 +20,10 @@ pub use limits::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
-use crate::store::READERS;
+use crate::store::{READERS, Reader, Readers, off_runtime, send_to_writer};
 use crate::{Result, StorageError, migrate};
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
+
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long making a connection may take before the database counts as unreachable.
@@ -68,10 +68,7 @@ struct Inner {
     target: String,
     writer: std::sync::mpsc::Sender<Box<dyn WriteJob>>,
     /// `None` once a connection is lost; made again on next use.
-    readers: Vec<Mutex<Option<PgConn>>>,
-    /// Kept apart for token checks, as on SQLite: long reads never hold it.
-    auth_reader: Mutex<Option<PgConn>>,
-    next_reader: AtomicUsize,
+    readers: Readers<Option<PgConn>>,
     health: Arc<WriteHealth>,
     /// Bumped when any node commits (see `listen`).
     commits: tokio::sync::watch::Receiver<u64>,
@@ -84,6 +81,20 @@ impl std::fmt::Debug for Database {
         f.debug_struct("postgres::Database")
             .field("target", &self.inner.target)
             .finish()
+    }
+}
+
+/// Drops a connection's client or runtime, on a thread of its own when this one drives an async
+/// runtime (where the last handle of a store may well be dropped): dropping either blocks on a
+/// runtime of its own, which panics there.
+fn drop_off_runtime<T: Send + 'static>(value: T) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        drop(value);
+        return;
+    }
+    let closing = std::thread::Builder::new().name("postgres-close".into());
+    if let Err(error) = closing.spawn(move || drop(value)) {
+        tracing::warn!(%error, "a PostgreSQL connection was left for the server to close");
     }
 }
 
@@ -113,9 +124,7 @@ impl Database {
     /// the writer.
     pub(crate) async fn open(url: &str) -> Result<Self> {
         let url = url.to_owned();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&url))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
+        off_runtime(move || Self::open_blocking(&url)).await
     }
 
     fn open_blocking(url: &str) -> Result<Self> {
@@ -133,10 +142,10 @@ impl Database {
         let config = postgres::Config::from(write_config.clone());
         let mut auth_reader = connect(&config, &target)?;
         migrate::apply_postgres(auth_reader.client(), &target)?;
-        let auth_reader = Mutex::new(Some(auth_reader));
-        let readers = (0..READERS)
-            .map(|_| connect(&config, &target).map(|conn| Mutex::new(Some(conn))))
+        let pool = (0..READERS)
+            .map(|_| connect(&config, &target).map(Some))
             .collect::<Result<Vec<_>>>()?;
+        let readers = Readers::new(pool, Some(auth_reader));
         let writer = writer::connect(&write_config, &target)?;
         let health = Arc::new(WriteHealth::default());
         let (writer_tx, writer_rx) = std::sync::mpsc::channel();
@@ -165,8 +174,6 @@ impl Database {
                 target,
                 writer: writer_tx,
                 readers,
-                auth_reader,
-                next_reader: AtomicUsize::new(0),
                 health,
                 commits,
             }),
@@ -195,25 +202,16 @@ impl Database {
 
     /// Queues a unit of write work for this database's writer (see [`crate::Store::write`]).
     pub(crate) fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
-        self.inner
-            .writer
-            .send(job)
-            .map_err(|_| StorageError::Task("the database writer has stopped".into()))
+        send_to_writer(&self.inner.writer, job)
     }
 
-    /// See [`crate::Store::read`].
-    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let slot = crate::store::next_reader(&inner.readers, &inner.next_reader);
-            inner.run_read(slot, work)
-        })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
+    /// See [`crate::Store::read`]; blocks (the store calls it off the runtime).
+    pub(crate) fn read<T>(
+        &self,
+        reader: Reader,
+        work: impl FnOnce(&Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.inner.run_read(self.inner.readers.lock(reader), work)
     }
 
     /// Runs `work` on a connection made for it and closed after, on a blocking thread: for a lock
@@ -224,31 +222,12 @@ impl Database {
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        off_runtime(move || {
             let mut conn = connect(&inner.config, &inner.target)
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;
             work(&Tx::postgres(&mut conn))
         })
         .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
-    }
-
-    /// See [`crate::Store::read_auth`].
-    pub(crate) async fn read_auth<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let slot = inner
-                .auth_reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            inner.run_read(slot, work)
-        })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
     }
 }
 

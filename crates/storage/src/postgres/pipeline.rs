@@ -8,8 +8,8 @@
 //! hands answers back in the order the requests were sent; this connection polls each request once
 //! as it is made and keeps the unread answers, oldest first, until something waits.
 
-use super::conn::{IDLE_CHECK, IDLE_CHECK_TIMEOUT, OwnedArg, PgArg, PgStatements, StatementCache};
-use crate::sql::Value;
+use super::conn::{IDLE_CHECK, IDLE_CHECK_TIMEOUT, PgArg, PgStatements, StatementCache};
+use crate::sql::{OwnedValue, Value};
 use crate::{Result, StorageError};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -47,15 +47,8 @@ pub(crate) struct EventIds {
 
 impl Drop for PipelinedConn {
     fn drop(&mut self) {
-        // A runtime cannot be dropped on a thread that drives another one (where the last handle of
-        // a store may be dropped): it goes to a thread of its own then.
-        if let Some(runtime) = self.runtime.take()
-            && tokio::runtime::Handle::try_current().is_ok()
-        {
-            let closing = std::thread::Builder::new().name("postgres-close".into());
-            if let Err(error) = closing.spawn(move || drop(runtime)) {
-                tracing::warn!(%error, "a PostgreSQL connection was left for the server to close");
-            }
+        if let Some(runtime) = self.runtime.take() {
+            super::drop_off_runtime(runtime);
         }
     }
 }
@@ -247,7 +240,7 @@ impl PgStatements for PipelinedConn {
 
     fn execute_pipelined(&mut self, sql: &str, args: &[Value<'_>]) -> Result<()> {
         let statement = self.statement(sql)?;
-        let args = OwnedArg::all(args);
+        let args: Vec<OwnedValue> = args.iter().map(|&value| value.into()).collect();
         let client = Arc::clone(&self.client);
         self.send_unread(Box::pin(async move {
             let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = args

@@ -2,12 +2,12 @@
 
 use crate::group::{WriteHealth, WriteJob};
 use crate::sql::Tx;
-use crate::store::READERS;
+use crate::store::{READERS, Reader, Readers, off_runtime, send_to_writer};
 use crate::{Result, StorageError, migrate};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use writer::{checkpoint_loop, write_loop};
 
 /// Prepared statements kept per connection: more than the store has, so none is ever prepared twice.
@@ -22,11 +22,7 @@ pub(crate) struct Database {
 struct Inner {
     /// Work for the writer thread, which owns the only write connection.
     writer: std::sync::mpsc::Sender<ToWriter>,
-    readers: Vec<Mutex<Connection>>,
-    /// Kept apart from `readers` for token checks: a user's slow searches on every reader must not make
-    /// everyone else's requests wait to be authenticated.
-    auth_reader: Mutex<Connection>,
-    next_reader: AtomicUsize,
+    readers: Readers<Connection>,
     shared: Arc<Shared>,
     /// Bumped when the file changes (see [`watch_commits`]).
     commits: tokio::sync::watch::Receiver<u64>,
@@ -211,9 +207,7 @@ impl Database {
     /// Opens (creating if needed) the database named by `url` and applies pending migrations.
     pub(crate) async fn open(url: &str) -> Result<Self> {
         let path = sqlite_path(url)?;
-        tokio::task::spawn_blocking(move || Self::open_blocking(path))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
+        off_runtime(move || Self::open_blocking(path)).await
     }
 
     fn open_blocking(path: PathBuf) -> Result<Self> {
@@ -246,10 +240,9 @@ impl Database {
                 &path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map(Mutex::new)
         };
-        let readers = (0..READERS).map(|_| reader()).collect::<Result<Vec<_>>>()?;
-        let auth_reader = reader()?;
+        let pool = (0..READERS).map(|_| reader()).collect::<Result<Vec<_>>>()?;
+        let readers = Readers::new(pool, reader()?);
         // The WAL and shared-memory files exist now; an older install may have made them world-readable.
         private_files(&path).map_err(open_error)?;
         let shared = Arc::new(Shared {
@@ -280,8 +273,6 @@ impl Database {
         let inner = Arc::new(Inner {
             writer: writer_tx,
             readers,
-            auth_reader,
-            next_reader: AtomicUsize::new(0),
             shared,
             commits,
         });
@@ -366,52 +357,18 @@ impl Database {
 
     /// Queues a unit of write work for this database's writer (see [`crate::Store::write`]).
     pub(crate) fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
-        self.inner
-            .writer
-            .send(ToWriter::Work(job))
-            .map_err(|_| StorageError::Task("the database writer has stopped".into()))
+        send_to_writer(&self.inner.writer, ToWriter::Work(job))
     }
 
-    /// Runs `work` on a read connection, on a blocking thread. No transaction: each statement reads
-    /// the latest committed state, and a single-statement read skips BEGIN/COMMIT altogether.
-    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        self.off_runtime(move |inner| {
-            let conn = crate::store::next_reader(&inner.readers, &inner.next_reader);
-            work(&Tx::sqlite(&conn))
-        })
-        .await
-    }
-
-    /// Runs blocking database work on a blocking thread.
-    async fn off_runtime<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&inner))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
-    }
-
-    /// [`Store::read`] on the connection kept for checking tokens, which long reads never hold.
-    pub(crate) async fn read_auth<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
-    {
-        self.off_runtime(move |inner| {
-            let conn = inner
-                .auth_reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&Tx::sqlite(&conn))
-        })
-        .await
+    /// Runs `work` on a read connection; blocks (the store calls it off the runtime). No transaction:
+    /// each statement reads the latest committed state, and a single-statement read skips
+    /// BEGIN/COMMIT altogether.
+    pub(crate) fn read<T>(
+        &self,
+        reader: Reader,
+        work: impl FnOnce(&Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        work(&Tx::sqlite(&self.inner.readers.lock(reader)))
     }
 }
 

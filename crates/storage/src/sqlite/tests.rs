@@ -36,6 +36,11 @@ async fn opening_twice_applies_migrations_once() {
     assert_eq!(versions, migrate::count());
 }
 
+/// Runs one statement in a write of its own.
+async fn execute(store: &Store, sql: &'static str) -> crate::Result<usize> {
+    store.write(move |tx| tx.execute(sql, args![])).await
+}
+
 fn file_size(path: &Path, suffix: &str) -> u64 {
     std::fs::metadata(sibling(path, suffix)).map_or(0, |m| m.len())
 }
@@ -120,8 +125,7 @@ async fn the_wal_stays_bounded_under_writes_and_readers_and_is_emptied_when_idle
     })
     .await;
     // After a last write, closing leaves the database file whole on its own.
-    store
-        .write(|tx| tx.execute("DELETE FROM blobs WHERE id < 10", args![]))
+    execute(&store, "DELETE FROM blobs WHERE id < 10")
         .await
         .expect("write");
     assert!(file_size(&path, "-wal") > 0);
@@ -135,10 +139,7 @@ async fn database_files_are_private() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("data/s.db").display());
     let store = Store::open(&url).await.expect("open");
-    store
-        .write(|tx| tx.execute("CREATE TABLE t (x)", args![]))
-        .await
-        .expect("write");
+    execute(&store, "CREATE TABLE t (x)").await.expect("write");
     for suffix in ["", "-wal", "-shm"] {
         let mut name = store.file().expect("a file").as_os_str().to_owned();
         name.push(suffix);
@@ -179,8 +180,7 @@ async fn database_files_are_private() {
 #[tokio::test]
 async fn a_full_disk_refuses_writes_with_a_reason_and_recovers() {
     let (_dir, store) = crate::temp_sqlite().await;
-    store
-        .write(|tx| tx.execute("CREATE TABLE blobs (data BLOB)", args![]))
+    execute(&store, "CREATE TABLE blobs (data BLOB)")
         .await
         .expect("table");
     assert_eq!(store.write_failure(), None);
@@ -197,8 +197,7 @@ async fn a_full_disk_refuses_writes_with_a_reason_and_recovers() {
         })
         .await
         .expect("limit");
-    let error = store
-        .write(|tx| tx.execute("INSERT INTO blobs VALUES (zeroblob(1000000))", args![]))
+    let error = execute(&store, "INSERT INTO blobs VALUES (zeroblob(1000000))")
         .await
         .expect_err("full");
     assert!(matches!(error, StorageError::Unavailable(_)), "{error:?}");
@@ -212,8 +211,7 @@ async fn a_full_disk_refuses_writes_with_a_reason_and_recovers() {
         })
         .await
         .expect("room again");
-    store
-        .write(|tx| tx.execute("INSERT INTO blobs VALUES (x'00')", args![]))
+    execute(&store, "INSERT INTO blobs VALUES (x'00')")
         .await
         .expect("writes work again");
     assert_eq!(store.write_failure(), None);
@@ -222,13 +220,9 @@ async fn a_full_disk_refuses_writes_with_a_reason_and_recovers() {
 #[tokio::test]
 async fn a_database_file_removed_while_running_takes_no_more_writes() {
     let (_dir, store) = crate::temp_sqlite().await;
-    store
-        .write(|tx| tx.execute("CREATE TABLE t (x)", args![]))
-        .await
-        .expect("table");
+    execute(&store, "CREATE TABLE t (x)").await.expect("table");
     std::fs::remove_file(store.file().expect("a file")).expect("remove");
-    let error = store
-        .write(|tx| tx.execute("INSERT INTO t VALUES (1)", args![]))
+    let error = execute(&store, "INSERT INTO t VALUES (1)")
         .await
         .expect_err("refused");
     assert!(error.to_string().contains("removed"), "{error}");
