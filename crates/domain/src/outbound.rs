@@ -210,13 +210,34 @@ pub struct NewUserIn {
     pub password: String,
 }
 
-/// Changes to a user (`PATCH /api/users/{id}`); absent fields stay as they are.
-#[derive(Debug, Default, Deserialize)]
-pub struct UserPatchIn {
+/// Changes to a user (`PATCH /api/users/{id}`); absent fields stay as they are. The password is in
+/// clear: the store hashes it.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct UserChanges {
     pub display_name: Option<String>,
     pub role: Option<Role>,
     pub password: Option<String>,
     pub disabled: Option<bool>,
+}
+
+impl UserChanges {
+    /// The changes as a body asked for them, checked, with the display name tidied.
+    pub fn checked(self) -> Result<Self, ValidationError> {
+        if let Some(password) = &self.password {
+            self::password(password)?;
+        }
+        let display_name = self.display_name.as_deref().map(display_name).transpose()?;
+        Ok(Self {
+            display_name,
+            ..self
+        })
+    }
+
+    /// A disabled user, a new password or a new role: open consoles must log in again. A new
+    /// display name changes no one's access, and is no reason to make every socket re-check its token.
+    pub fn change_access(&self) -> bool {
+        self.role.is_some() || self.password.is_some() || self.disabled.is_some()
+    }
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -278,28 +299,67 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+crate::named_enum! {
+    /// A personal Facebook account or a page: their bots drive Facebook differently.
+    pub enum AccountKind {
+        Personal = "personal",
+        Page = "page",
+    }
+}
+
+/// Reads an optional account kind from a body, spaces around it allowed, with the API's words for a
+/// wrong one.
+fn account_kind<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<AccountKind>, D::Error> {
+    Option::<String>::deserialize(deserializer)?
+        .map(|kind| {
+            AccountKind::parse(kind.trim())
+                .ok_or_else(|| serde::de::Error::custom("must be `page` or `personal`"))
+        })
+        .transpose()
+}
+
+/// An account's name follows the rules of a display name, but an error names the body's `name` field.
+pub fn account_name(value: &str) -> Result<String, ValidationError> {
+    display_name(value).map_err(|e| ValidationError {
+        field: "name".into(),
+        ..e
+    })
+}
+
 /// A new account or page (`POST /api/fb_accounts`).
 #[derive(Debug, Deserialize)]
 pub struct NewAccountIn {
     pub user_id_chat: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
-    pub kind: Option<String>,
+    /// `page` when absent.
+    #[serde(default, deserialize_with = "account_kind")]
+    pub kind: Option<AccountKind>,
     /// Credentials to store encrypted. An empty string means "not set".
     #[serde(default)]
     pub credentials: Credentials,
 }
 
-/// Changes to an account (`PATCH /api/fb_accounts/{user_id_chat}`). In `credentials`, an absent field stays,
-/// a string replaces it, and an empty string removes it.
-#[derive(Debug, Default, Deserialize)]
-pub struct AccountPatchIn {
+/// Changes to an account (`PATCH /api/fb_accounts/{user_id_chat}`): absent fields stay. In
+/// `credentials`, an absent field stays, a string replaces it, and an empty string removes it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AccountChanges {
     pub name: Option<String>,
-    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "account_kind")]
+    pub kind: Option<AccountKind>,
     pub enabled: Option<bool>,
     #[serde(default)]
     pub credentials: Credentials,
+}
+
+impl AccountChanges {
+    /// The changes as a body asked for them, checked, with the name tidied.
+    pub fn checked(self) -> Result<Self, ValidationError> {
+        let name = self.name.as_deref().map(account_name).transpose()?;
+        Ok(Self { name, ..self })
+    }
 }
 
 #[cfg(test)]
@@ -317,6 +377,51 @@ mod tests {
             !text.contains("hunter2") && text.contains("<set>"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn account_changes_are_checked_as_the_api_words_them() {
+        let changes: AccountChanges =
+            serde_json::from_value(serde_json::json!({"name": "  Shop  ", "kind": " personal "}))
+                .expect("valid");
+        let changes = changes.checked().expect("checked");
+        assert_eq!(changes.name.as_deref(), Some("Shop"));
+        assert_eq!(changes.kind, Some(AccountKind::Personal));
+        let wrong = serde_json::from_value::<AccountChanges>(serde_json::json!({"kind": "group"}))
+            .expect_err("a wrong kind");
+        assert!(
+            wrong
+                .to_string()
+                .starts_with("must be `page` or `personal`"),
+            "{wrong}"
+        );
+        let unnamed = AccountChanges {
+            name: Some("Shop\u{7}".into()),
+            ..Default::default()
+        };
+        assert_eq!(unnamed.checked().expect_err("unprintable").field, "name");
+    }
+
+    #[test]
+    fn user_changes_check_the_password_and_say_when_access_changes() {
+        let short = UserChanges {
+            password: Some("short".into()),
+            ..Default::default()
+        };
+        assert_eq!(short.checked().expect_err("short").field, "password");
+        let renamed = UserChanges {
+            display_name: Some(" Lan ".into()),
+            ..Default::default()
+        }
+        .checked()
+        .expect("checked");
+        assert_eq!(renamed.display_name.as_deref(), Some("Lan"));
+        assert!(!renamed.change_access());
+        let disabled = UserChanges {
+            disabled: Some(true),
+            ..Default::default()
+        };
+        assert!(disabled.change_access());
     }
 
     #[test]

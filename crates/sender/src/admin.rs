@@ -6,9 +6,11 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_domain::outbound::{self, AccountPatchIn, NewAccountIn, NewUserIn, UserPatchIn};
+use switchboard_domain::outbound::{
+    self, AccountChanges, AccountKind, NewAccountIn, NewUserIn, UserChanges,
+};
 use switchboard_domain::{TokenId, UserId, ValidationError, ingest};
-use switchboard_storage::{AccountChanges, AccountKind, NewAccount, TokenKind, UserChanges};
+use switchboard_storage::{NewAccount, TokenKind};
 use switchboard_web::{Admin, ApiError, Id, JsonBody, PathParam as Path, ok};
 
 pub async fn users(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
@@ -36,24 +38,10 @@ pub async fn update_user(
     State(state): State<AppState>,
     _: Admin,
     Id(id): Id<UserId>,
-    JsonBody(body): JsonBody<UserPatchIn>,
+    JsonBody(body): JsonBody<UserChanges>,
 ) -> Result<Response, ApiError> {
-    if let Some(password) = &body.password {
-        outbound::password(password)?;
-    }
-    // A disabled user, a new password or a new role: open consoles must log in again. A new display
-    // name changes no one's access, and is no reason to make every socket re-check its token.
-    let access_changed = body.role.is_some() || body.password.is_some() || body.disabled.is_some();
-    let changes = UserChanges {
-        display_name: body
-            .display_name
-            .as_deref()
-            .map(outbound::display_name)
-            .transpose()?,
-        role: body.role,
-        password: body.password,
-        disabled: body.disabled,
-    };
+    let changes = body.checked()?;
+    let access_changed = changes.change_access();
     let user = state.store.update_user(id.get(), changes).await?;
     if access_changed {
         state.feed.revalidate_sockets();
@@ -105,23 +93,6 @@ pub async fn revoke_token(
     Ok(ok(json!({"id": id, "revoked": true})))
 }
 
-fn kind(value: Option<&str>) -> Result<Option<AccountKind>, ValidationError> {
-    value
-        .map(|k| {
-            AccountKind::parse(k.trim())
-                .ok_or_else(|| ValidationError::new("kind", "must be `page` or `personal`"))
-        })
-        .transpose()
-}
-
-/// An account's name follows the rules of a display name, but an error names the body's `name` field.
-fn account_name(value: &str) -> Result<String, ValidationError> {
-    outbound::display_name(value).map_err(|e| ValidationError {
-        field: "name".into(),
-        ..e
-    })
-}
-
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn create_account(
     State(state): State<AppState>,
@@ -132,8 +103,8 @@ pub async fn create_account(
     tracing::Span::current().record("account", user_id_chat.as_str());
     let new = NewAccount {
         user_id_chat,
-        name: account_name(body.name.as_deref().unwrap_or_default())?,
-        kind: kind(body.kind.as_deref())?.unwrap_or(AccountKind::Page),
+        name: outbound::account_name(body.name.as_deref().unwrap_or_default())?,
+        kind: body.kind.unwrap_or(AccountKind::Page),
         credentials: body.credentials,
     };
     let account = state.store.create_account(new, &state.cipher).await?;
@@ -145,14 +116,9 @@ pub async fn update_account(
     State(state): State<AppState>,
     _: Admin,
     Path(user_id_chat): Path<String>,
-    JsonBody(body): JsonBody<AccountPatchIn>,
+    JsonBody(body): JsonBody<AccountChanges>,
 ) -> Result<Response, ApiError> {
-    let changes = AccountChanges {
-        name: body.name.as_deref().map(account_name).transpose()?,
-        kind: kind(body.kind.as_deref())?,
-        enabled: body.enabled,
-        credentials: body.credentials,
-    };
+    let changes = body.checked()?;
     let account = state
         .store
         .update_account(&user_id_chat, changes, &state.cipher)

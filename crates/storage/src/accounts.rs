@@ -7,16 +7,8 @@ use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::json;
 use switchboard_domain::ingest::{Registration, StatusUpdate};
-use switchboard_domain::outbound::Credentials;
+use switchboard_domain::outbound::{AccountChanges, AccountKind, Credentials};
 use switchboard_domain::{EventKind, UnixMillis};
-
-switchboard_domain::named_enum! {
-    /// A personal Facebook account or a page: their bots drive Facebook differently.
-    pub enum AccountKind {
-        Personal = "personal",
-        Page = "page",
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Account {
@@ -55,15 +47,6 @@ pub struct NewAccount {
     pub user_id_chat: String,
     pub name: String,
     pub kind: AccountKind,
-    pub credentials: Credentials,
-}
-
-/// Changes to an account; `None` keeps a field. In `credentials`, `Some("")` removes a credential.
-#[derive(Debug, Clone, Default)]
-pub struct AccountChanges {
-    pub name: Option<String>,
-    pub kind: Option<AccountKind>,
-    pub enabled: Option<bool>,
     pub credentials: Credentials,
 }
 

@@ -330,13 +330,22 @@ mod pruning_on_nodes {
                     |r| r.get(0),
                 )?;
                 assert!(taken);
-                runtime.block_on(node_b.prune_old_events(cutoff, 100))
+                let skipped = runtime.block_on(node_b.prune_old_events(cutoff, 100));
+                // Node A's run ends, as a run does: it lets the lock go. (Leaving it to the
+                // connection's close would make the next step race the server's backend exit.)
+                let released: bool = tx.one(
+                    &format!("SELECT pg_advisory_unlock({PRUNING_LOCK})"),
+                    args![],
+                    |r| r.get(0),
+                )?;
+                assert!(released);
+                skipped
             })
             .await
             .expect("prune");
         assert_eq!(skipped, None);
         assert_eq!(a.oldest_event_id().await.expect("oldest"), Some(1));
-        // The lock went with its connection: node B prunes now.
+        // The lock is free again: node B prunes now.
         assert_eq!(
             b.prune_old_events(cutoff, 100).await.expect("prune"),
             Some(3)

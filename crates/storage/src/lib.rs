@@ -43,7 +43,7 @@ mod store;
 mod tokens;
 mod users;
 
-pub use accounts::{Account, AccountChanges, AccountKind, CredentialsSet, NewAccount};
+pub use accounts::{Account, CredentialsSet, NewAccount};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterStatus, CallFilter, Effects, NewAgent,
     NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
@@ -63,8 +63,9 @@ pub use presence::NodeId;
 pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
 pub use sqlite::{WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
 pub use store::{CallTimers, RoleLock, Store};
+pub use switchboard_domain::outbound::{AccountChanges, AccountKind, UserChanges};
 pub use tokens::{MAX_TOKEN_LENGTH, TokenInfo, TokenKind};
-pub use users::{User, UserChanges};
+pub use users::User;
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 

@@ -6,6 +6,7 @@ use crate::{Result, StorageError, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::Serialize;
 use std::time::Duration;
+use switchboard_domain::outbound::UserChanges;
 use switchboard_domain::{Principal, Role, UnixMillis};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,15 +17,6 @@ pub struct User {
     pub role: Role,
     pub disabled: bool,
     pub created_at: UnixMillis,
-}
-
-/// Changes to a user; `None` leaves a field as it is. The password arrives in clear and is hashed here.
-#[derive(Debug, Default, Clone)]
-pub struct UserChanges {
-    pub display_name: Option<String>,
-    pub role: Option<Role>,
-    pub password: Option<String>,
-    pub disabled: Option<bool>,
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, role, disabled, created_at";
