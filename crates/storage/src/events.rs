@@ -181,22 +181,13 @@ impl Store {
         };
         let (store, runtime) = (self.clone(), tokio::runtime::Handle::current());
         db.with_own_connection(move |tx| {
-            let turn: bool = tx.one(
-                &format!("SELECT pg_try_advisory_lock({PRUNING_LOCK})"),
-                args![],
-                |r| r.get(0),
-            )?;
-            if !turn {
+            if !pruning_lock(tx, "pg_try_advisory_lock")? {
                 return Ok(None);
             }
             let removed = runtime.block_on(store.prune_in_batches(before, batch));
             // Released with the connection anyway; released now so that nothing depends on when
             // the connection closes.
-            let _: bool = tx.one(
-                &format!("SELECT pg_advisory_unlock({PRUNING_LOCK})"),
-                args![],
-                |r| r.get(0),
-            )?;
+            pruning_lock(tx, "pg_advisory_unlock")?;
             removed.map(Some)
         })
         .await
@@ -215,7 +206,17 @@ impl Store {
 }
 
 /// The lock of the node pruning the event log (per schema, as the writers' lock).
-pub(crate) const PRUNING_LOCK: &str = "hashtext('switchboard pruning ' || current_schema())";
+const PRUNING_LOCK: &str = "hashtext('switchboard pruning ' || current_schema())";
+
+/// Takes (`pg_try_advisory_lock`) or lets go of (`pg_advisory_unlock`) the pruning lock on this
+/// session; true when it did.
+fn pruning_lock(tx: &Tx<'_>, function: &str) -> Result<bool> {
+    tx.one(
+        &format!("SELECT {function}({PRUNING_LOCK})"),
+        args![],
+        |r| r.get(0),
+    )
+}
 
 #[cfg(test)]
 mod tests {
@@ -270,8 +271,7 @@ mod tests {
 
 #[cfg(test)]
 mod pruning_on_nodes {
-    use super::PRUNING_LOCK;
-    use crate::sql::args;
+    use super::pruning_lock;
     use crate::{AccountKind, Store};
     use switchboard_domain::UnixMillis;
     use switchboard_domain::ingest::{BotStatus, StatusUpdate};
@@ -324,21 +324,11 @@ mod pruning_on_nodes {
         // Node A holds the pruning lock (as a run in progress does): node B skips its round.
         let skipped = postgres
             .with_own_connection(move |tx| {
-                let taken: bool = tx.one(
-                    &format!("SELECT pg_try_advisory_lock({PRUNING_LOCK})"),
-                    args![],
-                    |r| r.get(0),
-                )?;
-                assert!(taken);
+                assert!(pruning_lock(tx, "pg_try_advisory_lock")?);
                 let skipped = runtime.block_on(node_b.prune_old_events(cutoff, 100));
                 // Node A's run ends, as a run does: it lets the lock go. (Leaving it to the
                 // connection's close would make the next step race the server's backend exit.)
-                let released: bool = tx.one(
-                    &format!("SELECT pg_advisory_unlock({PRUNING_LOCK})"),
-                    args![],
-                    |r| r.get(0),
-                )?;
-                assert!(released);
+                assert!(pruning_lock(tx, "pg_advisory_unlock")?);
                 skipped
             })
             .await
