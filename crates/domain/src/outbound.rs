@@ -2,7 +2,7 @@
 //! the sender hands to bots, and what bots report back.
 
 use crate::auth::Role;
-use crate::validation::{self, ValidationError};
+use crate::validation::{self, Checked, ValidationError};
 use serde::{Deserialize, Serialize};
 
 /// Longest post a page can publish (Facebook allows 63,206 characters).
@@ -222,15 +222,15 @@ pub struct UserChanges {
 
 impl UserChanges {
     /// The changes as a body asked for them, checked, with the display name tidied.
-    pub fn checked(self) -> Result<Self, ValidationError> {
+    pub fn checked(self) -> Result<Checked<Self>, ValidationError> {
         if let Some(password) = &self.password {
             self::password(password)?;
         }
         let display_name = self.display_name.as_deref().map(display_name).transpose()?;
-        Ok(Self {
+        Ok(Checked(Self {
             display_name,
             ..self
-        })
+        }))
     }
 
     /// A disabled user, a new password or a new role: open consoles must log in again. A new
@@ -356,9 +356,9 @@ pub struct AccountChanges {
 
 impl AccountChanges {
     /// The changes as a body asked for them, checked, with the name tidied.
-    pub fn checked(self) -> Result<Self, ValidationError> {
+    pub fn checked(self) -> Result<Checked<Self>, ValidationError> {
         let name = self.name.as_deref().map(account_name).transpose()?;
-        Ok(Self { name, ..self })
+        Ok(Checked(Self { name, ..self }))
     }
 }
 

@@ -133,6 +133,25 @@ pub fn optional_web_url(
         .transpose()
 }
 
+/// A value whose fields were checked by its type's `checked`: what the store takes, so that a body
+/// cannot reach it unchecked. Only this crate makes one.
+#[derive(Debug, Clone)]
+pub struct Checked<T>(pub(crate) T);
+
+impl<T> Checked<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Checked<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Longest URL accepted for attachments and links (Facebook CDN URLs run to about 600 bytes).
 pub const MAX_URL_LEN: usize = 4096;
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 use switchboard_domain::ingest::{Registration, StatusUpdate};
 use switchboard_domain::outbound::{AccountChanges, AccountKind, Credentials};
+use switchboard_domain::validation::Checked;
 use switchboard_domain::{EventKind, UnixMillis};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -252,9 +253,10 @@ impl Store {
     pub async fn update_account(
         &self,
         user_id_chat: &str,
-        changes: AccountChanges,
+        changes: Checked<AccountChanges>,
         cipher: &Cipher,
     ) -> Result<Account> {
+        let changes = changes.into_inner();
         let sealed = sealed(&changes.credentials, cipher)?;
         let user_id_chat = user_id_chat.to_owned();
         self.write(move |tx| {

@@ -7,6 +7,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use serde::Serialize;
 use std::time::Duration;
 use switchboard_domain::outbound::UserChanges;
+use switchboard_domain::validation::Checked;
 use switchboard_domain::{Principal, Role, UnixMillis};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,7 +114,8 @@ impl Store {
 
     /// Applies `changes`. Disabling a user or changing their password ends their sessions. The last
     /// enabled admin can be neither disabled nor demoted, so the console never locks everyone out.
-    pub async fn update_user(&self, id: i64, changes: UserChanges) -> Result<User> {
+    pub async fn update_user(&self, id: i64, changes: Checked<UserChanges>) -> Result<User> {
+        let changes = changes.into_inner();
         let hash = match changes.password.clone() {
             Some(password) => Some(hash_password(password).await?),
             None => None,
@@ -285,7 +287,9 @@ mod tests {
         let demote = UserChanges {
             role: Some(Role::Agent),
             ..Default::default()
-        };
+        }
+        .checked()
+        .expect("valid");
         assert!(matches!(
             store.update_user(admin.id, demote.clone()).await,
             Err(StorageError::Conflict(_))

@@ -72,9 +72,9 @@ pub async fn callcenter(
     Ok(CallCenter::bind(addr, state, cors_origins).await?)
 }
 
-/// A test's servers' [`Shutdown`], triggered when the test's handle is dropped. Put it first among
-/// the handle's fields, so the servers are told to stop before the others (a temporary directory)
-/// are dropped.
+/// A test's servers' [`Shutdown`], triggered when the test's handle is dropped. Declare it before the
+/// handle's temporary directory or store (fields drop in order), so the servers are told to stop
+/// before their files go.
 pub struct StopOnDrop(pub Shutdown);
 
 impl std::ops::Deref for StopOnDrop {

@@ -390,7 +390,7 @@ async fn with_page_token(system: &System, token: &str) {
     changes.credentials.page_access_token = Some(token.into());
     system
         .store
-        .update_account(ACCOUNT, changes, &system.cipher)
+        .update_account(ACCOUNT, changes.checked().expect("valid"), &system.cipher)
         .await
         .expect("token stored");
 }
