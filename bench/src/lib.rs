@@ -276,7 +276,7 @@ impl BenchServer {
     /// The receiver role.
     pub fn receiver(database: &Database) -> Result<Self, String> {
         Self::start("receiver", database, |store, _, feed, addr| async move {
-            roles::receiver(&store, &feed, addr, &[])
+            roles::receiver(&store, &feed, addr)
                 .await
                 .map_err(|e| e.to_string())
         })

@@ -100,7 +100,7 @@ fn main() -> Result<(), String> {
                     .await
                     .map_err(error)?;
             }
-            roles::callcenter(&store, &feed, CallCenterOptions::default(), addr, &[])
+            roles::callcenter(&store, &feed, CallCenterOptions::default(), addr)
                 .await
                 .map_err(|e| e.to_string())
         },

@@ -261,10 +261,13 @@ impl Engine {
         let agent = self
             .acting_agent(principal, input.agent_id.map(AgentId::new))
             .await?;
-        let (call, effects) = self.store.answer_call(&input.call_id, agent.id).await?;
+        let (call, effects) = self
+            .store
+            .answer_call(&input.call.call_id, agent.id)
+            .await?;
         self.apply(effects);
         self.webhook
-            .notify(PhoneSystemNotice::answer(&call, &agent, &input.source));
+            .notify(PhoneSystemNotice::answer(&call, &agent, &input.call.source));
         Ok(call)
     }
 
@@ -272,15 +275,15 @@ impl Engine {
     async fn end(&self, principal: &Principal, input: EndCallIn) -> Outcome<Call> {
         if !principal.supervises_agents() {
             let agent = self.acting_agent(principal, None).await?;
-            let current = self.store.call(&input.call_id).await?;
+            let current = self.store.call(&input.call.call_id).await?;
             let theirs = current.offered_agent_id == Some(agent.id);
             if !theirs {
-                return Err(CallCenterError::NotTheirCall(input.call_id));
+                return Err(CallCenterError::NotTheirCall(input.call.call_id));
             }
         }
         let (call, effects) = self
             .store
-            .end_call(&input.call_id, &input.end_reason)
+            .end_call(&input.call.call_id, &input.end_reason)
             .await?;
         self.apply(effects);
         if self.webhook.is_enabled() {
@@ -294,7 +297,7 @@ impl Engine {
                 &call,
                 agent.as_ref(),
                 was_connected,
-                &input.source,
+                &input.call.source,
             ));
         }
         Ok(call)

@@ -130,43 +130,54 @@ fn optional_label(
     }
 }
 
+/// The call a console acts on, and who acts (`source`, passed on to the phone system as the seed
+/// does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallAction {
+    pub call_id: String,
+    pub source: String,
+}
+
+impl CallAction {
+    fn parse(body: &serde_json::Map<String, Value>) -> Result<Self, ValidationError> {
+        Ok(Self {
+            call_id: required_id(body, "callId")?,
+            source: optional_label(body, "source", "crm_system")?,
+        })
+    }
+}
+
 /// `answer_call {callId, agentId, source}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerCallIn {
-    pub call_id: String,
+    pub call: CallAction,
     /// `None`: the agent of the console's own user.
     pub agent_id: Option<i64>,
-    pub source: String,
 }
 
 impl AnswerCallIn {
     pub fn parse(body: &Value) -> Result<Self, ValidationError> {
         let body = object(body)?;
-        Ok(Self {
-            call_id: required_id(body, "callId")?,
-            agent_id: agent_id(body.get("agentId"), "agentId")?,
-            source: optional_label(body, "source", "crm_system")?,
-        })
+        let call = CallAction::parse(body)?;
+        let agent_id = agent_id(body.get("agentId"), "agentId")?;
+        Ok(Self { call, agent_id })
     }
 }
 
 /// `end_call {callId, endReason, source}`: a hangup, or a reject while it rings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndCallIn {
-    pub call_id: String,
+    pub call: CallAction,
     pub end_reason: String,
-    pub source: String,
 }
 
 impl EndCallIn {
     pub fn parse(body: &Value) -> Result<Self, ValidationError> {
         let body = object(body)?;
-        Ok(Self {
-            call_id: required_id(body, "callId")?,
-            // The seed's `rejectCall` default.
-            end_reason: optional_label(body, "endReason", "crm_reject")?,
-            source: optional_label(body, "source", "crm_system")?,
-        })
+        let call = CallAction::parse(body)?;
+        // The seed's `rejectCall` default.
+        let end_reason = optional_label(body, "endReason", "crm_reject")?;
+        Ok(Self { call, end_reason })
     }
 }
 
@@ -458,7 +469,7 @@ mod tests {
         let from_select =
             AnswerCallIn::parse(&json!({"callId": "CALL_1", "agentId": "3"})).expect("answer");
         assert_eq!(from_select.agent_id, Some(3));
-        assert_eq!(from_select.source, "crm_system");
+        assert_eq!(from_select.call.source, "crm_system");
         assert_eq!(
             AnswerCallIn::parse(&json!({"callId": "", "agentId": 3}))
                 .expect_err("empty")

@@ -101,28 +101,56 @@ pub struct PostCommand {
     pub image_url: Option<String>,
 }
 
-/// What a bot reports after trying to send a message (`message_status_update` from the bot).
+/// What a bot reports after trying a command (`message_status_update`, `post_status_update`: the
+/// seed's events), which differ only in what Facebook gave back.
 #[derive(Debug, Deserialize)]
-pub struct MessageResultIn {
+pub struct CommandResultIn<Ids> {
     pub command_id: String,
     pub status: DeliveryStatus,
-    #[serde(default)]
-    pub platform_message_id: Option<String>,
+    #[serde(flatten)]
+    pub ids: Ids,
     #[serde(default)]
     pub error: Option<String>,
 }
 
-/// What a bot reports after trying to post (`post_status_update`, the seed's event).
+pub type MessageResultIn = CommandResultIn<MessageIds>;
+pub type PostResultIn = CommandResultIn<PostIds>;
+
+/// What Facebook gave back for a sent message (a missing `Option` is `None`).
 #[derive(Debug, Deserialize)]
-pub struct PostResultIn {
-    pub command_id: String,
-    pub status: DeliveryStatus,
-    #[serde(default)]
+pub struct MessageIds {
+    pub platform_message_id: Option<String>,
+}
+
+/// What Facebook gave back for a published post.
+#[derive(Debug, Deserialize)]
+pub struct PostIds {
     pub platform_post_id: Option<String>,
-    #[serde(default)]
     pub link: Option<String>,
-    #[serde(default)]
-    pub error: Option<String>,
+}
+
+/// The platform's id of what a command made, and its link: one shape for messages and posts.
+pub struct PlatformIds {
+    pub platform_id: Option<String>,
+    pub link: Option<String>,
+}
+
+impl From<MessageIds> for PlatformIds {
+    fn from(ids: MessageIds) -> Self {
+        Self {
+            platform_id: ids.platform_message_id,
+            link: None,
+        }
+    }
+}
+
+impl From<PostIds> for PlatformIds {
+    fn from(ids: PostIds) -> Self {
+        Self {
+            platform_id: ids.platform_post_id,
+            link: ids.link,
+        }
+    }
 }
 
 /// The outcome of a command. `posted` is accepted for `sent`, as posts say it.
@@ -147,56 +175,35 @@ pub enum Outcome {
     },
 }
 
-/// Checks a bot's report on a command, messages and posts alike: the command's id, then its outcome.
-fn command_result(
-    command_id: &str,
-    status: DeliveryStatus,
-    platform_id: Option<String>,
-    link: Option<String>,
-    error: Option<String>,
-) -> Result<(String, Outcome), ValidationError> {
-    let command_id = validation::identifier("command_id", command_id, 64)?;
-    let outcome = match status {
-        DeliveryStatus::Sent => {
-            let platform_id = platform_id
-                .filter(|id| !id.trim().is_empty())
-                .map(|id| validation::identifier("platform_id", &id, crate::ingest::MAX_ID_CHARS))
-                .transpose()?;
-            let link = validation::optional_web_url("link", link)?;
-            Outcome::Sent { platform_id, link }
-        }
-        DeliveryStatus::Failed => {
-            let reason = error.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
-            let reason =
-                reason.unwrap_or_else(|| "the bot reported a failure without a reason".to_owned());
-            validation::text("error", &reason, 2_000)?;
-            Outcome::Failed { reason }
-        }
-    };
-    Ok((command_id, outcome))
-}
-
-impl MessageResultIn {
+impl<Ids: Into<PlatformIds>> CommandResultIn<Ids> {
+    /// Checks a bot's report on a command, messages and posts alike: the command's id, then its
+    /// outcome.
     pub fn validate(self) -> Result<(String, Outcome), ValidationError> {
-        command_result(
-            &self.command_id,
-            self.status,
-            self.platform_message_id,
-            None,
-            self.error,
-        )
-    }
-}
-
-impl PostResultIn {
-    pub fn validate(self) -> Result<(String, Outcome), ValidationError> {
-        command_result(
-            &self.command_id,
-            self.status,
-            self.platform_post_id,
-            self.link,
-            self.error,
-        )
+        let command_id = validation::identifier("command_id", &self.command_id, 64)?;
+        let PlatformIds { platform_id, link } = self.ids.into();
+        let outcome = match self.status {
+            DeliveryStatus::Sent => {
+                let platform_id = platform_id
+                    .filter(|id| !id.trim().is_empty())
+                    .map(|id| {
+                        validation::identifier("platform_id", &id, crate::ingest::MAX_ID_CHARS)
+                    })
+                    .transpose()?;
+                let link = validation::optional_web_url("link", link)?;
+                Outcome::Sent { platform_id, link }
+            }
+            DeliveryStatus::Failed => {
+                let reason = self
+                    .error
+                    .map(|e| e.trim().to_owned())
+                    .filter(|e| !e.is_empty());
+                let reason = reason
+                    .unwrap_or_else(|| "the bot reported a failure without a reason".to_owned());
+                validation::text("error", &reason, 2_000)?;
+                Outcome::Failed { reason }
+            }
+        };
+        Ok((command_id, outcome))
     }
 }
 

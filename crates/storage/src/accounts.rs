@@ -6,7 +6,7 @@ use crate::sql::{Row, ToValue, Tx, args};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::json;
-use switchboard_domain::ingest::{Registration, StatusUpdate};
+use switchboard_domain::ingest::{BotStatus, Registration, StatusUpdate};
 use switchboard_domain::outbound::{AccountChanges, AccountKind, Credentials};
 use switchboard_domain::validation::Checked;
 use switchboard_domain::{EventKind, UnixMillis};
@@ -356,25 +356,20 @@ impl Store {
     pub async fn register_bot(&self, registration: Registration) -> Result<i64> {
         self.write(move |tx| {
             let account = writable(tx, &registration.account)?;
-            let now = UnixMillis::now().0;
             tx.execute(
-                "UPDATE facebook_accounts SET bot_status = 'online', bot_status_message = '', bot_name = ?2,
-                     bot_version = ?3, bot_driver = ?4, bot_seen_at = ?5, updated_at = ?5 WHERE id = ?1",
-                args![account.id, registration.bot_name, registration.version, registration.driver, now],
+                "UPDATE facebook_accounts SET bot_name = ?2, bot_version = ?3, bot_driver = ?4 WHERE id = ?1",
+                args![account.id, registration.bot_name, registration.version, registration.driver],
             )?;
-            append(
-                tx,
-                EventKind::BotRegister,
-                account.event_target(),
-                &json!({
-                    "user_id_chat": account.user_id_chat,
-                    "account_name": account.name,
-                    "bot_name": registration.bot_name,
-                    "version": registration.version,
-                    "driver": registration.driver,
-                    "status": "online",
-                }),
-            )
+            set_bot_status(tx, account.id, BotStatus::Online, "")?;
+            let registered = json!({
+                "user_id_chat": account.user_id_chat,
+                "account_name": account.name,
+                "bot_name": registration.bot_name,
+                "version": registration.version,
+                "driver": registration.driver,
+                "status": BotStatus::Online,
+            });
+            append(tx, EventKind::BotRegister, account.event_target(), &registered)
         })
         .await
     }
@@ -383,21 +378,22 @@ impl Store {
     pub async fn update_bot_status(&self, update: StatusUpdate) -> Result<i64> {
         self.write(move |tx| {
             let account = writable(tx, &update.account)?;
-            let now = UnixMillis::now().0;
-            tx.execute(
-                "UPDATE facebook_accounts SET bot_status = ?2, bot_status_message = ?3, bot_seen_at = ?4, updated_at = ?4
-                 WHERE id = ?1",
-                args![account.id, update.status.as_str(), update.message, now],
-            )?;
-            append(
-                tx,
-                EventKind::BotStatus,
-                account.event_target(),
-                &json!({"user_id_chat": account.user_id_chat, "status": update.status, "message": update.message}),
-            )
+            set_bot_status(tx, account.id, update.status, &update.message)?;
+            let reported = json!({"user_id_chat": account.user_id_chat, "status": update.status, "message": update.message});
+            append(tx, EventKind::BotStatus, account.event_target(), &reported)
         })
         .await
     }
+}
+
+/// What a bot last said of itself, and when it was last heard from.
+fn set_bot_status(tx: &Tx<'_>, account_id: i64, status: BotStatus, message: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE facebook_accounts SET bot_status = ?2, bot_status_message = ?3, bot_seen_at = ?4, updated_at = ?4
+         WHERE id = ?1",
+        args![account_id, status.as_str(), message, UnixMillis::now().0],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

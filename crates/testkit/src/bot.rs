@@ -64,7 +64,7 @@ impl System {
     pub async fn start_receiver(&mut self) {
         let (store, feed, addr) = (&self.store, &self.feed, self.receiver_addr);
         let server = eventually(5, "the receiver's port free again", || async move {
-            match roles::receiver(store, feed, addr, &[]).await {
+            match roles::receiver(store, feed, addr).await {
                 Ok(server) => Some(server),
                 Err(error) => {
                     tracing::debug!(%error, "port not free yet");

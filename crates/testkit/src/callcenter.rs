@@ -34,7 +34,7 @@ impl TestCallCenter {
         let TempStore { store, dir, .. } = TempStore::new().await;
         let shutdown = Shutdown::new();
         let feed = roles::feed(&store, &shutdown).await.expect("feed");
-        let server = roles::callcenter(&store, &feed, options, roles::any_port(), &[])
+        let server = roles::callcenter(&store, &feed, options, roles::any_port())
             .await
             .expect("bind");
         let url = roles::serve(server, &shutdown, Duration::from_secs(5)).expect("serve");

@@ -21,7 +21,7 @@ impl TestReceiver {
         let temp = TempStore::new().await;
         let shutdown = Shutdown::new();
         let feed = roles::feed(&temp.store, &shutdown).await.expect("feed");
-        let server = roles::receiver(&temp.store, &feed, roles::any_port(), &[])
+        let server = roles::receiver(&temp.store, &feed, roles::any_port())
             .await
             .expect("bind");
         let url = roles::serve(server, &shutdown, Duration::from_secs(5)).expect("serve");

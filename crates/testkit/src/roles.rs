@@ -36,13 +36,12 @@ pub async fn receiver(
     store: &Store,
     feed: &EventFeed,
     addr: SocketAddr,
-    cors_origins: &[String],
 ) -> Result<Server, BindError> {
     let state = switchboard_receiver::AppState {
         store: store.clone(),
         feed: feed.clone(),
     };
-    Receiver::bind(addr, state, cors_origins).await
+    Receiver::bind(addr, state, &[]).await
 }
 
 /// The sender role, bound (not yet serving).
@@ -65,11 +64,10 @@ pub async fn callcenter(
     feed: &EventFeed,
     options: CallCenterOptions,
     addr: SocketAddr,
-    cors_origins: &[String],
 ) -> Result<Server, KitError> {
     let state =
         switchboard_callcenter::AppState::start(store.clone(), feed.clone(), options).await?;
-    Ok(CallCenter::bind(addr, state, cors_origins).await?)
+    Ok(CallCenter::bind(addr, state, &[]).await?)
 }
 
 /// A test's servers' [`Shutdown`], triggered when the test's handle is dropped. Declare it before the

@@ -74,7 +74,7 @@ impl TestSystem {
         let TempStore { store, cipher, dir } = TempStore::with_admin().await;
         let shutdown = Shutdown::new();
         let feed = roles::feed(&store, &shutdown).await.expect("feed");
-        let receiver = roles::receiver(&store, &feed, roles::any_port(), &[])
+        let receiver = roles::receiver(&store, &feed, roles::any_port())
             .await
             .expect("receiver");
         let sender = roles::sender(
