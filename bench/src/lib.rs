@@ -3,8 +3,10 @@
 
 use hdrhistogram::Histogram;
 use std::path::{Path, PathBuf};
+use switchboard_domain::UnixMillis;
+use switchboard_domain::ingest::{Batch, Direction, NewMessage};
 use switchboard_storage::scratch::ScratchDatabase;
-use switchboard_storage::{Cipher, Store};
+use switchboard_storage::{AccountKind, Cipher, StorageError, Store};
 use switchboard_testkit::process::{Binary, Running, SERVE};
 use switchboard_testkit::{TempStore, process, roles};
 
@@ -173,6 +175,7 @@ impl BenchStore {
         let (url, dir, scratch) = match database {
             Database::Temporary => {
                 let temp = TempStore::create().await.map_err(|e| error(&e))?;
+                seed_history(&temp.store).await?;
                 return Ok(Self {
                     store: temp.store.clone(),
                     cipher: temp.cipher.clone(),
@@ -197,6 +200,7 @@ impl BenchStore {
             .check_key(Some(cipher.clone()))
             .await
             .map_err(|e| error(&e))?;
+        seed_history(&store).await?;
         Ok(Self {
             store,
             cipher,
@@ -214,6 +218,56 @@ impl BenchStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Messages a run's database holds before its load, each with its event: a business that has been
+/// running rather than an empty schema. PostgreSQL plans a prepared statement for the size a table
+/// has when the plan is made, until autovacuum first analyzes it (up to a minute later): on an empty
+/// schema a run's plans would be made for empty tables (sequential scans that grow slower with every
+/// row the run adds; docs/benchmarks.md). The tables are not analyzed here: the planner sizes a table
+/// never analyzed by its pages, which is what an operator's database of this size gets too.
+const HISTORY_MESSAGES: u64 = 20_000;
+
+/// Writes [`HISTORY_MESSAGES`] to an account of their own, one per write as bots' pushes arrive
+/// (many in flight, so they are grouped).
+async fn seed_history(store: &Store) -> Result<(), String> {
+    const ACCOUNT: &str = "history";
+    let error = |e: StorageError| format!("cannot seed the history: {e}");
+    store
+        .ensure_account(ACCOUNT, "Lịch sử", AccountKind::Page)
+        .await
+        .map_err(error)?;
+    let mut writes = tokio::task::JoinSet::<Result<(), StorageError>>::new();
+    for n in 0..HISTORY_MESSAGES {
+        if writes.len() >= 64
+            && let Some(written) = writes.join_next().await
+        {
+            written.map_err(|e| e.to_string())?.map_err(error)?;
+        }
+        let store = store.clone();
+        let conversation = n % 1_000;
+        writes.spawn(async move {
+            let message = NewMessage {
+                message_id: format!("history-{n}"),
+                thread_id: format!("t{conversation}"),
+                participant_id: format!("u{conversation}"),
+                participant_name: "Phạm Minh Châu".into(),
+                direction: Direction::In,
+                text: "Chào shop, mẫu áo này còn size M màu xanh không ạ?".into(),
+                attachments: vec![],
+                sent_at: UnixMillis(1_735_689_600_000 + n as i64),
+            };
+            let batch = Batch {
+                account: ACCOUNT.into(),
+                items: vec![message],
+            };
+            store.ingest_messages(batch).await.map(drop)
+        });
+    }
+    while let Some(written) = writes.join_next().await {
+        written.map_err(|e| e.to_string())?.map_err(error)?;
+    }
+    Ok(())
 }
 
 fn tempdir() -> Result<tempfile::TempDir, String> {

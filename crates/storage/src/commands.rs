@@ -351,11 +351,13 @@ impl Store {
                             // If the bot's scraper already brought the same message in, keep both rows
                             // rather than fail: the placeholder id stays on ours. (The check is in the
                             // statement rather than SQLite's `UPDATE OR IGNORE`, so that PostgreSQL runs it.)
+                            // The check names its unique key with values, not a correlation: PostgreSQL then
+                            // looks it up in the key's index even while it believes the table tiny, as it
+                            // does for a prepared plan made when the table was new.
                             tx.execute_pipelined(
                                 "UPDATE messages SET platform_message_id = ?2 WHERE id = ?1 AND NOT EXISTS (
-                                     SELECT 1 FROM messages taken
-                                     WHERE taken.account_id = messages.account_id AND taken.platform_message_id = ?2)",
-                                args![message_id, platform_id],
+                                     SELECT 1 FROM messages taken WHERE taken.account_id = ?3 AND taken.platform_message_id = ?2)",
+                                args![message_id, platform_id, account.id],
                             )?;
                         }
                     }

@@ -101,7 +101,25 @@ impl Store {
         );
         // The reader's failure is the cause when both failed (the writer then only saw it stop).
         read?;
-        written
+        let report = written?;
+        target.analyze().await?;
+        Ok(report)
+    }
+
+    /// Refreshes PostgreSQL's planner statistics of every table (`ANALYZE`), as after any bulk load:
+    /// until autovacuum first gets to a table, statements prepared while it looked small keep plans
+    /// made for a small table (a sequential scan where a key lookup was meant). SQLite plans without
+    /// statistics: there it does nothing.
+    pub async fn analyze(&self) -> Result<()> {
+        self.write(|tx| {
+            if tx.dialect() == Dialect::Postgres {
+                for (table, _) in TABLES {
+                    tx.execute(&format!("ANALYZE {table}"), args![])?;
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Reads every table page by page and hands the pages to the writer, then the event counter.

@@ -1,5 +1,6 @@
 use crate::calls::tests::{ring, set_status};
 use crate::ingest::tests::batch;
+use crate::sql::{Dialect, args};
 use crate::{AccountKind, NewAgent, StorageError, Store};
 use crate::{CopyReport, TokenKind};
 use switchboard_domain::Role;
@@ -122,6 +123,24 @@ async fn a_copy_from_sqlite_keeps_every_id_the_counters_and_refuses_a_second_tim
     assert_eq!(count(&report, "blocked_numbers"), 1);
 
     assert_eq!(log(&target).await, events, "same ids, same payloads");
+    // Analyzed on PostgreSQL: its planner knows the copied rows (-1 would mean never analyzed).
+    let planned_rows = target
+        .read(|tx| match tx.dialect() {
+            Dialect::Sqlite => Ok(None),
+            Dialect::Postgres => tx
+                .one(
+                    "SELECT CAST(reltuples AS BIGINT) FROM pg_class
+                     WHERE relname = 'events' AND relnamespace = CAST(current_schema() AS regnamespace)",
+                    args![],
+                    |r| r.get::<i64>(0),
+                )
+                .map(Some),
+        })
+        .await
+        .expect("statistics");
+    if let Some(planned_rows) = planned_rows {
+        assert_eq!(planned_rows, i64::try_from(events.len()).expect("count"));
+    }
     assert_eq!(target.last_event_id().await.expect("last"), last_event_id);
     assert!(target.authenticate(&token).await.expect("auth").is_some());
     let customer = target.customer(customer_id).await.expect("customer");
