@@ -240,3 +240,41 @@ async fn bots_get_clear_errors_for_bad_reports_and_consoles_see_them_come_and_go
     drop(bot);
     assert_eq!(next_presence(&mut console).await, (page, "offline".into()));
 }
+
+#[tokio::test]
+async fn a_sent_message_the_bot_had_already_brought_in_keeps_both_rows() {
+    let (app, bot_token, conversation) = a_conversation("Shop ơi").await;
+    let agent = app.user("lan", "agent").await;
+    let mut bot = app.socket(&bot_token).await;
+    let (status, sent) = send(&app, &agent, conversation, "Dạ shop đây ạ").await;
+    assert_eq!(status, 200, "{sent}");
+    let message_id = sent["data"]["message"]["id"].as_i64().expect("id");
+    let command = next_named(&mut bot, "send_message_command").await;
+
+    // The bot's scraper saw the page's reply before the bot reported it sent: the platform's id is
+    // stored already, on another row.
+    app.incoming(&bot_token, "page1", "m_out_2", "t1", "Dạ shop đây ạ")
+        .await;
+    let answer = report(
+        &bot,
+        "message_status_update",
+        json!({"command_id": command["command_id"], "status": "sent", "platform_message_id": "m_out_2"}),
+    )
+    .await;
+    assert_eq!(answer["success"], true, "{answer}");
+
+    let (_, page) = app
+        .get(&format!("/api/messages/{conversation}"), &agent)
+        .await;
+    let items = page["data"]["items"].as_array().expect("items");
+    let ours = items
+        .iter()
+        .find(|m| m["id"].as_i64() == Some(message_id))
+        .expect("the agent's message");
+    assert_eq!(ours["status"], "sent");
+    assert!(ours["message_id"].is_null(), "{ours}");
+    assert!(
+        items.iter().any(|m| m["message_id"] == "m_out_2"),
+        "{items:?}"
+    );
+}
