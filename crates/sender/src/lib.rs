@@ -8,6 +8,7 @@
 mod admin;
 mod auth;
 mod bots;
+mod delivered;
 mod inbox;
 mod limiter;
 mod presence;
@@ -66,14 +67,16 @@ pub struct AppState {
     /// This node, as its bots' connections are recorded (see [`presence::heartbeat`]).
     pub node: NodeId,
     limiter: limiter::LoginLimiter,
+    delivered: delivered::DeliveredMarks,
 }
 
 impl AppState {
-    /// The sender's state as a new node: starts its presence heartbeat, which stops when the last
-    /// clone of the state is dropped.
+    /// The sender's state as a new node: starts its presence heartbeat and its writer of delivered
+    /// marks, which stop when the last clone of the state is dropped.
     pub fn new(store: Store, feed: EventFeed, cipher: Cipher, options: SenderOptions) -> Self {
         let state = Self {
             limiter: limiter::LoginLimiter::new(store.shared_limits()),
+            delivered: delivered::DeliveredMarks::start(store.clone()),
             store,
             feed,
             cipher,

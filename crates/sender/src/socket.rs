@@ -286,6 +286,6 @@ async fn deliver(
             sent.push(command.id);
             cursor = command.id;
         }
-        state.store.mark_delivered(sent).await?;
+        state.delivered.note(sent).await;
     }
 }

@@ -287,6 +287,19 @@ impl Store {
         .await
     }
 
+    /// A command's state, and how many times it was handed to a bot: `None` for an unknown id.
+    pub async fn command_delivery(&self, command_id: &str) -> Result<Option<(CommandStatus, u32)>> {
+        let command_id = command_id.to_owned();
+        self.read(move |tx| {
+            tx.optional(
+                "SELECT status, attempts FROM commands WHERE command_id = ?1",
+                args![command_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .await
+    }
+
     /// The bot has the command and will not need it again. True the first time.
     pub async fn acknowledge_command(&self, user_id_chat: &str, command_id: &str) -> Result<bool> {
         let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());

@@ -4,10 +4,12 @@
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::Duration;
+use switchboard_domain::CommandStatus;
 use switchboard_sioclient::Client;
 use switchboard_testkit::fixtures_http::Verbs;
 use switchboard_testkit::sender::TestSystem;
 use switchboard_testkit::socket::{next_named, next_presence, quiet};
+use switchboard_testkit::wait::eventually;
 
 /// How long a console is watched for an event that must not come: the waiting is the thing under test.
 const QUIET: Duration = Duration::from_millis(500);
@@ -159,6 +161,39 @@ async fn unacknowledged_commands_come_again_after_a_reconnect_and_the_bot_execut
     // Acknowledged: a fresh connection gets nothing.
     let mut bot = app.socket(&bot_token).await;
     quiet(&mut bot, "send_message_command", QUIET).await;
+}
+
+#[tokio::test]
+async fn a_command_is_marked_delivered_each_time_it_is_handed_over_until_acknowledged() {
+    let (app, bot_token, conversation) = a_conversation("Alo").await;
+    let agent = app.admin().await;
+    send(&app, &agent, conversation, "x").await;
+    let delivery = |id: String| {
+        let store = app.store.clone();
+        async move { store.command_delivery(&id).await.expect("read") }
+    };
+
+    let mut id = String::new();
+    for handed in 1..=2 {
+        // Each connection is dropped without acknowledging: the next one gets the command again.
+        let mut bot = app.socket(&bot_token).await;
+        let command = next_named(&mut bot, "send_message_command").await;
+        id = command["command_id"].as_str().expect("id").to_owned();
+        eventually(10, "the delivered mark", || {
+            let marked = delivery(id.clone());
+            async move {
+                marked
+                    .await
+                    .filter(|d| *d == (CommandStatus::Delivered, handed))
+            }
+        })
+        .await;
+    }
+    let bot = app.socket(&bot_token).await;
+    let recorded = report(&bot, "command_ack", json!({"command_id": id})).await;
+    assert_eq!(recorded["success"], true, "{recorded}");
+    let (status, _) = delivery(id.clone()).await.expect("known");
+    assert_eq!(status, CommandStatus::Acknowledged);
 }
 
 #[tokio::test]
