@@ -183,8 +183,12 @@ async fn join(socket: SocketRef, state: AppState, english: English, body: Value)
     );
     match state.engine.store().ringing_calls().await {
         Ok(calls) => {
+            // Says what a console was shown when it joined: a popup it missed is traced here.
+            tracing::info!(sid = %socket.id, ringing = calls.len(), "a console joined the call center");
             for call in calls {
-                let _ = socket.emit("incoming_call_to_crm", &call.payload);
+                if let Err(error) = socket.emit("incoming_call_to_crm", &call.payload) {
+                    tracing::warn!(%error, call_id = %call.offer.call_id, "cannot show a ringing call to a joining console");
+                }
             }
         }
         Err(error) => tracing::warn!(%error, "cannot list ringing calls for a joining console"),

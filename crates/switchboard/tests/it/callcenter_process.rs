@@ -18,7 +18,7 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
         "--ring-timeout-seconds",
         "15",
     ];
-    let running = start(switchboard(dir.path()), &args, 1);
+    let running = start(traced(dir.path()), &args, 1);
     let url = running.url("callcenter").to_owned();
     let http = reqwest::Client::new();
     let mut agents = Vec::new();
@@ -50,7 +50,7 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
     assert!(response.status().is_success());
     running.kill();
 
-    let running = start(switchboard(dir.path()), &args, 1);
+    let running = start(traced(dir.path()), &args, 1);
     let url = running.url("callcenter").to_owned();
     let mut console = Client::connect(&url, &json!({}), &format!("token={token}"))
         .await
@@ -75,4 +75,12 @@ async fn a_ringing_call_survives_a_sigkill_and_moves_on_after_restart() {
         (&json!("SURVIVOR"), &json!(agents[1]))
     );
     running.kill();
+}
+
+/// The node, logging what the call center does with calls: a failure of this test shows (on stderr)
+/// what the restarted node listed for the console that joined.
+fn traced(dir: &std::path::Path) -> std::process::Command {
+    let mut command = switchboard(dir);
+    command.env("SWITCHBOARD_LOG", "warn,switchboard_callcenter=info");
+    command
 }
