@@ -67,6 +67,9 @@ pub fn quantiles(h: &Histogram<u64>) -> String {
 }
 
 /// A two-worker Tokio runtime: one for the server, one for the load, as if in two processes.
+/// The name of the threads that generate a benchmark's load, told apart from the server's.
+pub const LOAD_THREADS: &str = "load";
+
 pub fn runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -341,7 +344,7 @@ impl BenchServer {
         mut self,
         load: impl Future<Output = Result<T, String>>,
     ) -> Result<T, String> {
-        let result = runtime("load")?.block_on(load);
+        let result = runtime(LOAD_THREADS)?.block_on(load);
         self.shutdown.trigger();
         drop(self.runtime.take());
         result
@@ -351,9 +354,11 @@ impl BenchServer {
 /// The limits a node runs with under a benchmark: its load comes from one address, far above what
 /// one caller may do (`switchboard.toml` in the node's working directory).
 pub const UNLIMITED_CONFIG: &str = "[limits]\naddress = { per_second = 1000000, burst = 1000000 }\n\
+     anonymous = { per_second = 1000000, burst = 1000000 }\n\
      bot = { per_second = 1000000, burst = 1000000 }\n\
      integrator = { per_second = 1000000, burst = 1000000 }\n\
-     in_flight_per_token = 10000\n";
+     in_flight_per_token = 10000\n\
+     connections_per_address = 100000\n";
 
 /// The `switchboard` binary next to this benchmark's own (`target/release/`), for `--binary`'s default.
 pub fn default_binary() -> PathBuf {
@@ -411,6 +416,11 @@ impl Cluster {
             .to_owned()
     }
 
+    /// The nodes' process ids, to measure the CPU they use.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|node| node.child.id()).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
@@ -439,4 +449,74 @@ pub fn record_after_answer<K: Eq + std::hash::Hash>(
         }
     }
     before_answer
+}
+
+/// Linux reports CPU time in `/proc` in clock ticks of `USER_HZ`, which is 100 on every architecture
+/// this runs on.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User plus system CPU time in `/proc/…/stat` (fields 14 and 15, counted after the command name,
+/// which may hold spaces and is closed by the last `)`).
+fn stat_cpu_seconds(path: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let fields: Vec<&str> = text[text.rfind(')')? + 2..].split(' ').collect();
+    // After the name, field 3 (state) is index 0: utime (14) is index 11, stime (15) index 12.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / TICKS_PER_SECOND)
+}
+
+/// The CPU time the server spent, measured from the kernel's accounting of its threads or processes,
+/// not from wall time: what a message costs on a machine that has other work.
+pub enum ServerCpu {
+    /// The server runs in this process beside the load: the whole process (threads that exited
+    /// included) minus the main thread and the threads of the runtime named `load_threads`, which
+    /// generate the load.
+    InProcess { load_threads: &'static str },
+    /// The server is these processes.
+    Processes(Vec<u32>),
+}
+
+impl ServerCpu {
+    /// The server's CPU seconds so far.
+    pub fn seconds(&self) -> f64 {
+        match self {
+            Self::InProcess { load_threads } => {
+                let me = std::process::id();
+                let total = stat_cpu_seconds(Path::new("/proc/self/stat")).unwrap_or(0.0);
+                let load: f64 = std::fs::read_dir("/proc/self/task")
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|task| {
+                        let path = task.path();
+                        let is_main = task.file_name().to_str() == Some(&me.to_string());
+                        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+                        is_main || name.trim_end() == *load_threads
+                    })
+                    .filter_map(|task| stat_cpu_seconds(&task.path().join("stat")))
+                    .sum();
+                total - load
+            }
+            Self::Processes(pids) => pids
+                .iter()
+                .filter_map(|pid| stat_cpu_seconds(&PathBuf::from(format!("/proc/{pid}/stat"))))
+                .sum(),
+        }
+    }
+}
+
+/// "server CPU 6.1 s over 8.0 s (0.76 of a core) = 38.2 µs per committed message".
+pub fn cpu_per_item(cpu_seconds: f64, elapsed_seconds: f64, items: u64, what: &str) -> String {
+    let per_item = if items == 0 {
+        "nothing committed".to_owned()
+    } else {
+        format!(
+            "{:.1} µs per {what}",
+            cpu_seconds * 1_000_000.0 / items as f64
+        )
+    };
+    format!(
+        "{cpu_seconds:.2} s over {elapsed_seconds:.1} s ({:.2} of a core) = {per_item}",
+        cpu_seconds / elapsed_seconds.max(f64::EPSILON)
+    )
 }

@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_bench::{
-    BenchServer, Cluster, Database, command_line, database_option, default_binary, histogram,
-    machine, ms, number, quantiles, record_after_answer, runtime,
+    BenchServer, Cluster, Database, LOAD_THREADS, ServerCpu, command_line, cpu_per_item,
+    database_option, default_binary, histogram, machine, ms, number, quantiles,
+    record_after_answer, runtime,
 };
 use switchboard_sioclient::Client;
 use switchboard_storage::{AccountKind, Store, TokenKind};
@@ -134,11 +135,21 @@ fn main() -> Result<(), String> {
         let cluster = Cluster::start(&options.binary, &options.database, options.nodes)?;
         let post = cluster.url(0, "receiver");
         let events = cluster.url(cluster.len() - 1, "receiver");
-        return runtime("load")?.block_on(run_load(&options, &post, &events, &cluster.store));
+        let cpu = ServerCpu::Processes(cluster.pids());
+        return runtime(LOAD_THREADS)?.block_on(run_load(
+            &options,
+            &post,
+            &events,
+            &cluster.store,
+            &cpu,
+        ));
     }
     let server = BenchServer::receiver(&options.database)?;
     let (url, store) = (server.url.clone(), server.store.clone());
-    server.run_load(run_load(&options, &url, &url, &store))
+    let cpu = ServerCpu::InProcess {
+        load_threads: LOAD_THREADS,
+    };
+    server.run_load(run_load(&options, &url, &url, &store, &cpu))
 }
 
 /// Bots post to `url`; the clients follow the events at `events_url` (the same server, or another
@@ -148,6 +159,7 @@ async fn run_load(
     url: &str,
     events_url: &str,
     store: &Store,
+    server_cpu: &ServerCpu,
 ) -> Result<(), String> {
     let mut bot_tokens = Vec::new();
     for bot in 0..options.bots {
@@ -249,6 +261,7 @@ async fn run_load(
     };
 
     let committed = Arc::new(AtomicU64::new(0));
+    let cpu_at_start = server_cpu.seconds();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
     let mut bot_tasks = Vec::new();
@@ -335,6 +348,8 @@ async fn run_load(
     let elapsed = started.elapsed();
     // Give the last events time to reach the clients before stopping them.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server's work for this load ends with the last delivery, which the pause above waited for.
+    let (cpu_seconds, cpu_window) = (server_cpu.seconds() - cpu_at_start, started.elapsed());
     running.store(false, Ordering::Relaxed);
     let _ = wal_sampler.await;
     let mut delays = histogram();
@@ -390,6 +405,15 @@ async fn run_load(
     println!(
         "  committed: {committed} messages in {batches} batches = {:.0} messages/s",
         committed as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  server CPU: {}",
+        cpu_per_item(
+            cpu_seconds,
+            cpu_window.as_secs_f64(),
+            committed,
+            "committed message"
+        )
     );
     let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     if let Some(database) = store.file() {
