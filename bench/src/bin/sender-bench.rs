@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_bench::{
-    BenchServer, Cluster, Database, command_line, database_option, default_binary, histogram,
-    machine, number, quantiles, record_after_answer, runtime,
+    BenchServer, Cluster, Database, LOAD_THREADS, ServerCpu, command_line, cpu_per_item,
+    database_option, default_binary, histogram, machine, number, quantiles, record_after_answer,
+    runtime,
 };
 use switchboard_domain::UnixMillis;
 use switchboard_domain::ingest::{Batch, Direction, NewMessage};
@@ -88,7 +89,14 @@ fn main() -> Result<(), String> {
         let cluster = Cluster::start(&options.binary, &options.database, options.nodes)?;
         let post = cluster.url(cluster.len() - 1, "sender");
         let bots = cluster.url(0, "sender");
-        return runtime("load")?.block_on(run_load(&options, &post, &bots, &cluster.store));
+        let cpu = ServerCpu::Processes(cluster.pids());
+        return runtime(LOAD_THREADS)?.block_on(run_load(
+            &options,
+            &post,
+            &bots,
+            &cluster.store,
+            &cpu,
+        ));
     }
     let server = BenchServer::start(
         "sender",
@@ -100,7 +108,10 @@ fn main() -> Result<(), String> {
         },
     )?;
     let (url, store) = (server.url.clone(), server.store.clone());
-    server.run_load(run_load(&options, &url, &url, &store))
+    let cpu = ServerCpu::InProcess {
+        load_threads: LOAD_THREADS,
+    };
+    server.run_load(run_load(&options, &url, &url, &store, &cpu))
 }
 
 /// Sends are posted to `url`; the bots are connected to `bots_url` (the same server, or another node
@@ -110,6 +121,7 @@ async fn run_load(
     url: &str,
     bots_url: &str,
     store: &Store,
+    server_cpu: &ServerCpu,
 ) -> Result<(), String> {
     let error = |e: switchboard_storage::StorageError| e.to_string();
     let mut conversations = Vec::new();
@@ -205,6 +217,7 @@ async fn run_load(
 
     let committed = Arc::new(AtomicU64::new(0));
     let next_seq = Arc::new(AtomicU64::new(0));
+    let cpu_at_start = server_cpu.seconds();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
     let conversations = Arc::new(conversations);
@@ -291,6 +304,8 @@ async fn run_load(
     }
     let elapsed = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server's work for these sends ends with the bots' last reports, which the pause waited for.
+    let (cpu_seconds, cpu_window) = (server_cpu.seconds() - cpu_at_start, started.elapsed());
     running.store(false, Ordering::Relaxed);
     let mut delays = histogram();
     let mut after_answer = histogram();
@@ -328,6 +343,15 @@ async fn run_load(
         "  committed: {committed} sends = {:.0} commands/s; delivered to bots: {}",
         committed as f64 / elapsed.as_secs_f64(),
         delivered.load(Ordering::Relaxed)
+    );
+    println!(
+        "  server CPU: {}",
+        cpu_per_item(
+            cpu_seconds,
+            cpu_window.as_secs_f64(),
+            committed,
+            "command (send, delivery, acknowledgement, report)"
+        )
     );
     let from = if options.rate > 0 {
         "scheduled start"
