@@ -66,10 +66,10 @@ pub fn quantiles(h: &Histogram<u64>) -> String {
     )
 }
 
-/// A two-worker Tokio runtime: one for the server, one for the load, as if in two processes.
 /// The name of the threads that generate a benchmark's load, told apart from the server's.
 pub const LOAD_THREADS: &str = "load";
 
+/// A two-worker Tokio runtime: one for the server, one for the load, as if in two processes.
 pub fn runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -416,9 +416,14 @@ impl Cluster {
             .to_owned()
     }
 
-    /// The nodes' process ids, to measure the CPU they use.
-    pub fn pids(&self) -> Vec<u32> {
-        self.nodes.iter().map(|node| node.child.id()).collect()
+    /// The process id of node `index` (0-based).
+    pub fn pid(&self, index: usize) -> u32 {
+        self.nodes[index.min(self.nodes.len() - 1)].child.id()
+    }
+
+    /// The CPU the nodes use, from their processes.
+    pub fn server_cpu(&self) -> ServerCpu {
+        ServerCpu::Processes(self.nodes.iter().map(|node| node.child.id()).collect())
     }
 
     pub fn len(&self) -> usize {
@@ -469,9 +474,8 @@ fn stat_cpu_seconds(path: &Path) -> Option<f64> {
 /// not from wall time: what a message costs on a machine that has other work.
 pub enum ServerCpu {
     /// The server runs in this process beside the load: the whole process (threads that exited
-    /// included) minus the main thread and the threads of the runtime named `load_threads`, which
-    /// generate the load.
-    InProcess { load_threads: &'static str },
+    /// included) minus the main thread and the [`LOAD_THREADS`], which generate the load.
+    InProcess,
     /// The server is these processes.
     Processes(Vec<u32>),
 }
@@ -480,7 +484,7 @@ impl ServerCpu {
     /// The server's CPU seconds so far.
     pub fn seconds(&self) -> f64 {
         match self {
-            Self::InProcess { load_threads } => {
+            Self::InProcess => {
                 let me = std::process::id();
                 let total = stat_cpu_seconds(Path::new("/proc/self/stat")).unwrap_or(0.0);
                 let load: f64 = std::fs::read_dir("/proc/self/task")
@@ -491,7 +495,7 @@ impl ServerCpu {
                         let path = task.path();
                         let is_main = task.file_name().to_str() == Some(&me.to_string());
                         let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-                        is_main || name.trim_end() == *load_threads
+                        is_main || name.trim_end() == LOAD_THREADS
                     })
                     .filter_map(|task| stat_cpu_seconds(&task.path().join("stat")))
                     .sum();

@@ -99,7 +99,7 @@ fn main() -> Result<(), String> {
     let options = parse_options()?;
     switchboard_web::limits::raise_descriptor_limit();
     let cluster = Cluster::start(&options.binary, &options.database, 1)?;
-    let pid = cluster.pids()[0];
+    let pid = cluster.pid(0);
     let url = cluster.url(0, "receiver");
     runtime(LOAD_THREADS)?.block_on(async {
         let store = &cluster.store;

@@ -135,7 +135,7 @@ fn main() -> Result<(), String> {
         let cluster = Cluster::start(&options.binary, &options.database, options.nodes)?;
         let post = cluster.url(0, "receiver");
         let events = cluster.url(cluster.len() - 1, "receiver");
-        let cpu = ServerCpu::Processes(cluster.pids());
+        let cpu = cluster.server_cpu();
         return runtime(LOAD_THREADS)?.block_on(run_load(
             &options,
             &post,
@@ -146,10 +146,13 @@ fn main() -> Result<(), String> {
     }
     let server = BenchServer::receiver(&options.database)?;
     let (url, store) = (server.url.clone(), server.store.clone());
-    let cpu = ServerCpu::InProcess {
-        load_threads: LOAD_THREADS,
-    };
-    server.run_load(run_load(&options, &url, &url, &store, &cpu))
+    server.run_load(run_load(
+        &options,
+        &url,
+        &url,
+        &store,
+        &ServerCpu::InProcess,
+    ))
 }
 
 /// Bots post to `url`; the clients follow the events at `events_url` (the same server, or another

@@ -89,7 +89,7 @@ fn main() -> Result<(), String> {
         let cluster = Cluster::start(&options.binary, &options.database, options.nodes)?;
         let post = cluster.url(cluster.len() - 1, "sender");
         let bots = cluster.url(0, "sender");
-        let cpu = ServerCpu::Processes(cluster.pids());
+        let cpu = cluster.server_cpu();
         return runtime(LOAD_THREADS)?.block_on(run_load(
             &options,
             &post,
@@ -108,10 +108,13 @@ fn main() -> Result<(), String> {
         },
     )?;
     let (url, store) = (server.url.clone(), server.store.clone());
-    let cpu = ServerCpu::InProcess {
-        load_threads: LOAD_THREADS,
-    };
-    server.run_load(run_load(&options, &url, &url, &store, &cpu))
+    server.run_load(run_load(
+        &options,
+        &url,
+        &url,
+        &store,
+        &ServerCpu::InProcess,
+    ))
 }
 
 /// Sends are posted to `url`; the bots are connected to `bots_url` (the same server, or another node
