@@ -26,6 +26,7 @@ migrations! {
     8 "phone_system_tokens" "0008_phone_system_tokens.sql",
     9 "shared_timers_and_presence" "0009_shared_timers_and_presence.sql",
     10 "shared_limits" "0010_shared_limits.sql",
+    11 "rate_leases" "0011_rate_leases.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

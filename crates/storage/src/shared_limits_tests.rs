@@ -30,7 +30,7 @@ fn check(key: &str, takes: bool) -> RateCheck {
         key: key.into(),
         // Refilling a thousandth of a token a second: nothing comes back during the test.
         rate: Rate::new(0.001, 4.0),
-        takes,
+        tokens: if takes { 1.0 } else { 0.0 },
     }
 }
 
@@ -69,6 +69,37 @@ async fn requests_spread_over_two_nodes_share_one_bucket() {
         .await
         .expect("penalty");
     assert!(penalty.levels[0] < 3.01, "{penalty:?}");
+}
+
+#[tokio::test]
+async fn a_lease_gives_what_the_bucket_holds_up_to_what_is_asked() {
+    let Some((_db, _store, a, b)) = two_nodes().await else {
+        return;
+    };
+    let lease = |tokens: f64| {
+        vec![
+            RateCheck {
+                tokens,
+                ..check("t/caller", true)
+            },
+            check("t/probes", false),
+        ]
+    };
+    // The bucket holds 4: a lease of 3 leaves 1, the next lease of 3 gets that 1, then nothing.
+    let first = a.take(lease(3.0), false).await.expect("lease");
+    assert!(first.admitted);
+    assert_eq!(
+        first.granted,
+        [3.0, 0.0],
+        "a bucket only checked gives nothing"
+    );
+    assert!((first.levels[0] - 1.0).abs() < 0.01, "{first:?}");
+    let second = b.take(lease(3.0), false).await.expect("lease");
+    assert!(second.admitted);
+    assert_eq!(second.granted[0], 1.0);
+    let third = a.take(lease(3.0), false).await.expect("lease");
+    assert!(!third.admitted);
+    assert_eq!(third.granted, [0.0, 0.0], "a refusal gives nothing");
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ pub use extract::{
 pub use health::{healthz, readyz};
 pub use json::{JsonBody, ok};
 pub use limits::{IpNet, Limits, Rate, RateLimits};
-pub use ratelimit::{SharedRates, with_shared_rates};
+pub use ratelimit::{AuthOutcome, SharedRates, with_shared_rates};
 pub use rights::{Admin, Bot, BotsOnly, CallCenterReader, Console, Supervisor};
 pub use server::{SOCKET_MAX_MESSAGE, Server, socket_io, with_common_layers};
 pub use shell::{RoleShell, assemble, bind_role};

@@ -9,7 +9,9 @@
 //! buckets would let through is checked against the shared ones too, in one round trip (see
 //! `switchboard_storage::SharedLimits`), and the node's buckets are set to what the shared ones hold,
 //! so a caller over its limit is refused without asking the database again until its bucket could
-//! have refilled. When the database does not answer in time, the node's buckets decide alone.
+//! have refilled. A caller known by a valid token takes its tokens in small blocks (a [`Lease`]) that
+//! the node spends without asking again, so a busy bot costs the database one round trip per block,
+//! not one per request. When the database does not answer in time, the node's buckets decide alone.
 
 use crate::ApiError;
 use crate::client::ClientAddr;
@@ -22,7 +24,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use switchboard_domain::limits::{CountedSlots, Held, TokenBucket};
 use switchboard_storage::{RateCheck, SharedLimits, Store};
 
@@ -98,7 +100,42 @@ pub struct RateLimiter {
 #[derive(Default)]
 struct Buckets {
     map: HashMap<Key, TokenBucket>,
+    /// Tokens of the shared buckets this node took in advance (PostgreSQL only).
+    leases: HashMap<Key, Lease>,
     sweep_at: usize,
+}
+
+/// How long this node may spend tokens it leased: a caller that moves to another node finds at most
+/// one block per node missing, and for no longer than this.
+const LEASE_LIFETIME: Duration = Duration::from_secs(1);
+/// Most tokens leased at once.
+const MAX_LEASE: f64 = 64.0;
+
+/// Tokens taken from a shared bucket in one round trip, to be spent by this node alone: a sixteenth
+/// of the bucket's burst (one for small ones, so exact counts stay exact), at most [`MAX_LEASE`].
+fn lease_size(rate: Rate) -> f64 {
+    (rate.burst / 16.0).floor().clamp(1.0, MAX_LEASE)
+}
+
+/// Tokens a node took from a shared bucket beyond the one its request needed.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    tokens: f64,
+    until: Instant,
+}
+
+impl Lease {
+    fn live(&self, now: Instant) -> f64 {
+        if now < self.until { self.tokens } else { 0.0 }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let taken = self.live(now) >= 1.0;
+        if taken {
+            self.tokens -= 1.0;
+        }
+        taken
+    }
 }
 
 /// A request in progress, counted against its token until dropped.
@@ -146,13 +183,19 @@ impl SharedRates {
         }
     }
 
-    fn wanted(&self, checks: &[Check], token: Option<&str>) -> Vec<RateCheck> {
+    /// What to ask of the shared buckets for `checks`: one token of each that takes one, or a lease
+    /// when `leasing`.
+    fn wanted(&self, checks: &[Check], token: Option<&str>, leasing: bool) -> Vec<RateCheck> {
         checks
             .iter()
             .map(|check| RateCheck {
                 key: self.key(check.key, token),
                 rate: check.rate,
-                takes: check.takes,
+                tokens: match (check.takes, leasing) {
+                    (false, _) => 0.0,
+                    (true, false) => 1.0,
+                    (true, true) => lease_size(check.rate),
+                },
             })
             .collect()
     }
@@ -200,6 +243,7 @@ impl RateLimiter {
             rates,
             buckets: Mutex::new(Buckets {
                 map: HashMap::new(),
+                leases: HashMap::new(),
                 sweep_at: SWEEP_AT,
             }),
             in_flight: Arc::default(),
@@ -279,12 +323,67 @@ impl RateLimiter {
     fn take_local(&self, checks: &[Check], now: Instant) -> Result<(), Refusal> {
         let mut buckets = self.lock();
         self.check_locked(&mut buckets, checks, now)?;
-        for check in checks.iter().filter(|c| c.takes) {
+        Self::spend_locked(&mut buckets, checks.iter().filter(|c| c.takes));
+        Ok(())
+    }
+
+    fn spend_locked<'c>(buckets: &mut Buckets, checks: impl Iterator<Item = &'c Check>) {
+        for check in checks {
             if let Some(bucket) = buckets.map.get_mut(&check.key) {
                 bucket.spend();
             }
         }
-        Ok(())
+    }
+
+    /// Takes a token of this node's lease of each check that takes one and has one; answers which
+    /// did. The node's buckets are not touched: they are spent once the request is let through.
+    fn reserve_leased(&self, checks: &[Check], now: Instant) -> Vec<bool> {
+        let mut buckets = self.lock();
+        checks
+            .iter()
+            .map(|check| {
+                check.takes
+                    && buckets
+                        .leases
+                        .get_mut(&check.key)
+                        .is_some_and(|lease| lease.take(now))
+            })
+            .collect()
+    }
+
+    /// The request is let through: the tokens it took of its leases leave this node's buckets too.
+    fn spend_leased(&self, checks: &[Check], reserved: &[bool]) {
+        let mut buckets = self.lock();
+        let spent = checks.iter().zip(reserved).filter(|(_, r)| **r);
+        Self::spend_locked(&mut buckets, spent.map(|(check, _)| check));
+    }
+
+    /// The request was refused after all: the tokens it took of its leases go back to them.
+    fn return_leased(&self, checks: &[Check], reserved: &[bool]) {
+        let mut buckets = self.lock();
+        for (check, _) in checks.iter().zip(reserved).filter(|(_, r)| **r) {
+            if let Some(lease) = buckets.leases.get_mut(&check.key) {
+                lease.tokens += 1.0;
+            }
+        }
+    }
+
+    /// Keeps what the shared buckets gave beyond the one token the request took, for `LEASE_LIFETIME`.
+    fn keep_leases(&self, checks: &[Check], granted: &[f64], now: Instant) {
+        let mut buckets = self.lock();
+        for (check, &granted) in checks.iter().zip(granted) {
+            if granted <= 1.0 {
+                continue;
+            }
+            let lease = buckets.leases.entry(check.key).or_insert(Lease {
+                tokens: 0.0,
+                until: now,
+            });
+            *lease = Lease {
+                tokens: lease.live(now) + granted - 1.0,
+                until: now + LEASE_LIFETIME,
+            };
+        }
     }
 
     /// Whether this node's buckets would let the request through, taking nothing.
@@ -301,6 +400,7 @@ impl RateLimiter {
     ) -> Result<(), Refusal> {
         if buckets.map.len() >= buckets.sweep_at {
             buckets.map.retain(|_, bucket| !bucket.is_full(now));
+            buckets.leases.retain(|_, lease| lease.live(now) > 0.0);
             buckets.sweep_at = (buckets.map.len() * 2).max(SWEEP_AT);
         }
         for check in checks {
@@ -322,11 +422,12 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// Sets this node's buckets to what the shared ones hold (`levels`, in the order of `checks`); a
-    /// full one needs no bucket here.
+    /// Sets this node's buckets to what the shared ones hold (`levels`, in the order of `checks`) and
+    /// this node holds of them in leases: what it may still spend; a full one needs no bucket here.
     fn sync(&self, checks: &[Check], levels: &[f64], now: Instant) {
         let mut buckets = self.lock();
         for (check, &level) in checks.iter().zip(levels) {
+            let level = level + buckets.leases.get(&check.key).map_or(0.0, |l| l.live(now));
             if level >= check.rate.burst && !buckets.map.contains_key(&check.key) {
                 continue;
             }
@@ -340,6 +441,11 @@ impl RateLimiter {
 
     /// Counts a request against the shared buckets, after this node's own (which refuse a caller
     /// known to be over its limit without asking); decides alone when the database does not answer.
+    ///
+    /// A caller known by a valid token spends the tokens this node leased for it, and asks the
+    /// database only for the buckets whose lease is spent, for a new lease. Requests that may be
+    /// probing for tokens (anonymous ones) are counted against the database one by one, so that
+    /// the failed-authentication limit stays exact across nodes.
     async fn admit_shared(
         &self,
         shared: &SharedRates,
@@ -350,21 +456,49 @@ impl RateLimiter {
         if checks.is_empty() {
             return Ok(());
         }
+        let leasing = checks.iter().any(|c| matches!(c.key, Key::Token(_)));
+        let reserved = if leasing {
+            self.reserve_leased(checks, Instant::now())
+        } else {
+            vec![false; checks.len()]
+        };
+        // Only-checked buckets (failed authentications) follow the node's own count meanwhile.
+        let asked: Vec<Check> = checks
+            .iter()
+            .zip(&reserved)
+            .filter(|(check, reserved)| check.takes && !**reserved)
+            .map(|(check, _)| *check)
+            .collect();
+        if asked.is_empty() {
+            self.spend_leased(checks, &reserved);
+            return Ok(());
+        }
+        let asked: Vec<Check> = checks
+            .iter()
+            .zip(&reserved)
+            .filter(|(_, reserved)| !**reserved)
+            .map(|(check, _)| *check)
+            .collect();
         match shared
             .limits
-            .take(shared.wanted(checks, token), false)
+            .take(shared.wanted(&asked, token, leasing), false)
             .await
         {
             Ok(answer) => {
-                self.sync(checks, &answer.levels, Instant::now());
+                let now = Instant::now();
                 if answer.admitted {
+                    self.keep_leases(&asked, &answer.granted, now);
+                    self.sync(&asked, &answer.levels, now);
+                    self.spend_leased(checks, &reserved);
                     return Ok(());
                 }
-                let (check, level) = checks
+                self.return_leased(checks, &reserved);
+                self.sync(&asked, &answer.levels, now);
+                let (check, level) = asked
                     .iter()
                     .zip(&answer.levels)
                     .find(|(_, level)| **level < 1.0)
-                    .map_or((checks[0], 0.0), |(check, level)| (*check, *level));
+                    .map_or((asked[0], 0.0), |(check, level)| (*check, *level));
                 Err(Refusal {
                     retry_after_seconds: TokenBucket::seconds_until_one(level, check.rate),
                     limit: check.limit,
@@ -372,6 +506,7 @@ impl RateLimiter {
             }
             Err(error) => {
                 tracing::debug!(%error, "shared rate limits unavailable; counting locally");
+                self.return_leased(checks, &reserved);
                 self.take_local(checks, Instant::now())
             }
         }
@@ -382,7 +517,7 @@ impl RateLimiter {
     async fn spend_shared(&self, shared: &SharedRates, check: Check, token: Option<&str>) {
         match shared
             .limits
-            .take(shared.wanted(&[check], token), true)
+            .take(shared.wanted(&[check], token, false), true)
             .await
         {
             Ok(answer) => self.sync(&[check], &answer.levels, Instant::now()),
@@ -439,6 +574,7 @@ impl RateLimiter {
         let key = self.token_key(token);
         let mut buckets = self.lock();
         buckets.map.remove(&key);
+        buckets.leases.remove(&key);
         if rate.is_unlimited() {
             return None;
         }

@@ -135,3 +135,56 @@ fn idle_buckets_are_swept() {
     assert!(limiter.admit(ip("192.0.2.50"), None, later).is_ok());
     assert!(limiter.len() <= 2, "{}", limiter.len());
 }
+
+#[test]
+fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
+    let limiter = limiter_with(|limits| limits.integrator = Rate::new(0.001, 64.0));
+    let now = Instant::now();
+    let token = "sba_lease";
+    limiter.authenticated(token, now);
+    let checks = limiter.checks(ip("192.0.2.7"), Some(token));
+    let caller = checks
+        .iter()
+        .position(|c| matches!(c.key, Key::Token(_)))
+        .expect("the token's own bucket");
+    assert_eq!(lease_size(checks[caller].rate), 4.0);
+    // Nothing leased yet: the database must be asked.
+    assert!(!limiter.reserve_leased(&checks, now)[caller]);
+    // The database gave 4: one for the request, three to spend here.
+    let mut granted = vec![0.0; checks.len()];
+    granted[caller] = 4.0;
+    limiter.keep_leases(&checks, &granted, now);
+    let mut levels = vec![1000.0; checks.len()];
+    levels[caller] = 59.0;
+    limiter.sync(&checks, &levels, now);
+    for _ in 0..3 {
+        let reserved = limiter.reserve_leased(&checks, now);
+        assert!(reserved[caller]);
+        limiter.spend_leased(&checks, &reserved);
+    }
+    assert!(!limiter.reserve_leased(&checks, now)[caller], "spent");
+    // A token given back (the request was refused elsewhere) can be spent again, until it expires.
+    let mut one = vec![false; checks.len()];
+    one[caller] = true;
+    limiter.return_leased(&checks, &one);
+    let later = now + LEASE_LIFETIME;
+    assert!(!limiter.reserve_leased(&checks, later)[caller], "expired");
+    assert!(limiter.reserve_leased(&checks, now)[caller]);
+}
+
+#[test]
+fn a_revoked_token_loses_its_lease() {
+    let limiter = limiter_with(|limits| limits.integrator = Rate::new(0.001, 64.0));
+    let now = Instant::now();
+    let token = "sba_revoked";
+    limiter.authenticated(token, now);
+    let checks = limiter.checks(ip("192.0.2.8"), Some(token));
+    limiter.keep_leases(&checks, &vec![4.0; checks.len()], now);
+    limiter.failed_authentication(ip("192.0.2.8"), token, now);
+    let reserved = limiter.reserve_leased(&checks, now);
+    let caller = checks
+        .iter()
+        .position(|c| matches!(c.key, Key::Token(_)))
+        .expect("the token's own bucket");
+    assert!(!reserved[caller]);
+}

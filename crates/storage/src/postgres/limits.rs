@@ -41,8 +41,9 @@ pub struct RateCheck {
     /// The bucket's name, the same on every node (see [`SharedLimits::secret_key`] for tokens).
     pub key: String,
     pub rate: Rate,
-    /// Whether the request takes a token from it, or only needs one to be there.
-    pub takes: bool,
+    /// The tokens the request asks of it: 0 only needs one to be there, 1 takes one, more asks for a
+    /// lease (as many as the bucket holds up to that, at least one) that the node spends on its own.
+    pub tokens: f64,
 }
 
 /// What the shared buckets said of a request.
@@ -52,6 +53,8 @@ pub struct RateAnswer {
     pub admitted: bool,
     /// Each bucket's level afterwards, in the order of the checks.
     pub levels: Vec<f64>,
+    /// The tokens each bucket gave (none when the request was refused), in the order of the checks.
+    pub granted: Vec<f64>,
 }
 
 /// The failed logins of one key (a username, an address, a place), on the database's clock.
@@ -146,8 +149,8 @@ impl SharedLimits {
     }
 
     /// Checks a request against the shared buckets of `checks` and takes its tokens when every one
-    /// has one; with `forced`, takes them whatever the levels (down to empty): a penalty, or a
-    /// request already let through.
+    /// has one (a lease: as many as each holds up to what is asked); with `forced`, takes all it asks
+    /// whatever the levels (down to empty): a penalty, or a request already let through.
     pub async fn take(&self, checks: Vec<RateCheck>, forced: bool) -> Result<RateAnswer> {
         self.run(Duration::ZERO, move |conn| {
             // One order for every caller: two checks never wait for each other's rows crosswise.
@@ -156,22 +159,25 @@ impl SharedLimits {
             let keys: Vec<&str> = order.iter().map(|&i| checks[i].key.as_str()).collect();
             let per_second: Vec<f64> = order.iter().map(|&i| checks[i].rate.per_second).collect();
             let burst: Vec<f64> = order.iter().map(|&i| checks[i].rate.burst).collect();
-            let costs: Vec<f64> = order
-                .iter()
-                .map(|&i| if checks[i].takes { 1.0 } else { 0.0 })
-                .collect();
+            let wants: Vec<f64> = order.iter().map(|&i| checks[i].tokens.max(0.0)).collect();
             let statement = conn.take.clone();
             let row = conn
                 .conn
                 .client()
-                .query_one(&statement, &[&keys, &per_second, &burst, &costs, &forced])?;
+                .query_one(&statement, &[&keys, &per_second, &burst, &wants, &forced])?;
             let admitted: bool = row.try_get(0)?;
-            let sorted: Vec<f64> = row.try_get(1)?;
-            let mut levels = vec![0.0; checks.len()];
-            for (level, &i) in sorted.into_iter().zip(&order) {
-                levels[i] = level;
-            }
-            Ok(RateAnswer { admitted, levels })
+            let unsort = |sorted: Vec<f64>| {
+                let mut values = vec![0.0; checks.len()];
+                for (value, &i) in sorted.into_iter().zip(&order) {
+                    values[i] = value;
+                }
+                values
+            };
+            Ok(RateAnswer {
+                admitted,
+                levels: unsort(row.try_get(1)?),
+                granted: unsort(row.try_get(2)?),
+            })
         })
         .await
     }
@@ -406,9 +412,9 @@ impl Inner {
         conn.client().batch_execute(
             "SET synchronous_commit = off; SET statement_timeout = 5000; SET lock_timeout = 2000",
         )?;
-        let take = conn
-            .client()
-            .prepare("SELECT admitted, levels FROM take_rate_tokens($1, $2, $3, $4, $5)")?;
+        let take = conn.client().prepare(
+            "SELECT admitted, levels, granted FROM lease_rate_tokens($1, $2, $3, $4, $5)",
+        )?;
         #[cfg(test)]
         let backend_pid = conn
             .client()
