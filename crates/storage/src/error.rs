@@ -79,6 +79,8 @@ pub enum StorageError {
         "the source database has a table `{0}` that this switchboard does not know how to copy; use the switchboard that made it"
     )]
     CopyUnknownTable(String),
+    #[error("cannot back up into {path}: {reason}")]
+    Backup { path: PathBuf, reason: String },
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
     #[error("a storage task stopped unexpectedly: {0}")]

@@ -61,7 +61,9 @@ pub use ingest::IngestOutcome;
 pub use postgres::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
 pub use presence::NodeId;
 pub use spool::{CommandState, OutboxItem, OutboxKind, Spool, StoredCommand};
-pub use sqlite::{WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, sqlite_file};
+pub use sqlite::{
+    BackupReport, WAL_RESTART_BYTES, WAL_SIZE_LIMIT_BYTES, backup_sqlite, sqlite_file,
+};
 pub use store::{CallTimers, RoleLock, Store};
 pub use switchboard_domain::outbound::{AccountChanges, AccountKind, UserChanges};
 pub use tokens::{MAX_TOKEN_LENGTH, TokenInfo, TokenKind};

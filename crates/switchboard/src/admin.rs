@@ -76,6 +76,13 @@ pub enum DbCommand {
         #[arg(long)]
         to: String,
     },
+    /// Back up the configured SQLite store while switchboard runs on it: a consistent copy, checked,
+    /// into a new file (never over an existing one). To restore, stop switchboard and put the copy in
+    /// the store's place (docs/deploy.md). On PostgreSQL, back up with pg_dump.
+    Backup {
+        /// The new file to write the copy to.
+        path: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,8 +277,32 @@ pub async fn accounts(command: AccountsCommand, settings: &Settings) -> Result<(
     }
 }
 
-pub async fn db(command: DbCommand) -> Result<()> {
+pub async fn db(command: DbCommand, settings: &Settings) -> Result<()> {
     match command {
+        DbCommand::Backup { path } => {
+            let database = settings.database_url.clone();
+            if switchboard_storage::sqlite_file(&database).is_none() {
+                bail!(
+                    "`db backup` copies a SQLite store; back up PostgreSQL with pg_dump (docs/deploy.md, \"Backups\")"
+                );
+            }
+            let report = tokio::task::spawn_blocking(move || {
+                switchboard_storage::backup_sqlite(&database, &path)
+            })
+            .await
+            .context("the backup stopped")??;
+            println!("{:<24} {}", "backup", report.path.display());
+            println!("{:<24} {:>10}", "bytes", report.bytes);
+            println!("{:<24} {:>10}", "schema version", report.schema_version);
+            println!("{:<24} {:>10}", "last event id", report.last_event_id);
+            eprintln!(
+                "backed up {} into {}; keep the encryption key ({}) too: the bots' credentials in the copy need it",
+                settings.database_url,
+                report.path.display(),
+                settings.encryption_key.display()
+            );
+            Ok(())
+        }
         DbCommand::Copy { from, to } => {
             // Opening a SQLite file that is not there would make an empty one and copy nothing.
             if let Some(file) = switchboard_storage::sqlite_file(&from)

@@ -73,7 +73,7 @@ enum Command {
     /// Manage Facebook accounts and pages.
     #[command(subcommand)]
     Accounts(admin::AccountsCommand),
-    /// Work on whole databases: copy one into another (moving to PostgreSQL).
+    /// Work on whole databases: copy one into another (moving to PostgreSQL), back up a SQLite store.
     #[command(subcommand)]
     Db(admin::DbCommand),
 }
@@ -161,7 +161,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
             admin::users(command, &startup::open_store(&settings).await?).await
         }
         Command::Accounts(command) => admin::accounts(command, &settings).await,
-        Command::Db(command) => admin::db(command).await,
+        Command::Db(command) => admin::db(command, &settings).await,
     }
 }
 

@@ -104,6 +104,7 @@ impl ApiError {
                 | StorageError::Task(_)
                 | StorageError::RoleTaken { .. }
                 | StorageError::TargetNotEmpty(_)
+                | StorageError::Backup { .. }
                 | StorageError::CopyUnknownTable(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
         }

@@ -407,7 +407,10 @@ pub(crate) fn private_files(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+mod backup;
 mod writer;
+
+pub use backup::{BackupReport, backup_sqlite};
 
 #[cfg(test)]
 mod tests;

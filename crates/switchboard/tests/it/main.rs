@@ -7,6 +7,7 @@ mod bot_process;
 mod callcenter_process;
 mod cluster;
 mod console_process;
+mod db_backup;
 mod db_copy;
 mod db_faults;
 mod deploy;
