@@ -69,6 +69,9 @@ pub async fn webhook(
     if let Some(axum::Extension(outcome)) = outcome {
         outcome.record(principal.is_some());
     }
+    if let Some(principal) = &principal {
+        switchboard_web::record_principal(principal);
+    }
     match principal {
         Some(Principal::PhoneSystem { .. }) => {}
         Some(Principal::Integrator { token_id, .. }) => {

@@ -94,7 +94,10 @@ where
             outcome.record(principal.is_some());
         }
         match principal {
-            Some(principal) => Ok(Self(principal)),
+            Some(principal) => {
+                crate::record_principal(&principal);
+                Ok(Self(principal))
+            }
             None => Err(ApiError::Unauthorized("the token is unknown or revoked")),
         }
     }

@@ -136,9 +136,27 @@ pub type HttpTrace = tower_http::trace::TraceLayer<
     fn(&axum::http::Request<axum::body::Body>) -> tracing::Span,
 >;
 
+/// Every request's log lines carry its id, method, route (the pattern it matched, bounded; none for
+/// a path that matched nothing), path, and, once authenticated, its principal
+/// ([`crate::record_principal`]). An `info` span, so a log stack sees them at the default level.
 pub fn http_trace() -> HttpTrace {
     fn span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-        tracing::debug_span!("request", method = %request.method(), path = %redact_path(request.uri().path()))
+        let id = request
+            .extensions()
+            .get::<crate::RequestId>()
+            .map_or("-", crate::RequestId::as_str);
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("", axum::extract::MatchedPath::as_str);
+        tracing::info_span!(
+            "request",
+            request_id = id,
+            method = %request.method(),
+            route,
+            path = %redact_path(request.uri().path()),
+            principal = tracing::field::Empty,
+        )
     }
     tower_http::trace::TraceLayer::new_for_http().make_span_with(span as fn(&_) -> _)
 }

@@ -13,6 +13,7 @@ mod health;
 pub mod json;
 pub mod limits;
 pub mod ratelimit;
+mod request_id;
 mod rights;
 mod server;
 #[doc(hidden)]
@@ -33,6 +34,7 @@ pub use health::{healthz, readyz};
 pub use json::{JsonBody, ok};
 pub use limits::{IpNet, Limits, Rate, RateLimits};
 pub use ratelimit::{AuthOutcome, SharedRates, with_shared_rates};
+pub use request_id::{MAX_REQUEST_ID, REQUEST_ID, RequestId, record_principal};
 pub use rights::{Admin, Bot, BotsOnly, CallCenterReader, Console, Supervisor};
 pub use server::{SOCKET_MAX_MESSAGE, Server, socket_io, with_common_layers};
 pub use shell::{RoleShell, assemble, bind_role};

@@ -66,6 +66,8 @@ pub fn with_common_layers(
         .layer(axum::middleware::from_fn(rate_limit))
         .layer(crate::cors(cors_origins))
         .layer(crate::http_trace())
+        // Outside the trace, whose span carries the id.
+        .layer(axum::middleware::from_fn(crate::request_id::request_id))
 }
 
 /// Socket.IO keeps the head of the request that opened a session for the session's life. hyper parses

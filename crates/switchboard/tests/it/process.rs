@@ -251,3 +251,60 @@ fn bot_tokens_are_listed_without_secrets_and_can_be_revoked() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_requests_log_lines_carry_its_id_route_and_principal_never_its_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = add_bot(dir.path(), "page1");
+    let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+    let mut command = switchboard(dir.path());
+    command
+        .env("SWITCHBOARD_LOG", "info,tower_http=debug")
+        .env("SWITCHBOARD_LOG_FORMAT", "json")
+        .stderr(log);
+    // Spawned here rather than with `start`, which sends the logs to the test's own stderr.
+    let mut child = command
+        .args(["receiver", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut ready,
+    )
+    .expect("ready");
+    let base = ready.trim().rsplit(' ').next().expect("url");
+    let url = format!("{base}/api/bot/new_messages");
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&token)
+        .header("x-request-id", "it-req-1")
+        .json(&json!({"user_id_chat": "page1", "messages": messages("page1", 0, 2)}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["x-request-id"], "it-req-1");
+    sigterm(&child);
+    assert!(wait_for_exit(&mut child, Duration::from_secs(30)).success());
+
+    let log = std::fs::read_to_string(dir.path().join("server.log")).expect("log");
+    assert!(!log.contains(&token), "a token in the log");
+    let spans: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|line| line.get("span").cloned())
+        .filter(|span| span["request_id"] == "it-req-1")
+        .collect();
+    assert!(!spans.is_empty(), "no line of the request in:\n{log}");
+    let last = spans.last().expect("a line");
+    assert_eq!(last["route"], "/api/bot/new_messages", "{last}");
+    let principal = last["principal"]
+        .as_str()
+        .expect("the principal, once known");
+    assert!(
+        principal.starts_with("bot:") && principal.ends_with(":page1"),
+        "{principal}"
+    );
+}

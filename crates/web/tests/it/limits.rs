@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 /// A server with two routes, `/ping` and `/authed` (which takes any token as valid), a Socket.IO
 /// endpoint, and `limits`.
-async fn serve(limits: Limits) -> (String, Shutdown) {
+pub async fn serve(limits: Limits) -> (String, Shutdown) {
     serve_node(limits, None).await
 }
 
