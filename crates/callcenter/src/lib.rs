@@ -103,7 +103,8 @@ impl RoleShell for CallCenter {
                 "/api/blocked-numbers/{number}",
                 axum::routing::delete(rest::unblock_number),
             )
-            .route("/api/v1/cti/{token}", post(cti::webhook))
+            // Zammad's path, `/api/v1/cti/{token}`: versioned paths are routed without their version.
+            .route("/api/cti/{token}", post(cti::webhook))
     }
 
     fn sockets(io: &SocketIo, state: AppState, cors_origins: &[String]) {

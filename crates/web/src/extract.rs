@@ -154,7 +154,7 @@ pub fn http_trace() -> HttpTrace {
             request_id = id,
             method = %request.method(),
             route,
-            path = %redact_path(request.uri().path()),
+            path = %redact_path(crate::versions::requested_path(request)),
             principal = tracing::field::Empty,
         )
     }

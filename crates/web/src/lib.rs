@@ -20,6 +20,7 @@ mod server;
 pub mod shell;
 mod shutdown;
 mod sio;
+mod versions;
 
 pub use auth::{Authenticated, SESSION_COOKIE, bearer_token, cookie_in, session_cookie};
 pub use bind::{BindError, bind};
@@ -40,3 +41,4 @@ pub use server::{SOCKET_MAX_MESSAGE, Server, socket_io, with_common_layers};
 pub use shell::{RoleShell, assemble, bind_role};
 pub use shutdown::Shutdown;
 pub use sio::{SocketFailure, reply};
+pub use versions::RequestedPath;

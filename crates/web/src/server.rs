@@ -100,11 +100,12 @@ async fn own_socket_request_head(
 /// Where Socket.IO (engine.io) is served.
 const SOCKET_PATH: &str = "/socket.io/";
 
-/// Any path no route takes: a JSON `404` naming it, like every other error.
-async fn not_found(uri: axum::http::Uri) -> crate::ApiError {
+/// Any path no route takes: a JSON `404` naming it (as the client asked for it), like every other
+/// error.
+async fn not_found(request: axum::extract::Request) -> crate::ApiError {
     crate::ApiError::NotFound(format!(
         "no endpoint at {}; see docs/protocol.md",
-        crate::extract::redact_path(uri.path())
+        crate::extract::redact_path(crate::versions::requested_path(&request))
     ))
 }
 
@@ -196,6 +197,7 @@ impl Server {
             let service = router
                 .clone()
                 .map_request(move |request: Request<Incoming>| {
+                    let request = crate::versions::route_unversioned(request);
                     let client = ClientAddr::resolve(peer.ip(), request.headers(), &limits);
                     let mut request =
                         request.map(|body| DeadlineBody::new(body, limits.body_timeout));

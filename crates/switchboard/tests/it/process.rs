@@ -275,7 +275,8 @@ async fn a_requests_log_lines_carry_its_id_route_and_principal_never_its_token()
     )
     .expect("ready");
     let base = ready.trim().rsplit(' ').next().expect("url");
-    let url = format!("{base}/api/bot/new_messages");
+    // Versioned: routed as `/api/bot/new_messages`, logged as asked.
+    let url = format!("{base}/api/v1/bot/new_messages");
     let answer = reqwest::Client::new()
         .post(&url)
         .bearer_auth(&token)
@@ -300,6 +301,7 @@ async fn a_requests_log_lines_carry_its_id_route_and_principal_never_its_token()
     assert!(!spans.is_empty(), "no line of the request in:\n{log}");
     let last = spans.last().expect("a line");
     assert_eq!(last["route"], "/api/bot/new_messages", "{last}");
+    assert_eq!(last["path"], "/api/v1/bot/new_messages", "{last}");
     let principal = last["principal"]
         .as_str()
         .expect("the principal, once known");

@@ -15,8 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// A server with two routes, `/ping` and `/authed` (which takes any token as valid), a Socket.IO
-/// endpoint, and `limits`.
+/// A server with three routes, `/ping`, `/api/echo` (its own URI) and `/authed` (which takes any token
+/// as valid), a Socket.IO endpoint, and `limits`.
 pub async fn serve(limits: Limits) -> (String, Shutdown) {
     serve_node(limits, None).await
 }
@@ -28,6 +28,10 @@ async fn serve_node(limits: Limits, shared: Option<SharedRates>) -> (String, Shu
     let router = switchboard_web::with_common_layers(
         Router::new()
             .route("/ping", get(|| async { "pong" }))
+            .route(
+                "/api/echo",
+                get(|uri: axum::http::Uri| async move { uri.to_string() }),
+            )
             // Any token is valid here, as a role's authentication would find a real one.
             .route(
                 "/authed",

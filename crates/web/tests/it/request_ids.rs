@@ -1,5 +1,5 @@
 //! Every answer carries `X-Request-Id`: the caller's when it is usable, else one made by the server,
-//! on routes, on paths that match nothing, and on refusals.
+//! on routes, on paths that match nothing, and on refusals. Every `/api/…` path is also `/api/v1/…`.
 
 use crate::limits::serve;
 use switchboard_web::{Limits, MAX_REQUEST_ID, Rate};
@@ -48,4 +48,26 @@ async fn every_answer_carries_the_callers_id_or_one_made_for_it() {
     assert_eq!((status, id.as_str()), (404, "r-404"));
     let (status, id) = id_of(&http, &ping, Some("r-429")).await;
     assert_eq!((status, id.as_str()), (429, "r-429"));
+}
+
+#[tokio::test]
+async fn every_api_path_is_also_under_v1() {
+    let (addr, _shutdown) = serve(Limits::default()).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("http://{addr}{path}")).send();
+    let versioned = get("/api/v1/echo?q=tr%E1%BA%A7n").await.expect("get");
+    assert_eq!(versioned.status(), 200);
+    assert_eq!(
+        versioned.text().await.expect("body"),
+        "/api/echo?q=tr%E1%BA%A7n"
+    );
+    assert_eq!(get("/api/echo").await.expect("get").status(), 200);
+    // A path that matches nothing is named as the client asked for it.
+    let missing = get("/api/v1/nothing").await.expect("get");
+    assert_eq!(missing.status(), 404);
+    let body = missing.text().await.expect("body");
+    assert!(body.contains("no endpoint at /api/v1/nothing"), "{body}");
+    // Only `v1`, and only under `/api/`.
+    assert_eq!(get("/api/v2/echo").await.expect("get").status(), 404);
+    assert_eq!(get("/v1/api/echo").await.expect("get").status(), 404);
 }
