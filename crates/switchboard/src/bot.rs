@@ -343,7 +343,7 @@ fn bot_config(
 
 /// Announces the bot on stdout and runs it until SIGINT or SIGTERM.
 async fn run_until_stopped(config: BotConfig, driver: Driver) -> Result<()> {
-    let shutdown = startup::stop_on_signals();
+    let shutdown = startup::stop_on_signals(std::time::Duration::ZERO);
     println!(
         "switchboard bot for {} running ({} driver)",
         config.account,

@@ -52,7 +52,7 @@ pub async fn run(args: DemoArgs, mut settings: Settings) -> Result<()> {
     let pages = &PAGES[..args.pages.clamp(1, PAGES.len())];
     let tokens = prepare_demo_data(&settings, pages).await?;
     greet(pages.len(), calls_per_minute);
-    let stop = startup::stop_on_signals();
+    let stop = startup::stop_on_signals(std::time::Duration::ZERO);
     let mut simulated = JoinSet::new();
     start_simulated_pages(
         &mut simulated,

@@ -19,7 +19,7 @@ pub async fn run(roles: &[Role], settings: Settings) -> Result<()> {
 }
 
 async fn serve(store: &Store, roles: &[Role], settings: &Settings) -> Result<()> {
-    let shutdown = startup::stop_on_signals();
+    let shutdown = startup::stop_on_signals(settings.drain);
     let feed = startup::start_feed(store, &shutdown).await?;
     startup::start_event_pruning(store, settings.event_retention, &shutdown);
     let listeners = startup::bind_listeners(roles, settings).await?;

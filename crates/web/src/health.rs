@@ -1,11 +1,12 @@
 //! `GET /healthz`: the process is up and its database answers, with whether writes work (a disk that
 //! is full answers reads but loses nothing it acknowledges: every write is refused with a 503).
-//! `GET /readyz`: whether this node should be sent traffic: `503` while writes fail.
+//! `GET /readyz`: whether this node should be sent traffic: `503` while writes fail, and while it drains
+//! before a shutdown (`drain_seconds`).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use switchboard_storage::Store;
 
 fn report(store: &Store, last_event_id: i64) -> (bool, serde_json::Value) {
@@ -39,8 +40,19 @@ pub async fn healthz(State(store): State<Store>) -> Response {
     }
 }
 
-/// Readiness: `200` only when this node can serve, writes included.
-pub async fn readyz(State(store): State<Store>) -> Response {
+/// Marks a request that arrived while the node drains before stopping.
+#[derive(Debug, Clone, Copy)]
+pub struct Draining;
+
+/// Readiness: `200` only when this node can serve, writes included, and is not about to stop.
+pub async fn readyz(State(store): State<Store>, draining: Option<Extension<Draining>>) -> Response {
+    if draining.is_some() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "draining", "version": env!("CARGO_PKG_VERSION")})),
+        )
+            .into_response();
+    }
     match store.last_event_id().await {
         Ok(last_event_id) => {
             let (ready, body) = report(&store, last_event_id);

@@ -194,10 +194,14 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let (limits, limiter) = (Arc::clone(&limits), Arc::clone(&limiter));
+            let draining = shutdown.clone();
             let service = router
                 .clone()
                 .map_request(move |request: Request<Incoming>| {
-                    let request = crate::versions::route_unversioned(request);
+                    let mut request = crate::versions::route_unversioned(request);
+                    if draining.is_draining() {
+                        request.extensions_mut().insert(crate::health::Draining);
+                    }
                     let client = ClientAddr::resolve(peer.ip(), request.headers(), &limits);
                     let mut request =
                         request.map(|body| DeadlineBody::new(body, limits.body_timeout));

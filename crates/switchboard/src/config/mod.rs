@@ -38,6 +38,8 @@ pub struct Config {
     pub log_level: String,
     pub cors_origins: Vec<String>,
     pub shutdown_grace_seconds: u64,
+    /// Seconds to keep serving, not ready, after a stop signal (0: stop at once).
+    pub drain_seconds: u64,
     pub session_hours: u64,
     pub secure_cookies: bool,
     /// `0` keeps events forever.
@@ -62,6 +64,7 @@ impl Default for Config {
             log_level: "info".into(),
             cors_origins: Vec::new(),
             shutdown_grace_seconds: 10,
+            drain_seconds: 0,
             session_hours: sender.session_lifetime.as_secs() / 3600,
             secure_cookies: sender.secure_cookies,
             event_retention_hours: 168,

@@ -176,6 +176,13 @@ const DECLARED: &[(&str, &str, &str, Scope, &str)] = &[
         "Seconds in-flight requests get to finish after SIGINT or SIGTERM.",
     ),
     (
+        "drain_seconds",
+        "SWITCHBOARD_DRAIN_SECONDS",
+        "--drain-seconds",
+        Scope::Servers,
+        "Seconds a node keeps serving after SIGINT or SIGTERM while /readyz answers 503, so a load balancer takes it out first (0: stop at once; at most 3600). A second signal stops it at once.",
+    ),
+    (
         "event_retention_hours",
         "SWITCHBOARD_EVENT_RETENTION_HOURS",
         "--event-retention-hours",

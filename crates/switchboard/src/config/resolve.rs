@@ -24,6 +24,8 @@ pub struct Settings {
     pub log_filter: String,
     pub cors_origins: Vec<String>,
     pub grace: Duration,
+    /// How long a node drains (serves, not ready) after a stop signal.
+    pub drain: Duration,
     pub sender: SenderOptions,
     /// `None`: events are kept forever.
     pub event_retention: Option<Duration>,
@@ -55,6 +57,12 @@ impl Settings {
                 format!("must be between 1 and 87600, not {}", config.session_hours),
             ));
         }
+        if config.drain_seconds > 3600 {
+            return Err(invalid(
+                "drain_seconds",
+                format!("must be at most 3600, not {}", config.drain_seconds),
+            ));
+        }
         if config.event_retention_hours > 876_000 {
             return Err(invalid(
                 "event_retention_hours",
@@ -81,6 +89,7 @@ impl Settings {
             log_filter: config.log_level.clone(),
             cors_origins: config.cors_origins.clone(),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
+            drain: Duration::from_secs(config.drain_seconds),
             sender: SenderOptions {
                 session_lifetime: Duration::from_secs(3600 * config.session_hours),
                 secure_cookies: config.secure_cookies,

@@ -236,6 +236,7 @@ fn a_bad_value_stops_the_start_with_a_line_naming_the_setting() {
             ("SWITCHBOARD_SHUTDOWN_GRACE_SECONDS", "-1"),
             "`shutdown_grace_seconds`",
         ),
+        (("SWITCHBOARD_DRAIN_SECONDS", "3601"), "`drain_seconds`"),
         (("SWITCHBOARD_SECURE_COOKIES", "yes"), "`secure_cookies`"),
         (("SWITCHBOARD_SESSION_HOURS", "0"), "`session_hours`"),
         (

@@ -117,10 +117,10 @@ pub async fn ensure_admin(store: &Store, given: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// A shutdown that SIGINT and SIGTERM trigger.
-pub fn stop_on_signals() -> Shutdown {
+/// A shutdown that SIGINT and SIGTERM trigger, after draining for `drain` (see `drain_seconds`).
+pub fn stop_on_signals(drain: Duration) -> Shutdown {
     let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
+    shutdown.trigger_on_signals(drain);
     shutdown
 }
 

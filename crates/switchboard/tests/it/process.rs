@@ -310,3 +310,54 @@ async fn a_requests_log_lines_carry_its_id_route_and_principal_never_its_token()
         "{principal}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_node_is_not_ready_but_still_serves_until_a_second_signal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = add_bot(dir.path(), "page1");
+    let mut command = switchboard(dir.path());
+    // Far longer than the test: the second signal ends the drain.
+    command.env("SWITCHBOARD_DRAIN_SECONDS", "600");
+    let (mut receiver, url) = {
+        let running = crate::start(command, &["receiver", "--listen", "127.0.0.1:0"], 1);
+        let url = running.url("receiver").to_owned();
+        (running, url)
+    };
+    let http = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            http.get(format!("{url}{path}"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .ok()
+        }
+    };
+    assert_eq!(status("/readyz").await, Some(200));
+    sigterm(&receiver.child);
+    switchboard_testkit::eventually(30, "/readyz to answer 503 while draining", || async {
+        (status("/readyz").await == Some(503)).then_some(())
+    })
+    .await;
+    // Draining is not stopping: liveness and the API still answer, writes included.
+    assert_eq!(status("/healthz").await, Some(200));
+    let answer = reqwest::Client::new()
+        .post(format!("{url}/api/bot/new_messages"))
+        .bearer_auth(&token)
+        .json(&json!({"user_id_chat": "page1", "messages": messages("drain", 0, 1)}))
+        .send()
+        .await
+        .expect("post while draining");
+    assert_eq!(answer.status(), 200);
+    let body: Value = reqwest::get(format!("{url}/readyz"))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["status"], "draining");
+    // A second signal stops it now, not ten minutes later.
+    sigterm(&receiver.child);
+    assert!(wait_for_exit(&mut receiver.child, Duration::from_secs(30)).success());
+}
