@@ -77,13 +77,14 @@ impl Push for StatusUpdateIn {
 /// The batch endpoints differ only in what they store; an event is written only when some items
 /// were new.
 macro_rules! batch_push {
-    ($($body:ty => $ingest:ident,)*) => {$(
+    ($($body:ty => $ingest:ident, $kind:literal;)*) => {$(
         impl Push for $body {
             async fn push(self, bot: &Bot, store: Store) -> Result<Pushed, ApiError> {
                 let batch = self.validate()?;
                 tracing::Span::current().record("items", batch.items.len());
                 check_account(bot, &batch.account)?;
                 let outcome = store.$ingest(batch).await?;
+                switchboard_metrics::metrics().ingested($kind, outcome.new, outcome.duplicates);
                 Ok((json!(outcome), outcome.event_id.is_some()))
             }
         }
@@ -91,6 +92,6 @@ macro_rules! batch_push {
 }
 
 batch_push! {
-    MessageBatch => ingest_messages,
-    NotificationBatch => ingest_notifications,
+    MessageBatch => ingest_messages, "message";
+    NotificationBatch => ingest_notifications, "notification";
 }

@@ -167,13 +167,20 @@ pub(crate) fn run_group<S: WriteSession>(
     session: &mut S,
     group: &mut [Box<dyn WriteJob>],
 ) -> std::result::Result<(), NotCommitted> {
-    session.begin()?;
-    let result = run_units(session, group);
-    if result.is_err() {
-        // Nothing of the group may be left half-done for the next one; a connection that is gone
-        // has rolled back on its own.
-        session.roll_back();
-    }
+    let started = std::time::Instant::now();
+    let result = match session.begin() {
+        Err(error) => Err(NotCommitted::from(error)),
+        Ok(()) => {
+            let result = run_units(session, group);
+            if result.is_err() {
+                // Nothing of the group may be left half-done for the next one; a connection that
+                // is gone has rolled back on its own.
+                session.roll_back();
+            }
+            result
+        }
+    };
+    switchboard_metrics::metrics().write_group(group.len(), started.elapsed(), result.is_ok());
     result
 }
 

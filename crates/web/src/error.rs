@@ -167,6 +167,11 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static("Bearer"),
             );
         }
+        if let Self::RateLimited { limit, .. } = &self {
+            response
+                .extensions_mut()
+                .insert(crate::metrics::RefusedBy(limit));
+        }
         response
     }
 }

@@ -12,6 +12,7 @@ mod extract;
 mod health;
 pub mod json;
 pub mod limits;
+mod metrics;
 pub mod ratelimit;
 mod request_id;
 mod rights;

@@ -48,10 +48,14 @@ where
     let routes = R::routes()
         .route("/healthz", get(crate::healthz))
         .route("/readyz", get(crate::readyz))
+        .route("/metrics", get(crate::metrics::serve_metrics))
         .with_state(state)
         .merge(pages);
     let router = crate::with_common_layers(routes, socket_layer, cors_origins);
-    (crate::with_shared_rates(router, shared), io)
+    let router = crate::with_shared_rates(router, shared).layer(
+        axum::middleware::from_fn_with_state(R::NAME, crate::metrics::count_requests),
+    );
+    (router, io)
 }
 
 /// Binds the role at `addr`: a [`Server`] that exists (and knows its port) before it runs.

@@ -11,6 +11,7 @@ mod db_backup;
 mod db_copy;
 mod db_faults;
 mod deploy;
+mod metrics;
 mod process;
 mod sender_process;
 

@@ -1,0 +1,94 @@
+//! `GET /metrics` on a real node: Prometheus text whose numbers move with what the node does, with
+//! bounded labels only (route patterns, never paths, accounts or tokens).
+
+use crate::{SERVE, add_bot, post_json, start, switchboard};
+use serde_json::{Value, json};
+
+/// The value of the sample `name{labels}` (labels as written in the text), or 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn scrape(http: &reqwest::Client, base: &str) -> String {
+    let answer = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(answer.status(), 200);
+    let kind = answer.headers()["content-type"].to_str().expect("ascii");
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    answer.text().await.expect("text")
+}
+
+fn batch(ids: &[&str]) -> Value {
+    let messages: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            json!({"message_id": id, "conversation": {"thread_id": "t-metrics", "participant_id": "u1"},
+                   "direction": "in", "text": "đo đếm", "sent_at": 1767225600})
+        })
+        .collect();
+    json!({"user_id_chat": "page-metrics", "messages": messages})
+}
+
+#[tokio::test]
+async fn the_numbers_move_with_the_work_and_the_labels_stay_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = add_bot(dir.path(), "page-metrics");
+    let node = start(switchboard(dir.path()), &SERVE, 3);
+    let receiver = node.url("receiver").to_owned();
+    let http = reqwest::Client::new();
+
+    let before = scrape(&http, &receiver).await;
+    let url = format!("{receiver}/api/bot/new_messages");
+    post_json(&http, &url, &token, batch(&["m-1", "m-2", "m-3"])).await;
+    // The same again through the versioned path: all three are duplicates now.
+    post_json(
+        &http,
+        &format!("{receiver}/api/v1/bot/new_messages"),
+        &token,
+        batch(&["m-1", "m-2", "m-3"]),
+    )
+    .await;
+    let missing = http
+        .get(format!("{receiver}/api/no/such/thing/42"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(missing.status(), 404);
+    let after = scrape(&http, &receiver).await;
+
+    let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    let posted = r#"switchboard_http_requests_total{role="receiver",route="/api/bot/new_messages",method="POST",status="200"}"#;
+    assert_eq!(moved(posted), 2.0, "{after}");
+    assert_eq!(
+        moved(r#"switchboard_ingested_total{kind="message",result="new"}"#),
+        3.0
+    );
+    assert_eq!(
+        moved(r#"switchboard_ingested_total{kind="message",result="duplicate"}"#),
+        3.0
+    );
+    assert_eq!(
+        moved(
+            r#"switchboard_http_requests_total{role="receiver",route="unmatched",method="GET",status="404"}"#
+        ),
+        1.0
+    );
+    assert!(moved(r#"switchboard_write_groups_total{outcome="committed"}"#) >= 1.0);
+    assert!(sample(&after, "process_resident_memory_bytes") > 0.0);
+    assert!(sample(&after, "process_open_fds") > 0.0);
+    // Bounded: no path, account, message id or token in any label.
+    for leak in ["page-metrics", "m-1", "/api/no/such", "42\"", &token] {
+        assert!(!after.contains(leak), "{leak} in the metrics");
+    }
+    assert!(after.trim_end().ends_with("# EOF"));
+    // Every role serves the process's metrics.
+    for role in ["sender", "callcenter"] {
+        let text = scrape(&http, node.url(role)).await;
+        assert!(text.contains("switchboard_ingested_total"), "{role}");
+    }
+}
