@@ -9,30 +9,44 @@ use prometheus_client::metrics::gauge::ConstGauge;
 const TICKS_PER_SECOND: f64 = 100.0;
 
 #[derive(Debug)]
-pub(crate) struct Process {
-    /// When the process started, in seconds since the epoch (taken when the registry was made,
-    /// which is at the first metric recorded or scraped: within a second of the start).
-    start_time: f64,
-}
+pub(crate) struct Process;
 
 impl Process {
     pub(crate) fn new() -> Self {
-        let start_time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        Self { start_time }
+        Self
     }
 }
 
-/// User plus system CPU seconds, from `/proc/self/stat`.
-fn cpu_seconds() -> Option<f64> {
+/// The fields of `/proc/self/stat` from the third (`state`) on: the command name before them may
+/// hold spaces, so they are counted after its closing parenthesis.
+fn stat_fields() -> Option<Vec<String>> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may hold spaces: fields are counted after its closing parenthesis.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let user: f64 = fields.get(11)?.parse().ok()?;
-    let system: f64 = fields.get(12)?.parse().ok()?;
-    Some((user + system) / TICKS_PER_SECOND)
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    Some(rest.split(' ').map(str::to_owned).collect())
+}
+
+/// The `n`th field of `/proc/self/stat` (1-based, as `man proc` numbers them), as a number.
+fn stat_field(fields: &[String], n: usize) -> Option<f64> {
+    fields.get(n.checked_sub(3)?)?.trim().parse().ok()
+}
+
+/// User plus system CPU seconds (fields 14 and 15).
+fn cpu_seconds() -> Option<f64> {
+    let fields = stat_fields()?;
+    Some((stat_field(&fields, 14)? + stat_field(&fields, 15)?) / TICKS_PER_SECOND)
+}
+
+/// When the process started, in seconds since the epoch: the boot time (`btime` of `/proc/stat`)
+/// plus the process's start in ticks after boot (field 22).
+fn start_time_seconds() -> Option<f64> {
+    let boot: f64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(boot + stat_field(&stat_fields()?, 22)? / TICKS_PER_SECOND)
 }
 
 /// Resident memory in bytes, from `/proc/self/status`.
@@ -87,13 +101,15 @@ impl Collector for Process {
                 )?)?;
             }
         }
-        let start = ConstGauge::new(self.start_time);
-        start.encode(encoder.encode_descriptor(
-            "process_start_time_seconds",
-            "When the process started, in seconds since the epoch",
-            None,
-            start.metric_type(),
-        )?)?;
+        if let Some(start_time) = start_time_seconds() {
+            let start = ConstGauge::new(start_time);
+            start.encode(encoder.encode_descriptor(
+                "process_start_time_seconds",
+                "When the process started, in seconds since the epoch",
+                None,
+                start.metric_type(),
+            )?)?;
+        }
         Ok(())
     }
 }
@@ -107,5 +123,15 @@ mod tests {
         assert!(resident_bytes().is_some_and(|bytes| bytes > 0));
         assert!(open_descriptors().is_some_and(|fds| fds > 0));
         assert!(cpu_seconds().is_some_and(|seconds| seconds >= 0.0));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        // This test process started before now, and not days ago.
+        let started = start_time_seconds().expect("a start time");
+        assert!(
+            started <= now + 1.0 && started > now - 86_400.0,
+            "{started} vs {now}"
+        );
     }
 }

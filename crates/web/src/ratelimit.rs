@@ -105,16 +105,20 @@ struct Buckets {
     sweep_at: usize,
 }
 
-/// How long this node may spend tokens it leased: a caller that moves to another node finds at most
-/// one block per node missing, and for no longer than this.
+/// How long this node may spend tokens it leased. Tokens left then are lost to the caller; a block is
+/// never more than the bucket refills in this time, so what is lost comes back within it.
 const LEASE_LIFETIME: Duration = Duration::from_secs(1);
 /// Most tokens leased at once.
 const MAX_LEASE: f64 = 64.0;
 
 /// Tokens taken from a shared bucket in one round trip, to be spent by this node alone: a sixteenth
-/// of the bucket's burst (one for small ones, so exact counts stay exact), at most [`MAX_LEASE`].
+/// of the bucket's burst and no more than it refills in [`LEASE_LIFETIME`] (one for small or slow
+/// buckets, so their counts stay exact), at most [`MAX_LEASE`].
 fn lease_size(rate: Rate) -> f64 {
-    (rate.burst / 16.0).floor().clamp(1.0, MAX_LEASE)
+    (rate.burst / 16.0)
+        .min(rate.per_second * LEASE_LIFETIME.as_secs_f64())
+        .floor()
+        .clamp(1.0, MAX_LEASE)
 }
 
 /// Tokens a node took from a shared bucket beyond the one its request needed.
@@ -122,6 +126,23 @@ fn lease_size(rate: Rate) -> f64 {
 struct Lease {
     tokens: f64,
     until: Instant,
+    /// Until when a request is asking the database for a block: the others ask for one token each
+    /// meanwhile, so that a burst of requests does not lease the whole bucket to one node. A deadline,
+    /// not a flag: a request dropped while it waited (its client went away) never says it is done.
+    refilling_until: Instant,
+}
+
+/// How a request takes its token of one bucket, decided under the limiter's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Only checked (failed authentications): asks for nothing.
+    Check,
+    /// A token of this node's lease: the database is not asked for it.
+    Leased,
+    /// One token from the database.
+    One,
+    /// A block from the database: this request refills the node's lease.
+    Block,
 }
 
 impl Lease {
@@ -183,18 +204,18 @@ impl SharedRates {
         }
     }
 
-    /// What to ask of the shared buckets for `checks`: one token of each that takes one, or a lease
-    /// when `leasing`.
-    fn wanted(&self, checks: &[Check], token: Option<&str>, leasing: bool) -> Vec<RateCheck> {
+    /// What to ask of the shared buckets for `checks`, taken as `takes` says (never `Leased`).
+    fn wanted(&self, checks: &[Check], takes: &[Take], token: Option<&str>) -> Vec<RateCheck> {
         checks
             .iter()
-            .map(|check| RateCheck {
+            .zip(takes)
+            .map(|(check, take)| RateCheck {
                 key: self.key(check.key, token),
                 rate: check.rate,
-                tokens: match (check.takes, leasing) {
-                    (false, _) => 0.0,
-                    (true, false) => 1.0,
-                    (true, true) => lease_size(check.rate),
+                tokens: match take {
+                    Take::Check | Take::Leased => 0.0,
+                    Take::One => 1.0,
+                    Take::Block => lease_size(check.rate),
                 },
             })
             .collect()
@@ -335,54 +356,83 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token of this node's lease of each check that takes one and has one; answers which
-    /// did. The node's buckets are not touched: they are spent once the request is let through.
-    fn reserve_leased(&self, checks: &[Check], now: Instant) -> Vec<bool> {
+    /// Decides how the request takes each of its buckets' tokens: from this node's lease when it
+    /// has one (taken now), else from the database, a block when `leasing` and no other request of
+    /// this node is refilling that lease already, else one.
+    fn plan(&self, checks: &[Check], leasing: bool, now: Instant) -> Vec<Take> {
         let mut buckets = self.lock();
         checks
             .iter()
             .map(|check| {
-                check.takes
-                    && buckets
-                        .leases
-                        .get_mut(&check.key)
-                        .is_some_and(|lease| lease.take(now))
+                if !check.takes {
+                    return Take::Check;
+                }
+                if !leasing {
+                    return Take::One;
+                }
+                let lease = buckets.leases.entry(check.key).or_insert(Lease {
+                    tokens: 0.0,
+                    until: now,
+                    refilling_until: now,
+                });
+                if lease.take(now) {
+                    Take::Leased
+                } else if now < lease.refilling_until {
+                    Take::One
+                } else {
+                    lease.refilling_until = now + LEASE_LIFETIME;
+                    Take::Block
+                }
             })
             .collect()
     }
 
     /// The request is let through: the tokens it took of its leases leave this node's buckets too.
-    fn spend_leased(&self, checks: &[Check], reserved: &[bool]) {
+    fn spend_leased(&self, checks: &[Check], takes: &[Take]) {
         let mut buckets = self.lock();
-        let spent = checks.iter().zip(reserved).filter(|(_, r)| **r);
+        let spent = checks
+            .iter()
+            .zip(takes)
+            .filter(|(_, t)| **t == Take::Leased);
         Self::spend_locked(&mut buckets, spent.map(|(check, _)| check));
     }
 
-    /// The request was refused after all: the tokens it took of its leases go back to them.
-    fn return_leased(&self, checks: &[Check], reserved: &[bool]) {
+    /// Ends the refills the request made (`Take::Block`): the lease keeps what the database
+    /// `granted` beyond the request's own token, when it was let through.
+    fn end_refills(&self, checks: &[Check], takes: &[Take], granted: Option<&[f64]>, now: Instant) {
         let mut buckets = self.lock();
-        for (check, _) in checks.iter().zip(reserved).filter(|(_, r)| **r) {
+        for (i, (check, take)) in checks.iter().zip(takes).enumerate() {
+            if *take != Take::Block {
+                continue;
+            }
             if let Some(lease) = buckets.leases.get_mut(&check.key) {
-                lease.tokens += 1.0;
+                let more = granted
+                    .and_then(|granted| granted.get(i))
+                    .map_or(0.0, |g| (g - 1.0).max(0.0));
+                *lease = Lease {
+                    tokens: lease.live(now) + more,
+                    until: if more > 0.0 {
+                        now + LEASE_LIFETIME
+                    } else {
+                        lease.until
+                    },
+                    refilling_until: now,
+                };
             }
         }
     }
 
-    /// Keeps what the shared buckets gave beyond the one token the request took, for `LEASE_LIFETIME`.
-    fn keep_leases(&self, checks: &[Check], granted: &[f64], now: Instant) {
+    /// The request was refused after all: the tokens it took of its leases go back to them.
+    fn return_leased(&self, checks: &[Check], takes: &[Take]) {
         let mut buckets = self.lock();
-        for (check, &granted) in checks.iter().zip(granted) {
-            if granted <= 1.0 {
-                continue;
+        for (check, _) in checks
+            .iter()
+            .zip(takes)
+            .filter(|(_, t)| **t == Take::Leased)
+        {
+            if let Some(lease) = buckets.leases.get_mut(&check.key) {
+                lease.tokens += 1.0;
             }
-            let lease = buckets.leases.entry(check.key).or_insert(Lease {
-                tokens: 0.0,
-                until: now,
-            });
-            *lease = Lease {
-                tokens: lease.live(now) + granted - 1.0,
-                until: now + LEASE_LIFETIME,
-            };
         }
     }
 
@@ -400,7 +450,9 @@ impl RateLimiter {
     ) -> Result<(), Refusal> {
         if buckets.map.len() >= buckets.sweep_at {
             buckets.map.retain(|_, bucket| !bucket.is_full(now));
-            buckets.leases.retain(|_, lease| lease.live(now) > 0.0);
+            buckets
+                .leases
+                .retain(|_, lease| lease.live(now) > 0.0 || now < lease.refilling_until);
             buckets.sweep_at = (buckets.map.len() * 2).max(SWEEP_AT);
         }
         for check in checks {
@@ -457,43 +509,36 @@ impl RateLimiter {
             return Ok(());
         }
         let leasing = checks.iter().any(|c| matches!(c.key, Key::Token(_)));
-        let reserved = if leasing {
-            self.reserve_leased(checks, Instant::now())
-        } else {
-            vec![false; checks.len()]
-        };
+        let takes = self.plan(checks, leasing, Instant::now());
         // Only-checked buckets (failed authentications) follow the node's own count meanwhile.
-        let asked: Vec<Check> = checks
+        if takes
             .iter()
-            .zip(&reserved)
-            .filter(|(check, reserved)| check.takes && !**reserved)
-            .map(|(check, _)| *check)
-            .collect();
-        if asked.is_empty() {
-            self.spend_leased(checks, &reserved);
+            .all(|t| matches!(t, Take::Leased | Take::Check))
+        {
+            self.spend_leased(checks, &takes);
             return Ok(());
         }
-        let asked: Vec<Check> = checks
+        let (asked, asked_takes): (Vec<Check>, Vec<Take>) = checks
             .iter()
-            .zip(&reserved)
-            .filter(|(_, reserved)| !**reserved)
-            .map(|(check, _)| *check)
-            .collect();
-        match shared
+            .zip(&takes)
+            .filter(|(_, take)| **take != Take::Leased)
+            .map(|(check, take)| (*check, *take))
+            .unzip();
+        let answer = shared
             .limits
-            .take(shared.wanted(&asked, token, leasing), false)
-            .await
-        {
+            .take(shared.wanted(&asked, &asked_takes, token), false)
+            .await;
+        let now = Instant::now();
+        match answer {
             Ok(answer) => {
-                let now = Instant::now();
+                let granted = answer.admitted.then_some(answer.granted.as_slice());
+                self.end_refills(&asked, &asked_takes, granted, now);
+                self.sync(&asked, &answer.levels, now);
                 if answer.admitted {
-                    self.keep_leases(&asked, &answer.granted, now);
-                    self.sync(&asked, &answer.levels, now);
-                    self.spend_leased(checks, &reserved);
+                    self.spend_leased(checks, &takes);
                     return Ok(());
                 }
-                self.return_leased(checks, &reserved);
-                self.sync(&asked, &answer.levels, now);
+                self.return_leased(checks, &takes);
                 let (check, level) = asked
                     .iter()
                     .zip(&answer.levels)
@@ -506,8 +551,9 @@ impl RateLimiter {
             }
             Err(error) => {
                 tracing::debug!(%error, "shared rate limits unavailable; counting locally");
-                self.return_leased(checks, &reserved);
-                self.take_local(checks, Instant::now())
+                self.end_refills(&asked, &asked_takes, None, now);
+                self.return_leased(checks, &takes);
+                self.take_local(checks, now)
             }
         }
     }
@@ -517,7 +563,7 @@ impl RateLimiter {
     async fn spend_shared(&self, shared: &SharedRates, check: Check, token: Option<&str>) {
         match shared
             .limits
-            .take(shared.wanted(&[check], token, false), true)
+            .take(shared.wanted(&[check], &[Take::One], token), true)
             .await
         {
             Ok(answer) => self.sync(&[check], &answer.levels, Instant::now()),

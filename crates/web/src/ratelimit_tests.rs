@@ -138,7 +138,7 @@ fn idle_buckets_are_swept() {
 
 #[test]
 fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
-    let limiter = limiter_with(|limits| limits.integrator = Rate::new(0.001, 64.0));
+    let limiter = limiter_with(|limits| limits.integrator = Rate::new(100.0, 64.0));
     let now = Instant::now();
     let token = "sba_lease";
     limiter.authenticated(token, now);
@@ -148,43 +148,77 @@ fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
         .position(|c| matches!(c.key, Key::Token(_)))
         .expect("the token's own bucket");
     assert_eq!(lease_size(checks[caller].rate), 4.0);
-    // Nothing leased yet: the database must be asked.
-    assert!(!limiter.reserve_leased(&checks, now)[caller]);
+    // Nothing leased yet: this request asks the database for a block, and while it waits the next
+    // one asks for a single token (one refill at a time).
+    let first = limiter.plan(&checks, true, now);
+    assert_eq!(first[caller], Take::Block);
+    assert_eq!(limiter.plan(&checks, true, now)[caller], Take::One);
     // The database gave 4: one for the request, three to spend here.
-    let mut granted = vec![0.0; checks.len()];
+    let mut granted = vec![1.0; checks.len()];
     granted[caller] = 4.0;
-    limiter.keep_leases(&checks, &granted, now);
-    let mut levels = vec![1000.0; checks.len()];
-    levels[caller] = 59.0;
-    limiter.sync(&checks, &levels, now);
+    limiter.end_refills(&checks, &first, Some(&granted), now);
     for _ in 0..3 {
-        let reserved = limiter.reserve_leased(&checks, now);
-        assert!(reserved[caller]);
-        limiter.spend_leased(&checks, &reserved);
+        let takes = limiter.plan(&checks, true, now);
+        assert_eq!(takes[caller], Take::Leased);
+        limiter.spend_leased(&checks, &takes);
     }
-    assert!(!limiter.reserve_leased(&checks, now)[caller], "spent");
+    let spent = limiter.plan(&checks, true, now);
+    assert_eq!(spent[caller], Take::Block, "spent: refill again");
+    limiter.end_refills(&checks, &spent, None, now);
     // A token given back (the request was refused elsewhere) can be spent again, until it expires.
-    let mut one = vec![false; checks.len()];
-    one[caller] = true;
+    let mut one = vec![Take::Check; checks.len()];
+    one[caller] = Take::Leased;
+    limiter.return_leased(&checks, &one);
+    assert_eq!(limiter.plan(&checks, true, now)[caller], Take::Leased);
     limiter.return_leased(&checks, &one);
     let later = now + LEASE_LIFETIME;
-    assert!(!limiter.reserve_leased(&checks, later)[caller], "expired");
-    assert!(limiter.reserve_leased(&checks, now)[caller]);
+    assert_ne!(
+        limiter.plan(&checks, true, later)[caller],
+        Take::Leased,
+        "expired"
+    );
 }
 
 #[test]
-fn a_revoked_token_loses_its_lease() {
-    let limiter = limiter_with(|limits| limits.integrator = Rate::new(0.001, 64.0));
+fn a_refill_that_never_ended_does_not_stop_leasing_for_long() {
+    let limiter = limiter_with(|limits| limits.integrator = Rate::new(100.0, 64.0));
     let now = Instant::now();
-    let token = "sba_revoked";
-    limiter.authenticated(token, now);
-    let checks = limiter.checks(ip("192.0.2.8"), Some(token));
-    limiter.keep_leases(&checks, &vec![4.0; checks.len()], now);
-    limiter.failed_authentication(ip("192.0.2.8"), token, now);
-    let reserved = limiter.reserve_leased(&checks, now);
+    limiter.authenticated("sba_dropped", now);
+    let checks = limiter.checks(ip("192.0.2.9"), Some("sba_dropped"));
     let caller = checks
         .iter()
         .position(|c| matches!(c.key, Key::Token(_)))
         .expect("the token's own bucket");
-    assert!(!reserved[caller]);
+    // A request planned a refill, then was dropped while it waited for the database.
+    assert_eq!(limiter.plan(&checks, true, now)[caller], Take::Block);
+    assert_eq!(limiter.plan(&checks, true, now)[caller], Take::One);
+    assert_eq!(
+        limiter.plan(&checks, true, now + LEASE_LIFETIME)[caller],
+        Take::Block
+    );
+}
+
+#[test]
+fn a_lease_is_never_more_than_a_second_of_refill() {
+    assert_eq!(lease_size(Rate::new(1.0, 1000.0)), 1.0);
+    assert_eq!(lease_size(Rate::new(200.0, 1000.0)), 62.0);
+    assert_eq!(lease_size(Rate::new(1_000_000.0, 1_000_000.0)), MAX_LEASE);
+    assert_eq!(lease_size(Rate::new(0.5, 20.0)), 1.0);
+}
+
+#[test]
+fn a_revoked_token_loses_its_lease() {
+    let limiter = limiter_with(|limits| limits.integrator = Rate::new(100.0, 64.0));
+    let now = Instant::now();
+    let token = "sba_revoked";
+    limiter.authenticated(token, now);
+    let checks = limiter.checks(ip("192.0.2.8"), Some(token));
+    let takes = limiter.plan(&checks, true, now);
+    limiter.end_refills(&checks, &takes, Some(&vec![4.0; checks.len()]), now);
+    limiter.failed_authentication(ip("192.0.2.8"), token, now);
+    let caller = checks
+        .iter()
+        .position(|c| matches!(c.key, Key::Token(_)))
+        .expect("the token's own bucket");
+    assert_ne!(limiter.plan(&checks, true, now)[caller], Take::Leased);
 }

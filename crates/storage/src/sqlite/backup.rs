@@ -1,7 +1,7 @@
 //! A consistent copy of a running SQLite store, for `switchboard db backup`: SQLite's online backup,
 //! all pages in one step, checked, then put in place whole.
 
-use super::{private_files, sibling, sqlite_path};
+use super::{sibling, sqlite_path};
 use crate::{Result, StorageError};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
@@ -31,8 +31,9 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// (a WAL reader blocks no writer; the WAL grows until the copy ends). A stepwise copy would start over
 /// at each write of the running node and might never end. The copy is written beside `target`, checked
 /// (`PRAGMA quick_check`, its schema, its last event id), switched to a rollback journal so that the
-/// one file is the whole backup, flushed, and only then renamed to `target`: a backup that fails or is
-/// interrupted leaves no file that looks like one. An existing `target` is never overwritten.
+/// one file is the whole backup, flushed, and only then linked to `target`, which fails if `target`
+/// exists: an existing file is never overwritten, even by a backup to the same path running at the
+/// same time, and a backup that fails leaves nothing (one killed midway leaves its `.partial-PID`).
 pub fn backup_sqlite(source: &str, target: &Path) -> Result<BackupReport> {
     let source = sqlite_path(source)?;
     if !source.is_file() {
@@ -45,31 +46,47 @@ pub fn backup_sqlite(source: &str, target: &Path) -> Result<BackupReport> {
         path: target.to_owned(),
         reason,
     };
+    let exists =
+        || failed("the file exists already; a backup never overwrites one, give a new path".into());
     if target.exists() {
-        return Err(failed(
-            "the file exists already; a backup never overwrites one, give a new path".into(),
-        ));
+        return Err(exists());
     }
-    let partial = sibling(target, ".partial");
-    // A copy left by an interrupted backup is nobody's.
+    // This run's own file: another backup to the same path at the same time has its own.
+    let partial = sibling(target, &format!(".partial-{}", std::process::id()));
+    create_private(&partial).map_err(|e| failed(e.to_string()))?;
+    let made = copy_pages(&source, &partial)
+        .and_then(|()| check(&partial, target))
+        .and_then(|report| {
+            std::fs::File::open(&partial)
+                .and_then(|file| file.sync_all())
+                .map_err(|e| failed(e.to_string()))?;
+            // A link, not a rename: it fails if the target appeared meanwhile.
+            std::fs::hard_link(&partial, target).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    exists()
+                } else {
+                    failed(e.to_string())
+                }
+            })?;
+            Ok(report)
+        });
     for leftover in ["", "-journal", "-wal", "-shm"] {
         let _ = std::fs::remove_file(sibling(&partial, leftover));
     }
-    private_files(&partial).map_err(|e| failed(e.to_string()))?;
-    let made = copy_pages(&source, &partial).and_then(|()| check(&partial, target));
-    let report = match made {
-        Ok(report) => report,
-        Err(error) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(error);
-        }
-    };
-    let flushed = std::fs::File::open(&partial)
-        .and_then(|file| file.sync_all())
-        .and_then(|()| std::fs::rename(&partial, target))
-        .and_then(|()| sync_folder(target));
-    flushed.map_err(|e| failed(e.to_string()))?;
+    let report = made?;
+    sync_folder(target).map_err(|e| failed(e.to_string()))?;
     Ok(report)
+}
+
+/// A new file only its owner reads, like the store and the key; an existing one is an error.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
 }
 
 fn copy_pages(source: &Path, partial: &Path) -> Result<()> {
@@ -197,9 +214,16 @@ mod tests {
             std::fs::metadata(&target).expect("file").len()
         );
         // One self-contained file, nothing left beside it.
-        for leftover in ["-wal", "-shm", ".partial"] {
+        let partial = format!(".partial-{}", std::process::id());
+        for leftover in ["-wal", "-shm", &partial] {
             assert!(!sibling(&target, leftover).exists(), "{leftover}");
         }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&target)
+            .expect("file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
         let copy = Connection::open(&target).expect("open the copy");
         let mode: String = copy
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
