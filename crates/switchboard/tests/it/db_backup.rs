@@ -3,26 +3,17 @@
 //! PostgreSQL pointed at pg_dump.
 
 use crate::{
-    add_bot, cli, error_line, post_json, refused, sigterm, start_role, switchboard, wait_for_exit,
+    add_bot, cli, error_line, messages, post_json, refused, sigterm, start_role, switchboard,
+    wait_for_exit,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// Ten messages of `account`, ids `m-FROM`….
 fn batch(account: &str, from: usize) -> Value {
-    let messages: Vec<Value> = (from..from + 10)
-        .map(|i| {
-            json!({
-                "message_id": format!("m{i}"),
-                "conversation": {"thread_id": format!("t{}", i % 3), "participant_id": format!("u{}", i % 3)},
-                "direction": "in",
-                "text": format!("sao lưu {i}"),
-                "sent_at": 1767225600 + i as i64
-            })
-        })
-        .collect();
-    json!({"user_id_chat": account, "messages": messages})
+    json!({"user_id_chat": account, "messages": messages("m", from, 10)})
 }
 
 /// The figure a report line names (`name   value`).

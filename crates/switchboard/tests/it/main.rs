@@ -15,7 +15,7 @@ mod metrics;
 mod process;
 mod sender_process;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
 use switchboard_testkit::TestDir;
@@ -105,4 +105,19 @@ pub async fn allowed_origin(http: &reqwest::Client, sender: &str, origin: &str) 
         .get("access-control-allow-origin")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// `count` incoming messages for a bot to post, ids `PREFIX-N` from `from`, in seven threads.
+pub fn messages(prefix: &str, from: usize, count: usize) -> Vec<Value> {
+    (from..from + count)
+        .map(|i| {
+            json!({
+                "message_id": format!("{prefix}-{i}"),
+                "conversation": {"thread_id": format!("{prefix}-t{}", i % 7), "participant_id": format!("u{}", i % 7)},
+                "direction": "in",
+                "text": format!("tin nhắn {i}"),
+                "sent_at": 1767225600 + i as i64
+            })
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! `GET /metrics` on a real node: Prometheus text whose numbers move with what the node does, with
 //! bounded labels only (route patterns, never paths, accounts or tokens).
 
-use crate::{SERVE, add_bot, post_json, start, switchboard};
+use crate::{SERVE, add_bot, messages, post_json, start, switchboard};
 use serde_json::{Value, json};
 
 /// The value of the sample `name{labels}` (labels as written in the text), or 0 when absent.
@@ -23,15 +23,9 @@ async fn scrape(http: &reqwest::Client, base: &str) -> String {
     answer.text().await.expect("text")
 }
 
-fn batch(ids: &[&str]) -> Value {
-    let messages: Vec<Value> = ids
-        .iter()
-        .map(|id| {
-            json!({"message_id": id, "conversation": {"thread_id": "t-metrics", "participant_id": "u1"},
-                   "direction": "in", "text": "đo đếm", "sent_at": 1767225600})
-        })
-        .collect();
-    json!({"user_id_chat": "page-metrics", "messages": messages})
+/// Messages `m-1`, `m-2`, `m-3` of the test's page.
+fn batch() -> Value {
+    json!({"user_id_chat": "page-metrics", "messages": messages("m", 1, 3)})
 }
 
 #[tokio::test]
@@ -44,13 +38,13 @@ async fn the_numbers_move_with_the_work_and_the_labels_stay_bounded() {
 
     let before = scrape(&http, &receiver).await;
     let url = format!("{receiver}/api/bot/new_messages");
-    post_json(&http, &url, &token, batch(&["m-1", "m-2", "m-3"])).await;
+    post_json(&http, &url, &token, batch()).await;
     // The same again through the versioned path: all three are duplicates now.
     post_json(
         &http,
         &format!("{receiver}/api/v1/bot/new_messages"),
         &token,
-        batch(&["m-1", "m-2", "m-3"]),
+        batch(),
     )
     .await;
     let missing = http

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::{
-    BIN, Running, add_bot, dir_with_config, error_line, refused, sigterm, start_role, switchboard,
-    wait_for_exit,
+    BIN, Running, add_bot, dir_with_config, error_line, messages, refused, sigterm, start_role,
+    switchboard, wait_for_exit,
 };
 
 /// Starts the receiver on a free port and returns it with its base URL, read from its ready line.
@@ -17,20 +17,6 @@ fn start_receiver(dir: &Path) -> (Running, String) {
     let running = start_role(dir, "receiver");
     let url = running.url("receiver").to_owned();
     (running, url)
-}
-
-fn messages(prefix: &str, from: usize, count: usize) -> Vec<Value> {
-    (from..from + count)
-        .map(|i| {
-            json!({
-                "message_id": format!("{prefix}-{i}"),
-                "conversation": {"thread_id": format!("{prefix}-t{}", i % 7), "participant_id": format!("u{}", i % 7)},
-                "direction": "in",
-                "text": format!("tin nhắn {i}"),
-                "sent_at": 1767225600 + i as i64
-            })
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
