@@ -151,12 +151,22 @@ impl Drop for Running {
 }
 
 /// Starts `command ARGS` and waits for the ready line of each of `roles` (the ready lines are the
-/// event: no fixed wait).
-pub fn start(mut command: Command, args: &[&str], roles: usize) -> Running {
+/// event: no fixed wait). Its logs go to the test's own stderr.
+pub fn start(command: Command, args: &[&str], roles: usize) -> Running {
+    start_logging(command, args, roles, Stdio::inherit())
+}
+
+/// [`start`], with the process's logs (stderr) written to `log`, for a test that reads them.
+pub fn start_logging_to(command: Command, args: &[&str], roles: usize, log: &Path) -> Running {
+    let file = std::fs::File::create(log).expect("log file");
+    start_logging(command, args, roles, Stdio::from(file))
+}
+
+fn start_logging(mut command: Command, args: &[&str], roles: usize, stderr: Stdio) -> Running {
     let mut child = command
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");

@@ -23,7 +23,7 @@ use switchboard_testkit::process::Binary;
 use tempfile::TempDir;
 
 pub use switchboard_testkit::process::{
-    ADMIN_PASSWORD, Running, SERVE, error_line, refused, sigterm, start,
+    ADMIN_PASSWORD, Running, SERVE, error_line, refused, sigterm, start, start_logging_to,
 };
 pub use switchboard_testkit::socket::{next_named, next_named_within};
 pub use switchboard_testkit::wait::wait_for_exit;

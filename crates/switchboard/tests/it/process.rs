@@ -242,25 +242,17 @@ fn bot_tokens_are_listed_without_secrets_and_can_be_revoked() {
 async fn a_requests_log_lines_carry_its_id_route_and_principal_never_its_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = add_bot(dir.path(), "page1");
-    let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
     let mut command = switchboard(dir.path());
     command
         .env("SWITCHBOARD_LOG", "info,tower_http=debug")
-        .env("SWITCHBOARD_LOG_FORMAT", "json")
-        .stderr(log);
-    // Spawned here rather than with `start`, which sends the logs to the test's own stderr.
-    let mut child = command
-        .args(["receiver", "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut ready = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-        &mut ready,
-    )
-    .expect("ready");
-    let base = ready.trim().rsplit(' ').next().expect("url");
+        .env("SWITCHBOARD_LOG_FORMAT", "json");
+    let mut receiver = crate::start_logging_to(
+        command,
+        &["receiver", "--listen", "127.0.0.1:0"],
+        1,
+        &dir.path().join("server.log"),
+    );
+    let base = receiver.url("receiver").to_owned();
     // Versioned: routed as `/api/bot/new_messages`, logged as asked.
     let url = format!("{base}/api/v1/bot/new_messages");
     let answer = reqwest::Client::new()
@@ -273,8 +265,8 @@ async fn a_requests_log_lines_carry_its_id_route_and_principal_never_its_token()
         .expect("post");
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["x-request-id"], "it-req-1");
-    sigterm(&child);
-    assert!(wait_for_exit(&mut child, Duration::from_secs(30)).success());
+    sigterm(&receiver.child);
+    assert!(wait_for_exit(&mut receiver.child, Duration::from_secs(30)).success());
 
     let log = std::fs::read_to_string(dir.path().join("server.log")).expect("log");
     assert!(!log.contains(&token), "a token in the log");

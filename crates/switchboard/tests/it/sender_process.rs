@@ -107,21 +107,15 @@ fn a_missing_or_wrong_key_with_encrypted_data_refuses_to_start() {
 async fn credentials_never_appear_in_responses_or_log_lines() {
     const SECRET: &str = "EAAG-very-secret-page-token-42";
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
     let mut command = switchboard(dir.path());
-    command.env("SWITCHBOARD_LOG", "trace").stderr(log);
-    let mut child = command
-        .args(["sender", "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-        &mut line,
-    )
-    .expect("ready");
-    let sender = line.trim().rsplit(' ').next().expect("url").to_owned();
+    command.env("SWITCHBOARD_LOG", "trace");
+    let running = crate::start_logging_to(
+        command,
+        &["sender", "--listen", "127.0.0.1:0"],
+        1,
+        &dir.path().join("server.log"),
+    );
+    let sender = running.url("sender").to_owned();
     let http = reqwest::Client::new();
     let admin = login(&http, &sender).await;
     let mut bodies = String::new();
@@ -156,8 +150,7 @@ async fn credentials_never_appear_in_responses_or_log_lines() {
                 .expect("text"),
         );
     }
-    child.kill().expect("kill");
-    child.wait().expect("reap");
+    running.kill();
     assert!(
         !bodies.contains(SECRET),
         "a response holds the credential: {bodies}"

@@ -237,10 +237,9 @@ async fn admitted(addrs: &[String], times: usize) -> usize {
     admitted
 }
 
-#[tokio::test]
-async fn requests_spread_over_two_nodes_are_refused_after_the_limit_of_both() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = ScratchDatabase::new(dir.path(), "s.db").expect("database");
+/// Two servers with `limits` whose rate limits count together on `db` (on SQLite, apart): their
+/// addresses, and what keeps them running.
+async fn two_nodes(db: &ScratchDatabase, limits: &Limits) -> (Vec<String>, Vec<(Store, Shutdown)>) {
     let mut addrs = Vec::new();
     let mut nodes = Vec::new();
     for _ in 0..2 {
@@ -250,10 +249,18 @@ async fn requests_spread_over_two_nodes_are_refused_after_the_limit_of_both() {
             // However slow the database answers on a loaded machine, it decides.
             limits.set_patience(Duration::from_secs(30), Duration::ZERO);
         }
-        let (addr, shutdown) = serve_node(anonymous_burst(6.0), shared).await;
+        let (addr, shutdown) = serve_node(limits.clone(), shared).await;
         addrs.push(addr);
         nodes.push((store, shutdown));
     }
+    (addrs, nodes)
+}
+
+#[tokio::test]
+async fn requests_spread_over_two_nodes_are_refused_after_the_limit_of_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = ScratchDatabase::new(dir.path(), "s.db").expect("database");
+    let (addrs, _nodes) = two_nodes(&db, &anonymous_burst(6.0)).await;
     let expected = if db.is_postgres() {
         6
     } else {
@@ -270,18 +277,7 @@ async fn a_token_spread_over_two_nodes_leases_its_tokens_and_never_exceeds_its_l
     let mut limits = Limits::default();
     // A bucket of 64 refilled at 4 a second: each node leases 4 at a time (a second's refill).
     limits.rates.integrator = Rate::new(4.0, 64.0);
-    let mut addrs = Vec::new();
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let store = Store::open(db.url()).await.expect("store");
-        let shared = SharedRates::of(&store, "test");
-        if let Some(limits) = store.shared_limits() {
-            limits.set_patience(Duration::from_secs(30), Duration::ZERO);
-        }
-        let (addr, shutdown) = serve_node(limits.clone(), shared).await;
-        addrs.push(addr);
-        nodes.push((store, shutdown));
-    }
+    let (addrs, _nodes) = two_nodes(&db, &limits).await;
     let http = reqwest::Client::new();
     let ask = |addr: &String| {
         http.get(format!("http://{addr}/authed"))
