@@ -1,5 +1,6 @@
-# Shared by scripts/run and scripts/test (sourced from the repository's root): what both need before
-# cargo builds the binary. Functions return non-zero on failure; the caller decides what that means.
+# Shared by scripts/run, scripts/test and deploy/Dockerfile (sourced from the repository's root): what
+# they need before cargo builds the binary, and the release build itself. Functions return non-zero on
+# failure; the caller decides what that means.
 
 # Node.js and npm, from Debian's packages when missing.
 ensure_node() {
@@ -38,6 +39,13 @@ build_console() {
   console_stale || { echo "==> console/dist is up to date"; return 0; }
   echo "==> npm run build (console)"
   ( cd console && npm run build --silent >/dev/null ) || { echo "error: the console's build failed (cd console && npm run build)" >&2; return 1; }
+}
+
+# The release binary with the console inside, target/release/switchboard: what `scripts/run` starts and
+# what deploy/Dockerfile ships, built by this one function so the two cannot differ.
+build_release() {
+  build_console || return 1
+  cargo build --release --locked -p switchboard
 }
 
 # Whether console/package.json has a test script.
