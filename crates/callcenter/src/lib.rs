@@ -10,7 +10,6 @@ mod rest;
 mod socket;
 mod webhook;
 
-use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{get, patch, post, put};
 use engine::ConsoleAction;
@@ -18,6 +17,7 @@ use socketioxide::SocketIo;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{StorageError, Store};
 use switchboard_web::RoleShell;
+use switchboard_web::openapi::{OpenApiRouter, utoipa};
 
 pub use engine::{CallCenterOptions, CtiReply, Engine};
 pub use error::CallCenterError;
@@ -52,13 +52,21 @@ impl FromRef<AppState> for Store {
 /// The call-center role (see [`switchboard_web::RoleShell`]).
 pub struct CallCenter;
 
+/// This role's OpenAPI document, completed by the shell (`/openapi.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "Switchboard Call Center",
+    description = "The call center: agents, customers, calls and blocked numbers, and the phone system's CTI webhook. Routes listed here are documented; the rest of this role's routes are in docs/protocol.md until they are described here."
+))]
+struct Document;
+
 impl RoleShell for CallCenter {
     type State = AppState;
     const NAME: &'static str = "callcenter";
     const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_CALLCENTER_LISTEN)";
 
-    fn routes() -> Router<AppState> {
-        Router::new()
+    fn routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::with_openapi(<Document as utoipa::OpenApi>::openapi())
             .route("/api/agents", post(rest::create_agent))
             .route("/api/agents/status", get(rest::agents_status))
             .route("/api/agents/available", get(rest::agents_available))
@@ -112,7 +120,7 @@ impl RoleShell for CallCenter {
     }
 
     /// The web console, so agents open one address.
-    fn pages(state: &AppState) -> Router {
+    fn pages(state: &AppState) -> axum::Router {
         switchboard_console::routes(state.engine.options().console.clone())
     }
 }

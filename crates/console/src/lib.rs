@@ -132,7 +132,67 @@ pub fn routes(config: ConsoleConfig) -> Router {
     routes_from(&INDEX, FILES, &config)
 }
 
+/// The API docs page as built (`console/docs.html`); every role serves it at `/docs`.
+const DOCS_PAGE: &str = "/docs.html";
+
+/// Served at `/docs` by a binary built without the console.
+const DOCS_PLACEHOLDER: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">\
+    <title>Switchboard API</title><p>The API docs page was not built into this binary (run \
+    <code>scripts/run</code>). This role's OpenAPI document is at \
+    <a href=\"/openapi.json\">/openapi.json</a>.</p></html>";
+
+/// The docs page's files: the page and the files under `/assets/` it names (its script, its styles).
+fn docs_files(files: &'static [Asset]) -> Vec<&'static Asset> {
+    let Some(page) = files.iter().find(|asset| asset.path == DOCS_PAGE) else {
+        return Vec::new();
+    };
+    let html = std::str::from_utf8(page.body).unwrap_or_default();
+    let named: Vec<&str> = html
+        .split('"')
+        .filter(|part| part.starts_with("/assets/"))
+        .collect();
+    let mut found = vec![page];
+    found.extend(files.iter().filter(|asset| named.contains(&asset.path)));
+    found
+}
+
+/// `/docs`, the API docs page (Swagger UI reading the role's `/openapi.json`), and the files it loads:
+/// served by every role from the binary, so nothing comes from another host.
+pub fn docs_routes() -> Router {
+    docs_routes_from(FILES)
+}
+
+fn docs_routes_from(files: &'static [Asset]) -> Router {
+    let found = docs_files(files);
+    let Some((&page, loaded)) = found.split_first() else {
+        return Router::new().route(
+            "/docs",
+            get(|| async {
+                let mut headers = protective_headers();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                (headers, DOCS_PLACEHOLDER).into_response()
+            }),
+        );
+    };
+    let mut router = Router::new().route(
+        "/docs",
+        get(move |request: HeaderMap| async move { respond(page, &request, NO_CACHE) }),
+    );
+    for &asset in loaded {
+        router = router.route(
+            asset.path,
+            get(move |request: HeaderMap| async move { respond(asset, &request, IMMUTABLE) }),
+        );
+    }
+    router
+}
+
 fn routes_from(index: &'static Asset, files: &'static [Asset], config: &ConsoleConfig) -> Router {
+    // The docs page and its files are served by `docs_routes`, which every role has.
+    let docs: Vec<&str> = docs_files(files).iter().map(|asset| asset.path).collect();
     let page = move |request: HeaderMap| async move { respond(index, &request, NO_CACHE) };
     let config = Bytes::from(config.json().to_string());
     let mut router = Router::new()
@@ -145,7 +205,7 @@ fn routes_from(index: &'static Asset, files: &'static [Asset], config: &ConsoleC
                 async move { config_response(config) }
             }),
         );
-    for asset in files {
+    for asset in files.iter().filter(|asset| !docs.contains(&asset.path)) {
         let cache = if asset.path.starts_with("/assets/") {
             IMMUTABLE
         } else {
@@ -585,6 +645,8 @@ mod tests {
         if !is_built() {
             assert!(page.contains("scripts/run") && page.contains("npm run build"));
         }
+        // As the call center serves them: the console, and the docs page every role has.
+        let served = || routes(ConsoleConfig::default()).merge(docs_routes());
         for asset in FILES {
             assert_eq!(
                 asset.content_type,
@@ -592,31 +654,90 @@ mod tests {
                 "{}",
                 asset.path
             );
-            let response = get(routes(ConsoleConfig::default()), asset.path).await;
+            let (path, cache) = if asset.path == DOCS_PAGE {
+                ("/docs", NO_CACHE)
+            } else if asset.path.starts_with("/assets/") {
+                (asset.path, IMMUTABLE)
+            } else {
+                (asset.path, SHORT)
+            };
+            let response = get(served(), path).await;
             assert_eq!(response.status(), StatusCode::OK, "{}", asset.path);
             assert_eq!(header(&response, header::CONTENT_TYPE), asset.content_type);
-            let cache = if asset.path.starts_with("/assets/") {
-                IMMUTABLE
-            } else {
-                SHORT
-            };
             assert_eq!(header(&response, header::CACHE_CONTROL), cache);
             assert_protected(&response);
             assert_eq!(body(response).await.as_ref(), asset.body, "{}", asset.path);
             if let Some(gzip) = &asset.gzip {
                 let headers = [("accept-encoding", "gzip")];
-                let response = call(
-                    routes(ConsoleConfig::default()),
-                    Method::GET,
-                    asset.path,
-                    &headers,
-                )
-                .await;
+                let response = call(served(), Method::GET, path, &headers).await;
                 assert_eq!(header(&response, header::CONTENT_ENCODING), "gzip");
                 let body = body(response).await;
                 assert!(body.len() < asset.body.len() && body.starts_with(&[0x1f, 0x8b]));
                 assert_eq!(body.as_ref(), gzip.body);
             }
         }
+    }
+
+    static DOCS_FILES: [Asset; 3] = [
+        Asset {
+            path: "/assets/docs-X1.js",
+            body: b"swagger()",
+            content_type: "text/javascript; charset=utf-8",
+            etag: "\"d1\"",
+            gzip: None,
+        },
+        Asset {
+            path: "/assets/index-AbC123.js",
+            body: b"console()",
+            content_type: "text/javascript; charset=utf-8",
+            etag: "\"d2\"",
+            gzip: None,
+        },
+        Asset {
+            path: "/docs.html",
+            body: b"<script type=\"module\" src=\"/assets/docs-X1.js\"></script>",
+            content_type: "text/html; charset=utf-8",
+            etag: "\"d3\"",
+            gzip: None,
+        },
+    ];
+
+    /// `/docs` serves the page and only the files it names; the console's routes leave them out, so
+    /// the call center can merge both, and a binary without the page says where the document is.
+    #[tokio::test]
+    async fn the_docs_page_is_served_with_its_own_files_only() {
+        let docs = || docs_routes_from(&DOCS_FILES);
+        let page = get(docs(), "/docs").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_protected(&page);
+        assert_eq!(body(page).await.as_ref(), DOCS_FILES[2].body);
+        assert_eq!(
+            get(docs(), "/assets/docs-X1.js").await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            get(docs(), "/assets/index-AbC123.js").await.status(),
+            StatusCode::NOT_FOUND
+        );
+
+        let console = || routes_from(&SAMPLE_INDEX, &DOCS_FILES, &ConsoleConfig::default());
+        assert_eq!(
+            get(console(), "/assets/docs-X1.js").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(console(), "/docs.html").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(console(), "/assets/index-AbC123.js").await.status(),
+            StatusCode::OK
+        );
+        let both = console().merge(docs());
+        assert_eq!(get(both, "/docs").await.status(), StatusCode::OK);
+
+        let without = docs_routes_from(&SAMPLE_FILES);
+        let placeholder = body(get(without, "/docs").await).await;
+        assert!(std::str::from_utf8(&placeholder).is_ok_and(|t| t.contains("/openapi.json")));
     }
 }

@@ -5,7 +5,7 @@ use crate::validation::{ValidationError, optional_text};
 use serde::Deserialize;
 
 /// Body of `POST /api/customers` and, with every field optional, `PATCH /api/customers/{id}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerIn {
     pub full_name: Option<String>,

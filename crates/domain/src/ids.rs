@@ -17,7 +17,10 @@ pub struct IdError {
 macro_rules! integer_ids {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            utoipa::ToSchema,
+        )]
         #[serde(transparent)]
         pub struct $name(i64);
 
@@ -82,8 +85,11 @@ fn positive(text: &str) -> Result<i64, IdError> {
 }
 
 /// A call, named by the phone system (`callId`): its text, whatever it is, as long as there is one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(example = "1733380000.123")]
 pub struct CallId(String);
 
 impl CallId {

@@ -34,7 +34,7 @@ crate::named_enum! {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AttachmentKind {
     Image,
@@ -45,7 +45,7 @@ pub enum AttachmentKind {
     Link,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attachment {
     #[serde(rename = "type")]
     pub kind: AttachmentKind,
@@ -53,13 +53,13 @@ pub struct Attachment {
 }
 
 /// Body of `POST /api/bot/new_messages`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MessageBatch {
     pub user_id_chat: String,
     pub messages: Vec<MessageIn>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageIn {
     /// Optional repeat of the batch's account; when present it must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +74,7 @@ pub struct MessageIn {
     pub sent_at: UnixMillis,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationIn {
     pub thread_id: String,
     pub participant_id: String,
@@ -96,13 +96,13 @@ pub struct NewMessage {
 }
 
 /// Body of `POST /api/bot/new_notifications`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NotificationBatch {
     pub user_id_chat: String,
     pub notifications: Vec<NotificationIn>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationIn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id_chat: Option<String>,
@@ -286,7 +286,7 @@ crate::named_enum! {
 }
 
 /// Body of `POST /api/bot/status_update`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusUpdateIn {
     pub user_id_chat: String,
     pub status: BotStatus,
@@ -315,7 +315,7 @@ impl StatusUpdateIn {
 }
 
 /// Body of `POST /api/bot/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterIn {
     pub user_id_chat: String,
     #[serde(default)]

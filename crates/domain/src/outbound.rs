@@ -11,7 +11,7 @@ pub const MAX_POST_CHARS: usize = 63_206;
 pub const MAX_SEND_CHARS: usize = 2_000;
 
 /// Body of `POST /api/send_message_from_crm`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SendMessageIn {
     /// Switchboard's conversation id (from `GET /api/conversations/<user_id_chat>`).
     pub conversation_id: i64,
@@ -38,7 +38,7 @@ impl SendMessageIn {
 }
 
 /// Body of `POST /api/post_to_facebook`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PostIn {
     pub user_id_chat: String,
     #[serde(alias = "message", default)]
@@ -74,7 +74,7 @@ impl PostIn {
 }
 
 /// `send_message_command`, as a bot receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SendMessageCommand {
     /// Unique and stable across redeliveries: execute a command id at most once.
     pub command_id: String,
@@ -89,7 +89,7 @@ pub struct SendMessageCommand {
 }
 
 /// `post_news_feed_command`, as a bot receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PostCommand {
     pub command_id: String,
     pub user_id_chat: String,
@@ -103,7 +103,7 @@ pub struct PostCommand {
 
 /// What a bot reports after trying a command (`message_status_update`, `post_status_update`: the
 /// seed's events), which differ only in what Facebook gave back.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CommandResultIn<Ids> {
     pub command_id: String,
     pub status: DeliveryStatus,
@@ -117,13 +117,13 @@ pub type MessageResultIn = CommandResultIn<MessageIds>;
 pub type PostResultIn = CommandResultIn<PostIds>;
 
 /// What Facebook gave back for a sent message (a missing `Option` is `None`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MessageIds {
     pub platform_message_id: Option<String>,
 }
 
 /// What Facebook gave back for a published post.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PostIds {
     pub platform_post_id: Option<String>,
     pub link: Option<String>,
@@ -154,7 +154,7 @@ impl From<PostIds> for PlatformIds {
 }
 
 /// The outcome of a command. `posted` is accepted for `sent`, as posts say it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     #[serde(alias = "posted", alias = "success")]
@@ -208,7 +208,7 @@ impl<Ids: Into<PlatformIds>> CommandResultIn<Ids> {
 }
 
 /// A new console user (`POST /api/users`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewUserIn {
     pub username: String,
     #[serde(default)]
@@ -219,7 +219,7 @@ pub struct NewUserIn {
 
 /// Changes to a user (`PATCH /api/users/{id}`); absent fields stay as they are. The password is in
 /// clear: the store hashes it.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 pub struct UserChanges {
     pub display_name: Option<String>,
     pub role: Option<Role>,
@@ -284,7 +284,7 @@ pub fn display_name(value: &str) -> Result<String, ValidationError> {
 }
 
 /// A Facebook account's secrets. `Debug` never prints them.
-#[derive(Default, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Default, Clone, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Credentials {
     pub password: Option<String>,
@@ -336,7 +336,7 @@ pub fn account_name(value: &str) -> Result<String, ValidationError> {
 }
 
 /// A new account or page (`POST /api/fb_accounts`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewAccountIn {
     pub user_id_chat: String,
     #[serde(default)]
@@ -351,7 +351,7 @@ pub struct NewAccountIn {
 
 /// Changes to an account (`PATCH /api/fb_accounts/{user_id_chat}`): absent fields stay. In
 /// `credentials`, an absent field stays, a string replaces it, and an empty string removes it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct AccountChanges {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "account_kind")]

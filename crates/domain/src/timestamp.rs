@@ -68,6 +68,22 @@ impl fmt::Display for UnixMillis {
     }
 }
 
+/// On the wire an RFC 3339 time (`2026-12-05T09:30:00.000Z`); a number of Unix seconds is also taken
+/// where one is read.
+impl utoipa::PartialSchema for UnixMillis {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            )))
+            .examples(["2026-12-05T09:30:00.000Z"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UnixMillis {}
+
 impl Serialize for UnixMillis {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_rfc3339())

@@ -6,9 +6,56 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use switchboard_domain::ingest::{MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn};
-use switchboard_storage::Store;
-use switchboard_web::{ApiError, BotsOnly, JsonBody, ok};
+use switchboard_domain::ingest::{
+    BotStatus, MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn,
+};
+use switchboard_storage::{IngestOutcome, Store};
+use switchboard_web::openapi::{ErrorAnswer, utoipa};
+use switchboard_web::{Answer, ApiError, BotsOnly, JsonBody, ok};
+
+/// The answer to a registration or a status update: the bot's account, its status now, and the event
+/// that told the consoles.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct BotState {
+    #[schema(example = "page_shop_hoa")]
+    user_id_chat: String,
+    status: BotStatus,
+    event_id: i64,
+}
+
+/// Declares one documented endpoint per body, each running [`push`].
+macro_rules! endpoints {
+    ($($(#[$doc:meta])* $name:ident: $path:literal, $body:ty => $answer:ty;)*) => {$(
+        $(#[$doc])*
+        #[utoipa::path(post, path = $path, tag = "bots", request_body = $body,
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = "Committed", body = Answer<$answer>),
+                (status = 401, description = "No valid bot token", body = ErrorAnswer),
+                (status = 403, description = "Not a bot token, or another account's data", body = ErrorAnswer),
+                (status = 422, description = "A field is invalid (`item`, `field` say which) or the account is unknown", body = ErrorAnswer),
+            ))]
+        pub async fn $name(
+            state: State<AppState>,
+            bot: Bot,
+            body: JsonBody<$body>,
+        ) -> Result<Response, ApiError> {
+            push(state, bot, body).await
+        }
+    )*};
+}
+
+endpoints! {
+    /// A bot announces itself when it starts (its account shows online).
+    register: "/api/bot/register", RegisterIn => BotState;
+    /// Messages from Facebook, up to 500 per batch; a message already stored (same `message_id`) is
+    /// counted as a duplicate and not stored again.
+    new_messages: "/api/bot/new_messages", MessageBatch => IngestOutcome;
+    /// Notifications (comments, reactions, …), idempotent by `notification_id` like messages.
+    new_notifications: "/api/bot/new_notifications", NotificationBatch => IngestOutcome;
+    /// A bot's state: online, offline, error, needs_login, rate_limited.
+    status_update: "/api/bot/status_update", StatusUpdateIn => BotState;
+}
 
 /// Only a bot, and only for its own account (checked against the body), may push data.
 pub struct Ingest;
@@ -33,7 +80,7 @@ pub trait Push: DeserializeOwned + Send + 'static {
 /// `POST /api/bot/{register,new_messages,new_notifications,status_update}`: the body pushed, the feed
 /// woken if an event was written, the answer.
 #[tracing::instrument(skip_all, fields(account, items))]
-pub async fn push<P: Push>(
+async fn push<P: Push>(
     State(state): State<AppState>,
     bot: Bot,
     JsonBody(body): JsonBody<P>,
@@ -58,8 +105,12 @@ impl Push for RegisterIn {
         let account = registration.account.clone();
         let event_id = store.register_bot(registration).await?;
         tracing::info!(%account, "bot registered");
-        let answer = json!({"user_id_chat": account, "status": "online", "event_id": event_id});
-        Ok((answer, true))
+        let answer = BotState {
+            user_id_chat: account,
+            status: BotStatus::Online,
+            event_id,
+        };
+        Ok((json!(answer), true))
     }
 }
 
@@ -69,8 +120,12 @@ impl Push for StatusUpdateIn {
         check_account(bot, &update.account)?;
         let (account, status) = (update.account.clone(), update.status);
         let event_id = store.update_bot_status(update).await?;
-        let answer = json!({"user_id_chat": account, "status": status, "event_id": event_id});
-        Ok((answer, true))
+        let answer = BotState {
+            user_id_chat: account,
+            status,
+            event_id,
+        };
+        Ok((json!(answer), true))
     }
 }
 

@@ -7,15 +7,13 @@
 
 mod handlers;
 
-use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::post;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
-use switchboard_domain::ingest::{MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn};
 use switchboard_realtime::EventFeed;
 use switchboard_storage::Store;
 use switchboard_web::RoleShell;
+use switchboard_web::openapi::{OpenApiRouter, routes, utoipa};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -30,6 +28,20 @@ impl FromRef<AppState> for Store {
     }
 }
 
+/// The receiver's OpenAPI document, completed by the shell (`/openapi.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API Receiver",
+        description = "Where bots push what they collect from Facebook. A 2xx means the data is \
+            committed with the event that announces it. Every endpoint takes a bot token \
+            (`Authorization: Bearer …`) and only for the bot's own account. The events stream live \
+            over Socket.IO on this port (docs/protocol.md)."
+    ),
+    tags((name = "bots", description = "Data pushed by bots"))
+)]
+struct Document;
+
 /// The receiver role (see [`switchboard_web::RoleShell`]).
 pub struct Receiver;
 
@@ -38,21 +50,12 @@ impl RoleShell for Receiver {
     const NAME: &'static str = "receiver";
     const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_RECEIVER_LISTEN)";
 
-    fn routes() -> Router<AppState> {
-        Router::new()
-            .route("/api/bot/register", post(handlers::push::<RegisterIn>))
-            .route(
-                "/api/bot/new_messages",
-                post(handlers::push::<MessageBatch>),
-            )
-            .route(
-                "/api/bot/new_notifications",
-                post(handlers::push::<NotificationBatch>),
-            )
-            .route(
-                "/api/bot/status_update",
-                post(handlers::push::<StatusUpdateIn>),
-            )
+    fn routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::with_openapi(<Document as utoipa::OpenApi>::openapi())
+            .routes(routes!(handlers::register))
+            .routes(routes!(handlers::new_messages))
+            .routes(routes!(handlers::new_notifications))
+            .routes(routes!(handlers::status_update))
     }
 
     /// Every client that may see an event receives it as it is committed.

@@ -139,7 +139,7 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     if !matches!(principal, Principal::User { .. }) {
         return Err(ApiError::BadRequest {
-            code: "not_a_session",
+            code: switchboard_web::ErrorCode::NotASession,
             message: "only a login session can log out".into(),
         });
     }

@@ -14,7 +14,6 @@ mod limiter;
 mod presence;
 mod socket;
 
-use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{delete, get, patch, post};
 use socketioxide::SocketIo;
@@ -22,6 +21,7 @@ use std::time::Duration;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{Cipher, NodeId, Store};
 use switchboard_web::RoleShell;
+use switchboard_web::openapi::{OpenApiRouter, utoipa};
 
 pub use bots::BotRegistry;
 
@@ -98,13 +98,21 @@ impl FromRef<AppState> for Store {
 /// The sender role (see [`switchboard_web::RoleShell`]).
 pub struct Sender;
 
+/// This role's OpenAPI document, completed by the shell (`/openapi.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "Switchboard API Sender",
+    description = "The console's API: logins, accounts, the inboxes, replies and posts sent through the bots (commands that are never lost), users and tokens. Routes listed here are documented; the rest of this role's routes are in docs/protocol.md until they are described here."
+))]
+struct Document;
+
 impl RoleShell for Sender {
     type State = AppState;
     const NAME: &'static str = "sender";
     const LISTEN_FLAG: &'static str = "--listen (SWITCHBOARD_SENDER_LISTEN)";
 
-    fn routes() -> Router<AppState> {
-        Router::new()
+    fn routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::with_openapi(<Document as utoipa::OpenApi>::openapi())
             .route(
                 "/api/auth/login",
                 switchboard_web::json::small_body(post(auth::login), auth::LOGIN_BODY_LIMIT),

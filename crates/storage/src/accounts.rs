@@ -11,7 +11,7 @@ use switchboard_domain::outbound::{AccountChanges, AccountKind, Credentials};
 use switchboard_domain::validation::Checked;
 use switchboard_domain::{EventKind, UnixMillis};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: i64,
     pub user_id_chat: String,
@@ -34,7 +34,7 @@ impl Account {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CredentialsSet {
     pub password: bool,
     pub cookies: bool,

@@ -26,7 +26,7 @@ pub struct DeliverableCommand {
     pub payload: Box<RawValue>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QueuedMessage {
     pub user_id_chat: String,
     pub message: MessageView,
@@ -34,7 +34,7 @@ pub struct QueuedMessage {
     pub event_id: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QueuedPost {
     pub post: PostView,
     pub command_id: String,

@@ -7,7 +7,7 @@ use switchboard_domain::UnixMillis;
 use switchboard_domain::customer::CustomerFields;
 
 /// A customer as the call center's API shows it (camelCase, like the seed's `customerInfo`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     pub id: i64,

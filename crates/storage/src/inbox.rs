@@ -11,7 +11,7 @@ use switchboard_domain::{EventKind, MessageStatus, PostStatus, UnixMillis};
 /// Most items one page may hold.
 pub const MAX_PAGE: usize = 200;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Give it back as `cursor` for the next, older page; `null` on the last page.
@@ -25,7 +25,7 @@ pub struct ConversationFilter {
     pub search: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationView {
     pub id: i64,
     pub user_id_chat: String,
@@ -38,7 +38,7 @@ pub struct ConversationView {
     pub unread_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub conversation_id: i64,
@@ -54,7 +54,7 @@ pub struct MessageView {
     pub author_user_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NotificationView {
     pub id: i64,
     pub notification_id: String,
@@ -64,7 +64,7 @@ pub struct NotificationView {
     pub occurred_at: UnixMillis,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PostView {
     pub id: i64,
     pub user_id_chat: String,

@@ -12,7 +12,7 @@ use switchboard_domain::ingest::{Batch, NewMessage, NewNotification};
 use switchboard_domain::{EventKind, MessageStatus, UnixMillis};
 
 /// What became of a batch: how many items it had, how many were new, and the event that announced them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IngestOutcome {
     pub received: usize,
     pub new: usize,
@@ -156,7 +156,7 @@ impl ToValue for Direction {
 }
 
 /// A stored message as events carry it. The conversation's details travel once, in `conversations`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MessageOut<'a> {
     id: i64,
     conversation_id: i64,
@@ -169,7 +169,7 @@ struct MessageOut<'a> {
 }
 
 /// A conversation's list entry after the change, so consoles can update their lists without a fetch.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ConversationOut {
     id: i64,
     thread_id: String,
@@ -182,20 +182,20 @@ struct ConversationOut {
 }
 
 /// The event announcing what a batch stored: the account, then the batch's own fields.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct NewItemsEvent<'a, T: Serialize> {
     user_id_chat: &'a str,
     #[serde(flatten)]
     items: T,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct NewMessages<'a> {
     messages: Vec<MessageOut<'a>>,
     conversations: Vec<ConversationOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct NotificationOut<'a> {
     id: i64,
     notification_id: &'a str,
@@ -205,7 +205,7 @@ struct NotificationOut<'a> {
     occurred_at: UnixMillis,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct NewNotifications<'a> {
     notifications: Vec<NotificationOut<'a>>,
 }

@@ -18,7 +18,7 @@ pub enum TokenKind {
 }
 
 /// A token as an admin sees it: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: i64,
     pub kind: String,

@@ -76,6 +76,31 @@ enum Command {
     /// Work on whole databases: copy one into another (moving to PostgreSQL), back up a SQLite store.
     #[command(subcommand)]
     Db(admin::DbCommand),
+    /// Print a role's OpenAPI 3.1 document (JSON), the one it serves at `/openapi.json`.
+    Openapi {
+        #[arg(value_enum)]
+        role: DocumentedRole,
+    },
+}
+
+/// The roles with an HTTP API.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum DocumentedRole {
+    Receiver,
+    Sender,
+    Callcenter,
+}
+
+/// A role's OpenAPI document, as its `/openapi.json` serves it.
+fn openapi(role: DocumentedRole) -> anyhow::Result<()> {
+    use switchboard_web::RoleShell;
+    let document = match role {
+        DocumentedRole::Receiver => switchboard_receiver::Receiver::document(),
+        DocumentedRole::Sender => switchboard_sender::Sender::document(),
+        DocumentedRole::Callcenter => switchboard_callcenter::CallCenter::document(),
+    };
+    println!("{}", document.to_pretty_json()?);
+    Ok(())
 }
 
 #[tokio::main]
@@ -162,6 +187,7 @@ async fn run(command: Command, settings: Settings) -> Result<()> {
         }
         Command::Accounts(command) => admin::accounts(command, &settings).await,
         Command::Db(command) => admin::db(command, &settings).await,
+        Command::Openapi { role } => openapi(role),
     }
 }
 

@@ -13,7 +13,7 @@ pub enum ApiError {
     #[error("{0}")]
     Invalid(ValidationError),
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// The body's media type; the message says which ones the endpoint takes.
@@ -39,14 +39,71 @@ pub enum ApiError {
     Storage(#[from] StorageError),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
+/// Declares [`ErrorCode`] with each code's text, written once for serde, the schema and [`ErrorCode::as_str`].
+macro_rules! error_codes {
+    ($($variant:ident = $text:literal,)*) => {
+        /// The machine-readable `code` of an error; its `message` says it in words.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        pub enum ErrorCode {
+            $(#[serde(rename = $text)] $variant,)*
+        }
+
+        /// A string, one of the codes (the derive cannot read a name given by a macro).
+        impl utoipa::PartialSchema for ErrorCode {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),*]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for ErrorCode {}
+
+        impl ErrorCode {
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidField = "invalid_field",
+    UnknownAccount = "unknown_account",
+    MalformedJson = "malformed_json",
+    UnreadableBody = "unreadable_body",
+    NotASession = "not_a_session",
+    InvalidHandshake = "invalid_handshake",
+    InvalidWebhook = "invalid_webhook",
+    PayloadTooLarge = "payload_too_large",
+    UnsupportedMediaType = "unsupported_media_type",
+    Unauthorized = "unauthorized",
+    Forbidden = "forbidden",
+    AccountDisabled = "account_disabled",
+    NotFound = "not_found",
+    Conflict = "conflict",
+    AlreadyExists = "already_exists",
+    CallTaken = "call_taken",
+    CallEnded = "call_ended",
+    TooManyRequests = "too_many_requests",
+    Unavailable = "unavailable",
+    Internal = "internal",
+}
+
+/// What went wrong: the `error` of an [`crate::openapi::ErrorAnswer`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Which item of a batch (from 0), when one is to blame.
     #[serde(skip_serializing_if = "Option::is_none")]
-    item: Option<usize>,
+    pub item: Option<usize>,
+    /// Which field, as a path inside the item (`conversation.thread_id`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<&'a str>,
 }
 
 impl From<ValidationError> for ApiError {
@@ -57,24 +114,25 @@ impl From<ValidationError> for ApiError {
 
 impl ApiError {
     /// The status and the code of this error, decided here once for HTTP and Socket.IO alike.
-    pub fn classify(&self) -> (StatusCode, &'static str) {
+    pub fn classify(&self) -> (StatusCode, ErrorCode) {
+        use ErrorCode as E;
         use StatusCode as S;
         match self {
-            Self::Invalid(_) => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
-            Self::BadRequest { code, .. } => (S::BAD_REQUEST, code),
-            Self::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            Self::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
-            Self::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
-            Self::NotFound(_) => (S::NOT_FOUND, "not_found"),
-            Self::Conflict(_) => (S::CONFLICT, "conflict"),
+            Self::Invalid(_) => (S::UNPROCESSABLE_ENTITY, E::InvalidField),
+            Self::BadRequest { code, .. } => (S::BAD_REQUEST, *code),
+            Self::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, E::PayloadTooLarge),
+            Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, E::UnsupportedMediaType),
+            Self::Unauthorized(_) => (S::UNAUTHORIZED, E::Unauthorized),
+            Self::Forbidden(_) => (S::FORBIDDEN, E::Forbidden),
+            Self::NotFound(_) => (S::NOT_FOUND, E::NotFound),
+            Self::Conflict(_) => (S::CONFLICT, E::Conflict),
             Self::TooManyRequests { .. } | Self::RateLimited { .. } => {
-                (S::TOO_MANY_REQUESTS, "too_many_requests")
+                (S::TOO_MANY_REQUESTS, E::TooManyRequests)
             }
             Self::Storage(error) => match error {
-                StorageError::UnknownAccount(_) => (S::UNPROCESSABLE_ENTITY, "unknown_account"),
-                StorageError::BadCursor(_) => (S::UNPROCESSABLE_ENTITY, "invalid_field"),
-                StorageError::AccountDisabled(_) => (S::FORBIDDEN, "account_disabled"),
+                StorageError::UnknownAccount(_) => (S::UNPROCESSABLE_ENTITY, E::UnknownAccount),
+                StorageError::BadCursor(_) => (S::UNPROCESSABLE_ENTITY, E::InvalidField),
+                StorageError::AccountDisabled(_) => (S::FORBIDDEN, E::AccountDisabled),
                 StorageError::UnknownToken(_)
                 | StorageError::UnknownUser
                 | StorageError::UnknownConversation(_)
@@ -82,14 +140,14 @@ impl ApiError {
                 | StorageError::UnknownPost(_)
                 | StorageError::UnknownCustomer(_)
                 | StorageError::UnknownAgent(_)
-                | StorageError::UnknownCall(_) => (S::NOT_FOUND, "not_found"),
-                StorageError::CallTaken(_) => (S::CONFLICT, "call_taken"),
-                StorageError::CallEnded(_) => (S::CONFLICT, "call_ended"),
+                | StorageError::UnknownCall(_) => (S::NOT_FOUND, E::NotFound),
+                StorageError::CallTaken(_) => (S::CONFLICT, E::CallTaken),
+                StorageError::CallEnded(_) => (S::CONFLICT, E::CallEnded),
                 StorageError::UserExists(_) | StorageError::AccountExists(_) => {
-                    (S::CONFLICT, "already_exists")
+                    (S::CONFLICT, E::AlreadyExists)
                 }
-                StorageError::Conflict(_) => (S::CONFLICT, "conflict"),
-                StorageError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
+                StorageError::Conflict(_) => (S::CONFLICT, E::Conflict),
+                StorageError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, E::Unavailable),
                 // Ours to fix, never the caller's. Listed one by one: a new variant must be placed
                 // here by choice, not fall into a 500 unseen.
                 StorageError::UnsupportedUrl(_)
@@ -105,7 +163,7 @@ impl ApiError {
                 | StorageError::RoleTaken { .. }
                 | StorageError::TargetNotEmpty(_)
                 | StorageError::Backup { .. }
-                | StorageError::CopyUnknownTable(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+                | StorageError::CopyUnknownTable(_) => (S::INTERNAL_SERVER_ERROR, E::Internal),
             },
         }
     }
@@ -115,7 +173,7 @@ impl ApiError {
     }
 
     pub fn code(&self) -> &'static str {
-        self.classify().1
+        self.classify().1.as_str()
     }
 }
 
@@ -138,10 +196,15 @@ impl IntoResponse for ApiError {
             Self::Storage(StorageError::BadCursor(_)) => (None, Some("cursor")),
             _ => (None, None),
         };
-        let body = serde_json::json!({
-            "success": false,
-            "error": ErrorBody { code: self.code(), message, item, field },
-        });
+        let body = crate::openapi::ErrorAnswer {
+            success: false,
+            error: ErrorBody {
+                code: self.classify().1,
+                message,
+                item,
+                field,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         let retry_after = match &self {
             Self::TooManyRequests {

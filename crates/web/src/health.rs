@@ -24,6 +24,8 @@ fn report(store: &Store, last_event_id: i64) -> (bool, serde_json::Value) {
 }
 
 /// Liveness: `200` while the process runs and reads its database, naming a failing write path.
+#[utoipa::path(get, path = "/healthz", tag = crate::openapi::OPERATIONS_TAG, security(()),
+    responses((status = 200, body = crate::openapi::Health), (status = 503, body = crate::openapi::Health)))]
 pub async fn healthz(State(store): State<Store>) -> Response {
     match store.last_event_id().await {
         Ok(last_event_id) => {
@@ -45,6 +47,8 @@ pub async fn healthz(State(store): State<Store>) -> Response {
 pub struct Draining;
 
 /// Readiness: `200` only when this node can serve, writes included, and is not about to stop.
+#[utoipa::path(get, path = "/readyz", tag = crate::openapi::OPERATIONS_TAG, security(()),
+    responses((status = 200, body = crate::openapi::Health), (status = 503, body = crate::openapi::Health)))]
 pub async fn readyz(State(store): State<Store>, draining: Option<Extension<Draining>>) -> Response {
     if draining.is_some() {
         return (

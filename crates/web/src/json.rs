@@ -75,7 +75,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                     ApiError::PayloadTooLarge { limit }
                 } else {
                     ApiError::BadRequest {
-                        code: "unreadable_body",
+                        code: crate::ErrorCode::UnreadableBody,
                         message: rejection.body_text(),
                     }
                 }
@@ -86,7 +86,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             let inner = error.inner();
             if inner.is_syntax() || inner.is_eof() {
                 return ApiError::BadRequest {
-                    code: "malformed_json",
+                    code: crate::ErrorCode::MalformedJson,
                     message: format!("the body is not valid JSON: {inner}"),
                 };
             }
@@ -120,9 +120,20 @@ pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 pub fn ok<T: Serialize>(data: T) -> Response {
     (
         StatusCode::OK,
-        axum::Json(serde_json::json!({"success": true, "data": data})),
+        axum::Json(Answer {
+            success: true,
+            data,
+        }),
     )
         .into_response()
+}
+
+/// The envelope of every successful answer, as documented: roles name `Answer<T>` in their OpenAPI.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Answer<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
 }
 
 #[cfg(test)]

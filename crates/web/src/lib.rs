@@ -13,6 +13,7 @@ mod health;
 pub mod json;
 pub mod limits;
 mod metrics;
+pub mod openapi;
 pub mod ratelimit;
 mod request_id;
 mod rights;
@@ -27,13 +28,13 @@ pub use auth::{Authenticated, SESSION_COOKIE, bearer_token, cookie_in, session_c
 pub use bind::{BindError, bind};
 pub use client::ClientAddr;
 pub use cors::cors;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use extract::{
     DEFAULT_PAGE, HttpTrace, Id, MAX_PAGE, Paging, PathId, PathParam, QueryParams, http_trace,
     parse_id, redact_path,
 };
 pub use health::{healthz, readyz};
-pub use json::{JsonBody, ok};
+pub use json::{Answer, JsonBody, ok};
 pub use limits::{IpNet, Limits, Rate, RateLimits};
 pub use ratelimit::{AuthOutcome, SharedRates, with_shared_rates};
 pub use request_id::{MAX_REQUEST_ID, REQUEST_ID, RequestId, record_principal};

@@ -67,7 +67,10 @@ pub async fn count_requests(
     response
 }
 
-/// `GET /metrics`.
+/// The process's metrics in Prometheus's text format (docs/deploy.md lists them).
+#[utoipa::path(get, path = "/metrics", tag = crate::openapi::OPERATIONS_TAG, security(()),
+    responses((status = 200, description = "OpenMetrics text",
+        content_type = "application/openmetrics-text", body = String)))]
 pub async fn serve_metrics() -> Response {
     (
         [(header::CONTENT_TYPE, switchboard_metrics::CONTENT_TYPE)],

@@ -2,6 +2,7 @@
 //! namespace are its own; the Socket.IO layer, `/healthz` and `/readyz`, the common layers (body
 //! limit, rate limits, CORS, tracing) and binding are the shell's, so every role gets them alike.
 
+use crate::openapi::OpenApiRouter;
 use crate::{BindError, Server};
 use axum::Router;
 use axum::extract::FromRef;
@@ -22,8 +23,18 @@ pub trait RoleShell {
     /// The option that changes the role's address, named when its port is taken.
     const LISTEN_FLAG: &'static str;
 
-    /// The role's API (health checks are added by the shell).
-    fn routes() -> Router<Self::State>;
+    /// The role's API, each route with its OpenAPI description (health checks, metrics and the
+    /// document itself are added by the shell). Starts from the role's own document (title, tags).
+    fn routes() -> OpenApiRouter<Self::State>;
+
+    /// The role's OpenAPI 3.1 document, as `/openapi.json` serves it and `switchboard openapi` prints it.
+    fn document() -> utoipa::openapi::OpenApi
+    where
+        Store: FromRef<Self::State>,
+    {
+        let (_, doc) = crate::openapi::with_shared_routes(Self::routes()).split_for_parts();
+        crate::openapi::finish(doc)
+    }
 
     /// Sets up the role's Socket.IO namespace; `cors_origins` are the pages besides the role's own
     /// that may connect with the browser's session cookie.
@@ -45,11 +56,15 @@ where
     R::sockets(&io, state.clone(), cors_origins);
     let pages = R::pages(&state);
     let shared = crate::SharedRates::of(&Store::from_ref(&state), R::NAME);
-    let routes = R::routes()
-        .route("/healthz", get(crate::healthz))
-        .route("/readyz", get(crate::readyz))
-        .route("/metrics", get(crate::metrics::serve_metrics))
+    let (routes, doc) = crate::openapi::with_shared_routes(R::routes()).split_for_parts();
+    let document = crate::openapi::Served::new(&crate::openapi::finish(doc));
+    let routes = routes
+        .route(
+            "/openapi.json",
+            get(move || async move { document.answer() }),
+        )
         .with_state(state)
+        .merge(switchboard_console::docs_routes())
         .merge(pages);
     let router = crate::with_common_layers(routes, socket_layer, cors_origins);
     let router = crate::with_shared_rates(router, shared).layer(

@@ -51,7 +51,7 @@ async fn verify(
             "hub.verify_token does not match".into(),
         )),
         _ => Err(ApiError::BadRequest {
-            code: "invalid_handshake",
+            code: switchboard_web::ErrorCode::InvalidHandshake,
             message: "expected hub.mode=subscribe, hub.verify_token and hub.challenge".into(),
         }),
     }
@@ -74,12 +74,12 @@ async fn receive(
         ));
     }
     let value: Value = serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest {
-        code: "malformed_json",
+        code: switchboard_web::ErrorCode::MalformedJson,
         message: format!("the body is not JSON: {error}"),
     })?;
     let (updates, foreign) =
         parse_webhook(&driver.inner.page_id, &value).map_err(|error| ApiError::BadRequest {
-            code: "invalid_webhook",
+            code: switchboard_web::ErrorCode::InvalidWebhook,
             message: error.to_string(),
         })?;
     if foreign > 0 {

@@ -5,7 +5,7 @@ use crate::{Result, Store};
 use serde::Serialize;
 use switchboard_domain::UnixMillis;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockedNumber {
     pub number: String,

@@ -26,7 +26,7 @@ pub struct CallFilter {
 }
 
 /// Counts for `GET /api/call-center/status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallCenterStatus {
     pub agents_total: i64,

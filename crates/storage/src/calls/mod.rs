@@ -25,7 +25,7 @@ use switchboard_domain::{CallStatus, UnixMillis};
 /// Events are stored in the default language; consoles that chose another get them translated.
 const LANG: Lang = Lang::Vi;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Agent {
     pub id: i64,
@@ -46,7 +46,7 @@ pub struct NewAgent {
 }
 
 /// A call as the call log shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Call {
     pub call_id: String,
