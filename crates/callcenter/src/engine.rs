@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_console::ConsoleConfig;
 use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, CtiEvent, Direction, EndCallIn};
-use switchboard_domain::{AgentId, Principal, UnixMillis, ValidationError, phone};
+use switchboard_domain::{
+    AgentId, CallStatus, Principal, UnixMillis, ValidationError, phone,
+    routing::{AgentState, AgentStatus},
+};
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{
     Agent, Call, CallTimers, Effects, NewCall, NewCallOutcome, Offer, StorageError, Store,
@@ -149,6 +152,7 @@ impl Engine {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            self.report_gauges().await;
             let due_by = UnixMillis(UnixMillis::now().0.saturating_sub(grace));
             let pending = match self.store.pending_timers(due_by).await {
                 Ok(pending) => pending,
@@ -162,6 +166,50 @@ impl Engine {
             }
             for (agent_id, _) in pending.wrap_ups {
                 self.fire(Timer::WrapUp(AgentId::new(agent_id))).await;
+            }
+        }
+    }
+
+    /// Sets `switchboard_calls` and `switchboard_agents` from the store; pairs no agent is in any more
+    /// read 0 (a gauge that vanished would look like a scrape that failed).
+    async fn report_gauges(&self) {
+        let gauges = match self.store.call_center_gauges().await {
+            Ok(gauges) => gauges,
+            Err(error) => {
+                tracing::debug!(%error, "cannot read the call center's gauges");
+                return;
+            }
+        };
+        let metrics = switchboard_metrics::metrics();
+        for (status, state) in [
+            (CallStatus::Ringing, "ringing"),
+            (CallStatus::Queued, "waiting"),
+            (CallStatus::Connected, "connected"),
+        ] {
+            let count = gauges
+                .calls
+                .iter()
+                .find(|(found, _)| *found == status)
+                .map_or(0, |(_, count)| *count);
+            metrics
+                .calls
+                .get_or_create(&switchboard_metrics::CallLabels { state })
+                .set(count);
+        }
+        for &status in AgentStatus::ALL {
+            for &state in AgentState::ALL {
+                let count = gauges
+                    .agents
+                    .iter()
+                    .find(|(s, t, _)| *s == status && *t == state)
+                    .map_or(0, |(_, _, count)| *count);
+                metrics
+                    .agents
+                    .get_or_create(&switchboard_metrics::AgentLabels {
+                        status: status.as_str(),
+                        state: state.as_str(),
+                    })
+                    .set(count);
             }
         }
     }

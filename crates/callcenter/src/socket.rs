@@ -51,6 +51,7 @@ pub fn attach(io: &SocketIo, state: AppState, cors_origins: &[String]) {
     let streams = state.clone();
     switchboard_realtime::namespace(
         io,
+        "callcenter",
         state.engine.store().clone(),
         cors_origins,
         move |socket, principal| {

@@ -11,6 +11,7 @@ mod process;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
@@ -58,6 +59,33 @@ pub struct IngestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectionLabels {
+    pub role: &'static str,
+    /// `console`, `bot` or `callcenter_client`.
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccountLabels {
+    /// A Facebook account's id: bounded by the accounts an admin created, never a caller's text.
+    pub account: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// `ringing`, `waiting` (in the queue) or `connected`.
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AgentLabels {
+    /// What the agent chose (`available`, `busy`, `away`, `offline`).
+    pub status: &'static str,
+    /// What the system knows they do (`idle`, `ringing`, `on_call`, `wrap_up`).
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     /// `committed` or `failed` (nothing of the group was written).
     pub outcome: &'static str,
@@ -74,6 +102,10 @@ pub struct Metrics {
     pub write_groups: Family<OutcomeLabels, Counter>,
     pub write_group_units: Histogram,
     pub write_group_seconds: Histogram,
+    pub socketio_connections: Family<ConnectionLabels, Gauge>,
+    pub bot_connected: Family<AccountLabels, Gauge>,
+    pub calls: Family<CallLabels, Gauge>,
+    pub agents: Family<AgentLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -90,6 +122,10 @@ impl Metrics {
         let write_groups = Family::<OutcomeLabels, Counter>::default();
         let write_group_units = Histogram::new(GROUP_SIZE_BUCKETS);
         let write_group_seconds = latency_histogram();
+        let socketio_connections = Family::<ConnectionLabels, Gauge>::default();
+        let bot_connected = Family::<AccountLabels, Gauge>::default();
+        let calls = Family::<CallLabels, Gauge>::default();
+        let agents = Family::<AgentLabels, Gauge>::default();
 
         // The standard `process_*` names at the top, everything of ours under `switchboard_`.
         let mut registry = Registry::default();
@@ -130,8 +166,32 @@ impl Metrics {
             "Time a group commit takes, from its first statement to its durable commit",
             write_group_seconds.clone(),
         );
+        ours.register(
+            "socketio_connections",
+            "Socket.IO connections open on this node, by role and kind of client",
+            socketio_connections.clone(),
+        );
+        ours.register(
+            "bot_connected",
+            "1 when a bot of the account is connected to this node's sender, else 0",
+            bot_connected.clone(),
+        );
+        ours.register(
+            "calls",
+            "Calls now ringing, waiting in the queue and connected (from the database: the same on every node)",
+            calls.clone(),
+        );
+        ours.register(
+            "agents",
+            "Agents by the status they chose and the state they are in (from the database)",
+            agents.clone(),
+        );
         Self {
             registry,
+            calls,
+            agents,
+            socketio_connections,
+            bot_connected,
             http_requests,
             http_duration,
             rate_limited,

@@ -61,6 +61,7 @@ pub enum RealtimeError {
 /// event the client emits at once is not lost); then `connected` serves it.
 pub fn namespace<A, C, F>(
     io: &SocketIo,
+    role: &'static str,
     store: Store,
     cors_origins: &[String],
     admit: A,
@@ -74,21 +75,51 @@ pub fn namespace<A, C, F>(
     let admit = Arc::new(admit);
     io.ns(
         "/",
-        (move |socket: SocketRef| connected(socket)).with(
-            move |socket: SocketRef, TryData(auth): TryData<Value>| {
-                let (store, origins, admit) =
-                    (store.clone(), Arc::clone(&origins), Arc::clone(&admit));
-                async move {
-                    authenticate(&store, &socket, auth.ok().as_ref(), &origins).await?;
-                    let principal = socket
-                        .extensions
-                        .get::<Principal>()
-                        .ok_or(RealtimeError::BadToken)?;
-                    admit(&socket, principal)
-                }
-            },
-        ),
+        (move |socket: SocketRef| {
+            count_connection(&socket, role);
+            connected(socket)
+        })
+        .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
+            let (store, origins, admit) = (store.clone(), Arc::clone(&origins), Arc::clone(&admit));
+            async move {
+                authenticate(&store, &socket, auth.ok().as_ref(), &origins).await?;
+                let principal = socket
+                    .extensions
+                    .get::<Principal>()
+                    .ok_or(RealtimeError::BadToken)?;
+                admit(&socket, principal)
+            }
+        }),
     );
+}
+
+/// Counts an admitted socket in `switchboard_socketio_connections` for as long as it lives: the count
+/// goes down when the socket's last reference (its extensions with it) is dropped.
+fn count_connection(socket: &SocketRef, role: &'static str) {
+    let kind = match socket.extensions.get::<Principal>() {
+        Some(Principal::Bot { .. }) => "bot",
+        _ if role == "callcenter" => "callcenter_client",
+        _ => "console",
+    };
+    let labels = switchboard_metrics::ConnectionLabels { role, kind };
+    switchboard_metrics::metrics()
+        .socketio_connections
+        .get_or_create(&labels)
+        .inc();
+    socket.extensions.insert(Arc::new(Counted(labels)));
+}
+
+/// Takes its connection off the gauge when dropped.
+#[derive(Debug)]
+struct Counted(switchboard_metrics::ConnectionLabels);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        switchboard_metrics::metrics()
+            .socketio_connections
+            .get_or_create(&self.0)
+            .dec();
+    }
 }
 
 /// Sockets one console user may have open at once in this process: a tab holds one per role, so this

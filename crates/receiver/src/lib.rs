@@ -63,6 +63,7 @@ impl RoleShell for Receiver {
         let feed = state.feed;
         switchboard_realtime::namespace(
             io,
+            "receiver",
             state.store,
             cors_origins,
             |_, _| Ok(()),

@@ -24,6 +24,7 @@ pub fn attach(io: &SocketIo, state: AppState, cors_origins: &[String]) {
     let store = state.store.clone();
     switchboard_realtime::namespace(
         io,
+        "sender",
         store,
         cors_origins,
         |_, _| Ok(()),

@@ -45,8 +45,8 @@ mod users;
 
 pub use accounts::{Account, CredentialsSet, NewAccount};
 pub use calls::{
-    Agent, AgentChanges, BlockedNumber, Call, CallCenterStatus, CallFilter, Effects, NewAgent,
-    NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
+    Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,
+    Effects, NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
 };
 pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
 pub use copy::CopyReport;

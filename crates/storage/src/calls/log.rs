@@ -40,7 +40,39 @@ pub struct CallCenterStatus {
     pub calls_connected: i64,
 }
 
+/// The call center now, for the metrics: agents by status and state, calls by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallCenterGauges {
+    /// Every (status, state) pair some agent is in, with how many are.
+    pub agents: Vec<(AgentStatus, AgentState, i64)>,
+    /// Calls ringing, queued and connected (the others are not counted).
+    pub calls: Vec<(CallStatus, i64)>,
+}
+
 impl Store {
+    /// The call center's gauges (`switchboard_agents`, `switchboard_calls`): one short read.
+    pub async fn call_center_gauges(&self) -> Result<CallCenterGauges> {
+        self.read(|tx| {
+            let mut agents: Vec<(AgentStatus, AgentState, i64)> = Vec::new();
+            for (agent, _) in all_agents(tx)? {
+                match agents
+                    .iter_mut()
+                    .find(|(status, state, _)| *status == agent.status && *state == agent.state)
+                {
+                    Some((_, _, count)) => *count += 1,
+                    None => agents.push((agent.status, agent.state, 1)),
+                }
+            }
+            let calls = tx.rows(
+                "SELECT status, COUNT(*) FROM calls WHERE status IN ('queued', 'ringing', 'connected') GROUP BY status",
+                args![],
+                |r| Ok((r.get::<CallStatus>(0)?, r.get::<i64>(1)?)),
+            )?;
+            Ok(CallCenterGauges { agents, calls })
+        })
+        .await
+    }
+
     /// The call log, newest first, a page at a time (`cursor` is the `next_cursor` of the last page).
     pub async fn calls(
         &self,

@@ -14,7 +14,7 @@ mod routing;
 
 pub use agents::AgentChanges;
 pub use blocked::BlockedNumber;
-pub use log::{CallCenterStatus, CallFilter};
+pub use log::{CallCenterGauges, CallCenterStatus, CallFilter};
 pub use routing::{PendingTimers, RingingCall};
 
 use serde::Serialize;

@@ -3,6 +3,8 @@
 
 use crate::{SERVE, add_bot, messages, post_json, start, switchboard};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use switchboard_sioclient::Client;
 
 /// The value of the sample `name{labels}` (labels as written in the text), or 0 when absent.
 fn sample(text: &str, series: &str) -> f64 {
@@ -75,9 +77,14 @@ async fn the_numbers_move_with_the_work_and_the_labels_stay_bounded() {
     assert!(moved(r#"switchboard_write_groups_total{outcome="committed"}"#) >= 1.0);
     assert!(sample(&after, "process_resident_memory_bytes") > 0.0);
     assert!(sample(&after, "process_open_fds") > 0.0);
-    // Bounded: no path, account, message id or token in any label.
+    // Bounded: no path, message id or token in any label, and an account only as the label of the
+    // bots' gauge (accounts are what an admin created, not what callers send).
+    let elsewhere: String = after
+        .lines()
+        .filter(|line| !line.starts_with("switchboard_bot_connected{"))
+        .collect();
     for leak in ["page-metrics", "m-1", "/api/no/such", "42\"", &token] {
-        assert!(!after.contains(leak), "{leak} in the metrics");
+        assert!(!elsewhere.contains(leak), "{leak} in the metrics");
     }
     assert!(after.trim_end().ends_with("# EOF"));
     // Every role serves the process's metrics.
@@ -85,4 +92,65 @@ async fn the_numbers_move_with_the_work_and_the_labels_stay_bounded() {
         let text = scrape(&http, node.url(role)).await;
         assert!(text.contains("switchboard_ingested_total"), "{role}");
     }
+}
+
+/// Scrapes `base` until `series` reads `value`; fails after 20 s.
+async fn until(http: &reqwest::Client, base: &str, series: &str, value: f64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = scrape(http, base).await;
+        if sample(&text, series) == value {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} never read {value}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_connection_shows_in_the_gauges_while_it_lasts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = add_bot(dir.path(), "page-gauges");
+    let node = start(switchboard(dir.path()), &SERVE, 3);
+    let sender = node.url("sender").to_owned();
+    let http = reqwest::Client::new();
+    let sockets = r#"switchboard_socketio_connections{role="sender",kind="bot"}"#;
+    let connected = r#"switchboard_bot_connected{account="page-gauges"}"#;
+    // Known before its bot ever connects (the presence heartbeat reports every enabled account).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !scrape(&http, &sender).await.contains(connected) {
+        assert!(
+            Instant::now() < deadline,
+            "the account never showed in the bots' gauge"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until(&http, &sender, connected, 0.0).await;
+
+    let bot = Client::connect(&sender, &json!({"token": token}), "")
+        .await
+        .expect("the bot connects");
+    until(&http, &sender, sockets, 1.0).await;
+    until(&http, &sender, connected, 1.0).await;
+    bot.close();
+    until(&http, &sender, sockets, 0.0).await;
+    until(&http, &sender, connected, 0.0).await;
+
+    // The call center's gauges are read from the store by its sweep: present, and zero when idle.
+    let callcenter = node.url("callcenter").to_owned();
+    let waiting = r#"switchboard_calls{state="waiting"}"#;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !scrape(&http, &callcenter).await.contains(waiting) {
+        assert!(Instant::now() < deadline, "no call-center gauges");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = scrape(&http, &callcenter).await;
+    assert_eq!(sample(&text, waiting), 0.0);
+    assert!(
+        text.contains(r#"switchboard_agents{status="available",state="idle"}"#),
+        "{text}"
+    );
 }
