@@ -94,20 +94,30 @@ async fn the_numbers_move_with_the_work_and_the_labels_stay_bounded() {
     }
 }
 
-/// Scrapes `base` until `series` reads `value`; fails after 20 s.
-async fn until(http: &reqwest::Client, base: &str, series: &str, value: f64) {
+/// Scrapes `base` until its text meets `condition` (named `what` when it never does, after 20 s).
+async fn until_text(
+    http: &reqwest::Client,
+    base: &str,
+    what: &str,
+    condition: impl Fn(&str) -> bool,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = scrape(http, base).await;
-        if sample(&text, series) == value {
-            return;
+        if condition(&text) {
+            return text;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{series} never read {value}:\n{text}"
-        );
+        assert!(Instant::now() < deadline, "{what} never happened:\n{text}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Scrapes `base` until `series` reads `value`.
+async fn until(http: &reqwest::Client, base: &str, series: &str, value: f64) {
+    until_text(http, base, &format!("{series} = {value}"), |text| {
+        sample(text, series) == value
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,14 +130,10 @@ async fn a_bots_connection_shows_in_the_gauges_while_it_lasts() {
     let sockets = r#"switchboard_socketio_connections{role="sender",kind="bot"}"#;
     let connected = r#"switchboard_bot_connected{account="page-gauges"}"#;
     // Known before its bot ever connects (the presence heartbeat reports every enabled account).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !scrape(&http, &sender).await.contains(connected) {
-        assert!(
-            Instant::now() < deadline,
-            "the account never showed in the bots' gauge"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_text(&http, &sender, "the account in the bots' gauge", |text| {
+        text.contains(connected)
+    })
+    .await;
     until(&http, &sender, connected, 0.0).await;
 
     let bot = Client::connect(&sender, &json!({"token": token}), "")
@@ -142,12 +148,10 @@ async fn a_bots_connection_shows_in_the_gauges_while_it_lasts() {
     // The call center's gauges are read from the store by its sweep: present, and zero when idle.
     let callcenter = node.url("callcenter").to_owned();
     let waiting = r#"switchboard_calls{state="waiting"}"#;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !scrape(&http, &callcenter).await.contains(waiting) {
-        assert!(Instant::now() < deadline, "no call-center gauges");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let text = scrape(&http, &callcenter).await;
+    let text = until_text(&http, &callcenter, "the call-center gauges", |text| {
+        text.contains(waiting)
+    })
+    .await;
     assert_eq!(sample(&text, waiting), 0.0);
     assert!(
         text.contains(r#"switchboard_agents{status="available",state="idle"}"#),
