@@ -34,7 +34,7 @@ const read = (file) => readFileSync(path.join(root, file), 'utf8');
 const METRICS = {
   switchboard_http_requests_total: { type: 'counter', labels: ['role', 'route', 'method', 'status'] },
   switchboard_http_request_duration_seconds: { type: 'histogram', labels: ['role', 'route'] },
-  switchboard_rate_limited_total: { type: 'counter', labels: ['role', 'limit'] },
+  switchboard_rate_limited_total: { type: 'counter', labels: ['role', 'limit', 'caller'] },
   switchboard_ingested_total: { type: 'counter', labels: ['kind', 'result'] },
   switchboard_write_groups_total: { type: 'counter', labels: ['outcome'] },
   switchboard_write_group_units: { type: 'histogram', labels: [] },
@@ -968,4 +968,24 @@ test('the CI workflow runs .ci/run in Debian 12 on pushes and pull requests, and
   assert.equal(build.with.push, true);
   const meta = image.steps.find((s) => s.uses?.startsWith('docker/metadata-action@'));
   assert.equal(meta.with.images, 'ghcr.io/${{ github.repository }}');
+});
+
+test('docs/deploy.md documents every metric of the contract, with its type and labels', () => {
+  const docs = read('docs/deploy.md');
+  const section = docs.slice(docs.indexOf('## Metrics'), docs.indexOf('## Alerts and dashboard'));
+  const documented = new Map();
+  for (const line of section.split('\n').filter((l) => /^\| `/.test(l))) {
+    const [names, type, labels] = line.split(' | ').map((cell) => cell.replace(/^\| /, ''));
+    // Label cells name values in parentheses after a label: only the names count.
+    const labelNames = labels === '—' ? [] : [...labels.replace(/\([^)]*\)/g, '').matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
+    for (const [, name] of names.matchAll(/`([a-z_]+)`/g)) documented.set(name, { type, labels: labelNames });
+  }
+  for (const [name, { type, labels }] of Object.entries(METRICS)) {
+    const row = documented.get(name);
+    assert.ok(row, `${name} is not in the table of docs/deploy.md`);
+    if (!name.startsWith('process_')) {
+      assert.equal(row.type, type, `${name}: type`);
+      assert.deepEqual(row.labels, labels, `${name}: labels`);
+    }
+  }
 });

@@ -181,6 +181,10 @@ impl Engine {
             }
         };
         let metrics = switchboard_metrics::metrics();
+        let waited = gauges.oldest_waiting_since.map_or(0.0, |since| {
+            UnixMillis::now().0.saturating_sub(since.0).max(0) as f64 / 1000.0
+        });
+        metrics.call_oldest_wait_seconds.set(waited);
         for (status, state) in [
             (CallStatus::Ringing, "ringing"),
             (CallStatus::Queued, "waiting"),
@@ -313,6 +317,7 @@ impl Engine {
             .store
             .answer_call(&input.call.call_id, agent.id)
             .await?;
+        count(&call, Counted::Answered);
         self.apply(effects);
         self.webhook
             .notify(PhoneSystemNotice::answer(&call, &agent, &input.call.source));
@@ -333,6 +338,7 @@ impl Engine {
             .store
             .end_call(&input.call.call_id, &input.end_reason)
             .await?;
+        count(&call, Counted::Ended);
         self.apply(effects);
         if self.webhook.is_enabled() {
             // The agent the call held: who answered it, or the one it was ringing at.
@@ -394,6 +400,7 @@ impl Engine {
                 };
                 match self.store.new_call(new).await? {
                     NewCallOutcome::Accepted { call, effects } => {
+                        count(&call, Counted::Offered);
                         self.apply(effects);
                         Ok(CtiReply::Recorded(Box::new(call)))
                     }
@@ -425,6 +432,7 @@ impl Engine {
                 };
                 match self.store.answer_call(&call_id, agent_id).await {
                     Ok((call, effects)) => {
+                        count(&call, Counted::Answered);
                         self.apply(effects);
                         Ok(CtiReply::Recorded(Box::new(call)))
                     }
@@ -438,6 +446,7 @@ impl Engine {
             CtiEvent::Hangup { call_id, cause } => {
                 match self.store.end_call(&call_id, cause.end_reason()).await {
                     Ok((call, effects)) => {
+                        count(&call, Counted::Ended);
                         self.apply(effects);
                         Ok(CtiReply::Recorded(Box::new(call)))
                     }
@@ -450,4 +459,29 @@ impl Engine {
             }
         }
     }
+}
+
+/// A change of a call that the call-center counters count.
+#[derive(Debug, Clone, Copy)]
+enum Counted {
+    Offered,
+    Answered,
+    /// Ended: counted as missed when it was never answered.
+    Ended,
+}
+
+/// Counts `call`'s change in `switchboard_calls_{offered,answered,missed}_total`, inbound calls only
+/// (an outbound call nobody picked up is not one the call center missed). Each change is made once,
+/// on one node, so the counters add up across nodes.
+fn count(call: &Call, change: Counted) {
+    if call.direction != Direction::In.as_str() {
+        return;
+    }
+    let metrics = switchboard_metrics::metrics();
+    match change {
+        Counted::Offered => metrics.calls_offered.inc(),
+        Counted::Answered => metrics.calls_answered.inc(),
+        Counted::Ended if call.missed => metrics.calls_missed.inc(),
+        Counted::Ended => 0,
+    };
 }

@@ -142,7 +142,7 @@ fn listen(socket: &SocketRef, state: &AppState, principal: Principal) {
                         _ if !switchboard_realtime::event_allowed(&socket) => {
                             Err(ApiError::RateLimited {
                                 retry_after_seconds: 1,
-                                limit: "events on this connection",
+                                limit: switchboard_realtime::EVENTS_LIMIT,
                             })
                         }
                         Ok(body) => state

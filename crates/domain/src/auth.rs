@@ -46,6 +46,16 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// The kind of caller, as the metrics label it: `user`, `bot`, `integrator` or `phone_system`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::User { .. } => "user",
+            Self::Bot { .. } => "bot",
+            Self::Integrator { .. } => "integrator",
+            Self::PhoneSystem { .. } => "phone_system",
+        }
+    }
+
     /// Whether this principal may write bot data for `account`.
     pub fn may_ingest_for(&self, account: &str) -> bool {
         matches!(self, Self::Bot { account: own, .. } if own == account)

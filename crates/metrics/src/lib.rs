@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 /// The content type of [`render`]'s text.
@@ -48,6 +49,9 @@ pub struct RefusalLabels {
     pub role: &'static str,
     /// Which limit: one of the limiter's fixed descriptions.
     pub limit: &'static str,
+    /// The kind of token the caller presented: `anonymous` (none, or none the limiter knows the
+    /// kind of), `user`, `integrator`, `bot` or `phone_system`.
+    pub caller: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -69,6 +73,13 @@ pub struct ConnectionLabels {
 pub struct AccountLabels {
     /// A Facebook account's id: bounded by the accounts an admin created, never a caller's text.
     pub account: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CommandLabels {
+    /// A command not finished yet: `pending` (not sent to its bot), `delivered` (sent, not
+    /// acknowledged) or `acknowledged` (the bot has it, its outcome is not reported yet).
+    pub state: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -106,6 +117,14 @@ pub struct Metrics {
     pub bot_connected: Family<AccountLabels, Gauge>,
     pub calls: Family<CallLabels, Gauge>,
     pub agents: Family<AgentLabels, Gauge>,
+    pub events_appended: Counter,
+    pub event_delivery_seconds: Histogram,
+    pub commands: Family<CommandLabels, Gauge>,
+    pub command_oldest_unacknowledged_seconds: Family<AccountLabels, Gauge<f64, AtomicU64>>,
+    pub call_oldest_wait_seconds: Gauge<f64, AtomicU64>,
+    pub calls_offered: Counter,
+    pub calls_answered: Counter,
+    pub calls_missed: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -126,6 +145,14 @@ impl Metrics {
         let bot_connected = Family::<AccountLabels, Gauge>::default();
         let calls = Family::<CallLabels, Gauge>::default();
         let agents = Family::<AgentLabels, Gauge>::default();
+        let events_appended = Counter::default();
+        let event_delivery_seconds = latency_histogram();
+        let commands = Family::<CommandLabels, Gauge>::default();
+        let command_oldest_unacknowledged_seconds =
+            Family::<AccountLabels, Gauge<f64, AtomicU64>>::default();
+        let call_oldest_wait_seconds = Gauge::<f64, AtomicU64>::default();
+        let (calls_offered, calls_answered, calls_missed) =
+            (Counter::default(), Counter::default(), Counter::default());
 
         // The standard `process_*` names at the top, everything of ours under `switchboard_`.
         let mut registry = Registry::default();
@@ -143,7 +170,7 @@ impl Metrics {
         );
         ours.register(
             "rate_limited",
-            "Requests refused with 429 by a rate limit, by role and limit",
+            "Requests (and Socket.IO events) refused by a rate limit, by role, limit and kind of caller",
             rate_limited.clone(),
         );
         ours.register(
@@ -186,8 +213,56 @@ impl Metrics {
             "Agents by the status they chose and the state they are in (from the database)",
             agents.clone(),
         );
+        ours.register(
+            "events_appended",
+            "Events committed to the log by this node's writer",
+            events_appended.clone(),
+        );
+        ours.register(
+            "event_delivery_seconds",
+            "Time from an event's write to this node's feed holding it for its sockets",
+            event_delivery_seconds.clone(),
+        );
+        ours.register(
+            "commands",
+            "Commands to bots not finished yet, by state (from the database)",
+            commands.clone(),
+        );
+        ours.register(
+            "command_oldest_unacknowledged_seconds",
+            "Age of the account's oldest command its bot has not acknowledged, 0 when none (from the database)",
+            command_oldest_unacknowledged_seconds.clone(),
+        );
+        ours.register(
+            "call_oldest_wait_seconds",
+            "How long the longest-waiting caller (queued or ringing) has waited, 0 when none (from the database)",
+            call_oldest_wait_seconds.clone(),
+        );
+        ours.register(
+            "calls_offered",
+            "Inbound calls the phone system reported to this node",
+            calls_offered.clone(),
+        );
+        ours.register(
+            "calls_answered",
+            "Inbound calls answered through this node",
+            calls_answered.clone(),
+        );
+        ours.register(
+            "calls_missed",
+            "Inbound calls that ended unanswered, recorded by this node",
+            calls_missed.clone(),
+        );
         Self {
             registry,
+            events_appended,
+            event_delivery_seconds,
+            commands,
+            command_oldest_unacknowledged_seconds,
+            call_oldest_wait_seconds,
+            calls_offered,
+            calls_answered,
+            calls_missed,
             calls,
             agents,
             socketio_connections,

@@ -163,6 +163,13 @@ impl EventFeed {
 
     fn remember(&self, events: Vec<FeedEvent>) {
         let options = self.inner.options;
+        let delivery = &switchboard_metrics::metrics().event_delivery_seconds;
+        let now = switchboard_domain::UnixMillis::now();
+        for event in &events {
+            // Milliseconds, as the log keeps them; a clock stepped back reads 0, not a negative time.
+            let delay = now.0.saturating_sub(event.written_at.0).max(0);
+            delivery.observe(delay as f64 / 1000.0);
+        }
         let mut recent = self
             .inner
             .recent

@@ -13,6 +13,7 @@ mod socket;
 pub use feed::{EventFeed, FeedEvent, FeedOptions};
 pub use handshake::Handshake;
 pub use socket::{
-    AccessGuard, MAX_SOCKETS_PER_USER, RealtimeError, Rewrite, SESSION_COOKIE, StreamFilter,
-    authenticate, closed_signal, event_allowed, namespace, send, stream_events, stream_filtered,
+    AccessGuard, EVENTS_LIMIT, MAX_SOCKETS_PER_USER, RealtimeError, Rewrite, SESSION_COOKIE,
+    StreamFilter, authenticate, closed_signal, event_allowed, namespace, send, stream_events,
+    stream_filtered,
 };

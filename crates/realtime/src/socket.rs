@@ -160,11 +160,30 @@ impl EventAllowance {
 /// Whether the socket may send one more event now (see [`EventAllowance`]); sockets that were not
 /// authenticated here have no allowance and may not.
 pub fn event_allowed(socket: &SocketRef) -> bool {
-    socket
+    let allowed = socket
         .extensions
         .get::<Arc<EventAllowance>>()
-        .is_some_and(|allowance| allowance.take())
+        .is_some_and(|allowance| allowance.take());
+    if !allowed
+        && let (Some(counted), Some(principal)) = (
+            socket.extensions.get::<Arc<Counted>>(),
+            socket.extensions.get::<Principal>(),
+        )
+    {
+        switchboard_metrics::metrics()
+            .rate_limited
+            .get_or_create(&switchboard_metrics::RefusalLabels {
+                role: counted.0.role,
+                limit: EVENTS_LIMIT,
+                caller: principal.kind(),
+            })
+            .inc();
+    }
+    allowed
 }
+
+/// The limit of [`event_allowed`], as refusals name it.
+pub const EVENTS_LIMIT: &str = "events on this connection";
 
 /// The console's session cookie, which the sender sets at login (HttpOnly: page scripts cannot read it).
 pub use switchboard_domain::auth::SESSION_COOKIE;
@@ -541,6 +560,7 @@ mod tests {
             kind: switchboard_domain::EventKind::NewMessages,
             account: account.map(str::to_owned),
             payload: serde_json::value::RawValue::from_string("{}".into()).expect("raw"),
+            written_at: switchboard_domain::UnixMillis(0),
         };
         let bot = Principal::Bot {
             token_id: 1,

@@ -3,6 +3,7 @@
 //! `switchboard_storage::Store::presence_heartbeat`).
 
 use crate::AppState;
+use switchboard_domain::CommandStatus;
 
 /// Records every `presence_heartbeat` that this node lives, with the accounts whose bots are
 /// connected here, until the role's state is dropped.
@@ -31,40 +32,79 @@ pub(crate) fn heartbeat(state: &AppState) -> impl Future<Output = ()> + Send + '
                 Ok(_) => feed.notify(),
                 Err(error) => tracing::warn!(%node, %error, "cannot record this node's heartbeat"),
             }
-            report_connected_bots(&store, &held, &mut reported).await;
+            report_gauges(&store, &held, &mut reported).await;
         }
     }
 }
 
-/// Sets `switchboard_bot_connected` to 1 for the enabled accounts whose bot is connected here and 0
-/// for the others, so an account whose bot never connected since the start still shows (and alerts);
-/// accounts deleted or disabled since the last report are dropped from it.
-async fn report_connected_bots(
+/// Sets the gauges of the bots and their commands, per enabled account: `switchboard_bot_connected`
+/// (1 when its bot is connected here) and `switchboard_command_oldest_unacknowledged_seconds` (0 when
+/// its bot has everything), so an account whose bot never connected since the start still shows
+/// (and alerts); accounts deleted or disabled since the last report are dropped from both. Then
+/// `switchboard_commands` by state.
+async fn report_gauges(
     store: &switchboard_storage::Store,
     held: &[String],
     reported: &mut std::collections::HashSet<String>,
 ) {
-    let accounts = match store.accounts().await {
-        Ok(accounts) => accounts,
-        Err(error) => {
-            tracing::debug!(%error, "cannot list the accounts for the bots' metric");
+    let (accounts, commands) = match (store.accounts().await, store.command_gauges().await) {
+        (Ok(accounts), Ok(commands)) => (accounts, commands),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::debug!(%error, "cannot read the accounts and commands for the metrics");
             return;
         }
     };
-    let gauge = &switchboard_metrics::metrics().bot_connected;
-    let mut now = std::collections::HashSet::with_capacity(accounts.len());
+    let metrics = switchboard_metrics::metrics();
+    let now = switchboard_domain::UnixMillis::now();
+    let mut enabled = std::collections::HashSet::with_capacity(accounts.len());
     for account in accounts.into_iter().filter(|account| account.enabled) {
         let connected = held.contains(&account.user_id_chat);
+        let waiting_since = commands
+            .oldest_unacknowledged
+            .iter()
+            .find(|(of, _)| *of == account.user_id_chat)
+            .map(|(_, since)| *since);
         let labels = switchboard_metrics::AccountLabels {
             account: account.user_id_chat,
         };
-        gauge.get_or_create(&labels).set(i64::from(connected));
-        now.insert(labels.account);
-    }
-    for gone in reported.difference(&now) {
-        gauge.remove(&switchboard_metrics::AccountLabels {
-            account: gone.clone(),
+        metrics
+            .bot_connected
+            .get_or_create(&labels)
+            .set(i64::from(connected));
+        let age = waiting_since.map_or(0.0, |since| {
+            now.0.saturating_sub(since.0).max(0) as f64 / 1000.0
         });
+        metrics
+            .command_oldest_unacknowledged_seconds
+            .get_or_create(&labels)
+            .set(age);
+        enabled.insert(labels.account);
     }
-    *reported = now;
+    for gone in reported.difference(&enabled) {
+        let labels = switchboard_metrics::AccountLabels {
+            account: gone.clone(),
+        };
+        metrics.bot_connected.remove(&labels);
+        metrics
+            .command_oldest_unacknowledged_seconds
+            .remove(&labels);
+    }
+    *reported = enabled;
+    for status in [
+        CommandStatus::Pending,
+        CommandStatus::Delivered,
+        CommandStatus::Acknowledged,
+    ] {
+        let count = commands
+            .by_state
+            .iter()
+            .find(|(found, _)| *found == status)
+            .map_or(0, |(_, count)| *count);
+        metrics
+            .commands
+            .get_or_create(&switchboard_metrics::CommandLabels {
+                state: status.as_str(),
+            })
+            .set(count);
+    }
 }

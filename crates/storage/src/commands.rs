@@ -161,7 +161,59 @@ fn ensure_failed<S: PartialEq + std::fmt::Display>(
     )))
 }
 
+/// The commands not finished yet, for the metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandGauges {
+    /// How many commands are pending, delivered and acknowledged (a state with none is absent).
+    pub by_state: Vec<(CommandStatus, i64)>,
+    /// For each account with commands its bot has not acknowledged (pending or delivered), when
+    /// the oldest of them was queued.
+    pub oldest_unacknowledged: Vec<(String, UnixMillis)>,
+}
+
 impl Store {
+    /// The command channel's gauges (`switchboard_commands`,
+    /// `switchboard_command_oldest_unacknowledged_seconds`): one short read of `commands_open`.
+    pub async fn command_gauges(&self) -> Result<CommandGauges> {
+        self.read(|tx| {
+            let rows = tx.rows(
+                "SELECT c.status, a.user_id_chat, COUNT(*), MIN(c.created_at)
+                 FROM commands c JOIN facebook_accounts a ON a.id = c.account_id
+                 WHERE c.status IN ('pending', 'delivered', 'acknowledged')
+                 GROUP BY c.status, a.user_id_chat",
+                args![],
+                |r| {
+                    Ok((
+                        r.get::<CommandStatus>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<i64>(2)?,
+                        r.get::<UnixMillis>(3)?,
+                    ))
+                },
+            )?;
+            let mut gauges = CommandGauges::default();
+            for (status, account, count, oldest) in rows {
+                match gauges.by_state.iter_mut().find(|(s, _)| *s == status) {
+                    Some((_, total)) => *total += count,
+                    None => gauges.by_state.push((status, count)),
+                }
+                if status == CommandStatus::Acknowledged {
+                    continue;
+                }
+                match gauges
+                    .oldest_unacknowledged
+                    .iter_mut()
+                    .find(|(a, _)| *a == account)
+                {
+                    Some((_, since)) => *since = (*since).min(oldest),
+                    None => gauges.oldest_unacknowledged.push((account, oldest)),
+                }
+            }
+            Ok(gauges)
+        })
+        .await
+    }
+
     /// Stores an agent's message as `queued` with its command, in one transaction.
     pub async fn queue_message(
         &self,

@@ -4,6 +4,7 @@ use crate::sql::{Dialect, Tx, args};
 use crate::{Result, StorageError, Store};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use std::cell::Cell;
 use switchboard_domain::{EventKind, UnixMillis};
 
 /// One row of the event log, as clients receive it.
@@ -16,6 +17,8 @@ pub struct StoredEvent {
     pub account: Option<String>,
     /// The event's body as it goes on the wire, `event_id` and `at` included, encoded once.
     pub payload: Box<RawValue>,
+    /// When the event was written (its `at`), inside the transaction that committed it.
+    pub written_at: UnixMillis,
 }
 
 impl StoredEvent {
@@ -23,6 +26,22 @@ impl StoredEvent {
     pub fn json(&self) -> Result<Value> {
         Ok(serde_json::from_str(self.payload.get())?)
     }
+}
+
+thread_local! {
+    /// Events appended on this thread since its write group began: a writer thread runs one group
+    /// at a time, and counts them into `switchboard_events_appended_total` only when it commits.
+    static APPENDED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Events appended on this thread since [`set_appended`] last set the count.
+pub(crate) fn appended() -> u64 {
+    APPENDED.with(Cell::get)
+}
+
+/// Sets the count: 0 when a group begins, the count before a failed unit when it is rolled back.
+pub(crate) fn set_appended(count: u64) {
+    APPENDED.with(|appended| appended.set(count));
 }
 
 /// Appends an event inside the caller's transaction and returns its id.
@@ -33,6 +52,12 @@ pub(crate) fn append(
     payload: &impl serde::Serialize,
 ) -> Result<i64> {
     let text = serde_json::to_string(payload)?;
+    let id = insert(tx, kind, account, text)?;
+    APPENDED.with(|appended| appended.set(appended.get() + 1));
+    Ok(id)
+}
+
+fn insert(tx: &Tx<'_>, kind: EventKind, account: Option<(i64, &str)>, text: String) -> Result<i64> {
     let args = args![
         kind.as_str(),
         account.map(|a| a.0),
@@ -116,6 +141,7 @@ fn decode(
         kind,
         account,
         payload: RawValue::from_string(wire)?,
+        written_at: UnixMillis(created_at),
     })
 }
 

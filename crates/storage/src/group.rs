@@ -168,6 +168,7 @@ pub(crate) fn run_group<S: WriteSession>(
     group: &mut [Box<dyn WriteJob>],
 ) -> std::result::Result<(), NotCommitted> {
     let started = std::time::Instant::now();
+    crate::events::set_appended(0);
     let result = match session.begin() {
         Err(error) => Err(NotCommitted::from(error)),
         Ok(()) => {
@@ -180,7 +181,11 @@ pub(crate) fn run_group<S: WriteSession>(
             result
         }
     };
-    switchboard_metrics::metrics().write_group(group.len(), started.elapsed(), result.is_ok());
+    let metrics = switchboard_metrics::metrics();
+    metrics.write_group(group.len(), started.elapsed(), result.is_ok());
+    if result.is_ok() {
+        metrics.events_appended.inc_by(crate::events::appended());
+    }
     result
 }
 
@@ -190,6 +195,7 @@ fn run_units<S: WriteSession>(
 ) -> std::result::Result<(), NotCommitted> {
     for job in group.iter_mut() {
         session.savepoint()?;
+        let appended_before = crate::events::appended();
         let outcome = match session.run(job.as_mut()) {
             // What the unit sent without waiting is its own: an error there fails it, not the next.
             UnitOutcome::Done => match session.settle_statements() {
@@ -200,7 +206,10 @@ fn run_units<S: WriteSession>(
         };
         match outcome {
             UnitOutcome::Done => session.release()?,
-            UnitOutcome::Failed => session.roll_back_unit()?,
+            UnitOutcome::Failed => {
+                session.roll_back_unit()?;
+                crate::events::set_appended(appended_before);
+            }
             // The engine may have rolled back the whole transaction (SQLite does on a full disk, a
             // lost connection does): nothing of this group can commit, and the other units are
             // answered that the database is unavailable.

@@ -290,3 +290,80 @@ async fn units_committed_together_fail_alone() {
         "event ids stay gap-free across rolled-back units"
     );
 }
+
+/// The metrics' view of the command channel follows a command from queued to done, per account.
+#[tokio::test]
+async fn the_command_gauges_follow_a_command_until_its_outcome() {
+    let (_dir, store) = store_with_page().await;
+    store
+        .ingest_messages(batch("page1", &["m1"]))
+        .await
+        .expect("ingest");
+    let conversation = store
+        .conversations("page1", Default::default(), None, 10)
+        .await
+        .expect("conversations")
+        .items[0]
+        .id;
+    assert_eq!(
+        store.command_gauges().await.expect("gauges"),
+        Default::default()
+    );
+    let before = UnixMillis::now();
+    let queued = store
+        .queue_message(conversation, "Dạ vâng".into(), None)
+        .await
+        .expect("queue");
+    let state = |gauges: &crate::CommandGauges| {
+        gauges
+            .by_state
+            .iter()
+            .map(|(status, count)| (status.as_str(), *count))
+            .collect::<Vec<_>>()
+    };
+    let gauges = store.command_gauges().await.expect("gauges");
+    assert_eq!(state(&gauges), [("pending", 1)]);
+    let [(account, since)] = gauges.oldest_unacknowledged.as_slice() else {
+        panic!("one account waiting: {gauges:?}");
+    };
+    assert_eq!(account, "page1");
+    assert!(*since >= before && *since <= UnixMillis::now(), "{since:?}");
+
+    let deliverable = store
+        .commands_to_deliver("page1", 0, 10)
+        .await
+        .expect("to deliver");
+    store
+        .mark_delivered(deliverable.iter().map(|c| c.id).collect())
+        .await
+        .expect("delivered");
+    let gauges = store.command_gauges().await.expect("gauges");
+    assert_eq!(state(&gauges), [("delivered", 1)]);
+    assert_eq!(gauges.oldest_unacknowledged.len(), 1);
+
+    assert!(
+        store
+            .acknowledge_command("page1", &queued.command_id)
+            .await
+            .expect("ack")
+    );
+    let gauges = store.command_gauges().await.expect("gauges");
+    assert_eq!(state(&gauges), [("acknowledged", 1)]);
+    assert!(gauges.oldest_unacknowledged.is_empty(), "{gauges:?}");
+
+    store
+        .record_outcome(
+            "page1",
+            &queued.command_id,
+            switchboard_domain::outbound::Outcome::Sent {
+                platform_id: Some("mid.1".into()),
+                link: None,
+            },
+        )
+        .await
+        .expect("outcome");
+    assert_eq!(
+        store.command_gauges().await.expect("gauges"),
+        Default::default()
+    );
+}

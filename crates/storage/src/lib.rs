@@ -48,7 +48,7 @@ pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,
     Effects, NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
 };
-pub use commands::{DeliverableCommand, QueuedMessage, QueuedPost};
+pub use commands::{CommandGauges, DeliverableCommand, QueuedMessage, QueuedPost};
 pub use copy::CopyReport;
 pub use crypto::{Cipher, KeyError};
 pub use customers::Customer;

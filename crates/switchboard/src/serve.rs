@@ -29,5 +29,6 @@ async fn serve(store: &Store, roles: &[Role], settings: &Settings) -> Result<()>
         servers.push(startup::bind_role(listener, &context).await?);
     }
     startup::announce(&servers);
+    startup::start_metrics_listener(settings, &shutdown).await?;
     startup::serve_until_stopped(servers, shutdown, settings.grace).await
 }

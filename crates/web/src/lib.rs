@@ -36,6 +36,7 @@ pub use extract::{
 pub use health::{healthz, readyz};
 pub use json::{Answer, JsonBody, ok};
 pub use limits::{IpNet, Limits, Rate, RateLimits};
+pub use metrics::bind_metrics;
 pub use ratelimit::{AuthOutcome, SharedRates, with_shared_rates};
 pub use request_id::{MAX_REQUEST_ID, REQUEST_ID, RequestId, record_principal};
 pub use rights::{Admin, Bot, BotsOnly, CallCenterReader, Console, Supervisor};

@@ -1,10 +1,14 @@
 //! Every role's requests counted and timed, by route pattern (bounded), and `GET /metrics`: the
 //! process's metrics as Prometheus text (see `switchboard_metrics`).
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use switchboard_metrics::{HttpLabels, RefusalLabels, metrics};
 
@@ -47,12 +51,17 @@ pub async fn count_requests(
     let started = Instant::now();
     let route = route_label(&request);
     let method = method_label(request.method());
+    let caller = crate::ratelimit::CallerKind::of_request(&request).label();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     if let Some(RefusedBy(limit)) = response.extensions().get::<RefusedBy>() {
         metrics()
             .rate_limited
-            .get_or_create(&RefusalLabels { role, limit })
+            .get_or_create(&RefusalLabels {
+                role,
+                limit,
+                caller,
+            })
             .inc();
     }
     metrics().http_request(
@@ -67,11 +76,38 @@ pub async fn count_requests(
     response
 }
 
-/// The process's metrics in Prometheus's text format (docs/deploy.md lists them).
+/// Set once `/metrics` is served on a listener of its own ([`bind_metrics`]): the roles' ports
+/// then answer 404 there, so what faces clients does not show the process's internals.
+static APART: AtomicBool = AtomicBool::new(false);
+
+/// The process's metrics in Prometheus's text format (docs/deploy.md lists them); `404` when they
+/// are served on a listener of their own (`metrics_listen`).
 #[utoipa::path(get, path = "/metrics", tag = crate::openapi::OPERATIONS_TAG, security(()),
     responses((status = 200, description = "OpenMetrics text",
         content_type = "application/openmetrics-text", body = String)))]
 pub async fn serve_metrics() -> Response {
+    if APART.load(Ordering::Relaxed) {
+        return crate::ApiError::NotFound(
+            "metrics are served on their own listener here (metrics_listen)".into(),
+        )
+        .into_response();
+    }
+    render_metrics().await
+}
+
+/// Binds `/metrics` alone at `addr` (`metrics_listen`), served like a role (timeouts and connection
+/// limits included) once run; from then on the roles' ports answer it 404.
+pub async fn bind_metrics(addr: SocketAddr) -> Result<crate::Server, crate::BindError> {
+    let (_, io) = crate::socket_io();
+    let router = Router::new().route("/metrics", get(render_metrics)).layer(
+        axum::middleware::from_fn_with_state("metrics", count_requests),
+    );
+    let server = crate::Server::bind(addr, "--metrics-listen", router, io).await?;
+    APART.store(true, Ordering::Relaxed);
+    Ok(server)
+}
+
+async fn render_metrics() -> Response {
     (
         [(header::CONTENT_TYPE, switchboard_metrics::CONTENT_TYPE)],
         switchboard_metrics::render(),
@@ -108,6 +144,7 @@ mod tests {
                 .get_or_create(&RefusalLabels {
                     role: "metrics-test",
                     limit: "requests of this test",
+                    caller: "bot",
                 })
                 .get()
         };
@@ -125,6 +162,7 @@ mod tests {
         let (refused, answered) = (refusals(), requests());
         for id in [1, 2] {
             let request = axum::http::Request::get(format!("/limited/{id}"))
+                .header("authorization", "Bearer sbb_not_checked_here")
                 .body(axum::body::Body::empty())
                 .expect("request");
             let response = router.clone().oneshot(request).await.expect("answer");

@@ -59,6 +59,22 @@ impl CallerKind {
         }
     }
 
+    /// The kind as the metrics label it (see [`switchboard_domain::Principal::kind`]).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::User => "user",
+            Self::Integrator => "integrator",
+            Self::Bot => "bot",
+            Self::PhoneSystem => "phone_system",
+        }
+    }
+
+    /// The kind of token `request` presents (by its prefix: it may still be unknown or revoked).
+    pub(crate) fn of_request(request: &Request) -> Self {
+        token_in(request).map_or(Self::Anonymous, Self::of_token)
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Self::Anonymous => "requests without a known token from this address",
@@ -647,18 +663,21 @@ impl RateLimiter {
 /// The token a request carries, wherever it carries it: the `Authorization` header, the session
 /// cookie, the `token` query parameter (Socket.IO clients), or the CTI webhook's path.
 fn token_of(request: &Request) -> Option<String> {
+    token_in(request).map(str::to_owned)
+}
+
+fn token_in(request: &Request) -> Option<&str> {
     if let Some((token, _)) = crate::auth::header_token(request.headers()) {
-        return Some(token.to_owned());
+        return Some(token);
     }
     let uri = request.uri();
     if let Some(token) = crate::extract::cti_token(uri.path()) {
-        return Some(token.to_owned());
+        return Some(token);
     }
     uri.query()?
         .split('&')
         .find_map(|pair| pair.strip_prefix("token="))
         .filter(|t| !t.is_empty())
-        .map(str::to_owned)
 }
 
 /// Requests of a Socket.IO session already open (they name it with `sid`): its handshake was counted

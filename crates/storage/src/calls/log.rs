@@ -47,6 +47,8 @@ pub struct CallCenterGauges {
     pub agents: Vec<(AgentStatus, AgentState, i64)>,
     /// Calls ringing, queued and connected (the others are not counted).
     pub calls: Vec<(CallStatus, i64)>,
+    /// When the longest-waiting inbound caller not answered yet (queued or ringing) called.
+    pub oldest_waiting_since: Option<UnixMillis>,
 }
 
 impl Store {
@@ -68,7 +70,16 @@ impl Store {
                 args![],
                 |r| Ok((r.get::<CallStatus>(0)?, r.get::<i64>(1)?)),
             )?;
-            Ok(CallCenterGauges { agents, calls })
+            let oldest_waiting_since = tx.one(
+                "SELECT MIN(started_at) FROM calls WHERE status IN ('queued', 'ringing') AND direction = 'in'",
+                args![],
+                |r| r.get::<Option<i64>>(0),
+            )?;
+            Ok(CallCenterGauges {
+                agents,
+                calls,
+                oldest_waiting_since: oldest_waiting_since.map(UnixMillis),
+            })
         })
         .await
     }

@@ -367,3 +367,30 @@ async fn a_ring_timer_before_its_moment_or_of_an_older_offer_changes_nothing() {
         (CallStatus::Ringing, Some(only.id))
     );
 }
+
+/// The longest wait the metrics show: inbound calls not answered yet, from their start.
+#[tokio::test]
+async fn the_oldest_wait_is_the_first_unanswered_inbound_call() {
+    let (_dir, store) = crate::temp_store().await;
+    let gauges = store.call_center_gauges().await.expect("gauges");
+    assert_eq!(gauges.oldest_waiting_since, None);
+    let (first, _) = ring(&store, "WAIT_1", "0912000001").await;
+    ring(&store, "WAIT_2", "0912000002").await;
+    let outbound = NewCall {
+        direction: "out".into(),
+        ..call("OUT_1", "0912000003")
+    };
+    accepted(store.new_call(outbound).await.expect("outbound"));
+    let gauges = store.call_center_gauges().await.expect("gauges");
+    assert_eq!(gauges.oldest_waiting_since, Some(first.start_time));
+    store
+        .end_call("WAIT_1", "caller_cancel")
+        .await
+        .expect("end");
+    store
+        .end_call("WAIT_2", "caller_cancel")
+        .await
+        .expect("end");
+    let gauges = store.call_center_gauges().await.expect("gauges");
+    assert_eq!(gauges.oldest_waiting_since, None, "{gauges:?}");
+}

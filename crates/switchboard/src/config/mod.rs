@@ -44,6 +44,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `0` keeps events forever.
     pub event_retention_hours: u64,
+    /// Empty: `/metrics` on every role's port; an address: there only.
+    pub metrics_listen: String,
     /// The first admin's password on an empty database; empty: a random one, printed once.
     pub admin_password: String,
     pub receiver: RoleConfig,
@@ -68,6 +70,7 @@ impl Default for Config {
             session_hours: sender.session_lifetime.as_secs() / 3600,
             secure_cookies: sender.secure_cookies,
             event_retention_hours: 168,
+            metrics_listen: String::new(),
             admin_password: String::new(),
             receiver: RoleConfig::at(5001),
             sender: RoleConfig::at(5002),

@@ -183,6 +183,13 @@ const DECLARED: &[(&str, &str, &str, Scope, &str)] = &[
         "Seconds a node keeps serving after SIGINT or SIGTERM while /readyz answers 503, so a load balancer takes it out first (0: stop at once; at most 3600). A second signal stops it at once.",
     ),
     (
+        "metrics_listen",
+        "SWITCHBOARD_METRICS_LISTEN",
+        "--metrics-listen",
+        Scope::Servers,
+        "Address of a listener of its own for /metrics (the roles' ports then answer 404 there); empty: /metrics on every role's port.",
+    ),
+    (
         "event_retention_hours",
         "SWITCHBOARD_EVENT_RETENTION_HOURS",
         "--event-retention-hours",

@@ -29,6 +29,8 @@ pub struct Settings {
     pub sender: SenderOptions,
     /// `None`: events are kept forever.
     pub event_retention: Option<Duration>,
+    /// Where `/metrics` is served apart from the roles; `None`: on every role's port.
+    pub metrics_listen: Option<SocketAddr>,
     pub admin_password: Option<String>,
     /// With the console's endpoints as configured; a process that binds the roles puts in their ports.
     pub callcenter: CallCenterOptions,
@@ -77,6 +79,15 @@ impl Settings {
             switchboard_domain::outbound::password(password)
                 .map_err(|e| invalid("admin_password", e.problem))?;
         }
+        let metrics_listen = match non_empty(&config.metrics_listen) {
+            None => None,
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "metrics_listen",
+                    format!("`{text}` is not an address such as 127.0.0.1:9464"),
+                )
+            })?),
+        };
         let roles = Role::ALL.map(|role| role_settings(loaded, role));
         let [receiver, sender, callcenter] = roles;
         let roles = [receiver?, sender?, callcenter?];
@@ -98,6 +109,7 @@ impl Settings {
             event_retention: (config.event_retention_hours > 0)
                 .then(|| Duration::from_secs(config.event_retention_hours * 3600)),
             admin_password,
+            metrics_listen,
             callcenter: call_center_options(loaded, &roles)?,
             roles,
         })

@@ -232,6 +232,30 @@ pub fn announce(servers: &[(Role, SocketAddr, Server)]) {
     }
 }
 
+/// Serves `/metrics` on a listener of its own when `metrics_listen` says so, until `shutdown`; its
+/// "listening" line comes after the roles' (scripts that read a fixed number of lines still can).
+pub async fn start_metrics_listener(settings: &Settings, shutdown: &Shutdown) -> Result<()> {
+    let Some(addr) = settings.metrics_listen else {
+        return Ok(());
+    };
+    let server = switchboard_web::bind_metrics(addr)
+        .await
+        .context("cannot serve the metrics")?;
+    let addr = server.local_addr()?;
+    tracing::info!(%addr, "metrics listening");
+    let _ = writeln!(
+        std::io::stdout(),
+        "switchboard metrics listening on http://{addr}"
+    );
+    let (shutdown, grace) = (shutdown.clone(), settings.grace);
+    tokio::spawn(async move {
+        if let Err(error) = server.run(shutdown, grace).await {
+            tracing::error!(%error, "the metrics listener failed");
+        }
+    });
+    Ok(())
+}
+
 /// Serves every role until `shutdown`. Roles stop together: one that fails stops the others, and its
 /// error is the process's.
 pub async fn serve_until_stopped(

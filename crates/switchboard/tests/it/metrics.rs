@@ -78,10 +78,13 @@ async fn the_numbers_move_with_the_work_and_the_labels_stay_bounded() {
     assert!(sample(&after, "process_resident_memory_bytes") > 0.0);
     assert!(sample(&after, "process_open_fds") > 0.0);
     // Bounded: no path, message id or token in any label, and an account only as the label of the
-    // bots' gauge (accounts are what an admin created, not what callers send).
+    // per-account gauges (accounts are what an admin created, not what callers send).
     let elsewhere: String = after
         .lines()
-        .filter(|line| !line.starts_with("switchboard_bot_connected{"))
+        .filter(|line| {
+            !line.starts_with("switchboard_bot_connected{")
+                && !line.starts_with("switchboard_command_oldest_unacknowledged_seconds{")
+        })
         .collect();
     for leak in ["page-metrics", "m-1", "/api/no/such", "42\"", &token] {
         assert!(!elsewhere.contains(leak), "{leak} in the metrics");
@@ -155,6 +158,157 @@ async fn a_bots_connection_shows_in_the_gauges_while_it_lasts() {
     assert_eq!(sample(&text, waiting), 0.0);
     assert!(
         text.contains(r#"switchboard_agents{status="available",state="idle"}"#),
+        "{text}"
+    );
+}
+
+/// The value of `series` in `text` once `series` is present (a sweep has reported it).
+fn reported(text: &str, series: &str) -> Option<f64> {
+    text.contains(series).then(|| sample(text, series))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_commands_and_calls_are_counted_as_they_happen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bot_token = add_bot(dir.path(), "page-work");
+    let pbx = crate::cli(dir.path(), &["tokens", "add", "pbx"]);
+    let node = start(switchboard(dir.path()), &SERVE, 3);
+    let (receiver, sender, callcenter) = (
+        node.url("receiver").to_owned(),
+        node.url("sender").to_owned(),
+        node.url("callcenter").to_owned(),
+    );
+    let http = reqwest::Client::new();
+
+    // Events: each one appended is, on this single node, read by the feed once.
+    let appended = "switchboard_events_appended_total";
+    let delivered = "switchboard_event_delivery_seconds_count";
+    let before = scrape(&http, &receiver).await;
+    let body = json!({"user_id_chat": "page-work", "messages": messages("w", 1, 2)});
+    post_json(
+        &http,
+        &format!("{receiver}/api/bot/new_messages"),
+        &bot_token,
+        body,
+    )
+    .await;
+    let moved = |text: &str, series: &str| sample(text, series) - sample(&before, series);
+    until_text(
+        &http,
+        &receiver,
+        "the feed reading the new events",
+        |text| moved(text, appended) >= 1.0 && moved(text, delivered) == moved(text, appended),
+    )
+    .await;
+
+    // Commands: pending while the bot is away, delivered, acknowledged, then gone.
+    let admin = crate::login(&http, &sender).await;
+    let page = http
+        .get(format!("{sender}/api/conversations/page-work"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("conversations");
+    let page: Value = page.json().await.expect("json");
+    let conversation = page["data"]["items"][0]["id"].as_i64().expect("id");
+    post_json(
+        &http,
+        &format!("{sender}/api/send_message_from_crm"),
+        &admin,
+        json!({"conversation_id": conversation, "text": "Dạ shop chào bạn"}),
+    )
+    .await;
+    let state = |state: &str| format!(r#"switchboard_commands{{state="{state}"}}"#);
+    let oldest = r#"switchboard_command_oldest_unacknowledged_seconds{account="page-work"}"#;
+    until_text(&http, &sender, "a pending command waiting", |text| {
+        reported(text, &state("pending")) == Some(1.0)
+            && reported(text, oldest).is_some_and(|age| age > 0.0)
+    })
+    .await;
+    let mut bot = Client::connect(&sender, &json!({"token": bot_token}), "")
+        .await
+        .expect("the bot connects");
+    let command = crate::next_named(&mut bot, "send_message_command").await;
+    let command_id = command["command_id"]
+        .as_str()
+        .expect("command id")
+        .to_owned();
+    until(&http, &sender, &state("delivered"), 1.0).await;
+    bot.emit("command_ack", &json!({"command_id": command_id}))
+        .expect("ack");
+    until_text(&http, &sender, "the command acknowledged", |text| {
+        reported(text, &state("acknowledged")) == Some(1.0)
+            && reported(text, &state("pending")) == Some(0.0)
+            && reported(text, oldest) == Some(0.0)
+    })
+    .await;
+    bot.emit(
+        "message_status_update",
+        &json!({"command_id": command_id, "status": "sent", "platform_message_id": "mid.1"}),
+    )
+    .expect("outcome");
+    until(&http, &sender, &state("acknowledged"), 0.0).await;
+    bot.close();
+
+    // Calls: offered and waiting (nobody is available), then missed when the caller gives up.
+    let before = scrape(&http, &callcenter).await;
+    let cti = |form: &'static str| {
+        http.post(format!("{callcenter}/api/v1/cti/{pbx}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    let answer = cti("event=newCall&from=0912345678&to=1900&direction=in&callId=WAITS")
+        .await
+        .expect("cti");
+    assert!(answer.status().is_success());
+    let wait = "switchboard_call_oldest_wait_seconds";
+    let offered = "switchboard_calls_offered_total";
+    let text = until_text(&http, &callcenter, "a caller waiting", |text| {
+        sample(text, wait) > 0.0
+    })
+    .await;
+    assert_eq!(sample(&text, offered) - sample(&before, offered), 1.0);
+    let answer = cti("event=hangup&callId=WAITS&cause=cancel")
+        .await
+        .expect("cti");
+    assert!(answer.status().is_success());
+    let missed = "switchboard_calls_missed_total";
+    let text = until_text(&http, &callcenter, "nobody waiting any more", |text| {
+        reported(text, wait) == Some(0.0)
+    })
+    .await;
+    assert_eq!(sample(&text, missed) - sample(&before, missed), 1.0);
+    let answered = "switchboard_calls_answered_total";
+    assert_eq!(sample(&text, answered), sample(&before, answered));
+}
+
+#[tokio::test]
+async fn metrics_on_a_listener_of_their_own_leave_the_roles_ports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args: Vec<&str> = SERVE
+        .iter()
+        .copied()
+        .chain(["--metrics-listen", "127.0.0.1:0"])
+        .collect();
+    let node = start(switchboard(dir.path()), &args, 4);
+    let http = reqwest::Client::new();
+    let text = scrape(&http, node.url("metrics")).await;
+    assert!(text.contains("switchboard_calls_offered_total"), "{text}");
+    for role in ["receiver", "sender", "callcenter"] {
+        let answer = http
+            .get(format!("{}/metrics", node.url(role)))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(answer.status(), 404, "{role}");
+        let body: Value = answer.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "not_found", "{role}");
+    }
+    // Scrapes of its own port are counted under a role of their own.
+    let text = scrape(&http, node.url("metrics")).await;
+    assert!(
+        text.contains(r#"switchboard_http_requests_total{role="metrics",route="/metrics",method="GET",status="200"}"#),
         "{text}"
     );
 }
