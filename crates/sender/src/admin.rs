@@ -4,19 +4,38 @@
 use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use switchboard_domain::outbound::{
     self, AccountChanges, AccountKind, NewAccountIn, NewUserIn, UserChanges,
 };
 use switchboard_domain::{TokenId, UserId, ValidationError, ingest};
-use switchboard_storage::{NewAccount, TokenKind};
-use switchboard_web::{Admin, ApiError, Id, JsonBody, PathParam as Path, ok};
+use switchboard_storage::{Account, NewAccount, TokenInfo, TokenKind, User};
+use switchboard_web::openapi::{ErrorAnswer, utoipa};
+use switchboard_web::{Admin, Answer, ApiError, Id, JsonBody, PathParam as Path, ok};
+use utoipa::ToSchema;
 
+/// Every console user.
+#[utoipa::path(get, path = "/api/users", tag = "administration",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The users", body = Answer<Vec<User>>),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 pub async fn users(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     Ok(ok(state.store.users().await?))
 }
 
+/// Creates a console user (a password of 12 characters or more).
+#[utoipa::path(post, path = "/api/users", tag = "administration", request_body = NewUserIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = Answer<User>),
+        (status = 409, description = "The username is taken", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -34,6 +53,17 @@ pub async fn create_user(
     Ok(ok(user))
 }
 
+/// Changes a user: name, role, password, disabled. Taking access away closes their sockets at once.
+#[utoipa::path(patch, path = "/api/users/{id}", tag = "administration", request_body = UserChanges,
+    params(("id" = i64, Path, description = "The user's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The user as changed", body = Answer<User>),
+        (status = 404, description = "No such user", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 pub async fn update_user(
     State(state): State<AppState>,
     _: Admin,
@@ -49,18 +79,77 @@ pub async fn update_user(
     Ok(ok(user))
 }
 
-#[derive(Deserialize)]
+/// A new token: whom it is for, and what it may do.
+#[derive(Deserialize, ToSchema)]
 pub struct NewTokenIn {
+    #[schema(example = "crm-noi-bo")]
     name: String,
-    /// `api` (the default) or `pbx`: a phone system's token for the CTI webhook.
+    /// `api` (the default): an integrator's token; `pbx`: a phone system's token for the CTI webhook.
     #[serde(default)]
+    #[schema(value_type = Option<IssuedKind>)]
     kind: Option<String>,
 }
 
+/// The kinds of token an admin issues by name.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IssuedKind {
+    Api,
+    Pbx,
+}
+
+/// A token, shown this once: only its hash is kept.
+#[derive(Serialize, ToSchema)]
+pub struct IssuedToken {
+    id: i64,
+    name: String,
+    kind: IssuedKind,
+    token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RevokedToken {
+    id: i64,
+    /// Always `true`.
+    revoked: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedAccount {
+    user_id_chat: String,
+    /// Always `true`.
+    deleted: bool,
+}
+
+/// A bot's token for one account, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct IssuedBotToken {
+    id: i64,
+    user_id_chat: String,
+    token: String,
+}
+
+/// Every token (bots', integrators', phone systems'), without its secret.
+#[utoipa::path(get, path = "/api/tokens", tag = "administration",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The tokens", body = Answer<Vec<TokenInfo>>),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 pub async fn tokens(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     Ok(ok(state.store.tokens().await?))
 }
 
+/// Issues an integrator's or a phone system's token.
+#[utoipa::path(post, path = "/api/tokens", tag = "administration", request_body = NewTokenIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The token, shown this once", body = Answer<IssuedToken>),
+        (status = 422, description = "A field is invalid", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 pub async fn create_token(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -68,8 +157,8 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     let name = switchboard_domain::validation::identifier("name", &body.name, 128)?;
     let (kind, label) = match body.kind.as_deref() {
-        None | Some("api") => (TokenKind::Api { name: name.clone() }, "api"),
-        Some("pbx") => (TokenKind::Pbx { name: name.clone() }, "pbx"),
+        None | Some("api") => (TokenKind::Api { name: name.clone() }, IssuedKind::Api),
+        Some("pbx") => (TokenKind::Pbx { name: name.clone() }, IssuedKind::Pbx),
         Some(_) => {
             return Err(ValidationError::new("kind", "must be `api` or `pbx`").into());
         }
@@ -78,11 +167,24 @@ pub async fn create_token(
         .store
         .issue_token_by(kind, principal.user_id())
         .await?;
-    Ok(ok(
-        json!({"id": id, "name": name, "kind": label, "token": token}),
-    ))
+    Ok(ok(IssuedToken {
+        id,
+        name,
+        kind: label,
+        token,
+    }))
 }
 
+/// Revokes a token: its sockets close at once.
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "administration",
+    params(("id" = i64, Path, description = "The token's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked", body = Answer<RevokedToken>),
+        (status = 404, description = "No such token", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     _: Admin,
@@ -90,9 +192,22 @@ pub async fn revoke_token(
 ) -> Result<Response, ApiError> {
     state.store.revoke_token(id.get()).await?;
     state.feed.revalidate_sockets();
-    Ok(ok(json!({"id": id, "revoked": true})))
+    Ok(ok(RevokedToken {
+        id: id.get(),
+        revoked: true,
+    }))
 }
 
+/// Adds a Facebook account (a page or a personal account) with its credentials, stored encrypted.
+#[utoipa::path(post, path = "/api/fb_accounts", tag = "administration", request_body = NewAccountIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The account; its credentials only as which are set", body = Answer<Account>),
+        (status = 409, description = "The account exists", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn create_account(
     State(state): State<AppState>,
@@ -112,6 +227,17 @@ pub async fn create_account(
     Ok(ok(account))
 }
 
+/// Changes an account: name, enabled, credentials (a credential left out is kept; `""` removes it).
+/// Disabling it disconnects its bot at once.
+#[utoipa::path(patch, path = "/api/fb_accounts/{user_id_chat}", tag = "administration", request_body = AccountChanges,
+    params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The account as changed", body = Answer<Account>),
+        (status = 422, description = "A field is invalid, or no such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 pub async fn update_account(
     State(state): State<AppState>,
     _: Admin,
@@ -131,6 +257,16 @@ pub async fn update_account(
     Ok(ok(account))
 }
 
+/// Removes an account with everything stored for it (conversations, messages, tokens, commands).
+#[utoipa::path(delete, path = "/api/fb_accounts/{user_id_chat}", tag = "administration",
+    params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Removed", body = Answer<DeletedAccount>),
+        (status = 422, description = "No such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 pub async fn delete_account(
     State(state): State<AppState>,
     _: Admin,
@@ -139,9 +275,22 @@ pub async fn delete_account(
     state.store.delete_account(&user_id_chat).await?;
     state.bots.disconnect(&user_id_chat);
     state.feed.revalidate_sockets();
-    Ok(ok(json!({"user_id_chat": user_id_chat, "deleted": true})))
+    Ok(ok(DeletedAccount {
+        user_id_chat,
+        deleted: true,
+    }))
 }
 
+/// Issues a token for the account's bot.
+#[utoipa::path(post, path = "/api/fb_accounts/{user_id_chat}/bot_token", tag = "administration",
+    params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The token, shown this once", body = Answer<IssuedBotToken>),
+        (status = 422, description = "No such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
 pub async fn create_bot_token(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -156,7 +305,9 @@ pub async fn create_bot_token(
             principal.user_id(),
         )
         .await?;
-    Ok(ok(
-        json!({"id": id, "user_id_chat": user_id_chat, "token": token}),
-    ))
+    Ok(ok(IssuedBotToken {
+        id,
+        user_id_chat,
+        token,
+    }))
 }

@@ -7,15 +7,43 @@ use axum::http::HeaderValue;
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use switchboard_domain::{Principal, UnixMillis, ValidationError};
-use switchboard_web::{ApiError, ClientAddr, Console, JsonBody, SESSION_COOKIE, ok};
+use switchboard_storage::User;
+use switchboard_web::openapi::{ErrorAnswer, utoipa};
+use switchboard_web::{Answer, ApiError, ClientAddr, Console, JsonBody, SESSION_COOKIE, ok};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+/// A console login.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginIn {
+    #[schema(example = "lan.nguyen")]
     username: String,
+    #[schema(example = "mật-khẩu-dài-và-khó-đoán")]
     password: String,
+}
+
+/// A session: its token (also set as the HttpOnly cookie `switchboard_session`), when it ends, and
+/// who it is.
+#[derive(Serialize, ToSchema)]
+pub struct Session {
+    token: String,
+    expires_at: UnixMillis,
+    user: User,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoggedOut {
+    /// Always `true`.
+    logged_out: bool,
+}
+
+/// Who the caller is: a user (with their account), or an integrator's API token.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Me {
+    User { user: User },
+    Integrator { token_id: i64, name: String },
 }
 
 /// An HttpOnly, same-site cookie (`Secure` when the deployment says so).
@@ -62,6 +90,15 @@ fn new_device_id() -> Result<String, ApiError> {
     Ok(switchboard_domain::encoding::hex(&bytes))
 }
 
+/// Logs in: answers the session and sets it as an HttpOnly cookie. Failed attempts are limited per
+/// user and per address (`429` with `Retry-After`).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginIn, security(()),
+    responses(
+        (status = 200, description = "Logged in; `Set-Cookie` carries the session", body = Answer<Session>),
+        (status = 401, description = "Wrong username or password", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid", body = ErrorAnswer),
+        (status = 429, description = "Too many failed attempts; `Retry-After` says when to try again", body = ErrorAnswer),
+    ))]
 #[tracing::instrument(skip_all, fields(username))]
 pub async fn login(
     State(state): State<AppState>,
@@ -113,7 +150,11 @@ pub async fn login(
     tracing::info!(user_id = user.id, "logged in");
     let expires_at =
         UnixMillis(UnixMillis::now().0 + i64::try_from(lifetime.as_millis()).unwrap_or(0));
-    let mut response = ok(json!({"token": token, "expires_at": expires_at, "user": user}));
+    let mut response = ok(Session {
+        token: token.clone(),
+        expires_at,
+        user,
+    });
     if let Some(value) = cookie(&state, SESSION_COOKIE, &token, "/", lifetime.as_secs()) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
@@ -132,6 +173,15 @@ pub async fn login(
 /// Passwords are at most 1024 characters; in UTF-8 that is at most 4 bytes each.
 const MAX_PASSWORD_BYTES: usize = 4 * 1024;
 
+/// Ends the caller's login session (the cookie's or the bearer's) and clears the cookie; the
+/// session's sockets close at once.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = Answer<LoggedOut>),
+        (status = 400, description = "Not a login session (an API token cannot log out)", body = ErrorAnswer),
+        (status = 401, description = "No valid session", body = ErrorAnswer),
+    ))]
 pub async fn logout(
     State(state): State<AppState>,
     Console(principal): Console,
@@ -149,21 +199,34 @@ pub async fn logout(
         state.store.logout(token).await?;
         state.feed.revalidate_sockets();
     }
-    let mut response = ok(json!({"logged_out": true}));
+    let mut response = ok(LoggedOut { logged_out: true });
     if let Some(value) = cookie(&state, SESSION_COOKIE, "", "/", 0) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
     Ok(response.into_response())
 }
 
+/// Who the caller is.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Answer<Me>),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn me(
     State(state): State<AppState>,
     Console(principal): Console,
 ) -> Result<Response, ApiError> {
-    match principal {
-        Principal::User { user_id, .. } => Ok(ok(
-            json!({"kind": "user", "user": state.store.user(user_id).await?}),
-        )),
-        other => Ok(ok(other)),
-    }
+    let me = match principal {
+        Principal::User { user_id, .. } => Me::User {
+            user: state.store.user(user_id).await?,
+        },
+        Principal::Integrator { token_id, name } => Me::Integrator { token_id, name },
+        // `Console` lets only users and integrators in.
+        Principal::Bot { .. } | Principal::PhoneSystem { .. } => {
+            return Err(ApiError::Forbidden("not a console's caller".into()));
+        }
+    };
+    Ok(ok(me))
 }

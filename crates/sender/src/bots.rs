@@ -98,8 +98,36 @@ impl switchboard_web::BotsOnly for ReadsOwnAccount {
     const REFUSAL: &'static str = "only a bot token may read its account's credentials";
 }
 
+/// A bot's own account, with the credentials its driver needs, in clear.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct BotAccount {
+    #[schema(example = "100089123456789")]
+    user_id_chat: String,
+    #[schema(example = "Shop Hoa Tươi")]
+    name: String,
+    kind: switchboard_domain::outbound::AccountKind,
+    enabled: bool,
+    needs_login: bool,
+    credentials: ClearCredentials,
+}
+
+/// Each credential stored for the account, `null` when none is.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ClearCredentials {
+    password: Option<String>,
+    cookies: Option<String>,
+    two_factor_secret: Option<String>,
+    page_access_token: Option<String>,
+}
+
 /// `GET /api/bot/account`: a bot reads its own account, with the credentials its driver needs in clear.
 /// Only a bot token may, and only for its account; no other endpoint ever returns credentials.
+#[utoipa::path(get, path = "/api/bot/account", tag = "bots", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The bot's account and its credentials", body = switchboard_web::Answer<BotAccount>),
+        (status = 401, description = "No valid token", body = switchboard_web::openapi::ErrorAnswer),
+        (status = 403, description = "Not a bot token", body = switchboard_web::openapi::ErrorAnswer),
+    ))]
 pub async fn own_account(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
     bot: switchboard_web::Bot<ReadsOwnAccount>,
@@ -115,17 +143,17 @@ pub async fn own_account(
         .account_credentials(account, &state.cipher)
         .await?;
     tracing::info!(%account, "a bot read its account's credentials");
-    Ok(switchboard_web::ok(serde_json::json!({
-        "user_id_chat": found.user_id_chat,
-        "name": found.name,
-        "kind": found.kind,
-        "enabled": found.enabled,
-        "needs_login": found.needs_login,
-        "credentials": {
-            "password": credentials.password,
-            "cookies": credentials.cookies,
-            "two_factor_secret": credentials.two_factor_secret,
-            "page_access_token": credentials.page_access_token,
+    Ok(switchboard_web::ok(BotAccount {
+        user_id_chat: found.user_id_chat,
+        name: found.name,
+        kind: found.kind,
+        enabled: found.enabled,
+        needs_login: found.needs_login,
+        credentials: ClearCredentials {
+            password: credentials.password,
+            cookies: credentials.cookies,
+            two_factor_secret: credentials.two_factor_secret,
+            page_access_token: credentials.page_access_token,
         },
-    })))
+    }))
 }

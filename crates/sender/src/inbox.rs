@@ -8,23 +8,50 @@ use serde::Deserialize;
 use switchboard_domain::outbound::{PostIn, SendMessageIn};
 use switchboard_domain::{ConversationId, MessageId, PostId, ValidationError};
 use switchboard_storage::ConversationFilter;
+use switchboard_storage::{
+    Account, ConversationView, MessageView, NotificationView, Page, PostView, QueuedMessage,
+    QueuedPost,
+};
+use switchboard_web::Answer;
+use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
     ApiError, Console, Id, JsonBody, Paging, PathParam as Path, QueryParams as Query, ok, parse_id,
 };
 
 /// What narrows a list of conversations, beside its paging.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConversationQuery {
     /// `true` for those with unread messages.
     unread: Option<bool>,
     /// A name or words from the messages.
+    #[param(example = "Nguyễn")]
     q: Option<String>,
 }
 
+/// The Facebook accounts, with their bots' state (credentials only as which are set).
+#[utoipa::path(get, path = "/api/fb_accounts", tag = "accounts",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The accounts", body = Answer<Vec<Account>>),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn accounts(State(state): State<AppState>, _: Console) -> Result<Response, ApiError> {
     Ok(ok(state.store.accounts().await?))
 }
 
+/// An account's conversations, most recent first, a page at a time.
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "inbox",
+    params(("id" = String, Path, description = "The account's `user_id_chat` (the seed's name for this segment)", example = "100089123456789"),
+        Paging, ConversationQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of conversations", body = Answer<Page<ConversationView>>),
+        (status = 422, description = "A bad `limit` or `cursor`, or no such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn conversations(
     State(state): State<AppState>,
     _: Console,
@@ -43,9 +70,11 @@ pub async fn conversations(
     Ok(ok(page))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IdsQuery {
-    /// Comma-separated conversation ids.
+    /// Comma-separated conversation ids (1 to 100).
+    #[param(example = "17,18")]
     ids: Option<String>,
 }
 
@@ -54,6 +83,15 @@ const MAX_IDS: usize = 100;
 
 /// `GET /api/conversations?ids=17,18`: conversations by id, whatever their account (the console shows a
 /// customer's linked conversations and a caller's recent chats with it). Unknown ids are left out.
+#[utoipa::path(get, path = "/api/conversations", tag = "inbox",
+    params(IdsQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The conversations found, by id", body = Answer<Vec<ConversationView>>),
+        (status = 422, description = "No ids, too many, or one that is not an id", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn conversations_by_id(
     State(state): State<AppState>,
     _: Console,
@@ -81,6 +119,17 @@ pub async fn conversations_by_id(
     Ok(ok(state.store.conversations_by_id(ids).await?))
 }
 
+/// Marks a conversation read; the consoles are told.
+#[utoipa::path(post, path = "/api/conversations/{id}/read", tag = "inbox",
+    params(("id" = i64, Path, description = "The conversation's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The conversation, read", body = Answer<ConversationView>),
+        (status = 404, description = "No such conversation", body = ErrorAnswer),
+        (status = 422, description = "The id is not an id", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn mark_read(
     State(state): State<AppState>,
     _: Console,
@@ -93,6 +142,17 @@ pub async fn mark_read(
     Ok(ok(conversation))
 }
 
+/// A conversation's messages, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/messages/{conversation_id}", tag = "inbox",
+    params(("conversation_id" = i64, Path, description = "The conversation's id", minimum = 1), Paging),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of messages", body = Answer<Page<MessageView>>),
+        (status = 404, description = "No such conversation", body = ErrorAnswer),
+        (status = 422, description = "A bad id, `limit` or `cursor`", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn messages(
     State(state): State<AppState>,
     _: Console,
@@ -106,6 +166,16 @@ pub async fn messages(
     Ok(ok(page))
 }
 
+/// An account's notifications (comments, reactions, …), newest first, a page at a time.
+#[utoipa::path(get, path = "/api/notifications/{user_id_chat}", tag = "inbox",
+    params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789"), Paging),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of notifications", body = Answer<Page<NotificationView>>),
+        (status = 422, description = "A bad `limit` or `cursor`, or no such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn notifications(
     State(state): State<AppState>,
     _: Console,
@@ -119,6 +189,16 @@ pub async fn notifications(
     Ok(ok(page))
 }
 
+/// An account's posts queued or published from the console, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/posts/{id}", tag = "sending",
+    params(("id" = String, Path, description = "The account's `user_id_chat` (the seed's name for this segment)", example = "100089123456789"), Paging),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of posts", body = Answer<Page<PostView>>),
+        (status = 422, description = "A bad `limit` or `cursor`, or no such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn posts(
     State(state): State<AppState>,
     _: Console,
@@ -139,6 +219,17 @@ fn announce_queued(state: &AppState, account: &str) {
     state.bots.wake_account(account);
 }
 
+/// Sends a reply: stored as `queued` with its command to the account's bot in one transaction,
+/// then delivered to the bot until it acknowledges it; the outcome comes as an event.
+#[utoipa::path(post, path = "/api/send_message_from_crm", tag = "sending", request_body = SendMessageIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Queued", body = Answer<QueuedMessage>),
+        (status = 404, description = "No such conversation", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 #[tracing::instrument(skip_all, fields(conversation_id))]
 pub async fn send_message(
     State(state): State<AppState>,
@@ -155,6 +246,18 @@ pub async fn send_message(
     Ok(ok(queued))
 }
 
+/// Sends a failed message again (a new command; the old one stays failed).
+#[utoipa::path(post, path = "/api/messages/{message_id}/retry", tag = "sending",
+    params(("message_id" = i64, Path, description = "The message's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Queued again", body = Answer<QueuedMessage>),
+        (status = 404, description = "No such message", body = ErrorAnswer),
+        (status = 409, description = "The message has not failed", body = ErrorAnswer),
+        (status = 422, description = "The id is not an id", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn retry_message(
     State(state): State<AppState>,
     _: Console,
@@ -165,6 +268,15 @@ pub async fn retry_message(
     Ok(ok(queued))
 }
 
+/// Publishes a post (text, images by URL) through the account's bot, stored with its command first.
+#[utoipa::path(post, path = "/api/post_to_facebook", tag = "sending", request_body = PostIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Queued", body = Answer<QueuedPost>),
+        (status = 422, description = "A field is invalid, or no such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn post_to_facebook(
     State(state): State<AppState>,
@@ -179,6 +291,18 @@ pub async fn post_to_facebook(
     Ok(ok(queued))
 }
 
+/// Publishes a failed post again.
+#[utoipa::path(post, path = "/api/posts/{id}/retry", tag = "sending",
+    params(("id" = i64, Path, description = "The post's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Queued again", body = Answer<QueuedPost>),
+        (status = 404, description = "No such post", body = ErrorAnswer),
+        (status = 409, description = "The post has not failed", body = ErrorAnswer),
+        (status = 422, description = "The id is not an id", body = ErrorAnswer),
+        (status = 401, description = "No valid session or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn retry_post(
     State(state): State<AppState>,
     _: Console,

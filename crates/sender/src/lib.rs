@@ -15,13 +15,13 @@ mod presence;
 mod socket;
 
 use axum::extract::FromRef;
-use axum::routing::{delete, get, patch, post};
+
 use socketioxide::SocketIo;
 use std::time::Duration;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{Cipher, NodeId, Store};
 use switchboard_web::RoleShell;
-use switchboard_web::openapi::{OpenApiRouter, utoipa};
+use switchboard_web::openapi::{OpenApiRouter, routes, utoipa};
 
 pub use bots::BotRegistry;
 
@@ -100,10 +100,25 @@ pub struct Sender;
 
 /// This role's OpenAPI document, completed by the shell (`/openapi.json`).
 #[derive(utoipa::OpenApi)]
-#[openapi(info(
-    title = "Switchboard API Sender",
-    description = "The console's API: logins, accounts, the inboxes, replies and posts sent through the bots (commands that are never lost), users and tokens. Routes listed here are documented; the rest of this role's routes are in docs/protocol.md until they are described here."
-))]
+#[openapi(
+    info(
+        title = "Switchboard API Sender",
+        description = "The console's API: logins, accounts, the inboxes, replies and posts sent \
+            through the bots (commands stored before the answer, delivered until acknowledged), \
+            users and tokens. A console logs in (`POST /api/auth/login`) and is then known by its \
+            HttpOnly session cookie; integrations use an API token (`Authorization: Bearer …`). \
+            Bots read their account here and take their commands over Socket.IO on this port \
+            (docs/protocol.md)."
+    ),
+    tags(
+        (name = "auth", description = "Logging in and out"),
+        (name = "accounts", description = "The Facebook accounts and their bots"),
+        (name = "inbox", description = "Conversations, messages and notifications"),
+        (name = "sending", description = "Replies and posts, sent through the account's bot"),
+        (name = "administration", description = "Users, tokens and accounts (admins and integrators' tokens)"),
+        (name = "bots", description = "What a bot reads of its own account")
+    )
+)]
 struct Document;
 
 impl RoleShell for Sender {
@@ -113,45 +128,35 @@ impl RoleShell for Sender {
 
     fn routes() -> OpenApiRouter<AppState> {
         OpenApiRouter::with_openapi(<Document as utoipa::OpenApi>::openapi())
-            .route(
-                "/api/auth/login",
-                switchboard_web::json::small_body(post(auth::login), auth::LOGIN_BODY_LIMIT),
-            )
-            .route("/api/auth/logout", post(auth::logout))
-            .route("/api/auth/me", get(auth::me))
-            .route(
-                "/api/fb_accounts",
-                get(inbox::accounts).post(admin::create_account),
-            )
-            .route(
-                "/api/fb_accounts/{user_id_chat}",
-                patch(admin::update_account).delete(admin::delete_account),
-            )
-            .route(
-                "/api/fb_accounts/{user_id_chat}/bot_token",
-                post(admin::create_bot_token),
-            )
-            .route("/api/conversations", get(inbox::conversations_by_id))
-            .route("/api/conversations/{id}", get(inbox::conversations))
-            .route("/api/conversations/{id}/read", post(inbox::mark_read))
-            .route("/api/messages/{conversation_id}", get(inbox::messages))
-            .route(
-                "/api/messages/{message_id}/retry",
-                post(inbox::retry_message),
-            )
-            .route("/api/send_message_from_crm", post(inbox::send_message))
-            .route("/api/post_to_facebook", post(inbox::post_to_facebook))
-            .route("/api/posts/{id}", get(inbox::posts))
-            .route("/api/posts/{id}/retry", post(inbox::retry_post))
-            .route(
-                "/api/notifications/{user_id_chat}",
-                get(inbox::notifications),
-            )
-            .route("/api/bot/account", get(bots::own_account))
-            .route("/api/users", get(admin::users).post(admin::create_user))
-            .route("/api/users/{id}", patch(admin::update_user))
-            .route("/api/tokens", get(admin::tokens).post(admin::create_token))
-            .route("/api/tokens/{id}", delete(admin::revoke_token))
+            // The login's body is two short strings: a smaller limit than the other routes'.
+            .routes({
+                let (schemas, paths, login) = routes!(auth::login);
+                (
+                    schemas,
+                    paths,
+                    switchboard_web::json::small_body(login, auth::LOGIN_BODY_LIMIT),
+                )
+            })
+            .routes(routes!(auth::logout))
+            .routes(routes!(auth::me))
+            .routes(routes!(inbox::accounts, admin::create_account))
+            .routes(routes!(admin::update_account, admin::delete_account))
+            .routes(routes!(admin::create_bot_token))
+            .routes(routes!(inbox::conversations_by_id))
+            .routes(routes!(inbox::conversations))
+            .routes(routes!(inbox::mark_read))
+            .routes(routes!(inbox::messages))
+            .routes(routes!(inbox::retry_message))
+            .routes(routes!(inbox::send_message))
+            .routes(routes!(inbox::post_to_facebook))
+            .routes(routes!(inbox::posts))
+            .routes(routes!(inbox::retry_post))
+            .routes(routes!(inbox::notifications))
+            .routes(routes!(bots::own_account))
+            .routes(routes!(admin::users, admin::create_user))
+            .routes(routes!(admin::update_user))
+            .routes(routes!(admin::tokens, admin::create_token))
+            .routes(routes!(admin::revoke_token))
     }
 
     fn sockets(io: &SocketIo, state: AppState, cors_origins: &[String]) {

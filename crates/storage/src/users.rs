@@ -10,10 +10,12 @@ use switchboard_domain::outbound::UserChanges;
 use switchboard_domain::validation::Checked;
 use switchboard_domain::{Principal, Role, UnixMillis};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
+    #[schema(example = "lan.nguyen")]
     pub username: String,
+    #[schema(example = "Nguyễn Thị Lan")]
     pub display_name: String,
     pub role: Role,
     pub disabled: bool,

@@ -90,10 +90,13 @@ pub const MAX_PAGE: usize = 200;
 
 /// `?cursor=&limit=`, the paging of every list endpoint. Taken beside the endpoint's own query type
 /// (a query string's other fields are left to it).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; none for the newest page.
     cursor: Option<String>,
+    /// Items per page (50 when not given).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
