@@ -12,12 +12,14 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use switchboard_domain::Principal;
 use switchboard_domain::ValidationError;
-use switchboard_domain::callcenter::{CtiEvent, CtiParams, cti_params_from_json};
+use switchboard_domain::callcenter::{CtiEvent, CtiParams, Direction, cti_params_from_json};
+use switchboard_storage::Call;
+use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::ratelimit::AuthOutcome;
-use switchboard_web::{ApiError, PathParam as Path};
+use switchboard_web::{Answer, ApiError, PathParam as Path};
 
 /// Says once per API token (not once per call) that it should be replaced by a phone-system token.
 fn warn_admin_token_in_url(token_id: i64) {
@@ -57,7 +59,122 @@ fn params(headers: &HeaderMap, body: &[u8]) -> Result<CtiParams, ApiError> {
     }
 }
 
-/// `POST /api/v1/cti/{token}`.
+/// The fields of a Generic-CTI event, Zammad's: which ones an event takes depends on `event`.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Described only: the event is read from its fields by `CtiEvent::parse`.
+struct CtiFields {
+    event: CtiEventName,
+    /// The phone system's id of the call.
+    #[schema(example = "1733380000.123", min_length = 1, max_length = 200)]
+    call_id: String,
+    /// `newCall`: the caller's number (required), or the agent's extension when `direction` is `out`.
+    #[schema(example = "0912345678")]
+    from: Option<String>,
+    /// `newCall`: the number called.
+    #[schema(example = "1900")]
+    to: Option<String>,
+    /// `newCall`: `in` if not given.
+    direction: Option<Direction>,
+    /// `newCall`: the agents the phone system rings (informative: routing decides); `answer`: the
+    /// agent's name. Zammad sends it as `user[]`, also taken.
+    #[schema(example = json!(["Nguyễn Văn An"]))]
+    user: Option<Vec<String>>,
+    /// `newCall`: the queue whose agents take the call.
+    #[schema(example = "sales")]
+    queue: Option<String>,
+    /// `answer`: the extension that picked up.
+    #[schema(example = "101")]
+    answering_number: Option<String>,
+    /// `hangup`: why it ended (`normalClearing` if not given).
+    cause: Option<HangupCauseName>,
+}
+
+/// What happened to the call.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+enum CtiEventName {
+    NewCall,
+    Answer,
+    Hangup,
+}
+
+/// Zammad's causes of a hangup.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+enum HangupCauseName {
+    NormalClearing,
+    Busy,
+    Cancel,
+    NoAnswer,
+    Congestion,
+    NotFound,
+    Forwarded,
+}
+
+/// What the phone system hears back: the call as recorded, or Zammad's refusal of a blocked caller.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum CtiAnswer {
+    Recorded(Box<Answer<Call>>),
+    Rejected(CtiRejection),
+}
+
+/// Zammad's answer to a caller it blocks: the phone system rejects the call as busy.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CtiRejection {
+    /// Always `true`: the event was taken.
+    success: bool,
+    action: RejectAction,
+    reason: RejectReason,
+    data: BlockedCaller,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum RejectAction {
+    Reject,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum RejectReason {
+    Busy,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedCaller {
+    /// Always `true`.
+    blocked: bool,
+    /// Why the number is blocked.
+    #[schema(example = "Gọi quấy rối nhiều lần")]
+    block_reason: String,
+}
+
+/// An event of the phone system (Zammad's Generic CTI): a new call, its answer, its hangup.
+///
+/// Zammad's path is `/api/v1/cti/{token}`, the same endpoint. The event may also be sent as a JSON
+/// object with the same fields. Reports are idempotent: a phone system may retry freely.
+#[utoipa::path(post, path = "/api/cti/{token}", tag = "phone system",
+    request_body(content(
+        (CtiFields = "application/x-www-form-urlencoded"),
+        (CtiFields = "application/json"),
+    )),
+    params(("token" = String, Path,
+        description = "A phone-system token (`switchboard tokens add --pbx NAME`); an API token still works, with a warning in the log")),
+    security(()),
+    responses(
+        (status = 200, description = "The call as recorded, or a blocked caller's call refused", body = CtiAnswer),
+        (status = 401, description = "The token is unknown or revoked", body = ErrorAnswer),
+        (status = 403, description = "A login's or a bot's token", body = ErrorAnswer),
+        (status = 404, description = "No such call (`answer`, `hangup`)", body = ErrorAnswer),
+        (status = 409, description = "The call was answered by another agent (`call_taken`) or ended (`call_ended`)", body = ErrorAnswer),
+        (status = 415, description = "Neither form fields nor JSON", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
+    ))]
 pub async fn webhook(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -90,11 +207,18 @@ pub async fn webhook(
     }
     let event = CtiEvent::parse(&params(&headers, &body)?)?;
     let reply = match state.engine.cti(event).await? {
-        CtiReply::Recorded(call) => json!({"success": true, "data": call}),
-        // Zammad's answer to a caller it blocks: the phone system rejects the call as busy.
-        CtiReply::Reject { reason } => json!({
-            "success": true, "action": "reject", "reason": "busy",
-            "data": {"blocked": true, "blockReason": reason},
+        CtiReply::Recorded(call) => CtiAnswer::Recorded(Box::new(Answer {
+            success: true,
+            data: *call,
+        })),
+        CtiReply::Reject { reason } => CtiAnswer::Rejected(CtiRejection {
+            success: true,
+            action: RejectAction::Reject,
+            reason: RejectReason::Busy,
+            data: BlockedCaller {
+                blocked: true,
+                block_reason: reason,
+            },
         }),
     };
     Ok(axum::Json(reply).into_response())

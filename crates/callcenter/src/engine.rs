@@ -309,7 +309,7 @@ impl Engine {
     }
 
     /// `answer_call`: the first answer wins; the others get `call_taken`.
-    async fn answer(&self, principal: &Principal, input: AnswerCallIn) -> Outcome<Call> {
+    pub(crate) async fn answer(&self, principal: &Principal, input: AnswerCallIn) -> Outcome<Call> {
         let agent = self
             .acting_agent(principal, input.agent_id.map(AgentId::new))
             .await?;
@@ -325,7 +325,7 @@ impl Engine {
     }
 
     /// `end_call`: a reject while the call rings, a hangup once it is connected.
-    async fn end(&self, principal: &Principal, input: EndCallIn) -> Outcome<Call> {
+    pub(crate) async fn end(&self, principal: &Principal, input: EndCallIn) -> Outcome<Call> {
         if !principal.supervises_agents() {
             let agent = self.acting_agent(principal, None).await?;
             let current = self.store.call(&input.call.call_id).await?;
@@ -358,7 +358,11 @@ impl Engine {
     }
 
     /// An agent's own status (or, for supervisors, anyone's).
-    async fn set_status(&self, principal: &Principal, input: AgentStatusIn) -> Outcome<Agent> {
+    pub(crate) async fn set_status(
+        &self,
+        principal: &Principal,
+        input: AgentStatusIn,
+    ) -> Outcome<Agent> {
         let agent = self
             .acting_agent(principal, input.agent_id.map(AgentId::new))
             .await?;

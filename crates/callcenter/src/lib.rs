@@ -11,13 +11,11 @@ mod socket;
 mod webhook;
 
 use axum::extract::FromRef;
-use axum::routing::{get, patch, post, put};
-use engine::ConsoleAction;
 use socketioxide::SocketIo;
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{StorageError, Store};
 use switchboard_web::RoleShell;
-use switchboard_web::openapi::{OpenApiRouter, utoipa};
+use switchboard_web::openapi::{OpenApiRouter, routes, utoipa};
 
 pub use engine::{CallCenterOptions, CtiReply, Engine};
 pub use error::CallCenterError;
@@ -54,10 +52,25 @@ pub struct CallCenter;
 
 /// This role's OpenAPI document, completed by the shell (`/openapi.json`).
 #[derive(utoipa::OpenApi)]
-#[openapi(info(
-    title = "Switchboard Call Center",
-    description = "The call center: agents, customers, calls and blocked numbers, and the phone system's CTI webhook. Routes listed here are documented; the rest of this role's routes are in docs/protocol.md until they are described here."
-))]
+#[openapi(
+    info(
+        title = "Switchboard Call Center",
+        description = "The call center: agents, customers, calls and blocked numbers for consoles, and \
+            the phone system's CTI webhook. Answers use camelCase names, as the seed's guide does. \
+            Consoles authenticate with their login's session cookie or a bearer token (bot tokens are \
+            refused); the phone system puts its token in the webhook's path. Every `/api/…` path is \
+            also served as `/api/v1/…`. The same actions and the call events stream over Socket.IO \
+            on this port (docs/protocol.md)."
+    ),
+    tags(
+        (name = "agents", description = "Who takes calls: their status (theirs) and state (the system's)"),
+        (name = "call center", description = "The call center at a glance"),
+        (name = "calls", description = "The call log, and answering or ending a call without a socket"),
+        (name = "customers", description = "Callers, found by any spelling of their number"),
+        (name = "blocked numbers", description = "Numbers whose calls are refused"),
+        (name = "phone system", description = "Calls in: Zammad's Generic-CTI webhook"),
+    )
+)]
 struct Document;
 
 impl RoleShell for CallCenter {
@@ -67,52 +80,25 @@ impl RoleShell for CallCenter {
 
     fn routes() -> OpenApiRouter<AppState> {
         OpenApiRouter::with_openapi(<Document as utoipa::OpenApi>::openapi())
-            .route("/api/agents", post(rest::create_agent))
-            .route("/api/agents/status", get(rest::agents_status))
-            .route("/api/agents/available", get(rest::agents_available))
-            .route("/api/agents/me", get(rest::agent_me))
-            .route("/api/agents/{id}", patch(rest::update_agent))
-            .route(
-                "/api/agents/{id}/status",
-                put(rest::set_agent_status).post(rest::set_agent_status),
-            )
-            .route("/api/call-center/status", get(rest::call_center_status))
-            .route(
-                "/api/customers",
-                get(rest::customers).post(rest::create_customer),
-            )
-            .route(
-                "/api/customers/search",
-                post(rest::search_customers_by_phone),
-            )
-            .route(
-                "/api/customers/{id}",
-                get(rest::customer).patch(rest::update_customer),
-            )
-            .route(
-                "/api/customers/{id}/conversations",
-                post(rest::link_conversation),
-            )
-            .route("/api/calls", get(rest::calls))
-            .route("/api/calls/{call_id}", get(rest::call))
-            .route(
-                "/api/calls/{call_id}/answer",
-                rest::call_action(ConsoleAction::Answer),
-            )
-            .route(
-                "/api/calls/{call_id}/end",
-                rest::call_action(ConsoleAction::End),
-            )
-            .route(
-                "/api/blocked-numbers",
-                get(rest::blocked_numbers).post(rest::block_number),
-            )
-            .route(
-                "/api/blocked-numbers/{number}",
-                axum::routing::delete(rest::unblock_number),
-            )
+            .routes(routes!(rest::create_agent))
+            .routes(routes!(rest::agents_status))
+            .routes(routes!(rest::agents_available))
+            .routes(routes!(rest::agent_me))
+            .routes(routes!(rest::update_agent))
+            .routes(routes!(rest::put_agent_status, rest::post_agent_status))
+            .routes(routes!(rest::call_center_status))
+            .routes(routes!(rest::customers, rest::create_customer))
+            .routes(routes!(rest::search_customers_by_phone))
+            .routes(routes!(rest::customer, rest::update_customer))
+            .routes(routes!(rest::link_conversation))
+            .routes(routes!(rest::calls))
+            .routes(routes!(rest::call))
+            .routes(routes!(rest::answer_call))
+            .routes(routes!(rest::end_call))
+            .routes(routes!(rest::blocked_numbers, rest::block_number))
+            .routes(routes!(rest::unblock_number))
             // Zammad's path, `/api/v1/cti/{token}`: versioned paths are routed without their version.
-            .route("/api/cti/{token}", post(cti::webhook))
+            .routes(routes!(cti::webhook))
     }
 
     fn sockets(io: &SocketIo, state: AppState, cors_origins: &[String]) {

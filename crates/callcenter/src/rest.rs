@@ -1,29 +1,41 @@
 //! The call center's REST API: the seed's four endpoints, and what running a call center needs
 //! (agents, customers, the call log, blocked numbers, and the socket actions for clients without one).
 //! Every answer is `{success, data}`; every failure `{success: false, error}` (switchboard_web::ApiError).
+//! Each handler carries its OpenAPI description (`#[utoipa::path]`): the routes are registered with it.
 
 use crate::AppState;
-use crate::engine::ConsoleAction;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{MethodRouter, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, EndCallIn};
 use switchboard_domain::customer::CustomerIn;
 use switchboard_domain::routing::AgentStatus;
 use switchboard_domain::validation::optional_text;
 use switchboard_domain::{
     AgentId, CallId, ConversationId, CustomerId, UnixMillis, UserId, ValidationError, phone,
 };
-use switchboard_storage::{AgentChanges, CallFilter, NewAgent};
+use switchboard_storage::{
+    Agent, AgentChanges, BlockedNumber, Call, CallCenterStatus, CallFilter, Customer, NewAgent,
+    Page,
+};
+use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
-    ApiError, CallCenterReader, Console, DEFAULT_PAGE, Id, JsonBody, Paging, PathParam as Path,
-    QueryParams as Query, Supervisor, ok,
+    Answer, ApiError, CallCenterReader, Console, DEFAULT_PAGE, Id, JsonBody, Paging,
+    PathParam as Path, QueryParams as Query, Supervisor, ok,
 };
 
 /// The most customers a search answers.
 const MAX_CUSTOMERS: usize = 100;
 
-/// `GET /api/agents/status`: every agent with their status and state.
+/// Every agent, with their status and state.
+#[utoipa::path(get, path = "/api/agents/status", tag = "agents",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Every agent, by id", body = Answer<Vec<Agent>>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn agents_status(
     State(state): State<AppState>,
     _: CallCenterReader,
@@ -31,7 +43,14 @@ pub async fn agents_status(
     Ok(ok(state.engine.store().agents().await?))
 }
 
-/// `GET /api/agents/available`: agents whose status is `available` (on a call or not: see `state`).
+/// The agents whose status is `available` (on a call or not: see `state`).
+#[utoipa::path(get, path = "/api/agents/available", tag = "agents",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The available agents, by id", body = Answer<Vec<Agent>>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn agents_available(
     State(state): State<AppState>,
     _: CallCenterReader,
@@ -43,7 +62,15 @@ pub async fn agents_available(
         .collect::<Vec<_>>()))
 }
 
-/// `GET /api/agents/me`: the agent the logged-in user works as.
+/// The agent the logged-in user works as.
+#[utoipa::path(get, path = "/api/agents/me", tag = "agents",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's own agent", body = Answer<Agent>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+        (status = 404, description = "The caller is no agent (an API token never is)", body = ErrorAnswer),
+    ))]
 pub async fn agent_me(
     State(state): State<AppState>,
     Console(principal): Console,
@@ -57,12 +84,37 @@ pub async fn agent_me(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A new agent: a console user, or a name alone (for a phone that is no console user's).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentIn {
+    /// The console user who works as this agent; their name is the default `fullName`.
+    #[schema(value_type = Option<i64>, minimum = 1, example = 7)]
     user_id: Option<UserId>,
+    /// Required without a `userId`.
+    #[schema(example = "Nguyễn Văn An", max_length = 200)]
     full_name: Option<String>,
+    /// The agent's phone extension, which the phone system names.
+    #[schema(example = "101", max_length = 50)]
     extension: Option<String>,
+    /// The queues whose calls the agent takes (none: any call).
+    #[schema(example = json!(["sales"]))]
+    queues: Option<Vec<String>>,
+}
+
+/// Changes to an agent; a field left out stays as it is.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentChangesIn {
+    /// Refused: an agent's user cannot change (create another agent).
+    #[schema(ignore)]
+    user_id: Option<UserId>,
+    #[schema(example = "Nguyễn Văn An", min_length = 1, max_length = 200)]
+    full_name: Option<String>,
+    #[schema(example = "101", max_length = 50)]
+    extension: Option<String>,
+    /// Replaces the agent's queues.
+    #[schema(example = json!(["sales", "support"]))]
     queues: Option<Vec<String>>,
 }
 
@@ -81,7 +133,16 @@ fn queues(value: Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
         .transpose()
 }
 
-/// `POST /api/agents`: makes a console user (or a name alone) an agent.
+/// Makes a console user (or a name alone) an agent, `offline` until they say otherwise.
+#[utoipa::path(post, path = "/api/agents", tag = "agents", request_body = AgentIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The new agent", body = Answer<Agent>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
+        (status = 409, description = "That user already is an agent", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid (`field` says which), or there is no such user", body = ErrorAnswer),
+    ))]
 pub async fn create_agent(
     State(state): State<AppState>,
     _: Supervisor,
@@ -113,12 +174,22 @@ pub async fn create_agent(
     Ok(ok(agent))
 }
 
-/// `PATCH /api/agents/{id}`: name, extension, queues.
+/// Changes an agent's name, extension or queues.
+#[utoipa::path(patch, path = "/api/agents/{id}", tag = "agents", request_body = AgentChangesIn,
+    params(("id" = i64, Path, description = "The agent's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The agent as changed", body = Answer<Agent>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
+        (status = 404, description = "No such agent", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid (`field` says which; `userId` cannot change)", body = ErrorAnswer),
+    ))]
 pub async fn update_agent(
     State(state): State<AppState>,
     _: Supervisor,
     Id(agent_id): Id<AgentId>,
-    JsonBody(body): JsonBody<AgentIn>,
+    JsonBody(body): JsonBody<AgentChangesIn>,
 ) -> Result<Response, ApiError> {
     if body.user_id.is_some() {
         return Err(
@@ -141,26 +212,68 @@ pub async fn update_agent(
     Ok(ok(agent))
 }
 
-#[derive(Debug, Deserialize)]
+/// An agent's status, as `set_agent_status` over Socket.IO takes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusIn {
+    /// Checked by the action, which names the field when it is none of these.
+    #[schema(value_type = AgentStatus)]
     status: String,
 }
 
-/// `PUT /api/agents/{id}/status {status}`: as `set_agent_status` over Socket.IO.
-pub async fn set_agent_status(
+/// Declares the documented methods of `/api/agents/{id}/status`, which do one thing: the seed's
+/// clients `PUT` it, others `POST`.
+macro_rules! agent_status_endpoints {
+    ($($(#[$doc:meta])* $name:ident: $method:ident;)*) => {$(
+        $(#[$doc])*
+        #[utoipa::path($method, path = "/api/agents/{id}/status", tag = "agents", request_body = StatusIn,
+            params(("id" = i64, Path, description = "The agent's id", minimum = 1)),
+            security(("session" = []), ("bearer" = [])),
+            responses(
+                (status = 200, description = "The agent, with their status now", body = Answer<Agent>),
+                (status = 401, description = "No valid login or token", body = ErrorAnswer),
+                (status = 403, description = "An agent setting another agent's status, or a bot token", body = ErrorAnswer),
+                (status = 404, description = "No such agent", body = ErrorAnswer),
+                (status = 422, description = "`status` is not one of the statuses", body = ErrorAnswer),
+            ))]
+        pub async fn $name(
+            state: State<AppState>,
+            console: Console,
+            agent_id: Id<AgentId>,
+            body: JsonBody<StatusIn>,
+        ) -> Result<Response, ApiError> {
+            set_agent_status(state, console, agent_id, body).await
+        }
+    )*};
+}
+
+agent_status_endpoints! {
+    /// Sets an agent's status (their own, or, for supervisors, anyone's), as `set_agent_status`.
+    put_agent_status: put;
+    /// Sets an agent's status, as `PUT` does.
+    post_agent_status: post;
+}
+
+/// `set_agent_status` for the agent in the path.
+async fn set_agent_status(
     State(state): State<AppState>,
     Console(principal): Console,
     Id(agent_id): Id<AgentId>,
     JsonBody(body): JsonBody<StatusIn>,
 ) -> Result<Response, ApiError> {
+    // Parsed as the socket's payload is, so both refuse a bad status in the same words.
     let body = serde_json::json!({"agentId": agent_id, "status": body.status});
-    Ok(ok(state
-        .engine
-        .act(&principal, ConsoleAction::SetStatus, &body)
-        .await?))
+    let input = AgentStatusIn::parse(&body)?;
+    Ok(ok(state.engine.set_status(&principal, input).await?))
 }
 
-/// `GET /api/call-center/status`: agents by status, calls ringing, waiting and connected.
+/// Agents by status, and calls ringing, waiting and connected.
+#[utoipa::path(get, path = "/api/call-center/status", tag = "call center",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The counts now", body = Answer<CallCenterStatus>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
 pub async fn call_center_status(
     State(state): State<AppState>,
     _: CallCenterReader,
@@ -168,11 +281,16 @@ pub async fn call_center_status(
     Ok(ok(state.engine.store().call_center_status().await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A search by phone number.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerSearchIn {
+    /// Any spelling of the number; with `exactMatch: false`, at least 3 of its digits.
+    #[schema(example = "0912 345 678")]
     phone_number: String,
+    /// `false`: customers with a number containing these digits (a leading `0` is dropped).
     #[serde(default = "yes")]
+    #[schema(default = true)]
     exact_match: bool,
 }
 
@@ -180,8 +298,17 @@ fn yes() -> bool {
     true
 }
 
-/// `POST /api/customers/search {phoneNumber, exactMatch}`: the customers with that number (any
-/// spelling), or, with `exactMatch: false`, whose numbers contain it. `data` is a list.
+/// The customers with a phone number (any spelling), or whose numbers contain its digits.
+///
+/// At most 50 customers, by id.
+#[utoipa::path(post, path = "/api/customers/search", tag = "customers", request_body = CustomerSearchIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The customers found (maybe none)", body = Answer<Vec<Customer>>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
+        (status = 422, description = "`phoneNumber` is not a phone number, or too few digits to search", body = ErrorAnswer),
+    ))]
 pub async fn search_customers_by_phone(
     State(state): State<AppState>,
     _: Console,
@@ -208,16 +335,32 @@ pub async fn search_customers_by_phone(
     Ok(ok(customers))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
+    /// Part of a name, an email, a CIF, or of a number (3 digits or more).
+    #[param(example = "Nguyễn")]
     q: Option<String>,
     /// The customers linked to this Facebook conversation (instead of `q`).
     #[serde(rename = "conversationId")]
+    #[param(value_type = Option<i64>)]
     conversation_id: Option<ConversationId>,
 }
 
-/// `GET /api/customers?q=`: by name, email, CIF or part of a number; `?conversationId=` the customers
-/// linked to a Facebook conversation (the console's thread shows whose it is).
+/// Customers by name, email, CIF or part of a number, or those linked to a Facebook conversation.
+///
+/// With `conversationId`, the console's thread shows whose conversation it is (at most 100
+/// customers). Otherwise, by name.
+#[utoipa::path(get, path = "/api/customers", tag = "customers",
+    params(CustomerQuery,
+        ("limit" = Option<i64>, Query, description = "The most customers to answer (50 if not given)", minimum = 1, maximum = 100)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The customers found (maybe none)", body = Answer<Vec<Customer>>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
+        (status = 422, description = "A query parameter is invalid (`field` says which)", body = ErrorAnswer),
+    ))]
 pub async fn customers(
     State(state): State<AppState>,
     _: Console,
@@ -246,6 +389,15 @@ pub async fn customers(
         .await?))
 }
 
+/// A new customer; its numbers are normalised (at most 20).
+#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CustomerIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The new customer", body = Answer<Customer>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid or `fullName` missing (`field` says which)", body = ErrorAnswer),
+    ))]
 pub async fn create_customer(
     State(state): State<AppState>,
     _: Console,
@@ -258,6 +410,17 @@ pub async fn create_customer(
     Ok(ok(state.engine.store().create_customer(fields).await?))
 }
 
+/// One customer.
+#[utoipa::path(get, path = "/api/customers/{id}", tag = "customers",
+    params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The customer", body = Answer<Customer>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
+        (status = 404, description = "No such customer", body = ErrorAnswer),
+        (status = 422, description = "The id is not a positive integer", body = ErrorAnswer),
+    ))]
 pub async fn customer(
     State(state): State<AppState>,
     _: Console,
@@ -266,6 +429,17 @@ pub async fn customer(
     Ok(ok(state.engine.store().customer(customer_id.get()).await?))
 }
 
+/// Changes a customer's fields; `phoneNumbers` (or `phoneNumber`) replaces all their numbers.
+#[utoipa::path(patch, path = "/api/customers/{id}", tag = "customers", request_body = CustomerIn,
+    params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The customer as changed", body = Answer<Customer>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
+        (status = 404, description = "No such customer", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
+    ))]
 pub async fn update_customer(
     State(state): State<AppState>,
     _: Console,
@@ -283,13 +457,25 @@ pub async fn update_customer(
         .await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A Facebook conversation to link to a customer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkIn {
+    #[schema(value_type = i64, example = 42)]
     conversation_id: ConversationId,
 }
 
-/// `POST /api/customers/{id}/conversations {conversationId}`: this Facebook conversation is theirs.
+/// Links a Facebook conversation to the customer (again: nothing changes).
+#[utoipa::path(post, path = "/api/customers/{id}/conversations", tag = "customers", request_body = LinkIn,
+    params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The customer, with the conversation among theirs", body = Answer<Customer>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
+        (status = 404, description = "No such customer or conversation", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
+    ))]
 pub async fn link_conversation(
     State(state): State<AppState>,
     _: Console,
@@ -304,13 +490,24 @@ pub async fn link_conversation(
     Ok(ok(customer))
 }
 
-#[derive(Debug, Deserialize)]
+/// Filters of the call log; each given one narrows it.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct CallQuery {
+    /// Calls that started at or after this time (RFC 3339).
+    #[param(format = DateTime, example = "2026-12-05T00:00:00+07:00")]
     from: Option<String>,
+    /// Calls that started before this time (RFC 3339).
+    #[param(format = DateTime, example = "2026-12-06T00:00:00+07:00")]
     until: Option<String>,
+    /// Calls answered by, or last offered to, this agent.
+    #[param(value_type = Option<i64>)]
     agent_id: Option<AgentId>,
+    /// Calls from a number containing these digits.
+    #[param(example = "0912")]
     number: Option<String>,
+    /// Only missed (`true`) or only not missed (`false`) calls.
     missed: Option<bool>,
 }
 
@@ -324,7 +521,18 @@ fn time(field: &str, value: Option<String>) -> Result<Option<UnixMillis>, ApiErr
         .transpose()
 }
 
-/// `GET /api/calls`: the call log, newest first, filtered by time, agent, number and missed.
+/// The call log, newest first, a page at a time, filtered by time, agent, number and missed.
+#[utoipa::path(get, path = "/api/calls", tag = "calls",
+    params(CallQuery,
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "The most calls on the page (50 if not given)", minimum = 1, maximum = 200)),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of the call log", body = Answer<Page<Call>>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+        (status = 422, description = "A query parameter is invalid (`field` says which)", body = ErrorAnswer),
+    ))]
 pub async fn calls(
     State(state): State<AppState>,
     _: CallCenterReader,
@@ -347,6 +555,16 @@ pub async fn calls(
     Ok(ok(page))
 }
 
+/// One call of the log.
+#[utoipa::path(get, path = "/api/calls/{call_id}", tag = "calls",
+    params(("call_id" = String, Path, description = "The phone system's id of the call", example = "1733380000.123")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The call", body = Answer<Call>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+        (status = 404, description = "No such call", body = ErrorAnswer),
+    ))]
 pub async fn call(
     State(state): State<AppState>,
     _: CallCenterReader,
@@ -355,23 +573,93 @@ pub async fn call(
     Ok(ok(state.engine.store().call(call_id.as_str()).await?))
 }
 
-/// `POST /api/calls/{callId}/answer {agentId?}` and `POST /api/calls/{callId}/end {endReason?}`: the
-/// socket action (`answer_call`, `end_call`) on the call in the path, for clients without a socket.
-pub fn call_action(action: ConsoleAction) -> MethodRouter<AppState> {
-    post(
-        move |State(state): State<AppState>,
-              Console(principal): Console,
-              Id(call_id): Id<CallId>,
-              JsonBody(mut body): JsonBody<serde_json::Value>| async move {
-            if let Some(object) = body.as_object_mut() {
-                object.insert("callId".into(), call_id.into_string().into());
-            }
-            let outcome = state.engine.act(&principal, action, &body).await?;
-            Ok::<_, ApiError>(ok(outcome))
-        },
-    )
+/// Body of `POST /api/calls/{call_id}/answer`, read as the socket's `answer_call` payload is.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Described only: the action reads the body as the socket's payload.
+struct AnswerCallBody {
+    /// Who answers: a number, or its digits as a string. Agents may leave it out (themselves);
+    /// supervisors, admins and API tokens name the agent.
+    #[schema(minimum = 1, example = 3)]
+    agent_id: Option<i64>,
+    /// Who acts, passed on to the phone system (`crm_system` if not given).
+    #[schema(example = "crm_system")]
+    source: Option<String>,
 }
 
+/// Body of `POST /api/calls/{call_id}/end`, read as the socket's `end_call` payload is.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Described only: the action reads the body as the socket's payload.
+struct EndCallBody {
+    /// Why it ended (`crm_reject` if not given).
+    #[schema(example = "crm_reject")]
+    end_reason: Option<String>,
+    /// Who acts, passed on to the phone system (`crm_system` if not given).
+    #[schema(example = "crm_system")]
+    source: Option<String>,
+}
+
+/// The socket action's payload: the body as sent, with the call in the path as its `callId`.
+fn with_call_id(mut body: Value, call_id: CallId) -> Value {
+    if let Some(object) = body.as_object_mut() {
+        object.insert("callId".into(), call_id.into_string().into());
+    }
+    body
+}
+
+/// Answers a call, as `answer_call` over Socket.IO: the first answer wins.
+#[utoipa::path(post, path = "/api/calls/{call_id}/answer", tag = "calls", request_body = AnswerCallBody,
+    params(("call_id" = String, Path, description = "The phone system's id of the call", example = "1733380000.123")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The call, connected to the agent", body = Answer<Call>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "An agent answering for another, a login that is no agent's, or a bot or phone-system token", body = ErrorAnswer),
+        (status = 404, description = "No such call or agent", body = ErrorAnswer),
+        (status = 409, description = "Another agent answered first (`call_taken`), or the call ended (`call_ended`)", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
+    ))]
+pub async fn answer_call(
+    State(state): State<AppState>,
+    Console(principal): Console,
+    Id(call_id): Id<CallId>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let input = AnswerCallIn::parse(&with_call_id(body, call_id))?;
+    Ok(ok(state.engine.answer(&principal, input).await?))
+}
+
+/// Ends a call, as `end_call` over Socket.IO: a reject while it rings, a hangup once connected.
+#[utoipa::path(post, path = "/api/calls/{call_id}/end", tag = "calls", request_body = EndCallBody,
+    params(("call_id" = String, Path, description = "The phone system's id of the call", example = "1733380000.123")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The call, ended", body = Answer<Call>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "An agent ending a call that is not theirs, a login that is no agent's, or a bot or phone-system token", body = ErrorAnswer),
+        (status = 404, description = "No such call", body = ErrorAnswer),
+        (status = 409, description = "The call already ended (`call_ended`)", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
+    ))]
+pub async fn end_call(
+    State(state): State<AppState>,
+    Console(principal): Console,
+    Id(call_id): Id<CallId>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let input = EndCallIn::parse(&with_call_id(body, call_id))?;
+    Ok(ok(state.engine.end(&principal, input).await?))
+}
+
+/// The numbers whose calls are refused.
+#[utoipa::path(get, path = "/api/blocked-numbers", tag = "blocked numbers",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The blocked numbers, in order", body = Answer<Vec<BlockedNumber>>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
+    ))]
 pub async fn blocked_numbers(
     State(state): State<AppState>,
     _: Console,
@@ -379,14 +667,42 @@ pub async fn blocked_numbers(
     Ok(ok(state.engine.store().blocked_numbers().await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A number to block.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BlockIn {
+    /// Any spelling; stored normalised.
+    #[schema(example = "0912 345 678")]
     number: String,
     #[serde(default)]
+    #[schema(example = "Gọi quấy rối nhiều lần", max_length = 500)]
     reason: String,
 }
 
-/// `POST /api/blocked-numbers {number, reason}`: calls from it are rejected from now on.
+/// A number blocked, normalised, and why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Blocked {
+    #[schema(example = "+84912345678")]
+    number: String,
+    #[schema(example = "Gọi quấy rối nhiều lần")]
+    reason: String,
+}
+
+/// A number unblocked, normalised.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Unblocked {
+    #[schema(example = "+84912345678")]
+    number: String,
+}
+
+/// Blocks a number: its calls are rejected from now on (blocking it again changes the reason).
+#[utoipa::path(post, path = "/api/blocked-numbers", tag = "blocked numbers", request_body = BlockIn,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The number as blocked", body = Answer<Blocked>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
+        (status = 422, description = "`number` is not a phone number, or `reason` too long", body = ErrorAnswer),
+    ))]
 pub async fn block_number(
     State(state): State<AppState>,
     _: Supervisor,
@@ -396,9 +712,20 @@ pub async fn block_number(
         phone::normalize(&body.number).map_err(|e| ValidationError::new("number", e.problem))?;
     let reason = optional_text("reason", Some(body.reason), 500)?.unwrap_or_default();
     state.engine.store().block_number(&number, &reason).await?;
-    Ok(ok(serde_json::json!({"number": number, "reason": reason})))
+    Ok(ok(Blocked { number, reason }))
 }
 
+/// Unblocks a number: its calls ring again.
+#[utoipa::path(delete, path = "/api/blocked-numbers/{number}", tag = "blocked numbers",
+    params(("number" = String, Path, description = "The number, in any spelling", example = "+84912345678")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The number, no longer blocked", body = Answer<Unblocked>),
+        (status = 401, description = "No valid login or token", body = ErrorAnswer),
+        (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
+        (status = 404, description = "The number is not blocked", body = ErrorAnswer),
+        (status = 422, description = "Not a phone number", body = ErrorAnswer),
+    ))]
 pub async fn unblock_number(
     State(state): State<AppState>,
     _: Supervisor,
@@ -407,7 +734,7 @@ pub async fn unblock_number(
     let number =
         phone::normalize(&number).map_err(|e| ValidationError::new("number", e.problem))?;
     if state.engine.store().unblock_number(&number).await? {
-        Ok(ok(serde_json::json!({"number": number})))
+        Ok(ok(Unblocked { number }))
     } else {
         Err(ApiError::NotFound(format!("{number} is not blocked")))
     }

@@ -8,13 +8,23 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerIn {
+    /// Required for a new customer.
+    #[schema(example = "Nguyễn Văn An", min_length = 1, max_length = 256)]
     pub full_name: Option<String>,
     /// One number, as the seed's `customerInfo` has it…
+    #[schema(example = "0912 345 678")]
     pub phone_number: Option<String>,
-    /// …or several.
+    /// …or several (at most 20, any spelling; stored normalised).
+    #[schema(example = json!(["028 3822 1234"]))]
     pub phone_numbers: Option<Vec<String>>,
+    #[schema(example = "an.nguyen@example.vn", max_length = 254)]
     pub email: Option<String>,
+    #[schema(example = "CIF001230022", max_length = 64)]
     pub cif: Option<String>,
+    #[schema(
+        example = "Khách hàng thân thiết, thích được gọi buổi sáng",
+        max_length = 10000
+    )]
     pub notes: Option<String>,
 }
 

@@ -10,14 +10,25 @@ use switchboard_domain::customer::CustomerFields;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
+    #[schema(example = 12)]
     pub id: i64,
+    #[schema(example = "Nguyễn Văn An")]
     pub full_name: String,
     /// The main number (the first), or `""` when there is none.
+    #[schema(example = "+84912345678")]
     pub phone_number: String,
+    /// Every number, normalised, the main one first.
+    #[schema(example = json!(["+84912345678", "+842838221234"]))]
     pub phone_numbers: Vec<String>,
+    /// `""` when unknown, as are `cif` and `notes`.
+    #[schema(example = "an.nguyen@example.vn")]
     pub email: String,
+    #[schema(example = "CIF001230022")]
     pub cif: String,
+    #[schema(example = "Khách hàng thân thiết, thích được gọi buổi sáng")]
     pub notes: String,
+    /// The Facebook conversations linked to the customer.
+    #[schema(example = json!([42]))]
     pub conversation_ids: Vec<i64>,
 }
 

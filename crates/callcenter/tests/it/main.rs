@@ -3,4 +3,5 @@
 
 mod calls;
 mod nodes;
+mod openapi;
 mod rest;

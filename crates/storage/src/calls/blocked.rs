@@ -8,7 +8,11 @@ use switchboard_domain::UnixMillis;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockedNumber {
+    /// Normalised (`+84…` for full numbers, digits for short ones).
+    #[schema(example = "+84912345678")]
     pub number: String,
+    /// `""` when none was given.
+    #[schema(example = "Gọi quấy rối nhiều lần")]
     pub reason: String,
     pub created_at: UnixMillis,
 }

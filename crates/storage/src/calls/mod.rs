@@ -25,15 +25,24 @@ use switchboard_domain::{CallStatus, UnixMillis};
 /// Events are stored in the default language; consoles that chose another get them translated.
 const LANG: Lang = Lang::Vi;
 
+/// An agent: who takes calls, with their status (theirs to set) and state (the system's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Agent {
+    #[schema(example = 3)]
     pub id: i64,
+    /// The console user who works as this agent, if one does.
+    #[schema(example = 7)]
     pub user_id: Option<i64>,
+    #[schema(example = "Nguyễn Văn An")]
     pub full_name: String,
     pub status: AgentStatus,
     pub state: AgentState,
+    /// `""` when the agent has none.
+    #[schema(example = "101")]
     pub extension: String,
+    /// The queues whose calls the agent takes (none: any call).
+    #[schema(example = json!(["sales"]))]
     pub queues: Vec<String>,
 }
 
@@ -49,11 +58,20 @@ pub struct NewAgent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Call {
+    /// The phone system's id of the call.
+    #[schema(example = "1733380000.123")]
     pub call_id: String,
+    #[schema(value_type = switchboard_domain::callcenter::Direction)]
     pub direction: String,
+    /// As the phone system sent it.
+    #[schema(example = "0912345678")]
     pub caller_number: String,
+    #[schema(example = "1900")]
     pub called_number: String,
+    #[schema(example = "sales")]
     pub queue: Option<String>,
+    /// Who reported the call (`cti`: the phone system's webhook).
+    #[schema(example = "cti")]
     pub source: String,
     pub status: CallStatus,
     pub customer_id: Option<i64>,
@@ -63,6 +81,8 @@ pub struct Call {
     pub start_time: UnixMillis,
     pub answered_at: Option<UnixMillis>,
     pub end_time: Option<UnixMillis>,
+    /// Why it ended: the console's (`crm_reject`) or the phone system's cause (`normal_clearing`, …).
+    #[schema(example = "normal_clearing")]
     pub end_reason: Option<String>,
     pub missed: bool,
     /// Seconds from the start until answered (or until the end, when never answered).
