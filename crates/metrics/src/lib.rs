@@ -77,8 +77,8 @@ pub struct AccountLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CommandLabels {
-    /// A command not finished yet: `pending` (not sent to its bot), `delivered` (sent, not
-    /// acknowledged) or `acknowledged` (the bot has it, its outcome is not reported yet).
+    /// A command its bot has not acknowledged: `pending` (not sent to it yet) or `delivered`
+    /// (sent, not acknowledged).
     pub state: &'static str,
 }
 
@@ -225,7 +225,7 @@ impl Metrics {
         );
         ours.register(
             "commands",
-            "Commands to bots not finished yet, by state (from the database)",
+            "Commands their bot has not acknowledged, pending or delivered (from the database)",
             commands.clone(),
         );
         ours.register(

@@ -41,7 +41,7 @@ pub(crate) fn heartbeat(state: &AppState) -> impl Future<Output = ()> + Send + '
 /// (1 when its bot is connected here) and `switchboard_command_oldest_unacknowledged_seconds` (0 when
 /// its bot has everything), so an account whose bot never connected since the start still shows
 /// (and alerts); accounts deleted or disabled since the last report are dropped from both. Then
-/// `switchboard_commands` by state.
+/// `switchboard_commands` by state (pending, delivered).
 async fn report_gauges(
     store: &switchboard_storage::Store,
     held: &[String],
@@ -90,11 +90,7 @@ async fn report_gauges(
             .remove(&labels);
     }
     *reported = enabled;
-    for status in [
-        CommandStatus::Pending,
-        CommandStatus::Delivered,
-        CommandStatus::Acknowledged,
-    ] {
+    for status in [CommandStatus::Pending, CommandStatus::Delivered] {
         let count = commands
             .by_state
             .iter()
