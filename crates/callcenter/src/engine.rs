@@ -482,10 +482,11 @@ fn count(call: &Call, change: Counted) {
         return;
     }
     let metrics = switchboard_metrics::metrics();
-    match change {
-        Counted::Offered => metrics.calls_offered.inc(),
-        Counted::Answered => metrics.calls_answered.inc(),
-        Counted::Ended if call.missed => metrics.calls_missed.inc(),
-        Counted::Ended => 0,
+    let counter = match change {
+        Counted::Offered => &metrics.calls_offered,
+        Counted::Answered => &metrics.calls_answered,
+        Counted::Ended if call.missed => &metrics.calls_missed,
+        Counted::Ended => return,
     };
+    counter.inc();
 }
