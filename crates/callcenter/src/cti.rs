@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use switchboard_domain::Principal;
 use switchboard_domain::ValidationError;
-use switchboard_domain::callcenter::{CtiEvent, CtiParams, Direction, cti_params_from_json};
+use switchboard_domain::callcenter::{
+    CtiEvent, CtiParams, Direction, HangupCause, cti_params_from_json,
+};
 use switchboard_storage::Call;
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::ratelimit::AuthOutcome;
@@ -87,7 +89,7 @@ struct CtiFields {
     #[schema(example = "101")]
     answering_number: Option<String>,
     /// `hangup`: why it ended (`normalClearing` if not given).
-    cause: Option<HangupCauseName>,
+    cause: Option<HangupCause>,
 }
 
 /// What happened to the call.
@@ -98,20 +100,6 @@ enum CtiEventName {
     NewCall,
     Answer,
     Hangup,
-}
-
-/// Zammad's causes of a hangup.
-#[derive(utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-enum HangupCauseName {
-    NormalClearing,
-    Busy,
-    Cancel,
-    NoAnswer,
-    Congestion,
-    NotFound,
-    Forwarded,
 }
 
 /// What the phone system hears back: the call as recorded, or Zammad's refusal of a blocked caller.

@@ -30,10 +30,8 @@ const MAX_CUSTOMERS: usize = 100;
 
 /// Every agent, with their status and state.
 #[utoipa::path(get, path = "/api/agents/status", tag = "agents",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Every agent, by id", body = Answer<Vec<Agent>>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn agents_status(
@@ -45,10 +43,8 @@ pub async fn agents_status(
 
 /// The agents whose status is `available` (on a call or not: see `state`).
 #[utoipa::path(get, path = "/api/agents/available", tag = "agents",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The available agents, by id", body = Answer<Vec<Agent>>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn agents_available(
@@ -64,10 +60,8 @@ pub async fn agents_available(
 
 /// The agent the logged-in user works as.
 #[utoipa::path(get, path = "/api/agents/me", tag = "agents",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The caller's own agent", body = Answer<Agent>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
         (status = 404, description = "The caller is no agent (an API token never is)", body = ErrorAnswer),
     ))]
@@ -135,10 +129,8 @@ fn queues(value: Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
 
 /// Makes a console user (or a name alone) an agent, `offline` until they say otherwise.
 #[utoipa::path(post, path = "/api/agents", tag = "agents", request_body = AgentIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The new agent", body = Answer<Agent>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
         (status = 409, description = "That user already is an agent", body = ErrorAnswer),
         (status = 422, description = "A field is invalid (`field` says which), or there is no such user", body = ErrorAnswer),
@@ -177,10 +169,8 @@ pub async fn create_agent(
 /// Changes an agent's name, extension or queues.
 #[utoipa::path(patch, path = "/api/agents/{id}", tag = "agents", request_body = AgentChangesIn,
     params(("id" = i64, Path, description = "The agent's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The agent as changed", body = Answer<Agent>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
         (status = 404, description = "No such agent", body = ErrorAnswer),
         (status = 422, description = "A field is invalid (`field` says which; `userId` cannot change)", body = ErrorAnswer),
@@ -227,10 +217,8 @@ macro_rules! agent_status_endpoints {
         $(#[$doc])*
         #[utoipa::path($method, path = "/api/agents/{id}/status", tag = "agents", request_body = StatusIn,
             params(("id" = i64, Path, description = "The agent's id", minimum = 1)),
-            security(("session" = []), ("bearer" = [])),
-            responses(
+                    responses(
                 (status = 200, description = "The agent, with their status now", body = Answer<Agent>),
-                (status = 401, description = "No valid login or token", body = ErrorAnswer),
                 (status = 403, description = "An agent setting another agent's status, or a bot token", body = ErrorAnswer),
                 (status = 404, description = "No such agent", body = ErrorAnswer),
                 (status = 422, description = "`status` is not one of the statuses", body = ErrorAnswer),
@@ -268,10 +256,8 @@ async fn set_agent_status(
 
 /// Agents by status, and calls ringing, waiting and connected.
 #[utoipa::path(get, path = "/api/call-center/status", tag = "call center",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The counts now", body = Answer<CallCenterStatus>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn call_center_status(
@@ -302,10 +288,8 @@ fn yes() -> bool {
 ///
 /// At most 50 customers, by id.
 #[utoipa::path(post, path = "/api/customers/search", tag = "customers", request_body = CustomerSearchIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The customers found (maybe none)", body = Answer<Vec<Customer>>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
         (status = 422, description = "`phoneNumber` is not a phone number, or too few digits to search", body = ErrorAnswer),
     ))]
@@ -354,10 +338,8 @@ pub struct CustomerQuery {
 #[utoipa::path(get, path = "/api/customers", tag = "customers",
     params(CustomerQuery,
         ("limit" = Option<i64>, Query, description = "The most customers to answer (50 if not given)", minimum = 1, maximum = 100)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The customers found (maybe none)", body = Answer<Vec<Customer>>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
         (status = 422, description = "A query parameter is invalid (`field` says which)", body = ErrorAnswer),
     ))]
@@ -391,10 +373,8 @@ pub async fn customers(
 
 /// A new customer; its numbers are normalised (at most 20).
 #[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CustomerIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The new customer", body = Answer<Customer>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
         (status = 422, description = "A field is invalid or `fullName` missing (`field` says which)", body = ErrorAnswer),
     ))]
@@ -413,10 +393,8 @@ pub async fn create_customer(
 /// One customer.
 #[utoipa::path(get, path = "/api/customers/{id}", tag = "customers",
     params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The customer", body = Answer<Customer>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
         (status = 404, description = "No such customer", body = ErrorAnswer),
         (status = 422, description = "The id is not a positive integer", body = ErrorAnswer),
@@ -432,10 +410,8 @@ pub async fn customer(
 /// Changes a customer's fields; `phoneNumbers` (or `phoneNumber`) replaces all their numbers.
 #[utoipa::path(patch, path = "/api/customers/{id}", tag = "customers", request_body = CustomerIn,
     params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The customer as changed", body = Answer<Customer>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
         (status = 404, description = "No such customer", body = ErrorAnswer),
         (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
@@ -468,10 +444,8 @@ pub struct LinkIn {
 /// Links a Facebook conversation to the customer (again: nothing changes).
 #[utoipa::path(post, path = "/api/customers/{id}/conversations", tag = "customers", request_body = LinkIn,
     params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The customer, with the conversation among theirs", body = Answer<Customer>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
         (status = 404, description = "No such customer or conversation", body = ErrorAnswer),
         (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
@@ -523,13 +497,9 @@ fn time(field: &str, value: Option<String>) -> Result<Option<UnixMillis>, ApiErr
 
 /// The call log, newest first, a page at a time, filtered by time, agent, number and missed.
 #[utoipa::path(get, path = "/api/calls", tag = "calls",
-    params(CallQuery,
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "The most calls on the page (50 if not given)", minimum = 1, maximum = 200)),
-    security(("session" = []), ("bearer" = [])),
+    params(CallQuery, Paging),
     responses(
         (status = 200, description = "A page of the call log", body = Answer<Page<Call>>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
         (status = 422, description = "A query parameter is invalid (`field` says which)", body = ErrorAnswer),
     ))]
@@ -558,10 +528,8 @@ pub async fn calls(
 /// One call of the log.
 #[utoipa::path(get, path = "/api/calls/{call_id}", tag = "calls",
     params(("call_id" = String, Path, description = "The phone system's id of the call", example = "1733380000.123")),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The call", body = Answer<Call>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
         (status = 404, description = "No such call", body = ErrorAnswer),
     ))]
@@ -611,10 +579,8 @@ fn with_call_id(mut body: Value, call_id: CallId) -> Value {
 /// Answers a call, as `answer_call` over Socket.IO: the first answer wins.
 #[utoipa::path(post, path = "/api/calls/{call_id}/answer", tag = "calls", request_body = AnswerCallBody,
     params(("call_id" = String, Path, description = "The phone system's id of the call", example = "1733380000.123")),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The call, connected to the agent", body = Answer<Call>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "An agent answering for another, a login that is no agent's, or a bot or phone-system token", body = ErrorAnswer),
         (status = 404, description = "No such call or agent", body = ErrorAnswer),
         (status = 409, description = "Another agent answered first (`call_taken`), or the call ended (`call_ended`)", body = ErrorAnswer),
@@ -633,10 +599,8 @@ pub async fn answer_call(
 /// Ends a call, as `end_call` over Socket.IO: a reject while it rings, a hangup once connected.
 #[utoipa::path(post, path = "/api/calls/{call_id}/end", tag = "calls", request_body = EndCallBody,
     params(("call_id" = String, Path, description = "The phone system's id of the call", example = "1733380000.123")),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The call, ended", body = Answer<Call>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "An agent ending a call that is not theirs, a login that is no agent's, or a bot or phone-system token", body = ErrorAnswer),
         (status = 404, description = "No such call", body = ErrorAnswer),
         (status = 409, description = "The call already ended (`call_ended`)", body = ErrorAnswer),
@@ -654,10 +618,8 @@ pub async fn end_call(
 
 /// The numbers whose calls are refused.
 #[utoipa::path(get, path = "/api/blocked-numbers", tag = "blocked numbers",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The blocked numbers, in order", body = Answer<Vec<BlockedNumber>>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
     ))]
 pub async fn blocked_numbers(
@@ -696,10 +658,8 @@ pub struct Unblocked {
 
 /// Blocks a number: its calls are rejected from now on (blocking it again changes the reason).
 #[utoipa::path(post, path = "/api/blocked-numbers", tag = "blocked numbers", request_body = BlockIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The number as blocked", body = Answer<Blocked>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
         (status = 422, description = "`number` is not a phone number, or `reason` too long", body = ErrorAnswer),
     ))]
@@ -718,10 +678,8 @@ pub async fn block_number(
 /// Unblocks a number: its calls ring again.
 #[utoipa::path(delete, path = "/api/blocked-numbers/{number}", tag = "blocked numbers",
     params(("number" = String, Path, description = "The number, in any spelling", example = "+84912345678")),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The number, no longer blocked", body = Answer<Unblocked>),
-        (status = 401, description = "No valid login or token", body = ErrorAnswer),
         (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
         (status = 404, description = "The number is not blocked", body = ErrorAnswer),
         (status = 422, description = "Not a phone number", body = ErrorAnswer),

@@ -232,6 +232,18 @@ const CAUSES: [(&str, HangupCause, &str); 7] = [
     ("forwarded", HangupCause::Forwarded, "forwarded"),
 ];
 
+/// A string, one of Zammad's names of the causes (the table [`HangupCause::parse`] reads).
+impl utoipa::PartialSchema for HangupCause {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(CAUSES.iter().map(|(name, _, _)| *name)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for HangupCause {}
+
 impl HangupCause {
     pub fn parse(text: &str) -> Option<Self> {
         CAUSES
@@ -349,11 +361,10 @@ impl CtiEvent {
                 let cause = match one("cause") {
                     None => HangupCause::NormalClearing,
                     Some(text) => HangupCause::parse(&text).ok_or_else(|| {
+                        let names: Vec<&str> = CAUSES.iter().map(|(name, _, _)| *name).collect();
                         ValidationError::new(
                             "cause",
-                            format!(
-                                "`{text}` is not one of normalClearing, busy, cancel, noAnswer, congestion, notFound, forwarded"
-                            ),
+                            format!("`{text}` is not one of {}", names.join(", ")),
                         )
                     })?,
                 };

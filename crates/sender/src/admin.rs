@@ -16,10 +16,8 @@ use utoipa::ToSchema;
 
 /// Every console user.
 #[utoipa::path(get, path = "/api/users", tag = "administration",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The users", body = Answer<Vec<User>>),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 pub async fn users(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
@@ -28,12 +26,10 @@ pub async fn users(State(state): State<AppState>, _: Admin) -> Result<Response, 
 
 /// Creates a console user (a password of 12 characters or more).
 #[utoipa::path(post, path = "/api/users", tag = "administration", request_body = NewUserIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = Answer<User>),
         (status = 409, description = "The username is taken", body = ErrorAnswer),
         (status = 422, description = "A field is invalid", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 #[tracing::instrument(skip_all)]
@@ -56,12 +52,10 @@ pub async fn create_user(
 /// Changes a user: name, role, password, disabled. Taking access away closes their sockets at once.
 #[utoipa::path(patch, path = "/api/users/{id}", tag = "administration", request_body = UserChanges,
     params(("id" = i64, Path, description = "The user's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The user as changed", body = Answer<User>),
         (status = 404, description = "No such user", body = ErrorAnswer),
         (status = 422, description = "A field is invalid", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 pub async fn update_user(
@@ -131,10 +125,8 @@ pub struct IssuedBotToken {
 
 /// Every token (bots', integrators', phone systems'), without its secret.
 #[utoipa::path(get, path = "/api/tokens", tag = "administration",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The tokens", body = Answer<Vec<TokenInfo>>),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 pub async fn tokens(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
@@ -143,11 +135,9 @@ pub async fn tokens(State(state): State<AppState>, _: Admin) -> Result<Response,
 
 /// Issues an integrator's or a phone system's token.
 #[utoipa::path(post, path = "/api/tokens", tag = "administration", request_body = NewTokenIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The token, shown this once", body = Answer<IssuedToken>),
         (status = 422, description = "A field is invalid", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 pub async fn create_token(
@@ -178,11 +168,9 @@ pub async fn create_token(
 /// Revokes a token: its sockets close at once.
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "administration",
     params(("id" = i64, Path, description = "The token's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Revoked", body = Answer<RevokedToken>),
         (status = 404, description = "No such token", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 pub async fn revoke_token(
@@ -200,12 +188,10 @@ pub async fn revoke_token(
 
 /// Adds a Facebook account (a page or a personal account) with its credentials, stored encrypted.
 #[utoipa::path(post, path = "/api/fb_accounts", tag = "administration", request_body = NewAccountIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The account; its credentials only as which are set", body = Answer<Account>),
         (status = 409, description = "The account exists", body = ErrorAnswer),
         (status = 422, description = "A field is invalid", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 #[tracing::instrument(skip_all, fields(account))]
@@ -231,11 +217,9 @@ pub async fn create_account(
 /// Disabling it disconnects its bot at once.
 #[utoipa::path(patch, path = "/api/fb_accounts/{user_id_chat}", tag = "administration", request_body = AccountChanges,
     params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789")),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The account as changed", body = Answer<Account>),
         (status = 422, description = "A field is invalid, or no such account (`unknown_account`)", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 pub async fn update_account(
@@ -260,11 +244,9 @@ pub async fn update_account(
 /// Removes an account with everything stored for it (conversations, messages, tokens, commands).
 #[utoipa::path(delete, path = "/api/fb_accounts/{user_id_chat}", tag = "administration",
     params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789")),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Removed", body = Answer<DeletedAccount>),
         (status = 422, description = "No such account (`unknown_account`)", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 pub async fn delete_account(
@@ -284,11 +266,9 @@ pub async fn delete_account(
 /// Issues a token for the account's bot.
 #[utoipa::path(post, path = "/api/fb_accounts/{user_id_chat}/bot_token", tag = "administration",
     params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789")),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The token, shown this once", body = Answer<IssuedBotToken>),
         (status = 422, description = "No such account (`unknown_account`)", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
     ))]
 pub async fn create_bot_token(

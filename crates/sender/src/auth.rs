@@ -176,11 +176,9 @@ const MAX_PASSWORD_BYTES: usize = 4 * 1024;
 /// Ends the caller's login session (the cookie's or the bearer's) and clears the cookie; the
 /// session's sockets close at once.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Logged out", body = Answer<LoggedOut>),
         (status = 400, description = "Not a login session (an API token cannot log out)", body = ErrorAnswer),
-        (status = 401, description = "No valid session", body = ErrorAnswer),
     ))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -208,10 +206,8 @@ pub async fn logout(
 
 /// Who the caller is.
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = Answer<Me>),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn me(

@@ -31,10 +31,8 @@ pub struct ConversationQuery {
 
 /// The Facebook accounts, with their bots' state (credentials only as which are set).
 #[utoipa::path(get, path = "/api/fb_accounts", tag = "accounts",
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The accounts", body = Answer<Vec<Account>>),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn accounts(State(state): State<AppState>, _: Console) -> Result<Response, ApiError> {
@@ -45,11 +43,9 @@ pub async fn accounts(State(state): State<AppState>, _: Console) -> Result<Respo
 #[utoipa::path(get, path = "/api/conversations/{id}", tag = "inbox",
     params(("id" = String, Path, description = "The account's `user_id_chat` (the seed's name for this segment)", example = "100089123456789"),
         Paging, ConversationQuery),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of conversations", body = Answer<Page<ConversationView>>),
         (status = 422, description = "A bad `limit` or `cursor`, or no such account (`unknown_account`)", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn conversations(
@@ -85,11 +81,9 @@ const MAX_IDS: usize = 100;
 /// customer's linked conversations and a caller's recent chats with it). Unknown ids are left out.
 #[utoipa::path(get, path = "/api/conversations", tag = "inbox",
     params(IdsQuery),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The conversations found, by id", body = Answer<Vec<ConversationView>>),
         (status = 422, description = "No ids, too many, or one that is not an id", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn conversations_by_id(
@@ -122,12 +116,10 @@ pub async fn conversations_by_id(
 /// Marks a conversation read; the consoles are told.
 #[utoipa::path(post, path = "/api/conversations/{id}/read", tag = "inbox",
     params(("id" = i64, Path, description = "The conversation's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The conversation, read", body = Answer<ConversationView>),
         (status = 404, description = "No such conversation", body = ErrorAnswer),
         (status = 422, description = "The id is not an id", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn mark_read(
@@ -145,12 +137,10 @@ pub async fn mark_read(
 /// A conversation's messages, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/messages/{conversation_id}", tag = "inbox",
     params(("conversation_id" = i64, Path, description = "The conversation's id", minimum = 1), Paging),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of messages", body = Answer<Page<MessageView>>),
         (status = 404, description = "No such conversation", body = ErrorAnswer),
         (status = 422, description = "A bad id, `limit` or `cursor`", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn messages(
@@ -169,11 +159,9 @@ pub async fn messages(
 /// An account's notifications (comments, reactions, …), newest first, a page at a time.
 #[utoipa::path(get, path = "/api/notifications/{user_id_chat}", tag = "inbox",
     params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789"), Paging),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of notifications", body = Answer<Page<NotificationView>>),
         (status = 422, description = "A bad `limit` or `cursor`, or no such account (`unknown_account`)", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn notifications(
@@ -192,11 +180,9 @@ pub async fn notifications(
 /// An account's posts queued or published from the console, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/posts/{id}", tag = "sending",
     params(("id" = String, Path, description = "The account's `user_id_chat` (the seed's name for this segment)", example = "100089123456789"), Paging),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of posts", body = Answer<Page<PostView>>),
         (status = 422, description = "A bad `limit` or `cursor`, or no such account (`unknown_account`)", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn posts(
@@ -222,12 +208,10 @@ fn announce_queued(state: &AppState, account: &str) {
 /// Sends a reply: stored as `queued` with its command to the account's bot in one transaction,
 /// then delivered to the bot until it acknowledges it; the outcome comes as an event.
 #[utoipa::path(post, path = "/api/send_message_from_crm", tag = "sending", request_body = SendMessageIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Queued", body = Answer<QueuedMessage>),
         (status = 404, description = "No such conversation", body = ErrorAnswer),
         (status = 422, description = "A field is invalid", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 #[tracing::instrument(skip_all, fields(conversation_id))]
@@ -249,13 +233,11 @@ pub async fn send_message(
 /// Sends a failed message again (a new command; the old one stays failed).
 #[utoipa::path(post, path = "/api/messages/{message_id}/retry", tag = "sending",
     params(("message_id" = i64, Path, description = "The message's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Queued again", body = Answer<QueuedMessage>),
         (status = 404, description = "No such message", body = ErrorAnswer),
         (status = 409, description = "The message has not failed", body = ErrorAnswer),
         (status = 422, description = "The id is not an id", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn retry_message(
@@ -270,11 +252,9 @@ pub async fn retry_message(
 
 /// Publishes a post (text, images by URL) through the account's bot, stored with its command first.
 #[utoipa::path(post, path = "/api/post_to_facebook", tag = "sending", request_body = PostIn,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Queued", body = Answer<QueuedPost>),
         (status = 422, description = "A field is invalid, or no such account (`unknown_account`)", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 #[tracing::instrument(skip_all, fields(account))]
@@ -294,13 +274,11 @@ pub async fn post_to_facebook(
 /// Publishes a failed post again.
 #[utoipa::path(post, path = "/api/posts/{id}/retry", tag = "sending",
     params(("id" = i64, Path, description = "The post's id", minimum = 1)),
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Queued again", body = Answer<QueuedPost>),
         (status = 404, description = "No such post", body = ErrorAnswer),
         (status = 409, description = "The post has not failed", body = ErrorAnswer),
         (status = 422, description = "The id is not an id", body = ErrorAnswer),
-        (status = 401, description = "No valid session or token", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn retry_post(

@@ -8,7 +8,9 @@ pub use crate::error::{ErrorBody, ErrorCode};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{self, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -78,7 +80,9 @@ fn openapi_doc() {}
 struct Shared;
 
 /// Completes a role's document: the shared routes, the answers' envelopes and errors, the ways to
-/// authenticate, and a `default` error answer on every operation (any status not listed there).
+/// authenticate (a console's, a login or an API token, where an operation names none), a `401` on
+/// every operation that authenticates, and a `default` error answer on every operation (any status
+/// not listed there).
 pub fn finish(mut doc: openapi::OpenApi) -> openapi::OpenApi {
     doc.merge(<Shared as utoipa::OpenApi>::openapi());
     doc.openapi = openapi::OpenApiVersion::Version31;
@@ -124,11 +128,30 @@ pub fn finish(mut doc: openapi::OpenApi) -> openapi::OpenApi {
                 .build(),
         )
         .build();
+    let refused = |description: &str| {
+        let mut answer = error.clone();
+        answer.description = description.to_owned();
+        RefOr::T(answer)
+    };
+    // An operation that names no way to authenticate takes a console's: a login or an API token.
+    let console = vec![
+        SecurityRequirement::new(SESSION, Vec::<String>::new()),
+        SecurityRequirement::new(BEARER, Vec::<String>::new()),
+    ];
     for item in doc.paths.paths.values_mut() {
         for operation in operations(item) {
-            operation
-                .responses
-                .responses
+            let security = operation.security.get_or_insert_with(|| console.clone());
+            // `security(())` (one empty requirement) is an open operation: nothing to refuse.
+            let open = security
+                .iter()
+                .all(|r| *r == SecurityRequirement::default());
+            let responses = &mut operation.responses.responses;
+            if !open {
+                responses.entry("401".to_owned()).or_insert_with(|| {
+                    refused("No token or session, or one that is unknown, expired or revoked")
+                });
+            }
+            responses
                 .entry("default".to_owned())
                 .or_insert_with(|| RefOr::T(error.clone()));
         }

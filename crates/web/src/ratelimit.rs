@@ -60,7 +60,7 @@ impl CallerKind {
     }
 
     /// The kind as the metrics label it (see [`switchboard_domain::Principal::kind`]).
-    pub(crate) fn label(self) -> &'static str {
+    fn label(self) -> &'static str {
         match self {
             Self::Anonymous => "anonymous",
             Self::User => "user",
@@ -68,11 +68,6 @@ impl CallerKind {
             Self::Bot => "bot",
             Self::PhoneSystem => "phone_system",
         }
-    }
-
-    /// The kind of token `request` presents (by its prefix: it may still be unknown or revoked).
-    pub(crate) fn of_request(request: &Request) -> Self {
-        token_in(request).map_or(Self::Anonymous, Self::of_token)
     }
 
     fn describe(self) -> &'static str {
@@ -663,21 +658,28 @@ impl RateLimiter {
 /// The token a request carries, wherever it carries it: the `Authorization` header, the session
 /// cookie, the `token` query parameter (Socket.IO clients), or the CTI webhook's path.
 fn token_of(request: &Request) -> Option<String> {
-    token_in(request).map(str::to_owned)
-}
-
-fn token_in(request: &Request) -> Option<&str> {
     if let Some((token, _)) = crate::auth::header_token(request.headers()) {
-        return Some(token);
+        return Some(token.to_owned());
     }
     let uri = request.uri();
     if let Some(token) = crate::extract::cti_token(uri.path()) {
-        return Some(token);
+        return Some(token.to_owned());
     }
     uri.query()?
         .split('&')
         .find_map(|pair| pair.strip_prefix("token="))
         .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// The limiter's refusal, naming for the metrics the kind of caller it refused (by the prefix of
+/// the token presented: it may still be unknown or revoked).
+pub(crate) fn refused_as(error: ApiError, caller: CallerKind) -> Response {
+    let mut response = error.into_response();
+    response
+        .extensions_mut()
+        .insert(crate::metrics::RefusedCaller(caller.label()));
+    response
 }
 
 /// Requests of a Socket.IO session already open (they name it with `sid`): its handshake was counted
@@ -708,6 +710,9 @@ pub async fn rate_limit(mut request: Request, next: Next) -> Response {
     } else {
         token_of(&request).filter(|t| t.len() <= switchboard_storage::MAX_TOKEN_LENGTH)
     };
+    let caller = token
+        .as_deref()
+        .map_or(CallerKind::Anonymous, CallerKind::of_token);
     let shared = request.extensions().get::<Arc<SharedRates>>().cloned();
     let checks = if open_session {
         limiter.address_checks(client)
@@ -724,22 +729,26 @@ pub async fn rate_limit(mut request: Request, next: Next) -> Response {
     };
     if let Err(refusal) = admitted {
         tracing::debug!(%client, limit = refusal.limit, "rate limited");
-        return ApiError::RateLimited {
-            retry_after_seconds: refusal.retry_after_seconds,
-            limit: refusal.limit,
-        }
-        .into_response();
+        return refused_as(
+            ApiError::RateLimited {
+                retry_after_seconds: refusal.retry_after_seconds,
+                limit: refusal.limit,
+            },
+            caller,
+        );
     }
     let in_flight = match token.as_deref() {
         Some(token) if CallerKind::of_token(token).bounded_in_flight() => {
             match limiter.start(token) {
                 Some(in_flight) => Some(in_flight),
                 None => {
-                    return ApiError::RateLimited {
-                        retry_after_seconds: 1,
-                        limit: "requests in progress at once for this token",
-                    }
-                    .into_response();
+                    return refused_as(
+                        ApiError::RateLimited {
+                            retry_after_seconds: 1,
+                            limit: "requests in progress at once for this token",
+                        },
+                        caller,
+                    );
                 }
             }
         }
