@@ -138,6 +138,9 @@ fn listen(socket: &SocketRef, state: &AppState, principal: Principal) {
                 let (state, english, principal) =
                     (state.clone(), english.clone(), principal.clone());
                 async move {
+                    if !switchboard_realtime::until_connected(&socket).await {
+                        return;
+                    }
                     let result = match body {
                         _ if !switchboard_realtime::event_allowed(&socket) => {
                             Err(ApiError::RateLimited {
@@ -166,6 +169,9 @@ fn not_an_object() -> ValidationError {
 /// `joined_call_center`, then the calls ringing now: a console that (re)connects shows every popup it
 /// should, even those offered while it was away.
 async fn join(socket: SocketRef, state: AppState, english: English, body: Value) {
+    if !switchboard_realtime::until_connected(&socket).await {
+        return;
+    }
     if let Some(lang) = ["lang", "language"]
         .iter()
         .find_map(|key| body.get(key).and_then(Value::as_str))
@@ -178,10 +184,12 @@ async fn join(socket: SocketRef, state: AppState, english: English, body: Value)
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty() && t.len() <= 100)
         .unwrap_or("crm_system");
-    let _ = socket.emit(
+    if let Err(error) = socket.emit(
         "joined_call_center",
         &json!({"message": JOINED_MESSAGE, "userType": user_type}),
-    );
+    ) {
+        tracing::warn!(%error, "cannot tell a console it joined the call center");
+    }
     match state.engine.store().ringing_calls().await {
         Ok(calls) => {
             // Says what a console was shown when it joined: a popup it missed is traced here.

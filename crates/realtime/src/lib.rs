@@ -15,5 +15,5 @@ pub use handshake::Handshake;
 pub use socket::{
     AccessGuard, EVENTS_LIMIT, MAX_SOCKETS_PER_USER, RealtimeError, Rewrite, SESSION_COOKIE,
     StreamFilter, authenticate, closed_signal, event_allowed, namespace, send, stream_events,
-    stream_filtered,
+    stream_filtered, until_connected,
 };

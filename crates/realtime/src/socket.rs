@@ -58,7 +58,8 @@ pub enum RealtimeError {
 
 /// Sets up namespace `/` as every role does: a socket is admitted once [`authenticate`]d and once
 /// `admit` agrees (which may also set the socket up before the client learns it is connected, so an
-/// event the client emits at once is not lost); then `connected` serves it.
+/// event the client emits at once is not lost; such a handler awaits [`until_connected`] before it
+/// emits); then `connected` serves it.
 pub fn namespace<A, C, F>(
     io: &SocketIo,
     role: &'static str,
@@ -77,6 +78,9 @@ pub fn namespace<A, C, F>(
         "/",
         (move |socket: SocketRef| {
             count_connection(&socket, role);
+            if let Some(ready) = socket.extensions.get::<Ready>() {
+                ready.0.send_replace(true);
+            }
             connected(socket)
         })
         .with(move |socket: SocketRef, TryData(auth): TryData<Value>| {
@@ -87,10 +91,40 @@ pub fn namespace<A, C, F>(
                     .extensions
                     .get::<Principal>()
                     .ok_or(RealtimeError::BadToken)?;
+                socket
+                    .extensions
+                    .insert(Ready(Arc::new(watch::Sender::new(false))));
                 admit(&socket, principal)
             }
         }),
     );
+}
+
+/// Turns true when socketioxide counts the socket as connected. It sends CONNECT, then marks the socket
+/// connected, then runs the connect handler, while the client's first event is handled on another
+/// task: a handler set up at admission can run in between, and every emit then fails with `Closed`.
+/// Seen in CI with CPU burners beside the tests: a console that joined the call center was shown none
+/// of the calls ringing.
+#[derive(Clone)]
+struct Ready(Arc<watch::Sender<bool>>);
+
+/// How long a handler set up at admission waits for its socket to be connected.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// Waits until `socket` may be emitted to (see [`Ready`]); false if it never was within a deadline
+/// (it was closed first).
+pub async fn until_connected(socket: &SocketRef) -> bool {
+    if socket.connected() {
+        return true;
+    }
+    let Some(Ready(ready)) = socket.extensions.get::<Ready>() else {
+        return false;
+    };
+    let mut connected = ready.subscribe();
+    matches!(
+        tokio::time::timeout(READY_WITHIN, connected.wait_for(|now| *now)).await,
+        Ok(Ok(_))
+    )
 }
 
 /// Counts an admitted socket in `switchboard_socketio_connections` for as long as it lives: the count
