@@ -28,10 +28,16 @@ pub enum EventKind {
     CallEnded,
     /// An agent's status changed (available, busy, away, offline).
     AgentStatusUpdate,
+    /// A conversation's assignee, status or labels changed (by a person, a reply, a snooze's end).
+    ConversationUpdated,
+    /// A private note was left on a conversation; it names the users it mentions.
+    NoteAdded,
+    /// The labels an admin defines were created, renamed, recoloured or deleted.
+    LabelsChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 14] = [
         Self::BotRegister,
         Self::NewMessages,
         Self::NewNotifications,
@@ -43,6 +49,9 @@ impl EventKind {
         Self::CallAnswered,
         Self::CallEnded,
         Self::AgentStatusUpdate,
+        Self::ConversationUpdated,
+        Self::NoteAdded,
+        Self::LabelsChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,7 +67,18 @@ impl EventKind {
             Self::CallAnswered => "call_answered",
             Self::CallEnded => "call_ended",
             Self::AgentStatusUpdate => "agent_status_update",
+            Self::ConversationUpdated => "conversation_updated",
+            Self::NoteAdded => "note_added",
+            Self::LabelsChanged => "labels_changed",
         }
+    }
+
+    /// The team's own work (ownership, states, notes, labels): for people, never for an account's bot.
+    pub fn is_teamwork(self) -> bool {
+        matches!(
+            self,
+            Self::ConversationUpdated | Self::NoteAdded | Self::LabelsChanged
+        )
     }
 
     pub fn parse(name: &str) -> Option<Self> {

@@ -72,6 +72,8 @@ integer_ids! {
     UserId;
     /// An issued token (login session, API, bot or phone system).
     TokenId;
+    /// A label admins define for conversations.
+    LabelId;
 }
 
 /// Ids are positive: `0`, negatives and anything not a number are refused alike.

@@ -16,14 +16,17 @@ pub mod outbound;
 pub mod phone;
 pub mod routing;
 pub mod status;
+pub mod teamwork;
 pub mod timestamp;
 pub mod validation;
 
 pub use auth::{Principal, Role};
 pub use event::EventKind;
 pub use ids::{
-    AgentId, CallId, ConversationId, CustomerId, IdError, MessageId, PostId, TokenId, UserId,
+    AgentId, CallId, ConversationId, CustomerId, IdError, LabelId, MessageId, PostId, TokenId,
+    UserId,
 };
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
+pub use teamwork::ConversationStatus;
 pub use timestamp::{TimeError, UnixMillis};
 pub use validation::ValidationError;

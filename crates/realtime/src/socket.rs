@@ -309,6 +309,10 @@ pub async fn authenticate(
 
 /// Whether `principal`, having asked for `accounts`, should receive `event`.
 fn visible(principal: &Principal, accounts: &[String], event: &FeedEvent) -> bool {
+    // The team's notes and assignments are no business of a page's bot.
+    if event.kind.is_teamwork() && matches!(principal, Principal::Bot { .. }) {
+        return false;
+    }
     let Some(account) = event.account.as_deref() else {
         return principal.account_scope().is_none() && accounts.is_empty();
     };

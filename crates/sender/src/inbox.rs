@@ -42,23 +42,26 @@ pub async fn accounts(State(state): State<AppState>, _: Console) -> Result<Respo
 /// An account's conversations, most recent first, a page at a time.
 #[utoipa::path(get, path = "/api/conversations/{id}", tag = "inbox",
     params(("id" = String, Path, description = "The account's `user_id_chat` (the seed's name for this segment)", example = "100089123456789"),
-        Paging, ConversationQuery),
+        Paging, ConversationQuery, crate::teamwork::TeamQuery),
     responses(
         (status = 200, description = "A page of conversations", body = Answer<Page<ConversationView>>),
-        (status = 422, description = "A bad `limit` or `cursor`, or no such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 422, description = "A bad criterion, `limit` or `cursor`, or no such account (`unknown_account`)", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn conversations(
     State(state): State<AppState>,
-    _: Console,
+    Console(principal): Console,
     Path(user_id_chat): Path<String>,
     paging: Paging,
     Query(query): Query<ConversationQuery>,
+    Query(team): Query<crate::teamwork::TeamQuery>,
 ) -> Result<Response, ApiError> {
     let filter = ConversationFilter {
         unread_only: query.unread.unwrap_or(false),
         search: query.q,
+        ..ConversationFilter::default()
     };
+    let filter = team.narrow(filter, &principal)?;
     let page = state
         .store
         .conversations(&user_id_chat, filter, paging.cursor(), paging.limit()?)

@@ -13,6 +13,7 @@ mod inbox;
 mod limiter;
 mod presence;
 mod socket;
+mod teamwork;
 
 use axum::extract::FromRef;
 
@@ -85,6 +86,7 @@ impl AppState {
             node: NodeId::random(),
         };
         tokio::spawn(presence::heartbeat(&state));
+        tokio::spawn(teamwork::wake_snoozes(&state));
         state
     }
 }
@@ -115,6 +117,7 @@ pub struct Sender;
         (name = "accounts", description = "The Facebook accounts and their bots"),
         (name = "inbox", description = "Conversations, messages and notifications"),
         (name = "sending", description = "Replies and posts, sent through the account's bot"),
+        (name = "team", description = "Who owns each conversation, its state, labels and private notes"),
         (name = "administration", description = "Users, tokens and accounts (admins and integrators' tokens)"),
         (name = "bots", description = "What a bot reads of its own account")
     )
@@ -143,7 +146,13 @@ impl RoleShell for Sender {
             .routes(routes!(admin::update_account, admin::delete_account))
             .routes(routes!(admin::create_bot_token))
             .routes(routes!(inbox::conversations_by_id))
-            .routes(routes!(inbox::conversations))
+            .routes(routes!(inbox::conversations, teamwork::update))
+            .routes(routes!(teamwork::take))
+            .routes(routes!(teamwork::notes, teamwork::add_note))
+            .routes(routes!(teamwork::inbox))
+            .routes(routes!(teamwork::counts))
+            .routes(routes!(teamwork::labels, teamwork::create_label))
+            .routes(routes!(teamwork::update_label, teamwork::delete_label))
             .routes(routes!(inbox::mark_read))
             .routes(routes!(inbox::messages))
             .routes(routes!(inbox::retry_message))

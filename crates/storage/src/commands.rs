@@ -7,6 +7,7 @@ use crate::inbox::{
     message_from_row, post,
 };
 use crate::sql::{Tx, args};
+use crate::teamwork::announce_update;
 use crate::tokens::random_secret;
 use crate::{Result, StorageError, Store, accounts};
 use serde::Serialize;
@@ -14,6 +15,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use switchboard_domain::outbound::{NewPost, Outcome, PostCommand, SendMessageCommand};
 use switchboard_domain::status::CommandKind;
+use switchboard_domain::teamwork::UpdateReason;
 use switchboard_domain::{CommandStatus, EventKind, MessageStatus, PostStatus, UnixMillis};
 
 /// A command as it goes to a bot: the Socket.IO event name and its JSON payload.
@@ -244,6 +246,16 @@ impl Store {
                      updated_at = ?3 WHERE id = ?1",
                 args![conversation_id, preview, now],
             )?;
+            // Replying to a conversation nobody owns makes it yours: the queue shows only the
+            // unanswered.
+            if let Some(author) = author.filter(|_| view.assignee_user_id.is_none()) {
+                tx.execute(
+                    "UPDATE conversations SET assignee_user_id = ?2 WHERE id = ?1",
+                    args![conversation_id, author],
+                )?;
+                let assigned = conversation(tx, conversation_id)?;
+                announce_update(tx, &assigned, Some(author), UpdateReason::Replied)?;
+            }
             send_message(tx, account, &view, message)
         })
         .await

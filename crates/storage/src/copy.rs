@@ -37,6 +37,9 @@ const TABLES: &[(&str, &[&str])] = &[
     ("agents", &["id"]),
     ("calls", &["id"]),
     ("blocked_numbers", &["number"]),
+    ("labels", &["id"]),
+    ("conversation_labels", &["conversation_id", "label_id"]),
+    ("conversation_notes", &["id"]),
 ];
 
 /// Tables that belong to the engines, not to the data: never copied (the target has its own). The

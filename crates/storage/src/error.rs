@@ -71,6 +71,15 @@ pub enum StorageError {
     BadCursor(String),
     #[error("{0}")]
     Conflict(String),
+    /// A rule of the domain checked against what is stored (an unknown label, a disabled assignee).
+    #[error(transparent)]
+    Invalid(#[from] switchboard_domain::ValidationError),
+    #[error("the conversation is already assigned to user {0}")]
+    AlreadyAssigned(i64),
+    #[error("not allowed: {0}")]
+    NotAllowed(&'static str),
+    #[error("unknown label {0}")]
+    UnknownLabel(i64),
     #[error(
         "the target database already holds data (table {0} is not empty): copy only into a database with nothing but its schema"
     )]

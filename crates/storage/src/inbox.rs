@@ -6,7 +6,7 @@ use crate::sql::{Row, ToValue, Tx, args, read_row};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::Value;
-use switchboard_domain::{EventKind, MessageStatus, PostStatus, UnixMillis};
+use switchboard_domain::{ConversationStatus, EventKind, MessageStatus, PostStatus, UnixMillis};
 
 /// Most items one page may hold.
 pub const MAX_PAGE: usize = 200;
@@ -23,6 +23,25 @@ pub struct ConversationFilter {
     pub unread_only: bool,
     /// Matches the customer's name, or the text of any message in the conversation.
     pub search: Option<String>,
+    pub assignee: Option<Assignee>,
+    pub status: Option<ConversationStatus>,
+    /// A label's name (any case).
+    pub label: Option<String>,
+}
+
+/// Whose conversations: nobody's (the queue) or one user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignee {
+    Nobody,
+    User(i64),
+}
+
+/// The console's tabs: conversations of one status that are mine, in the queue, and in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ConversationCounts {
+    pub mine: i64,
+    pub unassigned: i64,
+    pub all: i64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -36,6 +55,13 @@ pub struct ConversationView {
     pub last_message_direction: Option<String>,
     pub last_message_at: Option<UnixMillis>,
     pub unread_count: i64,
+    pub status: ConversationStatus,
+    /// The user who owns it; `null` while it waits in the queue.
+    pub assignee_user_id: Option<i64>,
+    /// When a snooze ends; set exactly while `status` is `snoozed`.
+    pub snoozed_until: Option<UnixMillis>,
+    /// Its labels' names.
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -134,12 +160,14 @@ pub(crate) fn like_pattern(text: &str) -> String {
 // on a bound parameter again at every use (measured), while a correlated subquery keeps its plan.
 pub(crate) const CONVERSATION_COLUMNS: &str =
     "c.id, (SELECT user_id_chat FROM facebook_accounts WHERE id = c.account_id), c.thread_id, c.participant_id, c.participant_name,
-     c.last_message_text, c.last_message_direction, c.last_message_at, c.unread_count";
+     c.last_message_text, c.last_message_direction, c.last_message_at, c.unread_count,
+     c.status, c.assignee_user_id, c.snoozed_until, c.labels";
 
 pub(crate) fn conversation_from_row(r: &Row<'_>) -> Result<ConversationView> {
     Ok(read_row!(r => ConversationView {
         id, user_id_chat, thread_id, participant_id, participant_name, last_message_text,
-        last_message_direction, last_message_at, unread_count,
+        last_message_direction, last_message_at, unread_count, status, assignee_user_id,
+        snoozed_until, labels: json,
     }))
 }
 
@@ -192,7 +220,7 @@ pub(crate) fn post(tx: &Tx<'_>, id: i64) -> Result<PostView> {
     .ok_or(StorageError::UnknownPost(id))
 }
 
-fn account_id(tx: &Tx<'_>, user_id_chat: &str) -> Result<i64> {
+pub(crate) fn account_id(tx: &Tx<'_>, user_id_chat: &str) -> Result<i64> {
     crate::accounts::find(tx, user_id_chat)?
         .map(|a| a.id)
         .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))
@@ -222,27 +250,85 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<ConversationView>> {
+        let user_id_chat = user_id_chat.to_owned();
+        self.list_conversations(Some(user_id_chat), filter, cursor, limit)
+            .await
+    }
+
+    /// Conversations of every account (the team's views: mine, the queue), most recently active first.
+    pub async fn all_conversations(
+        &self,
+        filter: ConversationFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ConversationView>> {
+        self.list_conversations(None, filter, cursor, limit).await
+    }
+
+    async fn list_conversations(
+        &self,
+        user_id_chat: Option<String>,
+        filter: ConversationFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ConversationView>> {
         let (before_at, before_id) = parse_cursor(cursor)?;
-        let (user_id_chat, limit) = (user_id_chat.to_owned(), limit.clamp(1, MAX_PAGE));
+        let limit = limit.clamp(1, MAX_PAGE);
         self.read_long(move |tx| {
-            let account = account_id(tx, &user_id_chat)?;
+            // One statement per shape, so each keeps a plan that uses the account's index.
+            let (account, scope) = match &user_id_chat {
+                Some(user_id_chat) => (account_id(tx, user_id_chat)?, "c.account_id = ?1"),
+                None => (0, "?1 = 0"),
+            };
             let search = filter.search.as_deref().filter(|s| !s.trim().is_empty()).map(like_pattern);
+            let (assignee_rule, assignee) = match filter.assignee {
+                None => (0, None),
+                Some(Assignee::Nobody) => (1, None),
+                Some(Assignee::User(user)) => (2, Some(user)),
+            };
+            let label = filter.label.as_deref().map(str::to_lowercase);
             page_of(
                 tx,
                 &format!(
                 "SELECT {CONVERSATION_COLUMNS} FROM conversations c
-                 WHERE c.account_id = ?1
+                 WHERE {scope}
                    AND (COALESCE(c.last_message_at, 0) < ?2 OR (COALESCE(c.last_message_at, 0) = ?2 AND c.id < ?3))
                    AND (NOT ?4 OR c.unread_count > 0)
                    AND (CAST(?5 AS TEXT) IS NULL OR LOWER(c.participant_name) LIKE LOWER(?5) ESCAPE '\\'
                         OR LOWER(c.last_message_text) LIKE LOWER(?5) ESCAPE '\\'
                         OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND LOWER(m.text) LIKE LOWER(?5) ESCAPE '\\'))
+                   AND (?6 = 0 OR (?6 = 1 AND c.assignee_user_id IS NULL) OR (?6 = 2 AND c.assignee_user_id = ?7))
+                   AND (CAST(?8 AS TEXT) IS NULL OR c.status = ?8)
+                   AND (CAST(?9 AS TEXT) IS NULL OR EXISTS (
+                        SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id
+                          AND cl.label_id = (SELECT id FROM labels WHERE name_key = ?9)))
                  ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC"
                 ),
-                args![account, before_at, before_id, filter.unread_only, search],
+                args![account, before_at, before_id, filter.unread_only, search, assignee_rule,
+                      assignee, filter.status, label],
                 limit,
                 conversation_from_row,
                 |c| (c.last_message_at.map_or(0, |t| t.0), c.id),
+            )
+        })
+        .await
+    }
+
+    /// How many conversations in `status` are the user's, in the queue, and in all (the console's
+    /// tabs).
+    pub async fn conversation_counts(
+        &self,
+        user_id: Option<i64>,
+        status: ConversationStatus,
+    ) -> Result<ConversationCounts> {
+        self.read(move |tx| {
+            tx.one(
+                "SELECT COUNT(*),
+                        COALESCE(SUM(CASE WHEN assignee_user_id IS NULL THEN 1 ELSE 0 END), 0),
+                        COALESCE(SUM(CASE WHEN assignee_user_id = ?2 THEN 1 ELSE 0 END), 0)
+                 FROM conversations WHERE status = ?1",
+                args![status, user_id],
+                |r| Ok(read_row!(r => ConversationCounts { all, unassigned, mine })),
             )
         })
         .await

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use switchboard_domain::ingest::{Attachment, Direction};
 use switchboard_domain::ingest::{Batch, NewMessage, NewNotification};
-use switchboard_domain::{EventKind, MessageStatus, UnixMillis};
+use switchboard_domain::{ConversationStatus, EventKind, MessageStatus, UnixMillis};
 
 /// What became of a batch: how many items it had, how many were new, and the event that announced them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -64,9 +64,11 @@ static INSERT_MESSAGES: MultiRow = MultiRow::new(
 );
 
 /// The conversations that received new messages: unread ones counted, the last message replaced
-/// only by a newer one.
+/// only by a newer one, and one the customer wrote to again open (a snooze ends; the assignee stays).
 static UPDATE_CONVERSATIONS: MultiRow = MultiRow::new(
     "UPDATE conversations SET
+         status = CASE WHEN c.column2 > 0 THEN 'open' ELSE status END,
+         snoozed_until = CASE WHEN c.column2 > 0 THEN NULL ELSE snoozed_until END,
          unread_count = unread_count + c.column2,
          last_message_text = CASE WHEN c.column3 >= COALESCE(last_message_at, 0) THEN c.column4
                                   ELSE last_message_text END,
@@ -80,7 +82,7 @@ static UPDATE_CONVERSATIONS: MultiRow = MultiRow::new(
     ") AS c
      WHERE id = c.column1
      RETURNING id, thread_id, participant_id, participant_name, last_message_text, last_message_direction,
-               last_message_at, unread_count",
+               last_message_at, unread_count, status, assignee_user_id, snoozed_until, labels",
     1,
 );
 
@@ -179,6 +181,10 @@ struct ConversationOut {
     last_message_direction: Option<String>,
     last_message_at: UnixMillis,
     unread_count: i64,
+    status: ConversationStatus,
+    assignee_user_id: Option<i64>,
+    snoozed_until: Option<UnixMillis>,
+    labels: Vec<String>,
 }
 
 /// The event announcing what a batch stored: the account, then the batch's own fields.
@@ -236,7 +242,8 @@ fn apply_conversation_changes(
     let updated = UPDATE_CONVERSATIONS.run(tx, args![now], &rows, |r| {
         Ok(read_row!(r => ConversationOut {
             id, thread_id, participant_id, participant_name, last_message_text,
-            last_message_direction, last_message_at, unread_count,
+            last_message_direction, last_message_at, unread_count, status, assignee_user_id,
+            snoozed_until, labels: json,
         }))
     })?;
     let mut by_id: HashMap<i64, ConversationOut> = updated.into_iter().map(|c| (c.id, c)).collect();

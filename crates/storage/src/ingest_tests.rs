@@ -3,11 +3,16 @@ use switchboard_domain::UnixMillis;
 use switchboard_domain::ingest::{Batch, Direction, NewMessage, NewNotification};
 
 pub(crate) fn batch(account: &str, ids: &[&str]) -> Batch<NewMessage> {
+    batch_in_thread(account, "t1", ids)
+}
+
+/// Messages `ids`, received in thread `thread`.
+pub(crate) fn batch_in_thread(account: &str, thread: &str, ids: &[&str]) -> Batch<NewMessage> {
     let items = ids
         .iter()
         .map(|id| NewMessage {
             message_id: (*id).to_owned(),
-            thread_id: "t1".into(),
+            thread_id: thread.into(),
             participant_id: "u1".into(),
             participant_name: "Vũ Thị Hoa".into(),
             direction: Direction::In,

@@ -40,6 +40,9 @@ mod spool;
 mod sql;
 mod sqlite;
 mod store;
+mod teamwork;
+#[cfg(test)]
+mod teamwork_tests;
 mod tokens;
 mod users;
 
@@ -55,7 +58,8 @@ pub use customers::Customer;
 pub use error::StorageError;
 pub use events::StoredEvent;
 pub use inbox::{
-    ConversationFilter, ConversationView, MessageView, NotificationView, Page, PostView,
+    Assignee, ConversationCounts, ConversationFilter, ConversationView, MessageView,
+    NotificationView, Page, PostView,
 };
 pub use ingest::IngestOutcome;
 pub use postgres::{LoginFailures, RateAnswer, RateCheck, SharedLimits};
@@ -66,6 +70,7 @@ pub use sqlite::{
 };
 pub use store::{CallTimers, RoleLock, Store};
 pub use switchboard_domain::outbound::{AccountChanges, AccountKind, UserChanges};
+pub use teamwork::{Actor, ConversationUpdated, LabelView, LabelsChanged, NoteAdded, NoteView};
 pub use tokens::{MAX_TOKEN_LENGTH, TokenInfo, TokenKind};
 pub use users::User;
 

@@ -27,6 +27,7 @@ migrations! {
     9 "shared_timers_and_presence" "0009_shared_timers_and_presence.sql",
     10 "shared_limits" "0010_shared_limits.sql",
     11 "rate_leases" "0011_rate_leases.sql",
+    12 "team_inbox" "0012_team_inbox.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -542,10 +542,13 @@ macro_rules! stored_as_text {
 use crate::AccountKind;
 use switchboard_domain::routing::{AgentState, AgentStatus};
 use switchboard_domain::status::CommandKind;
-use switchboard_domain::{CallStatus, CommandStatus, MessageStatus, PostStatus, Role};
+use switchboard_domain::{
+    CallStatus, CommandStatus, ConversationStatus, MessageStatus, PostStatus, Role,
+};
 
 stored_as_text!(
     AccountKind,
+    ConversationStatus,
     Role,
     MessageStatus,
     PostStatus,

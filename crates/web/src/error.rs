@@ -87,6 +87,7 @@ error_codes! {
     Conflict = "conflict",
     AlreadyExists = "already_exists",
     CallTaken = "call_taken",
+    AlreadyAssigned = "already_assigned",
     CallEnded = "call_ended",
     TooManyRequests = "too_many_requests",
     Unavailable = "unavailable",
@@ -140,13 +141,17 @@ impl ApiError {
                 | StorageError::UnknownPost(_)
                 | StorageError::UnknownCustomer(_)
                 | StorageError::UnknownAgent(_)
-                | StorageError::UnknownCall(_) => (S::NOT_FOUND, E::NotFound),
+                | StorageError::UnknownCall(_)
+                | StorageError::UnknownLabel(_) => (S::NOT_FOUND, E::NotFound),
                 StorageError::CallTaken(_) => (S::CONFLICT, E::CallTaken),
                 StorageError::CallEnded(_) => (S::CONFLICT, E::CallEnded),
                 StorageError::UserExists(_) | StorageError::AccountExists(_) => {
                     (S::CONFLICT, E::AlreadyExists)
                 }
                 StorageError::Conflict(_) => (S::CONFLICT, E::Conflict),
+                StorageError::Invalid(_) => (S::UNPROCESSABLE_ENTITY, E::InvalidField),
+                StorageError::AlreadyAssigned(_) => (S::CONFLICT, E::AlreadyAssigned),
+                StorageError::NotAllowed(_) => (S::FORBIDDEN, E::Forbidden),
                 StorageError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, E::Unavailable),
                 // Ours to fix, never the caller's. Listed one by one: a new variant must be placed
                 // here by choice, not fall into a 500 unseen.
@@ -192,7 +197,9 @@ impl IntoResponse for ApiError {
             self.to_string()
         };
         let (item, field) = match &self {
-            Self::Invalid(e) => (e.item, Some(e.field.as_str())),
+            Self::Invalid(e) | Self::Storage(StorageError::Invalid(e)) => {
+                (e.item, Some(e.field.as_str()))
+            }
             Self::Storage(StorageError::BadCursor(_)) => (None, Some("cursor")),
             _ => (None, None),
         };

@@ -1,0 +1,330 @@
+//! The team inbox's endpoints: who owns a conversation and what state it is in, the lists by owner
+//! and state, labels, private notes; and the sweep that ends snoozes.
+
+use crate::AppState;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use std::time::Duration;
+use switchboard_domain::teamwork::{
+    AssigneeFilter, ConversationPatch, ConversationStatus, LabelIn, NoteIn,
+};
+use switchboard_domain::{ConversationId, LabelId, Principal, UnixMillis, ValidationError};
+use switchboard_storage::{
+    Actor, Assignee, ConversationCounts, ConversationFilter, ConversationView, LabelView, NoteView,
+    Page,
+};
+use switchboard_web::openapi::{ErrorAnswer, utoipa};
+use switchboard_web::{
+    Admin, Answer, ApiError, Console, Id, JsonBody, Paging, QueryParams as Query, ok,
+};
+
+/// How often a node looks for snoozes that are due: a snooze ends within this of its time.
+const SNOOZE_SWEEP: Duration = Duration::from_secs(1);
+
+/// What narrows a list of conversations by the team's work, beside its paging.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TeamQuery {
+    /// `me`, `none` (the queue) or a user's id.
+    #[param(example = "me")]
+    assignee: Option<String>,
+    #[param(value_type = Option<ConversationStatus>)]
+    status: Option<String>,
+    /// A label's name.
+    #[param(example = "VIP")]
+    label: Option<String>,
+}
+
+impl TeamQuery {
+    /// Adds these criteria to `filter`, `me` being `principal`.
+    pub(crate) fn narrow(
+        self,
+        mut filter: ConversationFilter,
+        principal: &Principal,
+    ) -> Result<ConversationFilter, ApiError> {
+        filter.assignee = match self.assignee.as_deref().map(AssigneeFilter::parse) {
+            None => None,
+            Some(Err(error)) => return Err(error.into()),
+            Some(Ok(AssigneeFilter::Nobody)) => Some(Assignee::Nobody),
+            Some(Ok(AssigneeFilter::User(user))) => Some(Assignee::User(user.get())),
+            Some(Ok(AssigneeFilter::Me)) => {
+                Some(Assignee::User(principal.user_id().ok_or_else(|| {
+                    ValidationError::new("assignee", "`me` needs a console user, not an API token")
+                })?))
+            }
+        };
+        filter.status = self.status.as_deref().map(status).transpose()?;
+        filter.label = self
+            .label
+            .map(|label| label.trim().to_owned())
+            .filter(|label| !label.is_empty());
+        Ok(filter)
+    }
+}
+
+fn status(text: &str) -> Result<ConversationStatus, ValidationError> {
+    text.parse().map_err(|_| {
+        ValidationError::new("status", "must be one of open, pending, snoozed, resolved")
+    })
+}
+
+/// Conversations of every account by the team's criteria (the console's "Của tôi", "Chưa phân
+/// công", "Tất cả"), the most recently active first, a page at a time.
+#[utoipa::path(get, path = "/api/inbox", tag = "team",
+    params(Paging, TeamQuery),
+    responses(
+        (status = 200, description = "A page of conversations", body = Answer<Page<ConversationView>>),
+        (status = 422, description = "A bad criterion, `limit` or `cursor`", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn inbox(
+    State(state): State<AppState>,
+    Console(principal): Console,
+    paging: Paging,
+    Query(query): Query<TeamQuery>,
+) -> Result<Response, ApiError> {
+    let filter = query.narrow(ConversationFilter::default(), &principal)?;
+    let page = state
+        .store
+        .all_conversations(filter, paging.cursor(), paging.limit()?)
+        .await?;
+    Ok(ok(page))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CountsQuery {
+    /// Which status to count; `open` when left out.
+    #[param(value_type = Option<ConversationStatus>)]
+    status: Option<String>,
+}
+
+/// How many conversations of a status are mine, in the queue, and in all: the tabs' counts.
+#[utoipa::path(get, path = "/api/inbox/counts", tag = "team",
+    params(CountsQuery),
+    responses(
+        (status = 200, description = "The counts", body = Answer<ConversationCounts>),
+        (status = 422, description = "An unknown status", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn counts(
+    State(state): State<AppState>,
+    Console(principal): Console,
+    Query(query): Query<CountsQuery>,
+) -> Result<Response, ApiError> {
+    let wanted = match query.status.as_deref() {
+        Some(text) => status(text)?,
+        None => ConversationStatus::Open,
+    };
+    let counts = state
+        .store
+        .conversation_counts(principal.user_id(), wanted)
+        .await?;
+    Ok(ok(counts))
+}
+
+/// Changes a conversation's assignee, status, snooze or labels; every console is told
+/// (`conversation_updated`). Agents take a conversation nobody owns or hand back their own;
+/// supervisors and admins assign anyone.
+#[utoipa::path(patch, path = "/api/conversations/{id}", tag = "team", request_body = ConversationPatch,
+    params(("id" = i64, Path, description = "The conversation's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The conversation as changed", body = Answer<ConversationView>),
+        (status = 403, description = "An agent assigning someone else's conversation, or a bot token", body = ErrorAnswer),
+        (status = 404, description = "No such conversation", body = ErrorAnswer),
+        (status = 409, description = "An agent taking a conversation someone owns (`already_assigned`)", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid: an unknown label or user, a snooze in the past", body = ErrorAnswer),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    Console(principal): Console,
+    Id(conversation_id): Id<ConversationId>,
+    JsonBody(body): JsonBody<ConversationPatch>,
+) -> Result<Response, ApiError> {
+    let changes = body.validate(UnixMillis::now())?;
+    let (conversation, event) = state
+        .store
+        .update_conversation(conversation_id.get(), changes, Actor::of(&principal))
+        .await?;
+    if event.is_some() {
+        state.feed.notify();
+    }
+    Ok(ok(conversation))
+}
+
+/// "Nhận": the caller takes a conversation nobody owns. Two agents taking it at once: one gets it,
+/// the other `409 already_assigned`.
+#[utoipa::path(post, path = "/api/conversations/{id}/take", tag = "team",
+    params(("id" = i64, Path, description = "The conversation's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The conversation, now the caller's", body = Answer<ConversationView>),
+        (status = 403, description = "An API token (only a console user takes conversations), or a bot token", body = ErrorAnswer),
+        (status = 404, description = "No such conversation", body = ErrorAnswer),
+        (status = 409, description = "Someone owns it (`already_assigned`)", body = ErrorAnswer),
+        (status = 422, description = "The id is not an id", body = ErrorAnswer),
+    ))]
+pub async fn take(
+    State(state): State<AppState>,
+    Console(principal): Console,
+    Id(conversation_id): Id<ConversationId>,
+) -> Result<Response, ApiError> {
+    let user_id = principal.user_id().ok_or_else(|| {
+        ApiError::Forbidden("only a console user takes conversations; assign with PATCH".into())
+    })?;
+    let (conversation, event) = state
+        .store
+        .take_conversation(conversation_id.get(), user_id)
+        .await?;
+    if event.is_some() {
+        state.feed.notify();
+    }
+    Ok(ok(conversation))
+}
+
+/// Leaves a private note: the team sees it in the thread, the customer and the page's bot never do;
+/// each `@username` it mentions is told (`note_added` names them).
+#[utoipa::path(post, path = "/api/conversations/{id}/notes", tag = "team", request_body = NoteIn,
+    params(("id" = i64, Path, description = "The conversation's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The note", body = Answer<NoteView>),
+        (status = 404, description = "No such conversation", body = ErrorAnswer),
+        (status = 413, description = "The body is too large", body = ErrorAnswer),
+        (status = 422, description = "An empty or too long text", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn add_note(
+    State(state): State<AppState>,
+    Console(principal): Console,
+    Id(conversation_id): Id<ConversationId>,
+    JsonBody(body): JsonBody<NoteIn>,
+) -> Result<Response, ApiError> {
+    let note = body.validate()?;
+    let (note, _) = state
+        .store
+        .add_note(conversation_id.get(), principal.user_id(), note)
+        .await?;
+    state.feed.notify();
+    Ok(ok(note))
+}
+
+/// A conversation's private notes, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/conversations/{id}/notes", tag = "team",
+    params(("id" = i64, Path, description = "The conversation's id", minimum = 1), Paging),
+    responses(
+        (status = 200, description = "A page of notes", body = Answer<Page<NoteView>>),
+        (status = 404, description = "No such conversation", body = ErrorAnswer),
+        (status = 422, description = "A bad id, `limit` or `cursor`", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn notes(
+    State(state): State<AppState>,
+    _: Console,
+    Id(conversation_id): Id<ConversationId>,
+    paging: Paging,
+) -> Result<Response, ApiError> {
+    let page = state
+        .store
+        .notes(conversation_id.get(), paging.cursor(), paging.limit()?)
+        .await?;
+    Ok(ok(page))
+}
+
+/// Every label, by name.
+#[utoipa::path(get, path = "/api/labels", tag = "team",
+    responses(
+        (status = 200, description = "The labels", body = Answer<Vec<LabelView>>),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn labels(State(state): State<AppState>, _: Console) -> Result<Response, ApiError> {
+    Ok(ok(state.store.labels().await?))
+}
+
+/// Defines a label (admins); consoles are told (`labels_changed`).
+#[utoipa::path(post, path = "/api/labels", tag = "team", request_body = LabelIn,
+    responses(
+        (status = 200, description = "The label", body = Answer<LabelView>),
+        (status = 409, description = "A label of that name exists (in any case)", body = ErrorAnswer),
+        (status = 422, description = "A bad name or colour", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
+pub async fn create_label(
+    State(state): State<AppState>,
+    _: Admin,
+    JsonBody(body): JsonBody<LabelIn>,
+) -> Result<Response, ApiError> {
+    let label = state.store.create_label(body.validate()?).await?;
+    state.feed.notify();
+    Ok(ok(label))
+}
+
+/// Renames or recolours a label; the conversations carrying it show the new name.
+#[utoipa::path(patch, path = "/api/labels/{id}", tag = "team", request_body = LabelIn,
+    params(("id" = i64, Path, description = "The label's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The label as changed", body = Answer<LabelView>),
+        (status = 404, description = "No such label", body = ErrorAnswer),
+        (status = 409, description = "Another label has that name", body = ErrorAnswer),
+        (status = 422, description = "A bad name or colour", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
+pub async fn update_label(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id<LabelId>,
+    JsonBody(body): JsonBody<LabelIn>,
+) -> Result<Response, ApiError> {
+    let label = state.store.update_label(id.get(), body.validate()?).await?;
+    state.feed.notify();
+    Ok(ok(label))
+}
+
+/// Deletes a label and takes it off every conversation.
+#[utoipa::path(delete, path = "/api/labels/{id}", tag = "team",
+    params(("id" = i64, Path, description = "The label's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The labels left", body = Answer<Vec<LabelView>>),
+        (status = 404, description = "No such label", body = ErrorAnswer),
+        (status = 422, description = "The id is not an id", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's token)", body = ErrorAnswer),
+    ))]
+pub async fn delete_label(
+    State(state): State<AppState>,
+    _: Admin,
+    Id(id): Id<LabelId>,
+) -> Result<Response, ApiError> {
+    state.store.delete_label(id.get()).await?;
+    state.feed.notify();
+    Ok(ok(state.store.labels().await?))
+}
+
+/// Ends snoozes at their time, on every node (each conversation is woken once, by whichever node
+/// changes its row first), until the role's state is dropped. A snooze stored before a restart ends
+/// at the next sweep after it.
+pub(crate) fn wake_snoozes(state: &AppState) -> impl Future<Output = ()> + Send + 'static {
+    let alive = state.bots.downgrade();
+    let (store, feed) = (state.store.clone(), state.feed.clone());
+    async move {
+        let mut ticks = tokio::time::interval(SNOOZE_SWEEP);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if alive.upgrade().is_none() {
+                return;
+            }
+            let now = UnixMillis::now();
+            match store.next_snooze_end().await {
+                Ok(Some(end)) if end <= now => match store.wake_snoozed(now).await {
+                    Ok(0) => {}
+                    Ok(woken) => {
+                        tracing::info!(woken, "snoozes ended");
+                        feed.notify();
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot end the snoozes that are due"),
+                },
+                Ok(_) => {}
+                Err(error) => tracing::debug!(%error, "cannot read when the next snooze ends"),
+            }
+        }
+    }
+}
