@@ -196,11 +196,9 @@ fn refresh_label_names(tx: &Tx<'_>, conversation_id: i64, now: i64) -> Result<()
 
 /// Every label, by name in lowercase (sorted here, as [`refresh_label_names`] does).
 fn all_labels(tx: &Tx<'_>) -> Result<Vec<LabelView>> {
-    let mut labels = tx.rows(
-        "SELECT id, name, color FROM labels",
-        args![],
-        |r| Ok(read_row!(r => LabelView { id, name, color })),
-    )?;
+    let mut labels = tx.rows("SELECT id, name, color FROM labels", args![], |r| {
+        Ok(read_row!(r => LabelView { id, name, color }))
+    })?;
     labels.sort_by_cached_key(|label| label.name.to_lowercase());
     Ok(labels)
 }

@@ -339,7 +339,11 @@ async fn labels_are_unique_in_any_case_filter_lists_and_follow_renames() {
 async fn lists_and_counts_follow_the_owner_and_the_status() {
     let (_db, store, id, [lan, minh, _]) = team().await;
     store
-        .ingest_messages(crate::ingest::tests::batch_in_thread("page1", "t2", &["m2"]))
+        .ingest_messages(crate::ingest::tests::batch_in_thread(
+            "page1",
+            "t2",
+            &["m2"],
+        ))
         .await
         .expect("second conversation");
     store.take_conversation(id, lan).await.expect("take");

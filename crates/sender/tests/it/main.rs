@@ -7,3 +7,4 @@ mod commands;
 mod inbox;
 mod nodes;
 mod socket_cookie;
+mod teamwork;
