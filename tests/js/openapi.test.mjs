@@ -71,7 +71,7 @@ test('sender: every console endpoint is documented with its answers and both way
     'GET /api/auth/me', 'GET /api/bot/account', 'GET /api/conversations', 'GET /api/conversations/{id}',
     'GET /api/conversations/{id}/notes', 'GET /api/fb_accounts', 'GET /api/inbox', 'GET /api/inbox/counts',
     'GET /api/labels', 'GET /api/messages/{conversation_id}', 'GET /api/notifications/{user_id_chat}',
-    'GET /api/posts/{id}', 'GET /api/tokens', 'GET /api/users', 'PATCH /api/conversations/{id}',
+    'GET /api/posts/{id}', 'GET /api/team', 'GET /api/tokens', 'GET /api/users', 'PATCH /api/conversations/{id}',
     'PATCH /api/fb_accounts/{user_id_chat}', 'PATCH /api/labels/{id}', 'PATCH /api/users/{id}',
     'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/conversations/{id}/notes',
     'POST /api/conversations/{id}/read', 'POST /api/conversations/{id}/take', 'POST /api/fb_accounts',

@@ -151,6 +151,7 @@ impl RoleShell for Sender {
             .routes(routes!(teamwork::notes, teamwork::add_note))
             .routes(routes!(teamwork::inbox))
             .routes(routes!(teamwork::counts))
+            .routes(routes!(teamwork::members))
             .routes(routes!(teamwork::labels, teamwork::create_label))
             .routes(routes!(teamwork::update_label, teamwork::delete_label))
             .routes(routes!(inbox::mark_read))

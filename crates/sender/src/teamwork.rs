@@ -230,6 +230,40 @@ pub async fn notes(
     Ok(ok(page))
 }
 
+/// Who is on the team, for assigning and mentioning.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Member {
+    pub id: i64,
+    #[schema(example = "lan.nguyen")]
+    pub username: String,
+    #[schema(example = "Nguyễn Thị Lan")]
+    pub display_name: String,
+    pub role: switchboard_domain::Role,
+}
+
+/// The enabled users, by username: whom a conversation can be assigned to and a note can mention.
+#[utoipa::path(get, path = "/api/team", tag = "team",
+    responses(
+        (status = 200, description = "The team", body = Answer<Vec<Member>>),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn members(State(state): State<AppState>, _: Console) -> Result<Response, ApiError> {
+    let members: Vec<Member> = state
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .filter(|user| !user.disabled)
+        .map(|user| Member {
+            id: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            role: user.role,
+        })
+        .collect();
+    Ok(ok(members))
+}
+
 /// Every label, by name.
 #[utoipa::path(get, path = "/api/labels", tag = "team",
     responses(

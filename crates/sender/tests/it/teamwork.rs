@@ -351,6 +351,19 @@ async fn the_inbox_lists_mine_and_the_queue_with_their_counts() {
     assert_error(&me, 422, "field", "assignee");
     let bad = app.get("/api/inbox?status=done", &lan.0).await;
     assert_error(&bad, 422, "field", "status");
+
+    // Anyone on the team reads who is on it (to assign, to mention): names and roles, nothing else.
+    let (status, members) = app.get("/api/team", &lan.0).await;
+    assert_eq!(status, 200, "{members}");
+    let names: Vec<&str> = members["data"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["username"].as_str())
+        .collect();
+    assert_eq!(names, ["admin", "lan", "minh", "thu"]);
+    assert_eq!(members["data"][1]["role"], "agent");
+    assert!(members["data"][1].get("disabled").is_none());
 }
 
 #[tokio::test]
