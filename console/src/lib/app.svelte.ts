@@ -12,7 +12,10 @@ import { CallsStore } from './stores/calls.svelte';
 import { ConnectionStore } from './stores/connection.svelte';
 import { FeedStore } from './stores/feed.svelte';
 import { InboxStore } from './stores/inbox.svelte';
-import type { IncomingCall, User } from './types';
+import type { Conversation, IncomingCall, Note, User } from './types';
+
+/** How soon after a change the tabs' counts are read again. */
+const COUNTS_AFTER_MS = 500;
 
 /** Where versions before the cookie-only session kept the token; removed at start. */
 const STALE_SESSION_KEY = 'switchboard.session';
@@ -171,7 +174,38 @@ export class ConsoleApp {
     this.checkReceiver();
     this.healthTimer = setInterval(() => this.checkReceiver(), HEALTH_EVERY_MS);
     // Agents and calls in progress are read by the call center's `connect`, at every (re)connection.
+    this.inbox.me = this.user?.id ?? null;
     await this.attempt(() => this.inbox.loadAccounts(api).then(() => this.inbox.loadConversations(api)));
+    await this.attempt(() => this.inbox.loadTeam(api));
+    await this.attempt(() => this.inbox.loadCounts(api));
+  }
+
+  private countsTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Reads the tabs' counts again soon: once for a burst of events, not once per event. */
+  private scheduleCounts() {
+    if (this.countsTimer !== undefined) return;
+    this.countsTimer = setTimeout(() => {
+      this.countsTimer = undefined;
+      if (this.api && this.user) void this.attempt(() => this.inbox.loadCounts(this.api!));
+    }, COUNTS_AFTER_MS);
+  }
+
+  /** Tells the user what concerns them: a note that mentions them, a snooze of theirs that ended. */
+  private onTeamwork(
+    name: 'conversation_updated' | 'note_added',
+    payload: { reason?: string; conversation?: Conversation; note?: Note },
+  ) {
+    const me = this.user?.id;
+    if (me === undefined) return;
+    if (name === 'note_added' && payload.note?.mentions.includes(me) && payload.note.author_user_id !== me) {
+      const who = this.inbox.conversations[payload.note.conversation_id]?.participant_name ?? '';
+      this.toast(t('team.mentioned', { author: payload.note.author_name, customer: who }), 'info');
+    }
+    const conversation = payload.conversation;
+    if (name === 'conversation_updated' && payload.reason === 'snooze_ended' && conversation?.assignee_user_id === me) {
+      this.toast(t('team.snoozeEnded', { customer: conversation.participant_name }), 'info');
+    }
   }
 
   /** The last event id of the log (every role's `/healthz` says it), or 0 when it cannot be read. */
@@ -193,6 +227,8 @@ export class ConsoleApp {
     this.callCursor = new Cursor();
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.healthTimer = null;
+    clearTimeout(this.countsTimer);
+    this.countsTimer = undefined;
     this.ringtone.stop();
   }
 
@@ -240,6 +276,10 @@ export class ConsoleApp {
         if (!this.senderCursor.accept(payload)) return;
         applySenderEvent(this, name, payload);
         if (name === 'new_messages') this.onNewMessages(payload);
+        if (name === 'conversation_updated' || name === 'note_added') this.onTeamwork(name, payload);
+        if (name === 'new_messages' || name === 'conversation_updated') this.scheduleCounts();
+        // A renamed or deleted label: the lists show names, read them again.
+        if (name === 'labels_changed') void this.attempt(() => this.inbox.loadConversations(api));
       });
     }
   }

@@ -20,6 +20,9 @@ export const SENDER_EVENTS = [
   'message_status_update',
   'post_status_update',
   'conversation_read',
+  'conversation_updated',
+  'note_added',
+  'labels_changed',
 ] as const;
 
 /** Events of the call center's stream (the seed's guide). */
@@ -48,6 +51,15 @@ export function applySenderEvent(stores: Stores, name: string, payload: Payload)
       break;
     case 'conversation_read':
       stores.inbox.applyConversationRead(payload);
+      break;
+    case 'conversation_updated':
+      stores.inbox.applyConversationUpdated(payload);
+      break;
+    case 'note_added':
+      stores.inbox.applyNoteAdded(payload);
+      break;
+    case 'labels_changed':
+      stores.inbox.applyLabelsChanged(payload);
       break;
   }
 }

@@ -19,9 +19,16 @@ function conversation(id: number, patch: Partial<Conversation> = {}): Conversati
     last_message_direction: 'in',
     last_message_at: '2026-11-22T02:00:00Z',
     unread_count: 1,
+    status: 'open',
+    assignee_user_id: null,
+    snoozed_until: null,
+    labels: [],
     ...patch,
   };
 }
+
+/** The filter that shows everything, but for what a test names. */
+const EVERYTHING = { account: null, unreadOnly: false, search: '', view: 'all', status: 'any', label: null } as const;
 
 function message(id: number, conversationId: number, patch: Partial<Message> = {}): Message {
   return {
@@ -122,8 +129,46 @@ describe('inbox store', () => {
     s.inbox.filter.account = null;
     s.inbox.filter.unreadOnly = true;
     expect(s.inbox.visible.map((c) => c.id)).toEqual([3, 1]);
-    expect(matchesFilter(conversation(3, { participant_name: 'Trần Thị Bình' }), { account: null, unreadOnly: false, search: 'bình' })).toBe(true);
-    expect(matchesFilter(conversation(3), { account: null, unreadOnly: false, search: 'xyz' })).toBe(false);
+    expect(matchesFilter(conversation(3, { participant_name: 'Trần Thị Bình' }), { ...EVERYTHING, search: 'bình' })).toBe(true);
+    expect(matchesFilter(conversation(3), { ...EVERYTHING, search: 'xyz' })).toBe(false);
+  });
+
+  it('shows mine, the queue or all, by status and label', () => {
+    const mine = conversation(1, { assignee_user_id: 7, labels: ['VIP'] });
+    const queued = conversation(2);
+    const resolved = conversation(3, { assignee_user_id: 8, status: 'resolved' });
+    const shown = (filter: Partial<typeof EVERYTHING> | Record<string, unknown>) =>
+      [mine, queued, resolved].filter((c) => matchesFilter(c, { ...EVERYTHING, ...filter } as never, 7)).map((c) => c.id);
+    expect(shown({ view: 'mine' })).toEqual([1]);
+    expect(shown({ view: 'unassigned' })).toEqual([2]);
+    expect(shown({ status: 'open' })).toEqual([1, 2]);
+    expect(shown({ status: 'resolved' })).toEqual([3]);
+    expect(shown({ label: 'vip' })).toEqual([1]);
+    expect(matchesFilter(mine, { ...EVERYTHING, view: 'mine' }, null)).toBe(false);
+  });
+
+  it('takes a conversation_updated whole, but keeps a newer last message', () => {
+    const s = stores();
+    s.inbox.upsertConversation(conversation(1, { last_message_at: '2026-11-22T05:00:00Z', last_message_text: 'mới nhất' }));
+    s.inbox.applyConversationUpdated({
+      user_id_chat: 'page_1',
+      conversation: conversation(1, { assignee_user_id: 4, status: 'pending', labels: ['VIP'], last_message_text: 'cũ' }),
+    });
+    const updated = s.inbox.conversations[1];
+    expect([updated.assignee_user_id, updated.status, updated.labels, updated.last_message_text]).toEqual([4, 'pending', ['VIP'], 'mới nhất']);
+    s.inbox.applyConversationUpdated({ conversation: conversation(2, { assignee_user_id: 5 }) });
+    expect(s.inbox.conversations[2].assignee_user_id).toBe(5);
+  });
+
+  it('adds a note once to a thread whose notes are loaded', () => {
+    const s = stores();
+    const note = { id: 1, conversation_id: 1, author_user_id: 2, author_name: 'lan', text: '@minh xem giúp', mentions: [3], created_at: '2026-11-22T02:00:00Z' };
+    s.inbox.applyNoteAdded({ note });
+    expect(s.inbox.notes[1]).toBeUndefined();
+    s.inbox.notes[1] = [];
+    s.inbox.applyNoteAdded({ note });
+    s.inbox.applyNoteAdded({ note });
+    expect(s.inbox.notes[1].map((n) => n.id)).toEqual([1]);
   });
 
   it('clears the unread count when any console reads the conversation', () => {

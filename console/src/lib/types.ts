@@ -36,6 +36,47 @@ export interface Conversation {
   last_message_direction: string | null;
   last_message_at: string | null;
   unread_count: number;
+  status: ConversationStatus;
+  /** The user who owns it; null while it waits in the queue. */
+  assignee_user_id: number | null;
+  snoozed_until: string | null;
+  /** Its labels' names. */
+  labels: string[];
+}
+
+export type ConversationStatus = 'open' | 'pending' | 'snoozed' | 'resolved';
+
+export interface Label {
+  id: number;
+  name: string;
+  /** `#rrggbb`. */
+  color: string;
+}
+
+/** A private note: the team sees it in the thread; the customer and the bot never do. */
+export interface Note {
+  id: number;
+  conversation_id: number;
+  author_user_id: number | null;
+  author_name: string;
+  text: string;
+  mentions: number[];
+  created_at: string;
+}
+
+/** Who is on the team (`GET /api/team`). */
+export interface Member {
+  id: number;
+  username: string;
+  display_name: string;
+  role: Role;
+}
+
+/** The tabs' counts (`GET /api/inbox/counts`). */
+export interface ConversationCounts {
+  mine: number;
+  unassigned: number;
+  all: number;
 }
 
 export interface Attachment {

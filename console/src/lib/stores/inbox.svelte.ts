@@ -2,13 +2,29 @@
 // The `apply*` methods are pure state changes (unit-tested); the `load*` methods read the sender's API.
 
 import type { Api, PageOf } from '../api';
-import type { Account, Conversation, Message } from '../types';
+import type { Account, Conversation, ConversationCounts, ConversationStatus, Label, Member, Message, Note } from '../types';
+
+/** The tabs: the user's conversations, the queue (nobody's), or all. */
+export type InboxView = 'mine' | 'unassigned' | 'all';
 
 export interface InboxFilter {
   /** `user_id_chat`, or null for every account. */
   account: string | null;
   unreadOnly: boolean;
   search: string;
+  view: InboxView;
+  /** Which status the list shows; `any` for all of them. */
+  status: ConversationStatus | 'any';
+  /** A label's name, or null for any. */
+  label: string | null;
+}
+
+/** What a conversation's owner, state and labels may be changed to (`PATCH /api/conversations/{id}`). */
+export interface ConversationChanges {
+  assignee_user_id?: number | null;
+  status?: ConversationStatus;
+  snoozed_until?: string;
+  labels?: string[];
 }
 
 export interface Thread {
@@ -35,9 +51,19 @@ export function byRecentActivity(a: Conversation, b: Conversation): number {
   return time(b.last_message_at) - time(a.last_message_at) || b.id - a.id;
 }
 
-export function matchesFilter(conversation: Conversation, filter: InboxFilter): boolean {
+/** The filter's tab as `GET …?assignee=`: `me`, `none`, or nothing for all. */
+function assigneeParam(view: InboxView): string | undefined {
+  return view === 'mine' ? 'me' : view === 'unassigned' ? 'none' : undefined;
+}
+
+/** `me` is the console user's id (null before login: nothing is theirs). */
+export function matchesFilter(conversation: Conversation, filter: InboxFilter, me: number | null = null): boolean {
   if (filter.account && conversation.user_id_chat !== filter.account) return false;
   if (filter.unreadOnly && conversation.unread_count === 0) return false;
+  if (filter.view === 'mine' && (me === null || conversation.assignee_user_id !== me)) return false;
+  if (filter.view === 'unassigned' && conversation.assignee_user_id !== null) return false;
+  if (filter.status !== 'any' && conversation.status !== filter.status) return false;
+  if (filter.label && !conversation.labels.some((l) => l.toLowerCase() === filter.label!.toLowerCase())) return false;
   const needle = filter.search.trim().toLowerCase();
   if (needle) {
     const haystack = `${conversation.participant_name}\n${conversation.last_message_text}`.toLowerCase();
@@ -52,7 +78,14 @@ export class InboxStore {
   /** Conversations found by the last server search, kept even when their text no longer matches. */
   searchHits = $state<Record<number, true>>({});
   threads = $state<Record<number, Thread>>({});
-  filter = $state<InboxFilter>({ account: null, unreadOnly: false, search: '' });
+  filter = $state<InboxFilter>({ account: null, unreadOnly: false, search: '', view: 'all', status: 'open', label: null });
+  /** The console user's id: "mine" is theirs. */
+  me = $state<number | null>(null);
+  counts = $state<ConversationCounts | null>(null);
+  labels = $state<Label[]>([]);
+  members = $state<Member[]>([]);
+  /** Per conversation: its private notes, oldest first (read when it is opened). */
+  notes = $state<Record<number, Note[]>>({});
   selected = $state<number | null>(null);
   /** Per account: the cursor of its next page of conversations (absent once all are loaded). */
   moreCursors = $state<Record<string, string>>({});
@@ -64,7 +97,9 @@ export class InboxStore {
   /** The list as filtered: a conversation the server's search found stays, whatever its newest text. */
   visible = $derived(
     Object.values(this.conversations)
-      .filter((c) => (this.searchHits[c.id] ? matchesFilter(c, { ...this.filter, search: '' }) : matchesFilter(c, this.filter)))
+      .filter((c) =>
+        this.searchHits[c.id] ? matchesFilter(c, { ...this.filter, search: '' }, this.me) : matchesFilter(c, this.filter, this.me),
+      )
       .sort(byRecentActivity),
   );
 
@@ -79,6 +114,16 @@ export class InboxStore {
 
   account(userIdChat: string): Account | undefined {
     return this.accounts.find((a) => a.user_id_chat === userIdChat);
+  }
+
+  /** A user's name as the team knows them (display name, else username). */
+  memberName(userId: number | null): string {
+    const member = this.members.find((m) => m.id === userId);
+    return member ? member.display_name || member.username : userId === null ? '' : `#${userId}`;
+  }
+
+  label(name: string): Label | undefined {
+    return this.labels.find((l) => l.name.toLowerCase() === name.toLowerCase());
   }
 
   // ---- state changes -------------------------------------------------------------------------
@@ -140,6 +185,36 @@ export class InboxStore {
     }
   }
 
+  /** Someone changed a conversation's owner, state or labels: the event carries it whole. */
+  applyConversationUpdated(payload: { user_id_chat?: string; conversation?: Conversation }) {
+    const conversation = payload.conversation;
+    if (!conversation) return;
+    const known = this.conversations[conversation.id];
+    // Keep the newer last message if a message event overtook this one (it carries the same owner).
+    if (known && time(known.last_message_at) > time(conversation.last_message_at)) {
+      Object.assign(known, {
+        status: conversation.status,
+        assignee_user_id: conversation.assignee_user_id,
+        snoozed_until: conversation.snoozed_until,
+        labels: conversation.labels,
+      });
+      return;
+    }
+    this.conversations[conversation.id] = { ...conversation, user_id_chat: conversation.user_id_chat ?? payload.user_id_chat ?? '' };
+  }
+
+  applyNoteAdded(payload: { note?: Note }) {
+    const note = payload.note;
+    if (!note) return;
+    const notes = this.notes[note.conversation_id];
+    if (!notes || notes.some((n) => n.id === note.id)) return;
+    notes.push(note);
+  }
+
+  applyLabelsChanged(payload: { labels?: Label[] }) {
+    if (payload.labels) this.labels = payload.labels;
+  }
+
   applyConversationRead(payload: { conversation?: Conversation }) {
     const conversation = payload.conversation;
     if (!conversation) return;
@@ -172,6 +247,58 @@ export class InboxStore {
     this.setAccounts(await api.sender<Account[]>('GET', '/api/fb_accounts'));
   }
 
+  /** The filter as the list's query parameters (search and paging aside). */
+  private listCriteria() {
+    return {
+      unread: this.filter.unreadOnly || undefined,
+      assignee: assigneeParam(this.filter.view),
+      status: this.filter.status === 'any' ? undefined : this.filter.status,
+      label: this.filter.label ?? undefined,
+    };
+  }
+
+  /** The labels and the team, for the thread's controls and the filters. */
+  async loadTeam(api: Api) {
+    const [labels, members] = await Promise.all([
+      api.sender<Label[]>('GET', '/api/labels'),
+      api.sender<Member[]>('GET', '/api/team'),
+    ]);
+    this.labels = labels;
+    this.members = members;
+  }
+
+  /** The tabs' counts, for the status the list shows (`open` when it shows every status). */
+  async loadCounts(api: Api) {
+    const status = this.filter.status === 'any' ? 'open' : this.filter.status;
+    this.counts = await api.sender<ConversationCounts>('GET', '/api/inbox/counts', undefined, { status });
+  }
+
+  /** Changes a conversation's owner, state or labels; the answer is the conversation as changed. */
+  async update(api: Api, conversationId: number, changes: ConversationChanges) {
+    const conversation = await api.sender<Conversation>('PATCH', `/api/conversations/${conversationId}`, changes);
+    this.applyConversationUpdated({ conversation });
+  }
+
+  /** "Nhận": takes a conversation nobody owns. */
+  async take(api: Api, conversationId: number) {
+    const conversation = await api.sender<Conversation>('POST', `/api/conversations/${conversationId}/take`);
+    this.applyConversationUpdated({ conversation });
+  }
+
+  async addNote(api: Api, conversationId: number, text: string) {
+    const note = await api.sender<Note>('POST', `/api/conversations/${conversationId}/notes`, { text });
+    this.applyNoteAdded({ note });
+    return note;
+  }
+
+  /** A conversation's notes (the newest 200: a thread rarely has more). */
+  private async loadNotes(api: Api, conversationId: number) {
+    const page = await api.sender<PageOf<Note>>('GET', `/api/conversations/${conversationId}/notes`, undefined, { limit: 200 });
+    const known = this.notes[conversationId] ?? [];
+    const read = new Set(page.items.map((n) => n.id));
+    this.notes[conversationId] = [...page.items.reverse(), ...known.filter((n) => !read.has(n.id))];
+  }
+
   /** Reloads the conversation list for the current filter: every account's first page, merged. */
   private listRequest = 0;
 
@@ -187,7 +314,7 @@ export class InboxStore {
           api
             .sender<PageOf<Conversation>>('GET', `/api/conversations/${encodeURIComponent(account)}`, undefined, {
               limit: PAGE,
-              unread: this.filter.unreadOnly || undefined,
+              ...this.listCriteria(),
               q: search || undefined,
             })
             .then((page) => [account, page] as const),
@@ -220,7 +347,7 @@ export class InboxStore {
       const page = await api.sender<PageOf<Conversation>>('GET', `/api/conversations/${encodeURIComponent(account)}`, undefined, {
         limit: PAGE,
         cursor,
-        unread: this.filter.unreadOnly || undefined,
+        ...this.listCriteria(),
         q: search || undefined,
       });
       for (const c of page.items) {
@@ -249,6 +376,7 @@ export class InboxStore {
       olderCursor: page.next_cursor,
       loadingOlder: false,
     };
+    await this.loadNotes(api, conversationId);
     await this.markRead(api, conversationId);
   }
 
@@ -300,7 +428,9 @@ export class InboxStore {
   /** After a resync the lists are reloaded; open threads are re-read. */
   async reload(api: Api) {
     await this.loadAccounts(api);
+    await this.loadTeam(api);
     await this.loadConversations(api);
+    await this.loadCounts(api);
     if (this.selected !== null) await this.open(api, this.selected);
   }
 }

@@ -1,0 +1,132 @@
+// The team inbox in Chromium against the real server: two agents in two browsers share a
+// conversation. One takes it, labels it, leaves a note mentioning the other and marks it pending;
+// the other sees each change live, is told of the mention, and sees the customer's next message
+// reopen it for its owner.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { Switchboard, launchChromium, message } from './harness.mjs';
+
+const SHOTS = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : mkdtempSync(path.join(tmpdir(), 'switchboard-screens-'));
+const ACCOUNT = 'page_team';
+const sb = new Switchboard();
+let admin;
+let botToken;
+let browser;
+let lan;
+let minh;
+let conversationId;
+
+async function push(text) {
+  const answer = await sb.post('/api/bot/new_messages', botToken, {
+    user_id_chat: ACCOUNT,
+    messages: [message(`m_${Date.now()}_${Math.random()}`, 'thread_hoa', text, { name: 'Vũ Thị Hoa' })],
+  });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+}
+
+/** A browser of its own, logged in as `username`, on the inbox. */
+async function consoleOf(username, password) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 800 }, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`${username}: page error:`, error.message));
+  await page.goto(`${sb.callcenter}/`);
+  await page.getByLabel('Tên đăng nhập').fill(username);
+  await page.getByLabel('Mật khẩu').fill(password);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.getByRole('link', { name: /Hộp thư/ }).waitFor();
+  await page.locator('[data-link="sender"][data-state="up"]').waitFor({ timeout: 10000 });
+  return page;
+}
+
+before(async () => {
+  botToken = sb.cli('bots', 'add', ACCOUNT, '--name', 'Shop Đồ Gốm');
+  await sb.startServe();
+  admin = await sb.login();
+  for (const [username, display_name] of [['lan', 'Nguyễn Thị Lan'], ['minh', 'Trần Văn Minh']]) {
+    const made = await sb.api('POST', '/api/users', admin, { username, display_name, role: 'agent', password: `${username} password 123` });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+  }
+  const label = await sb.api('POST', '/api/labels', admin, { name: 'Khách sỉ', color: '#1f8a4c' });
+  assert.equal(label.status, 200, JSON.stringify(label.body));
+  await push('Shop ơi bình hoa men lam còn không ạ?');
+  const list = await sb.api('GET', `/api/conversations/${ACCOUNT}`, admin);
+  conversationId = list.body.data.items[0].id;
+  browser = await launchChromium(chromium);
+  lan = await consoleOf('lan', 'lan password 123');
+  minh = await consoleOf('minh', 'minh password 123');
+});
+
+after(async () => {
+  await browser?.close();
+  await sb.stop();
+});
+
+test('the queue shows the new conversation to both agents, with the tabs counted', async () => {
+  for (const page of [lan, minh]) {
+    await page.getByTestId('tab-unassigned').click();
+    await page.locator(`[data-conversation="${conversationId}"]`).waitFor();
+    await page.getByTestId('count-unassigned').filter({ hasText: '1' }).waitFor();
+    await page.getByTestId('count-mine').filter({ hasText: '0' }).waitFor();
+  }
+});
+
+test('one agent takes it; the other sees the owner live and cannot take it', async () => {
+  await lan.locator(`[data-conversation="${conversationId}"]`).click();
+  await minh.locator(`[data-conversation="${conversationId}"]`).click();
+  await lan.getByTestId('take').click();
+  await lan.getByTestId('assignee-name').filter({ hasText: 'Nguyễn Thị Lan' }).waitFor();
+  await lan.getByTestId('count-mine').filter({ hasText: '1' }).waitFor();
+  // Minh's thread stays open; its header now names Lan, and "Nhận" is gone.
+  await minh.getByTestId('assignee-name').filter({ hasText: 'Nguyễn Thị Lan' }).waitFor();
+  assert.equal(await minh.getByTestId('take').count(), 0);
+  await minh.getByTestId('count-unassigned').filter({ hasText: '0' }).waitFor();
+  // Minh's "unassigned" tab no longer lists it.
+  await minh.locator(`[data-conversation="${conversationId}"]`).waitFor({ state: 'detached' });
+  // Behind Minh's back, the API refuses him too.
+  const minhToken = await sb.login('minh', 'minh password 123');
+  const refused = await sb.api('POST', `/api/conversations/${conversationId}/take`, minhToken);
+  assert.equal(refused.status, 409);
+  assert.equal(refused.body.error.code, 'already_assigned');
+});
+
+test('a label and a note with a mention reach the other console live, and the note is no reply', async () => {
+  await lan.getByTestId('add-label').selectOption('Khách sỉ');
+  await lan.getByTestId('label-chip').filter({ hasText: 'Khách sỉ' }).waitFor();
+  await minh.getByTestId('label-chip').filter({ hasText: 'Khách sỉ' }).waitFor();
+
+  await lan.getByTestId('note-mode').click();
+  const composer = lan.getByTestId('composer');
+  await composer.fill('@minh khách hỏi giá sỉ 50 cái, anh báo giá giúp em');
+  await composer.press('Enter');
+  await lan.locator('[data-note]', { hasText: 'giá sỉ 50 cái' }).waitFor();
+  await minh.locator('[data-note]', { hasText: 'giá sỉ 50 cái' }).waitFor();
+  // Minh is told: a toast names the author and the customer.
+  await minh.getByRole('status').filter({ hasText: /Nguyễn Thị Lan.*nhắc đến bạn.*Vũ Thị Hoa/ }).waitFor();
+  // Lan wrote it: Lan is not told.
+  assert.equal(await lan.getByRole('status').filter({ hasText: 'nhắc đến bạn' }).count(), 0);
+  // Nothing went to the customer: the thread's messages are the customer's only.
+  assert.equal(await lan.locator('.message.out').count(), 0);
+  await lan.screenshot({ path: path.join(SHOTS, 'team-inbox.png') });
+});
+
+test('pending, then the customer writes again: open for its owner, in both consoles', async () => {
+  await lan.getByTestId('status').selectOption('pending');
+  await minh.waitForFunction(() => document.querySelector('[data-testid="status"]')?.value === 'pending');
+  await push('Dạ em lấy 50 cái nhé shop');
+  for (const page of [lan, minh]) {
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.value === 'open');
+    await page.getByTestId('assignee-name').filter({ hasText: 'Nguyễn Thị Lan' }).waitFor();
+  }
+  // "Tất cả" lists it with its owner and label.
+  await minh.getByTestId('tab-all').click();
+  const row = minh.locator(`[data-conversation="${conversationId}"]`);
+  await row.getByTestId('row-assignee').filter({ hasText: 'Nguyễn Thị Lan' }).waitFor();
+  await row.locator('.tag', { hasText: 'Khách sỉ' }).waitFor();
+  mkdirSync(SHOTS, { recursive: true });
+  await minh.screenshot({ path: path.join(SHOTS, 'team-inbox-colleague.png') });
+});
