@@ -102,6 +102,7 @@ async fn prepare_demo_data(settings: &Settings, pages: &[(&str, &str)]) -> Resul
     let store = startup::open_store(settings).await?;
     if store.user_count().await? == 0 {
         create_demo_users(&store).await?;
+        create_demo_labels(&store).await?;
     }
     let mut tokens = Vec::new();
     for (id, name) in pages {
@@ -127,6 +128,7 @@ async fn create_demo_users(store: &Store) -> Result<()> {
         ("admin", "Quản trị viên", UserRole::Admin, "100"),
         ("lan", "Nguyễn Thị Lan", UserRole::Agent, "101"),
         ("minh", "Trần Văn Minh", UserRole::Agent, "102"),
+        ("thu", "Phạm Thu", UserRole::Supervisor, "103"),
     ] {
         match store
             .create_user(username, name, role, DEMO_PASSWORD.into())
@@ -149,6 +151,26 @@ async fn create_demo_users(store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// Labels a shop would use, so the team inbox's filters have something to show.
+async fn create_demo_labels(store: &Store) -> Result<()> {
+    for (name, color) in [
+        ("Khách sỉ", "#1f8a4c"),
+        ("Đơn hàng", "#2f6fb3"),
+        ("Khiếu nại", "#c0392b"),
+        ("VIP", "#d4a017"),
+    ] {
+        let label = switchboard_domain::teamwork::NewLabel {
+            name: name.into(),
+            color: color.into(),
+        };
+        match store.create_label(label).await {
+            Ok(_) | Err(StorageError::Conflict(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
 /// A fresh token for `kind`, revoking the ones earlier demo runs made (they were never shown).
 async fn fresh_token(store: &Store, kind: TokenKind, name: &str) -> Result<String> {
     for old in store.tokens().await? {
@@ -162,7 +184,7 @@ async fn fresh_token(store: &Store, kind: TokenKind, name: &str) -> Result<Strin
 fn greet(pages: usize, calls_per_minute: f64) {
     eprintln!("switchboard demo: {pages} simulated pages, ~{calls_per_minute} calls a minute");
     eprintln!(
-        "switchboard demo: log in as `admin`, `lan` or `minh` with the password `{DEMO_PASSWORD}`"
+        "switchboard demo: log in as `admin`, `lan`, `minh` (agents) or `thu` (supervisor) with the password `{DEMO_PASSWORD}`"
     );
     eprintln!(
         "switchboard demo: set your status to Sẵn sàng (available) at the top right to take the simulated calls"
