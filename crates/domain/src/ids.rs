@@ -74,6 +74,8 @@ integer_ids! {
     TokenId;
     /// A label admins define for conversations.
     LabelId;
+    /// A canned response (a reply agents insert with `/shortcut`).
+    CannedResponseId;
 }
 
 /// Ids are positive: `0`, negatives and anything not a number are refused alike.

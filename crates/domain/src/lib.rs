@@ -23,8 +23,8 @@ pub mod validation;
 pub use auth::{Principal, Role};
 pub use event::EventKind;
 pub use ids::{
-    AgentId, CallId, ConversationId, CustomerId, IdError, LabelId, MessageId, PostId, TokenId,
-    UserId,
+    AgentId, CallId, CannedResponseId, ConversationId, CustomerId, IdError, LabelId, MessageId,
+    PostId, TokenId, UserId,
 };
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
 pub use teamwork::ConversationStatus;

@@ -265,6 +265,74 @@ pub fn mentions(text: &str) -> Vec<String> {
     found
 }
 
+/// Longest shortcut of a canned response (typed after `/` in the composer).
+pub const MAX_SHORTCUT_CHARS: usize = 32;
+/// The variables a canned response may use, filled in by the console when it is inserted.
+pub const CANNED_VARIABLES: &[&str] = &["customer.name", "agent.name", "page.name"];
+
+/// Body of `POST /api/canned_responses` and `PATCH /api/canned_responses/{id}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedIn {
+    /// Typed after `/` in the composer: lowercase letters, digits, `-` and `_`.
+    #[schema(example = "chao")]
+    pub shortcut: String,
+    /// The reply; `{{customer.name}}`, `{{agent.name}}` and `{{page.name}}` are filled in.
+    #[schema(example = "Dạ em chào {{customer.name}}, em là {{agent.name}} của {{page.name}} ạ")]
+    pub text: String,
+}
+
+/// A canned response to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCanned {
+    pub shortcut: String,
+    pub text: String,
+}
+
+impl CannedIn {
+    pub fn validate(self) -> Result<NewCanned, ValidationError> {
+        let shortcut = self.shortcut.trim().trim_start_matches('/').to_lowercase();
+        if shortcut.is_empty() || shortcut.chars().count() > MAX_SHORTCUT_CHARS {
+            return Err(ValidationError::new(
+                "shortcut",
+                format!("must be 1 to {MAX_SHORTCUT_CHARS} characters"),
+            ));
+        }
+        if !shortcut
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return Err(ValidationError::new(
+                "shortcut",
+                "may use letters a-z, digits, - and _ only",
+            ));
+        }
+        let text = self.text.trim().to_owned();
+        if text.is_empty() {
+            return Err(ValidationError::new("text", "must not be empty"));
+        }
+        validation::text("text", &text, crate::outbound::MAX_SEND_CHARS)?;
+        for variable in variables(&text) {
+            if !CANNED_VARIABLES.contains(&variable) {
+                return Err(ValidationError::new(
+                    "text",
+                    format!(
+                        "unknown variable {{{{{variable}}}}}; use {{{{customer.name}}}}, {{{{agent.name}}}} or {{{{page.name}}}}"
+                    ),
+                ));
+            }
+        }
+        Ok(NewCanned { shortcut, text })
+    }
+}
+
+/// The names inside `{{ }}` in `text`, trimmed.
+fn variables(text: &str) -> impl Iterator<Item = &str> {
+    text.split("{{")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("}}").map(|(name, _)| name.trim()))
+}
+
 /// Whose conversations a list shows: `me`, `none` (the queue) or a user's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssigneeFilter {
@@ -403,6 +471,38 @@ mod tests {
             text: "x".repeat(MAX_NOTE_CHARS + 1),
         };
         assert_eq!(long.validate().expect_err("refused").field, "text");
+    }
+
+    #[test]
+    fn a_canned_response_has_a_short_shortcut_and_known_variables() {
+        let canned = CannedIn {
+            shortcut: " /Chao ".into(),
+            text: " Dạ em chào {{ customer.name }}, em là {{agent.name}} ạ ".into(),
+        };
+        assert_eq!(
+            canned.validate().expect("valid"),
+            NewCanned {
+                shortcut: "chao".into(),
+                text: "Dạ em chào {{ customer.name }}, em là {{agent.name}} ạ".into()
+            }
+        );
+        for (shortcut, text, field) in [
+            ("", "x", "shortcut"),
+            ("chào", "x", "shortcut"),
+            (&"a".repeat(33) as &str, "x", "shortcut"),
+            ("ok", "  ", "text"),
+            ("ok", "Chào {{customer.phone}}", "text"),
+        ] {
+            let canned = CannedIn {
+                shortcut: shortcut.into(),
+                text: text.into(),
+            };
+            assert_eq!(
+                canned.validate().expect_err(shortcut).field,
+                field,
+                "{shortcut} {text}"
+            );
+        }
     }
 
     #[test]

@@ -152,6 +152,8 @@ impl RoleShell for Sender {
             .routes(routes!(teamwork::inbox))
             .routes(routes!(teamwork::counts))
             .routes(routes!(teamwork::members))
+            .routes(routes!(teamwork::canned_responses, teamwork::create_canned))
+            .routes(routes!(teamwork::update_canned, teamwork::delete_canned))
             .routes(routes!(teamwork::labels, teamwork::create_label))
             .routes(routes!(teamwork::update_label, teamwork::delete_label))
             .routes(routes!(inbox::mark_read))

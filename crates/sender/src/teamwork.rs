@@ -7,16 +7,18 @@ use axum::response::Response;
 use serde::Deserialize;
 use std::time::Duration;
 use switchboard_domain::teamwork::{
-    AssigneeFilter, ConversationPatch, ConversationStatus, LabelIn, NoteIn,
+    AssigneeFilter, CannedIn, ConversationPatch, ConversationStatus, LabelIn, NoteIn,
 };
-use switchboard_domain::{ConversationId, LabelId, Principal, UnixMillis, ValidationError};
+use switchboard_domain::{
+    CannedResponseId, ConversationId, LabelId, Principal, UnixMillis, ValidationError,
+};
 use switchboard_storage::{
-    Actor, Assignee, ConversationCounts, ConversationFilter, ConversationView, LabelView, NoteView,
-    Page,
+    Actor, Assignee, CannedResponse, ConversationCounts, ConversationFilter, ConversationView,
+    LabelView, NoteView, Page,
 };
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
-    Admin, Answer, ApiError, Console, Id, JsonBody, Paging, QueryParams as Query, ok,
+    Admin, Answer, ApiError, Console, Id, JsonBody, Paging, QueryParams as Query, Supervisor, ok,
 };
 
 /// How often a node looks for snoozes that are due: a snooze ends within this of its time.
@@ -330,6 +332,80 @@ pub async fn delete_label(
     state.store.delete_label(id.get()).await?;
     state.feed.notify();
     Ok(ok(state.store.labels().await?))
+}
+
+/// Every canned response, by shortcut: what `/` offers in the composer.
+#[utoipa::path(get, path = "/api/canned_responses", tag = "team",
+    responses(
+        (status = 200, description = "The canned responses", body = Answer<Vec<CannedResponse>>),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn canned_responses(
+    State(state): State<AppState>,
+    _: Console,
+) -> Result<Response, ApiError> {
+    Ok(ok(state.store.canned_responses().await?))
+}
+
+/// Adds a canned response (supervisors and admins).
+#[utoipa::path(post, path = "/api/canned_responses", tag = "team", request_body = CannedIn,
+    responses(
+        (status = 200, description = "The canned response", body = Answer<CannedResponse>),
+        (status = 409, description = "Another one has that shortcut", body = ErrorAnswer),
+        (status = 422, description = "A bad shortcut, or a text empty, too long or with an unknown variable", body = ErrorAnswer),
+        (status = 403, description = "An agent, or a bot token", body = ErrorAnswer),
+    ))]
+pub async fn create_canned(
+    State(state): State<AppState>,
+    Supervisor(principal): Supervisor,
+    JsonBody(body): JsonBody<CannedIn>,
+) -> Result<Response, ApiError> {
+    let canned = state
+        .store
+        .create_canned(body.validate()?, principal.user_id())
+        .await?;
+    Ok(ok(canned))
+}
+
+/// Changes a canned response's shortcut or text (supervisors and admins).
+#[utoipa::path(patch, path = "/api/canned_responses/{id}", tag = "team", request_body = CannedIn,
+    params(("id" = i64, Path, description = "The canned response's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The canned response as changed", body = Answer<CannedResponse>),
+        (status = 404, description = "No such canned response", body = ErrorAnswer),
+        (status = 409, description = "Another one has that shortcut", body = ErrorAnswer),
+        (status = 422, description = "A bad shortcut or text", body = ErrorAnswer),
+        (status = 403, description = "An agent, or a bot token", body = ErrorAnswer),
+    ))]
+pub async fn update_canned(
+    State(state): State<AppState>,
+    _: Supervisor,
+    Id(id): Id<CannedResponseId>,
+    JsonBody(body): JsonBody<CannedIn>,
+) -> Result<Response, ApiError> {
+    let canned = state
+        .store
+        .update_canned(id.get(), body.validate()?)
+        .await?;
+    Ok(ok(canned))
+}
+
+/// Deletes a canned response (supervisors and admins); answers the ones left.
+#[utoipa::path(delete, path = "/api/canned_responses/{id}", tag = "team",
+    params(("id" = i64, Path, description = "The canned response's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The canned responses left", body = Answer<Vec<CannedResponse>>),
+        (status = 404, description = "No such canned response", body = ErrorAnswer),
+        (status = 422, description = "The id is not an id", body = ErrorAnswer),
+        (status = 403, description = "An agent, or a bot token", body = ErrorAnswer),
+    ))]
+pub async fn delete_canned(
+    State(state): State<AppState>,
+    _: Supervisor,
+    Id(id): Id<CannedResponseId>,
+) -> Result<Response, ApiError> {
+    state.store.delete_canned(id.get()).await?;
+    Ok(ok(state.store.canned_responses().await?))
 }
 
 /// Ends snoozes at their time, on every node (each conversation is woken once, by whichever node

@@ -40,6 +40,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("labels", &["id"]),
     ("conversation_labels", &["conversation_id", "label_id"]),
     ("conversation_notes", &["id"]),
+    ("canned_responses", &["id"]),
 ];
 
 /// Tables that belong to the engines, not to the data: never copied (the target has its own). The

@@ -80,6 +80,8 @@ pub enum StorageError {
     NotAllowed(&'static str),
     #[error("unknown label {0}")]
     UnknownLabel(i64),
+    #[error("unknown canned response {0}")]
+    UnknownCannedResponse(i64),
     #[error(
         "the target database already holds data (table {0} is not empty): copy only into a database with nothing but its schema"
     )]

@@ -70,7 +70,9 @@ pub use sqlite::{
 };
 pub use store::{CallTimers, RoleLock, Store};
 pub use switchboard_domain::outbound::{AccountChanges, AccountKind, UserChanges};
-pub use teamwork::{Actor, ConversationUpdated, LabelView, LabelsChanged, NoteAdded, NoteView};
+pub use teamwork::{
+    Actor, CannedResponse, ConversationUpdated, LabelView, LabelsChanged, NoteAdded, NoteView,
+};
 pub use tokens::{MAX_TOKEN_LENGTH, TokenInfo, TokenKind};
 pub use users::User;
 

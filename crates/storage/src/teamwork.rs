@@ -11,7 +11,9 @@ use crate::inbox::{ConversationView, Page, conversation, page_of, parse_cursor};
 use crate::sql::{Tx, args, read_row};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
-use switchboard_domain::teamwork::{ConversationChanges, NewLabel, NewNote, UpdateReason};
+use switchboard_domain::teamwork::{
+    ConversationChanges, NewCanned, NewLabel, NewNote, UpdateReason,
+};
 use switchboard_domain::{EventKind, Principal, UnixMillis, ValidationError};
 
 /// Who makes a change, as the rules need to know them.
@@ -54,6 +56,16 @@ pub struct NoteView {
     /// The users the note mentions: each is told.
     pub mentions: Vec<i64>,
     pub created_at: UnixMillis,
+}
+
+/// A reply agents insert by typing `/shortcut`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CannedResponse {
+    pub id: i64,
+    #[schema(example = "chao")]
+    pub shortcut: String,
+    #[schema(example = "Dạ em chào {{customer.name}} ạ")]
+    pub text: String,
 }
 
 /// The payload of `conversation_updated`.
@@ -506,6 +518,85 @@ impl Store {
                 note_from_row,
                 |n| (n.created_at.0, n.id),
             )
+        })
+        .await
+    }
+}
+
+fn shortcut_taken(shortcut: &str) -> StorageError {
+    StorageError::Conflict(format!("a canned response `/{shortcut}` already exists"))
+}
+
+impl Store {
+    /// Every canned response, by shortcut.
+    pub async fn canned_responses(&self) -> Result<Vec<CannedResponse>> {
+        self.read(|tx| {
+            let mut all = tx.rows(
+                "SELECT id, shortcut, text FROM canned_responses",
+                args![],
+                |r| Ok(read_row!(r => CannedResponse { id, shortcut, text })),
+            )?;
+            all.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+            Ok(all)
+        })
+        .await
+    }
+
+    pub async fn create_canned(
+        &self,
+        canned: NewCanned,
+        author_user_id: Option<i64>,
+    ) -> Result<CannedResponse> {
+        self.write(move |tx| {
+            let id = tx
+                .optional(
+                    "INSERT INTO canned_responses (shortcut, text, created_by, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (shortcut) DO NOTHING RETURNING id",
+                    args![canned.shortcut, canned.text, author_user_id, UnixMillis::now().0],
+                    |r| r.get::<i64>(0),
+                )?
+                .ok_or_else(|| shortcut_taken(&canned.shortcut))?;
+            Ok(CannedResponse {
+                id,
+                shortcut: canned.shortcut,
+                text: canned.text,
+            })
+        })
+        .await
+    }
+
+    pub async fn update_canned(&self, id: i64, canned: NewCanned) -> Result<CannedResponse> {
+        self.write(move |tx| {
+            let clash: Option<i64> = tx.optional(
+                "SELECT id FROM canned_responses WHERE shortcut = ?1 AND id <> ?2",
+                args![canned.shortcut, id],
+                |r| r.get(0),
+            )?;
+            if clash.is_some() {
+                return Err(shortcut_taken(&canned.shortcut));
+            }
+            let changed = tx.execute(
+                "UPDATE canned_responses SET shortcut = ?2, text = ?3, updated_at = ?4 WHERE id = ?1",
+                args![id, canned.shortcut, canned.text, UnixMillis::now().0],
+            )?;
+            if changed == 0 {
+                return Err(StorageError::UnknownCannedResponse(id));
+            }
+            Ok(CannedResponse {
+                id,
+                shortcut: canned.shortcut,
+                text: canned.text,
+            })
+        })
+        .await
+    }
+
+    pub async fn delete_canned(&self, id: i64) -> Result<()> {
+        self.write(move |tx| {
+            if tx.execute("DELETE FROM canned_responses WHERE id = ?1", args![id])? == 0 {
+                return Err(StorageError::UnknownCannedResponse(id));
+            }
+            Ok(())
         })
         .await
     }

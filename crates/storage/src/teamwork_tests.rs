@@ -462,3 +462,42 @@ async fn a_reply_to_a_conversation_nobody_owns_makes_it_the_authors() {
         Some(lan)
     );
 }
+
+#[tokio::test]
+async fn canned_responses_have_one_shortcut_each() {
+    let (_db, store, _, [lan, ..]) = team().await;
+    let new = |shortcut: &str, text: &str| switchboard_domain::teamwork::NewCanned {
+        shortcut: shortcut.into(),
+        text: text.into(),
+    };
+    let hello = store
+        .create_canned(new("chao", "Dạ em chào {{customer.name}} ạ"), Some(lan))
+        .await
+        .expect("create");
+    store
+        .create_canned(new("cam-on", "Cảm ơn anh/chị ạ"), None)
+        .await
+        .expect("create");
+    assert!(matches!(
+        store.create_canned(new("chao", "again"), None).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.update_canned(hello.id, new("cam-on", "x")).await,
+        Err(StorageError::Conflict(_))
+    ));
+    let changed = store
+        .update_canned(hello.id, new("xin-chao", "Xin chào {{customer.name}}"))
+        .await
+        .expect("update");
+    assert_eq!(changed.shortcut, "xin-chao");
+    let all = store.canned_responses().await.expect("list");
+    let shortcuts: Vec<&str> = all.iter().map(|c| c.shortcut.as_str()).collect();
+    assert_eq!(shortcuts, ["cam-on", "xin-chao"]);
+    store.delete_canned(hello.id).await.expect("delete");
+    assert!(matches!(
+        store.delete_canned(hello.id).await,
+        Err(StorageError::UnknownCannedResponse(_))
+    ));
+    assert_eq!(store.canned_responses().await.expect("list").len(), 1);
+}

@@ -142,7 +142,8 @@ impl ApiError {
                 | StorageError::UnknownCustomer(_)
                 | StorageError::UnknownAgent(_)
                 | StorageError::UnknownCall(_)
-                | StorageError::UnknownLabel(_) => (S::NOT_FOUND, E::NotFound),
+                | StorageError::UnknownLabel(_)
+                | StorageError::UnknownCannedResponse(_) => (S::NOT_FOUND, E::NotFound),
                 StorageError::CallTaken(_) => (S::CONFLICT, E::CallTaken),
                 StorageError::CallEnded(_) => (S::CONFLICT, E::CallEnded),
                 StorageError::UserExists(_) | StorageError::AccountExists(_) => {

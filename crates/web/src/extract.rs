@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::str::FromStr;
 use switchboard_domain::{
-    AgentId, CallId, ConversationId, CustomerId, IdError, LabelId, MessageId, PostId, TokenId,
-    UserId, ValidationError,
+    AgentId, CallId, CannedResponseId, ConversationId, CustomerId, IdError, LabelId, MessageId,
+    PostId, TokenId, UserId, ValidationError,
 };
 
 /// Wraps an axum extractor so that its rejection is the API's `422 invalid_field`, naming `$field`,
@@ -61,6 +61,7 @@ path_ids! {
     UserId => "id",
     TokenId => "id",
     LabelId => "id",
+    CannedResponseId => "id",
     CallId => "call_id",
 }
 

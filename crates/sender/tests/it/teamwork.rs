@@ -434,3 +434,64 @@ async fn a_note_tells_whom_it_mentions_and_never_reaches_the_customer_or_the_bot
         "@minh khách hỏi giá sỉ, anh xem giúp"
     );
 }
+
+#[tokio::test]
+async fn supervisors_keep_the_canned_responses_and_agents_read_them() {
+    let Team { app, lan, thu, .. } = team().await;
+    let body = json!({"shortcut": "/Chao", "text": "Dạ em chào {{customer.name}}, em là {{agent.name}} ạ"});
+    let (status, made) = app.post("/api/canned_responses", &thu.0, body).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["data"]["shortcut"], "chao");
+    let id = made["data"]["id"].as_i64().expect("id");
+
+    let by_agent = app
+        .post(
+            "/api/canned_responses",
+            &lan.0,
+            json!({"shortcut": "x", "text": "y"}),
+        )
+        .await;
+    assert_error(&by_agent, 403, "code", "forbidden");
+    let unknown = app
+        .post(
+            "/api/canned_responses",
+            &thu.0,
+            json!({"shortcut": "sdt", "text": "Số của anh là {{customer.phone}}"}),
+        )
+        .await;
+    assert_error(&unknown, 422, "field", "text");
+    let twice = app
+        .post(
+            "/api/canned_responses",
+            &thu.0,
+            json!({"shortcut": "chao", "text": "Chào"}),
+        )
+        .await;
+    assert_error(&twice, 409, "code", "conflict");
+
+    let (status, list) = app.get("/api/canned_responses", &lan.0).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["data"][0]["text"],
+        "Dạ em chào {{customer.name}}, em là {{agent.name}} ạ"
+    );
+    let (status, changed) = app
+        .patch(
+            &format!("/api/canned_responses/{id}"),
+            &thu.0,
+            json!({"shortcut": "chao", "text": "Xin chào {{customer.name}}"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &changed["data"]["text"]),
+        (200, &json!("Xin chào {{customer.name}}"))
+    );
+    let (status, left) = app
+        .delete(&format!("/api/canned_responses/{id}"), &thu.0)
+        .await;
+    assert_eq!((status, &left["data"]), (200, &json!([])));
+    let gone = app
+        .delete(&format!("/api/canned_responses/{id}"), &thu.0)
+        .await;
+    assert_error(&gone, 404, "code", "not_found");
+}
