@@ -53,6 +53,10 @@ before(async () => {
   }
   const label = await sb.api('POST', '/api/labels', admin, { name: 'Khách sỉ', color: '#1f8a4c' });
   assert.equal(label.status, 200, JSON.stringify(label.body));
+  for (const [shortcut, text] of [['chao', 'Dạ em chào {{customer.name}}, em là {{agent.name}} của {{page.name}} ạ'], ['cam-on', 'Cảm ơn {{customer.name}} ạ']]) {
+    const canned = await sb.api('POST', '/api/canned_responses', admin, { shortcut, text });
+    assert.equal(canned.status, 200, JSON.stringify(canned.body));
+  }
   await push('Shop ơi bình hoa men lam còn không ạ?');
   const list = await sb.api('GET', `/api/conversations/${ACCOUNT}`, admin);
   conversationId = list.body.data.items[0].id;
@@ -128,4 +132,23 @@ test('pending, then the customer writes again: open for its owner, in both conso
   await row.locator('.tag', { hasText: 'Khách sỉ' }).waitFor();
   mkdirSync(SHOTS, { recursive: true });
   await minh.screenshot({ path: path.join(SHOTS, 'team-inbox.png') });
+});
+
+test('a canned response is offered on `/` and inserted with the customer, agent and page filled in', async () => {
+  await lan.getByRole('radio', { name: 'Trả lời' }).click();
+  const composer = lan.getByTestId('composer');
+  await composer.fill('');
+  await composer.pressSequentially('/c');
+  const offered = lan.getByTestId('canned').getByRole('option');
+  await offered.filter({ hasText: '/chao' }).waitFor();
+  // By shortcut: /cam-on, then /chao; the arrows wrap around.
+  assert.deepEqual(await offered.locator('strong').allTextContents(), ['/cam-on', '/chao']);
+  for (const key of ['ArrowDown', 'ArrowDown', 'ArrowUp']) await composer.press(key);
+  await offered.filter({ hasText: '/chao' }).and(lan.locator('[aria-selected="true"]')).waitFor();
+  await composer.press('Enter');
+  assert.equal(await composer.inputValue(), 'Dạ em chào Vũ Thị Hoa, em là Nguyễn Thị Lan của Shop Đồ Gốm ạ');
+  await lan.getByTestId('canned').waitFor({ state: 'detached' });
+  // Sent as typed: the bot gets the filled-in text.
+  await composer.press('Enter');
+  await lan.locator('.message.out', { hasText: 'Dạ em chào Vũ Thị Hoa' }).waitFor();
 });

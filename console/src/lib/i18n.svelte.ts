@@ -226,6 +226,10 @@ const vi = {
   'admin.labels': 'Nhãn hội thoại',
   'admin.labelName': 'Tên nhãn',
   'admin.labelColor': 'Màu',
+  'composer.canned': 'Câu trả lời mẫu',
+  'admin.canned': 'Câu trả lời mẫu (gõ / trong ô soạn tin)',
+  'admin.shortcut': 'Phím tắt',
+  'admin.cannedText': 'Nội dung; có thể dùng {{customer.name}}, {{agent.name}}, {{page.name}}',
 } as const;
 
 export type Key = keyof typeof vi;
@@ -453,6 +457,10 @@ const en: Record<Key, string> = {
   'admin.labels': 'Conversation labels',
   'admin.labelName': 'Label name',
   'admin.labelColor': 'Colour',
+  'composer.canned': 'Canned responses',
+  'admin.canned': 'Canned responses (type / in the composer)',
+  'admin.shortcut': 'Shortcut',
+  'admin.cannedText': 'Text; may use {{customer.name}}, {{agent.name}}, {{page.name}}',
 };
 
 const dictionaries: Record<Locale, Record<Key, string>> = { vi, en };

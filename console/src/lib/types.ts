@@ -72,6 +72,13 @@ export interface Member {
   role: Role;
 }
 
+/** A reply agents insert by typing `/` and its shortcut. */
+export interface CannedResponse {
+  id: number;
+  shortcut: string;
+  text: string;
+}
+
 /** The tabs' counts (`GET /api/inbox/counts`). */
 export interface ConversationCounts {
   mine: number;

@@ -2,7 +2,7 @@
 // The `apply*` methods are pure state changes (unit-tested); the `load*` methods read the sender's API.
 
 import type { Api, PageOf } from '../api';
-import type { Account, Conversation, ConversationCounts, ConversationStatus, Label, Member, Message, Note } from '../types';
+import type { Account, CannedResponse, Conversation, ConversationCounts, ConversationStatus, Label, Member, Message, Note } from '../types';
 
 /** The tabs: the user's conversations, the queue (nobody's), or all. */
 export type InboxView = 'mine' | 'unassigned' | 'all';
@@ -84,6 +84,7 @@ export class InboxStore {
   counts = $state<ConversationCounts | null>(null);
   labels = $state<Label[]>([]);
   members = $state<Member[]>([]);
+  canned = $state<CannedResponse[]>([]);
   /** Per conversation: its private notes, oldest first (read when it is opened). */
   notes = $state<Record<number, Note[]>>({});
   selected = $state<number | null>(null);
@@ -259,12 +260,14 @@ export class InboxStore {
 
   /** The labels and the team, for the thread's controls and the filters. */
   async loadTeam(api: Api) {
-    const [labels, members] = await Promise.all([
+    const [labels, members, canned] = await Promise.all([
       api.sender<Label[]>('GET', '/api/labels'),
       api.sender<Member[]>('GET', '/api/team'),
+      api.sender<CannedResponse[]>('GET', '/api/canned_responses'),
     ]);
     this.labels = labels;
     this.members = members;
+    this.canned = canned;
   }
 
   /** The tabs' counts, for the status the list shows (`open` when it shows every status). */
