@@ -21,10 +21,10 @@ let lan;
 let minh;
 let conversationId;
 
-async function push(text) {
+async function push(text, thread = 'thread_hoa', name = 'Vũ Thị Hoa') {
   const answer = await sb.post('/api/bot/new_messages', botToken, {
     user_id_chat: ACCOUNT,
-    messages: [message(`m_${Date.now()}_${Math.random()}`, 'thread_hoa', text, { name: 'Vũ Thị Hoa' })],
+    messages: [message(`m_${Date.now()}_${Math.random()}`, thread, text, { name })],
   });
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
 }
@@ -151,4 +151,32 @@ test('a canned response is offered on `/` and inserted with the customer, agent 
   // Sent as typed: the bot gets the filled-in text.
   await composer.press('Enter');
   await lan.locator('.message.out', { hasText: 'Dạ em chào Vũ Thị Hoa' }).waitFor();
+});
+
+test('keys: ? shows the sheet, e resolves the open conversation, j and k move between conversations', async () => {
+  await minh.getByTestId('thread-name').click();
+  await minh.keyboard.press('?');
+  await minh.getByTestId('shortcuts').getByText('Đánh dấu đã xong').waitFor();
+  await minh.keyboard.press('Escape');
+  await minh.getByTestId('shortcuts').waitFor({ state: 'detached' });
+  await minh.keyboard.press('e');
+  for (const page of [minh, lan]) {
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.value === 'resolved');
+  }
+  // Typing in the composer is typing: no key acts there.
+  await minh.getByTestId('composer').fill('');
+  await minh.getByTestId('composer').press('j');
+  assert.equal(await minh.getByTestId('composer').inputValue(), 'j');
+  await minh.getByTestId('composer').fill('');
+
+  await push('Tin của khách khác', 'thread_an', 'Lê Văn An');
+  await minh.getByTestId('status-filter').selectOption('any');
+  const other = minh.locator('[data-conversation]', { hasText: 'Lê Văn An' });
+  await other.waitFor();
+  await minh.getByTestId('thread-name').click();
+  // The newest is first: k from the older one moves up to it, j back down.
+  await minh.keyboard.press('k');
+  await minh.getByTestId('thread-name').filter({ hasText: 'Lê Văn An' }).waitFor();
+  await minh.keyboard.press('j');
+  await minh.getByTestId('thread-name').filter({ hasText: 'Vũ Thị Hoa' }).waitFor();
 });
