@@ -21,10 +21,10 @@ let lan;
 let minh;
 let conversationId;
 
-async function push(text, thread = 'thread_hoa', name = 'Vũ Thị Hoa') {
+async function push(text, thread = 'thread_hoa', name = 'Vũ Thị Hoa', extra = {}) {
   const answer = await sb.post('/api/bot/new_messages', botToken, {
     user_id_chat: ACCOUNT,
-    messages: [message(`m_${Date.now()}_${Math.random()}`, thread, text, { name })],
+    messages: [message(`m_${Date.now()}_${Math.random()}`, thread, text, { name, ...extra })],
   });
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
 }
@@ -179,4 +179,24 @@ test('keys: ? shows the sheet, e resolves the open conversation, j and k move be
   await minh.getByTestId('thread-name').filter({ hasText: 'Lê Văn An' }).waitFor();
   await minh.keyboard.press('j');
   await minh.getByTestId('thread-name').filter({ hasText: 'Vũ Thị Hoa' }).waitFor();
+});
+
+test("the composer shows Messenger's window before the agent types, and refuses a reply it would refuse", async () => {
+  // Hoa wrote a moment ago: a normal reply, with almost 24 hours left.
+  await lan.getByTestId('status-filter').selectOption('any');
+  await lan.getByTestId('tab-all').click();
+  await lan.locator(`[data-conversation="${conversationId}"]`).click();
+  await lan.getByTestId('window').filter({ hasText: /Còn 23 giờ \d+ phút/ }).waitFor();
+  // A customer whose last message is eight days old: the page may not answer at all.
+  const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000).toISOString();
+  await push('Tin cũ từ tuần trước', 'thread_old', 'Đặng Văn Cũ', { sent_at: eightDaysAgo });
+  await lan.locator('[data-conversation]', { hasText: 'Đặng Văn Cũ' }).click();
+  await lan.getByTestId('thread-name').filter({ hasText: 'Đặng Văn Cũ' }).waitFor();
+  await lan.locator('[data-window="closed"]', { hasText: 'quá 7 ngày' }).waitFor();
+  await lan.getByTestId('composer').fill('Dạ shop chào anh');
+  assert.equal(await lan.getByRole('button', { name: 'Gửi', exact: true }).isDisabled(), true);
+  // A note is for the team: the window does not apply.
+  await lan.getByTestId('note-mode').click();
+  assert.equal(await lan.getByRole('button', { name: 'Lưu ghi chú' }).isDisabled(), false);
+  assert.equal(await lan.getByTestId('window').count(), 0);
 });
