@@ -22,7 +22,7 @@ use switchboard_storage::{
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
     Answer, ApiError, CallCenterReader, Console, DEFAULT_PAGE, Id, JsonBody, Paging,
-    PathParam as Path, QueryParams as Query, Supervisor, ok,
+    PathParam as Path, QueryParams as Query, Supervisor, Viewer, ok,
 };
 
 /// The most customers a search answers.
@@ -345,11 +345,12 @@ pub struct CustomerQuery {
     ))]
 pub async fn customers(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Query(query): Query<CustomerQuery>,
     paging: Paging,
 ) -> Result<Response, ApiError> {
     if let Some(conversation_id) = query.conversation_id {
+        viewer.conversation(conversation_id.get()).await?;
         return Ok(ok(state
             .engine
             .store()
@@ -452,10 +453,11 @@ pub struct LinkIn {
     ))]
 pub async fn link_conversation(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Id(customer_id): Id<CustomerId>,
     JsonBody(body): JsonBody<LinkIn>,
 ) -> Result<Response, ApiError> {
+    viewer.conversation(body.conversation_id.get()).await?;
     let customer = state
         .engine
         .store()

@@ -39,7 +39,12 @@ pub enum Principal {
     /// A bot: may push data for, and receive events and commands of, its one account.
     Bot { token_id: i64, account: String },
     /// An integrator's API token (a console, another CRM): reads everything, pushes no bot data.
-    Integrator { token_id: i64, name: String },
+    /// A `scoped` token was issued for some accounts: it sees those only, and administers nothing.
+    Integrator {
+        token_id: i64,
+        name: String,
+        scoped: bool,
+    },
     /// A phone system's token: posts CTI events and reads the call center, nothing else. It sits in
     /// the webhook's URL, where it is more exposed than a header, so it grants as little as it can.
     PhoneSystem { token_id: i64, name: String },
@@ -69,14 +74,14 @@ impl Principal {
         }
     }
 
-    /// Admins, and integrators' tokens (made by admins for systems that manage the CRM).
+    /// Admins, and integrators' unscoped tokens (made by admins for systems that manage the CRM).
     pub fn is_admin(&self) -> bool {
         matches!(
             self,
             Self::User {
                 role: Role::Admin,
                 ..
-            } | Self::Integrator { .. }
+            } | Self::Integrator { scoped: false, .. }
         )
     }
 
@@ -126,6 +131,7 @@ mod tests {
         let integrator = Principal::Integrator {
             token_id: 2,
             name: "crm".into(),
+            scoped: false,
         };
         assert!(!integrator.may_ingest_for("acc1"));
         assert_eq!(integrator.account_scope(), None);

@@ -34,10 +34,12 @@ pub enum EventKind {
     NoteAdded,
     /// The labels an admin defines were created, renamed, recoloured or deleted.
     LabelsChanged,
+    /// Who may see an account, or who is in a team, changed: streams read their view again.
+    AccessChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         Self::BotRegister,
         Self::NewMessages,
         Self::NewNotifications,
@@ -52,6 +54,7 @@ impl EventKind {
         Self::ConversationUpdated,
         Self::NoteAdded,
         Self::LabelsChanged,
+        Self::AccessChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +73,7 @@ impl EventKind {
             Self::ConversationUpdated => "conversation_updated",
             Self::NoteAdded => "note_added",
             Self::LabelsChanged => "labels_changed",
+            Self::AccessChanged => "access_changed",
         }
     }
 
@@ -77,7 +81,7 @@ impl EventKind {
     pub fn is_teamwork(self) -> bool {
         matches!(
             self,
-            Self::ConversationUpdated | Self::NoteAdded | Self::LabelsChanged
+            Self::ConversationUpdated | Self::NoteAdded | Self::LabelsChanged | Self::AccessChanged
         )
     }
 

@@ -76,6 +76,8 @@ integer_ids! {
     LabelId;
     /// A canned response (a reply agents insert with `/shortcut`).
     CannedResponseId;
+    /// A team of users, granted access to accounts together.
+    TeamId;
 }
 
 /// Ids are positive: `0`, negatives and anything not a number are refused alike.

@@ -3,6 +3,7 @@
 //! Nothing here does I/O. The storage crate persists these types, the role crates move them over HTTP
 //! and Socket.IO, and both rely on the validation here so a rule is written exactly once.
 
+pub mod access;
 pub mod auth;
 pub mod callcenter;
 pub mod customer;
@@ -20,11 +21,12 @@ pub mod teamwork;
 pub mod timestamp;
 pub mod validation;
 
+pub use access::AccountView;
 pub use auth::{Principal, Role};
 pub use event::EventKind;
 pub use ids::{
     AgentId, CallId, CannedResponseId, ConversationId, CustomerId, IdError, LabelId, MessageId,
-    PostId, TokenId, UserId,
+    PostId, TeamId, TokenId, UserId,
 };
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
 pub use teamwork::ConversationStatus;

@@ -10,7 +10,7 @@ use socketioxide::{SendError, SocketIo};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_domain::limits::{CountedSlots, Rate, TokenBucket};
-use switchboard_domain::{EventKind, Principal};
+use switchboard_domain::{AccountView, EventKind, Principal};
 use switchboard_storage::{StorageError, Store};
 use tokio::sync::watch;
 
@@ -307,8 +307,14 @@ pub async fn authenticate(
     Ok(())
 }
 
-/// Whether `principal`, having asked for `accounts`, should receive `event`.
-fn visible(principal: &Principal, accounts: &[String], event: &FeedEvent) -> bool {
+/// Whether `principal`, who sees the accounts of `view` and asked for `accounts`, should receive
+/// `event`.
+fn visible(
+    principal: &Principal,
+    view: &AccountView,
+    accounts: &[String],
+    event: &FeedEvent,
+) -> bool {
     // The team's notes and assignments are no business of a page's bot.
     if event.kind.is_teamwork() && matches!(principal, Principal::Bot { .. }) {
         return false;
@@ -317,6 +323,7 @@ fn visible(principal: &Principal, accounts: &[String], event: &FeedEvent) -> boo
         return principal.account_scope().is_none() && accounts.is_empty();
     };
     principal.account_scope().is_none_or(|own| own == account)
+        && view.sees(account)
         && (accounts.is_empty() || accounts.iter().any(|a| a == account))
 }
 
@@ -494,6 +501,7 @@ async fn run_stream(
 ) -> Result<(), RealtimeError> {
     let mut head = feed.subscribe();
     let mut guard = AccessGuard::new(feed);
+    let mut view = feed.store().account_view(audience.principal).await?;
     loop {
         if !guard.still_allowed(socket).await {
             return Ok(());
@@ -509,9 +517,25 @@ async fn run_stream(
             continue;
         }
         for event in events {
+            if event.kind == EventKind::AccessChanged {
+                // Read the view again here, in the log's order: what follows is filtered by it.
+                let before = std::mem::replace(
+                    &mut view,
+                    feed.store().account_view(audience.principal).await?,
+                );
+                if audience.principal.works_inboxes() && !audience.principal.is_admin() {
+                    // Only that their view changed: the lists are an admin's business.
+                    if before != view {
+                        let empty = serde_json::json!({});
+                        send(socket, event.kind.as_str(), &empty, &mut closed).await?;
+                    }
+                    cursor = event.id;
+                    continue;
+                }
+            }
             let wanted =
                 audience.filter.kinds.is_empty() || audience.filter.kinds.contains(&event.kind);
-            if wanted && visible(audience.principal, audience.accounts, &event) {
+            if wanted && visible(audience.principal, &view, audience.accounts, &event) {
                 match audience
                     .filter
                     .rewrite
@@ -607,11 +631,22 @@ mod tests {
         let integrator = Principal::Integrator {
             token_id: 2,
             name: "crm".into(),
+            scoped: false,
         };
-        assert!(visible(&bot, &[], &event(Some("a1"))));
-        assert!(!visible(&bot, &[], &event(Some("a2"))));
-        assert!(!visible(&bot, &[], &event(None)));
-        assert!(visible(&integrator, &[], &event(Some("a2"))));
-        assert!(!visible(&integrator, &["a1".into()], &event(Some("a2"))));
+        let all = AccountView::All;
+        assert!(visible(&bot, &all, &[], &event(Some("a1"))));
+        assert!(!visible(&bot, &all, &[], &event(Some("a2"))));
+        assert!(!visible(&bot, &all, &[], &event(None)));
+        assert!(visible(&integrator, &all, &[], &event(Some("a2"))));
+        assert!(!visible(
+            &integrator,
+            &all,
+            &["a1".into()],
+            &event(Some("a2"))
+        ));
+        let except_a2 = AccountView::Except(["a2".to_owned()].into());
+        assert!(visible(&integrator, &except_a2, &[], &event(Some("a1"))));
+        assert!(!visible(&integrator, &except_a2, &[], &event(Some("a2"))));
+        assert!(visible(&integrator, &except_a2, &[], &event(None)));
     }
 }

@@ -82,6 +82,10 @@ pub struct NewTokenIn {
     #[serde(default)]
     #[schema(value_type = Option<IssuedKind>)]
     kind: Option<String>,
+    /// For an `api` token that should see some accounts only (their `user_id_chat`): it reads and
+    /// sends for those, and administers nothing. Left out: every account, and administration.
+    #[schema(example = json!(["100089123456789"]))]
+    accounts: Option<Vec<String>>,
 }
 
 /// The kinds of token an admin issues by name.
@@ -146,10 +150,25 @@ pub async fn create_token(
     JsonBody(body): JsonBody<NewTokenIn>,
 ) -> Result<Response, ApiError> {
     let name = switchboard_domain::validation::identifier("name", &body.name, 128)?;
-    let (kind, label) = match body.kind.as_deref() {
-        None | Some("api") => (TokenKind::Api { name: name.clone() }, IssuedKind::Api),
-        Some("pbx") => (TokenKind::Pbx { name: name.clone() }, IssuedKind::Pbx),
-        Some(_) => {
+    let accounts = body.accounts.map(scoped_accounts).transpose()?;
+    let (kind, label) = match (body.kind.as_deref(), accounts) {
+        (None | Some("api"), None) => (TokenKind::Api { name: name.clone() }, IssuedKind::Api),
+        (None | Some("api"), Some(accounts)) => (
+            TokenKind::ScopedApi {
+                name: name.clone(),
+                accounts,
+            },
+            IssuedKind::Api,
+        ),
+        (Some("pbx"), None) => (TokenKind::Pbx { name: name.clone() }, IssuedKind::Pbx),
+        (Some("pbx"), Some(_)) => {
+            return Err(ValidationError::new(
+                "accounts",
+                "a phone system's token reads no account: leave `accounts` out",
+            )
+            .into());
+        }
+        (Some(_), _) => {
             return Err(ValidationError::new("kind", "must be `api` or `pbx`").into());
         }
     };
@@ -163,6 +182,30 @@ pub async fn create_token(
         kind: label,
         token,
     }))
+}
+
+/// Most accounts one scoped token may be issued for.
+const MAX_TOKEN_ACCOUNTS: usize = 1_000;
+
+/// The accounts of a scoped token, checked: one or more, each a valid account id.
+fn scoped_accounts(accounts: Vec<String>) -> Result<Vec<String>, ValidationError> {
+    if accounts.is_empty() {
+        return Err(ValidationError::new(
+            "accounts",
+            "name one account or more, or leave `accounts` out for every account",
+        ));
+    }
+    if accounts.len() > MAX_TOKEN_ACCOUNTS {
+        return Err(ValidationError::new(
+            "accounts",
+            format!("at most {MAX_TOKEN_ACCOUNTS} accounts"),
+        ));
+    }
+    accounts
+        .iter()
+        .enumerate()
+        .map(|(index, account)| ingest::account_id(&format!("accounts[{index}]"), account))
+        .collect()
 }
 
 /// Revokes a token: its sockets close at once.

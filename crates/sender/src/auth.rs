@@ -42,8 +42,15 @@ pub struct LoggedOut {
 #[derive(Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Me {
-    User { user: User },
-    Integrator { token_id: i64, name: String },
+    User {
+        user: User,
+    },
+    /// `scoped`: issued for some accounts only.
+    Integrator {
+        token_id: i64,
+        name: String,
+        scoped: bool,
+    },
 }
 
 /// An HttpOnly, same-site cookie (`Secure` when the deployment says so).
@@ -218,7 +225,15 @@ pub async fn me(
         Principal::User { user_id, .. } => Me::User {
             user: state.store.user(user_id).await?,
         },
-        Principal::Integrator { token_id, name } => Me::Integrator { token_id, name },
+        Principal::Integrator {
+            token_id,
+            name,
+            scoped,
+        } => Me::Integrator {
+            token_id,
+            name,
+            scoped,
+        },
         // `Console` lets only users and integrators in.
         Principal::Bot { .. } | Principal::PhoneSystem { .. } => {
             return Err(ApiError::Forbidden("not a console's caller".into()));

@@ -15,7 +15,7 @@ use switchboard_storage::{
 use switchboard_web::Answer;
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
-    ApiError, Console, Id, JsonBody, Paging, PathParam as Path, QueryParams as Query, ok, parse_id,
+    ApiError, Id, JsonBody, Paging, PathParam as Path, QueryParams as Query, Viewer, ok, parse_id,
 };
 
 /// What narrows a list of conversations, beside its paging.
@@ -35,8 +35,10 @@ pub struct ConversationQuery {
         (status = 200, description = "The accounts", body = Answer<Vec<Account>>),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
-pub async fn accounts(State(state): State<AppState>, _: Console) -> Result<Response, ApiError> {
-    Ok(ok(state.store.accounts().await?))
+pub async fn accounts(State(state): State<AppState>, viewer: Viewer) -> Result<Response, ApiError> {
+    let mut accounts = state.store.accounts().await?;
+    accounts.retain(|account| viewer.view.sees(&account.user_id_chat));
+    Ok(ok(accounts))
 }
 
 /// An account's conversations, most recent first, a page at a time.
@@ -50,18 +52,19 @@ pub async fn accounts(State(state): State<AppState>, _: Console) -> Result<Respo
     ))]
 pub async fn conversations(
     State(state): State<AppState>,
-    Console(principal): Console,
+    viewer: Viewer,
     Path(user_id_chat): Path<String>,
     paging: Paging,
     Query(query): Query<ConversationQuery>,
     Query(team): Query<crate::teamwork::TeamQuery>,
 ) -> Result<Response, ApiError> {
+    viewer.account(&user_id_chat)?;
     let filter = ConversationFilter {
         unread_only: query.unread.unwrap_or(false),
         search: query.q,
         ..ConversationFilter::default()
     };
-    let filter = team.narrow(filter, &principal)?;
+    let filter = team.narrow(filter, &viewer.principal)?;
     let page = state
         .store
         .conversations(&user_id_chat, filter, paging.cursor(), paging.limit()?)
@@ -91,7 +94,7 @@ const MAX_IDS: usize = 100;
     ))]
 pub async fn conversations_by_id(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Query(query): Query<IdsQuery>,
 ) -> Result<Response, ApiError> {
     let text = query.ids.unwrap_or_default();
@@ -113,7 +116,10 @@ pub async fn conversations_by_id(
     if ids.len() > MAX_IDS {
         return Err(ValidationError::new("ids", format!("at most {MAX_IDS} ids")).into());
     }
-    Ok(ok(state.store.conversations_by_id(ids).await?))
+    Ok(ok(state
+        .store
+        .conversations_by_id(&viewer.view, ids)
+        .await?))
 }
 
 /// Marks a conversation read; the consoles are told.
@@ -127,9 +133,10 @@ pub async fn conversations_by_id(
     ))]
 pub async fn mark_read(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Id(conversation_id): Id<ConversationId>,
 ) -> Result<Response, ApiError> {
+    viewer.conversation(conversation_id.get()).await?;
     let (conversation, event) = state.store.mark_read(conversation_id.get()).await?;
     if event.is_some() {
         state.feed.notify();
@@ -148,10 +155,11 @@ pub async fn mark_read(
     ))]
 pub async fn messages(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Id(conversation_id): Id<ConversationId>,
     paging: Paging,
 ) -> Result<Response, ApiError> {
+    viewer.conversation(conversation_id.get()).await?;
     let page = state
         .store
         .messages(conversation_id.get(), paging.cursor(), paging.limit()?)
@@ -169,10 +177,11 @@ pub async fn messages(
     ))]
 pub async fn notifications(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Path(user_id_chat): Path<String>,
     paging: Paging,
 ) -> Result<Response, ApiError> {
+    viewer.account(&user_id_chat)?;
     let page = state
         .store
         .notifications(&user_id_chat, paging.cursor(), paging.limit()?)
@@ -190,10 +199,11 @@ pub async fn notifications(
     ))]
 pub async fn posts(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Path(user_id_chat): Path<String>,
     paging: Paging,
 ) -> Result<Response, ApiError> {
+    viewer.account(&user_id_chat)?;
     let page = state
         .store
         .posts(&user_id_chat, paging.cursor(), paging.limit()?)
@@ -220,11 +230,13 @@ fn announce_queued(state: &AppState, account: &str) {
 #[tracing::instrument(skip_all, fields(conversation_id))]
 pub async fn send_message(
     State(state): State<AppState>,
-    Console(principal): Console,
+    viewer: Viewer,
     JsonBody(body): JsonBody<SendMessageIn>,
 ) -> Result<Response, ApiError> {
     let (conversation_id, text) = body.validate()?;
     tracing::Span::current().record("conversation_id", conversation_id);
+    viewer.conversation(conversation_id).await?;
+    let principal = viewer.principal;
     let queued = state
         .store
         .queue_message(conversation_id, text, principal.user_id())
@@ -245,9 +257,10 @@ pub async fn send_message(
     ))]
 pub async fn retry_message(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Id(message_id): Id<MessageId>,
 ) -> Result<Response, ApiError> {
+    viewer.message(message_id.get()).await?;
     let queued = state.store.retry_message(message_id.get()).await?;
     announce_queued(&state, &queued.user_id_chat);
     Ok(ok(queued))
@@ -263,10 +276,12 @@ pub async fn retry_message(
 #[tracing::instrument(skip_all, fields(account))]
 pub async fn post_to_facebook(
     State(state): State<AppState>,
-    Console(principal): Console,
+    viewer: Viewer,
     JsonBody(body): JsonBody<PostIn>,
 ) -> Result<Response, ApiError> {
     let new = body.validate()?;
+    viewer.account(&new.user_id_chat)?;
+    let principal = viewer.principal;
     tracing::Span::current().record("account", new.user_id_chat.as_str());
     let account = new.user_id_chat.clone();
     let queued = state.store.queue_post(new, principal.user_id()).await?;
@@ -286,9 +301,10 @@ pub async fn post_to_facebook(
     ))]
 pub async fn retry_post(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Id(post_id): Id<PostId>,
 ) -> Result<Response, ApiError> {
+    viewer.post(post_id.get()).await?;
     let queued = state.store.retry_post(post_id.get()).await?;
     announce_queued(&state, &queued.post.user_id_chat);
     Ok(ok(queued))

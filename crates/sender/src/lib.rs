@@ -5,6 +5,7 @@
 //! the shared event log, and this role's status changes), resumable from their last event id. Bots
 //! connect with their bot token to receive `send_message_command` and `post_news_feed_command`.
 
+mod access;
 mod admin;
 mod auth;
 mod bots;
@@ -118,6 +119,7 @@ pub struct Sender;
         (name = "inbox", description = "Conversations, messages and notifications"),
         (name = "sending", description = "Replies and posts, sent through the account's bot"),
         (name = "team", description = "Who owns each conversation, its state, labels and private notes"),
+        (name = "access", description = "Teams, and who may see which account (admins)"),
         (name = "administration", description = "Users, tokens and accounts (admins and integrators' tokens)"),
         (name = "bots", description = "What a bot reads of its own account")
     )
@@ -145,6 +147,9 @@ impl RoleShell for Sender {
             .routes(routes!(inbox::accounts, admin::create_account))
             .routes(routes!(admin::update_account, admin::delete_account))
             .routes(routes!(admin::create_bot_token))
+            .routes(routes!(access::access, access::set_access))
+            .routes(routes!(access::teams, access::create_team))
+            .routes(routes!(access::update_team, access::delete_team))
             .routes(routes!(inbox::conversations_by_id))
             .routes(routes!(inbox::conversations, teamwork::update))
             .routes(routes!(teamwork::take))

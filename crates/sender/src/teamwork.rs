@@ -18,7 +18,8 @@ use switchboard_storage::{
 };
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
-    Admin, Answer, ApiError, Console, Id, JsonBody, Paging, QueryParams as Query, Supervisor, ok,
+    Admin, Answer, ApiError, Console, Id, JsonBody, Paging, QueryParams as Query, Supervisor,
+    Viewer, ok,
 };
 
 /// How often a node looks for snoozes that are due: a snooze ends within this of its time.
@@ -82,14 +83,14 @@ fn status(text: &str) -> Result<ConversationStatus, ValidationError> {
     ))]
 pub async fn inbox(
     State(state): State<AppState>,
-    Console(principal): Console,
+    viewer: Viewer,
     paging: Paging,
     Query(query): Query<TeamQuery>,
 ) -> Result<Response, ApiError> {
-    let filter = query.narrow(ConversationFilter::default(), &principal)?;
+    let filter = query.narrow(ConversationFilter::default(), &viewer.principal)?;
     let page = state
         .store
-        .all_conversations(filter, paging.cursor(), paging.limit()?)
+        .all_conversations(&viewer.view, filter, paging.cursor(), paging.limit()?)
         .await?;
     Ok(ok(page))
 }
@@ -112,7 +113,7 @@ pub struct CountsQuery {
     ))]
 pub async fn counts(
     State(state): State<AppState>,
-    Console(principal): Console,
+    viewer: Viewer,
     Query(query): Query<CountsQuery>,
 ) -> Result<Response, ApiError> {
     let wanted = match query.status.as_deref() {
@@ -121,7 +122,7 @@ pub async fn counts(
     };
     let counts = state
         .store
-        .conversation_counts(principal.user_id(), wanted)
+        .conversation_counts(&viewer.view, viewer.principal.user_id(), wanted)
         .await?;
     Ok(ok(counts))
 }
@@ -140,11 +141,13 @@ pub async fn counts(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Console(principal): Console,
+    viewer: Viewer,
     Id(conversation_id): Id<ConversationId>,
     JsonBody(body): JsonBody<ConversationPatch>,
 ) -> Result<Response, ApiError> {
     let changes = body.validate(UnixMillis::now())?;
+    viewer.conversation(conversation_id.get()).await?;
+    let principal = viewer.principal;
     let (conversation, event) = state
         .store
         .update_conversation(conversation_id.get(), changes, Actor::of(&principal))
@@ -168,12 +171,13 @@ pub async fn update(
     ))]
 pub async fn take(
     State(state): State<AppState>,
-    Console(principal): Console,
+    viewer: Viewer,
     Id(conversation_id): Id<ConversationId>,
 ) -> Result<Response, ApiError> {
-    let user_id = principal.user_id().ok_or_else(|| {
+    let user_id = viewer.principal.user_id().ok_or_else(|| {
         ApiError::Forbidden("only a console user takes conversations; assign with PATCH".into())
     })?;
+    viewer.conversation(conversation_id.get()).await?;
     let (conversation, event) = state
         .store
         .take_conversation(conversation_id.get(), user_id)
@@ -197,11 +201,13 @@ pub async fn take(
     ))]
 pub async fn add_note(
     State(state): State<AppState>,
-    Console(principal): Console,
+    viewer: Viewer,
     Id(conversation_id): Id<ConversationId>,
     JsonBody(body): JsonBody<NoteIn>,
 ) -> Result<Response, ApiError> {
     let note = body.validate()?;
+    viewer.conversation(conversation_id.get()).await?;
+    let principal = viewer.principal;
     let (note, _) = state
         .store
         .add_note(conversation_id.get(), principal.user_id(), note)
@@ -221,10 +227,11 @@ pub async fn add_note(
     ))]
 pub async fn notes(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Id(conversation_id): Id<ConversationId>,
     paging: Paging,
 ) -> Result<Response, ApiError> {
+    viewer.conversation(conversation_id.get()).await?;
     let page = state
         .store
         .notes(conversation_id.get(), paging.cursor(), paging.limit()?)

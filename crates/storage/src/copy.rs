@@ -41,6 +41,10 @@ const TABLES: &[(&str, &[&str])] = &[
     ("conversation_labels", &["conversation_id", "label_id"]),
     ("conversation_notes", &["id"]),
     ("canned_responses", &["id"]),
+    ("teams", &["id"]),
+    ("team_members", &["team_id", "user_id"]),
+    ("account_access", &["id"]),
+    ("token_accounts", &["token_id", "account_id"]),
 ];
 
 /// Tables that belong to the engines, not to the data: never copied (the target has its own). The

@@ -82,6 +82,8 @@ pub enum StorageError {
     UnknownLabel(i64),
     #[error("unknown canned response {0}")]
     UnknownCannedResponse(i64),
+    #[error("unknown team {0}")]
+    UnknownTeam(i64),
     #[error(
         "the target database already holds data (table {0} is not empty): copy only into a database with nothing but its schema"
     )]

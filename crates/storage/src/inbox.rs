@@ -1,12 +1,15 @@
 //! What the console reads: conversations, messages, notifications and posts, newest first, a page at a
 //! time. Cursors are opaque to clients: pass back `next_cursor` to get the next (older) page.
 
+use crate::access::view_clause;
 use crate::events::append;
 use crate::sql::{Row, ToValue, Tx, args, read_row};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::Value;
-use switchboard_domain::{ConversationStatus, EventKind, MessageStatus, PostStatus, UnixMillis};
+use switchboard_domain::{
+    AccountView, ConversationStatus, EventKind, MessageStatus, PostStatus, UnixMillis,
+};
 
 /// Most items one page may hold.
 pub const MAX_PAGE: usize = 200;
@@ -251,23 +254,26 @@ impl Store {
         limit: usize,
     ) -> Result<Page<ConversationView>> {
         let user_id_chat = user_id_chat.to_owned();
-        self.list_conversations(Some(user_id_chat), filter, cursor, limit)
+        self.list_conversations(Ok(user_id_chat), filter, cursor, limit)
             .await
     }
 
     /// Conversations of every account (the team's views: mine, the queue), most recently active first.
     pub async fn all_conversations(
         &self,
+        view: &AccountView,
         filter: ConversationFilter,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<ConversationView>> {
-        self.list_conversations(None, filter, cursor, limit).await
+        self.list_conversations(Err(view.clone()), filter, cursor, limit)
+            .await
     }
 
+    /// `accounts`: one account, or every account of a view.
     async fn list_conversations(
         &self,
-        user_id_chat: Option<String>,
+        accounts: std::result::Result<String, AccountView>,
         filter: ConversationFilter,
         cursor: Option<&str>,
         limit: usize,
@@ -276,9 +282,9 @@ impl Store {
         let limit = limit.clamp(1, MAX_PAGE);
         self.read_long(move |tx| {
             // One statement per shape, so each keeps a plan that uses the account's index.
-            let (account, scope) = match &user_id_chat {
-                Some(user_id_chat) => (account_id(tx, user_id_chat)?, "c.account_id = ?1"),
-                None => (0, "?1 = 0"),
+            let (account, scope) = match &accounts {
+                Ok(user_id_chat) => (account_id(tx, user_id_chat)?, "c.account_id = ?1".to_owned()),
+                Err(view) => (0, format!("?1 = 0 AND {}", view_clause(tx, view, "c.account_id")?)),
             };
             let search = filter.search.as_deref().filter(|s| !s.trim().is_empty()).map(like_pattern);
             let (assignee_rule, assignee) = match filter.assignee {
@@ -318,15 +324,20 @@ impl Store {
     /// tabs).
     pub async fn conversation_counts(
         &self,
+        view: &AccountView,
         user_id: Option<i64>,
         status: ConversationStatus,
     ) -> Result<ConversationCounts> {
+        let view = view.clone();
         self.read(move |tx| {
             tx.one(
-                "SELECT COUNT(*),
+                &format!(
+                    "SELECT COUNT(*),
                         COALESCE(SUM(CASE WHEN assignee_user_id IS NULL THEN 1 ELSE 0 END), 0),
                         COALESCE(SUM(CASE WHEN assignee_user_id = ?2 THEN 1 ELSE 0 END), 0)
-                 FROM conversations WHERE status = ?1",
+                 FROM conversations WHERE status = ?1 AND {}",
+                    view_clause(tx, &view, "account_id")?
+                ),
                 args![status, user_id],
                 |r| Ok(read_row!(r => ConversationCounts { all, unassigned, mine })),
             )
@@ -338,14 +349,40 @@ impl Store {
         self.read(move |tx| conversation(tx, id)).await
     }
 
+    /// The account (`user_id_chat`) a message belongs to, to check who may act on it.
+    pub async fn account_of_message(&self, id: i64) -> Result<String> {
+        self.read(move |tx| {
+            tx.optional(
+                "SELECT a.user_id_chat FROM messages m
+                 JOIN facebook_accounts a ON a.id = m.account_id WHERE m.id = ?1",
+                args![id],
+                |r| r.get(0),
+            )?
+            .ok_or(StorageError::UnknownMessage(id))
+        })
+        .await
+    }
+
+    /// The account (`user_id_chat`) a post belongs to.
+    pub async fn account_of_post(&self, id: i64) -> Result<String> {
+        self.read(move |tx| Ok(post(tx, id)?.user_id_chat)).await
+    }
+
     /// The conversations with these (distinct) ids that exist, most recently active first (a customer's
     /// linked conversations: some may have been removed with their account since).
-    pub async fn conversations_by_id(&self, ids: Vec<i64>) -> Result<Vec<ConversationView>> {
+    /// Those of accounts `view` does not see are left out too.
+    pub async fn conversations_by_id(
+        &self,
+        view: &AccountView,
+        ids: Vec<i64>,
+    ) -> Result<Vec<ConversationView>> {
+        let accounts = view.clone();
         self.read(move |tx| {
             let mut found = Vec::with_capacity(ids.len());
             for id in ids {
                 match conversation(tx, id) {
-                    Ok(view) => found.push(view),
+                    Ok(view) if accounts.sees(&view.user_id_chat) => found.push(view),
+                    Ok(_) => {}
                     Err(StorageError::UnknownConversation(_)) => {}
                     Err(error) => return Err(error),
                 }

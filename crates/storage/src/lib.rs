@@ -13,6 +13,7 @@
 //! fails half-way with SQLITE_BUSY when another process (split mode) writes to the same file. The bot's
 //! local [`Spool`] is a SQLite file by nature (it lives beside the bot) and uses rusqlite directly.
 
+mod access;
 mod accounts;
 mod calls;
 mod commands;
@@ -46,6 +47,7 @@ mod teamwork_tests;
 mod tokens;
 mod users;
 
+pub use access::{AccessView, TeamView};
 pub use accounts::{Account, CredentialsSet, NewAccount};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,

@@ -29,6 +29,7 @@ migrations! {
     11 "rate_leases" "0011_rate_leases.sql",
     12 "team_inbox" "0012_team_inbox.sql",
     13 "canned_responses" "0013_canned_responses.sql",
+    14 "access" "0014_access.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -137,18 +137,29 @@ fn may_assign(actor: Actor, current: Option<i64>, wanted: Option<i64>) -> Result
     })
 }
 
-/// Refuses an assignee that is not an enabled user.
-fn ensure_assignable(tx: &Tx<'_>, user_id: i64) -> Result<()> {
+/// Refuses an assignee that is not an enabled user who may see the conversation's account.
+fn ensure_assignable(tx: &Tx<'_>, user_id: i64, user_id_chat: &str) -> Result<()> {
     let disabled: Option<bool> = tx.optional(
         "SELECT disabled FROM users WHERE id = ?1",
         args![user_id],
         |r| r.get(0),
     )?;
     match disabled {
-        Some(false) => Ok(()),
-        Some(true) => Err(ValidationError::new("assignee_user_id", "that user is disabled").into()),
-        None => Err(ValidationError::new("assignee_user_id", "no such user").into()),
+        Some(false) => {}
+        Some(true) => {
+            return Err(ValidationError::new("assignee_user_id", "that user is disabled").into());
+        }
+        None => return Err(ValidationError::new("assignee_user_id", "no such user").into()),
     }
+    let account = crate::inbox::account_id(tx, user_id_chat)?;
+    if !crate::access::user_sees(tx, user_id, account)? {
+        return Err(ValidationError::new(
+            "assignee_user_id",
+            "that user has no access to this page; an admin grants it",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The ids of labels named `names` (compared in lowercase), in order; an unknown name is refused.
@@ -271,7 +282,7 @@ impl Store {
             if let Some(wanted) = assignee {
                 may_assign(actor, before.assignee_user_id, wanted)?;
                 if let Some(user) = wanted.filter(|w| Some(*w) != before.assignee_user_id) {
-                    ensure_assignable(tx, user)?;
+                    ensure_assignable(tx, user, &before.user_id_chat)?;
                 }
             }
             let labels = changes
@@ -323,7 +334,7 @@ impl Store {
                 Some(owner) => return Err(StorageError::AlreadyAssigned(owner)),
                 None => {}
             }
-            ensure_assignable(tx, user_id)?;
+            ensure_assignable(tx, user_id, &before.user_id_chat)?;
             tx.execute(
                 "UPDATE conversations SET assignee_user_id = ?2, updated_at = ?3 WHERE id = ?1",
                 args![conversation_id, user_id, UnixMillis::now().0],

@@ -6,7 +6,7 @@ use crate::teamwork::Actor;
 use crate::{AccountKind, Assignee, ConversationFilter, StorageError, Store};
 use serde_json::Value;
 use switchboard_domain::teamwork::{ConversationChanges, NewLabel, NewNote};
-use switchboard_domain::{ConversationStatus, EventKind, Role, UnixMillis, UserId};
+use switchboard_domain::{AccountView, ConversationStatus, EventKind, Role, UnixMillis, UserId};
 
 /// A store with the account `page1`, one conversation in it (its id), and users: an agent (Lan), a
 /// second agent (Minh) and a supervisor, their ids in that order.
@@ -299,7 +299,7 @@ async fn labels_are_unique_in_any_case_filter_lists_and_follow_renames() {
         ..ConversationFilter::default()
     };
     let found = store
-        .all_conversations(by_label("vip"), None, 10)
+        .all_conversations(&AccountView::All, by_label("vip"), None, 10)
         .await
         .expect("list");
     assert_eq!(found.items.len(), 1);
@@ -356,7 +356,7 @@ async fn lists_and_counts_follow_the_owner_and_the_status() {
                 ..ConversationFilter::default()
             };
             let page = store
-                .all_conversations(filter, None, 10)
+                .all_conversations(&AccountView::All, filter, None, 10)
                 .await
                 .expect("list");
             page.items.iter().map(|c| c.id).collect::<Vec<_>>()
@@ -369,7 +369,7 @@ async fn lists_and_counts_follow_the_owner_and_the_status() {
     assert_eq!(list(None, None).await.len(), 2);
 
     let counts = store
-        .conversation_counts(Some(lan), ConversationStatus::Open)
+        .conversation_counts(&AccountView::All, Some(lan), ConversationStatus::Open)
         .await
         .expect("counts");
     assert_eq!((counts.mine, counts.unassigned, counts.all), (1, 1, 2));
@@ -383,7 +383,7 @@ async fn lists_and_counts_follow_the_owner_and_the_status() {
         .expect("resolve");
     assert_eq!(list(None, Some(ConversationStatus::Resolved)).await, [id]);
     let counts = store
-        .conversation_counts(Some(lan), ConversationStatus::Open)
+        .conversation_counts(&AccountView::All, Some(lan), ConversationStatus::Open)
         .await
         .expect("counts");
     assert_eq!((counts.mine, counts.unassigned, counts.all), (0, 1, 1));

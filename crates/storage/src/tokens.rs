@@ -13,6 +13,8 @@ pub enum TokenKind {
     Bot { account: String },
     /// An integrator's token, named for the person or system that holds it.
     Api { name: String },
+    /// An integrator's token that sees these accounts (`user_id_chat`) only and administers nothing.
+    ScopedApi { name: String, accounts: Vec<String> },
     /// A phone system's token for the CTI webhook: posts call events and reads the call center only.
     Pbx { name: String },
 }
@@ -24,6 +26,8 @@ pub struct TokenInfo {
     pub kind: String,
     pub name: String,
     pub account: Option<String>,
+    /// For an API token issued for some accounts only: those accounts. `null` when unscoped.
+    pub accounts: Option<Vec<String>>,
     pub created_at: String,
     pub revoked: bool,
 }
@@ -55,7 +59,7 @@ impl Store {
     ) -> Result<(i64, String)> {
         let prefix = match kind {
             TokenKind::Bot { .. } => "sbb_",
-            TokenKind::Api { .. } => "sba_",
+            TokenKind::Api { .. } | TokenKind::ScopedApi { .. } => "sba_",
             TokenKind::Pbx { .. } => "sbp_",
         };
         let secret = format!("{prefix}{}", random_secret()?);
@@ -72,6 +76,14 @@ impl Store {
                             "INSERT INTO auth_tokens (kind, name, account_id, token_hash, created_at, created_by) VALUES ('bot', ?1, ?2, ?3, ?4, ?5) RETURNING id",
                             args![format!("bot for {}", account.user_id_chat), account.id, token_hash, now, created_by],
                         )
+                    }
+                    TokenKind::ScopedApi { name, accounts } => {
+                        let id = tx.insert(
+                            "INSERT INTO auth_tokens (kind, name, token_hash, created_at, created_by) VALUES ('api', ?1, ?2, ?3, ?4) RETURNING id",
+                            args![name, token_hash, now, created_by],
+                        )?;
+                        crate::access::scope_token(tx, id, &accounts)?;
+                        Ok(id)
                     }
                     TokenKind::Api { name } | TokenKind::Pbx { name } => {
                         let kind = if secret_is_pbx { "pbx" } else { "api" };
@@ -106,7 +118,8 @@ impl Store {
                 // Subqueries, not a JOIN: SQLite re-prepares joins on bound parameters at every use.
                 "SELECT t.id, t.kind, t.name,
                             (SELECT user_id_chat FROM facebook_accounts WHERE id = t.account_id),
-                            (SELECT enabled FROM facebook_accounts WHERE id = t.account_id)
+                            (SELECT enabled FROM facebook_accounts WHERE id = t.account_id),
+                            t.scoped
                      FROM auth_tokens t WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
                 args![token_hash],
                 |r| {
@@ -125,6 +138,7 @@ impl Store {
                         ("api", _, _) => Some(Ok(Principal::Integrator {
                             token_id: id,
                             name: r.get(2)?,
+                            scoped: r.get(5)?,
                         })),
                         ("pbx", _, _) => Some(Ok(Principal::PhoneSystem {
                             token_id: id,
@@ -157,20 +171,37 @@ impl Store {
     pub async fn tokens(&self) -> Result<Vec<TokenInfo>> {
         self.read(|tx| {
             tx.rows(
-                "SELECT t.id, t.kind, t.name, a.user_id_chat, t.created_at, t.revoked_at IS NOT NULL
+                "SELECT t.id, t.kind, t.name, a.user_id_chat, t.created_at, t.revoked_at IS NOT NULL,
+                        t.scoped
                  FROM auth_tokens t LEFT JOIN facebook_accounts a ON a.id = t.account_id ORDER BY t.id",
                 args![],
                 |r| {
-                Ok(TokenInfo {
+                let scoped: bool = r.get(6)?;
+                Ok((scoped, TokenInfo {
                     id: r.get(0)?,
                     kind: r.get(1)?,
                     name: r.get(2)?,
                     account: r.get(3)?,
+                    accounts: None,
                     created_at: UnixMillis(r.get(4)?).to_rfc3339(),
                     revoked: r.get(5)?,
-                })
+                }))
             },
-            )
+            )?
+            .into_iter()
+            .map(|(scoped, mut token)| {
+                if scoped {
+                    token.accounts = Some(tx.rows(
+                        "SELECT a.user_id_chat FROM token_accounts t
+                         JOIN facebook_accounts a ON a.id = t.account_id
+                         WHERE t.token_id = ?1 ORDER BY a.user_id_chat",
+                        args![token.id],
+                        |r| r.get(0),
+                    )?);
+                }
+                Ok(token)
+            })
+            .collect()
         })
         .await
     }

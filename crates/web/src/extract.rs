@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use std::str::FromStr;
 use switchboard_domain::{
     AgentId, CallId, CannedResponseId, ConversationId, CustomerId, IdError, LabelId, MessageId,
-    PostId, TokenId, UserId, ValidationError,
+    PostId, TeamId, TokenId, UserId, ValidationError,
 };
 
 /// Wraps an axum extractor so that its rejection is the API's `422 invalid_field`, naming `$field`,
@@ -62,6 +62,7 @@ path_ids! {
     TokenId => "id",
     LabelId => "id",
     CannedResponseId => "id",
+    TeamId => "id",
     CallId => "call_id",
 }
 

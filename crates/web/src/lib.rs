@@ -39,7 +39,7 @@ pub use limits::{IpNet, Limits, Rate, RateLimits};
 pub use metrics::bind_metrics;
 pub use ratelimit::{AuthOutcome, SharedRates, with_shared_rates};
 pub use request_id::{MAX_REQUEST_ID, REQUEST_ID, RequestId, record_principal};
-pub use rights::{Admin, Bot, BotsOnly, CallCenterReader, Console, Supervisor};
+pub use rights::{Admin, Bot, BotsOnly, CallCenterReader, Console, Supervisor, Viewer};
 pub use server::{SOCKET_MAX_MESSAGE, Server, socket_io, with_common_layers};
 pub use shell::{RoleShell, assemble, bind_role};
 pub use shutdown::Shutdown;

@@ -6,8 +6,8 @@ use crate::{ApiError, Authenticated};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use std::marker::PhantomData;
-use switchboard_domain::Principal;
-use switchboard_storage::Store;
+use switchboard_domain::{AccountView, Principal};
+use switchboard_storage::{ConversationView, StorageError, Store};
 
 /// The caller, if `allowed`; else `403` with `refusal`.
 async fn principal_with<S>(
@@ -61,6 +61,76 @@ rights! {
     Supervisor: Principal::supervises_agents, "only a supervisor or an admin may do this";
     /// Who administers users, accounts and tokens: admins and integrators' tokens.
     Admin: Principal::is_admin, "only an admin may do this";
+}
+
+/// A console caller and the accounts they may see, read for each request so that a change of access
+/// applies to the next one. What lies outside the view is answered as if it did not exist: an agent
+/// learns nothing of a page they may not see, not even that it is there.
+#[derive(Clone)]
+pub struct Viewer {
+    pub principal: Principal,
+    pub view: AccountView,
+    store: Store,
+}
+
+impl Viewer {
+    /// Refuses an account outside the view as unknown.
+    pub fn account(&self, user_id_chat: &str) -> Result<(), ApiError> {
+        if self.view.sees(user_id_chat) {
+            Ok(())
+        } else {
+            Err(StorageError::UnknownAccount(user_id_chat.to_owned()).into())
+        }
+    }
+
+    /// The conversation, if its account is in the view; unknown otherwise.
+    pub async fn conversation(&self, id: i64) -> Result<ConversationView, ApiError> {
+        let conversation = self.store.conversation(id).await?;
+        if self.view.sees(&conversation.user_id_chat) {
+            Ok(conversation)
+        } else {
+            Err(StorageError::UnknownConversation(id).into())
+        }
+    }
+
+    /// Refuses a message of an account outside the view as unknown.
+    pub async fn message(&self, id: i64) -> Result<(), ApiError> {
+        let account = self.store.account_of_message(id).await?;
+        if self.view.sees(&account) {
+            Ok(())
+        } else {
+            Err(StorageError::UnknownMessage(id).into())
+        }
+    }
+
+    /// Refuses a post of an account outside the view as unknown.
+    pub async fn post(&self, id: i64) -> Result<(), ApiError> {
+        let account = self.store.account_of_post(id).await?;
+        if self.view.sees(&account) {
+            Ok(())
+        } else {
+            Err(StorageError::UnknownPost(id).into())
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Viewer
+where
+    S: Send + Sync,
+    Store: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Console(principal) = Console::from_request_parts(parts, state).await?;
+        let store = Store::from_ref(state);
+        let view = store.account_view(&principal).await?;
+        Ok(Self {
+            principal,
+            view,
+            store,
+        })
+    }
 }
 
 /// What an endpoint only bots may call tells anyone else who calls it (each says why in its own words).

@@ -1,6 +1,7 @@
 //! The sender's integration tests: one binary, a module per concern (see "Test kit" in
 //! docs/architecture.md).
 
+mod access;
 mod accounts;
 mod auth;
 mod commands;
