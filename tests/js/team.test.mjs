@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { Switchboard, launchChromium, message } from './harness.mjs';
+import { ADMIN_PASSWORD, Switchboard, launchChromium, message } from './harness.mjs';
 
 const SHOTS = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : mkdtempSync(path.join(tmpdir(), 'switchboard-screens-'));
 const ACCOUNT = 'page_team';
@@ -199,4 +199,46 @@ test("the composer shows Messenger's window before the agent types, and refuses 
   await lan.getByTestId('note-mode').click();
   assert.equal(await lan.getByRole('button', { name: 'Lưu ghi chú' }).isDisabled(), false);
   assert.equal(await lan.getByTestId('window').count(), 0);
+});
+
+test('an admin shares a page with one team in the console, and an agent outside it loses the page live', async () => {
+  const KHO = 'page_kho';
+  const khoBot = sb.cli('bots', 'add', KHO, '--name', 'Kho Sỉ');
+  const answer = await sb.post('/api/bot/new_messages', khoBot, {
+    user_id_chat: KHO,
+    messages: [message(`m_kho_${Date.now()}`, 'thread_kho', 'Cho em báo giá sỉ', { name: 'Phạm Văn Sỉ' })],
+  });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  for (const page of [lan, minh]) {
+    await page.getByTestId('status-filter').selectOption('any');
+    await page.getByTestId('tab-all').click();
+    await page.locator('[data-conversation]', { hasText: 'Phạm Văn Sỉ' }).waitFor();
+  }
+
+  const boss = await consoleOf('admin', ADMIN_PASSWORD);
+  await boss.getByRole('link', { name: /Quản trị/ }).click();
+  await boss.getByLabel('Tên nhóm').fill('Ca sáng');
+  await boss.getByLabel('Tên nhóm').press('Enter');
+  const team = boss.locator('[data-team="Ca sáng"]');
+  await team.getByLabel('Nguyễn Thị Lan').check();
+  const access = boss.locator(`[data-access="${KHO}"]`);
+  await access.getByText('Mọi người').waitFor();
+  await access.getByRole('button', { name: 'Phân quyền…' }).click();
+  await access.getByLabel('Ca sáng').check();
+  await access.getByRole('button', { name: 'Lưu quyền xem' }).click();
+  await access.locator('.access-summary', { hasText: 'Ca sáng' }).waitFor();
+
+  // Minh is not in the team: the page's conversation leaves his console, and its next message never
+  // reaches him, while Lan, in the team, receives it.
+  await minh.locator('[data-conversation]', { hasText: 'Phạm Văn Sỉ' }).waitFor({ state: 'detached' });
+  const again = await sb.post('/api/bot/new_messages', khoBot, {
+    user_id_chat: KHO,
+    messages: [message(`m_kho2_${Date.now()}`, 'thread_kho', 'Shop ơi trả lời em với', { name: 'Phạm Văn Sỉ' })],
+  });
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  await lan.locator('[data-conversation]', { hasText: 'Shop ơi trả lời em với' }).waitFor();
+  await push('Tin mới trên trang chung', 'thread_chung', 'Hồ Thị Chung');
+  await minh.locator('[data-conversation]', { hasText: 'Hồ Thị Chung' }).waitFor();
+  assert.equal(await minh.locator('[data-conversation]', { hasText: 'Phạm Văn Sỉ' }).count(), 0);
+  await boss.context().close();
 });

@@ -280,6 +280,14 @@ export class ConsoleApp {
         if (name === 'new_messages' || name === 'conversation_updated') this.scheduleCounts();
         // A renamed or deleted label: the lists show names, read them again.
         if (name === 'labels_changed') void this.attempt(() => this.inbox.loadConversations(api));
+        // Pages were granted or taken away: read the accounts again and drop what is no longer ours.
+        if (name === 'access_changed') {
+          void this.attempt(async () => {
+            await this.inbox.loadAccounts(api);
+            this.inbox.forgetHiddenAccounts();
+            await this.inbox.reload(api);
+          });
+        }
       });
     }
   }

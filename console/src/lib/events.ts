@@ -23,6 +23,7 @@ export const SENDER_EVENTS = [
   'conversation_updated',
   'note_added',
   'labels_changed',
+  'access_changed',
 ] as const;
 
 /** Events of the call center's stream (the seed's guide). */

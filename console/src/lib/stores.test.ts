@@ -51,6 +51,19 @@ function stores() {
 }
 
 describe('inbox store', () => {
+  it('forgets the conversations of pages an admin took away, and the open one with them', () => {
+    const s = stores();
+    s.inbox.upsertConversation(conversation(1, { user_id_chat: 'page_1' }));
+    s.inbox.upsertConversation(conversation(2, { user_id_chat: 'page_2' }));
+    s.inbox.selected = 2;
+    s.inbox.filter.account = 'page_2';
+    s.inbox.setAccounts([{ user_id_chat: 'page_1' } as Account]);
+    s.inbox.forgetHiddenAccounts();
+    expect(Object.keys(s.inbox.conversations)).toEqual(['1']);
+    expect(s.inbox.selected).toBeNull();
+    expect(s.inbox.filter.account).toBeNull();
+  });
+
   it('takes new messages into the conversation list and the open thread, in order, once', () => {
     const s = stores();
     s.inbox.applyOlderPage(7, { items: [message(2, 7)], next_cursor: null });

@@ -46,6 +46,21 @@ export interface Conversation {
 
 export type ConversationStatus = 'open' | 'pending' | 'snoozed' | 'resolved';
 
+/** A team of users, granted access to pages together. */
+export interface Team {
+  id: number;
+  name: string;
+  member_ids: number[];
+}
+
+/** Who may see a page: `restricted: false` means every user. */
+export interface Access {
+  user_id_chat: string;
+  restricted: boolean;
+  user_ids: number[];
+  team_ids: number[];
+}
+
 export interface Label {
   id: number;
   name: string;

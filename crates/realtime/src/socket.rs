@@ -526,8 +526,8 @@ async fn run_stream(
                 if audience.principal.works_inboxes() && !audience.principal.is_admin() {
                     // Only that their view changed: the lists are an admin's business.
                     if before != view {
-                        let empty = serde_json::json!({});
-                        send(socket, event.kind.as_str(), &empty, &mut closed).await?;
+                        let notice = serde_json::json!({"event_id": event.id});
+                        send(socket, event.kind.as_str(), &notice, &mut closed).await?;
                     }
                     cursor = event.id;
                     continue;

@@ -133,6 +133,16 @@ export class InboxStore {
     this.accounts = accounts;
   }
 
+  /** After an admin changed who sees which page: forgets what this user may no longer see. */
+  forgetHiddenAccounts() {
+    const seen = new Set(this.accounts.map((a) => a.user_id_chat));
+    for (const [id, conversation] of Object.entries(this.conversations)) {
+      if (!seen.has(conversation.user_id_chat)) delete this.conversations[Number(id)];
+    }
+    if (this.filter.account && !seen.has(this.filter.account)) this.filter.account = null;
+    if (this.selected !== null && !this.conversations[this.selected]) this.selected = null;
+  }
+
   upsertConversation(conversation: Conversation) {
     const known = this.conversations[conversation.id];
     // An older copy (a REST answer overtaken by an event) never replaces a newer one, unread count
