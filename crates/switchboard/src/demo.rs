@@ -100,7 +100,8 @@ struct DemoTokens {
 /// The demo's users (on the first run), its pages, and fresh tokens for their bots and the phone.
 async fn prepare_demo_data(settings: &Settings, pages: &[(&str, &str)]) -> Result<DemoTokens> {
     let store = startup::open_store(settings).await?;
-    if store.user_count().await? == 0 {
+    let first_run = store.user_count().await? == 0;
+    if first_run {
         create_demo_users(&store).await?;
         create_demo_labels(&store).await?;
     }
@@ -111,6 +112,9 @@ async fn prepare_demo_data(settings: &Settings, pages: &[(&str, &str)]) -> Resul
             account: (*id).into(),
         };
         tokens.push(fresh_token(&store, kind, id).await?);
+    }
+    if first_run {
+        share_demo_pages(&store, pages).await?;
     }
     let kind = TokenKind::Pbx {
         name: PHONE_SYSTEM.into(),
@@ -129,6 +133,7 @@ async fn create_demo_users(store: &Store) -> Result<()> {
         ("lan", "Nguyễn Thị Lan", UserRole::Agent, "101"),
         ("minh", "Trần Văn Minh", UserRole::Agent, "102"),
         ("thu", "Phạm Thu", UserRole::Supervisor, "103"),
+        ("an", "Lê Văn An", UserRole::Agent, "104"),
     ] {
         match store
             .create_user(username, name, role, DEMO_PASSWORD.into())
@@ -147,6 +152,31 @@ async fn create_demo_users(store: &Store) -> Result<()> {
             Err(StorageError::UserExists(_)) => {}
             Err(error) => return Err(error.into()),
         }
+    }
+    Ok(())
+}
+
+/// Two shifts, each with its own page, as a shop shares its pages out: the morning shift (Lan) sees
+/// the flower shop, the afternoon shift (Minh, An) the fashion page; the supervisor is in both, and
+/// the other pages stay open to everyone.
+async fn share_demo_pages(store: &Store, pages: &[(&str, &str)]) -> Result<()> {
+    let users = store.users().await?;
+    let id_of = |username: &str| users.iter().find(|u| u.username == username).map(|u| u.id);
+    let shifts = [
+        ("Ca sáng", &["lan", "thu"][..]),
+        ("Ca chiều", &["minh", "an", "thu"][..]),
+    ];
+    for ((team, members), (page, _)) in shifts.iter().zip(pages) {
+        let changes = switchboard_domain::access::TeamChanges {
+            name: Some((*team).into()),
+            member_ids: Some(members.iter().filter_map(|m| id_of(m)).collect()),
+        };
+        let (team, _) = store.create_team(changes).await?;
+        let list = switchboard_domain::access::AccessList {
+            user_ids: Vec::new(),
+            team_ids: vec![team.id],
+        };
+        store.set_access(page, Some(list)).await?;
     }
     Ok(())
 }
@@ -184,7 +214,7 @@ async fn fresh_token(store: &Store, kind: TokenKind, name: &str) -> Result<Strin
 fn greet(pages: usize, calls_per_minute: f64) {
     eprintln!("switchboard demo: {pages} simulated pages, ~{calls_per_minute} calls a minute");
     eprintln!(
-        "switchboard demo: log in as `admin`, `lan`, `minh` (agents) or `thu` (supervisor) with the password `{DEMO_PASSWORD}`"
+        "switchboard demo: log in as `admin`, `lan`, `minh`, `an` (agents) or `thu` (supervisor) with the password `{DEMO_PASSWORD}`"
     );
     eprintln!(
         "switchboard demo: set your status to Sẵn sàng (available) at the top right to take the simulated calls"
