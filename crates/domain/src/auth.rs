@@ -91,14 +91,14 @@ impl Principal {
     }
 
     /// Admins, supervisors and integrators act for any agent (answer for them, set their status);
-    /// an agent acts only for themselves.
+    /// an agent acts only for themselves, and a token scoped to some pages runs no call center.
     pub fn supervises_agents(&self) -> bool {
         matches!(
             self,
             Self::User {
                 role: Role::Admin | Role::Supervisor,
                 ..
-            } | Self::Integrator { .. }
+            } | Self::Integrator { scoped: false, .. }
         )
     }
 

@@ -29,7 +29,9 @@ impl Actor {
     pub fn of(principal: &Principal) -> Self {
         Self {
             user_id: principal.user_id(),
-            assigns_others: principal.supervises_agents(),
+            // A scoped token assigns within the pages it sees, as an unscoped one does anywhere.
+            assigns_others: principal.supervises_agents()
+                || matches!(principal, Principal::Integrator { .. }),
         }
     }
 }

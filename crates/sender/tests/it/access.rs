@@ -333,6 +333,25 @@ async fn a_scoped_api_token_sees_its_accounts_only_and_administers_nothing() {
         "code",
         "forbidden",
     );
+    assert_error(
+        &app.put("/api/fb_accounts/page2/access", &token, json!({}))
+            .await,
+        403,
+        "code",
+        "forbidden",
+    );
+    // It works its pages as an unscoped token does: it assigns their conversations.
+    let shared = app.incoming(&bot1, "page1", "m5", "t5", "Cho hỏi").await;
+    let agent = app.user("lan", "agent").await;
+    let lan_id = user_id(&app, &agent).await;
+    let (status, assigned) = app
+        .patch(
+            &format!("/api/conversations/{shared}"),
+            &token,
+            json!({"assignee_user_id": lan_id}),
+        )
+        .await;
+    assert_eq!(status, 200, "{assigned}");
     let (_, tokens) = app.get("/api/tokens", &admin).await;
     let listed = tokens["data"]
         .as_array()
