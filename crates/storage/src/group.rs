@@ -229,10 +229,28 @@ fn run_units<S: WriteSession>(
 #[derive(Debug, Default)]
 pub(crate) struct WriteHealth {
     failure: std::sync::Mutex<Option<String>>,
+    /// How many times a connection found the database gone: the node's other connections, idle
+    /// meanwhile, may be just as dead without knowing it, so each checks itself once before its next
+    /// use (see `postgres::conn::PgConn::is_stale`) instead of failing one request.
+    losses: std::sync::atomic::AtomicU64,
 }
 
 impl WriteHealth {
+    /// Counts a connection that found the database gone.
+    pub(crate) fn note_loss(&self) {
+        self.losses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many losses have been noted (see `note_loss`).
+    pub(crate) fn losses(&self) -> u64 {
+        self.losses.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn record(&self, database: &str, failure: Option<String>) {
+        if failure.is_some() {
+            self.note_loss();
+        }
         let mut current = self
             .failure
             .lock()

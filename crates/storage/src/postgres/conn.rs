@@ -66,6 +66,9 @@ pub(crate) struct PgConn {
     statements: StatementCache,
     /// When the connection last answered: one idle for long is checked before use (see `is_stale`).
     last_used: std::time::Instant,
+    /// The node's count of lost connections when this one was last known good (see
+    /// `WriteHealth::note_loss`): a newer loss makes it check itself before use.
+    losses_seen: u64,
     /// Always `Some` but while dropping (see `Drop`).
     client: Option<postgres::Client>,
 }
@@ -83,6 +86,7 @@ impl PgConn {
         Self {
             statements: StatementCache::default(),
             last_used: std::time::Instant::now(),
+            losses_seen: 0,
             client: Some(client),
         }
     }
@@ -98,15 +102,23 @@ impl PgConn {
         self.client.as_ref().is_none_or(postgres::Client::is_closed)
     }
 
+    /// Notes that the connection is good as of the node's `losses`-th lost connection.
+    pub(crate) fn seen_losses(&mut self, losses: u64) {
+        self.losses_seen = losses;
+    }
+
     /// Whether the connection must be made again before use: it is closed, or it has been idle long
-    /// enough that the server may have restarted meanwhile and a quick check says it did. (A client
-    /// learns of a lost connection only when it next uses it: without the check, the first request
-    /// on each idle connection after a database restart would fail.)
-    pub(crate) fn is_stale(&mut self) -> bool {
+    /// enough that the server may have restarted meanwhile, or another connection of the node found
+    /// the database gone since this one last worked (`losses`), and a quick check says it is dead.
+    /// (A client learns of a lost connection only when it next uses it: without the check, the
+    /// first request on each idle connection after a database restart would fail.)
+    pub(crate) fn is_stale(&mut self, losses: u64) -> bool {
         if self.is_closed() {
             return true;
         }
-        if self.last_used.elapsed() < IDLE_CHECK {
+        let suspect = self.losses_seen != losses;
+        self.losses_seen = losses;
+        if !suspect && self.last_used.elapsed() < IDLE_CHECK {
             return false;
         }
         let alive = self.client().is_valid(IDLE_CHECK_TIMEOUT).is_ok();

@@ -380,7 +380,9 @@ impl SharedLimits {
 impl Inner {
     fn run_blocking<T>(&self, work: impl FnOnce(&mut LimitConn) -> Result<T>) -> Result<T> {
         let mut slot = crate::store::next_reader(&self.connections, &self.next);
-        if slot.as_mut().is_none_or(|c| c.conn.is_stale()) {
+        // The limits keep no count of the node's lost connections: a limit that fails is skipped
+        // (each node counts alone meanwhile), so only idleness makes a connection check itself.
+        if slot.as_mut().is_none_or(|c| c.conn.is_stale(0)) {
             *slot = None;
             *slot = Some(
                 self.connect()

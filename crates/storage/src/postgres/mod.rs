@@ -239,10 +239,14 @@ impl Inner {
         mut slot: std::sync::MutexGuard<'_, Option<PgConn>>,
         work: impl FnOnce(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        if slot.as_mut().is_none_or(PgConn::is_stale) {
+        let losses = self.health.losses();
+        if slot.as_mut().is_none_or(|conn| conn.is_stale(losses)) {
             *slot = None;
-            let conn = connect(&self.config, &self.target)
-                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            let mut conn = connect(&self.config, &self.target).map_err(|e| {
+                self.health.note_loss();
+                StorageError::Unavailable(e.to_string())
+            })?;
+            conn.seen_losses(losses);
             *slot = Some(conn);
         }
         let conn = slot
@@ -252,6 +256,7 @@ impl Inner {
             Err(error) => match error.unavailable_reason() {
                 Some(reason) => {
                     *slot = None;
+                    self.health.note_loss();
                     Err(StorageError::Unavailable(reason))
                 }
                 None => Err(error),

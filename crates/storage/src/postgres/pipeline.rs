@@ -32,6 +32,8 @@ pub(crate) struct PipelinedConn {
     /// How many of `unread` are the operations' statements rather than transaction control.
     unread_statements: usize,
     last_used: Instant,
+    /// See `PgConn::losses_seen`.
+    pub(crate) losses_seen: u64,
     /// What the open transaction knows of the event counter (kept by the writer's session).
     pub(super) event_ids: EventIds,
 }
@@ -91,6 +93,7 @@ impl PipelinedConn {
             unread: VecDeque::new(),
             unread_statements: 0,
             last_used: Instant::now(),
+            losses_seen: 0,
             event_ids: EventIds::default(),
         };
         conn.control(settings)?;
@@ -104,11 +107,13 @@ impl PipelinedConn {
     }
 
     /// Whether the connection must be made again before use (see `PgConn::is_stale`).
-    pub(crate) fn is_stale(&mut self) -> bool {
+    pub(crate) fn is_stale(&mut self, losses: u64) -> bool {
         if self.client.is_closed() {
             return true;
         }
-        if self.last_used.elapsed() < IDLE_CHECK {
+        let suspect = self.losses_seen != losses;
+        self.losses_seen = losses;
+        if !suspect && self.last_used.elapsed() < IDLE_CHECK {
             return false;
         }
         let client = Arc::clone(&self.client);

@@ -134,10 +134,14 @@ impl Writer {
     }
 
     fn commit(&mut self, group: &mut [Box<dyn WriteJob>]) -> GroupEnd {
-        if self.conn.as_mut().is_none_or(PipelinedConn::is_stale) {
+        let losses = self.health.losses();
+        if self.conn.as_mut().is_none_or(|conn| conn.is_stale(losses)) {
             self.conn = None;
             match connect(&self.config, &self.target) {
-                Ok(conn) => self.conn = Some(conn),
+                Ok(mut conn) => {
+                    conn.losses_seen = losses;
+                    self.conn = Some(conn);
+                }
                 Err(error) => {
                     let reason = error.to_string();
                     self.health.record(&self.target, Some(reason.clone()));
