@@ -201,7 +201,7 @@ test("the composer shows Messenger's window before the agent types, and refuses 
   assert.equal(await lan.getByTestId('window').count(), 0);
 });
 
-test('an admin shares a page with one team in the console, and an agent outside it loses the page live', async () => {
+test('an admin shares a page with one team in the console, an agent outside it loses the page live, and the team gets its own canned reply', async () => {
   const KHO = 'page_kho';
   const khoBot = sb.cli('bots', 'add', KHO, '--name', 'Kho Sỉ');
   const answer = await sb.post('/api/bot/new_messages', khoBot, {
@@ -240,5 +240,29 @@ test('an admin shares a page with one team in the console, and an agent outside 
   await push('Tin mới trên trang chung', 'thread_chung', 'Hồ Thị Chung');
   await minh.locator('[data-conversation]', { hasText: 'Hồ Thị Chung' }).waitFor();
   assert.equal(await minh.locator('[data-conversation]', { hasText: 'Phạm Văn Sỉ' }).count(), 0);
+
+  // A canned response for the team: its members are offered it, others are not.
+  const canned = boss.locator('section', { has: boss.getByRole('heading', { name: /Câu trả lời mẫu/ }) });
+  await canned.getByLabel('Phím tắt').fill('bao-gia-si');
+  await canned.getByLabel(/^Nội dung/).fill('Dạ {{customer.name}} ơi, bảng giá sỉ em gửi ngay ạ');
+  await canned.getByLabel('Dành cho').selectOption({ label: 'Ca sáng' });
+  await canned.getByRole('button', { name: 'Thêm' }).click();
+  await canned.locator('tr', { hasText: '/bao-gia-si' }).getByText('Ca sáng').waitFor();
+  for (const page of [lan, minh]) {
+    await page.reload();
+    await page.locator('[data-link="sender"][data-state="up"]').waitFor({ timeout: 10000 });
+  }
+  await lan.locator('[data-conversation]', { hasText: 'Phạm Văn Sỉ' }).click();
+  await lan.getByRole('radio', { name: 'Trả lời' }).click();
+  await lan.getByTestId('composer').fill('');
+  await lan.getByTestId('composer').pressSequentially('/');
+  await lan.getByTestId('canned').getByRole('option', { name: /bao-gia-si/ }).waitFor();
+  assert.deepEqual(await lan.getByTestId('canned').getByRole('option').locator('strong').allTextContents(), ['/bao-gia-si', '/cam-on', '/chao']);
+  await minh.locator('[data-conversation]', { hasText: 'Hồ Thị Chung' }).click();
+  await minh.getByRole('radio', { name: 'Trả lời' }).click();
+  await minh.getByTestId('composer').fill('');
+  await minh.getByTestId('composer').pressSequentially('/');
+  await minh.getByTestId('canned').getByRole('option', { name: /chao/ }).waitFor();
+  assert.deepEqual(await minh.getByTestId('canned').getByRole('option').locator('strong').allTextContents(), ['/cam-on', '/chao']);
   await boss.context().close();
 });

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { render, suggestions, typedShortcut } from './canned';
 
 const all = [
-  { id: 1, shortcut: 'chao', text: 'Dạ em chào {{customer.name}}, em là {{ agent.name }} của {{page.name}} ạ' },
-  { id: 2, shortcut: 'cam-on', text: 'Cảm ơn anh/chị đã ủng hộ shop' },
-  { id: 3, shortcut: 'gia-si', text: 'Giá sỉ từ 50 cái, {{customer.name}} nhé' },
+  { id: 1, shortcut: 'chao', text: 'Dạ em chào {{customer.name}}, em là {{ agent.name }} của {{page.name}} ạ', team_id: null },
+  { id: 2, shortcut: 'cam-on', text: 'Cảm ơn anh/chị đã ủng hộ shop', team_id: null },
+  { id: 3, shortcut: 'gia-si', text: 'Giá sỉ từ 50 cái, {{customer.name}} nhé', team_id: 4 },
 ];
 
 describe('canned responses', () => {

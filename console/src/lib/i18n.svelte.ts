@@ -250,6 +250,8 @@ const vi = {
   'admin.canned': 'Câu trả lời mẫu (gõ / trong ô soạn tin)',
   'admin.shortcut': 'Phím tắt',
   'admin.cannedText': 'Nội dung; có thể dùng {{customer.name}}, {{agent.name}}, {{page.name}}',
+  'admin.cannedTeam': 'Dành cho',
+  'admin.cannedForEveryone': 'Mọi người',
 } as const;
 
 export type Key = keyof typeof vi;
@@ -501,6 +503,8 @@ const en: Record<Key, string> = {
   'admin.canned': 'Canned responses (type / in the composer)',
   'admin.shortcut': 'Shortcut',
   'admin.cannedText': 'Text; may use {{customer.name}}, {{agent.name}}, {{page.name}}',
+  'admin.cannedTeam': 'For',
+  'admin.cannedForEveryone': 'Everyone',
 };
 
 const dictionaries: Record<Locale, Record<Key, string>> = { vi, en };

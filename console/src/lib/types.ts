@@ -92,6 +92,8 @@ export interface CannedResponse {
   id: number;
   shortcut: string;
   text: string;
+  /** The team whose members it is offered to; `null`: everyone's. */
+  team_id: number | null;
 }
 
 /** The tabs' counts (`GET /api/inbox/counts`). */

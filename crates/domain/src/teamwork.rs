@@ -280,6 +280,10 @@ pub struct CannedIn {
     /// The reply; `{{customer.name}}`, `{{agent.name}}` and `{{page.name}}` are filled in.
     #[schema(example = "Dạ em chào {{customer.name}}, em là {{agent.name}} của {{page.name}} ạ")]
     pub text: String,
+    /// A team's own reply, offered to its members only; left out (or `null`) for everyone's.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub team_id: Option<crate::TeamId>,
 }
 
 /// A canned response to store.
@@ -287,6 +291,8 @@ pub struct CannedIn {
 pub struct NewCanned {
     pub shortcut: String,
     pub text: String,
+    /// The team it belongs to; `None` for everyone.
+    pub team_id: Option<i64>,
 }
 
 impl CannedIn {
@@ -322,7 +328,11 @@ impl CannedIn {
                 ));
             }
         }
-        Ok(NewCanned { shortcut, text })
+        Ok(NewCanned {
+            shortcut,
+            text,
+            team_id: self.team_id.map(crate::TeamId::get),
+        })
     }
 }
 
@@ -478,12 +488,14 @@ mod tests {
         let canned = CannedIn {
             shortcut: " /Chao ".into(),
             text: " Dạ em chào {{ customer.name }}, em là {{agent.name}} ạ ".into(),
+            team_id: None,
         };
         assert_eq!(
             canned.validate().expect("valid"),
             NewCanned {
                 shortcut: "chao".into(),
-                text: "Dạ em chào {{ customer.name }}, em là {{agent.name}} ạ".into()
+                text: "Dạ em chào {{ customer.name }}, em là {{agent.name}} ạ".into(),
+                team_id: None,
             }
         );
         for (shortcut, text, field) in [
@@ -496,6 +508,7 @@ mod tests {
             let canned = CannedIn {
                 shortcut: shortcut.into(),
                 text: text.into(),
+                team_id: None,
             };
             assert_eq!(
                 canned.validate().expect_err(shortcut).field,

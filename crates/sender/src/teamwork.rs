@@ -341,7 +341,8 @@ pub async fn delete_label(
     Ok(ok(state.store.labels().await?))
 }
 
-/// Every canned response, by shortcut: what `/` offers in the composer.
+/// The canned responses the caller may use, by shortcut: everyone's and their teams' (supervisors,
+/// admins and API tokens get every one, to keep them). What `/` offers in the composer.
 #[utoipa::path(get, path = "/api/canned_responses", tag = "team",
     responses(
         (status = 200, description = "The canned responses", body = Answer<Vec<CannedResponse>>),
@@ -349,9 +350,21 @@ pub async fn delete_label(
     ))]
 pub async fn canned_responses(
     State(state): State<AppState>,
-    _: Console,
+    Console(principal): Console,
 ) -> Result<Response, ApiError> {
-    Ok(ok(state.store.canned_responses().await?))
+    Ok(ok(state
+        .store
+        .canned_responses(member_of(&principal))
+        .await?))
+}
+
+/// Whose teams narrow the canned responses: an agent's; `None` (every one) for those who keep them.
+fn member_of(principal: &Principal) -> Option<i64> {
+    if principal.supervises_agents() {
+        None
+    } else {
+        principal.user_id()
+    }
 }
 
 /// Adds a canned response (supervisors and admins).
@@ -412,7 +425,7 @@ pub async fn delete_canned(
     Id(id): Id<CannedResponseId>,
 ) -> Result<Response, ApiError> {
     state.store.delete_canned(id.get()).await?;
-    Ok(ok(state.store.canned_responses().await?))
+    Ok(ok(state.store.canned_responses(None).await?))
 }
 
 /// Ends snoozes at their time, on every node (each conversation is woken once, by whichever node

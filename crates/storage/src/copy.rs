@@ -40,9 +40,9 @@ const TABLES: &[(&str, &[&str])] = &[
     ("labels", &["id"]),
     ("conversation_labels", &["conversation_id", "label_id"]),
     ("conversation_notes", &["id"]),
-    ("canned_responses", &["id"]),
     ("teams", &["id"]),
     ("team_members", &["team_id", "user_id"]),
+    ("canned_responses", &["id"]),
     ("account_access", &["id"]),
     ("token_accounts", &["token_id", "account_id"]),
 ];

@@ -30,6 +30,7 @@ migrations! {
     12 "team_inbox" "0012_team_inbox.sql",
     13 "canned_responses" "0013_canned_responses.sql",
     14 "access" "0014_access.sql",
+    15 "team_canned_responses" "0015_team_canned_responses.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -68,6 +68,8 @@ pub struct CannedResponse {
     pub shortcut: String,
     #[schema(example = "Dạ em chào {{customer.name}} ạ")]
     pub text: String,
+    /// The team whose members it is offered to; `null`: everyone's.
+    pub team_id: Option<i64>,
 }
 
 /// The payload of `conversation_updated`.
@@ -540,14 +542,30 @@ fn shortcut_taken(shortcut: &str) -> StorageError {
     StorageError::Conflict(format!("a canned response `/{shortcut}` already exists"))
 }
 
+/// Refuses a team that does not exist, naming `team_id`.
+fn ensure_team(tx: &Tx<'_>, team_id: Option<i64>) -> Result<()> {
+    let Some(team) = team_id else { return Ok(()) };
+    let found: Option<i64> =
+        tx.optional("SELECT id FROM teams WHERE id = ?1", args![team], |r| {
+            r.get(0)
+        })?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ValidationError::new("team_id", format!("no such team {team}")).into()),
+    }
+}
+
 impl Store {
-    /// Every canned response, by shortcut.
-    pub async fn canned_responses(&self) -> Result<Vec<CannedResponse>> {
-        self.read(|tx| {
+    /// The canned responses offered to `member` (everyone's and their teams'), or every one when
+    /// `member` is `None` (supervisors and admins keep them all), by shortcut.
+    pub async fn canned_responses(&self, member: Option<i64>) -> Result<Vec<CannedResponse>> {
+        self.read(move |tx| {
             let mut all = tx.rows(
-                "SELECT id, shortcut, text FROM canned_responses",
-                args![],
-                |r| Ok(read_row!(r => CannedResponse { id, shortcut, text })),
+                "SELECT id, shortcut, text, team_id FROM canned_responses
+                 WHERE team_id IS NULL OR CAST(?1 AS BIGINT) IS NULL
+                    OR team_id IN (SELECT team_id FROM team_members WHERE user_id = ?1)",
+                args![member],
+                |r| Ok(read_row!(r => CannedResponse { id, shortcut, text, team_id })),
             )?;
             all.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
             Ok(all)
@@ -561,11 +579,12 @@ impl Store {
         author_user_id: Option<i64>,
     ) -> Result<CannedResponse> {
         self.write(move |tx| {
+            ensure_team(tx, canned.team_id)?;
             let id = tx
                 .optional(
-                    "INSERT INTO canned_responses (shortcut, text, created_by, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (shortcut) DO NOTHING RETURNING id",
-                    args![canned.shortcut, canned.text, author_user_id, UnixMillis::now().0],
+                    "INSERT INTO canned_responses (shortcut, text, created_by, created_at, updated_at, team_id)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT (shortcut) DO NOTHING RETURNING id",
+                    args![canned.shortcut, canned.text, author_user_id, UnixMillis::now().0, canned.team_id],
                     |r| r.get::<i64>(0),
                 )?
                 .ok_or_else(|| shortcut_taken(&canned.shortcut))?;
@@ -573,6 +592,7 @@ impl Store {
                 id,
                 shortcut: canned.shortcut,
                 text: canned.text,
+                team_id: canned.team_id,
             })
         })
         .await
@@ -580,6 +600,7 @@ impl Store {
 
     pub async fn update_canned(&self, id: i64, canned: NewCanned) -> Result<CannedResponse> {
         self.write(move |tx| {
+            ensure_team(tx, canned.team_id)?;
             let clash: Option<i64> = tx.optional(
                 "SELECT id FROM canned_responses WHERE shortcut = ?1 AND id <> ?2",
                 args![canned.shortcut, id],
@@ -589,8 +610,9 @@ impl Store {
                 return Err(shortcut_taken(&canned.shortcut));
             }
             let changed = tx.execute(
-                "UPDATE canned_responses SET shortcut = ?2, text = ?3, updated_at = ?4 WHERE id = ?1",
-                args![id, canned.shortcut, canned.text, UnixMillis::now().0],
+                "UPDATE canned_responses SET shortcut = ?2, text = ?3, updated_at = ?4, team_id = ?5
+                 WHERE id = ?1",
+                args![id, canned.shortcut, canned.text, UnixMillis::now().0, canned.team_id],
             )?;
             if changed == 0 {
                 return Err(StorageError::UnknownCannedResponse(id));
@@ -599,6 +621,7 @@ impl Store {
                 id,
                 shortcut: canned.shortcut,
                 text: canned.text,
+                team_id: canned.team_id,
             })
         })
         .await

@@ -469,6 +469,7 @@ async fn canned_responses_have_one_shortcut_each() {
     let new = |shortcut: &str, text: &str| switchboard_domain::teamwork::NewCanned {
         shortcut: shortcut.into(),
         text: text.into(),
+        team_id: None,
     };
     let hello = store
         .create_canned(new("chao", "Dạ em chào {{customer.name}} ạ"), Some(lan))
@@ -491,7 +492,7 @@ async fn canned_responses_have_one_shortcut_each() {
         .await
         .expect("update");
     assert_eq!(changed.shortcut, "xin-chao");
-    let all = store.canned_responses().await.expect("list");
+    let all = store.canned_responses(None).await.expect("list");
     let shortcuts: Vec<&str> = all.iter().map(|c| c.shortcut.as_str()).collect();
     assert_eq!(shortcuts, ["cam-on", "xin-chao"]);
     store.delete_canned(hello.id).await.expect("delete");
@@ -499,5 +500,60 @@ async fn canned_responses_have_one_shortcut_each() {
         store.delete_canned(hello.id).await,
         Err(StorageError::UnknownCannedResponse(_))
     ));
-    assert_eq!(store.canned_responses().await.expect("list").len(), 1);
+    assert_eq!(store.canned_responses(None).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn a_teams_canned_responses_are_offered_to_its_members_only() {
+    let (_db, store, _, [lan, minh, _]) = team().await;
+    let (morning, _) = store
+        .create_team(switchboard_domain::access::TeamChanges {
+            name: Some("Ca sáng".into()),
+            member_ids: Some(vec![lan]),
+        })
+        .await
+        .expect("team");
+    let new = |shortcut: &str, team_id: Option<i64>| switchboard_domain::teamwork::NewCanned {
+        shortcut: shortcut.into(),
+        text: "Dạ em chào {{customer.name}} ạ".into(),
+        team_id,
+    };
+    store
+        .create_canned(new("chao", None), None)
+        .await
+        .expect("everyone's");
+    let own = store
+        .create_canned(new("ship-sang", Some(morning.id)), None)
+        .await
+        .expect("the team's");
+    assert_eq!(own.team_id, Some(morning.id));
+    let offered = |member: Option<i64>| {
+        let store = store.clone();
+        async move {
+            store
+                .canned_responses(member)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|c| c.shortcut)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(offered(Some(lan)).await, ["chao", "ship-sang"]);
+    assert_eq!(offered(Some(minh)).await, ["chao"]);
+    assert_eq!(offered(None).await, ["chao", "ship-sang"]);
+
+    // A team that does not exist is refused by name, and nothing changes.
+    let refused = store
+        .update_canned(own.id, new("ship-sang", Some(morning.id + 100)))
+        .await
+        .expect_err("no such team");
+    assert!(
+        matches!(&refused, StorageError::Invalid(e) if e.field == "team_id"),
+        "{refused:?}"
+    );
+    assert_eq!(offered(Some(lan)).await, ["chao", "ship-sang"]);
+    // Deleting the team deletes its replies, not everyone's.
+    store.delete_team(morning.id).await.expect("delete team");
+    assert_eq!(offered(None).await, ["chao"]);
 }

@@ -495,3 +495,53 @@ async fn supervisors_keep_the_canned_responses_and_agents_read_them() {
         .await;
     assert_error(&gone, 404, "code", "not_found");
 }
+
+#[tokio::test]
+async fn a_teams_canned_responses_reach_its_members_only() {
+    let Team {
+        app,
+        lan,
+        minh,
+        thu,
+        ..
+    } = team().await;
+    let admin = app.admin().await;
+    let (status, team) = app
+        .post(
+            "/api/teams",
+            &admin,
+            json!({"name": "Ca sáng", "member_ids": [lan.1]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{team}");
+    let team_id = team["data"]["id"].as_i64().expect("team id");
+    for (shortcut, team) in [("chao", json!(null)), ("ship-sang", json!(team_id))] {
+        let body = json!({"shortcut": shortcut, "text": "Dạ em chào {{customer.name}} ạ", "team_id": team});
+        let (status, made) = app.post("/api/canned_responses", &thu.0, body).await;
+        assert_eq!(status, 200, "{made}");
+        assert_eq!(made["data"]["team_id"], team);
+    }
+    let no_team = app
+        .post(
+            "/api/canned_responses",
+            &thu.0,
+            json!({"shortcut": "x", "text": "y", "team_id": team_id + 100}),
+        )
+        .await;
+    assert_error(&no_team, 422, "field", "team_id");
+
+    let shortcuts = |list: &Value| -> Vec<String> {
+        list["data"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|c| c["shortcut"].as_str().expect("shortcut").to_owned())
+            .collect()
+    };
+    let (_, for_lan) = app.get("/api/canned_responses", &lan.0).await;
+    assert_eq!(shortcuts(&for_lan), ["chao", "ship-sang"]);
+    let (_, for_minh) = app.get("/api/canned_responses", &minh.0).await;
+    assert_eq!(shortcuts(&for_minh), ["chao"]);
+    let (_, for_thu) = app.get("/api/canned_responses", &thu.0).await;
+    assert_eq!(shortcuts(&for_thu), ["chao", "ship-sang"]);
+}
