@@ -78,7 +78,7 @@ test('sender: every console endpoint is documented with its answers and both way
     'POST /api/fb_accounts/{user_id_chat}/bot_token', 'POST /api/labels',
     'POST /api/messages/{message_id}/retry', 'POST /api/post_to_facebook', 'POST /api/posts/{id}/retry',
     'POST /api/send_message_from_crm', 'POST /api/teams', 'POST /api/tokens', 'POST /api/users',
-    'PUT /api/fb_accounts/{user_id_chat}/access',
+    'PUT /api/fb_accounts/{user_id_chat}/access', 'PUT /api/fb_accounts/{user_id_chat}/assignment',
   ]);
   for (const { name, operation } of operations) {
     assert.ok(operation.responses['200']?.content['application/json'].schema, `${name}: its answer's schema`);

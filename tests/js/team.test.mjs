@@ -266,3 +266,38 @@ test('an admin shares a page with one team in the console, an agent outside it l
   assert.deepEqual(await minh.getByTestId('canned').getByRole('option').locator('strong').allTextContents(), ['/cam-on', '/chao']);
   await boss.context().close();
 });
+
+test("an admin turns on automatic assignment for a page: its waiting conversation lands in an online agent's \"Của tôi\"", async () => {
+  const AUTO = 'page_auto';
+  const autoBot = sb.cli('bots', 'add', AUTO, '--name', 'Shop Tự Động');
+  const answer = await sb.post('/api/bot/new_messages', autoBot, {
+    user_id_chat: AUTO,
+    messages: [message(`m_auto_${Date.now()}`, 'thread_auto', 'Chào shop, em muốn đặt hàng', { name: 'Lê Văn Tự' })],
+  });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  for (const page of [lan, minh]) {
+    await page.getByTestId('status-filter').selectOption('open');
+    await page.getByTestId('tab-mine').click();
+  }
+
+  const boss = await consoleOf('admin', ADMIN_PASSWORD);
+  await boss.getByRole('link', { name: /Quản trị/ }).click();
+  const settings = boss.locator(`[data-assignment="${AUTO}"]`);
+  await settings.getByLabel('Tối đa mỗi người').fill('50');
+  await settings.getByLabel('Tối đa mỗi người').press('Tab');
+  await settings.getByLabel('Tự động chia cho nhân viên đang trực tuyến').check();
+
+  // Lan and Minh are online (their consoles are open): one of them is given it at once, and it shows
+  // under their own tab.
+  const mine = (page) => page.locator('[data-conversation]', { hasText: 'Lê Văn Tự' }).waitFor().then(() => page);
+  const owner = await Promise.any([mine(lan), mine(minh)]);
+  const list = await sb.api('GET', `/api/conversations/${AUTO}`, admin);
+  const expected = owner === lan ? 'lan' : 'minh';
+  const team = await sb.api('GET', '/api/team', admin);
+  const byId = Object.fromEntries(team.body.data.map((m) => [m.id, m]));
+  assert.equal(byId[list.body.data.items[0].assignee_user_id].username, expected);
+  assert.ok(byId[list.body.data.items[0].assignee_user_id].online);
+  const stored = await sb.api('GET', '/api/fb_accounts', admin);
+  assert.deepEqual(stored.body.data.find((a) => a.user_id_chat === AUTO).assignment, { auto: true, limit: 50, return_when_offline: false });
+  await boss.context().close();
+});

@@ -24,6 +24,17 @@ export interface Account {
   needs_login: boolean;
   bot_seen_at: string | null;
   credentials: Record<string, boolean>;
+  /** How its conversations are shared out (absent from servers before automatic assignment). */
+  assignment?: Assignment;
+}
+
+/** Automatic assignment of an account's conversations. */
+export interface Assignment {
+  auto: boolean;
+  /** Most open conversations one agent is given. */
+  limit: number;
+  /** An agent offline for a minute hands their open conversations back to the queue. */
+  return_when_offline: boolean;
 }
 
 export interface Conversation {
@@ -85,6 +96,8 @@ export interface Member {
   username: string;
   display_name: string;
   role: Role;
+  /** A console of theirs is connected. */
+  online?: boolean;
 }
 
 /** A reply agents insert by typing `/` and its shortcut. */

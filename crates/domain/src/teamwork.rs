@@ -30,6 +30,43 @@ crate::named_enum! {
         Replied = "replied",
         /// Its snooze ended: it is open again, and its assignee should look.
         SnoozeEnded = "snooze_ended",
+        /// Automatic assignment gave it to the online agent with the fewest open conversations.
+        AutoAssigned = "auto_assigned",
+        /// Its assignee went offline, and the account hands their open conversations back.
+        Returned = "returned",
+    }
+}
+
+/// Most open conversations an agent may be given automatically, as an admin may set it.
+pub const MAX_ASSIGN_LIMIT: i64 = 1000;
+
+/// Body of `PUT /api/fb_accounts/{user_id_chat}/assignment`: how the account's conversations are
+/// shared out. A field left out keeps its value.
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentIn {
+    /// New and reopened conversations go to the online agent (with access) who has the fewest open
+    /// ones, under `limit`; when all are full they wait, unassigned, oldest first.
+    pub auto: Option<bool>,
+    /// Most open conversations automatic assignment gives one agent (1–1000).
+    #[schema(example = 10)]
+    pub limit: Option<i64>,
+    /// An agent offline for longer than a minute hands their open conversations back to the queue.
+    pub return_when_offline: Option<bool>,
+}
+
+impl AssignmentIn {
+    /// Checks the limit; answers the body as it is to be applied.
+    pub fn validate(self) -> Result<Self, ValidationError> {
+        if let Some(limit) = self.limit
+            && !(1..=MAX_ASSIGN_LIMIT).contains(&limit)
+        {
+            return Err(ValidationError::new(
+                "limit",
+                format!("must be between 1 and {MAX_ASSIGN_LIMIT}"),
+            ));
+        }
+        Ok(self)
     }
 }
 
@@ -377,6 +414,24 @@ mod tests {
 
     fn field(result: Result<ConversationChanges, ValidationError>) -> String {
         result.expect_err("refused").field
+    }
+
+    #[test]
+    fn an_assignment_limit_is_bounded() {
+        for (limit, ok) in [
+            (0, false),
+            (1, true),
+            (1000, true),
+            (1001, false),
+            (-5, false),
+        ] {
+            let body = AssignmentIn {
+                limit: Some(limit),
+                ..AssignmentIn::default()
+            };
+            assert_eq!(body.validate().is_ok(), ok, "{limit}");
+        }
+        assert!(AssignmentIn::default().validate().is_ok());
     }
 
     #[test]

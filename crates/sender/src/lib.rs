@@ -9,6 +9,7 @@ mod access;
 mod admin;
 mod auth;
 mod bots;
+mod consoles;
 mod delivered;
 mod inbox;
 mod limiter;
@@ -43,6 +44,9 @@ pub struct SenderOptions {
     /// A node whose last heartbeat is older than this is dead: its bots' connections stop counting
     /// for their presence (any sender node's heartbeat forgets them).
     pub presence_timeout: Duration,
+    /// How long an agent's consoles may all be gone before, on pages that ask for it, their open
+    /// conversations go back to the queue: a reload or a short network loss is not leaving.
+    pub offline_grace: Duration,
 }
 
 impl Default for SenderOptions {
@@ -53,6 +57,7 @@ impl Default for SenderOptions {
             command_poll: Duration::from_secs(5),
             presence_heartbeat: Duration::from_secs(5),
             presence_timeout: Duration::from_secs(30),
+            offline_grace: Duration::from_secs(60),
         }
     }
 }
@@ -68,6 +73,7 @@ pub struct AppState {
     pub options: SenderOptions,
     /// This node, as its bots' connections are recorded (see [`presence::heartbeat`]).
     pub node: NodeId,
+    consoles: consoles::ConsoleRegistry,
     limiter: limiter::LoginLimiter,
     delivered: delivered::DeliveredMarks,
 }
@@ -85,6 +91,7 @@ impl AppState {
             bots: BotRegistry::default(),
             options,
             node: NodeId::random(),
+            consoles: consoles::ConsoleRegistry::default(),
         };
         tokio::spawn(presence::heartbeat(&state));
         tokio::spawn(teamwork::wake_snoozes(&state));
@@ -157,6 +164,7 @@ impl RoleShell for Sender {
             .routes(routes!(teamwork::inbox))
             .routes(routes!(teamwork::counts))
             .routes(routes!(teamwork::members))
+            .routes(routes!(teamwork::set_assignment))
             .routes(routes!(teamwork::canned_responses, teamwork::create_canned))
             .routes(routes!(teamwork::update_canned, teamwork::delete_canned))
             .routes(routes!(teamwork::labels, teamwork::create_label))

@@ -1,6 +1,6 @@
-//! A bot's presence is its connections on every sender node: this node records those it holds and
-//! heartbeats; the store forgets the connections of nodes whose heartbeat stopped (see
-//! `switchboard_storage::Store::presence_heartbeat`).
+//! A bot's presence is its connections on every sender node, and an agent's their consoles: this node
+//! records those it holds and heartbeats; the store forgets the connections of nodes whose heartbeat
+//! stopped (see `switchboard_storage::Store::presence_heartbeat` and `console_heartbeat`).
 
 use crate::AppState;
 use switchboard_domain::CommandStatus;
@@ -10,9 +10,11 @@ use switchboard_domain::CommandStatus;
 pub(crate) fn heartbeat(state: &AppState) -> impl Future<Output = ()> + Send + 'static {
     let bots = state.bots.downgrade();
     let (store, feed, node) = (state.store.clone(), state.feed.clone(), state.node.clone());
-    let (every, timeout) = (
+    let consoles = state.consoles.clone();
+    let (every, timeout, grace) = (
         state.options.presence_heartbeat,
         state.options.presence_timeout,
+        state.options.offline_grace,
     );
     async move {
         let mut reported = std::collections::HashSet::new();
@@ -31,6 +33,16 @@ pub(crate) fn heartbeat(state: &AppState) -> impl Future<Output = ()> + Send + '
                 Ok(0) => {}
                 Ok(_) => feed.notify(),
                 Err(error) => tracing::warn!(%node, %error, "cannot record this node's heartbeat"),
+            }
+            // Then the consoles: agents who left hand back, and whatever waits is handed out.
+            let held_consoles = consoles.clone();
+            match store
+                .console_heartbeat(&node, move || held_consoles.held(), grace)
+                .await
+            {
+                Ok(0) => {}
+                Ok(_) => feed.notify(),
+                Err(error) => tracing::warn!(%node, %error, "cannot record this node's consoles"),
             }
             report_gauges(&store, &held, &mut reported).await;
         }

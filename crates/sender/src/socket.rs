@@ -39,8 +39,37 @@ async fn connected(socket: SocketRef, state: AppState) {
     let closed = switchboard_realtime::closed_signal(&socket);
     match socket.extensions.get::<Principal>() {
         Some(Principal::Bot { account, .. }) => bot_connected(socket, state, account, closed),
+        Some(Principal::User { user_id, .. }) => {
+            tokio::spawn(console_presence(state.clone(), user_id, closed.clone()));
+            switchboard_realtime::stream_events(socket, state.feed.clone(), closed);
+        }
         Some(_) => switchboard_realtime::stream_events(socket, state.feed.clone(), closed),
         None => {}
+    }
+}
+
+/// Records that this node holds a console of the user until it closes: the user is online for
+/// automatic assignment (see `consoles`).
+async fn console_presence(state: AppState, user_id: i64, mut closed: watch::Receiver<bool>) {
+    if state.consoles.connected(user_id) {
+        record_console(&state, user_id, true).await;
+    }
+    let _ = closed.wait_for(|closed| *closed).await;
+    if state.consoles.disconnected(user_id) {
+        record_console(&state, user_id, false).await;
+    }
+}
+
+async fn record_console(state: &AppState, user_id: i64, online: bool) {
+    match state
+        .store
+        .console_connection(&state.node, user_id, online)
+        .await
+    {
+        Ok(0) => {}
+        Ok(_) => state.feed.notify(),
+        // The heartbeat records it a moment later.
+        Err(error) => tracing::warn!(user_id, %error, "cannot record a console's connection"),
     }
 }
 

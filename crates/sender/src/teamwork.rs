@@ -7,19 +7,19 @@ use axum::response::Response;
 use serde::Deserialize;
 use std::time::Duration;
 use switchboard_domain::teamwork::{
-    AssigneeFilter, CannedIn, ConversationPatch, ConversationStatus, LabelIn, NoteIn,
+    AssigneeFilter, AssignmentIn, CannedIn, ConversationPatch, ConversationStatus, LabelIn, NoteIn,
 };
 use switchboard_domain::{
     CannedResponseId, ConversationId, LabelId, Principal, UnixMillis, ValidationError,
 };
 use switchboard_storage::{
-    Actor, Assignee, CannedResponse, ConversationCounts, ConversationFilter, ConversationView,
-    LabelView, NoteView, Page,
+    Account, Actor, Assignee, CannedResponse, ConversationCounts, ConversationFilter,
+    ConversationView, LabelView, NoteView, Page,
 };
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
-    Admin, Answer, ApiError, Console, Id, JsonBody, Paging, QueryParams as Query, Supervisor,
-    Viewer, ok,
+    Admin, Answer, ApiError, Console, Id, JsonBody, Paging, PathParam as Path,
+    QueryParams as Query, Supervisor, Viewer, ok,
 };
 
 /// How often a node looks for snoozes that are due: a snooze ends within this of its time.
@@ -248,6 +248,8 @@ pub struct Member {
     #[schema(example = "Nguyễn Thị Lan")]
     pub display_name: String,
     pub role: switchboard_domain::Role,
+    /// A console of theirs is connected to some sender node: automatic assignment gives them work.
+    pub online: bool,
 }
 
 /// The enabled users, by username: whom a conversation can be assigned to and a note can mention.
@@ -257,6 +259,7 @@ pub struct Member {
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn members(State(state): State<AppState>, _: Console) -> Result<Response, ApiError> {
+    let online = state.store.online_users().await?;
     let members: Vec<Member> = state
         .store
         .users()
@@ -268,9 +271,39 @@ pub async fn members(State(state): State<AppState>, _: Console) -> Result<Respon
             username: user.username,
             display_name: user.display_name,
             role: user.role,
+            online: online.binary_search(&user.id).is_ok(),
         })
         .collect();
     Ok(ok(members))
+}
+
+/// How an account's conversations are shared out (admins): automatic assignment on or off, the
+/// most open conversations it gives one agent, and whether an agent offline for a minute hands
+/// their open ones back. Turning it on hands out what waits at once. Answers the account.
+#[utoipa::path(put, path = "/api/fb_accounts/{user_id_chat}/assignment", tag = "team",
+    request_body = AssignmentIn,
+    params(("user_id_chat" = String, Path, description = "The account's Facebook id", example = "100089123456789")),
+    responses(
+        (status = 200, description = "The account, with its `assignment` as set", body = Answer<Account>),
+        (status = 422, description = "A limit out of 1–1000 (`limit`), or no such account (`unknown_account`)", body = ErrorAnswer),
+        (status = 403, description = "Not an admin (nor an integrator's unscoped token)", body = ErrorAnswer),
+    ))]
+pub async fn set_assignment(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(user_id_chat): Path<String>,
+    JsonBody(body): JsonBody<AssignmentIn>,
+) -> Result<Response, ApiError> {
+    let (account, given) = state
+        .store
+        .set_assignment(&user_id_chat, body.validate()?)
+        .await?;
+    if given > 0 {
+        state.feed.notify();
+    }
+    tracing::info!(account = %account.user_id_chat, auto = account.assignment.auto,
+        limit = account.assignment.limit, given, "assignment set");
+    Ok(ok(account))
 }
 
 /// Every label, by name.

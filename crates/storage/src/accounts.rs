@@ -25,6 +25,19 @@ pub struct Account {
     pub bot_seen_at: Option<UnixMillis>,
     /// Which credentials are stored. The credentials themselves never leave the server this way.
     pub credentials: CredentialsSet,
+    /// How its conversations are shared out among agents.
+    pub assignment: AssignmentSettings,
+}
+
+/// How an account's conversations are shared out (`PUT /api/fb_accounts/{user_id_chat}/assignment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AssignmentSettings {
+    /// New and reopened conversations go to the online agent with the fewest open ones.
+    pub auto: bool,
+    /// Most open conversations automatic assignment gives one agent.
+    pub limit: i64,
+    /// An agent offline for longer than a minute hands their open conversations back.
+    pub return_when_offline: bool,
 }
 
 impl Account {
@@ -54,7 +67,7 @@ pub struct NewAccount {
 const ACCOUNT_COLUMNS: &str =
     "id, user_id_chat, name, kind, enabled, bot_status, bot_status_message, bot_seen_at,
      password_enc IS NOT NULL, cookies_enc IS NOT NULL, two_factor_secret_enc IS NOT NULL,
-     page_access_token_enc IS NOT NULL";
+     page_access_token_enc IS NOT NULL, auto_assign, assign_limit, return_when_offline";
 
 /// The four encrypted columns, in the order of [`Credentials`]' fields.
 const CREDENTIAL_COLUMNS: [&str; 4] = [
@@ -119,6 +132,11 @@ fn account_from_row(row: &Row<'_>) -> Result<Account> {
             two_factor_secret: row.get(10)?,
             page_access_token: row.get(11)?,
         },
+        assignment: AssignmentSettings {
+            auto: row.get(12)?,
+            limit: row.get(13)?,
+            return_when_offline: row.get(14)?,
+        },
     })
 }
 
@@ -153,7 +171,7 @@ pub(crate) fn find_with<T>(
 }
 
 /// How many columns an account takes at the start of a [`find_with`] row.
-pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 12;
+pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 15;
 
 /// The account a bot may write for: it must exist and be enabled.
 pub(crate) fn writable(tx: &Tx<'_>, user_id_chat: &str) -> Result<Account> {

@@ -57,6 +57,7 @@ const BOOKKEEPING: &[&str] = &[
     "sqlite_sequence",
     "sender_nodes",
     "bot_connections",
+    "console_connections",
     "rate_buckets",
     "login_failures",
     "login_places",

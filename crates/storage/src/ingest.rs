@@ -64,10 +64,16 @@ static INSERT_MESSAGES: MultiRow = MultiRow::new(
 );
 
 /// The conversations that received new messages: unread ones counted, the last message replaced
-/// only by a newer one, and one the customer wrote to again open (a snooze ends; the assignee stays).
+/// only by a newer one, and one the customer wrote to again open (a snooze ends). A resolved or
+/// snoozed one reopened keeps its assignee if they are online (a console on a live node), else it
+/// goes back to the queue (`assignment`).
 static UPDATE_CONVERSATIONS: MultiRow = MultiRow::new(
     "UPDATE conversations SET
          status = CASE WHEN c.column2 > 0 THEN 'open' ELSE status END,
+         assignee_user_id = CASE WHEN c.column2 > 0 AND status IN ('resolved', 'snoozed')
+                                      AND NOT EXISTS (SELECT 1 FROM console_connections cc
+                                                      WHERE cc.user_id = conversations.assignee_user_id)
+                                 THEN NULL ELSE assignee_user_id END,
          snoozed_until = CASE WHEN c.column2 > 0 THEN NULL ELSE snoozed_until END,
          unread_count = unread_count + c.column2,
          last_message_text = CASE WHEN c.column3 >= COALESCE(last_message_at, 0) THEN c.column4
@@ -359,7 +365,11 @@ impl Store {
                 messages: stored,
                 conversations,
             };
-            announce(tx, &account, counts, EventKind::NewMessages, messages)
+            let outcome = announce(tx, &account, counts, EventKind::NewMessages, messages)?;
+            if account.assignment.auto {
+                crate::assignment::hand_out(tx, Some(account.id), now)?;
+            }
+            Ok(outcome)
         })
         .await
     }

@@ -15,6 +15,9 @@
 
 mod access;
 mod accounts;
+mod assignment;
+#[cfg(test)]
+mod assignment_tests;
 mod calls;
 mod commands;
 mod commits;
@@ -48,7 +51,7 @@ mod tokens;
 mod users;
 
 pub use access::{AccessView, TeamView};
-pub use accounts::{Account, CredentialsSet, NewAccount};
+pub use accounts::{Account, AssignmentSettings, CredentialsSet, NewAccount};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,
     Effects, NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,

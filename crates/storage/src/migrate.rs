@@ -31,6 +31,7 @@ migrations! {
     13 "canned_responses" "0013_canned_responses.sql",
     14 "access" "0014_access.sql",
     15 "team_canned_responses" "0015_team_canned_responses.sql",
+    16 "auto_assignment" "0016_auto_assignment.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -60,7 +60,7 @@ fn is_online(tx: &Tx<'_>, account_id: i64) -> Result<bool> {
 }
 
 /// `node` is alive now.
-fn beat(tx: &Tx<'_>, node: &NodeId, now: i64) -> Result<()> {
+pub(crate) fn beat(tx: &Tx<'_>, node: &NodeId, now: i64) -> Result<()> {
     tx.execute(
         "INSERT INTO sender_nodes (node_id, heartbeat_at) VALUES (?1, ?2)
          ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
@@ -198,6 +198,18 @@ impl Store {
             tx.execute(
                 "DELETE FROM bot_connections WHERE node_id IN (SELECT node_id FROM sender_nodes WHERE heartbeat_at < ?1)",
                 args![cutoff],
+            )?;
+            // Consoles of dead nodes go with them (the foreign key); their users whose last console
+            // that was are offline from now (see `assignment`).
+            tx.execute(
+                "UPDATE users SET console_left_at = ?2
+                 WHERE console_left_at IS NULL
+                   AND id IN (SELECT c.user_id FROM console_connections c
+                              JOIN sender_nodes n ON n.node_id = c.node_id WHERE n.heartbeat_at < ?1)
+                   AND NOT EXISTS (SELECT 1 FROM console_connections c
+                                   JOIN sender_nodes n ON n.node_id = c.node_id
+                                   WHERE c.user_id = users.id AND n.heartbeat_at >= ?1)",
+                args![cutoff, now],
             )?;
             tx.execute("DELETE FROM sender_nodes WHERE heartbeat_at < ?1", args![cutoff])?;
             for account_id in recorded.iter().filter(|id| !held_ids.contains(id)) {

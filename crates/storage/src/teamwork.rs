@@ -319,6 +319,9 @@ impl Store {
                 return Ok((after, None));
             }
             let event = announce_update(tx, &after, actor.user_id, UpdateReason::Changed)?;
+            // Resolving or handing back makes room (or work) for automatic assignment.
+            crate::assignment::hand_out(tx, None, now)?;
+            let after = conversation(tx, conversation_id)?;
             Ok((after, Some(event)))
         })
         .await

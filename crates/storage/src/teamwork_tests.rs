@@ -190,6 +190,12 @@ async fn an_assignee_must_be_an_enabled_user() {
 #[tokio::test]
 async fn a_customers_message_reopens_a_conversation_for_its_owner() {
     let (_db, store, id, [lan, ..]) = team().await;
+    // Online (a console connected): a resolved one comes back to her too (see `assignment_tests`
+    // for an owner who left).
+    store
+        .console_connection(&crate::presence::NodeId::random(), lan, true)
+        .await
+        .expect("online");
     store.take_conversation(id, lan).await.expect("take");
     for status in [ConversationStatus::Resolved, ConversationStatus::Pending] {
         store

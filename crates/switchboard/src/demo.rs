@@ -158,7 +158,8 @@ async fn create_demo_users(store: &Store) -> Result<()> {
 
 /// Two shifts, each with its own page, as a shop shares its pages out: the morning shift (Lan) sees
 /// the flower shop, the afternoon shift (Minh, An) the fashion page; the supervisor is in both, and
-/// the other pages stay open to everyone.
+/// the other pages stay open to everyone. The shifts' pages assign automatically (at most 8 open
+/// conversations each; an agent who leaves hands theirs back), the open pages by hand.
 async fn share_demo_pages(store: &Store, pages: &[(&str, &str)]) -> Result<()> {
     let users = store.users().await?;
     let id_of = |username: &str| users.iter().find(|u| u.username == username).map(|u| u.id);
@@ -177,6 +178,13 @@ async fn share_demo_pages(store: &Store, pages: &[(&str, &str)]) -> Result<()> {
             team_ids: vec![team.id],
         };
         store.set_access(page, Some(list)).await?;
+        // Each shift's page shares its conversations out among the shift's agents who are online.
+        let assignment = switchboard_domain::teamwork::AssignmentIn {
+            auto: Some(true),
+            limit: Some(8),
+            return_when_offline: Some(true),
+        };
+        store.set_assignment(page, assignment).await?;
     }
     Ok(())
 }

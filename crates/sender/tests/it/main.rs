@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod assignment;
 mod auth;
 mod commands;
 mod inbox;
