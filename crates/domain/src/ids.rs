@@ -78,6 +78,8 @@ integer_ids! {
     CannedResponseId;
     /// A team of users, granted access to accounts together.
     TeamId;
+    /// A file an agent uploaded to attach to a reply.
+    AttachmentId;
 }
 
 /// Ids are positive: `0`, negatives and anything not a number are refused alike.

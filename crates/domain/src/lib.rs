@@ -4,6 +4,7 @@
 //! and Socket.IO, and both rely on the validation here so a rule is written exactly once.
 
 pub mod access;
+pub mod attachments;
 pub mod auth;
 pub mod callcenter;
 pub mod customer;
@@ -25,8 +26,8 @@ pub use access::AccountView;
 pub use auth::{Principal, Role};
 pub use event::EventKind;
 pub use ids::{
-    AgentId, CallId, CannedResponseId, ConversationId, CustomerId, IdError, LabelId, MessageId,
-    PostId, TeamId, TokenId, UserId,
+    AgentId, AttachmentId, CallId, CannedResponseId, ConversationId, CustomerId, IdError, LabelId,
+    MessageId, PostId, TeamId, TokenId, UserId,
 };
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
 pub use teamwork::ConversationStatus;

@@ -15,13 +15,27 @@ pub const MAX_SEND_CHARS: usize = 2_000;
 pub struct SendMessageIn {
     /// Switchboard's conversation id (from `GET /api/conversations/<user_id_chat>`).
     pub conversation_id: i64,
-    /// The text; `message` is accepted too, as the seed's frontend names it.
-    #[serde(alias = "message")]
+    /// The text; `message` is accepted too, as the seed's frontend names it. May be empty when files
+    /// are attached.
+    #[serde(alias = "message", default)]
     pub text: String,
+    /// Files uploaded with `POST /api/attachments`, sent before the text (at most 5).
+    #[serde(default)]
+    #[schema(value_type = Vec<i64>, example = json!([12]))]
+    pub attachment_ids: Vec<crate::AttachmentId>,
+}
+
+/// A reply to send, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReply {
+    pub conversation_id: i64,
+    pub text: String,
+    /// Distinct, in the order given.
+    pub attachment_ids: Vec<i64>,
 }
 
 impl SendMessageIn {
-    pub fn validate(self) -> Result<(i64, String), ValidationError> {
+    pub fn validate(self) -> Result<NewReply, ValidationError> {
         if self.conversation_id <= 0 {
             return Err(ValidationError::new(
                 "conversation_id",
@@ -29,11 +43,30 @@ impl SendMessageIn {
             ));
         }
         let text = self.text.trim().to_owned();
-        if text.is_empty() {
+        if self.attachment_ids.len() > crate::attachments::MAX_ATTACHMENTS_PER_REPLY {
+            return Err(ValidationError::new(
+                "attachment_ids",
+                format!(
+                    "at most {} files on one reply",
+                    crate::attachments::MAX_ATTACHMENTS_PER_REPLY
+                ),
+            ));
+        }
+        let mut attachment_ids: Vec<i64> = Vec::with_capacity(self.attachment_ids.len());
+        for id in self.attachment_ids {
+            if !attachment_ids.contains(&id.get()) {
+                attachment_ids.push(id.get());
+            }
+        }
+        if text.is_empty() && attachment_ids.is_empty() {
             return Err(ValidationError::new("text", "must not be empty"));
         }
         validation::text("text", &text, MAX_SEND_CHARS)?;
-        Ok((self.conversation_id, text))
+        Ok(NewReply {
+            conversation_id: self.conversation_id,
+            text,
+            attachment_ids,
+        })
     }
 }
 
@@ -85,7 +118,12 @@ pub struct SendMessageCommand {
     pub thread_id: String,
     /// Who to send to (the customer's platform id).
     pub recipient_id: String,
+    /// Empty when the reply is files only.
     pub text: String,
+    /// Files to send before the text, each downloaded from the sender with the bot's token. Left out
+    /// when there are none (as the seed's bots know the command).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::attachments::CommandAttachment>,
 }
 
 /// `post_news_feed_command`, as a bot receives it.
@@ -452,10 +490,11 @@ mod tests {
     }
 
     #[test]
-    fn sends_need_text() {
+    fn sends_need_text_or_files() {
         let empty = SendMessageIn {
             conversation_id: 3,
             text: "  ".into(),
+            attachment_ids: vec![],
         };
         assert_eq!(
             empty.validate().map_err(|e| e.field),
@@ -464,8 +503,23 @@ mod tests {
         let seed_style: SendMessageIn =
             serde_json::from_str(r#"{"conversation_id": 3, "message": "Dạ"}"#).expect("alias");
         assert_eq!(
-            seed_style.validate().map(|v| v.1).ok().as_deref(),
+            seed_style.validate().map(|v| v.text).ok().as_deref(),
             Some("Dạ")
+        );
+        let files_only: SendMessageIn =
+            serde_json::from_str(r#"{"conversation_id": 3, "attachment_ids": [7, 5, 7]}"#)
+                .expect("files");
+        assert_eq!(
+            files_only.validate().map(|v| v.attachment_ids),
+            Ok(vec![7, 5])
+        );
+        let too_many: SendMessageIn = serde_json::from_str(
+            r#"{"conversation_id": 3, "text": "x", "attachment_ids": [1, 2, 3, 4, 5, 6]}"#,
+        )
+        .expect("parse");
+        assert_eq!(
+            too_many.validate().map_err(|e| e.field),
+            Err("attachment_ids".to_owned())
         );
     }
 }

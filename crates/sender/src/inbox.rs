@@ -224,7 +224,7 @@ fn announce_queued(state: &AppState, account: &str) {
     responses(
         (status = 200, description = "Queued", body = Answer<QueuedMessage>),
         (status = 404, description = "No such conversation", body = ErrorAnswer),
-        (status = 422, description = "A field is invalid", body = ErrorAnswer),
+        (status = 422, description = "A field is invalid: `text` empty with no file, `attachment_ids[i]` not a file of yours or sent already", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 #[tracing::instrument(skip_all, fields(conversation_id))]
@@ -233,13 +233,18 @@ pub async fn send_message(
     viewer: Viewer,
     JsonBody(body): JsonBody<SendMessageIn>,
 ) -> Result<Response, ApiError> {
-    let (conversation_id, text) = body.validate()?;
-    tracing::Span::current().record("conversation_id", conversation_id);
-    viewer.conversation(conversation_id).await?;
+    let reply = body.validate()?;
+    tracing::Span::current().record("conversation_id", reply.conversation_id);
+    viewer.conversation(reply.conversation_id).await?;
     let principal = viewer.principal;
     let queued = state
         .store
-        .queue_message(conversation_id, text, principal.user_id())
+        .queue_reply(
+            reply.conversation_id,
+            reply.text,
+            reply.attachment_ids,
+            principal.user_id(),
+        )
         .await?;
     announce_queued(&state, &queued.user_id_chat);
     Ok(ok(queued))

@@ -7,6 +7,7 @@
 
 mod access;
 mod admin;
+mod attachments;
 mod auth;
 mod bots;
 mod consoles;
@@ -95,6 +96,7 @@ impl AppState {
         };
         tokio::spawn(presence::heartbeat(&state));
         tokio::spawn(teamwork::wake_snoozes(&state));
+        tokio::spawn(attachments::forget_unsent(&state));
         state
     }
 }
@@ -165,6 +167,19 @@ impl RoleShell for Sender {
             .routes(routes!(teamwork::counts))
             .routes(routes!(teamwork::members))
             .routes(routes!(teamwork::set_assignment))
+            // A file is larger than a JSON body may be.
+            .routes({
+                let (schemas, paths, upload) = routes!(attachments::upload);
+                (
+                    schemas,
+                    paths,
+                    switchboard_web::json::small_body(
+                        upload,
+                        switchboard_domain::attachments::MAX_ATTACHMENT_BYTES,
+                    ),
+                )
+            })
+            .routes(routes!(attachments::download))
             .routes(routes!(teamwork::canned_responses, teamwork::create_canned))
             .routes(routes!(teamwork::update_canned, teamwork::delete_canned))
             .routes(routes!(teamwork::labels, teamwork::create_label))

@@ -1,6 +1,7 @@
 //! Commands to bots: stored with what they act on before anyone is answered, handed to the account's
 //! bot until it acknowledges them, and closed by the outcome the bot reports.
 
+use crate::attachments::{attach, message_json};
 use crate::events::append;
 use crate::inbox::{
     ConversationView, MESSAGE_COLUMNS, MessageView, PostView, conversation, message,
@@ -100,6 +101,8 @@ fn send_message(
         thread_id: conversation.thread_id.clone(),
         recipient_id: conversation.participant_id.clone(),
         text: message.text.clone(),
+        // A retry sends the same files again: they are read from the message.
+        attachments: serde_json::from_value(message.attachments.clone()).unwrap_or_default(),
     };
     insert_command(
         tx,
@@ -226,20 +229,49 @@ impl Store {
         text: String,
         author: Option<i64>,
     ) -> Result<QueuedMessage> {
+        self.queue_reply(conversation_id, text, Vec::new(), author)
+            .await
+    }
+
+    /// [`Store::queue_message`] with files uploaded by `author` (`attachment_ids`, in order), sent
+    /// before the text; they are tied to the message in the same transaction.
+    pub async fn queue_reply(
+        &self,
+        conversation_id: i64,
+        text: String,
+        attachment_ids: Vec<i64>,
+        author: Option<i64>,
+    ) -> Result<QueuedMessage> {
         self.write(move |tx| {
             let view = conversation(tx, conversation_id)?;
             let account = accounts::writable(tx, &view.user_id_chat)?;
             let now = UnixMillis::now().0;
             // Until the bot reports the platform's id, the row holds a placeholder unique to this send.
             let placeholder = format!("crm:{}", new_command_id()?);
-            let message = tx.one(
+            let mut message = tx.one(
                 &format!("INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status,
                                        sent_at, created_at, author_user_id)
                  VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?6, ?7) RETURNING {MESSAGE_COLUMNS}"),
                 args![account.id, conversation_id, placeholder, text, MessageStatus::Queued, now, author],
                 message_from_row,
             )?;
-            let preview: String = text.chars().take(200).collect();
+            if !attachment_ids.is_empty() {
+                let attached = attach(tx, &attachment_ids, author, message.id)?;
+                message.attachments = message_json(&attached)?;
+                tx.execute(
+                    "UPDATE messages SET attachments = ?2 WHERE id = ?1",
+                    args![message.id, message.attachments.to_string()],
+                )?;
+            }
+            let preview: String = if text.is_empty() {
+                attachment_ids
+                    .iter()
+                    .map(|_| "📎")
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                text.chars().take(200).collect()
+            };
             tx.execute_pipelined(
                 "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
                      last_message_at = CASE WHEN ?3 > COALESCE(last_message_at, 0) THEN ?3 ELSE COALESCE(last_message_at, 0) END,

@@ -23,6 +23,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("settings", &["key"]),
     ("conversations", &["id"]),
     ("messages", &["id"]),
+    ("attachments", &["id"]),
     ("notifications", &["id"]),
     ("posts", &["id"]),
     ("commands", &["id"]),

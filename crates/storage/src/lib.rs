@@ -18,6 +18,7 @@ mod accounts;
 mod assignment;
 #[cfg(test)]
 mod assignment_tests;
+mod attachments;
 mod calls;
 mod commands;
 mod commits;
@@ -52,6 +53,7 @@ mod users;
 
 pub use access::{AccessView, TeamView};
 pub use accounts::{Account, AssignmentSettings, CredentialsSet, NewAccount};
+pub use attachments::{AttachmentView, StoredFile};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,
     Effects, NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,

@@ -32,6 +32,7 @@ migrations! {
     14 "access" "0014_access.sql",
     15 "team_canned_responses" "0015_team_canned_responses.sql",
     16 "auto_assignment" "0016_auto_assignment.sql",
+    17 "attachments" "0017_attachments.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -556,7 +556,8 @@ stored_as_text!(
     CommandKind,
     CallStatus,
     AgentStatus,
-    AgentState
+    AgentState,
+    switchboard_domain::attachments::AttachmentKind
 );
 
 #[cfg(test)]

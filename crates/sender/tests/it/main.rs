@@ -4,6 +4,7 @@
 mod access;
 mod accounts;
 mod assignment;
+mod attachments;
 mod auth;
 mod commands;
 mod inbox;
