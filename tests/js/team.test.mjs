@@ -301,3 +301,38 @@ test("an admin turns on automatic assignment for a page: its waiting conversatio
   assert.deepEqual(stored.body.data.find((a) => a.user_id_chat === AUTO).assignment, { auto: true, limit: 50, return_when_offline: false });
   await boss.context().close();
 });
+
+test('an agent attaches a picture with the picker and drops a PDF: both go with the reply, and the picture shows', async () => {
+  // A real 1×1 PNG, so that the browser draws it (proving it was served to the console's cookie).
+  const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+  await lan.getByTestId('status-filter').selectOption('any');
+  await lan.getByTestId('tab-all').click();
+  await lan.locator(`[data-conversation="${conversationId}"]`).click();
+  await lan.getByRole('radio', { name: 'Trả lời' }).click();
+  await lan.getByTestId('file-picker').setInputFiles({ name: 'áo men lam.png', mimeType: 'image/png', buffer: PNG });
+  await lan.getByTestId('files').getByText('áo men lam.png').waitFor();
+  const dropped = await lan.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(['%PDF-1.4 bảng giá sỉ'], 'bang-gia.pdf', { type: 'application/pdf' }));
+    return transfer;
+  });
+  await lan.locator('form.composer').dispatchEvent('drop', { dataTransfer: dropped });
+  await lan.getByTestId('files').getByText('bang-gia.pdf').waitFor();
+  // A file of a type Messenger does not take is refused by name, and the reply keeps the others.
+  await lan.getByTestId('file-picker').setInputFiles({ name: 'setup.exe', mimeType: 'application/octet-stream', buffer: Buffer.from('MZ\x90\x00') });
+  await lan.getByText(/phải là ảnh|must be a picture/).first().waitFor();
+  assert.equal(await lan.getByTestId('files').locator('[data-file]').count(), 2);
+
+  await lan.getByTestId('composer').fill('Dạ em gửi ảnh và bảng giá ạ');
+  await lan.getByTestId('composer').press('Enter');
+  const sent = lan.locator('.message.out', { hasText: 'Dạ em gửi ảnh và bảng giá ạ' });
+  await sent.locator('a', { hasText: 'bang-gia.pdf' }).waitFor();
+  const picture = sent.locator('img');
+  await picture.waitFor();
+  await lan.waitForFunction((img) => img.complete && img.naturalWidth === 1, await picture.elementHandle());
+  await lan.getByTestId('files').waitFor({ state: 'detached' });
+
+  const messages = await sb.api('GET', `/api/messages/${conversationId}`, admin);
+  const reply = messages.body.data.items.find((m) => m.text === 'Dạ em gửi ảnh và bảng giá ạ');
+  assert.deepEqual(reply.attachments.map((a) => [a.type, a.name, a.content_type]), [['image', 'áo men lam.png', 'image/png'], ['file', 'bang-gia.pdf', 'application/pdf']]);
+});

@@ -83,6 +83,11 @@ export class Api {
     } catch (error) {
       throw new ApiError(0, 'network', error instanceof Error ? error.message : String(error));
     }
+    return this.answerOf<T>(response);
+  }
+
+  /** The data of a `{success, data}` answer, or its error as an `ApiError`. */
+  private async answerOf<T>(response: Response): Promise<T> {
     let answer: { success?: boolean; data?: T; error?: { code?: string; message?: string; field?: string } } = {};
     try {
       answer = await response.json();
@@ -101,6 +106,33 @@ export class Api {
     return answer.data as T;
   }
 
+  /**
+   * Uploads a file to attach to a reply (`POST /api/attachments`): the body is the file itself, sent
+   * as `application/octet-stream` (the server reads the type from the bytes, and takes the session
+   * cookie for that type as it does for JSON).
+   */
+  async upload(file: Blob, name: string): Promise<UploadedFile> {
+    const url = new URL(this.urls.sender + '/api/attachments');
+    url.searchParams.set('name', name);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/octet-stream' },
+        credentials: 'include',
+        body: file,
+      });
+    } catch (error) {
+      throw new ApiError(0, 'network', error instanceof Error ? error.message : String(error));
+    }
+    return this.answerOf<UploadedFile>(response);
+  }
+
+  /** A file's address on the sender (`/api/attachments/{id}` as messages carry it); others as they are. */
+  fileUrl(value: unknown): unknown {
+    return typeof value === 'string' && /^\/api\/attachments\/\d+$/.test(value) ? this.urls.sender + value : value;
+  }
+
   sender<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
     return this.request<T>(this.urls.sender, method, path, body, query);
   }
@@ -108,6 +140,16 @@ export class Api {
   callcenter<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
     return this.request<T>(this.urls.callcenter, method, path, body, query);
   }
+}
+
+/** A file uploaded for a reply (`POST /api/attachments`). */
+export interface UploadedFile {
+  id: number;
+  name: string;
+  kind: 'image' | 'file';
+  content_type: string;
+  size: number;
+  url: string;
 }
 
 export interface PageOf<T> {

@@ -124,7 +124,8 @@ impl System {
         RunningBot { stop, handle }
     }
 
-    fn api(&self) -> Api {
+    /// The sender's API, as a console calls it.
+    pub fn api(&self) -> Api {
         Api {
             url: self.sender.clone(),
             http: self.http.clone(),

@@ -29,11 +29,17 @@ pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 /// Whether a request cannot have come from a plain HTML form of another page: reads, and writes sent as
-/// JSON (which a browser sends cross-origin only after a CORS preflight the allowlist decides).
+/// JSON or as a file's bytes (`application/octet-stream`, an upload), types a browser sends
+/// cross-origin only after a CORS preflight the allowlist decides.
 fn is_safe(parts: &Parts) -> bool {
     use axum::http::Method;
     matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         || crate::json::is_json(&parts.headers)
+        || parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/octet-stream"))
 }
 
 /// The session token from the `Cookie` header, if there is one.
@@ -80,7 +86,7 @@ where
         if from_cookie && !is_safe(parts) {
             return Err(ApiError::Forbidden(
                 "a change made with the session cookie must be sent with `Content-Type: application/json` \
-                 (this stops other pages from making it in your name)"
+                 (a file: `application/octet-stream`; this stops other pages from making it in your name)"
                     .into(),
             ));
         }

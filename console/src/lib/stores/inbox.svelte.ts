@@ -424,10 +424,11 @@ export class InboxStore {
     this.applyConversationRead({ conversation: updated });
   }
 
-  async send(api: Api, conversationId: number, text: string) {
+  async send(api: Api, conversationId: number, text: string, attachmentIds: number[] = []) {
     const answer = await api.sender<{ message: Message; event_id: number }>('POST', '/api/send_message_from_crm', {
       conversation_id: conversationId,
       text,
+      ...(attachmentIds.length > 0 ? { attachment_ids: attachmentIds } : {}),
     });
     this.upsertMessage(answer.message, answer.event_id);
     return answer.message;

@@ -51,7 +51,46 @@ pub struct GraphRequest<'a> {
     pub query: &'a [(&'a str, &'a str)],
     pub json: Option<&'a Value>,
     pub form: Option<&'a [(&'a str, &'a str)]>,
+    pub multipart: Option<&'a [FormPart<'a>]>,
     pub retry_unanswered: bool,
+}
+
+/// A field of a `multipart/form-data` call (an upload): text, or a file's bytes.
+pub enum FormPart<'a> {
+    Text(&'a str, String),
+    File {
+        field: &'a str,
+        file_name: &'a str,
+        content_type: &'a str,
+        bytes: &'a [u8],
+    },
+}
+
+/// The form for one attempt (a form is consumed by its request, and an attempt may be repeated).
+fn multipart_form(parts: &[FormPart<'_>]) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for part in parts {
+        form = match part {
+            FormPart::Text(name, value) => form.text((*name).to_owned(), value.clone()),
+            FormPart::File {
+                field,
+                file_name,
+                content_type,
+                bytes,
+            } => {
+                let file = reqwest::multipart::Part::bytes(bytes.to_vec())
+                    .file_name((*file_name).to_owned());
+                // A type reqwest cannot parse is left to Facebook to guess from the bytes.
+                let file = match file.mime_str(content_type) {
+                    Ok(typed) => typed,
+                    Err(_) => reqwest::multipart::Part::bytes(bytes.to_vec())
+                        .file_name((*file_name).to_owned()),
+                };
+                form.part((*field).to_owned(), file)
+            }
+        };
+    }
+    form
 }
 
 impl<'a> GraphRequest<'a> {
@@ -62,6 +101,7 @@ impl<'a> GraphRequest<'a> {
             query,
             json: None,
             form: None,
+            multipart: None,
             retry_unanswered: true,
         }
     }
@@ -73,6 +113,7 @@ impl<'a> GraphRequest<'a> {
             query: &[],
             json: Some(body),
             form: None,
+            multipart: None,
             retry_unanswered: false,
         }
     }
@@ -84,6 +125,19 @@ impl<'a> GraphRequest<'a> {
             query: &[],
             json: None,
             form: Some(form),
+            multipart: None,
+            retry_unanswered: false,
+        }
+    }
+
+    pub fn post_multipart(path: &'a str, parts: &'a [FormPart<'a>]) -> Self {
+        Self {
+            method: Method::POST,
+            path,
+            query: &[],
+            json: None,
+            form: None,
+            multipart: Some(parts),
             retry_unanswered: false,
         }
     }
@@ -184,6 +238,9 @@ impl GraphClient {
             }
             if let Some(fields) = request.form {
                 http = http.form(fields);
+            }
+            if let Some(parts) = request.multipart {
+                http = http.multipart(multipart_form(parts));
             }
             let failure = match http.send().await {
                 Err(error) => GraphCallError::Network(error.without_url().to_string()),

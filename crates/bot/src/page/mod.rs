@@ -8,7 +8,7 @@
 mod graph;
 mod webhook;
 
-pub use graph::{GraphCallError, GraphClient, GraphRequest};
+pub use graph::{FormPart, GraphCallError, GraphClient, GraphRequest};
 
 use crate::{AccountInfo, Backoff, BotError, Collector, Executed};
 use serde_json::{Value, json};
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use switchboard_domain::UnixMillis;
+use switchboard_domain::attachments::{CommandAttachment, MAX_ATTACHMENT_BYTES};
 use switchboard_domain::facebook::{
     self, ECHO_METADATA_PREFIX, GraphConversation, GraphFailure, GraphList, GraphMessage,
     MessagingPolicy, Update,
@@ -28,6 +29,8 @@ use tokio::task::JoinSet;
 /// Reads of history overlap the last one by this much, so a message written during a backfill is
 /// not missed; the receiver ignores what it already has.
 const BACKFILL_OVERLAP_MS: i64 = 5 * 60_000;
+/// Longest a reply's file may take to come from the CRM.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 const WATERMARK_KEY: &str = "backfill_watermark";
 
 #[derive(Debug, Clone)]
@@ -499,30 +502,106 @@ impl PageDriver {
             Ok(policy) => policy,
             Err(reason) => return Executed::Failed(reason.to_string()),
         };
-        let mut body = json!({
-            "recipient": {"id": command.recipient_id},
-            "message": {"text": command.text, "metadata": format!("{ECHO_METADATA_PREFIX}{}", command.command_id)},
-        });
-        match policy {
-            MessagingPolicy::Response => body["messaging_type"] = json!("RESPONSE"),
-            MessagingPolicy::HumanAgent => {
-                body["messaging_type"] = json!("MESSAGE_TAG");
-                body["tag"] = json!("HUMAN_AGENT");
+        let (messaging_type, tag) = match policy {
+            MessagingPolicy::Response => ("RESPONSE", None),
+            MessagingPolicy::HumanAgent => ("MESSAGE_TAG", Some("HUMAN_AGENT")),
+        };
+        let metadata = format!("{ECHO_METADATA_PREFIX}{}", command.command_id);
+        let path = format!("/{}/messages", self.inner.page_id);
+        // Files first, one message each (Messenger takes one attachment per message), then the text.
+        let mut last_sent = None;
+        for attachment in &command.attachments {
+            let bytes = match self.download(attachment).await {
+                Ok(bytes) => bytes,
+                Err(reason) => return Executed::Failed(reason),
+            };
+            let message = json!({
+                "attachment": {"type": attachment.kind.as_str(), "payload": {"is_reusable": false}},
+                "metadata": metadata,
+            });
+            let mut parts = vec![
+                FormPart::Text("recipient", json!({"id": command.recipient_id}).to_string()),
+                FormPart::Text("message", message.to_string()),
+                FormPart::Text("messaging_type", messaging_type.to_owned()),
+            ];
+            if let Some(tag) = tag {
+                parts.push(FormPart::Text("tag", tag.to_owned()));
+            }
+            parts.push(FormPart::File {
+                field: "filedata",
+                file_name: &attachment.name,
+                content_type: &attachment.content_type,
+                bytes: &bytes,
+            });
+            match self
+                .graph(GraphRequest::post_multipart(&path, &parts))
+                .await
+            {
+                Ok(answer) => last_sent = answer["message_id"].as_str().map(str::to_owned),
+                Err(error) => return Executed::Failed(outcome_reason(&error)),
             }
         }
-        let path = format!("/{}/messages", self.inner.page_id);
-        match self.graph(GraphRequest::post_json(&path, &body)).await {
-            Ok(answer) => match answer["message_id"].as_str() {
-                Some(id) => Executed::Sent {
-                    platform_id: id.to_owned(),
-                    link: None,
-                },
-                None => {
-                    Executed::Failed("Facebook accepted the message but gave no message id".into())
-                }
-            },
-            Err(error) => Executed::Failed(outcome_reason(&error)),
+        if !command.text.is_empty() {
+            let mut body = json!({
+                "recipient": {"id": command.recipient_id},
+                "message": {"text": command.text, "metadata": metadata},
+                "messaging_type": messaging_type,
+            });
+            if let Some(tag) = tag {
+                body["tag"] = json!(tag);
+            }
+            match self.graph(GraphRequest::post_json(&path, &body)).await {
+                Ok(answer) => last_sent = answer["message_id"].as_str().map(str::to_owned),
+                Err(error) => return Executed::Failed(outcome_reason(&error)),
+            }
         }
+        match last_sent {
+            Some(id) => Executed::Sent {
+                platform_id: id,
+                link: None,
+            },
+            None => Executed::Failed("Facebook accepted the message but gave no message id".into()),
+        }
+    }
+
+    /// A reply's file, from the sender, with the bot's token: at most the size the CRM accepts.
+    async fn download(&self, attachment: &CommandAttachment) -> Result<Vec<u8>, String> {
+        let Some(source) = &self.inner.source else {
+            return Err("this bot has no sender to download the reply's files from".into());
+        };
+        // The command is the CRM's, but its path is still bounded to the CRM's own files.
+        if !attachment.url.starts_with("/api/attachments/") {
+            return Err(format!(
+                "the file `{}` is not one of the CRM's",
+                attachment.name
+            ));
+        }
+        let url = format!(
+            "{}{}",
+            source.sender_url.trim_end_matches('/'),
+            attachment.url
+        );
+        let failed =
+            |reason: String| format!("cannot download the file `{}`: {reason}", attachment.name);
+        let response = source
+            .http
+            .get(&url)
+            .bearer_auth(&source.bot_token)
+            .timeout(DOWNLOAD_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| failed(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("the CRM answered {}", response.status())));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| failed(e.without_url().to_string()))?;
+        if bytes.len() > MAX_ATTACHMENT_BYTES {
+            return Err(failed("larger than the CRM accepts".into()));
+        }
+        Ok(bytes.to_vec())
     }
 
     pub(crate) async fn post(&self, command: &PostCommand) -> Executed {

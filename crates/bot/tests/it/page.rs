@@ -222,16 +222,23 @@ async fn edge_post(
     Path((_version, id, edge)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: String,
+    body: bytes::Bytes,
 ) -> Response {
-    let is_json = headers
+    let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let parsed: Value = if is_json {
-        serde_json::from_str(&body).unwrap_or(Value::Null)
+        .unwrap_or_default()
+        .to_owned();
+    let parsed: Value = if content_type.starts_with("application/json") {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    } else if content_type.starts_with("multipart/form-data") {
+        match upload_fields(&content_type, body).await {
+            Ok(fields) => fields,
+            Err(reason) => return graph_error(StatusCode::BAD_REQUEST, 100, &reason),
+        }
     } else {
-        let fields: HashMap<String, String> = serde_urlencoded_like(&body);
+        let fields: HashMap<String, String> =
+            serde_urlencoded_like(&String::from_utf8_lossy(&body));
         json!(fields)
     };
     let path = format!("/{id}/{edge}");
@@ -242,6 +249,21 @@ async fn edge_post(
     fake.next_id += 1;
     let n = fake.next_id;
     match edge.as_str() {
+        "messages" if parsed.get("filedata").is_some() => {
+            // An upload (Send API, "attachment from file"): one attachment of a known type.
+            let kind = parsed["message"]["attachment"]["type"].as_str();
+            if parsed["recipient"]["id"].as_str().is_none()
+                || !matches!(kind, Some("image" | "audio" | "video" | "file"))
+                || parsed["message"]["attachment"]["payload"].is_null()
+            {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    "(#100) Upload attachment failure.",
+                );
+            }
+            axum::Json(json!({"recipient_id": parsed["recipient"]["id"], "message_id": format!("m_sent_{n}")})).into_response()
+        }
         "messages" => {
             if parsed["recipient"]["id"].as_str().is_none()
                 || parsed["message"]["text"].as_str().is_none()
@@ -261,6 +283,32 @@ async fn edge_post(
         }
         _ => graph_error(StatusCode::BAD_REQUEST, 100, "Unknown edge"),
     }
+}
+
+/// A `multipart/form-data` body as the fake records it: each text field parsed as JSON when it is
+/// (`recipient`, `message`), else as text; the file (`filedata`) as its name, type and size.
+async fn upload_fields(content_type: &str, body: bytes::Bytes) -> Result<Value, String> {
+    let boundary = multer::parse_boundary(content_type).map_err(|e| e.to_string())?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut fields = serde_json::Map::new();
+    while let Some(field) = form.next_field().await.map_err(|e| e.to_string())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(ToString::to_string);
+        let bytes = field.bytes().await.map_err(|e| e.to_string())?;
+        let value = match file_name {
+            Some(file_name) => {
+                json!({"filename": file_name, "content_type": content_type, "size": bytes.len(), "bytes": String::from_utf8_lossy(&bytes)})
+            }
+            None => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            }
+        };
+        fields.insert(name, value);
+    }
+    Ok(Value::Object(fields))
 }
 
 /// `a=1&b=x%20y` → map (enough for the fields reqwest's `form` writes).
@@ -675,6 +723,82 @@ async fn replies_follow_the_messaging_window() {
             .is_some_and(|m| m.starts_with("switchboard:"))
     );
     assert_eq!(results[0].message_id.as_deref(), Some("m_sent_1"));
+    bot.stop().await;
+}
+
+/// An agent attaches a price list to a reply: the bot downloads it from the sender with its own
+/// token and uploads it to the Send API as a file (multipart, `filedata`), then sends the text.
+#[tokio::test]
+async fn a_reply_with_a_file_uploads_it_to_facebook_before_the_text() {
+    const PDF: &[u8] = b"%PDF-1.7 bang gia si thang 12";
+    let (system, graph, fake) = page_with(
+        GOOD_TOKEN,
+        vec![conversation(
+            "file",
+            "Vũ Ngọc Lan",
+            &[("m_f", true, "Cho em bảng giá sỉ", HOUR)],
+        )],
+    )
+    .await;
+    let bot = start_page_bot(&system, &graph, 31).await;
+    let messages = system.messages_reaching(1).await;
+    let session = system.login().await;
+    let uploaded: Value = system
+        .http
+        .post(format!("{}/api/attachments", system.sender))
+        .query(&[("name", "Bảng giá sỉ.pdf")])
+        .bearer_auth(&session)
+        .body(PDF.to_vec())
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    let file_id = uploaded["data"]["id"].as_i64().expect("file id");
+    let (status, sent) = system
+        .api()
+        .call(
+            "POST",
+            "/api/send_message_from_crm",
+            Some(&session),
+            Some(json!({"conversation_id": conversation_of(&messages, "m_f"),
+                        "text": "Dạ em gửi bảng giá ạ", "attachment_ids": [file_id]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let id = sent["data"]["message"]["id"].as_i64().expect("id");
+    let done = eventually(10, "the reply's outcome", || async {
+        let message = system.message(id).await;
+        (message.status != "queued").then_some(message)
+    })
+    .await;
+    assert_eq!(done.status, "sent", "{:?}", done.error);
+
+    let sends: Vec<Value> = calls_to(&fake, |path| path == format!("/{ACCOUNT}/messages"))
+        .into_iter()
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    let upload = &sends[0];
+    assert_eq!(upload["recipient"]["id"], "psid_file");
+    assert_eq!(upload["messaging_type"], "RESPONSE");
+    assert_eq!(upload["message"]["attachment"]["type"], "file");
+    assert_eq!(
+        (
+            &upload["filedata"]["filename"],
+            &upload["filedata"]["content_type"],
+            &upload["filedata"]["bytes"]
+        ),
+        (
+            &json!("Bảng giá sỉ.pdf"),
+            &json!("application/pdf"),
+            &json!(String::from_utf8_lossy(PDF))
+        )
+    );
+    assert_eq!(sends[1]["message"]["text"], "Dạ em gửi bảng giá ạ");
+    // The message is known by the text's id, the last one Facebook gave.
+    assert_eq!(done.message_id.as_deref(), Some("m_sent_2"));
     bot.stop().await;
 }
 

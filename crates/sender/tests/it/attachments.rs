@@ -41,7 +41,11 @@ async fn download(app: &TestSystem, token: &str, url: &str) -> (u16, String, Vec
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    (status, content_type, response.bytes().await.expect("body").to_vec())
+    (
+        status,
+        content_type,
+        response.bytes().await.expect("body").to_vec(),
+    )
 }
 
 #[tokio::test]
@@ -50,7 +54,9 @@ async fn a_picture_goes_with_a_reply_to_the_pages_bot_and_to_no_one_outside_the_
     let admin = app.admin().await;
     let bot = app.bot("page1").await;
     let other_bot = app.bot("page2").await;
-    let conversation = app.incoming(&bot, "page1", "m1", "t1", "Cho em xem ảnh áo").await;
+    let conversation = app
+        .incoming(&bot, "page1", "m1", "t1", "Cho em xem ảnh áo")
+        .await;
     let lan = app.user("lan", "agent").await;
     let minh = app.user("minh", "agent").await;
 
@@ -59,8 +65,7 @@ async fn a_picture_goes_with_a_reply_to_the_pages_bot_and_to_no_one_outside_the_
     assert_error(&(status, refused), 422, "field", "file");
     let (status, refused) = upload(&app, &lan, "x.png", Vec::new()).await;
     assert_error(&(status, refused), 422, "field", "file");
-    let (status, refused) =
-        upload(&app, &lan, "to.jpg", vec![0xFF; 8 * 1024 * 1024 + 1]).await;
+    let (status, refused) = upload(&app, &lan, "to.jpg", vec![0xFF; 8 * 1024 * 1024 + 1]).await;
     assert_error(&(status, refused), 413, "code", "payload_too_large");
     let (status, _) = upload(&app, &bot, "x.png", PNG.to_vec()).await;
     assert_eq!(status, 403);
@@ -77,7 +82,10 @@ async fn a_picture_goes_with_a_reply_to_the_pages_bot_and_to_no_one_outside_the_
     assert_eq!(download(&app, &minh, &url).await.0, 404);
     assert_eq!(download(&app, &bot, &url).await.0, 404);
     let (status, content_type, bytes) = download(&app, &lan, &url).await;
-    assert_eq!((status, content_type.as_str(), bytes.as_slice()), (200, "image/png", PNG));
+    assert_eq!(
+        (status, content_type.as_str(), bytes.as_slice()),
+        (200, "image/png", PNG)
+    );
 
     // Minh cannot send Lan's file; Lan sends it, with no text.
     let body = json!({"conversation_id": conversation, "attachment_ids": [picture["id"]]});
