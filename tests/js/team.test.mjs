@@ -336,3 +336,32 @@ test('an agent attaches a picture with the picker and drops a PDF: both go with 
   const reply = messages.body.data.items.find((m) => m.text === 'Dạ em gửi ảnh và bảng giá ạ');
   assert.deepEqual(reply.attachments.map((a) => [a.type, a.name, a.content_type]), [['image', 'áo men lam.png', 'image/png'], ['file', 'bang-gia.pdf', 'application/pdf']]);
 });
+
+test('the list keeps only the rows in view in the page, whatever the number of conversations', async () => {
+  const messages = [];
+  for (let i = 0; i < 300; i++) messages.push(message(`m_many_${i}_${Date.now()}`, `thread_many_${i}`, `Khách số ${i} hỏi giá`, { name: `Khách ${i}` }));
+  const answer = await sb.post('/api/bot/new_messages', botToken, { user_id_chat: ACCOUNT, messages });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  await lan.getByTestId('status-filter').selectOption('any');
+  await lan.getByTestId('tab-all').click();
+  const list = lan.getByTestId('conversation-list');
+  await lan.waitForFunction(() => Number(document.querySelector('[data-testid="conversation-list"]')?.dataset.total) >= 300);
+  const rendered = await list.locator('[data-conversation]').count();
+  assert.ok(rendered > 0 && rendered < 40, `${rendered} rows in the page`);
+  // Scrolled to the end, the last row is there, and the first is gone.
+  const total = Number(await list.getAttribute('data-total'));
+  await list.evaluate((element) => {
+    element.scrollTop = element.scrollHeight;
+    element.dispatchEvent(new Event('scroll'));
+  });
+  await list.locator(`[aria-posinset="${total}"] [data-conversation]`).waitFor();
+  assert.equal(await list.locator('[aria-posinset="1"]').count(), 0);
+  // Back to the top with `k` from the second row: the rows follow the selection.
+  await list.evaluate((element) => {
+    element.scrollTop = 0;
+    element.dispatchEvent(new Event('scroll'));
+  });
+  await list.locator('[aria-posinset="2"] [data-conversation]').click();
+  await lan.keyboard.press('k');
+  await list.locator('[aria-posinset="1"] [data-conversation][aria-selected="true"]').waitFor();
+});
