@@ -68,12 +68,12 @@ test('sender: every console endpoint is documented with its answers and both way
   // The seed's paths and ours, each as served (docs/protocol.md).
   assert.deepEqual(operations.map((o) => o.name).sort(), [
     'DELETE /api/canned_responses/{id}', 'DELETE /api/fb_accounts/{user_id_chat}', 'DELETE /api/labels/{id}', 'DELETE /api/teams/{id}', 'DELETE /api/tokens/{id}',
-    'GET /api/auth/me', 'GET /api/bot/account', 'GET /api/canned_responses', 'GET /api/conversations', 'GET /api/conversations/{id}',
+    'GET /api/attachments/{id}', 'GET /api/auth/me', 'GET /api/bot/account', 'GET /api/canned_responses', 'GET /api/conversations', 'GET /api/conversations/{id}',
     'GET /api/conversations/{id}/notes', 'GET /api/fb_accounts', 'GET /api/fb_accounts/{user_id_chat}/access', 'GET /api/inbox', 'GET /api/inbox/counts',
     'GET /api/labels', 'GET /api/messages/{conversation_id}', 'GET /api/notifications/{user_id_chat}',
     'GET /api/posts/{id}', 'GET /api/team', 'GET /api/teams', 'GET /api/tokens', 'GET /api/users', 'PATCH /api/canned_responses/{id}', 'PATCH /api/conversations/{id}',
     'PATCH /api/fb_accounts/{user_id_chat}', 'PATCH /api/labels/{id}', 'PATCH /api/teams/{id}', 'PATCH /api/users/{id}',
-    'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/canned_responses', 'POST /api/conversations/{id}/notes',
+    'POST /api/attachments', 'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/canned_responses', 'POST /api/conversations/{id}/notes',
     'POST /api/conversations/{id}/read', 'POST /api/conversations/{id}/take', 'POST /api/fb_accounts',
     'POST /api/fb_accounts/{user_id_chat}/bot_token', 'POST /api/labels',
     'POST /api/messages/{message_id}/retry', 'POST /api/post_to_facebook', 'POST /api/posts/{id}/retry',
@@ -81,7 +81,9 @@ test('sender: every console endpoint is documented with its answers and both way
     'PUT /api/fb_accounts/{user_id_chat}/access', 'PUT /api/fb_accounts/{user_id_chat}/assignment',
   ]);
   for (const { name, operation } of operations) {
-    assert.ok(operation.responses['200']?.content['application/json'].schema, `${name}: its answer's schema`);
+    // A file is answered as its bytes; everything else as JSON.
+    const answerType = name === 'GET /api/attachments/{id}' ? 'application/octet-stream' : 'application/json';
+    assert.ok(operation.responses['200']?.content[answerType].schema, `${name}: its answer's schema`);
     assert.ok(operation.responses.default, `${name}: its errors`);
     assert.ok(operation.tags?.length === 1 && operation.summary, `${name}: a tag and a summary`);
     const expected = name === 'POST /api/auth/login' ? [{}]
