@@ -2,8 +2,9 @@
 //! open and nobody's goes to the online agent who may see the account and has the fewest open
 //! conversations, under the account's limit (ties go to whoever was given one least recently); when
 //! every agent is full it waits, and the queue is handed out oldest first as soon as someone has room
-//! or comes online. An agent is online while a live sender node holds a console of theirs; one whose
-//! consoles have all been gone for a while may hand their open conversations back (per account).
+//! or comes online; one an agent handed back goes to someone else. An agent is online while a live
+//! sender node holds a console of theirs; one whose consoles have all been gone for a while may hand
+//! their open conversations back (per account).
 //!
 //! Handing out runs inside the write that made room or work: a batch of messages, a console
 //! connecting, a conversation resolved or handed back, the settings changed, and every node's
@@ -47,14 +48,14 @@ pub(crate) fn hand_out(tx: &Tx<'_>, account: Option<i64>, now: i64) -> Result<us
 }
 
 fn hand_out_of(tx: &Tx<'_>, account_id: i64, limit: i64, now: i64) -> Result<usize> {
-    let waiting: Vec<i64> = tx.rows(
+    let waiting: Vec<(i64, Option<i64>)> = tx.rows(
         &format!(
-            "SELECT id FROM conversations
+            "SELECT id, handed_back_by FROM conversations
              WHERE account_id = ?1 AND assignee_user_id IS NULL AND status = 'open'
              ORDER BY last_message_at, id LIMIT {HAND_OUT_AT_ONCE}"
         ),
         args![account_id],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     if waiting.is_empty() {
         return Ok(0);
@@ -80,19 +81,24 @@ fn hand_out_of(tx: &Tx<'_>, account_id: i64, limit: i64, now: i64) -> Result<usi
         }
     }
     let mut given = 0;
-    for conversation_id in waiting {
+    for (conversation_id, handed_back_by) in waiting {
+        if candidates.iter().all(|c| c.open >= limit) {
+            break;
+        }
+        // Whoever handed it back is not given it again: it waits for someone else.
         let Some(agent) = candidates
             .iter_mut()
-            .filter(|c| c.open < limit)
+            .filter(|c| c.open < limit && Some(c.user_id) != handed_back_by)
             .min_by_key(|c| (c.open, c.assigned_at, c.user_id))
         else {
-            break;
+            continue;
         };
         agent.open += 1;
         // Within one pass the clock may not move: a counter keeps the round going.
         agent.assigned_at = now.saturating_mul(1000).saturating_add(given as i64);
         tx.execute(
-            "UPDATE conversations SET assignee_user_id = ?2, updated_at = ?3 WHERE id = ?1",
+            "UPDATE conversations SET assignee_user_id = ?2, handed_back_by = NULL, updated_at = ?3
+             WHERE id = ?1",
             args![conversation_id, agent.user_id, now],
         )?;
         tx.execute(

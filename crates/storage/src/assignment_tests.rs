@@ -290,3 +290,38 @@ async fn a_limit_out_of_bounds_is_refused_and_an_unknown_page_named() {
         Err(crate::StorageError::UnknownAccount(_))
     ));
 }
+
+#[tokio::test]
+async fn a_conversation_an_agent_hands_back_goes_to_someone_else() {
+    let floor = floor().await;
+    floor.online(floor.lan).await;
+    floor.auto(5, false).await;
+    let conversation = floor.writes("t1", "m1").await;
+    assert_eq!(floor.owner(conversation).await, Some(floor.lan));
+    let hand_back = ConversationChanges {
+        assignee: Some(None),
+        status: None,
+        snoozed_until: None,
+        labels: None,
+    };
+    let lan = Actor {
+        user_id: Some(floor.lan),
+        assigns_others: false,
+    };
+    floor
+        .store
+        .update_conversation(conversation, hand_back, lan)
+        .await
+        .expect("hand back");
+    // Lan has the fewest, but handed it back: it waits, through the sweeps, for someone else.
+    assert_eq!(floor.owner(conversation).await, None);
+    let held = vec![floor.lan];
+    floor
+        .store
+        .console_heartbeat(&floor.node, move || held, Duration::from_secs(60))
+        .await
+        .expect("heartbeat");
+    assert_eq!(floor.owner(conversation).await, None);
+    floor.online(floor.minh).await;
+    assert_eq!(floor.owner(conversation).await, Some(floor.minh));
+}

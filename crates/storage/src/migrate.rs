@@ -33,6 +33,7 @@ migrations! {
     15 "team_canned_responses" "0015_team_canned_responses.sql",
     16 "auto_assignment" "0016_auto_assignment.sql",
     17 "attachments" "0017_attachments.sql",
+    18 "handed_back" "0018_handed_back.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

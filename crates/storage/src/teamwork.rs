@@ -314,6 +314,16 @@ impl Store {
             if let Some(labels) = labels {
                 set_labels(tx, conversation_id, &labels, now)?;
             }
+            if let Some(wanted) = assignee {
+                // An owner handing it back is remembered, so that automatic assignment gives it to
+                // someone else; anyone given it clears that.
+                let handed_back =
+                    (wanted.is_none() && before.assignee_user_id == actor.user_id).then_some(actor.user_id).flatten();
+                tx.execute(
+                    "UPDATE conversations SET handed_back_by = ?2 WHERE id = ?1",
+                    args![conversation_id, handed_back],
+                )?;
+            }
             let after = conversation(tx, conversation_id)?;
             if same_for_the_team(&before, &after) {
                 return Ok((after, None));
@@ -343,7 +353,8 @@ impl Store {
             }
             ensure_assignable(tx, user_id, &before.user_id_chat)?;
             tx.execute(
-                "UPDATE conversations SET assignee_user_id = ?2, updated_at = ?3 WHERE id = ?1",
+                "UPDATE conversations SET assignee_user_id = ?2, handed_back_by = NULL, updated_at = ?3
+                 WHERE id = ?1",
                 args![conversation_id, user_id, UnixMillis::now().0],
             )?;
             let after = conversation(tx, conversation_id)?;
