@@ -365,3 +365,34 @@ test('the list keeps only the rows in view in the page, whatever the number of c
   await lan.keyboard.press('k');
   await list.locator('[aria-posinset="1"] [data-conversation][aria-selected="true"]').waitFor();
 });
+
+test('a thread that keeps receiving keeps a bounded page, and scrolling up brings the older messages back', async () => {
+  await push('Chào shop, em hỏi nhiều lắm', 'thread_long', 'Đặng Văn Dài');
+  await lan.getByTestId('status-filter').selectOption('any');
+  await lan.getByTestId('tab-all').click();
+  await lan.locator('[data-conversation]', { hasText: 'Đặng Văn Dài' }).click();
+  const log = lan.getByTestId('messages');
+  await log.getByText('Chào shop, em hỏi nhiều lắm').waitFor();
+  const start = Date.now();
+  for (let batch = 0; batch < 4; batch++) {
+    const messages = [];
+    for (let i = 0; i < 100; i++) {
+      const n = batch * 100 + i;
+      messages.push(message(`m_long_${n}_${start}`, 'thread_long', `Câu hỏi số ${n}`, { name: 'Đặng Văn Dài', sent_at: new Date(start + n).toISOString() }));
+    }
+    const answer = await sb.post('/api/bot/new_messages', botToken, { user_id_chat: ACCOUNT, messages });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  }
+  // The newest is on screen, at the bottom; the page holds a window of the newest, not all 401.
+  await log.getByText('Câu hỏi số 399', { exact: true }).waitFor();
+  const drawn = await log.locator('[data-message]').count();
+  assert.ok(drawn <= 150, `${drawn} messages in the page`);
+  assert.equal(await log.getByText('Câu hỏi số 100', { exact: true }).count(), 0);
+  // Scrolling to the top brings the window's older messages into the page.
+  await log.evaluate((element) => {
+    element.scrollTop = 0;
+    element.dispatchEvent(new Event('scroll'));
+  });
+  await log.getByText('Câu hỏi số 200', { exact: true }).waitFor();
+  assert.ok((await log.locator('[data-message]').count()) > drawn);
+});
