@@ -295,7 +295,7 @@ fn yes() -> bool {
     ))]
 pub async fn search_customers_by_phone(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     JsonBody(body): JsonBody<CustomerSearchIn>,
 ) -> Result<Response, ApiError> {
     let store = state.engine.store();
@@ -316,7 +316,7 @@ pub async fn search_customers_by_phone(
             .customers_by_phone(&digits, false, DEFAULT_PAGE)
             .await?
     };
-    Ok(ok(customers))
+    Ok(ok(store.customers_seen_by(customers, &viewer.view).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -351,11 +351,11 @@ pub async fn customers(
 ) -> Result<Response, ApiError> {
     if let Some(conversation_id) = query.conversation_id {
         viewer.conversation(conversation_id.get()).await?;
-        return Ok(ok(state
-            .engine
-            .store()
+        let store = state.engine.store();
+        let customers = store
             .customers_of_conversation(conversation_id.get())
-            .await?));
+            .await?;
+        return Ok(ok(store.customers_seen_by(customers, &viewer.view).await?));
     }
     let q = query.q.unwrap_or_default();
     let limit = paging.limit_up_to(MAX_CUSTOMERS)?;
@@ -365,11 +365,9 @@ pub async fn customers(
     } else {
         String::new()
     };
-    Ok(ok(state
-        .engine
-        .store()
-        .search_customers(&q, &digits, limit)
-        .await?))
+    let store = state.engine.store();
+    let customers = store.search_customers(&q, &digits, limit).await?;
+    Ok(ok(store.customers_seen_by(customers, &viewer.view).await?))
 }
 
 /// A new customer; its numbers are normalised (at most 20).
@@ -402,10 +400,12 @@ pub async fn create_customer(
     ))]
 pub async fn customer(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Id(customer_id): Id<CustomerId>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(state.engine.store().customer(customer_id.get()).await?))
+    let store = state.engine.store();
+    let customer = store.customer(customer_id.get()).await?;
+    Ok(ok(store.customer_seen_by(customer, &viewer.view).await?))
 }
 
 /// Changes a customer's fields; `phoneNumbers` (or `phoneNumber`) replaces all their numbers.
@@ -419,7 +419,7 @@ pub async fn customer(
     ))]
 pub async fn update_customer(
     State(state): State<AppState>,
-    _: Console,
+    viewer: Viewer,
     Id(customer_id): Id<CustomerId>,
     JsonBody(body): JsonBody<CustomerIn>,
 ) -> Result<Response, ApiError> {
@@ -427,11 +427,9 @@ pub async fn update_customer(
     if fields.full_name.as_deref() == Some("") {
         return Err(ValidationError::new("fullName", "must not be empty").into());
     }
-    Ok(ok(state
-        .engine
-        .store()
-        .update_customer(customer_id.get(), fields)
-        .await?))
+    let store = state.engine.store();
+    let customer = store.update_customer(customer_id.get(), fields).await?;
+    Ok(ok(store.customer_seen_by(customer, &viewer.view).await?))
 }
 
 /// A Facebook conversation to link to a customer.
@@ -458,12 +456,11 @@ pub async fn link_conversation(
     JsonBody(body): JsonBody<LinkIn>,
 ) -> Result<Response, ApiError> {
     viewer.conversation(body.conversation_id.get()).await?;
-    let customer = state
-        .engine
-        .store()
+    let store = state.engine.store();
+    let customer = store
         .link_conversation(customer_id.get(), body.conversation_id.get())
         .await?;
-    Ok(ok(customer))
+    Ok(ok(store.customer_seen_by(customer, &viewer.view).await?))
 }
 
 /// Filters of the call log; each given one narrows it.

@@ -73,6 +73,65 @@ fn set_phones(tx: &Tx<'_>, id: i64, phones: &[String]) -> Result<()> {
 }
 
 impl Store {
+    /// The customers as a caller who sees `view` may read them: the conversations of accounts
+    /// outside it are left out of `conversation_ids` (their ids would say the customer wrote there).
+    pub async fn customers_seen_by(
+        &self,
+        mut customers: Vec<Customer>,
+        view: &switchboard_domain::AccountView,
+    ) -> Result<Vec<Customer>> {
+        let ids = customers
+            .iter()
+            .flat_map(|c| c.conversation_ids.iter().copied())
+            .collect();
+        let visible = self.visible_conversations(ids, view).await?;
+        for customer in &mut customers {
+            customer.conversation_ids.retain(|id| visible.contains(id));
+        }
+        Ok(customers)
+    }
+
+    /// One customer as [`Store::customers_seen_by`] answers them.
+    pub async fn customer_seen_by(
+        &self,
+        mut customer: Customer,
+        view: &switchboard_domain::AccountView,
+    ) -> Result<Customer> {
+        let visible = self
+            .visible_conversations(customer.conversation_ids.clone(), view)
+            .await?;
+        customer.conversation_ids.retain(|id| visible.contains(id));
+        Ok(customer)
+    }
+
+    /// Which of the conversations `ids` belong to accounts inside `view`.
+    async fn visible_conversations(
+        &self,
+        ids: Vec<i64>,
+        view: &switchboard_domain::AccountView,
+    ) -> Result<std::collections::HashSet<i64>> {
+        if ids.is_empty() || matches!(view, switchboard_domain::AccountView::All) {
+            return Ok(ids.into_iter().collect());
+        }
+        let view = view.clone();
+        let visible = self
+            .read(move |tx| {
+                let clause = crate::access::view_clause(tx, &view, "account_id")?;
+                // Ids read from the database, never a caller's text.
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                tx.rows(
+                    &format!(
+                        "SELECT id FROM conversations WHERE id IN ({}) AND {clause}",
+                        list.join(", ")
+                    ),
+                    args![],
+                    |r| r.get::<i64>(0),
+                )
+            })
+            .await?;
+        Ok(visible.into_iter().collect())
+    }
+
     pub async fn create_customer(&self, fields: CustomerFields) -> Result<Customer> {
         self.write(move |tx| {
             let now = UnixMillis::now().0;
@@ -329,5 +388,57 @@ mod tests {
             store.link_conversation(c.id, 999).await,
             Err(StorageError::UnknownConversation(999))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_customer_shows_only_the_conversations_of_pages_the_caller_sees() {
+        use crate::ingest::tests::batch_in_thread;
+        use switchboard_domain::AccountView;
+        let (_dir, store) = crate::temp_store().await;
+        let c = store
+            .create_customer(fields("An", &["0912345678"]))
+            .await
+            .expect("create");
+        let mut linked = Vec::new();
+        for page in ["page1", "page2"] {
+            store
+                .ensure_account(page, "", crate::AccountKind::Page)
+                .await
+                .expect("account");
+            store
+                .ingest_messages(batch_in_thread(page, "t1", &[&format!("{page}-m1")]))
+                .await
+                .expect("ingest");
+            let conversation = store
+                .conversations(page, Default::default(), None, 1)
+                .await
+                .expect("list")
+                .items[0]
+                .id;
+            store
+                .link_conversation(c.id, conversation)
+                .await
+                .expect("link");
+            linked.push(conversation);
+        }
+        let customer = store.customer(c.id).await.expect("customer");
+        assert_eq!(customer.conversation_ids, linked);
+        let all = store
+            .customer_seen_by(customer.clone(), &AccountView::All)
+            .await
+            .expect("all");
+        assert_eq!(all.conversation_ids, linked);
+        let hidden = AccountView::Except(["page2".to_owned()].into());
+        let seen = store
+            .customer_seen_by(customer.clone(), &hidden)
+            .await
+            .expect("seen");
+        assert_eq!(seen.conversation_ids, [linked[0]]);
+        let only = AccountView::Only(["page2".to_owned()].into());
+        let listed = store
+            .customers_seen_by(vec![customer], &only)
+            .await
+            .expect("listed");
+        assert_eq!(listed[0].conversation_ids, [linked[1]]);
     }
 }
