@@ -101,3 +101,47 @@ async fn failed_logins_on_one_node_count_on_another() {
         assert_eq!(sixth.status(), 401);
     }
 }
+
+/// An agent is online for automatic assignment wherever their console is connected: a console on
+/// another node is given the conversation a message stored through this one starts, in the same write.
+#[tokio::test]
+async fn an_agent_connected_to_another_node_is_given_work_from_this_one() {
+    let app = TestSystem::spawn().await;
+    let admin = app.admin().await;
+    let bot_token = app.bot("page1").await;
+    let lan = app.user("lan", "agent").await;
+    let (status, _) = app
+        .put(
+            "/api/fb_accounts/page1/assignment",
+            &admin,
+            json!({"auto": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let other = app.other_node().await;
+    let mut console = other.socket(&lan).await;
+    let (_, me) = app.get("/api/auth/me", &lan).await;
+    let lan_id = me["data"]["user"]["id"].clone();
+    // The other node records the console when it connects: seen from this node's API.
+    eventually(10, "Lan online, seen from this node", || async {
+        let (_, team) = app.get("/api/team", &admin).await;
+        team["data"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|m| m["id"] == lan_id && m["online"] == true)
+            .then_some(())
+    })
+    .await;
+    let conversation = app
+        .incoming(&bot_token, "page1", "m1", "t1", "Shop ơi")
+        .await;
+    loop {
+        let update = next_named(&mut console, "conversation_updated").await;
+        if update["conversation"]["id"] == conversation {
+            assert_eq!(update["reason"], "auto_assigned");
+            assert_eq!(update["conversation"]["assignee_user_id"], lan_id);
+            break;
+        }
+    }
+}
