@@ -40,6 +40,9 @@ struct Options {
     /// Real `switchboard serve` processes to run on the database; 0: the receiver in this process.
     nodes: usize,
     binary: std::path::PathBuf,
+    /// With N > 0, every bench account assigns automatically (limit N) and one agent is online: what
+    /// automatic assignment adds to each batch.
+    auto_assign: i64,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -53,9 +56,10 @@ fn parse_options() -> Result<Options, String> {
         database: Database::default(),
         nodes: 0,
         binary: default_binary(),
+        auto_assign: 0,
     };
     let usage = "receiver-bench [--bots 8] [--batch 100] [--clients 100] [--seconds 10] [--rate MSGS_PER_S] [--scope account|all]\n\
-         [--database-url postgres://…|sqlite://PATH] [--nodes N [--binary target/release/switchboard]]\n\
+         [--database-url postgres://…|sqlite://PATH] [--nodes N [--binary target/release/switchboard]] [--auto-assign LIMIT]\n\
          Without --rate, bots post back to back (throughput ceiling); with it, batches start on a fixed\n\
          schedule whether or not earlier ones were answered, and delays count from the scheduled start.\n\
          With --nodes, N switchboard processes share the database: bots post to the first, clients\n\
@@ -74,6 +78,10 @@ fn parse_options() -> Result<Options, String> {
             "--seconds" => options.seconds = number(&flag, &value)?,
             "--rate" => options.rate = number(&flag, &value)?,
             "--scope" if value == "account" || value == "all" => options.scope = value,
+            "--auto-assign" => {
+                options.auto_assign = i64::try_from(number(&flag, &value)?)
+                    .map_err(|_| "--auto-assign is too large".to_owned())?;
+            }
             _ => return Err(format!("unknown option {flag} {value}")),
         }
     }
@@ -171,6 +179,17 @@ async fn run_load(
             .ensure_account(&account, "", AccountKind::Page)
             .await
             .map_err(|e| e.to_string())?;
+        if options.auto_assign > 0 {
+            let assignment = switchboard_domain::teamwork::AssignmentIn {
+                auto: Some(true),
+                limit: Some(options.auto_assign),
+                return_when_offline: None,
+            };
+            store
+                .set_assignment(&account, assignment.validate().map_err(|e| e.to_string())?)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         bot_tokens.push(
             store
                 .issue_token(TokenKind::Bot { account })
@@ -178,6 +197,22 @@ async fn run_load(
                 .map_err(|e| e.to_string())?
                 .1,
         );
+    }
+    if options.auto_assign > 0 {
+        // One agent online (a console recorded for a node of its own), who sees every account.
+        let agent = store
+            .create_user(
+                "bench-agent",
+                "",
+                switchboard_domain::Role::Agent,
+                "bench agent password".into(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        store
+            .console_connection(&switchboard_storage::NodeId::random(), agent.id, true)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let (_, console) = store
         .issue_token(TokenKind::Api {

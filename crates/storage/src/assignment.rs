@@ -48,18 +48,6 @@ pub(crate) fn hand_out(tx: &Tx<'_>, account: Option<i64>, now: i64) -> Result<us
 }
 
 fn hand_out_of(tx: &Tx<'_>, account_id: i64, limit: i64, now: i64) -> Result<usize> {
-    let waiting: Vec<(i64, Option<i64>)> = tx.rows(
-        &format!(
-            "SELECT id, handed_back_by FROM conversations
-             WHERE account_id = ?1 AND assignee_user_id IS NULL AND status = 'open'
-             ORDER BY last_message_at, id LIMIT {HAND_OUT_AT_ONCE}"
-        ),
-        args![account_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if waiting.is_empty() {
-        return Ok(0);
-    }
     let mut candidates = Vec::new();
     for candidate in tx.rows(
         "SELECT u.id, u.auto_assigned_at,
@@ -80,6 +68,19 @@ fn hand_out_of(tx: &Tx<'_>, account_id: i64, limit: i64, now: i64) -> Result<usi
             candidates.push(candidate);
         }
     }
+    // Everyone full (a busy shop's usual state) or nobody online: nothing to read of the queue.
+    if candidates.iter().all(|c| c.open >= limit) {
+        return Ok(0);
+    }
+    let waiting: Vec<(i64, Option<i64>)> = tx.rows(
+        &format!(
+            "SELECT id, handed_back_by FROM conversations
+             WHERE account_id = ?1 AND assignee_user_id IS NULL AND status = 'open'
+             ORDER BY last_message_at, id LIMIT {HAND_OUT_AT_ONCE}"
+        ),
+        args![account_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let mut given = 0;
     for (conversation_id, handed_back_by) in waiting {
         if candidates.iter().all(|c| c.open >= limit) {
