@@ -199,39 +199,15 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::ingest::tests::batch;
-    use crate::{AccountKind, ConversationFilter, StorageError};
-    use switchboard_domain::Role;
+    use crate::StorageError;
     use switchboard_domain::attachments::sniff;
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n a small picture";
 
     #[tokio::test]
     async fn a_file_goes_with_one_reply_of_its_uploader_and_reaches_the_bot_with_it() {
-        let (_db, store) = crate::temp_store().await;
-        store
-            .ensure_account("page1", "", AccountKind::Page)
-            .await
-            .expect("account");
-        store
-            .ingest_messages(batch("page1", &["m1"]))
-            .await
-            .expect("ingest");
-        let conversation = store
-            .conversations("page1", ConversationFilter::default(), None, 10)
-            .await
-            .expect("list")
-            .items[0]
-            .id;
-        let mut users = Vec::new();
-        for name in ["lan", "minh"] {
-            let user = store
-                .create_user(name, "", Role::Agent, "mat-khau-dai-du".into())
-                .await
-                .expect("user");
-            users.push(user.id);
-        }
-        let (lan, minh) = (users[0], users[1]);
+        // Page1 with one conversation; agents Lan and Minh.
+        let (_db, store, conversation, [lan, minh, _]) = crate::teamwork_tests::team().await;
         let upload = |who: i64| {
             let store = store.clone();
             async move {

@@ -10,7 +10,7 @@ use switchboard_domain::{AccountView, ConversationStatus, EventKind, Role, UnixM
 
 /// A store with the account `page1`, one conversation in it (its id), and users: an agent (Lan), a
 /// second agent (Minh) and a supervisor, their ids in that order.
-async fn team() -> (crate::TestDatabase, Store, i64, [i64; 3]) {
+pub(crate) async fn team() -> (crate::TestDatabase, Store, i64, [i64; 3]) {
     let (db, store) = crate::temp_store().await;
     store
         .ensure_account("page1", "", AccountKind::Page)
