@@ -3,17 +3,16 @@
 //! them to Facebook).
 
 use crate::AppState;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use switchboard_domain::attachments::{MAX_ATTACHMENT_BYTES, clean_file_name, sniff};
+use switchboard_domain::attachments::{clean_file_name, sniff};
 use switchboard_domain::{AttachmentId, Principal, UnixMillis};
 use switchboard_storage::{AttachmentView, StoredFile};
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
-    Answer, ApiError, Authenticated, Console, ErrorCode, Id, QueryParams as Query, ok,
+    Answer, ApiError, Authenticated, Console, Id, QueryParams as Query, RawBody, ok,
 };
 
 /// How long an uploaded file waits to be sent before it is deleted.
@@ -45,22 +44,8 @@ pub async fn upload(
     State(state): State<AppState>,
     Console(principal): Console,
     Query(query): Query<UploadQuery>,
-    request: Request,
+    RawBody(bytes): RawBody,
 ) -> Result<Response, ApiError> {
-    let bytes = Bytes::from_request(request, &state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge {
-                    limit: MAX_ATTACHMENT_BYTES,
-                }
-            } else {
-                ApiError::BadRequest {
-                    code: ErrorCode::UnreadableBody,
-                    message: rejection.body_text(),
-                }
-            }
-        })?;
     let name = clean_file_name(query.name.as_deref().unwrap_or_default());
     let sniffed = sniff(&bytes, &name)?;
     let stored = state

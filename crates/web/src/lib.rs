@@ -34,7 +34,7 @@ pub use extract::{
     parse_id, redact_path,
 };
 pub use health::{healthz, readyz};
-pub use json::{Answer, JsonBody, ok};
+pub use json::{Answer, JsonBody, RawBody, ok};
 pub use limits::{IpNet, Limits, Rate, RateLimits};
 pub use metrics::bind_metrics;
 pub use ratelimit::{AuthOutcome, SharedRates, with_shared_rates};
