@@ -317,8 +317,9 @@ impl Store {
             if let Some(wanted) = assignee {
                 // An owner handing it back is remembered, so that automatic assignment gives it to
                 // someone else; anyone given it clears that.
-                let handed_back =
-                    (wanted.is_none() && before.assignee_user_id == actor.user_id).then_some(actor.user_id).flatten();
+                let handed_back = actor
+                    .user_id
+                    .filter(|me| wanted.is_none() && before.assignee_user_id == Some(*me));
                 tx.execute(
                     "UPDATE conversations SET handed_back_by = ?2 WHERE id = ?1",
                     args![conversation_id, handed_back],
@@ -329,9 +330,13 @@ impl Store {
                 return Ok((after, None));
             }
             let event = announce_update(tx, &after, actor.user_id, UpdateReason::Changed)?;
-            // Resolving or handing back makes room (or work) for automatic assignment.
-            crate::assignment::hand_out(tx, None, now)?;
-            let after = conversation(tx, conversation_id)?;
+            // A new owner or state may make room (or work) for automatic assignment; labels do not.
+            if assignee.is_some() || changes.status.is_some() {
+                let given = crate::assignment::hand_out(tx, None, now)?;
+                if given > 0 {
+                    return Ok((conversation(tx, conversation_id)?, Some(event)));
+                }
+            }
             Ok((after, Some(event)))
         })
         .await
