@@ -17,6 +17,7 @@ pub mod limits;
 pub mod outbound;
 pub mod phone;
 pub mod routing;
+pub mod search;
 pub mod status;
 pub mod teamwork;
 pub mod timestamp;
