@@ -111,19 +111,22 @@ pub enum Database {
     /// A PostgreSQL server: the run makes a schema of its own there and drops it at the end, so runs
     /// never see each other's data.
     Postgres(String),
-    /// A SQLite database the caller names (`sqlite://PATH` or a bare path), used as it is.
-    Sqlite(String),
+    /// A database the caller names, used as it is: a SQLite file (`sqlite://PATH` or a bare path), or
+    /// a PostgreSQL URL whose options name its schema (`search_path`), as `search-bench --keep` prints.
+    Existing(String),
 }
 
 impl Database {
     /// A `--database-url` value: `postgres://…`, `sqlite://PATH`, or a file path.
     pub fn parse(value: &str) -> Self {
-        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        if value.contains("search_path") {
+            Self::Existing(value.to_owned())
+        } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
             Self::Postgres(value.to_owned())
         } else if value.starts_with("sqlite:") {
-            Self::Sqlite(value.to_owned())
+            Self::Existing(value.to_owned())
         } else {
-            Self::Sqlite(format!("sqlite://{value}"))
+            Self::Existing(format!("sqlite://{value}"))
         }
     }
 
@@ -143,7 +146,11 @@ impl Database {
                 let server = server.split(['/', '?']).next().unwrap_or(server);
                 format!("PostgreSQL at {server}, a fresh schema made and dropped by this run")
             }
-            Self::Sqlite(url) => format!("SQLite, {url}"),
+            Self::Existing(url) if url.contains("search_path") => {
+                let schema = url.rsplit("search_path%3D").next().unwrap_or(url);
+                format!("PostgreSQL, the existing schema {schema}")
+            }
+            Self::Existing(url) => format!("SQLite, {url}"),
         }
     }
 }
@@ -195,7 +202,7 @@ impl BenchStore {
                 let scratch = ScratchDatabase::on_postgres(server).map_err(|e| error(&e))?;
                 (scratch.url().to_owned(), tempdir()?, Some(scratch))
             }
-            Database::Sqlite(url) => (url.clone(), tempdir()?, None),
+            Database::Existing(url) => (url.clone(), tempdir()?, None),
         };
         let store = Store::open(&url).await.map_err(|e| error(&e))?;
         let cipher = Cipher::create(&dir.path().join("encryption.key")).map_err(|e| error(&e))?;

@@ -322,8 +322,9 @@ pub async fn search_customers_by_phone(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
-    /// Part of a name, an email, a CIF, or of a number (3 digits or more).
-    #[param(example = "Nguyễn")]
+    /// Words of a name, an email or a CIF (case and accents ignored, the last word as a prefix; typed
+    /// with accents, those spelled so come first), or part of a number (3 digits or more).
+    #[param(example = "nguyen van an")]
     q: Option<String>,
     /// The customers linked to this Facebook conversation (instead of `q`).
     #[serde(rename = "conversationId")]

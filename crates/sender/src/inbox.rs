@@ -24,8 +24,11 @@ use switchboard_web::{
 pub struct ConversationQuery {
     /// `true` for those with unread messages.
     unread: Option<bool>,
-    /// A name or words from the messages.
-    #[param(example = "Nguyễn")]
+    /// Words of the participant's name or of any message, case and accents ignored ("nguyen van an"
+    /// finds "Nguyễn Văn An", "duc" finds "Đức"), the last word as the start of a word. Typed with
+    /// accents, conversations that have the words as typed come first (`exact_match`). At most 8
+    /// words count; punctuation is ignored.
+    #[param(example = "nguyen van an", max_length = 1000)]
     q: Option<String>,
 }
 

@@ -255,6 +255,11 @@ impl Store {
                 args![account.id, conversation_id, placeholder, text, MessageStatus::Queued, now, author],
                 message_from_row,
             )?;
+            crate::search::index(
+                tx,
+                crate::search::Source::Messages,
+                &[(message.id, switchboard_domain::search::Document::of(&[&message.text]))],
+            )?;
             if !attachment_ids.is_empty() {
                 let attached = attach(tx, &attachment_ids, author, message.id)?;
                 message.attachments = message_json(&attached)?;

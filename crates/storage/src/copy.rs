@@ -62,7 +62,19 @@ const BOOKKEEPING: &[&str] = &[
     "rate_buckets",
     "login_failures",
     "login_places",
+    "search_backlog",
 ];
+
+/// Whether a table is the search index (or one of SQLite's tables behind it): never copied, the
+/// target indexes what it got.
+fn is_search_index(table: &str) -> bool {
+    crate::search::TABLES.iter().any(|index| {
+        table == *index
+            || table
+                .strip_prefix(index)
+                .is_some_and(|rest| rest.starts_with('_'))
+    })
+}
 
 /// Rows read from the source at a time.
 const PAGE: usize = 500;
@@ -112,6 +124,9 @@ impl Store {
         // The reader's failure is the cause when both failed (the writer then only saw it stop).
         read?;
         let report = written?;
+        // Indexed after the copy committed, a chunk at a time; what a stop leaves undone is indexed
+        // when the target next opens.
+        target.catch_up_search_index().await?;
         target.analyze().await?;
         Ok(report)
     }
@@ -182,7 +197,9 @@ fn plan_tables(tx: &Tx<'_>) -> Result<Vec<TablePlan>> {
         |r| r.get::<String>(0),
     )?;
     if let Some(unknown) = found.iter().find(|name| {
-        !BOOKKEEPING.contains(&name.as_str()) && !TABLES.iter().any(|(table, _)| table == name)
+        !BOOKKEEPING.contains(&name.as_str())
+            && !is_search_index(name)
+            && !TABLES.iter().any(|(table, _)| table == name)
     }) {
         return Err(StorageError::CopyUnknownTable(unknown.clone()));
     }
@@ -272,6 +289,7 @@ fn write_all(
         }
     };
     move_counters(tx, last_event_id)?;
+    crate::search::index_everything_later(tx)?;
     Ok(CopyReport {
         tables: plan.iter().map(|t| t.name).zip(counts).collect(),
         last_event_id,

@@ -1,10 +1,12 @@
 //! Customers: found by any spelling of their phone number, linked to their Facebook conversations.
 
+use crate::search::{self, Source, Spelling};
 use crate::sql::{Tx, args};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use switchboard_domain::UnixMillis;
 use switchboard_domain::customer::CustomerFields;
+use switchboard_domain::search::{Document, SearchQuery};
 
 /// A customer as the call center's API shows it (camelCase, like the seed's `customerInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -30,6 +32,12 @@ pub struct Customer {
     /// The Facebook conversations linked to the customer.
     #[schema(example = json!([42]))]
     pub conversation_ids: Vec<i64>,
+}
+
+/// Keeps the customer's name, email and CIF findable (`search`).
+fn index_customer(tx: &Tx<'_>, customer: &Customer) -> Result<()> {
+    let document = Document::of(&[&customer.full_name, &customer.email, &customer.cif]);
+    search::reindex(tx, Source::Customers, &[(customer.id, document)])
 }
 
 pub(crate) fn customer(tx: &Tx<'_>, id: i64) -> Result<Customer> {
@@ -146,7 +154,9 @@ impl Store {
                 ],
             )?;
             set_phones(tx, id, fields.phones.as_deref().unwrap_or_default())?;
-            customer(tx, id)
+            let created = customer(tx, id)?;
+            index_customer(tx, &created)?;
+            Ok(created)
         })
         .await
     }
@@ -163,7 +173,9 @@ impl Store {
             if let Some(phones) = &fields.phones {
                 set_phones(tx, id, phones)?;
             }
-            customer(tx, id)
+            let updated = customer(tx, id)?;
+            index_customer(tx, &updated)?;
+            Ok(updated)
         })
         .await
     }
@@ -197,8 +209,10 @@ impl Store {
         .await
     }
 
-    /// Customers whose name, email or CIF contains `text`, or one of whose numbers contains `digits`
-    /// (`domain::phone::search_digits` of the same text; empty to skip), by name.
+    /// Customers whose name, email or CIF has the words of `text` (case and accents ignored, the
+    /// last word as a prefix: `domain::search`), or one of whose numbers contains `digits`
+    /// (`domain::phone::search_digits` of the same text; empty to skip). Typed with accents, those
+    /// that have them as typed come first; then by name. No text at all: everyone, by name.
     pub async fn search_customers(
         &self,
         text: &str,
@@ -206,21 +220,39 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Customer>> {
         let limit = limit.clamp(1, 100);
-        let text = crate::inbox::like_pattern(text);
+        let query = SearchQuery::parse(text);
         let digits = (!digits.is_empty()).then(|| crate::inbox::like_pattern(digits));
+        let everyone = text.trim().is_empty() && digits.is_none();
+        if query.is_none() && digits.is_none() && !everyone {
+            // Only punctuation: nothing can match it.
+            return Ok(Vec::new());
+        }
         self.read_long(move |tx| {
-            let ids = tx.rows(
+            let dialect = tx.dialect();
+            let (folded, exact) = match &query {
+                Some(query) => (
+                    Some(search::match_text(dialect, query, Spelling::Folded)),
+                    Some(search::match_text(dialect, query, Spelling::Exact)),
+                ),
+                None => (None, None),
+            };
+            let by_words = |spelling, param| match &query {
+                Some(_) => search::id_among(dialect, "id", &search::matching_ids(dialect, Source::Customers, spelling, param)),
+                None => format!("CAST(?{param} AS TEXT) IS NOT NULL"),
+            };
+            let ids = search::with_custom_plans(tx, || tx.rows(
                 &format!(
                     "SELECT id FROM customers c
-                     WHERE LOWER(full_name) LIKE LOWER(?1) ESCAPE '\\' OR LOWER(email) LIKE LOWER(?1) ESCAPE '\\'
-                        OR LOWER(cif) LIKE LOWER(?1) ESCAPE '\\'
+                     WHERE ?4 OR {}
                         OR (CAST(?2 AS TEXT) IS NOT NULL AND EXISTS (
                             SELECT 1 FROM customer_phones p WHERE p.customer_id = c.id AND p.number LIKE ?2 ESCAPE '\\'))
-                     ORDER BY full_name, id LIMIT {limit}"
+                     ORDER BY CASE WHEN {} THEN 0 ELSE 1 END, full_name, id LIMIT {limit}",
+                    by_words(Spelling::Folded, 1),
+                    by_words(Spelling::Exact, 3),
                 ),
-                args![text, digits],
+                args![folded, digits, exact, everyone],
                 |r| r.get::<i64>(0),
-            )?;
+            ))?;
             ids.into_iter().map(|id| customer(tx, id)).collect()
         })
         .await

@@ -3,10 +3,12 @@
 
 use crate::access::view_clause;
 use crate::events::append;
-use crate::sql::{Row, ToValue, Tx, args, read_row};
+use crate::search::{self, Spelling, Strategy};
+use crate::sql::{Dialect, Row, ToValue, Tx, args, read_row};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::Value;
+use switchboard_domain::search::SearchQuery;
 use switchboard_domain::{
     AccountView, ConversationStatus, EventKind, MessageStatus, PostStatus, UnixMillis,
 };
@@ -24,12 +26,16 @@ pub struct Page<T> {
 #[derive(Debug, Clone, Default)]
 pub struct ConversationFilter {
     pub unread_only: bool,
-    /// Matches the customer's name, or the text of any message in the conversation.
+    /// Words of the participant's name or of any message in the conversation, case and accents
+    /// ignored (`domain::search`).
     pub search: Option<String>,
     pub assignee: Option<Assignee>,
     pub status: Option<ConversationStatus>,
     /// A label's name (any case).
     pub label: Option<String>,
+    /// How a search finds its conversations, when a test chooses (both must answer the same).
+    #[cfg(test)]
+    pub(crate) strategy: Option<Strategy>,
 }
 
 /// Whose conversations: nobody's (the queue) or one user's.
@@ -65,6 +71,10 @@ pub struct ConversationView {
     pub snoozed_until: Option<UnixMillis>,
     /// Its labels' names.
     pub labels: Vec<String>,
+    /// In the answer to a search typed with accents only: whether the conversation has the words as
+    /// typed (these come first), or only without accents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exact_match: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -159,6 +169,197 @@ pub(crate) fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// Starts a cursor into a search's first group (matches as typed, accents and all).
+const EXACT_CURSOR: &str = "e:";
+
+/// Which conversations a list shows, as far as a search goes.
+#[derive(Clone, Copy)]
+enum Matching<'q> {
+    Everything,
+    /// Those with the query's words in this spelling.
+    Words(&'q SearchQuery, Spelling, Strategy),
+    /// Those with the query's words folded but not as typed (the second group of an accented search).
+    FoldedOnly(&'q SearchQuery, Strategy),
+}
+
+/// The condition that a conversation `c` matches the query at `?{param}` in `spelling`.
+fn matches(dialect: Dialect, spelling: Spelling, strategy: Strategy, param: usize) -> String {
+    match strategy {
+        Strategy::FromMatches => search::id_among(
+            dialect,
+            "c.id",
+            &search::matching_conversations(dialect, spelling, param),
+        ),
+        Strategy::FromList => search::conversation_matches(dialect, spelling, param),
+    }
+}
+
+/// A conversation list's statement but for the search: where, and the filters.
+struct ListShape<'f> {
+    scope: String,
+    account: i64,
+    filter: &'f ConversationFilter,
+}
+
+/// A cursor's key: `(sort key, id)`.
+type Key = (i64, i64);
+
+impl ListShape<'_> {
+    /// A page of the list: a walk ([`Strategy::FromList`]) through at most
+    /// [`search::walk_length`] conversations, then from the index for the rest of the page.
+    fn page(
+        &self,
+        tx: &Tx<'_>,
+        matching: Matching<'_>,
+        after: Key,
+        limit: usize,
+    ) -> Result<Page<ConversationView>> {
+        let from_index = match matching {
+            Matching::Words(query, spelling, Strategy::FromList) => {
+                Matching::Words(query, spelling, Strategy::FromMatches)
+            }
+            Matching::FoldedOnly(query, Strategy::FromList) => {
+                Matching::FoldedOnly(query, Strategy::FromMatches)
+            }
+            _ => return self.query(tx, matching, after, limit, None),
+        };
+        // The walk's last conversation, if the list goes on past it.
+        let end = self.key_at(tx, after, search::walk_length(tx.dialect()) - 1)?;
+        let walked = self.query(tx, matching, after, limit, end)?;
+        match end {
+            Some(end) if walked.next_cursor.is_none() => fill(walked, limit, end, |from, room| {
+                self.query(tx, from_index, from, room, None)
+            }),
+            _ => Ok(walked),
+        }
+    }
+
+    /// The key of the list's conversation `offset` places after `after`, if there is one.
+    fn key_at(&self, tx: &Tx<'_>, after: Key, offset: usize) -> Result<Option<Key>> {
+        let (sql, args) = self.statement(tx.dialect(), Matching::Everything, after, None);
+        let sql = sql.replacen(
+            &format!("SELECT {CONVERSATION_COLUMNS}"),
+            "SELECT COALESCE(c.last_message_at, 0), c.id",
+            1,
+        );
+        let values: Vec<&dyn ToValue> = args.iter().map(|a| a.as_ref() as &dyn ToValue).collect();
+        tx.optional(&format!("{sql} LIMIT 1 OFFSET {offset}"), &values, |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+    }
+
+    /// One statement's page; `until`: only down to this conversation of the list (included).
+    fn query(
+        &self,
+        tx: &Tx<'_>,
+        matching: Matching<'_>,
+        after: Key,
+        limit: usize,
+        until: Option<Key>,
+    ) -> Result<Page<ConversationView>> {
+        let (sql, args) = self.statement(tx.dialect(), matching, after, until);
+        let values: Vec<&dyn ToValue> = args.iter().map(|a| a.as_ref() as &dyn ToValue).collect();
+        page_of(tx, &sql, &values, limit, conversation_from_row, |c| {
+            (c.last_message_at.map_or(0, |t| t.0), c.id)
+        })
+    }
+
+    /// The list's statement, without its LIMIT, and its arguments.
+    fn statement(
+        &self,
+        dialect: Dialect,
+        matching: Matching<'_>,
+        (before_at, before_id): Key,
+        until: Option<Key>,
+    ) -> (String, Vec<Box<dyn ToValue + '_>>) {
+        let texts = |query: &SearchQuery, spelling, strategy| {
+            Some(search::bound_text(dialect, strategy, query, spelling))
+        };
+        let (search, words, exclude) = match matching {
+            Matching::Everything => (
+                "CAST(?5 AS TEXT) IS NULL AND CAST(?10 AS TEXT) IS NULL".to_owned(),
+                None,
+                None,
+            ),
+            Matching::Words(query, spelling, strategy) => (
+                format!(
+                    "{} AND CAST(?10 AS TEXT) IS NULL",
+                    matches(dialect, spelling, strategy, 5)
+                ),
+                texts(query, spelling, strategy),
+                None,
+            ),
+            Matching::FoldedOnly(query, strategy) => (
+                format!(
+                    "{} AND NOT ({})",
+                    matches(dialect, Spelling::Folded, strategy, 5),
+                    matches(dialect, Spelling::Exact, strategy, 10)
+                ),
+                texts(query, Spelling::Folded, strategy),
+                texts(query, Spelling::Exact, strategy),
+            ),
+        };
+        let (assignee_rule, assignee) = match self.filter.assignee {
+            None => (0, None),
+            Some(Assignee::Nobody) => (1, None),
+            Some(Assignee::User(user)) => (2, Some(user)),
+        };
+        let label = self.filter.label.as_deref().map(str::to_lowercase);
+        let listed = format!(
+            "{}
+               AND (COALESCE(c.last_message_at, 0) < ?2 OR (COALESCE(c.last_message_at, 0) = ?2 AND c.id < ?3))
+               AND (COALESCE(c.last_message_at, 0) > ?11 OR (COALESCE(c.last_message_at, 0) = ?11 AND c.id >= ?12))
+               AND (NOT ?4 OR c.unread_count > 0)
+               AND (?6 = 0 OR (?6 = 1 AND c.assignee_user_id IS NULL) OR (?6 = 2 AND c.assignee_user_id = ?7))
+               AND (CAST(?8 AS TEXT) IS NULL OR c.status = ?8)
+               AND (CAST(?9 AS TEXT) IS NULL OR EXISTS (
+                    SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id
+                      AND cl.label_id = (SELECT id FROM labels WHERE name_key = ?9)))",
+            self.scope
+        );
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {listed} AND {search}
+             ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC"
+        );
+        let (until_at, until_id) = until.unwrap_or((i64::MIN, i64::MIN));
+        let args: Vec<Box<dyn ToValue + '_>> = vec![
+            Box::new(self.account),
+            Box::new(before_at),
+            Box::new(before_id),
+            Box::new(self.filter.unread_only),
+            Box::new(words),
+            Box::new(assignee_rule),
+            Box::new(assignee),
+            Box::new(self.filter.status),
+            Box::new(label),
+            Box::new(exclude),
+            Box::new(until_at),
+            Box::new(until_id),
+        ];
+        (sql, args)
+    }
+}
+
+/// `first`, followed by what `rest` lists from `start` (exclusive) to fill the page. When `first` is
+/// the whole page, the next starts at `start`.
+fn fill(
+    mut first: Page<ConversationView>,
+    limit: usize,
+    start: Key,
+    rest: impl Fn(Key, usize) -> Result<Page<ConversationView>>,
+) -> Result<Page<ConversationView>> {
+    let room = limit.saturating_sub(first.items.len());
+    if room == 0 {
+        let any = !rest(start, 1)?.items.is_empty();
+        first.next_cursor = any.then(|| format!("{}:{}", start.0, start.1));
+        return Ok(first);
+    }
+    let second = rest(start, room)?;
+    first.items.extend(second.items);
+    first.next_cursor = second.next_cursor;
+    Ok(first)
+}
+
 // These columns and the queries below avoid JOINs on purpose: SQLite prepares a statement that joins
 // on a bound parameter again at every use (measured), while a correlated subquery keeps its plan.
 pub(crate) const CONVERSATION_COLUMNS: &str =
@@ -171,7 +372,7 @@ pub(crate) fn conversation_from_row(r: &Row<'_>) -> Result<ConversationView> {
         id, user_id_chat, thread_id, participant_id, participant_name, last_message_text,
         last_message_direction, last_message_at, unread_count, status, assignee_user_id,
         snoozed_until, labels: json,
-    }))
+    } with { exact_match: None }))
 }
 
 pub(crate) fn conversation(tx: &Tx<'_>, id: i64) -> Result<ConversationView> {
@@ -271,6 +472,11 @@ impl Store {
     }
 
     /// `accounts`: one account, or every account of a view.
+    ///
+    /// With a search, the conversations whose participant name or any message has its words (case and
+    /// accents ignored: `domain::search`); typed with accents, those that have them as typed come
+    /// first, each group most recently active first. A cursor into the first group starts with
+    /// [`EXACT_CURSOR`].
     async fn list_conversations(
         &self,
         accounts: std::result::Result<String, AccountView>,
@@ -278,46 +484,87 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<ConversationView>> {
-        let (before_at, before_id) = parse_cursor(cursor)?;
+        let searched = filter.search.as_deref().filter(|s| !s.trim().is_empty());
+        let query = searched.map(SearchQuery::parse);
+        if let Some(None) = query {
+            // Only punctuation: nothing can match it.
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let query = query.flatten();
+        let accented = query.as_ref().is_some_and(SearchQuery::is_accented);
+        let in_exact_group =
+            accented && cursor.is_none_or(|c| c.is_empty() || c.starts_with(EXACT_CURSOR));
+        let (before_at, before_id) =
+            parse_cursor(cursor.map(|c| c.trim_start_matches(EXACT_CURSOR)))?;
         let limit = limit.clamp(1, MAX_PAGE);
         self.read_long(move |tx| {
             // One statement per shape, so each keeps a plan that uses the account's index.
             let (account, scope) = match &accounts {
-                Ok(user_id_chat) => (account_id(tx, user_id_chat)?, "c.account_id = ?1".to_owned()),
-                Err(view) => (0, format!("?1 = 0 AND {}", view_clause(tx, view, "c.account_id")?)),
-            };
-            let search = filter.search.as_deref().filter(|s| !s.trim().is_empty()).map(like_pattern);
-            let (assignee_rule, assignee) = match filter.assignee {
-                None => (0, None),
-                Some(Assignee::Nobody) => (1, None),
-                Some(Assignee::User(user)) => (2, Some(user)),
-            };
-            let label = filter.label.as_deref().map(str::to_lowercase);
-            page_of(
-                tx,
-                &format!(
-                "SELECT {CONVERSATION_COLUMNS} FROM conversations c
-                 WHERE {scope}
-                   AND (COALESCE(c.last_message_at, 0) < ?2 OR (COALESCE(c.last_message_at, 0) = ?2 AND c.id < ?3))
-                   AND (NOT ?4 OR c.unread_count > 0)
-                   AND (CAST(?5 AS TEXT) IS NULL OR LOWER(c.participant_name) LIKE LOWER(?5) ESCAPE '\\'
-                        OR LOWER(c.last_message_text) LIKE LOWER(?5) ESCAPE '\\'
-                        OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND LOWER(m.text) LIKE LOWER(?5) ESCAPE '\\'))
-                   AND (?6 = 0 OR (?6 = 1 AND c.assignee_user_id IS NULL) OR (?6 = 2 AND c.assignee_user_id = ?7))
-                   AND (CAST(?8 AS TEXT) IS NULL OR c.status = ?8)
-                   AND (CAST(?9 AS TEXT) IS NULL OR EXISTS (
-                        SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id
-                          AND cl.label_id = (SELECT id FROM labels WHERE name_key = ?9)))
-                 ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC"
+                Ok(user_id_chat) => (
+                    account_id(tx, user_id_chat)?,
+                    "c.account_id = ?1".to_owned(),
                 ),
-                args![account, before_at, before_id, filter.unread_only, search, assignee_rule,
-                      assignee, filter.status, label],
-                limit,
-                conversation_from_row,
-                |c| (c.last_message_at.map_or(0, |t| t.0), c.id),
-            )
+                Err(view) => (
+                    0,
+                    format!("?1 = 0 AND {}", view_clause(tx, view, "c.account_id")?),
+                ),
+            };
+            let list = ListShape {
+                scope,
+                account,
+                filter: &filter,
+            };
+            let Some(query) = &query else {
+                return list.page(tx, Matching::Everything, (before_at, before_id), limit);
+            };
+            search::with_custom_plans(tx, || {
+                let strategy = |spelling| {
+                    #[cfg(test)]
+                    if let Some(strategy) = filter.strategy {
+                        return Ok(strategy);
+                    }
+                    search::strategy(tx, query, spelling)
+                };
+                let folded = strategy(Spelling::Folded)?;
+                if !query.is_accented() {
+                    return list.page(
+                        tx,
+                        Matching::Words(query, Spelling::Folded, folded),
+                        (before_at, before_id),
+                        limit,
+                    );
+                }
+                let rest = Matching::FoldedOnly(query, folded);
+                if !in_exact_group {
+                    return list.page(tx, rest, (before_at, before_id), limit);
+                }
+                let exact = Matching::Words(query, Spelling::Exact, strategy(Spelling::Exact)?);
+                let mut first = list.page(tx, exact, (before_at, before_id), limit)?;
+                for item in &mut first.items {
+                    item.exact_match = Some(true);
+                }
+                if let Some(next) = first.next_cursor.take() {
+                    first.next_cursor = Some(format!("{EXACT_CURSOR}{next}"));
+                    return Ok(first);
+                }
+                // The second group from its start; a first group that filled the page points there.
+                fill(first, limit, (i64::MAX, i64::MAX), |from, room| {
+                    list.page(tx, rest, from, room)
+                })
+            })
         })
         .await
+        .map(|mut page: Page<ConversationView>| {
+            if accented {
+                for item in &mut page.items {
+                    item.exact_match.get_or_insert(false);
+                }
+            }
+            page
+        })
     }
 
     /// How many conversations in `status` are the user's, in the queue, and in all (the console's

@@ -39,6 +39,9 @@ mod nodes_tests;
 mod postgres;
 mod presence;
 pub mod scratch;
+pub(crate) mod search;
+#[cfg(test)]
+mod search_tests;
 #[cfg(test)]
 mod shared_limits_tests;
 mod spool;

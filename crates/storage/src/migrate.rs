@@ -34,6 +34,7 @@ migrations! {
     16 "auto_assignment" "0016_auto_assignment.sql",
     17 "attachments" "0017_attachments.sql",
     18 "handed_back" "0018_handed_back.sql",
+    19 "search" "0019_search.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

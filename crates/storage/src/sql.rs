@@ -89,12 +89,16 @@ pub(crate) use args;
 /// A struct read from a row whose columns are its fields, in the order the fields are listed, so
 /// that the list reads like the SELECT it mirrors and no column index is written by hand:
 /// `read_row!(row => User { id, username, role })`. A field stored as JSON text is marked
-/// `field: json`.
+/// `field: json`. Fields that are not columns follow, with their values, after `with`.
 macro_rules! read_row {
-    ($row:expr => $ty:ident { $($field:ident $(: $how:ident)?),+ $(,)? }) => {{
+    ($row:expr => $ty:ident { $($field:ident $(: $how:ident)?),+ $(,)? }
+     $(with { $($extra:ident: $value:expr),+ $(,)? })?) => {{
         let row: &$crate::sql::Row<'_> = $row;
         let mut column = 0_usize;
-        $ty { $($field: { column += 1; $crate::sql::read_row!(@column row, column - 1 $(, $how)?) }),+ }
+        $ty {
+            $($field: { column += 1; $crate::sql::read_row!(@column row, column - 1 $(, $how)?) }),+
+            $($(, $extra: $value)+)?
+        }
     }};
     (@column $row:ident, $index:expr) => { $row.get($index)? };
     (@column $row:ident, $index:expr, json) => { $row.get_json($index)? };

@@ -147,11 +147,17 @@ impl Store {
         } else {
             Engine::Sqlite(sqlite::Database::open(url).await?)
         };
-        Ok(Self {
+        let store = Self {
             engine,
             long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
             call_timers: CallTimers::default(),
-        })
+        };
+        let started = std::time::Instant::now();
+        let chunks = store.catch_up_search_index().await?;
+        if chunks > 0 {
+            tracing::info!(chunks, elapsed = ?started.elapsed(), "indexed what was stored before search existed");
+        }
+        Ok(store)
     }
 
     /// This handle, writing `timers` as the due moments of the offers and wrap-ups its changes start.

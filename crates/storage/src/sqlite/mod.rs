@@ -200,7 +200,32 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Every whole operation uses a handful of statements; keep them all prepared (rusqlite keeps 16).
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    register_search(&conn)?;
     Ok(conn)
+}
+
+/// `search_has(text, terms, exact)`: `domain::search::text_has_terms` in SQL, for searches that check
+/// conversations one by one (`search::Strategy::FromList`), where a query of the index per row
+/// would cost more than the row. NULL text has nothing.
+fn register_search(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "search_has",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text = match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Null => return Ok(false),
+                value => value.as_str()?,
+            };
+            let terms = ctx.get_raw(1).as_str()?;
+            let exact = ctx.get::<bool>(2)?;
+            Ok(switchboard_domain::search::text_has_terms(
+                text, terms, exact,
+            ))
+        },
+    )?;
+    Ok(())
 }
 
 impl Database {
