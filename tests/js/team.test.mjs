@@ -396,3 +396,50 @@ test('a thread that keeps receiving keeps a bounded page, and scrolling up bring
   await log.getByText('Câu hỏi số 200', { exact: true }).waitFor();
   assert.ok((await log.locator('[data-message]').count()) > drawn);
 });
+
+test('search ignores accents: "duc" finds Đức and Duc, "Đức" puts Đức first, and words of a message are found', async () => {
+  await push('Cho em hỏi giá bình gốm', 'thread_duc', 'Trần Đức');
+  await push('Điện thoại của shop là gì ạ', 'thread_duc_plain', 'Le Duc');
+  await lan.getByTestId('status-filter').selectOption('any');
+  await lan.getByTestId('tab-all').click();
+  const search = lan.getByLabel('Tìm theo tên hoặc nội dung (gõ không dấu cũng được)');
+  const rows = lan.locator('[data-conversation]');
+  const names = async () => (await lan.locator('[data-conversation] .name').allInnerTexts()).map((name) => name.trim());
+
+  await search.fill('duc');
+  await rows.filter({ hasText: 'Trần Đức' }).waitFor();
+  await rows.filter({ hasText: 'Le Duc' }).waitFor();
+  await rows.filter({ hasText: 'Đặng Văn Dài' }).waitFor({ state: 'detached' });
+  // Without accents, most recent first: Le Duc wrote last.
+  assert.deepEqual((await names()).slice(0, 2), ['Le Duc', 'Trần Đức']);
+
+  await search.fill('Đức');
+  await lan.locator('[aria-posinset="1"] [data-conversation]', { hasText: 'Trần Đức' }).waitFor();
+  assert.deepEqual((await names()).slice(0, 2), ['Trần Đức', 'Le Duc']);
+
+  await search.fill('dien thoai');
+  await rows.filter({ hasText: 'Le Duc' }).waitFor();
+  await rows.filter({ hasText: 'Trần Đức' }).waitFor({ state: 'detached' });
+
+  // A punctuation-only search finds nothing and breaks nothing; clearing it brings the list back.
+  await search.fill('%%% "*');
+  await rows.first().waitFor({ state: 'detached' });
+  await search.fill('');
+  await rows.filter({ hasText: 'Trần Đức' }).waitFor();
+});
+
+test('a number the customer wrote is kept on a new customer, linked to the conversation, in one click', async () => {
+  await push('Số của em là 0912.345.678, giao giờ hành chính nhé', 'thread_phone', 'Hồ Thị Số');
+  await lan.getByTestId('status-filter').selectOption('any');
+  await lan.getByTestId('tab-all').click();
+  await lan.locator('[data-conversation]', { hasText: 'Hồ Thị Số' }).click();
+  const chip = lan.locator('[data-phone="+84912345678"]');
+  await chip.click();
+  await lan.locator('[data-phone="+84912345678"][disabled]').waitFor();
+  await lan.getByRole('button', { name: /Khách hàng: Hồ Thị Số/ }).waitFor();
+  const conversations = await sb.api('GET', `/api/conversations/${ACCOUNT}?q=${encodeURIComponent('ho thi so')}`, admin);
+  const id = conversations.body.data.items[0].id;
+  const linked = await sb.cc('GET', `/api/customers?conversationId=${id}`, admin);
+  assert.equal(linked.status, 200, JSON.stringify(linked.body));
+  assert.deepEqual(linked.body.data.map((c) => [c.fullName, c.phoneNumbers]), [['Hồ Thị Số', ['+84912345678']]]);
+});

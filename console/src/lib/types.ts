@@ -53,6 +53,8 @@ export interface Conversation {
   snoozed_until: string | null;
   /** Its labels' names. */
   labels: string[];
+  /** In answers to a search typed with accents: whether it has the words as typed (these come first). */
+  exact_match?: boolean;
 }
 
 export type ConversationStatus = 'open' | 'pending' | 'snoozed' | 'resolved';

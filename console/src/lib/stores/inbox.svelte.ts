@@ -2,6 +2,7 @@
 // The `apply*` methods are pure state changes (unit-tested); the `load*` methods read the sender's API.
 
 import type { Api, PageOf } from '../api';
+import { queryTerms, textsMatch } from '../search';
 import type { Account, CannedResponse, Conversation, ConversationCounts, ConversationStatus, Label, Member, Message, Note } from '../types';
 
 /** The tabs: the user's conversations, the queue (nobody's), or all. */
@@ -64,10 +65,8 @@ export function matchesFilter(conversation: Conversation, filter: InboxFilter, m
   if (filter.view === 'unassigned' && conversation.assignee_user_id !== null) return false;
   if (filter.status !== 'any' && conversation.status !== filter.status) return false;
   if (filter.label && !conversation.labels.some((l) => l.toLowerCase() === filter.label!.toLowerCase())) return false;
-  const needle = filter.search.trim().toLowerCase();
-  if (needle) {
-    const haystack = `${conversation.participant_name}\n${conversation.last_message_text}`.toLowerCase();
-    if (!haystack.includes(needle)) return false;
+  if (filter.search.trim()) {
+    return textsMatch(queryTerms(filter.search), conversation.participant_name, conversation.last_message_text);
   }
   return true;
 }
@@ -81,8 +80,11 @@ export class InboxStore {
    * traps as the page's largest cost).
    */
   conversations = $state.raw<Record<number, Conversation>>({});
-  /** Conversations found by the last server search, kept even when their text no longer matches. */
-  searchHits = $state<Record<number, true>>({});
+  /**
+   * Conversations found by the last server search, kept even when their text no longer matches: 0 when
+   * they have the words as typed (a search with accents; these come first), 1 otherwise.
+   */
+  searchHits = $state<Record<number, 0 | 1>>({});
   threads = $state<Record<number, Thread>>({});
   filter = $state<InboxFilter>({ account: null, unreadOnly: false, search: '', view: 'all', status: 'open', label: null });
   /** The console user's id: "mine" is theirs. */
@@ -107,10 +109,12 @@ export class InboxStore {
     // second re-sort a list of thousands).
     Object.values(this.conversations)
       .filter((c) =>
-        this.searchHits[c.id] ? matchesFilter(c, { ...this.filter, search: '' }, this.me) : matchesFilter(c, this.filter, this.me),
+        this.searchHits[c.id] !== undefined
+          ? matchesFilter(c, { ...this.filter, search: '' }, this.me)
+          : matchesFilter(c, this.filter, this.me),
       )
-      .map((c) => ({ at: time(c.last_message_at), id: c.id, c }))
-      .sort((a, b) => b.at - a.at || b.id - a.id)
+      .map((c) => ({ group: this.searchHits[c.id] ?? 1, at: time(c.last_message_at), id: c.id, c }))
+      .sort((a, b) => a.group - b.group || b.at - a.at || b.id - a.id)
       .map((entry) => entry.c),
   );
 
@@ -355,11 +359,11 @@ export class InboxStore {
         ),
       );
       if (request !== this.listRequest) return; // a newer filter was asked for meanwhile
-      const hits: Record<number, true> = {};
+      const hits: Record<number, 0 | 1> = {};
       const cursors: Record<string, string> = {};
       for (const [account, page] of pages) {
         this.upsertConversations(page.items);
-        for (const c of page.items) hits[c.id] = true;
+        for (const c of page.items) hits[c.id] = c.exact_match ? 0 : 1;
         if (page.next_cursor) cursors[account] = page.next_cursor;
       }
       this.searchHits = search ? hits : {};
@@ -383,7 +387,7 @@ export class InboxStore {
         q: search || undefined,
       });
       this.upsertConversations(page.items);
-      if (search) for (const c of page.items) this.searchHits[c.id] = true;
+      if (search) for (const c of page.items) this.searchHits[c.id] = c.exact_match ? 0 : 1;
       if (page.next_cursor) cursors[account] = page.next_cursor;
     }
     this.moreCursors = cursors;
