@@ -236,12 +236,8 @@ impl ListShape<'_> {
 
     /// The key of the list's conversation `offset` places after `after`, if there is one.
     fn key_at(&self, tx: &Tx<'_>, after: Key, offset: usize) -> Result<Option<Key>> {
-        let (sql, args) = self.statement(tx.dialect(), Matching::Everything, after, None);
-        let sql = sql.replacen(
-            &format!("SELECT {CONVERSATION_COLUMNS}"),
-            "SELECT COALESCE(c.last_message_at, 0), c.id",
-            1,
-        );
+        let key = "COALESCE(c.last_message_at, 0), c.id";
+        let (sql, args) = self.statement(tx.dialect(), key, Matching::Everything, after, None);
         let values: Vec<&dyn ToValue> = args.iter().map(|a| a.as_ref() as &dyn ToValue).collect();
         tx.optional(&format!("{sql} LIMIT 1 OFFSET {offset}"), &values, |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -257,17 +253,19 @@ impl ListShape<'_> {
         limit: usize,
         until: Option<Key>,
     ) -> Result<Page<ConversationView>> {
-        let (sql, args) = self.statement(tx.dialect(), matching, after, until);
+        let (sql, args) =
+            self.statement(tx.dialect(), CONVERSATION_COLUMNS, matching, after, until);
         let values: Vec<&dyn ToValue> = args.iter().map(|a| a.as_ref() as &dyn ToValue).collect();
         page_of(tx, &sql, &values, limit, conversation_from_row, |c| {
             (c.last_message_at.map_or(0, |t| t.0), c.id)
         })
     }
 
-    /// The list's statement, without its LIMIT, and its arguments.
+    /// The list's statement selecting `columns` of `c`, without its LIMIT, and its arguments.
     fn statement(
         &self,
         dialect: Dialect,
+        columns: &str,
         matching: Matching<'_>,
         (before_at, before_id): Key,
         until: Option<Key>,
@@ -318,7 +316,7 @@ impl ListShape<'_> {
             self.scope
         );
         let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {listed} AND {search}
+            "SELECT {columns} FROM conversations c WHERE {listed} AND {search}
              ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC"
         );
         let (until_at, until_id) = until.unwrap_or((i64::MIN, i64::MIN));
