@@ -142,6 +142,16 @@ async fn a_copy_from_sqlite_keeps_every_id_the_counters_and_refuses_a_second_tim
         assert_eq!(planned_rows, i64::try_from(events.len()).expect("count"));
     }
     assert_eq!(target.last_event_id().await.expect("last"), last_event_id);
+    assert_eq!(
+        found_in_index(&target, "vu thi hoa").await,
+        1,
+        "the name, indexed on the target"
+    );
+    assert_eq!(
+        found_in_index(&target, "xin chao").await,
+        1,
+        "the messages too"
+    );
     assert!(target.authenticate(&token).await.expect("auth").is_some());
     let customer = target.customer(customer_id).await.expect("customer");
     assert_eq!(customer.phone_numbers, ["+84987654321", "+84912345678"]);
@@ -191,6 +201,21 @@ async fn a_copy_from_sqlite_keeps_every_id_the_counters_and_refuses_a_second_tim
     assert_eq!(report.last_event_id, last_event_id + 1);
     assert_eq!(back.last_event_id().await.expect("last"), last_event_id + 1);
     assert_eq!(log(&back).await, log(&target).await);
+    assert_eq!(found_in_index(&back, "xin chào").await, 1);
+}
+
+/// How many conversations of `page1` a search finds through the index alone.
+async fn found_in_index(store: &Store, text: &str) -> usize {
+    let filter = crate::ConversationFilter {
+        search: Some(text.into()),
+        strategy: Some(crate::search::Strategy::FromMatches),
+        ..crate::ConversationFilter::default()
+    };
+    let page = store
+        .conversations("page1", filter, None, 10)
+        .await
+        .expect("search");
+    page.items.len()
 }
 
 #[tokio::test]
