@@ -57,8 +57,16 @@ function assigneeParam(view: InboxView): string | undefined {
   return view === 'mine' ? 'me' : view === 'unassigned' ? 'none' : undefined;
 }
 
-/** `me` is the console user's id (null before login: nothing is theirs). */
-export function matchesFilter(conversation: Conversation, filter: InboxFilter, me: number | null = null): boolean {
+/**
+ * `me` is the console user's id (null before login: nothing is theirs). `terms`: the search's words, made
+ * once by a caller that filters many conversations.
+ */
+export function matchesFilter(
+  conversation: Conversation,
+  filter: InboxFilter,
+  me: number | null = null,
+  terms: string[] = queryTerms(filter.search),
+): boolean {
   if (filter.account && conversation.user_id_chat !== filter.account) return false;
   if (filter.unreadOnly && conversation.unread_count === 0) return false;
   if (filter.view === 'mine' && (me === null || conversation.assignee_user_id !== me)) return false;
@@ -66,7 +74,7 @@ export function matchesFilter(conversation: Conversation, filter: InboxFilter, m
   if (filter.status !== 'any' && conversation.status !== filter.status) return false;
   if (filter.label && !conversation.labels.some((l) => l.toLowerCase() === filter.label!.toLowerCase())) return false;
   if (filter.search.trim()) {
-    return textsMatch(queryTerms(filter.search), conversation.participant_name, conversation.last_message_text);
+    return textsMatch(terms, conversation.participant_name, conversation.last_message_text);
   }
   return true;
 }
@@ -104,19 +112,19 @@ export class InboxStore {
   private versions = new Map<number, number>();
 
   /** The list as filtered: a conversation the server's search found stays, whatever its newest text. */
-  visible = $derived(
-    // Each conversation's time is read once, not at every comparison of the sort (a hundred events a
-    // second re-sort a list of thousands).
-    Object.values(this.conversations)
+  visible = $derived.by(() => {
+    // Each conversation's time is read once, not at every comparison of the sort, and the search's
+    // words are made once, not per conversation (a hundred events a second re-sort a list of thousands).
+    const terms = queryTerms(this.filter.search);
+    const found = { ...this.filter, search: '' };
+    return Object.values(this.conversations)
       .filter((c) =>
-        this.searchHits[c.id] !== undefined
-          ? matchesFilter(c, { ...this.filter, search: '' }, this.me)
-          : matchesFilter(c, this.filter, this.me),
+        this.searchHits[c.id] !== undefined ? matchesFilter(c, found, this.me, []) : matchesFilter(c, this.filter, this.me, terms),
       )
       .map((c) => ({ group: this.searchHits[c.id] ?? 1, at: time(c.last_message_at), id: c.id, c }))
       .sort((a, b) => a.group - b.group || b.at - a.at || b.id - a.id)
-      .map((entry) => entry.c),
-  );
+      .map((entry) => entry.c);
+  });
 
   /** Per account, how many conversations have unread messages. */
   unreadByAccount = $derived(
