@@ -36,10 +36,12 @@ pub enum EventKind {
     LabelsChanged,
     /// Who may see an account, or who is in a team, changed: streams read their view again.
     AccessChanged,
+    /// Customers were merged into one: consoles showing a merged one open the survivor.
+    CustomersMerged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         Self::BotRegister,
         Self::NewMessages,
         Self::NewNotifications,
@@ -55,6 +57,7 @@ impl EventKind {
         Self::NoteAdded,
         Self::LabelsChanged,
         Self::AccessChanged,
+        Self::CustomersMerged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +77,7 @@ impl EventKind {
             Self::NoteAdded => "note_added",
             Self::LabelsChanged => "labels_changed",
             Self::AccessChanged => "access_changed",
+            Self::CustomersMerged => "customers_merged",
         }
     }
 
@@ -81,7 +85,11 @@ impl EventKind {
     pub fn is_teamwork(self) -> bool {
         matches!(
             self,
-            Self::ConversationUpdated | Self::NoteAdded | Self::LabelsChanged | Self::AccessChanged
+            Self::ConversationUpdated
+                | Self::NoteAdded
+                | Self::LabelsChanged
+                | Self::AccessChanged
+                | Self::CustomersMerged
         )
     }
 

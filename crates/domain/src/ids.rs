@@ -80,6 +80,8 @@ integer_ids! {
     TeamId;
     /// A file an agent uploaded to attach to a reply.
     AttachmentId;
+    /// A field admins add to customers.
+    CustomFieldId;
 }
 
 /// Ids are positive: `0`, negatives and anything not a number are refused alike.

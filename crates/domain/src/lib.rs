@@ -7,7 +7,9 @@ pub mod access;
 pub mod attachments;
 pub mod auth;
 pub mod callcenter;
+pub mod custom_fields;
 pub mod customer;
+pub mod customer_csv;
 pub mod encoding;
 pub mod event;
 pub mod facebook;
@@ -27,8 +29,8 @@ pub use access::AccountView;
 pub use auth::{Principal, Role};
 pub use event::EventKind;
 pub use ids::{
-    AgentId, AttachmentId, CallId, CannedResponseId, ConversationId, CustomerId, IdError, LabelId,
-    MessageId, PostId, TeamId, TokenId, UserId,
+    AgentId, AttachmentId, CallId, CannedResponseId, ConversationId, CustomFieldId, CustomerId,
+    IdError, LabelId, MessageId, PostId, TeamId, TokenId, UserId,
 };
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
 pub use teamwork::ConversationStatus;

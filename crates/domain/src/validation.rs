@@ -68,6 +68,14 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<(), ValidationError>
     Ok(())
 }
 
+/// At most `max` characters of `value`, `…` marking a cut: for quoting a caller's text in a message.
+pub fn clip(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
 /// Refuses control characters, which would break a line in the console or a log.
 fn printable(field: &str, value: &str) -> Result<(), ValidationError> {
     if value.chars().any(char::is_control) {

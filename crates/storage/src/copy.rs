@@ -31,6 +31,10 @@ const TABLES: &[(&str, &[&str])] = &[
     ("customers", &["id"]),
     // SQLite's hidden rowid orders a customer's numbers; PostgreSQL has a column of that name.
     ("customer_phones", &["rowid"]),
+    ("customer_emails", &["rowid"]),
+    ("customer_fields", &["id"]),
+    ("customer_field_values", &["customer_id", "field_id"]),
+    ("customer_distinct_pairs", &["customer_id", "other_id"]),
     (
         "customer_conversations",
         &["customer_id", "conversation_id"],

@@ -39,12 +39,25 @@ async fn fill(store: &Store) -> (String, i64) {
         .await
         .expect("agent");
     set_status(store, agent.id, AgentStatus::Available).await;
+    let tier = switchboard_domain::custom_fields::FieldIn {
+        key: Some("hang".into()),
+        label: Some("Hạng".into()),
+        kind: Some(switchboard_domain::custom_fields::FieldKind::Choice),
+        choices: Some(vec!["Vàng".into()]),
+        position: None,
+    };
+    store
+        .create_custom_field(tier.definition().expect("valid"), None)
+        .await
+        .expect("field");
     let customer = store
         .create_customer(
             CustomerIn {
                 full_name: Some("Nguyễn Văn A".into()),
                 // Out of alphabetical order: the first given is the main number.
                 phone_numbers: Some(vec!["0987654321".into(), "0912345678".into()]),
+                emails: Some(vec!["z@x.vn".into(), "a@x.vn".into()]),
+                custom_fields: Some([("hang".to_owned(), "Vàng".into())].into()),
                 ..Default::default()
             }
             .validate()
@@ -155,6 +168,8 @@ async fn a_copy_from_sqlite_keeps_every_id_the_counters_and_refuses_a_second_tim
     assert!(target.authenticate(&token).await.expect("auth").is_some());
     let customer = target.customer(customer_id).await.expect("customer");
     assert_eq!(customer.phone_numbers, ["+84987654321", "+84912345678"]);
+    assert_eq!(customer.emails, ["z@x.vn", "a@x.vn"], "in the order given");
+    assert_eq!(customer.custom_fields.get("hang"), Some(&"Vàng".into()));
     assert_eq!(
         target.call("CALL_1").await.expect("call"),
         source.call("CALL_1").await.expect("call")

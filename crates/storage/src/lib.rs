@@ -64,7 +64,10 @@ pub use calls::{
 pub use commands::{CommandGauges, DeliverableCommand, QueuedMessage, QueuedPost};
 pub use copy::CopyReport;
 pub use crypto::{Cipher, KeyError};
-pub use customers::Customer;
+pub use customers::{
+    CustomField, Customer, CustomersMerged, DuplicateKind, DuplicatePair, DuplicateReason,
+    ImportOptions, ImportReport, ImportedDuplicate, RefusedRow,
+};
 pub use error::StorageError;
 pub use events::StoredEvent;
 pub use inbox::{

@@ -35,6 +35,7 @@ migrations! {
     17 "attachments" "0017_attachments.sql",
     18 "handed_back" "0018_handed_back.sql",
     19 "search" "0019_search.sql",
+    20 "one_customer" "0020_one_customer.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

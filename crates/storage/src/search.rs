@@ -17,7 +17,7 @@ pub(crate) enum Source {
     Messages,
     /// A conversation's participant name.
     Conversations,
-    /// A customer's name, email and CIF.
+    /// A customer's name, emails and CIF.
     Customers,
 }
 
@@ -42,12 +42,13 @@ impl Source {
         }
     }
 
-    /// The indexed text of a row of the source table, as one column per field.
-    const fn fields(self) -> &'static str {
+    /// The indexed text of a row of the source table, as one column per field (a customer's is
+    /// read whole: their emails are rows of their own).
+    const fn fields(self) -> Option<&'static str> {
         match self {
-            Self::Messages => "text",
-            Self::Conversations => "participant_name",
-            Self::Customers => "full_name, email, cif",
+            Self::Messages => Some("text"),
+            Self::Conversations => Some("participant_name"),
+            Self::Customers => None,
         }
     }
 }
@@ -354,22 +355,37 @@ fn index_backlog_chunk(tx: &Tx<'_>) -> Result<bool> {
             continue;
         };
         let from = below.saturating_sub(BACKLOG_CHUNK).max(0);
-        let rows = tx.rows(
-            &format!(
-                "SELECT id, {} FROM {} WHERE id >= ?1 AND id < ?2",
-                source.fields(),
-                source.source_table()
-            ),
-            args![from, below],
-            |r| {
-                let id = r.get::<i64>(0)?;
-                let fields = (1..=source.fields().split(',').count())
-                    .map(|i| r.get::<Option<String>>(i).map(Option::unwrap_or_default))
-                    .collect::<Result<Vec<String>>>()?;
-                let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-                Ok((id, Document::of(&fields)))
-            },
-        )?;
+        let rows = match source.fields() {
+            Some(fields) => tx.rows(
+                &format!(
+                    "SELECT id, {fields} FROM {} WHERE id >= ?1 AND id < ?2",
+                    source.source_table()
+                ),
+                args![from, below],
+                |r| {
+                    let id = r.get::<i64>(0)?;
+                    let fields = (1..=fields.split(',').count())
+                        .map(|i| r.get::<Option<String>>(i).map(Option::unwrap_or_default))
+                        .collect::<Result<Vec<String>>>()?;
+                    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+                    Ok((id, Document::of(&fields)))
+                },
+            )?,
+            None => tx
+                .rows(
+                    "SELECT id FROM customers WHERE id >= ?1 AND id < ?2",
+                    args![from, below],
+                    |r| r.get::<i64>(0),
+                )?
+                .into_iter()
+                .map(|id| {
+                    Ok((
+                        id,
+                        crate::customers::document(&crate::customers::customer(tx, id)?),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
         // Rows of the backlog may have been indexed since (a copy indexes nothing, an edit reindexes).
         reindex(tx, source, &rows)?;
         if from <= 1 {

@@ -219,7 +219,7 @@ async fn customers_are_found_by_any_spelling_of_their_words() {
     let (_db, store) = crate::temp_store().await;
     let customer = |name: &str, email: &str| CustomerFields {
         full_name: Some(name.to_owned()),
-        email: Some(email.to_owned()),
+        emails: Some(vec![email.to_owned()]),
         ..CustomerFields::default()
     };
     let an = store

@@ -144,7 +144,8 @@ impl ApiError {
                 | StorageError::UnknownCall(_)
                 | StorageError::UnknownLabel(_)
                 | StorageError::UnknownCannedResponse(_)
-                | StorageError::UnknownTeam(_) => (S::NOT_FOUND, E::NotFound),
+                | StorageError::UnknownTeam(_)
+                | StorageError::UnknownCustomField(_) => (S::NOT_FOUND, E::NotFound),
                 StorageError::CallTaken(_) => (S::CONFLICT, E::CallTaken),
                 StorageError::CallEnded(_) => (S::CONFLICT, E::CallEnded),
                 StorageError::UserExists(_) | StorageError::AccountExists(_) => {

@@ -1,9 +1,23 @@
-//! Customers: found by any spelling of their phone number, linked to their Facebook conversations.
+//! Customers: found by any spelling of their phone number, linked to their Facebook conversations,
+//! with the fields a business defines (`fields`), merged when they are one person (`merge`), and in
+//! and out of spreadsheets (`spreadsheets`).
+
+mod fields;
+mod merge;
+#[cfg(test)]
+mod one_customer_tests;
+mod spreadsheets;
+
+pub use fields::CustomField;
+pub use merge::{CustomersMerged, DuplicateKind, DuplicatePair, DuplicateReason};
+pub use spreadsheets::{ImportOptions, ImportReport, ImportedDuplicate, RefusedRow};
 
 use crate::search::{self, Source, Spelling};
 use crate::sql::{Tx, args};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use switchboard_domain::UnixMillis;
 use switchboard_domain::customer::CustomerFields;
 use switchboard_domain::search::{Document, SearchQuery};
@@ -22,9 +36,13 @@ pub struct Customer {
     /// Every number, normalised, the main one first.
     #[schema(example = json!(["+84912345678", "+842838221234"]))]
     pub phone_numbers: Vec<String>,
-    /// `""` when unknown, as are `cif` and `notes`.
+    /// The main email (the first), or `""` when there is none.
     #[schema(example = "an.nguyen@example.vn")]
     pub email: String,
+    /// Every email, the main one first.
+    #[schema(example = json!(["an.nguyen@example.vn"]))]
+    pub emails: Vec<String>,
+    /// `""` when unknown, as are `notes`.
     #[schema(example = "CIF001230022")]
     pub cif: String,
     #[schema(example = "Khách hàng thân thiết, thích được gọi buổi sáng")]
@@ -32,24 +50,39 @@ pub struct Customer {
     /// The Facebook conversations linked to the customer.
     #[schema(example = json!([42]))]
     pub conversation_ids: Vec<i64>,
+    /// Values of the fields an admin defined (`GET /api/customer-fields`), by key; a field without a
+    /// value is left out. Numbers are JSON numbers, dates `YYYY-MM-DD`.
+    #[schema(value_type = Object, example = json!({"hang_thanh_vien": "Vàng", "ngay_sinh": "1990-05-17"}))]
+    pub custom_fields: BTreeMap<String, Value>,
 }
 
-/// Keeps the customer's name, email and CIF findable (`search`).
+/// The words a customer is found by: name, emails, CIF.
+pub(crate) fn document(customer: &Customer) -> Document {
+    let mut fields: Vec<&str> = vec![&customer.full_name, &customer.cif];
+    fields.extend(customer.emails.iter().map(String::as_str));
+    Document::of(&fields)
+}
+
+/// Keeps the customer's name, emails and CIF findable (`search`).
 fn index_customer(tx: &Tx<'_>, customer: &Customer) -> Result<()> {
-    let document = Document::of(&[&customer.full_name, &customer.email, &customer.cif]);
-    search::reindex(tx, Source::Customers, &[(customer.id, document)])
+    search::reindex(tx, Source::Customers, &[(customer.id, document(customer))])
 }
 
 pub(crate) fn customer(tx: &Tx<'_>, id: i64) -> Result<Customer> {
-    let (full_name, email, cif, notes): (String, String, String, String) = tx
+    let (full_name, cif, notes): (String, String, String) = tx
         .optional(
-            "SELECT full_name, email, cif, notes FROM customers WHERE id = ?1",
+            "SELECT full_name, cif, notes FROM customers WHERE id = ?1",
             args![id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?
         .ok_or(StorageError::UnknownCustomer(id))?;
     let phone_numbers = tx.rows(
         "SELECT number FROM customer_phones WHERE customer_id = ?1 ORDER BY rowid",
+        args![id],
+        |r| r.get::<String>(0),
+    )?;
+    let emails = tx.rows(
+        "SELECT email FROM customer_emails WHERE customer_id = ?1 ORDER BY rowid",
         args![id],
         |r| r.get::<String>(0),
     )?;
@@ -59,10 +92,12 @@ pub(crate) fn customer(tx: &Tx<'_>, id: i64) -> Result<Customer> {
         full_name,
         phone_number: phone_numbers.first().cloned().unwrap_or_default(),
         phone_numbers,
-        email,
+        email: emails.first().cloned().unwrap_or_default(),
+        emails,
         cif,
         notes,
         conversation_ids,
+        custom_fields: fields::values_of(tx, id)?,
     })
 }
 
@@ -78,6 +113,39 @@ fn set_phones(tx: &Tx<'_>, id: i64, phones: &[String]) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+fn set_emails(tx: &Tx<'_>, id: i64, emails: &[String]) -> Result<()> {
+    tx.execute(
+        "DELETE FROM customer_emails WHERE customer_id = ?1",
+        args![id],
+    )?;
+    for email in emails {
+        tx.execute(
+            "INSERT INTO customer_emails (customer_id, email) VALUES (?1, ?2)",
+            args![id, email],
+        )?;
+    }
+    Ok(())
+}
+
+/// A new customer from checked fields, indexed; its id.
+pub(crate) fn insert_customer(tx: &Tx<'_>, fields: &CustomerFields, now: i64) -> Result<Customer> {
+    let id = tx.insert(
+        "INSERT INTO customers (full_name, cif, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+        args![
+            fields.full_name.as_deref().unwrap_or_default(),
+            fields.cif.as_deref().unwrap_or_default(),
+            fields.notes.as_deref().unwrap_or_default(),
+            now
+        ],
+    )?;
+    set_phones(tx, id, fields.phones.as_deref().unwrap_or_default())?;
+    set_emails(tx, id, fields.emails.as_deref().unwrap_or_default())?;
+    fields::set_values(tx, id, &fields.custom)?;
+    let created = customer(tx, id)?;
+    index_customer(tx, &created)?;
+    Ok(created)
 }
 
 impl Store {
@@ -141,24 +209,8 @@ impl Store {
     }
 
     pub async fn create_customer(&self, fields: CustomerFields) -> Result<Customer> {
-        self.write(move |tx| {
-            let now = UnixMillis::now().0;
-            let id = tx.insert(
-                "INSERT INTO customers (full_name, email, cif, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
-                args![
-                    fields.full_name.unwrap_or_default(),
-                    fields.email.unwrap_or_default(),
-                    fields.cif.unwrap_or_default(),
-                    fields.notes.unwrap_or_default(),
-                    now
-                ],
-            )?;
-            set_phones(tx, id, fields.phones.as_deref().unwrap_or_default())?;
-            let created = customer(tx, id)?;
-            index_customer(tx, &created)?;
-            Ok(created)
-        })
-        .await
+        self.write(move |tx| insert_customer(tx, &fields, UnixMillis::now().0))
+            .await
     }
 
     /// Changes the given fields; a given list of phone numbers replaces the old one.
@@ -166,13 +218,17 @@ impl Store {
         self.write(move |tx| {
             customer(tx, id)?;
             tx.execute(
-                "UPDATE customers SET full_name = COALESCE(?2, full_name), email = COALESCE(?3, email),
-                     cif = COALESCE(?4, cif), notes = COALESCE(?5, notes), updated_at = ?6 WHERE id = ?1",
-                args![id, fields.full_name, fields.email, fields.cif, fields.notes, UnixMillis::now().0],
+                "UPDATE customers SET full_name = COALESCE(?2, full_name),
+                     cif = COALESCE(?3, cif), notes = COALESCE(?4, notes), updated_at = ?5 WHERE id = ?1",
+                args![id, fields.full_name, fields.cif, fields.notes, UnixMillis::now().0],
             )?;
             if let Some(phones) = &fields.phones {
                 set_phones(tx, id, phones)?;
             }
+            if let Some(emails) = &fields.emails {
+                set_emails(tx, id, emails)?;
+            }
+            fields::set_values(tx, id, &fields.custom)?;
             let updated = customer(tx, id)?;
             index_customer(tx, &updated)?;
             Ok(updated)

@@ -1,0 +1,240 @@
+//! Customers from and to CSV files (`domain::customer_csv`): an import is checked whole, reported row
+//! by row, and written in one transaction or not at all.
+
+use super::fields;
+use crate::sql::{Tx, args};
+use crate::{Result, Store};
+use serde::Serialize;
+use std::collections::HashMap;
+use switchboard_domain::UnixMillis;
+use switchboard_domain::customer::CustomerFields;
+use switchboard_domain::customer_csv::{self, Table, Writer};
+
+/// How an import treats what it finds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Import the good rows when some are refused (otherwise a refused row stops the whole file).
+    pub skip_refused: bool,
+    /// Import rows whose number another customer (or an earlier row) has (otherwise they are left out).
+    pub import_duplicates: bool,
+    /// Only report: nothing is written.
+    pub dry_run: bool,
+}
+
+/// A row whose number is already known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedDuplicate {
+    /// The row's line in the file (the header is line 1).
+    pub line: u64,
+    #[schema(example = "+84912345678")]
+    pub number: String,
+    /// The customer who already has the number…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<i64>,
+    /// …or the earlier line of the file that has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as_line: Option<u64>,
+    /// Whether the row was imported anyway (`duplicates=import`).
+    pub imported: bool,
+}
+
+/// A row that cannot be a customer, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RefusedRow {
+    pub line: u64,
+    #[schema(example = "column `phone`: `0912` is not a phone number")]
+    pub reason: String,
+}
+
+/// What an import did (or, refused or dry, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    /// Rows in the file (blank lines aside).
+    pub rows: usize,
+    /// Customers created (or that would be, for a dry run or a refused file).
+    pub imported: usize,
+    /// Whether anything was written: false for a dry run and for a file with refused rows.
+    pub committed: bool,
+    pub duplicates: Vec<ImportedDuplicate>,
+    pub refused: Vec<RefusedRow>,
+    /// Headers that fill in nothing (left out).
+    pub ignored_columns: Vec<String>,
+}
+
+/// The report, and the customers to create, for a file as the database stands.
+fn plan(
+    tx: &Tx<'_>,
+    table: &Table,
+    options: ImportOptions,
+) -> Result<(ImportReport, Vec<CustomerFields>)> {
+    let definitions: Vec<_> = fields::all(tx)?
+        .iter()
+        .map(fields::CustomField::definition)
+        .collect();
+    let (columns, ignored_columns) = customer_csv::columns(&table.headers, &definitions)?;
+    let mut report = ImportReport {
+        rows: table.rows.len(),
+        imported: 0,
+        committed: false,
+        duplicates: Vec::new(),
+        refused: Vec::new(),
+        ignored_columns,
+    };
+    let mut to_create = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for (line, cells) in &table.rows {
+        let fields = match customer_csv::customer(cells, &columns, &table.headers, &definitions) {
+            Ok(fields) => fields,
+            Err(reason) => {
+                report.refused.push(RefusedRow {
+                    line: *line,
+                    reason,
+                });
+                continue;
+            }
+        };
+        let mut duplicate = false;
+        for number in fields.phones.as_deref().unwrap_or_default() {
+            let known = tx.optional(
+                "SELECT customer_id FROM customer_phones WHERE number = ?1 ORDER BY customer_id LIMIT 1",
+                args![number],
+                |r| r.get::<i64>(0),
+            )?;
+            let earlier = seen.get(number).copied();
+            if known.is_some() || earlier.is_some() {
+                duplicate = true;
+                report.duplicates.push(ImportedDuplicate {
+                    line: *line,
+                    number: number.clone(),
+                    customer_id: known,
+                    same_as_line: earlier.filter(|_| known.is_none()),
+                    imported: options.import_duplicates,
+                });
+            }
+        }
+        if duplicate && !options.import_duplicates {
+            continue;
+        }
+        for number in fields.phones.as_deref().unwrap_or_default() {
+            seen.entry(number.clone()).or_insert(*line);
+        }
+        to_create.push(fields);
+    }
+    report.imported = to_create.len();
+    Ok((report, to_create))
+}
+
+impl Store {
+    /// Imports customers from a file read by `domain::customer_csv::read`. A file with refused rows
+    /// writes nothing unless `skip_refused`; either way the report names every refused row and every
+    /// known number.
+    pub async fn import_customers(
+        &self,
+        table: Table,
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        if options.dry_run {
+            return self
+                .read_long(move |tx| plan(tx, &table, options).map(|(report, _)| report))
+                .await;
+        }
+        self.write(move |tx| {
+            let (mut report, to_create) = plan(tx, &table, options)?;
+            if !report.refused.is_empty() && !options.skip_refused {
+                return Ok(report);
+            }
+            let now = UnixMillis::now().0;
+            for fields in &to_create {
+                super::insert_customer(tx, fields, now)?;
+            }
+            report.committed = true;
+            Ok(report)
+        })
+        .await
+    }
+
+    /// Every customer as a CSV file (`domain::customer_csv::Writer`), by id: the columns an import
+    /// reads back, then one per field an admin defined, by key.
+    pub async fn export_customers(&self) -> Result<Vec<u8>> {
+        self.read_long(|tx| {
+            let fields = fields::all(tx)?;
+            let mut headers = vec!["id", "fullName", "phoneNumbers", "emails", "cif", "notes"];
+            headers.extend(fields.iter().map(|f| f.key.as_str()));
+            let mut writer = Writer::new(&headers);
+            let mut after = 0i64;
+            loop {
+                let page = page_of_customers(tx, after, &fields)?;
+                let Some(last) = page.last() else { break };
+                after = last[0].parse().unwrap_or(i64::MAX);
+                for row in &page {
+                    writer.row(row.iter().map(String::as_str));
+                }
+            }
+            Ok(writer.finish())
+        })
+        .await
+    }
+}
+
+/// How many customers an export reads at a time.
+const EXPORT_PAGE: i64 = 2_000;
+
+/// The next customers after id `after`, as rows of an export, read with one query per table.
+fn page_of_customers(
+    tx: &Tx<'_>,
+    after: i64,
+    fields: &[fields::CustomField],
+) -> Result<Vec<Vec<String>>> {
+    let customers = tx.rows(
+        &format!("SELECT id, full_name, cif, notes FROM customers WHERE id > ?1 ORDER BY id LIMIT {EXPORT_PAGE}"),
+        args![after],
+        |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<String>(3)?)),
+    )?;
+    let Some(&(last, ..)) = customers.last() else {
+        return Ok(Vec::new());
+    };
+    let mut lists: HashMap<(i64, &str), Vec<String>> = HashMap::new();
+    for (table, column) in [("customer_phones", "number"), ("customer_emails", "email")] {
+        let rows = tx.rows(
+            &format!("SELECT customer_id, {column} FROM {table} WHERE customer_id > ?1 AND customer_id <= ?2 ORDER BY customer_id, rowid"),
+            args![after, last],
+            |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
+        )?;
+        for (id, value) in rows {
+            lists.entry((id, table)).or_default().push(value);
+        }
+    }
+    let values = tx.rows(
+        "SELECT customer_id, field_id, value FROM customer_field_values WHERE customer_id > ?1 AND customer_id <= ?2",
+        args![after, last],
+        |r| Ok(((r.get::<i64>(0)?, r.get::<i64>(1)?), r.get::<String>(2)?)),
+    )?;
+    let values: HashMap<(i64, i64), String> = values.into_iter().collect();
+    Ok(customers
+        .into_iter()
+        .map(|(id, name, cif, notes)| {
+            let list = |table| {
+                lists
+                    .get(&(id, table))
+                    .map(|l| l.join("; "))
+                    .unwrap_or_default()
+            };
+            let mut row = vec![
+                id.to_string(),
+                name,
+                list("customer_phones"),
+                list("customer_emails"),
+                cif,
+                notes,
+            ];
+            row.extend(
+                fields
+                    .iter()
+                    .map(|f| values.get(&(id, f.id)).cloned().unwrap_or_default()),
+            );
+            row
+        })
+        .collect())
+}
