@@ -4,6 +4,7 @@
 //! console itself is served here too (`switchboard-console`), so agents open one address.
 
 mod cti;
+mod customers;
 mod engine;
 mod error;
 mod rest;
@@ -66,7 +67,7 @@ pub struct CallCenter;
         (name = "agents", description = "Who takes calls: their status (theirs) and state (the system's)"),
         (name = "call center", description = "The call center at a glance"),
         (name = "calls", description = "The call log, and answering or ending a call without a socket"),
-        (name = "customers", description = "Callers, found by any spelling of their number"),
+        (name = "customers", description = "Callers and writers: found by any spelling of their number or name, with the fields a business defines, merged when they are one person, in and out of CSV files"),
         (name = "blocked numbers", description = "Numbers whose calls are refused"),
         (name = "phone system", description = "Calls in: Zammad's Generic-CTI webhook"),
     )
@@ -87,10 +88,24 @@ impl RoleShell for CallCenter {
             .routes(routes!(rest::update_agent))
             .routes(routes!(rest::put_agent_status, rest::post_agent_status))
             .routes(routes!(rest::call_center_status))
-            .routes(routes!(rest::customers, rest::create_customer))
-            .routes(routes!(rest::search_customers_by_phone))
-            .routes(routes!(rest::customer, rest::update_customer))
-            .routes(routes!(rest::link_conversation))
+            .routes(routes!(customers::customers, customers::create_customer))
+            .routes(routes!(customers::search_customers_by_phone))
+            .routes(routes!(customers::customer, customers::update_customer))
+            .routes(routes!(customers::link_conversation))
+            .routes(routes!(customers::merge_customers))
+            .routes(routes!(customers::duplicates))
+            .routes(routes!(customers::duplicates_of))
+            .routes(routes!(customers::mark_distinct))
+            .routes(routes!(customers::import_customers))
+            .routes(routes!(customers::export_customers))
+            .routes(routes!(
+                customers::custom_fields,
+                customers::create_custom_field
+            ))
+            .routes(routes!(
+                customers::update_custom_field,
+                customers::delete_custom_field
+            ))
             .routes(routes!(rest::calls))
             .routes(routes!(rest::call))
             .routes(routes!(rest::answer_call))

@@ -9,24 +9,17 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, EndCallIn};
-use switchboard_domain::customer::CustomerIn;
 use switchboard_domain::routing::AgentStatus;
 use switchboard_domain::validation::optional_text;
-use switchboard_domain::{
-    AgentId, CallId, ConversationId, CustomerId, UnixMillis, UserId, ValidationError, phone,
-};
+use switchboard_domain::{AgentId, CallId, UnixMillis, UserId, ValidationError, phone};
 use switchboard_storage::{
-    Agent, AgentChanges, BlockedNumber, Call, CallCenterStatus, CallFilter, Customer, NewAgent,
-    Page,
+    Agent, AgentChanges, BlockedNumber, Call, CallCenterStatus, CallFilter, NewAgent, Page,
 };
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{
-    Answer, ApiError, CallCenterReader, Console, DEFAULT_PAGE, Id, JsonBody, Paging,
-    PathParam as Path, QueryParams as Query, Supervisor, Viewer, ok,
+    Answer, ApiError, CallCenterReader, Console, Id, JsonBody, Paging, PathParam as Path,
+    QueryParams as Query, Supervisor, ok,
 };
-
-/// The most customers a search answers.
-const MAX_CUSTOMERS: usize = 100;
 
 /// Every agent, with their status and state.
 #[utoipa::path(get, path = "/api/agents/status", tag = "agents",
@@ -265,203 +258,6 @@ pub async fn call_center_status(
     _: CallCenterReader,
 ) -> Result<Response, ApiError> {
     Ok(ok(state.engine.store().call_center_status().await?))
-}
-
-/// A search by phone number.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomerSearchIn {
-    /// Any spelling of the number; with `exactMatch: false`, at least 3 of its digits.
-    #[schema(example = "0912 345 678")]
-    phone_number: String,
-    /// `false`: customers with a number containing these digits (a leading `0` is dropped).
-    #[serde(default = "yes")]
-    #[schema(default = true)]
-    exact_match: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The customers with a phone number (any spelling), or whose numbers contain its digits.
-///
-/// At most 50 customers, by id.
-#[utoipa::path(post, path = "/api/customers/search", tag = "customers", request_body = CustomerSearchIn,
-    responses(
-        (status = 200, description = "The customers found (maybe none)", body = Answer<Vec<Customer>>),
-        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
-        (status = 422, description = "`phoneNumber` is not a phone number, or too few digits to search", body = ErrorAnswer),
-    ))]
-pub async fn search_customers_by_phone(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    JsonBody(body): JsonBody<CustomerSearchIn>,
-) -> Result<Response, ApiError> {
-    let store = state.engine.store();
-    let customers = if body.exact_match {
-        let number = phone::normalize(&body.phone_number)
-            .map_err(|e| ValidationError::new("phoneNumber", e.problem))?;
-        store
-            .customers_by_phone(&number, true, DEFAULT_PAGE)
-            .await?
-    } else {
-        let digits = phone::search_digits(&body.phone_number);
-        if digits.len() < 3 {
-            return Err(
-                ValidationError::new("phoneNumber", "give at least 3 digits to search").into(),
-            );
-        }
-        store
-            .customers_by_phone(&digits, false, DEFAULT_PAGE)
-            .await?
-    };
-    Ok(ok(store.customers_seen_by(customers, &viewer.view).await?))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CustomerQuery {
-    /// Words of a name, an email or a CIF (case and accents ignored, the last word as a prefix; typed
-    /// with accents, those spelled so come first), or part of a number (3 digits or more).
-    #[param(example = "nguyen van an")]
-    q: Option<String>,
-    /// The customers linked to this Facebook conversation (instead of `q`).
-    #[serde(rename = "conversationId")]
-    #[param(value_type = Option<i64>)]
-    conversation_id: Option<ConversationId>,
-}
-
-/// Customers by name, email, CIF or part of a number, or those linked to a Facebook conversation.
-///
-/// With `conversationId`, the console's thread shows whose conversation it is (at most 100
-/// customers). Otherwise, by name.
-#[utoipa::path(get, path = "/api/customers", tag = "customers",
-    params(CustomerQuery,
-        ("limit" = Option<i64>, Query, description = "The most customers to answer (50 if not given)", minimum = 1, maximum = 100)),
-    responses(
-        (status = 200, description = "The customers found (maybe none)", body = Answer<Vec<Customer>>),
-        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
-        (status = 422, description = "A query parameter is invalid (`field` says which)", body = ErrorAnswer),
-    ))]
-pub async fn customers(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(query): Query<CustomerQuery>,
-    paging: Paging,
-) -> Result<Response, ApiError> {
-    if let Some(conversation_id) = query.conversation_id {
-        viewer.conversation(conversation_id.get()).await?;
-        let store = state.engine.store();
-        let customers = store
-            .customers_of_conversation(conversation_id.get())
-            .await?;
-        return Ok(ok(store.customers_seen_by(customers, &viewer.view).await?));
-    }
-    let q = query.q.unwrap_or_default();
-    let limit = paging.limit_up_to(MAX_CUSTOMERS)?;
-    let digits = phone::search_digits(&q);
-    let digits = if digits.len() >= 3 {
-        digits
-    } else {
-        String::new()
-    };
-    let store = state.engine.store();
-    let customers = store.search_customers(&q, &digits, limit).await?;
-    Ok(ok(store.customers_seen_by(customers, &viewer.view).await?))
-}
-
-/// A new customer; its numbers are normalised (at most 20).
-#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CustomerIn,
-    responses(
-        (status = 200, description = "The new customer", body = Answer<Customer>),
-        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
-        (status = 422, description = "A field is invalid or `fullName` missing (`field` says which)", body = ErrorAnswer),
-    ))]
-pub async fn create_customer(
-    State(state): State<AppState>,
-    _: Console,
-    JsonBody(body): JsonBody<CustomerIn>,
-) -> Result<Response, ApiError> {
-    let fields = body.validate()?;
-    if fields.full_name.as_deref().is_none_or(str::is_empty) {
-        return Err(ValidationError::new("fullName", "is required").into());
-    }
-    Ok(ok(state.engine.store().create_customer(fields).await?))
-}
-
-/// One customer.
-#[utoipa::path(get, path = "/api/customers/{id}", tag = "customers",
-    params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
-    responses(
-        (status = 200, description = "The customer", body = Answer<Customer>),
-        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
-        (status = 404, description = "No such customer", body = ErrorAnswer),
-        (status = 422, description = "The id is not a positive integer", body = ErrorAnswer),
-    ))]
-pub async fn customer(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Id(customer_id): Id<CustomerId>,
-) -> Result<Response, ApiError> {
-    let store = state.engine.store();
-    let customer = store.customer(customer_id.get()).await?;
-    Ok(ok(store.customer_seen_by(customer, &viewer.view).await?))
-}
-
-/// Changes a customer's fields; `phoneNumbers` (or `phoneNumber`) replaces all their numbers.
-#[utoipa::path(patch, path = "/api/customers/{id}", tag = "customers", request_body = CustomerIn,
-    params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
-    responses(
-        (status = 200, description = "The customer as changed", body = Answer<Customer>),
-        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
-        (status = 404, description = "No such customer", body = ErrorAnswer),
-        (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
-    ))]
-pub async fn update_customer(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Id(customer_id): Id<CustomerId>,
-    JsonBody(body): JsonBody<CustomerIn>,
-) -> Result<Response, ApiError> {
-    let fields = body.validate()?;
-    if fields.full_name.as_deref() == Some("") {
-        return Err(ValidationError::new("fullName", "must not be empty").into());
-    }
-    let store = state.engine.store();
-    let customer = store.update_customer(customer_id.get(), fields).await?;
-    Ok(ok(store.customer_seen_by(customer, &viewer.view).await?))
-}
-
-/// A Facebook conversation to link to a customer.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LinkIn {
-    #[schema(value_type = i64, example = 42)]
-    conversation_id: ConversationId,
-}
-
-/// Links a Facebook conversation to the customer (again: nothing changes).
-#[utoipa::path(post, path = "/api/customers/{id}/conversations", tag = "customers", request_body = LinkIn,
-    params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
-    responses(
-        (status = 200, description = "The customer, with the conversation among theirs", body = Answer<Customer>),
-        (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
-        (status = 404, description = "No such customer or conversation", body = ErrorAnswer),
-        (status = 422, description = "A field is invalid (`field` says which)", body = ErrorAnswer),
-    ))]
-pub async fn link_conversation(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Id(customer_id): Id<CustomerId>,
-    JsonBody(body): JsonBody<LinkIn>,
-) -> Result<Response, ApiError> {
-    viewer.conversation(body.conversation_id.get()).await?;
-    let store = state.engine.store();
-    let customer = store
-        .link_conversation(customer_id.get(), body.conversation_id.get())
-        .await?;
-    Ok(ok(store.customer_seen_by(customer, &viewer.view).await?))
 }
 
 /// Filters of the call log; each given one narrows it.

@@ -2,6 +2,7 @@
 //! docs/architecture.md).
 
 mod calls;
+mod customers;
 mod nodes;
 mod openapi;
 mod rest;
