@@ -111,9 +111,25 @@ export class Api {
    * as `application/octet-stream` (the server reads the type from the bytes, and takes the session
    * cookie for that type as it does for JSON).
    */
-  async upload(file: Blob, name: string): Promise<UploadedFile> {
-    const url = new URL(this.urls.sender + '/api/attachments');
-    url.searchParams.set('name', name);
+  upload(file: Blob, name: string): Promise<UploadedFile> {
+    return this.sendFile<UploadedFile>(this.urls.sender, '/api/attachments', file, { name });
+  }
+
+  /** Imports customers from a CSV file (`POST /api/customers/import`); the query says how. */
+  importCustomers(file: Blob, query: Query): Promise<import('./types').ImportReport> {
+    return this.sendFile(this.urls.callcenter, '/api/customers/import', file, query);
+  }
+
+  /** Where the browser downloads every customer as CSV (a plain GET: the session cookie goes along). */
+  get customersExportUrl(): string {
+    return this.urls.callcenter + '/api/customers/export';
+  }
+
+  private async sendFile<T>(base: string, path: string, file: Blob, query: Query): Promise<T> {
+    const url = new URL(base + path);
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value));
+    }
     let response: Response;
     try {
       response = await fetch(url, {
@@ -125,7 +141,7 @@ export class Api {
     } catch (error) {
       throw new ApiError(0, 'network', error instanceof Error ? error.message : String(error));
     }
-    return this.answerOf<UploadedFile>(response);
+    return this.answerOf<T>(response);
   }
 
   /** A file's address on the sender (`/api/attachments/{id}` as messages carry it); others as they are. */

@@ -31,6 +31,8 @@ export class ConsoleApp {
   api: Api | null = null;
   urls: Urls | null = null;
   user = $state<User | null>(null);
+  /** The last merge of customers the stream told of (`customers_merged`). */
+  lastMerge = $state<{ customerId: number; mergedIds: number[] } | null>(null);
   booted = $state(false);
   toasts = $state<Toast[]>([]);
 
@@ -280,6 +282,8 @@ export class ConsoleApp {
         if (name === 'new_messages' || name === 'conversation_updated') this.scheduleCounts();
         // A renamed or deleted label: the lists show names, read them again.
         if (name === 'labels_changed') void this.attempt(() => this.inbox.loadConversations(api));
+        // Customers were merged: a screen showing one that is gone opens the survivor.
+        if (name === 'customers_merged') this.lastMerge = { customerId: payload.customer_id, mergedIds: payload.merged_ids ?? [] };
         // Pages were granted or taken away: read the accounts again and drop what is no longer ours.
         if (name === 'access_changed') {
           void this.attempt(async () => {

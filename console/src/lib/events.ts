@@ -24,6 +24,7 @@ export const SENDER_EVENTS = [
   'note_added',
   'labels_changed',
   'access_changed',
+  'customers_merged',
 ] as const;
 
 /** Events of the call center's stream (the seed's guide). */

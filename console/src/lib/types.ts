@@ -181,9 +181,42 @@ export interface Customer {
   phoneNumber: string | null;
   phoneNumbers: string[];
   email: string | null;
+  /** Every email, the main one first (older servers send only `email`). */
+  emails?: string[];
   cif: string | null;
   notes: string | null;
   conversationIds: number[];
+  /** Values of the fields admins define, by key. */
+  customFields?: Record<string, string | number>;
+}
+
+export type CustomFieldKind = 'text' | 'number' | 'date' | 'choice';
+
+/** A field admins add to every customer (`/api/customer-fields`). */
+export interface CustomField {
+  id: number;
+  key: string;
+  label: string;
+  kind: CustomFieldKind;
+  choices: string[];
+  position: number;
+}
+
+/** Two customers likely the same person, and what they share. */
+export interface DuplicatePair {
+  customer: Customer;
+  other: Customer;
+  reasons: { kind: 'phone' | 'email' | 'facebook'; value: string }[];
+}
+
+/** What an import of a CSV file did, or would do. */
+export interface ImportReport {
+  rows: number;
+  imported: number;
+  committed: boolean;
+  duplicates: { line: number; number: string; customerId?: number; sameAsLine?: number; imported: boolean }[];
+  refused: { line: number; reason: string }[];
+  ignoredColumns: string[];
 }
 
 export interface IncomingCall {
