@@ -104,6 +104,7 @@ async fn prepare_demo_data(settings: &Settings, pages: &[(&str, &str)]) -> Resul
     if first_run {
         create_demo_users(&store).await?;
         create_demo_labels(&store).await?;
+        create_demo_customers(&store).await?;
     }
     let mut tokens = Vec::new();
     for (id, name) in pages {
@@ -205,6 +206,44 @@ async fn create_demo_labels(store: &Store) -> Result<()> {
             Ok(_) | Err(StorageError::Conflict(_)) => {}
             Err(error) => return Err(error.into()),
         }
+    }
+    Ok(())
+}
+
+/// Two fields a shop keeps on its customers, and a few customers, two of them one person written down
+/// twice (the same number, spelled differently): the customers screen suggests merging them.
+async fn create_demo_customers(store: &Store) -> Result<()> {
+    use switchboard_domain::custom_fields::{FieldIn, FieldKind};
+    use switchboard_domain::customer::CustomerIn;
+    let fields = [
+        ("hang_thanh_vien", "Hạng thành viên", FieldKind::Choice, vec!["Bạc", "Vàng", "Kim cương"]),
+        ("ngay_sinh", "Ngày sinh", FieldKind::Date, vec![]),
+    ];
+    for (key, label, kind, choices) in fields {
+        let field = FieldIn {
+            key: Some(key.into()),
+            label: Some(label.into()),
+            kind: Some(kind),
+            choices: Some(choices.into_iter().map(str::to_owned).collect()),
+            position: None,
+        };
+        match store.create_custom_field(field.definition()?, None).await {
+            Ok(_) | Err(StorageError::Conflict(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let customers = [
+        serde_json::json!({"fullName": "Trần Minh Đức", "phoneNumber": "0912 345 678", "cif": "CIF001230022",
+            "customFields": {"hang_thanh_vien": "Vàng", "ngay_sinh": "1990-05-17"}}),
+        serde_json::json!({"fullName": "Duc Tran", "phoneNumbers": ["+84 912 345 678", "0987 654 321"],
+            "email": "duc.tran@example.vn", "notes": "Hay hỏi về hoa sinh nhật"}),
+        serde_json::json!({"fullName": "Nguyễn Thị Mai", "phoneNumber": "0903 111 222", "email": "mai.nguyen@example.vn",
+            "customFields": {"hang_thanh_vien": "Kim cương"}}),
+        serde_json::json!({"fullName": "Lê Văn Hùng", "phoneNumber": "028 3822 1234"}),
+    ];
+    for body in customers {
+        let fields = serde_json::from_value::<CustomerIn>(body)?.validate()?;
+        store.create_customer(fields).await?;
     }
     Ok(())
 }
