@@ -216,7 +216,12 @@ async fn create_demo_customers(store: &Store) -> Result<()> {
     use switchboard_domain::custom_fields::{FieldIn, FieldKind};
     use switchboard_domain::customer::CustomerIn;
     let fields = [
-        ("hang_thanh_vien", "Hạng thành viên", FieldKind::Choice, vec!["Bạc", "Vàng", "Kim cương"]),
+        (
+            "hang_thanh_vien",
+            "Hạng thành viên",
+            FieldKind::Choice,
+            vec!["Bạc", "Vàng", "Kim cương"],
+        ),
         ("ngay_sinh", "Ngày sinh", FieldKind::Date, vec![]),
     ];
     for (key, label, kind, choices) in fields {

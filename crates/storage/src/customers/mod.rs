@@ -56,11 +56,15 @@ pub struct Customer {
     pub custom_fields: BTreeMap<String, Value>,
 }
 
-/// The words a customer is found by: name, emails, CIF.
-pub(crate) fn document(customer: &Customer) -> Document {
-    let mut fields: Vec<&str> = vec![&customer.full_name, &customer.cif];
-    fields.extend(customer.emails.iter().map(String::as_str));
+/// The words a customer is found by: name, CIF, emails.
+pub(crate) fn words(full_name: &str, cif: &str, emails: &[String]) -> Document {
+    let mut fields: Vec<&str> = vec![full_name, cif];
+    fields.extend(emails.iter().map(String::as_str));
     Document::of(&fields)
+}
+
+pub(crate) fn document(customer: &Customer) -> Document {
+    words(&customer.full_name, &customer.cif, &customer.emails)
 }
 
 /// Keeps the customer's name, emails and CIF findable (`search`).

@@ -2,7 +2,8 @@
 //! by row, and written in one transaction or not at all.
 
 use super::fields;
-use crate::sql::{Tx, args};
+use crate::search::{self, Source};
+use crate::sql::{Dialect, Tx, args};
 use crate::{Result, Store};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -63,6 +64,35 @@ pub struct ImportReport {
     pub ignored_columns: Vec<String>,
 }
 
+/// An import at least this big refreshes PostgreSQL's statistics of the customers' tables.
+const ANALYZE_AFTER: usize = 1_000;
+
+/// How many numbers one lookup of known numbers asks about (padded to it, so one statement text).
+const LOOKUP_CHUNK: usize = 256;
+
+/// Which of `numbers` customers already have, each with the first such customer, asked a chunk of
+/// numbers at a time (on PostgreSQL each question is a round trip).
+fn known_numbers(tx: &Tx<'_>, numbers: &[&String]) -> Result<HashMap<String, i64>> {
+    let placeholders: Vec<String> = (1..=LOOKUP_CHUNK).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "SELECT number, MIN(customer_id) FROM customer_phones WHERE number IN ({}) GROUP BY number",
+        placeholders.join(", ")
+    );
+    let mut known = HashMap::new();
+    for chunk in numbers.chunks(LOOKUP_CHUNK) {
+        let last = chunk[chunk.len() - 1];
+        let padded: Vec<&dyn crate::sql::ToValue> = (0..LOOKUP_CHUNK)
+            .map(|i| chunk.get(i).copied().unwrap_or(last) as &dyn crate::sql::ToValue)
+            .collect();
+        for (number, id) in tx.rows(&sql, &padded, |r| {
+            Ok((r.get::<String>(0)?, r.get::<i64>(1)?))
+        })? {
+            known.insert(number, id);
+        }
+    }
+    Ok(known)
+}
+
 /// The report, and the customers to create, for a file as the database stands.
 fn plan(
     tx: &Tx<'_>,
@@ -82,31 +112,32 @@ fn plan(
         refused: Vec::new(),
         ignored_columns,
     };
-    let mut to_create = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut checked = Vec::with_capacity(table.rows.len());
     for (line, cells) in &table.rows {
-        let fields = match customer_csv::customer(cells, &columns, &table.headers, &definitions) {
-            Ok(fields) => fields,
-            Err(reason) => {
-                report.refused.push(RefusedRow {
-                    line: *line,
-                    reason,
-                });
-                continue;
-            }
-        };
+        match customer_csv::customer(cells, &columns, &table.headers, &definitions) {
+            Ok(fields) => checked.push((*line, fields)),
+            Err(reason) => report.refused.push(RefusedRow {
+                line: *line,
+                reason,
+            }),
+        }
+    }
+    let numbers: Vec<&String> = checked
+        .iter()
+        .flat_map(|(_, fields)| fields.phones.iter().flatten())
+        .collect();
+    let known = known_numbers(tx, &numbers)?;
+    let mut to_create = Vec::with_capacity(checked.len());
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for (line, fields) in checked {
         let mut duplicate = false;
         for number in fields.phones.as_deref().unwrap_or_default() {
-            let known = tx.optional(
-                "SELECT customer_id FROM customer_phones WHERE number = ?1 ORDER BY customer_id LIMIT 1",
-                args![number],
-                |r| r.get::<i64>(0),
-            )?;
+            let known = known.get(number).copied();
             let earlier = seen.get(number).copied();
             if known.is_some() || earlier.is_some() {
                 duplicate = true;
                 report.duplicates.push(ImportedDuplicate {
-                    line: *line,
+                    line,
                     number: number.clone(),
                     customer_id: known,
                     same_as_line: earlier.filter(|_| known.is_none()),
@@ -118,12 +149,74 @@ fn plan(
             continue;
         }
         for number in fields.phones.as_deref().unwrap_or_default() {
-            seen.entry(number.clone()).or_insert(*line);
+            seen.entry(number.clone()).or_insert(line);
         }
         to_create.push(fields);
     }
     report.imported = to_create.len();
     Ok((report, to_create))
+}
+
+/// Ids for `count` new customers, taken before they are written so that every row of an import can
+/// be sent without waiting for its id: past the largest on SQLite (one writer at a time), from the
+/// identity's sequence on PostgreSQL.
+fn reserve_ids(tx: &Tx<'_>, count: usize) -> Result<Vec<i64>> {
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    match tx.dialect() {
+        Dialect::Sqlite => {
+            let largest: i64 = tx.one("SELECT COALESCE(MAX(id), 0) FROM customers", args![], |r| r.get(0))?;
+            Ok((largest + 1..=largest + count).collect())
+        }
+        Dialect::Postgres => tx.rows(
+            "SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, CAST(?1 AS BIGINT))",
+            args![count],
+            |r| r.get(0),
+        ),
+    }
+}
+
+/// Writes checked customers, every statement sent without waiting for its answer (PostgreSQL's
+/// pipeline): what makes an import of 50,000 rows seconds rather than minutes.
+fn write_customers(tx: &Tx<'_>, customers: &[CustomerFields], now: i64) -> Result<()> {
+    let definitions = fields::all(tx)?;
+    let ids = reserve_ids(tx, customers.len())?;
+    let mut documents = Vec::with_capacity(customers.len());
+    for (&id, fields) in ids.iter().zip(customers) {
+        let (name, cif) = (
+            fields.full_name.as_deref().unwrap_or_default(),
+            fields.cif.as_deref().unwrap_or_default(),
+        );
+        tx.execute_pipelined(
+            "INSERT INTO customers (id, full_name, cif, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            args![id, name, cif, fields.notes.as_deref().unwrap_or_default(), now],
+        )?;
+        for number in fields.phones.iter().flatten() {
+            tx.execute_pipelined(
+                "INSERT INTO customer_phones (customer_id, number) VALUES (?1, ?2)",
+                args![id, number],
+            )?;
+        }
+        let emails = fields.emails.clone().unwrap_or_default();
+        for email in &emails {
+            tx.execute_pipelined(
+                "INSERT INTO customer_emails (customer_id, email) VALUES (?1, ?2)",
+                args![id, email],
+            )?;
+        }
+        for (key, raw) in &fields.custom {
+            let Some(field) = definitions.iter().find(|f| &f.key == key) else {
+                continue;
+            };
+            if let Some(value) = field.definition().value(key, raw)? {
+                tx.execute_pipelined(
+                    "INSERT INTO customer_field_values (customer_id, field_id, value) VALUES (?1, ?2, ?3)",
+                    args![id, field.id, value],
+                )?;
+            }
+        }
+        documents.push((id, super::words(name, cif, &emails)));
+    }
+    search::index(tx, Source::Customers, &documents)
 }
 
 impl Store {
@@ -145,9 +238,11 @@ impl Store {
             if !report.refused.is_empty() && !options.skip_refused {
                 return Ok(report);
             }
-            let now = UnixMillis::now().0;
-            for fields in &to_create {
-                super::insert_customer(tx, fields, now)?;
+            write_customers(tx, &to_create, UnixMillis::now().0)?;
+            if tx.dialect() == Dialect::Postgres && to_create.len() >= ANALYZE_AFTER {
+                // The planner's picture of tables a big import just grew, before autovacuum gets to
+                // them (up to a minute): without it the duplicates' joins scan whole tables.
+                tx.execute("ANALYZE customers, customer_phones, customer_emails, customer_field_values", args![])?;
             }
             report.committed = true;
             Ok(report)
