@@ -242,7 +242,10 @@ impl Store {
             if tx.dialect() == Dialect::Postgres && to_create.len() >= ANALYZE_AFTER {
                 // The planner's picture of tables a big import just grew, before autovacuum gets to
                 // them (up to a minute): without it the duplicates' joins scan whole tables.
-                tx.execute("ANALYZE customers, customer_phones, customer_emails, customer_field_values", args![])?;
+                tx.execute(
+                    "ANALYZE customers, customer_phones, customer_emails, customer_field_values",
+                    args![],
+                )?;
             }
             report.committed = true;
             Ok(report)
