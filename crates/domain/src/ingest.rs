@@ -185,7 +185,7 @@ impl MessageBatch {
 }
 
 impl MessageIn {
-    fn validate(self, account: &str) -> Result<NewMessage, ValidationError> {
+    pub(crate) fn validate(self, account: &str) -> Result<NewMessage, ValidationError> {
         same_account(account, self.user_id_chat.as_deref())?;
         let message_id = validation::identifier("message_id", &self.message_id, MAX_ID_CHARS)?;
         let thread_id = validation::identifier(

@@ -7,6 +7,7 @@ pub mod access;
 pub mod attachments;
 pub mod auth;
 pub mod callcenter;
+pub mod comments;
 pub mod custom_fields;
 pub mod customer;
 pub mod customer_csv;

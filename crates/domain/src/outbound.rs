@@ -395,6 +395,8 @@ pub struct AccountChanges {
     #[serde(default, deserialize_with = "account_kind")]
     pub kind: Option<AccountKind>,
     pub enabled: Option<bool>,
+    /// A page's setting: hide every comment that holds a phone number as it arrives.
+    pub hide_phone_comments: Option<bool>,
     #[serde(default)]
     pub credentials: Credentials,
 }

@@ -124,6 +124,9 @@ named_enum! {
     pub enum CommandKind {
         SendMessage = "send_message",
         PostNewsFeed = "post_news_feed",
+        ReplyComment = "reply_comment",
+        ModerateComment = "moderate_comment",
+        PrivateReply = "private_reply",
     }
 }
 
@@ -133,6 +136,9 @@ impl CommandKind {
         match self {
             Self::SendMessage => "send_message_command",
             Self::PostNewsFeed => "post_news_feed_command",
+            Self::ReplyComment => "reply_comment_command",
+            Self::ModerateComment => "moderate_comment_command",
+            Self::PrivateReply => "private_reply_command",
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Account {
     pub credentials: CredentialsSet,
     /// How its conversations are shared out among agents.
     pub assignment: AssignmentSettings,
+    /// Every comment holding a phone number is hidden as it arrives (a page's setting).
+    pub hide_phone_comments: bool,
 }
 
 /// How an account's conversations are shared out (`PUT /api/fb_accounts/{user_id_chat}/assignment`).
@@ -67,7 +69,7 @@ pub struct NewAccount {
 const ACCOUNT_COLUMNS: &str =
     "id, user_id_chat, name, kind, enabled, bot_status, bot_status_message, bot_seen_at,
      password_enc IS NOT NULL, cookies_enc IS NOT NULL, two_factor_secret_enc IS NOT NULL,
-     page_access_token_enc IS NOT NULL, auto_assign, assign_limit, return_when_offline";
+     page_access_token_enc IS NOT NULL, auto_assign, assign_limit, return_when_offline, hide_phone_comments";
 
 /// The four encrypted columns, in the order of [`Credentials`]' fields.
 const CREDENTIAL_COLUMNS: [&str; 4] = [
@@ -137,6 +139,7 @@ fn account_from_row(row: &Row<'_>) -> Result<Account> {
             limit: row.get(13)?,
             return_when_offline: row.get(14)?,
         },
+        hide_phone_comments: row.get(15)?,
     })
 }
 
@@ -171,7 +174,7 @@ pub(crate) fn find_with<T>(
 }
 
 /// How many columns an account takes at the start of a [`find_with`] row.
-pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 15;
+pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 16;
 
 /// The account a bot may write for: it must exist and be enabled.
 pub(crate) fn writable(tx: &Tx<'_>, user_id_chat: &str) -> Result<Account> {
@@ -282,13 +285,15 @@ impl Store {
                 .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
             tx.execute(
                 "UPDATE facebook_accounts SET name = COALESCE(?2, name), kind = COALESCE(?3, kind),
-                     enabled = COALESCE(?4, enabled), updated_at = ?5 WHERE id = ?1",
+                     enabled = COALESCE(?4, enabled), updated_at = ?5,
+                     hide_phone_comments = COALESCE(?6, hide_phone_comments) WHERE id = ?1",
                 args![
                     account.id,
                     changes.name,
                     changes.kind,
                     changes.enabled,
-                    UnixMillis::now().0
+                    UnixMillis::now().0,
+                    changes.hide_phone_comments
                 ],
             )?;
             write_credentials(tx, account.id, sealed)?;

@@ -4,8 +4,7 @@
 use crate::attachments::{attach, message_json};
 use crate::events::append;
 use crate::inbox::{
-    ConversationView, MESSAGE_COLUMNS, MessageView, PostView, conversation, message,
-    message_from_row, post,
+    ConversationView, MESSAGE_COLUMNS, MessageView, PostView, conversation, message_from_row, post,
 };
 use crate::sql::{Tx, args};
 use crate::teamwork::announce_update;
@@ -44,11 +43,11 @@ pub struct QueuedPost {
     pub event_id: i64,
 }
 
-fn new_command_id() -> Result<String> {
+pub(crate) fn new_command_id() -> Result<String> {
     Ok(random_secret()?[..32].to_owned())
 }
 
-fn insert_command(
+pub(crate) fn insert_command(
     tx: &Tx<'_>,
     account_id: i64,
     kind: CommandKind,
@@ -66,7 +65,7 @@ fn insert_command(
     Ok(())
 }
 
-fn message_event(tx: &Tx<'_>, account: (i64, &str), view: &MessageView) -> Result<i64> {
+pub(crate) fn message_event(tx: &Tx<'_>, account: (i64, &str), view: &MessageView) -> Result<i64> {
     append(
         tx,
         EventKind::MessageStatusUpdate,
@@ -120,6 +119,71 @@ fn send_message(
         command_id,
         event_id,
     })
+}
+
+/// A reply from the CRM, stored `queued` with its files and indexed; the conversation shows it last
+/// and, if nobody owned it, belongs to its author from now on. Its command is the caller's to queue.
+pub(crate) fn insert_reply(
+    tx: &Tx<'_>,
+    conversation_id: i64,
+    text: &str,
+    attachment_ids: &[i64],
+    author: Option<i64>,
+) -> Result<(accounts::Account, ConversationView, MessageView)> {
+    let view = conversation(tx, conversation_id)?;
+    let account = accounts::writable(tx, &view.user_id_chat)?;
+    let now = UnixMillis::now().0;
+    // Until the bot reports the platform's id, the row holds a placeholder unique to this send.
+    let placeholder = format!("crm:{}", new_command_id()?);
+    let mut message = tx.one(
+        &format!("INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status,
+                               sent_at, created_at, author_user_id)
+         VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?6, ?7) RETURNING {MESSAGE_COLUMNS}"),
+        args![account.id, conversation_id, placeholder, text, MessageStatus::Queued, now, author],
+        message_from_row,
+    )?;
+    crate::search::index(
+        tx,
+        crate::search::Source::Messages,
+        &[(
+            message.id,
+            switchboard_domain::search::Document::of(&[&message.text]),
+        )],
+    )?;
+    if !attachment_ids.is_empty() {
+        let attached = attach(tx, &attachment_ids, author, message.id)?;
+        message.attachments = message_json(&attached)?;
+        tx.execute(
+            "UPDATE messages SET attachments = ?2 WHERE id = ?1",
+            args![message.id, message.attachments.to_string()],
+        )?;
+    }
+    let preview: String = if text.is_empty() {
+        attachment_ids
+            .iter()
+            .map(|_| "📎")
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        text.chars().take(200).collect()
+    };
+    tx.execute_pipelined(
+        "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
+             last_message_at = CASE WHEN ?3 > COALESCE(last_message_at, 0) THEN ?3 ELSE COALESCE(last_message_at, 0) END,
+             updated_at = ?3 WHERE id = ?1",
+        args![conversation_id, preview, now],
+    )?;
+    // Replying to a conversation nobody owns makes it yours: the queue shows only the
+    // unanswered.
+    if let Some(author) = author.filter(|_| view.assignee_user_id.is_none()) {
+        tx.execute(
+            "UPDATE conversations SET assignee_user_id = ?2 WHERE id = ?1",
+            args![conversation_id, author],
+        )?;
+        let assigned = conversation(tx, conversation_id)?;
+        announce_update(tx, &assigned, Some(author), UpdateReason::Replied)?;
+    }
+    Ok((account, view, message))
 }
 
 /// Queues the publication of a post row (new or retried) and announces it.
@@ -243,56 +307,8 @@ impl Store {
         author: Option<i64>,
     ) -> Result<QueuedMessage> {
         self.write(move |tx| {
-            let view = conversation(tx, conversation_id)?;
-            let account = accounts::writable(tx, &view.user_id_chat)?;
-            let now = UnixMillis::now().0;
-            // Until the bot reports the platform's id, the row holds a placeholder unique to this send.
-            let placeholder = format!("crm:{}", new_command_id()?);
-            let mut message = tx.one(
-                &format!("INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status,
-                                       sent_at, created_at, author_user_id)
-                 VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?6, ?7) RETURNING {MESSAGE_COLUMNS}"),
-                args![account.id, conversation_id, placeholder, text, MessageStatus::Queued, now, author],
-                message_from_row,
-            )?;
-            crate::search::index(
-                tx,
-                crate::search::Source::Messages,
-                &[(message.id, switchboard_domain::search::Document::of(&[&message.text]))],
-            )?;
-            if !attachment_ids.is_empty() {
-                let attached = attach(tx, &attachment_ids, author, message.id)?;
-                message.attachments = message_json(&attached)?;
-                tx.execute(
-                    "UPDATE messages SET attachments = ?2 WHERE id = ?1",
-                    args![message.id, message.attachments.to_string()],
-                )?;
-            }
-            let preview: String = if text.is_empty() {
-                attachment_ids
-                    .iter()
-                    .map(|_| "📎")
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            } else {
-                text.chars().take(200).collect()
-            };
-            tx.execute_pipelined(
-                "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
-                     last_message_at = CASE WHEN ?3 > COALESCE(last_message_at, 0) THEN ?3 ELSE COALESCE(last_message_at, 0) END,
-                     updated_at = ?3 WHERE id = ?1",
-                args![conversation_id, preview, now],
-            )?;
-            // Replying to a conversation nobody owns makes it yours: the queue shows only the
-            // unanswered.
-            if let Some(author) = author.filter(|_| view.assignee_user_id.is_none()) {
-                tx.execute(
-                    "UPDATE conversations SET assignee_user_id = ?2 WHERE id = ?1",
-                    args![conversation_id, author],
-                )?;
-                let assigned = conversation(tx, conversation_id)?;
-                announce_update(tx, &assigned, Some(author), UpdateReason::Replied)?;
-            }
+            let (account, view, message) =
+                insert_reply(tx, conversation_id, &text, &attachment_ids, author)?;
             send_message(tx, account, &view, message)
         })
         .await
@@ -301,16 +317,21 @@ impl Store {
     /// Sends a failed message again, with a new command.
     pub async fn retry_message(&self, message_id: i64) -> Result<QueuedMessage> {
         self.write(move |tx| {
-            let view = message(tx, message_id)?;
-            ensure_failed("message", message_id, &view.status, &MessageStatus::Failed)?;
-            let view = tx.one(
+            let before = crate::comments::message_with_comment(tx, message_id)?;
+            ensure_failed("message", message_id, &before.status, &MessageStatus::Failed)?;
+            let mut view = tx.one(
                 &format!("UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1 RETURNING {MESSAGE_COLUMNS}"),
                 args![message_id],
                 message_from_row,
             )?;
+            view.comment = before.comment;
             let conversation = conversation(tx, view.conversation_id)?;
             let account = accounts::writable(tx, &conversation.user_id_chat)?;
-            send_message(tx, account, &conversation, view)
+            match view.comment.as_ref().and_then(|c| c.parent_id.clone()) {
+                // A reply under a comment is sent under it again.
+                Some(parent) => crate::comments::reply_under(tx, account, conversation.id, view, parent),
+                None => send_message(tx, account, &conversation, view),
+            }
         })
         .await
     }
@@ -432,19 +453,19 @@ impl Store {
             let (account, row) = accounts::find_with(
                 tx,
                 &user_id_chat,
-                "c.id, c.status, c.message_id, c.post_id
+                "c.id, c.status, c.message_id, c.post_id, c.kind
                  FROM {account} LEFT JOIN commands c ON c.account_id = acc.id AND c.command_id = ?2",
                 args![command_id],
                 |r| {
                     let id: Option<i64> = r.get(at)?;
-                    id.map(|id| -> Result<(i64, CommandStatus, Option<i64>, Option<i64>)> {
-                        Ok((id, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?))
+                    id.map(|id| -> Result<(i64, CommandStatus, Option<i64>, Option<i64>, CommandKind)> {
+                        Ok((id, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?))
                     })
                     .transpose()
                 },
             )?
             .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
-            let Some((id, status, message_id, post_id)) = row else {
+            let Some((id, status, message_id, post_id, kind)) = row else {
                 return Err(StorageError::Conflict(format!("no command `{command_id}` for account `{user_id_chat}`")));
             };
             if status.is_final() {
@@ -460,6 +481,15 @@ impl Store {
                 args![id, command_status, error, now],
             )?;
             let scope = (account.id, account.user_id_chat.as_str());
+            if let (CommandKind::ModerateComment, Some(message_id)) = (kind, message_id) {
+                let done = match &outcome {
+                    Outcome::Sent { .. } => Ok(()),
+                    Outcome::Failed { reason } => Err(reason.as_str()),
+                };
+                crate::comments::moderation_done(tx, message_id, done)?;
+                let view = crate::comments::message_with_comment(tx, message_id)?;
+                return message_event(tx, scope, &view).map(Some);
+            }
             if let Some(message_id) = message_id {
                 match &outcome {
                     Outcome::Sent { platform_id, .. } => {
@@ -482,7 +512,7 @@ impl Store {
                         tx.execute_pipelined("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", args![message_id, reason])?;
                     }
                 }
-                let view = message(tx, message_id)?;
+                let view = crate::comments::message_with_comment(tx, message_id)?;
                 return message_event(tx, scope, &view).map(Some);
             }
             if let Some(post_id) = post_id {

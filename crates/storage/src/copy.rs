@@ -23,6 +23,8 @@ const TABLES: &[(&str, &[&str])] = &[
     ("settings", &["key"]),
     ("conversations", &["id"]),
     ("messages", &["id"]),
+    ("comments", &["message_id"]),
+    ("feed_posts", &["account_id", "post_id"]),
     ("attachments", &["id"]),
     ("notifications", &["id"]),
     ("posts", &["id"]),

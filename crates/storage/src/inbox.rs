@@ -91,6 +91,9 @@ pub struct MessageView {
     pub error: Option<String>,
     pub sent_at: UnixMillis,
     pub author_user_id: Option<i64>,
+    /// For a comment under a post, or a reply to one: what a message has not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<crate::comments::CommentView>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -390,7 +393,7 @@ pub(crate) fn message_from_row(r: &Row<'_>) -> Result<MessageView> {
     Ok(read_row!(r => MessageView {
         id, conversation_id, message_id, direction, text, attachments: json, status, error,
         sent_at, author_user_id,
-    }))
+    } with { comment: None }))
 }
 
 pub(crate) fn message(tx: &Tx<'_>, id: i64) -> Result<MessageView> {
@@ -648,8 +651,8 @@ impl Store {
         let (before_at, before_id) = parse_cursor(cursor)?;
         let limit = limit.clamp(1, MAX_PAGE);
         self.read(move |tx| {
-            conversation(tx, conversation_id)?;
-            page_of(
+            let thread = conversation(tx, conversation_id)?;
+            let mut page = page_of(
                 tx,
                 &format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1
@@ -660,7 +663,11 @@ impl Store {
                 limit,
                 message_from_row,
                 |m| (m.sent_at.0, m.id),
-            )
+            )?;
+            if switchboard_domain::comments::is_comment_thread(&thread.thread_id) {
+                crate::comments::attach_comments(tx, &mut page.items)?;
+            }
+            Ok(page)
         })
         .await
     }

@@ -24,7 +24,7 @@ pub struct IngestOutcome {
 }
 
 impl IngestOutcome {
-    fn new(received: usize, new: usize, event_id: Option<i64>) -> Self {
+    pub(crate) fn new(received: usize, new: usize, event_id: Option<i64>) -> Self {
         Self {
             received,
             new,
@@ -210,6 +210,9 @@ struct MessageOut<'a> {
     attachments: &'a [Attachment],
     status: MessageStatus,
     sent_at: UnixMillis,
+    /// For a comment: what a message has not (`crate::comments::CommentView`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<crate::comments::CommentView>,
 }
 
 /// A conversation's list entry after the change, so consoles can update their lists without a fetch.
@@ -316,6 +319,101 @@ fn announce(
     Ok(IngestOutcome::new(given, new, Some(event_id)))
 }
 
+/// Stores messages of `account` (`ingest_messages`, and the comments of `crate::comments`, whose
+/// `comment_of` says what each comment is), with their `new_messages` event when any were new; answers
+/// the ids of the new ones by platform id.
+pub(crate) fn store_messages(
+    tx: &Tx<'_>,
+    account: &Account,
+    items: &[NewMessage],
+    comment_of: &dyn Fn(&str) -> Option<crate::comments::CommentView>,
+    now: i64,
+) -> Result<(IngestOutcome, HashMap<String, i64>)> {
+    let conversations = conversation_ids(tx, account.id, items, now)?;
+    let firsts: Vec<(&NewMessage, i64)> = first_of_each(items, |m| &m.message_id)
+        .into_iter()
+        .map(|m| {
+            let conversation = conversations.get(&m.thread_id).copied().ok_or_else(|| {
+                StorageError::Corrupt(format!("no conversation for thread {}", m.thread_id))
+            })?;
+            Ok((m, conversation))
+        })
+        .collect::<Result<_>>()?;
+    let attachments = firsts
+        .iter()
+        .map(|(m, _)| serde_json::to_string(&m.attachments))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let rows = rows_of(
+        firsts.iter().zip(&attachments),
+        |((message, conversation), attachments)| {
+            [
+                conversation as &dyn ToValue,
+                &message.message_id,
+                &message.direction,
+                &message.text,
+                attachments,
+                status(message.direction),
+                &message.sent_at,
+            ]
+        },
+    );
+    let inserted = insert_new(tx, &INSERT_MESSAGES, account.id, now, &rows)?;
+    if inserted.is_empty() {
+        return Ok((IngestOutcome::new(items.len(), 0, None), inserted));
+    }
+    let mut changes: Vec<ConversationChange<'_>> = Vec::new();
+    let mut change_of: HashMap<i64, usize> = HashMap::new();
+    let mut stored = Vec::with_capacity(inserted.len());
+    let mut documents = Vec::with_capacity(inserted.len());
+    for &(message, conversation) in &firsts {
+        let Some(&id) = inserted.get(&message.message_id) else {
+            continue;
+        };
+        let unread = i64::from(message.direction == Direction::In);
+        match change_of.get(&conversation) {
+            Some(&index) => {
+                let change = &mut changes[index];
+                change.unread += unread;
+                if message.sent_at >= change.newest.sent_at {
+                    change.newest = message;
+                }
+            }
+            None => {
+                change_of.insert(conversation, changes.len());
+                changes.push(ConversationChange {
+                    id: conversation,
+                    newest: message,
+                    unread,
+                });
+            }
+        }
+        documents.push((id, Document::of(&[&message.text])));
+        stored.push(MessageOut {
+            id,
+            conversation_id: conversation,
+            message_id: &message.message_id,
+            direction: message.direction,
+            text: &message.text,
+            attachments: &message.attachments,
+            status: *status(message.direction),
+            sent_at: message.sent_at,
+            comment: comment_of(&message.message_id),
+        });
+    }
+    search::index(tx, Source::Messages, &documents)?;
+    let conversations = apply_conversation_changes(tx, &changes, now)?;
+    let counts = (items.len(), stored.len());
+    let messages = NewMessages {
+        messages: stored,
+        conversations,
+    };
+    let outcome = announce(tx, account, counts, EventKind::NewMessages, messages)?;
+    if account.assignment.auto {
+        crate::assignment::hand_out(tx, Some(account.id), now)?;
+    }
+    Ok((outcome, inserted))
+}
+
 impl Store {
     /// Stores a batch of messages in one transaction, with its `new_messages` event when any were new.
     /// A message id repeated within the batch is stored once, from its first occurrence.
@@ -323,92 +421,7 @@ impl Store {
         self.write(move |tx| {
             let account = writable(tx, &batch.account)?;
             let now = UnixMillis::now().0;
-            let conversations = conversation_ids(tx, account.id, &batch.items, now)?;
-            let firsts: Vec<(&NewMessage, i64)> = first_of_each(&batch.items, |m| &m.message_id)
-                .into_iter()
-                .map(|m| {
-                    let conversation =
-                        conversations.get(&m.thread_id).copied().ok_or_else(|| {
-                            StorageError::Corrupt(format!(
-                                "no conversation for thread {}",
-                                m.thread_id
-                            ))
-                        })?;
-                    Ok((m, conversation))
-                })
-                .collect::<Result<_>>()?;
-            let attachments = firsts
-                .iter()
-                .map(|(m, _)| serde_json::to_string(&m.attachments))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            let rows = rows_of(
-                firsts.iter().zip(&attachments),
-                |((message, conversation), attachments)| {
-                    [
-                        conversation as &dyn ToValue,
-                        &message.message_id,
-                        &message.direction,
-                        &message.text,
-                        attachments,
-                        status(message.direction),
-                        &message.sent_at,
-                    ]
-                },
-            );
-            let inserted = insert_new(tx, &INSERT_MESSAGES, account.id, now, &rows)?;
-            if inserted.is_empty() {
-                return Ok(IngestOutcome::new(batch.items.len(), 0, None));
-            }
-            let mut changes: Vec<ConversationChange<'_>> = Vec::new();
-            let mut change_of: HashMap<i64, usize> = HashMap::new();
-            let mut stored = Vec::with_capacity(inserted.len());
-            let mut documents = Vec::with_capacity(inserted.len());
-            for &(message, conversation) in &firsts {
-                let Some(&id) = inserted.get(&message.message_id) else {
-                    continue;
-                };
-                let unread = i64::from(message.direction == Direction::In);
-                match change_of.get(&conversation) {
-                    Some(&index) => {
-                        let change = &mut changes[index];
-                        change.unread += unread;
-                        if message.sent_at >= change.newest.sent_at {
-                            change.newest = message;
-                        }
-                    }
-                    None => {
-                        change_of.insert(conversation, changes.len());
-                        changes.push(ConversationChange {
-                            id: conversation,
-                            newest: message,
-                            unread,
-                        });
-                    }
-                }
-                documents.push((id, Document::of(&[&message.text])));
-                stored.push(MessageOut {
-                    id,
-                    conversation_id: conversation,
-                    message_id: &message.message_id,
-                    direction: message.direction,
-                    text: &message.text,
-                    attachments: &message.attachments,
-                    status: *status(message.direction),
-                    sent_at: message.sent_at,
-                });
-            }
-            search::index(tx, Source::Messages, &documents)?;
-            let conversations = apply_conversation_changes(tx, &changes, now)?;
-            let counts = (batch.items.len(), stored.len());
-            let messages = NewMessages {
-                messages: stored,
-                conversations,
-            };
-            let outcome = announce(tx, &account, counts, EventKind::NewMessages, messages)?;
-            if account.assignment.auto {
-                crate::assignment::hand_out(tx, Some(account.id), now)?;
-            }
-            Ok(outcome)
+            store_messages(tx, &account, &batch.items, &|_| None, now).map(|(outcome, _)| outcome)
         })
         .await
     }

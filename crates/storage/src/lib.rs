@@ -21,6 +21,9 @@ mod assignment_tests;
 mod attachments;
 mod calls;
 mod commands;
+mod comments;
+#[cfg(test)]
+mod comments_tests;
 mod commits;
 mod copy;
 mod crypto;
@@ -62,6 +65,7 @@ pub use calls::{
     Effects, NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
 };
 pub use commands::{CommandGauges, DeliverableCommand, QueuedMessage, QueuedPost};
+pub use comments::{CommentView, FeedPostView, QueuedModeration};
 pub use copy::CopyReport;
 pub use crypto::{Cipher, KeyError};
 pub use customers::{

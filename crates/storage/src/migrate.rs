@@ -36,6 +36,7 @@ migrations! {
     18 "handed_back" "0018_handed_back.sql",
     19 "search" "0019_search.sql",
     20 "one_customer" "0020_one_customer.sql",
+    21 "comments" "0021_comments.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

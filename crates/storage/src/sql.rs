@@ -561,7 +561,8 @@ stored_as_text!(
     CallStatus,
     AgentStatus,
     AgentState,
-    switchboard_domain::attachments::AttachmentKind
+    switchboard_domain::attachments::AttachmentKind,
+    switchboard_domain::comments::Moderation
 );
 
 #[cfg(test)]

@@ -1,0 +1,429 @@
+//! Comments under a page's posts. Each customer's comments under one post are a conversation
+//! (`domain::comments::thread_of`), stored by the same ingest as messages (ownership, states, labels,
+//! unread counts, search and `new_messages` come with it); `comments` keeps what a comment has that a
+//! message has not, and `feed_posts` what the post says. Agents answer under a comment, hide, show
+//! again or delete it through the page's bot, with the command channel's guarantees.
+
+use crate::accounts::{self, Account, writable};
+use crate::commands::{QueuedMessage, insert_command, message_event, new_command_id};
+use crate::inbox::{MessageView, conversation, message};
+use crate::ingest::{IngestOutcome, store_messages};
+use crate::sql::{Tx, args};
+use crate::{Result, StorageError, Store};
+use serde::Serialize;
+use std::collections::HashMap;
+use switchboard_domain::comments::{
+    FeedPost, ModerateCommentCommand, Moderation, NewComment, ReplyCommentCommand,
+};
+use switchboard_domain::ingest::{Batch, Direction, NewMessage};
+use switchboard_domain::status::CommandKind;
+use switchboard_domain::{UnixMillis, ValidationError};
+
+/// What a comment has that a message has not (`comment` of a message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CommentView {
+    /// The post it is under.
+    pub post_id: String,
+    /// The platform id of the comment it answers; `null` for a comment on the post itself.
+    pub parent_id: Option<String>,
+    pub hidden: bool,
+    pub deleted: bool,
+    /// A moderation asked of the page's bot and not yet done.
+    pub pending: Option<Moderation>,
+    /// Why the last moderation failed (the platform's reason).
+    pub error: Option<String>,
+}
+
+/// A post's preview (`GET /api/feed_posts/{user_id_chat}/{post_id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FeedPostView {
+    pub post_id: String,
+    pub text: String,
+    pub picture: Option<String>,
+    pub permalink: Option<String>,
+    pub created_at: Option<UnixMillis>,
+}
+
+/// A moderation queued for the page's bot.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct QueuedModeration {
+    pub user_id_chat: String,
+    /// The comment, with `comment.pending` set.
+    pub message: MessageView,
+    pub command_id: String,
+    pub event_id: i64,
+}
+
+fn comment_from_row(r: &crate::sql::Row<'_>, at: usize) -> Result<CommentView> {
+    Ok(CommentView {
+        post_id: r.get(at)?,
+        parent_id: r.get(at + 1)?,
+        hidden: r.get(at + 2)?,
+        deleted: r.get(at + 3)?,
+        pending: r.get(at + 4)?,
+        error: r.get(at + 5)?,
+    })
+}
+
+const COMMENT_COLUMNS: &str = "post_id, parent_id, hidden, deleted, pending, error";
+
+/// Fills `comment` of the messages that are comments (or replies to one), with one query.
+pub(crate) fn attach_comments(tx: &Tx<'_>, messages: &mut [MessageView]) -> Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    // Ids read from the database, never a caller's text.
+    let ids: Vec<String> = messages.iter().map(|m| m.id.to_string()).collect();
+    let found = tx.rows(
+        &format!(
+            "SELECT message_id, {COMMENT_COLUMNS} FROM comments WHERE message_id IN ({})",
+            ids.join(", ")
+        ),
+        args![],
+        |r| Ok((r.get::<i64>(0)?, comment_from_row(r, 1)?)),
+    )?;
+    let mut by_id: HashMap<i64, CommentView> = found.into_iter().collect();
+    for message in messages {
+        message.comment = by_id.remove(&message.id);
+    }
+    Ok(())
+}
+
+/// A message with its comment, if it is one.
+pub(crate) fn message_with_comment(tx: &Tx<'_>, id: i64) -> Result<MessageView> {
+    let mut view = [message(tx, id)?];
+    attach_comments(tx, &mut view)?;
+    let [view] = view;
+    Ok(view)
+}
+
+fn upsert_posts(tx: &Tx<'_>, account_id: i64, posts: &[FeedPost], now: i64) -> Result<()> {
+    for post in posts {
+        tx.execute_pipelined(
+            "INSERT INTO feed_posts (account_id, post_id, text, picture, permalink, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (account_id, post_id) DO UPDATE SET text = excluded.text,
+                 picture = COALESCE(excluded.picture, feed_posts.picture),
+                 permalink = COALESCE(excluded.permalink, feed_posts.permalink),
+                 created_at = COALESCE(excluded.created_at, feed_posts.created_at), updated_at = excluded.updated_at",
+            args![account_id, post.post_id, post.text, post.picture, post.permalink, post.created_at, now],
+        )?;
+    }
+    Ok(())
+}
+
+/// The thread and participant of the conversation holding the comment `platform_id`, if it arrived.
+fn thread_of_comment(
+    tx: &Tx<'_>,
+    account_id: i64,
+    platform_id: &str,
+) -> Result<Option<(String, String, String)>> {
+    tx.optional(
+        "SELECT c.thread_id, c.participant_id, c.participant_name FROM messages m
+           JOIN conversations c ON c.id = m.conversation_id
+          WHERE m.account_id = ?1 AND m.platform_message_id = ?2",
+        args![account_id, platform_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
+/// Queues a moderation of the comment `view` for `account`'s bot and announces it.
+fn moderate(
+    tx: &Tx<'_>,
+    account: &Account,
+    view: &MessageView,
+    action: Moderation,
+) -> Result<QueuedModeration> {
+    let comment = view
+        .comment
+        .as_ref()
+        .ok_or_else(|| ValidationError::new("id", "is not a comment"))?;
+    if comment.deleted {
+        return Err(StorageError::Conflict("the comment was deleted".into()));
+    }
+    let comment_id = view.message_id.clone().ok_or_else(|| {
+        StorageError::Conflict(
+            "the comment is not on the platform yet (its reply is still queued)".into(),
+        )
+    })?;
+    let command_id = new_command_id()?;
+    let command = ModerateCommentCommand {
+        command_id: command_id.clone(),
+        user_id_chat: account.user_id_chat.clone(),
+        message_id: view.id,
+        conversation_id: view.conversation_id,
+        comment_id,
+        action,
+    };
+    insert_command(
+        tx,
+        account.id,
+        CommandKind::ModerateComment,
+        &command,
+        &command_id,
+        Some(view.id),
+        None,
+    )?;
+    tx.execute(
+        "UPDATE comments SET pending = ?2, error = NULL WHERE message_id = ?1",
+        args![view.id, action],
+    )?;
+    let view = message_with_comment(tx, view.id)?;
+    let event_id = message_event(tx, (account.id, &account.user_id_chat), &view)?;
+    Ok(QueuedModeration {
+        user_id_chat: account.user_id_chat.clone(),
+        message: view,
+        command_id,
+        event_id,
+    })
+}
+
+/// After a moderation's outcome: what it changed on the comment (`Ok` with the action done, `Err`
+/// with the platform's reason).
+pub(crate) fn moderation_done(
+    tx: &Tx<'_>,
+    message_id: i64,
+    outcome: std::result::Result<(), &str>,
+) -> Result<()> {
+    let pending: Option<Moderation> = tx
+        .optional(
+            "SELECT pending FROM comments WHERE message_id = ?1",
+            args![message_id],
+            |r| r.get(0),
+        )?
+        .flatten();
+    match (outcome, pending) {
+        (Ok(()), Some(Moderation::Hide)) => tx.execute(
+            "UPDATE comments SET hidden = TRUE, pending = NULL, error = NULL WHERE message_id = ?1",
+            args![message_id],
+        )?,
+        (Ok(()), Some(Moderation::Unhide)) => tx.execute(
+            "UPDATE comments SET hidden = FALSE, pending = NULL, error = NULL WHERE message_id = ?1",
+            args![message_id],
+        )?,
+        (Ok(()), Some(Moderation::Delete)) => tx.execute(
+            "UPDATE comments SET deleted = TRUE, pending = NULL, error = NULL WHERE message_id = ?1",
+            args![message_id],
+        )?,
+        (Ok(()), None) => 0,
+        (Err(reason), _) => tx.execute(
+            "UPDATE comments SET pending = NULL, error = ?2 WHERE message_id = ?1",
+            args![message_id, reason],
+        )?,
+    };
+    Ok(())
+}
+
+/// Whether a comment should be hidden by the page's setting: a customer's comment, not hidden yet,
+/// that holds a phone number.
+fn holds_a_number(comment: &NewComment) -> bool {
+    comment.message.direction == Direction::In
+        && !comment.hidden
+        && !switchboard_domain::phone::find_numbers(&comment.message.text).is_empty()
+}
+
+impl Store {
+    /// Stores a batch of comments and the post previews that came with it, in one transaction:
+    /// each comment in its author's conversation under the post (a comment of the page itself in
+    /// the conversation of the comment it answers; one answering a comment that never arrived is
+    /// left out), with `new_messages`. On a page that hides comments with phone numbers, each new one
+    /// that holds one is queued to be hidden.
+    pub async fn ingest_comments(
+        &self,
+        batch: Batch<NewComment>,
+        posts: Vec<FeedPost>,
+    ) -> Result<IngestOutcome> {
+        self.write(move |tx| {
+            let account = writable(tx, &batch.account)?;
+            let now = UnixMillis::now().0;
+            upsert_posts(tx, account.id, &posts, now)?;
+            let mut items: Vec<NewMessage> = Vec::with_capacity(batch.items.len());
+            let mut views: HashMap<String, CommentView> = HashMap::new();
+            // The customers' comments of this batch, which the page's answers in it may answer.
+            let in_batch: HashMap<&str, &NewMessage> = batch
+                .items
+                .iter()
+                .filter(|c| !c.from_page())
+                .map(|c| (c.message.message_id.as_str(), &c.message))
+                .collect();
+            for comment in &batch.items {
+                let mut message = comment.message.clone();
+                if comment.from_page() {
+                    let parent = comment.parent_id.as_deref().unwrap_or_default();
+                    let found = match in_batch.get(parent) {
+                        Some(m) => Some((m.thread_id.clone(), m.participant_id.clone(), m.participant_name.clone())),
+                        None => thread_of_comment(tx, account.id, parent)?,
+                    };
+                    let Some((thread, participant, name)) = found else {
+                        continue;
+                    };
+                    (message.thread_id, message.participant_id, message.participant_name) = (thread, participant, name);
+                }
+                views.insert(message.message_id.clone(), CommentView {
+                    post_id: comment.post_id.clone(),
+                    parent_id: comment.parent_id.clone(),
+                    hidden: comment.hidden,
+                    deleted: false,
+                    pending: None,
+                    error: None,
+                });
+                items.push(message);
+            }
+            if items.is_empty() {
+                return Ok(IngestOutcome::new(batch.items.len(), 0, None));
+            }
+            let (stored, inserted) = store_messages(tx, &account, &items, &|id| views.get(id).cloned(), now)?;
+            // Comments of the page that answer nothing that arrived count as not new.
+            let outcome = IngestOutcome::new(batch.items.len(), stored.new, stored.event_id);
+            for comment in &batch.items {
+                let Some(&id) = inserted.get(&comment.message.message_id) else { continue };
+                tx.execute_pipelined(
+                    "INSERT INTO comments (message_id, post_id, parent_id, hidden) VALUES (?1, ?2, ?3, ?4)",
+                    args![id, comment.post_id, comment.parent_id, comment.hidden],
+                )?;
+            }
+            if account.hide_phone_comments {
+                for comment in batch.items.iter().filter(|c| holds_a_number(c)) {
+                    let Some(&id) = inserted.get(&comment.message.message_id) else { continue };
+                    let view = message_with_comment(tx, id)?;
+                    moderate(tx, &account, &view, Moderation::Hide)?;
+                }
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// What a post says, if its bot told.
+    pub async fn feed_post(
+        &self,
+        user_id_chat: &str,
+        post_id: &str,
+    ) -> Result<Option<FeedPostView>> {
+        let (user_id_chat, post_id) = (user_id_chat.to_owned(), post_id.to_owned());
+        self.read(move |tx| {
+            tx.optional(
+                "SELECT p.post_id, p.text, p.picture, p.permalink, p.created_at FROM feed_posts p
+                   JOIN facebook_accounts a ON a.id = p.account_id
+                  WHERE a.user_id_chat = ?1 AND p.post_id = ?2",
+                args![user_id_chat, post_id],
+                |r| {
+                    Ok(FeedPostView {
+                        post_id: r.get(0)?,
+                        text: r.get(1)?,
+                        picture: r.get(2)?,
+                        permalink: r.get(3)?,
+                        created_at: r.get(4)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    /// A comment (a message that is one), for the caller's checks before acting on it.
+    pub async fn comment(&self, message_id: i64) -> Result<MessageView> {
+        self.read(move |tx| {
+            let view = message_with_comment(tx, message_id)?;
+            if view.comment.is_none() {
+                return Err(StorageError::UnknownMessage(message_id));
+            }
+            Ok(view)
+        })
+        .await
+    }
+
+    /// Hides, shows again or deletes a comment through the page's bot.
+    pub async fn queue_moderation(
+        &self,
+        message_id: i64,
+        action: Moderation,
+    ) -> Result<QueuedModeration> {
+        self.write(move |tx| {
+            let view = message_with_comment(tx, message_id)?;
+            let conversation = conversation(tx, view.conversation_id)?;
+            let account = accounts::writable(tx, &conversation.user_id_chat)?;
+            moderate(tx, &account, &view, action)
+        })
+        .await
+    }
+
+    /// Answers a comment publicly, under it, through the page's bot: a reply in the comment's
+    /// conversation, queued as any reply is (and, like one, making its author the owner).
+    pub async fn queue_comment_reply(
+        &self,
+        message_id: i64,
+        text: String,
+        author: Option<i64>,
+    ) -> Result<QueuedMessage> {
+        self.write(move |tx| {
+            let target = message_with_comment(tx, message_id)?;
+            let comment = target
+                .comment
+                .clone()
+                .ok_or_else(|| ValidationError::new("id", "is not a comment"))?;
+            if comment.deleted {
+                return Err(StorageError::Conflict("the comment was deleted".into()));
+            }
+            let platform_id = target.message_id.clone().ok_or_else(|| {
+                StorageError::Conflict(
+                    "the comment is not on the platform yet (its reply is still queued)".into(),
+                )
+            })?;
+            // Facebook threads comments one level deep: an answer to a reply (a customer's or the
+            // page's) goes under its top comment.
+            let parent = comment.parent_id.clone().unwrap_or(platform_id);
+            let (account, view, mut reply) =
+                crate::commands::insert_reply(tx, target.conversation_id, &text, &[], author)?;
+            tx.execute(
+                "INSERT INTO comments (message_id, post_id, parent_id) VALUES (?1, ?2, ?3)",
+                args![reply.id, comment.post_id, parent],
+            )?;
+            reply.comment = Some(CommentView {
+                post_id: comment.post_id,
+                parent_id: Some(parent.clone()),
+                hidden: false,
+                deleted: false,
+                pending: None,
+                error: None,
+            });
+            reply_under(tx, account, view.id, reply, parent)
+        })
+        .await
+    }
+}
+
+/// Queues the command for a reply under `parent` (new or retried) and announces it.
+pub(crate) fn reply_under(
+    tx: &Tx<'_>,
+    account: Account,
+    conversation_id: i64,
+    reply: MessageView,
+    parent: String,
+) -> Result<QueuedMessage> {
+    let command_id = new_command_id()?;
+    let command = ReplyCommentCommand {
+        command_id: command_id.clone(),
+        user_id_chat: account.user_id_chat.clone(),
+        message_id: reply.id,
+        conversation_id,
+        comment_id: parent,
+        text: reply.text.clone(),
+    };
+    insert_command(
+        tx,
+        account.id,
+        CommandKind::ReplyComment,
+        &command,
+        &command_id,
+        Some(reply.id),
+        None,
+    )?;
+    let event_id = message_event(tx, (account.id, &account.user_id_chat), &reply)?;
+    Ok(QueuedMessage {
+        user_id_chat: account.user_id_chat,
+        message: reply,
+        command_id,
+        event_id,
+    })
+}
