@@ -82,6 +82,7 @@ fn main() -> Result<(), String> {
             let driver = SimDriver::new(SimOptions {
                 messages_per_minute: per_minute,
                 notifications_per_minute: 0.0,
+                comments_per_minute: 0.0,
                 customers: 50,
                 burst: options.burst,
                 ..SimOptions::default()

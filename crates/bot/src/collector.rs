@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use std::sync::Arc;
+use switchboard_domain::comments::CommentIn;
 use switchboard_domain::ingest::{Direction, MessageIn, NotificationIn};
 use switchboard_storage::{OutboxKind, Spool, StorageError};
 use tokio::sync::Notify;
@@ -61,6 +62,20 @@ impl Collector {
         let items = notifications
             .iter()
             .map(|n| Ok((OutboxKind::Notifications, serde_json::to_string(n)?)))
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
+        self.spool.push(items, Vec::new()).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Comments under the page's posts, each with its post's preview when the driver knows it.
+    pub async fn comments(&self, comments: Vec<CommentIn>) -> Result<(), StorageError> {
+        if comments.is_empty() {
+            return Ok(());
+        }
+        let items = comments
+            .iter()
+            .map(|c| Ok((OutboxKind::Comments, serde_json::to_string(c)?)))
             .collect::<Result<Vec<_>, serde_json::Error>>()?;
         self.spool.push(items, Vec::new()).await?;
         self.wake.notify_one();

@@ -10,6 +10,7 @@ use crate::{BotConfig, BotError};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchboard_domain::comments::{ModerateCommentCommand, ReplyCommentCommand};
 use switchboard_domain::outbound::{PostCommand, SendMessageCommand};
 use switchboard_sioclient::{Client, ClientError, Emitter};
 use switchboard_storage::{CommandState, Spool, StoredCommand};
@@ -18,6 +19,15 @@ use tokio::task::JoinSet;
 
 const SEND_EVENT: &str = "send_message_command";
 const POST_EVENT: &str = "post_news_feed_command";
+const REPLY_COMMENT_EVENT: &str = "reply_comment_command";
+const MODERATE_COMMENT_EVENT: &str = "moderate_comment_command";
+/// Every command a bot takes.
+const COMMAND_EVENTS: [&str; 4] = [
+    SEND_EVENT,
+    POST_EVENT,
+    REPLY_COMMENT_EVENT,
+    MODERATE_COMMENT_EVENT,
+];
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) const INTERRUPTED: &str = "the bot stopped while carrying out this command and cannot tell \
@@ -123,7 +133,7 @@ async fn on_event(
         tracing::warn!(raw = event.raw(), "the sender reported an error");
         return Ok(());
     }
-    if event.name != SEND_EVENT && event.name != POST_EVENT {
+    if !COMMAND_EVENTS.contains(&event.name.as_str()) {
         tracing::debug!(name = %event.name, "ignoring an event");
         return Ok(());
     }
@@ -201,16 +211,27 @@ async fn execute(driver: &Driver, command: &StoredCommand) -> Executed {
     let unreadable = |e: serde_json::Error| {
         Executed::Failed(format!("the bot could not read this command: {e}"))
     };
-    if command.event == POST_EVENT {
-        match serde_json::from_str::<PostCommand>(&command.payload) {
+    match command.event.as_str() {
+        POST_EVENT => match serde_json::from_str::<PostCommand>(&command.payload) {
             Ok(post) => driver.post(&post).await,
             Err(e) => unreadable(e),
+        },
+        REPLY_COMMENT_EVENT => {
+            match serde_json::from_str::<ReplyCommentCommand>(&command.payload) {
+                Ok(reply) => driver.reply_comment(&reply).await,
+                Err(e) => unreadable(e),
+            }
         }
-    } else {
-        match serde_json::from_str::<SendMessageCommand>(&command.payload) {
+        MODERATE_COMMENT_EVENT => {
+            match serde_json::from_str::<ModerateCommentCommand>(&command.payload) {
+                Ok(moderation) => driver.moderate_comment(&moderation).await,
+                Err(e) => unreadable(e),
+            }
+        }
+        _ => match serde_json::from_str::<SendMessageCommand>(&command.payload) {
             Ok(send) => driver.send_message(&send).await,
             Err(e) => unreadable(e),
-        }
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::page::PageDriver;
 use crate::sim::SimDriver;
 use crate::{BotError, Collector};
+use switchboard_domain::comments::{ModerateCommentCommand, ReplyCommentCommand};
 use switchboard_domain::outbound::{PostCommand, SendMessageCommand};
 use tokio::task::JoinSet;
 
@@ -53,6 +54,22 @@ impl Driver {
         match self {
             Self::Sim(sim) => sim.post(command).await,
             Self::Page(page) => page.post(command).await,
+        }
+    }
+
+    /// Answers a comment under it; `platform_id` is the answer's comment id.
+    pub async fn reply_comment(&self, command: &ReplyCommentCommand) -> Executed {
+        match self {
+            Self::Sim(sim) => sim.reply_comment(command).await,
+            Self::Page(page) => page.reply_comment(command).await,
+        }
+    }
+
+    /// Hides, shows again or deletes a comment; `platform_id` is the comment's id.
+    pub async fn moderate_comment(&self, command: &ModerateCommentCommand) -> Executed {
+        match self {
+            Self::Sim(sim) => sim.moderate_comment(command).await,
+            Self::Page(page) => page.moderate_comment(command).await,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The `sim` driver: a pretend account whose customers (Vietnamese names, realistic shop questions)
-//! write at a configurable rate, answer the agent's replies, and trigger notifications. Sends and posts
+//! write at a configurable rate, answer the agent's replies, comment under the page's posts, and
+//! trigger notifications. Sends and posts
 //! succeed or fail as configured. It powers `switchboard demo`, the tests and the benchmarks.
 
 use crate::{BotError, Collector, Executed};
@@ -7,6 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_domain::UnixMillis;
+use switchboard_domain::comments::{
+    CommentAuthor, CommentIn, FeedPostIn, ModerateCommentCommand, ReplyCommentCommand,
+};
 use switchboard_domain::ingest::{
     Attachment, AttachmentKind, ConversationIn, Direction, MessageIn, NotificationIn,
 };
@@ -19,6 +23,8 @@ pub struct SimOptions {
     pub messages_per_minute: f64,
     /// Notifications per minute, on average.
     pub notifications_per_minute: f64,
+    /// Comments under the account's posts per minute, on average.
+    pub comments_per_minute: f64,
     /// How many different customers write.
     pub customers: usize,
     /// A customer answers an agent's reply after a wait in this range.
@@ -40,6 +46,7 @@ impl Default for SimOptions {
         Self {
             messages_per_minute: 6.0,
             notifications_per_minute: 1.0,
+            comments_per_minute: 2.0,
             customers: 12,
             reply_delay: (Duration::from_secs(2), Duration::from_secs(8)),
             send_failure_rate: 0.0,
@@ -89,14 +96,30 @@ const FOLLOW_UPS: &[&str] = &[
 ];
 
 const NOTIFICATIONS: &[(&str, &str)] = &[
-    (
-        "comment",
-        "đã bình luận về bài viết của bạn: \"Còn hàng không shop?\"",
-    ),
     ("reaction", "đã bày tỏ cảm xúc về bài viết của bạn"),
     ("mention", "đã nhắc đến trang của bạn trong một bình luận"),
     ("share", "đã chia sẻ bài viết của bạn"),
     ("review", "đã đánh giá trang của bạn 5 sao"),
+];
+
+/// The account's posts customers comment under (each account's ids are its own: `{account}_{n}`).
+const POSTS: &[&str] = &[
+    "🌸 Bộ sưu tập mới về rồi cả nhà ơi! Áo dài cách tân, đủ size S–XL, giá chỉ 450k",
+    "Flash sale cuối tuần: giảm 30% toàn bộ túi xách, freeship đơn từ 300k",
+    "Hàng sỉ số lượng lớn, inbox shop để nhận bảng giá nhé",
+];
+
+const COMMENTS: &[&str] = &[
+    "Giá bao nhiêu ạ?",
+    "Còn size M không shop?",
+    "Ib em giá với ạ",
+    "Ship Hà Nội mất mấy ngày shop?",
+    "Đẹp quá 😍",
+    "Shop check inbox giúp em",
+    "Số em 0912 345 678, shop gọi tư vấn giúp em nhé",
+    "Có màu đen không ạ?",
+    "Em lấy 2 cái, zalo 0987.654.321",
+    "Hàng có sẵn không hay phải đặt?",
 ];
 
 #[derive(Clone)]
@@ -225,6 +248,34 @@ impl SimDriver {
         }
     }
 
+    /// A customer's comment under one of the account's posts, with the post's preview.
+    pub fn customer_comment(&self, account: &str, index: usize, text: &str) -> CommentIn {
+        let (id, name) = Self::customer(account, index);
+        let post = fastrand::usize(..POSTS.len());
+        let post_id = format!("{account}_{}", 9_000_000 + post);
+        CommentIn {
+            comment_id: self.next_id("c_sim"),
+            post_id: post_id.clone(),
+            parent_id: None,
+            author: CommentAuthor {
+                id,
+                name: Some(name),
+            },
+            from_page: false,
+            text: Some(text.to_owned()),
+            attachments: Vec::new(),
+            created_at: UnixMillis::now(),
+            hidden: false,
+            post: Some(FeedPostIn {
+                post_id: post_id.clone(),
+                text: Some(POSTS[post].to_owned()),
+                picture: None,
+                permalink: Some(format!("https://www.facebook.com/{post_id}")),
+                created_at: None,
+            }),
+        }
+    }
+
     pub(crate) fn start(
         &self,
         collector: Collector,
@@ -268,6 +319,21 @@ impl SimDriver {
                                 .fetch_add(burst as u64, Ordering::SeqCst);
                         }
                         Err(error) => tracing::error!(%error, "sim: cannot spool a message"),
+                    }
+                }
+            });
+        }
+        if options.comments_per_minute > 0.0 {
+            let (driver, collector) = (self.clone(), collector.clone());
+            let mean = Duration::from_secs_f64(60.0 / options.comments_per_minute);
+            tasks.spawn(async move {
+                loop {
+                    tokio::time::sleep(exponential(mean)).await;
+                    let index = fastrand::usize(..driver.inner.options.customers.max(1));
+                    let comment =
+                        driver.customer_comment(collector.account(), index, pick(COMMENTS));
+                    if let Err(error) = collector.comments(vec![comment]).await {
+                        tracing::error!(%error, "sim: cannot spool a comment");
                     }
                 }
             });
@@ -351,6 +417,26 @@ impl SimDriver {
                 tracing::error!(%error, "sim: cannot spool a reply");
             }
         });
+    }
+
+    pub(crate) async fn reply_comment(&self, command: &ReplyCommentCommand) -> Executed {
+        if let Some(failed) = self.simulated_failure(CommandKind::Send, &command.command_id) {
+            return failed;
+        }
+        Executed::Sent {
+            platform_id: self.next_id("c_simout"),
+            link: None,
+        }
+    }
+
+    pub(crate) async fn moderate_comment(&self, command: &ModerateCommentCommand) -> Executed {
+        if let Some(failed) = self.simulated_failure(CommandKind::Send, &command.command_id) {
+            return failed;
+        }
+        Executed::Sent {
+            platform_id: command.comment_id.clone(),
+            link: None,
+        }
     }
 
     pub(crate) async fn post(&self, command: &PostCommand) -> Executed {

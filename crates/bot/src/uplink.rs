@@ -113,6 +113,10 @@ fn request_for(
                 items()
             ),
         ),
+        OutboxKind::Comments => (
+            "/api/bot/new_comments",
+            format!(r#"{{"user_id_chat":{account},"comments":[{}]}}"#, items()),
+        ),
         OutboxKind::Status => (
             "/api/bot/status_update",
             batch.first().map(|i| i.body.clone()).unwrap_or_default(),

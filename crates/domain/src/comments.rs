@@ -44,7 +44,7 @@ pub struct CommentBatch {
 }
 
 /// Who wrote a comment.
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CommentAuthor {
     /// Their id as the platform gives it (app-scoped on Facebook).
     #[schema(example = "6543210987")]
@@ -55,7 +55,7 @@ pub struct CommentAuthor {
 }
 
 /// One comment, as a bot pushes it. Idempotent by `comment_id`: a comment sent again is stored once.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CommentIn {
     #[schema(example = "1234567890_1122334455")]
     pub comment_id: String,
@@ -63,7 +63,7 @@ pub struct CommentIn {
     #[schema(example = "1234567890_9988776655")]
     pub post_id: String,
     /// The comment it answers, for a reply; none for a comment on the post itself.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
     pub author: CommentAuthor,
     /// Written by the page itself (in Facebook's app, or an agent's reply coming back): shown as the
@@ -79,10 +79,13 @@ pub struct CommentIn {
     /// Hidden on the platform already.
     #[serde(default)]
     pub hidden: bool,
+    /// Its post's preview, when the bot knows it (the same as an entry of the batch's `posts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<FeedPostIn>,
 }
 
 /// A post's preview, as shown above its comments.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct FeedPostIn {
     pub post_id: String,
     #[serde(default)]
@@ -144,14 +147,13 @@ impl CommentBatch {
                 format!("at most {max} comments and {max} posts in one batch"),
             ));
         }
-        let items = self
-            .comments
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| c.validate(&account).map_err(|e| e.at_item(i)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let posts = self
-            .posts
+        let mut given_posts = self.posts;
+        let mut items = Vec::with_capacity(self.comments.len());
+        for (i, mut comment) in self.comments.into_iter().enumerate() {
+            given_posts.extend(comment.post.take());
+            items.push(comment.validate(&account).map_err(|e| e.at_item(i))?);
+        }
+        let posts = given_posts
             .into_iter()
             .enumerate()
             .map(|(i, p)| p.validate().map_err(|e| e.at_item(i)))

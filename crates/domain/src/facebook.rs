@@ -4,6 +4,7 @@
 //! Send API, Graph API error handling and rate limiting).
 
 use crate::UnixMillis;
+use crate::comments::{CommentAuthor, CommentIn, FeedPostIn};
 use crate::ingest::{
     Attachment, AttachmentKind, ConversationIn, Direction, MessageIn, NotificationIn,
 };
@@ -26,6 +27,8 @@ pub const HUMAN_AGENT_WINDOW_MS: i64 = 7 * 24 * HOUR_MS;
 pub enum Update {
     Message(MessageIn),
     Notification(NotificationIn),
+    /// A comment under one of the page's posts (boxed: it is the largest update).
+    Comment(Box<CommentIn>),
     /// Delivery and read receipts: the customer's app got or showed the page's messages up to `watermark`.
     Receipt {
         customer_id: String,
@@ -250,10 +253,73 @@ fn message_in(
     }
 }
 
-/// A `feed` change on the page: comments and reactions become notifications linking to the post.
+/// A comment added under one of the page's posts (`item: comment`, `verb: add`), as Meta's `feed`
+/// webhook describes it: `parent_id` is the post's id for a comment on the post itself, `photo` a
+/// picture attached, `post.permalink_url` the post's address. The page's own comment (an agent's
+/// answer coming back, or one written in Facebook) answers the comment in `parent_id`.
+fn comment_of(page_id: &str, value: &Value) -> Option<CommentIn> {
+    let comment_id = id_of(value.get("comment_id"))?;
+    let post_id = id_of(value.get("post_id"))?;
+    let from = value.get("from");
+    let author_id = id_of(from.and_then(|f| f.get("id"))).unwrap_or_else(|| "unknown".into());
+    let parent_id = id_of(value.get("parent_id")).filter(|p| *p != post_id);
+    if author_id == page_id && parent_id.is_none() {
+        return None; // the page commenting on its own post: nothing a customer said
+    }
+    let attachments = value
+        .get("photo")
+        .and_then(Value::as_str)
+        .map(|url| Attachment {
+            kind: AttachmentKind::Image,
+            url: url.to_owned(),
+        })
+        .into_iter()
+        .collect();
+    let permalink = value
+        .get("post")
+        .and_then(|p| p.get("permalink_url"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Some(CommentIn {
+        comment_id,
+        post_id: post_id.clone(),
+        from_page: author_id == page_id,
+        parent_id,
+        author: CommentAuthor {
+            id: author_id,
+            name: from
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        },
+        text: value
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        attachments,
+        created_at: value
+            .get("created_time")
+            .and_then(Value::as_i64)
+            .map_or_else(UnixMillis::now, |s| UnixMillis(s * 1000)),
+        hidden: false,
+        post: permalink.map(|permalink| FeedPostIn {
+            post_id,
+            text: None,
+            picture: None,
+            permalink: Some(permalink),
+            created_at: None,
+        }),
+    })
+}
+
+/// A `feed` change on the page: a comment added is a comment of the inbox (`comment_of`); reactions
+/// and the rest become notifications linking to the post.
 fn feed_change(page_id: &str, value: &Value) -> Option<Update> {
     let item = value.get("item").and_then(Value::as_str)?;
     let verb = value.get("verb").and_then(Value::as_str).unwrap_or("add");
+    if item == "comment" && verb == "add" {
+        return comment_of(page_id, value).map(|c| Update::Comment(Box::new(c)));
+    }
     let from_id = id_of(value.get("from").and_then(|f| f.get("id")));
     if from_id.as_deref() == Some(page_id) {
         return None; // the page's own activity

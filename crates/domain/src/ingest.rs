@@ -179,7 +179,16 @@ impl MessageBatch {
             &self.user_id_chat,
             "messages",
             self.messages,
-            MessageIn::validate,
+            |m, account| {
+                let message = m.validate(account)?;
+                if crate::comments::is_comment_thread(&message.thread_id) {
+                    return Err(ValidationError::new(
+                        "conversation.thread_id",
+                        "`comments:` starts the threads of comments: push comments to /api/bot/new_comments",
+                    ));
+                }
+                Ok(message)
+            },
         )
     }
 }

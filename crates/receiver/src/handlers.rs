@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use switchboard_domain::comments::CommentBatch;
 use switchboard_domain::ingest::{
     BotStatus, MessageBatch, NotificationBatch, RegisterIn, StatusUpdateIn,
 };
@@ -51,8 +52,13 @@ endpoints! {
     /// Messages from Facebook, up to 500 per batch; a message already stored (same `message_id`) is
     /// counted as a duplicate and not stored again.
     new_messages: "/api/bot/new_messages", MessageBatch => IngestOutcome;
-    /// Notifications (comments, reactions, …), idempotent by `notification_id` like messages.
+    /// Notifications (reactions, …), idempotent by `notification_id` like messages.
     new_notifications: "/api/bot/new_notifications", NotificationBatch => IngestOutcome;
+    /// Comments under the page's posts, up to 500 per batch, idempotent by `comment_id`; each
+    /// customer's comments under a post are one conversation of the inbox. With the previews of the
+    /// posts when the bot knows them (`posts`; a comment on a post never previewed is stored all the
+    /// same).
+    new_comments: "/api/bot/new_comments", CommentBatch => IngestOutcome;
     /// A bot's state: online, offline, error, needs_login, rate_limited.
     status_update: "/api/bot/status_update", StatusUpdateIn => BotState;
 }
@@ -149,4 +155,15 @@ macro_rules! batch_push {
 batch_push! {
     MessageBatch => ingest_messages, "message";
     NotificationBatch => ingest_notifications, "notification";
+}
+
+impl Push for CommentBatch {
+    async fn push(self, bot: &Bot, store: Store) -> Result<Pushed, ApiError> {
+        let (batch, posts) = self.validate()?;
+        tracing::Span::current().record("items", batch.items.len());
+        check_account(bot, &batch.account)?;
+        let outcome = store.ingest_comments(batch, posts).await?;
+        switchboard_metrics::metrics().ingested("comment", outcome.new, outcome.duplicates);
+        Ok((json!(outcome), outcome.event_id.is_some()))
+    }
 }

@@ -55,6 +55,7 @@ impl RoleShell for Receiver {
             .routes(routes!(handlers::register))
             .routes(routes!(handlers::new_messages))
             .routes(routes!(handlers::new_notifications))
+            .routes(routes!(handlers::new_comments))
             .routes(routes!(handlers::status_update))
     }
 

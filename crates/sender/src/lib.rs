@@ -10,6 +10,7 @@ mod admin;
 mod attachments;
 mod auth;
 mod bots;
+mod comments;
 mod consoles;
 mod delivered;
 mod inbox;
@@ -127,6 +128,7 @@ pub struct Sender;
         (name = "accounts", description = "The Facebook accounts and their bots"),
         (name = "inbox", description = "Conversations, messages and notifications"),
         (name = "sending", description = "Replies and posts, sent through the account's bot"),
+        (name = "comments", description = "Comments under a page's posts: answered under them, hidden, shown again or deleted through the page's bot"),
         (name = "team", description = "Who owns each conversation, its state, labels and private notes"),
         (name = "access", description = "Teams, and who may see which account (admins)"),
         (name = "administration", description = "Users, tokens and accounts (admins and integrators' tokens)"),
@@ -187,6 +189,9 @@ impl RoleShell for Sender {
             .routes(routes!(inbox::mark_read))
             .routes(routes!(inbox::messages))
             .routes(routes!(inbox::retry_message))
+            .routes(routes!(comments::reply))
+            .routes(routes!(comments::moderate))
+            .routes(routes!(comments::feed_post))
             .routes(routes!(inbox::send_message))
             .routes(routes!(inbox::post_to_facebook))
             .routes(routes!(inbox::posts))

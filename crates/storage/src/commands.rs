@@ -18,6 +18,9 @@ use switchboard_domain::status::CommandKind;
 use switchboard_domain::teamwork::UpdateReason;
 use switchboard_domain::{CommandStatus, EventKind, MessageStatus, PostStatus, UnixMillis};
 
+/// A command as an outcome finds it: its row, status, message or post, and kind.
+type CommandRow = (i64, CommandStatus, Option<i64>, Option<i64>, CommandKind);
+
 /// A command as it goes to a bot: the Socket.IO event name and its JSON payload.
 #[derive(Debug)]
 pub struct DeliverableCommand {
@@ -151,7 +154,7 @@ pub(crate) fn insert_reply(
         )],
     )?;
     if !attachment_ids.is_empty() {
-        let attached = attach(tx, &attachment_ids, author, message.id)?;
+        let attached = attach(tx, attachment_ids, author, message.id)?;
         message.attachments = message_json(&attached)?;
         tx.execute(
             "UPDATE messages SET attachments = ?2 WHERE id = ?1",
@@ -458,7 +461,7 @@ impl Store {
                 args![command_id],
                 |r| {
                     let id: Option<i64> = r.get(at)?;
-                    id.map(|id| -> Result<(i64, CommandStatus, Option<i64>, Option<i64>, CommandKind)> {
+                    id.map(|id| -> Result<CommandRow> {
                         Ok((id, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?))
                     })
                     .transpose()

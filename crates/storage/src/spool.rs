@@ -12,6 +12,7 @@ use switchboard_domain::UnixMillis;
 #[rustfmt::skip]
 const SPOOL_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/spool/0001_spool.sql"),
+    include_str!("../migrations/spool/0002_comments.sql"),
 ];
 
 /// Finished, reported commands are forgotten after this long; the sender never redelivers that late.
@@ -23,6 +24,7 @@ pub enum OutboxKind {
     Messages,
     Notifications,
     Status,
+    Comments,
 }
 
 impl OutboxKind {
@@ -31,6 +33,7 @@ impl OutboxKind {
             Self::Messages => "messages",
             Self::Notifications => "notifications",
             Self::Status => "status",
+            Self::Comments => "comments",
         }
     }
 
@@ -39,6 +42,7 @@ impl OutboxKind {
             "messages" => Ok(Self::Messages),
             "notifications" => Ok(Self::Notifications),
             "status" => Ok(Self::Status),
+            "comments" => Ok(Self::Comments),
             other => Err(StorageError::Corrupt(format!("outbox kind `{other}`"))),
         }
     }

@@ -75,6 +75,9 @@ pub struct SimArgs {
     /// sim: notifications per minute, on average.
     #[arg(long, default_value_t = 1.0)]
     pub sim_notifications_per_minute: f64,
+    /// sim: comments under the account's posts per minute, on average.
+    #[arg(long, default_value_t = 2.0)]
+    pub sim_comments_per_minute: f64,
     /// sim: how many different customers write.
     #[arg(long, default_value_t = 12)]
     pub sim_customers: usize,
@@ -195,6 +198,10 @@ impl SimArgs {
             notifications_per_minute: per_minute(
                 "sim-notifications-per-minute",
                 self.sim_notifications_per_minute,
+            )?,
+            comments_per_minute: per_minute(
+                "sim-comments-per-minute",
+                self.sim_comments_per_minute,
             )?,
             customers: self.sim_customers.max(1),
             reply_delay: (

@@ -300,6 +300,7 @@ fn start_simulated_pages(
         let driver = Driver::Sim(SimDriver::new(SimOptions {
             messages_per_minute,
             notifications_per_minute: 0.5,
+            comments_per_minute: 1.0,
             send_failure_rate: 0.05,
             ..SimOptions::default()
         }));

@@ -130,6 +130,18 @@ impl<'a> GraphRequest<'a> {
         }
     }
 
+    pub fn delete(path: &'a str) -> Self {
+        Self {
+            method: Method::DELETE,
+            path,
+            query: &[],
+            json: None,
+            form: None,
+            multipart: None,
+            retry_unanswered: false,
+        }
+    }
+
     pub fn post_multipart(path: &'a str, parts: &'a [FormPart<'a>]) -> Self {
         Self {
             method: Method::POST,

@@ -18,6 +18,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use switchboard_domain::UnixMillis;
 use switchboard_domain::attachments::{CommandAttachment, MAX_ATTACHMENT_BYTES};
+use switchboard_domain::comments::{
+    CommentIn, ModerateCommentCommand, Moderation, ReplyCommentCommand,
+};
 use switchboard_domain::facebook::{
     self, ECHO_METADATA_PREFIX, GraphConversation, GraphFailure, GraphList, GraphMessage,
     MessagingPolicy, Update,
@@ -326,10 +329,12 @@ impl PageDriver {
         };
         let mut messages: Vec<MessageIn> = Vec::new();
         let mut notifications: Vec<NotificationIn> = Vec::new();
+        let mut comments: Vec<CommentIn> = Vec::new();
         for update in updates {
             match update {
                 Update::Message(message) => messages.push(message),
                 Update::Notification(notification) => notifications.push(notification),
+                Update::Comment(comment) => comments.push(*comment),
                 Update::Receipt {
                     customer_id,
                     kind,
@@ -364,6 +369,7 @@ impl PageDriver {
         }
         collector.messages(messages).await?;
         collector.notifications(notifications).await?;
+        collector.comments(comments).await?;
         Ok(())
     }
 
@@ -634,6 +640,56 @@ impl PageDriver {
                     }
                 }
             }
+            Err(error) => Executed::Failed(outcome_reason(&error)),
+        }
+    }
+}
+
+impl PageDriver {
+    /// `POST /{comment-id}/comments`: the answer shows under the comment, as the page's.
+    pub(crate) async fn reply_comment(&self, command: &ReplyCommentCommand) -> Executed {
+        if let Some(refused) = self.refused_token() {
+            return refused;
+        }
+        let path = format!("/{}/comments", command.comment_id);
+        let form = [("message", command.text.as_str())];
+        match self.graph(GraphRequest::post_form(&path, &form)).await {
+            Ok(answer) => match answer["id"].as_str() {
+                Some(id) => Executed::Sent {
+                    platform_id: id.to_owned(),
+                    link: None,
+                },
+                None => {
+                    Executed::Failed("Facebook accepted the answer but gave no comment id".into())
+                }
+            },
+            Err(error) => Executed::Failed(outcome_reason(&error)),
+        }
+    }
+
+    /// `POST /{comment-id}` with `is_hidden`, or `DELETE /{comment-id}`.
+    pub(crate) async fn moderate_comment(&self, command: &ModerateCommentCommand) -> Executed {
+        if let Some(refused) = self.refused_token() {
+            return refused;
+        }
+        let path = format!("/{}", command.comment_id);
+        let result = match command.action {
+            Moderation::Hide => {
+                self.graph(GraphRequest::post_form(&path, &[("is_hidden", "true")]))
+                    .await
+            }
+            Moderation::Unhide => {
+                self.graph(GraphRequest::post_form(&path, &[("is_hidden", "false")]))
+                    .await
+            }
+            Moderation::Delete => self.graph(GraphRequest::delete(&path)).await,
+        };
+        match result {
+            Ok(answer) if answer["success"].as_bool() != Some(false) => Executed::Sent {
+                platform_id: command.comment_id.clone(),
+                link: None,
+            },
+            Ok(_) => Executed::Failed("Facebook answered that it did not do it".into()),
             Err(error) => Executed::Failed(outcome_reason(&error)),
         }
     }

@@ -46,6 +46,8 @@ struct Fake {
     /// Every call, in order.
     calls: Vec<Call>,
     next_id: u64,
+    /// Comments deleted on Facebook: acting on one is Graph's "does not exist" error.
+    deleted_comments: Vec<String>,
 }
 
 /// A request the fake received.
@@ -143,6 +145,73 @@ async fn node(
         Some(name) => axum::Json(json!({"name": name, "id": id})).into_response(),
         None => graph_error(StatusCode::BAD_REQUEST, 100, "Unsupported get request"),
     }
+}
+
+/// Graph's answer to an object that is gone (error 100, subcode 33), as for a deleted comment.
+fn does_not_exist(id: &str) -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        100,
+        &format!(
+            "(#100) Unsupported post request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
+        ),
+    )
+}
+
+/// `POST /{comment-id}` with `is_hidden`: hides or shows a comment again.
+async fn node_post(
+    State(fake): State<Shared>,
+    headers: HeaderMap,
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
+    let fields = serde_urlencoded_like(&body);
+    let mut fake = fake.lock().expect("lock");
+    if let Some(refused) = gate(
+        &mut fake,
+        &format!("/{id}"),
+        &headers,
+        &query,
+        json!(fields),
+    ) {
+        return refused;
+    }
+    if fake.deleted_comments.contains(&id) {
+        return does_not_exist(&id);
+    }
+    match fields.get("is_hidden").map(String::as_str) {
+        Some("true" | "false") => axum::Json(json!({"success": true})).into_response(),
+        _ => graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) Param is_hidden must be a boolean",
+        ),
+    }
+}
+
+/// `DELETE /{comment-id}`.
+async fn node_delete(
+    State(fake): State<Shared>,
+    headers: HeaderMap,
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut fake = fake.lock().expect("lock");
+    if let Some(refused) = gate(
+        &mut fake,
+        &format!("/{id}"),
+        &headers,
+        &query,
+        json!("DELETE"),
+    ) {
+        return refused;
+    }
+    if fake.deleted_comments.contains(&id) {
+        return does_not_exist(&id);
+    }
+    fake.deleted_comments.push(id);
+    axum::Json(json!({"success": true})).into_response()
 }
 
 async fn edge_get(
@@ -277,6 +346,15 @@ async fn edge_post(
             axum::Json(json!({"recipient_id": parsed["recipient"]["id"], "message_id": format!("m_sent_{n}")})).into_response()
         }
         "feed" => axum::Json(json!({"id": format!("{ACCOUNT}_{n}")})).into_response(),
+        "comments" if fake.deleted_comments.contains(&id) => does_not_exist(&id),
+        "comments" => match parsed["message"].as_str() {
+            Some(_) => axum::Json(json!({"id": format!("{id}_reply{n}")})).into_response(),
+            None => graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                "(#100) The parameter message is required",
+            ),
+        },
         "photos" => {
             axum::Json(json!({"id": format!("photo_{n}"), "post_id": format!("{ACCOUNT}_{n}")}))
                 .into_response()
@@ -321,7 +399,10 @@ fn serde_urlencoded_like(body: &str) -> HashMap<String, String> {
 async fn start_fake(fake: Fake) -> (String, Shared) {
     let shared: Shared = Arc::new(Mutex::new(fake));
     let app = Router::new()
-        .route("/{version}/{id}", get(node))
+        .route(
+            "/{version}/{id}",
+            get(node).post(node_post).delete(node_delete),
+        )
         .route("/{version}/{id}/{edge}", get(edge_get).post(edge_post))
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -943,5 +1024,144 @@ async fn a_long_rate_limit_fails_a_post_at_once_with_the_reason() {
     );
     assert_failed_with(&failed, "30 more minutes");
     system.bot_status_reaching("rate_limited").await;
+    bot.stop().await;
+}
+
+/// A customer's comment under the page's post, as Meta's `feed` webhook brings it.
+fn webhook_comment(comment_id: &str, text: &str) -> Value {
+    let post = format!("{ACCOUNT}_555");
+    json!({"object": "page", "entry": [{"id": ACCOUNT, "time": UnixMillis::now().0, "changes": [
+        {"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": comment_id, "post_id": post,
+          "parent_id": post, "from": {"id": "9988", "name": "Trần Văn Đức"}, "message": text,
+          "created_time": UnixMillis::now().0 / 1000,
+          "post": {"id": post, "permalink_url": "https://www.facebook.com/shop/posts/555"}}}]}]})
+}
+
+/// A comment under a post reaches the inbox as its author's conversation; an agent's answer goes
+/// under it, hiding and deleting go to Graph, and Facebook's refusal (a comment deleted there) is
+/// the outcome the agent sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_are_answered_hidden_and_deleted_on_facebook() {
+    let (system, graph, fake) = page_with(GOOD_TOKEN, Vec::new()).await;
+    let bot = start_page_bot(&system, &graph, 0).await;
+    let http = reqwest::Client::new();
+    for (id, text) in [
+        ("555_1", "Giá bao nhiêu ạ?"),
+        ("555_2", "Số em 0912 345 678"),
+    ] {
+        let body = webhook_comment(id, text).to_string();
+        let taken = signed(&http, &bot.webhook(), body)
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(taken.status(), 200);
+    }
+    let comments = system.messages_reaching(2).await;
+    let conversation = system
+        .store
+        .conversation(comments[0].conversation_id)
+        .await
+        .expect("conversation");
+    assert_eq!(
+        conversation.thread_id,
+        format!("comments:{ACCOUNT}_555:9988")
+    );
+    assert_eq!(conversation.participant_name, "Trần Văn Đức");
+    let post = system
+        .store
+        .feed_post(ACCOUNT, &format!("{ACCOUNT}_555"))
+        .await
+        .expect("post");
+    assert_eq!(
+        post.and_then(|p| p.permalink).as_deref(),
+        Some("https://www.facebook.com/shop/posts/555")
+    );
+
+    let session = system.login().await;
+    let api = system.api();
+    let (status, answer) = api
+        .call(
+            "POST",
+            &format!("/api/comments/{}/reply", comments[0].id),
+            Some(&session),
+            Some(json!({"text": "Dạ 450k ạ"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let reply_id = answer["data"]["message"]["id"].as_i64().expect("id");
+    let reply = eventually(10, "the answer posted", || async {
+        let message = system.message(reply_id).await;
+        (message.status != "queued").then_some(message)
+    })
+    .await;
+    assert_eq!(
+        (reply.status.as_str(), reply.message_id.as_deref()),
+        ("sent", Some("555_1_reply1"))
+    );
+    let posted = calls_to(&fake, |path| path == "/555_1/comments");
+    assert_eq!(posted[0].body["message"], "Dạ 450k ạ");
+
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/api/comments/{}/moderation", comments[1].id),
+            Some(&session),
+            Some(json!({"action": "hide"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually(10, "the comment hidden", || async {
+        let comment = system.store.comment(comments[1].id).await.expect("comment");
+        comment.comment.filter(|c| c.hidden && c.pending.is_none())
+    })
+    .await;
+    assert_eq!(
+        calls_to(&fake, |path| path == "/555_2")[0].body["is_hidden"],
+        "true"
+    );
+
+    // Deleted on Facebook meanwhile: the answer fails with Facebook's reason.
+    fake.lock()
+        .expect("lock")
+        .deleted_comments
+        .push("555_2".into());
+    let (_, answer) = api
+        .call(
+            "POST",
+            &format!("/api/comments/{}/reply", comments[1].id),
+            Some(&session),
+            Some(json!({"text": "Shop inbox bạn nhé"})),
+        )
+        .await;
+    let failed_id = answer["data"]["message"]["id"].as_i64().expect("id");
+    let failed = eventually(10, "the answer refused", || async {
+        let message = system.message(failed_id).await;
+        (message.status != "queued").then_some(message)
+    })
+    .await;
+    assert_eq!(failed.status, "failed");
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("does not exist")),
+        "{:?}",
+        failed.error
+    );
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/api/comments/{}/moderation", comments[0].id),
+            Some(&session),
+            Some(json!({"action": "delete"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually(10, "the comment deleted", || async {
+        let comment = system.store.comment(comments[0].id).await.expect("comment");
+        comment.comment.filter(|c| c.deleted)
+    })
+    .await;
     bot.stop().await;
 }

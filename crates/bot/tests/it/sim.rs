@@ -13,6 +13,7 @@ fn sim(messages_per_minute: f64, max_messages: Option<u64>) -> SimDriver {
     SimDriver::new(SimOptions {
         messages_per_minute,
         notifications_per_minute: 0.0,
+        comments_per_minute: 0.0,
         customers: 3,
         reply_delay: (Duration::from_millis(50), Duration::from_millis(150)),
         max_messages,

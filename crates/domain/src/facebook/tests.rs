@@ -75,32 +75,59 @@ fn messaging_events_become_messages_receipts_and_echoes() {
 }
 
 #[test]
-fn feed_changes_become_notifications() {
+fn comments_become_comments_and_reactions_notifications() {
     let body = json!({"object": "page", "entry": [{"id": PAGE, "time": 1, "changes": [
         {"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "55_66", "post_id": "5550001_55",
-          "from": {"id": "p9", "name": "Hà"}, "message": "Giá bao nhiêu?", "created_time": 1_795_000_000}},
+          "parent_id": "5550001_55", "from": {"id": "p9", "name": "Hà"}, "message": "Giá bao nhiêu?",
+          "created_time": 1_795_000_000, "post": {"id": "5550001_55", "permalink_url": "https://www.facebook.com/shop/posts/55"}}},
         {"field": "feed", "value": {"item": "reaction", "verb": "add", "reaction_type": "love", "post_id": "5550001_55",
           "from": {"id": "p9", "name": "Hà"}, "created_time": 1_795_000_001}},
         {"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "55_67", "post_id": "5550001_55",
-          "from": {"id": PAGE, "name": "Shop"}, "message": "Dạ 200k", "created_time": 1_795_000_002}}
+          "parent_id": "55_66", "from": {"id": PAGE, "name": "Shop"}, "message": "Dạ 200k", "created_time": 1_795_000_002}},
+        {"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "55_68", "post_id": "5550001_55",
+          "parent_id": "5550001_55", "from": {"id": PAGE, "name": "Shop"}, "message": "Ghim: giá ở link", "created_time": 1_795_000_003}},
+        {"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "55_69", "post_id": "5550001_55",
+          "parent_id": "55_66", "from": {"id": "p10"}, "photo": "https://scontent.example/a.jpg", "created_time": 1_795_000_004}}
     ]}]});
     let (updates, _) = parse_webhook(PAGE, &body).expect("parse");
-    assert_eq!(updates.len(), 2);
-    let Update::Notification(comment) = &updates[0] else {
-        panic!()
-    };
-    assert_eq!(comment.kind, "comment");
-    assert_eq!(comment.notification_id, "comment:55_66:add");
-    assert_eq!(comment.text.as_deref(), Some("Hà: Giá bao nhiêu?"));
     assert_eq!(
-        comment.link.as_deref(),
-        Some("https://www.facebook.com/55_66")
+        updates.len(),
+        4,
+        "the page's comment on its own post is no customer's: {updates:?}"
     );
-    assert_eq!(comment.occurred_at, UnixMillis(1_795_000_000_000));
+    let Update::Comment(comment) = &updates[0] else {
+        panic!("{:?}", updates[0])
+    };
+    assert_eq!(
+        (comment.comment_id.as_str(), comment.post_id.as_str()),
+        ("55_66", "5550001_55")
+    );
+    assert_eq!(
+        comment.parent_id, None,
+        "a comment on the post answers nothing"
+    );
+    assert_eq!(
+        (comment.author.id.as_str(), comment.author.name.as_deref()),
+        ("p9", Some("Hà"))
+    );
+    assert_eq!(comment.created_at, UnixMillis(1_795_000_000_000));
+    assert_eq!(
+        comment.post.as_ref().and_then(|p| p.permalink.as_deref()),
+        Some("https://www.facebook.com/shop/posts/55")
+    );
     let Update::Notification(reaction) = &updates[1] else {
         panic!()
     };
     assert_eq!(reaction.kind, "reaction");
+    let Update::Comment(answer) = &updates[2] else {
+        panic!()
+    };
+    assert!(answer.from_page);
+    assert_eq!(answer.parent_id.as_deref(), Some("55_66"));
+    let Update::Comment(photo) = &updates[3] else {
+        panic!()
+    };
+    assert_eq!(photo.attachments.len(), 1);
 }
 
 #[test]
