@@ -337,7 +337,7 @@ pub struct DistinctIn {
 #[utoipa::path(post, path = "/api/customers/{id}/distinct", tag = "customers", request_body = DistinctIn,
     params(("id" = i64, Path, description = "The customer's id", minimum = 1)),
     responses(
-        (status = 200, description = "Recorded", body = Answer<Object>),
+        (status = 200, description = "Recorded", body = Answer<Distinct>),
         (status = 403, description = "Not a login or an API token", body = ErrorAnswer),
         (status = 404, description = "No such customer", body = ErrorAnswer),
         (status = 422, description = "The same customer twice", body = ErrorAnswer),
@@ -353,7 +353,18 @@ pub async fn mark_distinct(
         .store()
         .mark_distinct_customers(customer_id.get(), body.customer_id.get())
         .await?;
-    Ok(ok(serde_json::json!({})))
+    Ok(ok(Distinct {
+        customer_id: customer_id.get(),
+        other_id: body.customer_id.get(),
+    }))
+}
+
+/// Two customers told apart.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Distinct {
+    customer_id: i64,
+    other_id: i64,
 }
 
 /// Every field admins defined for customers, in the order the console shows them.
@@ -420,7 +431,7 @@ pub async fn update_custom_field(
 #[utoipa::path(delete, path = "/api/customer-fields/{id}", tag = "customers",
     params(("id" = i64, Path, description = "The field's id", minimum = 1)),
     responses(
-        (status = 200, description = "Deleted", body = Answer<Object>),
+        (status = 200, description = "Deleted: the field as it was", body = Answer<CustomField>),
         (status = 403, description = "Not an admin", body = ErrorAnswer),
         (status = 404, description = "No such field", body = ErrorAnswer),
     ))]
@@ -429,12 +440,11 @@ pub async fn delete_custom_field(
     _: Admin,
     Id(field_id): Id<CustomFieldId>,
 ) -> Result<Response, ApiError> {
-    state
+    Ok(ok(state
         .engine
         .store()
         .delete_custom_field(field_id.get())
-        .await?;
-    Ok(ok(serde_json::json!({})))
+        .await?))
 }
 
 /// How an import treats refused rows and known numbers.

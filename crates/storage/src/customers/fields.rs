@@ -202,12 +202,12 @@ impl Store {
         .await
     }
 
-    /// Deletes a field and every customer's value of it.
-    pub async fn delete_custom_field(&self, id: i64) -> Result<()> {
+    /// Deletes a field and every customer's value of it; answers the field as it was.
+    pub async fn delete_custom_field(&self, id: i64) -> Result<CustomField> {
         self.write(move |tx| {
-            one(tx, id)?;
+            let field = one(tx, id)?;
             tx.execute("DELETE FROM customer_fields WHERE id = ?1", args![id])?;
-            Ok(())
+            Ok(field)
         })
         .await
     }
