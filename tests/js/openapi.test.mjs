@@ -50,7 +50,7 @@ for (const role of ROLES) {
 
 test('receiver: every bot endpoint is documented with its body, answers and the bearer scheme', async () => {
   const doc = await (await fetch(`${urls.receiver}/openapi.json`)).json();
-  for (const endpoint of ['register', 'new_messages', 'new_notifications', 'status_update']) {
+  for (const endpoint of ['register', 'new_messages', 'new_notifications', 'new_comments', 'status_update']) {
     const operation = doc.paths[`/api/bot/${endpoint}`]?.post;
     assert.ok(operation, endpoint);
     assert.ok(operation.requestBody.content['application/json'].schema.$ref, `${endpoint} body`);
@@ -69,11 +69,13 @@ test('sender: every console endpoint is documented with its answers and both way
   assert.deepEqual(operations.map((o) => o.name).sort(), [
     'DELETE /api/canned_responses/{id}', 'DELETE /api/fb_accounts/{user_id_chat}', 'DELETE /api/labels/{id}', 'DELETE /api/teams/{id}', 'DELETE /api/tokens/{id}',
     'GET /api/attachments/{id}', 'GET /api/auth/me', 'GET /api/bot/account', 'GET /api/canned_responses', 'GET /api/conversations', 'GET /api/conversations/{id}',
-    'GET /api/conversations/{id}/notes', 'GET /api/fb_accounts', 'GET /api/fb_accounts/{user_id_chat}/access', 'GET /api/inbox', 'GET /api/inbox/counts',
+    'GET /api/conversations/{id}/notes', 'GET /api/fb_accounts', 'GET /api/fb_accounts/{user_id_chat}/access', 'GET /api/feed_posts/{user_id_chat}/{post_id}',
+    'GET /api/inbox', 'GET /api/inbox/counts',
     'GET /api/labels', 'GET /api/messages/{conversation_id}', 'GET /api/notifications/{user_id_chat}',
     'GET /api/posts/{id}', 'GET /api/team', 'GET /api/teams', 'GET /api/tokens', 'GET /api/users', 'PATCH /api/canned_responses/{id}', 'PATCH /api/conversations/{id}',
     'PATCH /api/fb_accounts/{user_id_chat}', 'PATCH /api/labels/{id}', 'PATCH /api/teams/{id}', 'PATCH /api/users/{id}',
-    'POST /api/attachments', 'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/canned_responses', 'POST /api/conversations/{id}/notes',
+    'POST /api/attachments', 'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/canned_responses',
+    'POST /api/comments/{message_id}/moderation', 'POST /api/comments/{message_id}/reply', 'POST /api/conversations/{id}/notes',
     'POST /api/conversations/{id}/read', 'POST /api/conversations/{id}/take', 'POST /api/fb_accounts',
     'POST /api/fb_accounts/{user_id_chat}/bot_token', 'POST /api/labels',
     'POST /api/messages/{message_id}/retry', 'POST /api/post_to_facebook', 'POST /api/posts/{id}/retry',

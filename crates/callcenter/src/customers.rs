@@ -487,13 +487,15 @@ impl ImportQuery {
     }
 }
 
-/// A file with refused rows: nothing was imported; the report says which rows and why.
+/// A file with refused rows: nothing was imported; `data`, the report, says which rows and why. A file
+/// that cannot be read at all has no report (`error.field` is `file`).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RefusedImport<'a> {
     /// Always `false`.
     success: bool,
     error: ErrorBody<'a>,
-    data: ImportReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<ImportReport>,
 }
 
 /// Imports customers from a CSV file (supervisors and admins), the request's body itself.
@@ -552,7 +554,7 @@ pub async fn import_customers(
             item: None,
             field: Some("file"),
         },
-        data: report,
+        data: Some(report),
     };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response())
 }
