@@ -26,6 +26,8 @@ export interface Account {
   credentials: Record<string, boolean>;
   /** How its conversations are shared out (absent from servers before automatic assignment). */
   assignment?: Assignment;
+  /** A page's comments holding a phone number are hidden as they arrive. */
+  hide_phone_comments?: boolean;
 }
 
 /** Automatic assignment of an account's conversations. */
@@ -138,6 +140,29 @@ export interface Message {
   error: string | null;
   sent_at: string;
   author_user_id: number | null;
+  /** For a comment under a post (or the page's answer to one). */
+  comment?: CommentState;
+}
+
+export type Moderation = 'hide' | 'unhide' | 'delete';
+
+/** What a comment has that a message has not. */
+export interface CommentState {
+  post_id: string;
+  /** The platform id of the comment it answers. */
+  parent_id: string | null;
+  hidden: boolean;
+  deleted: boolean;
+  pending: Moderation | null;
+  error: string | null;
+}
+
+/** What a post says (`GET /api/feed_posts/{page}/{post}`). */
+export interface FeedPost {
+  post_id: string;
+  text: string;
+  picture: string | null;
+  permalink: string | null;
 }
 
 export interface Notification {
