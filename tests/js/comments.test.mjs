@@ -51,13 +51,17 @@ before(async () => {
   const made = await sb.api('POST', '/api/users', admin, { username: 'lan', display_name: 'Nguyễn Thị Lan', role: 'agent', password: 'lan password 123' });
   assert.equal(made.status, 200, JSON.stringify(made.body));
   bot = io(sb.sender, { auth: { token: botToken }, forceNew: true });
-  for (const event of ['reply_comment_command', 'moderate_comment_command']) {
+  for (const event of ['reply_comment_command', 'moderate_comment_command', 'private_reply_command']) {
     bot.on(event, (command) => {
       bot.emit('command_ack', { command_id: command.command_id });
       if (executed.some((done) => done.command_id === command.command_id)) return;
       executed.push({ event, ...command });
-      const platform = event === 'reply_comment_command' ? `${command.comment_id}_reply${executed.length}` : command.comment_id;
-      bot.emit('message_status_update', { command_id: command.command_id, status: 'sent', platform_message_id: platform });
+      const outcome = { command_id: command.command_id, status: 'sent' };
+      if (event === 'reply_comment_command') outcome.platform_message_id = `${command.comment_id}_reply${executed.length}`;
+      if (event === 'moderate_comment_command') outcome.platform_message_id = command.comment_id;
+      // Facebook answers a private reply with the commenter's Messenger id.
+      if (event === 'private_reply_command') Object.assign(outcome, { platform_message_id: `m_private_${executed.length}`, recipient_id: `psid_${command.author_id}` });
+      bot.emit('message_status_update', outcome);
     });
   }
   await new Promise((resolve, reject) => { bot.once('connect', resolve); bot.once('connect_error', reject); });
@@ -114,4 +118,21 @@ test('an admin turns on hiding comments with phone numbers: the next one is hidd
   await hidden.getByRole('button', { name: 'Xoá' }).click();
   await hidden.locator('[data-comment-state="deleted"]').getByText('Đã xoá').waitFor();
   assert.equal(await hidden.getByRole('button', { name: 'Trả lời' }).count(), 0, 'a deleted comment takes no answer');
+});
+
+test('an agent moves a commenter to Messenger with a private reply, and opens that conversation from the comments', async () => {
+  await push(comment('555_3', 'u3', 'Phạm Thu Hà', 'Ib em bảng giá sỉ nhé'));
+  await lan.locator('[data-conversation]', { hasText: 'Phạm Thu Hà' }).click();
+  const answer = lan.getByTestId('comment-answer');
+  await answer.getByText('Trả lời bình luận: “Ib em bảng giá sỉ nhé”').waitFor();
+  await answer.getByLabel('Viết câu trả lời công khai dưới bình luận…').fill('Chào chị, shop gửi bảng giá sỉ ạ');
+  await answer.getByRole('button', { name: 'Nhắn riêng qua Messenger' }).click();
+  await lan.getByTestId('open-messenger').click();
+  await lan.getByTestId('thread-name').getByText('Phạm Thu Hà').waitFor();
+  await lan.locator('.message.out[data-status="sent"]', { hasText: 'Chào chị, shop gửi bảng giá sỉ ạ' }).waitFor();
+  assert.equal(await lan.getByTestId('comment-answer').count(), 0, 'a Messenger conversation has the usual composer');
+  const sent = executed.find((c) => c.event === 'private_reply_command');
+  assert.deepEqual([sent.comment_id, sent.author_id], ['555_3', 'u3']);
+  const list = await sb.api('GET', `/api/conversations/${PAGE}`, admin);
+  assert.ok(list.body.data.items.some((c) => c.thread_id === 'psid_u3' && c.participant_name === 'Phạm Thu Hà'), JSON.stringify(list.body.data.items.map((c) => c.thread_id)));
 });

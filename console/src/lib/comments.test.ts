@@ -6,7 +6,7 @@ function message(id: number, direction: 'in' | 'out', deleted = false, platformI
   return {
     id, conversation_id: 1, message_id: platformId, direction, text: 'x', attachments: null, status: direction === 'in' ? 'received' : 'sent',
     error: null, sent_at: '2026-12-07T00:00:00Z', author_user_id: null,
-    comment: { post_id: 'p1', parent_id: null, hidden: false, deleted, pending: null, error: null },
+    comment: { post_id: 'p1', parent_id: null, hidden: false, deleted, pending: null, error: null, private: false },
   };
 }
 

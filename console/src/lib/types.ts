@@ -57,6 +57,8 @@ export interface Conversation {
   labels: string[];
   /** In answers to a search typed with accents: whether it has the words as typed (these come first). */
   exact_match?: boolean;
+  /** For comments under a post: the Messenger conversation a private reply opened with their author. */
+  linked_conversation_id?: number | null;
 }
 
 export type ConversationStatus = 'open' | 'pending' | 'snoozed' | 'resolved';
@@ -155,6 +157,8 @@ export interface CommentState {
   deleted: boolean;
   pending: Moderation | null;
   error: string | null;
+  /** An answer sent privately, in Messenger. */
+  private?: boolean;
 }
 
 /** What a post says (`GET /api/feed_posts/{page}/{post}`). */

@@ -10,7 +10,9 @@ use crate::{BotConfig, BotError};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_domain::comments::{ModerateCommentCommand, ReplyCommentCommand};
+use switchboard_domain::comments::{
+    ModerateCommentCommand, PrivateReplyCommand, ReplyCommentCommand,
+};
 use switchboard_domain::outbound::{PostCommand, SendMessageCommand};
 use switchboard_sioclient::{Client, ClientError, Emitter};
 use switchboard_storage::{CommandState, Spool, StoredCommand};
@@ -21,12 +23,14 @@ const SEND_EVENT: &str = "send_message_command";
 const POST_EVENT: &str = "post_news_feed_command";
 const REPLY_COMMENT_EVENT: &str = "reply_comment_command";
 const MODERATE_COMMENT_EVENT: &str = "moderate_comment_command";
+const PRIVATE_REPLY_EVENT: &str = "private_reply_command";
 /// Every command a bot takes.
-const COMMAND_EVENTS: [&str; 4] = [
+const COMMAND_EVENTS: [&str; 5] = [
     SEND_EVENT,
     POST_EVENT,
     REPLY_COMMENT_EVENT,
     MODERATE_COMMENT_EVENT,
+    PRIVATE_REPLY_EVENT,
 ];
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -222,6 +226,12 @@ async fn execute(driver: &Driver, command: &StoredCommand) -> Executed {
                 Err(e) => unreadable(e),
             }
         }
+        PRIVATE_REPLY_EVENT => {
+            match serde_json::from_str::<PrivateReplyCommand>(&command.payload) {
+                Ok(reply) => driver.private_reply(&reply).await,
+                Err(e) => unreadable(e),
+            }
+        }
         MODERATE_COMMENT_EVENT => {
             match serde_json::from_str::<ModerateCommentCommand>(&command.payload) {
                 Ok(moderation) => driver.moderate_comment(&moderation).await,
@@ -240,7 +250,9 @@ fn outcome_of(command: &StoredCommand, executed: Executed) -> (&'static str, Val
     let id = &command.command_id;
     if command.event == POST_EVENT {
         let body = match executed {
-            Executed::Sent { platform_id, link } => json!({"command_id": id, "status": "posted",
+            Executed::Sent {
+                platform_id, link, ..
+            } => json!({"command_id": id, "status": "posted",
                 "platform_post_id": platform_id, "link": link}),
             Executed::Failed(reason) => {
                 json!({"command_id": id, "status": "failed", "error": reason})
@@ -249,8 +261,18 @@ fn outcome_of(command: &StoredCommand, executed: Executed) -> (&'static str, Val
         ("post_status_update", body)
     } else {
         let body = match executed {
-            Executed::Sent { platform_id, .. } => json!({"command_id": id, "status": "sent",
-                "platform_message_id": platform_id}),
+            Executed::Sent {
+                platform_id,
+                recipient_id,
+                ..
+            } => {
+                let mut body =
+                    json!({"command_id": id, "status": "sent", "platform_message_id": platform_id});
+                if let Some(recipient_id) = recipient_id {
+                    body["recipient_id"] = Value::String(recipient_id);
+                }
+                body
+            }
             Executed::Failed(reason) => {
                 json!({"command_id": id, "status": "failed", "error": reason})
             }

@@ -3,7 +3,9 @@
 use crate::page::PageDriver;
 use crate::sim::SimDriver;
 use crate::{BotError, Collector};
-use switchboard_domain::comments::{ModerateCommentCommand, ReplyCommentCommand};
+use switchboard_domain::comments::{
+    ModerateCommentCommand, PrivateReplyCommand, ReplyCommentCommand,
+};
 use switchboard_domain::outbound::{PostCommand, SendMessageCommand};
 use tokio::task::JoinSet;
 
@@ -19,6 +21,8 @@ pub enum Executed {
     Sent {
         platform_id: String,
         link: Option<String>,
+        /// Who it went to, when the platform chose (a private reply: the commenter's Messenger id).
+        recipient_id: Option<String>,
     },
     Failed(String),
 }
@@ -62,6 +66,14 @@ impl Driver {
         match self {
             Self::Sim(sim) => sim.reply_comment(command).await,
             Self::Page(page) => page.reply_comment(command).await,
+        }
+    }
+
+    /// Answers a comment in Messenger; `recipient_id` is the commenter's Messenger id.
+    pub async fn private_reply(&self, command: &PrivateReplyCommand) -> Executed {
+        match self {
+            Self::Sim(sim) => sim.private_reply(command).await,
+            Self::Page(page) => page.private_reply(command).await,
         }
     }
 

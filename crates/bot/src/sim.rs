@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_domain::UnixMillis;
 use switchboard_domain::comments::{
-    CommentAuthor, CommentIn, FeedPostIn, ModerateCommentCommand, ReplyCommentCommand,
+    CommentAuthor, CommentIn, FeedPostIn, ModerateCommentCommand, PrivateReplyCommand,
+    ReplyCommentCommand,
 };
 use switchboard_domain::ingest::{
     Attachment, AttachmentKind, ConversationIn, Direction, MessageIn, NotificationIn,
@@ -389,6 +390,7 @@ impl SimDriver {
         }
         self.answer_later(command);
         Executed::Sent {
+            recipient_id: None,
             platform_id: self.next_id("m_simout"),
             link: None,
         }
@@ -396,11 +398,15 @@ impl SimDriver {
 
     /// The customer reads the agent's reply and writes back, as people do.
     fn answer_later(&self, command: &SendMessageCommand) {
+        self.answer_in_messenger(&command.recipient_id);
+    }
+
+    /// The customer `recipient_id` writes back in Messenger after a while.
+    fn answer_in_messenger(&self, recipient_id: &str) {
         let Some(collector) = self.collector() else {
             return;
         };
-        let Some(index) = command
-            .recipient_id
+        let Some(index) = recipient_id
             .rsplit('-')
             .next()
             .and_then(|i| i.parse::<usize>().ok())
@@ -424,7 +430,22 @@ impl SimDriver {
             return failed;
         }
         Executed::Sent {
+            recipient_id: None,
             platform_id: self.next_id("c_simout"),
+            link: None,
+        }
+    }
+
+    /// The commenter gets the message in Messenger (their sim id is their Messenger id too) and
+    /// answers there, as people do.
+    pub(crate) async fn private_reply(&self, command: &PrivateReplyCommand) -> Executed {
+        if let Some(failed) = self.simulated_failure(CommandKind::Send, &command.command_id) {
+            return failed;
+        }
+        self.answer_in_messenger(&command.author_id);
+        Executed::Sent {
+            recipient_id: Some(command.author_id.clone()),
+            platform_id: self.next_id("m_simout"),
             link: None,
         }
     }
@@ -434,6 +455,7 @@ impl SimDriver {
             return failed;
         }
         Executed::Sent {
+            recipient_id: None,
             platform_id: command.comment_id.clone(),
             link: None,
         }
@@ -449,6 +471,7 @@ impl SimDriver {
             1_000_000_000 + fastrand::u64(..8_999_999_999)
         );
         Executed::Sent {
+            recipient_id: None,
             link: Some(format!("https://www.facebook.com/{id}")),
             platform_id: id,
         }

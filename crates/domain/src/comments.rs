@@ -296,6 +296,8 @@ pub struct PrivateReplyCommand {
     pub message_id: i64,
     pub conversation_id: i64,
     pub comment_id: String,
+    /// The comment's author, as the platform gave it (Facebook answers with their Messenger id).
+    pub author_id: String,
     pub text: String,
 }
 

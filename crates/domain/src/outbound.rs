@@ -158,6 +158,9 @@ pub type PostResultIn = CommandResultIn<PostIds>;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MessageIds {
     pub platform_message_id: Option<String>,
+    /// For a private reply to a comment: the commenter's Messenger id, which Facebook chose.
+    #[serde(default)]
+    pub recipient_id: Option<String>,
 }
 
 /// What Facebook gave back for a published post.
@@ -171,6 +174,7 @@ pub struct PostIds {
 pub struct PlatformIds {
     pub platform_id: Option<String>,
     pub link: Option<String>,
+    pub recipient_id: Option<String>,
 }
 
 impl From<MessageIds> for PlatformIds {
@@ -178,6 +182,7 @@ impl From<MessageIds> for PlatformIds {
         Self {
             platform_id: ids.platform_message_id,
             link: None,
+            recipient_id: ids.recipient_id,
         }
     }
 }
@@ -187,6 +192,7 @@ impl From<PostIds> for PlatformIds {
         Self {
             platform_id: ids.platform_post_id,
             link: ids.link,
+            recipient_id: None,
         }
     }
 }
@@ -207,6 +213,8 @@ pub enum Outcome {
     Sent {
         platform_id: Option<String>,
         link: Option<String>,
+        /// Who a private reply went to (the commenter's Messenger id).
+        recipient_id: Option<String>,
     },
     Failed {
         reason: String,
@@ -218,7 +226,11 @@ impl<Ids: Into<PlatformIds>> CommandResultIn<Ids> {
     /// outcome.
     pub fn validate(self) -> Result<(String, Outcome), ValidationError> {
         let command_id = validation::identifier("command_id", &self.command_id, 64)?;
-        let PlatformIds { platform_id, link } = self.ids.into();
+        let PlatformIds {
+            platform_id,
+            link,
+            recipient_id,
+        } = self.ids.into();
         let outcome = match self.status {
             DeliveryStatus::Sent => {
                 let platform_id = platform_id
@@ -228,7 +240,17 @@ impl<Ids: Into<PlatformIds>> CommandResultIn<Ids> {
                     })
                     .transpose()?;
                 let link = validation::optional_web_url("link", link)?;
-                Outcome::Sent { platform_id, link }
+                let recipient_id = recipient_id
+                    .filter(|id| !id.trim().is_empty())
+                    .map(|id| {
+                        validation::identifier("recipient_id", &id, crate::ingest::MAX_ID_CHARS)
+                    })
+                    .transpose()?;
+                Outcome::Sent {
+                    platform_id,
+                    link,
+                    recipient_id,
+                }
             }
             DeliveryStatus::Failed => {
                 let reason = self

@@ -49,6 +49,36 @@ pub async fn reply(
     Ok(ok(queued))
 }
 
+/// Answers a comment privately, in Messenger (Facebook's private reply, once per comment). The answer
+/// waits in the comments conversation; once Facebook has sent it, it moves to the Messenger
+/// conversation it opened with the commenter (made if new), which the comments conversation links as
+/// `linked_conversation_id` (`conversation_updated` for both).
+#[utoipa::path(post, path = "/api/comments/{message_id}/private_reply", tag = "comments", request_body = CommentReplyIn,
+    params(("message_id" = i64, Path, description = "The customer's comment", minimum = 1)),
+    responses(
+        (status = 200, description = "Queued", body = Answer<QueuedMessage>),
+        (status = 404, description = "No such comment", body = ErrorAnswer),
+        (status = 409, description = "The comment was deleted, or already has its private reply", body = ErrorAnswer),
+        (status = 422, description = "`text` empty or too long, or the page's own comment", body = ErrorAnswer),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn private_reply(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Id(message_id): Id<MessageId>,
+    JsonBody(body): JsonBody<CommentReplyIn>,
+) -> Result<Response, ApiError> {
+    let text = body.validate()?;
+    seen_comment(&state, &viewer, message_id.get()).await?;
+    let queued = state
+        .store
+        .queue_private_reply(message_id.get(), text, viewer.principal.user_id())
+        .await?;
+    state.feed.notify();
+    state.bots.wake_account(&queued.user_id_chat);
+    Ok(ok(queued))
+}
+
 /// What to do to a comment.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ModerationIn {

@@ -190,6 +190,7 @@ impl RoleShell for Sender {
             .routes(routes!(inbox::messages))
             .routes(routes!(inbox::retry_message))
             .routes(routes!(comments::reply))
+            .routes(routes!(comments::private_reply))
             .routes(routes!(comments::moderate))
             .routes(routes!(comments::feed_post))
             .routes(routes!(inbox::send_message))

@@ -330,10 +330,11 @@ impl Store {
             view.comment = before.comment;
             let conversation = conversation(tx, view.conversation_id)?;
             let account = accounts::writable(tx, &conversation.user_id_chat)?;
-            match view.comment.as_ref().and_then(|c| c.parent_id.clone()) {
-                // A reply under a comment is sent under it again.
-                Some(parent) => crate::comments::reply_under(tx, account, conversation.id, view, parent),
-                None => send_message(tx, account, &conversation, view),
+            match view.comment.as_ref().map(|c| (c.parent_id.clone(), c.private)) {
+                // An answer to a comment is sent the way it was first: privately, or under it.
+                Some((Some(parent), true)) => crate::comments::private_reply(tx, account, &conversation, view, parent),
+                Some((Some(parent), false)) => crate::comments::reply_under(tx, account, conversation.id, view, parent),
+                _ => send_message(tx, account, &conversation, view),
             }
         })
         .await
@@ -495,7 +496,7 @@ impl Store {
             }
             if let Some(message_id) = message_id {
                 match &outcome {
-                    Outcome::Sent { platform_id, .. } => {
+                    Outcome::Sent { platform_id, recipient_id, .. } => {
                         tx.execute_pipelined("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", args![message_id])?;
                         if let Some(platform_id) = platform_id {
                             // If the bot's scraper already brought the same message in, keep both rows
@@ -510,6 +511,9 @@ impl Store {
                                 args![message_id, platform_id, account.id],
                             )?;
                         }
+                        if let (CommandKind::PrivateReply, Some(recipient_id)) = (kind, recipient_id) {
+                            crate::comments::private_reply_sent(tx, &account, message_id, recipient_id)?;
+                        }
                     }
                     Outcome::Failed { reason } => {
                         tx.execute_pipelined("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", args![message_id, reason])?;
@@ -520,7 +524,7 @@ impl Store {
             }
             if let Some(post_id) = post_id {
                 match &outcome {
-                    Outcome::Sent { platform_id, link } => tx.execute(
+                    Outcome::Sent { platform_id, link, .. } => tx.execute(
                         "UPDATE posts SET status = 'posted', platform_post_id = ?2, link = ?3, error = NULL, updated_at = ?4 WHERE id = ?1",
                         args![post_id, platform_id, link, now],
                     )?,

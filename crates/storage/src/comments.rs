@@ -13,7 +13,8 @@ use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use std::collections::HashMap;
 use switchboard_domain::comments::{
-    FeedPost, ModerateCommentCommand, Moderation, NewComment, ReplyCommentCommand,
+    FeedPost, ModerateCommentCommand, Moderation, NewComment, PrivateReplyCommand,
+    ReplyCommentCommand,
 };
 use switchboard_domain::ingest::{Batch, Direction, NewMessage};
 use switchboard_domain::status::CommandKind;
@@ -32,6 +33,8 @@ pub struct CommentView {
     pub pending: Option<Moderation>,
     /// Why the last moderation failed (the platform's reason).
     pub error: Option<String>,
+    /// A private reply (sent in Messenger) rather than an answer under the comment.
+    pub private: bool,
 }
 
 /// A post's preview (`GET /api/feed_posts/{user_id_chat}/{post_id}`).
@@ -62,10 +65,11 @@ fn comment_from_row(r: &crate::sql::Row<'_>, at: usize) -> Result<CommentView> {
         deleted: r.get(at + 3)?,
         pending: r.get(at + 4)?,
         error: r.get(at + 5)?,
+        private: r.get(at + 6)?,
     })
 }
 
-const COMMENT_COLUMNS: &str = "post_id, parent_id, hidden, deleted, pending, error";
+const COMMENT_COLUMNS: &str = "post_id, parent_id, hidden, deleted, pending, error, private";
 
 /// Fills `comment` of the messages that are comments (or replies to one), with one query.
 pub(crate) fn attach_comments(tx: &Tx<'_>, messages: &mut [MessageView]) -> Result<()> {
@@ -266,6 +270,7 @@ impl Store {
                     deleted: false,
                     pending: None,
                     error: None,
+                    private: false,
                 });
                 items.push(message);
             }
@@ -386,11 +391,164 @@ impl Store {
                 deleted: false,
                 pending: None,
                 error: None,
+                private: false,
             });
             reply_under(tx, account, view.id, reply, parent)
         })
         .await
     }
+
+    /// Answers a comment privately, in Messenger (Facebook's private reply: once per comment). The
+    /// answer waits in the comment's conversation; once Facebook says who it went to, it moves to the
+    /// Messenger conversation it opened with the comment's author, which the comment's conversation
+    /// then links.
+    pub async fn queue_private_reply(
+        &self,
+        message_id: i64,
+        text: String,
+        author: Option<i64>,
+    ) -> Result<QueuedMessage> {
+        self.write(move |tx| {
+            let target = message_with_comment(tx, message_id)?;
+            let comment = target
+                .comment
+                .clone()
+                .ok_or_else(|| ValidationError::new("id", "is not a comment"))?;
+            if target.direction != "in" {
+                return Err(ValidationError::new("id", "is the page's own comment: a private reply answers a customer's").into());
+            }
+            if comment.deleted {
+                return Err(StorageError::Conflict("the comment was deleted".into()));
+            }
+            let platform_id = target.message_id.clone().ok_or_else(|| {
+                StorageError::Conflict("the comment is not on the platform yet".into())
+            })?;
+            let answered: Option<i64> = tx.optional(
+                "SELECT k.message_id FROM comments k JOIN messages m ON m.id = k.message_id
+                  WHERE k.private AND k.parent_id = ?1 AND m.account_id = (SELECT account_id FROM messages WHERE id = ?2)
+                    AND m.status <> 'failed'",
+                args![platform_id, message_id],
+                |r| r.get(0),
+            )?;
+            if answered.is_some() {
+                return Err(StorageError::Conflict(
+                    "Facebook takes one private reply per comment, and this one has it".into(),
+                ));
+            }
+            let (account, view, mut reply) =
+                crate::commands::insert_reply(tx, target.conversation_id, &text, &[], author)?;
+            tx.execute(
+                "INSERT INTO comments (message_id, post_id, parent_id, private) VALUES (?1, ?2, ?3, TRUE)",
+                args![reply.id, comment.post_id, platform_id],
+            )?;
+            reply.comment = Some(CommentView {
+                post_id: comment.post_id,
+                parent_id: Some(platform_id.clone()),
+                hidden: false,
+                deleted: false,
+                pending: None,
+                error: None,
+                private: true,
+            });
+            private_reply(tx, account, &view, reply, platform_id)
+        })
+        .await
+    }
+}
+
+/// Queues the command for a private reply to `comment_id` (new or retried) and announces it.
+pub(crate) fn private_reply(
+    tx: &Tx<'_>,
+    account: Account,
+    conversation: &crate::inbox::ConversationView,
+    reply: MessageView,
+    comment_id: String,
+) -> Result<QueuedMessage> {
+    let command_id = new_command_id()?;
+    let command = PrivateReplyCommand {
+        command_id: command_id.clone(),
+        user_id_chat: account.user_id_chat.clone(),
+        message_id: reply.id,
+        conversation_id: conversation.id,
+        comment_id,
+        author_id: conversation.participant_id.clone(),
+        text: reply.text.clone(),
+    };
+    insert_command(
+        tx,
+        account.id,
+        CommandKind::PrivateReply,
+        &command,
+        &command_id,
+        Some(reply.id),
+        None,
+    )?;
+    let event_id = message_event(tx, (account.id, &account.user_id_chat), &reply)?;
+    Ok(QueuedMessage {
+        user_id_chat: account.user_id_chat,
+        message: reply,
+        command_id,
+        event_id,
+    })
+}
+
+/// A private reply went out to `recipient_id` (the commenter's Messenger id): it moves to their
+/// Messenger conversation (made if it is new, named as the commenter, owned as the comments were),
+/// which the comments' conversation links from now on; both conversations are announced.
+pub(crate) fn private_reply_sent(
+    tx: &Tx<'_>,
+    account: &Account,
+    message_id: i64,
+    recipient_id: &str,
+) -> Result<()> {
+    let reply = message(tx, message_id)?;
+    let comments = conversation(tx, reply.conversation_id)?;
+    if !switchboard_domain::comments::is_comment_thread(&comments.thread_id) {
+        return Ok(()); // moved already (a repeated outcome)
+    }
+    let now = UnixMillis::now().0;
+    tx.execute(
+        "INSERT INTO conversations (account_id, thread_id, participant_id, participant_name, assignee_user_id, created_at, updated_at)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (account_id, thread_id) DO NOTHING",
+        args![account.id, recipient_id, comments.participant_name, comments.assignee_user_id, now],
+    )?;
+    let messenger: i64 = tx.one(
+        "SELECT id FROM conversations WHERE account_id = ?1 AND thread_id = ?2",
+        args![account.id, recipient_id],
+        |r| r.get(0),
+    )?;
+    crate::search::reindex(
+        tx,
+        crate::search::Source::Conversations,
+        &[(
+            messenger,
+            switchboard_domain::search::Document::of(&[&comments.participant_name]),
+        )],
+    )?;
+    tx.execute(
+        "UPDATE messages SET conversation_id = ?2 WHERE id = ?1",
+        args![message_id, messenger],
+    )?;
+    tx.execute(
+        "UPDATE conversations SET last_message_text = ?2, last_message_direction = 'out',
+             last_message_at = CASE WHEN ?3 > COALESCE(last_message_at, 0) THEN ?3 ELSE COALESCE(last_message_at, 0) END,
+             updated_at = ?4 WHERE id = ?1",
+        args![messenger, reply.text.chars().take(200).collect::<String>(), reply.sent_at, now],
+    )?;
+    tx.execute(
+        "UPDATE conversations SET linked_conversation_id = ?2, updated_at = ?3 WHERE id = ?1",
+        args![comments.id, messenger, now],
+    )?;
+    for id in [messenger, comments.id] {
+        let view = conversation(tx, id)?;
+        crate::teamwork::announce_update(
+            tx,
+            &view,
+            None,
+            switchboard_domain::teamwork::UpdateReason::Changed,
+        )?;
+    }
+    Ok(())
 }
 
 /// Queues the command for a reply under `parent` (new or retried) and announces it.

@@ -204,6 +204,7 @@ async fn an_agent_answers_under_a_comment_and_the_bot_reports_it_posted() {
             PAGE,
             &command_id,
             Outcome::Sent {
+                recipient_id: None,
                 platform_id: Some("c9".into()),
                 link: None,
             },
@@ -299,6 +300,7 @@ async fn hiding_and_deleting_go_through_the_bot_and_show_their_outcome() {
             PAGE,
             &queued.command_id,
             Outcome::Sent {
+                recipient_id: None,
                 platform_id: None,
                 link: None,
             },
@@ -347,6 +349,7 @@ async fn hiding_and_deleting_go_through_the_bot_and_show_their_outcome() {
             PAGE,
             &delete.command_id,
             Outcome::Sent {
+                recipient_id: None,
                 platform_id: None,
                 link: None,
             },
@@ -414,4 +417,89 @@ async fn a_page_that_asks_for_it_hides_comments_with_phone_numbers_as_they_arriv
             .any(|e| e.kind == EventKind::MessageStatusUpdate),
         "the bot's sender is woken"
     );
+}
+
+#[tokio::test]
+async fn a_private_reply_opens_the_commenters_messenger_conversation_and_links_it() {
+    let (_db, store) = setup().await;
+    ingest(
+        &store,
+        comments(json!([comment("c1", "u1", "Ib em giá", None)]), json!([])),
+    )
+    .await;
+    let (comments_id, messages) = thread(&store, "comments:p1:u1").await;
+    let queued = store
+        .queue_private_reply(messages[0].id, "Chào bạn, áo giá 450k ạ".into(), None)
+        .await
+        .expect("private reply");
+    assert_eq!(
+        queued.message.comment.as_ref().map(|c| c.private),
+        Some(true)
+    );
+    let sent = commands(&store).await;
+    assert_eq!(sent[0].0, "private_reply_command");
+    assert_eq!(
+        (&sent[0].1["comment_id"], &sent[0].1["author_id"]),
+        (&json!("c1"), &json!("u1"))
+    );
+    assert!(
+        matches!(
+            store
+                .queue_private_reply(messages[0].id, "lần hai".into(), None)
+                .await,
+            Err(StorageError::Conflict(_))
+        ),
+        "one private reply per comment"
+    );
+
+    store
+        .record_outcome(
+            PAGE,
+            &queued.command_id,
+            Outcome::Sent {
+                platform_id: Some("m_pr1".into()),
+                link: None,
+                recipient_id: Some("psid_u1".into()),
+            },
+        )
+        .await
+        .expect("outcome");
+    let (messenger_id, moved) = thread(&store, "psid_u1").await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        (moved[0].id, moved[0].status, moved[0].message_id.as_deref()),
+        (queued.message.id, MessageStatus::Sent, Some("m_pr1"))
+    );
+    let list = store
+        .conversations(PAGE, Default::default(), None, 100)
+        .await
+        .expect("list");
+    let messenger = list
+        .items
+        .iter()
+        .find(|c| c.id == messenger_id)
+        .expect("messenger");
+    assert_eq!(
+        (
+            messenger.participant_name.as_str(),
+            messenger.last_message_direction.as_deref()
+        ),
+        ("Khách u1", Some("out"))
+    );
+    let commented = store.conversation(comments_id).await.expect("comments");
+    assert_eq!(commented.linked_conversation_id, Some(messenger_id));
+    let (_, left) = thread(&store, "comments:p1:u1").await;
+    assert_eq!(left.len(), 1, "the answer left the comments for Messenger");
+
+    // The customer answers in Messenger: the same conversation.
+    store
+        .ingest_messages(crate::ingest::tests::batch_in_thread(
+            PAGE,
+            "psid_u1",
+            &["m_answer"],
+        ))
+        .await
+        .expect("answer");
+    let (_, answered) = thread(&store, "psid_u1").await;
+    assert_eq!(answered.len(), 2);
 }

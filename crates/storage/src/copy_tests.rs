@@ -20,6 +20,48 @@ async fn fill(store: &Store) -> (String, i64) {
         .ingest_messages(batch("page1", &["m1", "m2"]))
         .await
         .expect("ingest");
+    // A comment answered privately: its conversation links the newer Messenger one.
+    let comments: switchboard_domain::comments::CommentBatch = serde_json::from_value(serde_json::json!({
+        "user_id_chat": "page1",
+        "comments": [{"comment_id": "c1", "post_id": "p1", "author": {"id": "u9", "name": "Hà"}, "text": "Ib em",
+                      "created_at": 1_767_225_600, "post": {"post_id": "p1", "text": "Áo dài"}}]
+    }))
+    .expect("shape");
+    let (comments, posts) = comments.validate().expect("valid");
+    store
+        .ingest_comments(comments, posts)
+        .await
+        .expect("comments");
+    let comment = store
+        .conversations("page1", Default::default(), None, 10)
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .find(|c| c.thread_id.starts_with("comments:"))
+        .expect("comments");
+    let comment_id = store
+        .messages(comment.id, None, 1)
+        .await
+        .expect("messages")
+        .items[0]
+        .id;
+    let private = store
+        .queue_private_reply(comment_id, "Chào bạn".into(), None)
+        .await
+        .expect("private reply");
+    store
+        .record_outcome(
+            "page1",
+            &private.command_id,
+            switchboard_domain::outbound::Outcome::Sent {
+                platform_id: Some("m_pr".into()),
+                link: None,
+                recipient_id: Some("psid_u9".into()),
+            },
+        )
+        .await
+        .expect("sent");
     let user = store
         .create_user("boss", "Boss", Role::Admin, "a long password 1".into())
         .await
@@ -121,8 +163,10 @@ async fn a_copy_from_sqlite_keeps_every_id_the_counters_and_refuses_a_second_tim
     let report = source.copy_into(&target).await.expect("copy");
     assert_eq!(report.last_event_id, last_event_id);
     assert_eq!(count(&report, "facebook_accounts"), 1);
-    assert_eq!(count(&report, "conversations"), 1);
-    assert_eq!(count(&report, "messages"), 2);
+    assert_eq!(count(&report, "conversations"), 3);
+    assert_eq!(count(&report, "messages"), 4);
+    assert_eq!(count(&report, "comments"), 2);
+    assert_eq!(count(&report, "feed_posts"), 1);
     assert_eq!(
         count(&report, "events"),
         u64::try_from(events.len()).expect("count")

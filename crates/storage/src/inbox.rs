@@ -75,6 +75,9 @@ pub struct ConversationView {
     /// typed (these come first), or only without accents.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exact_match: Option<bool>,
+    /// For comments under a post: the Messenger conversation a private reply opened with their author.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_conversation_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -366,13 +369,13 @@ fn fill(
 pub(crate) const CONVERSATION_COLUMNS: &str =
     "c.id, (SELECT user_id_chat FROM facebook_accounts WHERE id = c.account_id), c.thread_id, c.participant_id, c.participant_name,
      c.last_message_text, c.last_message_direction, c.last_message_at, c.unread_count,
-     c.status, c.assignee_user_id, c.snoozed_until, c.labels";
+     c.status, c.assignee_user_id, c.snoozed_until, c.labels, c.linked_conversation_id";
 
 pub(crate) fn conversation_from_row(r: &Row<'_>) -> Result<ConversationView> {
     Ok(read_row!(r => ConversationView {
         id, user_id_chat, thread_id, participant_id, participant_name, last_message_text,
         last_message_direction, last_message_at, unread_count, status, assignee_user_id,
-        snoozed_until, labels: json,
+        snoozed_until, labels: json, linked_conversation_id,
     } with { exact_match: None }))
 }
 

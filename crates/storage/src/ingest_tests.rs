@@ -363,6 +363,7 @@ async fn the_command_gauges_follow_a_command_until_its_outcome() {
             "page1",
             &queued.command_id,
             switchboard_domain::outbound::Outcome::Sent {
+                recipient_id: None,
                 platform_id: Some("mid.1".into()),
                 link: None,
             },

@@ -37,6 +37,7 @@ migrations! {
     19 "search" "0019_search.sql",
     20 "one_customer" "0020_one_customer.sql",
     21 "comments" "0021_comments.sql",
+    22 "private_replies" "0022_private_replies.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -19,7 +19,7 @@ use std::time::Duration;
 use switchboard_domain::UnixMillis;
 use switchboard_domain::attachments::{CommandAttachment, MAX_ATTACHMENT_BYTES};
 use switchboard_domain::comments::{
-    CommentIn, ModerateCommentCommand, Moderation, ReplyCommentCommand,
+    CommentIn, ModerateCommentCommand, Moderation, PrivateReplyCommand, ReplyCommentCommand,
 };
 use switchboard_domain::facebook::{
     self, ECHO_METADATA_PREFIX, GraphConversation, GraphFailure, GraphList, GraphMessage,
@@ -563,6 +563,7 @@ impl PageDriver {
         }
         match last_sent {
             Some(id) => Executed::Sent {
+                recipient_id: None,
                 platform_id: id,
                 link: None,
             },
@@ -632,6 +633,7 @@ impl PageDriver {
                 // A photo answers {id (the photo), post_id}; a feed post answers {id}.
                 match answer["post_id"].as_str().or_else(|| answer["id"].as_str()) {
                     Some(id) => Executed::Sent {
+                        recipient_id: None,
                         platform_id: id.to_owned(),
                         link: Some(format!("https://www.facebook.com/{id}")),
                     },
@@ -656,12 +658,39 @@ impl PageDriver {
         match self.graph(GraphRequest::post_form(&path, &form)).await {
             Ok(answer) => match answer["id"].as_str() {
                 Some(id) => Executed::Sent {
+                    recipient_id: None,
                     platform_id: id.to_owned(),
                     link: None,
                 },
                 None => {
                     Executed::Failed("Facebook accepted the answer but gave no comment id".into())
                 }
+            },
+            Err(error) => Executed::Failed(outcome_reason(&error)),
+        }
+    }
+
+    /// `POST /{page-id}/messages` to `{"comment_id"}`: Facebook's private reply, which opens a
+    /// Messenger conversation with the commenter and answers with their id.
+    pub(crate) async fn private_reply(&self, command: &PrivateReplyCommand) -> Executed {
+        if let Some(refused) = self.refused_token() {
+            return refused;
+        }
+        let body = json!({
+            "recipient": {"comment_id": command.comment_id},
+            "message": {"text": command.text, "metadata": format!("{ECHO_METADATA_PREFIX}{}", command.command_id)},
+        });
+        let path = format!("/{}/messages", self.inner.page_id);
+        match self.graph(GraphRequest::post_json(&path, &body)).await {
+            Ok(answer) => match answer["message_id"].as_str() {
+                Some(id) => Executed::Sent {
+                    recipient_id: answer["recipient_id"].as_str().map(str::to_owned),
+                    platform_id: id.to_owned(),
+                    link: None,
+                },
+                None => Executed::Failed(
+                    "Facebook accepted the private reply but gave no message id".into(),
+                ),
             },
             Err(error) => Executed::Failed(outcome_reason(&error)),
         }
@@ -686,6 +715,7 @@ impl PageDriver {
         };
         match result {
             Ok(answer) if answer["success"].as_bool() != Some(false) => Executed::Sent {
+                recipient_id: None,
                 platform_id: command.comment_id.clone(),
                 link: None,
             },

@@ -333,6 +333,17 @@ async fn edge_post(
             }
             axum::Json(json!({"recipient_id": parsed["recipient"]["id"], "message_id": format!("m_sent_{n}")})).into_response()
         }
+        "messages" if parsed["recipient"]["comment_id"].is_string() => {
+            // A private reply: Facebook picks the commenter's Messenger id and answers with it.
+            let comment = parsed["recipient"]["comment_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if fake.deleted_comments.contains(&comment) {
+                return does_not_exist(&comment);
+            }
+            axum::Json(json!({"recipient_id": format!("psid_of_{comment}"), "message_id": format!("m_sent_{n}")})).into_response()
+        }
         "messages" => {
             if parsed["recipient"]["id"].as_str().is_none()
                 || parsed["message"]["text"].as_str().is_none()
@@ -1120,6 +1131,48 @@ async fn comments_are_answered_hidden_and_deleted_on_facebook() {
         calls_to(&fake, |path| path == "/555_2")[0].body["is_hidden"],
         "true"
     );
+
+    // A private reply: Facebook names the commenter's Messenger id, where the answer moves.
+    let (status, answer) = api
+        .call(
+            "POST",
+            &format!("/api/comments/{}/private_reply", comments[0].id),
+            Some(&session),
+            Some(json!({"text": "Chào bạn, shop gửi bảng giá"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let private_id = answer["data"]["message"]["id"].as_i64().expect("id");
+    let moved = eventually(10, "the private reply in Messenger", || async {
+        let message = system.message(private_id).await;
+        (message.status == "sent").then_some(message)
+    })
+    .await;
+    let messenger = system
+        .store
+        .conversation(moved.conversation_id)
+        .await
+        .expect("messenger");
+    assert_eq!(
+        (
+            messenger.thread_id.as_str(),
+            messenger.participant_name.as_str()
+        ),
+        ("psid_of_555_1", "Trần Văn Đức")
+    );
+    let sent = calls_to(&fake, |path| path == format!("/{ACCOUNT}/messages"));
+    assert_eq!(sent[0].body["recipient"]["comment_id"], "555_1");
+    assert!(
+        sent[0].body["message"]["metadata"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("switchboard:"))
+    );
+    let linked = system
+        .store
+        .conversation(comments[0].conversation_id)
+        .await
+        .expect("comments");
+    assert_eq!(linked.linked_conversation_id, Some(messenger.id));
 
     // Deleted on Facebook meanwhile: the answer fails with Facebook's reason.
     fake.lock()
