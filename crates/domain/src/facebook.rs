@@ -445,6 +445,114 @@ pub struct GraphMessage {
     pub attachments: Option<GraphList<Value>>,
 }
 
+/// A post of the page, as `GET /{page-id}/posts?fields=id,message,full_picture,permalink_url,created_time` lists it.
+#[derive(Debug, Deserialize)]
+pub struct GraphPost {
+    pub id: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub full_picture: Option<String>,
+    #[serde(default)]
+    pub permalink_url: Option<String>,
+    #[serde(default)]
+    pub created_time: Option<String>,
+}
+
+/// A comment, as `GET /{post-id}/comments?filter=stream&fields=id,message,from,created_time,parent{id},is_hidden,attachment` lists it.
+#[derive(Debug, Deserialize)]
+pub struct GraphComment {
+    pub id: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub from: Option<GraphParty>,
+    pub created_time: String,
+    #[serde(default)]
+    pub parent: Option<GraphObject>,
+    #[serde(default)]
+    pub is_hidden: bool,
+    #[serde(default)]
+    pub attachment: Option<Value>,
+}
+
+/// An object named by its id only (`parent{id}`).
+#[derive(Debug, Deserialize)]
+pub struct GraphObject {
+    pub id: String,
+}
+
+impl GraphPost {
+    /// The post's preview, as shown above its comments.
+    pub fn preview(&self) -> FeedPostIn {
+        FeedPostIn {
+            post_id: self.id.clone(),
+            text: self.message.clone(),
+            picture: self.full_picture.clone(),
+            permalink: self.permalink_url.clone(),
+            created_at: self.created_time.as_deref().and_then(parse_graph_time),
+        }
+    }
+}
+
+impl GraphComment {
+    pub fn created_at(&self) -> Option<UnixMillis> {
+        parse_graph_time(&self.created_time)
+    }
+
+    /// The comment as the receiver takes it (`new_comments`), or `None` without a usable time or
+    /// author, or for the page commenting on its own post.
+    pub fn to_comment(&self, page_id: &str, post: &GraphPost) -> Option<CommentIn> {
+        let created_at = self.created_at()?;
+        let from = self.from.as_ref()?;
+        let parent_id = self
+            .parent
+            .as_ref()
+            .map(|p| p.id.clone())
+            .filter(|p| *p != post.id);
+        let from_page = from.id == page_id;
+        if from_page && parent_id.is_none() {
+            return None;
+        }
+        let attachments: Vec<Attachment> = self
+            .attachment
+            .as_ref()
+            .and_then(|a| {
+                a.get("media")?
+                    .get("image")?
+                    .get("src")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .map(|url| Attachment {
+                kind: AttachmentKind::Image,
+                url,
+            })
+            .into_iter()
+            .collect();
+        let text = self.message.clone().filter(|t| !t.trim().is_empty());
+        let text = match text {
+            None if attachments.is_empty() => Some("[comment]".to_owned()),
+            other => other,
+        };
+        Some(CommentIn {
+            comment_id: self.id.clone(),
+            post_id: post.id.clone(),
+            parent_id,
+            author: CommentAuthor {
+                id: from.id.clone(),
+                name: from.name.clone(),
+            },
+            from_page,
+            text,
+            attachments,
+            created_at,
+            hidden: self.is_hidden,
+            post: Some(post.preview()),
+        })
+    }
+}
+
 impl GraphConversation {
     pub fn updated_at(&self) -> Option<UnixMillis> {
         self.updated_time.as_deref().and_then(parse_graph_time)

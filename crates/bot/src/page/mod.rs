@@ -22,8 +22,8 @@ use switchboard_domain::comments::{
     CommentIn, ModerateCommentCommand, Moderation, PrivateReplyCommand, ReplyCommentCommand,
 };
 use switchboard_domain::facebook::{
-    self, ECHO_METADATA_PREFIX, GraphConversation, GraphFailure, GraphList, GraphMessage,
-    MessagingPolicy, Update,
+    self, ECHO_METADATA_PREFIX, GraphComment, GraphConversation, GraphFailure, GraphList,
+    GraphMessage, GraphPost, MessagingPolicy, Update,
 };
 use switchboard_domain::ingest::{MessageIn, NotificationIn};
 use switchboard_domain::outbound::{PostCommand, SendMessageCommand};
@@ -35,6 +35,8 @@ const BACKFILL_OVERLAP_MS: i64 = 5 * 60_000;
 /// Longest a reply's file may take to come from the CRM.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 const WATERMARK_KEY: &str = "backfill_watermark";
+/// How many of the page's latest posts a backfill reads the comments of.
+const RECENT_POSTS: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct PageOptions {
@@ -373,6 +375,63 @@ impl PageDriver {
         Ok(())
     }
 
+    /// Comments since `since` under the page's most recent posts (`RECENT_POSTS`), newest first per
+    /// post, each post's preview with them; the receiver drops those it has.
+    async fn backfill_comments(
+        &self,
+        collector: &Collector,
+        since: UnixMillis,
+    ) -> Result<usize, GraphCallError> {
+        let page_id = &self.inner.page_id;
+        let path = format!("/{page_id}/posts");
+        let limit = RECENT_POSTS.to_string();
+        let query = [
+            (
+                "fields",
+                "id,message,full_picture,permalink_url,created_time",
+            ),
+            ("limit", limit.as_str()),
+        ];
+        let posts: GraphList<GraphPost> =
+            serde_json::from_value(self.graph(GraphRequest::get(&path, &query)).await?)
+                .map_err(|e| unreadable(&e))?;
+        let mut total = 0;
+        for post in &posts.data {
+            let mut next = Some(format!("/{}/comments", post.id));
+            let mut query: Vec<(&str, &str)> = vec![
+                (
+                    "fields",
+                    "id,message,from,created_time,parent{id},is_hidden,attachment",
+                ),
+                ("filter", "stream"),
+                ("order", "reverse_chronological"),
+                ("limit", "100"),
+            ];
+            let mut comments = Vec::new();
+            'pages: while let Some(path) = next.take() {
+                let answer = self.graph(GraphRequest::get(&path, &query)).await?;
+                query.clear(); // `paging.next` carries its own query
+                let list: GraphList<GraphComment> =
+                    serde_json::from_value(answer).map_err(|e| unreadable(&e))?;
+                for comment in &list.data {
+                    if comment.created_at().is_some_and(|t| t < since) {
+                        break 'pages; // newest first: the rest is older still
+                    }
+                    comments.extend(comment.to_comment(page_id, post));
+                }
+                next = list.paging.and_then(|p| p.next);
+            }
+            // Oldest first, so an answer of the page follows the comment it answers.
+            comments.reverse();
+            total += comments.len();
+            collector
+                .comments(comments)
+                .await
+                .map_err(|e| GraphCallError::Network(e.to_string()))?;
+        }
+        Ok(total)
+    }
+
     /// The customer's name (webhooks carry only ids): remembered in the spool once known, else asked
     /// of Graph (the caller bounds the wait); a throttled Graph leaves it for a later message.
     async fn customer_name(&self, collector: &Collector, customer_id: &str) -> Option<String> {
@@ -440,6 +499,14 @@ impl PageDriver {
             }
             next = list.paging.and_then(|p| p.next);
         }
+        total += match self.backfill_comments(&collector, since).await {
+            Ok(count) => count,
+            // Messages came in; comments need `pages_read_user_content`, which a page may not grant.
+            Err(error) => {
+                tracing::warn!(reason = %error.reason(), "cannot read the page's recent comments; messages are backfilled");
+                0
+            }
+        };
         spool
             .set(WATERMARK_KEY, started.0.to_string())
             .await

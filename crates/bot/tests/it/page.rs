@@ -48,6 +48,17 @@ struct Fake {
     next_id: u64,
     /// Comments deleted on Facebook: acting on one is Graph's "does not exist" error.
     deleted_comments: Vec<String>,
+    /// The page's posts, newest first, each with its comments (newest first).
+    posts: Vec<FakePost>,
+}
+
+/// A post of the fake page and its comments: (comment id, author id, author name, text, age in ms,
+/// parent comment).
+#[derive(Clone, Default)]
+struct FakePost {
+    id: String,
+    message: String,
+    comments: Vec<(String, String, String, String, i64, Option<String>)>,
 }
 
 /// A request the fake received.
@@ -281,6 +292,34 @@ async fn edge_get(
                 })
                 .collect();
             page(items, messages.len())
+        }
+        "posts" if id == ACCOUNT => {
+            let items: Vec<Value> = fake
+                .posts
+                .iter()
+                .take(limit)
+                .map(|p| json!({"id": p.id, "message": p.message, "permalink_url": format!("https://www.facebook.com/{}", p.id),
+                                "created_time": graph_time(3_600_000)}))
+                .collect();
+            let total = items.len();
+            page(items, total)
+        }
+        "comments" => {
+            let Some(post) = fake.posts.iter().find(|p| p.id == id) else {
+                return graph_error(StatusCode::BAD_REQUEST, 100, "Unknown post");
+            };
+            let items: Vec<Value> = post
+                .comments
+                .iter()
+                .skip(after)
+                .take(limit)
+                .map(|(cid, author, name, text, age, parent)| {
+                    json!({"id": cid, "message": text, "from": {"id": author, "name": name}, "created_time": graph_time(*age),
+                           "parent": {"id": parent.clone().unwrap_or_else(|| post.id.clone())}, "is_hidden": false})
+                })
+                .collect();
+            let total = post.comments.len();
+            page(items, total)
         }
         _ => graph_error(StatusCode::BAD_REQUEST, 100, "Unknown edge"),
     }
@@ -1216,5 +1255,88 @@ async fn comments_are_answered_hidden_and_deleted_on_facebook() {
         comment.comment.filter(|c| c.deleted)
     })
     .await;
+    bot.stop().await;
+}
+
+/// A bot that starts reads the comments of the page's latest posts since its last backfill: what came
+/// while it was down reaches the inbox, each customer's under the post, the page's answers with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_comments_of_recent_posts_are_backfilled() {
+    let system = System::start(AccountKind::Page).await;
+    with_page_token(&system, GOOD_TOKEN).await;
+    let post = format!("{ACCOUNT}_777");
+    let comment =
+        |id: &str, author: &str, name: &str, text: &str, age: i64, parent: Option<&str>| {
+            (
+                id.to_owned(),
+                author.to_owned(),
+                name.to_owned(),
+                text.to_owned(),
+                age,
+                parent.map(str::to_owned),
+            )
+        };
+    let (graph, _fake) = start_fake(Fake {
+        valid_tokens: vec![GOOD_TOKEN.into()],
+        posts: vec![FakePost {
+            id: post.clone(),
+            message: "Áo dài cách tân, giá 450k".into(),
+            // Newest first, as Graph lists them with `order=reverse_chronological`.
+            comments: vec![
+                comment(
+                    "777_3",
+                    ACCOUNT,
+                    "Shop Hoa",
+                    "Dạ còn ạ",
+                    HOUR,
+                    Some("777_2"),
+                ),
+                comment(
+                    "777_2",
+                    "8877",
+                    "Đỗ Gia Long",
+                    "Còn size M không?",
+                    2 * HOUR,
+                    None,
+                ),
+                comment(
+                    "777_1",
+                    "8866",
+                    "Bùi Thanh Mai",
+                    "Đẹp quá",
+                    30 * 24 * HOUR,
+                    None,
+                ),
+            ],
+        }],
+        ..Fake::default()
+    })
+    .await;
+    let bot = start_page_bot(&system, &graph, 7).await;
+    let messages = system.messages_reaching(2).await;
+    let conversation = system
+        .store
+        .conversation(messages[0].conversation_id)
+        .await
+        .expect("conversation");
+    assert_eq!(
+        conversation.thread_id,
+        format!("comments:{post}:8877"),
+        "the 30-day-old comment stays out"
+    );
+    assert_eq!(
+        messages
+            .iter()
+            .map(|m| (m.message_id.as_deref(), m.direction.as_str()))
+            .collect::<Vec<_>>(),
+        [(Some("777_2"), "in"), (Some("777_3"), "out")]
+    );
+    let preview = system
+        .store
+        .feed_post(ACCOUNT, &post)
+        .await
+        .expect("post")
+        .expect("preview");
+    assert_eq!(preview.text, "Áo dài cách tân, giá 450k");
     bot.stop().await;
 }
