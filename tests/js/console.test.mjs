@@ -33,7 +33,8 @@ async function shot(name) {
 function startBot(account = ACCOUNT, token = botToken, sim = ['--sim-messages-per-minute', '20', '--sim-customers', '6', '--sim-reply-seconds', '2']) {
   sb.spawnSide(
     [
-      'bot', account, '--driver', 'sim', ...sim,
+      // Comments have their own tests (comments.test.mjs): these conversations are Messenger's.
+      'bot', account, '--driver', 'sim', '--sim-comments-per-minute', '0', ...sim,
       '--receiver-url', sb.url, '--sender-url', sb.sender,
       '--state-dir', path.join(sb.dir, 'bots'),
       '--max-backoff-seconds', '1',
