@@ -28,7 +28,7 @@ export const SENDER_EVENTS = [
 ] as const;
 
 /** Events of the call center's stream (the seed's guide). */
-export const CALL_CENTER_EVENTS = ['incoming_call_to_crm', 'call_answered', 'call_ended', 'agent_status_update'] as const;
+export const CALL_CENTER_EVENTS = ['incoming_call_to_crm', 'call_answered', 'call_ended', 'agent_status_update', 'callback_updated'] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Payload = any;
@@ -79,6 +79,9 @@ export function applyCallCenterEvent(stores: Stores, name: string, payload: Payl
       break;
     case 'agent_status_update':
       stores.calls.applyAgentStatus(payload);
+      break;
+    case 'callback_updated':
+      stores.calls.applyCallback(payload);
       break;
   }
   return true;

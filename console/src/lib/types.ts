@@ -290,3 +290,25 @@ export interface ApiToken {
   created_at: string;
   revoked: boolean;
 }
+
+export type CallbackOutcome = 'reached' | 'no_answer' | 'wrong_number' | 'not_needed';
+
+/** A missed call to return (`GET /api/callbacks`). */
+export interface Callback {
+  id: number;
+  status: 'open' | 'closed';
+  number: string;
+  callerNumber: string;
+  callId: string;
+  lastCallId: string;
+  missedCalls: number;
+  queue: string | null;
+  customerId: number | null;
+  customerName: string | null;
+  assignedAgentId: number | null;
+  outcome: CallbackOutcome | null;
+  note: string;
+  lastMissedAt: string;
+  createdAt: string;
+  closedAt: string | null;
+}

@@ -3,6 +3,7 @@
 //! Zammad-compatible Generic-CTI webhook, and a webhook out when a console answers or rejects. The web
 //! console itself is served here too (`switchboard-console`), so agents open one address.
 
+mod callbacks;
 mod cti;
 mod customers;
 mod engine;
@@ -107,6 +108,8 @@ impl RoleShell for CallCenter {
                 customers::delete_custom_field
             ))
             .routes(routes!(rest::calls))
+            .routes(routes!(callbacks::callbacks))
+            .routes(routes!(callbacks::close_callback))
             .routes(routes!(rest::call))
             .routes(routes!(rest::answer_call))
             .routes(routes!(rest::end_call))

@@ -26,6 +26,7 @@ const CALL_CENTER_EVENTS: &[EventKind] = &[
     EventKind::CallAnswered,
     EventKind::CallEnded,
     EventKind::AgentStatusUpdate,
+    EventKind::CallbackUpdated,
 ];
 
 /// The console's language; it may change it when it joins.

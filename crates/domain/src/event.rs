@@ -38,10 +38,12 @@ pub enum EventKind {
     AccessChanged,
     /// Customers were merged into one: consoles showing a merged one open the survivor.
     CustomersMerged,
+    /// A callback task was opened (a missed call), joined by another missed call, or closed.
+    CallbackUpdated,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         Self::BotRegister,
         Self::NewMessages,
         Self::NewNotifications,
@@ -58,6 +60,7 @@ impl EventKind {
         Self::LabelsChanged,
         Self::AccessChanged,
         Self::CustomersMerged,
+        Self::CallbackUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +81,7 @@ impl EventKind {
             Self::LabelsChanged => "labels_changed",
             Self::AccessChanged => "access_changed",
             Self::CustomersMerged => "customers_merged",
+            Self::CallbackUpdated => "callback_updated",
         }
     }
 

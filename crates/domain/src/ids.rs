@@ -82,6 +82,8 @@ integer_ids! {
     AttachmentId;
     /// A field admins add to customers.
     CustomFieldId;
+    /// A callback task (a missed call to return).
+    CallbackId;
 }
 
 /// Ids are positive: `0`, negatives and anything not a number are refused alike.

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod attachments;
 pub mod auth;
+pub mod callbacks;
 pub mod callcenter;
 pub mod comments;
 pub mod custom_fields;
@@ -30,8 +31,8 @@ pub use access::AccountView;
 pub use auth::{Principal, Role};
 pub use event::EventKind;
 pub use ids::{
-    AgentId, AttachmentId, CallId, CannedResponseId, ConversationId, CustomFieldId, CustomerId,
-    IdError, LabelId, MessageId, PostId, TeamId, TokenId, UserId,
+    AgentId, AttachmentId, CallId, CallbackId, CannedResponseId, ConversationId, CustomFieldId,
+    CustomerId, IdError, LabelId, MessageId, PostId, TeamId, TokenId, UserId,
 };
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
 pub use teamwork::ConversationStatus;

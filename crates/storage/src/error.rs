@@ -86,6 +86,8 @@ pub enum StorageError {
     UnknownTeam(i64),
     #[error("unknown customer field {0}")]
     UnknownCustomField(i64),
+    #[error("unknown callback {0}")]
+    UnknownCallback(i64),
     #[error(
         "the target database already holds data (table {0} is not empty): copy only into a database with nothing but its schema"
     )]

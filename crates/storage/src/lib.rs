@@ -62,7 +62,7 @@ pub use accounts::{Account, AssignmentSettings, CredentialsSet, NewAccount};
 pub use attachments::{AttachmentView, StoredFile};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,
-    Effects, NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
+    Callback, Effects, NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
 };
 pub use commands::{CommandGauges, DeliverableCommand, QueuedMessage, QueuedPost};
 pub use comments::{CommentView, FeedPostView, QueuedModeration};

@@ -38,6 +38,7 @@ migrations! {
     20 "one_customer" "0020_one_customer.sql",
     21 "comments" "0021_comments.sql",
     22 "private_replies" "0022_private_replies.sql",
+    23 "callbacks" "0023_callbacks.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -562,7 +562,9 @@ stored_as_text!(
     AgentStatus,
     AgentState,
     switchboard_domain::attachments::AttachmentKind,
-    switchboard_domain::comments::Moderation
+    switchboard_domain::comments::Moderation,
+    switchboard_domain::callbacks::CallbackStatus,
+    switchboard_domain::callbacks::CallbackOutcome
 );
 
 #[cfg(test)]

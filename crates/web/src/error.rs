@@ -145,7 +145,8 @@ impl ApiError {
                 | StorageError::UnknownLabel(_)
                 | StorageError::UnknownCannedResponse(_)
                 | StorageError::UnknownTeam(_)
-                | StorageError::UnknownCustomField(_) => (S::NOT_FOUND, E::NotFound),
+                | StorageError::UnknownCustomField(_)
+                | StorageError::UnknownCallback(_) => (S::NOT_FOUND, E::NotFound),
                 StorageError::CallTaken(_) => (S::CONFLICT, E::CallTaken),
                 StorageError::CallEnded(_) => (S::CONFLICT, E::CallEnded),
                 StorageError::UserExists(_) | StorageError::AccountExists(_) => {

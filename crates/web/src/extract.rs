@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::str::FromStr;
 use switchboard_domain::{
-    AgentId, AttachmentId, CallId, CannedResponseId, ConversationId, CustomFieldId, CustomerId,
-    IdError, LabelId, MessageId, PostId, TeamId, TokenId, UserId, ValidationError,
+    AgentId, AttachmentId, CallId, CallbackId, CannedResponseId, ConversationId, CustomFieldId,
+    CustomerId, IdError, LabelId, MessageId, PostId, TeamId, TokenId, UserId, ValidationError,
 };
 
 /// Wraps an axum extractor so that its rejection is the API's `422 invalid_field`, naming `$field`,
@@ -65,6 +65,7 @@ path_ids! {
     TeamId => "id",
     AttachmentId => "id",
     CustomFieldId => "id",
+    CallbackId => "id",
     CallId => "call_id",
 }
 

@@ -2,7 +2,7 @@
 // `apply*` are the Socket.IO events of the seed's guide; pure state changes, unit-tested.
 
 import type { Api, PageOf } from '../api';
-import type { Agent, AgentStatus, CallRecord, Customer, IncomingCall } from '../types';
+import type { Agent, AgentStatus, CallRecord, Callback, Customer, IncomingCall } from '../types';
 
 export interface ActiveCall {
   callId: string;
@@ -27,6 +27,8 @@ export interface CallEndedEvent {
 
 export class CallsStore {
   ringing = $state<Record<string, IncomingCall>>({});
+  /** Missed calls to return, the latest missed first. */
+  callbacks = $state<Callback[]>([]);
   active = $state<Record<string, ActiveCall>>({});
   agents = $state<Record<number, Agent>>({});
   log = $state<CallRecord[]>([]);
@@ -180,6 +182,20 @@ export class CallsStore {
   }
 
   /** Calls from numbers containing these digits, newest first (a caller's or customer's history). */
+  async loadCallbacks(api: Api) {
+    this.callbacks = await api.callcenter<Callback[]>('GET', '/api/callbacks', undefined, { status: 'open', limit: 200 });
+  }
+
+  /** A task opened, joined by another missed call, or closed (`callback_updated`). */
+  applyCallback(payload: { callback?: Callback }) {
+    const task = payload.callback;
+    if (!task) return;
+    const others = this.callbacks.filter((c) => c.id !== task.id);
+    this.callbacks = task.status === 'open'
+      ? [task, ...others].sort((a, b) => Date.parse(b.lastMissedAt) - Date.parse(a.lastMissedAt) || b.id - a.id)
+      : others;
+  }
+
   async history(api: Api, number: string, limit: number): Promise<CallRecord[]> {
     const digits = number.replace(/\D/g, '');
     if (digits.length < 3) return [];

@@ -1,6 +1,7 @@
 //! The call center's integration tests: one binary, a module per concern (see "Test kit" in
 //! docs/architecture.md).
 
+mod callbacks;
 mod calls;
 mod customers;
 mod nodes;

@@ -8,7 +8,7 @@ use switchboard_testkit::callcenter::TestCallCenter;
 use switchboard_testkit::fixtures_http::Verbs;
 
 /// The operations of the call center's own API, as clients have called them since the seed.
-const OPERATIONS: [(&str, &str); 32] = [
+const OPERATIONS: [(&str, &str); 34] = [
     ("post", "/api/agents"),
     ("get", "/api/agents/status"),
     ("get", "/api/agents/available"),
@@ -34,6 +34,8 @@ const OPERATIONS: [(&str, &str); 32] = [
     ("patch", "/api/customer-fields/{id}"),
     ("delete", "/api/customer-fields/{id}"),
     ("get", "/api/calls"),
+    ("get", "/api/callbacks"),
+    ("post", "/api/callbacks/{id}/close"),
     ("get", "/api/calls/{call_id}"),
     ("post", "/api/calls/{call_id}/answer"),
     ("post", "/api/calls/{call_id}/end"),

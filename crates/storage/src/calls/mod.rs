@@ -5,15 +5,17 @@
 //!
 //! By concern: [`agents`] (who takes calls and their status), [`routing`] (a call's way from arrival
 //! through offers and the answer to its end), [`blocked`] (numbers refused), [`log`] (the call log and
-//! the live counts).
+//! the live counts), [`callbacks`] (missed calls followed up).
 
 mod agents;
 mod blocked;
+mod callbacks;
 mod log;
 mod routing;
 
 pub use agents::AgentChanges;
 pub use blocked::BlockedNumber;
+pub use callbacks::Callback;
 pub use log::{CallCenterGauges, CallCenterStatus, CallFilter};
 pub use routing::{PendingTimers, RingingCall};
 

@@ -295,6 +295,15 @@ impl Store {
                 }
             }
             let ended = call(tx, &call_id)?.0;
+            if missed {
+                let normalized: String = tx.one(
+                    "SELECT caller_normalized FROM calls WHERE call_id = ?1",
+                    args![call_id],
+                    |r| r.get(0),
+                )?;
+                super::callbacks::missed(tx, &ended, &normalized, now)?;
+                effects.events += 1;
+            }
             append(
                 tx,
                 EventKind::CallEnded,

@@ -394,3 +394,123 @@ async fn the_oldest_wait_is_the_first_unanswered_inbound_call() {
     let gauges = store.call_center_gauges().await.expect("gauges");
     assert_eq!(gauges.oldest_waiting_since, None, "{gauges:?}");
 }
+
+#[tokio::test]
+async fn a_missed_call_opens_a_callback_for_its_queue_in_turn_and_a_repeat_joins_it() {
+    use switchboard_domain::callbacks::{CallbackOutcome, CallbackStatus};
+    let (_dir, store) = crate::temp_store().await;
+    let sales = |name: &str| NewAgent {
+        full_name: name.into(),
+        queues: vec!["sales".into()],
+        ..Default::default()
+    };
+    let lan = store.create_agent(sales("Lan")).await.expect("lan");
+    let minh = store.create_agent(sales("Minh")).await.expect("minh");
+    let support = store
+        .create_agent(NewAgent {
+            full_name: "Hỗ trợ".into(),
+            queues: vec!["support".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("support");
+    let in_sales = |id: &str, from: &str| NewCall {
+        queue: Some("sales".into()),
+        ..call(id, from)
+    };
+    // Nobody is available: each call waits, then the caller hangs up.
+    for (id, from) in [
+        ("C1", "0912 000 001"),
+        ("C2", "0912 000 002"),
+        ("C3", "0912.000.001"),
+    ] {
+        store.new_call(in_sales(id, from)).await.expect("call");
+        store.end_call(id, "cancel").await.expect("end");
+    }
+    let open = store
+        .callbacks(Some(CallbackStatus::Open), None, 50)
+        .await
+        .expect("open");
+    let summary: Vec<(&str, &str, i64, Option<i64>)> = open
+        .iter()
+        .map(|c| {
+            (
+                c.number.as_str(),
+                c.call_id.as_str(),
+                c.missed_calls,
+                c.assigned_agent_id,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("+84912000001", "C1", 2, Some(lan.id)),
+            ("+84912000002", "C2", 1, Some(minh.id))
+        ],
+        "the repeat joins its caller's task; the sales agents take turns; support is not in the queue"
+    );
+    assert_eq!(open[0].last_call_id, "C3");
+    assert!(open.iter().all(|c| c.assigned_agent_id != Some(support.id)));
+
+    let events = store.events_after(0, 1_000).await.expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::CallbackUpdated)
+            .count(),
+        3
+    );
+
+    let closed = store
+        .close_callback(
+            open[0].id,
+            CallbackOutcome::Reached,
+            "Khách đặt 2 bình".into(),
+            None,
+        )
+        .await
+        .expect("close");
+    assert_eq!(
+        (closed.status, closed.outcome, closed.note.as_str()),
+        (
+            CallbackStatus::Closed,
+            Some(CallbackOutcome::Reached),
+            "Khách đặt 2 bình"
+        )
+    );
+    assert!(matches!(
+        store
+            .close_callback(open[0].id, CallbackOutcome::Reached, String::new(), None)
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .close_callback(9_999, CallbackOutcome::Reached, String::new(), None)
+            .await,
+        Err(StorageError::UnknownCallback(9_999))
+    ));
+    // Missed again after the task was closed: a new task, for the next agent in turn.
+    store
+        .new_call(in_sales("C4", "0912000001"))
+        .await
+        .expect("call");
+    store.end_call("C4", "cancel").await.expect("end");
+    let mine = store
+        .callbacks(Some(CallbackStatus::Open), Some(lan.id), 50)
+        .await
+        .expect("mine");
+    assert_eq!(
+        mine.iter().map(|c| c.call_id.as_str()).collect::<Vec<_>>(),
+        ["C4"]
+    );
+
+    // An answered call, and an outbound one nobody picked up, open nothing.
+    let agent = available_agent(&store, "Trực").await;
+    ring(&store, "C5", "0912000009").await;
+    store.answer_call("C5", agent.id).await.expect("answer");
+    store.end_call("C5", "normalClearing").await.expect("end");
+    let all = store.callbacks(None, None, 50).await.expect("all");
+    assert!(all.iter().all(|c| c.number != "+84912000009"));
+}
