@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { Switchboard, launchChromium } from './harness.mjs';
 
@@ -74,4 +75,14 @@ test('a missed call becomes a callback on the agent\'s screen at once, a repeat 
     closed.body.data.map((c) => [c.callId, c.missedCalls, c.outcome, c.note, c.assignedAgentId]),
     [['missed-1', 2, 'no_answer', 'Gọi 2 lần không nghe, nhắn Zalo', lanAgent.id]],
   );
+});
+
+test('the call log downloads as a CSV file for spreadsheets', async () => {
+  const [download] = await Promise.all([lan.waitForEvent('download'), lan.getByRole('button', { name: 'Tải CSV' }).click()]);
+  assert.equal(download.suggestedFilename(), 'cuoc-goi.csv');
+  const bytes = readFileSync(await download.path());
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+  const lines = bytes.subarray(3).toString('utf8').split('\r\n').filter(Boolean);
+  assert.match(lines[0], /^callId,direction,callerNumber,/);
+  assert.deepEqual(lines.slice(1).map((l) => l.split(',')[0]), ['missed-2', 'missed-1']);
 });

@@ -120,6 +120,32 @@ export class Api {
     return this.sendFile(this.urls.callcenter, '/api/customers/import', file, query);
   }
 
+  /**
+   * Saves a call-center listing as the CSV file it answers with `Accept: text/csv` (the call log):
+   * fetched with the session cookie, then handed to the browser as a download named `name`.
+   */
+  async downloadCsv(path: string, query: Query, name: string): Promise<void> {
+    const url = new URL(this.urls.callcenter + path);
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, String(value));
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { accept: 'text/csv' }, credentials: 'include' });
+    } catch (error) {
+      throw new ApiError(0, 'network', error instanceof Error ? error.message : String(error));
+    }
+    if (!response.ok) {
+      await this.answerOf(response);
+      return;
+    }
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = name;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  }
+
   /** Where the browser downloads every customer as CSV (a plain GET: the session cookie goes along). */
   get customersExportUrl(): string {
     return this.urls.callcenter + '/api/customers/export';

@@ -5,7 +5,7 @@
 
 use crate::AppState;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, EndCallIn};
@@ -260,6 +260,89 @@ pub async fn call_center_status(
     Ok(ok(state.engine.store().call_center_status().await?))
 }
 
+/// The most calls one CSV export holds (narrow it with `from` and `until` beyond that).
+const MAX_CSV_CALLS: usize = 100_000;
+
+/// Whether the caller asked for a spreadsheet (`Accept: text/csv`) rather than JSON.
+fn wants_csv(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().starts_with("text/csv")))
+}
+
+/// The call log as a CSV file, one row per call, read a page at a time.
+async fn calls_csv(state: &AppState, filter: CallFilter) -> Result<Response, ApiError> {
+    let mut writer = switchboard_domain::spreadsheet::Writer::new(&[
+        "callId",
+        "direction",
+        "callerNumber",
+        "calledNumber",
+        "queue",
+        "source",
+        "status",
+        "customerId",
+        "offeredAgentId",
+        "answeredBy",
+        "startTime",
+        "answeredAt",
+        "endTime",
+        "endReason",
+        "missed",
+        "waitSeconds",
+        "talkSeconds",
+    ]);
+    let (mut cursor, mut written) = (None::<String>, 0);
+    let optional = |value: Option<i64>| value.map(|v| v.to_string()).unwrap_or_default();
+    let time = |value: Option<UnixMillis>| value.map(UnixMillis::to_rfc3339).unwrap_or_default();
+    loop {
+        let page = state
+            .engine
+            .store()
+            .calls(filter.clone(), cursor.as_deref(), 200)
+            .await?;
+        for call in &page.items {
+            let cells = [
+                call.call_id.clone(),
+                call.direction.clone(),
+                call.caller_number.clone(),
+                call.called_number.clone(),
+                call.queue.clone().unwrap_or_default(),
+                call.source.clone(),
+                call.status.as_str().to_owned(),
+                optional(call.customer_id),
+                optional(call.offered_agent_id),
+                optional(call.answered_by),
+                call.start_time.to_rfc3339(),
+                time(call.answered_at),
+                time(call.end_time),
+                call.end_reason.clone().unwrap_or_default(),
+                call.missed.to_string(),
+                call.wait_seconds.to_string(),
+                call.talk_seconds.to_string(),
+            ];
+            writer.row(cells.iter().map(String::as_str));
+        }
+        written += page.items.len();
+        match page.next_cursor {
+            Some(next) if written < MAX_CSV_CALLS => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"calls.csv\"",
+            ),
+        ],
+        writer.finish(),
+    )
+        .into_response())
+}
+
 /// Filters of the call log; each given one narrows it.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -295,7 +378,8 @@ fn time(field: &str, value: Option<String>) -> Result<Option<UnixMillis>, ApiErr
 #[utoipa::path(get, path = "/api/calls", tag = "calls",
     params(CallQuery, Paging),
     responses(
-        (status = 200, description = "A page of the call log", body = Answer<Page<Call>>),
+        (status = 200, description = "A page of the call log; with `Accept: text/csv`, every call the filters keep (up to 100,000, newest first) as a file for spreadsheets, one row per call",
+            content((Answer<Page<Call>> = "application/json"), (String = "text/csv"))),
         (status = 403, description = "A bot token", body = ErrorAnswer),
         (status = 422, description = "A query parameter is invalid (`field` says which)", body = ErrorAnswer),
     ))]
@@ -304,6 +388,7 @@ pub async fn calls(
     _: CallCenterReader,
     Query(query): Query<CallQuery>,
     paging: Paging,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let limit = paging.limit()?;
     let filter = CallFilter {
@@ -313,6 +398,9 @@ pub async fn calls(
         number_digits: query.number.as_deref().map(phone::search_digits),
         missed: query.missed,
     };
+    if wants_csv(&headers) {
+        return calls_csv(&state, filter).await;
+    }
     let page = state
         .engine
         .store()

@@ -22,6 +22,7 @@ pub mod outbound;
 pub mod phone;
 pub mod routing;
 pub mod search;
+pub mod spreadsheet;
 pub mod status;
 pub mod teamwork;
 pub mod timestamp;

@@ -96,3 +96,51 @@ async fn a_missed_call_becomes_a_callback_that_an_agent_closes_with_an_outcome()
     let (status, _) = app.get("/api/callbacks?status=sometimes", &token).await;
     assert_eq!(status, 422);
 }
+
+#[tokio::test]
+async fn the_call_log_downloads_as_csv_for_spreadsheets() {
+    let app = TestCallCenter::spawn(CallCenterOptions::default()).await;
+    let (_, token) = app.agent("lan", "101").await;
+    app.new_call("answered-1", "0987 000 111").await;
+    app.answered("answered-1", "101").await;
+    app.hangup("answered-1", "normalClearing").await;
+    app.new_call("missed-1", "=1+1").await;
+    app.hangup("missed-1", "cancel").await;
+    let response = app
+        .http
+        .get(format!("{}/api/calls?from=2000-01-01T00:00:00Z", app.url))
+        .bearer_auth(&token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().ok(),
+        Some("text/csv; charset=utf-8")
+    );
+    let bytes = response.bytes().await.expect("bytes");
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let text = String::from_utf8_lossy(&bytes[3..]).into_owned();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(
+        lines[0].starts_with("callId,direction,callerNumber,calledNumber,queue,source,status"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[1].starts_with("missed-1,in,'=1+1,"),
+        "newest first, a formula guarded: {text}"
+    );
+    assert!(lines[1].contains(",true,"), "{text}");
+    assert!(
+        lines[2].starts_with("answered-1,in,0987 000 111,") && lines[2].contains(",false,"),
+        "{text}"
+    );
+    let (status, json) = app.get("/api/calls", &token).await;
+    assert_eq!(
+        (status, json["data"]["items"].as_array().map(Vec::len)),
+        (200, Some(2)),
+        "JSON unless asked"
+    );
+}
