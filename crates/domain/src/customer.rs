@@ -101,6 +101,13 @@ impl CustomerIn {
         let phones = if numbers.is_empty() && !listed {
             None
         } else {
+            // Bounded before the work: a body may list a million numbers.
+            if numbers.len() > MAX_PHONES * 2 {
+                return Err(ValidationError::new(
+                    "phoneNumbers",
+                    format!("at most {MAX_PHONES} numbers per customer"),
+                ));
+            }
             let mut normalised = Vec::new();
             for (i, raw) in numbers.iter().enumerate() {
                 let number = phone::normalize(raw)

@@ -182,6 +182,14 @@ impl Store {
         merged: Vec<i64>,
         by_user_id: Option<i64>,
     ) -> Result<Customer> {
+        if merged.len() > MAX_MERGED * 4 {
+            // Bounded before the work: a body may list a million ids.
+            return Err(ValidationError::new(
+                "customerIds",
+                format!("names 1 to {MAX_MERGED} customers to merge"),
+            )
+            .into());
+        }
         let mut merged_ids: Vec<i64> = Vec::with_capacity(merged.len());
         for id in merged {
             if !merged_ids.contains(&id) {

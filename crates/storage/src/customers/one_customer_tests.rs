@@ -171,6 +171,15 @@ async fn a_merge_that_cannot_be_right_changes_nothing() {
         store.merge_customers(a.id, vec![], None).await,
         Err(StorageError::Invalid(_))
     ));
+    assert!(
+        matches!(
+            store
+                .merge_customers(a.id, vec![b.id; 1_000_000], None)
+                .await,
+            Err(StorageError::Invalid(_))
+        ),
+        "a million ids are refused before any work"
+    );
     assert!(matches!(
         store.merge_customers(a.id, vec![b.id, 999_999], None).await,
         Err(StorageError::UnknownCustomer(999_999))
