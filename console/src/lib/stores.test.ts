@@ -64,6 +64,17 @@ describe('inbox store', () => {
     expect(s.inbox.filter.account).toBeNull();
   });
 
+  it("keeps a comments conversation's link to Messenger when a new comment's event leaves it out", () => {
+    const s = stores();
+    s.inbox.upsertConversations([conversation(9, { thread_id: 'comments:p1:u1', linked_conversation_id: 12 })]);
+    applySenderEvent(s, 'new_messages', {
+      messages: [message(5, 9)],
+      conversations: [conversation(9, { thread_id: 'comments:p1:u1', last_message_at: '2026-11-22T03:00:00Z' })],
+    });
+    expect(s.inbox.conversations[9].linked_conversation_id).toBe(12);
+    expect(s.inbox.conversations[9].last_message_at).toBe('2026-11-22T03:00:00Z');
+  });
+
   it('takes new messages into the conversation list and the open thread, in order, once', () => {
     const s = stores();
     s.inbox.applyOlderPage(7, { items: [message(2, 7)], next_cursor: null });

@@ -177,7 +177,12 @@ export class InboxStore {
     });
     if (newer.length === 0) return;
     const next = { ...this.conversations };
-    for (const c of newer) next[c.id] = c;
+    // The ingest's events leave out what messages do not change (the Messenger conversation a
+    // private reply linked): kept from the copy known.
+    for (const c of newer) {
+      const linked = c.linked_conversation_id ?? this.conversations[c.id]?.linked_conversation_id;
+      next[c.id] = linked ? { ...c, linked_conversation_id: linked } : c;
+    }
     this.conversations = next;
   }
 
