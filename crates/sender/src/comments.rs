@@ -4,6 +4,7 @@
 //! what a post says, shown above its comments.
 
 use crate::AppState;
+use crate::inbox::announce_queued;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
@@ -12,13 +13,6 @@ use switchboard_domain::comments::{CommentReplyIn, Moderation};
 use switchboard_storage::{FeedPostView, QueuedMessage, QueuedModeration};
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{Answer, ApiError, Id, JsonBody, PathParam as Path, Viewer, ok};
-
-/// The comment, if the caller may see its page; answered as unknown otherwise.
-async fn seen_comment(state: &AppState, viewer: &Viewer, id: i64) -> Result<(), ApiError> {
-    viewer.message(id).await?;
-    state.store.comment(id).await?;
-    Ok(())
-}
 
 /// Answers a comment publicly, under it (a reply to a reply goes under its top comment, as Facebook
 /// threads them). Queued as any reply: `message_status_update` tells when it is posted, with the
@@ -29,7 +23,7 @@ async fn seen_comment(state: &AppState, viewer: &Viewer, id: i64) -> Result<(), 
         (status = 200, description = "Queued", body = Answer<QueuedMessage>),
         (status = 404, description = "No such comment", body = ErrorAnswer),
         (status = 409, description = "The comment was deleted, or is not on Facebook yet", body = ErrorAnswer),
-        (status = 422, description = "`text` empty or too long", body = ErrorAnswer),
+        (status = 422, description = "`text` empty or too long, or the message is not a comment", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn reply(
@@ -39,13 +33,12 @@ pub async fn reply(
     JsonBody(body): JsonBody<CommentReplyIn>,
 ) -> Result<Response, ApiError> {
     let text = body.validate()?;
-    seen_comment(&state, &viewer, message_id.get()).await?;
+    viewer.message(message_id.get()).await?;
     let queued = state
         .store
         .queue_comment_reply(message_id.get(), text, viewer.principal.user_id())
         .await?;
-    state.feed.notify();
-    state.bots.wake_account(&queued.user_id_chat);
+    announce_queued(&state, &queued.user_id_chat);
     Ok(ok(queued))
 }
 
@@ -69,13 +62,12 @@ pub async fn private_reply(
     JsonBody(body): JsonBody<CommentReplyIn>,
 ) -> Result<Response, ApiError> {
     let text = body.validate()?;
-    seen_comment(&state, &viewer, message_id.get()).await?;
+    viewer.message(message_id.get()).await?;
     let queued = state
         .store
         .queue_private_reply(message_id.get(), text, viewer.principal.user_id())
         .await?;
-    state.feed.notify();
-    state.bots.wake_account(&queued.user_id_chat);
+    announce_queued(&state, &queued.user_id_chat);
     Ok(ok(queued))
 }
 
@@ -95,7 +87,7 @@ pub struct ModerationIn {
         (status = 200, description = "Queued", body = Answer<QueuedModeration>),
         (status = 404, description = "No such comment", body = ErrorAnswer),
         (status = 409, description = "The comment was deleted, or is not on Facebook yet", body = ErrorAnswer),
-        (status = 422, description = "An unknown `action`", body = ErrorAnswer),
+        (status = 422, description = "An unknown `action`, or the message is not a comment", body = ErrorAnswer),
         (status = 403, description = "A bot token", body = ErrorAnswer),
     ))]
 pub async fn moderate(
@@ -104,7 +96,7 @@ pub async fn moderate(
     Id(message_id): Id<MessageId>,
     JsonBody(body): JsonBody<ModerationIn>,
 ) -> Result<Response, ApiError> {
-    seen_comment(&state, &viewer, message_id.get()).await?;
+    viewer.message(message_id.get()).await?;
     let queued = state
         .store
         .queue_moderation(message_id.get(), body.action)
@@ -114,8 +106,7 @@ pub async fn moderate(
         action = body.action.as_str(),
         "comment moderation queued"
     );
-    state.feed.notify();
-    state.bots.wake_account(&queued.user_id_chat);
+    announce_queued(&state, &queued.user_id_chat);
     Ok(ok(queued))
 }
 

@@ -216,7 +216,8 @@ pub async fn posts(
 
 /// A command was queued for `account`'s bot: consoles hear of it, and the account's delivery tasks
 /// wake to send it.
-fn announce_queued(state: &AppState, account: &str) {
+/// A command was queued for `account`'s bot: consoles see it, and the bot's connection takes it.
+pub(crate) fn announce_queued(state: &AppState, account: &str) {
     state.feed.notify();
     state.bots.wake_account(account);
 }

@@ -131,6 +131,24 @@ fn thread_of_comment(
     )
 }
 
+/// A comment an agent may act on: its state and its platform id, or why not (not a comment, deleted
+/// on the platform, or not there yet).
+fn actionable(view: &MessageView) -> Result<(CommentView, String)> {
+    let comment = view
+        .comment
+        .clone()
+        .ok_or_else(|| ValidationError::new("id", "is not a comment"))?;
+    if comment.deleted {
+        return Err(StorageError::Conflict("the comment was deleted".into()));
+    }
+    let platform_id = view.message_id.clone().ok_or_else(|| {
+        StorageError::Conflict(
+            "the comment is not on the platform yet (its reply is still queued)".into(),
+        )
+    })?;
+    Ok((comment, platform_id))
+}
+
 /// Queues a moderation of the comment `view` for `account`'s bot and announces it.
 fn moderate(
     tx: &Tx<'_>,
@@ -138,18 +156,7 @@ fn moderate(
     view: &MessageView,
     action: Moderation,
 ) -> Result<QueuedModeration> {
-    let comment = view
-        .comment
-        .as_ref()
-        .ok_or_else(|| ValidationError::new("id", "is not a comment"))?;
-    if comment.deleted {
-        return Err(StorageError::Conflict("the comment was deleted".into()));
-    }
-    let comment_id = view.message_id.clone().ok_or_else(|| {
-        StorageError::Conflict(
-            "the comment is not on the platform yet (its reply is still queued)".into(),
-        )
-    })?;
+    let (_, comment_id) = actionable(view)?;
     let command_id = new_command_id()?;
     let command = ModerateCommentCommand {
         command_id: command_id.clone(),
@@ -363,18 +370,7 @@ impl Store {
     ) -> Result<QueuedMessage> {
         self.write(move |tx| {
             let target = message_with_comment(tx, message_id)?;
-            let comment = target
-                .comment
-                .clone()
-                .ok_or_else(|| ValidationError::new("id", "is not a comment"))?;
-            if comment.deleted {
-                return Err(StorageError::Conflict("the comment was deleted".into()));
-            }
-            let platform_id = target.message_id.clone().ok_or_else(|| {
-                StorageError::Conflict(
-                    "the comment is not on the platform yet (its reply is still queued)".into(),
-                )
-            })?;
+            let (comment, platform_id) = actionable(&target)?;
             // Facebook threads comments one level deep: an answer to a reply (a customer's or the
             // page's) goes under its top comment.
             let parent = comment.parent_id.clone().unwrap_or(platform_id);
@@ -410,19 +406,14 @@ impl Store {
     ) -> Result<QueuedMessage> {
         self.write(move |tx| {
             let target = message_with_comment(tx, message_id)?;
-            let comment = target
-                .comment
-                .clone()
-                .ok_or_else(|| ValidationError::new("id", "is not a comment"))?;
+            let (comment, platform_id) = actionable(&target)?;
             if target.direction != "in" {
-                return Err(ValidationError::new("id", "is the page's own comment: a private reply answers a customer's").into());
+                return Err(ValidationError::new(
+                    "id",
+                    "is the page's own comment: a private reply answers a customer's",
+                )
+                .into());
             }
-            if comment.deleted {
-                return Err(StorageError::Conflict("the comment was deleted".into()));
-            }
-            let platform_id = target.message_id.clone().ok_or_else(|| {
-                StorageError::Conflict("the comment is not on the platform yet".into())
-            })?;
             let answered: Option<i64> = tx.optional(
                 "SELECT k.message_id FROM comments k JOIN messages m ON m.id = k.message_id
                   WHERE k.private AND k.parent_id = ?1 AND m.account_id = (SELECT account_id FROM messages WHERE id = ?2)

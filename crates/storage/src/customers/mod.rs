@@ -133,23 +133,14 @@ fn set_emails(tx: &Tx<'_>, id: i64, emails: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A new customer from checked fields, indexed; its id.
+/// A new customer from checked fields, written as an import writes its rows, and read back.
 pub(crate) fn insert_customer(tx: &Tx<'_>, fields: &CustomerFields, now: i64) -> Result<Customer> {
-    let id = tx.insert(
-        "INSERT INTO customers (full_name, cif, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
-        args![
-            fields.full_name.as_deref().unwrap_or_default(),
-            fields.cif.as_deref().unwrap_or_default(),
-            fields.notes.as_deref().unwrap_or_default(),
-            now
-        ],
-    )?;
-    set_phones(tx, id, fields.phones.as_deref().unwrap_or_default())?;
-    set_emails(tx, id, fields.emails.as_deref().unwrap_or_default())?;
-    fields::set_values(tx, id, &fields.custom)?;
-    let created = customer(tx, id)?;
-    index_customer(tx, &created)?;
-    Ok(created)
+    let ids = spreadsheets::write_customers(tx, std::slice::from_ref(fields), now)?;
+    let id = ids
+        .first()
+        .copied()
+        .ok_or_else(|| StorageError::Corrupt("no id reserved for a new customer".into()))?;
+    customer(tx, id)
 }
 
 impl Store {

@@ -349,6 +349,15 @@ async fn fields_are_defined_checked_and_kept_in_step_with_their_values() {
         matches!(&bad, Err(StorageError::Invalid(e)) if e.field == "customFields.ngay_sinh"),
         "{bad:?}"
     );
+    let created_unknown = store
+        .create_customer(customer(
+            json!({"fullName": "Bình", "customFields": {"khong_co": "x"}}),
+        ))
+        .await;
+    assert!(
+        matches!(&created_unknown, Err(StorageError::Invalid(e)) if e.field == "customFields.khong_co"),
+        "{created_unknown:?}"
+    );
     let unknown = store
         .update_customer(an.id, customer(json!({"customFields": {"khong_co": "x"}})))
         .await;
