@@ -31,6 +31,12 @@ pub struct CallCenterOptions {
     pub ring_timeout: Duration,
     /// How long an agent stays in wrap-up (no offers) after a call they talked on; zero for none.
     pub wrap_up: Duration,
+    /// Offers in a row an agent lets ring out before they are set away (and supervisors told); zero: never.
+    pub max_no_answer: u32,
+    /// The business's time zone, for "today" on the floor and the days of reports (checked at start).
+    pub time_zone: String,
+    /// How the service level is measured.
+    pub service_level: switchboard_domain::reports::ServiceLevelRule,
     /// Where to tell the phone system that a console answered or rejected a call (`None`: nowhere).
     pub webhook_url: Option<String>,
     /// Signs the webhook's body (`X-Switchboard-Signature: sha256=<hex HMAC>`), when set.
@@ -47,6 +53,9 @@ impl Default for CallCenterOptions {
         Self {
             ring_timeout: Duration::from_secs(20),
             wrap_up: Duration::ZERO,
+            max_no_answer: 3,
+            time_zone: switchboard_domain::reports::DEFAULT_TIME_ZONE.to_owned(),
+            service_level: switchboard_domain::reports::ServiceLevelRule::default(),
             webhook_url: None,
             webhook_secret: None,
             console: ConsoleConfig::default(),
@@ -108,6 +117,7 @@ impl Engine {
         let store = store.with_call_timers(CallTimers {
             ring: options.ring_timeout,
             wrap_up: options.wrap_up,
+            max_no_answer: options.max_no_answer,
         });
         Self {
             store,

@@ -8,6 +8,7 @@ mod cti;
 mod customers;
 mod engine;
 mod error;
+mod reports;
 mod rest;
 mod socket;
 mod webhook;
@@ -27,6 +28,8 @@ pub use webhook::PhoneSystemNotice;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    /// The live floor last read, shared by the supervisors asking (`GET /api/floor`).
+    pub floor: reports::FloorCache,
 }
 
 impl AppState {
@@ -39,7 +42,10 @@ impl AppState {
     ) -> Result<Self, StorageError> {
         let engine = Engine::new(store, feed, options);
         engine.resume().await?;
-        Ok(Self { engine })
+        Ok(Self {
+            engine,
+            floor: reports::FloorCache::default(),
+        })
     }
 }
 
@@ -69,6 +75,7 @@ pub struct CallCenter;
         (name = "call center", description = "The call center at a glance"),
         (name = "calls", description = "The call log, and answering or ending a call without a socket"),
         (name = "customers", description = "Callers and writers: found by any spelling of their number or name, with the fields a business defines, merged when they are one person, in and out of CSV files"),
+        (name = "reports", description = "The live floor and the call reports, for supervisors"),
         (name = "blocked numbers", description = "Numbers whose calls are refused"),
         (name = "phone system", description = "Calls in: Zammad's Generic-CTI webhook"),
     )
@@ -111,6 +118,8 @@ impl RoleShell for CallCenter {
             .routes(routes!(callbacks::callbacks))
             .routes(routes!(callbacks::close_callback))
             .routes(routes!(rest::call))
+            .routes(routes!(reports::floor))
+            .routes(routes!(reports::call_report))
             .routes(routes!(rest::answer_call))
             .routes(routes!(rest::end_call))
             .routes(routes!(rest::blocked_numbers, rest::block_number))

@@ -264,7 +264,7 @@ pub async fn call_center_status(
 const MAX_CSV_CALLS: usize = 100_000;
 
 /// Whether the caller asked for a spreadsheet (`Accept: text/csv`) rather than JSON.
-fn wants_csv(headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn wants_csv(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get_all(axum::http::header::ACCEPT)
         .iter()
@@ -330,17 +330,25 @@ async fn calls_csv(state: &AppState, filter: CallFilter) -> Result<Response, Api
             _ => break,
         }
     }
-    Ok((
+    Ok(csv_file("calls.csv", writer.finish()))
+}
+
+/// A CSV file to download, named `name` (ASCII, no quotes).
+pub(crate) fn csv_file(name: &str, body: Vec<u8>) -> Response {
+    (
         [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
             (
                 axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"calls.csv\"",
+                format!("attachment; filename=\"{name}\""),
             ),
         ],
-        writer.finish(),
+        body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Filters of the call log; each given one narrows it.

@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod limits;
 pub mod outbound;
 pub mod phone;
+pub mod reports;
 pub mod routing;
 pub mod search;
 pub mod spreadsheet;

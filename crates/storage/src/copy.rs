@@ -44,6 +44,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("agents", &["id"]),
     ("calls", &["id"]),
     ("callbacks", &["id"]),
+    ("ring_outs", &["id"]),
     ("blocked_numbers", &["number"]),
     ("labels", &["id"]),
     ("conversation_labels", &["conversation_id", "label_id"]),

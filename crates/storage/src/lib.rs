@@ -62,7 +62,8 @@ pub use accounts::{Account, AssignmentSettings, CredentialsSet, NewAccount};
 pub use attachments::{AttachmentView, StoredFile};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,
-    Callback, Effects, NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
+    CallGrouping, Callback, ChatFloor, Effects, FloorAgent, FloorSnapshot, GroupKey, LiveCall,
+    NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
 };
 pub use commands::{CommandGauges, DeliverableCommand, QueuedMessage, QueuedPost};
 pub use comments::{CommentView, FeedPostView, QueuedModeration};

@@ -39,6 +39,7 @@ migrations! {
     21 "comments" "0021_comments.sql",
     22 "private_replies" "0022_private_replies.sql",
     23 "callbacks" "0023_callbacks.sql",
+    24 "floor_and_reports" "0024_floor_and_reports.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -25,6 +25,8 @@ pub struct CallTimers {
     pub ring: std::time::Duration,
     /// How long an agent stays in wrap-up after a call they talked on; zero for none.
     pub wrap_up: std::time::Duration,
+    /// Offers in a row an agent lets ring out before they are set away; zero: never.
+    pub max_no_answer: u32,
 }
 
 impl Default for CallTimers {
@@ -32,6 +34,7 @@ impl Default for CallTimers {
         Self {
             ring: std::time::Duration::from_secs(20),
             wrap_up: std::time::Duration::ZERO,
+            max_no_answer: 3,
         }
     }
 }

@@ -6,4 +6,5 @@ mod calls;
 mod customers;
 mod nodes;
 mod openapi;
+mod reports;
 mod rest;

@@ -8,7 +8,7 @@ use switchboard_testkit::callcenter::TestCallCenter;
 use switchboard_testkit::fixtures_http::Verbs;
 
 /// The operations of the call center's own API, as clients have called them since the seed.
-const OPERATIONS: [(&str, &str); 34] = [
+const OPERATIONS: [(&str, &str); 36] = [
     ("post", "/api/agents"),
     ("get", "/api/agents/status"),
     ("get", "/api/agents/available"),
@@ -37,6 +37,8 @@ const OPERATIONS: [(&str, &str); 34] = [
     ("get", "/api/callbacks"),
     ("post", "/api/callbacks/{id}/close"),
     ("get", "/api/calls/{call_id}"),
+    ("get", "/api/floor"),
+    ("get", "/api/reports/calls"),
     ("post", "/api/calls/{call_id}/answer"),
     ("post", "/api/calls/{call_id}/end"),
     ("get", "/api/blocked-numbers"),

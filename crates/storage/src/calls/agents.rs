@@ -40,10 +40,52 @@ pub(super) fn set_state(tx: &Tx<'_>, agent_id: i64, state: AgentState, now: i64)
     // Becoming idle starts the agent's wait for the next call; a wrap-up's due moment goes with it.
     tx.execute(
         "UPDATE agents SET state = ?2, idle_since = CASE WHEN ?2 = 'idle' AND state <> 'idle' THEN ?3 ELSE idle_since END,
+             state_since = CASE WHEN state <> ?2 THEN ?3 ELSE state_since END,
              wrap_up_due_at = CASE WHEN ?2 = 'wrap_up' THEN wrap_up_due_at ELSE NULL END,
              updated_at = ?3 WHERE id = ?1",
         args![agent_id, state, now],
     )?;
+    Ok(())
+}
+
+/// An offer rang out at an agent: it is counted for the reports, and an agent who lets
+/// `max_no_answer` offers in a row ring out (zero: no limit) is set away, with the reason in the
+/// event so supervisors are told (FreeSWITCH mod_callcenter's max-no-answer).
+pub(super) fn rang_out(
+    tx: &Tx<'_>,
+    agent_id: i64,
+    call: &super::Call,
+    (now, max_no_answer): (i64, u32),
+    effects: &mut Effects,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO ring_outs (call_id, agent_id, queue, rang_at) VALUES (?1, ?2, ?3, ?4)",
+        args![call.call_id, agent_id, call.queue, now],
+    )?;
+    let in_row: i64 = tx.one(
+        "UPDATE agents SET ring_outs_in_row = ring_outs_in_row + 1 WHERE id = ?1 RETURNING ring_outs_in_row",
+        args![agent_id],
+        |r| r.get(0),
+    )?;
+    let current = agent(tx, agent_id)?;
+    if max_no_answer == 0
+        || in_row < i64::from(max_no_answer)
+        || current.status != AgentStatus::Available
+    {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE agents SET status = ?2, status_changed_at = ?3, updated_at = ?3, ring_outs_in_row = 0 WHERE id = ?1",
+        args![agent_id, AgentStatus::Away, now],
+    )?;
+    append(
+        tx,
+        EventKind::AgentStatusUpdate,
+        None,
+        &json!({"agentId": agent_id, "agentName": current.full_name, "status": AgentStatus::Away,
+                "previousStatus": current.status, "reason": "max_no_answer", "ringOutsInRow": in_row}),
+    )?;
+    effects.events += 1;
     Ok(())
 }
 
@@ -53,8 +95,8 @@ impl Store {
             let now = UnixMillis::now().0;
             let id = tx
                 .insert(
-                    "INSERT INTO agents (user_id, full_name, extension, queues, idle_since, status_changed_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?5) RETURNING id",
+                    "INSERT INTO agents (user_id, full_name, extension, queues, idle_since, status_changed_at, state_since, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?5, ?5) RETURNING id",
                     args![new.user_id, new.full_name, new.extension, serde_json::to_string(&new.queues)?, now],
                 )
                 .map_err(|e| {
@@ -89,7 +131,8 @@ impl Store {
             }
             let now = UnixMillis::now().0;
             tx.execute(
-                "UPDATE agents SET status = ?2, status_changed_at = ?3, updated_at = ?3,
+                // A fresh start for max-no-answer: the agent said they are there.
+                "UPDATE agents SET status = ?2, status_changed_at = ?3, updated_at = ?3, ring_outs_in_row = 0,
                      idle_since = CASE WHEN ?2 = 'available' THEN ?3 ELSE idle_since END WHERE id = ?1",
                 args![agent_id, status, now],
             )?;

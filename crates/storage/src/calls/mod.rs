@@ -5,18 +5,20 @@
 //!
 //! By concern: [`agents`] (who takes calls and their status), [`routing`] (a call's way from arrival
 //! through offers and the answer to its end), [`blocked`] (numbers refused), [`log`] (the call log and
-//! the live counts), [`callbacks`] (missed calls followed up).
+//! the live counts), [`callbacks`] (missed calls followed up), [`reports`] (the floor and the reports).
 
 mod agents;
 mod blocked;
 mod callbacks;
 mod log;
+mod reports;
 mod routing;
 
 pub use agents::AgentChanges;
 pub use blocked::BlockedNumber;
 pub use callbacks::Callback;
 pub use log::{CallCenterGauges, CallCenterStatus, CallFilter};
+pub use reports::{CallGrouping, ChatFloor, FloorAgent, FloorSnapshot, GroupKey, LiveCall};
 pub use routing::{PendingTimers, RingingCall};
 
 use serde::Serialize;
@@ -139,5 +141,7 @@ pub enum NewCallOutcome {
     },
 }
 
+#[cfg(test)]
+mod reports_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -243,6 +243,7 @@ impl Store {
                 set_state(tx, offered, AgentState::Idle, now)?;
             }
             set_state(tx, agent_id, AgentState::OnCall, now)?;
+            tx.execute("UPDATE agents SET ring_outs_in_row = 0 WHERE id = ?1", args![agent_id])?;
             let customer = customer_info(tx, current.customer_id)?;
             append(
                 tx,
@@ -369,6 +370,7 @@ impl Store {
                 args![expired.call_id, CallStatus::Queued, serde_json::to_string(&declined)?],
             )?;
             set_state(tx, expired.agent_id, AgentState::Idle, now)?;
+            super::agents::rang_out(tx, expired.agent_id, &current, (now, timers.max_no_answer), &mut effects)?;
             let (queued, declined) = call(tx, &expired.call_id)?;
             offer(tx, &queued, &declined, (now, timers), &mut effects)?;
             Ok(effects)

@@ -141,6 +141,7 @@ async fn ring_outs_move_on_then_wait_and_away_agents_get_nothing() {
     let store = store.with_call_timers(crate::CallTimers {
         ring: std::time::Duration::ZERO,
         wrap_up: std::time::Duration::ZERO,
+        max_no_answer: 0,
     });
     let one = available_agent(&store, "Một").await;
     let two = available_agent(&store, "Hai").await;
@@ -297,6 +298,7 @@ async fn timers_are_stored_with_their_moments_and_a_wrap_up_ends_only_when_due()
     let store = store.with_call_timers(crate::CallTimers {
         ring: hour,
         wrap_up: hour,
+        max_no_answer: 0,
     });
     let lan = available_agent(&store, "Lan").await;
     let before = UnixMillis::now().0;
@@ -332,6 +334,7 @@ async fn a_ring_timer_before_its_moment_or_of_an_older_offer_changes_nothing() {
     let store = store.with_call_timers(crate::CallTimers {
         ring: std::time::Duration::from_secs(3600),
         wrap_up: std::time::Duration::ZERO,
+        max_no_answer: 0,
     });
     let only = available_agent(&store, "Một").await;
     let (_, effects) = ring(&store, "C1", "0987654321").await;

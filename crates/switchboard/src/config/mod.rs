@@ -118,6 +118,10 @@ pub struct CallCenterConfig {
     pub limits: LimitOverrides,
     pub ring_timeout_seconds: f64,
     pub wrap_up_seconds: f64,
+    pub max_no_answer: u32,
+    pub time_zone: String,
+    pub service_level_seconds: f64,
+    pub short_abandon_seconds: f64,
     /// Empty: the phone system is not told.
     pub webhook_url: String,
     /// Empty: the webhook is not signed.
@@ -133,6 +137,10 @@ impl Default for CallCenterConfig {
             limits,
             ring_timeout_seconds: options.ring_timeout.as_secs_f64(),
             wrap_up_seconds: options.wrap_up.as_secs_f64(),
+            max_no_answer: options.max_no_answer,
+            time_zone: options.time_zone,
+            service_level_seconds: options.service_level.answer_within_millis as f64 / 1000.0,
+            short_abandon_seconds: options.service_level.short_abandon_millis as f64 / 1000.0,
             webhook_url: options.webhook_url.unwrap_or_default(),
             webhook_secret: options.webhook_secret.unwrap_or_default(),
         }

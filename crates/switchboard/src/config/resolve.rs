@@ -167,6 +167,26 @@ fn call_center_options(
         .map_err(|e| loaded.invalid("callcenter.ring_timeout_seconds", e.to_string()))?;
     let wrap_up = seconds(file.wrap_up_seconds, 0.0..=3600.0)
         .map_err(|e| loaded.invalid("callcenter.wrap_up_seconds", e.to_string()))?;
+    if file.max_no_answer > 100 {
+        return Err(loaded.invalid(
+            "callcenter.max_no_answer",
+            format!("must be 0–100, not {}", file.max_no_answer),
+        ));
+    }
+    switchboard_domain::reports::time_zone("callcenter.time_zone", &file.time_zone)
+        .map_err(|e| loaded.invalid("callcenter.time_zone", e.problem))?;
+    let millis =
+        |duration: std::time::Duration| i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+    let service_level = switchboard_domain::reports::ServiceLevelRule {
+        answer_within_millis: millis(
+            seconds(file.service_level_seconds, 1.0..=3600.0)
+                .map_err(|e| loaded.invalid("callcenter.service_level_seconds", e.to_string()))?,
+        ),
+        short_abandon_millis: millis(
+            seconds(file.short_abandon_seconds, 0.0..=600.0)
+                .map_err(|e| loaded.invalid("callcenter.short_abandon_seconds", e.to_string()))?,
+        ),
+    };
     let webhook_url = non_empty(&file.webhook_url);
     if let Some(url) = &webhook_url
         && !url.starts_with("http://")
@@ -184,6 +204,9 @@ fn call_center_options(
     Ok(CallCenterOptions {
         ring_timeout,
         wrap_up,
+        max_no_answer: file.max_no_answer,
+        time_zone: file.time_zone.clone(),
+        service_level,
         webhook_url,
         webhook_secret: non_empty(&file.webhook_secret),
         console: ConsoleConfig {

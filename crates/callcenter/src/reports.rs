@@ -1,0 +1,381 @@
+//! What supervisors read: the live floor (`GET /api/floor`) and the call reports
+//! (`GET /api/reports/calls`), in the business's time zone. The store sums; `domain::reports`
+//! derives the figures, so the floor's "today" and a report for today agree.
+
+use crate::AppState;
+use crate::rest::{csv_file, wants_csv};
+use axum::extract::State;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard_domain::UnixMillis;
+use switchboard_domain::reports::{CallFigures, CallTally, ReportPeriod};
+use switchboard_storage::{CallGrouping, ChatFloor, FloorAgent, FloorSnapshot, GroupKey, LiveCall};
+use switchboard_web::openapi::{ErrorAnswer, utoipa};
+use switchboard_web::{Answer, ApiError, QueryParams as Query, Supervisor, ok};
+
+/// How a report groups its calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// By the agent who answered, or the last one the call rang at.
+    #[default]
+    Agent,
+    /// By hotline queue.
+    Queue,
+    /// By local day: every day of the period, with or without calls.
+    Day,
+}
+
+/// A report's period and grouping.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct CallReportQuery {
+    /// The first day (YYYY-MM-DD, in the time zone); today if not given.
+    #[param(example = "2026-12-01")]
+    from: Option<String>,
+    /// The last day, included (YYYY-MM-DD); today if not given. At most 366 days after `from`.
+    #[param(example = "2026-12-07")]
+    until: Option<String>,
+    /// `agent` (default), `queue` or `day`.
+    group_by: Option<GroupBy>,
+    /// An IANA time zone; the business's (`callcenter.time_zone`) if not given.
+    #[param(example = "Asia/Ho_Chi_Minh")]
+    time_zone: Option<String>,
+}
+
+/// One group of a report, with its figures.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportGroup {
+    /// The agent's id, the queue's name or the day (YYYY-MM-DD); `""` for calls no agent had, or
+    /// without a queue.
+    #[schema(example = "3")]
+    pub key: String,
+    /// What people read: the agent's name, the queue, the day.
+    #[schema(example = "Nguyễn Văn An")]
+    pub label: String,
+    #[serde(flatten)]
+    pub figures: CallFigures,
+}
+
+/// A call report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallReport {
+    #[schema(example = "2026-12-01")]
+    pub from: String,
+    #[schema(example = "2026-12-07")]
+    pub until: String,
+    #[schema(example = "Asia/Ho_Chi_Minh")]
+    pub time_zone: String,
+    pub group_by: GroupBy,
+    /// The service level's threshold: answered within this many seconds.
+    #[schema(example = 20)]
+    pub service_level_seconds: f64,
+    /// Callers who hung up within this many seconds are not in the service level.
+    #[schema(example = 5)]
+    pub short_abandon_seconds: f64,
+    pub groups: Vec<ReportGroup>,
+    pub total: CallFigures,
+}
+
+fn seconds(millis: i64) -> f64 {
+    millis as f64 / 1000.0
+}
+
+/// The store's groups, named and (by day) folded into local days, every day present.
+async fn groups(
+    state: &AppState,
+    period: &ReportPeriod,
+    group_by: GroupBy,
+    tallies: Vec<(GroupKey, CallTally)>,
+) -> Result<Vec<ReportGroup>, ApiError> {
+    let named = |key: String, label: String, tally: &CallTally| ReportGroup {
+        key,
+        label,
+        figures: tally.figures(),
+    };
+    Ok(match group_by {
+        GroupBy::Day => {
+            let mut days: Vec<(String, CallTally)> = period
+                .days()
+                .into_iter()
+                .map(|day| (day, CallTally::default()))
+                .collect();
+            for (key, tally) in &tallies {
+                if let GroupKey::Bucket(bucket) = key {
+                    let day = period.day_of(UnixMillis(
+                        bucket * switchboard_domain::reports::BUCKET_MILLIS,
+                    ));
+                    if let Some((_, sum)) = days.iter_mut().find(|(d, _)| *d == day) {
+                        sum.add(tally);
+                    }
+                }
+            }
+            days.iter()
+                .map(|(day, tally)| named(day.clone(), day.clone(), tally))
+                .collect()
+        }
+        GroupBy::Queue => tallies
+            .iter()
+            .map(|(key, tally)| {
+                let queue = match key {
+                    GroupKey::Queue(Some(queue)) => queue.clone(),
+                    _ => String::new(),
+                };
+                named(queue.clone(), queue, tally)
+            })
+            .collect(),
+        GroupBy::Agent => {
+            let names: HashMap<i64, String> = state
+                .engine
+                .store()
+                .agents()
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a.full_name))
+                .collect();
+            tallies
+                .iter()
+                .map(|(key, tally)| match key {
+                    GroupKey::Agent(Some(id)) => named(
+                        id.to_string(),
+                        names.get(id).cloned().unwrap_or_else(|| format!("#{id}")),
+                        tally,
+                    ),
+                    _ => named(String::new(), String::new(), tally),
+                })
+                .collect()
+        }
+    })
+}
+
+/// Offered, answered and abandoned calls, average speed of answer, service level, handle time
+/// and ring-outs, per agent, queue or local day of a period.
+#[utoipa::path(get, path = "/api/reports/calls", tag = "reports",
+    params(CallReportQuery),
+    responses(
+        (status = 200, description = "The report; with `Accept: text/csv`, the same as a file for spreadsheets (one row per group, then the total)",
+            content((Answer<CallReport> = "application/json"), (String = "text/csv"))),
+        (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
+        (status = 422, description = "A bad date, a reversed period or one over 366 days, or an unknown time zone (`field` says which)", body = ErrorAnswer),
+    ))]
+pub async fn call_report(
+    State(state): State<AppState>,
+    _: Supervisor,
+    Query(query): Query<CallReportQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let options = state.engine.options();
+    let now = UnixMillis::now();
+    let zone = query.time_zone.as_deref().unwrap_or(&options.time_zone);
+    let period = ReportPeriod::parse(query.from.as_deref(), query.until.as_deref(), zone, now)?;
+    let group_by = query.group_by.unwrap_or_default();
+    let grouping = match group_by {
+        GroupBy::Agent => CallGrouping::Agent,
+        GroupBy::Queue => CallGrouping::Queue,
+        GroupBy::Day => CallGrouping::Bucket,
+    };
+    let rule = options.service_level;
+    let tallies = state
+        .engine
+        .store()
+        .call_report((period.start, period.end), grouping, rule, now)
+        .await?;
+    let mut total = CallTally::default();
+    tallies.iter().for_each(|(_, tally)| total.add(tally));
+    let report = CallReport {
+        from: period.from(),
+        until: period.until(),
+        time_zone: period.time_zone_name().to_owned(),
+        group_by,
+        service_level_seconds: seconds(rule.answer_within_millis),
+        short_abandon_seconds: seconds(rule.short_abandon_millis),
+        groups: groups(&state, &period, group_by, tallies).await?,
+        total: total.figures(),
+    };
+    if wants_csv(&headers) {
+        return Ok(report_csv(&report));
+    }
+    Ok(ok(report))
+}
+
+fn report_csv(report: &CallReport) -> Response {
+    let mut writer = switchboard_domain::spreadsheet::Writer::new(&[
+        "key",
+        "label",
+        "offered",
+        "answered",
+        "abandoned",
+        "shortAbandoned",
+        "averageSpeedOfAnswer",
+        "serviceLevel",
+        "averageHandleTime",
+        "ringOuts",
+        "outbound",
+    ]);
+    let optional = |value: Option<f64>| value.map(|v| v.to_string()).unwrap_or_default();
+    let total = ReportGroup {
+        key: "total".into(),
+        label: String::new(),
+        figures: report.total.clone(),
+    };
+    for group in report.groups.iter().chain([&total]) {
+        let f = &group.figures;
+        let cells = [
+            group.key.clone(),
+            group.label.clone(),
+            f.offered.to_string(),
+            f.answered.to_string(),
+            f.abandoned.to_string(),
+            f.short_abandoned.to_string(),
+            optional(f.average_speed_of_answer),
+            optional(f.service_level),
+            optional(f.average_handle_time),
+            f.ring_outs.to_string(),
+            f.outbound.to_string(),
+        ];
+        writer.row(cells.iter().map(String::as_str));
+    }
+    let name = format!(
+        "calls-by-{}-{}-{}.csv",
+        match report.group_by {
+            GroupBy::Agent => "agent",
+            GroupBy::Queue => "queue",
+            GroupBy::Day => "day",
+        },
+        report.from,
+        report.until
+    );
+    csv_file(&name, writer.finish())
+}
+
+/// A call waiting, ringing or connected, with how long so far.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FloorCall {
+    #[serde(flatten)]
+    pub call: LiveCall,
+    /// Seconds since the call started (waiting) or was answered (connected), when the floor was read.
+    #[schema(example = 42)]
+    pub seconds: i64,
+}
+
+/// The call center and the inbox now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Floor {
+    /// When it was read: clients count the seconds on from here.
+    pub as_of: UnixMillis,
+    #[schema(example = "Asia/Ho_Chi_Minh")]
+    pub time_zone: String,
+    #[schema(example = 20)]
+    pub service_level_seconds: f64,
+    #[schema(example = 5)]
+    pub short_abandon_seconds: f64,
+    /// Inbound calls not answered yet (queued or ringing), longest waiting first.
+    pub waiting: Vec<FloorCall>,
+    /// The longest current wait in seconds; 0 when nobody waits.
+    pub longest_wait_seconds: i64,
+    /// Calls connected to an agent, oldest first.
+    pub connected: Vec<FloorCall>,
+    pub agents: Vec<FloorAgent>,
+    pub chats: ChatFloor,
+    /// Today's calls in the business's time zone (service level as of now).
+    pub today: CallFigures,
+    /// Callback tasks still to do.
+    #[schema(example = 3)]
+    pub open_callbacks: i64,
+}
+
+impl Floor {
+    fn of(snapshot: FloorSnapshot, state: &AppState, now: UnixMillis) -> Self {
+        let options = state.engine.options();
+        let since = |at: UnixMillis| ((now.0 - at.0) / 1000).max(0);
+        let waiting: Vec<FloorCall> = snapshot
+            .waiting
+            .into_iter()
+            .map(|call| FloorCall {
+                seconds: since(call.started_at),
+                call,
+            })
+            .collect();
+        Self {
+            as_of: now,
+            time_zone: options.time_zone.clone(),
+            service_level_seconds: seconds(options.service_level.answer_within_millis),
+            short_abandon_seconds: seconds(options.service_level.short_abandon_millis),
+            longest_wait_seconds: waiting.iter().map(|c| c.seconds).max().unwrap_or(0),
+            waiting,
+            connected: snapshot
+                .connected
+                .into_iter()
+                .map(|call| FloorCall {
+                    seconds: since(call.answered_at.unwrap_or(call.started_at)),
+                    call,
+                })
+                .collect(),
+            agents: snapshot.agents,
+            chats: snapshot.chats,
+            today: snapshot.today.figures(),
+            open_callbacks: snapshot.open_callbacks,
+        }
+    }
+}
+
+/// How long one reading of the floor serves every supervisor asking, while no event was committed.
+const FLOOR_FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// The floor last read on this node, shared by every supervisor: ten of them refreshing on every
+/// call event cost one read, not ten.
+#[derive(Clone, Default)]
+pub struct FloorCache(Arc<Mutex<Option<CachedFloor>>>);
+
+/// The event head it was read at, when, and the floor.
+type CachedFloor = (i64, Instant, Arc<Floor>);
+
+impl FloorCache {
+    fn fresh(&self, head: i64) -> Option<Arc<Floor>> {
+        let cached = self.0.lock().ok()?;
+        cached
+            .as_ref()
+            .filter(|(at_head, at, _)| *at_head == head && at.elapsed() < FLOOR_FRESH_FOR)
+            .map(|(_, _, floor)| floor.clone())
+    }
+
+    fn keep(&self, head: i64, floor: Arc<Floor>) {
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some((head, Instant::now(), floor));
+        }
+    }
+}
+
+/// The floor now: calls waiting (with how long) and connected, every agent's status and state
+/// and since when, today's figures, chats waiting for an answer, callback tasks to do. Consoles
+/// read it again when a call-center event arrives (`docs/protocol.md`).
+#[utoipa::path(get, path = "/api/floor", tag = "reports",
+    responses(
+        (status = 200, description = "The floor now", body = Answer<Floor>),
+        (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
+    ))]
+pub async fn floor(State(state): State<AppState>, _: Supervisor) -> Result<Response, ApiError> {
+    let head = state.engine.feed().head();
+    if let Some(floor) = state.floor.fresh(head) {
+        return Ok(ok(&*floor));
+    }
+    let now = UnixMillis::now();
+    let options = state.engine.options();
+    let today = ReportPeriod::today(&options.time_zone, now)?;
+    let snapshot = state
+        .engine
+        .store()
+        .floor((today.start, today.end), options.service_level, now)
+        .await?;
+    let floor = Arc::new(Floor::of(snapshot, &state, now));
+    state.floor.keep(head, floor.clone());
+    Ok(ok(&*floor))
+}
