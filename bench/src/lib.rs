@@ -289,6 +289,8 @@ fn tempdir() -> Result<tempfile::TempDir, String> {
 pub struct BenchServer {
     pub url: String,
     pub store: switchboard_storage::Store,
+    /// What the store was opened with (its scratch schema on PostgreSQL).
+    pub database_url: String,
     shutdown: switchboard_web::Shutdown,
     runtime: Option<tokio::runtime::Runtime>,
     _database: BenchStore,
@@ -331,6 +333,7 @@ impl BenchServer {
         Ok(Self {
             url,
             store: temp.store.clone(),
+            database_url: temp.url.clone(),
             shutdown,
             runtime: Some(server_runtime),
             _database: temp,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_console::ConsoleConfig;
 use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, CtiEvent, Direction, EndCallIn};
+use switchboard_domain::reports::ReportRules;
 use switchboard_domain::{
     AgentId, CallStatus, Principal, UnixMillis, ValidationError, phone,
     routing::{AgentState, AgentStatus},
@@ -119,6 +120,12 @@ impl Engine {
             wrap_up: options.wrap_up,
             max_no_answer: options.max_no_answer,
         });
+        // The settings checked the zone at start; a wrong one given in code falls back, said aloud.
+        let rules = ReportRules::new(&options.time_zone, options.service_level).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the call center's time zone is refused; reports use Asia/Ho_Chi_Minh");
+            ReportRules::default()
+        });
+        let store = store.with_report_rules(rules);
         Self {
             store,
             feed,

@@ -42,6 +42,11 @@ impl AppState {
     ) -> Result<Self, StorageError> {
         let engine = Engine::new(store, feed, options);
         engine.resume().await?;
+        if engine.store().keep_call_stats().await? {
+            tracing::info!(
+                "the daily call sums were made again from the calls (new time zone or service level)"
+            );
+        }
         Ok(Self {
             engine,
             floor: reports::FloorCache::default(),

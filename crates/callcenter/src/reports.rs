@@ -107,13 +107,10 @@ async fn groups(
                 .map(|day| (day, CallTally::default()))
                 .collect();
             for (key, tally) in &tallies {
-                if let GroupKey::Bucket(bucket) = key {
-                    let day = period.day_of(UnixMillis(
-                        bucket * switchboard_domain::reports::BUCKET_MILLIS,
-                    ));
-                    if let Some((_, sum)) = days.iter_mut().find(|(d, _)| *d == day) {
-                        sum.add(tally);
-                    }
+                if let GroupKey::Day(day) = key
+                    && let Some((_, sum)) = days.iter_mut().find(|(d, _)| d == day)
+                {
+                    sum.add(tally);
                 }
             }
             days.iter()
@@ -178,13 +175,13 @@ pub async fn call_report(
     let grouping = match group_by {
         GroupBy::Agent => CallGrouping::Agent,
         GroupBy::Queue => CallGrouping::Queue,
-        GroupBy::Day => CallGrouping::Bucket,
+        GroupBy::Day => CallGrouping::Day,
     };
     let rule = options.service_level;
     let tallies = state
         .engine
         .store()
-        .call_report((period.start, period.end), grouping, rule, now)
+        .call_report(period.clone(), grouping, now)
         .await?;
     let mut total = CallTally::default();
     tallies.iter().for_each(|(_, tally)| total.add(tally));
@@ -370,11 +367,7 @@ pub async fn floor(State(state): State<AppState>, _: Supervisor) -> Result<Respo
     let now = UnixMillis::now();
     let options = state.engine.options();
     let today = ReportPeriod::today(&options.time_zone, now)?;
-    let snapshot = state
-        .engine
-        .store()
-        .floor((today.start, today.end), options.service_level, now)
-        .await?;
+    let snapshot = state.engine.store().floor(today, now).await?;
     let floor = Arc::new(Floor::of(snapshot, &state, now));
     state.floor.keep(head, floor.clone());
     Ok(ok(&*floor))

@@ -115,7 +115,7 @@ impl ReportPeriod {
         Self::parse(None, None, time_zone_name, now)
     }
 
-    fn day_in(tz: &TimeZone, at: UnixMillis) -> Date {
+    pub(crate) fn day_in(tz: &TimeZone, at: UnixMillis) -> Date {
         jiff::Timestamp::from_millisecond(at.0)
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
             .to_zoned(tz.clone())
@@ -171,6 +171,57 @@ impl Default for ServiceLevelRule {
     }
 }
 
+/// The business's clock and measure: the zone its days are in and its service-level rule. The store
+/// keeps its daily sums by these; reports in this zone read those sums.
+#[derive(Debug, Clone)]
+pub struct ReportRules {
+    time_zone: TimeZone,
+    time_zone_name: String,
+    pub service_level: ServiceLevelRule,
+}
+
+impl Default for ReportRules {
+    fn default() -> Self {
+        Self::new(DEFAULT_TIME_ZONE, ServiceLevelRule::default()).unwrap_or_else(|_| Self {
+            time_zone: TimeZone::UTC,
+            time_zone_name: "UTC".into(),
+            service_level: ServiceLevelRule::default(),
+        })
+    }
+}
+
+impl ReportRules {
+    pub fn new(
+        time_zone_name: &str,
+        service_level: ServiceLevelRule,
+    ) -> Result<Self, ValidationError> {
+        Ok(Self {
+            time_zone: time_zone("timeZone", time_zone_name)?,
+            time_zone_name: time_zone_name.to_owned(),
+            service_level,
+        })
+    }
+
+    /// The local date (`YYYY-MM-DD`) of a moment, in the business's zone.
+    pub fn day_of(&self, at: UnixMillis) -> String {
+        ReportPeriod::day_in(&self.time_zone, at).to_string()
+    }
+
+    pub fn time_zone_name(&self) -> &str {
+        &self.time_zone_name
+    }
+
+    /// What the store's daily sums were made with: when it changes they are made again.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.time_zone_name,
+            self.service_level.answer_within_millis,
+            self.service_level.short_abandon_millis
+        )
+    }
+}
+
 /// Raw counts and sums of inbound calls in one group, as the store adds them up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallTally {
@@ -198,6 +249,42 @@ pub struct CallTally {
 }
 
 impl CallTally {
+    /// One call that ended: what it adds to its group's sums.
+    pub fn of_finished(
+        inbound: bool,
+        started: UnixMillis,
+        answered: Option<UnixMillis>,
+        ended: UnixMillis,
+        rule: ServiceLevelRule,
+    ) -> Self {
+        if !inbound {
+            return Self {
+                outbound: 1,
+                ..Self::default()
+            };
+        }
+        match answered {
+            Some(answered) => {
+                let wait = answered.0 - started.0;
+                Self {
+                    offered: 1,
+                    answered: 1,
+                    answered_in_time: i64::from(wait <= rule.answer_within_millis),
+                    answer_millis: wait,
+                    handled: 1,
+                    handle_millis: ended.0 - answered.0,
+                    ..Self::default()
+                }
+            }
+            None => Self {
+                offered: 1,
+                abandoned: 1,
+                short_abandoned: i64::from(ended.0 - started.0 < rule.short_abandon_millis),
+                ..Self::default()
+            },
+        }
+    }
+
     pub fn add(&mut self, other: &CallTally) {
         self.offered += other.offered;
         self.answered += other.answered;
@@ -335,6 +422,33 @@ mod tests {
         assert!(
             ReportPeriod::parse(Some("2028-01-01"), Some("2028-12-31"), HCM, UnixMillis(0)).is_ok()
         );
+    }
+
+    #[test]
+    fn a_finished_call_adds_what_the_store_would_sum_for_it() {
+        let rule = ServiceLevelRule::default();
+        let answered = CallTally::of_finished(
+            true,
+            UnixMillis(0),
+            Some(UnixMillis(20_000)),
+            UnixMillis(80_000),
+            rule,
+        );
+        assert_eq!(
+            (
+                answered.answered_in_time,
+                answered.answer_millis,
+                answered.handle_millis
+            ),
+            (1, 20_000, 60_000)
+        );
+        let short = CallTally::of_finished(true, UnixMillis(0), None, UnixMillis(4_999), rule);
+        assert_eq!((short.abandoned, short.short_abandoned), (1, 1));
+        let out = CallTally::of_finished(false, UnixMillis(0), None, UnixMillis(9), rule);
+        assert_eq!((out.offered, out.outbound), (0, 1));
+        let rules = ReportRules::new(HCM, rule).unwrap();
+        assert_eq!(rules.day_of(at("2026-12-04T17:00:00Z")), "2026-12-05");
+        assert!(ReportRules::new("Nowhere/Land", rule).is_err());
     }
 
     #[test]

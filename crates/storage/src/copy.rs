@@ -45,6 +45,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("calls", &["id"]),
     ("callbacks", &["id"]),
     ("ring_outs", &["id"]),
+    ("call_stats", &["day", "queue", "agent_id"]),
     ("blocked_numbers", &["number"]),
     ("labels", &["id"]),
     ("conversation_labels", &["conversation_id", "label_id"]),

@@ -15,6 +15,8 @@ pub struct Store {
     long_reads: Arc<tokio::sync::Semaphore>,
     /// How long offers ring and wrap-ups last, written as due moments with the changes that start them.
     call_timers: CallTimers,
+    /// The business's day and service level, by which finished calls are summed per day.
+    report_rules: Arc<switchboard_domain::reports::ReportRules>,
 }
 
 /// The call center's timer lengths. The store writes each timer's due moment in the transaction that
@@ -154,6 +156,7 @@ impl Store {
             engine,
             long_reads: Arc::new(tokio::sync::Semaphore::new(READERS - 1)),
             call_timers: CallTimers::default(),
+            report_rules: Arc::default(),
         };
         let started = std::time::Instant::now();
         let chunks = store.catch_up_search_index().await?;
@@ -180,6 +183,17 @@ impl Store {
 
     pub(crate) fn call_timers(&self) -> CallTimers {
         self.call_timers
+    }
+
+    /// This handle, summing finished calls by `rules` (call [`Store::keep_call_stats`] once after).
+    #[must_use]
+    pub fn with_report_rules(mut self, rules: switchboard_domain::reports::ReportRules) -> Self {
+        self.report_rules = Arc::new(rules);
+        self
+    }
+
+    pub fn report_rules(&self) -> &switchboard_domain::reports::ReportRules {
+        &self.report_rules
     }
 
     /// The database file, on SQLite.

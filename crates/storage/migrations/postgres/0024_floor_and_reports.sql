@@ -13,8 +13,33 @@ CREATE TABLE ring_outs (
 );
 CREATE INDEX ring_outs_by_time ON ring_outs (rang_at);
 
+-- The calls not ended: few, whatever the history. The floor and today's figures find them here.
+CREATE INDEX calls_not_ended ON calls (started_at) WHERE status <> 'ended';
+
 CREATE INDEX calls_for_reports ON calls
     (started_at, direction, status, queue, answered_by, offered_agent_id, answered_at, ended_at);
 
 -- Each agent's open conversations, counted for the floor without reading their closed ones.
 CREATE INDEX conversations_open_by_assignee ON conversations (assignee_user_id) WHERE status = 'open';
+
+-- Finished calls summed per local day of the business, queue ('' for none) and agent (0 for none),
+-- written in the transaction that ends each call (and rings out each offer): a report over a year
+-- reads at most days x queues x agents rows, not every call. The day and the service level's
+-- thresholds are those of the settings row 'call_stats_rules'; when they change the table is rebuilt
+-- from the calls. No foreign key: an agent's history outlives them.
+CREATE TABLE call_stats (
+    day              TEXT   NOT NULL,
+    queue            TEXT   NOT NULL DEFAULT '',
+    agent_id         BIGINT NOT NULL DEFAULT 0,
+    offered          BIGINT NOT NULL DEFAULT 0,
+    answered         BIGINT NOT NULL DEFAULT 0,
+    abandoned        BIGINT NOT NULL DEFAULT 0,
+    short_abandoned  BIGINT NOT NULL DEFAULT 0,
+    answered_in_time BIGINT NOT NULL DEFAULT 0,
+    answer_millis    BIGINT NOT NULL DEFAULT 0,
+    handled          BIGINT NOT NULL DEFAULT 0,
+    handle_millis    BIGINT NOT NULL DEFAULT 0,
+    ring_outs        BIGINT NOT NULL DEFAULT 0,
+    outbound         BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, queue, agent_id)
+);

@@ -6,7 +6,7 @@ use super::*;
 use crate::sql::args;
 use crate::{AccountKind, Store};
 use switchboard_domain::EventKind;
-use switchboard_domain::reports::{BUCKET_MILLIS, CallTally, ServiceLevelRule};
+use switchboard_domain::reports::{CallTally, ReportPeriod};
 
 /// Offers ring out when this test says, and nobody is set away for it unless the test asks.
 fn timers(max_no_answer: u32) -> crate::CallTimers {
@@ -34,11 +34,41 @@ async fn at(store: &Store, call_id: &str, base: i64, seconds: [Option<i64>; 3]) 
         .expect("moments");
 }
 
-fn rule() -> ServiceLevelRule {
-    ServiceLevelRule {
-        answer_within_millis: 20_000,
-        short_abandon_millis: 5_000,
-    }
+const HCM: &str = "Asia/Ho_Chi_Minh";
+
+/// Yesterday and today in `zone`: wide enough for calls moved up to an hour back, at any hour.
+async fn report(
+    store: &Store,
+    zone: &str,
+    grouping: CallGrouping,
+    now: UnixMillis,
+) -> Vec<(GroupKey, CallTally)> {
+    let today = ReportPeriod::today(zone, UnixMillis::now()).expect("zone");
+    let yesterday =
+        ReportPeriod::today(zone, UnixMillis(UnixMillis::now().0 - 86_400_000)).expect("zone");
+    let period = ReportPeriod::parse(Some(&yesterday.from()), Some(&today.until()), zone, now)
+        .expect("period");
+    store
+        .call_report(period, grouping, now)
+        .await
+        .expect("report")
+}
+
+fn today() -> ReportPeriod {
+    ReportPeriod::today(HCM, UnixMillis::now()).expect("today")
+}
+
+async fn forget_stats_rules(store: &Store) {
+    store
+        .write(|tx| {
+            tx.execute(
+                "DELETE FROM settings WHERE key = 'call_stats_rules'",
+                args![],
+            )?;
+            Ok(())
+        })
+        .await
+        .expect("forget");
 }
 
 #[tokio::test]
@@ -85,6 +115,20 @@ async fn a_report_sums_answers_abandons_ring_outs_and_the_service_level_per_grou
     };
     store.new_call(outbound).await.expect("outbound");
 
+    // The daily sums kept as calls ended agree with the calls themselves (read raw in another zone
+    // with the same clock), for every grouping.
+    let now = UnixMillis::now();
+    for grouping in [
+        CallGrouping::Total,
+        CallGrouping::Agent,
+        CallGrouping::Queue,
+        CallGrouping::Day,
+    ] {
+        let kept = report(&store, HCM, grouping, now).await;
+        let raw = report(&store, "Asia/Bangkok", grouping, now).await;
+        assert_eq!(kept, raw, "{grouping:?}");
+    }
+
     let base = UnixMillis::now().0 - 3_600_000;
     at(&store, "A1", base, [Some(0), Some(10), Some(70)]).await;
     at(&store, "A2", base, [Some(100), Some(130), Some(250)]).await;
@@ -92,14 +136,14 @@ async fn a_report_sums_answers_abandons_ring_outs_and_the_service_level_per_grou
     at(&store, "A4", base, [Some(400), None, Some(440)]).await;
     at(&store, "A5", base, [Some(500), None, None]).await;
     at(&store, "OUT1", base, [Some(600), None, None]).await;
-    let period = (UnixMillis(base - 1), UnixMillis(base + 7_200_000));
+    // Moved behind the store's back: the sums are made again from the calls, once.
+    forget_stats_rules(&store).await;
+    assert!(store.keep_call_stats().await.expect("rebuilt"));
+    assert!(!store.keep_call_stats().await.expect("kept"));
     // The waiting caller has waited 5 s: not decided yet either way.
     let now = UnixMillis(base + 505_000);
 
-    let total = store
-        .call_report(period, CallGrouping::Total, rule(), now)
-        .await
-        .expect("report");
+    let total = report(&store, HCM, CallGrouping::Total, now).await;
     let expected = CallTally {
         offered: 5,
         answered: 2,
@@ -114,23 +158,16 @@ async fn a_report_sums_answers_abandons_ring_outs_and_the_service_level_per_grou
         outbound: 1,
     };
     assert_eq!(total, vec![(GroupKey::Total, expected)]);
+    assert_eq!(
+        report(&store, "Asia/Bangkok", CallGrouping::Total, now).await,
+        total
+    );
     assert_eq!(expected.figures().service_level, Some(0.333));
     // Once the caller has waited past the threshold, they count against the service level.
-    let later = store
-        .call_report(
-            period,
-            CallGrouping::Total,
-            rule(),
-            UnixMillis(base + 530_000),
-        )
-        .await
-        .expect("report");
+    let later = report(&store, HCM, CallGrouping::Total, UnixMillis(base + 530_000)).await;
     assert_eq!(later[0].1.waiting_in_time, 0);
 
-    let by_queue = store
-        .call_report(period, CallGrouping::Queue, rule(), now)
-        .await
-        .expect("report");
+    let by_queue = report(&store, HCM, CallGrouping::Queue, now).await;
     let queues: Vec<(GroupKey, i64, i64, i64)> = by_queue
         .iter()
         .map(|(k, t)| (k.clone(), t.offered, t.abandoned, t.outbound))
@@ -144,10 +181,7 @@ async fn a_report_sums_answers_abandons_ring_outs_and_the_service_level_per_grou
         ]
     );
 
-    let by_agent = store
-        .call_report(period, CallGrouping::Agent, rule(), now)
-        .await
-        .expect("report");
+    let by_agent = report(&store, HCM, CallGrouping::Agent, now).await;
     let of = |key: GroupKey| {
         by_agent
             .iter()
@@ -165,27 +199,21 @@ async fn a_report_sums_answers_abandons_ring_outs_and_the_service_level_per_grou
     assert_eq!(answered, 2);
     assert!(of(GroupKey::Agent(Some(answered_by))).answer_millis >= 30_000);
 
-    let by_bucket = store
-        .call_report(period, CallGrouping::Bucket, rule(), now)
-        .await
-        .expect("report");
+    let by_day = report(&store, HCM, CallGrouping::Day, now).await;
     let mut summed = CallTally::default();
-    for (key, tally) in &by_bucket {
-        let GroupKey::Bucket(bucket) = key else {
-            panic!("{key:?}")
-        };
-        assert!(*bucket * BUCKET_MILLIS >= base - BUCKET_MILLIS, "{bucket}");
+    for (key, tally) in &by_day {
+        assert!(
+            matches!(key, GroupKey::Day(day) if day.len() == 10),
+            "{key:?}"
+        );
         summed.add(tally);
     }
     assert_eq!(summed, expected);
     // Calls outside the period are not in it.
+    let long_ago =
+        ReportPeriod::parse(Some("2020-01-01"), Some("2020-12-31"), HCM, now).expect("period");
     let before = store
-        .call_report(
-            (UnixMillis(0), UnixMillis(base)),
-            CallGrouping::Total,
-            rule(),
-            now,
-        )
+        .call_report(long_ago, CallGrouping::Total, now)
         .await
         .expect("report");
     assert!(before.is_empty(), "{before:?}");
@@ -254,11 +282,7 @@ async fn an_agent_who_lets_offers_ring_out_in_a_row_is_set_away_and_supervisors_
     let (_, effects) = set_status(&store, lan.id, AgentStatus::Available).await;
     assert_eq!(effects.offers.len(), 1);
     let floor = store
-        .floor(
-            (UnixMillis(0), UnixMillis(i64::MAX)),
-            rule(),
-            UnixMillis::now(),
-        )
+        .floor(today(), UnixMillis::now())
         .await
         .expect("floor");
     assert_eq!(floor.agents[0].ring_outs_in_row, 0);
@@ -276,9 +300,8 @@ async fn the_floor_shows_who_waits_who_talks_each_agents_time_in_state_and_chats
         ..call("W2", "0913000002")
     };
     store.new_call(new).await.expect("call");
-    let today = (UnixMillis(start.0 - 1000), UnixMillis(start.0 + 86_400_000));
     let floor = store
-        .floor(today, rule(), UnixMillis::now())
+        .floor(today(), UnixMillis::now())
         .await
         .expect("floor");
     let waiting: Vec<(&str, CallStatus)> = floor
@@ -296,7 +319,7 @@ async fn the_floor_shows_who_waits_who_talks_each_agents_time_in_state_and_chats
 
     store.answer_call("W1", lan.id).await.expect("answer");
     let floor = store
-        .floor(today, rule(), UnixMillis::now())
+        .floor(today(), UnixMillis::now())
         .await
         .expect("floor");
     assert_eq!(floor.connected.len(), 1);
@@ -315,7 +338,7 @@ async fn the_floor_shows_who_waits_who_talks_each_agents_time_in_state_and_chats
         .await
         .expect("ingest");
     let floor = store
-        .floor(today, rule(), UnixMillis::now())
+        .floor(today(), UnixMillis::now())
         .await
         .expect("floor");
     assert_eq!(floor.chats.unassigned, 1);

@@ -270,6 +270,7 @@ impl Store {
     pub async fn end_call(&self, call_id: &str, reason: &str) -> Result<(Call, Effects)> {
         let (call_id, reason) = (call_id.to_owned(), reason.to_owned());
         let timers = self.call_timers();
+        let rules = self.report_rules().clone();
         self.write(move |tx| {
             let (current, _) = call(tx, &call_id)?;
             if current.status == CallStatus::Ended {
@@ -296,6 +297,7 @@ impl Store {
                 }
             }
             let ended = call(tx, &call_id)?.0;
+            super::reports::call_ended(tx, &ended, &rules)?;
             if missed {
                 let normalized: String = tx.one(
                     "SELECT caller_normalized FROM calls WHERE call_id = ?1",
@@ -348,6 +350,7 @@ impl Store {
     /// however many fire.
     pub async fn ring_timeout(&self, expired: Offer) -> Result<Effects> {
         let timers = self.call_timers();
+        let rules = self.report_rules().clone();
         self.write(move |tx| {
             let (current, mut declined) = call(tx, &expired.call_id)?;
             let mut effects = Effects::default();
@@ -371,6 +374,9 @@ impl Store {
             )?;
             set_state(tx, expired.agent_id, AgentState::Idle, now)?;
             super::agents::rang_out(tx, expired.agent_id, &current, (now, timers.max_no_answer), &mut effects)?;
+            let ring_out = switchboard_domain::reports::CallTally { ring_outs: 1, ..Default::default() };
+            let day = rules.day_of(UnixMillis(now));
+            super::reports::add_to_stats(tx, (&day, current.queue.as_deref(), Some(expired.agent_id)), &ring_out)?;
             let (queued, declined) = call(tx, &expired.call_id)?;
             offer(tx, &queued, &declined, (now, timers), &mut effects)?;
             Ok(effects)
