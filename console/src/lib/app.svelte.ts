@@ -31,6 +31,11 @@ export class ConsoleApp {
   api: Api | null = null;
   urls: Urls | null = null;
   user = $state<User | null>(null);
+
+  /** Supervisors and admins: they watch the floor, read reports and act for others. */
+  get supervises(): boolean {
+    return this.user?.role === 'admin' || this.user?.role === 'supervisor';
+  }
   /** The last merge of customers the stream told of (`customers_merged`). */
   lastMerge = $state<{ customerId: number; mergedIds: number[] } | null>(null);
   booted = $state(false);
@@ -306,6 +311,7 @@ export class ConsoleApp {
     this.callSocket = socket;
     socket.on('connect', () => {
       this.connection.callcenter = 'up';
+      this.calls.events++;
       this.calls.clearRinging();
       this.joinCallCenter();
       void this.attempt(() => this.calls.loadAgents(api));
@@ -321,12 +327,17 @@ export class ConsoleApp {
     });
     socket.on('resync_required', () => {
       this.calls.changes++;
+      this.calls.events++;
       void this.attempt(() => this.calls.loadConnected(api));
     });
     for (const name of CALL_CENTER_EVENTS) {
       socket.on(name, (payload) => {
         if (!this.callCursor.accept(payload, name === 'incoming_call_to_crm')) return;
         const accepted = applyCallCenterEvent(this, name, payload);
+        this.calls.events++;
+        if (name === 'agent_status_update' && payload?.reason === 'max_no_answer' && this.supervises) {
+          this.toast(t('floor.maxNoAnswer', { name: String(payload.agentName ?? ''), count: Number(payload.ringOutsInRow ?? 0) }), 'info');
+        }
         if (name === 'incoming_call_to_crm' && accepted) this.notifyIncoming(payload);
         // Agents' states (ringing, on a call) change with calls and have no event: read again, at most
         // twice a second. (The call log is read by the screen that shows it.)

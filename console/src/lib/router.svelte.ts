@@ -1,6 +1,6 @@
 // Hash routes (#/inbox, #/calls…): the server serves one page and never has to know the console's paths.
 
-export const ROUTES = ['inbox', 'notifications', 'posts', 'calls', 'customers', 'agents', 'admin'] as const;
+export const ROUTES = ['inbox', 'notifications', 'posts', 'calls', 'customers', 'agents', 'floor', 'reports', 'admin'] as const;
 export type Route = (typeof ROUTES)[number];
 
 function parse(hash: string): { route: Route; param: string | null } {

@@ -312,3 +312,73 @@ export interface Callback {
   createdAt: string;
   closedAt: string | null;
 }
+
+/** A call's figures (`domain::reports::CallFigures`): averages in seconds, `null` when nothing to measure. */
+export interface CallFigures {
+  offered: number;
+  answered: number;
+  abandoned: number;
+  shortAbandoned: number;
+  averageSpeedOfAnswer: number | null;
+  serviceLevel: number | null;
+  averageHandleTime: number | null;
+  ringOuts: number;
+  outbound: number;
+}
+
+/** A call on the floor: waiting, ringing or connected, with its seconds so far when the floor was read. */
+export interface FloorCall {
+  callId: string;
+  callerNumber: string;
+  queue: string | null;
+  status: 'queued' | 'ringing' | 'connected';
+  customerId: number | null;
+  customerName: string | null;
+  agentId: number | null;
+  startedAt: string;
+  answeredAt: string | null;
+  seconds: number;
+}
+
+export interface FloorAgent extends Agent {
+  statusSince: string;
+  stateSince: string;
+  openConversations: number;
+  ringOutsInRow: number;
+}
+
+/** `GET /api/floor`. */
+export interface Floor {
+  asOf: string;
+  timeZone: string;
+  serviceLevelSeconds: number;
+  shortAbandonSeconds: number;
+  waiting: FloorCall[];
+  longestWaitSeconds: number;
+  connected: FloorCall[];
+  agents: FloorAgent[];
+  chats: { unassigned: number; awaitingReply: number; oldestAwaitingSince: string | null };
+  today: CallFigures;
+  openCallbacks: number;
+}
+
+export type ReportGroupBy = 'agent' | 'queue' | 'day';
+
+export interface ReportGroup extends CallFigures {
+  key: string;
+  label: string;
+}
+
+/** `GET /api/reports/calls`. */
+export interface CallReport {
+  from: string;
+  until: string;
+  timeZone: string;
+  start: string;
+  end: string;
+  groupBy: ReportGroupBy;
+  serviceLevelSeconds: number;
+  shortAbandonSeconds: number;
+  groups: ReportGroup[];
+  total: CallFigures;
+}

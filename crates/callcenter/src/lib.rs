@@ -124,6 +124,7 @@ impl RoleShell for CallCenter {
             .routes(routes!(callbacks::close_callback))
             .routes(routes!(rest::call))
             .routes(routes!(reports::floor))
+            .routes(routes!(reports::waiting_calls))
             .routes(routes!(reports::call_report))
             .routes(routes!(rest::answer_call))
             .routes(routes!(rest::end_call))

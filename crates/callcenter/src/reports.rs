@@ -14,7 +14,7 @@ use switchboard_domain::UnixMillis;
 use switchboard_domain::reports::{CallFigures, CallTally, ReportPeriod};
 use switchboard_storage::{CallGrouping, ChatFloor, FloorAgent, FloorSnapshot, GroupKey, LiveCall};
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
-use switchboard_web::{Answer, ApiError, QueryParams as Query, Supervisor, ok};
+use switchboard_web::{Answer, ApiError, CallCenterReader, QueryParams as Query, Supervisor, ok};
 
 /// How a report groups its calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -72,6 +72,10 @@ pub struct CallReport {
     pub until: String,
     #[schema(example = "Asia/Ho_Chi_Minh")]
     pub time_zone: String,
+    /// The first moment of `from` and the first moment after `until`: the call log of the same
+    /// period is `GET /api/calls?from={start}&until={end}`.
+    pub start: UnixMillis,
+    pub end: UnixMillis,
     pub group_by: GroupBy,
     /// The service level's threshold: answered within this many seconds.
     #[schema(example = 20)]
@@ -189,6 +193,8 @@ pub async fn call_report(
         from: period.from(),
         until: period.until(),
         time_zone: period.time_zone_name().to_owned(),
+        start: period.start,
+        end: period.end,
         group_by,
         service_level_seconds: seconds(rule.answer_within_millis),
         short_abandon_seconds: seconds(rule.short_abandon_millis),
@@ -322,6 +328,32 @@ impl Floor {
             open_callbacks: snapshot.open_callbacks,
         }
     }
+}
+
+/// Callers waiting for an agent now (queued, or ringing at one), longest waiting first, with how long
+/// each has waited: what a free agent picks from ("take this call" is `POST /api/calls/{call_id}/answer`).
+#[utoipa::path(get, path = "/api/waiting-calls", tag = "calls",
+    responses(
+        (status = 200, description = "The callers waiting", body = Answer<Vec<FloorCall>>),
+        (status = 403, description = "A bot token", body = ErrorAnswer),
+    ))]
+pub async fn waiting_calls(
+    State(state): State<AppState>,
+    _: CallCenterReader,
+) -> Result<Response, ApiError> {
+    let now = UnixMillis::now();
+    let waiting: Vec<FloorCall> = state
+        .engine
+        .store()
+        .waiting_calls()
+        .await?
+        .into_iter()
+        .map(|call| FloorCall {
+            seconds: ((now.0 - call.started_at.0) / 1000).max(0),
+            call,
+        })
+        .collect();
+    Ok(ok(waiting))
 }
 
 /// How long one reading of the floor serves every supervisor asking, while no event was committed.

@@ -37,6 +37,8 @@ export class CallsStore {
   private ended = new Set<string>();
   /** Counts call events: screens that show the log read it again when this changes. */
   changes = $state(0);
+  /** Counts every call-center event and reconnect: the live floor reads itself again when this changes. */
+  events = $state(0);
   /** The console user's own agent, if they are one. */
   me = $state<Agent | null>(null);
 

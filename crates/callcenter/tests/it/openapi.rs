@@ -8,7 +8,7 @@ use switchboard_testkit::callcenter::TestCallCenter;
 use switchboard_testkit::fixtures_http::Verbs;
 
 /// The operations of the call center's own API, as clients have called them since the seed.
-const OPERATIONS: [(&str, &str); 36] = [
+const OPERATIONS: [(&str, &str); 37] = [
     ("post", "/api/agents"),
     ("get", "/api/agents/status"),
     ("get", "/api/agents/available"),
@@ -38,6 +38,7 @@ const OPERATIONS: [(&str, &str); 36] = [
     ("post", "/api/callbacks/{id}/close"),
     ("get", "/api/calls/{call_id}"),
     ("get", "/api/floor"),
+    ("get", "/api/waiting-calls"),
     ("get", "/api/reports/calls"),
     ("post", "/api/calls/{call_id}/answer"),
     ("post", "/api/calls/{call_id}/end"),

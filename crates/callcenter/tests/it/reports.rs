@@ -178,4 +178,16 @@ async fn the_floor_shows_waiting_callers_agents_and_todays_figures_to_supervisor
     assert_eq!(floor["timeZone"], ZONE);
     assert_eq!(floor["serviceLevelSeconds"], json!(20.0));
     assert_eq!(floor["chats"]["awaitingReply"], 0);
+
+    // Agents see who waits too, to take a call themselves.
+    let (status, waiting) = app.get("/api/waiting-calls", &agent_token).await;
+    assert_eq!(status, 200, "{waiting}");
+    let callers: Vec<&str> = waiting["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| c["callId"].as_str().expect("id"))
+        .collect();
+    assert_eq!(callers, ["waiting-1"]);
+    assert!(waiting["data"][0]["seconds"].as_i64().is_some());
 }

@@ -559,6 +559,17 @@ impl Store {
         .await
     }
 
+    /// Inbound calls not answered yet (queued or ringing), longest waiting first.
+    pub async fn waiting_calls(&self) -> Result<Vec<LiveCall>> {
+        self.read(|tx| {
+            Ok(live_calls(tx)?
+                .into_iter()
+                .filter(|call| call.status != CallStatus::Connected)
+                .collect())
+        })
+        .await
+    }
+
     /// The floor now, with today's calls (in the business's zone) summed: one consistent read.
     pub async fn floor(&self, today: ReportPeriod, now: UnixMillis) -> Result<FloorSnapshot> {
         let rules = self.report_rules().clone();
