@@ -271,6 +271,9 @@ fn greet(pages: usize, calls_per_minute: f64) {
     eprintln!(
         "switchboard demo: set your status to Sẵn sàng (available) at the top right to take the simulated calls"
     );
+    eprintln!(
+        "switchboard demo: as `thu`, watch the calls on Giám sát (the live floor) and read today's figures on Báo cáo (reports)"
+    );
 }
 
 /// One simulated bot per page, pushing to the receiver and taking the sender's commands.
