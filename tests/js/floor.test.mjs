@@ -1,14 +1,19 @@
 // The supervisor's live floor and reports, in Chromium against the real server: a supervisor watches
 // calls arrive, be answered and wait; sees the service level fall while a caller is left waiting; an
-// agent takes the waiting call from her Calls screen; an agent who lets calls ring out is set away and
-// the supervisor is told; the supervisor opens today's report and downloads it as CSV.
+// agent takes the waiting call from her Calls screen and records what came of it; an agent who lets
+// calls ring out is set away and the supervisor is told; the supervisor opens today's report and
+// downloads it as CSV.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { Switchboard, launchChromium } from './harness.mjs';
 
+// `SCREENSHOTS_DIR=docs/screenshots` refreshes the README's pictures of the floor and the reports.
+const SHOTS = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : mkdtempSync(path.join(tmpdir(), 'switchboard-screens-'));
 const sb = new Switchboard();
 let admin;
 let pbx;
@@ -48,6 +53,8 @@ before(async () => {
       lanAgent = agent.body.data;
     }
   }
+  const code = await sb.cc('POST', '/api/call-outcomes', admin, { code: 'sale', label: 'Chốt đơn' });
+  assert.equal(code.status, 200, JSON.stringify(code.body));
   // Billing's only agent is away: billing callers wait.
   const hung = await sb.cc('POST', '/api/agents', admin, { fullName: 'Phạm Văn Hùng', extension: '102', queues: ['billing'] });
   assert.equal(hung.status, 200, JSON.stringify(hung.body));
@@ -89,6 +96,7 @@ test('the supervisor watches calls live, sees the service level fall while a cal
   await floor.getByTestId('floor-waiting').locator('[data-call="billing-1"]', { hasText: 'đang xếp hàng' }).waitFor();
   await floor.getByTestId('floor.waiting').getByText('1').waitFor();
   await serviceLevel.getByText('50%').waitFor({ timeout: 20000 });
+  await mai.screenshot({ path: path.join(SHOTS, 'floor.png') });
 
   // Lan hangs up, sees the billing caller waiting on her Calls screen, and takes the call.
   await cti({ event: 'hangup', callId: 'sales-1', cause: 'normalClearing' });
@@ -98,8 +106,20 @@ test('the supervisor watches calls live, sees the service level fall while a cal
   await waiting.waitFor({ state: 'detached' });
   await floor.getByTestId('floor-connected').locator('[data-call="billing-1"]', { hasText: 'Nguyễn Thị Lan' }).waitFor();
   await floor.getByTestId('floor-waiting').getByText('Không có khách nào đang chờ').waitFor();
-  await cti({ event: 'hangup', callId: 'billing-1', cause: 'normalClearing' });
+  await cti({ event: 'hangup', callId: 'billing-1', cause: 'normalClearing', recordingUrl: 'https://pbx.example.vn/rec/billing-1.mp3' });
   await floor.locator(`[data-agent="${lanAgent.id}"][data-state="idle"]`).waitFor();
+});
+
+test('after the call the agent records its outcome and a note, and the recording is in the log', async () => {
+  const row = lan.getByTestId('call-log').locator('[data-call="billing-1"]');
+  assert.equal(await row.locator('audio').getAttribute('src'), 'https://pbx.example.vn/rec/billing-1.mp3');
+  await row.getByLabel('Kết quả').selectOption('sale');
+  await row.getByLabel('Ghi chú cho lịch sử khách hàng').fill('Khách đặt 2 bó hoa, giao thứ Bảy');
+  await row.getByRole('button', { name: 'Lưu' }).click();
+  await row.getByTestId('outcome').getByText('Chốt đơn').waitFor();
+  await row.getByTestId('outcome').getByText('Khách đặt 2 bó hoa, giao thứ Bảy').waitFor();
+  const call = await sb.cc('GET', '/api/calls/billing-1', admin);
+  assert.deepEqual([call.body.data.outcome, call.body.data.outcomeNote], ['sale', 'Khách đặt 2 bó hoa, giao thứ Bảy']);
 });
 
 test('an agent who lets two calls in a row ring out is set away, and the supervisor is told', async () => {
@@ -122,6 +142,11 @@ test('the supervisor reads today\'s report by agent and downloads it as CSV', as
   const row = reports.getByTestId('report-table').locator(`[data-group="${lanAgent.id}"]`);
   await row.waitFor();
   assert.match(await row.textContent(), /Nguyễn Thị Lan/);
+  await reports.getByLabel('Theo').selectOption('day');
+  await reports.getByTestId('report-table').locator('[data-group="total"]').waitFor();
+  await mai.screenshot({ path: path.join(SHOTS, 'reports.png') });
+  await reports.getByLabel('Theo').selectOption('agent');
+  await row.waitFor();
 
   const [download] = await Promise.all([mai.waitForEvent('download'), reports.getByRole('button', { name: 'Tải báo cáo CSV' }).click()]);
   assert.match(download.suggestedFilename(), /^bao-cao-cuoc-goi-agent-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);

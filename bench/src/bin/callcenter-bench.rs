@@ -5,6 +5,8 @@
 //! Socket.IO client, `?token=`, `join_call_center`). Callers post Zammad-style CTI events: `newCall`,
 //! then, once the popup is up, `answer` and `hangup`, as a PBX would. Prints the delay from the start of
 //! the `newCall` POST to `incoming_call_to_crm` at each console, and the calls/s completed end to end.
+//! With `--supervisors N`, N more consoles watch the live floor (`GET /api/floor` after events, at most
+//! once a second each, as the console's Giám sát screen does) and the time of their reads is printed.
 //!
 //! `cargo run --release -p switchboard-bench --bin callcenter-bench -- --help`
 
@@ -27,6 +29,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Options {
     consoles: usize,
+    /// Supervisors watching the live floor beside the consoles (`GET /api/floor` after events, at most
+    /// once a second each, as the console does).
+    supervisors: usize,
     agents: usize,
     seconds: u64,
     /// Calls per second offered; 0: `concurrency` callers call back to back (the ceiling).
@@ -38,13 +43,14 @@ struct Options {
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         consoles: 200,
+        supervisors: 0,
         agents: 64,
         seconds: 10,
         rate: 0,
         concurrency: 16,
         database: Database::default(),
     };
-    let usage = "callcenter-bench [--consoles 200] [--agents 64] [--seconds 10] [--rate CALLS_PER_S] [--concurrency 16]\n\
+    let usage = "callcenter-bench [--consoles 200] [--supervisors 0] [--agents 64] [--seconds 10] [--rate CALLS_PER_S] [--concurrency 16]\n\
          [--database-url postgres://…|sqlite://PATH]\n\
          Without --rate, --concurrency callers call back to back (the ceiling); with it, calls start on a\n\
          fixed schedule and delays count from the scheduled start.";
@@ -56,6 +62,7 @@ fn parse_options() -> Result<Options, String> {
         let number = number(&flag, &value)?;
         match flag.as_str() {
             "--consoles" => options.consoles = number.max(1) as usize,
+            "--supervisors" => options.supervisors = number as usize,
             "--agents" => options.agents = number.max(1) as usize,
             "--seconds" => options.seconds = number.max(1),
             "--rate" => options.rate = number,
@@ -177,6 +184,14 @@ async fn run_load(options: &Options, url: &str, token: &str) -> Result<(), Strin
             delays
         }));
     }
+    let mut supervisors = Vec::new();
+    for _ in 0..options.supervisors {
+        supervisors.push(tokio::spawn(supervise(
+            url.to_owned(),
+            token.to_owned(),
+            Arc::clone(&running),
+        )));
+    }
     // Let every console join before the first call.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -263,12 +278,18 @@ async fn run_load(options: &Options, url: &str, token: &str) -> Result<(), Strin
         let h = console.await.map_err(|e| e.to_string())?;
         delays.add(&h).map_err(|e| e.to_string())?;
     }
+    let mut floor_reads = histogram();
+    for supervisor in supervisors {
+        let h = supervisor.await.map_err(|e| e.to_string())??;
+        floor_reads.add(&h).map_err(|e| e.to_string())?;
+    }
     let done = completed.load(Ordering::Relaxed);
     println!("machine: {}", machine());
     println!("database: {}", options.database.describe());
     println!(
-        "load: {} consoles, {} agents, {} callers, {}",
+        "load: {} consoles, {} supervisors, {} agents, {} callers, {}",
         options.consoles,
+        options.supervisors,
         options.agents,
         options.concurrency,
         if options.rate > 0 {
@@ -288,5 +309,65 @@ async fn run_load(options: &Options, url: &str, token: &str) -> Result<(), Strin
         delays.len(),
         quantiles(&delays)
     );
+    if options.supervisors > 0 {
+        println!(
+            "GET /api/floor by the supervisors ({} reads): {}",
+            floor_reads.len(),
+            quantiles(&floor_reads)
+        );
+    }
     Ok(())
+}
+
+/// A supervisor's console on the live floor: joined to the call center, it reads the floor again
+/// after call events, at most once a second (as the console's Giám sát screen does). The time of
+/// each read.
+async fn supervise(
+    url: String,
+    token: String,
+    running: Arc<AtomicBool>,
+) -> Result<hdrhistogram::Histogram<u64>, String> {
+    let mut client = Client::connect(&url, &serde_json::json!({}), &format!("token={token}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .emit(
+            "join_call_center",
+            &serde_json::json!({"userType": "crm_system"}),
+        )
+        .map_err(|e| e.to_string())?;
+    let http = reqwest::Client::new();
+    let mut reads = histogram();
+    let mut changed = true;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    while running.load(Ordering::Relaxed) {
+        tokio::select! {
+            event = client.next_event() => {
+                if event.is_none() {
+                    break;
+                }
+                changed = true;
+            }
+            _ = tick.tick() => {
+                if !changed {
+                    continue;
+                }
+                changed = false;
+                let started = Instant::now();
+                let response = http
+                    .get(format!("{url}/api/floor"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let ok = response.status().is_success();
+                response.bytes().await.map_err(|e| e.to_string())?;
+                if !ok {
+                    return Err("GET /api/floor was refused".into());
+                }
+                let _ = reads.record(started.elapsed().as_micros() as u64);
+            }
+        }
+    }
+    Ok(reads)
 }

@@ -316,6 +316,7 @@ export class ConsoleApp {
       this.joinCallCenter();
       void this.attempt(() => this.calls.loadAgents(api));
       void this.attempt(() => this.calls.loadConnected(api));
+      void this.attempt(() => this.calls.loadOutcomeCodes(api));
     });
     socket.on('disconnect', (reason) => {
       this.connection.callcenter = 'down';

@@ -393,6 +393,18 @@ const vi = {
   'reports.legendAbandoned': 'Bỏ cuộc',
   'reports.period': '{from} – {until} ({zone})',
   'reports.empty': 'Không có cuộc gọi nào trong khoảng này',
+  'outcomes.title': 'Kết quả',
+  'outcomes.pick': 'Chọn kết quả…',
+  'outcomes.note': 'Ghi chú cho lịch sử khách hàng',
+  'outcomes.save': 'Lưu',
+  'outcomes.saved': 'Đã lưu kết quả cuộc gọi',
+  'outcomes.recording': 'Ghi âm cuộc gọi',
+  'outcomes.admin': 'Kết quả cuộc gọi (nhân viên chọn sau mỗi cuộc gọi)',
+  'outcomes.code': 'Mã (a-z, 0-9, _)',
+  'outcomes.label': 'Tên hiển thị',
+  'outcomes.active': 'Đang dùng',
+  'outcomes.retire': 'Ngừng dùng',
+  'outcomes.restore': 'Dùng lại',
 } as const;
 
 export type Key = keyof typeof vi;
@@ -787,6 +799,18 @@ const en: Record<Key, string> = {
   'reports.legendAbandoned': 'Abandoned',
   'reports.period': '{from} – {until} ({zone})',
   'reports.empty': 'No calls in this period',
+  'outcomes.title': 'Outcome',
+  'outcomes.pick': 'Pick an outcome…',
+  'outcomes.note': "Note for the customer's history",
+  'outcomes.save': 'Save',
+  'outcomes.saved': 'Call outcome saved',
+  'outcomes.recording': 'Call recording',
+  'outcomes.admin': 'Call outcomes (agents pick one after each call)',
+  'outcomes.code': 'Code (a-z, 0-9, _)',
+  'outcomes.label': 'Label',
+  'outcomes.active': 'In use',
+  'outcomes.retire': 'Retire',
+  'outcomes.restore': 'Use again',
 };
 
 const dictionaries: Record<Locale, Record<Key, string>> = { vi, en };

@@ -279,6 +279,20 @@ export interface CallRecord {
   missed: boolean;
   waitSeconds: number | null;
   talkSeconds: number | null;
+  /** The outcome code the agent recorded, and their note. */
+  outcome?: string | null;
+  outcomeNote?: string;
+  /** The phone system's recording (an http(s) URL, checked by the server). */
+  recordingUrl?: string | null;
+}
+
+/** An outcome code admins set (`GET /api/call-outcomes`). */
+export interface OutcomeCode {
+  id: number;
+  code: string;
+  label: string;
+  position: number;
+  active: boolean;
 }
 
 /** A token as `GET /api/tokens` lists it (never its secret). */

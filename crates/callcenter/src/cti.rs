@@ -90,6 +90,12 @@ struct CtiFields {
     answering_number: Option<String>,
     /// `hangup`: why it ended (`normalClearing` if not given).
     cause: Option<HangupCause>,
+    /// `hangup`: where the call's recording is (an `http(s)://` URL the console's player opens).
+    #[schema(
+        example = "https://pbx.example.vn/recordings/1733380000.123.mp3",
+        max_length = 4096
+    )]
+    recording_url: Option<String>,
 }
 
 /// What happened to the call.

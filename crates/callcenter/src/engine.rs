@@ -464,19 +464,28 @@ impl Engine {
                     Err(error) => Err(error.into()),
                 }
             }
-            CtiEvent::Hangup { call_id, cause } => {
-                match self.store.end_call(&call_id, cause.end_reason()).await {
+            CtiEvent::Hangup {
+                call_id,
+                cause,
+                recording_url,
+            } => {
+                let ended = match self.store.end_call(&call_id, cause.end_reason()).await {
                     Ok((call, effects)) => {
                         count(&call, Counted::Ended);
                         self.apply(effects);
-                        Ok(CtiReply::Recorded(Box::new(call)))
+                        call
                     }
-                    // The console rejected it and the phone system reports the hangup that followed.
-                    Err(StorageError::CallEnded(_)) => Ok(CtiReply::Recorded(Box::new(
-                        self.store.call(&call_id).await?,
-                    ))),
-                    Err(error) => Err(error.into()),
-                }
+                    // The console rejected it and the phone system reports the hangup that followed
+                    // (or retries its report).
+                    Err(StorageError::CallEnded(_)) => self.store.call(&call_id).await?,
+                    Err(error) => return Err(error.into()),
+                };
+                // Kept apart from the end: a retried report sets it again.
+                let call = match recording_url {
+                    Some(url) => self.store.set_recording_url(&call_id, url).await?,
+                    None => ended,
+                };
+                Ok(CtiReply::Recorded(Box::new(call)))
             }
         }
     }

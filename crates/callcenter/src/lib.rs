@@ -8,6 +8,7 @@ mod cti;
 mod customers;
 mod engine;
 mod error;
+mod outcomes;
 mod reports;
 mod rest;
 mod socket;
@@ -126,6 +127,12 @@ impl RoleShell for CallCenter {
             .routes(routes!(reports::floor))
             .routes(routes!(reports::waiting_calls))
             .routes(routes!(reports::call_report))
+            .routes(routes!(
+                outcomes::outcome_codes,
+                outcomes::create_outcome_code
+            ))
+            .routes(routes!(outcomes::update_outcome_code))
+            .routes(routes!(outcomes::set_call_outcome))
             .routes(routes!(rest::answer_call))
             .routes(routes!(rest::end_call))
             .routes(routes!(rest::blocked_numbers, rest::block_number))

@@ -292,6 +292,9 @@ async fn calls_csv(state: &AppState, filter: CallFilter) -> Result<Response, Api
         "missed",
         "waitSeconds",
         "talkSeconds",
+        "outcome",
+        "outcomeNote",
+        "recordingUrl",
     ]);
     let (mut cursor, mut written) = (None::<String>, 0);
     let optional = |value: Option<i64>| value.map(|v| v.to_string()).unwrap_or_default();
@@ -321,6 +324,9 @@ async fn calls_csv(state: &AppState, filter: CallFilter) -> Result<Response, Api
                 call.missed.to_string(),
                 call.wait_seconds.to_string(),
                 call.talk_seconds.to_string(),
+                call.outcome.clone().unwrap_or_default(),
+                call.outcome_note.clone(),
+                call.recording_url.clone().unwrap_or_default(),
             ];
             writer.row(cells.iter().map(String::as_str));
         }

@@ -283,6 +283,8 @@ pub enum CtiEvent {
     Hangup {
         call_id: String,
         cause: HangupCause,
+        /// Where the phone system keeps the call's recording (`recordingUrl`), when it says.
+        recording_url: Option<String>,
     },
 }
 
@@ -368,7 +370,15 @@ impl CtiEvent {
                         )
                     })?,
                 };
-                Ok(Self::Hangup { call_id, cause })
+                let recording_url = one("recordingUrl")
+                    .filter(|url| !url.trim().is_empty())
+                    .map(|url| crate::validation::web_url("recordingUrl", &url))
+                    .transpose()?;
+                Ok(Self::Hangup {
+                    call_id,
+                    cause,
+                    recording_url,
+                })
             }
             other => Err(ValidationError::new(
                 "event",
@@ -424,8 +434,24 @@ mod tests {
             hangup,
             CtiEvent::Hangup {
                 call_id: "abc-1".into(),
-                cause: HangupCause::NoAnswer
+                cause: HangupCause::NoAnswer,
+                recording_url: None,
             }
+        );
+        let recorded = |url: &str| {
+            CtiEvent::parse(&form(&[
+                ("event", "hangup"),
+                ("callId", "abc-1"),
+                ("recordingUrl", url),
+            ]))
+        };
+        assert!(matches!(
+            recorded("https://pbx.example.vn/rec/abc-1.mp3"),
+            Ok(CtiEvent::Hangup { recording_url: Some(url), .. }) if url == "https://pbx.example.vn/rec/abc-1.mp3"
+        ));
+        assert_eq!(
+            recorded("javascript:alert(1)").expect_err("refused").field,
+            "recordingUrl"
         );
         assert_eq!(HangupCause::NoAnswer.end_reason(), "no_answer");
     }

@@ -84,6 +84,8 @@ integer_ids! {
     CustomFieldId;
     /// A callback task (a missed call to return).
     CallbackId;
+    /// An outcome code admins set for calls.
+    OutcomeCodeId;
 }
 
 /// Ids are positive: `0`, negatives and anything not a number are refused alike.

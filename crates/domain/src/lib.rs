@@ -6,6 +6,7 @@
 pub mod access;
 pub mod attachments;
 pub mod auth;
+pub mod call_outcomes;
 pub mod callbacks;
 pub mod callcenter;
 pub mod comments;
@@ -34,7 +35,7 @@ pub use auth::{Principal, Role};
 pub use event::EventKind;
 pub use ids::{
     AgentId, AttachmentId, CallId, CallbackId, CannedResponseId, ConversationId, CustomFieldId,
-    CustomerId, IdError, LabelId, MessageId, PostId, TeamId, TokenId, UserId,
+    CustomerId, IdError, LabelId, MessageId, OutcomeCodeId, PostId, TeamId, TokenId, UserId,
 };
 pub use status::{CallStatus, CommandStatus, MessageStatus, PostStatus};
 pub use teamwork::ConversationStatus;

@@ -42,6 +42,7 @@ const TABLES: &[(&str, &[&str])] = &[
         &["customer_id", "conversation_id"],
     ),
     ("agents", &["id"]),
+    ("call_outcome_codes", &["id"]),
     ("calls", &["id"]),
     ("callbacks", &["id"]),
     ("ring_outs", &["id"]),

@@ -88,6 +88,8 @@ pub enum StorageError {
     UnknownCustomField(i64),
     #[error("unknown callback {0}")]
     UnknownCallback(i64),
+    #[error("unknown outcome code {0}")]
+    UnknownOutcomeCode(i64),
     #[error(
         "the target database already holds data (table {0} is not empty): copy only into a database with nothing but its schema"
     )]

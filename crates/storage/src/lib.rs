@@ -63,7 +63,7 @@ pub use attachments::{AttachmentView, StoredFile};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,
     CallGrouping, Callback, ChatFloor, Effects, FloorAgent, FloorSnapshot, GroupKey, LiveCall,
-    NewAgent, NewCall, NewCallOutcome, Offer, PendingTimers, RingingCall,
+    NewAgent, NewCall, NewCallOutcome, Offer, OutcomeCode, PendingTimers, RingingCall,
 };
 pub use commands::{CommandGauges, DeliverableCommand, QueuedMessage, QueuedPost};
 pub use comments::{CommentView, FeedPostView, QueuedModeration};

@@ -40,6 +40,7 @@ migrations! {
     22 "private_replies" "0022_private_replies.sql",
     23 "callbacks" "0023_callbacks.sql",
     24 "floor_and_reports" "0024_floor_and_reports.sql",
+    25 "call_outcomes" "0025_call_outcomes.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -104,6 +104,7 @@ async fn prepare_demo_data(settings: &Settings, pages: &[(&str, &str)]) -> Resul
     if first_run {
         create_demo_users(&store).await?;
         create_demo_labels(&store).await?;
+        create_demo_outcome_codes(&store).await?;
         create_demo_customers(&store).await?;
     }
     let mut tokens = Vec::new();
@@ -203,6 +204,26 @@ async fn create_demo_labels(store: &Store) -> Result<()> {
             color: color.into(),
         };
         match store.create_label(label).await {
+            Ok(_) | Err(StorageError::Conflict(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
+/// What a shop records after a call: agents pick one in the call log.
+async fn create_demo_outcome_codes(store: &Store) -> Result<()> {
+    for (code, label) in [
+        ("resolved", "Đã giải quyết"),
+        ("sale", "Chốt đơn"),
+        ("follow_up", "Cần theo dõi thêm"),
+        ("complaint", "Khiếu nại"),
+        ("wrong_number", "Nhầm số"),
+    ] {
+        match store
+            .create_outcome_code(code.into(), label.into(), None)
+            .await
+        {
             Ok(_) | Err(StorageError::Conflict(_)) => {}
             Err(error) => return Err(error.into()),
         }

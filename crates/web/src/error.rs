@@ -146,7 +146,8 @@ impl ApiError {
                 | StorageError::UnknownCannedResponse(_)
                 | StorageError::UnknownTeam(_)
                 | StorageError::UnknownCustomField(_)
-                | StorageError::UnknownCallback(_) => (S::NOT_FOUND, E::NotFound),
+                | StorageError::UnknownCallback(_)
+                | StorageError::UnknownOutcomeCode(_) => (S::NOT_FOUND, E::NotFound),
                 StorageError::CallTaken(_) => (S::CONFLICT, E::CallTaken),
                 StorageError::CallEnded(_) => (S::CONFLICT, E::CallEnded),
                 StorageError::UserExists(_) | StorageError::AccountExists(_) => {

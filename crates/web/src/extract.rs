@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 use std::str::FromStr;
 use switchboard_domain::{
     AgentId, AttachmentId, CallId, CallbackId, CannedResponseId, ConversationId, CustomFieldId,
-    CustomerId, IdError, LabelId, MessageId, PostId, TeamId, TokenId, UserId, ValidationError,
+    CustomerId, IdError, LabelId, MessageId, OutcomeCodeId, PostId, TeamId, TokenId, UserId,
+    ValidationError,
 };
 
 /// Wraps an axum extractor so that its rejection is the API's `422 invalid_field`, naming `$field`,
@@ -66,6 +67,7 @@ path_ids! {
     AttachmentId => "id",
     CustomFieldId => "id",
     CallbackId => "id",
+    OutcomeCodeId => "id",
     CallId => "call_id",
 }
 

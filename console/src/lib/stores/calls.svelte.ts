@@ -2,7 +2,7 @@
 // `apply*` are the Socket.IO events of the seed's guide; pure state changes, unit-tested.
 
 import type { Api, PageOf } from '../api';
-import type { Agent, AgentStatus, CallRecord, Callback, Customer, IncomingCall } from '../types';
+import type { Agent, AgentStatus, CallRecord, Callback, Customer, IncomingCall, OutcomeCode } from '../types';
 
 export interface ActiveCall {
   callId: string;
@@ -39,6 +39,7 @@ export class CallsStore {
   changes = $state(0);
   /** Counts every call-center event and reconnect: the live floor reads itself again when this changes. */
   events = $state(0);
+  outcomeCodes = $state<OutcomeCode[]>([]);
   /** The console user's own agent, if they are one. */
   me = $state<Agent | null>(null);
 
@@ -184,6 +185,23 @@ export class CallsStore {
   }
 
   /** Calls from numbers containing these digits, newest first (a caller's or customer's history). */
+  /** The outcome codes (retired ones too: old calls name them). */
+  async loadOutcomeCodes(api: Api) {
+    this.outcomeCodes = await api.callcenter<OutcomeCode[]>('GET', '/api/call-outcomes');
+  }
+
+  /** The label of an outcome code, or the code itself when it is unknown. */
+  outcomeLabel(code: string): string {
+    return this.outcomeCodes.find((c) => c.code === code)?.label ?? code;
+  }
+
+  /** Records what came of a call; the log shows it at once. */
+  async setOutcome(api: Api, callId: string, code: string, note: string): Promise<CallRecord> {
+    const call = await api.callcenter<CallRecord>('POST', `/api/calls/${encodeURIComponent(callId)}/outcome`, { code, note });
+    this.log = this.log.map((c) => (c.callId === call.callId ? call : c));
+    return call;
+  }
+
   async loadCallbacks(api: Api) {
     this.callbacks = await api.callcenter<Callback[]>('GET', '/api/callbacks', undefined, { status: 'open', limit: 200 });
   }

@@ -6,5 +6,6 @@ mod calls;
 mod customers;
 mod nodes;
 mod openapi;
+mod outcomes;
 mod reports;
 mod rest;

@@ -127,6 +127,7 @@ async fn talk(node: &Mortal, call_id: &str, extension: &str) {
     node.cti(CtiEvent::Hangup {
         call_id: call_id.into(),
         cause: HangupCause::NormalClearing,
+        recording_url: None,
     })
     .await;
 }

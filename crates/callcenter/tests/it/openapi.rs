@@ -8,7 +8,7 @@ use switchboard_testkit::callcenter::TestCallCenter;
 use switchboard_testkit::fixtures_http::Verbs;
 
 /// The operations of the call center's own API, as clients have called them since the seed.
-const OPERATIONS: [(&str, &str); 37] = [
+const OPERATIONS: [(&str, &str); 41] = [
     ("post", "/api/agents"),
     ("get", "/api/agents/status"),
     ("get", "/api/agents/available"),
@@ -39,6 +39,10 @@ const OPERATIONS: [(&str, &str); 37] = [
     ("get", "/api/calls/{call_id}"),
     ("get", "/api/floor"),
     ("get", "/api/waiting-calls"),
+    ("get", "/api/call-outcomes"),
+    ("post", "/api/call-outcomes"),
+    ("patch", "/api/call-outcomes/{id}"),
+    ("post", "/api/calls/{call_id}/outcome"),
     ("get", "/api/reports/calls"),
     ("post", "/api/calls/{call_id}/answer"),
     ("post", "/api/calls/{call_id}/end"),

@@ -11,6 +11,7 @@ mod agents;
 mod blocked;
 mod callbacks;
 mod log;
+mod outcomes;
 mod reports;
 mod routing;
 
@@ -18,6 +19,7 @@ pub use agents::AgentChanges;
 pub use blocked::BlockedNumber;
 pub use callbacks::Callback;
 pub use log::{CallCenterGauges, CallCenterStatus, CallFilter};
+pub use outcomes::OutcomeCode;
 pub use reports::{CallGrouping, ChatFloor, FloorAgent, FloorSnapshot, GroupKey, LiveCall};
 pub use routing::{PendingTimers, RingingCall};
 
@@ -93,6 +95,15 @@ pub struct Call {
     pub wait_seconds: i64,
     /// Seconds from the answer until the end.
     pub talk_seconds: i64,
+    /// What came of it, as the agent recorded (`GET /api/call-outcomes` names the codes).
+    #[schema(example = "sale")]
+    pub outcome: Option<String>,
+    /// The agent's note on it (`""` when none), shown in the customer's history.
+    #[schema(example = "Khách đặt 2 bó hoa hồng, giao thứ Bảy")]
+    pub outcome_note: String,
+    /// Where the phone system keeps its recording (reported on hangup).
+    #[schema(example = "https://pbx.example.vn/recordings/1733380000.123.mp3")]
+    pub recording_url: Option<String>,
 }
 
 /// A new call from the phone system.

@@ -12,7 +12,8 @@ use switchboard_domain::routing::{AgentState, Candidate, pick};
 use switchboard_domain::{CallStatus, EventKind, UnixMillis};
 
 pub(super) const CALL_COLUMNS: &str = "call_id, direction, caller_number, called_number, queue, source, status, customer_id,
-     offered_agent_id, answered_by, started_at, answered_at, ended_at, end_reason, missed, declined_agents";
+     offered_agent_id, answered_by, started_at, answered_at, ended_at, end_reason, missed, declined_agents,
+     outcome_code, outcome_note, recording_url";
 
 pub(super) fn call_from_row(r: &Row<'_>) -> Result<(Call, Vec<i64>)> {
     let started: i64 = r.get(10)?;
@@ -45,9 +46,17 @@ pub(super) fn call_from_row(r: &Row<'_>) -> Result<(Call, Vec<i64>)> {
             missed: r.get(14)?,
             wait_seconds: (wait_until - started).max(0) / 1000,
             talk_seconds: talk.max(0) / 1000,
+            outcome: r.get(16)?,
+            outcome_note: r.get(17)?,
+            recording_url: r.get(18)?,
         },
         serde_json::from_str(&declined)?,
     ))
+}
+
+/// A call as the log shows it.
+pub(super) fn call_by_id(tx: &Tx<'_>, call_id: &str) -> Result<Call> {
+    Ok(call(tx, call_id)?.0)
 }
 
 fn call(tx: &Tx<'_>, call_id: &str) -> Result<(Call, Vec<i64>)> {

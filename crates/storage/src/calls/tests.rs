@@ -517,3 +517,84 @@ async fn a_missed_call_opens_a_callback_for_its_queue_in_turn_and_a_repeat_joins
     let all = store.callbacks(None, None, 50).await.expect("all");
     assert!(all.iter().all(|c| c.number != "+84912000009"));
 }
+
+#[tokio::test]
+async fn an_agent_records_a_calls_outcome_from_the_codes_in_use_and_the_recording_is_kept() {
+    let (_dir, store) = crate::temp_store().await;
+    let lan = available_agent(&store, "Lan").await;
+    let sale = store
+        .create_outcome_code("sale".into(), "Chốt đơn".into(), None)
+        .await
+        .expect("code");
+    let old = store
+        .create_outcome_code("old".into(), "Cũ".into(), None)
+        .await
+        .expect("code");
+    assert_eq!((sale.position, old.position), (1, 2));
+    assert!(matches!(
+        store
+            .create_outcome_code("sale".into(), "Bán".into(), None)
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+    let retired = switchboard_domain::call_outcomes::OutcomeCodeChanges {
+        label: None,
+        position: None,
+        active: Some(false),
+    };
+    assert!(
+        !store
+            .update_outcome_code(old.id, retired)
+            .await
+            .expect("retired")
+            .active
+    );
+    ring(&store, "C1", "0912000001").await;
+    store.answer_call("C1", lan.id).await.expect("answer");
+    store.end_call("C1", "hangup").await.expect("end");
+
+    let call = store
+        .set_call_outcome("C1", "sale".into(), "giao thứ Bảy".into(), None)
+        .await
+        .expect("outcome");
+    assert_eq!(
+        (call.outcome.as_deref(), call.outcome_note.as_str()),
+        (Some("sale"), "giao thứ Bảy")
+    );
+    for refused in ["old", "nope"] {
+        match store
+            .set_call_outcome("C1", refused.into(), String::new(), None)
+            .await
+        {
+            Err(StorageError::Invalid(e)) => assert_eq!(e.field, "code"),
+            other => panic!("{refused}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        store
+            .set_call_outcome("NOPE", "sale".into(), String::new(), None)
+            .await,
+        Err(StorageError::UnknownCall(_))
+    ));
+    let url = "https://pbx.example.vn/rec/C1.mp3";
+    let call = store
+        .set_recording_url("C1", url.into())
+        .await
+        .expect("recording");
+    assert_eq!(call.recording_url.as_deref(), Some(url));
+    assert_eq!(
+        store.call("C1").await.expect("call").outcome.as_deref(),
+        Some("sale")
+    );
+    let codes: Vec<(String, bool)> = store
+        .outcome_codes()
+        .await
+        .expect("codes")
+        .into_iter()
+        .map(|c| (c.code, c.active))
+        .collect();
+    assert_eq!(
+        codes,
+        [("sale".to_owned(), true), ("old".to_owned(), false)]
+    );
+}
