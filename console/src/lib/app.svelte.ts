@@ -4,7 +4,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { Api, ApiError, loadUrls, type Urls } from './api';
 import { applyCallCenterEvent, applySenderEvent, CALL_CENTER_EVENTS, Cursor, SENDER_EVENTS } from './events';
-import { i18n, t } from './i18n.svelte';
+import { i18n, t, tv } from './i18n.svelte';
 import { Ringtone } from './ringtone';
 import { router } from './router.svelte';
 import { isolated } from './safe';
@@ -336,6 +336,10 @@ export class ConsoleApp {
         if (!this.callCursor.accept(payload, name === 'incoming_call_to_crm')) return;
         const accepted = applyCallCenterEvent(this, name, payload);
         this.calls.events++;
+        const command = name === 'phone_command_updated' ? payload?.command : undefined;
+        if (command?.status === 'failed' && (command.agentId === this.calls.me?.id || (!this.calls.me && this.supervises))) {
+          this.toast(t('phone.failed', { kind: tv('phone.kind', String(command.kind)), error: String(command.lastError ?? '') }));
+        }
         if (name === 'agent_status_update' && payload?.reason === 'max_no_answer' && this.supervises) {
           this.toast(t('floor.maxNoAnswer', { name: String(payload.agentName ?? ''), count: Number(payload.ringOutsInRow ?? 0) }), 'info');
         }

@@ -28,7 +28,7 @@ export const SENDER_EVENTS = [
 ] as const;
 
 /** Events of the call center's stream (the seed's guide). */
-export const CALL_CENTER_EVENTS = ['incoming_call_to_crm', 'call_answered', 'call_ended', 'agent_status_update', 'callback_updated'] as const;
+export const CALL_CENTER_EVENTS = ['incoming_call_to_crm', 'call_answered', 'call_ended', 'agent_status_update', 'callback_updated', 'phone_command_updated'] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Payload = any;

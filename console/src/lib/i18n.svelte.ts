@@ -405,6 +405,18 @@ const vi = {
   'outcomes.active': 'Đang dùng',
   'outcomes.retire': 'Ngừng dùng',
   'outcomes.restore': 'Dùng lại',
+  'phone.dial': 'Gọi {number} qua tổng đài',
+  'phone.dialing': 'Tổng đài đang gọi {number}: máy của bạn sẽ đổ chuông trước',
+  'phone.failed': 'Tổng đài không thực hiện lệnh {kind}: {error}',
+  'phone.kind.answer': 'nhận cuộc gọi',
+  'phone.kind.reject': 'từ chối',
+  'phone.kind.hangup': 'kết thúc',
+  'phone.kind.dial': 'gọi đi',
+  'phone.kind.transfer': 'chuyển cuộc gọi',
+  'phone.transfer': 'Chuyển',
+  'phone.transferTo': 'Chuyển cho…',
+  'phone.transferring': 'Đang chuyển cuộc gọi qua tổng đài',
+  'phone.queue': 'Hàng chờ {queue}',
 } as const;
 
 export type Key = keyof typeof vi;
@@ -811,6 +823,18 @@ const en: Record<Key, string> = {
   'outcomes.active': 'In use',
   'outcomes.retire': 'Retire',
   'outcomes.restore': 'Use again',
+  'phone.dial': 'Call {number} through the phone system',
+  'phone.dialing': 'The phone system is calling {number}: your phone rings first',
+  'phone.failed': 'The phone system did not {kind}: {error}',
+  'phone.kind.answer': 'answer',
+  'phone.kind.reject': 'reject',
+  'phone.kind.hangup': 'hang up',
+  'phone.kind.dial': 'place the call',
+  'phone.kind.transfer': 'transfer the call',
+  'phone.transfer': 'Transfer',
+  'phone.transferTo': 'Transfer to…',
+  'phone.transferring': 'Transferring the call through the phone system',
+  'phone.queue': 'Queue {queue}',
 };
 
 const dictionaries: Record<Locale, Record<Key, string>> = { vi, en };

@@ -396,3 +396,16 @@ export interface CallReport {
   groups: ReportGroup[];
   total: CallFigures;
 }
+
+/** A command to the phone system (`phone_command_updated`, `GET /api/phone-commands`). */
+export interface PhoneCommand {
+  id: number;
+  kind: 'answer' | 'reject' | 'hangup' | 'dial' | 'transfer';
+  callId: string | null;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  lastError: string | null;
+  agentId: number | null;
+  createdAt: string;
+  updatedAt: string;
+}

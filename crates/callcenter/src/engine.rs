@@ -15,14 +15,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_console::ConsoleConfig;
 use switchboard_domain::callcenter::{AgentStatusIn, AnswerCallIn, CtiEvent, Direction, EndCallIn};
+use switchboard_domain::phone_commands::{DialIn, PhoneCommandKind, TransferTarget};
 use switchboard_domain::reports::ReportRules;
 use switchboard_domain::{
-    AgentId, CallStatus, Principal, UnixMillis, ValidationError, phone,
+    AgentId, CallStatus, CallbackId, CustomerId, Principal, UnixMillis, ValidationError, phone,
     routing::{AgentState, AgentStatus},
 };
 use switchboard_realtime::EventFeed;
 use switchboard_storage::{
-    Agent, Call, CallTimers, Effects, NewCall, NewCallOutcome, Offer, StorageError, Store,
+    Agent, Call, CallTimers, Effects, NewCall, NewCallOutcome, Offer, PhoneCommand, StorageError,
+    Store,
 };
 
 /// Settings of the call center.
@@ -110,6 +112,8 @@ pub struct Engine {
     feed: EventFeed,
     options: Arc<CallCenterOptions>,
     webhook: Webhook,
+    /// Wakes this node's outbox when a command to the phone system was stored.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -131,7 +135,42 @@ impl Engine {
             feed,
             options: Arc::new(options),
             webhook,
+            outbox: Arc::default(),
         }
+    }
+
+    pub(crate) fn webhook(&self) -> &Webhook {
+        &self.webhook
+    }
+
+    pub(crate) fn outbox_wake(&self) -> &tokio::sync::Notify {
+        &self.outbox
+    }
+
+    /// Stores a command for the phone system and wakes the outbox; `None` when no phone system is
+    /// configured (nothing to tell).
+    pub(crate) async fn command(
+        &self,
+        kind: PhoneCommandKind,
+        notice: PhoneSystemNotice,
+        user_id: Option<i64>,
+    ) -> Outcome<Option<PhoneCommand>> {
+        if !self.webhook.is_enabled() {
+            return Ok(None);
+        }
+        let body = serde_json::to_string(&notice).map_err(StorageError::from)?;
+        let command = self
+            .store
+            .queue_phone_command(
+                kind,
+                notice.call_id.clone(),
+                body,
+                (notice.agent_id, user_id),
+            )
+            .await?;
+        self.feed.notify();
+        self.outbox.notify_one();
+        Ok(Some(command))
     }
 
     pub fn store(&self) -> &Store {
@@ -336,8 +375,9 @@ impl Engine {
             .await?;
         count(&call, Counted::Answered);
         self.apply(effects);
-        self.webhook
-            .notify(PhoneSystemNotice::answer(&call, &agent, &input.call.source));
+        let notice = PhoneSystemNotice::answer(&call, &agent, &input.call.source);
+        self.command(PhoneCommandKind::Answer, notice, principal.user_id())
+            .await?;
         Ok(call)
     }
 
@@ -364,14 +404,90 @@ impl Engine {
                 None => None,
             };
             let was_connected = call.answered_at.is_some();
-            self.webhook.notify(PhoneSystemNotice::end(
-                &call,
-                agent.as_ref(),
-                was_connected,
-                &input.call.source,
-            ));
+            let kind = if was_connected {
+                PhoneCommandKind::Hangup
+            } else {
+                PhoneCommandKind::Reject
+            };
+            let notice =
+                PhoneSystemNotice::end(&call, agent.as_ref(), was_connected, &input.call.source);
+            self.command(kind, notice, principal.user_id()).await?;
         }
         Ok(call)
+    }
+
+    /// Click-to-call: asks the phone system to ring the agent's extension, then `number`. The call
+    /// itself appears when the phone system reports it (`newCall`, direction `out`).
+    pub(crate) async fn dial(&self, principal: &Principal, input: DialIn) -> Outcome<PhoneCommand> {
+        let number = input.number()?;
+        if !self.webhook.is_enabled() {
+            return Err(CallCenterError::NoPhoneSystem);
+        }
+        let agent = self.acting_agent(principal, input.agent_id).await?;
+        if agent.extension.is_empty() {
+            return Err(ValidationError::new(
+                "agentId",
+                format!(
+                    "{} has no extension for the phone system to ring",
+                    agent.full_name
+                ),
+            )
+            .into());
+        }
+        let refs = (
+            input.customer_id.map(CustomerId::get),
+            input.callback_id.map(CallbackId::get),
+        );
+        let notice = PhoneSystemNotice::dial(&agent, number, refs);
+        self.command(PhoneCommandKind::Dial, notice, principal.user_id())
+            .await?
+            .ok_or(CallCenterError::NoPhoneSystem)
+    }
+
+    /// Asks the phone system to move a connected call to another agent or a queue. The agent who has
+    /// the call, or a supervisor. The call moves when the phone system reports the new agent's answer.
+    pub(crate) async fn transfer(
+        &self,
+        principal: &Principal,
+        call_id: &str,
+        target: TransferTarget,
+    ) -> Outcome<PhoneCommand> {
+        if !self.webhook.is_enabled() {
+            return Err(CallCenterError::NoPhoneSystem);
+        }
+        let call = self.store.call(call_id).await?;
+        if call.status != CallStatus::Connected {
+            return Err(CallCenterError::Conflict(format!(
+                "call `{call_id}` is not connected; only a call in progress is transferred"
+            )));
+        }
+        let holder = match call.answered_by {
+            Some(id) => Some(self.store.agent(id).await?),
+            None => None,
+        };
+        if !principal.supervises_agents() {
+            let agent = self.acting_agent(principal, None).await?;
+            if Some(agent.id) != call.answered_by {
+                return Err(CallCenterError::NotTheirCall(call_id.to_owned()));
+            }
+        }
+        let to = match target {
+            TransferTarget::Agent(id) => {
+                if Some(id) == call.answered_by {
+                    return Err(ValidationError::new(
+                        "agentId",
+                        "the call is with that agent already",
+                    )
+                    .into());
+                }
+                (Some(self.store.agent(id).await?), None)
+            }
+            TransferTarget::Queue(queue) => (None, Some(queue)),
+        };
+        let notice = PhoneSystemNotice::transfer(&call, holder.as_ref(), (to.0.as_ref(), to.1));
+        self.command(PhoneCommandKind::Transfer, notice, principal.user_id())
+            .await?
+            .ok_or(CallCenterError::NoPhoneSystem)
     }
 
     /// An agent's own status (or, for supervisors, anyone's).
@@ -460,6 +576,12 @@ impl Engine {
                     // The console answered first and the phone system confirms it.
                     Err(StorageError::CallTaken(_)) if current.answered_by == Some(agent_id) => {
                         Ok(CtiReply::Recorded(Box::new(current)))
+                    }
+                    // Another agent picked up a connected call: the phone system transferred it.
+                    Err(StorageError::CallTaken(_)) if named.is_some() => {
+                        let (call, effects) = self.store.transfer_call(&call_id, agent_id).await?;
+                        self.apply(effects);
+                        Ok(CtiReply::Recorded(Box::new(call)))
                     }
                     Err(error) => Err(error.into()),
                 }

@@ -20,6 +20,12 @@ pub enum CallCenterError {
     /// An agent tried to end a call that is not theirs.
     #[error("call `{0}` is not ringing at or connected to you")]
     NotTheirCall(String),
+    /// Placing or moving calls needs a phone system to ask.
+    #[error("no phone system is configured to ask (callcenter.webhook_url)")]
+    NoPhoneSystem,
+    /// The call is not in the state the action needs.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -31,6 +37,9 @@ impl From<CallCenterError> for ApiError {
             CallCenterError::NotTheirAgent
             | CallCenterError::NotAnAgent
             | CallCenterError::NotTheirCall(_) => Self::Forbidden(error.to_string()),
+            CallCenterError::NoPhoneSystem | CallCenterError::Conflict(_) => {
+                Self::Conflict(error.to_string())
+            }
             CallCenterError::Storage(storage) => Self::Storage(storage),
         }
     }

@@ -8,7 +8,9 @@ mod cti;
 mod customers;
 mod engine;
 mod error;
+mod outbox;
 mod outcomes;
+mod phone;
 mod reports;
 mod rest;
 mod socket;
@@ -43,6 +45,9 @@ impl AppState {
     ) -> Result<Self, StorageError> {
         let engine = Engine::new(store, feed, options);
         engine.resume().await?;
+        if engine.webhook().is_enabled() {
+            outbox::start(engine.clone());
+        }
         if engine.store().keep_call_stats().await? {
             tracing::info!(
                 "the daily call sums were made again from the calls (new time zone or service level)"
@@ -133,6 +138,9 @@ impl RoleShell for CallCenter {
             ))
             .routes(routes!(outcomes::update_outcome_code))
             .routes(routes!(outcomes::set_call_outcome))
+            .routes(routes!(phone::dial))
+            .routes(routes!(phone::transfer))
+            .routes(routes!(phone::phone_commands))
             .routes(routes!(rest::answer_call))
             .routes(routes!(rest::end_call))
             .routes(routes!(rest::blocked_numbers, rest::block_number))

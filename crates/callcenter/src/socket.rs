@@ -27,6 +27,7 @@ const CALL_CENTER_EVENTS: &[EventKind] = &[
     EventKind::CallEnded,
     EventKind::AgentStatusUpdate,
     EventKind::CallbackUpdated,
+    EventKind::PhoneCommandUpdated,
 ];
 
 /// The console's language; it may change it when it joins.

@@ -40,10 +40,12 @@ pub enum EventKind {
     CustomersMerged,
     /// A callback task was opened (a missed call), joined by another missed call, or closed.
     CallbackUpdated,
+    /// A command to the phone system was stored, delivered, or given up (with the phone system's answer).
+    PhoneCommandUpdated,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         Self::BotRegister,
         Self::NewMessages,
         Self::NewNotifications,
@@ -61,6 +63,7 @@ impl EventKind {
         Self::AccessChanged,
         Self::CustomersMerged,
         Self::CallbackUpdated,
+        Self::PhoneCommandUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +85,7 @@ impl EventKind {
             Self::AccessChanged => "access_changed",
             Self::CustomersMerged => "customers_merged",
             Self::CallbackUpdated => "callback_updated",
+            Self::PhoneCommandUpdated => "phone_command_updated",
         }
     }
 

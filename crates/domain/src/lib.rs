@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod limits;
 pub mod outbound;
 pub mod phone;
+pub mod phone_commands;
 pub mod reports;
 pub mod routing;
 pub mod search;

@@ -45,6 +45,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("call_outcome_codes", &["id"]),
     ("calls", &["id"]),
     ("callbacks", &["id"]),
+    ("phone_commands", &["id"]),
     ("ring_outs", &["id"]),
     ("call_stats", &["day", "queue", "agent_id"]),
     ("blocked_numbers", &["number"]),

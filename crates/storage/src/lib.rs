@@ -62,8 +62,9 @@ pub use accounts::{Account, AssignmentSettings, CredentialsSet, NewAccount};
 pub use attachments::{AttachmentView, StoredFile};
 pub use calls::{
     Agent, AgentChanges, BlockedNumber, Call, CallCenterGauges, CallCenterStatus, CallFilter,
-    CallGrouping, Callback, ChatFloor, Effects, FloorAgent, FloorSnapshot, GroupKey, LiveCall,
-    NewAgent, NewCall, NewCallOutcome, Offer, OutcomeCode, PendingTimers, RingingCall,
+    CallGrouping, Callback, ChatFloor, DueCommand, Effects, FloorAgent, FloorSnapshot, GroupKey,
+    LiveCall, NewAgent, NewCall, NewCallOutcome, Offer, OutcomeCode, PendingTimers, PhoneCommand,
+    RingingCall, SendResult,
 };
 pub use commands::{CommandGauges, DeliverableCommand, QueuedMessage, QueuedPost};
 pub use comments::{CommentView, FeedPostView, QueuedModeration};

@@ -41,6 +41,7 @@ migrations! {
     23 "callbacks" "0023_callbacks.sql",
     24 "floor_and_reports" "0024_floor_and_reports.sql",
     25 "call_outcomes" "0025_call_outcomes.sql",
+    26 "phone_commands" "0026_phone_commands.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

@@ -564,7 +564,9 @@ stored_as_text!(
     switchboard_domain::attachments::AttachmentKind,
     switchboard_domain::comments::Moderation,
     switchboard_domain::callbacks::CallbackStatus,
-    switchboard_domain::callbacks::CallbackOutcome
+    switchboard_domain::callbacks::CallbackOutcome,
+    switchboard_domain::phone_commands::PhoneCommandKind,
+    switchboard_domain::phone_commands::PhoneCommandStatus
 );
 
 #[cfg(test)]

@@ -183,7 +183,8 @@ pub struct Notice {
     pub signature: Option<String>,
 }
 
-/// A phone system's endpoint for our webhook: records each body with its signature header.
+/// A phone system's endpoint for our webhook: records each body with its signature header, and
+/// answers `200 ok` unless told otherwise ([`FakePhoneSystem::answering`]).
 pub struct FakePhoneSystem {
     pub url: String,
     pub received: Arc<Mutex<Vec<Notice>>>,
@@ -191,14 +192,21 @@ pub struct FakePhoneSystem {
 
 impl FakePhoneSystem {
     pub async fn start() -> Self {
+        Self::answering(Vec::new()).await
+    }
+
+    /// A phone system whose first answers are `answers` (status and body, in order), then `200 ok`:
+    /// a PBX that is restarting (5xx) or refuses a command (4xx).
+    pub async fn answering(answers: Vec<(u16, &'static str)>) -> Self {
         use axum::routing::post;
         let received: Arc<Mutex<Vec<Notice>>> = Arc::default();
+        let answers = Arc::new(Mutex::new(std::collections::VecDeque::from(answers)));
         let sink = received.clone();
         let app = axum::Router::new().route(
             "/pbx",
             post(
                 move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                    let sink = sink.clone();
+                    let (sink, answers) = (sink.clone(), answers.clone());
                     async move {
                         let signature = headers
                             .get("x-switchboard-signature")
@@ -210,7 +218,16 @@ impl FakePhoneSystem {
                             raw: body.to_vec(),
                             signature,
                         });
-                        "ok"
+                        let (status, text) = answers
+                            .lock()
+                            .expect("lock")
+                            .pop_front()
+                            .unwrap_or((200, "ok"));
+                        (
+                            axum::http::StatusCode::from_u16(status)
+                                .unwrap_or(axum::http::StatusCode::OK),
+                            text,
+                        )
                     }
                 },
             ),

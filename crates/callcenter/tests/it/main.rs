@@ -7,5 +7,6 @@ mod customers;
 mod nodes;
 mod openapi;
 mod outcomes;
+mod phone;
 mod reports;
 mod rest;

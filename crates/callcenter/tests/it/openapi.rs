@@ -8,7 +8,7 @@ use switchboard_testkit::callcenter::TestCallCenter;
 use switchboard_testkit::fixtures_http::Verbs;
 
 /// The operations of the call center's own API, as clients have called them since the seed.
-const OPERATIONS: [(&str, &str); 41] = [
+const OPERATIONS: [(&str, &str); 44] = [
     ("post", "/api/agents"),
     ("get", "/api/agents/status"),
     ("get", "/api/agents/available"),
@@ -43,6 +43,9 @@ const OPERATIONS: [(&str, &str); 41] = [
     ("post", "/api/call-outcomes"),
     ("patch", "/api/call-outcomes/{id}"),
     ("post", "/api/calls/{call_id}/outcome"),
+    ("post", "/api/calls/dial"),
+    ("post", "/api/calls/{call_id}/transfer"),
+    ("get", "/api/phone-commands"),
     ("get", "/api/reports/calls"),
     ("post", "/api/calls/{call_id}/answer"),
     ("post", "/api/calls/{call_id}/end"),

@@ -120,7 +120,7 @@ impl Store {
                     filter.missed
                 ],
                 limit,
-                |r| Ok((call_from_row(r)?.0, r.get::<i64>(19)?)),
+                |r| Ok((call_from_row(r)?.0, r.get::<i64>(20)?)),
                 |(call, id)| (call.start_time.0, *id),
             )?;
             Ok(crate::Page {

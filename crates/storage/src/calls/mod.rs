@@ -12,6 +12,7 @@ mod blocked;
 mod callbacks;
 mod log;
 mod outcomes;
+mod phone_commands;
 mod reports;
 mod routing;
 
@@ -20,6 +21,7 @@ pub use blocked::BlockedNumber;
 pub use callbacks::Callback;
 pub use log::{CallCenterGauges, CallCenterStatus, CallFilter};
 pub use outcomes::OutcomeCode;
+pub use phone_commands::{DueCommand, PhoneCommand, SendResult};
 pub use reports::{CallGrouping, ChatFloor, FloorAgent, FloorSnapshot, GroupKey, LiveCall};
 pub use routing::{PendingTimers, RingingCall};
 
@@ -104,6 +106,8 @@ pub struct Call {
     /// Where the phone system keeps its recording (reported on hangup).
     #[schema(example = "https://pbx.example.vn/recordings/1733380000.123.mp3")]
     pub recording_url: Option<String>,
+    /// The agent the call was with before the phone system moved it to `answeredBy` (a transfer).
+    pub transferred_from: Option<i64>,
 }
 
 /// A new call from the phone system.

@@ -13,7 +13,7 @@ use switchboard_domain::{CallStatus, EventKind, UnixMillis};
 
 pub(super) const CALL_COLUMNS: &str = "call_id, direction, caller_number, called_number, queue, source, status, customer_id,
      offered_agent_id, answered_by, started_at, answered_at, ended_at, end_reason, missed, declined_agents,
-     outcome_code, outcome_note, recording_url";
+     outcome_code, outcome_note, recording_url, transferred_from";
 
 pub(super) fn call_from_row(r: &Row<'_>) -> Result<(Call, Vec<i64>)> {
     let started: i64 = r.get(10)?;
@@ -49,6 +49,7 @@ pub(super) fn call_from_row(r: &Row<'_>) -> Result<(Call, Vec<i64>)> {
             outcome: r.get(16)?,
             outcome_note: r.get(17)?,
             recording_url: r.get(18)?,
+            transferred_from: r.get(19)?,
         },
         serde_json::from_str(&declined)?,
     ))
@@ -266,6 +267,54 @@ impl Store {
             )?;
             let mut effects = Effects { events: 1, ..Effects::default() };
             // The agent who was offered it is free again; another waiting call may be theirs.
+            route_waiting(tx, (now, timers), &mut effects)?;
+            Ok((call(tx, &call_id)?.0, effects))
+        })
+        .await
+    }
+
+    /// The phone system reports a connected call answered by another agent: it was transferred. The
+    /// agent it leaves is free (after wrap-up), the one it reaches is on the call, and every console
+    /// hears `call_answered` naming both.
+    pub async fn transfer_call(&self, call_id: &str, to_agent: i64) -> Result<(Call, Effects)> {
+        let call_id = call_id.to_owned();
+        let timers = self.call_timers();
+        self.write(move |tx| {
+            let (current, _) = call(tx, &call_id)?;
+            if current.status != CallStatus::Connected {
+                return Err(StorageError::CallEnded(call_id));
+            }
+            let to = agent(tx, to_agent)?;
+            let from = current.answered_by.filter(|id| *id != to_agent);
+            let Some(from) = from else {
+                return Ok((current, Effects::default()));
+            };
+            let now = UnixMillis::now().0;
+            tx.execute(
+                "UPDATE calls SET answered_by = ?2, offered_agent_id = ?2, transferred_from = ?3 WHERE call_id = ?1",
+                args![call_id, to_agent, from],
+            )?;
+            let mut effects = Effects { events: 1, ..Effects::default() };
+            match timers.wrap_up_due(now) {
+                Some(due) => {
+                    set_state(tx, from, AgentState::WrapUp, now)?;
+                    tx.execute("UPDATE agents SET wrap_up_due_at = ?2 WHERE id = ?1", args![from, due])?;
+                    effects.wrap_ups.push(from);
+                }
+                None => set_state(tx, from, AgentState::Idle, now)?,
+            }
+            set_state(tx, to_agent, AgentState::OnCall, now)?;
+            let customer = customer_info(tx, current.customer_id)?;
+            append(
+                tx,
+                EventKind::CallAnswered,
+                None,
+                &json!({
+                    "call": {"callId": call_id, "status": CallStatus::Connected, "agentInfo": agent_json(&to),
+                             "customerInfo": customer, "transferredFrom": from},
+                    "message": LANG.call_connected(),
+                }),
+            )?;
             route_waiting(tx, (now, timers), &mut effects)?;
             Ok((call(tx, &call_id)?.0, effects))
         })

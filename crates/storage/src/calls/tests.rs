@@ -598,3 +598,68 @@ async fn an_agent_records_a_calls_outcome_from_the_codes_in_use_and_the_recordin
         [("sale".to_owned(), true), ("old".to_owned(), false)]
     );
 }
+
+/// A claimed command is this node's until its lease runs out: another claim passes it over, then
+/// takes it again if it was never recorded as sent (the node died), so it is sent at least once.
+#[tokio::test]
+async fn a_claimed_phone_command_is_one_nodes_until_its_lease_runs_out() {
+    use switchboard_domain::phone_commands::{PhoneCommandKind, PhoneCommandStatus};
+    let (_dir, store) = crate::temp_store().await;
+    let queued = store
+        .queue_phone_command(PhoneCommandKind::Dial, None, "{}".into(), (None, None))
+        .await
+        .expect("queued");
+    let now = UnixMillis::now();
+    let lease = std::time::Duration::from_secs(30);
+    let first = store
+        .claim_phone_commands(now, lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!(first.len(), 1);
+    assert!(
+        store
+            .claim_phone_commands(now, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let after_lease = UnixMillis(now.0 + 30_001);
+    let again = store
+        .claim_phone_commands(after_lease, lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!(again[0].command.id, queued.id);
+    let retried = store
+        .phone_command_sent(
+            queued.id,
+            SendResult::Retry {
+                error: "503".into(),
+                at: UnixMillis(0),
+            },
+        )
+        .await
+        .expect("retry");
+    assert_eq!(
+        (retried.status, retried.attempts),
+        (PhoneCommandStatus::Pending, 1)
+    );
+    let delivered = store
+        .phone_command_sent(queued.id, SendResult::Delivered)
+        .await
+        .expect("delivered");
+    assert_eq!(
+        (
+            delivered.status,
+            delivered.attempts,
+            delivered.last_error.as_deref()
+        ),
+        (PhoneCommandStatus::Delivered, 2, Some("503"))
+    );
+    assert!(
+        store
+            .claim_phone_commands(UnixMillis(i64::MAX / 2), lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}

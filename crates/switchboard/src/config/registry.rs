@@ -145,7 +145,7 @@ const DECLARED: &[(&str, &str, &str, Scope, &str)] = &[
         "SWITCHBOARD_CALLCENTER_WEBHOOK_URL",
         "--webhook-url",
         Scope::Servers,
-        "The phone system's URL (http:// only) the call center POSTs to when a console answers or rejects a call.",
+        "The phone system's http:// or https:// URL the call center POSTs its commands to (answer, reject, hang up, dial, transfer), stored until delivered.",
     ),
     (
         "callcenter.webhook_secret",

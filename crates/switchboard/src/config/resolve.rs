@@ -188,13 +188,9 @@ fn call_center_options(
         ),
     };
     let webhook_url = non_empty(&file.webhook_url);
-    if let Some(url) = &webhook_url
-        && !url.starts_with("http://")
-    {
-        return Err(loaded.invalid(
-            "callcenter.webhook_url",
-            format!("must be http:// (the phone system on your network), not `{url}`"),
-        ));
+    if let Some(url) = &webhook_url {
+        switchboard_domain::validation::web_url("callcenter.webhook_url", url)
+            .map_err(|e| loaded.invalid("callcenter.webhook_url", e.problem))?;
     }
     let console = &loaded.config.console;
     let endpoint = |key: &str, url: &str, role: &RoleSettings| match non_empty(url) {

@@ -240,7 +240,7 @@ fn a_bad_value_stops_the_start_with_a_line_naming_the_setting() {
         (("SWITCHBOARD_SECURE_COOKIES", "yes"), "`secure_cookies`"),
         (("SWITCHBOARD_SESSION_HOURS", "0"), "`session_hours`"),
         (
-            ("SWITCHBOARD_CALLCENTER_WEBHOOK_URL", "https://pbx"),
+            ("SWITCHBOARD_CALLCENTER_WEBHOOK_URL", "ftp://pbx.lan/hook"),
             "`callcenter.webhook_url`",
         ),
         (
