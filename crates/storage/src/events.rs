@@ -219,15 +219,18 @@ impl Store {
         .await
     }
 
+    /// Removes old events, then the phone commands that ended as long ago; how many events went.
     async fn prune_in_batches(&self, before: UnixMillis, batch: usize) -> Result<usize> {
         let mut removed = 0;
         loop {
             let now = self.prune_events(before, batch).await?;
             removed += now;
             if now < batch {
-                return Ok(removed);
+                break;
             }
         }
+        while self.prune_phone_commands(before, batch).await? == batch {}
+        Ok(removed)
     }
 }
 

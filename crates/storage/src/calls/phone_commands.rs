@@ -161,6 +161,25 @@ impl Store {
         .await
     }
 
+    /// Removes commands delivered or failed before `before`, oldest first, at most `limit` (pruned with
+    /// the event log, as old as it). Pending ones stay whatever their age: they are still to be sent.
+    pub(crate) async fn prune_phone_commands(
+        &self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<usize> {
+        self.write(move |tx| {
+            tx.execute(
+                &format!(
+                    "DELETE FROM phone_commands WHERE id IN (SELECT id FROM phone_commands ORDER BY id LIMIT {limit})
+                     AND status <> 'pending' AND updated_at < ?1"
+                ),
+                args![before],
+            )
+        })
+        .await
+    }
+
     /// The latest commands, newest first (an agent's, or everyone's).
     pub async fn phone_commands(
         &self,

@@ -662,4 +662,21 @@ async fn a_claimed_phone_command_is_one_nodes_until_its_lease_runs_out() {
             .expect("claim")
             .is_empty()
     );
+    // Pruned with the event log once ended; a pending one stays whatever its age.
+    let pending = store
+        .queue_phone_command(PhoneCommandKind::Dial, None, "{}".into(), (None, None))
+        .await
+        .expect("queued");
+    store
+        .prune_old_events(UnixMillis(i64::MAX / 2), 100)
+        .await
+        .expect("pruned");
+    let left: Vec<i64> = store
+        .phone_commands(None, 10)
+        .await
+        .expect("listed")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, [pending.id]);
 }
