@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { Switchboard, launchChromium } from './harness.mjs';
+import { Switchboard, launchChromium, signIn } from './harness.mjs';
 
 const sb = new Switchboard();
 let admin;
@@ -28,13 +28,7 @@ before(async () => {
   assert.equal(customer.status, 200, JSON.stringify(customer.body));
   browser = await launchChromium(chromium);
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
-  lan = await context.newPage();
-  lan.on('pageerror', (error) => console.error('lan: page error:', error.message));
-  await lan.goto(`${sb.callcenter}/`);
-  await lan.getByLabel('Tên đăng nhập').fill('lan');
-  await lan.getByLabel('Mật khẩu').fill('lan password 123');
-  await lan.getByRole('button', { name: 'Đăng nhập' }).click();
-  await lan.locator('[data-link="callcenter"][data-state="up"]').waitFor({ timeout: 10000 });
+  lan = await signIn(context, sb.callcenter, 'lan', 'lan password 123');
   await lan.getByRole('link', { name: /Cuộc gọi/ }).click();
   await lan.getByTestId('callbacks').getByText('Không có cuộc gọi nhỡ nào cần gọi lại').waitFor();
 });

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { Switchboard, launchChromium } from './harness.mjs';
+import { Switchboard, launchChromium, signIn } from './harness.mjs';
 
 // `SCREENSHOTS_DIR=docs/screenshots` refreshes the README's pictures of the floor and the reports.
 const SHOTS = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : mkdtempSync(path.join(tmpdir(), 'switchboard-screens-'));
@@ -21,17 +21,6 @@ let browser;
 let mai;
 let lan;
 let lanAgent;
-
-async function signIn(context, username, password) {
-  const page = await context.newPage();
-  page.on('pageerror', (error) => console.error(`${username}: page error:`, error.message));
-  await page.goto(`${sb.callcenter}/`);
-  await page.getByLabel('Tên đăng nhập').fill(username);
-  await page.getByLabel('Mật khẩu').fill(password);
-  await page.getByRole('button', { name: 'Đăng nhập' }).click();
-  await page.locator('[data-link="callcenter"][data-state="up"]').waitFor({ timeout: 10000 });
-  return page;
-}
 
 async function cti(fields) {
   const answer = await sb.cti(pbx, fields);
@@ -60,8 +49,8 @@ before(async () => {
   assert.equal(hung.status, 200, JSON.stringify(hung.body));
   browser = await launchChromium(chromium);
   const options = { viewport: { width: 1400, height: 900 }, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh', acceptDownloads: true };
-  mai = await signIn(await browser.newContext(options), 'mai', 'mai password 123');
-  lan = await signIn(await browser.newContext(options), 'lan', 'lan password 123');
+  mai = await signIn(await browser.newContext(options), sb.callcenter, 'mai', 'mai password 123');
+  lan = await signIn(await browser.newContext(options), sb.callcenter, 'lan', 'lan password 123');
   await lan.getByTestId('my-status').selectOption('available');
   await mai.getByRole('link', { name: 'Giám sát' }).click();
   await mai.getByTestId('floor').locator(`[data-agent="${lanAgent.id}"][data-status="available"]`).waitFor();

@@ -175,6 +175,21 @@ export function message(id, thread, text, { name = 'Lê Văn Cường', ...extra
   };
 }
 
+/**
+ * A console page of `context` signed in as `username` at the call center's address, once its call-center
+ * link is up; page errors are printed with the user's name.
+ */
+export async function signIn(context, url, username, password) {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`${username}: page error:`, error.message));
+  await page.goto(`${url}/`);
+  await page.getByLabel('Tên đăng nhập').fill(username);
+  await page.getByLabel('Mật khẩu').fill(password);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.locator('[data-link="callcenter"][data-state="up"]').waitFor({ timeout: 10000 });
+  return page;
+}
+
 /** Debian's Chromium (never a downloaded browser), headless, driven by playwright-core. */
 export function launchChromium(chromium, args = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', ...args] });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
-import { Switchboard, launchChromium } from './harness.mjs';
+import { Switchboard, launchChromium, signIn } from './harness.mjs';
 
 const sb = new Switchboard();
 const SECRET = 'pbx webhook secret';
@@ -76,13 +76,7 @@ before(async () => {
   assert.equal(customer.status, 200, JSON.stringify(customer.body));
   browser = await launchChromium(chromium);
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
-  lan = await context.newPage();
-  lan.on('pageerror', (error) => console.error('lan: page error:', error.message));
-  await lan.goto(`${sb.callcenter}/`);
-  await lan.getByLabel('Tên đăng nhập').fill('lan');
-  await lan.getByLabel('Mật khẩu').fill('lan password 123');
-  await lan.getByRole('button', { name: 'Đăng nhập' }).click();
-  await lan.locator('[data-link="callcenter"][data-state="up"]').waitFor({ timeout: 10000 });
+  lan = await signIn(context, sb.callcenter, 'lan', 'lan password 123');
   await lan.getByTestId('my-status').selectOption('available');
 });
 
