@@ -126,15 +126,16 @@ test('the supervisor reads today\'s report by agent and downloads it as CSV', as
   await reports.getByTestId('total-floor.answered').getByText('2').waitFor();
   await reports.getByTestId('total-floor.abandoned').getByText('1').waitFor();
   assert.ok(await reports.locator('svg[role="img"] [data-bar]').count() >= 7, 'a bar for each of the last seven days');
+  await reports.getByTestId('chat-report').getByText('Không có hội thoại nào trong khoảng này').waitFor();
 
-  await reports.getByLabel('Theo').selectOption('agent');
+  await reports.getByLabel('Theo', { exact: true }).selectOption('agent');
   const row = reports.getByTestId('report-table').locator(`[data-group="${lanAgent.id}"]`);
   await row.waitFor();
   assert.match(await row.textContent(), /Nguyễn Thị Lan/);
-  await reports.getByLabel('Theo').selectOption('day');
+  await reports.getByLabel('Theo', { exact: true }).selectOption('day');
   await reports.getByTestId('report-table').locator('[data-group="total"]').waitFor();
   await mai.screenshot({ path: path.join(SHOTS, 'reports.png') });
-  await reports.getByLabel('Theo').selectOption('agent');
+  await reports.getByLabel('Theo', { exact: true }).selectOption('agent');
   await row.waitFor();
 
   const [download] = await Promise.all([mai.waitForEvent('download'), reports.getByRole('button', { name: 'Tải báo cáo CSV' }).click()]);

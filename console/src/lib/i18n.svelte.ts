@@ -417,6 +417,19 @@ const vi = {
   'phone.transferTo': 'Chuyển cho…',
   'phone.transferring': 'Đang chuyển cuộc gọi qua tổng đài',
   'phone.queue': 'Hàng chờ {queue}',
+  'reports.chats.title': 'Hội thoại',
+  'reports.chats.groupBy': 'Hội thoại theo',
+  'reports.chats.byPage': 'Trang',
+  'reports.chats.conversations': 'Hội thoại có tin khách',
+  'reports.chats.in': 'Tin đến',
+  'reports.chats.out': 'Tin trả lời',
+  'reports.chats.responded': 'Đã trả lời',
+  'reports.chats.firstResponse': 'Phản hồi đầu (trung vị)',
+  'reports.chats.resolved': 'Đã xử lý xong',
+  'reports.chats.resolution': 'Thời gian xử lý (trung vị)',
+  'reports.chats.csv': 'Tải từng hội thoại (CSV)',
+  'reports.chats.empty': 'Không có hội thoại nào trong khoảng này',
+  'reports.chats.truncated': 'Quá nhiều hội thoại: báo cáo tính 100.000 hội thoại gần nhất',
 } as const;
 
 export type Key = keyof typeof vi;
@@ -835,6 +848,19 @@ const en: Record<Key, string> = {
   'phone.transferTo': 'Transfer to…',
   'phone.transferring': 'Transferring the call through the phone system',
   'phone.queue': 'Queue {queue}',
+  'reports.chats.title': 'Conversations',
+  'reports.chats.groupBy': 'Conversations by',
+  'reports.chats.byPage': 'Page',
+  'reports.chats.conversations': 'Conversations customers wrote in',
+  'reports.chats.in': 'Messages in',
+  'reports.chats.out': 'Replies',
+  'reports.chats.responded': 'Answered',
+  'reports.chats.firstResponse': 'First response (median)',
+  'reports.chats.resolved': 'Resolved',
+  'reports.chats.resolution': 'Resolution time (median)',
+  'reports.chats.csv': 'Download every conversation (CSV)',
+  'reports.chats.empty': 'No conversations in this period',
+  'reports.chats.truncated': 'Too many conversations: the report counts the latest 100,000',
 };
 
 const dictionaries: Record<Locale, Record<Key, string>> = { vi, en };

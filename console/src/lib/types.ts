@@ -409,3 +409,24 @@ export interface PhoneCommand {
   createdAt: string;
   updatedAt: string;
 }
+
+/** A conversation report's figures (`GET /api/reports/conversations`): times in seconds, `null` when none. */
+export interface ChatFigures {
+  conversations: number;
+  messagesIn: number;
+  messagesOut: number;
+  responded: number;
+  medianFirstResponse: number | null;
+  resolved: number;
+  medianResolution: number | null;
+}
+
+export interface ChatReport {
+  from: string;
+  until: string;
+  timeZone: string;
+  groupBy: 'page' | 'agent';
+  groups: (ChatFigures & { key: string; label: string })[];
+  total: ChatFigures;
+  truncated: boolean;
+}

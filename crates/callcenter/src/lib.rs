@@ -132,6 +132,7 @@ impl RoleShell for CallCenter {
             .routes(routes!(reports::floor))
             .routes(routes!(reports::waiting_calls))
             .routes(routes!(reports::call_report))
+            .routes(routes!(reports::conversation_report))
             .routes(routes!(
                 outcomes::outcome_codes,
                 outcomes::create_outcome_code

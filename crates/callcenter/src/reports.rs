@@ -11,8 +11,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_domain::UnixMillis;
-use switchboard_domain::reports::{CallFigures, CallTally, ReportPeriod};
-use switchboard_storage::{CallGrouping, ChatFloor, FloorAgent, FloorSnapshot, GroupKey, LiveCall};
+use switchboard_domain::reports::{CallFigures, CallTally, ChatFigures, ChatTally, ReportPeriod};
+use switchboard_storage::{
+    CallGrouping, ChatFloor, ConversationActivity, ConversationReport, FloorAgent, FloorSnapshot,
+    GroupKey, LiveCall,
+};
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{Answer, ApiError, CallCenterReader, QueryParams as Query, Supervisor, ok};
 
@@ -403,4 +406,251 @@ pub async fn floor(State(state): State<AppState>, _: Supervisor) -> Result<Respo
     let floor = Arc::new(Floor::of(snapshot, &state, now));
     state.floor.keep(head, floor.clone());
     Ok(ok(&*floor))
+}
+
+/// How a conversation report groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatGroupBy {
+    /// By the Facebook page or account.
+    #[default]
+    Page,
+    /// By the console user who wrote the answers.
+    Agent,
+}
+
+/// A conversation report's period and grouping.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ChatReportQuery {
+    /// The first day (YYYY-MM-DD, in the time zone); today if not given.
+    #[param(example = "2026-12-01")]
+    from: Option<String>,
+    /// The last day, included; today if not given. At most 366 days after `from`.
+    #[param(example = "2026-12-07")]
+    until: Option<String>,
+    /// `page` (default) or `agent`.
+    group_by: Option<ChatGroupBy>,
+    /// An IANA time zone; the business's if not given.
+    #[param(example = "Asia/Ho_Chi_Minh")]
+    time_zone: Option<String>,
+}
+
+/// One group of a conversation report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatReportGroup {
+    /// The page's `user_id_chat`, or the user's id.
+    #[schema(example = "page_hoa_tuoi")]
+    pub key: String,
+    #[schema(example = "Shop Hoa Tươi")]
+    pub label: String,
+    #[serde(flatten)]
+    pub figures: ChatFigures,
+}
+
+/// A conversation report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatReport {
+    #[schema(example = "2026-12-01")]
+    pub from: String,
+    #[schema(example = "2026-12-07")]
+    pub until: String,
+    #[schema(example = "Asia/Ho_Chi_Minh")]
+    pub time_zone: String,
+    pub group_by: ChatGroupBy,
+    pub groups: Vec<ChatReportGroup>,
+    pub total: ChatFigures,
+    /// More than 100,000 conversations were active: the report counts the most recent 100,000.
+    pub truncated: bool,
+}
+
+/// What one conversation adds to its page's group, and to its first responder's and resolver's.
+fn conversation_tally(
+    row: &ConversationActivity,
+    end: UnixMillis,
+) -> (ChatTally, Option<i64>, Option<i64>) {
+    let mut tally = ChatTally {
+        messages_in: row.messages_in,
+        messages_out: row.messages_out,
+        ..ChatTally::default()
+    };
+    let (mut responded, mut resolved) = (None, None);
+    if let Some(first_in) = row.first_in {
+        tally.conversations = 1;
+        if let Some(first_out) = row.first_out {
+            tally.first_responses.push(first_out.0 - first_in.0);
+            responded = row.responder;
+        }
+        if let Some(at) = row.resolved_at.filter(|at| *at >= first_in && *at < end) {
+            tally.resolutions.push(at.0 - first_in.0);
+            resolved = row.resolved_by;
+        }
+    }
+    (tally, responded, resolved)
+}
+
+fn chat_groups(
+    report: &ConversationReport,
+    group_by: ChatGroupBy,
+    end: UnixMillis,
+    users: &HashMap<i64, String>,
+) -> Vec<ChatReportGroup> {
+    type Groups = std::collections::BTreeMap<String, (String, ChatTally)>;
+    fn group(groups: &mut Groups, key: String, label: String) -> &mut ChatTally {
+        &mut groups
+            .entry(key)
+            .or_insert_with(|| (label, ChatTally::default()))
+            .1
+    }
+    let mut groups = Groups::new();
+    let user = |id: i64| users.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
+    for row in &report.conversations {
+        let (tally, responder, resolver) = conversation_tally(row, end);
+        match group_by {
+            ChatGroupBy::Page => {
+                group(&mut groups, row.account.clone(), row.account_name.clone()).add(&tally)
+            }
+            ChatGroupBy::Agent => {
+                if let (Some(id), Some(ms)) = (responder, tally.first_responses.first()) {
+                    group(&mut groups, id.to_string(), user(id))
+                        .first_responses
+                        .push(*ms);
+                }
+                if let (Some(id), Some(ms)) = (resolver, tally.resolutions.first()) {
+                    group(&mut groups, id.to_string(), user(id))
+                        .resolutions
+                        .push(*ms);
+                }
+            }
+        }
+    }
+    if group_by == ChatGroupBy::Agent {
+        for written in &report.agents {
+            let tally = group(
+                &mut groups,
+                written.user_id.to_string(),
+                user(written.user_id),
+            );
+            tally.conversations += 1;
+            tally.messages_out += written.messages_out;
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, (label, tally))| ChatReportGroup {
+            key,
+            label,
+            figures: tally.figures(),
+        })
+        .collect()
+}
+
+/// Conversations per page or per agent over days of the business's time zone: conversations the
+/// customers wrote in, messages each way, the median first response and resolution time. With
+/// `Accept: text/csv`, one row per conversation instead.
+#[utoipa::path(get, path = "/api/reports/conversations", tag = "reports",
+    params(ChatReportQuery),
+    responses(
+        (status = 200, description = "The report; with `Accept: text/csv`, one row per conversation active in the period",
+            content((Answer<ChatReport> = "application/json"), (String = "text/csv"))),
+        (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
+        (status = 422, description = "A bad date, a reversed period or one over 366 days, an unknown time zone or grouping (`field` says which)", body = ErrorAnswer),
+    ))]
+pub async fn conversation_report(
+    State(state): State<AppState>,
+    Supervisor(principal): Supervisor,
+    Query(query): Query<ChatReportQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let zone = query
+        .time_zone
+        .as_deref()
+        .unwrap_or(&state.engine.options().time_zone);
+    let period = ReportPeriod::parse(
+        query.from.as_deref(),
+        query.until.as_deref(),
+        zone,
+        UnixMillis::now(),
+    )?;
+    let store = state.engine.store();
+    let report = store
+        .conversation_report(&principal, (period.start, period.end))
+        .await?;
+    if wants_csv(&headers) {
+        return Ok(conversations_csv(&report, &period));
+    }
+    let users: HashMap<i64, String> = store
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| {
+            let name = if u.display_name.is_empty() {
+                u.username
+            } else {
+                u.display_name
+            };
+            (u.id, name)
+        })
+        .collect();
+    let group_by = query.group_by.unwrap_or_default();
+    let mut total = ChatTally::default();
+    for row in &report.conversations {
+        total.add(&conversation_tally(row, period.end).0);
+    }
+    Ok(ok(ChatReport {
+        from: period.from(),
+        until: period.until(),
+        time_zone: period.time_zone_name().to_owned(),
+        group_by,
+        groups: chat_groups(&report, group_by, period.end, &users),
+        total: total.figures(),
+        truncated: report.truncated,
+    }))
+}
+
+fn conversations_csv(report: &ConversationReport, period: &ReportPeriod) -> Response {
+    let mut writer = switchboard_domain::spreadsheet::Writer::new(&[
+        "conversationId",
+        "page",
+        "pageName",
+        "participant",
+        "firstMessageAt",
+        "firstResponseAt",
+        "firstResponseSeconds",
+        "responderUserId",
+        "messagesIn",
+        "messagesOut",
+        "resolvedAt",
+        "resolvedByUserId",
+    ]);
+    let time = |at: Option<UnixMillis>| at.map(UnixMillis::to_rfc3339).unwrap_or_default();
+    let id = |id: Option<i64>| id.map(|v| v.to_string()).unwrap_or_default();
+    for row in &report.conversations {
+        let response = match (row.first_in, row.first_out) {
+            (Some(first_in), Some(first_out)) => ((first_out.0 - first_in.0) / 1000).to_string(),
+            _ => String::new(),
+        };
+        let cells = [
+            row.conversation_id.to_string(),
+            row.account.clone(),
+            row.account_name.clone(),
+            row.participant_name.clone(),
+            time(row.first_in),
+            time(row.first_out),
+            response,
+            id(row.responder),
+            row.messages_in.to_string(),
+            row.messages_out.to_string(),
+            time(row.resolved_at),
+            id(row.resolved_by),
+        ];
+        writer.row(cells.iter().map(String::as_str));
+    }
+    csv_file(
+        &format!("conversations-{}-{}.csv", period.from(), period.until()),
+        writer.finish(),
+    )
 }

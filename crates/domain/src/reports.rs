@@ -355,6 +355,83 @@ pub struct CallFigures {
     pub outbound: i64,
 }
 
+/// The median of `values` in seconds (one decimal), `None` when there are none.
+pub fn median_seconds(values: &mut [i64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let middle = values.len() / 2;
+    let millis = if values.len() % 2 == 1 {
+        values[middle] as f64
+    } else {
+        (values[middle - 1] as f64 + values[middle] as f64) / 2.0
+    };
+    Some((millis / 100.0).round() / 10.0)
+}
+
+/// A group's conversations, as the store's rows add up: counts, and each conversation's first response
+/// and resolution time (medians are taken over these).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatTally {
+    /// Conversations in which the customer wrote during the period (per agent: in which they wrote).
+    pub conversations: i64,
+    pub messages_in: i64,
+    pub messages_out: i64,
+    /// Milliseconds from the customer's first message of the period to the first answer after it.
+    pub first_responses: Vec<i64>,
+    /// Milliseconds from the customer's first message of the period to the conversation's resolution.
+    pub resolutions: Vec<i64>,
+}
+
+impl ChatTally {
+    pub fn add(&mut self, other: &ChatTally) {
+        self.conversations += other.conversations;
+        self.messages_in += other.messages_in;
+        self.messages_out += other.messages_out;
+        self.first_responses
+            .extend_from_slice(&other.first_responses);
+        self.resolutions.extend_from_slice(&other.resolutions);
+    }
+
+    pub fn figures(&self) -> ChatFigures {
+        ChatFigures {
+            conversations: self.conversations,
+            messages_in: self.messages_in,
+            messages_out: self.messages_out,
+            responded: self.first_responses.len() as i64,
+            median_first_response: median_seconds(&mut self.first_responses.clone()),
+            resolved: self.resolutions.len() as i64,
+            median_resolution: median_seconds(&mut self.resolutions.clone()),
+        }
+    }
+}
+
+/// One group's conversation figures (or the total's).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatFigures {
+    /// Per page: conversations in which the customer wrote in the period; per agent: in which the agent did.
+    #[schema(example = 42)]
+    pub conversations: i64,
+    #[schema(example = 310)]
+    pub messages_in: i64,
+    #[schema(example = 280)]
+    pub messages_out: i64,
+    /// Conversations whose customer had an answer (per agent: answered first by the agent).
+    #[schema(example = 40)]
+    pub responded: i64,
+    /// Median seconds from the customer's first message of the period to the first answer; `null` for none.
+    #[schema(example = 95.5)]
+    pub median_first_response: Option<f64>,
+    /// Conversations resolved in the period (per agent: by the agent).
+    #[schema(example = 31)]
+    pub resolved: i64,
+    /// Median seconds from the customer's first message of the period to the resolution; `null` for none.
+    #[schema(example = 1800.0)]
+    pub median_resolution: Option<f64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +499,26 @@ mod tests {
         assert!(
             ReportPeriod::parse(Some("2028-01-01"), Some("2028-12-31"), HCM, UnixMillis(0)).is_ok()
         );
+    }
+
+    #[test]
+    fn medians_take_the_middle_or_the_mean_of_the_two_middles() {
+        assert_eq!(median_seconds(&mut []), None);
+        assert_eq!(median_seconds(&mut [3_000, 1_000, 90_000]), Some(3.0));
+        assert_eq!(median_seconds(&mut [1_000, 2_000]), Some(1.5));
+        let tally = ChatTally {
+            conversations: 2,
+            messages_in: 5,
+            messages_out: 3,
+            first_responses: vec![60_000],
+            resolutions: vec![],
+        };
+        let figures = tally.figures();
+        assert_eq!(
+            (figures.responded, figures.median_first_response),
+            (1, Some(60.0))
+        );
+        assert_eq!((figures.resolved, figures.median_resolution), (0, None));
     }
 
     #[test]

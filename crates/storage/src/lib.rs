@@ -25,6 +25,7 @@ mod comments;
 #[cfg(test)]
 mod comments_tests;
 mod commits;
+mod conversation_reports;
 mod copy;
 mod crypto;
 mod customers;
@@ -68,6 +69,9 @@ pub use calls::{
 };
 pub use commands::{CommandGauges, DeliverableCommand, QueuedMessage, QueuedPost};
 pub use comments::{CommentView, FeedPostView, QueuedModeration};
+pub use conversation_reports::{
+    AgentActivity, ConversationActivity, ConversationReport, MAX_REPORT_CONVERSATIONS,
+};
 pub use copy::CopyReport;
 pub use crypto::{Cipher, KeyError};
 pub use customers::{

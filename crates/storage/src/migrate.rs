@@ -42,6 +42,7 @@ migrations! {
     24 "floor_and_reports" "0024_floor_and_reports.sql",
     25 "call_outcomes" "0025_call_outcomes.sql",
     26 "phone_commands" "0026_phone_commands.sql",
+    27 "conversation_reports" "0027_conversation_reports.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

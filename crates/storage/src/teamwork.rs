@@ -300,6 +300,9 @@ impl Store {
                      assignee_user_id = CASE WHEN ?2 THEN ?3 ELSE assignee_user_id END,
                      status = COALESCE(?4, status),
                      snoozed_until = CASE WHEN CAST(?4 AS TEXT) IS NULL THEN snoozed_until ELSE ?5 END,
+                     resolved_at = CASE WHEN ?4 = 'resolved' AND status <> 'resolved' THEN ?6 ELSE resolved_at END,
+                     resolved_by_user_id = CASE WHEN ?4 = 'resolved' AND status <> 'resolved' THEN ?7
+                                                ELSE resolved_by_user_id END,
                      updated_at = ?6
                  WHERE id = ?1",
                 args![
@@ -308,7 +311,8 @@ impl Store {
                     assignee.flatten(),
                     changes.status,
                     changes.snoozed_until,
-                    now
+                    now,
+                    actor.user_id
                 ],
             )?;
             if let Some(labels) = labels {

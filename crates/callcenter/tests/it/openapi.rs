@@ -8,7 +8,7 @@ use switchboard_testkit::callcenter::TestCallCenter;
 use switchboard_testkit::fixtures_http::Verbs;
 
 /// The operations of the call center's own API, as clients have called them since the seed.
-const OPERATIONS: [(&str, &str); 44] = [
+const OPERATIONS: [(&str, &str); 45] = [
     ("post", "/api/agents"),
     ("get", "/api/agents/status"),
     ("get", "/api/agents/available"),
@@ -47,6 +47,7 @@ const OPERATIONS: [(&str, &str); 44] = [
     ("post", "/api/calls/{call_id}/transfer"),
     ("get", "/api/phone-commands"),
     ("get", "/api/reports/calls"),
+    ("get", "/api/reports/conversations"),
     ("post", "/api/calls/{call_id}/answer"),
     ("post", "/api/calls/{call_id}/end"),
     ("get", "/api/blocked-numbers"),

@@ -191,3 +191,133 @@ async fn the_floor_shows_waiting_callers_agents_and_todays_figures_to_supervisor
     assert_eq!(callers, ["waiting-1"]);
     assert!(waiting["data"][0]["seconds"].as_i64().is_some());
 }
+
+#[tokio::test]
+async fn conversation_reports_measure_answers_per_page_and_per_agent() {
+    use switchboard_domain::ingest::{Batch, Direction, NewMessage};
+    use switchboard_storage::AccountKind;
+    let app = TestCallCenter::spawn(CallCenterOptions::default()).await;
+    let (agent, agent_token) = app.agent("lan", "101").await;
+    let lan = agent.user_id.expect("a user");
+    app.store
+        .ensure_account("page1", "Shop Hoa", AccountKind::Page)
+        .await
+        .expect("account");
+    let sent_at = UnixMillis(UnixMillis::now().0 - 90_000);
+    let batch = Batch {
+        account: "page1".into(),
+        items: vec![NewMessage {
+            message_id: "m1".into(),
+            thread_id: "t1".into(),
+            participant_id: "u1".into(),
+            participant_name: "Vũ Thị Hoa".into(),
+            direction: Direction::In,
+            text: "còn hàng không ạ?".into(),
+            attachments: vec![],
+            sent_at,
+        }],
+    };
+    app.store.ingest_messages(batch).await.expect("ingest");
+    let conversation = app
+        .store
+        .conversations(
+            "page1",
+            switchboard_storage::ConversationFilter::default(),
+            None,
+            10,
+        )
+        .await
+        .expect("conversations")
+        .items[0]
+        .id;
+    app.store
+        .queue_message(conversation, "Dạ còn ạ".into(), Some(lan))
+        .await
+        .expect("reply");
+
+    let (status, _) = app.get("/api/reports/conversations", &agent_token).await;
+    assert_eq!(status, 403);
+    let (status, by_page) = app
+        .get("/api/reports/conversations?groupBy=page", &app.api_token)
+        .await;
+    assert_eq!(status, 200, "{by_page}");
+    let page = &by_page["data"]["groups"][0];
+    assert_eq!(
+        (
+            &page["key"],
+            &page["label"],
+            &page["conversations"],
+            &page["messagesIn"],
+            &page["messagesOut"],
+            &page["responded"]
+        ),
+        (
+            &json!("page1"),
+            &json!("Shop Hoa"),
+            &json!(1),
+            &json!(1),
+            &json!(1),
+            &json!(1)
+        )
+    );
+    let first_response = page["medianFirstResponse"].as_f64().expect("seconds");
+    assert!((89.0..200.0).contains(&first_response), "{page}");
+    assert_eq!(by_page["data"]["total"]["conversations"], 1);
+
+    let (_, by_agent) = app
+        .get("/api/reports/conversations?groupBy=agent", &app.api_token)
+        .await;
+    let row = &by_agent["data"]["groups"][0];
+    assert_eq!(
+        (
+            &row["key"],
+            &row["label"],
+            &row["conversations"],
+            &row["messagesOut"],
+            &row["responded"]
+        ),
+        (
+            &json!(lan.to_string()),
+            &json!("lan"),
+            &json!(1),
+            &json!(1),
+            &json!(1)
+        ),
+        "{by_agent}"
+    );
+
+    let csv = app
+        .http
+        .get(format!("{}/api/reports/conversations", app.url))
+        .bearer_auth(&app.api_token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("text");
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert!(
+        lines[0].starts_with("conversationId,page,pageName,participant,firstMessageAt"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{conversation},page1,Shop Hoa,Vũ Thị Hoa,")),
+        "{csv}"
+    );
+
+    for (query, field) in [
+        ("groupBy=team", "groupBy"),
+        ("from=2026-12-05&until=2026-12-01", "until"),
+    ] {
+        let (status, body) = app
+            .get(
+                &format!("/api/reports/conversations?{query}"),
+                &app.api_token,
+            )
+            .await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert!(body["error"].to_string().contains(field), "{query}: {body}");
+    }
+}
