@@ -90,6 +90,16 @@ pub struct CallReport {
     pub total: CallFigures,
 }
 
+/// The report's days: `from` through `until` in `time_zone`, or the business's zone.
+fn period(
+    state: &AppState,
+    (from, until, time_zone): (Option<&str>, Option<&str>, Option<&str>),
+    now: UnixMillis,
+) -> Result<ReportPeriod, ApiError> {
+    let zone = time_zone.unwrap_or(&state.engine.options().time_zone);
+    Ok(ReportPeriod::parse(from, until, zone, now)?)
+}
+
 fn seconds(millis: i64) -> f64 {
     millis as f64 / 1000.0
 }
@@ -176,8 +186,12 @@ pub async fn call_report(
 ) -> Result<Response, ApiError> {
     let options = state.engine.options();
     let now = UnixMillis::now();
-    let zone = query.time_zone.as_deref().unwrap_or(&options.time_zone);
-    let period = ReportPeriod::parse(query.from.as_deref(), query.until.as_deref(), zone, now)?;
+    let dates = (
+        query.from.as_deref(),
+        query.until.as_deref(),
+        query.time_zone.as_deref(),
+    );
+    let period = period(&state, dates, now)?;
     let group_by = query.group_by.unwrap_or_default();
     let grouping = match group_by {
         GroupBy::Agent => CallGrouping::Agent,
@@ -492,12 +506,13 @@ fn conversation_tally(
     (tally, responded, resolved)
 }
 
+/// The report's groups, and its total: each conversation is measured once.
 fn chat_groups(
     report: &ConversationReport,
     group_by: ChatGroupBy,
     end: UnixMillis,
     users: &HashMap<i64, String>,
-) -> Vec<ChatReportGroup> {
+) -> (Vec<ChatReportGroup>, ChatTally) {
     type Groups = std::collections::BTreeMap<String, (String, ChatTally)>;
     fn group(groups: &mut Groups, key: String, label: String) -> &mut ChatTally {
         &mut groups
@@ -506,9 +521,11 @@ fn chat_groups(
             .1
     }
     let mut groups = Groups::new();
+    let mut total = ChatTally::default();
     let user = |id: i64| users.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
     for row in &report.conversations {
         let (tally, responder, resolver) = conversation_tally(row, end);
+        total.add(&tally);
         match group_by {
             ChatGroupBy::Page => {
                 group(&mut groups, row.account.clone(), row.account_name.clone()).add(&tally)
@@ -538,14 +555,15 @@ fn chat_groups(
             tally.messages_out += written.messages_out;
         }
     }
-    groups
+    let groups = groups
         .into_iter()
         .map(|(key, (label, tally))| ChatReportGroup {
             key,
             label,
             figures: tally.figures(),
         })
-        .collect()
+        .collect();
+    (groups, total)
 }
 
 /// Conversations per page or per agent over days of the business's time zone: conversations the
@@ -565,16 +583,12 @@ pub async fn conversation_report(
     Query(query): Query<ChatReportQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let zone = query
-        .time_zone
-        .as_deref()
-        .unwrap_or(&state.engine.options().time_zone);
-    let period = ReportPeriod::parse(
+    let dates = (
         query.from.as_deref(),
         query.until.as_deref(),
-        zone,
-        UnixMillis::now(),
-    )?;
+        query.time_zone.as_deref(),
+    );
+    let period = period(&state, dates, UnixMillis::now())?;
     let store = state.engine.store();
     let report = store
         .conversation_report(&principal, (period.start, period.end))
@@ -596,16 +610,13 @@ pub async fn conversation_report(
         })
         .collect();
     let group_by = query.group_by.unwrap_or_default();
-    let mut total = ChatTally::default();
-    for row in &report.conversations {
-        total.add(&conversation_tally(row, period.end).0);
-    }
+    let (groups, total) = chat_groups(&report, group_by, period.end, &users);
     Ok(ok(ChatReport {
         from: period.from(),
         until: period.until(),
         time_zone: period.time_zone_name().to_owned(),
         group_by,
-        groups: chat_groups(&report, group_by, period.end, &users),
+        groups,
         total: total.figures(),
         truncated: report.truncated,
     }))

@@ -192,8 +192,9 @@ impl Store {
         self
     }
 
-    pub fn report_rules(&self) -> &switchboard_domain::reports::ReportRules {
-        &self.report_rules
+    /// Shared, not copied: every call that ends reads them.
+    pub fn report_rules(&self) -> Arc<switchboard_domain::reports::ReportRules> {
+        Arc::clone(&self.report_rules)
     }
 
     /// The database file, on SQLite.

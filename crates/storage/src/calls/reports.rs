@@ -529,7 +529,7 @@ impl Store {
         grouping: CallGrouping,
         now: UnixMillis,
     ) -> Result<Vec<(GroupKey, CallTally)>> {
-        let rules = self.report_rules().clone();
+        let rules = self.report_rules();
         self.read_long(move |tx| call_tallies(tx, &period, grouping, &rules, now))
             .await
     }
@@ -538,7 +538,7 @@ impl Store {
     /// made again from the calls when the zone or a threshold changed since they were made (or
     /// never were). Whether it rebuilt them.
     pub async fn keep_call_stats(&self) -> Result<bool> {
-        let rules = self.report_rules().clone();
+        let rules = self.report_rules();
         self.write(move |tx| {
             let made_by: Option<Vec<u8>> = tx.optional(
                 "SELECT value FROM settings WHERE key = ?1",
@@ -567,7 +567,7 @@ impl Store {
 
     /// The floor now, with today's calls (in the business's zone) summed: one consistent read.
     pub async fn floor(&self, today: ReportPeriod, now: UnixMillis) -> Result<FloorSnapshot> {
-        let rules = self.report_rules().clone();
+        let rules = self.report_rules();
         self.read(move |tx| {
             let (waiting, connected) = live_calls(tx)?
                 .into_iter()

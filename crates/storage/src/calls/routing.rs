@@ -328,7 +328,7 @@ impl Store {
     pub async fn end_call(&self, call_id: &str, reason: &str) -> Result<(Call, Effects)> {
         let (call_id, reason) = (call_id.to_owned(), reason.to_owned());
         let timers = self.call_timers();
-        let rules = self.report_rules().clone();
+        let rules = self.report_rules();
         self.write(move |tx| {
             let (current, _) = call(tx, &call_id)?;
             if current.status == CallStatus::Ended {
@@ -408,7 +408,7 @@ impl Store {
     /// however many fire.
     pub async fn ring_timeout(&self, expired: Offer) -> Result<Effects> {
         let timers = self.call_timers();
-        let rules = self.report_rules().clone();
+        let rules = self.report_rules();
         self.write(move |tx| {
             let (current, mut declined) = call(tx, &expired.call_id)?;
             let mut effects = Effects::default();
