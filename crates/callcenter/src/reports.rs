@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard_domain::UnixMillis;
 use switchboard_domain::reports::{CallFigures, CallTally, ChatFigures, ChatTally, ReportPeriod};
 use switchboard_storage::{
@@ -18,6 +18,7 @@ use switchboard_storage::{
 };
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
 use switchboard_web::{Answer, ApiError, CallCenterReader, QueryParams as Query, Supervisor, ok};
+use tokio::time::Instant;
 
 /// How a report groups its calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -376,49 +377,94 @@ pub async fn waiting_calls(
 /// How long one reading of the floor serves every supervisor asking, while no event was committed.
 const FLOOR_FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// The floor last read on this node, shared by every supervisor: ten of them refreshing on every
-/// call event cost one read, not ten.
+/// The least time between two readings of the floor on one node, however many supervisors ask and
+/// however busy the call center is: the floor is read at most five times a second, and a burst of
+/// supervisors asking together costs one read.
+const FLOOR_READ_EVERY: Duration = Duration::from_millis(200);
+
+/// The floor last read on this node, shared by every supervisor. Reads are single-flight: a
+/// supervisor asking while another's read is under way waits for it, and is served by it when it
+/// was started after the last event this supervisor could have seen.
 #[derive(Clone, Default)]
-pub struct FloorCache(Arc<Mutex<Option<CachedFloor>>>);
+pub struct FloorCache(Arc<FloorReads<Floor>>);
 
-/// The event head it was read at, when, and the floor.
-type CachedFloor = (i64, Instant, Arc<Floor>);
+struct FloorReads<T> {
+    /// The event head the floor was read at, when, and the floor.
+    last: Mutex<Option<(i64, Instant, Arc<T>)>>,
+    /// Held while reading, so that one read is under way at a time; when the last one started.
+    reading: tokio::sync::Mutex<Option<Instant>>,
+}
 
-impl FloorCache {
-    fn fresh(&self, head: i64) -> Option<Arc<Floor>> {
-        let cached = self.0.lock().ok()?;
-        cached
-            .as_ref()
-            .filter(|(at_head, at, _)| *at_head == head && at.elapsed() < FLOOR_FRESH_FOR)
+impl<T> Default for FloorReads<T> {
+    fn default() -> Self {
+        Self {
+            last: Mutex::new(None),
+            reading: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<T> FloorReads<T> {
+    /// A reading at or after the event head `seen`, recent enough to show.
+    fn fresh(&self, seen: i64) -> Option<Arc<T>> {
+        let last = self.last.lock().ok()?;
+        last.as_ref()
+            .filter(|(head, at, _)| *head >= seen && at.elapsed() < FLOOR_FRESH_FOR)
             .map(|(_, _, floor)| floor.clone())
     }
 
-    fn keep(&self, head: i64, floor: Arc<Floor>) {
-        if let Ok(mut cached) = self.0.lock() {
-            *cached = Some((head, Instant::now(), floor));
+    /// The floor as of at least event `seen`: the last reading when it is as new, else a new one
+    /// (`read` answers the event head it read at and the floor), at most one under way at a time
+    /// and one per [`FLOOR_READ_EVERY`].
+    async fn read<F, Fut>(&self, seen: i64, read: F) -> Result<Arc<T>, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(i64, T), ApiError>>,
+    {
+        if let Some(floor) = self.fresh(seen) {
+            return Ok(floor);
         }
+        let mut last_started = self.reading.lock().await;
+        if let Some(floor) = self.fresh(seen) {
+            return Ok(floor);
+        }
+        if let Some(pause) = last_started.and_then(|at| FLOOR_READ_EVERY.checked_sub(at.elapsed()))
+        {
+            tokio::time::sleep(pause).await;
+        }
+        *last_started = Some(Instant::now());
+        let (head, floor) = read().await?;
+        let floor = Arc::new(floor);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((head, Instant::now(), floor.clone()));
+        }
+        Ok(floor)
     }
 }
 
 /// The floor now: calls waiting (with how long) and connected, every agent's status and state
 /// and since when, today's figures, chats waiting for an answer, callback tasks to do. Consoles
-/// read it again when a call-center event arrives (`docs/protocol.md`).
+/// read it again when a call-center event arrives (`docs/protocol.md`); the answer includes every
+/// event committed before the request.
 #[utoipa::path(get, path = "/api/floor", tag = "reports",
     responses(
         (status = 200, description = "The floor now", body = Answer<Floor>),
         (status = 403, description = "Not a supervisor, an admin or an API token", body = ErrorAnswer),
     ))]
 pub async fn floor(State(state): State<AppState>, _: Supervisor) -> Result<Response, ApiError> {
-    let head = state.engine.feed().head();
-    if let Some(floor) = state.floor.fresh(head) {
-        return Ok(ok(&*floor));
-    }
-    let now = UnixMillis::now();
-    let options = state.engine.options();
-    let today = ReportPeriod::today(&options.time_zone, now)?;
-    let snapshot = state.engine.store().floor(today, now).await?;
-    let floor = Arc::new(Floor::of(snapshot, &state, now));
-    state.floor.keep(head, floor.clone());
+    let seen = state.engine.feed().head();
+    let floor = state
+        .floor
+        .0
+        .read(seen, || async {
+            // The head before the read: everything up to it is in what is read.
+            let head = state.engine.feed().head();
+            let now = UnixMillis::now();
+            let today = ReportPeriod::today(&state.engine.options().time_zone, now)?;
+            let snapshot = state.engine.store().floor(today, now).await?;
+            Ok((head, Floor::of(snapshot, &state, now)))
+        })
+        .await?;
     Ok(ok(&*floor))
 }
 
@@ -664,4 +710,73 @@ fn conversations_csv(report: &ConversationReport, period: &ReportPeriod) -> Resp
         &format!("conversations-{}-{}.csv", period.from(), period.until()),
         writer.finish(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Semaphore;
+
+    /// Supervisors asking together are served by one read, however many they are.
+    #[tokio::test(flavor = "current_thread")]
+    async fn supervisors_asking_together_cost_one_read() {
+        let reads: Arc<FloorReads<&str>> = Arc::default();
+        let started = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(Semaphore::new(0));
+        let mut asking = Vec::new();
+        for _ in 0..10 {
+            let (reads, started, gate) = (reads.clone(), started.clone(), gate.clone());
+            asking.push(tokio::spawn(async move {
+                reads
+                    .read(7, || async move {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        let _open = gate.acquire().await;
+                        Ok((7, "floor"))
+                    })
+                    .await
+            }));
+        }
+        // Let every supervisor reach the read before the first one finishes.
+        while started.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(10);
+        for answer in asking {
+            assert_eq!(*answer.await.unwrap().unwrap(), "floor");
+        }
+        assert_eq!(started.load(Ordering::SeqCst), 1);
+    }
+
+    /// A supervisor who has seen a newer event than the last reading gets a new one, but never
+    /// sooner than FLOOR_READ_EVERY after the last.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_newer_event_is_read_again_at_a_bounded_pace() {
+        let reads: FloorReads<i64> = FloorReads::default();
+        let first = Instant::now();
+        let floor = reads.read(1, || async { Ok((1, 1)) }).await.unwrap();
+        assert_eq!(*floor, 1);
+        let same = reads.read(1, || async { Ok((1, 99)) }).await.unwrap();
+        assert_eq!(*same, 1, "nothing happened since: the reading is shared");
+        let newer = reads
+            .read(2, || async {
+                Ok((2, Instant::now().duration_since(first).as_millis() as i64))
+            })
+            .await
+            .unwrap();
+        assert!(
+            *newer >= FLOOR_READ_EVERY.as_millis() as i64,
+            "read after {} ms",
+            *newer
+        );
+        tokio::time::advance(FLOOR_FRESH_FOR).await;
+        let stale = reads.read(2, || async { Ok((2, -1)) }).await.unwrap();
+        assert_eq!(
+            *stale, -1,
+            "a reading older than FLOOR_FRESH_FOR is not shown"
+        );
+    }
 }
