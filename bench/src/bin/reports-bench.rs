@@ -3,12 +3,17 @@
 //! Runs the real call center (in this process, port 0, a fresh database: SQLite by default,
 //! `--database-url postgres://…`) and fills it with `--calls` calls spread over the last 365 days
 //! (one statement, below the store's API: 90% inbound, one in eight unanswered, 50 agents, four
-//! queues, a ring-out every 20 calls), then `ANALYZE`s it as an operator's autovacuum would, and
+//! queues, a ring-out every 20 calls), then `ANALYZE`s it (and `VACUUM`s it on PostgreSQL) as an
+//! operator's autovacuum would, and
 //! has the store make its daily sums from them (as after an upgrade; timed). Then it
 //! asks, over HTTP as the console does, `GET /api/reports/calls` for the whole year by agent, queue
 //! and day, a month by day, today, the year as CSV, a month and the year in another time zone (read
 //! from the calls, not the daily sums), and `GET /api/floor`, each `--runs` times, and prints the
 //! median and the slowest answer of each.
+//!
+//! The inbox gets `--conversations` conversations over the same year on four pages, each of
+//! `MESSAGES_PER_CONVERSATION` messages (the customer and 20 agents in turn, ten minutes apart, one
+//! in three resolved), and `GET /api/reports/conversations` is asked for a day, a month and a year.
 //!
 //! `cargo run --release -p switchboard-bench --bin reports-bench -- --help`
 
@@ -25,8 +30,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const AGENTS: i64 = 50;
 
+/// Console users who answer the chats, and the pages they answer on.
+const CHAT_AGENTS: i64 = 20;
+const PAGES: i64 = 4;
+const MESSAGES_PER_CONVERSATION: u64 = 20;
+
 struct Options {
     calls: u64,
+    conversations: u64,
     runs: usize,
     database: Database,
 }
@@ -34,11 +45,11 @@ struct Options {
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         calls: 1_000_000,
+        conversations: 50_000,
         runs: 7,
         database: Database::default(),
     };
-    let usage =
-        "reports-bench [--calls 1000000] [--runs 7] [--database-url postgres://…|sqlite://PATH]";
+    let usage = "reports-bench [--calls 1000000] [--conversations 50000] [--runs 7] [--database-url postgres://…|sqlite://PATH]";
     for (flag, value) in command_line(usage)? {
         if let Some(database) = database_option(&flag, &value) {
             options.database = database;
@@ -47,6 +58,7 @@ fn parse_options() -> Result<Options, String> {
         let number = number(&flag, &value)?;
         match flag.as_str() {
             "--calls" => options.calls = number.max(1),
+            "--conversations" => options.conversations = number,
             "--runs" => options.runs = number.clamp(1, 1000) as usize,
             _ => return Err(format!("unknown option {flag}\n{usage}")),
         }
@@ -99,6 +111,54 @@ fn fill_statements(calls: u64, first_agent: i64, now: i64) -> [String; 3] {
     [calls_sql, ring_outs, "ANALYZE".to_owned()]
 }
 
+/// Above any id the server's start made.
+const FIRST_CONVERSATION: i64 = 10_000_000;
+
+/// The conversations and their messages, one statement each: conversation `i` last
+/// written to `i` steps back from an hour ago, evenly over the year, its messages ten minutes
+/// apart before that, the customer's and an agent's in turn; one in three resolved a minute after.
+fn chat_statements(conversations: u64, first_page: i64, first_user: i64, now: i64) -> [String; 2] {
+    let span = 365 * 86_400_000_i64 - 3_600_000;
+    let last = |i: &str| format!("({now} - 3600000 - {i} * {span} / {conversations})");
+    let per = MESSAGES_PER_CONVERSATION;
+    let numbers = |count: u64| {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < {count})"
+        )
+    };
+    let conversations_sql = format!(
+        "INSERT INTO conversations (id, account_id, thread_id, participant_id, participant_name, last_message_text,
+                                    last_message_direction, last_message_at, unread_count, created_at, updated_at,
+                                    status, resolved_at, resolved_by_user_id)
+         {numbers}
+         SELECT {FIRST_CONVERSATION} + i, {first_page} + i % {PAGES}, 'bench-t' || i, 'bench-u' || i, 'Khách ' || i, 'Dạ shop cảm ơn ạ',
+                'out', {last}, 0, {last} - {per} * 600000, {last},
+                CASE WHEN i % 3 = 0 THEN 'resolved' ELSE 'open' END,
+                CASE WHEN i % 3 = 0 THEN {last} + 60000 END,
+                CASE WHEN i % 3 = 0 THEN {first_user} + i % {CHAT_AGENTS} END
+         FROM n",
+        numbers = numbers(conversations),
+        last = last("i"),
+    );
+    // Message j of conversation c = (j - 1) / per + 1, its k = (j - 1) % per; the last is k = per - 1.
+    let conversation = format!("((i - 1) / {per} + 1)");
+    let conversation_id = format!("({FIRST_CONVERSATION} + {conversation})");
+    let messages_sql = format!(
+        "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status, sent_at,
+                               created_at, author_user_id)
+         {numbers}
+         SELECT {first_page} + {conversation} % {PAGES}, {conversation_id}, 'bench-m' || i,
+                CASE WHEN (i - 1) % 2 = 0 THEN 'in' ELSE 'out' END,
+                'Shop ơi còn váy hoa size M không ạ', 'received',
+                {last} - ({per} - 1 - (i - 1) % {per}) * 600000, {last},
+                CASE WHEN (i - 1) % 2 = 1 THEN {first_user} + ({conversation} + i) % {CHAT_AGENTS} END
+         FROM n",
+        numbers = numbers(conversations * per),
+        last = last(&conversation),
+    );
+    [conversations_sql, messages_sql]
+}
+
 /// Written below the store, the calls are in no daily sum yet: forgetting what the sums were made
 /// with makes the store make them again, as after an upgrade or a change of time zone.
 const FORGET_SUMS: &str = "DELETE FROM settings WHERE key = 'call_stats_rules'";
@@ -119,6 +179,13 @@ fn fill(database_url: &str, statements: &[String]) -> Result<(), String> {
         let mut client =
             postgres::Client::connect(database_url, postgres::NoTls).map_err(|e| error(&e))?;
         for sql in statements {
+            // Autovacuum vacuums a table after many inserts too (PostgreSQL 13 and later), which
+            // marks its pages all-visible: index-only scans then skip the table.
+            let sql = if sql == "ANALYZE" {
+                "VACUUM ANALYZE"
+            } else {
+                sql
+            };
             client.batch_execute(sql).map_err(|e| error(&e))?;
         }
         Ok(())
@@ -164,10 +231,49 @@ fn main() -> Result<(), String> {
         let filling = Instant::now();
         let mut statements = fill_statements(options.calls, first_agent, now.0).to_vec();
         statements.push(FORGET_SUMS.to_owned());
-        tokio::task::spawn_blocking(move || fill(&database_url, &statements))
+        let calls_url = database_url.clone();
+        tokio::task::spawn_blocking(move || fill(&calls_url, &statements))
             .await
             .map_err(|e| e.to_string())??;
         let filled = filling.elapsed();
+        let chats = if options.conversations > 0 {
+            let mut first_page = i64::MAX;
+            for page in 0..PAGES {
+                let (account, _) = store
+                    .ensure_account(
+                        &format!("page_{page}"),
+                        &format!("Shop {page}"),
+                        switchboard_storage::AccountKind::Page,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                first_page = first_page.min(account.id);
+            }
+            let mut first_user = i64::MAX;
+            for agent in 0..CHAT_AGENTS {
+                let user = store
+                    .create_user(
+                        &format!("chat{agent}"),
+                        &format!("Nhân viên chat {agent}"),
+                        switchboard_domain::Role::Agent,
+                        "bench password 123".into(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                first_user = first_user.min(user.id);
+            }
+            let mut statements =
+                chat_statements(options.conversations, first_page, first_user, now.0).to_vec();
+            statements.push("ANALYZE".to_owned());
+            let filling = Instant::now();
+            let database_url = database_url.clone();
+            tokio::task::spawn_blocking(move || fill(&database_url, &statements))
+                .await
+                .map_err(|e| e.to_string())??;
+            Some(filling.elapsed())
+        } else {
+            None
+        };
         // The server's store sums by the call center's default rules, which this handle has too.
         let summing = Instant::now();
         store.keep_call_stats().await.map_err(|e| e.to_string())?;
@@ -187,6 +293,14 @@ fn main() -> Result<(), String> {
             filled.as_secs_f64(),
             summed.as_secs_f64()
         );
+        if let Some(took) = chats {
+            println!(
+                "{} conversations of {} messages on {PAGES} pages written and analyzed in {:.1} s",
+                options.conversations,
+                MESSAGES_PER_CONVERSATION,
+                took.as_secs_f64()
+            );
+        }
         let day = |days_ago: i64| {
             ReportPeriod::today(DEFAULT_TIME_ZONE, UnixMillis(now.0 - days_ago * 86_400_000))
                 .map(|p| p.from())
@@ -237,10 +351,40 @@ fn main() -> Result<(), String> {
             ),
             ("the live floor", "/api/floor".to_owned(), false),
         ];
+        let chat_asks = [
+            (
+                "chats: today by page",
+                "/api/reports/conversations?groupBy=page".to_owned(),
+                false,
+            ),
+            (
+                "chats: 30 days by page",
+                format!("/api/reports/conversations?groupBy=page&from={month}&until={today}"),
+                false,
+            ),
+            (
+                "chats: 30 days by agent",
+                format!("/api/reports/conversations?groupBy=agent&from={month}&until={today}"),
+                false,
+            ),
+            (
+                "chats: 30 days, CSV",
+                format!("/api/reports/conversations?from={month}&until={today}"),
+                true,
+            ),
+            (
+                "chats: year by page",
+                format!("/api/reports/conversations?groupBy=page&from={year}&until={today}"),
+                false,
+            ),
+        ];
+        let asks = asks
+            .into_iter()
+            .chain(chat_asks.into_iter().filter(|_| chats.is_some()));
         let http = reqwest::Client::new();
         println!(
             "{:<24} {:>10} {:>10} {:>10}",
-            "ask", "median", "slowest", "offered"
+            "ask", "median", "slowest", "count"
         );
         for (name, path, csv) in asks {
             let mut times = Vec::new();
@@ -264,8 +408,10 @@ fn main() -> Result<(), String> {
                 if !csv {
                     let json: serde_json::Value =
                         serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-                    offered = json["data"]["total"]["offered"]
+                    let total = &json["data"]["total"];
+                    offered = total["offered"]
                         .as_i64()
+                        .or(total["conversations"].as_i64())
                         .or(json["data"]["today"]["offered"].as_i64())
                         .map(|n| n.to_string())
                         .unwrap_or_default();

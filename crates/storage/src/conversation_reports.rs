@@ -6,6 +6,7 @@
 use crate::access::{view_clause, view_of};
 use crate::sql::args;
 use crate::{Result, Store};
+use std::collections::HashMap;
 use switchboard_domain::{Principal, UnixMillis};
 
 /// The most conversations one report reads (the most recently active first).
@@ -47,8 +48,9 @@ pub struct ConversationReport {
 
 impl Store {
     /// The conversations active in `[start, end)` that `principal` sees: those whose last message is
-    /// not older than `start` (the recency index finds them), each measured through its messages'
-    /// index.
+    /// not older than `start` (the recency index finds them), measured in one pass over the period's
+    /// messages (each conversation's, newest first, as its index keeps them), then a look past the
+    /// period's end for the first answers it does not hold.
     pub async fn conversation_report(
         &self,
         principal: &Principal,
@@ -59,64 +61,103 @@ impl Store {
             let view = view_of(tx, &principal)?;
             let visible = view_clause(tx, &view, "c.account_id")?;
             let limit = MAX_REPORT_CONVERSATIONS + 1;
-            let in_period = |direction: &str, what: &str| {
-                format!(
-                    "(SELECT {what} FROM messages m WHERE m.conversation_id = c.id AND m.direction = '{direction}'
-                        AND m.sent_at >= ?1 AND m.sent_at < ?2)"
-                )
-            };
-            let sql = format!(
-                "SELECT f.id, f.user_id_chat, f.name, f.participant_name, f.first_in, f.n_in, f.n_out,
-                        f.resolved_at, f.resolved_by_user_id,
-                        (SELECT MIN(o.sent_at) FROM messages o
-                          WHERE o.conversation_id = f.id AND o.direction = 'out' AND o.sent_at >= f.first_in),
-                        (SELECT o.author_user_id FROM messages o
-                          WHERE o.conversation_id = f.id AND o.direction = 'out' AND o.sent_at >= f.first_in
-                          ORDER BY o.sent_at, o.id LIMIT 1)
-                 FROM (SELECT c.id, a.user_id_chat, a.name, c.participant_name, c.resolved_at, c.resolved_by_user_id,
-                              {first_in} AS first_in, {n_in} AS n_in, {n_out} AS n_out
-                       FROM conversations c JOIN facebook_accounts a ON a.id = c.account_id
-                       WHERE COALESCE(c.last_message_at, 0) >= ?1 AND {visible}
-                       ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {limit}) f",
-                first_in = in_period("in", "MIN(m.sent_at)"),
-                n_in = in_period("in", "COUNT(*)"),
-                n_out = in_period("out", "COUNT(*)"),
+            let active = format!(
+                "SELECT c.id FROM conversations c
+                 WHERE COALESCE(c.last_message_at, 0) >= ?1 AND {visible}
+                 ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {limit}"
             );
-            let mut conversations = tx.rows(&sql, args![start, end], |r| {
-                Ok(ConversationActivity {
-                    conversation_id: r.get(0)?,
-                    account: r.get(1)?,
-                    account_name: r.get(2)?,
-                    participant_name: r.get(3)?,
-                    first_in: r.get::<Option<i64>>(4)?.map(UnixMillis),
-                    messages_in: r.get(5)?,
-                    messages_out: r.get(6)?,
-                    resolved_at: r.get::<Option<i64>>(7)?.map(UnixMillis),
-                    resolved_by: r.get(8)?,
-                    first_out: r.get::<Option<i64>>(9)?.map(UnixMillis),
-                    responder: r.get(10)?,
-                })
-            })?;
-            let truncated = conversations.len() > MAX_REPORT_CONVERSATIONS;
-            conversations.truncate(MAX_REPORT_CONVERSATIONS);
-            let agents = tx.rows(
+            let mut conversations = tx.rows(
                 &format!(
-                    "SELECT m.author_user_id, m.conversation_id, COUNT(*)
-                     FROM conversations c JOIN messages m ON m.conversation_id = c.id
-                     WHERE COALESCE(c.last_message_at, 0) >= ?1 AND {visible}
-                       AND m.direction = 'out' AND m.author_user_id IS NOT NULL
-                       AND m.sent_at >= ?1 AND m.sent_at < ?2
-                     GROUP BY m.author_user_id, m.conversation_id"
+                    "SELECT c.id, a.user_id_chat, a.name, c.participant_name, c.resolved_at, c.resolved_by_user_id
+                     FROM conversations c JOIN facebook_accounts a ON a.id = c.account_id
+                     WHERE c.id IN ({active})
+                     ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC"
                 ),
-                args![start, end],
+                args![start],
                 |r| {
-                    Ok(AgentActivity {
-                        user_id: r.get(0)?,
-                        conversation_id: r.get(1)?,
-                        messages_out: r.get(2)?,
+                    Ok(ConversationActivity {
+                        conversation_id: r.get(0)?,
+                        account: r.get(1)?,
+                        account_name: r.get(2)?,
+                        participant_name: r.get(3)?,
+                        resolved_at: r.get::<Option<i64>>(4)?.map(UnixMillis),
+                        resolved_by: r.get(5)?,
+                        first_in: None,
+                        first_out: None,
+                        responder: None,
+                        messages_in: 0,
+                        messages_out: 0,
                     })
                 },
             )?;
+            let truncated = conversations.len() > MAX_REPORT_CONVERSATIONS;
+            conversations.truncate(MAX_REPORT_CONVERSATIONS);
+            let position: HashMap<i64, usize> = conversations
+                .iter()
+                .enumerate()
+                .map(|(at, c)| (c.conversation_id, at))
+                .collect();
+
+            // Newest first within each conversation: when a customer's message is reached, the
+            // answer last seen is the first one after it.
+            let mut walk = Walk::default();
+            let mut agents = Vec::new();
+            tx.rows(
+                &format!(
+                    "SELECT m.conversation_id, m.direction = 'in', m.sent_at, m.author_user_id
+                     FROM messages m
+                     WHERE m.conversation_id IN ({active}) AND m.sent_at >= ?1 AND m.sent_at < ?2
+                     ORDER BY m.conversation_id, m.sent_at DESC, m.id DESC"
+                ),
+                args![start, end],
+                |r| {
+                    let conversation: i64 = r.get(0)?;
+                    if walk.conversation != conversation {
+                        walk.finish(&mut agents);
+                        walk.conversation = conversation;
+                        walk.at = position.get(&conversation).copied();
+                        walk.earliest_answer = None;
+                    }
+                    let Some(at) = walk.at else {
+                        return Ok(());
+                    };
+                    let (from_customer, sent_at, author): (bool, i64, Option<i64>) =
+                        (r.get(1)?, r.get(2)?, r.get(3)?);
+                    let row = &mut conversations[at];
+                    if from_customer {
+                        row.messages_in += 1;
+                        row.first_in = Some(UnixMillis(sent_at));
+                        row.first_out = walk.earliest_answer.map(|(at, _)| UnixMillis(at));
+                        row.responder = walk.earliest_answer.and_then(|(_, author)| author);
+                    } else {
+                        row.messages_out += 1;
+                        walk.earliest_answer = Some((sent_at, author));
+                        if let Some(author) = author {
+                            walk.wrote(author);
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
+            walk.finish(&mut agents);
+
+            // Customers whose first message of the period was not answered within it: the first
+            // answer after it, if any.
+            for row in conversations
+                .iter_mut()
+                .filter(|c| c.first_in.is_some() && c.first_out.is_none())
+            {
+                if let Some((at, author)) = tx.optional(
+                    "SELECT o.sent_at, o.author_user_id FROM messages o
+                     WHERE o.conversation_id = ?1 AND o.direction = 'out' AND o.sent_at >= ?2
+                     ORDER BY o.sent_at, o.id LIMIT 1",
+                    args![row.conversation_id, end],
+                    |r| Ok((r.get::<i64>(0)?, r.get::<Option<i64>>(1)?)),
+                )? {
+                    row.first_out = Some(UnixMillis(at));
+                    row.responder = author;
+                }
+            }
             Ok(ConversationReport {
                 conversations,
                 agents,
@@ -124,6 +165,44 @@ impl Store {
             })
         })
         .await
+    }
+}
+
+/// Where the walk over one conversation's messages (newest first) is.
+#[derive(Default)]
+struct Walk {
+    conversation: i64,
+    /// Where the conversation is in the report (none: beyond the report's limit).
+    at: Option<usize>,
+    /// The earliest answer seen so far (the walk goes back in time), and its author.
+    earliest_answer: Option<(i64, Option<i64>)>,
+    /// Who wrote how many answers in this conversation (a few people at most).
+    authors: Vec<(i64, i64)>,
+}
+
+impl Walk {
+    fn wrote(&mut self, author: i64) {
+        match self.authors.iter_mut().find(|(user, _)| *user == author) {
+            Some((_, count)) => *count += 1,
+            None => self.authors.push((author, 1)),
+        }
+    }
+
+    /// Counts the conversation's authors in, when it is in the report.
+    fn finish(&mut self, agents: &mut Vec<AgentActivity>) {
+        if self.at.is_some() {
+            self.authors.sort_unstable();
+            agents.extend(
+                self.authors
+                    .iter()
+                    .map(|&(user_id, messages_out)| AgentActivity {
+                        user_id,
+                        conversation_id: self.conversation,
+                        messages_out,
+                    }),
+            );
+        }
+        self.authors.clear();
     }
 }
 
@@ -237,6 +316,19 @@ mod tests {
             (report.agents[0].user_id, report.agents[0].messages_out),
             (lan.id, 1)
         );
+
+        // A period that ends before the answer: the answer after it still measures the response.
+        let unanswered_within = (UnixMillis(now - 86_400_000), UnixMillis(now - 30_000));
+        let report = store
+            .conversation_report(&admin, unanswered_within)
+            .await
+            .expect("report");
+        let row = &report.conversations[0];
+        assert_eq!((row.messages_in, row.messages_out), (2, 0));
+        assert_eq!(row.first_in, Some(UnixMillis(now - 120_000)));
+        assert!(row.first_out.is_some_and(|at| at.0 >= now), "{row:?}");
+        assert_eq!(row.responder, Some(lan.id));
+        assert!(report.agents.is_empty(), "{report:?}");
 
         // A period before the messages sees none of them.
         let before = (

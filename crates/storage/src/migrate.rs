@@ -43,6 +43,7 @@ migrations! {
     25 "call_outcomes" "0025_call_outcomes.sql",
     26 "phone_commands" "0026_phone_commands.sql",
     27 "conversation_reports" "0027_conversation_reports.sql",
+    28 "messages_covering" "0028_messages_covering.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each

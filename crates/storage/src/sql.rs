@@ -323,14 +323,17 @@ impl<'c> Tx<'c> {
                 }
                 Ok(found)
             }
-            Engine::Postgres(ref conn) => Self::postgres_rows(conn, sql, args)?
-                .iter()
-                .map(|row| {
-                    map(&Row {
-                        inner: RowInner::Postgres(row),
-                    })
-                })
-                .collect(),
+            Engine::Postgres(ref conn) => {
+                let values: Vec<Value<'_>> = args.iter().map(|arg| arg.to_value()).collect();
+                let mut found = Vec::new();
+                conn.borrow_mut().query_each(sql, &values, &mut |row| {
+                    found.push(map(&Row {
+                        inner: RowInner::Postgres(&row),
+                    })?);
+                    Ok(())
+                })?;
+                Ok(found)
+            }
         }
     }
 

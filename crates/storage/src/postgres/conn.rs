@@ -48,6 +48,16 @@ pub(crate) trait PgStatements {
     fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64>;
     /// Runs a query; answers its rows.
     fn query(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<postgres::Row>>;
+    /// Runs a query and hands each row to `each` as it arrives, so that a long answer is never
+    /// held whole in memory.
+    fn query_each(
+        &mut self,
+        sql: &str,
+        args: &[Value<'_>],
+        each: &mut dyn FnMut(postgres::Row) -> Result<()>,
+    ) -> Result<()> {
+        self.query(sql, args)?.into_iter().try_for_each(each)
+    }
     /// Runs a statement whose answer nobody reads. A connection that pipelines sends it without
     /// waiting; its error, if any, is answered by the next call that waits.
     fn execute_pipelined(&mut self, sql: &str, args: &[Value<'_>]) -> Result<()> {
@@ -156,6 +166,24 @@ impl PgStatements for PgConn {
         let rows = self.client().query(&statement, &PgArg::refs(&args))?;
         self.last_used = std::time::Instant::now();
         Ok(rows)
+    }
+
+    fn query_each(
+        &mut self,
+        sql: &str,
+        args: &[Value<'_>],
+        each: &mut dyn FnMut(postgres::Row) -> Result<()>,
+    ) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let statement = self.statement(sql)?;
+        let args = PgArg::all(args);
+        let mut rows = self.client().query_raw(&statement, PgArg::refs(&args))?;
+        while let Some(row) = rows.next()? {
+            each(row)?;
+        }
+        drop(rows);
+        self.last_used = std::time::Instant::now();
+        Ok(())
     }
 }
 
