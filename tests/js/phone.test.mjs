@@ -1,14 +1,15 @@
 // Acting on the phone system from the console, in Chromium against the real server and a fake PBX that
 // speaks the documented webhook: an agent calls a customer with one click (the PBX gets a signed `dial`
 // and reports the outbound call back), transfers a call in progress to a colleague (the PBX gets a
-// `transfer` and reports the colleague's answer), and is told when the PBX refuses a command.
+// `transfer` and reports the colleague's answer), and is told when the PBX refuses a command, which a
+// supervisor then finds on the live floor.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
-import { Switchboard, launchChromium, signIn } from './harness.mjs';
+import { ADMIN_PASSWORD, Switchboard, launchChromium, signIn } from './harness.mjs';
 
 const sb = new Switchboard();
 const SECRET = 'pbx webhook secret';
@@ -124,4 +125,17 @@ test('a command the phone system refuses is shown to the agent with its answer',
   answers.push([404, 'extension 101 is not registered']);
   await lan.getByTestId('call-log').locator('[data-call="in-1"]').getByRole('button', { name: /Gọi .* qua tổng đài/ }).click();
   await lan.getByText('Tổng đài không thực hiện lệnh gọi đi: 404 Not Found: extension 101 is not registered').waitFor();
+});
+
+test('a supervisor finds the refused command on the live floor, with the agent and the answer', async () => {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
+  const supervisor = await signIn(context, sb.callcenter, 'admin', ADMIN_PASSWORD);
+  await supervisor.getByRole('link', { name: 'Giám sát' }).click();
+  const failed = supervisor.getByTestId('floor-failed-commands');
+  const row = failed.locator('tr[data-command]').filter({ hasText: 'extension 101 is not registered' });
+  await row.waitFor();
+  const cells = await row.locator('td').allInnerTexts();
+  assert.deepEqual(cells.slice(1, 4), ['Nguyễn Thị Lan', 'gọi đi', ''], 'a dial is not about a call yet');
+  assert.equal(cells[4], '404 Not Found: extension 101 is not registered');
+  await context.close();
 });

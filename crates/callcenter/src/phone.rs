@@ -5,7 +5,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use switchboard_domain::phone_commands::{DialIn, TransferIn};
+use switchboard_domain::phone_commands::{DialIn, PhoneCommandStatus, TransferIn};
 use switchboard_domain::{AgentId, CallId};
 use switchboard_storage::PhoneCommand;
 use switchboard_web::openapi::{ErrorAnswer, utoipa};
@@ -63,6 +63,9 @@ pub struct CommandQuery {
     #[serde(rename = "agentId")]
     #[param(value_type = Option<i64>)]
     agent_id: Option<AgentId>,
+    /// Only those in this state (`failed`: what supervisors follow up).
+    #[param(example = "failed")]
+    status: Option<PhoneCommandStatus>,
 }
 
 /// The latest commands to the phone system, newest first, with their state and the phone system's
@@ -85,6 +88,6 @@ pub async fn phone_commands(
     Ok(ok(state
         .engine
         .store()
-        .phone_commands(query.agent_id.map(AgentId::get), limit)
+        .phone_commands(query.agent_id.map(AgentId::get), query.status, limit)
         .await?))
 }

@@ -184,16 +184,20 @@ impl Store {
     pub async fn phone_commands(
         &self,
         agent_id: Option<i64>,
+        status: Option<PhoneCommandStatus>,
         limit: usize,
     ) -> Result<Vec<PhoneCommand>> {
         let limit = i64::try_from(limit.clamp(1, 200)).unwrap_or(200);
+        let status = status.map(PhoneCommandStatus::as_str);
         self.read(move |tx| {
             tx.rows(
                 &format!(
                     "SELECT {COLUMNS} FROM phone_commands
-                     WHERE CAST(?1 AS BIGINT) IS NULL OR agent_id = ?1 ORDER BY id DESC LIMIT ?2"
+                     WHERE (CAST(?1 AS BIGINT) IS NULL OR agent_id = ?1)
+                       AND (CAST(?3 AS TEXT) IS NULL OR status = ?3)
+                     ORDER BY id DESC LIMIT ?2"
                 ),
-                args![agent_id, limit],
+                args![agent_id, limit, status],
                 from_row,
             )
         })

@@ -672,11 +672,21 @@ async fn a_claimed_phone_command_is_one_nodes_until_its_lease_runs_out() {
         .await
         .expect("pruned");
     let left: Vec<i64> = store
-        .phone_commands(None, 10)
+        .phone_commands(None, None, 10)
         .await
         .expect("listed")
         .iter()
         .map(|c| c.id)
         .collect();
     assert_eq!(left, [pending.id]);
+    let failed = store
+        .phone_commands(None, Some(PhoneCommandStatus::Failed), 10)
+        .await
+        .expect("listed");
+    assert!(failed.is_empty(), "{failed:?}");
+    let still_pending = store
+        .phone_commands(None, Some(PhoneCommandStatus::Pending), 10)
+        .await
+        .expect("listed");
+    assert_eq!(still_pending.len(), 1);
 }
