@@ -95,10 +95,35 @@ impl MultiRow {
         rows: &[&'a dyn ToValue],
         mut map: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
+        let mut found = Vec::new();
+        self.each_chunk(shared, rows, |text, args| {
+            found.extend(tx.rows(text, args, &mut map)?);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// Runs the statement over `rows` as [`MultiRow::run`] does, for a statement whose answer is not
+    /// read: on PostgreSQL each chunk is sent without waiting (see `Tx::execute_pipelined`).
+    pub(crate) fn execute_pipelined<'a>(
+        &self,
+        tx: &Tx<'_>,
+        shared: &[&'a dyn ToValue],
+        rows: &[&'a dyn ToValue],
+    ) -> Result<()> {
+        self.each_chunk(shared, rows, |text, args| tx.execute_pipelined(text, args))
+    }
+
+    /// Hands `each` the text and the parameters of every chunk of `rows`, padded.
+    fn each_chunk<'a>(
+        &self,
+        shared: &[&'a dyn ToValue],
+        rows: &[&'a dyn ToValue],
+        mut each: impl FnMut(&str, &[&'a dyn ToValue]) -> Result<()>,
+    ) -> Result<()> {
         debug_assert_eq!(shared.len(), self.shared);
         let width = self.width();
         debug_assert_eq!(rows.len() % width, 0);
-        let mut found = Vec::new();
         let mut args: Vec<&dyn ToValue> = Vec::with_capacity(self.shared + MAX_ROWS * width);
         for chunk in rows.chunks(MAX_ROWS * width) {
             let count = chunk.len() / width;
@@ -110,9 +135,9 @@ impl MultiRow {
             for _ in count..padded {
                 args.extend_from_slice(last);
             }
-            found.extend(tx.rows(self.text(padded), &args, &mut map)?);
+            each(self.text(padded), &args)?;
         }
-        Ok(found)
+        Ok(())
     }
 }
 
