@@ -44,6 +44,7 @@ migrations! {
     26 "phone_commands" "0026_phone_commands.sql",
     27 "conversation_reports" "0027_conversation_reports.sql",
     28 "messages_covering" "0028_messages_covering.sql",
+    29 "lighter_search_index" "0029_lighter_search_index.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each
