@@ -149,8 +149,18 @@ fn name_of(conversation: u64) -> String {
     )
 }
 
-/// A message's text, and the order code it names if it names one.
+/// A message's text, and the order code it names if it names one. One in three is typed without
+/// accents, as many customers type on their phones.
 fn text(dice: &mut Dice) -> (String, Option<String>) {
+    let (text, order) = accented_text(dice);
+    if dice.next().is_multiple_of(3) {
+        (switchboard_domain::search::fold(&text), order)
+    } else {
+        (text, order)
+    }
+}
+
+fn accented_text(dice: &mut Dice) -> (String, Option<String>) {
     let template = dice.pick(ASK);
     let order = format!("DH{:07}", dice.next() % 10_000_000);
     let text = template

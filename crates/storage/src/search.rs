@@ -367,7 +367,7 @@ pub(crate) fn reindex(tx: &Tx<'_>, source: Source, documents: &[(i64, Document)]
                 "INSERT INTO {table} (id, exact, folded)
                  VALUES (?1, array_to_tsvector(string_to_array(?2, ' ')), array_to_tsvector(string_to_array(?3, ' ')))
                  ON CONFLICT (id) DO UPDATE SET exact = EXCLUDED.exact, folded = EXCLUDED.folded
-                 WHERE {table}.exact <> EXCLUDED.exact"
+                 WHERE {table}.exact <> EXCLUDED.exact OR {table}.folded <> EXCLUDED.folded"
             );
             for (id, document) in documents {
                 if document.is_empty() {

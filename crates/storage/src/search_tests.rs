@@ -169,6 +169,17 @@ async fn every_write_of_text_keeps_the_index_current() {
     ingest(&store, vec![said("le", "Lê Minh Tâm", "cảm ơn", 5)]).await;
     assert_eq!(found(&store, "duc").await, ["hoa", "duc"]);
     assert_eq!(found(&store, "tam").await, ["le"]);
+    // Renamed from one name typed without accents to another: neither has an exact spelling, and
+    // the change is still written.
+    ingest(&store, vec![said("le", "Le Minh Tam", "ok", 6)]).await;
+    ingest(&store, vec![said("le", "Le Van Hai", "ok", 7)]).await;
+    assert_eq!(found(&store, "tam").await, Vec::<String>::new());
+    assert_eq!(found(&store, "hai").await, ["le"]);
+    assert_eq!(
+        found(&store, "Hải").await,
+        ["le"],
+        "in the group without accents"
+    );
     // A deleted account's conversations are gone from the index with it.
     store.delete_account("page1").await.expect("delete");
     store
