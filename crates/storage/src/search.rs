@@ -36,26 +36,19 @@ impl Source {
 
     /// PostgreSQL's insert of new rows into the index, many at once (see [`index`]).
     fn insert(self) -> &'static MultiRow {
-        const ROW: &str = "(?, array_to_tsvector(string_to_array(?, ' ')), array_to_tsvector(string_to_array(?, ' ')))";
-        const TAIL: &str = " ON CONFLICT (id) DO NOTHING";
-        static MESSAGES: MultiRow = MultiRow::new(
-            "INSERT INTO message_search (id, exact, folded) VALUES ",
-            ROW,
-            TAIL,
-            0,
-        );
-        static CONVERSATIONS: MultiRow = MultiRow::new(
-            "INSERT INTO conversation_search (id, exact, folded) VALUES ",
-            ROW,
-            TAIL,
-            0,
-        );
-        static CUSTOMERS: MultiRow = MultiRow::new(
-            "INSERT INTO customer_search (id, exact, folded) VALUES ",
-            ROW,
-            TAIL,
-            0,
-        );
+        macro_rules! insert_into {
+            ($table:literal) => {
+                MultiRow::new(
+                    concat!("INSERT INTO ", $table, " (id, exact, folded) VALUES "),
+                    "(?, array_to_tsvector(string_to_array(?, ' ')), array_to_tsvector(string_to_array(?, ' ')))",
+                    " ON CONFLICT (id) DO NOTHING",
+                    0,
+                )
+            };
+        }
+        static MESSAGES: MultiRow = insert_into!("message_search");
+        static CONVERSATIONS: MultiRow = insert_into!("conversation_search");
+        static CUSTOMERS: MultiRow = insert_into!("customer_search");
         match self {
             Self::Messages => &MESSAGES,
             Self::Conversations => &CONVERSATIONS,
