@@ -154,7 +154,7 @@ fn ensure_exist(tx: &Tx<'_>, table: &str, field: &str, ids: &[i64]) -> Result<()
     Ok(())
 }
 
-fn announce(tx: &Tx<'_>, user_id_chat: Option<&str>, team_id: Option<i64>) -> Result<i64> {
+fn announce(tx: &Tx<'_>, user_id_chat: Option<&str>, team_id: Option<i64>) -> Result<()> {
     append(
         tx,
         EventKind::AccessChanged,
@@ -233,7 +233,7 @@ impl Store {
         list: Option<AccessList>,
     ) -> Result<(AccessView, i64)> {
         let user_id_chat = user_id_chat.to_owned();
-        self.write(move |tx| {
+        self.write_with_event(move |tx| {
             let account = crate::accounts::find(tx, &user_id_chat)?
                 .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
             let list = list.unwrap_or(AccessList {
@@ -263,8 +263,8 @@ impl Store {
                 "UPDATE facebook_accounts SET restricted = ?2, updated_at = ?3 WHERE id = ?1",
                 args![account.id, restricted, UnixMillis::now().0],
             )?;
-            let event = announce(tx, Some(&account.user_id_chat), None)?;
-            Ok((access_of(tx, &account.user_id_chat)?, event))
+            announce(tx, Some(&account.user_id_chat), None)?;
+            access_of(tx, &account.user_id_chat)
         })
         .await
     }
@@ -284,7 +284,7 @@ impl Store {
     }
 
     pub async fn create_team(&self, changes: TeamChanges) -> Result<(TeamView, i64)> {
-        self.write(move |tx| {
+        self.write_with_event(move |tx| {
             let name = changes
                 .name
                 .ok_or_else(|| ValidationError::new("name", "a team needs a name"))?;
@@ -298,15 +298,15 @@ impl Store {
                 )?
                 .ok_or_else(|| team_name_taken(&name))?;
             set_members(tx, id, changes.member_ids.as_deref().unwrap_or_default())?;
-            let event = announce(tx, None, Some(id))?;
-            Ok((team(tx, id)?, event))
+            announce(tx, None, Some(id))?;
+            team(tx, id)
         })
         .await
     }
 
     /// Renames a team or replaces its members; the accounts it may see follow its members at once.
     pub async fn update_team(&self, id: i64, changes: TeamChanges) -> Result<(TeamView, i64)> {
-        self.write(move |tx| {
+        self.write_with_event(move |tx| {
             team(tx, id)?;
             let now = UnixMillis::now().0;
             if let Some(name) = &changes.name {
@@ -326,8 +326,8 @@ impl Store {
             if let Some(members) = &changes.member_ids {
                 set_members(tx, id, members)?;
             }
-            let event = announce(tx, None, Some(id))?;
-            Ok((team(tx, id)?, event))
+            announce(tx, None, Some(id))?;
+            team(tx, id)
         })
         .await
     }
@@ -335,7 +335,7 @@ impl Store {
     /// Deletes a team: its members lose what it granted (an account it alone could see stays
     /// restricted, seen by admins).
     pub async fn delete_team(&self, id: i64) -> Result<i64> {
-        self.write(move |tx| {
+        self.write_with_event(move |tx| {
             // Its members and its places on access lists go with it (ON DELETE CASCADE).
             if tx.execute("DELETE FROM teams WHERE id = ?1", args![id])? == 0 {
                 return Err(StorageError::UnknownTeam(id));
@@ -343,6 +343,7 @@ impl Store {
             announce(tx, None, Some(id))
         })
         .await
+        .map(|((), event)| event)
     }
 }
 

@@ -377,7 +377,7 @@ impl Store {
 
     /// Records that a bot came online for its account; returns the `bot_register` event id.
     pub async fn register_bot(&self, registration: Registration) -> Result<i64> {
-        self.write(move |tx| {
+        self.write_with_event(move |tx| {
             let account = writable(tx, &registration.account)?;
             tx.execute(
                 "UPDATE facebook_accounts SET bot_name = ?2, bot_version = ?3, bot_driver = ?4 WHERE id = ?1",
@@ -395,17 +395,19 @@ impl Store {
             append(tx, EventKind::BotRegister, account.event_target(), &registered)
         })
         .await
+        .map(|(_, event)| event)
     }
 
     /// Records a bot's status report; returns the `bot_status` event id.
     pub async fn update_bot_status(&self, update: StatusUpdate) -> Result<i64> {
-        self.write(move |tx| {
+        self.write_with_event(move |tx| {
             let account = writable(tx, &update.account)?;
             set_bot_status(tx, account.id, update.status, &update.message)?;
             let reported = json!({"user_id_chat": account.user_id_chat, "status": update.status, "message": update.message});
             append(tx, EventKind::BotStatus, account.event_target(), &reported)
         })
         .await
+        .map(|(_, event)| event)
     }
 }
 

@@ -46,6 +46,41 @@ pub struct QueuedPost {
     pub event_id: i64,
 }
 
+/// An answer that names the event announcing it, whose id is known once the write commits: built
+/// with [`EVENT_ID_AT_COMMIT`], filled in by [`Store::write_queued`].
+pub(crate) trait NamesItsEvent {
+    fn name_event(&mut self, event_id: i64);
+}
+
+/// Stands for an event id until the write commits (see [`NamesItsEvent`]).
+pub(crate) const EVENT_ID_AT_COMMIT: i64 = 0;
+
+impl NamesItsEvent for QueuedMessage {
+    fn name_event(&mut self, event_id: i64) {
+        self.event_id = event_id;
+    }
+}
+
+impl NamesItsEvent for QueuedPost {
+    fn name_event(&mut self, event_id: i64) {
+        self.event_id = event_id;
+    }
+}
+
+impl Store {
+    /// [`Store::write`] for a unit that queues a command and announces it: the answer names the
+    /// unit's last event.
+    pub(crate) async fn write_queued<T, F>(&self, work: F) -> Result<T>
+    where
+        T: NamesItsEvent + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (mut queued, event_id) = self.write_with_event(work).await?;
+        queued.name_event(event_id);
+        Ok(queued)
+    }
+}
+
 pub(crate) fn new_command_id() -> Result<String> {
     Ok(random_secret()?[..32].to_owned())
 }
@@ -68,7 +103,7 @@ pub(crate) fn insert_command(
     Ok(())
 }
 
-pub(crate) fn message_event(tx: &Tx<'_>, account: (i64, &str), view: &MessageView) -> Result<i64> {
+pub(crate) fn message_event(tx: &Tx<'_>, account: (i64, &str), view: &MessageView) -> Result<()> {
     append(
         tx,
         EventKind::MessageStatusUpdate,
@@ -77,7 +112,7 @@ pub(crate) fn message_event(tx: &Tx<'_>, account: (i64, &str), view: &MessageVie
     )
 }
 
-fn post_event(tx: &Tx<'_>, account: (i64, &str), view: &PostView) -> Result<i64> {
+fn post_event(tx: &Tx<'_>, account: (i64, &str), view: &PostView) -> Result<()> {
     append(
         tx,
         EventKind::PostStatusUpdate,
@@ -115,12 +150,12 @@ fn send_message(
         Some(message_id),
         None,
     )?;
-    let event_id = message_event(tx, (account.id, &account.user_id_chat), &message)?;
+    message_event(tx, (account.id, &account.user_id_chat), &message)?;
     Ok(QueuedMessage {
         user_id_chat: account.user_id_chat,
         message,
         command_id,
-        event_id,
+        event_id: EVENT_ID_AT_COMMIT,
     })
 }
 
@@ -210,11 +245,11 @@ fn publish_post(tx: &Tx<'_>, post_id: i64) -> Result<QueuedPost> {
         None,
         Some(post_id),
     )?;
-    let event_id = post_event(tx, (account.id, &account.user_id_chat), &view)?;
+    post_event(tx, (account.id, &account.user_id_chat), &view)?;
     Ok(QueuedPost {
         post: view,
         command_id,
-        event_id,
+        event_id: EVENT_ID_AT_COMMIT,
     })
 }
 
@@ -309,7 +344,7 @@ impl Store {
         attachment_ids: Vec<i64>,
         author: Option<i64>,
     ) -> Result<QueuedMessage> {
-        self.write(move |tx| {
+        self.write_queued(move |tx| {
             let (account, view, message) =
                 insert_reply(tx, conversation_id, &text, &attachment_ids, author)?;
             send_message(tx, account, &view, message)
@@ -319,7 +354,7 @@ impl Store {
 
     /// Sends a failed message again, with a new command.
     pub async fn retry_message(&self, message_id: i64) -> Result<QueuedMessage> {
-        self.write(move |tx| {
+        self.write_queued(move |tx| {
             let before = crate::comments::message_with_comment(tx, message_id)?;
             ensure_failed("message", message_id, &before.status, &MessageStatus::Failed)?;
             let mut view = tx.one(
@@ -342,7 +377,7 @@ impl Store {
 
     /// Stores a post as `queued` with its command, in one transaction.
     pub async fn queue_post(&self, new: NewPost, author: Option<i64>) -> Result<QueuedPost> {
-        self.write(move |tx| {
+        self.write_queued(move |tx| {
             let account = accounts::writable(tx, &new.user_id_chat)?;
             let now = UnixMillis::now().0;
             let post_id = tx.insert(
@@ -356,7 +391,7 @@ impl Store {
     }
 
     pub async fn retry_post(&self, post_id: i64) -> Result<QueuedPost> {
-        self.write(move |tx| {
+        self.write_queued(move |tx| {
             let view = post(tx, post_id)?;
             ensure_failed("post", post_id, &view.status, &PostStatus::Failed)?;
             tx.execute(
@@ -401,7 +436,8 @@ impl Store {
 
     /// Notes that commands were handed to the bot (once more).
     pub async fn mark_delivered(&self, ids: Vec<i64>) -> Result<()> {
-        self.write(move |tx| {
+        // Each row's own update: nothing to check, so other nodes' writes need not wait.
+        self.write_beside(move |tx| {
             let now = UnixMillis::now();
             for id in ids {
                 tx.execute_pipelined(
@@ -432,7 +468,9 @@ impl Store {
     /// The bot has the command and will not need it again. True the first time.
     pub async fn acknowledge_command(&self, user_id_chat: &str, command_id: &str) -> Result<bool> {
         let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());
-        self.write(move |tx| {
+        // The update checks the state it moves from, under its row's lock: a second
+        // acknowledgement, from any node, finds it moved and changes nothing.
+        self.write_beside(move |tx| {
             Ok(tx.execute(
                 "UPDATE commands SET status = 'acknowledged', updated_at = ?3
                  WHERE command_id = ?1 AND status IN ('pending', 'delivered')
@@ -452,7 +490,9 @@ impl Store {
         outcome: Outcome,
     ) -> Result<Option<i64>> {
         let (user_id_chat, command_id) = (user_id_chat.to_owned(), command_id.to_owned());
-        self.write(move |tx| {
+        // Beside other nodes' writes: the command's row is closed by the one report that moves it
+        // out of an open state (below), so two reports of one command cannot both apply.
+        let (changed, announced) = self.submit(move |tx| {
             let at = accounts::ACCOUNT_COLUMN_COUNT;
             let (account, row) = accounts::find_with(
                 tx,
@@ -473,17 +513,22 @@ impl Store {
                 return Err(StorageError::Conflict(format!("no command `{command_id}` for account `{user_id_chat}`")));
             };
             if status.is_final() {
-                return Ok(None);
+                return Ok(false);
             }
             let now = UnixMillis::now().0;
             let (command_status, error) = match &outcome {
                 Outcome::Sent { .. } => (CommandStatus::Done, None),
                 Outcome::Failed { reason } => (CommandStatus::Failed, Some(reason.as_str())),
             };
-            tx.execute_pipelined(
-                "UPDATE commands SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-                args![id, command_status, error, now],
+            let closed = tx.execute(
+                "UPDATE commands SET status = ?2, error = ?3, updated_at = ?4
+                 WHERE id = ?1 AND status NOT IN (?5, ?6)",
+                args![id, command_status, error, now, CommandStatus::Done, CommandStatus::Failed],
             )?;
+            if closed == 0 {
+                // Another report closed it since it was read.
+                return Ok(false);
+            }
             let scope = (account.id, account.user_id_chat.as_str());
             if let (CommandKind::ModerateComment, Some(message_id)) = (kind, message_id) {
                 let done = match &outcome {
@@ -492,7 +537,7 @@ impl Store {
                 };
                 crate::comments::moderation_done(tx, message_id, done)?;
                 let view = crate::comments::message_with_comment(tx, message_id)?;
-                return message_event(tx, scope, &view).map(Some);
+                return message_event(tx, scope, &view).map(|()| true);
             }
             if let Some(message_id) = message_id {
                 match &outcome {
@@ -520,7 +565,7 @@ impl Store {
                     }
                 }
                 let view = crate::comments::message_with_comment(tx, message_id)?;
-                return message_event(tx, scope, &view).map(Some);
+                return message_event(tx, scope, &view).map(|()| true);
             }
             if let Some(post_id) = post_id {
                 match &outcome {
@@ -534,10 +579,13 @@ impl Store {
                     )?,
                 };
                 let view = post(tx, post_id)?;
-                return post_event(tx, scope, &view).map(Some);
+                return post_event(tx, scope, &view).map(|()| true);
             }
-            Ok(None)
-        })
-        .await
+            Ok(false)
+        }, false)
+        .await?;
+        // The message's or post's event is the unit's last (a private reply's conversations are
+        // announced before it).
+        Ok(changed.then(|| announced.last()).flatten())
     }
 }

@@ -5,7 +5,9 @@
 //! again or delete it through the page's bot, with the command channel's guarantees.
 
 use crate::accounts::{self, Account, writable};
-use crate::commands::{QueuedMessage, insert_command, message_event, new_command_id};
+use crate::commands::{
+    EVENT_ID_AT_COMMIT, NamesItsEvent, QueuedMessage, insert_command, message_event, new_command_id,
+};
 use crate::inbox::{MessageView, conversation, message};
 use crate::ingest::{IngestOutcome, store_messages};
 use crate::sql::{Tx, args};
@@ -55,6 +57,12 @@ pub struct QueuedModeration {
     pub message: MessageView,
     pub command_id: String,
     pub event_id: i64,
+}
+
+impl NamesItsEvent for QueuedModeration {
+    fn name_event(&mut self, event_id: i64) {
+        self.event_id = event_id;
+    }
 }
 
 fn comment_from_row(r: &crate::sql::Row<'_>, at: usize) -> Result<CommentView> {
@@ -180,12 +188,12 @@ fn moderate(
         args![view.id, action],
     )?;
     let view = message_with_comment(tx, view.id)?;
-    let event_id = message_event(tx, (account.id, &account.user_id_chat), &view)?;
+    message_event(tx, (account.id, &account.user_id_chat), &view)?;
     Ok(QueuedModeration {
         user_id_chat: account.user_id_chat.clone(),
         message: view,
         command_id,
-        event_id,
+        event_id: EVENT_ID_AT_COMMIT,
     })
 }
 
@@ -244,7 +252,7 @@ impl Store {
         batch: Batch<NewComment>,
         posts: Vec<FeedPost>,
     ) -> Result<IngestOutcome> {
-        self.write(move |tx| {
+        self.write_ingest(move |tx| {
             let account = writable(tx, &batch.account)?;
             let now = UnixMillis::now().0;
             upsert_posts(tx, account.id, &posts, now)?;
@@ -282,11 +290,11 @@ impl Store {
                 items.push(message);
             }
             if items.is_empty() {
-                return Ok(IngestOutcome::new(batch.items.len(), 0, None));
+                return Ok(IngestOutcome::new(batch.items.len(), 0, false));
             }
             let (stored, inserted) = store_messages(tx, &account, &items, &|id| views.get(id).cloned(), now)?;
             // Comments of the page that answer nothing that arrived count as not new.
-            let outcome = IngestOutcome::new(batch.items.len(), stored.new, stored.event_id);
+            let outcome = IngestOutcome::new(batch.items.len(), stored.new, stored.event_id.is_some());
             for comment in &batch.items {
                 let Some(&id) = inserted.get(&comment.message.message_id) else { continue };
                 tx.execute_pipelined(
@@ -351,7 +359,7 @@ impl Store {
         message_id: i64,
         action: Moderation,
     ) -> Result<QueuedModeration> {
-        self.write(move |tx| {
+        self.write_queued(move |tx| {
             let view = message_with_comment(tx, message_id)?;
             let conversation = conversation(tx, view.conversation_id)?;
             let account = accounts::writable(tx, &conversation.user_id_chat)?;
@@ -368,7 +376,7 @@ impl Store {
         text: String,
         author: Option<i64>,
     ) -> Result<QueuedMessage> {
-        self.write(move |tx| {
+        self.write_queued(move |tx| {
             let target = message_with_comment(tx, message_id)?;
             let (comment, platform_id) = actionable(&target)?;
             // Facebook threads comments one level deep: an answer to a reply (a customer's or the
@@ -404,7 +412,7 @@ impl Store {
         text: String,
         author: Option<i64>,
     ) -> Result<QueuedMessage> {
-        self.write(move |tx| {
+        self.write_queued(move |tx| {
             let target = message_with_comment(tx, message_id)?;
             let (comment, platform_id) = actionable(&target)?;
             if target.direction != "in" {
@@ -474,12 +482,12 @@ pub(crate) fn private_reply(
         Some(reply.id),
         None,
     )?;
-    let event_id = message_event(tx, (account.id, &account.user_id_chat), &reply)?;
+    message_event(tx, (account.id, &account.user_id_chat), &reply)?;
     Ok(QueuedMessage {
         user_id_chat: account.user_id_chat,
         message: reply,
         command_id,
-        event_id,
+        event_id: EVENT_ID_AT_COMMIT,
     })
 }
 
@@ -568,11 +576,11 @@ pub(crate) fn reply_under(
         Some(reply.id),
         None,
     )?;
-    let event_id = message_event(tx, (account.id, &account.user_id_chat), &reply)?;
+    message_event(tx, (account.id, &account.user_id_chat), &reply)?;
     Ok(QueuedMessage {
         user_id_chat: account.user_id_chat,
         message: reply,
         command_id,
-        event_id,
+        event_id: EVENT_ID_AT_COMMIT,
     })
 }

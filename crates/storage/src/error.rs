@@ -107,6 +107,9 @@ pub enum StorageError {
     /// Writes cannot be made now (the disk is full, the database file was removed); retry later.
     #[error("the database cannot take writes: {0}")]
     Unavailable(String),
+    /// The write met another node's at the same rows and was rolled back alone; retry it.
+    #[error("the write met another at the same time and was not made; try again: {0}")]
+    Contended(String),
     #[error(
         "another switchboard process (pid {pid}) already runs the {role} on {path}; stop it first, or give this one another database"
     )]
@@ -129,6 +132,17 @@ impl StorageError {
             Self::Postgres(error) => error
                 .code()
                 .is_some_and(|code| code.code().starts_with("23")),
+            _ => false,
+        }
+    }
+
+    /// PostgreSQL rolled the statement back because it met another transaction (SQLSTATE class 40:
+    /// a deadlock it broke, a serialization failure): trying again is the answer.
+    pub(crate) fn is_contention(&self) -> bool {
+        match self {
+            Self::Postgres(error) => error
+                .code()
+                .is_some_and(|code| code.code().starts_with("40")),
             _ => false,
         }
     }

@@ -4,7 +4,7 @@ use crate::sql::{Dialect, Tx, args};
 use crate::{Result, StorageError, Store};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use std::cell::Cell;
+use std::cell::RefCell;
 use switchboard_domain::{EventKind, UnixMillis};
 
 /// One row of the event log, as clients receive it.
@@ -29,79 +29,101 @@ impl StoredEvent {
 }
 
 thread_local! {
-    /// Events appended on this thread since its write group began: a writer thread runs one group
-    /// at a time, and counts them into `switchboard_events_appended_total` only when it commits.
-    static APPENDED: Cell<u64> = const { Cell::new(0) };
+    /// The ids of the events the write group running on this thread has appended, in order; `None`
+    /// outside a group. A writer thread runs one group at a time. PostgreSQL's writer numbers a
+    /// group's events only as it commits (see `postgres::pipeline`): 0 until then.
+    static GROUP_EVENTS: RefCell<Option<Vec<i64>>> = const { RefCell::new(None) };
 }
 
-/// Events appended on this thread since [`set_appended`] last set the count.
-pub(crate) fn appended() -> u64 {
-    APPENDED.with(Cell::get)
+/// Starts counting the events of a write group on this thread.
+pub(crate) fn group_began() {
+    GROUP_EVENTS.with(|ids| *ids.borrow_mut() = Some(Vec::new()));
 }
 
-/// Sets the count: 0 when a group begins, the count before a failed unit when it is rolled back.
-pub(crate) fn set_appended(count: u64) {
-    APPENDED.with(|appended| appended.set(count));
+/// How many events the running group has appended so far.
+pub(crate) fn appended() -> usize {
+    GROUP_EVENTS.with(|ids| ids.borrow().as_ref().map_or(0, Vec::len))
 }
 
-/// Appends an event inside the caller's transaction and returns its id.
+/// Forgets the events appended after the first `count`: those of a unit that was rolled back.
+pub(crate) fn roll_back_to(count: usize) {
+    GROUP_EVENTS.with(|ids| {
+        if let Some(ids) = ids.borrow_mut().as_mut() {
+            ids.truncate(count);
+        }
+    });
+}
+
+/// Gives the group's events the ids from `first` on, in the order they were appended (PostgreSQL
+/// numbers them as it commits).
+pub(crate) fn numbered_from(first: i64) {
+    GROUP_EVENTS.with(|ids| {
+        if let Some(ids) = ids.borrow_mut().as_mut() {
+            for (slot, id) in ids.iter_mut().zip(first..) {
+                *slot = id;
+            }
+        }
+    });
+}
+
+/// Ends the group: the ids of its events, in order.
+pub(crate) fn group_ended() -> Vec<i64> {
+    GROUP_EVENTS.with(|ids| ids.borrow_mut().take().unwrap_or_default())
+}
+
+/// An event to be written, as the engines store it.
+pub(crate) struct NewEvent {
+    pub(crate) kind: EventKind,
+    pub(crate) account_id: Option<i64>,
+    pub(crate) account: Option<String>,
+    pub(crate) payload: String,
+    pub(crate) created_at: UnixMillis,
+}
+
+/// Appends an event inside the caller's transaction. Its id is known once the group commits: a
+/// caller that answers it uses [`Store::write_announcing`], which hands out the ids of the unit's
+/// events in the order they were appended.
 pub(crate) fn append(
     tx: &Tx<'_>,
     kind: EventKind,
     account: Option<(i64, &str)>,
     payload: &impl serde::Serialize,
-) -> Result<i64> {
-    let text = serde_json::to_string(payload)?;
-    let id = insert(tx, kind, account, text)?;
-    APPENDED.with(|appended| appended.set(appended.get() + 1));
-    Ok(id)
-}
-
-fn insert(tx: &Tx<'_>, kind: EventKind, account: Option<(i64, &str)>, text: String) -> Result<i64> {
-    let args = args![
-        kind.as_str(),
-        account.map(|a| a.0),
-        account.map(|a| a.1),
-        text,
-        UnixMillis::now()
-    ];
+) -> Result<()> {
+    let event = NewEvent {
+        kind,
+        account_id: account.map(|a| a.0),
+        account: account.map(|a| a.1.to_owned()),
+        payload: serde_json::to_string(payload)?,
+        created_at: UnixMillis::now(),
+    };
     // Ids become visible in the order they are given, so a client resuming after id N never finds
-    // a smaller id committed later: every engine runs one write transaction at a time (SQLite by
-    // nature, PostgreSQL nodes under one lock; see `postgres::writer`). They have no gaps either:
-    // the counter is rolled back with a failed unit, as SQLite's AUTOINCREMENT is.
-    match tx.dialect() {
-        Dialect::Sqlite => tx.insert(
+    // a smaller id committed later, and they have no gaps. SQLite runs one write transaction at a
+    // time and rolls its AUTOINCREMENT counter back with a failed unit. PostgreSQL's writer keeps a
+    // group's events aside and numbers them as it commits, under the lock of the counter's row,
+    // which it holds only from there to the end of the `COMMIT` (see `postgres::pipeline`).
+    let id = match tx.dialect() {
+        Dialect::Sqlite => Some(tx.insert(
             "INSERT INTO events (kind, account_id, account, payload, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-            args,
-        ),
-        // The transaction's first event asks the counter; the next ones are numbered here and
-        // sent without waiting (one round trip less each), the counter moved with them.
+            args![
+                event.kind.as_str(),
+                event.account_id,
+                event.account,
+                event.payload,
+                event.created_at
+            ],
+        )?),
         Dialect::Postgres => {
-            let id = match tx.last_event_id() {
-                None => tx.insert(
-                    "WITH next AS (UPDATE event_counter SET last_id = last_id + 1 RETURNING last_id)
-                     INSERT INTO events (id, kind, account_id, account, payload, created_at)
-                     SELECT last_id, CAST(?1 AS TEXT), CAST(?2 AS BIGINT), CAST(?3 AS TEXT),
-                            CAST(?4 AS TEXT), CAST(?5 AS BIGINT)
-                     FROM next RETURNING id",
-                    args,
-                )?,
-                Some(last) => {
-                    let id = last + 1;
-                    tx.execute_pipelined(
-                        "WITH next AS (UPDATE event_counter SET last_id = ?6)
-                         INSERT INTO events (id, kind, account_id, account, payload, created_at)
-                         VALUES (?6, ?1, ?2, ?3, ?4, ?5)",
-                        &[args[0], args[1], args[2], args[3], args[4], &id],
-                    )?;
-                    id
-                }
-            };
-            tx.gave_event_id(id);
-            Ok(id)
+            tx.append_event(event)?;
+            None
         }
-    }
+    };
+    GROUP_EVENTS.with(|ids| {
+        if let Some(ids) = ids.borrow_mut().as_mut() {
+            ids.push(id.unwrap_or(0));
+        }
+    });
+    Ok(())
 }
 
 /// The highest event id ever given, 0 when none was (see [`Store::last_event_id`]).

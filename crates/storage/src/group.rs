@@ -25,15 +25,57 @@ pub(crate) trait WriteJob: Send {
     /// Makes a unit that ran fail after all, with an error heard after it returned (a statement it
     /// did not wait for).
     fn fail(&mut self, error: StorageError) -> UnitOutcome;
+    /// Whether the unit needs the nodes' writers to take turns (see [`crate::Store::write_beside`]).
+    fn exclusive(&self) -> bool;
+    /// Notes which of the group's events (by position) the unit appended, once it ran well.
+    fn appended(&mut self, positions: std::ops::Range<usize>);
     /// Answers the caller, given how the transaction ended.
     fn finish(self: Box<Self>, group: &GroupEnd);
+}
+
+/// The ids of the events a unit of write work appended, in the order it appended them: known only
+/// once its group has committed (PostgreSQL numbers a group's events as it commits).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Announced(Vec<i64>);
+
+impl Announced {
+    /// The id of the unit's last event, `None` when it appended none.
+    pub(crate) fn last(&self) -> Option<i64> {
+        self.0.last().copied()
+    }
+
+    /// The id of the unit's first event, for a unit that appends at least one.
+    pub(crate) fn first_given(&self) -> Result<i64> {
+        self.0
+            .first()
+            .copied()
+            .ok_or_else(|| StorageError::Task("a write that announces appended no event".into()))
+    }
+
+    /// The id of the unit's last event, for a unit that always appends one.
+    pub(crate) fn last_given(&self) -> Result<i64> {
+        self.last()
+            .ok_or_else(|| StorageError::Task("a write that announces appended no event".into()))
+    }
+
+    /// The ids, in the order the events were appended.
+    #[cfg(test)]
+    pub(crate) fn ids(&self) -> &[i64] {
+        &self.0
+    }
 }
 
 pub(crate) struct TypedJob<T, F> {
     work: Option<F>,
     result: Option<Result<T>>,
-    reply: tokio::sync::oneshot::Sender<Result<T>>,
+    /// Positions of the unit's events among the group's.
+    events: std::ops::Range<usize>,
+    exclusive: bool,
+    reply: tokio::sync::oneshot::Sender<Result<(T, Announced)>>,
 }
+
+/// Where the answer of a queued unit arrives, once its group has ended.
+pub(crate) type Answer<T> = tokio::sync::oneshot::Receiver<Result<(T, Announced)>>;
 
 impl<T, F> TypedJob<T, F>
 where
@@ -41,13 +83,13 @@ where
     F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
 {
     /// The job, and where its answer arrives once its group has ended.
-    pub(crate) fn queued(
-        work: F,
-    ) -> (Box<dyn WriteJob>, tokio::sync::oneshot::Receiver<Result<T>>) {
+    pub(crate) fn queued(work: F, exclusive: bool) -> (Box<dyn WriteJob>, Answer<T>) {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = Self {
             work: Some(work),
             result: None,
+            events: 0..0,
+            exclusive,
             reply,
         };
         (Box::new(job), answer)
@@ -83,6 +125,12 @@ where
 
     fn fail(&mut self, error: StorageError) -> UnitOutcome {
         let (outcome, error) = match error.unavailable_reason() {
+            // Only this unit met another node's write (PostgreSQL chose it to break a deadlock, say):
+            // it is rolled back alone, and its caller may simply try again.
+            None if error.is_contention() => (
+                UnitOutcome::Failed,
+                StorageError::Contended(error.to_string()),
+            ),
             None => (UnitOutcome::Failed, error),
             Some(reason) => (
                 UnitOutcome::Unavailable(reason.clone()),
@@ -93,14 +141,27 @@ where
         outcome
     }
 
+    fn exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    fn appended(&mut self, positions: std::ops::Range<usize>) {
+        self.events = positions;
+    }
+
     fn finish(self: Box<Self>, group: &GroupEnd) {
         let answer = match (self.result, group) {
             (Some(Err(error)), _) => Err(error),
-            (Some(Ok(value)), GroupEnd::Committed) => Ok(value),
+            (Some(Ok(value)), GroupEnd::Committed(ids)) => match ids.get(self.events.clone()) {
+                Some(own) => Ok((value, Announced(own.to_vec()))),
+                None => Err(StorageError::Task(
+                    "a write's events were not among its group's".into(),
+                )),
+            },
             (_, GroupEnd::NotCommitted(reason)) => Err(StorageError::Unavailable(format!(
                 "the transaction was not committed: {reason}"
             ))),
-            (None, GroupEnd::Committed) => {
+            (None, GroupEnd::Committed(_)) => {
                 Err(StorageError::Task("the write was never run".into()))
             }
         };
@@ -111,7 +172,8 @@ where
 
 /// How a group's transaction ended, as every unit in it is answered.
 pub(crate) enum GroupEnd {
-    Committed,
+    /// With the ids of the group's events, in the order they were appended.
+    Committed(Vec<i64>),
     /// Nothing of the group was written, for this reason.
     NotCommitted(String),
 }
@@ -141,16 +203,19 @@ impl From<StorageError> for NotCommitted {
 
 /// A write connection as the group commit drives it.
 pub(crate) trait WriteSession {
-    /// Opens the group's transaction.
-    fn begin(&mut self) -> Result<()>;
+    /// Opens the group's transaction; `exclusive` when a unit in it needs the nodes' writers to
+    /// take turns (see [`crate::Store::write_beside`]).
+    fn begin(&mut self, exclusive: bool) -> Result<()>;
     /// Marks where a unit starts, to go back to if it fails.
     fn savepoint(&mut self) -> Result<()>;
     /// Keeps what the unit did.
     fn release(&mut self) -> Result<()>;
     /// Undoes what the failed unit did; what it sent and was not heard yet is its own, and dropped.
     fn roll_back_unit(&mut self) -> Result<()>;
-    /// Commits the group, and waits until it is durable.
-    fn commit(&mut self) -> Result<()>;
+    /// Commits the group, and waits until it is durable. Answers the id of the group's first
+    /// event when the engine numbers the events only now (PostgreSQL), `None` when it gave them
+    /// as they were written (SQLite) or there were none.
+    fn commit(&mut self) -> Result<Option<i64>>;
     /// Undoes the whole group.
     fn roll_back(&mut self);
     /// Waits for the answers of the unit's statements not read yet, if it sent any (a PostgreSQL
@@ -162,14 +227,16 @@ pub(crate) trait WriteSession {
     fn run(&mut self, job: &mut dyn WriteJob) -> UnitOutcome;
 }
 
-/// Commits a group: all the units that did not fail, or nothing.
+/// Commits a group: all the units that did not fail, or nothing. Answers the ids of the group's
+/// events, in the order they were appended.
 pub(crate) fn run_group<S: WriteSession>(
     session: &mut S,
     group: &mut [Box<dyn WriteJob>],
-) -> std::result::Result<(), NotCommitted> {
+) -> std::result::Result<Vec<i64>, NotCommitted> {
     let started = std::time::Instant::now();
-    crate::events::set_appended(0);
-    let result = match session.begin() {
+    crate::events::group_began();
+    let exclusive = group.iter().any(|job| job.exclusive());
+    let result = match session.begin(exclusive) {
         Err(error) => Err(NotCommitted::from(error)),
         Ok(()) => {
             let result = run_units(session, group);
@@ -181,12 +248,15 @@ pub(crate) fn run_group<S: WriteSession>(
             result
         }
     };
+    let events = crate::events::group_ended();
     let metrics = switchboard_metrics::metrics();
     metrics.write_group(group.len(), started.elapsed(), result.is_ok());
     if result.is_ok() {
-        metrics.events_appended.inc_by(crate::events::appended());
+        metrics
+            .events_appended
+            .inc_by(u64::try_from(events.len()).unwrap_or(u64::MAX));
     }
-    result
+    result.map(|()| events)
 }
 
 fn run_units<S: WriteSession>(
@@ -205,10 +275,13 @@ fn run_units<S: WriteSession>(
             other => other,
         };
         match outcome {
-            UnitOutcome::Done => session.release()?,
+            UnitOutcome::Done => {
+                session.release()?;
+                job.appended(appended_before..crate::events::appended());
+            }
             UnitOutcome::Failed => {
                 session.roll_back_unit()?;
-                crate::events::set_appended(appended_before);
+                crate::events::roll_back_to(appended_before);
             }
             // The engine may have rolled back the whole transaction (SQLite does on a full disk, a
             // lost connection does): nothing of this group can commit, and the other units are
@@ -221,7 +294,10 @@ fn run_units<S: WriteSession>(
             }
         }
     }
-    Ok(session.commit()?)
+    if let Some(first) = session.commit()? {
+        crate::events::numbered_from(first);
+    }
+    Ok(())
 }
 
 /// Why writes fail right now, shared by a writer and the health checks: the first failure of a run

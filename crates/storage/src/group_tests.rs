@@ -68,24 +68,33 @@ async fn a_statement_sent_without_waiting_fails_its_own_unit_only() {
     assert_eq!(stored, expected);
 }
 
-/// Writes that share groups each append two events; every third then fails. The writer numbers a
-/// transaction's events after its first itself (PostgreSQL), so a failed unit must give its ids
-/// back: what is stored is 1, 2, 3, … with no gap, the counter is at the last, and every write that
-/// succeeded finds its two events under the ids it was given.
+/// Writes that share groups each append two events; every third then fails. A failed unit must
+/// give its ids back (PostgreSQL numbers a group's events as it commits): what is stored is 1, 2,
+/// 3, … with no gap, the counter is at the last, and every write that succeeded is answered the ids
+/// its two events were stored under, in the order it appended them.
 #[tokio::test]
 async fn events_of_a_failed_unit_leave_no_gap() {
     let (_db, store) = crate::temp_store().await;
     let writes = (0..60).map(|i: i64| {
-        store.write(move |tx| {
-            let first = append(tx, EventKind::BotStatus, None, &json!({"write": i, "n": 1}))?;
-            let second = append(tx, EventKind::BotStatus, None, &json!({"write": i, "n": 2}))?;
-            if i % 3 == 0 {
-                return Err(StorageError::Conflict(format!("write {i} gives up")));
+        let store = store.clone();
+        async move {
+            let (i, announced) = store
+                .write_announcing(move |tx| {
+                    append(tx, EventKind::BotStatus, None, &json!({"write": i, "n": 1}))?;
+                    append(tx, EventKind::BotStatus, None, &json!({"write": i, "n": 2}))?;
+                    if i % 3 == 0 {
+                        return Err(StorageError::Conflict(format!("write {i} gives up")));
+                    }
+                    Ok(i)
+                })
+                .await?;
+            match announced.ids() {
+                &[first, second] => Ok((i, first, second)),
+                other => panic!("write {i} was answered {other:?}"),
             }
-            Ok((i, first, second))
-        })
+        }
     });
-    let answers = join_all(writes).await;
+    let answers: Vec<crate::Result<(i64, i64, i64)>> = join_all(writes).await;
     let succeeded: Vec<(i64, i64, i64)> = answers.into_iter().filter_map(Result::ok).collect();
     assert_eq!(succeeded.len(), 40);
     let events = store.events_after(0, 1000).await.expect("events");

@@ -723,25 +723,27 @@ impl Store {
 
     /// Marks a conversation read (unread count 0) and tells every console, so all of them clear the badge.
     pub async fn mark_read(&self, conversation_id: i64) -> Result<(ConversationView, Option<i64>)> {
-        self.write(move |tx| {
-            let view = conversation(tx, conversation_id)?;
-            if view.unread_count == 0 {
-                return Ok((view, None));
-            }
-            tx.execute(
-                "UPDATE conversations SET unread_count = 0 WHERE id = ?1",
-                args![conversation_id],
-            )?;
-            let view = conversation(tx, conversation_id)?;
-            let account = account_id(tx, &view.user_id_chat)?;
-            let event = append(
-                tx,
-                EventKind::ConversationRead,
-                Some((account, &view.user_id_chat)),
-                &serde_json::json!({"user_id_chat": view.user_id_chat, "conversation": view}),
-            )?;
-            Ok((view, Some(event)))
-        })
-        .await
+        let (view, announced) = self
+            .write_announcing(move |tx| {
+                let view = conversation(tx, conversation_id)?;
+                if view.unread_count == 0 {
+                    return Ok(view);
+                }
+                tx.execute(
+                    "UPDATE conversations SET unread_count = 0 WHERE id = ?1",
+                    args![conversation_id],
+                )?;
+                let view = conversation(tx, conversation_id)?;
+                let account = account_id(tx, &view.user_id_chat)?;
+                append(
+                    tx,
+                    EventKind::ConversationRead,
+                    Some((account, &view.user_id_chat)),
+                    &serde_json::json!({"user_id_chat": view.user_id_chat, "conversation": view}),
+                )?;
+                Ok(view)
+            })
+            .await?;
+        Ok((view, announced.last()))
     }
 }

@@ -24,13 +24,30 @@ pub struct IngestOutcome {
 }
 
 impl IngestOutcome {
-    pub(crate) fn new(received: usize, new: usize, event_id: Option<i64>) -> Self {
+    /// The outcome, `announced` when an event names the new items: its id is known once the write
+    /// commits ([`Store::write_ingest`]).
+    pub(crate) fn new(received: usize, new: usize, announced: bool) -> Self {
         Self {
             received,
             new,
             duplicates: received - new,
-            event_id,
+            event_id: announced.then_some(crate::commands::EVENT_ID_AT_COMMIT),
         }
+    }
+}
+
+impl Store {
+    /// [`Store::write`] for a batch's ingest: the batch's event is the first its unit appends
+    /// (assignments and moderation that follow announce themselves after it).
+    pub(crate) async fn write_ingest<F>(&self, work: F) -> Result<IngestOutcome>
+    where
+        F: FnOnce(&Tx<'_>) -> Result<IngestOutcome> + Send + 'static,
+    {
+        let (mut outcome, announced) = self.write_announcing(work).await?;
+        if outcome.event_id.is_some() {
+            outcome.event_id = Some(announced.first_given()?);
+        }
+        Ok(outcome)
     }
 }
 
@@ -315,8 +332,8 @@ fn announce(
         user_id_chat: &account.user_id_chat,
         items,
     };
-    let event_id = append(tx, kind, account.event_target(), &event)?;
-    Ok(IngestOutcome::new(given, new, Some(event_id)))
+    append(tx, kind, account.event_target(), &event)?;
+    Ok(IngestOutcome::new(given, new, true))
 }
 
 /// Stores messages of `account` (`ingest_messages`, and the comments of `crate::comments`, whose
@@ -359,7 +376,7 @@ pub(crate) fn store_messages(
     );
     let inserted = insert_new(tx, &INSERT_MESSAGES, account.id, now, &rows)?;
     if inserted.is_empty() {
-        return Ok((IngestOutcome::new(items.len(), 0, None), inserted));
+        return Ok((IngestOutcome::new(items.len(), 0, false), inserted));
     }
     let mut changes: Vec<ConversationChange<'_>> = Vec::new();
     let mut change_of: HashMap<i64, usize> = HashMap::new();
@@ -418,7 +435,7 @@ impl Store {
     /// Stores a batch of messages in one transaction, with its `new_messages` event when any were new.
     /// A message id repeated within the batch is stored once, from its first occurrence.
     pub async fn ingest_messages(&self, batch: Batch<NewMessage>) -> Result<IngestOutcome> {
-        self.write(move |tx| {
+        self.write_ingest(move |tx| {
             let account = writable(tx, &batch.account)?;
             let now = UnixMillis::now().0;
             store_messages(tx, &account, &batch.items, &|_| None, now).map(|(outcome, _)| outcome)
@@ -432,7 +449,7 @@ impl Store {
         &self,
         batch: Batch<NewNotification>,
     ) -> Result<IngestOutcome> {
-        self.write(move |tx| {
+        self.write_ingest(move |tx| {
             let account = writable(tx, &batch.account)?;
             let now = UnixMillis::now().0;
             let firsts = first_of_each(&batch.items, |n| &n.notification_id);
@@ -447,7 +464,7 @@ impl Store {
             });
             let inserted = insert_new(tx, &INSERT_NOTIFICATIONS, account.id, now, &rows)?;
             if inserted.is_empty() {
-                return Ok(IngestOutcome::new(batch.items.len(), 0, None));
+                return Ok(IngestOutcome::new(batch.items.len(), 0, false));
             }
             let stored: Vec<NotificationOut<'_>> = firsts
                 .iter()

@@ -4,7 +4,9 @@
 use crate::calls::tests::{available_agent, call};
 use crate::{AccountKind, NewCallOutcome, StorageError, Store};
 use std::time::{Duration, Instant};
+use switchboard_domain::MessageStatus;
 use switchboard_domain::ingest::{BotStatus, StatusUpdate};
+use switchboard_domain::outbound::Outcome;
 
 const NODES: usize = 3;
 
@@ -43,6 +45,30 @@ async fn follow(store: Store, mut cursor: i64, last: i64) -> usize {
         }
     }
     seen
+}
+
+/// Checks that the writers were answered each id after `start` up to `last` once, and that every
+/// reader followed all of them.
+async fn each_given_once_and_seen_by_all(
+    writers: Vec<tokio::task::JoinHandle<Vec<i64>>>,
+    readers: Vec<tokio::task::JoinHandle<usize>>,
+    start: i64,
+    last: i64,
+) {
+    let mut given = Vec::new();
+    for writer in writers {
+        given.extend(writer.await.expect("writer"));
+    }
+    given.sort_unstable();
+    assert_eq!(
+        given,
+        (start + 1..=last).collect::<Vec<_>>(),
+        "each id given once"
+    );
+    let total = usize::try_from(last - start).expect("count");
+    for reader in readers {
+        assert_eq!(reader.await.expect("reader"), total);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -84,22 +110,65 @@ async fn readers_on_every_node_see_every_event_of_concurrent_writers_once_in_ord
             })
         })
         .collect();
-    let mut given = Vec::new();
-    for writer in writers {
-        given.extend(writer.await.expect("writer"));
-    }
-    given.sort_unstable();
-    assert_eq!(
-        given,
-        (start + 1..=last).collect::<Vec<_>>(),
-        "each id given once"
-    );
-    for reader in readers {
-        assert_eq!(reader.await.expect("reader"), total);
-    }
+    each_given_once_and_seen_by_all(writers, readers, start, last).await;
     for store in &stores {
         assert_eq!(store.last_event_id().await.expect("last"), last);
     }
+}
+
+/// Writes that run beside each other (`Store::write_beside`: PostgreSQL's nodes do not take turns
+/// for them) mixed with writes that take turns, on every node: each appends an event, then keeps
+/// its transaction open for a few more statements, so that transactions of several nodes overlap
+/// after their events exist. Every reader still sees every event once, in order, with no gap: ids
+/// are given as each transaction commits, not as its events are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_of_writes_beside_each_other_reach_every_reader_once_in_order() {
+    const WRITERS_PER_NODE: usize = 4;
+    const WRITES: usize = 30;
+    let (_db, stores) = nodes().await;
+    let start = stores[0].last_event_id().await.expect("last");
+    let total = NODES * WRITERS_PER_NODE * WRITES;
+    let last = start + i64::try_from(total).expect("count");
+    let readers: Vec<_> = stores
+        .iter()
+        .map(|store| tokio::spawn(follow(store.clone(), start, last)))
+        .collect();
+    let writers: Vec<_> = (0..NODES * WRITERS_PER_NODE)
+        .map(|writer| {
+            let store = stores[writer % NODES].clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for n in 0..WRITES {
+                    let number = format!("w{writer}n{n}");
+                    let ((), announced) = store
+                        .submit(
+                            move |tx| {
+                                crate::events::append(
+                                    tx,
+                                    switchboard_domain::EventKind::BotStatus,
+                                    None,
+                                    &serde_json::json!({"writer": writer, "n": n}),
+                                )?;
+                                for suffix in ["a", "b", "c"] {
+                                    tx.execute(
+                                        "INSERT INTO blocked_numbers (number, created_at) VALUES (?1, 0)",
+                                        crate::sql::args![format!("{number}{suffix}")],
+                                    )?;
+                                }
+                                Ok(())
+                            },
+                            // A third of the writers take turns, the others run beside them.
+                            writer % 3 == 0,
+                        )
+                        .await
+                        .expect("write");
+                    ids.push(announced.last_given().expect("its event"));
+                }
+                ids
+            })
+        })
+        .collect();
+    each_given_once_and_seen_by_all(writers, readers, start, last).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -144,4 +213,76 @@ async fn each_call_answered_at_once_on_two_nodes_has_exactly_one_winner() {
         winners.push(won[0].0.answered_by);
     }
     assert_eq!(winners.len(), CALLS);
+}
+
+/// Two reports of each command at once, on two nodes (a bot that reconnected elsewhere and repeats
+/// itself): the reports run beside each other's writes, and still exactly one of them closes the
+/// command and announces the message; the message ends as that one said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_reports_of_a_command_at_once_on_two_nodes_close_it_once() {
+    const COMMANDS: usize = 40;
+    let (_db, stores) = nodes().await;
+    let a = &stores[0];
+    a.ensure_account("page1", "", AccountKind::Page)
+        .await
+        .expect("account");
+    a.ingest_messages(crate::ingest::tests::batch("page1", &["m1"]))
+        .await
+        .expect("ingest");
+    let conversation = a
+        .conversations("page1", Default::default(), None, 10)
+        .await
+        .expect("conversations")
+        .items[0]
+        .id;
+    let mut queued = Vec::new();
+    for n in 0..COMMANDS {
+        queued.push(
+            a.queue_message(conversation, format!("Trả lời {n}"), None)
+                .await
+                .expect("queue"),
+        );
+    }
+    let reports: Vec<_> = queued
+        .iter()
+        .flat_map(|q| {
+            let sent = Outcome::Sent {
+                platform_id: None,
+                link: None,
+                recipient_id: None,
+            };
+            let failed = Outcome::Failed {
+                reason: "blocked".into(),
+            };
+            [(stores[1].clone(), sent), (stores[2].clone(), failed)].map(|(store, outcome)| {
+                let command_id = q.command_id.clone();
+                tokio::spawn(
+                    async move { store.record_outcome("page1", &command_id, outcome).await },
+                )
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for report in reports {
+        answers.push(report.await.expect("report").expect("recorded"));
+    }
+    let messages = a
+        .messages(conversation, None, 100)
+        .await
+        .expect("messages")
+        .items;
+    for (q, pair) in queued.iter().zip(answers.chunks(2)) {
+        let applied: Vec<usize> = (0..2).filter(|&i| pair[i].is_some()).collect();
+        assert_eq!(applied.len(), 1, "message {}: {pair:?}", q.message.id);
+        let expected = if applied[0] == 0 {
+            MessageStatus::Sent
+        } else {
+            MessageStatus::Failed
+        };
+        let stored = messages
+            .iter()
+            .find(|m| m.id == q.message.id)
+            .expect("stored");
+        assert_eq!(stored.status, expected, "message {}", q.message.id);
+    }
 }

@@ -70,7 +70,7 @@ pub(crate) fn beat(tx: &Tx<'_>, node: &NodeId, now: i64) -> Result<()> {
 }
 
 /// Records the account's presence and announces it (`bot_status` from the sender).
-fn announce(tx: &Tx<'_>, account_id: i64, online: bool, now: i64) -> Result<i64> {
+fn announce(tx: &Tx<'_>, account_id: i64, online: bool, now: i64) -> Result<()> {
     let status = if online {
         BotStatus::Online
     } else {
@@ -113,7 +113,7 @@ impl Store {
         online: bool,
     ) -> Result<Option<i64>> {
         let (node, user_id_chat) = (node.clone(), user_id_chat.to_owned());
-        self.write(move |tx| {
+        let ((), announced) = self.write_announcing(move |tx| {
             let account = accounts::find(tx, &user_id_chat)?
                 .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
             let before = is_online(tx, account.id)?;
@@ -131,11 +131,13 @@ impl Store {
                 )?;
             }
             let after = is_online(tx, account.id)?;
-            (before != after)
-                .then(|| announce(tx, account.id, after, now))
-                .transpose()
+            if before != after {
+                announce(tx, account.id, after, now)?;
+            }
+            Ok(())
         })
-        .await
+        .await?;
+        Ok(announced.last())
     }
 
     /// How many sender nodes hold a connection of the account's bot (dead ones until forgotten).

@@ -247,19 +247,14 @@ impl<'c> Tx<'c> {
         }
     }
 
-    /// The last event id this transaction gave, when the connection keeps count without asking
-    /// (the PostgreSQL writer does, see `postgres::pipeline::EventIds`).
-    pub(crate) fn last_event_id(&self) -> Option<i64> {
+    /// Hands an event to PostgreSQL's writer, which numbers and writes a group's events as it
+    /// commits (see `crate::events::append`).
+    pub(crate) fn append_event(&self, event: crate::events::NewEvent) -> Result<()> {
         match self.engine {
-            Engine::Sqlite(_) => None,
-            Engine::Postgres(ref conn) => conn.borrow().last_event_id(),
-        }
-    }
-
-    /// Notes the event id just given (see [`Tx::last_event_id`]).
-    pub(crate) fn gave_event_id(&self, id: i64) {
-        if let Engine::Postgres(ref conn) = self.engine {
-            conn.borrow_mut().gave_event_id(id);
+            Engine::Sqlite(_) => Err(StorageError::Task(
+                "SQLite writes its events at once".into(),
+            )),
+            Engine::Postgres(ref conn) => conn.borrow_mut().append_event(event),
         }
     }
 

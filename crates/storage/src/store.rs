@@ -1,6 +1,6 @@
 //! [`Store`]: the handle the roles hold, whichever engine is behind it.
 
-use crate::group::{self, TypedJob};
+use crate::group::{self, Announced, TypedJob};
 use crate::sql::Tx;
 use crate::{Result, StorageError, postgres, sqlite};
 use std::path::Path;
@@ -267,7 +267,51 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        let (job, answer) = TypedJob::queued(work);
+        Ok(self.write_announcing(work).await?.0)
+    }
+
+    /// [`Store::write`] for a unit whose every check is made by the row locks of its own statements
+    /// (an `UPDATE … WHERE state = …` that counts the rows it changed, an `ON CONFLICT`), so that it
+    /// stays exact under PostgreSQL's read committed while other nodes write: its group need not
+    /// wait for them (see `postgres::writer`). A unit that reads, decides, then writes what it read
+    /// is not one of them. The same as `write` on SQLite, which has one writer.
+    pub(crate) async fn write_beside<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        Ok(self.submit(work, false).await?.0)
+    }
+
+    /// [`Store::write`] for a unit that appends an event: the value, and the id of the unit's last
+    /// event.
+    pub(crate) async fn write_with_event<T, F>(&self, work: F) -> Result<(T, i64)>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (value, announced) = self.write_announcing(work).await?;
+        Ok((value, announced.last_given()?))
+    }
+
+    /// [`Store::write`], answering also the ids of the events the unit appended, which are known
+    /// only once its group has committed.
+    pub(crate) async fn write_announcing<T, F>(&self, work: F) -> Result<(T, Announced)>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.submit(work, true).await
+    }
+
+    /// Queues `work` for the writer: [`Store::write_announcing`] when `exclusive`, else the same
+    /// for a unit that may run beside other nodes' writes ([`Store::write_beside`]).
+    pub(crate) async fn submit<T, F>(&self, work: F, exclusive: bool) -> Result<(T, Announced)>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (job, answer) = TypedJob::queued(work, exclusive);
         match &self.engine {
             Engine::Sqlite(db) => db.submit(job)?,
             Engine::Postgres(db) => db.submit(job)?,

@@ -104,7 +104,7 @@ pub(crate) fn announce_update(
     view: &ConversationView,
     by_user_id: Option<i64>,
     reason: UpdateReason,
-) -> Result<i64> {
+) -> Result<()> {
     let account = crate::inbox::account_id(tx, &view.user_id_chat)?;
     append(
         tx,
@@ -280,7 +280,7 @@ impl Store {
         changes: ConversationChanges,
         actor: Actor,
     ) -> Result<(ConversationView, Option<i64>)> {
-        self.write(move |tx| {
+        let ((view, changed), announced) = self.write_announcing(move |tx| {
             let before = conversation(tx, conversation_id)?;
             let assignee = changes.assignee.map(|a| a.map(|id| id.get()));
             if let Some(wanted) = assignee {
@@ -331,19 +331,22 @@ impl Store {
             }
             let after = conversation(tx, conversation_id)?;
             if same_for_the_team(&before, &after) {
-                return Ok((after, None));
+                return Ok((after, false));
             }
-            let event = announce_update(tx, &after, actor.user_id, UpdateReason::Changed)?;
+            announce_update(tx, &after, actor.user_id, UpdateReason::Changed)?;
             // A new owner or state may make room (or work) for automatic assignment; labels do not.
             if assignee.is_some() || changes.status.is_some() {
                 let given = crate::assignment::hand_out(tx, None, now)?;
                 if given > 0 {
-                    return Ok((conversation(tx, conversation_id)?, Some(event)));
+                    return Ok((conversation(tx, conversation_id)?, true));
                 }
             }
-            Ok((after, Some(event)))
+            Ok((after, true))
         })
-        .await
+        .await?;
+        // The change's own event comes first; automatic assignments it allowed follow it.
+        let event = changed.then(|| announced.first_given()).transpose()?;
+        Ok((view, event))
     }
 
     /// "Nhận": `user_id` takes a conversation nobody owns (taking one's own again changes nothing);
@@ -353,10 +356,10 @@ impl Store {
         conversation_id: i64,
         user_id: i64,
     ) -> Result<(ConversationView, Option<i64>)> {
-        self.write(move |tx| {
+        let (view, announced) = self.write_announcing(move |tx| {
             let before = conversation(tx, conversation_id)?;
             match before.assignee_user_id {
-                Some(owner) if owner == user_id => return Ok((before, None)),
+                Some(owner) if owner == user_id => return Ok(before),
                 Some(owner) => return Err(StorageError::AlreadyAssigned(owner)),
                 None => {}
             }
@@ -367,10 +370,11 @@ impl Store {
                 args![conversation_id, user_id, UnixMillis::now().0],
             )?;
             let after = conversation(tx, conversation_id)?;
-            let event = announce_update(tx, &after, Some(user_id), UpdateReason::Taken)?;
-            Ok((after, Some(event)))
+            announce_update(tx, &after, Some(user_id), UpdateReason::Taken)?;
+            Ok(after)
         })
-        .await
+        .await?;
+        Ok((view, announced.last()))
     }
 
     /// Ends the snoozes that are due (at most a few hundred at a time): each conversation is open
@@ -491,7 +495,7 @@ impl Store {
         author_user_id: Option<i64>,
         note: NewNote,
     ) -> Result<(NoteView, i64)> {
-        self.write(move |tx| {
+        self.write_with_event(move |tx| {
             let view = conversation(tx, conversation_id)?;
             let mut mentioned: Vec<i64> = Vec::with_capacity(note.mentions.len());
             for username in &note.mentions {
@@ -519,7 +523,7 @@ impl Store {
                 note_from_row,
             )?;
             let account = crate::inbox::account_id(tx, &view.user_id_chat)?;
-            let event = append(
+            append(
                 tx,
                 EventKind::NoteAdded,
                 Some((account, &view.user_id_chat)),
@@ -528,7 +532,7 @@ impl Store {
                     note: &saved,
                 },
             )?;
-            Ok((saved, event))
+            Ok(saved)
         })
         .await
     }

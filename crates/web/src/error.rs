@@ -157,7 +157,9 @@ impl ApiError {
                 StorageError::Invalid(_) => (S::UNPROCESSABLE_ENTITY, E::InvalidField),
                 StorageError::AlreadyAssigned(_) => (S::CONFLICT, E::AlreadyAssigned),
                 StorageError::NotAllowed(_) => (S::FORBIDDEN, E::Forbidden),
-                StorageError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, E::Unavailable),
+                StorageError::Unavailable(_) | StorageError::Contended(_) => {
+                    (S::SERVICE_UNAVAILABLE, E::Unavailable)
+                }
                 // Ours to fix, never the caller's. Listed one by one: a new variant must be placed
                 // here by choice, not fall into a 500 unseen.
                 StorageError::UnsupportedUrl(_)
@@ -194,6 +196,9 @@ impl IntoResponse for ApiError {
             // Logged once by the store when writes start failing; the caller should retry.
             tracing::debug!(%reason, "request refused: database unavailable");
             "the database cannot take writes right now; retry later".to_owned()
+        } else if let Self::Storage(StorageError::Contended(reason)) = &self {
+            tracing::info!(%reason, "request refused: it met another node's write");
+            "the change met another made at the same time and was not made; retry it".to_owned()
         } else if status.is_server_error() {
             // Ours to fix: log the detail, show an opaque message.
             tracing::error!(error = %self, "request failed");
@@ -227,6 +232,7 @@ impl IntoResponse for ApiError {
                 ..
             } => Some(*retry_after_seconds),
             Self::Storage(StorageError::Unavailable(_)) => Some(5),
+            Self::Storage(StorageError::Contended(_)) => Some(1),
             _ => None,
         };
         if let Some(seconds) = retry_after

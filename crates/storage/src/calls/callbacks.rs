@@ -66,7 +66,7 @@ fn callback(tx: &Tx<'_>, id: i64) -> Result<Callback> {
     .ok_or(StorageError::UnknownCallback(id))
 }
 
-fn announce(tx: &Tx<'_>, task: &Callback) -> Result<i64> {
+fn announce(tx: &Tx<'_>, task: &Callback) -> Result<()> {
     append(
         tx,
         EventKind::CallbackUpdated,

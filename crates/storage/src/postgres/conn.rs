@@ -63,13 +63,13 @@ pub(crate) trait PgStatements {
     fn execute_pipelined(&mut self, sql: &str, args: &[Value<'_>]) -> Result<()> {
         self.execute(sql, args).map(drop)
     }
-    /// The last event id the open write transaction gave, when the connection keeps count (the
-    /// writer's does; see `pipeline::EventIds`).
-    fn last_event_id(&self) -> Option<i64> {
-        None
+    /// Keeps an event for the writer to number and write as the transaction commits. Only the
+    /// writer's connection appends events.
+    fn append_event(&mut self, _event: crate::events::NewEvent) -> Result<()> {
+        Err(crate::StorageError::Task(
+            "events are appended by the writer only".into(),
+        ))
     }
-    /// Notes the event id just given.
-    fn gave_event_id(&mut self, _id: i64) {}
 }
 
 pub(crate) struct PgConn {

@@ -34,8 +34,8 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The channel every group commit notifies and every node listens on.
 const CHANNEL: &str = "switchboard_commits";
-/// Sent inside each write transaction: delivered to the listeners only if it commits.
-const NOTIFY: &str = "NOTIFY switchboard_commits";
+/// Ends each write transaction: the notification is delivered to the listeners only if it commits.
+const NOTIFY_AND_COMMIT: &str = "NOTIFY switchboard_commits; COMMIT";
 
 /// Whether `url` names a PostgreSQL database.
 pub(crate) fn is_postgres_url(url: &str) -> bool {

@@ -9,6 +9,7 @@
 //! as it is made and keeps the unread answers, oldest first, until something waits.
 
 use super::conn::{IDLE_CHECK, IDLE_CHECK_TIMEOUT, PgArg, PgStatements, StatementCache};
+use crate::events::NewEvent;
 use crate::sql::{OwnedValue, Value};
 use crate::{Result, StorageError};
 use std::collections::VecDeque;
@@ -34,18 +35,26 @@ pub(crate) struct PipelinedConn {
     last_used: Instant,
     /// See `PgConn::losses_seen`.
     pub(crate) losses_seen: u64,
-    /// What the open transaction knows of the event counter (kept by the writer's session).
-    pub(super) event_ids: EventIds,
+    /// The open transaction's events, numbered and written as it commits (see `commit_numbering`).
+    pending_events: Vec<NewEvent>,
+    /// How many of `pending_events` were kept when the running unit's savepoint was set.
+    pending_at_savepoint: usize,
 }
 
-/// The last event id the open write transaction gave. Under the writers' lock nobody else moves the
-/// counter, so after its first event a transaction numbers the next ones itself and sends them
-/// without waiting (see `events::append`); a unit rolled back gives its ids back.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct EventIds {
-    pub(super) last: Option<i64>,
-    pub(super) at_savepoint: Option<i64>,
-}
+/// Numbers a transaction's events and writes them, in one statement: the counter's row is locked
+/// from here to the end of the `COMMIT` sent right behind it, so ids become visible in the order
+/// they are given, with no gap, whichever node commits first; the rest of the transaction runs
+/// beside other nodes' transactions. Answers the first id given.
+const NUMBER_EVENTS: &str = "WITH counter AS (
+         UPDATE event_counter SET last_id = last_id + ?1 RETURNING last_id - ?1 AS before
+     ), written AS (
+         INSERT INTO events (id, kind, account_id, account, payload, created_at)
+         SELECT counter.before + e.n, e.kind, e.account_id, e.account, e.payload, e.created_at
+         FROM counter, unnest(CAST(?2 AS TEXT[]), CAST(?3 AS BIGINT[]), CAST(?4 AS TEXT[]),
+                              CAST(?5 AS TEXT[]), CAST(?6 AS BIGINT[]))
+              WITH ORDINALITY AS e (kind, account_id, account, payload, created_at, n)
+     )
+     SELECT before + 1 FROM counter";
 
 impl Drop for PipelinedConn {
     fn drop(&mut self) {
@@ -94,7 +103,8 @@ impl PipelinedConn {
             unread_statements: 0,
             last_used: Instant::now(),
             losses_seen: 0,
-            event_ids: EventIds::default(),
+            pending_events: Vec::new(),
+            pending_at_savepoint: 0,
         };
         conn.control(settings)?;
         Ok(conn)
@@ -125,6 +135,84 @@ impl PipelinedConn {
         });
         self.last_used = Instant::now();
         !alive
+    }
+
+    /// Notes how many events were kept when the running unit's savepoint was set.
+    pub(super) fn mark_savepoint(&mut self) {
+        self.pending_at_savepoint = self.pending_events.len();
+    }
+
+    /// Forgets the events kept since the running unit's savepoint was set, or all of them.
+    pub(super) fn roll_back_events(&mut self, to_savepoint: bool) {
+        let keep = if to_savepoint {
+            self.pending_at_savepoint
+        } else {
+            0
+        };
+        self.pending_events.truncate(keep);
+    }
+
+    /// Writes the transaction's events under the ids of the counter (`NUMBER_EVENTS`), then runs
+    /// `finish` (`NOTIFY …; COMMIT`) and waits: one round trip, so that the counter's row is held
+    /// for as short a time as the statements take. Answers the first id given, `None` without
+    /// events. An error anywhere means nothing was committed (a `COMMIT` behind a failed statement
+    /// is skipped, and the caller rolls back).
+    pub(super) fn commit_numbering(&mut self, finish: &'static str) -> Result<Option<i64>> {
+        let events = std::mem::take(&mut self.pending_events);
+        self.pending_at_savepoint = 0;
+        if events.is_empty() {
+            self.control(finish)?;
+            return Ok(None);
+        }
+        let statement = self.statement(NUMBER_EVENTS)?;
+        let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+        let mut kinds = Vec::with_capacity(events.len());
+        let mut account_ids = Vec::with_capacity(events.len());
+        let mut accounts = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        let mut created = Vec::with_capacity(events.len());
+        for event in events {
+            kinds.push(event.kind.as_str());
+            account_ids.push(event.account_id);
+            accounts.push(event.account);
+            payloads.push(event.payload);
+            created.push(event.created_at.0);
+        }
+        let client = Arc::clone(&self.client);
+        let mut numbering = Box::pin(async move {
+            let row = client
+                .query_one(
+                    &statement,
+                    &[&count, &kinds, &account_ids, &accounts, &payloads, &created],
+                )
+                .await?;
+            row.try_get::<_, i64>(0)
+        });
+        let numbered = send(&mut numbering);
+        let client = Arc::clone(&self.client);
+        let mut committing = Box::pin(async move { client.batch_execute(finish).await });
+        let committed = send(&mut committing);
+        let unread = std::mem::take(&mut self.unread);
+        self.unread_statements = 0;
+        let (earlier, numbered, committed) = self.runtime().block_on(async move {
+            let earlier = first_error(unread).await;
+            let numbered = match numbered {
+                Poll::Ready(numbered) => numbered,
+                Poll::Pending => numbering.await,
+            };
+            let committed = match committed {
+                Poll::Ready(committed) => committed,
+                Poll::Pending => committing.await,
+            };
+            (earlier, numbered, committed)
+        });
+        self.last_used = Instant::now();
+        if let Some(error) = earlier {
+            return Err(error.into());
+        }
+        let first = numbered?;
+        committed?;
+        Ok(Some(first))
     }
 
     /// Runs a transaction-control statement and waits for it (and for everything sent before it).
@@ -258,11 +346,8 @@ impl PgStatements for PipelinedConn {
         Ok(())
     }
 
-    fn last_event_id(&self) -> Option<i64> {
-        self.event_ids.last
-    }
-
-    fn gave_event_id(&mut self, id: i64) {
-        self.event_ids.last = Some(id);
+    fn append_event(&mut self, event: NewEvent) -> Result<()> {
+        self.pending_events.push(event);
+        Ok(())
     }
 }

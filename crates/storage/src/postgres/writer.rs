@@ -1,6 +1,6 @@
 //! The node's writer: one connection committing queued operations in groups.
 
-use super::pipeline::{EventIds, PipelinedConn};
+use super::pipeline::PipelinedConn;
 use crate::Result;
 use crate::group::{
     GroupEnd, MAX_GROUP, UnitOutcome, WriteHealth, WriteJob, WriteSession, run_group,
@@ -29,23 +29,27 @@ struct PgSession<'c>(&'c mut PipelinedConn);
 // The transaction's control statements are sent without waiting (see `pipeline`): the answers
 // arrive with those of the next statement an operation waits for.
 impl WriteSession for PgSession<'_> {
-    fn begin(&mut self) -> Result<()> {
-        // One write transaction at a time across all nodes, as on SQLite: operations that check
-        // and then write (first answer wins, the last admin stays) stay exact, and event ids become
-        // visible in the order they are given. The lock is the transaction's, released at its end;
-        // read committed then shows each statement everything committed before the lock was taken.
-        // The lock is the schema's: the nodes of one Switchboard share it, other schemas of the
-        // same database (tests' scratch schemas, another installation) do not wait on it.
-        self.0.control_pipelined(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('switchboard writer ' || current_schema()))",
-        );
-        self.0.event_ids = EventIds::default();
+    fn begin(&mut self, exclusive: bool) -> Result<()> {
+        // A group with a unit that checks and then writes (first answer wins, the last admin
+        // stays) runs one at a time across all nodes, as on SQLite, so that it stays exact: the
+        // lock is the transaction's, released at its end, and read committed then shows each
+        // statement everything committed before it was taken. The lock is the schema's: the nodes
+        // of one Switchboard share it, other schemas of the same database (tests' scratch schemas,
+        // another installation) do not wait on it. A group of units that rest on their own rows'
+        // locks alone (`Store::write_beside`) runs beside the others. Either way the events are
+        // numbered as the group commits (see `pipeline::NUMBER_EVENTS`).
+        self.0.control_pipelined(if exclusive {
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('switchboard writer ' || current_schema()))"
+        } else {
+            "BEGIN"
+        });
+        self.0.roll_back_events(false);
         Ok(())
     }
 
     fn savepoint(&mut self) -> Result<()> {
         self.0.control_pipelined("SAVEPOINT unit");
-        self.0.event_ids.at_savepoint = self.0.event_ids.last;
+        self.0.mark_savepoint();
         Ok(())
     }
 
@@ -57,20 +61,19 @@ impl WriteSession for PgSession<'_> {
     fn roll_back_unit(&mut self) -> Result<()> {
         // Errors not heard yet are the failed unit's, rolled back with it.
         let _ = self.0.settle();
+        self.0.roll_back_events(true);
         self.0.control("ROLLBACK TO SAVEPOINT unit")?;
-        self.0.event_ids.last = self.0.event_ids.at_savepoint;
         Ok(())
     }
 
-    fn commit(&mut self) -> Result<()> {
-        // Delivered to every node's listener when (and only if) the transaction commits.
-        self.0.control_pipelined(super::NOTIFY);
-        self.0.event_ids = EventIds::default();
-        self.0.control("COMMIT")
+    fn commit(&mut self) -> Result<Option<i64>> {
+        // The notification is delivered to every node's listener when (and only if) the
+        // transaction commits.
+        self.0.commit_numbering(super::NOTIFY_AND_COMMIT)
     }
 
     fn roll_back(&mut self) {
-        self.0.event_ids = EventIds::default();
+        self.0.roll_back_events(false);
         let _ = self.0.control("ROLLBACK");
     }
 
@@ -153,9 +156,9 @@ impl Writer {
             return GroupEnd::NotCommitted("no write connection".into());
         };
         match run_group(&mut PgSession(conn), group) {
-            Ok(()) => {
+            Ok(events) => {
                 self.health.record(&self.target, None);
-                GroupEnd::Committed
+                GroupEnd::Committed(events)
             }
             Err(failure) => {
                 if failure.database_down {

@@ -15,7 +15,7 @@ impl SqliteSession<'_> {
 }
 
 impl WriteSession for SqliteSession<'_> {
-    fn begin(&mut self) -> Result<()> {
+    fn begin(&mut self, _exclusive: bool) -> Result<()> {
         // Takes the write lock up front, so a transaction never fails half-way with SQLITE_BUSY
         // when another process (split mode) writes to the same file.
         self.control("BEGIN IMMEDIATE")
@@ -33,8 +33,9 @@ impl WriteSession for SqliteSession<'_> {
         self.control("ROLLBACK TO SAVEPOINT unit")
     }
 
-    fn commit(&mut self) -> Result<()> {
-        self.control("COMMIT")
+    fn commit(&mut self) -> Result<Option<i64>> {
+        // The events have their ids already: SQLite gives them as they are written.
+        self.control("COMMIT").map(|()| None)
     }
 
     fn roll_back(&mut self) {
@@ -152,7 +153,7 @@ pub(super) fn write_loop(
         } else {
             let outcome = run_group(&mut SqliteSession(&conn), &mut group);
             match &outcome {
-                Ok(()) => shared.record_write(None),
+                Ok(_) => shared.record_write(None),
                 Err(failure) if failure.database_down => {
                     shared.record_write(Some(failure.reason.clone()))
                 }
@@ -161,7 +162,7 @@ pub(super) fn write_loop(
             }
             shared.commits.fetch_add(1, Ordering::Relaxed);
             match outcome {
-                Ok(()) => GroupEnd::Committed,
+                Ok(events) => GroupEnd::Committed(events),
                 Err(failure) => GroupEnd::NotCommitted(failure.reason),
             }
         };
