@@ -176,6 +176,37 @@ pub(crate) fn find_with<T>(
 /// How many columns an account takes at the start of a [`find_with`] row.
 pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 16;
 
+/// Conversation `conversation_id` and its account, which must be enabled, in one query (a reply
+/// checks both before anything else): `columns` are the conversation's (`c.…`), read by `read` from
+/// their first.
+pub(crate) fn writable_with_conversation<T>(
+    tx: &Tx<'_>,
+    conversation_id: i64,
+    columns: &str,
+    read: impl FnOnce(&Row<'_>) -> Result<T>,
+) -> Result<Option<(Account, T)>> {
+    let found = tx.optional(
+        &format!(
+            "SELECT acc.*, {columns} FROM conversations c
+             JOIN (SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts) acc ON acc.id = c.account_id
+             WHERE c.id = ?1"
+        ),
+        args![conversation_id],
+        |row| {
+            Ok((
+                account_from_row(row)?,
+                read(&row.after(ACCOUNT_COLUMN_COUNT))?,
+            ))
+        },
+    )?;
+    if let Some((account, _)) = &found
+        && !account.enabled
+    {
+        return Err(StorageError::AccountDisabled(account.user_id_chat.clone()));
+    }
+    Ok(found)
+}
+
 /// The account a bot may write for: it must exist and be enabled.
 pub(crate) fn writable(tx: &Tx<'_>, user_id_chat: &str) -> Result<Account> {
     let account = find(tx, user_id_chat)?

@@ -168,8 +168,13 @@ pub(crate) fn insert_reply(
     attachment_ids: &[i64],
     author: Option<i64>,
 ) -> Result<(accounts::Account, ConversationView, MessageView)> {
-    let view = conversation(tx, conversation_id)?;
-    let account = accounts::writable(tx, &view.user_id_chat)?;
+    let (account, view) = accounts::writable_with_conversation(
+        tx,
+        conversation_id,
+        crate::inbox::CONVERSATION_COLUMNS,
+        crate::inbox::conversation_from_row,
+    )?
+    .ok_or(StorageError::UnknownConversation(conversation_id))?;
     let now = UnixMillis::now().0;
     // Until the bot reports the platform's id, the row holds a placeholder unique to this send.
     let placeholder = format!("crm:{}", new_command_id()?);

@@ -127,16 +127,29 @@ pub(crate) struct Tx<'c> {
 /// One row of a result, read by column position.
 pub(crate) struct Row<'r> {
     inner: RowInner<'r>,
+    /// The column read as 0: a row that joins two things is read in parts (see [`Row::after`]).
+    first: usize,
 }
 
+#[derive(Clone, Copy)]
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
     Postgres(&'r postgres::Row),
 }
 
 impl Row<'_> {
+    /// The rest of the row after its first `columns`, read from 0: so that a reader of one thing's
+    /// columns reads them wherever a query puts them.
+    pub(crate) fn after(&self, columns: usize) -> Row<'_> {
+        Row {
+            inner: self.inner,
+            first: self.first + columns,
+        }
+    }
+
     /// Column `index` (from 0) as `T`; a value of another type is [`StorageError::Corrupt`].
     pub(crate) fn get<T: FromValue>(&self, index: usize) -> Result<T> {
+        let index = self.first + index;
         let value = match &self.inner {
             RowInner::Sqlite(row) => sqlite_value(row.get_ref(index)?)?,
             RowInner::Postgres(row) => crate::postgres::column(row, index)?,
@@ -272,6 +285,7 @@ impl<'c> Tx<'c> {
                 match rows.next()? {
                     Some(row) => map(&Row {
                         inner: RowInner::Sqlite(row),
+                        first: 0,
                     })
                     .map(Some),
                     None => Ok(None),
@@ -282,6 +296,7 @@ impl<'c> Tx<'c> {
                 .map(|row| {
                     map(&Row {
                         inner: RowInner::Postgres(row),
+                        first: 0,
                     })
                 })
                 .transpose(),
@@ -314,6 +329,7 @@ impl<'c> Tx<'c> {
                 while let Some(row) = rows.next()? {
                     found.push(map(&Row {
                         inner: RowInner::Sqlite(row),
+                        first: 0,
                     })?);
                 }
                 Ok(found)
@@ -324,6 +340,7 @@ impl<'c> Tx<'c> {
                 conn.borrow_mut().query_each(sql, &values, &mut |row| {
                     found.push(map(&Row {
                         inner: RowInner::Postgres(&row),
+                        first: 0,
                     })?);
                     Ok(())
                 })?;

@@ -256,3 +256,31 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that met another node's is worth trying again at once: 503, `unavailable`, a short
+    /// `Retry-After`, and a message that says so rather than "internal error".
+    #[tokio::test]
+    async fn a_contended_write_is_a_503_to_retry_soon() {
+        let error = ApiError::Storage(StorageError::Contended("deadlock detected".into()));
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code(), "unavailable");
+        let response = error.into_response();
+        assert_eq!(
+            response
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("retry"), "{body}");
+    }
+}
