@@ -286,3 +286,58 @@ async fn two_reports_of_a_command_at_once_on_two_nodes_close_it_once() {
         assert_eq!(stored.status, expected, "message {}", q.message.id);
     }
 }
+
+/// A write beside the others appends an event for an account that another node deletes while the
+/// write's transaction is still open: the deletion removes the account's events, and the write's
+/// group still commits, leaving that event out (its id a gap) and keeping its other events. Only
+/// PostgreSQL runs writes beside each other (SQLite's one writer makes this impossible).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_of_an_account_deleted_meanwhile_on_another_node_is_left_out() {
+    let (db, stores) = nodes().await;
+    if !db.url().starts_with("postgres") {
+        return;
+    }
+    let (a, b) = (stores[0].clone(), stores[1].clone());
+    let (gone, _) = a
+        .ensure_account("gone", "", AccountKind::Page)
+        .await
+        .expect("account");
+    let (kept, _) = a
+        .ensure_account("kept", "", AccountKind::Page)
+        .await
+        .expect("account");
+    let start = a.last_event_id().await.expect("last");
+    let (started, appended) = tokio::sync::oneshot::channel::<()>();
+    let (go_on, deleted) = std::sync::mpsc::channel::<()>();
+    let paused = tokio::spawn(async move {
+        a.submit(
+            move |tx| {
+                for account in [&gone, &kept] {
+                    crate::events::append(
+                        tx,
+                        switchboard_domain::EventKind::BotStatus,
+                        account.event_target(),
+                        &serde_json::json!({"user_id_chat": account.user_id_chat}),
+                    )?;
+                }
+                let _ = started.send(());
+                deleted
+                    .recv_timeout(Duration::from_secs(30))
+                    .map_err(|e| StorageError::Task(format!("never told to go on: {e}")))
+            },
+            false,
+        )
+        .await
+    });
+    appended.await.expect("the write began");
+    b.delete_account("gone").await.expect("deleted");
+    go_on.send(()).expect("the write waits");
+    let ((), announced) = paused.await.expect("task").expect("committed");
+    assert_eq!(announced.ids(), [start + 1, start + 2]);
+    let events = b.events_after(start, 10).await.expect("events");
+    let stored: Vec<(i64, Option<&str>)> = events
+        .iter()
+        .map(|event| (event.id, event.account.as_deref()))
+        .collect();
+    assert_eq!(stored, [(start + 2, Some("kept"))]);
+}

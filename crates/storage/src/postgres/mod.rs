@@ -34,7 +34,8 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The channel every group commit notifies and every node listens on.
 const CHANNEL: &str = "switchboard_commits";
-/// Ends each write transaction: the notification is delivered to the listeners only if it commits.
+/// Ends each write transaction that appended events: the notification is delivered to the
+/// listeners only if it commits.
 const NOTIFY_AND_COMMIT: &str = "NOTIFY switchboard_commits; COMMIT";
 
 /// Whether `url` names a PostgreSQL database.
