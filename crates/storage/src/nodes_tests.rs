@@ -47,6 +47,21 @@ async fn follow(store: Store, mut cursor: i64, last: i64) -> usize {
     seen
 }
 
+/// A reader on every node, from the end of the log now to `count` events further: the first id
+/// before them, the last of them, and the readers.
+async fn follow_on_every_node(
+    stores: &[Store],
+    count: usize,
+) -> (i64, i64, Vec<tokio::task::JoinHandle<usize>>) {
+    let start = stores[0].last_event_id().await.expect("last");
+    let last = start + i64::try_from(count).expect("count");
+    let readers = stores
+        .iter()
+        .map(|store| tokio::spawn(follow(store.clone(), start, last)))
+        .collect();
+    (start, last, readers)
+}
+
 /// Checks that the writers were answered each id after `start` up to `last` once, and that every
 /// reader followed all of them.
 async fn each_given_once_and_seen_by_all(
@@ -82,13 +97,8 @@ async fn readers_on_every_node_see_every_event_of_concurrent_writers_once_in_ord
             .await
             .expect("account");
     }
-    let start = stores[0].last_event_id().await.expect("last");
-    let total = NODES * WRITERS_PER_NODE * UPDATES;
-    let last = start + i64::try_from(total).expect("count");
-    let readers: Vec<_> = stores
-        .iter()
-        .map(|store| tokio::spawn(follow(store.clone(), start, last)))
-        .collect();
+    let (start, last, readers) =
+        follow_on_every_node(&stores, NODES * WRITERS_PER_NODE * UPDATES).await;
     let writers: Vec<_> = (0..NODES * WRITERS_PER_NODE)
         .map(|writer| {
             let store = stores[writer % NODES].clone();
@@ -126,13 +136,8 @@ async fn events_of_writes_beside_each_other_reach_every_reader_once_in_order() {
     const WRITERS_PER_NODE: usize = 4;
     const WRITES: usize = 30;
     let (_db, stores) = nodes().await;
-    let start = stores[0].last_event_id().await.expect("last");
-    let total = NODES * WRITERS_PER_NODE * WRITES;
-    let last = start + i64::try_from(total).expect("count");
-    let readers: Vec<_> = stores
-        .iter()
-        .map(|store| tokio::spawn(follow(store.clone(), start, last)))
-        .collect();
+    let (start, last, readers) =
+        follow_on_every_node(&stores, NODES * WRITERS_PER_NODE * WRITES).await;
     let writers: Vec<_> = (0..NODES * WRITERS_PER_NODE)
         .map(|writer| {
             let store = stores[writer % NODES].clone();
