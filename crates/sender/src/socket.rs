@@ -97,9 +97,16 @@ fn invalid(error: &ValidationError) -> SocketFailure {
 
 /// A storage error as a bot receives it: the code of the one HTTP mapping (`ApiError`).
 fn storage_failure(error: StorageError) -> SocketFailure {
+    let contended = matches!(error, StorageError::Contended(_));
     let error = ApiError::from(error);
     if error.status().is_server_error() {
-        tracing::error!(%error, "cannot record a bot's report");
+        // `internal` is what bots repeat a report on; a report that met another node's write at
+        // the same rows is such a case, expected now and then with several nodes, not a fault.
+        if contended {
+            tracing::info!(%error, "a bot's report met another write; the bot will repeat it");
+        } else {
+            tracing::error!(%error, "cannot record a bot's report");
+        }
         SocketFailure::new(
             "internal",
             "the server could not record this; send it again",
