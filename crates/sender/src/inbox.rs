@@ -239,15 +239,16 @@ pub async fn send_message(
 ) -> Result<Response, ApiError> {
     let reply = body.validate()?;
     tracing::Span::current().record("conversation_id", reply.conversation_id);
-    viewer.conversation(reply.conversation_id).await?;
-    let principal = viewer.principal;
+    // The store checks the conversation against the view in the send's own transaction: no read
+    // before it.
     let queued = state
         .store
         .queue_reply(
             reply.conversation_id,
             reply.text,
             reply.attachment_ids,
-            principal.user_id(),
+            viewer.principal.user_id(),
+            viewer.view,
         )
         .await?;
     announce_queued(&state, &queued.user_id_chat);

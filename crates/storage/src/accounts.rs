@@ -176,44 +176,43 @@ pub(crate) fn find_with<T>(
 /// How many columns an account takes at the start of a [`find_with`] row.
 pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 16;
 
-/// Conversation `conversation_id` and its account, which must be enabled, in one query (a reply
-/// checks both before anything else): `columns` are the conversation's (`c.…`), read by `read` from
-/// their first.
-pub(crate) fn writable_with_conversation<T>(
-    tx: &Tx<'_>,
-    conversation_id: i64,
-    columns: &str,
+/// The query of conversation `?1` and its account, the account's columns first, then `columns`
+/// (the conversation's, `c.…`); read a row with [`read_with_conversation`]. A reply reads both in
+/// one query before anything else.
+pub(crate) fn with_conversation_sql(columns: &str) -> String {
+    format!(
+        "SELECT acc.*, {columns} FROM conversations c
+         JOIN (SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts) acc ON acc.id = c.account_id
+         WHERE c.id = ?1"
+    )
+}
+
+/// A row of [`with_conversation_sql`]: the account, and what `read` makes of the conversation's
+/// columns (read from their first).
+pub(crate) fn read_with_conversation<T>(
+    row: &Row<'_>,
     read: impl FnOnce(&Row<'_>) -> Result<T>,
-) -> Result<Option<(Account, T)>> {
-    let found = tx.optional(
-        &format!(
-            "SELECT acc.*, {columns} FROM conversations c
-             JOIN (SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts) acc ON acc.id = c.account_id
-             WHERE c.id = ?1"
-        ),
-        args![conversation_id],
-        |row| {
-            Ok((
-                account_from_row(row)?,
-                read(&row.after(ACCOUNT_COLUMN_COUNT))?,
-            ))
-        },
-    )?;
-    if let Some((account, _)) = &found
-        && !account.enabled
-    {
-        return Err(StorageError::AccountDisabled(account.user_id_chat.clone()));
+) -> Result<(Account, T)> {
+    Ok((
+        account_from_row(row)?,
+        read(&row.after(ACCOUNT_COLUMN_COUNT))?,
+    ))
+}
+
+/// What is written for an account goes to its bot: a disabled account takes nothing.
+pub(crate) fn ensure_enabled(account: &Account) -> Result<()> {
+    if account.enabled {
+        Ok(())
+    } else {
+        Err(StorageError::AccountDisabled(account.user_id_chat.clone()))
     }
-    Ok(found)
 }
 
 /// The account a bot may write for: it must exist and be enabled.
 pub(crate) fn writable(tx: &Tx<'_>, user_id_chat: &str) -> Result<Account> {
     let account = find(tx, user_id_chat)?
         .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.to_owned()))?;
-    if !account.enabled {
-        return Err(StorageError::AccountDisabled(user_id_chat.to_owned()));
-    }
+    ensure_enabled(&account)?;
     Ok(account)
 }
 

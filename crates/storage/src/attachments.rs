@@ -200,6 +200,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::StorageError;
+    use switchboard_domain::AccountView;
     use switchboard_domain::attachments::sniff;
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n a small picture";
@@ -246,7 +247,7 @@ mod tests {
             (vec![picture.id + 1000], "attachment_ids[0]"),
         ] {
             let refused = store
-                .queue_reply(conversation, "Dạ".into(), ids, Some(lan))
+                .queue_reply(conversation, "Dạ".into(), ids, Some(lan), AccountView::All)
                 .await
                 .expect_err("refused");
             assert!(
@@ -265,7 +266,13 @@ mod tests {
 
         // Her own file goes with her reply: in the message, and in the bot's command.
         let sent = store
-            .queue_reply(conversation, String::new(), vec![picture.id], Some(lan))
+            .queue_reply(
+                conversation,
+                String::new(),
+                vec![picture.id],
+                Some(lan),
+                AccountView::All,
+            )
             .await
             .expect("send");
         assert_eq!(sent.message.attachments[0]["url"], picture.url);
@@ -288,7 +295,13 @@ mod tests {
 
         // Once sent, it cannot go with another reply.
         let again = store
-            .queue_reply(conversation, "lại".into(), vec![picture.id], Some(lan))
+            .queue_reply(
+                conversation,
+                "lại".into(),
+                vec![picture.id],
+                Some(lan),
+                AccountView::All,
+            )
             .await
             .expect_err("sent already");
         assert!(matches!(&again, StorageError::Invalid(e) if e.field == "attachment_ids[0]"));

@@ -16,7 +16,9 @@ use serde_json::value::RawValue;
 use switchboard_domain::outbound::{NewPost, Outcome, PostCommand, SendMessageCommand};
 use switchboard_domain::status::CommandKind;
 use switchboard_domain::teamwork::UpdateReason;
-use switchboard_domain::{CommandStatus, EventKind, MessageStatus, PostStatus, UnixMillis};
+use switchboard_domain::{
+    AccountView, CommandStatus, EventKind, MessageStatus, PostStatus, UnixMillis,
+};
 
 /// A command as an outcome finds it: its row, status, message or post, and kind.
 type CommandRow = (i64, CommandStatus, Option<i64>, Option<i64>, CommandKind);
@@ -161,30 +163,48 @@ fn send_message(
 
 /// A reply from the CRM, stored `queued` with its files and indexed; the conversation shows it last
 /// and, if nobody owned it, belongs to its author from now on. Its command is the caller's to queue.
+/// A conversation whose account is outside `seen_by` is unknown, as the access rules answer it.
 pub(crate) fn insert_reply(
     tx: &Tx<'_>,
     conversation_id: i64,
     text: &str,
     attachment_ids: &[i64],
     author: Option<i64>,
+    seen_by: &AccountView,
 ) -> Result<(accounts::Account, ConversationView, MessageView)> {
-    let (account, view) = accounts::writable_with_conversation(
-        tx,
-        conversation_id,
-        crate::inbox::CONVERSATION_COLUMNS,
-        crate::inbox::conversation_from_row,
-    )?
-    .ok_or(StorageError::UnknownConversation(conversation_id))?;
     let now = UnixMillis::now().0;
     // Until the bot reports the platform's id, the row holds a placeholder unique to this send.
     let placeholder = format!("crm:{}", new_command_id()?);
-    let mut message = tx.one(
-        &format!("INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text, status,
-                               sent_at, created_at, author_user_id)
-         VALUES (?1, ?2, ?3, 'out', ?4, ?5, ?6, ?6, ?7) RETURNING {MESSAGE_COLUMNS}"),
-        args![account.id, conversation_id, placeholder, text, MessageStatus::Queued, now, author],
+    // The conversation and the new row in one round trip: the insert takes the account from the
+    // conversation itself, and whatever the read then refuses rolls the unit back, row included.
+    let (found, inserted) = tx.optional_pair(
+        (
+            &accounts::with_conversation_sql(crate::inbox::CONVERSATION_COLUMNS),
+            args![conversation_id],
+        ),
+        |row| accounts::read_with_conversation(row, crate::inbox::conversation_from_row),
+        (
+            &format!(
+                "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text,
+                                       status, sent_at, created_at, author_user_id)
+                 SELECT c.account_id, c.id, CAST(?2 AS TEXT), 'out', CAST(?3 AS TEXT), CAST(?4 AS TEXT),
+                        CAST(?5 AS BIGINT), CAST(?5 AS BIGINT), CAST(?6 AS BIGINT)
+                 FROM conversations c WHERE c.id = ?1
+                 RETURNING {MESSAGE_COLUMNS}"
+            ),
+            args![conversation_id, placeholder, text, MessageStatus::Queued, now, author],
+        ),
         message_from_row,
     )?;
+    let (account, view) = found
+        .filter(|(account, _)| seen_by.sees(&account.user_id_chat))
+        .ok_or(StorageError::UnknownConversation(conversation_id))?;
+    accounts::ensure_enabled(&account)?;
+    let mut message = inserted.ok_or_else(|| {
+        StorageError::Corrupt(format!(
+            "the reply to conversation {conversation_id} was not stored"
+        ))
+    })?;
     crate::search::index(
         tx,
         crate::search::Source::Messages,
@@ -336,22 +356,30 @@ impl Store {
         text: String,
         author: Option<i64>,
     ) -> Result<QueuedMessage> {
-        self.queue_reply(conversation_id, text, Vec::new(), author)
+        self.queue_reply(conversation_id, text, Vec::new(), author, AccountView::All)
             .await
     }
 
     /// [`Store::queue_message`] with files uploaded by `author` (`attachment_ids`, in order), sent
-    /// before the text; they are tied to the message in the same transaction.
+    /// before the text; they are tied to the message in the same transaction. The conversation must
+    /// be one of `seen_by`'s accounts (checked in the same transaction, not by a read before it).
     pub async fn queue_reply(
         &self,
         conversation_id: i64,
         text: String,
         attachment_ids: Vec<i64>,
         author: Option<i64>,
+        seen_by: AccountView,
     ) -> Result<QueuedMessage> {
         self.write_queued(move |tx| {
-            let (account, view, message) =
-                insert_reply(tx, conversation_id, &text, &attachment_ids, author)?;
+            let (account, view, message) = insert_reply(
+                tx,
+                conversation_id,
+                &text,
+                &attachment_ids,
+                author,
+                &seen_by,
+            )?;
             send_message(tx, account, &view, message)
         })
         .await

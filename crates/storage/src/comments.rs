@@ -382,8 +382,15 @@ impl Store {
             // Facebook threads comments one level deep: an answer to a reply (a customer's or the
             // page's) goes under its top comment.
             let parent = comment.parent_id.clone().unwrap_or(platform_id);
-            let (account, view, mut reply) =
-                crate::commands::insert_reply(tx, target.conversation_id, &text, &[], author)?;
+            let (account, view, mut reply) = crate::commands::insert_reply(
+                tx,
+                target.conversation_id,
+                &text,
+                &[],
+                author,
+                // The caller checked the comment's account.
+                &switchboard_domain::AccountView::All,
+            )?;
             tx.execute(
                 "INSERT INTO comments (message_id, post_id, parent_id) VALUES (?1, ?2, ?3)",
                 args![reply.id, comment.post_id, parent],
@@ -435,7 +442,15 @@ impl Store {
                 ));
             }
             let (account, view, mut reply) =
-                crate::commands::insert_reply(tx, target.conversation_id, &text, &[], author)?;
+                crate::commands::insert_reply(
+                    tx,
+                    target.conversation_id,
+                    &text,
+                    &[],
+                    author,
+                    // The caller checked the comment's account.
+                    &switchboard_domain::AccountView::All,
+                )?;
             tx.execute(
                 "INSERT INTO comments (message_id, post_id, parent_id, private) VALUES (?1, ?2, ?3, TRUE)",
                 args![reply.id, comment.post_id, platform_id],

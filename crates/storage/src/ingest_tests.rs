@@ -375,3 +375,99 @@ async fn the_command_gauges_follow_a_command_until_its_outcome() {
         Default::default()
     );
 }
+
+/// A reply is checked in its own transaction (the conversation and the new row are sent together):
+/// whatever refuses it leaves no message and no command behind.
+#[tokio::test]
+async fn a_refused_reply_leaves_no_message_and_no_command() {
+    use switchboard_domain::AccountView;
+    use switchboard_domain::outbound::AccountChanges;
+    let (_dir, store) = store_with_page().await;
+    store
+        .ingest_messages(batch("page1", &["m1"]))
+        .await
+        .expect("ingest");
+    let conversation = store
+        .conversations("page1", Default::default(), None, 10)
+        .await
+        .expect("conversations")
+        .items[0]
+        .id;
+    let stored = || async {
+        let messages = store
+            .messages(conversation, None, 50)
+            .await
+            .expect("messages")
+            .items
+            .len();
+        let commands = store
+            .commands_to_deliver("page1", 0, 10)
+            .await
+            .expect("commands")
+            .len();
+        (messages, commands)
+    };
+    let reply = |view: AccountView| {
+        store.queue_reply(conversation, "Dạ vâng".into(), Vec::new(), None, view)
+    };
+
+    let elsewhere = AccountView::Only(["page2".to_owned()].into());
+    assert!(
+        matches!(reply(elsewhere).await, Err(StorageError::UnknownConversation(id)) if id == conversation),
+        "a conversation outside the view is unknown"
+    );
+    let hidden = AccountView::Except(["page1".to_owned()].into());
+    assert!(matches!(
+        reply(hidden).await,
+        Err(StorageError::UnknownConversation(_))
+    ));
+    assert!(matches!(
+        store
+            .queue_reply(
+                conversation + 1_000,
+                "x".into(),
+                Vec::new(),
+                None,
+                AccountView::All
+            )
+            .await,
+        Err(StorageError::UnknownConversation(_))
+    ));
+    let disable = AccountChanges {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    store
+        .update_account(
+            "page1",
+            disable.checked().expect("valid"),
+            &crate::Cipher::from_key(&[7; 32]),
+        )
+        .await
+        .expect("disable");
+    assert!(matches!(
+        reply(AccountView::All).await,
+        Err(StorageError::AccountDisabled(_))
+    ));
+    assert_eq!(stored().await, (1, 0), "only the customer's message");
+
+    let enable = AccountChanges {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    store
+        .update_account(
+            "page1",
+            enable.checked().expect("valid"),
+            &crate::Cipher::from_key(&[7; 32]),
+        )
+        .await
+        .expect("enable");
+    let seen = AccountView::Only(["page1".to_owned()].into());
+    let queued = reply(seen).await.expect("a reply the view sees");
+    assert_eq!(
+        (queued.message.conversation_id, queued.message.text.as_str()),
+        (conversation, "Dạ vâng")
+    );
+    assert_eq!(stored().await, (2, 1));
+}

@@ -303,6 +303,45 @@ impl<'c> Tx<'c> {
         }
     }
 
+    /// The first row of each of two queries, `None` for one that returns none. PostgreSQL's writer
+    /// sends both before it waits (one round trip for the two), so the second must not need the
+    /// first's answer: it runs whatever that is, and a unit that fails on the answer rolls both back.
+    pub(crate) fn optional_pair<A, B>(
+        &self,
+        first: (&str, &[&dyn ToValue]),
+        read_first: impl FnOnce(&Row<'_>) -> Result<A>,
+        second: (&str, &[&dyn ToValue]),
+        read_second: impl FnOnce(&Row<'_>) -> Result<B>,
+    ) -> Result<(Option<A>, Option<B>)> {
+        match self.engine {
+            Engine::Sqlite(_) => Ok((
+                self.optional(first.0, first.1, read_first)?,
+                self.optional(second.0, second.1, read_second)?,
+            )),
+            Engine::Postgres(ref conn) => {
+                let first_values: Vec<Value<'_>> =
+                    first.1.iter().map(|arg| arg.to_value()).collect();
+                let second_values: Vec<Value<'_>> =
+                    second.1.iter().map(|arg| arg.to_value()).collect();
+                let (first_rows, second_rows) = conn
+                    .borrow_mut()
+                    .query_pair((first.0, &first_values), (second.0, &second_values))?;
+                fn read(rows: &[postgres::Row]) -> Option<Row<'_>> {
+                    rows.first().map(|row| Row {
+                        inner: RowInner::Postgres(row),
+                        first: 0,
+                    })
+                }
+                Ok((
+                    read(&first_rows).map(|row| read_first(&row)).transpose()?,
+                    read(&second_rows)
+                        .map(|row| read_second(&row))
+                        .transpose()?,
+                ))
+            }
+        }
+    }
+
     /// The one row a query returns (an aggregate, a row known to exist); none is an error.
     pub(crate) fn one<T>(
         &self,

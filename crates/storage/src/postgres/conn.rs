@@ -58,6 +58,16 @@ pub(crate) trait PgStatements {
     ) -> Result<()> {
         self.query(sql, args)?.into_iter().try_for_each(each)
     }
+    /// Runs two queries and answers the rows of each. A connection that pipelines sends both before
+    /// it waits: one round trip. The second runs whatever the first answers.
+    fn query_pair(
+        &mut self,
+        first: (&str, &[Value<'_>]),
+        second: (&str, &[Value<'_>]),
+    ) -> Result<(Vec<postgres::Row>, Vec<postgres::Row>)> {
+        let first = self.query(first.0, first.1)?;
+        Ok((first, self.query(second.0, second.1)?))
+    }
     /// Runs a statement whose answer nobody reads. A connection that pipelines sends it without
     /// waiting; its error, if any, is answered by the next call that waits.
     fn execute_pipelined(&mut self, sql: &str, args: &[Value<'_>]) -> Result<()> {

@@ -337,6 +337,27 @@ impl PgStatements for PipelinedConn {
         self.answer(async move { client.query(&statement, &PgArg::refs(&args)).await })
     }
 
+    fn query_pair(
+        &mut self,
+        first: (&str, &[Value<'_>]),
+        second: (&str, &[Value<'_>]),
+    ) -> Result<(Vec<postgres::Row>, Vec<postgres::Row>)> {
+        let statements = (self.statement(first.0)?, self.statement(second.0)?);
+        let args = (PgArg::all(first.1), PgArg::all(second.1));
+        let client = Arc::clone(&self.client);
+        self.answer(async move {
+            let (first_statement, second_statement) = statements;
+            let (first_args, second_args) = args;
+            // Both requests are queued before either answer is awaited: one round trip.
+            let (first_refs, second_refs) = (PgArg::refs(&first_args), PgArg::refs(&second_args));
+            let first = client.query(&first_statement, &first_refs);
+            let second = client.query(&second_statement, &second_refs);
+            let (first, second) = tokio::join!(first, second);
+            // The first's error explains the second's (a transaction aborted by it).
+            Ok((first?, second?))
+        })
+    }
+
     fn execute_pipelined(&mut self, sql: &str, args: &[Value<'_>]) -> Result<()> {
         let statement = self.statement(sql)?;
         let args: Vec<OwnedValue> = args.iter().map(|&value| value.into()).collect();
