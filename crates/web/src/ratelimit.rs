@@ -133,14 +133,26 @@ fn lease_size(rate: Rate) -> f64 {
 }
 
 /// Tokens a node took from a shared bucket beyond the one its request needed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Lease {
     tokens: f64,
     until: Instant,
-    /// Until when a request is asking the database for a block: the others ask for one token each
-    /// meanwhile, so that a burst of requests does not lease the whole bucket to one node. A deadline,
-    /// not a flag: a request dropped while it waited (its client went away) never says it is done.
+    /// Until when a request is asking the database for a block: the others wait for it rather than
+    /// each ask the database (one round trip a block, not one a request), and no more than one block
+    /// at a time is leased to one node. A deadline, not a flag: a request dropped while it waited
+    /// (its client went away) never says it is done; the others then ask themselves.
     refilling_until: Instant,
+    /// Told when a refill ends, whatever it brought.
+    refilled: tokio::sync::watch::Sender<()>,
+}
+
+/// What a request does about its buckets, decided under the limiter's lock.
+enum Planned {
+    /// Takes each bucket's token as said, in the order of its checks.
+    Takes(Vec<Take>),
+    /// Waits for the refill of a lease it needs (told by the receiver), until the refill's
+    /// deadline at most, then plans again.
+    WaitUntil(tokio::sync::watch::Receiver<()>, Instant),
 }
 
 /// How a request takes its token of one bucket, decided under the limiter's lock.
@@ -157,6 +169,15 @@ enum Take {
 }
 
 impl Lease {
+    fn empty(now: Instant) -> Self {
+        Self {
+            tokens: 0.0,
+            until: now,
+            refilling_until: now,
+            refilled: tokio::sync::watch::Sender::new(()),
+        }
+    }
+
     fn live(&self, now: Instant) -> f64 {
         if now < self.until { self.tokens } else { 0.0 }
     }
@@ -369,33 +390,43 @@ impl RateLimiter {
 
     /// Decides how the request takes each of its buckets' tokens: from this node's lease when it
     /// has one (taken now), else from the database, a block when `leasing` and no other request of
-    /// this node is refilling that lease already, else one.
-    fn plan(&self, checks: &[Check], leasing: bool, now: Instant) -> Vec<Take> {
+    /// this node is refilling that lease already, else one. While another request refills a lease
+    /// this one needs, it takes nothing and waits for that refill ([`Planned::WaitUntil`]).
+    fn plan(&self, checks: &[Check], leasing: bool, now: Instant) -> Planned {
         let mut buckets = self.lock();
-        checks
-            .iter()
-            .map(|check| {
-                if !check.takes {
-                    return Take::Check;
-                }
-                if !leasing {
-                    return Take::One;
-                }
-                let lease = buckets.leases.entry(check.key).or_insert(Lease {
-                    tokens: 0.0,
-                    until: now,
-                    refilling_until: now,
-                });
-                if lease.take(now) {
-                    Take::Leased
-                } else if now < lease.refilling_until {
-                    Take::One
-                } else {
-                    lease.refilling_until = now + LEASE_LIFETIME;
-                    Take::Block
-                }
-            })
-            .collect()
+        if leasing {
+            let refilling = checks.iter().filter(|check| check.takes).find_map(|check| {
+                let lease = buckets.leases.get(&check.key)?;
+                (lease.live(now) < 1.0 && now < lease.refilling_until)
+                    .then(|| (lease.refilled.subscribe(), lease.refilling_until))
+            });
+            if let Some((refilled, deadline)) = refilling {
+                return Planned::WaitUntil(refilled, deadline);
+            }
+        }
+        Planned::Takes(
+            checks
+                .iter()
+                .map(|check| {
+                    if !check.takes {
+                        return Take::Check;
+                    }
+                    if !leasing {
+                        return Take::One;
+                    }
+                    let lease = buckets
+                        .leases
+                        .entry(check.key)
+                        .or_insert_with(|| Lease::empty(now));
+                    if lease.take(now) {
+                        Take::Leased
+                    } else {
+                        lease.refilling_until = now + LEASE_LIFETIME;
+                        Take::Block
+                    }
+                })
+                .collect(),
+        )
     }
 
     /// The request is let through: the tokens it took of its leases leave this node's buckets too.
@@ -420,15 +451,12 @@ impl RateLimiter {
                 let more = granted
                     .and_then(|granted| granted.get(i))
                     .map_or(0.0, |g| (g - 1.0).max(0.0));
-                *lease = Lease {
-                    tokens: lease.live(now) + more,
-                    until: if more > 0.0 {
-                        now + LEASE_LIFETIME
-                    } else {
-                        lease.until
-                    },
-                    refilling_until: now,
-                };
+                lease.tokens = lease.live(now) + more;
+                if more > 0.0 {
+                    lease.until = now + LEASE_LIFETIME;
+                }
+                lease.refilling_until = now;
+                lease.refilled.send_replace(());
             }
         }
     }
@@ -515,12 +543,22 @@ impl RateLimiter {
         checks: &[Check],
         token: Option<&str>,
     ) -> Result<(), Refusal> {
-        self.check_local(checks, Instant::now())?;
         if checks.is_empty() {
-            return Ok(());
+            return self.check_local(checks, Instant::now());
         }
         let leasing = checks.iter().any(|c| matches!(c.key, Key::Token(_)));
-        let takes = self.plan(checks, leasing, Instant::now());
+        let takes = loop {
+            // Again after a wait: the refill may have found the bucket empty.
+            self.check_local(checks, Instant::now())?;
+            match self.plan(checks, leasing, Instant::now()) {
+                Planned::Takes(takes) => break takes,
+                Planned::WaitUntil(mut refilled, deadline) => {
+                    let deadline = tokio::time::Instant::from_std(deadline);
+                    // Past the deadline the refill counts as abandoned: the next plan refills.
+                    let _ = tokio::time::timeout_at(deadline, refilled.changed()).await;
+                }
+            }
+        };
         // Only-checked buckets (failed authentications) follow the node's own count meanwhile.
         if takes
             .iter()

@@ -136,6 +136,14 @@ fn idle_buckets_are_swept() {
     assert!(limiter.len() <= 2, "{}", limiter.len());
 }
 
+/// The takes of a plan that waits for nothing.
+fn takes(planned: Planned) -> Vec<Take> {
+    match planned {
+        Planned::Takes(takes) => takes,
+        Planned::WaitUntil(..) => panic!("the plan waits for a refill"),
+    }
+}
+
 #[test]
 fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
     let limiter = limiter_with(|limits| limits.integrator = Rate::new(100.0, 64.0));
@@ -149,31 +157,44 @@ fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
         .expect("the token's own bucket");
     assert_eq!(lease_size(checks[caller].rate), 4.0);
     // Nothing leased yet: this request asks the database for a block, and while it waits the next
-    // one asks for a single token (one refill at a time).
-    let first = limiter.plan(&checks, true, now);
+    // one waits for that block (one refill at a time), told when it ends.
+    let first = takes(limiter.plan(&checks, true, now));
     assert_eq!(first[caller], Take::Block);
-    assert_eq!(limiter.plan(&checks, true, now)[caller], Take::One);
+    let Planned::WaitUntil(refilled, deadline) = limiter.plan(&checks, true, now) else {
+        panic!("a refill is under way: the next request waits for it");
+    };
+    assert_eq!(deadline, now + LEASE_LIFETIME);
+    assert!(!refilled.has_changed().expect("the lease is kept"));
     // The database gave 4: one for the request, three to spend here.
     let mut granted = vec![1.0; checks.len()];
     granted[caller] = 4.0;
     limiter.end_refills(&checks, &first, Some(&granted), now);
+    assert!(
+        refilled.has_changed().expect("the lease is kept"),
+        "the waiter is told"
+    );
     for _ in 0..3 {
-        let takes = limiter.plan(&checks, true, now);
+        let takes = takes(limiter.plan(&checks, true, now));
         assert_eq!(takes[caller], Take::Leased);
         limiter.spend_leased(&checks, &takes);
+        // The address's bucket (a lease of its own) gives one token at a time here.
+        limiter.end_refills(&checks, &takes, Some(&vec![1.0; checks.len()]), now);
     }
-    let spent = limiter.plan(&checks, true, now);
+    let spent = takes(limiter.plan(&checks, true, now));
     assert_eq!(spent[caller], Take::Block, "spent: refill again");
     limiter.end_refills(&checks, &spent, None, now);
     // A token given back (the request was refused elsewhere) can be spent again, until it expires.
     let mut one = vec![Take::Check; checks.len()];
     one[caller] = Take::Leased;
     limiter.return_leased(&checks, &one);
-    assert_eq!(limiter.plan(&checks, true, now)[caller], Take::Leased);
+    assert_eq!(
+        takes(limiter.plan(&checks, true, now))[caller],
+        Take::Leased
+    );
     limiter.return_leased(&checks, &one);
     let later = now + LEASE_LIFETIME;
     assert_ne!(
-        limiter.plan(&checks, true, later)[caller],
+        takes(limiter.plan(&checks, true, later))[caller],
         Take::Leased,
         "expired"
     );
@@ -189,11 +210,15 @@ fn a_refill_that_never_ended_does_not_stop_leasing_for_long() {
         .iter()
         .position(|c| matches!(c.key, Key::Token(_)))
         .expect("the token's own bucket");
-    // A request planned a refill, then was dropped while it waited for the database.
-    assert_eq!(limiter.plan(&checks, true, now)[caller], Take::Block);
-    assert_eq!(limiter.plan(&checks, true, now)[caller], Take::One);
+    // A request planned a refill, then was dropped while it waited for the database: the others
+    // wait for it until its deadline, then one of them refills.
+    assert_eq!(takes(limiter.plan(&checks, true, now))[caller], Take::Block);
+    assert!(matches!(
+        limiter.plan(&checks, true, now),
+        Planned::WaitUntil(_, deadline) if deadline == now + LEASE_LIFETIME
+    ));
     assert_eq!(
-        limiter.plan(&checks, true, now + LEASE_LIFETIME)[caller],
+        takes(limiter.plan(&checks, true, now + LEASE_LIFETIME))[caller],
         Take::Block
     );
 }
@@ -213,12 +238,46 @@ fn a_revoked_token_loses_its_lease() {
     let token = "sba_revoked";
     limiter.authenticated(token, now);
     let checks = limiter.checks(ip("192.0.2.8"), Some(token));
-    let takes = limiter.plan(&checks, true, now);
-    limiter.end_refills(&checks, &takes, Some(&vec![4.0; checks.len()]), now);
+    let planned = takes(limiter.plan(&checks, true, now));
+    limiter.end_refills(&checks, &planned, Some(&vec![4.0; checks.len()]), now);
     limiter.failed_authentication(ip("192.0.2.8"), token, now);
     let caller = checks
         .iter()
         .position(|c| matches!(c.key, Key::Token(_)))
         .expect("the token's own bucket");
-    assert_ne!(limiter.plan(&checks, true, now)[caller], Take::Leased);
+    assert_ne!(
+        takes(limiter.plan(&checks, true, now))[caller],
+        Take::Leased
+    );
+}
+
+/// Requests of one token that reach a node together (polled before any answer comes back): the
+/// first refills the lease from the database, the others wait for it instead of each asking for
+/// its own token. On PostgreSQL only (SQLite's buckets are the node's own).
+#[tokio::test]
+async fn requests_that_arrive_together_share_one_refill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db =
+        switchboard_storage::scratch::ScratchDatabase::new(dir.path(), "s.db").expect("database");
+    let store = Store::open(db.url()).await.expect("store");
+    let Some(limits) = store.shared_limits() else {
+        return;
+    };
+    limits.set_patience(Duration::from_secs(30), Duration::ZERO);
+    let shared = SharedRates::new(limits.clone(), "test");
+    // Leases of 64 for the token (a sixteenth of its burst) and for the address.
+    let limiter = limiter_with(|limits| limits.integrator = Rate::new(1_000.0, 1_024.0));
+    let token = "sba_together";
+    limiter.authenticated(token, Instant::now());
+    let checks = limiter.checks(ip("192.0.2.10"), Some(token));
+    let before = limits.rate_checks();
+    let together = (0..32).map(|_| limiter.admit_shared(&shared, &checks, Some(token)));
+    for admitted in futures_util::future::join_all(together).await {
+        assert_eq!(admitted, Ok(()));
+    }
+    let asked = limits.rate_checks() - before;
+    assert_eq!(
+        asked, 1,
+        "rate checks asked of the database for 32 requests"
+    );
 }

@@ -91,6 +91,8 @@ struct Inner {
     wait_ms: AtomicU64,
     retry_after_ms: AtomicU64,
     next_prune: Mutex<Instant>,
+    /// Rate checks asked of the database (see [`SharedLimits::rate_checks`]).
+    rate_checks: AtomicU64,
 }
 
 struct LimitConn {
@@ -117,6 +119,7 @@ impl SharedLimits {
                 wait_ms: AtomicU64::new(millis(DEFAULT_WAIT)),
                 retry_after_ms: AtomicU64::new(millis(DEFAULT_RETRY_AFTER)),
                 next_prune: Mutex::new(Instant::now()),
+                rate_checks: AtomicU64::new(0),
             }),
         }
     }
@@ -142,6 +145,11 @@ impl SharedLimits {
             .store(millis(retry_after), Ordering::Relaxed);
     }
 
+    /// How many rate checks this node asked of the database: what its leases save it.
+    pub fn rate_checks(&self) -> u64 {
+        self.inner.rate_checks.load(Ordering::Relaxed)
+    }
+
     /// A name for a secret (a token, a device cookie) that is the same on every node and gives the
     /// secret away to nobody who reads the tables.
     pub fn secret_key(secret: &str) -> String {
@@ -152,6 +160,7 @@ impl SharedLimits {
     /// has one (a lease: as many as each holds up to what is asked); with `forced`, takes all it asks
     /// whatever the levels (down to empty): a penalty, or a request already let through.
     pub async fn take(&self, checks: Vec<RateCheck>, forced: bool) -> Result<RateAnswer> {
+        self.inner.rate_checks.fetch_add(1, Ordering::Relaxed);
         self.run(Duration::ZERO, move |conn| {
             // One order for every caller: two checks never wait for each other's rows crosswise.
             let mut order: Vec<usize> = (0..checks.len()).collect();
