@@ -303,26 +303,35 @@ async fn deliver(
         queued.borrow_and_update();
         let commands = state
             .store
-            .commands_to_deliver(account, cursor, 100)
+            .commands_to_deliver(account, cursor, DELIVERY_BATCH)
             .await?;
-        if commands.is_empty() {
-            tokio::select! {
-                _ = queued.changed() => {},
-                // Commands queued by another sender process or node on the same database.
-                () = elsewhere.queued() => {},
-                () = tokio::time::sleep(state.options.command_poll) => {},
-                () = guard.due() => {},
-                _ = closed.wait_for(|c| *c) => return Ok(()),
+        let more_behind = commands.len() == DELIVERY_BATCH;
+        if !commands.is_empty() {
+            let mut sent = Vec::with_capacity(commands.len());
+            for command in &commands {
+                switchboard_realtime::send(socket, command.event, &command.payload, &mut closed)
+                    .await?;
+                sent.push(command.id);
+                cursor = command.id;
             }
+            state.delivered.note(sent).await;
+        }
+        if more_behind {
             continue;
         }
-        let mut sent = Vec::with_capacity(commands.len());
-        for command in &commands {
-            switchboard_realtime::send(socket, command.event, &command.payload, &mut closed)
-                .await?;
-            sent.push(command.id);
-            cursor = command.id;
+        // The read took everything queued before it ran: what was queued since then has woken one
+        // of these already (each is a watch, told of changes made while it was not being awaited),
+        // so the next read waits for news rather than come back empty (one read a command, not two).
+        tokio::select! {
+            _ = queued.changed() => {},
+            // Commands queued by another sender process or node on the same database.
+            () = elsewhere.queued() => {},
+            () = tokio::time::sleep(state.options.command_poll) => {},
+            () = guard.due() => {},
+            _ = closed.wait_for(|c| *c) => return Ok(()),
         }
-        state.delivered.note(sent).await;
     }
 }
+
+/// Most commands read for a bot at once; a full read is followed by another at once.
+const DELIVERY_BATCH: usize = 100;
