@@ -2,7 +2,7 @@
 
 use crate::crypto::Cipher;
 use crate::events::append;
-use crate::sql::{Row, ToValue, Tx, args};
+use crate::sql::{Row, Tx, args};
 use crate::{Result, StorageError, Store};
 use serde::Serialize;
 use serde_json::json;
@@ -151,33 +151,21 @@ pub(crate) fn find(tx: &Tx<'_>, user_id_chat: &str) -> Result<Option<Account>> {
     )
 }
 
-/// The account, and what `with` reads beside it in the same query (one round trip where two would
-/// do): `with` is the rest of a `SELECT` whose first columns are the account's (`acc.*`), e.g.
+/// The account `?1` (its `user_id_chat`), and what `with` reads beside it in the same query: `with`
+/// is the rest of a `SELECT` whose first columns are the account's (`acc.*`), e.g.
 /// `c.id FROM {account} LEFT JOIN commands c ON c.account_id = acc.id`, `{account}` standing for
-/// the account; `more` reads the row from column [`ACCOUNT_COLUMN_COUNT`] on.
-pub(crate) fn find_with<T>(
-    tx: &Tx<'_>,
-    user_id_chat: &str,
-    with: &str,
-    args: &[&dyn ToValue],
-    more: impl FnOnce(&Row<'_>) -> Result<T>,
-) -> Result<Option<(Account, T)>> {
+/// the account. Read its row with [`read_account_and`].
+pub(crate) fn find_with_sql(with: &str) -> String {
     let account =
         format!("(SELECT {ACCOUNT_COLUMNS} FROM facebook_accounts WHERE user_id_chat = ?1) acc");
-    let mut all: Vec<&dyn ToValue> = vec![&user_id_chat];
-    all.extend_from_slice(args);
-    tx.optional(
-        &format!("SELECT acc.*, {}", with.replace("{account}", &account)),
-        &all,
-        |row| Ok((account_from_row(row)?, more(row)?)),
-    )
+    format!("SELECT acc.*, {}", with.replace("{account}", &account))
 }
 
-/// How many columns an account takes at the start of a [`find_with`] row.
+/// How many columns an account takes at the start of a row that reads it with something else.
 pub(crate) const ACCOUNT_COLUMN_COUNT: usize = 16;
 
 /// The query of conversation `?1` and its account, the account's columns first, then `columns`
-/// (the conversation's, `c.…`); read a row with [`read_with_conversation`]. A reply reads both in
+/// (the conversation's, `c.…`); read a row with [`read_account_and`]. A reply reads both in
 /// one query before anything else.
 pub(crate) fn with_conversation_sql(columns: &str) -> String {
     format!(
@@ -187,15 +175,15 @@ pub(crate) fn with_conversation_sql(columns: &str) -> String {
     )
 }
 
-/// A row of [`with_conversation_sql`]: the account, and what `read` makes of the conversation's
-/// columns (read from their first).
-pub(crate) fn read_with_conversation<T>(
+/// A row that starts with an account's columns ([`find_with_sql`], [`with_conversation_sql`]): the
+/// account, and what `more` reads of the rest (from its first column, as 0).
+pub(crate) fn read_account_and<T>(
     row: &Row<'_>,
-    read: impl FnOnce(&Row<'_>) -> Result<T>,
+    more: impl FnOnce(&Row<'_>) -> Result<T>,
 ) -> Result<(Account, T)> {
     Ok((
         account_from_row(row)?,
-        read(&row.after(ACCOUNT_COLUMN_COUNT))?,
+        more(&row.after(ACCOUNT_COLUMN_COUNT))?,
     ))
 }
 

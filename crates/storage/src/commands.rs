@@ -20,8 +20,8 @@ use switchboard_domain::{
     AccountView, CommandStatus, EventKind, MessageStatus, PostStatus, UnixMillis,
 };
 
-/// A command as an outcome finds it: its row, status, message or post, and kind.
-type CommandRow = (i64, CommandStatus, Option<i64>, Option<i64>, CommandKind);
+/// A command as an outcome finds it: its message or post, and kind.
+type CommandRow = (Option<i64>, Option<i64>, CommandKind);
 
 /// A command as it goes to a bot: the Socket.IO event name and its JSON payload.
 #[derive(Debug)]
@@ -182,7 +182,7 @@ pub(crate) fn insert_reply(
             &accounts::with_conversation_sql(crate::inbox::CONVERSATION_COLUMNS),
             args![conversation_id],
         ),
-        |row| accounts::read_with_conversation(row, crate::inbox::conversation_from_row),
+        |row| accounts::read_account_and(row, crate::inbox::conversation_from_row),
         (
             &format!(
                 "INSERT INTO messages (account_id, conversation_id, platform_message_id, direction, text,
@@ -526,42 +526,49 @@ impl Store {
         // Beside other nodes' writes: the command's row is closed by the one report that moves it
         // out of an open state (below), so two reports of one command cannot both apply.
         let (changed, announced) = self.submit(move |tx| {
-            let at = accounts::ACCOUNT_COLUMN_COUNT;
-            let (account, row) = accounts::find_with(
-                tx,
-                &user_id_chat,
-                "c.id, c.status, c.message_id, c.post_id, c.kind
-                 FROM {account} LEFT JOIN commands c ON c.account_id = acc.id AND c.command_id = ?2",
-                args![command_id],
-                |r| {
-                    let id: Option<i64> = r.get(at)?;
-                    id.map(|id| -> Result<CommandRow> {
-                        Ok((id, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?))
-                    })
-                    .transpose()
-                },
-            )?
-            .ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
-            let Some((id, status, message_id, post_id, kind)) = row else {
-                return Err(StorageError::Conflict(format!("no command `{command_id}` for account `{user_id_chat}`")));
-            };
-            if status.is_final() {
-                return Ok(false);
-            }
-            let now = UnixMillis::now().0;
             let (command_status, error) = match &outcome {
                 Outcome::Sent { .. } => (CommandStatus::Done, None),
                 Outcome::Failed { reason } => (CommandStatus::Failed, Some(reason.as_str())),
             };
-            let closed = tx.execute(
-                "UPDATE commands SET status = ?2, error = ?3, updated_at = ?4
-                 WHERE id = ?1 AND status NOT IN (?5, ?6)",
-                args![id, command_status, error, now, CommandStatus::Done, CommandStatus::Failed],
+            // The command as it was, and its close, sent together (one round trip): the close
+            // changes only a command still open, so whatever the read then finds, nothing else
+            // was written.
+            let (found, closed) = tx.optional_pair(
+                (
+                    &accounts::find_with_sql(
+                        "c.id, c.message_id, c.post_id, c.kind
+                         FROM {account} LEFT JOIN commands c ON c.account_id = acc.id AND c.command_id = ?2",
+                    ),
+                    args![user_id_chat, command_id],
+                ),
+                |r| {
+                    accounts::read_account_and(r, |r| {
+                        let id: Option<i64> = r.get(0)?;
+                        id.map(|_| -> Result<CommandRow> { Ok((r.get(1)?, r.get(2)?, r.get(3)?)) })
+                            .transpose()
+                    })
+                },
+                (
+                    "UPDATE commands SET status = ?3, error = ?4, updated_at = ?5
+                     WHERE command_id = ?2 AND status NOT IN (?6, ?7)
+                       AND account_id = (SELECT id FROM facebook_accounts WHERE user_id_chat = ?1)
+                     RETURNING id",
+                    args![
+                        user_id_chat, command_id, command_status, error, UnixMillis::now(),
+                        CommandStatus::Done, CommandStatus::Failed
+                    ],
+                ),
+                |r| r.get::<i64>(0),
             )?;
-            if closed == 0 {
-                // Another report closed it since it was read.
+            let (account, row) = found.ok_or_else(|| StorageError::UnknownAccount(user_id_chat.clone()))?;
+            let Some((message_id, post_id, kind)) = row else {
+                return Err(StorageError::Conflict(format!("no command `{command_id}` for account `{user_id_chat}`")));
+            };
+            if closed.is_none() {
+                // Closed already, by an earlier report or by another node's since.
                 return Ok(false);
             }
+            let now = UnixMillis::now().0;
             let scope = (account.id, account.user_id_chat.as_str());
             if let (CommandKind::ModerateComment, Some(message_id)) = (kind, message_id) {
                 let done = match &outcome {
