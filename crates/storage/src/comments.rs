@@ -8,7 +8,7 @@ use crate::accounts::{self, Account, writable};
 use crate::commands::{
     EVENT_ID_AT_COMMIT, NamesItsEvent, QueuedMessage, insert_command, message_event, new_command_id,
 };
-use crate::inbox::{MessageView, conversation, message};
+use crate::inbox::{MESSAGE_COLUMNS, MessageView, conversation, message, message_from_row};
 use crate::ingest::{IngestOutcome, store_messages};
 use crate::sql::{Tx, args};
 use crate::{Result, StorageError, Store};
@@ -101,11 +101,22 @@ pub(crate) fn attach_comments(tx: &Tx<'_>, messages: &mut [MessageView]) -> Resu
     Ok(())
 }
 
-/// A message with its comment, if it is one.
+/// A message with its comment, if it is one: both read in one round trip.
 pub(crate) fn message_with_comment(tx: &Tx<'_>, id: i64) -> Result<MessageView> {
-    let mut view = [message(tx, id)?];
-    attach_comments(tx, &mut view)?;
-    let [view] = view;
+    let (view, comment) = tx.optional_pair(
+        (
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
+            args![id],
+        ),
+        message_from_row,
+        (
+            &format!("SELECT {COMMENT_COLUMNS} FROM comments WHERE message_id = ?1"),
+            args![id],
+        ),
+        |r| comment_from_row(r, 0),
+    )?;
+    let mut view = view.ok_or(StorageError::UnknownMessage(id))?;
+    view.comment = comment;
     Ok(view)
 }
 
