@@ -146,6 +146,35 @@ struct Lease {
     refilled: tokio::sync::watch::Sender<()>,
 }
 
+/// The lease refills a request makes (its [`Take::Block`]s). However the request ends (answered, or
+/// dropped because its client went away), the requests waiting for those refills are told as this
+/// is dropped, after this node's buckets were brought up to the database's answer; a refill given
+/// up on the way ends at once rather than leave the others waiting for its deadline.
+struct Refills<'l> {
+    limiter: &'l RateLimiter,
+    /// Each refilled lease's key, and the deadline this request set for its refill.
+    leases: Vec<(Key, Instant)>,
+}
+
+impl Drop for Refills<'_> {
+    fn drop(&mut self) {
+        if self.leases.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut buckets = self.limiter.lock();
+        for (key, deadline) in &self.leases {
+            if let Some(lease) = buckets.leases.get_mut(key) {
+                // Still this request's refill (not one begun after its deadline passed).
+                if lease.refilling_until == *deadline {
+                    lease.refilling_until = now;
+                }
+                lease.refilled.send_replace(());
+            }
+        }
+    }
+}
+
 /// What a request does about its buckets, decided under the limiter's lock.
 enum Planned {
     /// Takes each bucket's token as said, in the order of its checks.
@@ -456,7 +485,6 @@ impl RateLimiter {
                     lease.until = now + LEASE_LIFETIME;
                 }
                 lease.refilling_until = now;
-                lease.refilled.send_replace(());
             }
         }
     }
@@ -547,11 +575,23 @@ impl RateLimiter {
             return self.check_local(checks, Instant::now());
         }
         let leasing = checks.iter().any(|c| matches!(c.key, Key::Token(_)));
-        let takes = loop {
+        let (takes, _refills) = loop {
             // Again after a wait: the refill may have found the bucket empty.
             self.check_local(checks, Instant::now())?;
-            match self.plan(checks, leasing, Instant::now()) {
-                Planned::Takes(takes) => break takes,
+            let planned_at = Instant::now();
+            match self.plan(checks, leasing, planned_at) {
+                Planned::Takes(takes) => {
+                    let refills = Refills {
+                        limiter: self,
+                        leases: checks
+                            .iter()
+                            .zip(&takes)
+                            .filter(|(_, take)| **take == Take::Block)
+                            .map(|(check, _)| (check.key, planned_at + LEASE_LIFETIME))
+                            .collect(),
+                    };
+                    break (takes, refills);
+                }
                 Planned::WaitUntil(mut refilled, deadline) => {
                     let deadline = tokio::time::Instant::from_std(deadline);
                     // Past the deadline the refill counts as abandoned: the next plan refills.

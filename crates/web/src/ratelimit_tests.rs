@@ -169,10 +169,8 @@ fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
     let mut granted = vec![1.0; checks.len()];
     granted[caller] = 4.0;
     limiter.end_refills(&checks, &first, Some(&granted), now);
-    assert!(
-        refilled.has_changed().expect("the lease is kept"),
-        "the waiter is told"
-    );
+    // The waiter is told once the request's refills are dropped (see the test below).
+    drop(refilled);
     for _ in 0..3 {
         let takes = takes(limiter.plan(&checks, true, now));
         assert_eq!(takes[caller], Take::Leased);
@@ -198,6 +196,43 @@ fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
         Take::Leased,
         "expired"
     );
+}
+
+#[test]
+fn a_refill_given_up_on_the_way_ends_at_once_and_wakes_the_waiters() {
+    let limiter = limiter_with(|limits| limits.integrator = Rate::new(100.0, 64.0));
+    let now = Instant::now();
+    limiter.authenticated("sba_gone", now);
+    let checks = limiter.checks(ip("192.0.2.11"), Some("sba_gone"));
+    let caller = checks
+        .iter()
+        .position(|c| matches!(c.key, Key::Token(_)))
+        .expect("the token's own bucket");
+    let first = takes(limiter.plan(&checks, true, now));
+    assert_eq!(first[caller], Take::Block);
+    let Planned::WaitUntil(refilled, _) = limiter.plan(&checks, true, now) else {
+        panic!("a refill is under way: the next request waits for it");
+    };
+    // The refilling request (the token's lease and the address's) is dropped before the database
+    // answered: its client went away.
+    drop(Refills {
+        limiter: &limiter,
+        leases: checks
+            .iter()
+            .zip(&first)
+            .filter(|(_, take)| **take == Take::Block)
+            .map(|(check, _)| (check.key, now + LEASE_LIFETIME))
+            .collect(),
+    });
+    assert!(
+        refilled.has_changed().expect("the lease is kept"),
+        "the waiter is told"
+    );
+    // Nobody refills any more: the next request does, well before the deadline.
+    assert!(matches!(
+        limiter.plan(&checks, true, Instant::now()),
+        Planned::Takes(takes) if takes[caller] == Take::Block
+    ));
 }
 
 #[test]
