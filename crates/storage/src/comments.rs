@@ -101,6 +101,24 @@ pub(crate) fn attach_comments(tx: &Tx<'_>, messages: &mut [MessageView]) -> Resu
     Ok(())
 }
 
+/// A reply to the comment `target`, stored in its conversation as any reply is. The caller checked
+/// the comment's account against its view.
+fn reply_in_thread(
+    tx: &Tx<'_>,
+    target: &MessageView,
+    text: &str,
+    author: Option<i64>,
+) -> Result<(Account, crate::inbox::ConversationView, MessageView)> {
+    crate::commands::insert_reply(
+        tx,
+        target.conversation_id,
+        text,
+        &[],
+        author,
+        &switchboard_domain::AccountView::All,
+    )
+}
+
 /// A message with its comment, if it is one: both read in one round trip.
 pub(crate) fn message_with_comment(tx: &Tx<'_>, id: i64) -> Result<MessageView> {
     let (view, comment) = tx.optional_pair(
@@ -393,15 +411,7 @@ impl Store {
             // Facebook threads comments one level deep: an answer to a reply (a customer's or the
             // page's) goes under its top comment.
             let parent = comment.parent_id.clone().unwrap_or(platform_id);
-            let (account, view, mut reply) = crate::commands::insert_reply(
-                tx,
-                target.conversation_id,
-                &text,
-                &[],
-                author,
-                // The caller checked the comment's account.
-                &switchboard_domain::AccountView::All,
-            )?;
+            let (account, view, mut reply) = reply_in_thread(tx, &target, &text, author)?;
             tx.execute(
                 "INSERT INTO comments (message_id, post_id, parent_id) VALUES (?1, ?2, ?3)",
                 args![reply.id, comment.post_id, parent],
@@ -452,16 +462,7 @@ impl Store {
                     "Facebook takes one private reply per comment, and this one has it".into(),
                 ));
             }
-            let (account, view, mut reply) =
-                crate::commands::insert_reply(
-                    tx,
-                    target.conversation_id,
-                    &text,
-                    &[],
-                    author,
-                    // The caller checked the comment's account.
-                    &switchboard_domain::AccountView::All,
-                )?;
+            let (account, view, mut reply) = reply_in_thread(tx, &target, &text, author)?;
             tx.execute(
                 "INSERT INTO comments (message_id, post_id, parent_id, private) VALUES (?1, ?2, ?3, TRUE)",
                 args![reply.id, comment.post_id, platform_id],

@@ -80,6 +80,22 @@ async fn store_with_page() -> (crate::TestDatabase, crate::Store) {
     (dir, store)
 }
 
+/// [`store_with_page`] with one customer's message in one conversation, and that conversation's id.
+async fn page_with_conversation() -> (crate::TestDatabase, crate::Store, i64) {
+    let (dir, store) = store_with_page().await;
+    store
+        .ingest_messages(batch("page1", &["m1"]))
+        .await
+        .expect("ingest");
+    let conversation = store
+        .conversations("page1", Default::default(), None, 10)
+        .await
+        .expect("conversations")
+        .items[0]
+        .id;
+    (dir, store, conversation)
+}
+
 #[tokio::test]
 async fn a_batch_over_many_threads_counts_each_conversation_once() {
     let (_dir, store) = store_with_page().await;
@@ -299,17 +315,7 @@ async fn units_committed_together_fail_alone() {
 /// The metrics' view of the command channel follows a command from queued to acknowledged, per account.
 #[tokio::test]
 async fn the_command_gauges_follow_a_command_until_its_outcome() {
-    let (_dir, store) = store_with_page().await;
-    store
-        .ingest_messages(batch("page1", &["m1"]))
-        .await
-        .expect("ingest");
-    let conversation = store
-        .conversations("page1", Default::default(), None, 10)
-        .await
-        .expect("conversations")
-        .items[0]
-        .id;
+    let (_dir, store, conversation) = page_with_conversation().await;
     assert_eq!(
         store.command_gauges().await.expect("gauges"),
         Default::default()
@@ -382,17 +388,7 @@ async fn the_command_gauges_follow_a_command_until_its_outcome() {
 async fn a_refused_reply_leaves_no_message_and_no_command() {
     use switchboard_domain::AccountView;
     use switchboard_domain::outbound::AccountChanges;
-    let (_dir, store) = store_with_page().await;
-    store
-        .ingest_messages(batch("page1", &["m1"]))
-        .await
-        .expect("ingest");
-    let conversation = store
-        .conversations("page1", Default::default(), None, 10)
-        .await
-        .expect("conversations")
-        .items[0]
-        .id;
+    let (_dir, store, conversation) = page_with_conversation().await;
     let stored = || async {
         let messages = store
             .messages(conversation, None, 50)

@@ -156,6 +156,26 @@ struct Refills<'l> {
     leases: Vec<(Key, Instant)>,
 }
 
+impl<'l> Refills<'l> {
+    /// The refills of a plan made at `planned_at` (its blocks), with the deadline the plan set.
+    fn of(limiter: &'l RateLimiter, checks: &[Check], takes: &[Take], planned_at: Instant) -> Self {
+        Self {
+            limiter,
+            leases: checks
+                .iter()
+                .zip(takes)
+                .filter(|(_, take)| **take == Take::Block)
+                .map(|(check, _)| (check.key, refill_deadline(planned_at)))
+                .collect(),
+        }
+    }
+}
+
+/// Until when a refill begun at `now` keeps the others waiting, at most.
+fn refill_deadline(now: Instant) -> Instant {
+    now + LEASE_LIFETIME
+}
+
 impl Drop for Refills<'_> {
     fn drop(&mut self) {
         if self.leases.is_empty() {
@@ -450,7 +470,7 @@ impl RateLimiter {
                     if lease.take(now) {
                         Take::Leased
                     } else {
-                        lease.refilling_until = now + LEASE_LIFETIME;
+                        lease.refilling_until = refill_deadline(now);
                         Take::Block
                     }
                 })
@@ -581,15 +601,7 @@ impl RateLimiter {
             let planned_at = Instant::now();
             match self.plan(checks, leasing, planned_at) {
                 Planned::Takes(takes) => {
-                    let refills = Refills {
-                        limiter: self,
-                        leases: checks
-                            .iter()
-                            .zip(&takes)
-                            .filter(|(_, take)| **take == Take::Block)
-                            .map(|(check, _)| (check.key, planned_at + LEASE_LIFETIME))
-                            .collect(),
-                    };
+                    let refills = Refills::of(self, checks, &takes, planned_at);
                     break (takes, refills);
                 }
                 Planned::WaitUntil(mut refilled, deadline) => {

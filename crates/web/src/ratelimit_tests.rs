@@ -136,6 +136,23 @@ fn idle_buckets_are_swept() {
     assert!(limiter.len() <= 2, "{}", limiter.len());
 }
 
+/// The checks of a request of `token` (found valid at `now`) from `client`, and which of them is
+/// the token's own bucket.
+fn token_checks(
+    limiter: &RateLimiter,
+    token: &str,
+    client: &str,
+    now: Instant,
+) -> (Vec<Check>, usize) {
+    limiter.authenticated(token, now);
+    let checks = limiter.checks(ip(client), Some(token));
+    let caller = checks
+        .iter()
+        .position(|c| matches!(c.key, Key::Token(_)))
+        .expect("the token's own bucket");
+    (checks, caller)
+}
+
 /// The takes of a plan that waits for nothing.
 fn takes(planned: Planned) -> Vec<Take> {
     match planned {
@@ -149,12 +166,7 @@ fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
     let limiter = limiter_with(|limits| limits.integrator = Rate::new(100.0, 64.0));
     let now = Instant::now();
     let token = "sba_lease";
-    limiter.authenticated(token, now);
-    let checks = limiter.checks(ip("192.0.2.7"), Some(token));
-    let caller = checks
-        .iter()
-        .position(|c| matches!(c.key, Key::Token(_)))
-        .expect("the token's own bucket");
+    let (checks, caller) = token_checks(&limiter, token, "192.0.2.7", now);
     assert_eq!(lease_size(checks[caller].rate), 4.0);
     // Nothing leased yet: this request asks the database for a block, and while it waits the next
     // one waits for that block (one refill at a time), told when it ends.
@@ -202,12 +214,7 @@ fn a_lease_is_spent_here_until_it_runs_out_or_expires() {
 fn a_refill_given_up_on_the_way_ends_at_once_and_wakes_the_waiters() {
     let limiter = limiter_with(|limits| limits.integrator = Rate::new(100.0, 64.0));
     let now = Instant::now();
-    limiter.authenticated("sba_gone", now);
-    let checks = limiter.checks(ip("192.0.2.11"), Some("sba_gone"));
-    let caller = checks
-        .iter()
-        .position(|c| matches!(c.key, Key::Token(_)))
-        .expect("the token's own bucket");
+    let (checks, caller) = token_checks(&limiter, "sba_gone", "192.0.2.11", now);
     let first = takes(limiter.plan(&checks, true, now));
     assert_eq!(first[caller], Take::Block);
     let Planned::WaitUntil(refilled, _) = limiter.plan(&checks, true, now) else {
@@ -215,15 +222,7 @@ fn a_refill_given_up_on_the_way_ends_at_once_and_wakes_the_waiters() {
     };
     // The refilling request (the token's lease and the address's) is dropped before the database
     // answered: its client went away.
-    drop(Refills {
-        limiter: &limiter,
-        leases: checks
-            .iter()
-            .zip(&first)
-            .filter(|(_, take)| **take == Take::Block)
-            .map(|(check, _)| (check.key, now + LEASE_LIFETIME))
-            .collect(),
-    });
+    drop(Refills::of(&limiter, &checks, &first, now));
     assert!(
         refilled.has_changed().expect("the lease is kept"),
         "the waiter is told"
@@ -239,12 +238,7 @@ fn a_refill_given_up_on_the_way_ends_at_once_and_wakes_the_waiters() {
 fn a_refill_that_never_ended_does_not_stop_leasing_for_long() {
     let limiter = limiter_with(|limits| limits.integrator = Rate::new(100.0, 64.0));
     let now = Instant::now();
-    limiter.authenticated("sba_dropped", now);
-    let checks = limiter.checks(ip("192.0.2.9"), Some("sba_dropped"));
-    let caller = checks
-        .iter()
-        .position(|c| matches!(c.key, Key::Token(_)))
-        .expect("the token's own bucket");
+    let (checks, caller) = token_checks(&limiter, "sba_dropped", "192.0.2.9", now);
     // A request planned a refill, then was dropped while it waited for the database: the others
     // wait for it until its deadline, then one of them refills.
     assert_eq!(takes(limiter.plan(&checks, true, now))[caller], Take::Block);
