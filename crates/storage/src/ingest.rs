@@ -51,34 +51,34 @@ impl Store {
     }
 }
 
-/// New conversations of a batch; one already there is left to [`REFRESH_CONVERSATIONS`].
-static INSERT_CONVERSATIONS: MultiRow = MultiRow::new(
-    "INSERT INTO conversations (account_id, thread_id, participant_id, participant_name, created_at, updated_at)
-     VALUES ",
-    "(?1, ?, ?, ?, ?2, ?2)",
-    " ON CONFLICT (account_id, thread_id) DO NOTHING",
-    2,
-);
-
-/// The names of the batch's conversations that exist, by thread (a repeated row joins once per
+/// The batch's conversations that exist: id and name by thread (a repeated row joins once per
 /// repeat: the map keeps one).
-static CURRENT_NAMES: MultiRow = MultiRow::new(
-    "SELECT c.thread_id, c.participant_name FROM conversations c JOIN (VALUES ",
+static STORED_CONVERSATIONS: MultiRow = MultiRow::new(
+    "SELECT c.thread_id, c.id, c.participant_name FROM conversations c JOIN (VALUES ",
     "(?)",
     ") AS v ON v.column1 = c.thread_id WHERE c.account_id = ?1",
     1,
 );
 
-/// The batch's conversations' ids by thread; a participant's name is refreshed when the batch knows it.
-static REFRESH_CONVERSATIONS: MultiRow = MultiRow::new(
-    "UPDATE conversations SET
-         participant_name = CASE WHEN c.column2 <> '' THEN c.column2 ELSE participant_name END
-     FROM (VALUES ",
-    "(?, ?)",
-    ") AS c
-     WHERE account_id = ?1 AND thread_id = c.column1
-     RETURNING id, thread_id",
-    1,
+/// The batch's new conversations. One made meanwhile by another writer is not returned: it is read
+/// again ([`STORED_CONVERSATIONS`]) once the insert has waited for that writer's commit.
+static INSERT_CONVERSATIONS: MultiRow = MultiRow::new(
+    "INSERT INTO conversations (account_id, thread_id, participant_id, participant_name, created_at, updated_at)
+     VALUES ",
+    "(?1, ?, ?, ?, ?2, ?2)",
+    " ON CONFLICT (account_id, thread_id) DO NOTHING
+     RETURNING thread_id, id",
+    2,
+);
+
+/// Participants the batch names otherwise than stored. Only those rows are written: on PostgreSQL
+/// every row an `UPDATE` touches is a new version of it, in the heap and in each of its indexes,
+/// even when nothing in it changes.
+static RENAME_PARTICIPANTS: MultiRow = MultiRow::new(
+    "UPDATE conversations SET participant_name = c.column2 FROM (VALUES ",
+    "(CAST(? AS BIGINT), ?)",
+    ") AS c WHERE id = c.column1",
+    0,
 );
 
 static INSERT_MESSAGES: MultiRow = MultiRow::new(
@@ -152,7 +152,8 @@ fn insert_new(
 }
 
 /// Conversation ids of the batch's threads, created on first sight. A thread's first message in
-/// the batch names its participant, as when each message was stored on its own.
+/// the batch names its participant, as when each message was stored on its own; a name is
+/// refreshed, never blanked.
 fn conversation_ids(
     tx: &Tx<'_>,
     account_id: i64,
@@ -160,46 +161,74 @@ fn conversation_ids(
     now: i64,
 ) -> Result<HashMap<String, i64>> {
     let firsts = first_of_each(messages, |m| &m.thread_id);
-    let rows = rows_of(&firsts, |m| {
+    let stored = stored_conversations(tx, account_id, &firsts)?;
+    let unseen: Vec<&NewMessage> = firsts
+        .iter()
+        .copied()
+        .filter(|m| !stored.contains_key(&m.thread_id))
+        .collect();
+    let rows = rows_of(&unseen, |m| {
         [
             &m.thread_id as &dyn ToValue,
             &m.participant_id,
             &m.participant_name,
         ]
     });
-    // The names stored before: the index is written for a name only when it is new or changed (a
-    // bot gives it with every message; writing it again each time cost 15 µs a message).
-    let thread_rows = rows_of(&firsts, |m| [&m.thread_id as &dyn ToValue]);
-    let stored_names: HashMap<String, String> = CURRENT_NAMES
-        .run(tx, args![account_id], &thread_rows, |r| {
-            Ok((r.get::<String>(0)?, r.get::<String>(1)?))
+    let mut ids: HashMap<String, i64> = INSERT_CONVERSATIONS
+        .run(tx, args![account_id, now], &rows, |r| {
+            Ok((r.get::<String>(0)?, r.get::<i64>(1)?))
         })?
         .into_iter()
         .collect();
-    INSERT_CONVERSATIONS.run(tx, args![account_id, now], &rows, |_| Ok(()))?;
-    let rows = rows_of(&firsts, |m| {
-        [&m.thread_id as &dyn ToValue, &m.participant_name]
-    });
-    let ids: HashMap<String, i64> = REFRESH_CONVERSATIONS
-        .run(tx, args![account_id], &rows, |r| {
-            Ok((r.get::<String>(1)?, r.get::<i64>(0)?))
-        })?
-        .into_iter()
-        .collect();
-    // The name as the batch gives it is the one stored (a name is refreshed, never blanked).
-    let names: Vec<(i64, Document)> = firsts
+    let created: Vec<(i64, Document)> = unseen
         .iter()
-        .filter(|m| {
-            !m.participant_name.is_empty()
-                && stored_names.get(&m.thread_id) != Some(&m.participant_name)
-        })
         .filter_map(|m| {
-            let id = *ids.get(&m.thread_id)?;
-            Some((id, Document::of(&[&m.participant_name])))
+            Some((
+                *ids.get(&m.thread_id)?,
+                Document::of(&[&m.participant_name]),
+            ))
         })
+        .collect();
+    search::index(tx, Source::Conversations, &created)?;
+    // Made by another writer between the read and the insert: stored now, read like the others.
+    let raced: Vec<&NewMessage> = unseen
+        .into_iter()
+        .filter(|m| !ids.contains_key(&m.thread_id))
+        .collect();
+    let mut stored = stored;
+    stored.extend(stored_conversations(tx, account_id, &raced)?);
+    let renamed: Vec<(i64, &NewMessage)> = firsts
+        .iter()
+        .filter(|m| !m.participant_name.is_empty())
+        .filter_map(|m| {
+            let (id, name) = stored.get(&m.thread_id)?;
+            (*name != m.participant_name).then_some((*id, *m))
+        })
+        .collect();
+    let rows = rows_of(&renamed, |(id, m)| {
+        [id as &dyn ToValue, &m.participant_name]
+    });
+    RENAME_PARTICIPANTS.execute_pipelined(tx, &[], &rows)?;
+    let names: Vec<(i64, Document)> = renamed
+        .iter()
+        .map(|(id, m)| (*id, Document::of(&[&m.participant_name])))
         .collect();
     search::reindex(tx, Source::Conversations, &names)?;
+    ids.extend(stored.into_iter().map(|(thread, (id, _))| (thread, id)));
     Ok(ids)
+}
+
+/// The id and the participant's name of each of `threads`' conversations that is stored, by thread.
+fn stored_conversations(
+    tx: &Tx<'_>,
+    account_id: i64,
+    threads: &[&NewMessage],
+) -> Result<HashMap<String, (i64, String)>> {
+    let rows = rows_of(threads, |m| [&m.thread_id as &dyn ToValue]);
+    let found = STORED_CONVERSATIONS.run(tx, args![account_id], &rows, |r| {
+        Ok((r.get::<String>(0)?, (r.get::<i64>(1)?, r.get::<String>(2)?)))
+    })?;
+    Ok(found.into_iter().collect())
 }
 
 /// How a message comes in is how it is stored: received from the participant or sent by the page.

@@ -166,6 +166,97 @@ async fn a_batch_over_many_threads_counts_each_conversation_once() {
     assert_eq!(store.message_count("page1").await.expect("count"), 310);
 }
 
+/// Counts, from now on, every row version the writer's connection writes into `conversations`.
+async fn count_conversation_rewrites(store: &crate::Store) {
+    store
+        .write(|tx| {
+            match tx.dialect() {
+                crate::sql::Dialect::Sqlite => {
+                    tx.execute("CREATE TEMP TABLE rewrites (id INTEGER)", &[])?;
+                    tx.execute(
+                        "CREATE TEMP TRIGGER count_rewrites AFTER UPDATE ON main.conversations
+                         BEGIN INSERT INTO rewrites VALUES (new.id); END",
+                        &[],
+                    )?;
+                }
+                crate::sql::Dialect::Postgres => {
+                    tx.execute("CREATE TABLE rewrites (id BIGINT)", &[])?;
+                    tx.execute(
+                        "CREATE FUNCTION count_rewrite() RETURNS trigger LANGUAGE plpgsql AS
+                         $$ BEGIN INSERT INTO rewrites VALUES (NEW.id); RETURN NEW; END $$",
+                        &[],
+                    )?;
+                    tx.execute(
+                        "CREATE TRIGGER count_rewrites AFTER UPDATE ON conversations
+                         FOR EACH ROW EXECUTE FUNCTION count_rewrite()",
+                        &[],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .expect("count rewrites");
+}
+
+/// The conversation row versions counted since [`count_conversation_rewrites`].
+async fn conversation_rewrites(store: &crate::Store) -> i64 {
+    store
+        .write(|tx| tx.one("SELECT COUNT(*) FROM rewrites", &[], |r| r.get(0)))
+        .await
+        .expect("rewrites")
+}
+
+/// A participant is written only when the batch names them otherwise: on PostgreSQL every row an
+/// update touches is a new version of it and of its index entries, and the bots give the name with
+/// every message.
+#[tokio::test]
+async fn a_conversation_is_rewritten_only_for_what_changed_in_it() {
+    let (_dir, store) = store_with_page().await;
+    let threads = ["t1", "t2", "t3"];
+    let first: Vec<NewMessage> = threads
+        .iter()
+        .enumerate()
+        .map(|(i, t)| message(&format!("m{i}"), t, Direction::In, T0 + i as i64))
+        .collect();
+    store
+        .ingest_messages(messages("page1", first.clone()))
+        .await
+        .expect("first batch");
+    count_conversation_rewrites(&store).await;
+
+    // The same batch again: nothing is new, and no conversation is written.
+    let outcome = store
+        .ingest_messages(messages("page1", first))
+        .await
+        .expect("again");
+    assert_eq!(counts(&outcome), (3, 0, 3));
+    assert_eq!(conversation_rewrites(&store).await, 0);
+
+    // A new message in each thread, one participant renamed: one version for each thread's new
+    // message, one for the new name.
+    let next: Vec<NewMessage> = threads
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut m = message(&format!("n{i}"), t, Direction::In, T0 + 10 + i as i64);
+            if *t == "t2" {
+                m.participant_name = "Tên mới".into();
+            }
+            m
+        })
+        .collect();
+    let outcome = store
+        .ingest_messages(messages("page1", next))
+        .await
+        .expect("next");
+    assert_eq!(counts(&outcome), (3, 3, 0));
+    assert_eq!(conversation_rewrites(&store).await, 4);
+    let payload = event(&store, outcome.event_id).await;
+    let names = texts_of(&payload, "conversations", "participant_name");
+    assert_eq!(names, ["Khách t1", "Tên mới", "Khách t3"]);
+}
+
 #[tokio::test]
 async fn a_message_id_repeated_in_a_batch_is_stored_once_from_its_first() {
     let (_dir, store) = store_with_page().await;
