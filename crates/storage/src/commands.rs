@@ -622,7 +622,7 @@ impl Store {
                 return post_event(tx, scope, &view).map(|()| true);
             }
             Ok(false)
-        }, false)
+        }, crate::group::Turns::Beside, 0)
         .await?;
         // The message's or post's event is the unit's last (a private reply's conversations are
         // announced before it).

@@ -281,7 +281,8 @@ impl Store {
         batch: Batch<NewComment>,
         posts: Vec<FeedPost>,
     ) -> Result<IngestOutcome> {
-        self.write_ingest(move |tx| {
+        // Taking turns: moderation queues commands.
+        let (outcome, ()) = self.write_ingest(None, move |tx| {
             let account = writable(tx, &batch.account)?;
             let now = UnixMillis::now().0;
             upsert_posts(tx, account.id, &posts, now)?;
@@ -319,7 +320,7 @@ impl Store {
                 items.push(message);
             }
             if items.is_empty() {
-                return Ok(IngestOutcome::new(batch.items.len(), 0, false));
+                return Ok((IngestOutcome::new(batch.items.len(), 0, false), ()));
             }
             let (stored, inserted) = store_messages(tx, &account, &items, &|id| views.get(id).cloned(), now)?;
             // Comments of the page that answer nothing that arrived count as not new.
@@ -338,9 +339,13 @@ impl Store {
                     moderate(tx, &account, &view, Moderation::Hide)?;
                 }
             }
-            Ok(outcome)
+            if account.assignment.auto && outcome.new > 0 {
+                crate::assignment::hand_out(tx, Some(account.id), now)?;
+            }
+            Ok((outcome, ()))
         })
-        .await
+        .await?;
+        Ok(outcome)
     }
 
     /// What a post says, if its bot told.

@@ -18,6 +18,24 @@ pub(crate) enum UnitOutcome {
     Unavailable(String),
 }
 
+/// How a unit's group takes turns with the other writers (every node's, and on PostgreSQL the
+/// node's own: it runs [`WRITERS`](crate::postgres) of them). SQLite has one writer, which takes
+/// turns with nothing. A group takes the strictest of its units' turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Turns {
+    /// Every check is made by the row locks of the unit's own statements (see
+    /// [`crate::Store::write_beside`]): it runs beside any other write.
+    Beside,
+    /// Writes rows that only its own key's units write at once (a batch of one account's messages,
+    /// its conversations, their events), and checks nothing that another unit decides: it runs beside
+    /// other such groups, never beside an [`Turns::Alone`] one, which thus sees it whole or not at all
+    /// (see [`crate::Store::write_keyed`]).
+    Shared,
+    /// Reads, decides, then writes what it read (first answer wins, the last admin stays, commands
+    /// numbered in the order they are given): one group at a time across all writers.
+    Alone,
+}
+
 /// A unit of write work queued for a writer, type-erased so different results share a queue.
 pub(crate) trait WriteJob: Send {
     /// Runs the work inside the open transaction.
@@ -25,8 +43,11 @@ pub(crate) trait WriteJob: Send {
     /// Makes a unit that ran fail after all, with an error heard after it returned (a statement it
     /// did not wait for).
     fn fail(&mut self, error: StorageError) -> UnitOutcome;
-    /// Whether the unit needs the nodes' writers to take turns (see [`crate::Store::write_beside`]).
-    fn exclusive(&self) -> bool;
+    /// How the unit's group takes turns with the other writers.
+    fn turns(&self) -> Turns;
+    /// Which of a node's writers runs the unit: units with the same key run on the same one, in
+    /// the order they were queued.
+    fn key(&self) -> u64;
     /// Notes which of the group's events (by position) the unit appended, once it ran well.
     fn appended(&mut self, positions: std::ops::Range<usize>);
     /// Answers the caller, given how the transaction ended.
@@ -70,7 +91,8 @@ pub(crate) struct TypedJob<T, F> {
     result: Option<Result<T>>,
     /// Positions of the unit's events among the group's.
     events: std::ops::Range<usize>,
-    exclusive: bool,
+    turns: Turns,
+    key: u64,
     reply: tokio::sync::oneshot::Sender<Result<(T, Announced)>>,
 }
 
@@ -83,13 +105,14 @@ where
     F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
 {
     /// The job, and where its answer arrives once its group has ended.
-    pub(crate) fn queued(work: F, exclusive: bool) -> (Box<dyn WriteJob>, Answer<T>) {
+    pub(crate) fn queued(work: F, turns: Turns, key: u64) -> (Box<dyn WriteJob>, Answer<T>) {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = Self {
             work: Some(work),
             result: None,
             events: 0..0,
-            exclusive,
+            turns,
+            key,
             reply,
         };
         (Box::new(job), answer)
@@ -141,8 +164,12 @@ where
         outcome
     }
 
-    fn exclusive(&self) -> bool {
-        self.exclusive
+    fn turns(&self) -> Turns {
+        self.turns
+    }
+
+    fn key(&self) -> u64 {
+        self.key
     }
 
     fn appended(&mut self, positions: std::ops::Range<usize>) {
@@ -203,9 +230,8 @@ impl From<StorageError> for NotCommitted {
 
 /// A write connection as the group commit drives it.
 pub(crate) trait WriteSession {
-    /// Opens the group's transaction; `exclusive` when a unit in it needs the nodes' writers to
-    /// take turns (see [`crate::Store::write_beside`]).
-    fn begin(&mut self, exclusive: bool) -> Result<()>;
+    /// Opens the group's transaction, taking turns with the other writers as `turns` says.
+    fn begin(&mut self, turns: Turns) -> Result<()>;
     /// Marks where a unit starts, to go back to if it fails.
     fn savepoint(&mut self) -> Result<()>;
     /// Keeps what the unit did.
@@ -235,8 +261,12 @@ pub(crate) fn run_group<S: WriteSession>(
 ) -> std::result::Result<Vec<i64>, NotCommitted> {
     let started = std::time::Instant::now();
     crate::events::group_began();
-    let exclusive = group.iter().any(|job| job.exclusive());
-    let result = match session.begin(exclusive) {
+    let turns = group
+        .iter()
+        .map(|job| job.turns())
+        .max()
+        .unwrap_or(Turns::Beside);
+    let result = match session.begin(turns) {
         Err(error) => Err(NotCommitted::from(error)),
         Ok(()) => {
             let result = run_units(session, group);

@@ -38,16 +38,27 @@ impl IngestOutcome {
 
 impl Store {
     /// [`Store::write`] for a batch's ingest: the batch's event is the first its unit appends
-    /// (assignments and moderation that follow announce themselves after it).
-    pub(crate) async fn write_ingest<F>(&self, work: F) -> Result<IngestOutcome>
+    /// (assignments and moderation that follow announce themselves after it). With `account`, the
+    /// unit writes only that account's rows and queues no command ([`Store::write_keyed`]);
+    /// without, it takes turns with every other writer. `work` answers the outcome and what the
+    /// caller does once it is committed.
+    pub(crate) async fn write_ingest<T, F>(
+        &self,
+        account: Option<&str>,
+        work: F,
+    ) -> Result<(IngestOutcome, T)>
     where
-        F: FnOnce(&Tx<'_>) -> Result<IngestOutcome> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<(IngestOutcome, T)> + Send + 'static,
     {
-        let (mut outcome, announced) = self.write_announcing(work).await?;
+        let ((mut outcome, then), announced) = match account {
+            Some(account) => self.write_keyed(account, work).await?,
+            None => self.write_announcing(work).await?,
+        };
         if outcome.event_id.is_some() {
             outcome.event_id = Some(announced.first_given()?);
         }
-        Ok(outcome)
+        Ok((outcome, then))
     }
 }
 
@@ -367,7 +378,8 @@ fn announce(
 
 /// Stores messages of `account` (`ingest_messages`, and the comments of `crate::comments`, whose
 /// `comment_of` says what each comment is), with their `new_messages` event when any were new; answers
-/// the ids of the new ones by platform id.
+/// the ids of the new ones by platform id. Handing out the new conversations of an account that
+/// assigns them automatically is the caller's.
 pub(crate) fn store_messages(
     tx: &Tx<'_>,
     account: &Account,
@@ -454,22 +466,39 @@ pub(crate) fn store_messages(
         conversations,
     };
     let outcome = announce(tx, account, counts, EventKind::NewMessages, messages)?;
-    if account.assignment.auto {
-        crate::assignment::hand_out(tx, Some(account.id), now)?;
-    }
     Ok((outcome, inserted))
 }
 
 impl Store {
     /// Stores a batch of messages in one transaction, with its `new_messages` event when any were new.
     /// A message id repeated within the batch is stored once, from its first occurrence.
+    ///
+    /// The batch runs beside other accounts' batches ([`Store::write_keyed`]); handing out what it
+    /// brought, where the account assigns automatically, weighs every agent's load, so it follows
+    /// in a write that takes turns, before the batch is answered. Should that write fail, the
+    /// messages are stored all the same, and the next hand-out (a console's heartbeat) gives them.
     pub async fn ingest_messages(&self, batch: Batch<NewMessage>) -> Result<IngestOutcome> {
-        self.write_ingest(move |tx| {
-            let account = writable(tx, &batch.account)?;
-            let now = UnixMillis::now().0;
-            store_messages(tx, &account, &batch.items, &|_| None, now).map(|(outcome, _)| outcome)
-        })
-        .await
+        let account = batch.account.clone();
+        let (outcome, hand_out) = self
+            .write_ingest(Some(&account), move |tx| {
+                let account = writable(tx, &batch.account)?;
+                let now = UnixMillis::now().0;
+                let (outcome, _) = store_messages(tx, &account, &batch.items, &|_| None, now)?;
+                let hand_out = account.assignment.auto && outcome.new > 0;
+                Ok((outcome, hand_out.then_some(account.id)))
+            })
+            .await?;
+        if let Some(account_id) = hand_out {
+            let given = self
+                .write(move |tx| {
+                    crate::assignment::hand_out(tx, Some(account_id), UnixMillis::now().0)
+                })
+                .await;
+            if let Err(error) = given {
+                tracing::warn!(%error, account_id, "new conversations wait for the next hand-out");
+            }
+        }
+        Ok(outcome)
     }
 
     /// Stores a batch of notifications in one transaction, with its `new_notifications` event.
@@ -478,49 +507,53 @@ impl Store {
         &self,
         batch: Batch<NewNotification>,
     ) -> Result<IngestOutcome> {
-        self.write_ingest(move |tx| {
-            let account = writable(tx, &batch.account)?;
-            let now = UnixMillis::now().0;
-            let firsts = first_of_each(&batch.items, |n| &n.notification_id);
-            let rows = rows_of(&firsts, |n| {
-                [
-                    &n.notification_id as &dyn ToValue,
-                    &n.kind,
-                    &n.text,
-                    &n.link,
-                    &n.occurred_at,
-                ]
-            });
-            let inserted = insert_new(tx, &INSERT_NOTIFICATIONS, account.id, now, &rows)?;
-            if inserted.is_empty() {
-                return Ok(IngestOutcome::new(batch.items.len(), 0, false));
-            }
-            let stored: Vec<NotificationOut<'_>> = firsts
-                .iter()
-                .filter_map(|n| {
-                    inserted.get(&n.notification_id).map(|&id| NotificationOut {
-                        id,
-                        notification_id: &n.notification_id,
-                        kind: &n.kind,
-                        text: &n.text,
-                        link: n.link.as_deref(),
-                        occurred_at: n.occurred_at,
+        let account = batch.account.clone();
+        let (outcome, ()) = self
+            .write_ingest(Some(&account), move |tx| {
+                let account = writable(tx, &batch.account)?;
+                let now = UnixMillis::now().0;
+                let firsts = first_of_each(&batch.items, |n| &n.notification_id);
+                let rows = rows_of(&firsts, |n| {
+                    [
+                        &n.notification_id as &dyn ToValue,
+                        &n.kind,
+                        &n.text,
+                        &n.link,
+                        &n.occurred_at,
+                    ]
+                });
+                let inserted = insert_new(tx, &INSERT_NOTIFICATIONS, account.id, now, &rows)?;
+                if inserted.is_empty() {
+                    return Ok((IngestOutcome::new(batch.items.len(), 0, false), ()));
+                }
+                let stored: Vec<NotificationOut<'_>> = firsts
+                    .iter()
+                    .filter_map(|n| {
+                        inserted.get(&n.notification_id).map(|&id| NotificationOut {
+                            id,
+                            notification_id: &n.notification_id,
+                            kind: &n.kind,
+                            text: &n.text,
+                            link: n.link.as_deref(),
+                            occurred_at: n.occurred_at,
+                        })
                     })
-                })
-                .collect();
-            let counts = (batch.items.len(), stored.len());
-            let notifications = NewNotifications {
-                notifications: stored,
-            };
-            announce(
-                tx,
-                &account,
-                counts,
-                EventKind::NewNotifications,
-                notifications,
-            )
-        })
-        .await
+                    .collect();
+                let counts = (batch.items.len(), stored.len());
+                let notifications = NewNotifications {
+                    notifications: stored,
+                };
+                let outcome = announce(
+                    tx,
+                    &account,
+                    counts,
+                    EventKind::NewNotifications,
+                    notifications,
+                )?;
+                Ok((outcome, ()))
+            })
+            .await?;
+        Ok(outcome)
     }
 
     /// Number of messages stored for an account (operators' and tests' sanity check).

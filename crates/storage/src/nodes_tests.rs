@@ -2,6 +2,7 @@
 //! the same scratch database (on SQLite, split mode on one file; on PostgreSQL, several nodes).
 
 use crate::calls::tests::{available_agent, call};
+use crate::group::Turns;
 use crate::{AccountKind, NewCallOutcome, StorageError, Store};
 use std::time::{Duration, Instant};
 use switchboard_domain::MessageStatus;
@@ -162,8 +163,15 @@ async fn events_of_writes_beside_each_other_reach_every_reader_once_in_order() {
                                 }
                                 Ok(())
                             },
-                            // A third of the writers take turns, the others run beside them.
-                            writer % 3 == 0,
+                            // A third of the writers take turns, a third run beside the
+                            // others, a third beside those of other keys but not beside those
+                            // that take turns.
+                            match writer % 3 {
+                                0 => Turns::Alone,
+                                1 => Turns::Beside,
+                                _ => Turns::Shared,
+                            },
+                            writer as u64,
                         )
                         .await
                         .expect("write");
@@ -342,7 +350,8 @@ async fn an_event_of_an_account_deleted_meanwhile_on_another_node_is_left_out() 
                     .recv_timeout(Duration::from_secs(30))
                     .map_err(|e| StorageError::Task(format!("never told to go on: {e}")))
             },
-            false,
+            Turns::Beside,
+            0,
         )
         .await
     });
@@ -357,4 +366,128 @@ async fn an_event_of_an_account_deleted_meanwhile_on_another_node_is_left_out() 
         .map(|event| (event.id, event.account.as_deref()))
         .collect();
     assert_eq!(stored, [(start + 2, Some("kept"))]);
+}
+
+/// Holds a unit of `turns` open on `store` until told to go on; answers once it runs (its group
+/// then holds its lock) with the sender that lets it commit, and the task that ends with it.
+async fn held_open(
+    store: &Store,
+    turns: Turns,
+    key: u64,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    tokio::task::JoinHandle<crate::Result<((), crate::group::Announced)>>,
+) {
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let (go_on, told) = std::sync::mpsc::channel::<()>();
+    let store = store.clone();
+    let held = tokio::spawn(async move {
+        store
+            .submit(
+                move |tx| {
+                    // Waits for the group's `BEGIN` and its lock, sent without waiting.
+                    tx.one("SELECT 1", &[], |r| r.get::<i64>(0))?;
+                    let _ = started.send(());
+                    told.recv_timeout(Duration::from_secs(30))
+                        .map_err(|e| StorageError::Task(format!("never told to go on: {e}")))
+                },
+                turns,
+                key,
+            )
+            .await
+    });
+    running.await.expect("the held write began");
+    (go_on, held)
+}
+
+/// Waits until a writer waits for the writers' lock (a request not granted yet), within a deadline.
+async fn until_a_writer_waits(store: &Store) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = store
+            .read(|tx| {
+                tx.one(
+                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                    &[],
+                    |r| r.get(0),
+                )
+            })
+            .await
+            .expect("locks");
+        if waiting > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no writer waits for the lock");
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Ingests run beside each other (on other writers of a node, on other nodes), and never beside
+/// a write that takes turns: one that takes turns waits for an ingest's group to commit, and an
+/// ingest waits for one that takes turns. Only PostgreSQL has several writers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ingests_run_beside_each_other_and_never_beside_a_write_that_takes_turns() {
+    let (db, stores) = nodes().await;
+    if !db.url().starts_with("postgres") {
+        return;
+    }
+    let (a, b) = (stores[0].clone(), stores[1].clone());
+    for page in ["page1", "page2"] {
+        a.ensure_account(page, "", AccountKind::Page)
+            .await
+            .expect("account");
+    }
+    let within = |what: &'static str| {
+        move |answer: Result<crate::Result<crate::IngestOutcome>, tokio::time::error::Elapsed>| {
+            answer
+                .unwrap_or_else(|_| panic!("{what} waited"))
+                .expect(what)
+        }
+    };
+
+    // An ingest held open on node A, on the writer page1's ingests do not go to: ingests on both
+    // nodes go through meanwhile.
+    let other_writer = crate::store::writer_key("page1") + 1;
+    let (go_on, held) = held_open(&a, Turns::Shared, other_writer).await;
+    for (store, page, id) in [(&a, "page1", "a1"), (&b, "page2", "b1")] {
+        let batch = crate::ingest::tests::batch(page, &[id]);
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(20), store.ingest_messages(batch)).await;
+        assert_eq!(within("an ingest beside another")(outcome).new, 1);
+    }
+    // A write that takes turns waits for it.
+    let alone = {
+        let b = b.clone();
+        tokio::spawn(async move { b.ensure_account("page3", "", AccountKind::Page).await })
+    };
+    until_a_writer_waits(&a).await;
+    assert!(
+        !alone.is_finished(),
+        "a write that takes turns ran beside an ingest"
+    );
+    go_on.send(()).expect("the held write waits");
+    held.await
+        .expect("task")
+        .expect("the held ingest committed");
+    alone.await.expect("task").expect("the write after it");
+
+    // A write that takes turns held open: an ingest waits for it.
+    let (go_on, held) = held_open(&a, Turns::Alone, 0).await;
+    let ingest = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            b.ingest_messages(crate::ingest::tests::batch("page2", &["b2"]))
+                .await
+        })
+    };
+    until_a_writer_waits(&a).await;
+    assert!(
+        !ingest.is_finished(),
+        "an ingest ran beside a write that takes turns"
+    );
+    go_on.send(()).expect("the held write waits");
+    held.await.expect("task").expect("the held write committed");
+    let outcome = ingest.await.expect("task").expect("the ingest after it");
+    assert_eq!(outcome.new, 1);
+    assert_eq!(b.message_count("page2").await.expect("count"), 2);
 }

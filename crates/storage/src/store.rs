@@ -1,6 +1,6 @@
 //! [`Store`]: the handle the roles hold, whichever engine is behind it.
 
-use crate::group::{self, Announced, TypedJob};
+use crate::group::{self, Announced, Turns, TypedJob};
 use crate::sql::Tx;
 use crate::{Result, StorageError, postgres, sqlite};
 use std::path::Path;
@@ -55,6 +55,12 @@ impl CallTimers {
     pub(crate) fn wrap_up_due(&self, now: i64) -> Option<i64> {
         (!self.wrap_up.is_zero()).then(|| now.saturating_add(Self::millis(self.wrap_up)))
     }
+}
+
+/// The key of [`Store::write_keyed`]'s units for `key`: the same on every run and node.
+pub(crate) fn writer_key(key: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
 }
 
 /// Read connections each engine keeps (besides the one for token checks).
@@ -280,7 +286,21 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        Ok(self.submit(work, false).await?.0)
+        Ok(self.submit(work, Turns::Beside, 0).await?.0)
+    }
+
+    /// [`Store::write_announcing`] for a unit that writes only rows of its `key` (one account's
+    /// new messages, its conversations, their events: an ingest), checks nothing another unit
+    /// decides, and queues no command (a bot's delivery follows commands in the order their ids
+    /// were given, which only units that take turns keep). On PostgreSQL such groups run beside each
+    /// other, on several writers of a node and on several nodes, but never beside one that takes
+    /// turns; units of one key go to one writer of a node, in order. The same as `write` on SQLite.
+    pub(crate) async fn write_keyed<T, F>(&self, key: &str, work: F) -> Result<(T, Announced)>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.submit(work, Turns::Shared, writer_key(key)).await
     }
 
     /// [`Store::write`] for a unit that appends an event: the value, and the id of the unit's last
@@ -301,17 +321,21 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        self.submit(work, true).await
+        self.submit(work, Turns::Alone, 0).await
     }
 
-    /// Queues `work` for the writer: [`Store::write_announcing`] when `exclusive`, else the same
-    /// for a unit that may run beside other nodes' writes ([`Store::write_beside`]).
-    pub(crate) async fn submit<T, F>(&self, work: F, exclusive: bool) -> Result<(T, Announced)>
+    /// Queues `work` for the writer of `key`, to take `turns` with the others.
+    pub(crate) async fn submit<T, F>(
+        &self,
+        work: F,
+        turns: Turns,
+        key: u64,
+    ) -> Result<(T, Announced)>
     where
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        let (job, answer) = TypedJob::queued(work, exclusive);
+        let (job, answer) = TypedJob::queued(work, turns, key);
         match &self.engine {
             Engine::Sqlite(db) => db.submit(job)?,
             Engine::Postgres(db) => db.submit(job)?,

@@ -33,6 +33,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The channel every group commit notifies and every node listens on.
+/// Writer connections a node keeps. One backend executes one transaction's statements at a time,
+/// and at a few thousand messages a second an ingest's statements kept one backend busy while the
+/// machine's other core idled: groups that need not take turns (`Store::write_keyed`) now run on
+/// two. Units that take turns all go to the first (their key is 0) and wait for each other anyway.
+const WRITERS: usize = 2;
+
 const CHANNEL: &str = "switchboard_commits";
 /// Ends each write transaction that appended events: the notification is delivered to the
 /// listeners only if it commits.
@@ -67,7 +73,9 @@ struct Inner {
     config: postgres::Config,
     /// The URL without its password, for messages.
     target: String,
-    writer: std::sync::mpsc::Sender<Box<dyn WriteJob>>,
+    /// The node's writers, each on a connection and a thread of its own; a unit goes to the one of
+    /// its key (see [`WRITERS`]).
+    writers: Vec<std::sync::mpsc::Sender<Box<dyn WriteJob>>>,
     /// `None` once a connection is lost; made again on next use.
     readers: Readers<Option<PgConn>>,
     health: Arc<WriteHealth>,
@@ -147,19 +155,25 @@ impl Database {
             .map(|_| connect(&config, &target).map(Some))
             .collect::<Result<Vec<_>>>()?;
         let readers = Readers::new(pool, Some(auth_reader));
-        let writer = writer::connect(&write_config, &target)?;
         let health = Arc::new(WriteHealth::default());
-        let (writer_tx, writer_rx) = std::sync::mpsc::channel();
-        let writer_state = writer::Writer {
-            conn: Some(writer),
-            config: write_config,
-            target: target.clone(),
-            health: Arc::clone(&health),
-        };
-        std::thread::Builder::new()
-            .name("postgres-writer".into())
-            .spawn(move || writer_state.run(writer_rx))
-            .map_err(|e| StorageError::Task(format!("cannot start the database writer: {e}")))?;
+        let writers = (0..WRITERS)
+            .map(|number| {
+                let (inbox, queued) = std::sync::mpsc::channel();
+                let writer = writer::Writer {
+                    conn: Some(writer::connect(&write_config, &target)?),
+                    config: write_config.clone(),
+                    target: target.clone(),
+                    health: Arc::clone(&health),
+                };
+                std::thread::Builder::new()
+                    .name(format!("postgres-writer-{number}"))
+                    .spawn(move || writer.run(queued))
+                    .map_err(|e| {
+                        StorageError::Task(format!("cannot start the database writer: {e}"))
+                    })?;
+                Ok(inbox)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let (signal, commits) = crate::commits::channel();
         let (listen_config, listen_target) = (config.clone(), target.clone());
         std::thread::Builder::new()
@@ -173,7 +187,7 @@ impl Database {
                 limits,
                 config,
                 target,
-                writer: writer_tx,
+                writers,
                 readers,
                 health,
                 commits,
@@ -201,9 +215,11 @@ impl Database {
         self.inner.health.failure()
     }
 
-    /// Queues a unit of write work for this database's writer (see [`crate::Store::write`]).
+    /// Queues a unit of write work for the writer of its key (see [`crate::Store::write`]).
     pub(crate) fn submit(&self, job: Box<dyn WriteJob>) -> Result<()> {
-        send_to_writer(&self.inner.writer, job)
+        let writers = &self.inner.writers;
+        let lane = usize::try_from(job.key() % writers.len() as u64).unwrap_or(0);
+        send_to_writer(&writers[lane], job)
     }
 
     /// See [`crate::Store::read`]; blocks (the store calls it off the runtime).

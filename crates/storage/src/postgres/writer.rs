@@ -3,7 +3,7 @@
 use super::pipeline::PipelinedConn;
 use crate::Result;
 use crate::group::{
-    GroupEnd, MAX_GROUP, UnitOutcome, WriteHealth, WriteJob, WriteSession, run_group,
+    GroupEnd, MAX_GROUP, Turns, UnitOutcome, WriteHealth, WriteJob, WriteSession, run_group,
 };
 use crate::sql::Tx;
 use std::sync::Arc;
@@ -29,19 +29,25 @@ struct PgSession<'c>(&'c mut PipelinedConn);
 // The transaction's control statements are sent without waiting (see `pipeline`): the answers
 // arrive with those of the next statement an operation waits for.
 impl WriteSession for PgSession<'_> {
-    fn begin(&mut self, exclusive: bool) -> Result<()> {
+    fn begin(&mut self, turns: Turns) -> Result<()> {
         // A group with a unit that checks and then writes (first answer wins, the last admin
-        // stays) runs one at a time across all nodes, as on SQLite, so that it stays exact: the
-        // lock is the transaction's, released at its end, and read committed then shows each
-        // statement everything committed before it was taken. The lock is the schema's: the nodes
-        // of one Switchboard share it, other schemas of the same database (tests' scratch schemas,
+        // stays) runs one at a time across all writers of all nodes, as on SQLite, so that it stays
+        // exact: the lock is the transaction's, released at its end, and read committed then shows
+        // each statement everything committed before it was taken. Groups of units that write only
+        // rows of their own key (`Store::write_keyed`: ingest) hold the same lock shared: they run
+        // beside each other, and never beside such a group. The lock is the schema's: the nodes of
+        // one Switchboard share it, other schemas of the same database (tests' scratch schemas,
         // another installation) do not wait on it. A group of units that rest on their own rows'
-        // locks alone (`Store::write_beside`) runs beside the others. Either way the events are
+        // locks alone (`Store::write_beside`) runs beside all others. Either way the events are
         // numbered as the group commits (see `pipeline::NUMBER_EVENTS`).
-        self.0.control_pipelined(if exclusive {
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('switchboard writer ' || current_schema()))"
-        } else {
-            "BEGIN"
+        self.0.control_pipelined(match turns {
+            Turns::Alone => {
+                "BEGIN; SELECT pg_advisory_xact_lock(hashtext('switchboard writer ' || current_schema()))"
+            }
+            Turns::Shared => {
+                "BEGIN; SELECT pg_advisory_xact_lock_shared(hashtext('switchboard writer ' || current_schema()))"
+            }
+            Turns::Beside => "BEGIN",
         });
         self.0.roll_back_events(false);
         Ok(())

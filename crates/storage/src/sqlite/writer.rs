@@ -15,7 +15,7 @@ impl SqliteSession<'_> {
 }
 
 impl WriteSession for SqliteSession<'_> {
-    fn begin(&mut self, _exclusive: bool) -> Result<()> {
+    fn begin(&mut self, _turns: crate::group::Turns) -> Result<()> {
         // Takes the write lock up front, so a transaction never fails half-way with SQLITE_BUSY
         // when another process (split mode) writes to the same file.
         self.control("BEGIN IMMEDIATE")
