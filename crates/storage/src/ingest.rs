@@ -131,6 +131,38 @@ static UPDATE_CONVERSATIONS: MultiRow = MultiRow::new(
     1,
 );
 
+/// Runs `work`, whose statements join a batch's rows with conversations by a key, so that on
+/// PostgreSQL they look each conversation up by that key. A statement is planned once per
+/// connection (a generic plan, kept) from the statistics of that moment: planned while the table
+/// was small, [`UPDATE_CONVERSATIONS`] joined the batch's ids with a scan of the whole table, and
+/// kept doing so as the table grew, until statistics were next gathered: 24 % of the writer
+/// backend's CPU in the ingest benchmark, whose conversations are new. Looking each up is what the
+/// planner chooses for a large table anyway.
+fn by_key<T>(tx: &Tx<'_>, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    if tx.dialect() != crate::sql::Dialect::Postgres {
+        return work();
+    }
+    for setting in LOOK_UP_EACH {
+        tx.execute_pipelined(setting, args![])?;
+    }
+    let answer = work();
+    for setting in JOIN_AS_PLANNED {
+        tx.execute_pipelined(setting, args![])?;
+    }
+    answer
+}
+
+const LOOK_UP_EACH: [&str; 2] = [
+    "SET LOCAL enable_hashjoin = off",
+    "SET LOCAL enable_mergejoin = off",
+];
+
+/// Undoes [`LOOK_UP_EACH`] for the rest of the transaction.
+const JOIN_AS_PLANNED: [&str; 2] = [
+    "SET LOCAL enable_hashjoin = on",
+    "SET LOCAL enable_mergejoin = on",
+];
+
 static INSERT_NOTIFICATIONS: MultiRow = MultiRow::new(
     "INSERT INTO notifications (account_id, platform_notification_id, kind, text, link, occurred_at, created_at)
      VALUES ",
@@ -236,8 +268,10 @@ fn stored_conversations(
     threads: &[&NewMessage],
 ) -> Result<HashMap<String, (i64, String)>> {
     let rows = rows_of(threads, |m| [&m.thread_id as &dyn ToValue]);
-    let found = STORED_CONVERSATIONS.run(tx, args![account_id], &rows, |r| {
-        Ok((r.get::<String>(0)?, (r.get::<i64>(1)?, r.get::<String>(2)?)))
+    let found = by_key(tx, || {
+        STORED_CONVERSATIONS.run(tx, args![account_id], &rows, |r| {
+            Ok((r.get::<String>(0)?, (r.get::<i64>(1)?, r.get::<String>(2)?)))
+        })
     })?;
     Ok(found.into_iter().collect())
 }
@@ -341,12 +375,14 @@ fn apply_conversation_changes(
             &change.newest.direction,
         ]
     });
-    let updated = UPDATE_CONVERSATIONS.run(tx, args![now], &rows, |r| {
-        Ok(read_row!(r => ConversationOut {
-            id, thread_id, participant_id, participant_name, last_message_text,
-            last_message_direction, last_message_at, unread_count, status, assignee_user_id,
-            snoozed_until, labels: json,
-        }))
+    let updated = by_key(tx, || {
+        UPDATE_CONVERSATIONS.run(tx, args![now], &rows, |r| {
+            Ok(read_row!(r => ConversationOut {
+                id, thread_id, participant_id, participant_name, last_message_text,
+                last_message_direction, last_message_at, unread_count, status, assignee_user_id,
+                snoozed_until, labels: json,
+            }))
+        })
     })?;
     let mut by_id: HashMap<i64, ConversationOut> = updated.into_iter().map(|c| (c.id, c)).collect();
     changes

@@ -558,3 +558,24 @@ async fn a_refused_reply_leaves_no_message_and_no_command() {
     );
     assert_eq!(stored().await, (2, 1));
 }
+
+/// On PostgreSQL the statements that join a batch with conversations look each up by its key, and
+/// only they: the planner's settings are back as they were for the rest of the transaction.
+#[tokio::test]
+async fn lookups_by_key_change_the_plan_of_their_own_statements_only() {
+    let (_dir, store) = store_with_page().await;
+    let settings = store
+        .write(|tx| {
+            if tx.dialect() != crate::sql::Dialect::Postgres {
+                return Ok(None);
+            }
+            let setting = || tx.one("SHOW enable_hashjoin", &[], |r| r.get::<String>(0));
+            let inside = super::by_key(tx, setting)?;
+            Ok(Some((inside, setting()?)))
+        })
+        .await
+        .expect("settings");
+    if let Some((inside, after)) = settings {
+        assert_eq!((inside.as_str(), after.as_str()), ("off", "on"));
+    }
+}
