@@ -180,7 +180,7 @@ impl Metrics {
         );
         ours.register(
             "write_groups",
-            "Group commits of the database writer, committed or failed",
+            "Group commits of the database writers, committed or failed",
             write_groups.clone(),
         );
         ours.register(
@@ -215,7 +215,7 @@ impl Metrics {
         );
         ours.register(
             "events_appended",
-            "Events committed to the log by this node's writer",
+            "Events committed to the log by this node's writers",
             events_appended.clone(),
         );
         ours.register(

@@ -337,11 +337,21 @@ pub(crate) struct WriteHealth {
     failure: std::sync::Mutex<Option<String>>,
     /// How many times a connection found the database gone: the node's other connections, idle
     /// meanwhile, may be just as dead without knowing it, so each checks itself once before its next
-    /// use (see `postgres::conn::PgConn::is_stale`) instead of failing one request.
-    losses: std::sync::atomic::AtomicU64,
+    /// use (see `postgres::conn::PgConn::is_stale`) instead of failing one request. Shared by a
+    /// node's writers ([`WriteHealth::sibling`]).
+    losses: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl WriteHealth {
+    /// The health of another writer of the same node: a failure of its own (a writer that cannot
+    /// reconnect stays failing, and retrying, while another works), the same count of losses.
+    pub(crate) fn sibling(&self) -> Self {
+        Self {
+            failure: std::sync::Mutex::new(None),
+            losses: std::sync::Arc::clone(&self.losses),
+        }
+    }
+
     /// Counts a connection that found the database gone.
     pub(crate) fn note_loss(&self) {
         self.losses

@@ -114,3 +114,16 @@ async fn events_of_a_failed_unit_leave_no_gap() {
         }
     }
 }
+
+/// A node's writers each keep their failure (one that cannot reconnect stays failing, and retrying,
+/// while another works) and share the count of lost connections.
+#[test]
+fn a_writer_that_fails_stays_failing_while_its_sibling_works() {
+    let first = crate::group::WriteHealth::default();
+    let second = first.sibling();
+    second.record("db", Some("connection refused".into()));
+    first.record("db", None);
+    assert_eq!(second.failure().as_deref(), Some("connection refused"));
+    assert_eq!(first.failure(), None);
+    assert_eq!(first.losses(), 1, "the loss is counted for both");
+}

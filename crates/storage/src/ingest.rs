@@ -145,11 +145,13 @@ fn by_key<T>(tx: &Tx<'_>, work: impl FnOnce() -> Result<T>) -> Result<T> {
     for setting in LOOK_UP_EACH {
         tx.execute_pipelined(setting, args![])?;
     }
-    let answer = work();
+    // A failed `work` fails its unit, whose rollback to its savepoint undoes the settings too;
+    // restoring them after it would only replace its error with "transaction aborted".
+    let answer = work()?;
     for setting in JOIN_AS_PLANNED {
         tx.execute_pipelined(setting, args![])?;
     }
-    answer
+    Ok(answer)
 }
 
 const LOOK_UP_EACH: [&str; 2] = [
@@ -203,7 +205,11 @@ fn conversation_ids(
     messages: &[NewMessage],
     now: i64,
 ) -> Result<HashMap<String, i64>> {
-    let firsts = first_of_each(messages, |m| &m.thread_id);
+    let mut firsts = first_of_each(messages, |m| &m.thread_id);
+    // Every batch takes its rows' locks in one order (threads by id here, conversations by id in
+    // the update): two batches of one account written at once on two nodes then wait for one
+    // another rather than each for the other.
+    firsts.sort_unstable_by(|a, b| a.thread_id.cmp(&b.thread_id));
     let stored = stored_conversations(tx, account_id, &firsts)?;
     let unseen: Vec<&NewMessage> = firsts
         .iter()
@@ -267,6 +273,9 @@ fn stored_conversations(
     account_id: i64,
     threads: &[&NewMessage],
 ) -> Result<HashMap<String, (i64, String)>> {
+    if threads.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = rows_of(threads, |m| [&m.thread_id as &dyn ToValue]);
     let found = by_key(tx, || {
         STORED_CONVERSATIONS.run(tx, args![account_id], &rows, |r| {
@@ -365,8 +374,11 @@ fn apply_conversation_changes(
     changes: &[ConversationChange<'_>],
     now: i64,
 ) -> Result<Vec<ConversationOut>> {
-    let previews: Vec<String> = changes.iter().map(|c| c.newest.preview()).collect();
-    let rows = rows_of(changes.iter().zip(&previews), |(change, preview)| {
+    // In the conversations' order, the same for every batch (see `conversation_ids`).
+    let mut in_order: Vec<&ConversationChange<'_>> = changes.iter().collect();
+    in_order.sort_unstable_by_key(|change| change.id);
+    let previews: Vec<String> = in_order.iter().map(|c| c.newest.preview()).collect();
+    let rows = rows_of(in_order.iter().zip(&previews), |(change, preview)| {
         [
             &change.id as &dyn ToValue,
             &change.unread,
@@ -510,8 +522,9 @@ impl Store {
     /// A message id repeated within the batch is stored once, from its first occurrence.
     ///
     /// The batch runs beside other accounts' batches ([`Store::write_keyed`]); handing out what it
-    /// brought, where the account assigns automatically, weighs every agent's load, so it follows
-    /// in a write that takes turns, before the batch is answered. Should that write fail, the
+    /// brought, where the account assigns automatically, weighs every agent's load, so on
+    /// PostgreSQL it follows in a write that takes turns, before the batch is answered (on SQLite,
+    /// whose one writer takes turns anyway, in the batch's transaction). Should that write fail, the
     /// messages are stored all the same, and the next hand-out (a console's heartbeat) gives them.
     pub async fn ingest_messages(&self, batch: Batch<NewMessage>) -> Result<IngestOutcome> {
         let account = batch.account.clone();
@@ -520,8 +533,15 @@ impl Store {
                 let account = writable(tx, &batch.account)?;
                 let now = UnixMillis::now().0;
                 let (outcome, _) = store_messages(tx, &account, &batch.items, &|_| None, now)?;
-                let hand_out = account.assignment.auto && outcome.new > 0;
-                Ok((outcome, hand_out.then_some(account.id)))
+                if !account.assignment.auto || outcome.new == 0 {
+                    return Ok((outcome, None));
+                }
+                // SQLite's one writer takes turns anyway: there the hand-out goes with the batch.
+                if tx.dialect() == crate::sql::Dialect::Sqlite {
+                    crate::assignment::hand_out(tx, Some(account.id), now)?;
+                    return Ok((outcome, None));
+                }
+                Ok((outcome, Some(account.id)))
             })
             .await?;
         if let Some(account_id) = hand_out {

@@ -400,14 +400,19 @@ async fn held_open(
     (go_on, held)
 }
 
-/// Waits until a writer waits for the writers' lock (a request not granted yet), within a deadline.
+/// Waits until a writer waits for the writers' lock of the store's schema (a request not granted
+/// yet), within a deadline.
 async fn until_a_writer_waits(store: &Store) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let waiting: i64 = store
             .read(|tx| {
+                // This schema's writers' lock: a key of one `bigint`, its low half in `objid`.
                 tx.one(
-                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                    "SELECT COUNT(*) FROM pg_locks
+                     WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
+                       AND objid = CAST(CAST(hashtext('switchboard writer ' || current_schema()) AS BIGINT)
+                                        & 4294967295 AS oid)",
                     &[],
                     |r| r.get(0),
                 )

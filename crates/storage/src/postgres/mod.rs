@@ -5,8 +5,8 @@
 //! synchronous function over [`Tx`], run off the async runtime exactly as on SQLite, so one body of
 //! operations serves both engines. `sqlx` cannot be linked beside rusqlite (both link `sqlite3`).
 //!
-//! Each node keeps one write connection that commits queued operations in groups (the group commit
-//! of [`crate::group`]), like SQLite, and a few read connections. A lost connection is made again on
+//! Each node keeps [`WRITERS`] write connections that commit queued operations in groups (the group
+//! commit of [`crate::group`]), like SQLite's one, and a few read connections. A lost connection is made again on
 //! next use; until then callers get [`StorageError::Unavailable`] (a 503), never a half-written change.
 
 mod conn;
@@ -32,13 +32,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// No statement runs longer than this: a stuck query must not hold a connection for ever.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The channel every group commit notifies and every node listens on.
 /// Writer connections a node keeps. One backend executes one transaction's statements at a time,
 /// and at a few thousand messages a second an ingest's statements kept one backend busy while the
 /// machine's other core idled: groups that need not take turns (`Store::write_keyed`) now run on
 /// two. Units that take turns all go to the first (their key is 0) and wait for each other anyway.
 const WRITERS: usize = 2;
 
+/// The channel every group commit notifies and every node listens on.
 const CHANNEL: &str = "switchboard_commits";
 /// Ends each write transaction that appended events: the notification is delivered to the
 /// listeners only if it commits.
@@ -78,7 +78,10 @@ struct Inner {
     writers: Vec<std::sync::mpsc::Sender<Box<dyn WriteJob>>>,
     /// `None` once a connection is lost; made again on next use.
     readers: Readers<Option<PgConn>>,
+    /// Losses of connections, counted for all of the node's connections.
     health: Arc<WriteHealth>,
+    /// Each writer's failure (and the shared losses).
+    writer_health: Vec<Arc<WriteHealth>>,
     /// Bumped when any node commits (see `listen`).
     commits: tokio::sync::watch::Receiver<u64>,
     /// The limits this node counts with the others, on connections of their own.
@@ -156,6 +159,8 @@ impl Database {
             .collect::<Result<Vec<_>>>()?;
         let readers = Readers::new(pool, Some(auth_reader));
         let health = Arc::new(WriteHealth::default());
+        let writer_health: Vec<Arc<WriteHealth>> =
+            (0..WRITERS).map(|_| Arc::new(health.sibling())).collect();
         let writers = (0..WRITERS)
             .map(|number| {
                 let (inbox, queued) = std::sync::mpsc::channel();
@@ -163,7 +168,7 @@ impl Database {
                     conn: Some(writer::connect(&write_config, &target)?),
                     config: write_config.clone(),
                     target: target.clone(),
-                    health: Arc::clone(&health),
+                    health: Arc::clone(&writer_health[number]),
                 };
                 std::thread::Builder::new()
                     .name(format!("postgres-writer-{number}"))
@@ -188,6 +193,7 @@ impl Database {
                 config,
                 target,
                 writers,
+                writer_health,
                 readers,
                 health,
                 commits,
@@ -212,7 +218,10 @@ impl Database {
 
     /// Why writes fail right now, or `None` when they work; for health checks.
     pub(crate) fn write_failure(&self) -> Option<String> {
-        self.inner.health.failure()
+        self.inner
+            .writer_health
+            .iter()
+            .find_map(|health| health.failure())
     }
 
     /// Queues a unit of write work for the writer of its key (see [`crate::Store::write`]).

@@ -1,4 +1,4 @@
-//! The node's writer: one connection committing queued operations in groups.
+//! A writer of the node: a connection of its own committing queued operations in groups.
 
 use super::pipeline::PipelinedConn;
 use crate::Result;
