@@ -57,7 +57,8 @@ impl CallTimers {
     }
 }
 
-/// The key of [`Store::write_keyed`]'s units for `key`: the same on every run and node.
+/// The key of [`Store::write_keyed`]'s units for `key`: the same for one key throughout a process
+/// (a node's writers are its own, so no two processes need agree).
 pub(crate) fn writer_key(key: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
