@@ -210,7 +210,7 @@ fn conversation_ids(
     // the update): two batches of one account written at once on two nodes then wait for one
     // another rather than each for the other.
     firsts.sort_unstable_by(|a, b| a.thread_id.cmp(&b.thread_id));
-    let stored = stored_conversations(tx, account_id, &firsts)?;
+    let mut stored = stored_conversations(tx, account_id, &firsts)?;
     let unseen: Vec<&NewMessage> = firsts
         .iter()
         .copied()
@@ -244,7 +244,6 @@ fn conversation_ids(
         .into_iter()
         .filter(|m| !ids.contains_key(&m.thread_id))
         .collect();
-    let mut stored = stored;
     stored.extend(stored_conversations(tx, account_id, &raced)?);
     let renamed: Vec<(i64, &NewMessage)> = firsts
         .iter()
