@@ -579,3 +579,43 @@ async fn lookups_by_key_change_the_plan_of_their_own_statements_only() {
         assert_eq!((inside.as_str(), after.as_str()), ("off", "on"));
     }
 }
+
+/// A message's account is its conversation's, and only the conversation holds a foreign key to it
+/// on PostgreSQL (version 30 dropped the message's own, a lookup for every message stored):
+/// deleting an account still takes its messages and their index rows, through its conversations,
+/// and leaves another account's.
+#[tokio::test]
+async fn a_deleted_account_takes_its_messages_through_its_conversations() {
+    let (_dir, store) = store_with_page().await;
+    store
+        .ensure_account("page2", "", AccountKind::Page)
+        .await
+        .expect("account");
+    for (account, ids) in [("page1", ["a1", "a2"]), ("page2", ["b1", "b2"])] {
+        store
+            .ingest_messages(batch_in_thread(account, "t1", &ids))
+            .await
+            .expect("ingest");
+        store
+            .ingest_messages(batch_in_thread(account, "t2", &[&format!("{account}-t2")]))
+            .await
+            .expect("ingest");
+    }
+    let stored = || async {
+        store
+            .read(|tx| {
+                let count = |table: &str| {
+                    tx.one(&format!("SELECT COUNT(*) FROM {table}"), &[], |r| {
+                        r.get::<i64>(0)
+                    })
+                };
+                Ok((count("messages")?, count(crate::search::TABLES[0])?))
+            })
+            .await
+            .expect("counts")
+    };
+    assert_eq!(stored().await, (6, 6));
+    store.delete_account("page1").await.expect("delete");
+    assert_eq!(stored().await, (3, 3));
+    assert_eq!(store.message_count("page2").await.expect("count"), 3);
+}
