@@ -580,31 +580,53 @@ impl Store {
                 return message_event(tx, scope, &view).map(|()| true);
             }
             if let Some(message_id) = message_id {
-                match &outcome {
-                    Outcome::Sent { platform_id, recipient_id, .. } => {
-                        tx.execute_pipelined("UPDATE messages SET status = 'sent', error = NULL WHERE id = ?1", args![message_id])?;
-                        if let Some(platform_id) = platform_id {
-                            // If the bot's scraper already brought the same message in, keep both rows
-                            // rather than fail: the placeholder id stays on ours. (The check is in the
-                            // statement rather than SQLite's `UPDATE OR IGNORE`, so that PostgreSQL runs it.)
-                            // The check names its unique key with values, not a correlation: PostgreSQL then
-                            // looks it up in the key's index even while it believes the table tiny, as it
-                            // does for a prepared plan made when the table was new.
-                            tx.execute_pipelined(
-                                "UPDATE messages SET platform_message_id = ?2 WHERE id = ?1 AND NOT EXISTS (
-                                     SELECT 1 FROM messages taken WHERE taken.account_id = ?3 AND taken.platform_message_id = ?2)",
-                                args![message_id, platform_id, account.id],
-                            )?;
-                        }
-                        if let (CommandKind::PrivateReply, Some(recipient_id)) = (kind, recipient_id) {
-                            crate::comments::private_reply_sent(tx, &account, message_id, recipient_id)?;
-                        }
+                // The message's new state in one statement (one row version), which answers its view,
+                // read with its comment in the same round trip.
+                let (platform_id, reason) = match &outcome {
+                    Outcome::Sent { platform_id, .. } => (platform_id.as_deref(), None),
+                    Outcome::Failed { reason } => (None, Some(reason.as_str())),
+                };
+                let (change, change_args): (&str, Vec<&dyn crate::sql::ToValue>) = match reason {
+                    // The platform's id replaces the placeholder, unless the bot's scraper already
+                    // brought the same message in: then both rows are kept, the placeholder staying on
+                    // ours (checked in the statement rather than with SQLite's `UPDATE OR IGNORE`, so
+                    // that PostgreSQL runs it). The check names its unique key with values, not a
+                    // correlation: PostgreSQL then looks it up in the key's index even while it
+                    // believes the table tiny, as it does for a prepared plan made when the table was
+                    // new.
+                    None => (
+                        "UPDATE messages SET status = 'sent', error = NULL,
+                             platform_message_id = CASE
+                                 WHEN CAST(?2 AS TEXT) IS NULL OR EXISTS (
+                                     SELECT 1 FROM messages taken
+                                     WHERE taken.account_id = ?3 AND taken.platform_message_id = ?2)
+                                 THEN platform_message_id ELSE ?2 END
+                         WHERE id = ?1",
+                        vec![&message_id, &platform_id, &account.id],
+                    ),
+                    Some(_) => (
+                        "UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1",
+                        vec![&message_id, &reason],
+                    ),
+                };
+                let recipient = match &outcome {
+                    Outcome::Sent { recipient_id: Some(recipient_id), .. } if kind == CommandKind::PrivateReply => Some(recipient_id),
+                    _ => None,
+                };
+                let view = match recipient {
+                    None => crate::comments::message_with_comment_after(
+                        tx,
+                        &format!("{change} RETURNING {MESSAGE_COLUMNS}"),
+                        &change_args,
+                        message_id,
+                    )?,
+                    // Sent privately, the message moves to the customer's own conversation: read after.
+                    Some(recipient_id) => {
+                        tx.execute_pipelined(change, &change_args)?;
+                        crate::comments::private_reply_sent(tx, &account, message_id, recipient_id)?;
+                        crate::comments::message_with_comment(tx, message_id)?
                     }
-                    Outcome::Failed { reason } => {
-                        tx.execute_pipelined("UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1", args![message_id, reason])?;
-                    }
-                }
-                let view = crate::comments::message_with_comment(tx, message_id)?;
+                };
                 return message_event(tx, scope, &view).map(|()| true);
             }
             if let Some(post_id) = post_id {

@@ -121,11 +121,24 @@ fn reply_in_thread(
 
 /// A message with its comment, if it is one: both read in one round trip.
 pub(crate) fn message_with_comment(tx: &Tx<'_>, id: i64) -> Result<MessageView> {
+    message_with_comment_after(
+        tx,
+        &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
+        args![id],
+        id,
+    )
+}
+
+/// [`message_with_comment`], the message's columns read by `statement` (a `SELECT`, or an
+/// `UPDATE … RETURNING` them that changes it first), its comment read in the same round trip.
+pub(crate) fn message_with_comment_after(
+    tx: &Tx<'_>,
+    statement: &str,
+    statement_args: &[&dyn crate::sql::ToValue],
+    id: i64,
+) -> Result<MessageView> {
     let (view, comment) = tx.optional_pair(
-        (
-            &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"),
-            args![id],
-        ),
+        (statement, statement_args),
         message_from_row,
         (
             &format!("SELECT {COMMENT_COLUMNS} FROM comments WHERE message_id = ?1"),

@@ -115,6 +115,66 @@ async fn events_of_a_failed_unit_leave_no_gap() {
     }
 }
 
+/// A write alone in its group marks no savepoint: when it fails, its whole transaction is rolled
+/// back (what it stored and appended included), it is answered its own error, and the writer goes
+/// on with the next group, whose events follow with no gap. One write at a time, so that each is
+/// its group's only unit.
+#[tokio::test]
+async fn a_write_alone_in_its_group_fails_whole_and_the_next_goes_on() {
+    let (_db, store) = crate::temp_store().await;
+    for i in 0..6_i64 {
+        let answer = store
+            .write_announcing(move |tx| {
+                tx.execute(
+                    "INSERT INTO blocked_numbers (number, created_at) VALUES (?1, 0)",
+                    args![format!("n{i}")],
+                )?;
+                append(tx, EventKind::BotStatus, None, &json!({"write": i}))?;
+                if i % 2 == 0 {
+                    // Refused by the primary key, heard only as the unit ends.
+                    tx.execute_pipelined(
+                        "INSERT INTO blocked_numbers (number, created_at) VALUES (?1, 0)",
+                        args![format!("n{i}")],
+                    )?;
+                }
+                Ok(i)
+            })
+            .await;
+        match answer {
+            Ok((written, announced)) => {
+                assert_eq!((written % 2, announced.ids().len()), (1, 1), "write {i}");
+            }
+            Err(error) => {
+                let message = error.to_string().to_lowercase();
+                assert!(
+                    i % 2 == 0 && (message.contains("unique") || message.contains("duplicate")),
+                    "write {i}: {message}"
+                );
+            }
+        }
+    }
+    let stored: Vec<String> = store
+        .read(|tx| {
+            tx.rows(
+                "SELECT number FROM blocked_numbers ORDER BY number",
+                args![],
+                |r| r.get(0),
+            )
+        })
+        .await
+        .expect("read");
+    assert_eq!(stored, ["n1", "n3", "n5"]);
+    let events = store.events_after(0, 100).await.expect("events");
+    let written: Vec<serde_json::Value> = events
+        .iter()
+        .map(|event| serde_json::from_str::<serde_json::Value>(event.payload.get()).expect("json"))
+        .map(|payload| payload["write"].clone())
+        .collect();
+    assert_eq!(written, [json!(1), json!(3), json!(5)]);
+    let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+}
+
 /// A node's writers each keep their failure (one that cannot reconnect stays failing, and retrying,
 /// while another works) and share the count of lost connections.
 #[test]
