@@ -1,6 +1,7 @@
 //! Group commit, the same for every engine: the writer of a node takes whatever units of write work
 //! are queued, runs them in one transaction with a savepoint each (a unit that fails is rolled back
-//! alone), commits once, and only then answers each caller. One commit (one fsync) serves many
+//! alone; a group of one unit needs none, and is rolled back whole), commits once, and only then
+//! answers each caller. One commit (one fsync) serves many
 //! callers, and no caller hears of a write that was not committed.
 
 use crate::sql::Tx;
@@ -244,6 +245,10 @@ pub(crate) trait WriteSession {
     fn commit(&mut self) -> Result<Option<i64>>;
     /// Undoes the whole group.
     fn roll_back(&mut self);
+    /// Undoes the whole group when its only unit failed (it marked no savepoint): unlike
+    /// [`WriteSession::roll_back`], a failure here (the connection lost) is heard, as the
+    /// database's.
+    fn roll_back_group(&mut self) -> Result<()>;
     /// Waits for the answers of the unit's statements not read yet, if it sent any (a PostgreSQL
     /// writer sends some without waiting).
     fn settle_statements(&mut self) -> Result<()> {
@@ -318,8 +323,8 @@ fn run_units<S: WriteSession>(
             }
             UnitOutcome::Failed if one_unit => {
                 // Nothing is left to commit: the unit is answered its own error.
-                session.roll_back();
                 crate::events::roll_back_to(appended_before);
+                session.roll_back_group()?;
                 return Ok(());
             }
             UnitOutcome::Failed => {

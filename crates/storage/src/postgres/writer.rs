@@ -83,6 +83,13 @@ impl WriteSession for PgSession<'_> {
         let _ = self.0.control("ROLLBACK");
     }
 
+    fn roll_back_group(&mut self) -> Result<()> {
+        // Errors not heard yet are the failed unit's, rolled back with it.
+        let _ = self.0.settle();
+        self.0.roll_back_events(false);
+        self.0.control("ROLLBACK")
+    }
+
     fn settle_statements(&mut self) -> Result<()> {
         self.0.settle_statements()
     }

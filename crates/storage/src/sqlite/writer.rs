@@ -42,6 +42,14 @@ impl WriteSession for SqliteSession<'_> {
         let _ = self.control("ROLLBACK");
     }
 
+    fn roll_back_group(&mut self) -> Result<()> {
+        // Some errors end the transaction by themselves: then there is nothing left to undo.
+        if self.0.is_autocommit() {
+            return Ok(());
+        }
+        self.control("ROLLBACK")
+    }
+
     fn run(&mut self, job: &mut dyn WriteJob) -> UnitOutcome {
         job.run(&Tx::sqlite(self.0))
     }
