@@ -325,3 +325,61 @@ async fn a_conversation_an_agent_hands_back_goes_to_someone_else() {
     floor.online(floor.minh).await;
     assert_eq!(floor.owner(conversation).await, Some(floor.minh));
 }
+
+/// An agent's open conversations (their load, counted for every hand-out and on the floor) are
+/// sought by assignee and status in the assignee's index (which since version 31 also stands for the
+/// partial index of open conversations by assignee), and the counts of a status by status and account
+/// in the status's: plans read from each engine (PostgreSQL with sequential scans off, as its tables
+/// here are too small to plan for otherwise).
+#[tokio::test]
+async fn an_agents_open_conversations_and_a_status_counts_seek_their_own_indexes() {
+    let floor = floor().await;
+    let plans = floor
+        .store
+        .write(|tx| {
+            // Bound as the store binds them: SQLite plans `= ?1` otherwise than `= 7`.
+            let plan = |query: &str, values: &[&dyn crate::sql::ToValue]| -> crate::Result<String> {
+                let lines = match tx.dialect() {
+                    crate::sql::Dialect::Sqlite => {
+                        tx.rows(&format!("EXPLAIN QUERY PLAN {query}"), values, |r| {
+                            r.get::<String>(3)
+                        })?
+                    }
+                    crate::sql::Dialect::Postgres => {
+                        tx.execute("SET LOCAL enable_seqscan = off", &[])?;
+                        tx.rows(&format!("EXPLAIN (COSTS OFF) {query}"), values, |r| {
+                            r.get::<String>(0)
+                        })?
+                    }
+                };
+                Ok(lines.join("\n"))
+            };
+            Ok([
+                plan(
+                    "SELECT COUNT(*) FROM conversations c
+                     WHERE c.assignee_user_id = ?1 AND c.status = 'open'",
+                    crate::sql::args![7_i64],
+                )?,
+                plan(
+                    "UPDATE conversations SET assignee_user_id = NULL, updated_at = ?2
+                     WHERE assignee_user_id = ?1 AND status = 'open'",
+                    crate::sql::args![7_i64, 1_i64],
+                )?,
+                plan(
+                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN assignee_user_id IS NULL THEN 1 ELSE 0 END), 0)
+                     FROM conversations WHERE status = ?1 AND account_id IN (1, 2)",
+                    crate::sql::args!["open"],
+                )?,
+            ])
+        })
+        .await
+        .expect("plans");
+    for plan in &plans[..2] {
+        // Sought by both columns, not by the assignee then filtered.
+        assert!(
+            plan.contains("conversations_by_assignee") && plan.contains("status"),
+            "{plan}"
+        );
+    }
+    assert!(plans[2].contains("conversations_by_status"), "{}", plans[2]);
+}

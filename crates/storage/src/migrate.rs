@@ -46,6 +46,7 @@ migrations! {
     28 "messages_covering" "0028_messages_covering.sql",
     29 "lighter_search_index" "0029_lighter_search_index.sql",
     30 "indexes_a_message_leaves_alone" "0030_indexes_a_message_leaves_alone.sql",
+    31 "one_index_for_an_assignee" "0031_one_index_for_an_assignee.sql",
 }
 
 /// The advisory lock nodes take while migrating, so that nodes started together apply each
