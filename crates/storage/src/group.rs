@@ -1,8 +1,8 @@
 //! Group commit, the same for every engine: the writer of a node takes whatever units of write work
 //! are queued, runs them in one transaction with a savepoint each (a unit that fails is rolled back
 //! alone; a group of one unit needs none, and is rolled back whole), commits once, and only then
-//! answers each caller. One commit (one fsync) serves many
-//! callers, and no caller hears of a write that was not committed.
+//! answers each caller. One commit (one fsync) serves many callers, and no caller hears of a write
+//! that was not committed.
 
 use crate::sql::Tx;
 use crate::{Result, StorageError};

@@ -8,6 +8,20 @@ use futures_util::future::join_all;
 use serde_json::json;
 use switchboard_domain::EventKind;
 
+/// The numbers the tests' writes stored, in order.
+async fn stored_numbers(store: &crate::Store) -> Vec<String> {
+    store
+        .read(|tx| {
+            tx.rows(
+                "SELECT number FROM blocked_numbers ORDER BY number",
+                args![],
+                |r| r.get(0),
+            )
+        })
+        .await
+        .expect("read")
+}
+
 /// Many writes at once, so that they share groups; each inserts its own number, and every even one
 /// then sends (without waiting) a second insert of the same number, which the primary key refuses.
 /// Half of those go on to a statement that waits, half return at once.
@@ -50,16 +64,7 @@ async fn a_statement_sent_without_waiting_fails_its_own_unit_only() {
             }
         }
     }
-    let stored: Vec<String> = store
-        .read(|tx| {
-            tx.rows(
-                "SELECT number FROM blocked_numbers ORDER BY number",
-                args![],
-                |r| r.get(0),
-            )
-        })
-        .await
-        .expect("read");
+    let stored = stored_numbers(&store).await;
     let mut expected: Vec<String> = (0..60)
         .filter(|i| i % 2 == 1)
         .map(|i| format!("n{i}"))
@@ -153,16 +158,7 @@ async fn a_write_alone_in_its_group_fails_whole_and_the_next_goes_on() {
             }
         }
     }
-    let stored: Vec<String> = store
-        .read(|tx| {
-            tx.rows(
-                "SELECT number FROM blocked_numbers ORDER BY number",
-                args![],
-                |r| r.get(0),
-            )
-        })
-        .await
-        .expect("read");
+    let stored = stored_numbers(&store).await;
     assert_eq!(stored, ["n1", "n3", "n5"]);
     let events = store.events_after(0, 100).await.expect("events");
     let written: Vec<serde_json::Value> = events
